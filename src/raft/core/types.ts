@@ -1,0 +1,121 @@
+/** The vocabulary of the Raft core: entries, durable state, messages and the Ready batch. */
+
+export type NodeId = number;
+/** `NONE` stands for "no node": no vote cast, no leader known. Node ids start at 1. */
+export const NONE: NodeId = 0;
+
+export type ConfChangeType = "addLearner" | "promoteLearner" | "removeNode";
+
+export interface ConfChange {
+  type: ConfChangeType;
+  nodeId: NodeId;
+  /** With `addLearner`: the leader promotes the learner by itself once it has caught up. */
+  promoteWhenCaughtUp?: boolean;
+}
+
+export interface Entry {
+  index: number;
+  term: number;
+  /** Application command; empty for the no-op a new leader appends. */
+  data: Uint8Array;
+  /** Present on configuration entries only. */
+  conf?: ConfChange;
+}
+
+export interface HardState {
+  term: number;
+  vote: NodeId;
+  commit: number;
+}
+
+export interface ConfState {
+  voters: NodeId[];
+  learners: NodeId[];
+  /** Learners the leader promotes once they have caught up (a subset of `learners`). */
+  joining: NodeId[];
+}
+
+export interface SnapshotMeta {
+  index: number;
+  term: number;
+  conf: ConfState;
+}
+
+export interface Snapshot {
+  meta: SnapshotMeta;
+  data: Uint8Array;
+}
+
+export type Role = "follower" | "pre-candidate" | "candidate" | "leader";
+
+interface Envelope {
+  from: NodeId;
+  to: NodeId;
+  term: number;
+}
+
+export type Message =
+  | (Envelope & { type: "vote" | "pre-vote"; lastLogIndex: number; lastLogTerm: number; transfer: boolean })
+  | (Envelope & { type: "vote-resp" | "pre-vote-resp"; reject: boolean })
+  | (Envelope & { type: "append"; prevIndex: number; prevTerm: number; entries: Entry[]; commit: number })
+  | (Envelope & {
+      type: "append-resp";
+      /** Accepted: the last index now matching the leader. Rejected: the `prevIndex` that did not match. */
+      index: number;
+      reject: boolean;
+      /** On reject: the follower's best guess of the last index that may match, and its term there. */
+      rejectHint: number;
+      hintTerm: number;
+    })
+  | (Envelope & { type: "heartbeat"; commit: number; readCtx: string | null })
+  | (Envelope & { type: "heartbeat-resp"; readCtx: string | null })
+  | (Envelope & {
+      type: "snapshot";
+      meta: SnapshotMeta;
+      offset: number;
+      chunk: Uint8Array;
+      done: boolean;
+    })
+  | (Envelope & { type: "snapshot-resp"; snapshotIndex: number; nextOffset: number; reject: boolean })
+  | (Envelope & { type: "timeout-now" })
+  | (Envelope & { type: "read-index"; readCtx: string })
+  | (Envelope & { type: "read-index-resp"; readCtx: string; index: number; reject: boolean });
+
+export type MessageType = Message["type"];
+
+/** A confirmed linearizable read: serve `readCtx` once the state machine has applied `index`. */
+export interface ReadState {
+  index: number;
+  readCtx: string;
+}
+
+export interface SoftState {
+  leaderId: NodeId;
+  role: Role;
+}
+
+/**
+ * Everything the outside must do, in order: persist `hardState`, `entries` and `snapshot` durably
+ * (one atomic, synced write), then send `messages`, then apply `snapshot` and `committedEntries`,
+ * answer `readStates`, and finally call `advance(ready)`.
+ */
+export interface Ready {
+  softState: SoftState | null;
+  hardState: HardState | null;
+  entries: Entry[];
+  snapshot: Snapshot | null;
+  committedEntries: Entry[];
+  messages: Message[];
+  readStates: ReadState[];
+}
+
+export type ProposeResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; reason: "not-leader"; leaderId: NodeId }
+  | { ok: false; reason: "transferring" | "overloaded" | "conf-change-pending" | "invalid-conf-change" };
+
+/** A seeded source of randomness; the core never touches `Math.random`. */
+export interface Random {
+  /** An integer in [0, n). */
+  int(n: number): number;
+}

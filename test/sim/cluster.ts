@@ -1,0 +1,409 @@
+/**
+ * A deterministic Raft cluster simulator: the unchanged core, a simulated network that delivers, drops,
+ * duplicates and reorders as told, simulated disks (each node's durable image is a MemoryStorage that
+ * only sees what a completed Ready persisted), crashes that lose everything else, and a small
+ * key-value state machine whose client history is checked for linearizability.
+ */
+import {
+  applyConfChange,
+  type ConfState,
+  cloneConf,
+  DEFAULT_RAFT_OPTIONS,
+  type Entry,
+  MemoryStorage,
+  type Message,
+  NONE,
+  type NodeId,
+  RaftNode,
+  type Ready,
+  seededRandom,
+} from "../../src/raft/core/index.js";
+import { GhostChecker } from "./invariants.js";
+import { decodeCommand, encodeCommand, type KvHistoryOp } from "./kv.js";
+
+export interface SimOptions {
+  /** Nodes that exist (ids 1..nodeCount); the first `voterCount` form the initial configuration. */
+  nodeCount: number;
+  voterCount: number;
+  seed: number;
+  electionTimeoutTicks?: number;
+  snapshotChunkBytes?: number;
+  readOnly?: "safe" | "lease";
+  preVote?: boolean;
+  checkQuorum?: boolean;
+}
+
+interface InFlight {
+  seq: number;
+  msg: Message;
+}
+
+export interface SimNode {
+  id: NodeId;
+  /** The fsynced image: survives crashes. */
+  disk: MemoryStorage;
+  raft: RaftNode | null;
+  /** A Ready taken but not yet persisted (a slow disk); lost on crash. */
+  outstanding: Ready | null;
+  slowDisk: boolean;
+  crashAfterPersist: boolean;
+  kv: Map<string, string>;
+  applied: number;
+  appliedConf: ConfState;
+  /** ReadIndex contexts confirmed at an index, waiting for apply. */
+  reads: { readCtx: string; index: number }[];
+}
+
+interface PendingPut {
+  op: KvHistoryOp;
+  node: NodeId;
+  index: number;
+  term: number;
+}
+
+export class Sim {
+  readonly nodes = new Map<NodeId, SimNode>();
+  network: InFlight[] = [];
+  /** Directed links that drop everything: "from>to". */
+  readonly blocked = new Set<string>();
+  readonly ghost: GhostChecker;
+  readonly history: KvHistoryOp[] = [];
+  clock = 0;
+  private seq = 0;
+  private readonly pendingPuts = new Map<number, PendingPut>();
+  private readonly pendingReads = new Map<string, { op: KvHistoryOp; node: NodeId }>();
+  private nextOpId = 1;
+  private readonly initialConf: ConfState;
+  readonly log: string[] = [];
+
+  constructor(readonly opts: SimOptions) {
+    const voters = Array.from({ length: opts.voterCount }, (_, i) => i + 1);
+    this.initialConf = { voters, learners: [], joining: [] };
+    this.ghost = new GhostChecker(this);
+    for (let id = 1; id <= opts.nodeCount; id++) {
+      const disk = new MemoryStorage(this.initialConf);
+      const n: SimNode = {
+        id,
+        disk,
+        raft: null,
+        outstanding: null,
+        slowDisk: false,
+        crashAfterPersist: false,
+        kv: new Map(),
+        applied: 0,
+        appliedConf: cloneConf(this.initialConf),
+        reads: [],
+      };
+      this.nodes.set(id, n);
+      this.boot(n);
+    }
+  }
+
+  private boot(n: SimNode): void {
+    n.raft = new RaftNode({
+      ...DEFAULT_RAFT_OPTIONS,
+      id: n.id,
+      storage: n.disk,
+      random: seededRandom(this.opts.seed * 31 + n.id * 7919 + this.seq),
+      electionTimeoutTicks: this.opts.electionTimeoutTicks ?? 10,
+      maxInflightAppends: 2,
+      maxEntriesPerAppend: 8,
+      snapshotChunkBytes: this.opts.snapshotChunkBytes ?? 64,
+      readOnly: this.opts.readOnly ?? "safe",
+      preVote: this.opts.preVote ?? true,
+      checkQuorum: this.opts.checkQuorum ?? true,
+    });
+    const snap = n.disk.snapshot();
+    n.kv = snap.data.byteLength > 0 ? new Map(JSON.parse(new TextDecoder().decode(snap.data))) : new Map();
+    n.applied = snap.meta.index;
+    n.appliedConf = cloneConf(snap.meta.conf);
+    n.reads = [];
+    n.outstanding = null;
+    this.ghost.onBoot(n);
+  }
+
+  node(id: NodeId): SimNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  live(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.raft !== null);
+  }
+
+  leaders(): SimNode[] {
+    return this.live().filter((n) => n.raft!.raft.role === "leader");
+  }
+
+  // ---------------------------------------------------------------- the Ready loop of each node
+
+  /** Runs the node's Ready cycles until idle (or until a slow disk holds one outstanding). */
+  process(n: SimNode): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      if (!n.raft || (!n.outstanding && !n.raft.hasReady())) break;
+      if (!n.outstanding) n.outstanding = n.raft.ready();
+      if (n.slowDisk) break;
+      this.complete(n);
+      if (guard === 999) throw new Error(`node ${n.id} never became idle`);
+    }
+    this.ghost.check();
+  }
+
+  /** Persists the outstanding Ready, then sends, applies and advances (the driver's order). */
+  private complete(n: SimNode): void {
+    const rd = n.outstanding!;
+    const raft = n.raft!;
+    if (rd.snapshot) n.disk.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) n.disk.append(rd.entries);
+    if (rd.hardState) n.disk.setHardState(rd.hardState);
+    n.outstanding = null;
+    if (n.crashAfterPersist) {
+      n.crashAfterPersist = false;
+      this.crash(n.id);
+      return;
+    }
+    for (const m of rd.messages) {
+      this.ghost.onSend(n, m);
+      this.network.push({ seq: this.seq++, msg: m });
+    }
+    if (rd.snapshot) this.restoreSnapshot(n, rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.conf);
+    for (const e of rd.committedEntries) this.apply(n, e);
+    for (const rs of rd.readStates) n.reads.push(rs);
+    raft.advance(rd);
+    this.serveReads(n);
+  }
+
+  private restoreSnapshot(n: SimNode, data: Uint8Array, index: number, conf: ConfState): void {
+    this.ghost.onRestore(n, index);
+    n.kv = new Map(JSON.parse(new TextDecoder().decode(data)));
+    n.applied = index;
+    n.appliedConf = cloneConf(conf);
+  }
+
+  private apply(n: SimNode, e: Entry): void {
+    this.ghost.onApply(n, e);
+    n.applied = e.index;
+    if (e.conf) n.appliedConf = applyConfChange(n.appliedConf, e.conf);
+    if (e.data.byteLength > 0) {
+      const cmd = decodeCommand(e.data);
+      n.kv.set(cmd.key, cmd.value);
+      const p = this.pendingPuts.get(cmd.opId);
+      if (p && p.node === n.id) {
+        this.pendingPuts.delete(cmd.opId);
+        if (p.index === e.index && p.term === e.term) {
+          p.op.ret = ++this.clock;
+          p.op.output = {};
+        }
+      }
+    }
+    // A proposal whose slot was taken by another entry was never committed: it has no effect.
+    for (const [id, p] of this.pendingPuts) {
+      if (p.node === n.id && p.index === e.index && p.term !== e.term) {
+        this.pendingPuts.delete(id);
+        p.op.failed = true;
+      }
+    }
+  }
+
+  private serveReads(n: SimNode): void {
+    n.reads = n.reads.filter((rs) => {
+      if (n.applied < rs.index) return true;
+      const pending = this.pendingReads.get(rs.readCtx);
+      if (pending && pending.node === n.id) {
+        this.pendingReads.delete(rs.readCtx);
+        const key = (pending.op.input as { key: string }).key;
+        pending.op.ret = ++this.clock;
+        pending.op.output = { value: n.kv.get(key) ?? null };
+      }
+      return false;
+    });
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  tick(id?: NodeId): void {
+    for (const n of id === undefined ? this.live() : [this.node(id)]) {
+      if (!n.raft) continue;
+      n.raft.tick();
+      this.process(n);
+    }
+  }
+
+  deliverAt(i: number): void {
+    if (this.network.length === 0) return;
+    const [f] = this.network.splice(i % this.network.length, 1);
+    this.deliver(f!.msg);
+  }
+
+  /** Delivers the first `count` messages, in order (or all). */
+  deliverMany(count = Number.POSITIVE_INFINITY): void {
+    const batch = this.network.splice(0, Math.min(count, this.network.length));
+    for (const f of batch) this.deliver(f.msg);
+  }
+
+  dropAt(i: number): void {
+    if (this.network.length > 0) this.network.splice(i % this.network.length, 1);
+  }
+
+  duplicateAt(i: number): void {
+    if (this.network.length === 0) return;
+    const f = this.network[i % this.network.length]!;
+    this.network.push({ seq: this.seq++, msg: f.msg });
+  }
+
+  private deliver(m: Message): void {
+    if (this.blocked.has(`${m.from}>${m.to}`)) return;
+    const n = this.nodes.get(m.to);
+    if (!n?.raft) return;
+    n.raft.step(m);
+    this.process(n);
+  }
+
+  crash(id: NodeId): void {
+    const n = this.node(id);
+    if (!n.raft) return;
+    n.raft = null;
+    n.outstanding = null;
+    // The client's connection dies with the process: those calls stay unanswered (maybe happened).
+    for (const [ctx, r] of this.pendingReads) if (r.node === id) this.pendingReads.delete(ctx);
+    for (const [opId, p] of this.pendingPuts) if (p.node === id) this.pendingPuts.delete(opId);
+    this.ghost.onCrash(n);
+  }
+
+  restart(id: NodeId): void {
+    const n = this.node(id);
+    if (n.raft) return;
+    this.boot(n);
+    this.process(n);
+  }
+
+  setSlowDisk(id: NodeId, slow: boolean): void {
+    const n = this.node(id);
+    n.slowDisk = slow;
+    if (!slow) this.process(n);
+  }
+
+  flush(id: NodeId): void {
+    const n = this.node(id);
+    if (n.raft && n.outstanding) this.complete(n);
+    this.process(n);
+  }
+
+  /** The application takes a snapshot at its applied index and compacts the log, keeping `keep` entries. */
+  snapshot(id: NodeId, keep: number): void {
+    const n = this.node(id);
+    if (!n.raft || n.applied <= n.disk.snapshot().meta.index) return;
+    // Only what is durable may be compacted: the applied index may run ahead of a slow disk.
+    if (n.applied > n.disk.lastIndex()) return;
+    const data = new TextEncoder().encode(JSON.stringify([...n.kv].sort()));
+    n.disk.createSnapshot(n.applied, n.appliedConf, data);
+    n.disk.compact(Math.max(n.disk.firstIndex() - 1, n.applied - keep));
+  }
+
+  put(id: NodeId, key: string, value: string): void {
+    const n = this.node(id);
+    if (!n.raft) return;
+    const opId = this.nextOpId++;
+    const op: KvHistoryOp = {
+      clientId: opId,
+      input: { kind: "put", key, value },
+      call: ++this.clock,
+      ret: Number.POSITIVE_INFINITY,
+      output: undefined,
+    };
+    const r = n.raft.propose(encodeCommand({ opId, key, value }));
+    if (!r.ok) return; // refused: never happened, so not part of the history
+    this.history.push(op);
+    this.pendingPuts.set(opId, { op, node: id, index: r.index, term: r.term });
+    this.process(n);
+  }
+
+  get(id: NodeId, key: string): void {
+    const n = this.node(id);
+    if (!n.raft) return;
+    const readCtx = `r${this.nextOpId++}`;
+    const op: KvHistoryOp = {
+      clientId: this.nextOpId,
+      input: { kind: "get", key },
+      call: ++this.clock,
+      ret: Number.POSITIVE_INFINITY,
+      output: undefined,
+    };
+    if (!n.raft.readIndex(readCtx)) return;
+    this.history.push(op);
+    this.pendingReads.set(readCtx, { op, node: id });
+    this.process(n);
+  }
+
+  transfer(from: NodeId, to: NodeId): void {
+    const n = this.node(from);
+    if (!n.raft) return;
+    n.raft.transferLeadership(to);
+    this.process(n);
+  }
+
+  addNode(leaderHint: NodeId, id: NodeId): void {
+    const n = this.node(leaderHint);
+    if (!n.raft) return;
+    n.raft.proposeConfChange({ type: "addLearner", nodeId: id, promoteWhenCaughtUp: true });
+    this.process(n);
+  }
+
+  removeNode(leaderHint: NodeId, id: NodeId): void {
+    const n = this.node(leaderHint);
+    if (!n.raft) return;
+    n.raft.proposeConfChange({ type: "removeNode", nodeId: id });
+    this.process(n);
+  }
+
+  partition(links: [NodeId, NodeId][]): void {
+    for (const [a, b] of links) if (a !== b) this.blocked.add(`${a}>${b}`);
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  // ---------------------------------------------------------------- after the faults
+
+  /** One synchronous round: everyone ticks, then every message in flight is delivered. */
+  round(): void {
+    this.tick();
+    for (let i = 0; i < 50 && this.network.length > 0; i++) this.deliverMany();
+  }
+
+  /** Heals everything and waits (bounded) for one stable leader; returns it or null. */
+  stabilize(maxRounds: number): SimNode | null {
+    this.heal();
+    for (const n of this.nodes.values()) {
+      n.slowDisk = false;
+      n.crashAfterPersist = false;
+      if (!n.raft) this.restart(n.id);
+      else this.process(n);
+    }
+    for (let r = 0; r < maxRounds; r++) {
+      this.round();
+      const leaders = this.leaders();
+      const top = Math.max(...this.live().map((n) => n.raft!.raft.term));
+      const leader = leaders.find((l) => l.raft!.raft.term === top);
+      if (leader && leader.raft!.raft.log.term(leader.raft!.raft.log.committed) === top) return leader;
+    }
+    return null;
+  }
+
+  /** The members of the configuration a leader holds (voters and learners). */
+  members(leader: SimNode): NodeId[] {
+    const c = leader.raft!.raft.conf;
+    return [...c.voters, ...c.learners];
+  }
+
+  /** Marks every operation still in flight as unknown (it may or may not have happened). */
+  closeHistory(): KvHistoryOp[] {
+    return this.history.filter((op) => !op.failed);
+  }
+
+  leaderId(): NodeId {
+    return this.leaders()[0]?.id ?? NONE;
+  }
+}

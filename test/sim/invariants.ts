@@ -1,0 +1,230 @@
+/**
+ * Ghost state kept beside the simulated nodes, and the Raft safety invariants checked after every
+ * step (RAFT-NOTES "Invariants to check after every simulated step"). A violation throws an
+ * `InvariantViolation` naming the invariant and the evidence.
+ */
+import type { Entry, Message, NodeId } from "../../src/raft/core/index.js";
+import type { Sim, SimNode } from "./cluster.js";
+
+export class InvariantViolation extends Error {
+  constructor(invariant: string, detail: string) {
+    super(`${invariant}: ${detail}`);
+    this.name = "InvariantViolation";
+  }
+}
+
+interface GhostEntry {
+  term: number;
+  digest: string;
+}
+
+function digest(e: Entry): string {
+  let s = "";
+  for (const b of e.data) s += String.fromCharCode(b);
+  return e.conf ? `${s}|${JSON.stringify(e.conf)}` : s;
+}
+
+function fail(invariant: string, detail: string): never {
+  throw new InvariantViolation(invariant, detail);
+}
+
+export class GhostChecker {
+  /** Election Safety: the one leader of each term. */
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  /** The global committed log as anyone has reported it. */
+  readonly committed = new Map<number, GhostEntry>();
+  /** State Machine Safety: what was applied at each index. */
+  readonly applied = new Map<number, GhostEntry>();
+  /** Log Matching: each (index, term) ever seen has one payload and one predecessor term. */
+  private readonly entryAt = new Map<string, { digest: string; prevTerm: number | undefined }>();
+  /** Per node, within one process life: last commit seen (monotonic) and the scan start. */
+  private readonly lastCommit = new Map<NodeId, number>();
+  /** Leader Append-Only: the last index and term a leader had when last checked. */
+  private readonly leaderTail = new Map<string, { index: number; term: number }>();
+  /** Last commit index checked for quorum durability, per leader term. */
+  private readonly durableChecked = new Map<string, number>();
+
+  constructor(private readonly sim: Sim) {}
+
+  onBoot(n: SimNode): void {
+    const raft = n.raft!.raft;
+    this.lastCommit.set(n.id, raft.log.committed);
+  }
+
+  onCrash(n: SimNode): void {
+    this.lastCommit.delete(n.id);
+  }
+
+  /** Persist-before-reply: what a message promises must already be on the sender's disk. */
+  onSend(n: SimNode, m: Message): void {
+    const hs = n.disk.initialState().hardState;
+    if (m.type === "vote-resp" && !m.reject) {
+      if (hs.term !== m.term || hs.vote !== m.to) {
+        fail(
+          "persist-before-reply",
+          `node ${n.id} granted a vote to ${m.to} in term ${m.term} before persisting it (disk: term ${hs.term}, vote ${hs.vote})`,
+        );
+      }
+    }
+    if (m.type === "append-resp" && !m.reject && m.index > 0) {
+      const snapIndex = n.disk.snapshot().meta.index;
+      if (m.index > snapIndex && n.disk.term(m.index) === undefined) {
+        fail(
+          "persist-before-reply",
+          `node ${n.id} acknowledged index ${m.index} that is not on its disk (last ${n.disk.lastIndex()})`,
+        );
+      }
+    }
+    const termBound = m.type === "pre-vote" ? hs.term + 1 : hs.term;
+    if (m.type !== "pre-vote-resp" && m.term > termBound) {
+      fail(
+        "persist-before-reply",
+        `node ${n.id} sent ${m.type} with term ${m.term} beyond its durable term ${hs.term}`,
+      );
+    }
+  }
+
+  onApply(n: SimNode, e: Entry): void {
+    if (e.index !== n.applied + 1) {
+      fail("apply-contiguous", `node ${n.id} applied ${e.index} after ${n.applied}`);
+    }
+    if (e.index > n.raft!.raft.log.committed) {
+      fail(
+        "applied<=committed",
+        `node ${n.id} applied ${e.index} beyond commit ${n.raft!.raft.log.committed}`,
+      );
+    }
+    const g = { term: e.term, digest: digest(e) };
+    const prev = this.applied.get(e.index);
+    if (prev && (prev.term !== g.term || prev.digest !== g.digest)) {
+      fail(
+        "state-machine-safety",
+        `index ${e.index}: node ${n.id} applied term ${g.term}, another applied term ${prev.term}`,
+      );
+    }
+    this.applied.set(e.index, g);
+    this.recordCommitted(e.index, g, n.id);
+  }
+
+  onRestore(n: SimNode, index: number): void {
+    if (index <= n.applied)
+      fail("apply-monotonic", `node ${n.id} restored snapshot ${index} at applied ${n.applied}`);
+  }
+
+  private recordCommitted(index: number, g: GhostEntry, by: NodeId): void {
+    const prev = this.committed.get(index);
+    if (prev && (prev.term !== g.term || prev.digest !== g.digest)) {
+      fail(
+        "state-machine-safety",
+        `index ${index} committed as term ${prev.term} and as term ${g.term} (node ${by})`,
+      );
+    }
+    if (!prev) this.committed.set(index, g);
+  }
+
+  /** Called after every step. */
+  check(): void {
+    for (const n of this.sim.live()) this.checkNode(n);
+  }
+
+  private checkNode(n: SimNode): void {
+    const raft = n.raft!.raft;
+    const log = raft.log;
+    const commit = log.committed;
+    const first = log.firstIndex();
+    const last = log.lastIndex();
+
+    const prevCommit = this.lastCommit.get(n.id) ?? 0;
+    if (commit < prevCommit) fail("commit-monotonic", `node ${n.id} commit went ${prevCommit} → ${commit}`);
+    if (log.applied > commit)
+      fail("applied<=committed", `node ${n.id} applied ${log.applied} > commit ${commit}`);
+    if (commit > last) fail("commit<=last", `node ${n.id} commit ${commit} > last index ${last}`);
+
+    // Log Matching over the part of the log that can still change or was newly committed.
+    const from = Math.max(first, Math.min(prevCommit, commit) + 1);
+    if (from <= last) {
+      const entries = log.slice(from, last + 1, Number.POSITIVE_INFINITY);
+      let prevTerm = log.term(from - 1);
+      let uncommittedConf = 0;
+      for (const e of entries) {
+        const key = `${e.index}:${e.term}`;
+        const d = digest(e);
+        const seen = this.entryAt.get(key);
+        if (seen) {
+          if (seen.digest !== d) fail("log-matching", `entry ${key} differs between nodes (node ${n.id})`);
+          if (seen.prevTerm !== undefined && prevTerm !== undefined && seen.prevTerm !== prevTerm) {
+            fail(
+              "log-matching",
+              `entry ${key} on node ${n.id} follows term ${prevTerm}, elsewhere term ${seen.prevTerm}`,
+            );
+          }
+        } else {
+          this.entryAt.set(key, { digest: d, prevTerm });
+        }
+        if (e.index <= commit) this.recordCommitted(e.index, { term: e.term, digest: d }, n.id);
+        else if (e.conf) uncommittedConf++;
+        prevTerm = e.term;
+      }
+      if (raft.role === "leader" && uncommittedConf > 1) {
+        fail("config-safety", `leader ${n.id} holds ${uncommittedConf} uncommitted config entries`);
+      }
+    }
+    this.lastCommit.set(n.id, commit);
+
+    if (raft.role === "leader") this.checkLeader(n);
+  }
+
+  private checkLeader(n: SimNode): void {
+    const raft = n.raft!.raft;
+    const log = raft.log;
+    const term = raft.term;
+    const holder = this.leaderOfTerm.get(term);
+    if (holder !== undefined && holder !== n.id) {
+      fail("election-safety", `nodes ${holder} and ${n.id} both led term ${term}`);
+    }
+    if (holder === undefined) {
+      this.leaderOfTerm.set(term, n.id);
+      // Leader Completeness: a new leader holds every entry committed so far.
+      for (const [index, g] of this.committed) {
+        if (index < log.firstIndex()) continue;
+        if (log.term(index) !== g.term) {
+          fail(
+            "leader-completeness",
+            `leader ${n.id} of term ${term} lacks committed entry ${index} (term ${g.term})`,
+          );
+        }
+      }
+    }
+
+    // Leader Append-Only: the leader's tail never shrinks or changes.
+    const key = `${n.id}:${term}`;
+    const tail = this.leaderTail.get(key);
+    const last = log.lastIndex();
+    if (tail) {
+      if (last < tail.index) fail("leader-append-only", `leader ${n.id} log shrank ${tail.index} → ${last}`);
+      const t = log.term(tail.index);
+      if (t !== undefined && t !== tail.term) {
+        fail("leader-append-only", `leader ${n.id} changed entry ${tail.index}: term ${tail.term} → ${t}`);
+      }
+    }
+    this.leaderTail.set(key, { index: last, term: log.lastTerm() });
+
+    // A committed entry is durable on a majority of the voters that committed it.
+    const commit = log.committed;
+    if ((this.durableChecked.get(key) ?? 0) < commit && log.term(commit) === term) {
+      const voters = raft.conf.voters;
+      let durable = 0;
+      for (const id of voters) {
+        const disk = this.sim.node(id).disk;
+        if (disk.snapshot().meta.index >= commit || disk.term(commit) === term) durable++;
+      }
+      if (durable < Math.floor(voters.length / 2) + 1) {
+        fail(
+          "commit-durable",
+          `leader ${n.id} committed ${commit} but only ${durable}/${voters.length} voters have it on disk`,
+        );
+      }
+      this.durableChecked.set(key, commit);
+    }
+  }
+}
