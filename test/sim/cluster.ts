@@ -31,6 +31,7 @@ export interface SimOptions {
   readOnly?: "safe" | "lease";
   preVote?: boolean;
   checkQuorum?: boolean;
+  maxEntriesPerAppend?: number;
 }
 
 interface InFlight {
@@ -107,7 +108,7 @@ export class Sim {
       random: seededRandom(this.opts.seed * 31 + n.id * 7919 + this.seq),
       electionTimeoutTicks: this.opts.electionTimeoutTicks ?? 10,
       maxInflightAppends: 2,
-      maxEntriesPerAppend: 8,
+      maxEntriesPerAppend: this.opts.maxEntriesPerAppend ?? 8,
       snapshotChunkBytes: this.opts.snapshotChunkBytes ?? 64,
       readOnly: this.opts.readOnly ?? "safe",
       preVote: this.opts.preVote ?? true,
@@ -306,6 +307,7 @@ export class Sim {
     if (!n.raft) return;
     const opId = this.nextOpId++;
     const op: KvHistoryOp = {
+      // Each call is its own client: the checker orders calls only by real time.
       clientId: opId,
       input: { kind: "put", key, value },
       call: ++this.clock,
@@ -401,6 +403,26 @@ export class Sim {
   /** Marks every operation still in flight as unknown (it may or may not have happened). */
   closeHistory(): KvHistoryOp[] {
     return this.history.filter((op) => !op.failed);
+  }
+
+  /** Ticks only `id` until it leads (other nodes just answer); for scripted scenarios. */
+  elect(id: NodeId, maxTicks = 200): void {
+    const n = this.node(id);
+    for (let i = 0; i < maxTicks; i++) {
+      if (n.raft?.raft.role === "leader") return;
+      this.tick(id);
+      // One message at a time, stopping the moment it leads: its first appends are still in flight.
+      for (let k = 0; k < 1000 && this.network.length > 0; k++) {
+        this.deliverAt(0);
+        if (n.raft?.raft.role === "leader") return;
+      }
+    }
+    throw new Error(`node ${id} did not become leader within ${maxTicks} ticks`);
+  }
+
+  /** Delivers everything in flight until the network is quiet (bounded). */
+  settle(): void {
+    for (let k = 0; k < 100 && this.network.length > 0; k++) this.deliverMany();
   }
 
   leaderId(): NodeId {

@@ -517,7 +517,8 @@ export class Raft {
           pr.snapshotChunkInFlight = false;
           this.sendSnapshotChunk(m.from, pr);
         } else if (pr.match < this.log.lastIndex()) {
-          this.sendAppend(m.from);
+          // Even with nothing new to send, an empty append makes the follower report where it stands.
+          this.sendAppend(m.from, true);
         }
         if (m.readCtx !== null) this.ackRead(m.readCtx, m.from);
         return;
