@@ -302,9 +302,10 @@ export class Sim {
     n.disk.compact(Math.max(n.disk.firstIndex() - 1, n.applied - keep));
   }
 
-  put(id: NodeId, key: string, value: string): void {
+  /** Proposes a write on node `id`; returns whether the node accepted it (it may still fail later). */
+  put(id: NodeId, key: string, value: string): boolean {
     const n = this.node(id);
-    if (!n.raft) return;
+    if (!n.raft) return false;
     const opId = this.nextOpId++;
     const op: KvHistoryOp = {
       // Each call is its own client: the checker orders calls only by real time.
@@ -315,10 +316,11 @@ export class Sim {
       output: undefined,
     };
     const r = n.raft.propose(encodeCommand({ opId, key, value }));
-    if (!r.ok) return; // refused: never happened, so not part of the history
+    if (!r.ok) return false; // refused: never happened, so not part of the history
     this.history.push(op);
     this.pendingPuts.set(opId, { op, node: id, index: r.index, term: r.term });
     this.process(n);
+    return true;
   }
 
   get(id: NodeId, key: string): void {
@@ -386,10 +388,13 @@ export class Sim {
     }
     for (let r = 0; r < maxRounds; r++) {
       this.round();
-      const leaders = this.leaders();
-      const top = Math.max(...this.live().map((n) => n.raft!.raft.term));
-      const leader = leaders.find((l) => l.raft!.raft.term === top);
-      if (leader && leader.raft!.raft.log.term(leader.raft!.raft.log.committed) === top) return leader;
+      // Stable: a leader that committed in its term, and no member of its configuration in a later term.
+      // (A removed server that never learned of its removal may sit in a later term, harmlessly.)
+      for (const l of this.leaders()) {
+        const r = l.raft!.raft;
+        const ahead = this.members(l).some((id) => (this.node(id).raft?.raft.term ?? 0) > r.term);
+        if (!ahead && r.log.term(r.log.committed) === r.term) return l;
+      }
     }
     return null;
   }
@@ -408,13 +413,14 @@ export class Sim {
   /** Ticks only `id` until it leads (other nodes just answer); for scripted scenarios. */
   elect(id: NodeId, maxTicks = 200): void {
     const n = this.node(id);
+    const leads = () => n.raft?.raft.role === "leader";
     for (let i = 0; i < maxTicks; i++) {
-      if (n.raft?.raft.role === "leader") return;
+      if (leads()) return;
       this.tick(id);
       // One message at a time, stopping the moment it leads: its first appends are still in flight.
       for (let k = 0; k < 1000 && this.network.length > 0; k++) {
         this.deliverAt(0);
-        if (n.raft?.raft.role === "leader") return;
+        if (leads()) return;
       }
     }
     throw new Error(`node ${id} did not become leader within ${maxTicks} ticks`);

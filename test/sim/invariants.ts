@@ -43,6 +43,7 @@ export class GhostChecker {
   private readonly leaderTail = new Map<string, { index: number; term: number }>();
   /** Last commit index checked for quorum durability, per leader term. */
   private readonly durableChecked = new Map<string, number>();
+  private readonly votersAtLastCheck = new Map<string, number[]>();
 
   constructor(private readonly sim: Sim) {}
 
@@ -59,7 +60,8 @@ export class GhostChecker {
   onSend(n: SimNode, m: Message): void {
     const hs = n.disk.initialState().hardState;
     if (m.type === "vote-resp" && !m.reject) {
-      if (hs.term !== m.term || hs.vote !== m.to) {
+      // Safe once durable: this vote, or a later term (after a crash the node cannot vote in m.term again).
+      if (hs.term < m.term || (hs.term === m.term && hs.vote !== m.to)) {
         fail(
           "persist-before-reply",
           `node ${n.id} granted a vote to ${m.to} in term ${m.term} before persisting it (disk: term ${hs.term}, vote ${hs.vote})`,
@@ -209,22 +211,25 @@ export class GhostChecker {
     }
     this.leaderTail.set(key, { index: last, term: log.lastTerm() });
 
-    // A committed entry is durable on a majority of the voters that committed it.
+    // A committed entry is durable on a majority of the voters that committed it. A config entry
+    // commits under the configuration before it, so either one may hold that majority.
     const commit = log.committed;
+    const previousVoters = this.votersAtLastCheck.get(key) ?? raft.conf.voters;
     if ((this.durableChecked.get(key) ?? 0) < commit && log.term(commit) === term) {
-      const voters = raft.conf.voters;
-      let durable = 0;
-      for (const id of voters) {
-        const disk = this.sim.node(id).disk;
-        if (disk.snapshot().meta.index >= commit || disk.term(commit) === term) durable++;
-      }
-      if (durable < Math.floor(voters.length / 2) + 1) {
+      const durableOn = (voters: number[]) =>
+        voters.filter((id) => {
+          const disk = this.sim.node(id).disk;
+          return disk.snapshot().meta.index >= commit || disk.term(commit) === term;
+        }).length;
+      const quorum = (voters: number[]) => durableOn(voters) >= Math.floor(voters.length / 2) + 1;
+      if (!quorum(raft.conf.voters) && !quorum(previousVoters)) {
         fail(
           "commit-durable",
-          `leader ${n.id} committed ${commit} but only ${durable}/${voters.length} voters have it on disk`,
+          `leader ${n.id} committed ${commit} but only ${durableOn(raft.conf.voters)}/${raft.conf.voters.length} voters have it on disk`,
         );
       }
       this.durableChecked.set(key, commit);
     }
+    this.votersAtLastCheck.set(key, [...raft.conf.voters]);
   }
 }

@@ -21,8 +21,10 @@ export class RaftLog {
     private readonly maxApplyBytes: number,
   ) {
     this.unstableOffset = storage.lastIndex() + 1;
-    this.committed = storage.firstIndex() - 1;
-    this.applied = storage.firstIndex() - 1;
+    // The application restores the stored snapshot first; a kept log tail may reach back before it.
+    const snapshotIndex = storage.snapshot().meta.index;
+    this.committed = snapshotIndex;
+    this.applied = snapshotIndex;
   }
 
   firstIndex(): number {

@@ -775,7 +775,13 @@ export class Raft {
         this.progress.set(id, pr);
         return;
       }
-      case "removeNode":
+      case "removeNode": {
+        // Tell the removed server the commit index, so that it learns of its removal and stays quiet.
+        const removed = this.progress.get(id);
+        if (removed && id !== this.id) {
+          const commit = Math.min(removed.match, this.log.committed);
+          this.send({ type: "heartbeat", to: id, term: this.term, commit, readCtx: null });
+        }
         this.progress.delete(id);
         if (this.leadTransferee === id) this.leadTransferee = NONE;
         if (id === this.id) {
@@ -785,6 +791,7 @@ export class Raft {
         // The quorum shrank: entries may now be committed.
         if (this.maybeCommit()) this.broadcastAppend(true);
         return;
+      }
     }
   }
 
