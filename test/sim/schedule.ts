@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import type { NodeId } from "../../src/raft/core/index.js";
-import type { Sim, SimOptions } from "./cluster.js";
+import type { Sim } from "./cluster.js";
 
 export type Action =
   | { t: "tick"; node: number | null; times: number }

@@ -109,8 +109,9 @@ export class Raft {
       `stored commit ${hardState.commit} beyond last index ${this.log.lastIndex()}: the log is damaged`,
     );
     this.log.commitTo(hardState.commit);
-    // Config entries after the snapshot: the committed ones take effect now, the rest stay pending.
-    const first = this.log.firstIndex();
+    // Config entries after the snapshot (a kept log tail may reach back before it, and those entries
+    // are already part of the snapshot's configuration): the committed ones take effect now.
+    const first = Math.max(this.log.firstIndex(), opts.storage.snapshot().meta.index + 1);
     const last = this.log.lastIndex();
     if (last >= first) {
       for (const e of this.log.slice(first, last + 1, Number.POSITIVE_INFINITY)) {

@@ -86,7 +86,11 @@ export class MemoryStorage implements Storage {
     const fresh = entries[0]!.index < first ? entries.slice(first - entries[0]!.index) : entries;
     const offset = fresh[0]!.index - this.ents[0]!.index;
     assert(offset <= this.ents.length, `gap in log: append at ${fresh[0]!.index}, last ${this.lastIndex()}`);
-    this.ents = this.ents.slice(0, offset).concat(fresh);
+    if (offset === this.ents.length) {
+      for (const e of fresh) this.ents.push(e);
+    } else {
+      this.ents = this.ents.slice(0, offset).concat(fresh);
+    }
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */

@@ -1,0 +1,46 @@
+/**
+ * The data nodes' HTTP API. Chunks are immutable and content-addressed: the id is the SHA-256 of the
+ * bytes in lowercase hex (64 characters), checked before anything touches the disk.
+ *
+ *   PUT    /v1/chunks/:id      body: the bytes; headers: TICKET_HEADER, PIPELINE_HEADER, content-length
+ *                              → 201 PutChunkResponse once every node of the pipeline holds it durably
+ *   GET    /v1/chunks/:id      → the bytes (Range: bytes=a-b supported), verified against the id
+ *   HEAD   /v1/chunks/:id      → 200 or 404
+ *   GET    /status             → DataNodeStatus
+ *   POST   /internal/chunks/delete     { chunkIds }          (x-raftfs-secret)
+ *   POST   /internal/chunks/replicate  DataNodeCommand "replicate" (x-raftfs-secret)
+ */
+
+export const DATA_ROUTES = {
+  chunk: "/v1/chunks/:id",
+  status: "/status",
+  deleteChunks: "/internal/chunks/delete",
+  replicate: "/internal/chunks/replicate",
+} as const;
+
+export const TICKET_HEADER = "x-raftfs-ticket";
+/** JSON array of the downstream nodes ({id, url}) this node must forward the chunk to, in order. */
+export const PIPELINE_HEADER = "x-raftfs-pipeline";
+
+export const CHUNK_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+export interface PutChunkResponse {
+  id: string;
+  sizeBytes: number;
+  /** Ids of the nodes that now hold the chunk durably, this one first. */
+  stored: number[];
+}
+
+export interface DataNodeStatus {
+  id: number;
+  url: string;
+  zone: string;
+  pid: number;
+  chunks: number;
+  usedBytes: number;
+  freeBytes: number;
+  capacityBytes: number;
+  corruptFound: number;
+  scrub: { chunksChecked: number; lastPassCompletedAtMs: number | null };
+  registeredWithLeader: number | null;
+}

@@ -1,0 +1,328 @@
+/**
+ * The metadata replicas' HTTP API as both sides see it: routes, request bodies and responses.
+ * JSON everywhere; binary inline content travels as base64. Errors are `ErrorBody` (errors.ts) with
+ * the status of their code; `NOT_LEADER` carries `leaderId` and `leaderUrl`.
+ *
+ * Client requests may carry `authorization: Bearer <token>`; internal ones carry `x-raftfs-secret`.
+ */
+
+export const META_ROUTES = {
+  openSession: "/v1/sessions",
+  keepAlive: "/v1/sessions/keepalive",
+  mkdir: "/v1/fs/mkdir",
+  commit: "/v1/fs/commit",
+  rename: "/v1/fs/rename",
+  delete: "/v1/fs/delete",
+  txn: "/v1/fs/txn",
+  stat: "/v1/fs/stat",
+  list: "/v1/fs/list",
+  versions: "/v1/fs/versions",
+  read: "/v1/fs/read",
+  lockAcquire: "/v1/locks/acquire",
+  lockRenew: "/v1/locks/renew",
+  lockRelease: "/v1/locks/release",
+  locks: "/v1/locks",
+  watch: "/v1/watch",
+  placement: "/v1/chunks/placement",
+  abandon: "/v1/chunks/abandon",
+  locations: "/v1/chunks/locations",
+  replicaStatus: "/status",
+  clusterStatus: "/v1/cluster/status",
+  dataRegister: "/internal/data/register",
+  dataHeartbeat: "/internal/data/heartbeat",
+} as const;
+
+export const SECRET_HEADER = "x-raftfs-secret";
+
+/** Exactly-once: every mutation names its session and a per-session sequence number. */
+export interface WireSession {
+  id: number;
+  seq: number;
+  /** Every result up to this seq has been received; the server may forget them. */
+  ackedSeq: number;
+}
+
+export interface WireChunkRef {
+  /** SHA-256 of the chunk's bytes, lowercase hex. */
+  id: string;
+  sizeBytes: number;
+}
+
+export type WireContent =
+  | { kind: "inline"; dataBase64: string }
+  | { kind: "chunks"; chunks: WireChunkRef[]; sizeBytes: number };
+
+export interface MkdirRequest {
+  path: string;
+  parents?: boolean;
+  lockToken?: number;
+  session: WireSession;
+}
+export interface CommitRequest {
+  path: string;
+  content: WireContent;
+  /** Compare-and-set on the latest version; 0 means the file must not exist yet. */
+  expectedVersion?: number;
+  lockToken?: number;
+  createParents?: boolean;
+  session: WireSession;
+}
+export interface RenameRequest {
+  from: string;
+  to: string;
+  lockToken?: number;
+  session: WireSession;
+}
+export interface DeleteRequest {
+  path: string;
+  recursive?: boolean;
+  lockToken?: number;
+  session: WireSession;
+}
+
+export type WireTxnCondition =
+  | { kind: "exists"; path: string; exists: boolean }
+  | { kind: "version"; path: string; version: number }
+  | { kind: "lockToken"; path: string; token: number };
+
+export type WireTxnOp =
+  | { type: "mkdir"; path: string; parents?: boolean; lockToken?: number }
+  | {
+      type: "commit";
+      path: string;
+      content: WireContent;
+      expectedVersion?: number;
+      lockToken?: number;
+      createParents?: boolean;
+    }
+  | { type: "rename"; from: string; to: string; lockToken?: number }
+  | { type: "delete"; path: string; recursive?: boolean; lockToken?: number };
+
+export interface TxnRequest {
+  conditions: WireTxnCondition[];
+  ops: WireTxnOp[];
+  session: WireSession;
+}
+
+export type LockMode = "exclusive" | "shared";
+
+export interface LockAcquireRequest {
+  path: string;
+  mode: LockMode;
+  ttlMs: number;
+  owner: string;
+  session: WireSession;
+}
+export interface LockTokenRequest {
+  path: string;
+  token: number;
+  session: WireSession;
+}
+
+export interface OpenSessionResponse {
+  sessionId: number;
+  timeoutMs: number;
+}
+export interface MkdirResponse {
+  created: string[];
+}
+export interface CommitResponse {
+  version: number;
+}
+export interface DeleteResponse {
+  removed: number;
+}
+export interface LockAcquireResponse {
+  token: number;
+  expiresAtMs: number;
+}
+export interface LockRenewResponse {
+  expiresAtMs: number;
+}
+export interface TxnResponse {
+  results: unknown[];
+}
+
+export interface LockHolder {
+  path: string;
+  mode: LockMode;
+  token: number;
+  owner: string;
+  sessionId: number;
+  ttlMs: number;
+  acquiredAtMs: number;
+  expiresAtMs: number;
+}
+
+export interface StatResponse {
+  path: string;
+  type: "file" | "dir";
+  version?: number;
+  sizeBytes?: number;
+  createdAtMs: number;
+  modifiedAtMs: number;
+  lock?: { mode: LockMode; holders: LockHolder[] };
+}
+
+export interface ListEntry {
+  name: string;
+  path: string;
+  type: "file" | "dir";
+  version?: number;
+  sizeBytes?: number;
+  modifiedAtMs: number;
+}
+export interface ListResponse {
+  entries: ListEntry[];
+}
+
+export interface VersionInfo {
+  path: string;
+  version: number;
+  sizeBytes: number;
+  createdAtMs: number;
+  contentKind: "inline" | "chunks";
+}
+export interface VersionsResponse {
+  versions: VersionInfo[];
+}
+
+export interface ReadResponse {
+  path: string;
+  version: number;
+  sizeBytes: number;
+  createdAtMs: number;
+  content: WireContent;
+  /** Raft index at which this read was served: clients use it for monotonic reads. */
+  index: number;
+}
+
+/** Query strings of the GET routes: `path` (and `version` for read); `stale=true` skips ReadIndex. */
+export interface PathQuery {
+  path: string;
+  stale?: boolean;
+}
+
+export interface WireChange {
+  index: number;
+  path: string;
+  kind: "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock";
+  to?: string;
+  version?: number;
+}
+/** `GET /v1/watch?after=N&timeoutMs=M`: long-polls until a change after N (or the timeout). */
+export interface WatchResponse {
+  /** The index the client should pass as `after` next time. */
+  index: number;
+  changes: WireChange[];
+  /** The feed no longer holds changes after `after`: drop every cached entry and start over. */
+  reset: boolean;
+}
+
+export interface NodeAddress {
+  id: number;
+  url: string;
+}
+
+export interface PlacementRequest {
+  chunkId: string;
+  sizeBytes: number;
+  replication?: number;
+  /** Nodes that failed for this chunk: place elsewhere. */
+  exclude?: number[];
+}
+export interface PlacementResponse {
+  chunkId: string;
+  nodes: NodeAddress[];
+  /** The leader's signed ticket (see tickets.ts), passed to the first data node. */
+  ticket: string;
+}
+
+export interface AbandonRequest {
+  chunkIds: string[];
+  session: WireSession;
+}
+
+/** `GET /v1/chunks/locations?ids=a,b`: live holders of each chunk. */
+export interface LocationsResponse {
+  locations: Record<string, NodeAddress[]>;
+}
+
+export interface ReplicaStatus {
+  id: number;
+  url: string;
+  role: "follower" | "pre-candidate" | "candidate" | "leader";
+  term: number;
+  leader: number | null;
+  leaderUrl: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastLogIndex: number;
+  snapshotIndex: number;
+  pid: number;
+  peers: { id: number; url: string; match?: number; next?: number; state?: string; recentActive?: boolean }[];
+}
+
+export interface ClusterStatus {
+  leader: number | null;
+  term: number;
+  meta: {
+    id: number;
+    url: string;
+    pid: number | null;
+    role: string | null;
+    term: number | null;
+    commitIndex: number | null;
+    appliedIndex: number | null;
+    alive: boolean;
+  }[];
+  data: {
+    id: number;
+    url: string;
+    zone: string;
+    pid: number | null;
+    alive: boolean;
+    chunks: number;
+    usedBytes: number;
+    freeBytes: number;
+    capacityBytes: number;
+  }[];
+  underReplicatedChunks: number;
+  corruptChunks: number;
+}
+
+/** A data node's first report to the leader (and again to every new leader). */
+export interface DataRegisterRequest {
+  id: number;
+  url: string;
+  zone: string;
+  pid: number;
+  capacityBytes: number;
+  freeBytes: number;
+  usedBytes: number;
+  chunks: string[];
+}
+
+export interface DataHeartbeatRequest {
+  id: number;
+  pid: number;
+  freeBytes: number;
+  usedBytes: number;
+  chunkCount: number;
+  /** Chunk ids stored or deleted since the last heartbeat. */
+  added: string[];
+  removed: string[];
+  /** Chunks the scrubber or a reader found corrupt (already deleted locally). */
+  corrupt: string[];
+}
+
+/** Work the leader hands a data node in the heartbeat answer. */
+export type DataNodeCommand =
+  | { type: "replicate"; chunkId: string; sizeBytes: number; targets: NodeAddress[]; ticket: string }
+  | { type: "delete"; chunkIds: string[] };
+
+export interface DataHeartbeatResponse {
+  /** The leader does not know this node (for example a new leader): register again. */
+  reregister: boolean;
+  commands: DataNodeCommand[];
+}

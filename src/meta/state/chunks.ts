@@ -1,0 +1,121 @@
+/**
+ * Chunk reference counts and the garbage list.
+ *
+ * Every retained version counts once per occurrence of a chunk in its list (a file of repeated blocks
+ * references one chunk many times). A chunk whose count drops to 0 enters the garbage list with the time
+ * it became unreferenced; the leader deletes it from data nodes after a grace period and then proposes
+ * `collectGarbage`. A chunk referenced again leaves the list, so a racing commit revives it instead of
+ * losing it. Invariant: a chunk is never both referenced and garbage.
+ *
+ * The counts are derived state (rebuilt from the versions on restore); the garbage list is not.
+ */
+import { assert } from "../../common/assert.js";
+import type { ChunkRef } from "./commands.js";
+import type { Journal } from "./journal.js";
+import type { GarbageChunk } from "./types.js";
+
+export class ChunkRefs {
+  private readonly refs = new Map<string, number>();
+  private readonly garbage = new Map<string, number>();
+
+  constructor(private readonly journal: Journal) {}
+
+  refCount(chunkId: string): number {
+    return this.refs.get(chunkId) ?? 0;
+  }
+
+  referenced(): Map<string, number> {
+    return new Map(this.refs);
+  }
+
+  /** Sorted by time, then id: the order the leader should collect them in. */
+  garbageList(): GarbageChunk[] {
+    return [...this.garbage]
+      .map(([chunkId, sinceMs]) => ({ chunkId, sinceMs }))
+      .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
+  }
+
+  addRefs(chunks: readonly ChunkRef[]): void {
+    for (const { id } of chunks) {
+      const n = this.refs.get(id) ?? 0;
+      this.setRef(id, n + 1);
+      if (n === 0) this.setGarbage(id, undefined);
+    }
+  }
+
+  dropRefs(chunks: readonly ChunkRef[], nowMs: number): void {
+    for (const { id } of chunks) {
+      const n = this.refs.get(id) ?? 0;
+      assert(n > 0, `chunk ${id} was referenced`);
+      this.setRef(id, n - 1);
+      if (n === 1) this.setGarbage(id, nowMs);
+    }
+  }
+
+  /** Unreferenced chunks enter the garbage list; one already there keeps its older time. */
+  abandon(chunkIds: readonly string[], nowMs: number): string[] {
+    const added: string[] = [];
+    for (const id of chunkIds) {
+      if (this.refs.has(id) || this.garbage.has(id)) continue;
+      this.setGarbage(id, nowMs);
+      added.push(id);
+    }
+    return added;
+  }
+
+  /**
+   * Forgets garbage entries that became garbage before `beforeMs`. An entry that re-entered the list
+   * later (referenced again, then dropped again) is newer than what the leader judged, so it stays.
+   */
+  collect(chunkIds: readonly string[], beforeMs: number): string[] {
+    const removed: string[] = [];
+    for (const id of chunkIds) {
+      const since = this.garbage.get(id);
+      if (since === undefined || since >= beforeMs) continue;
+      this.setGarbage(id, undefined);
+      removed.push(id);
+    }
+    return removed;
+  }
+
+  private setRef(id: string, n: number): void {
+    const prev = this.refs.get(id);
+    if (n === 0) this.refs.delete(id);
+    else this.refs.set(id, n);
+    this.journal.record(() => {
+      if (prev === undefined) this.refs.delete(id);
+      else this.refs.set(id, prev);
+    });
+  }
+
+  private setGarbage(id: string, sinceMs: number | undefined): void {
+    const prev = this.garbage.get(id);
+    if (sinceMs === undefined) this.garbage.delete(id);
+    else this.garbage.set(id, sinceMs);
+    this.journal.record(() => {
+      if (prev === undefined) this.garbage.delete(id);
+      else this.garbage.set(id, prev);
+    });
+  }
+
+  // ---- snapshot ----
+
+  toSnapshot(): GarbageChunk[] {
+    return this.garbageList();
+  }
+
+  /** `versions` are all retained versions' chunk lists, from which the counts are rebuilt. */
+  static fromSnapshot(
+    garbage: readonly GarbageChunk[],
+    chunkLists: Iterable<readonly ChunkRef[]>,
+    journal: Journal,
+  ): ChunkRefs {
+    const refs = new ChunkRefs(journal);
+    for (const list of chunkLists) for (const { id } of list) refs.refs.set(id, (refs.refs.get(id) ?? 0) + 1);
+    for (const g of garbage) {
+      assert(!refs.refs.has(g.chunkId), `snapshot: garbage chunk ${g.chunkId} is unreferenced`);
+      refs.garbage.set(g.chunkId, g.sinceMs);
+    }
+    return refs;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The commands of the metadata log. Every replica applies the same commands in the same order, so a
+ * command carries everything it needs (paths, tokens, content) and nothing that a replica would have to
+ * look up elsewhere. Time is not in the command: it is the timestamp of the log entry.
+ *
+ * These are the *shapes*; `parseCommand` (validate.ts) turns untrusted input into them.
+ */
+
+/**
+ * Exactly-once: a client session numbers its mutating requests. `ackedSeq` tells the state machine that
+ * the client has seen every result up to it, so those can be forgotten (Raft dissertation §6.3).
+ */
+export interface SessionRef {
+  id: number;
+  seq: number;
+  ackedSeq: number;
+}
+
+/** A chunk is content-addressed: `id` is the SHA-256 of its bytes, in lowercase hex. */
+export interface ChunkRef {
+  id: string;
+  sizeBytes: number;
+}
+
+/** Small files live inline in the metadata (one Raft write); larger ones are a list of chunks. */
+export type FileContent =
+  | { kind: "inline"; data: Uint8Array }
+  | { kind: "chunks"; chunks: ChunkRef[]; sizeBytes: number };
+
+export type LockMode = "exclusive" | "shared";
+
+export interface MkdirOp {
+  type: "mkdir";
+  path: string;
+  /** Create missing ancestors, and succeed if the directory already exists (`mkdir -p`). */
+  parents?: boolean;
+  lockToken?: number;
+}
+
+export interface CommitOp {
+  type: "commit";
+  path: string;
+  content: FileContent;
+  /** Compare-and-set on the latest version; 0 means "the file must not exist". */
+  expectedVersion?: number;
+  lockToken?: number;
+  createParents?: boolean;
+}
+
+export interface RenameOp {
+  type: "rename";
+  from: string;
+  to: string;
+  lockToken?: number;
+}
+
+export interface DeleteOp {
+  type: "delete";
+  path: string;
+  recursive?: boolean;
+  lockToken?: number;
+}
+
+/** The operations a transaction may contain. */
+export type NamespaceOp = MkdirOp | CommitOp | RenameOp | DeleteOp;
+
+export type TxnCondition =
+  | { kind: "exists"; path: string; exists: boolean }
+  /** Latest version of a file; 0 holds when nothing exists at the path. */
+  | { kind: "version"; path: string; version: number }
+  /** A live lease on exactly this path has this token. */
+  | { kind: "lockToken"; path: string; token: number };
+
+interface WithSession {
+  session: SessionRef;
+}
+
+/**
+ * Commands proposed by the leader itself (registry, GC bookkeeping) are idempotent, so the session is
+ * optional for them; when present it gives them the same exactly-once treatment as client requests.
+ */
+interface WithOptionalSession {
+  session?: SessionRef;
+}
+
+export type Command =
+  /** Proposed by a new leader to commit an entry of its term; also a harmless heartbeat of the clock. */
+  | { type: "noop" }
+  /** The first command of every new leader: leases and sessions restart in full. */
+  | { type: "leaderChanged" }
+  | { type: "openSession" }
+  | { type: "keepAlive"; sessionId: number }
+  | { type: "closeSession"; sessionId: number }
+  | (MkdirOp & WithSession)
+  | (CommitOp & WithSession)
+  | (RenameOp & WithSession)
+  | (DeleteOp & WithSession)
+  | ({ type: "txn"; conditions: TxnCondition[]; ops: NamespaceOp[] } & WithSession)
+  | ({ type: "lockAcquire"; path: string; mode: LockMode; ttlMs: number; owner: string } & WithSession)
+  | ({ type: "lockRenew"; path: string; token: number } & WithSession)
+  | ({ type: "lockRelease"; path: string; token: number } & WithSession)
+  | ({
+      type: "registerDataNode";
+      id: string;
+      url: string;
+      zone: string;
+      capacityBytes: number;
+    } & WithOptionalSession)
+  | ({ type: "removeDataNode"; id: string } & WithOptionalSession)
+  /** The leader proposes this after data nodes deleted these chunks; only entries older than `beforeMs` go. */
+  | ({ type: "collectGarbage"; chunkIds: string[]; beforeMs: number } & WithOptionalSession)
+  /** Chunks written for a commit that never happened: garbage unless something references them. */
+  | ({ type: "abandonChunks"; chunkIds: string[] } & WithOptionalSession);
+
+export type CommandType = Command["type"];
+
+/** What the Raft layer hands to `FsState.apply`. */
+export interface LogEntry {
+  index: number;
+  timestampMs: number;
+  command: Command;
+}
+
+/**
+ * Hard limits checked by the state machine itself. They are sanity bounds against hostile or buggy
+ * input; servers apply tighter, configurable limits before proposing. They are constants, not options,
+ * because replicas must agree on them to stay deterministic.
+ */
+export const LIMITS = {
+  maxInlineBytes: 1024 * 1024,
+  maxChunksPerVersion: 1_000_000,
+  maxChunkIdsPerCommand: 100_000,
+  maxTxnConditions: 128,
+  maxTxnOps: 128,
+  maxLockTtlMs: 24 * 60 * 60 * 1000,
+  maxOwnerLength: 256,
+  maxNodeIdLength: 256,
+  maxUrlLength: 2048,
+  maxZoneLength: 256,
+} as const;

@@ -1,0 +1,48 @@
+/**
+ * The metadata state machine's public face: pure and deterministic (see fs-state.ts).
+ */
+
+export type {
+  ChunkRef,
+  Command,
+  CommandType,
+  CommitOp,
+  DeleteOp,
+  FileContent,
+  LockMode,
+  LogEntry,
+  MkdirOp,
+  NamespaceOp,
+  RenameOp,
+  SessionRef,
+  TxnCondition,
+} from "./commands.js";
+export { LIMITS } from "./commands.js";
+export { FsState, MAX_RESULTS_PER_SESSION } from "./fs-state.js";
+export { hashValue } from "./hash.js";
+export type { ListOptions } from "./queries.js";
+export type {
+  ApplyResult,
+  Change,
+  ChangeKind,
+  CommitResult,
+  DataNodeRecord,
+  DeleteResult,
+  FileVersion,
+  FsSnapshot,
+  FsStateOptions,
+  GarbageChunk,
+  ListEntry,
+  LockAcquireResult,
+  LockHolderInfo,
+  LockInfo,
+  LockRenewResult,
+  MkdirResult,
+  OpenSessionResult,
+  RenameResult,
+  StatResult,
+  StoredResult,
+  TxnResult,
+  VersionInfo,
+} from "./types.js";
+export { parseCommand } from "./validate.js";

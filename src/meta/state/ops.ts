@@ -1,0 +1,169 @@
+/**
+ * The namespace operations (mkdir, commit, rename, delete), used alone and inside transactions.
+ *
+ * Each runs its checks in one order — fencing first (a locked name answers LOCKED/STALE_TOKEN before it
+ * reveals anything else), then structure, then compare-and-set — and then mutates through journaled
+ * primitives, so a failure at any point can be rolled back by the caller.
+ */
+import { MAX_PATH_BYTES, parentOf, ROOT_PATH, utf8ByteLength } from "../../common/paths.js";
+import type { ChunkRefs } from "./chunks.js";
+import type {
+  ChunkRef,
+  CommitOp,
+  DeleteOp,
+  FileContent,
+  MkdirOp,
+  NamespaceOp,
+  RenameOp,
+} from "./commands.js";
+import type { LockTable } from "./locks.js";
+import { latestVersion, type Namespace } from "./namespace.js";
+import { fail, type Outcome } from "./outcome.js";
+import type { Change, FileVersion } from "./types.js";
+
+export interface OpContext {
+  index: number;
+  nowMs: number;
+  versionsRetained: number;
+  ns: Namespace;
+  chunks: ChunkRefs;
+  locks: LockTable;
+}
+
+export function chunksOf(content: FileContent): readonly ChunkRef[] {
+  return content.kind === "chunks" ? content.chunks : [];
+}
+
+function sizeOf(content: FileContent): number {
+  return content.kind === "chunks" ? content.sizeBytes : content.data.length;
+}
+
+export function applyNamespaceOp(ctx: OpContext, op: NamespaceOp): Outcome {
+  switch (op.type) {
+    case "mkdir":
+      return mkdir(ctx, op);
+    case "commit":
+      return commit(ctx, op);
+    case "rename":
+      return rename(ctx, op);
+    case "delete":
+      return remove(ctx, op);
+  }
+}
+
+function requireParent(ctx: OpContext, path: string, createParents: boolean): string[] {
+  const missing = ctx.ns.missingAncestors(path);
+  if (missing.length > 0 && !createParents) {
+    fail("NOT_FOUND", `parent directory ${parentOf(path)} does not exist`, { path: parentOf(path) });
+  }
+  return missing;
+}
+
+function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, ctx.nowMs);
+  const existing = ctx.ns.get(op.path);
+  if (existing !== undefined) {
+    if (existing.type === "dir" && op.parents) return { value: { created: [] }, changes: [] };
+    fail("EXISTS", `${op.path} already exists`, { path: op.path });
+  }
+  const created = [...requireParent(ctx, op.path, op.parents === true), op.path];
+  for (const p of created) ctx.ns.createDir(p, ctx.nowMs);
+  return {
+    value: { created },
+    changes: created.map((path): Change => ({ index: ctx.index, path, kind: "mkdir" })),
+  };
+}
+
+function commit(ctx: OpContext, op: CommitOp): Outcome {
+  const { ns, nowMs } = ctx;
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, nowMs);
+  if (op.path === ROOT_PATH) fail("IS_A_DIRECTORY", "/ is a directory", { path: op.path });
+  const missing = requireParent(ctx, op.path, op.createParents === true);
+  const node = ns.get(op.path);
+  if (node?.type === "dir") fail("IS_A_DIRECTORY", `${op.path} is a directory`, { path: op.path });
+  const currentVersion = node === undefined ? 0 : latestVersion(node).version;
+  if (op.expectedVersion !== undefined && op.expectedVersion !== currentVersion) {
+    fail("VERSION_MISMATCH", `${op.path} is at version ${currentVersion}, not ${op.expectedVersion}`, {
+      path: op.path,
+      currentVersion,
+      expectedVersion: op.expectedVersion,
+    });
+  }
+
+  const changes: Change[] = [];
+  for (const p of missing) {
+    ns.createDir(p, nowMs);
+    changes.push({ index: ctx.index, path: p, kind: "mkdir" });
+  }
+  const version: FileVersion = {
+    version: currentVersion + 1,
+    sizeBytes: sizeOf(op.content),
+    createdAtMs: nowMs,
+    content: op.content,
+  };
+  // Reference the new chunks before releasing old ones, so a chunk shared by both never touches 0.
+  ctx.chunks.addRefs(chunksOf(op.content));
+  if (node === undefined) {
+    ns.createFile(op.path, version, nowMs);
+  } else {
+    const versions = [...node.versions, version];
+    const dropped = versions.splice(0, Math.max(0, versions.length - ctx.versionsRetained));
+    ns.setVersions(node, versions, nowMs);
+    for (const d of dropped) ctx.chunks.dropRefs(chunksOf(d.content), nowMs);
+  }
+  changes.push({
+    index: ctx.index,
+    path: op.path,
+    kind: node === undefined ? "create" : "commit",
+    version: version.version,
+  });
+  return { value: { version: version.version }, changes };
+}
+
+function rename(ctx: OpContext, op: RenameOp): Outcome {
+  const { ns, nowMs } = ctx;
+  const { from, to } = op;
+  if (from === ROOT_PATH) fail("BAD_REQUEST", "cannot rename /", { path: from });
+  if (to === ROOT_PATH) fail("EXISTS", "/ already exists", { path: to });
+  if (to.startsWith(`${from}/`)) {
+    fail("BAD_REQUEST", `cannot move ${from} into its own subtree`, { path: from, to });
+  }
+  ctx.locks.fence(
+    [
+      { path: from, subtree: true },
+      { path: to, subtree: true },
+    ],
+    op.lockToken,
+    nowMs,
+  );
+  if (ns.get(from) === undefined) fail("NOT_FOUND", `${from} does not exist`, { path: from });
+  requireParent(ctx, to, false);
+  if (ns.get(to) !== undefined) fail("EXISTS", `${to} already exists`, { path: to });
+  const paths = ns.subtree(from);
+  const growthBytes = utf8ByteLength(to) - utf8ByteLength(from);
+  if (growthBytes > 0) {
+    for (const p of paths) {
+      if (utf8ByteLength(p) + growthBytes > MAX_PATH_BYTES) {
+        fail("INVALID_PATH", `moving ${p} would make its path longer than ${MAX_PATH_BYTES} bytes`, {
+          path: p,
+        });
+      }
+    }
+  }
+  ns.move(from, to, paths, nowMs);
+  return { value: { from, to }, changes: [{ index: ctx.index, path: from, kind: "rename", to }] };
+}
+
+function remove(ctx: OpContext, op: DeleteOp): Outcome {
+  const { ns, nowMs } = ctx;
+  if (op.path === ROOT_PATH) fail("BAD_REQUEST", "cannot delete /", { path: op.path });
+  ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, nowMs);
+  const node = ns.get(op.path);
+  if (node === undefined) fail("NOT_FOUND", `${op.path} does not exist`, { path: op.path });
+  if (node.type === "dir" && node.children.size > 0 && !op.recursive) {
+    fail("NOT_EMPTY", `${op.path} is not empty`, { path: op.path });
+  }
+  const { files, count } = ns.remove(op.path, nowMs);
+  for (const f of files) for (const v of f.versions) ctx.chunks.dropRefs(chunksOf(v.content), nowMs);
+  return { value: { removed: count }, changes: [{ index: ctx.index, path: op.path, kind: "delete" }] };
+}

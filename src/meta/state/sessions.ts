@@ -1,0 +1,149 @@
+/**
+ * Client sessions for exactly-once semantics (Raft dissertation §6.3).
+ *
+ * A session remembers the result of every request with seq > ackedSeq, so a retry (after a timeout or a
+ * leader change) gets the first result back instead of being applied twice. Memory is bounded twice:
+ * at most `maxResultsPerSession` results (when full, the oldest is dropped and `ackedSeq` rises to it,
+ * so a late retry of it is refused — never re-applied), and at most `maxSessions` sessions.
+ *
+ * The Map is kept in activity order (every touch moves a session to the end, and entry time never goes
+ * backwards), so expiring idle sessions looks only at the front: bounded work per entry, deterministic.
+ * That order is state: snapshots keep it.
+ */
+import { assert } from "../../common/assert.js";
+import type { SessionRef } from "./commands.js";
+import type { SessionSnapshot, StoredResult } from "./types.js";
+
+interface Session {
+  id: number;
+  lastActiveMs: number;
+  /** Results with seq ≤ ackedSeq are forgotten; such requests are refused. */
+  ackedSeq: number;
+  results: Map<number, StoredResult>;
+}
+
+export interface SessionLimits {
+  timeoutMs: number;
+  maxSessions: number;
+  maxResultsPerSession: number;
+}
+
+export type SeqCheck = { kind: "replay"; result: StoredResult } | { kind: "acked" } | { kind: "new" };
+
+/** Stored results are shared with callers of `apply`; freezing them keeps callers from editing state. */
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
+
+export class SessionTable {
+  private readonly sessions = new Map<number, Session>();
+
+  constructor(private readonly limits: SessionLimits) {}
+
+  get count(): number {
+    return this.sessions.size;
+  }
+
+  /** Opens session `id`; returns the ids evicted to make room (least recently active first). */
+  open(id: number, nowMs: number): number[] {
+    assert(!this.sessions.has(id), "session ids (entry indexes) are unique");
+    const evicted: number[] = [];
+    for (const s of this.sessions.values()) {
+      if (this.sessions.size - evicted.length < this.limits.maxSessions) break;
+      evicted.push(s.id);
+    }
+    for (const e of evicted) this.sessions.delete(e);
+    this.sessions.set(id, { id, lastActiveMs: nowMs, ackedSeq: 0, results: new Map() });
+    return evicted;
+  }
+
+  /** The session, marked active now; undefined if unknown or idle too long (then it is forgotten). */
+  activate(id: number, nowMs: number): Session | undefined {
+    const s = this.sessions.get(id);
+    if (s === undefined) return undefined;
+    this.sessions.delete(id);
+    if (nowMs - s.lastActiveMs > this.limits.timeoutMs) return undefined;
+    s.lastActiveMs = nowMs;
+    this.sessions.set(id, s);
+    return s;
+  }
+
+  close(id: number): boolean {
+    return this.sessions.delete(id);
+  }
+
+  /** Forgets up to `max` sessions idle for longer than the timeout; returns how many. */
+  expireIdle(nowMs: number, max: number): number {
+    const expired: number[] = [];
+    for (const s of this.sessions.values()) {
+      if (expired.length >= max || nowMs - s.lastActiveMs <= this.limits.timeoutMs) break;
+      expired.push(s.id);
+    }
+    for (const id of expired) this.sessions.delete(id);
+    return expired.length;
+  }
+
+  /**
+   * After a leader change every session counts as active now: clients could not reach anyone during the
+   * election, so their silence says nothing (ZooKeeper resets session timers on a new leader likewise).
+   */
+  restartAll(nowMs: number): void {
+    for (const s of this.sessions.values()) s.lastActiveMs = nowMs;
+  }
+
+  /** Processes the acknowledgement in `ref`, then classifies `ref.seq`. */
+  check(s: Session, ref: SessionRef): SeqCheck {
+    if (ref.ackedSeq > s.ackedSeq) {
+      s.ackedSeq = ref.ackedSeq;
+      for (const seq of s.results.keys()) if (seq <= s.ackedSeq) s.results.delete(seq);
+    }
+    const stored = s.results.get(ref.seq);
+    if (stored !== undefined) return { kind: "replay", result: stored };
+    return ref.seq <= s.ackedSeq ? { kind: "acked" } : { kind: "new" };
+  }
+
+  store(s: Session, seq: number, result: StoredResult): void {
+    assert(seq > s.ackedSeq && !s.results.has(seq), "store: a new sequence number");
+    s.results.set(seq, deepFreeze(result));
+    if (s.results.size > this.limits.maxResultsPerSession) {
+      let oldest = seq;
+      for (const k of s.results.keys()) if (k < oldest) oldest = k;
+      s.results.delete(oldest);
+      s.ackedSeq = Math.max(s.ackedSeq, oldest);
+    }
+  }
+
+  // ---- snapshot ----
+
+  toSnapshot(): SessionSnapshot[] {
+    return [...this.sessions.values()].map((s) => ({
+      id: s.id,
+      lastActiveMs: s.lastActiveMs,
+      ackedSeq: s.ackedSeq,
+      results: [...s.results]
+        .sort(([a], [b]) => a - b)
+        .map(([seq, result]) => ({ seq, result: structuredClone(result) })),
+    }));
+  }
+
+  static fromSnapshot(sessions: readonly SessionSnapshot[], limits: SessionLimits): SessionTable {
+    const table = new SessionTable(limits);
+    let prevActiveMs = Number.NEGATIVE_INFINITY;
+    for (const s of sessions) {
+      assert(!table.sessions.has(s.id), "snapshot: session ids unique");
+      assert(s.lastActiveMs >= prevActiveMs, "snapshot: sessions in activity order");
+      prevActiveMs = s.lastActiveMs;
+      const results = new Map<number, StoredResult>();
+      for (const r of s.results) {
+        assert(r.seq > s.ackedSeq, "snapshot: only unacknowledged results are kept");
+        results.set(r.seq, deepFreeze(structuredClone(r.result)));
+      }
+      table.sessions.set(s.id, { id: s.id, lastActiveMs: s.lastActiveMs, ackedSeq: s.ackedSeq, results });
+    }
+    return table;
+  }
+}

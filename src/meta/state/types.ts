@@ -1,0 +1,173 @@
+/**
+ * Results, queries and snapshot shapes of the file-system state machine.
+ */
+import type { ErrorBody } from "../../common/errors.js";
+import type { ChunkRef, FileContent, LockMode } from "./commands.js";
+
+export interface FsStateOptions {
+  /** How many versions of each file stay readable (and keep their chunks alive); ≥ 1. */
+  versionsRetained: number;
+  /** A session with no request for longer than this expires (judged with entry timestamps). */
+  sessionTimeoutMs: number;
+  /** Opening a session beyond this evicts the least recently active one. Default 10 000. */
+  maxSessions?: number;
+  /** Live and not-yet-swept lock leases, all paths together. Default 65 536. */
+  maxLockHoldings?: number;
+  /** Registered data nodes. Default 10 000. */
+  maxDataNodes?: number;
+}
+
+export type ChangeKind = "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock";
+
+/** One visible effect of an entry, for the watch feed (ordered by `index`, then by position). */
+export interface Change {
+  index: number;
+  path: string;
+  kind: ChangeKind;
+  /** Destination of a rename. */
+  to?: string;
+  /** Version written by a create or commit. */
+  version?: number;
+}
+
+/** Failed entries change nothing visible, hence the empty `changes`. */
+export type ApplyResult =
+  | { ok: true; value: unknown; changes: Change[] }
+  | { ok: false; error: ErrorBody; changes: [] };
+
+// ---- command results (the `value` of a successful ApplyResult) ----
+
+export interface OpenSessionResult {
+  sessionId: number;
+  timeoutMs: number;
+}
+export interface MkdirResult {
+  created: string[];
+}
+export interface CommitResult {
+  version: number;
+}
+export interface RenameResult {
+  from: string;
+  to: string;
+}
+export interface DeleteResult {
+  /** Number of files and directories removed, the path itself included. */
+  removed: number;
+}
+export interface LockAcquireResult {
+  token: number;
+  expiresAtMs: number;
+}
+export interface LockRenewResult {
+  expiresAtMs: number;
+}
+export interface TxnResult {
+  results: unknown[];
+}
+
+// ---- queries ----
+
+export interface LockHolderInfo {
+  path: string;
+  mode: LockMode;
+  token: number;
+  owner: string;
+  sessionId: number;
+  ttlMs: number;
+  acquiredAtMs: number;
+  expiresAtMs: number;
+}
+export type LockInfo = LockHolderInfo;
+
+export interface StatResult {
+  path: string;
+  type: "file" | "dir";
+  version?: number;
+  sizeBytes?: number;
+  createdAtMs: number;
+  modifiedAtMs: number;
+  /** Live leases on exactly this path. */
+  lock?: { mode: LockMode; holders: LockHolderInfo[] };
+}
+
+export interface ListEntry {
+  name: string;
+  path: string;
+  type: "file" | "dir";
+  version?: number;
+  sizeBytes?: number;
+  modifiedAtMs: number;
+}
+
+export interface VersionInfo {
+  path: string;
+  version: number;
+  sizeBytes: number;
+  createdAtMs: number;
+  contentKind: FileContent["kind"];
+}
+
+export interface DataNodeRecord {
+  id: string;
+  url: string;
+  zone: string;
+  capacityBytes: number;
+  registeredAtMs: number;
+  updatedAtMs: number;
+}
+
+export interface GarbageChunk {
+  chunkId: string;
+  sinceMs: number;
+}
+
+// ---- snapshot: plain data, deep copies, canonical order except where order is state ----
+
+export interface FileVersion {
+  version: number;
+  sizeBytes: number;
+  createdAtMs: number;
+  content: FileContent;
+}
+
+export type NodeSnapshot =
+  | { path: string; type: "dir"; createdAtMs: number; modifiedAtMs: number }
+  | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] };
+
+export interface LockHoldingSnapshot {
+  path: string;
+  mode: LockMode;
+  token: number;
+  owner: string;
+  sessionId: number;
+  ttlMs: number;
+  acquiredAtMs: number;
+  expiresAtMs: number;
+}
+
+/** A remembered result; `changes` are not kept, a replay changes nothing. */
+export type StoredResult = { ok: true; value: unknown } | { ok: false; error: ErrorBody };
+
+export interface SessionSnapshot {
+  id: number;
+  lastActiveMs: number;
+  ackedSeq: number;
+  results: { seq: number; result: StoredResult }[];
+}
+
+export interface FsSnapshot {
+  format: 1;
+  lastAppliedIndex: number;
+  lastTimestampMs: number;
+  /** Sorted by path, so every parent precedes its children. */
+  nodes: NodeSnapshot[];
+  /** Reference counts are derived from `nodes` on restore; only the garbage list is state. */
+  garbage: GarbageChunk[];
+  locks: LockHoldingSnapshot[];
+  dataNodes: DataNodeRecord[];
+  /** In activity order (least recently active first): that order decides expiry and eviction. */
+  sessions: SessionSnapshot[];
+}
+
+export type { ChunkRef, FileContent, LockMode };

@@ -1,0 +1,536 @@
+/**
+ * The Ready loop: the imperative shell that runs the pure core with a clock, a disk and a network.
+ *
+ * One cycle: take `ready()`, persist it (one synced batch: everything that arrived while the previous
+ * batch was being written goes into this one — group commit), send its messages, restore its snapshot,
+ * apply its committed entries, answer its read states, `advance()`. Only one cycle runs at a time;
+ * ticks and incoming messages keep flowing into the core while a cycle awaits the disk, so a slow
+ * fsync never stops check-quorum or heartbeats. A failed write is fatal: the process must not go on.
+ */
+import { randomBytes, randomInt } from "node:crypto";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { assert } from "../common/assert.js";
+import { DfsError } from "../common/errors.js";
+import {
+  applyConfChange,
+  type ConfChange,
+  type ConfState,
+  cloneConf,
+  DEFAULT_RAFT_OPTIONS,
+  type Entry,
+  type Message,
+  NONE,
+  type NodeId,
+  type ProposeResult,
+  RaftNode,
+  type Random,
+  type Ready,
+  type Role,
+  type Snapshot,
+  seededRandom,
+} from "./core/index.js";
+import type { PersistentStorage } from "./level-storage.js";
+import { ReadBatcher } from "./read-batcher.js";
+import { type Logger, SILENT_LOGGER, type Transport } from "./transport.js";
+
+/** The application replicated by Raft. `apply` must be deterministic and must not throw. */
+export interface StateMachine {
+  /** Called for entries carrying data, in log order; the result goes to the proposer. */
+  apply(entry: Entry): unknown;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+export interface RaftTuning {
+  tickIntervalMs: number;
+  electionTimeoutTicks: number;
+  heartbeatIntervalTicks: number;
+  maxInflightAppends: number;
+  maxEntriesPerAppend: number;
+  maxBytesPerAppend: number;
+  maxUncommittedBytes: number;
+  snapshotChunkBytes: number;
+  /** Take a snapshot once this many entries were applied since the last one. */
+  snapshotEveryEntries: number;
+  /** Entries kept behind a snapshot, so that slightly lagging followers need no snapshot transfer. */
+  snapshotKeepEntries: number;
+  leaseReads: boolean;
+  readTimeoutMs: number;
+  maxPendingReads: number;
+  /** A ReadIndex round not confirmed within this many ticks is sent again (lost message, new leader). */
+  readRetryTicks: number;
+}
+
+export const DEFAULT_RAFT_TUNING: RaftTuning = {
+  tickIntervalMs: 50,
+  electionTimeoutTicks: DEFAULT_RAFT_OPTIONS.electionTimeoutTicks,
+  heartbeatIntervalTicks: DEFAULT_RAFT_OPTIONS.heartbeatIntervalTicks,
+  maxInflightAppends: DEFAULT_RAFT_OPTIONS.maxInflightAppends,
+  maxEntriesPerAppend: DEFAULT_RAFT_OPTIONS.maxEntriesPerAppend,
+  maxBytesPerAppend: DEFAULT_RAFT_OPTIONS.maxBytesPerAppend,
+  maxUncommittedBytes: DEFAULT_RAFT_OPTIONS.maxUncommittedBytes,
+  snapshotChunkBytes: DEFAULT_RAFT_OPTIONS.snapshotChunkBytes,
+  snapshotEveryEntries: 10_000,
+  snapshotKeepEntries: 1_000,
+  leaseReads: false,
+  readTimeoutMs: 5_000,
+  maxPendingReads: DEFAULT_RAFT_OPTIONS.maxPendingReads,
+  readRetryTicks: DEFAULT_RAFT_OPTIONS.electionTimeoutTicks,
+};
+
+/** `{ id, ...config.raft }` fits: the config's raft settings use the same names. */
+export type RaftDriverOptions = { id: NodeId } & Partial<RaftTuning>;
+
+export interface RaftDriverDeps {
+  storage: PersistentStorage;
+  transport: Transport;
+  stateMachine: StateMachine;
+  log?: Logger;
+  random?: Random;
+  /** Called once on a fatal error (failed disk write, core assertion). Default: crash the process. */
+  onFatal?: (err: unknown) => void;
+}
+
+export interface PeerStatus {
+  id: NodeId;
+  match: number;
+  next: number;
+  state: "probe" | "replicate" | "snapshot";
+  recentActive: boolean;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  leaderId: NodeId | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastLogIndex: number;
+  snapshotIndex: number;
+  /** The leader's view of its followers; empty on other nodes. */
+  peers: PeerStatus[];
+}
+
+export interface LeaderChange {
+  leaderId: NodeId | null;
+  term: number;
+  isLeader: boolean;
+}
+
+interface PendingProposal {
+  term: number;
+  resolve: (result: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+export class RaftDriver {
+  readonly id: NodeId;
+  private readonly tuning: RaftTuning;
+  private readonly storage: PersistentStorage;
+  private readonly transport: Transport;
+  private readonly sm: StateMachine;
+  private readonly log: Logger;
+  private readonly onFatal: (err: unknown) => void;
+  private readonly random: Random;
+  private node: RaftNode | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private fatal: unknown = null;
+
+  private appliedIndex = 0;
+  private appliedConf: ConfState = { voters: [], learners: [], joining: [] };
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads: ReadBatcher;
+  private readonly leaderListeners = new Set<(change: LeaderChange) => void>();
+  private lastLeader: LeaderChange = { leaderId: null, term: 0, isLeader: false };
+  private snapshotWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  private loopScheduled = false;
+  private loop: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(opts: RaftDriverOptions, deps: RaftDriverDeps) {
+    const { id, ...tuning } = opts;
+    this.id = id;
+    this.tuning = { ...DEFAULT_RAFT_TUNING, ...definedOnly(tuning) };
+    this.storage = deps.storage;
+    this.transport = deps.transport;
+    this.sm = deps.stateMachine;
+    this.log = deps.log ?? SILENT_LOGGER;
+    this.random = deps.random ?? seededRandom(randomInt(2 ** 31));
+    this.onFatal =
+      deps.onFatal ??
+      ((err) =>
+        process.nextTick(() => {
+          throw err;
+        }));
+    // A per-boot nonce: read contexts of a restarted node never collide with its earlier ones.
+    this.reads = new ReadBatcher(
+      {
+        ctxPrefix: `${this.id}.${randomBytes(6).toString("hex")}`,
+        readTimeoutMs: this.tuning.readTimeoutMs,
+        retryTicks: this.tuning.readRetryTicks,
+        maxWaiters: this.tuning.maxPendingReads,
+      },
+      { issue: (ctx) => this.running()?.readIndex(ctx) ?? false, kick: () => this.schedule() },
+    );
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Restores the state machine from the stored snapshot; committed entries then replay through Ready. */
+  start(): void {
+    assert(this.node === null && !this.stopped, "start() once");
+    const t = this.tuning;
+    const snap = this.storage.snapshot();
+    if (snap.data.byteLength > 0) this.sm.restore(snap.data);
+    this.appliedIndex = snap.meta.index;
+    this.appliedConf = cloneConf(snap.meta.conf);
+    this.node = new RaftNode({
+      ...DEFAULT_RAFT_OPTIONS,
+      id: this.id,
+      storage: this.storage,
+      random: this.random,
+      electionTimeoutTicks: t.electionTimeoutTicks,
+      heartbeatIntervalTicks: t.heartbeatIntervalTicks,
+      maxInflightAppends: t.maxInflightAppends,
+      maxEntriesPerAppend: t.maxEntriesPerAppend,
+      maxBytesPerAppend: t.maxBytesPerAppend,
+      maxUncommittedBytes: t.maxUncommittedBytes,
+      snapshotChunkBytes: t.snapshotChunkBytes,
+      readOnly: t.leaseReads ? "lease" : "safe",
+      maxPendingReads: t.maxPendingReads,
+    });
+    this.transport.onMessages((msgs) => this.receive(msgs));
+    this.timer = setInterval(() => this.tick(), t.tickIntervalMs);
+    this.schedule();
+  }
+
+  /** Stops ticking and receiving, lets the running cycle finish, fails what is pending, closes I/O. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.halt(new DfsError("UNAVAILABLE", "raft node is stopping"));
+      await this.loop;
+      await this.transport.close();
+      await this.storage.close();
+    })();
+    return this.stopping;
+  }
+
+  private halt(reason: DfsError): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const p of this.proposals.values()) p.reject(reason);
+    this.proposals.clear();
+    this.reads.failAll(reason);
+    for (const w of this.snapshotWaiters) w.reject(reason);
+    this.snapshotWaiters = [];
+  }
+
+  private fail(err: unknown): void {
+    if (this.fatal !== null) return;
+    this.fatal = err;
+    this.log.error({ err }, "raft node failed; the process must exit");
+    this.halt(new DfsError("UNAVAILABLE", "raft node failed", {}, { cause: err }));
+    void this.transport.close();
+    this.onFatal(err);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  private tick(): void {
+    if (this.stopped || !this.node) return;
+    this.guard(() => this.node!.tick());
+    this.reads.onTick(performance.now());
+    this.schedule();
+  }
+
+  private receive(msgs: Message[]): void {
+    if (this.stopped || !this.node) return;
+    for (const m of msgs) {
+      if (this.stopped) return;
+      // The core asserts the recipient; a misrouted message is dropped here instead.
+      if (m.to !== this.id) continue;
+      this.guard(() => this.node!.step(m));
+    }
+    this.schedule();
+  }
+
+  /** Resolves with the state machine's result once the entry is applied here. */
+  propose(data: Uint8Array): Promise<unknown> {
+    const node = this.running();
+    if (!node) return Promise.reject(this.unavailable());
+    return this.track(node.propose(data));
+  }
+
+  /** Resolves once the configuration change is applied here. */
+  async proposeConfChange(cc: ConfChange): Promise<void> {
+    const node = this.running();
+    if (!node) throw this.unavailable();
+    await this.track(node.proposeConfChange(cc));
+  }
+
+  private track(r: ProposeResult): Promise<unknown> {
+    if (!r.ok) return Promise.reject(this.refusal(r));
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      // A slot left over from an earlier term was lost: the new entry took its index.
+      this.proposals.get(r.index)?.reject(this.lost(r.index));
+      this.proposals.set(r.index, { term: r.term, resolve, reject });
+    });
+  }
+
+  /** Resolves once this node has applied everything committed when the call began (linearizable). */
+  readIndex(): Promise<void> {
+    if (!this.running()) return Promise.reject(this.unavailable());
+    return this.reads.read(performance.now());
+  }
+
+  /** Hands leadership to `to`; resolves when this node sees `to` lead. */
+  transferLeadership(
+    to: NodeId,
+    timeoutMs = this.tuning.tickIntervalMs * this.tuning.electionTimeoutTicks * 3,
+  ): Promise<void> {
+    const node = this.running();
+    if (!node) return Promise.reject(this.unavailable());
+    if (node.raft.role === "leader" && to === this.id) return Promise.resolve();
+    if (!node.transferLeadership(to)) {
+      return Promise.reject(
+        node.raft.role === "leader"
+          ? new DfsError("BAD_REQUEST", `node ${to} is not a voter`, { nodeId: to })
+          : this.notLeader(node.raft.leaderId),
+      );
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new DfsError("UNAVAILABLE", `leadership transfer to ${to} did not finish in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onLeaderChange((c) => {
+        if (c.leaderId !== to) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+  }
+
+  /** Takes a snapshot of everything applied now (tests, operators); resolves when it is durable. */
+  snapshotNow(): Promise<void> {
+    if (!this.running()) return Promise.reject(this.unavailable());
+    return new Promise((resolve, reject) => {
+      this.snapshotWaiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Calls `cb` on every change of the known leader; returns the unsubscribe function. */
+  onLeaderChange(cb: (change: LeaderChange) => void): () => void {
+    this.leaderListeners.add(cb);
+    return () => this.leaderListeners.delete(cb);
+  }
+
+  status(): RaftStatus {
+    const node = this.node;
+    const snapshotIndex = this.storage.snapshot().meta.index;
+    if (!node) {
+      const { hardState } = this.storage.initialState();
+      const lastLogIndex = this.storage.lastIndex();
+      const base = { id: this.id, role: "follower" as const, term: hardState.term, leaderId: null };
+      return {
+        ...base,
+        commitIndex: hardState.commit,
+        appliedIndex: this.appliedIndex,
+        lastLogIndex,
+        snapshotIndex,
+        peers: [],
+      };
+    }
+    const r = node.raft;
+    const peers: PeerStatus[] = [];
+    if (r.role === "leader") {
+      for (const [id, pr] of r.progress) {
+        if (id === this.id) continue;
+        peers.push({ id, match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive });
+      }
+    }
+    return {
+      id: this.id,
+      role: r.role,
+      term: r.term,
+      leaderId: r.leaderId === NONE ? null : r.leaderId,
+      commitIndex: r.log.committed,
+      appliedIndex: this.appliedIndex,
+      lastLogIndex: r.log.lastIndex(),
+      snapshotIndex,
+      peers: peers.sort((a, b) => a.id - b.id),
+    };
+  }
+
+  // ---------------------------------------------------------------- the Ready loop
+
+  private schedule(): void {
+    if (this.loop || this.loopScheduled || this.stopped || !this.node) return;
+    this.loopScheduled = true;
+    // Deferred to the next turn so that proposals and messages arriving together share one cycle.
+    setImmediate(() => {
+      this.loopScheduled = false;
+      if (!this.loop && !this.stopped) this.loop = this.runLoop().finally(() => (this.loop = null));
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      while (!this.stopped) {
+        const node = this.node!;
+        if (node.hasReady()) await this.cycle(node, node.ready());
+        else if (this.snapshotDue()) await this.takeSnapshot();
+        else return;
+        // Let timers and sockets run between cycles: a busy loop must not starve the ticks.
+        await yieldToEventLoop();
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private async cycle(node: RaftNode, rd: Ready): Promise<void> {
+    await this.storage.persist(rd);
+    // Stopped while writing: like a crash right after the fsync; nothing more leaves this node.
+    if (this.stopped) return;
+    this.transport.send(rd.messages);
+    if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.apply(e);
+    for (const rs of rd.readStates) this.reads.confirmed(rs.readCtx, rs.index);
+    node.advance(rd);
+    this.reads.applied(this.appliedIndex);
+    this.afterStateChange(node);
+  }
+
+  private restoreSnapshot(snap: Snapshot): void {
+    if (snap.meta.index <= this.appliedIndex) return;
+    this.sm.restore(snap.data);
+    this.appliedIndex = snap.meta.index;
+    this.appliedConf = cloneConf(snap.meta.conf);
+    for (const [index, p] of this.proposals) {
+      if (index > snap.meta.index) continue;
+      // Jumped over by the snapshot: it may or may not have been applied; the client retries.
+      this.proposals.delete(index);
+      p.reject(new DfsError("UNAVAILABLE", `outcome of entry ${index} unknown after a snapshot; retry`));
+    }
+  }
+
+  private apply(e: Entry): void {
+    // After a restart the log may start before the stored snapshot: those entries are in it already.
+    if (e.index <= this.appliedIndex) return;
+    assert(e.index === this.appliedIndex + 1, `apply ${e.index} after ${this.appliedIndex}: not contiguous`);
+    let result: unknown;
+    if (e.conf) this.appliedConf = applyConfChange(this.appliedConf, e.conf);
+    else if (e.data.byteLength > 0) result = this.sm.apply(e);
+    this.appliedIndex = e.index;
+    const p = this.proposals.get(e.index);
+    if (!p) return;
+    this.proposals.delete(e.index);
+    if (p.term === e.term) p.resolve(result);
+    else p.reject(this.lost(e.index));
+  }
+
+  /** Leader changes: notify listeners; proposals of a leader that lost its term are failed. */
+  private afterStateChange(node: RaftNode): void {
+    const r = node.raft;
+    const leaderId = r.leaderId === NONE ? null : r.leaderId;
+    const isLeader = r.role === "leader";
+    if (
+      leaderId !== this.lastLeader.leaderId ||
+      r.term !== this.lastLeader.term ||
+      isLeader !== this.lastLeader.isLeader
+    ) {
+      this.lastLeader = { leaderId, term: r.term, isLeader };
+      this.log.info({ term: r.term, leaderId }, "raft leader changed");
+      for (const cb of [...this.leaderListeners]) cb(this.lastLeader);
+    }
+    // An entry of an older term may still commit under a new leader; failing it is safe because
+    // clients retry with exactly-once sessions, and it spares them waiting on a deposed leader.
+    for (const [index, p] of this.proposals) {
+      if (isLeader && p.term === r.term) continue;
+      this.proposals.delete(index);
+      p.reject(this.notLeader(r.leaderId));
+    }
+  }
+
+  private snapshotDue(): boolean {
+    const snapIndex = this.storage.snapshot().meta.index;
+    if (this.snapshotWaiters.length > 0) return true;
+    return (
+      this.appliedIndex - snapIndex >= this.tuning.snapshotEveryEntries &&
+      this.appliedIndex <= this.storage.lastIndex()
+    );
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const waiters = this.snapshotWaiters;
+    this.snapshotWaiters = [];
+    const index = this.appliedIndex;
+    // Only a durable index can be snapshotted; apply never runs ahead of persist, so this holds.
+    if (index > this.storage.snapshot().meta.index && index <= this.storage.lastIndex()) {
+      const data = this.sm.snapshot();
+      await this.storage.createSnapshot(index, this.appliedConf, data);
+      const compactTo = index - this.tuning.snapshotKeepEntries;
+      if (compactTo > this.storage.firstIndex() - 1) await this.storage.compact(compactTo);
+      this.log.debug({ index, bytes: data.byteLength }, "raft snapshot taken");
+    }
+    for (const w of waiters) w.resolve();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      // The core throws only on a broken invariant: a bug, never an operating error.
+      this.fail(err);
+    }
+  }
+
+  private running(): RaftNode | null {
+    return this.stopped ? null : this.node;
+  }
+
+  private unavailable(): DfsError {
+    return new DfsError("UNAVAILABLE", this.fatal !== null ? "raft node failed" : "raft node is not running");
+  }
+
+  private notLeader(leaderId: NodeId): DfsError {
+    const hint = leaderId === NONE || leaderId === this.id ? null : leaderId;
+    return new DfsError("NOT_LEADER", `node ${this.id} is not the leader`, { leaderId: hint });
+  }
+
+  private lost(index: number): DfsError {
+    return new DfsError("NOT_LEADER", `entry ${index} was replaced by a new leader; retry`, {
+      leaderId: this.node && this.node.raft.leaderId !== NONE ? this.node.raft.leaderId : null,
+    });
+  }
+
+  private refusal(r: Extract<ProposeResult, { ok: false }>): DfsError {
+    switch (r.reason) {
+      case "not-leader":
+        return this.notLeader(r.leaderId);
+      case "transferring":
+        return new DfsError("UNAVAILABLE", "leadership transfer in progress; retry");
+      case "overloaded":
+        return new DfsError("UNAVAILABLE", "too many uncommitted proposals; retry later");
+      case "conf-change-pending":
+        return new DfsError("UNAVAILABLE", "another configuration change is in progress; retry");
+      case "invalid-conf-change":
+        return new DfsError("BAD_REQUEST", "invalid configuration change");
+    }
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,46 @@
+/** The Raft shell's public face: storage, transport, codec, the driver, and the core types consumers use. */
+
+export { CodecError, decodeMessages, encodeMessages } from "./codec.js";
+export {
+  type ConfChange,
+  type ConfChangeType,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type MessageType,
+  NONE,
+  type NodeId,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type SnapshotMeta,
+} from "./core/index.js";
+export {
+  DEFAULT_RAFT_TUNING,
+  type LeaderChange,
+  type PeerStatus,
+  RaftDriver,
+  type RaftDriverDeps,
+  type RaftDriverOptions,
+  type RaftStatus,
+  type RaftTuning,
+  type StateMachine,
+} from "./driver.js";
+export {
+  CorruptStoreError,
+  LevelStorage,
+  type LevelStorageOptions,
+  type PersistentStorage,
+  StorageFailedError,
+} from "./level-storage.js";
+export {
+  HttpTransport,
+  type HttpTransportDeps,
+  type HttpTransportOptions,
+  type Logger,
+  RAFT_MESSAGES_PATH,
+  SECRET_HEADER,
+  SILENT_LOGGER,
+  type Transport,
+} from "./transport.js";

@@ -1,0 +1,406 @@
+/**
+ * The Raft log, hard state and snapshot on LevelDB (classic-level).
+ *
+ * The core reads storage synchronously, so reads come from an in-memory mirror of the log (bounded:
+ * the log is compacted behind snapshots), loaded and verified at open. Every change is one atomic
+ * LevelDB batch, and the mirror changes only after that batch succeeded. The mirror is a
+ * `MemoryStorage`, the model the simulator runs on, so both share one set of semantics.
+ *
+ * Layout (keys sort by index: fixed-width big-endian after a one-byte prefix):
+ *   0x01                hard state      { term, vote, commit }
+ *   0x02                snapshot meta   { index, term, conf, dataBytes, dataCrc }
+ *   0x03                snapshot data   raw bytes (checksummed by the meta record)
+ *   0x04                log start       { index, term } of the entry just before the first one kept
+ *   0x10 + u64 index    log entry       { index, term, data, conf? }
+ * Records other than snapshot data are `crc32 (u32 BE) ‖ msgpack payload`.
+ *
+ * LevelDB skips a corrupt record silently on recovery and refuses every write after a failed sync,
+ * so: verify everything at open (a damaged log must never vote), and treat any write error as fatal.
+ */
+import { crc32 } from "node:zlib";
+import { ClassicLevel } from "classic-level";
+import { assert } from "../common/assert.js";
+import { DfsError } from "../common/errors.js";
+import { CodecError, pack, parseConfState, parseEntry, unpack } from "./codec.js";
+import {
+  type ConfState,
+  cloneConf,
+  type Entry,
+  type HardState,
+  MemoryStorage,
+  type Ready,
+  type Snapshot,
+  type SnapshotMeta,
+  type Storage,
+} from "./core/index.js";
+
+assert(typeof crc32 === "function", "node:zlib crc32 is missing: raftfs needs Node.js 20.15 or later");
+
+/** What the driver needs beyond the core's read-only view: durable writes. */
+export interface PersistentStorage extends Storage {
+  /** Makes a Ready's hard state, entries and incoming snapshot durable, atomically. Throws: fatal. */
+  persist(rd: Pick<Ready, "hardState" | "entries" | "snapshot">): Promise<void>;
+  /** Records the application's snapshot at `index` (≤ the last durable index). */
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<void>;
+  /** Drops entries up to and including `index` (≤ the snapshot index). */
+  compact(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The store on disk is damaged: the replica must not start (it could vote on a log it lost). */
+export class CorruptStoreError extends DfsError {
+  constructor(dir: string, problem: string) {
+    super("CORRUPT", `raft store ${dir} is damaged: ${problem}; refusing to start (rebuild this replica)`, {
+      dir,
+      problem,
+    });
+    this.name = "CorruptStoreError";
+  }
+}
+
+/** A LevelDB write failed; LevelDB refuses all later writes, so the process must exit. */
+export class StorageFailedError extends DfsError {
+  constructor(dir: string, cause: unknown) {
+    super("INTERNAL", `raft store ${dir}: write failed, the process must exit`, { dir }, { cause });
+    this.name = "StorageFailedError";
+  }
+}
+
+const HARD_STATE_KEY = Uint8Array.of(0x01);
+const SNAP_META_KEY = Uint8Array.of(0x02);
+const SNAP_DATA_KEY = Uint8Array.of(0x03);
+const LOG_START_KEY = Uint8Array.of(0x04);
+const ENTRY_PREFIX = 0x10;
+const ENTRY_KEY_BYTES = 9;
+
+/** Keys and record encoding, exported for tests that damage a store on purpose. */
+export const LEVEL_KEYS = { HARD_STATE_KEY, SNAP_META_KEY, SNAP_DATA_KEY, LOG_START_KEY } as const;
+
+export function entryKey(index: number): Uint8Array {
+  const k = new Uint8Array(ENTRY_KEY_BYTES);
+  k[0] = ENTRY_PREFIX;
+  new DataView(k.buffer).setBigUint64(1, BigInt(index));
+  return k;
+}
+
+function entryKeyIndex(k: Uint8Array): number | undefined {
+  if (k.byteLength !== ENTRY_KEY_BYTES || k[0] !== ENTRY_PREFIX) return undefined;
+  const n = new DataView(k.buffer, k.byteOffset, k.byteLength).getBigUint64(1);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined;
+}
+
+export function encodeRecord(payload: unknown): Uint8Array {
+  const body = pack(payload);
+  const out = new Uint8Array(4 + body.byteLength);
+  new DataView(out.buffer).setUint32(0, crc32(body));
+  out.set(body, 4);
+  // Assert the checksum on the way out too: a bad encoder must not reach the disk.
+  assert(decodeRecordBody(out) !== undefined, "record fails its own checksum");
+  return out;
+}
+
+/** The payload bytes, or undefined when the record is too short or fails its checksum. */
+function decodeRecordBody(rec: Uint8Array): Uint8Array | undefined {
+  if (rec.byteLength < 5) return undefined;
+  const body = rec.subarray(4);
+  const want = new DataView(rec.buffer, rec.byteOffset, 4).getUint32(0);
+  return crc32(body) === want ? body : undefined;
+}
+
+interface SnapMetaRecord {
+  meta: SnapshotMeta;
+  dataBytes: number;
+  dataCrc: number;
+}
+
+type Op = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; key: Uint8Array };
+
+const put = (key: Uint8Array, value: Uint8Array): Op => ({ type: "put", key, value });
+const del = (key: Uint8Array): Op => ({ type: "del", key });
+
+function snapshotOps(meta: SnapshotMeta, data: Uint8Array): Op[] {
+  const rec = {
+    index: meta.index,
+    term: meta.term,
+    conf: meta.conf,
+    dataBytes: data.byteLength,
+    dataCrc: crc32(data),
+  };
+  return [put(SNAP_META_KEY, encodeRecord(rec)), put(SNAP_DATA_KEY, data)];
+}
+
+function logStartOp(index: number, term: number): Op {
+  return put(LOG_START_KEY, encodeRecord({ index, term }));
+}
+
+export interface LevelStorageOptions {
+  dir: string;
+  /** The configuration a brand-new store starts with; ignored when the store already exists. */
+  initialConf: ConfState;
+}
+
+export class LevelStorage implements PersistentStorage {
+  /** Set after a failed write: nothing may be written (or trusted) afterwards. */
+  private failed: unknown = null;
+  private writing = false;
+  private closed = false;
+
+  private constructor(
+    private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
+    readonly dir: string,
+    private readonly mirror: MemoryStorage,
+  ) {}
+
+  /** Opens (or creates) the store and verifies it; throws CorruptStoreError on any anomaly. */
+  static async open(opts: LevelStorageOptions): Promise<LevelStorage> {
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(opts.dir, {
+      keyEncoding: "view",
+      valueEncoding: "view",
+    });
+    await db.open({ createIfMissing: true });
+    try {
+      let mirror = await load(db, opts.dir);
+      if (!mirror) {
+        const hs: HardState = { term: 0, vote: 0, commit: 0 };
+        const meta: SnapshotMeta = { index: 0, term: 0, conf: cloneConf(opts.initialConf) };
+        const ops = [
+          ...snapshotOps(meta, new Uint8Array()),
+          logStartOp(0, 0),
+          put(HARD_STATE_KEY, encodeRecord(hs)),
+        ];
+        await db.batch(ops, { sync: true });
+        mirror = new MemoryStorage(meta.conf);
+      }
+      return new LevelStorage(db, opts.dir, mirror);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- Storage (from the mirror)
+
+  initialState(): { hardState: HardState; conf: ConfState } {
+    return this.mirror.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.mirror.entries(lo, hi, maxBytes);
+  }
+  term(i: number): number | undefined {
+    return this.mirror.term(i);
+  }
+  firstIndex(): number {
+    return this.mirror.firstIndex();
+  }
+  lastIndex(): number {
+    return this.mirror.lastIndex();
+  }
+  snapshot(): Snapshot {
+    return this.mirror.snapshot();
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async persist(rd: Pick<Ready, "hardState" | "entries" | "snapshot">): Promise<void> {
+    const m = this.mirror;
+    const ops: Op[] = [];
+    let sync = false;
+    let first = m.firstIndex();
+    let last = m.lastIndex();
+    let snapIndex = m.snapshot().meta.index;
+    const snap = rd.snapshot && rd.snapshot.meta.index > snapIndex ? rd.snapshot : null;
+    if (snap) {
+      // The leader's snapshot replaces the whole log, divergent tail included.
+      for (let i = first; i <= last; i++) ops.push(del(entryKey(i)));
+      ops.push(...snapshotOps(snap.meta, snap.data), logStartOp(snap.meta.index, snap.meta.term));
+      snapIndex = snap.meta.index;
+      first = snapIndex + 1;
+      last = snapIndex;
+      sync = true;
+    }
+    const ents = rd.entries;
+    const lastNew = ents.length > 0 ? ents[ents.length - 1]!.index : 0;
+    if (ents.length > 0 && lastNew >= first) {
+      const fresh = ents[0]!.index < first ? ents.slice(first - ents[0]!.index) : ents;
+      const from = fresh[0]!.index;
+      assert(from <= last + 1, `gap in log: append at ${from}, last ${last}`);
+      assert(from > snapIndex, `append at ${from} would overwrite snapshot ${snapIndex}`);
+      for (const e of fresh) ops.push(put(entryKey(e.index), encodeRecord(entryRecord(e))));
+      // A new batch replaces everything after its start: drop the stale (older-term) suffix.
+      for (let i = lastNew + 1; i <= last; i++) ops.push(del(entryKey(i)));
+      sync = true;
+    }
+    if (rd.hardState) {
+      const hs = rd.hardState;
+      ops.push(put(HARD_STATE_KEY, encodeRecord({ term: hs.term, vote: hs.vote, commit: hs.commit })));
+      // Like etcd's MustSync: term and vote must be durable before any reply; a commit-only change
+      // need not be (a lost commit index is learned again from the leader), and LevelDB writes land in
+      // order, so it is never durable ahead of the entries it covers.
+      const prev = m.initialState().hardState;
+      if (hs.term !== prev.term || hs.vote !== prev.vote) sync = true;
+    }
+    if (ops.length === 0) return;
+    await this.write(ops, sync);
+    if (snap) m.applySnapshot(snap);
+    if (ents.length > 0) m.append(ents);
+    if (rd.hardState) m.setHardState(rd.hardState);
+  }
+
+  async createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<void> {
+    const m = this.mirror;
+    assert(index <= m.lastIndex(), `snapshot index ${index} past last index ${m.lastIndex()}`);
+    if (index <= m.snapshot().meta.index) return;
+    const term = m.term(index);
+    assert(term !== undefined, `snapshot index ${index} was compacted`);
+    await this.write(snapshotOps({ index, term, conf }, data), true);
+    m.createSnapshot(index, conf, data);
+  }
+
+  async compact(index: number): Promise<void> {
+    const m = this.mirror;
+    const start = m.firstIndex() - 1;
+    if (index <= start) return;
+    assert(index <= m.snapshot().meta.index, `compact(${index}) past snapshot ${m.snapshot().meta.index}`);
+    const term = m.term(index);
+    assert(term !== undefined, `compact(${index}): no term`);
+    const ops: Op[] = [];
+    for (let i = start + 1; i <= index; i++) ops.push(del(entryKey(i)));
+    ops.push(logStartOp(index, term));
+    await this.write(ops, true);
+    m.compact(index);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+  }
+
+  private async write(ops: Op[], sync: boolean): Promise<void> {
+    if (this.failed !== null) throw new StorageFailedError(this.dir, this.failed);
+    assert(!this.closed, "write to a closed raft store");
+    assert(!this.writing, "raft store writes must not overlap");
+    this.writing = true;
+    try {
+      await this.db.batch(ops, { sync });
+    } catch (err) {
+      this.failed = err;
+      throw new StorageFailedError(this.dir, err);
+    } finally {
+      this.writing = false;
+    }
+  }
+}
+
+function entryRecord(e: Entry): Record<string, unknown> {
+  const r: Record<string, unknown> = { index: e.index, term: e.term, data: e.data };
+  if (e.conf) r.conf = e.conf;
+  return r;
+}
+
+// ---------------------------------------------------------------- loading and verification
+
+/** Reads and verifies the whole store; null when it is empty (brand new). */
+async function load(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string): Promise<MemoryStorage | null> {
+  const bad = (problem: string) => new CorruptStoreError(dir, problem);
+  const read = <T>(what: string, rec: Uint8Array | undefined, parse: (v: unknown) => T): T => {
+    if (rec === undefined) throw bad(`${what} record is missing`);
+    const body = decodeRecordBody(rec);
+    if (!body) throw bad(`${what} record fails its checksum`);
+    try {
+      return parse(unpack(body));
+    } catch (err) {
+      if (err instanceof CodecError) throw bad(`${what} record is malformed (${err.message})`);
+      throw err;
+    }
+  };
+
+  const singles = new Map<number, Uint8Array>();
+  const entries: Entry[] = [];
+  let any = false;
+  for await (const [key, value] of db.iterator()) {
+    any = true;
+    const index = entryKeyIndex(key);
+    if (index !== undefined) {
+      const e = read(`entry ${index}`, value, (v) => parseEntry(v, "entry"));
+      if (e.index !== index) throw bad(`entry under key ${index} says index ${e.index}`);
+      entries.push(e);
+    } else if (key.byteLength === 1 && key[0]! >= 0x01 && key[0]! <= 0x04) {
+      singles.set(key[0]!, value);
+    } else {
+      throw bad(`unknown key ${Buffer.from(key).toString("hex")}`);
+    }
+  }
+  if (!any) return null;
+
+  const hs = read("hard state", singles.get(0x01), (v) => {
+    const o = asObj(v);
+    return { term: uint(o.term), vote: uint(o.vote), commit: uint(o.commit) };
+  });
+  const snapRec = read("snapshot meta", singles.get(0x02), (v): SnapMetaRecord => {
+    const o = asObj(v);
+    return {
+      meta: { index: uint(o.index), term: uint(o.term), conf: parseConfState(o.conf, "conf") },
+      dataBytes: uint(o.dataBytes),
+      dataCrc: uint(o.dataCrc),
+    };
+  });
+  const start = read("log start", singles.get(0x04), (v) => {
+    const o = asObj(v);
+    return { index: uint(o.index), term: uint(o.term) };
+  });
+  const data = singles.get(0x03);
+  if (data === undefined) throw bad("snapshot data is missing");
+  if (data.byteLength !== snapRec.dataBytes || crc32(data) !== snapRec.dataCrc) {
+    throw bad("snapshot data fails its checksum");
+  }
+
+  // The log: contiguous after the start point, terms never decreasing, none above the current term.
+  let prevTerm = start.term;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.index !== start.index + 1 + i)
+      throw bad(`log has a gap: expected entry ${start.index + 1 + i}, found ${e.index}`);
+    if (e.term < prevTerm)
+      throw bad(`entry ${e.index} has term ${e.term} below its predecessor's ${prevTerm}`);
+    prevTerm = e.term;
+  }
+  const last = start.index + entries.length;
+  const termAt = (i: number) => (i === start.index ? start.term : entries[i - start.index - 1]?.term);
+  const snap = snapRec.meta;
+  if (snap.index < start.index || snap.index > last) {
+    throw bad(`snapshot index ${snap.index} outside the log [${start.index}, ${last}]`);
+  }
+  if (termAt(snap.index) !== snap.term) throw bad(`snapshot term ${snap.term} disagrees with the log`);
+  if (hs.commit > last) throw bad(`commit index ${hs.commit} beyond last index ${last}`);
+  if (prevTerm > hs.term || snap.term > hs.term)
+    throw bad(`log holds terms above the current term ${hs.term}`);
+
+  if (snap.index === 0 && data.byteLength > 0) throw bad("the bootstrap snapshot carries data");
+
+  // Rebuild through the model's own operations: the log start (with the snapshot if it is there),
+  // the entries, then a snapshot taken above the log start.
+  const mirror = new MemoryStorage(snap.conf);
+  if (start.index > 0) {
+    const atStart = snap.index === start.index;
+    mirror.applySnapshot({
+      meta: { ...snap, index: start.index, term: start.term },
+      data: atStart ? data : new Uint8Array(),
+    });
+  }
+  mirror.append(entries);
+  if (snap.index > start.index) mirror.createSnapshot(snap.index, snap.conf, data);
+  mirror.setHardState(hs);
+  return mirror;
+}
+
+function asObj(v: unknown): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CodecError("not an object");
+  return v as Record<string, unknown>;
+}
+
+function uint(v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    throw new CodecError("not a non-negative integer");
+  return v;
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from "vitest";
+import { chunked, chunkId, Harness, inline, recountChunks } from "./helpers.js";
+
+const refs = (h: Harness) =>
+  Object.fromEntries([...h.fs.referencedChunks()].map(([id, n]) => [parseInt(id, 16), n]));
+const garbage = (h: Harness) => h.fs.garbageChunks().map((g) => [parseInt(g.chunkId, 16), g.sinceMs]);
+
+describe("chunk references", () => {
+  it("every retained version's chunks count, once per occurrence", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10], [2, 10], [1, 10]) });
+    h.ok({ type: "commit", path: "/g", content: chunked([2, 10]) });
+    expect(refs(h)).toEqual({ 1: 2, 2: 2 });
+    expect(garbage(h)).toEqual([]);
+  });
+
+  it("versions past retention release their chunks into the garbage list", () => {
+    const h = new Harness({ versionsRetained: 2 });
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
+    h.ok({ type: "commit", path: "/f", content: chunked([2, 10]) });
+    h.advance(5);
+    h.ok({ type: "commit", path: "/f", content: chunked([3, 10]) });
+    expect(refs(h)).toEqual({ 2: 1, 3: 1 });
+    expect(garbage(h)).toEqual([[1, h.nowMs]]);
+  });
+
+  it("a chunk shared by the dropped and the new version never becomes garbage", () => {
+    const h = new Harness({ versionsRetained: 1 });
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10], [2, 10]) });
+    h.ok({ type: "commit", path: "/f", content: chunked([2, 10], [3, 10]) });
+    expect(refs(h)).toEqual({ 2: 1, 3: 1 });
+    expect(garbage(h)).toEqual([[1, h.nowMs]]);
+  });
+
+  it("delete (also recursive) releases every retained version", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/d/f", content: chunked([1, 10]), createParents: true });
+    h.ok({ type: "commit", path: "/d/f", content: chunked([2, 10]) });
+    h.ok({ type: "commit", path: "/d/e/g", content: chunked([3, 10]), createParents: true });
+    h.ok({ type: "commit", path: "/keep", content: chunked([3, 10]) });
+    h.ok({ type: "delete", path: "/d", recursive: true });
+    expect(refs(h)).toEqual({ 3: 1 });
+    expect(garbage(h).map(([id]) => id)).toEqual([1, 2]);
+  });
+
+  it("a re-referenced chunk leaves the garbage list", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
+    h.ok({ type: "delete", path: "/f" });
+    expect(garbage(h).map(([id]) => id)).toEqual([1]);
+    h.ok({ type: "commit", path: "/g", content: chunked([1, 10]) });
+    expect(garbage(h)).toEqual([]);
+    expect(refs(h)).toEqual({ 1: 1 });
+  });
+
+  it("collectGarbage removes only entries older than beforeMs", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
+    h.ok({ type: "delete", path: "/f" });
+    const t1 = h.nowMs;
+    h.advance(100);
+    h.ok({ type: "commit", path: "/g", content: chunked([2, 10]) });
+    h.ok({ type: "delete", path: "/g" });
+    const r = h.apply({
+      type: "collectGarbage",
+      chunkIds: [chunkId(1), chunkId(2), chunkId(9)],
+      beforeMs: t1 + 1,
+    });
+    expect(r).toEqual({ ok: true, value: { removed: [chunkId(1)] }, changes: [] });
+    expect(garbage(h)).toEqual([[2, t1 + 100]]);
+  });
+
+  it("abandonChunks puts unreferenced chunks in the garbage list, keeping an older time", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
+    const r = h.apply({ type: "abandonChunks", chunkIds: [chunkId(1), chunkId(2)] });
+    expect(r).toEqual({ ok: true, value: { added: [chunkId(2)] }, changes: [] });
+    const t = h.nowMs;
+    h.advance(50);
+    h.ok({ type: "abandonChunks", chunkIds: [chunkId(2)] });
+    expect(garbage(h)).toEqual([[2, t]]);
+    // A later commit that uses it after all revives it.
+    h.ok({ type: "commit", path: "/g", content: chunked([2, 10]) });
+    expect(garbage(h)).toEqual([]);
+  });
+
+  it("validates chunk ids", () => {
+    const h = new Harness();
+    expect(h.apply({ type: "abandonChunks", chunkIds: ["nothex"] })).toMatchObject({
+      error: { code: "BAD_REQUEST" },
+    });
+    expect(h.apply({ type: "collectGarbage", chunkIds: [], beforeMs: -1 })).toMatchObject({
+      error: { code: "BAD_REQUEST" },
+    });
+  });
+
+  it("inline content references no chunks; counts match a recount", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
+    h.ok({ type: "commit", path: "/f", content: inline("small") });
+    expect(refs(h)).toEqual({ 1: 1 });
+    expect(recountChunks(h.fs)).toEqual(h.fs.referencedChunks());
+  });
+});
+
+describe("data-node registry", () => {
+  const node = {
+    type: "registerDataNode",
+    id: "dn1",
+    url: "http://127.0.0.1:9001",
+    zone: "z1",
+    capacityBytes: 1000,
+  };
+
+  it("upserts, keeping the registration time, and lists sorted by id", () => {
+    const h = new Harness();
+    expect(h.apply({ ...node, id: "dn2" }).ok).toBe(true);
+    expect(h.apply(node)).toEqual({ ok: true, value: { isNew: true }, changes: [] });
+    const t = h.nowMs;
+    h.advance(10);
+    expect(h.apply({ ...node, capacityBytes: 2000 })).toMatchObject({ value: { isNew: false } });
+    expect(h.fs.dataNodes().map((n) => n.id)).toEqual(["dn1", "dn2"]);
+    expect(h.fs.dataNodes()[0]).toEqual({
+      ...node,
+      type: undefined,
+      capacityBytes: 2000,
+      registeredAtMs: t,
+      updatedAtMs: t + 10,
+    });
+  });
+
+  it("removes, NOT_FOUND for an unknown node, and validates", () => {
+    const h = new Harness({ maxDataNodes: 1 });
+    h.apply(node);
+    expect(h.apply({ ...node, id: "dn9" })).toMatchObject({ error: { code: "LIMIT_EXCEEDED" } });
+    expect(h.apply({ type: "removeDataNode", id: "dn1" }).ok).toBe(true);
+    expect(h.apply({ type: "removeDataNode", id: "dn1" })).toMatchObject({ error: { code: "NOT_FOUND" } });
+    expect(h.apply({ ...node, capacityBytes: -1 })).toMatchObject({ error: { code: "BAD_REQUEST" } });
+    expect(h.apply({ ...node, url: "" })).toMatchObject({ error: { code: "BAD_REQUEST" } });
+  });
+
+  it("accepts an optional session for exactly-once", () => {
+    const h = new Harness();
+    const s = h.session;
+    const cmd = { type: "removeDataNode", id: "dn1", session: { id: s, seq: 1, ackedSeq: 0 } };
+    h.apply(node);
+    expect(h.apply(cmd).ok).toBe(true);
+    expect(h.apply(cmd)).toEqual({ ok: true, value: { removed: true }, changes: [] });
+  });
+});

@@ -1,0 +1,195 @@
+import { describe, expect, it } from "vitest";
+import { MAX_RESULTS_PER_SESSION } from "../../../src/meta/state/index.js";
+import { Harness, inline, visibleParts } from "./helpers.js";
+
+describe("sessions", () => {
+  it("openSession returns the entry's index as the session id", () => {
+    const h = new Harness();
+    h.apply({ type: "noop" });
+    const r = h.apply({ type: "openSession" });
+    expect(r).toEqual({ ok: true, value: { sessionId: 2, timeoutMs: 60_000 }, changes: [] });
+  });
+
+  it("an unknown session is SESSION_EXPIRED and nothing is applied", () => {
+    const h = new Harness();
+    const r = h.apply({ type: "mkdir", path: "/a", session: { id: 77, seq: 1, ackedSeq: 0 } });
+    expect(r).toMatchObject({ ok: false, error: { code: "SESSION_EXPIRED", sessionId: 77 }, changes: [] });
+    expect(h.fs.list("/")).toEqual([]);
+    expect(h.apply({ type: "keepAlive", sessionId: 77 })).toMatchObject({
+      error: { code: "SESSION_EXPIRED" },
+    });
+  });
+
+  it("expires after sessionTimeoutMs of inactivity, judged with entry time; keepAlive extends", () => {
+    const h = new Harness({ sessionTimeoutMs: 1000 });
+    const s = h.openSession();
+    h.advance(900);
+    expect(h.apply({ type: "keepAlive", sessionId: s }).ok).toBe(true);
+    h.advance(1000);
+    expect(h.ok({ type: "mkdir", path: "/a" }, s)).toEqual({ created: ["/a"] });
+    h.advance(1001);
+    expect(h.err({ type: "mkdir", path: "/b" }, s).code).toBe("SESSION_EXPIRED");
+    expect(h.fs.sessionCount).toBe(0);
+  });
+
+  it("expires idle sessions when any entry is applied, a bounded number per entry", () => {
+    const h = new Harness({ sessionTimeoutMs: 1000 });
+    for (let i = 0; i < 40; i++) h.openSession();
+    expect(h.fs.sessionCount).toBe(40);
+    h.advance(5000);
+    h.apply({ type: "noop" });
+    expect(h.fs.sessionCount).toBe(24);
+    h.apply({ type: "noop" });
+    h.apply({ type: "noop" });
+    expect(h.fs.sessionCount).toBe(0);
+  });
+
+  it("timestamps going backwards (a lagging new leader) do not move time back", () => {
+    const h = new Harness({ sessionTimeoutMs: 1000 });
+    const s = h.openSession();
+    h.advance(1500);
+    h.apply({ type: "noop" });
+    // An entry stamped in the past is still judged at the latest time seen.
+    const r = h.apply({ type: "keepAlive", sessionId: s }, 1_000);
+    expect(r.ok).toBe(false);
+    expect(h.fs.lastTimestampMs).toBe(2_500);
+  });
+
+  it("leaderChanged restarts every session's idle timer", () => {
+    const h = new Harness({ sessionTimeoutMs: 1000 });
+    const s = h.openSession();
+    h.advance(900);
+    h.apply({ type: "leaderChanged" });
+    h.advance(900);
+    expect(h.apply({ type: "keepAlive", sessionId: s }).ok).toBe(true);
+  });
+
+  it("closeSession forgets the session", () => {
+    const h = new Harness();
+    const s = h.openSession();
+    expect(h.apply({ type: "closeSession", sessionId: s }).ok).toBe(true);
+    expect(h.err({ type: "mkdir", path: "/a" }, s).code).toBe("SESSION_EXPIRED");
+    expect(h.apply({ type: "closeSession", sessionId: s }).ok).toBe(false);
+  });
+
+  it("beyond maxSessions the least recently active session is evicted", () => {
+    const h = new Harness({ maxSessions: 3 });
+    const [a, b, c] = [h.openSession(), h.openSession(), h.openSession()];
+    h.apply({ type: "keepAlive", sessionId: a });
+    const d = h.openSession();
+    expect(h.fs.sessionCount).toBe(3);
+    expect(h.apply({ type: "keepAlive", sessionId: b }).ok).toBe(false);
+    for (const s of [a, c, d]) expect(h.apply({ type: "keepAlive", sessionId: s }).ok).toBe(true);
+  });
+});
+
+describe("exactly-once", () => {
+  it("a retried seq returns the stored result and is not applied again", () => {
+    const h = new Harness();
+    const s = h.session;
+    const cmd = { type: "commit", path: "/f", content: inline("x"), session: { id: s, seq: 1, ackedSeq: 0 } };
+    const first = h.apply(cmd);
+    expect(first).toMatchObject({ ok: true, value: { version: 1 } });
+    const before = h.fs.partHashes();
+    h.advance(10);
+    const again = h.apply(cmd);
+    expect(again).toEqual({ ok: true, value: { version: 1 }, changes: [] });
+    expect(h.fs.versions("/f")).toHaveLength(1);
+    expect(h.fs.partHashes().namespace).toBe(before.namespace);
+  });
+
+  it("a failed result is remembered too", () => {
+    const h = new Harness();
+    const s = h.session;
+    const cmd = { type: "mkdir", path: "/x/y", session: { id: s, seq: 1, ackedSeq: 0 } };
+    expect(h.apply(cmd)).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(h.apply({ type: "mkdir", path: "/x", session: { id: s, seq: 2, ackedSeq: 0 } }).ok).toBe(true);
+    expect(h.apply(cmd)).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(() => h.fs.stat("/x/y")).toThrow();
+  });
+
+  it("a seq at or below ackedSeq is refused as already acknowledged", () => {
+    const h = new Harness();
+    const s = h.session;
+    h.apply({ type: "mkdir", path: "/a", session: { id: s, seq: 1, ackedSeq: 0 } });
+    h.apply({ type: "mkdir", path: "/b", session: { id: s, seq: 2, ackedSeq: 1 } });
+    const r = h.apply({ type: "mkdir", path: "/a", session: { id: s, seq: 1, ackedSeq: 0 } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: "BAD_REQUEST", message: expect.stringMatching(/acknowledged/) },
+    });
+  });
+
+  it("results are kept for out-of-order seqs above ackedSeq", () => {
+    const h = new Harness();
+    const s = h.session;
+    const c3 = { type: "mkdir", path: "/c", session: { id: s, seq: 3, ackedSeq: 0 } };
+    const c2 = { type: "mkdir", path: "/b", session: { id: s, seq: 2, ackedSeq: 0 } };
+    expect(h.apply(c3).ok).toBe(true);
+    expect(h.apply(c2).ok).toBe(true);
+    expect(h.apply(c3)).toEqual({ ok: true, value: { created: ["/c"] }, changes: [] });
+  });
+
+  it(`keeps at most ${MAX_RESULTS_PER_SESSION} results; the oldest dropped is treated as acknowledged`, () => {
+    const h = new Harness();
+    const s = h.session;
+    for (let seq = 1; seq <= MAX_RESULTS_PER_SESSION + 1; seq++) {
+      h.apply({ type: "noop", session: { id: s, seq, ackedSeq: 0 } });
+      h.apply({ type: "mkdir", path: `/d${seq}`, session: { id: s, seq, ackedSeq: 0 } });
+    }
+    const r1 = h.apply({ type: "mkdir", path: "/d1", session: { id: s, seq: 1, ackedSeq: 0 } });
+    expect(r1).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    const r2 = h.apply({ type: "mkdir", path: "/d2", session: { id: s, seq: 2, ackedSeq: 0 } });
+    expect(r2).toEqual({ ok: true, value: { created: ["/d2"] }, changes: [] });
+    expect(h.fs.list("/")).toHaveLength(MAX_RESULTS_PER_SESSION + 1);
+  });
+
+  it("stored results are frozen: a caller editing one cannot change the state", () => {
+    const h = new Harness();
+    const r = h.send({ type: "mkdir", path: "/a" });
+    expect(r.ok && Object.isFrozen(r.value)).toBe(true);
+  });
+
+  it("validates the session reference", () => {
+    const h = new Harness();
+    const s = h.session;
+    for (const session of [
+      undefined,
+      {},
+      { id: s, seq: 0, ackedSeq: 0 },
+      { id: s, seq: 2, ackedSeq: 2 },
+      { id: s, seq: 1.5, ackedSeq: 0 },
+    ]) {
+      expect(h.apply({ type: "mkdir", path: "/a", session })).toMatchObject({
+        ok: false,
+        error: { code: "BAD_REQUEST" },
+      });
+    }
+  });
+
+  it("a failed command changes nothing but session bookkeeping", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: inline("x") });
+    const before = visibleParts(h.fs);
+    h.err({ type: "commit", path: "/f", content: inline("y"), expectedVersion: 7 });
+    h.err({ type: "rename", from: "/f", to: "/f" });
+    expect(visibleParts(h.fs)).toEqual(before);
+  });
+});
+
+describe("malformed commands", () => {
+  it("are refused with BAD_REQUEST, never a crash", () => {
+    const h = new Harness();
+    for (const cmd of [null, 42, "noop", [], {}, { type: "bogus" }, { type: "keepAlive" }, { type: "txn" }]) {
+      const r = h.apply(cmd);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.code).toBe("BAD_REQUEST");
+    }
+    expect(h.fs.lastAppliedIndex).toBe(8);
+  });
+
+  it("noop succeeds with no changes", () => {
+    const h = new Harness();
+    expect(h.apply({ type: "noop" })).toEqual({ ok: true, value: null, changes: [] });
+  });
+});

@@ -1,0 +1,48 @@
+/** Shared helpers for the Raft shell tests: temp dirs, polling with deadlines, a tiny state machine. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Entry, StateMachine } from "../../src/raft/index.js";
+
+export async function makeTempDir(prefix = "raftfs-raft-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Polls `cond` until it holds; fails with `what` after `timeoutMs`. Never a bare sleep. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+/** Records every applied value in order; apply returns how many values it has seen. */
+export class CounterMachine implements StateMachine {
+  values: number[] = [];
+  restores = 0;
+
+  apply(entry: Entry): unknown {
+    this.values.push(new DataView(entry.data.buffer, entry.data.byteOffset, 4).getUint32(0));
+    return this.values.length;
+  }
+
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.values));
+  }
+
+  restore(data: Uint8Array): void {
+    this.values = JSON.parse(new TextDecoder().decode(data)) as number[];
+    this.restores++;
+  }
+}

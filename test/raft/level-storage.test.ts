@@ -1,0 +1,278 @@
+import { ClassicLevel } from "classic-level";
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  type ConfState,
+  type Entry,
+  type HardState,
+  MemoryStorage,
+  type Snapshot,
+  type Storage,
+} from "../../src/raft/core/index.js";
+import {
+  CorruptStoreError,
+  encodeRecord,
+  entryKey,
+  LEVEL_KEYS,
+  LevelStorage,
+} from "../../src/raft/level-storage.js";
+import { makeTempDir, removeDir } from "./helpers.js";
+
+const CONF: ConfState = { voters: [1, 2, 3], learners: [], joining: [] };
+
+let dir: string;
+beforeEach(async () => {
+  dir = await makeTempDir();
+});
+afterEach(async () => {
+  await removeDir(dir);
+});
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Everything the core can observe through the Storage interface, in comparable form. */
+function view(s: Storage) {
+  const first = s.firstIndex();
+  const last = s.lastIndex();
+  const snap = s.snapshot();
+  const entries = first <= last ? s.entries(first, last + 1, Number.POSITIVE_INFINITY) : [];
+  const terms: (number | undefined)[] = [];
+  for (let i = first - 1; i <= last; i++) terms.push(s.term(i));
+  return {
+    first,
+    last,
+    terms,
+    state: s.initialState(),
+    snapshot: { meta: snap.meta, data: hex(snap.data) },
+    entries: entries.map((e) => ({ index: e.index, term: e.term, data: hex(e.data), conf: e.conf ?? null })),
+  };
+}
+
+describe("LevelStorage", () => {
+  it("starts a new store with the initial configuration and keeps it across a reopen", async () => {
+    let s = await LevelStorage.open({ dir, initialConf: CONF });
+    expect(s.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf: CONF });
+    expect([s.firstIndex(), s.lastIndex()]).toEqual([1, 0]);
+    await s.close();
+    s = await LevelStorage.open({ dir, initialConf: { voters: [9], learners: [], joining: [] } });
+    expect(s.initialState().conf).toEqual(CONF);
+    await s.close();
+  });
+
+  it("recovers after a reopen exactly what a MemoryStorage fed the same operations holds", async () => {
+    const step = fc.record({
+      kind: fc.constantFrom(
+        "append",
+        "append",
+        "append",
+        "snapshotIn",
+        "createSnapshot",
+        "compact",
+        "hardState",
+        "reopen",
+      ),
+      a: fc.nat(1000),
+      b: fc.nat(1000),
+      c: fc.nat(1000),
+      data: fc.uint8Array({ maxLength: 12 }),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
+        const runDir = `${dir}/run-${run++}`;
+        let store = await LevelStorage.open({ dir: runDir, initialConf: CONF });
+        const model = new MemoryStorage(CONF);
+        let hs: HardState = { term: 0, vote: 0, commit: 0 };
+        try {
+          for (const st of steps) {
+            const snapIndex = model.snapshot().meta.index;
+            const last = model.lastIndex();
+            if (st.kind === "append" || st.kind === "snapshotIn") {
+              let snapshot: Snapshot | null = null;
+              let entries: Entry[] = [];
+              let from: number;
+              let term: number;
+              if (st.kind === "snapshotIn") {
+                const index = hs.commit + 1 + (st.a % 10);
+                term = hs.term + (st.c % 2);
+                const conf = { voters: [1, 2, 3, 4].slice(0, 1 + (st.b % 4)), learners: [], joining: [] };
+                snapshot = { meta: { index, term, conf }, data: st.data };
+                hs = { term, vote: hs.vote, commit: index };
+                from = index + 1;
+              } else {
+                const lo = Math.max(snapIndex, hs.commit) + 1;
+                from = lo + (st.a % (last + 2 - lo));
+                term = Math.max(model.term(from - 1) ?? 0, hs.term) + (st.c % 2);
+              }
+              if (st.kind === "append" || st.b % 2 === 0) {
+                const count = st.kind === "append" ? 1 + (st.b % 5) : 1 + (st.a % 3);
+                entries = Array.from({ length: count }, (_, i): Entry => {
+                  const e: Entry = { index: from + i, term, data: st.data.subarray(i) };
+                  if ((st.c + i) % 7 === 0)
+                    e.conf = { type: "addLearner", nodeId: 4, promoteWhenCaughtUp: true };
+                  return e;
+                });
+              }
+              const newLast =
+                entries.length > 0 ? entries[entries.length - 1]!.index : snapshot ? from - 1 : last;
+              const raise = term > hs.term || st.b % 3 === 0;
+              hs = raise
+                ? {
+                    term: Math.max(hs.term, term),
+                    vote: st.c % 4,
+                    commit: hs.commit + (st.b % (newLast - hs.commit + 1)),
+                  }
+                : hs;
+              const hardState = raise || snapshot ? { ...hs } : null;
+              await store.persist({ hardState, entries, snapshot });
+              if (snapshot) model.applySnapshot(snapshot);
+              model.append(entries);
+              if (hardState) model.setHardState(hardState);
+            } else if (st.kind === "createSnapshot") {
+              if (hs.commit <= snapIndex) continue;
+              const index = snapIndex + 1 + (st.a % (hs.commit - snapIndex));
+              const conf = { voters: [1, 2], learners: [3], joining: [] };
+              await store.createSnapshot(index, conf, st.data);
+              model.createSnapshot(index, conf, st.data);
+            } else if (st.kind === "compact") {
+              const start = model.firstIndex() - 1;
+              if (snapIndex <= start) continue;
+              const index = start + 1 + (st.a % (snapIndex - start));
+              await store.compact(index);
+              model.compact(index);
+            } else if (st.kind === "hardState") {
+              hs = {
+                term: hs.term + (st.a % 2),
+                vote: st.b % 4,
+                commit: hs.commit + (st.c % (last - hs.commit + 1)),
+              };
+              await store.persist({ hardState: { ...hs }, entries: [], snapshot: null });
+              model.setHardState(hs);
+            } else {
+              await store.close();
+              store = await LevelStorage.open({ dir: runDir, initialConf: CONF });
+            }
+            expect(view(store)).toEqual(view(model));
+          }
+          await store.close();
+          store = await LevelStorage.open({ dir: runDir, initialConf: CONF });
+          expect(view(store)).toEqual(view(model));
+        } finally {
+          await store.close();
+          await removeDir(runDir);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  describe("detects a damaged store at open", () => {
+    async function seed(): Promise<void> {
+      const s = await LevelStorage.open({ dir, initialConf: CONF });
+      const entries = [1, 2, 3, 4, 5].map((index) => ({
+        index,
+        term: 1,
+        data: new Uint8Array([index, 7, 7]),
+      }));
+      await s.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entries, snapshot: null });
+      await s.close();
+    }
+
+    async function damage(fn: (db: ClassicLevel<Uint8Array, Uint8Array>) => Promise<void>): Promise<void> {
+      const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {
+        keyEncoding: "view",
+        valueEncoding: "view",
+      });
+      await db.open();
+      try {
+        await fn(db);
+      } finally {
+        await db.close();
+      }
+    }
+
+    const cases: [string, (db: ClassicLevel<Uint8Array, Uint8Array>) => Promise<void>, RegExp][] = [
+      [
+        "a flipped bit in an entry",
+        async (db) => {
+          const v = (await db.get(entryKey(3)))!.slice();
+          v[v.length - 1]! ^= 0x01;
+          await db.put(entryKey(3), v);
+        },
+        /entry 3 record fails its checksum/,
+      ],
+      [
+        "a truncated entry",
+        async (db) => {
+          const v = (await db.get(entryKey(5)))!;
+          await db.put(entryKey(5), v.subarray(0, v.length - 3));
+        },
+        /entry 5 record fails its checksum/,
+      ],
+      ["a lost entry in the middle", (db) => db.del(entryKey(2)), /gap/],
+      [
+        "an entry moved to another key",
+        async (db) => db.put(entryKey(6), (await db.get(entryKey(5)))!),
+        /says index 5/,
+      ],
+      [
+        "a commit index beyond the log",
+        (db) => db.put(LEVEL_KEYS.HARD_STATE_KEY, encodeRecord({ term: 1, vote: 1, commit: 9 })),
+        /commit index 9 beyond last index 5/,
+      ],
+      ["a missing hard state", (db) => db.del(LEVEL_KEYS.HARD_STATE_KEY), /hard state record is missing/],
+      [
+        "garbled snapshot data",
+        (db) => db.put(LEVEL_KEYS.SNAP_DATA_KEY, new Uint8Array([1, 2, 3])),
+        /snapshot data fails its checksum/,
+      ],
+      [
+        "a log start past the snapshot",
+        async (db) => {
+          await db.del(entryKey(1));
+          await db.put(LEVEL_KEYS.LOG_START_KEY, encodeRecord({ index: 1, term: 1 }));
+        },
+        /snapshot index 0 outside the log/,
+      ],
+      [
+        "a record that is not msgpack",
+        (db) => db.put(LEVEL_KEYS.LOG_START_KEY, encodeRecord({ index: "x" })),
+        /log start record is malformed/,
+      ],
+      ["an unknown key", (db) => db.put(new Uint8Array([0x7f]), new Uint8Array([1])), /unknown key 7f/],
+    ];
+
+    it.each(cases)("%s", async (_name, fn, message) => {
+      await seed();
+      await damage(fn);
+      const err = await LevelStorage.open({ dir, initialConf: CONF }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(CorruptStoreError);
+      expect((err as CorruptStoreError).code).toBe("CORRUPT");
+      expect((err as Error).message).toMatch(message);
+      // The store was closed on failure: a clean reopen attempt is not blocked by the LevelDB lock.
+      await expect(LevelStorage.open({ dir, initialConf: CONF })).rejects.toBeInstanceOf(CorruptStoreError);
+    });
+  });
+
+  it("refuses every write after a failed one", async () => {
+    const s = await LevelStorage.open({ dir, initialConf: CONF });
+    // An injected batch failure stands in for a failed fsync (LevelDB then refuses all later writes).
+    const db = (s as unknown as { db: ClassicLevel<Uint8Array, Uint8Array> }).db;
+    const realBatch = db.batch.bind(db);
+    (db as unknown as { batch: unknown }).batch = () => Promise.reject(new Error("EIO: fsync failed"));
+    const entries = [{ index: 1, term: 1, data: new Uint8Array([1]) }];
+    await expect(
+      s.persist({ hardState: { term: 1, vote: 0, commit: 0 }, entries, snapshot: null }),
+    ).rejects.toThrow(/write failed/);
+    (db as unknown as { batch: unknown }).batch = realBatch;
+    await expect(
+      s.persist({ hardState: { term: 1, vote: 0, commit: 0 }, entries, snapshot: null }),
+    ).rejects.toThrow(/write failed/);
+    // Nothing was mirrored: the core never sees an entry that is not on disk.
+    expect(s.lastIndex()).toBe(0);
+    await s.close();
+  });
+});
