@@ -187,6 +187,15 @@ describe("failure reports", () => {
     expect(r.explanation).toContain('put("x", "2")');
   });
 
+  test("a failure at the very first step still names the stuck operation", () => {
+    const r = checkLinearizable(kvModel, [get("x", "1", 0, 1)]);
+    expect(r.ok).toBe(false);
+    if (r.ok !== false) return;
+    expect(r.longestPrefix).toEqual([]);
+    expect(r.explanation).toMatch(/stuck: client \d+ \[0, 1\] get\("x"\) -> "1"/);
+    expect(r.explanation).toContain("not allowed in this state");
+  });
+
   test("a malformed history throws", () => {
     expect(() => checkLinearizable(kvModel, [put("x", "1", 5, 4)])).toThrow(/return time/);
     expect(() => checkLinearizable(kvModel, [put("x", "1", Number.NaN, 4)])).toThrow(/call time/);

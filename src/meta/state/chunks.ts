@@ -17,6 +17,11 @@ import type { GarbageChunk } from "./types.js";
 export class ChunkRefs {
   private readonly refs = new Map<string, number>();
   private readonly garbage = new Map<string, number>();
+  /**
+   * Size of each chunk seen in a version (a fact of its content, so never undone): the leader signs
+   * repair tickets with it. Forgotten when the chunk is collected.
+   */
+  private readonly sizes = new Map<string, number>();
 
   constructor(private readonly journal: Journal) {}
 
@@ -28,6 +33,10 @@ export class ChunkRefs {
     return new Map(this.refs);
   }
 
+  sizeOf(chunkId: string): number | undefined {
+    return this.sizes.get(chunkId);
+  }
+
   /** Sorted by time, then id: the order the leader should collect them in. */
   garbageList(): GarbageChunk[] {
     return [...this.garbage]
@@ -36,7 +45,8 @@ export class ChunkRefs {
   }
 
   addRefs(chunks: readonly ChunkRef[]): void {
-    for (const { id } of chunks) {
+    for (const { id, sizeBytes } of chunks) {
+      this.sizes.set(id, sizeBytes);
       const n = this.refs.get(id) ?? 0;
       this.setRef(id, n + 1);
       if (n === 0) this.setGarbage(id, undefined);
@@ -73,6 +83,7 @@ export class ChunkRefs {
       const since = this.garbage.get(id);
       if (since === undefined || since >= beforeMs) continue;
       this.setGarbage(id, undefined);
+      this.sizes.delete(id);
       removed.push(id);
     }
     return removed;
@@ -111,7 +122,12 @@ export class ChunkRefs {
     journal: Journal,
   ): ChunkRefs {
     const refs = new ChunkRefs(journal);
-    for (const list of chunkLists) for (const { id } of list) refs.refs.set(id, (refs.refs.get(id) ?? 0) + 1);
+    for (const list of chunkLists) {
+      for (const { id, sizeBytes } of list) {
+        refs.refs.set(id, (refs.refs.get(id) ?? 0) + 1);
+        refs.sizes.set(id, sizeBytes);
+      }
+    }
     for (const g of garbage) {
       assert(!refs.refs.has(g.chunkId), `snapshot: garbage chunk ${g.chunkId} is unreferenced`);
       refs.garbage.set(g.chunkId, g.sinceMs);

@@ -283,6 +283,11 @@ export class FsState {
     return this.chunks.referenced();
   }
 
+  /** Size of a chunk referenced by some version (undefined for unknown ones). */
+  chunkSize(chunkId: string): number | undefined {
+    return this.chunks.sizeOf(chunkId);
+  }
+
   garbageChunks(): GarbageChunk[] {
     return this.chunks.garbageList();
   }

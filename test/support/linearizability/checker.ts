@@ -3,18 +3,22 @@
  *
  * The history is split by the model's `partition` (for a key-value store: one sub-history per key;
  * linearizability is compositional, so the whole history is linearizable iff every part is). Each part
- * is checked by a depth-first search over its event list (see history.ts): scanning from the head, any
- * call event before the first return event may be linearized next if the model accepts it from the
- * current state; linearizing it lifts its call and return events out of the list. Reaching a return
- * event means the operation returning there can no longer be placed, so the search backtracks. A cache
- * of (set of linearized operations, model state) configurations already reached prunes the search:
- * a configuration seen before either led to success (and then the search would have stopped) or failed.
- * The cache also prunes configurations subsumed by one already reached (the same state and the same
- * returned operations linearized, but more of the never-returned ones; see `remember` in checkPartition).
+ * is checked by a depth-first search over its event lists (see history.ts). In a configuration (a set
+ * of linearized operations and the model state they lead to) the candidates to linearize next are the
+ * calls listed before the first return event; linearizing one lifts its call and return events out of
+ * the list, and reaching the first return with no candidate left means the operation returning there
+ * can no longer be placed, so the search backtracks (popping the explicit stack and putting the events
+ * back). A cache of configurations already reached prunes the search: one reached before either led to
+ * success (and the search would have stopped) or failed.
  *
  * Operations that never returned (`ret = Infinity`) have no return event: they may be linearized at any
  * point after their call, or never. The search succeeds as soon as no return events remain, leaving any
- * such operations still pending unlinearized.
+ * such operations still pending unlinearized. Because they stay candidates until the end, they are kept
+ * in a separate list, tried after the calls that returned, and three sound reductions keep them from
+ * making the search exponential in their number (see `remember`, `overwritesPending` and `twins`):
+ * a configuration with the same state and returned operations as one already reached but more of the
+ * never-returned ones linearized is pruned; a never-returned operation immediately overwritten without
+ * effect is not tried; and of several identical never-returned calls only the earliest pending is tried.
  */
 import {
   buildEventLists,
@@ -182,13 +186,16 @@ function checkPartition<S, I, O>(
    * not change which return comes first). Without this, failing searches would try every subset of the
    * timed-out writes overwritten along the way.
    */
-  const overwritesPending = (entry: EventEntry, op: Operation<I, O>, hash: string): boolean => {
+  const overwritesPending = (op: Operation<I, O>, hash: string): boolean => {
     const top = stackEntries.length - 1;
     if (top < 0 || stackEntries[top]!.match !== null) return false;
     const without = model.step(stackStates[top]!, op.input, op.output);
-    return without.ok && model.hash(without.state) === hash && entry !== stackEntries[top];
+    return without.ok && model.hash(without.state) === hash;
   };
   let state = model.init();
+  // The deepest configuration reached so far; its path is copied lazily, when the search backs out of it.
+  let bestLen = 0;
+  let bestDirty = true;
   let best: number[] = [];
   let bestState = state;
   let stuck: Stuck | null = null;
@@ -202,7 +209,7 @@ function checkPartition<S, I, O>(
     if (!res.ok) return false;
     const hash = model.hash(res.state);
     toggle(entry.id);
-    if (overwritesPending(entry, op, hash) || !remember(hash)) {
+    if (overwritesPending(op, hash) || !remember(hash)) {
       toggle(entry.id);
       return false;
     }
@@ -211,10 +218,9 @@ function checkPartition<S, I, O>(
     state = res.state;
     lift(entry);
     if (entry.match) remainingReturns--;
-    if (stackEntries.length > best.length) {
-      best = stackEntries.map((e) => e.id);
-      bestState = state;
-      stuck = null;
+    if (stackEntries.length > bestLen) {
+      bestLen = stackEntries.length;
+      bestDirty = true;
     }
     return true;
   };
@@ -226,7 +232,7 @@ function checkPartition<S, I, O>(
   let entry = main.next;
   while (remainingReturns > 0) {
     if ((++steps & 255) === 0 && Date.now() > deadline) {
-      return { kind: "timeout", steps, bestLength: best.length };
+      return { kind: "timeout", steps, bestLength: bestLen };
     }
     if (!inPending) {
       if (entry === null) throw new Error("linearizability checker: ran off the event list (internal error)");
@@ -252,7 +258,10 @@ function checkPartition<S, I, O>(
       continue;
     }
     // Every candidate failed: the operation returning at `limit` can no longer be placed. Backtrack.
-    if (stuck === null && stackEntries.length === best.length) {
+    if (bestDirty) {
+      best = stackEntries.map((e) => e.id);
+      bestState = state;
+      bestDirty = false;
       stuck = describeStuck(model, ops, main, pending, state);
     }
     const top = stackEntries.pop();
@@ -264,7 +273,7 @@ function checkPartition<S, I, O>(
       remainingReturns++;
       inPending = false;
     } else {
-      // Resume among the pending calls; the first return in `main` is unchanged (limit stays).
+      // Resume among the pending calls, before the same first return in `main` as before.
       inPending = true;
       limit = firstReturn(main).seq;
     }
@@ -302,6 +311,9 @@ function describeStuck<S, I, O>(
   return { blocker: e ? e.id : -1, candidates };
 }
 
+/** How many operations of the longest prefix an explanation lists (the last ones). */
+const EXPLAIN_TAIL = 30;
+
 function explain<S, I, O>(
   model: Model<S, I, O>,
   ops: Operation<I, O>[],
@@ -314,10 +326,11 @@ function explain<S, I, O>(
     `not linearizable (${ops.length} operations; the longest linearizable prefix has ${prefix.length})`,
   ];
   if (prefix.length > 0) {
-    lines.push("linearized prefix:");
-    prefix.forEach((op, i) => {
-      lines.push(`  ${i + 1}. ${d(op)}`);
-    });
+    const from = Math.max(0, prefix.length - EXPLAIN_TAIL);
+    lines.push(
+      from > 0 ? `linearized prefix (last ${EXPLAIN_TAIL}; all in longestPrefix):` : "linearized prefix:",
+    );
+    for (let i = from; i < prefix.length; i++) lines.push(`  ${i + 1}. ${d(prefix[i]!)}`);
   }
   lines.push(`model state after the prefix: ${model.hash(state)}`);
   if (stuck && stuck.blocker >= 0) {

@@ -1,0 +1,328 @@
+/**
+ * The metadata replica's HTTP API (routes and shapes in common/protocol/meta.ts). Mutations go to the
+ * leader through Raft; reads are linearizable (ReadIndex, on any replica) unless `stale=true`.
+ * Every body is checked twice: a JSON schema at the route, then `parseCommand` before proposing.
+ */
+import { timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { request } from "undici";
+import { DfsError } from "../common/errors.js";
+import {
+  type ClusterStatus,
+  type DataHeartbeatRequest,
+  type DataRegisterRequest,
+  META_ROUTES,
+  type PlacementRequest,
+  type ReplicaStatus,
+  SECRET_HEADER,
+  type WireContent,
+  type WireSession,
+  type WireTxnOp,
+} from "../common/protocol/index.js";
+import type { MetaReplica } from "./replica.js";
+import { type Command, type FileContent, parseCommand } from "./state/index.js";
+
+export interface MetaServerOptions {
+  secret: string;
+  inlineThresholdBytes: number;
+  replication: number;
+  chunkSizeBytes: number;
+  /** Body limit: inline content arrives base64-encoded, inside a JSON body. */
+  bodyLimitBytes: number;
+  logger?: boolean;
+}
+
+export interface MetaServerDeps {
+  replica: MetaReplica;
+  app?: FastifyInstance;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function wireContent(c: WireContent, inlineThresholdBytes: number): FileContent {
+  if (c?.kind === "inline") {
+    if (typeof c.dataBase64 !== "string" || !BASE64.test(c.dataBase64)) {
+      throw new DfsError("BAD_REQUEST", "content.dataBase64 must be base64");
+    }
+    const data = Buffer.from(c.dataBase64, "base64");
+    if (data.byteLength > inlineThresholdBytes) {
+      throw new DfsError(
+        "PAYLOAD_TOO_LARGE",
+        `inline content of ${data.byteLength} bytes exceeds the ${inlineThresholdBytes}-byte threshold: store it in chunks`,
+      );
+    }
+    return { kind: "inline", data };
+  }
+  return c as FileContent;
+}
+
+function sessionOf(body: { session?: WireSession }): WireSession {
+  if (typeof body?.session !== "object" || body.session === null) {
+    throw new DfsError("BAD_REQUEST", "a mutation needs session {id, seq, ackedSeq}");
+  }
+  return body.session;
+}
+
+function queryFlag(v: unknown): boolean {
+  return v === "true" || v === "1" || v === true;
+}
+
+function queryPath(q: unknown): string {
+  const path = (q as { path?: unknown })?.path;
+  if (typeof path !== "string") throw new DfsError("BAD_REQUEST", "query parameter `path` is required");
+  return path;
+}
+
+function secretMatches(given: unknown, secret: string): boolean {
+  if (typeof given !== "string") return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): FastifyInstance {
+  const app = deps.app ?? Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimitBytes });
+  const replica = deps.replica;
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (err instanceof DfsError) {
+      return reply.status(err.httpStatus).send(err.toJSON());
+    }
+    const e = err as { statusCode?: number; message?: string; code?: string; validation?: unknown };
+    if (e.validation || (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500)) {
+      const code = e.statusCode === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST";
+      return reply
+        .status(e.statusCode === 413 ? 413 : 400)
+        .send({ code, message: e.message ?? "bad request" });
+    }
+    app.log.error({ err }, "unexpected error");
+    return reply.status(500).send({ code: "INTERNAL", message: "internal error" });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ code: "NOT_FOUND", message: `no route ${req.method} ${req.url.split("?")[0]}` }),
+  );
+
+  const mutate = async (command: Record<string, unknown>) => replica.mutate(parseCommand(command) as Command);
+
+  const requireSecret = (req: FastifyRequest) => {
+    if (!secretMatches(req.headers[SECRET_HEADER], opts.secret)) {
+      throw new DfsError("UNAUTHORIZED", "internal route: missing or wrong cluster secret");
+    }
+  };
+  const requireLeader = () => {
+    if (!replica.isLeader() || replica.tracker === null) throw replica.notLeader();
+    return replica.tracker;
+  };
+
+  // ---------------------------------------------------------------- sessions and mutations
+
+  app.post(META_ROUTES.openSession, async () => mutate({ type: "openSession" }));
+  app.post(META_ROUTES.keepAlive, async (req) => {
+    const body = req.body as { sessionId?: unknown };
+    return mutate({ type: "keepAlive", sessionId: body?.sessionId });
+  });
+
+  const body = (req: FastifyRequest) => {
+    if (typeof req.body !== "object" || req.body === null || Array.isArray(req.body)) {
+      throw new DfsError("BAD_REQUEST", "the body must be a JSON object");
+    }
+    return req.body as Record<string, unknown>;
+  };
+
+  app.post(META_ROUTES.mkdir, async (req) => {
+    const b = body(req);
+    return mutate({ ...b, type: "mkdir", session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.commit, async (req) => {
+    const b = body(req);
+    const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
+    return mutate({ ...b, type: "commit", content, session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.rename, async (req) => {
+    const b = body(req);
+    return mutate({ ...b, type: "rename", session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.delete, async (req) => {
+    const b = body(req);
+    return mutate({ ...b, type: "delete", session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.txn, async (req) => {
+    const b = body(req);
+    if (!Array.isArray(b.ops)) throw new DfsError("BAD_REQUEST", "txn needs an `ops` array");
+    const ops = (b.ops as WireTxnOp[]).map((op) =>
+      op?.type === "commit" ? { ...op, content: wireContent(op.content, opts.inlineThresholdBytes) } : op,
+    );
+    return mutate({ ...b, type: "txn", ops, session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.lockAcquire, async (req) => {
+    const b = body(req);
+    return mutate({ ...b, type: "lockAcquire", session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.lockRenew, async (req) => {
+    const b = body(req);
+    return mutate({ ...b, type: "lockRenew", session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.lockRelease, async (req) => {
+    const b = body(req);
+    return mutate({ ...b, type: "lockRelease", session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.abandon, async (req) => {
+    const b = body(req);
+    return mutate({ type: "abandonChunks", chunkIds: b.chunkIds, session: sessionOf(b) });
+  });
+
+  // ---------------------------------------------------------------- reads
+
+  const read = async <T>(req: FastifyRequest, query: (fs: MetaReplica["fs"]) => T) =>
+    replica.read(queryFlag((req.query as { stale?: unknown })?.stale), query);
+
+  app.get(META_ROUTES.stat, async (req) => (await read(req, (fs) => fs.stat(queryPath(req.query)))).value);
+  app.get(META_ROUTES.list, async (req) => {
+    const r = await read(req, (fs) => fs.list(queryPath(req.query)));
+    return { entries: r.value };
+  });
+  app.get(META_ROUTES.versions, async (req) => {
+    const r = await read(req, (fs) => fs.versions(queryPath(req.query)));
+    return { versions: r.value };
+  });
+  app.get(META_ROUTES.read, async (req) => {
+    const q = req.query as { version?: string };
+    const version = q?.version === undefined ? undefined : Number(q.version);
+    if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) {
+      throw new DfsError("BAD_REQUEST", "`version` must be a positive integer");
+    }
+    const r = await read(req, (fs) => fs.readVersion(queryPath(req.query), version));
+    const v = r.value;
+    const content: WireContent =
+      v.content.kind === "inline"
+        ? { kind: "inline", dataBase64: Buffer.from(v.content.data).toString("base64") }
+        : v.content;
+    return {
+      path: v.path,
+      version: v.version,
+      sizeBytes: v.sizeBytes,
+      createdAtMs: v.createdAtMs,
+      content,
+      index: r.index,
+    };
+  });
+  app.get(META_ROUTES.locks, async (req) => {
+    const q = req.query as { path?: string };
+    const r = await read(req, (fs) => fs.locks(q?.path));
+    return { locks: r.value };
+  });
+  app.get(META_ROUTES.watch, async (req) => {
+    const q = req.query as { after?: string; timeoutMs?: string };
+    const after = Number(q?.after ?? 0);
+    const timeoutMs = Math.min(Number(q?.timeoutMs ?? 30_000), 60_000);
+    if (!Number.isSafeInteger(after) || after < 0 || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new DfsError("BAD_REQUEST", "`after` and `timeoutMs` must be non-negative integers");
+    }
+    return replica.feed.wait(after, timeoutMs);
+  });
+
+  // ---------------------------------------------------------------- data path (leader)
+
+  app.post(META_ROUTES.placement, async (req) => {
+    const tracker = requireLeader();
+    const b = body(req) as unknown as PlacementRequest;
+    if (typeof b.chunkId !== "string" || !/^[0-9a-f]{64}$/.test(b.chunkId)) {
+      throw new DfsError("BAD_REQUEST", "chunkId must be 64 lowercase hex characters");
+    }
+    if (!Number.isSafeInteger(b.sizeBytes) || b.sizeBytes < 0 || b.sizeBytes > opts.chunkSizeBytes) {
+      throw new DfsError("BAD_REQUEST", `sizeBytes must be within 0..${opts.chunkSizeBytes}`);
+    }
+    const replication = b.replication ?? opts.replication;
+    if (!Number.isSafeInteger(replication) || replication < 1 || replication > 16) {
+      throw new DfsError("BAD_REQUEST", "replication must be within 1..16");
+    }
+    const exclude = new Set(Array.isArray(b.exclude) ? b.exclude.filter(Number.isSafeInteger) : []);
+    const nodes = tracker.choose(b.sizeBytes, replication, exclude);
+    if (nodes.length < replication) {
+      throw new DfsError(
+        "UNAVAILABLE",
+        `only ${nodes.length} live data nodes with room for ${replication} replicas`,
+        { available: nodes.length },
+      );
+    }
+    return {
+      chunkId: b.chunkId,
+      nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+      ticket: tracker.ticket(b.chunkId, b.sizeBytes, nodes),
+    };
+  });
+
+  app.get(META_ROUTES.locations, async (req) => {
+    const tracker = requireLeader();
+    const ids = String((req.query as { ids?: string })?.ids ?? "")
+      .split(",")
+      .filter((s) => s.length > 0);
+    if (ids.length > 10_000) throw new DfsError("BAD_REQUEST", "at most 10000 ids per request");
+    const locations: Record<string, { id: number; url: string }[]> = {};
+    for (const id of ids) locations[id] = tracker.locations(id);
+    return { locations };
+  });
+
+  app.post(META_ROUTES.dataRegister, async (req) => {
+    requireSecret(req);
+    const tracker = requireLeader();
+    tracker.register(body(req) as unknown as DataRegisterRequest);
+    return { ok: true };
+  });
+  app.post(META_ROUTES.dataHeartbeat, async (req) => {
+    requireSecret(req);
+    const tracker = requireLeader();
+    const h = body(req) as unknown as DataHeartbeatRequest;
+    const node = tracker.nodes.get(h.id);
+    if (node) tracker.signQueued(node);
+    return tracker.heartbeat(h);
+  });
+
+  // ---------------------------------------------------------------- status
+
+  app.get(META_ROUTES.replicaStatus, async () => replica.status());
+  app.get(META_ROUTES.clusterStatus, async (_req, reply: FastifyReply) => {
+    if (!replica.isLeader()) {
+      // Only the leader knows the data nodes; a follower points there.
+      throw replica.notLeader();
+    }
+    return reply.send(await clusterStatus(replica));
+  });
+
+  return app;
+}
+
+async function fetchStatus(url: string): Promise<ReplicaStatus | null> {
+  try {
+    const res = await request(`${url}/status`, { headersTimeout: 500, bodyTimeout: 500 });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return null;
+    }
+    return (await res.body.json()) as ReplicaStatus;
+  } catch {
+    return null;
+  }
+}
+
+async function clusterStatus(replica: MetaReplica): Promise<ClusterStatus> {
+  const self = replica.status();
+  const others = await Promise.all(self.peers.map((p) => fetchStatus(p.url)));
+  const metas = [self, ...others.filter((s): s is ReplicaStatus => s !== null)];
+  const meta = [{ id: self.id, url: self.url }, ...self.peers.map((p) => ({ id: p.id, url: p.url }))]
+    .sort((a, b) => a.id - b.id)
+    .map(({ id, url }) => {
+      const s = metas.find((m) => m.id === id);
+      return {
+        id,
+        url,
+        pid: s?.pid ?? null,
+        role: s?.role ?? null,
+        term: s?.term ?? null,
+        commitIndex: s?.commitIndex ?? null,
+        appliedIndex: s?.appliedIndex ?? null,
+        alive: s !== undefined,
+      };
+    });
+  return { leader: self.id, term: self.term, meta, ...replica.dataStatus() };
+}

@@ -1,0 +1,244 @@
+/**
+ * The leader's soft state about data nodes (HDFS/GFS style): who is alive, how full, which chunks
+ * each holds. Rebuilt from the nodes' reports after every leader change, never replicated. From it the
+ * leader places new chunks, finds under-replicated chunks and hands out repair and deletion work.
+ */
+import type {
+  DataHeartbeatRequest,
+  DataHeartbeatResponse,
+  DataNodeCommand,
+  DataRegisterRequest,
+  NodeAddress,
+} from "../common/protocol/index.js";
+import { signTicket } from "../common/tickets.js";
+
+export interface TrackedNode {
+  id: number;
+  url: string;
+  zone: string;
+  pid: number;
+  capacityBytes: number;
+  freeBytes: number;
+  usedBytes: number;
+  chunks: Set<string>;
+  lastSeenMs: number;
+  /** Has sent its full inventory to this leader. */
+  reported: boolean;
+  queue: DataNodeCommand[];
+}
+
+export interface DataTrackerOptions {
+  replication: number;
+  deadAfterMs: number;
+  secret: string;
+  ticketTtlMs: number;
+  /** How many repair copies may be outstanding at once (bounded repair rate). */
+  maxRepairsInFlight: number;
+  garbageGraceMs: number;
+  /** Nodes the config names: GC waits until each has reported. */
+  expectedNodeIds: number[];
+}
+
+export interface DataTrackerDeps {
+  now(): number;
+  /** Chunks referenced by retained versions, at the applied index. */
+  referenced(): ReadonlyMap<string, number>;
+  /** Size of a referenced chunk (tickets bind the exact size). */
+  chunkSize(chunkId: string): number | undefined;
+  /** Unreferenced chunks the state machine marked as garbage, with when. */
+  garbage(): readonly { chunkId: string; sinceMs: number }[];
+  /** Proposes `collectGarbage` once holders were told to delete. */
+  collectGarbage(chunkIds: string[], beforeMs: number): void;
+}
+
+export class DataTracker {
+  readonly nodes = new Map<number, TrackedNode>();
+  private readonly leaderSinceMs: number;
+  private readonly repairsInFlight = new Map<string, number>();
+  /** Unreferenced chunks seen on a node that the state machine never listed (uploads in flight). */
+  private readonly orphanSinceMs = new Map<string, number>();
+  corruptFound = 0;
+
+  constructor(
+    private readonly opts: DataTrackerOptions,
+    private readonly deps: DataTrackerDeps,
+  ) {
+    this.leaderSinceMs = deps.now();
+  }
+
+  register(r: DataRegisterRequest): void {
+    const prev = this.nodes.get(r.id);
+    this.nodes.set(r.id, {
+      id: r.id,
+      url: r.url,
+      zone: r.zone,
+      pid: r.pid,
+      capacityBytes: r.capacityBytes,
+      freeBytes: r.freeBytes,
+      usedBytes: r.usedBytes,
+      chunks: new Set(r.chunks),
+      lastSeenMs: this.deps.now(),
+      reported: true,
+      queue: prev?.queue ?? [],
+    });
+  }
+
+  heartbeat(h: DataHeartbeatRequest): DataHeartbeatResponse {
+    const n = this.nodes.get(h.id);
+    if (!n?.reported) return { reregister: true, commands: [] };
+    n.pid = h.pid;
+    n.freeBytes = h.freeBytes;
+    n.usedBytes = h.usedBytes;
+    n.lastSeenMs = this.deps.now();
+    for (const id of h.added) n.chunks.add(id);
+    for (const id of h.removed) n.chunks.delete(id);
+    for (const id of h.corrupt) n.chunks.delete(id);
+    this.corruptFound += h.corrupt.length;
+    for (const id of h.added) this.repairsInFlight.delete(id);
+    const commands = n.queue.splice(0, n.queue.length);
+    return { reregister: false, commands };
+  }
+
+  isAlive(n: TrackedNode): boolean {
+    return n.reported && this.deps.now() - n.lastSeenMs <= this.opts.deadAfterMs;
+  }
+
+  liveNodes(): TrackedNode[] {
+    return [...this.nodes.values()].filter((n) => this.isAlive(n));
+  }
+
+  /** A new leader knows nothing until the nodes report: it does not judge replica counts before. */
+  reportsComplete(): boolean {
+    const waitedOut = this.deps.now() - this.leaderSinceMs > this.opts.deadAfterMs;
+    return waitedOut || this.opts.expectedNodeIds.every((id) => this.nodes.get(id)?.reported);
+  }
+
+  /**
+   * R distinct live nodes with room: one per zone first (most free space first), then by free space.
+   * Returns fewer than R only when fewer qualify.
+   */
+  choose(sizeBytes: number, count: number, exclude: ReadonlySet<number>): TrackedNode[] {
+    const candidates = this.liveNodes()
+      .filter((n) => !exclude.has(n.id) && n.freeBytes >= sizeBytes)
+      .sort((a, b) => b.freeBytes - a.freeBytes || a.id - b.id);
+    const picked: TrackedNode[] = [];
+    const zones = new Set<string>();
+    for (const n of candidates) {
+      if (picked.length < count && !zones.has(n.zone)) {
+        picked.push(n);
+        zones.add(n.zone);
+      }
+    }
+    for (const n of candidates) {
+      if (picked.length < count && !picked.includes(n)) picked.push(n);
+    }
+    return picked;
+  }
+
+  ticket(chunkId: string, sizeBytes: number, nodes: readonly { id: number }[]): string {
+    return signTicket(this.opts.secret, {
+      chunkId,
+      sizeBytes,
+      nodeIds: nodes.map((n) => n.id),
+      expiresAtMs: this.deps.now() + this.opts.ticketTtlMs,
+    });
+  }
+
+  locations(chunkId: string): NodeAddress[] {
+    return this.liveNodes()
+      .filter((n) => n.chunks.has(chunkId))
+      .map((n) => ({ id: n.id, url: n.url }));
+  }
+
+  /** Referenced chunks with fewer than R live holders (0 until every node has reported). */
+  underReplicated(): string[] {
+    if (!this.reportsComplete()) return [];
+    const live = this.liveNodes();
+    const out: string[] = [];
+    for (const chunkId of this.deps.referenced().keys()) {
+      let holders = 0;
+      for (const n of live) if (n.chunks.has(chunkId)) holders++;
+      if (holders < Math.min(this.opts.replication, Math.max(live.length, 1))) out.push(chunkId);
+    }
+    return out;
+  }
+
+  /** Queues copies for under-replicated chunks, within the in-flight bound. */
+  scheduleRepairs(): number {
+    const now = this.deps.now();
+    for (const [id, since] of this.repairsInFlight) {
+      if (now - since > this.opts.deadAfterMs * 3) this.repairsInFlight.delete(id);
+    }
+    let queued = 0;
+    const live = this.liveNodes();
+    for (const chunkId of this.underReplicated()) {
+      if (this.repairsInFlight.size >= this.opts.maxRepairsInFlight) break;
+      if (this.repairsInFlight.has(chunkId)) continue;
+      const holders = live.filter((n) => n.chunks.has(chunkId));
+      const source = holders[0];
+      const sizeBytes = this.deps.chunkSize(chunkId);
+      // No live copy means nothing to copy from: it stays reported as under-replicated.
+      if (!source || sizeBytes === undefined) continue;
+      const need = this.opts.replication - holders.length;
+      const targets = this.choose(0, need, new Set(holders.map((h) => h.id)));
+      if (targets.length === 0) continue;
+      source.queue.push({
+        type: "replicate",
+        chunkId,
+        sizeBytes,
+        targets: targets.map((t) => ({ id: t.id, url: t.url })),
+        ticket: "",
+      });
+      this.repairsInFlight.set(chunkId, now);
+      queued++;
+    }
+    return queued;
+  }
+
+  /**
+   * Deletes chunks no retained version references, once past the grace period. Stops on any doubt:
+   * a node that has not reported, or one that is not alive (JuiceFS #6479 deleted live data from a
+   * partial listing).
+   */
+  collectGarbage(): number {
+    if (!this.opts.expectedNodeIds.every((id) => this.nodes.get(id)?.reported)) return 0;
+    if ([...this.nodes.values()].some((n) => !this.isAlive(n))) return 0;
+    const now = this.deps.now();
+    const cutoff = now - this.opts.garbageGraceMs;
+    const referenced = this.deps.referenced();
+    const listed = new Map(this.deps.garbage().map((g) => [g.chunkId, g.sinceMs]));
+    const doomed = new Set<string>();
+    for (const [chunkId, sinceMs] of listed)
+      if (sinceMs <= cutoff && !referenced.has(chunkId)) doomed.add(chunkId);
+    // Chunks stored but never referenced nor listed: uploads whose commit never came.
+    const seen = new Set<string>();
+    for (const n of this.nodes.values()) {
+      for (const chunkId of n.chunks) {
+        if (referenced.has(chunkId) || listed.has(chunkId)) continue;
+        seen.add(chunkId);
+        const since = this.orphanSinceMs.get(chunkId) ?? now;
+        this.orphanSinceMs.set(chunkId, since);
+        if (since <= cutoff) doomed.add(chunkId);
+      }
+    }
+    for (const chunkId of this.orphanSinceMs.keys())
+      if (!seen.has(chunkId)) this.orphanSinceMs.delete(chunkId);
+    if (doomed.size === 0) return 0;
+    for (const n of this.nodes.values()) {
+      const mine = [...doomed].filter((id) => n.chunks.has(id));
+      if (mine.length > 0) n.queue.push({ type: "delete", chunkIds: mine });
+    }
+    const listedDoomed = [...doomed].filter((id) => listed.has(id));
+    if (listedDoomed.length > 0) this.deps.collectGarbage(listedDoomed, cutoff);
+    for (const id of doomed) this.orphanSinceMs.delete(id);
+    return doomed.size;
+  }
+
+  /** Signs the tickets of queued replicate commands just before they are handed out. */
+  signQueued(n: TrackedNode): void {
+    for (const c of n.queue) {
+      if (c.type === "replicate" && c.ticket === "")
+        c.ticket = this.ticket(c.chunkId, c.sizeBytes, c.targets);
+    }
+  }
+}

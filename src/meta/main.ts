@@ -1,0 +1,87 @@
+/**
+ * `raftfs meta --id N`: one metadata replica process. Wires LevelDB storage, the HTTP transport, the
+ * Raft driver and the API on one fastify server, listens, and stops cleanly on SIGTERM/SIGINT.
+ */
+import { join } from "node:path";
+import Fastify, { LogController } from "fastify";
+import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
+import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
+import { buildMetaServer } from "./app.js";
+import { MetaReplica } from "./replica.js";
+
+export interface RunningMeta {
+  replica: MetaReplica;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function runMetaReplica(opts: { configPath: string; id: number }): Promise<RunningMeta> {
+  const config = loadConfig(opts.configPath);
+  const self = config.meta.find((m) => m.id === opts.id);
+  if (!self) throw new ConfigError(opts.configPath, [`/meta: no replica with id ${opts.id}`]);
+  const tls = config.tls !== undefined;
+
+  const storage = await LevelStorage.open({
+    dir: join(config.dataDir, `meta-${opts.id}`),
+    initialConf: { voters: config.meta.map((m) => m.id), learners: [], joining: [] },
+  });
+  const app = Fastify({
+    logger: { level: process.env.RAFTFS_LOG_LEVEL ?? "info" },
+    // Per-request lines would drown the Raft events; errors still go through the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: Math.ceil(config.inlineThresholdBytes * 1.4) + 64 * 1024,
+  });
+  const log = app.log.child({ replica: opts.id });
+  const transport = new HttpTransport(
+    {
+      secret: config.secret,
+      peers: config.meta.filter((m) => m.id !== opts.id).map((m) => ({ id: m.id, url: metaUrl(m, tls) })),
+    },
+    { app, log },
+  );
+  const replica = new MetaReplica({ config, id: opts.id }, { storage, transport, log });
+  buildMetaServer(
+    {
+      secret: config.secret,
+      inlineThresholdBytes: config.inlineThresholdBytes,
+      replication: config.replication,
+      chunkSizeBytes: config.chunkSizeBytes,
+      bodyLimitBytes: Math.ceil(config.inlineThresholdBytes * 1.4) + 64 * 1024,
+    },
+    { replica, app },
+  );
+  replica.start();
+  try {
+    await app.listen({ host: self.host, port: self.port });
+  } catch (err) {
+    await replica.stop();
+    throw err;
+  }
+  if (config.tokens.length === 0) {
+    log.warn(
+      "no client tokens configured: the cluster is open to anyone who can reach it (fine on loopback)",
+    );
+  }
+  log.info({ url: metaUrl(self, tls), pid: process.pid }, "metadata replica listening");
+  let closing: Promise<void> | null = null;
+  return {
+    replica,
+    url: metaUrl(self, tls),
+    close: () => {
+      closing ??= (async () => {
+        await app.close();
+        await replica.stop();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Turns a start-up failure into the one clear line the process prints before exiting non-zero. */
+export function startupFailureLine(err: unknown, what: string): string {
+  const e = err as { code?: string; message?: string };
+  if (e?.code === "EADDRINUSE") return `${what}: ${e.message ?? "address in use"} (port already in use)`;
+  if (err instanceof CorruptStoreError) return `${what}: the metadata store is damaged: ${err.message}`;
+  if (err instanceof ConfigError) return err.message;
+  return `${what}: ${e?.message ?? String(err)}`;
+}

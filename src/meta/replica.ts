@@ -1,0 +1,230 @@
+/**
+ * One metadata replica: the file-system state machine under a Raft driver, the watch feed, and, while
+ * this replica leads, the data-node tracker with its repair and garbage-collection duties.
+ */
+import type { ClusterConfig } from "../common/config.js";
+import { metaUrl } from "../common/config.js";
+import { DfsError } from "../common/errors.js";
+import type { ClusterStatus, ReplicaStatus } from "../common/protocol/index.js";
+import type { Logger, PersistentStorage, RaftDriver, Transport } from "../raft/index.js";
+import { RaftDriver as Driver } from "../raft/index.js";
+import { DataTracker } from "./data-tracker.js";
+import { encodeEntry } from "./entry-codec.js";
+import { FsMachine } from "./fs-machine.js";
+import type { ApplyResult, Command, FsState } from "./state/index.js";
+import { WatchFeed } from "./watch-feed.js";
+
+export interface MetaReplicaOptions {
+  config: ClusterConfig;
+  id: number;
+  /** How often the leader runs repair and GC duties. */
+  dutyIntervalMs?: number;
+}
+
+export interface MetaReplicaDeps {
+  storage: PersistentStorage;
+  transport: Transport;
+  log: Logger;
+  now?: () => number;
+  onFatal?: (err: unknown) => void;
+}
+
+export class MetaReplica {
+  readonly id: number;
+  readonly feed = new WatchFeed({ maxChanges: 10_000, maxWaiters: 10_000 });
+  readonly machine: FsMachine;
+  readonly driver: RaftDriver;
+  tracker: DataTracker | null = null;
+  private dutyTimer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+  private readonly config: ClusterConfig;
+
+  constructor(
+    private readonly opts: MetaReplicaOptions,
+    private readonly deps: MetaReplicaDeps,
+  ) {
+    this.id = opts.id;
+    this.config = opts.config;
+    this.now = deps.now ?? Date.now;
+    this.machine = new FsMachine(
+      { versionsRetained: this.config.versionsRetained, sessionTimeoutMs: this.config.sessionTimeoutMs },
+      this.feed,
+    );
+    const raft = this.config.raft;
+    this.driver = new Driver(
+      {
+        id: opts.id,
+        tickIntervalMs: raft.tickIntervalMs,
+        electionTimeoutTicks: raft.electionTimeoutTicks,
+        heartbeatIntervalTicks: raft.heartbeatIntervalTicks,
+        maxInflightAppends: raft.maxInflightAppends,
+        maxEntriesPerAppend: raft.maxEntriesPerAppend,
+        maxBytesPerAppend: raft.maxBytesPerAppend,
+        maxUncommittedBytes: raft.maxUncommittedBytes,
+        snapshotEveryEntries: raft.snapshotEveryEntries,
+        snapshotChunkBytes: raft.snapshotChunkBytes,
+        leaseReads: raft.leaseReads,
+      },
+      {
+        storage: deps.storage,
+        transport: deps.transport,
+        stateMachine: this.machine,
+        log: deps.log,
+        ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
+      },
+    );
+  }
+
+  get fs(): FsState {
+    return this.machine.fs;
+  }
+
+  start(): void {
+    this.driver.onLeaderChange((c) => {
+      if (c.isLeader) this.becameLeader();
+      else this.lostLeadership();
+    });
+    this.driver.start();
+  }
+
+  async stop(): Promise<void> {
+    this.lostLeadership();
+    this.feed.close();
+    await this.driver.stop();
+  }
+
+  isLeader(): boolean {
+    return this.driver.status().role === "leader";
+  }
+
+  leaderUrl(id: number | null): string | null {
+    const node = this.config.meta.find((m) => m.id === id);
+    return node ? metaUrl(node, this.config.tls !== undefined) : null;
+  }
+
+  notLeader(): DfsError {
+    const leaderId = this.driver.status().leaderId;
+    return new DfsError("NOT_LEADER", "this replica is not the leader", {
+      leaderId,
+      leaderUrl: this.leaderUrl(leaderId),
+    });
+  }
+
+  /** Proposes a command stamped with this leader's clock; resolves with its result once applied here. */
+  async mutate(command: Command): Promise<unknown> {
+    if (!this.isLeader()) throw this.notLeader();
+    let result: ApplyResult;
+    try {
+      result = (await this.driver.propose(encodeEntry({ timestampMs: this.now(), command }))) as ApplyResult;
+    } catch (err) {
+      if (err instanceof DfsError && err.code === "NOT_LEADER") throw this.notLeader();
+      throw err;
+    }
+    if (!result.ok) throw DfsError.fromBody(result.error);
+    return result.value;
+  }
+
+  /** A read at least as new as every write acknowledged before it began (ReadIndex), unless stale. */
+  async read<T>(stale: boolean, query: (fs: FsState) => T): Promise<{ value: T; index: number }> {
+    if (!stale) await this.driver.readIndex();
+    return { value: query(this.fs), index: this.machine.appliedIndex };
+  }
+
+  status(): ReplicaStatus {
+    const s = this.driver.status();
+    const tls = this.config.tls !== undefined;
+    const peers = this.config.meta
+      .filter((m) => m.id !== this.id)
+      .map((m) => {
+        const p = s.peers.find((x) => x.id === m.id);
+        return {
+          id: m.id,
+          url: metaUrl(m, tls),
+          ...(p ? { match: p.match, next: p.next, state: p.state, recentActive: p.recentActive } : {}),
+        };
+      });
+    return {
+      id: this.id,
+      url: this.leaderUrl(this.id) ?? "",
+      role: s.role,
+      term: s.term,
+      leader: s.leaderId,
+      leaderUrl: this.leaderUrl(s.leaderId),
+      commitIndex: s.commitIndex,
+      appliedIndex: s.appliedIndex,
+      lastLogIndex: s.lastLogIndex,
+      snapshotIndex: s.snapshotIndex,
+      pid: process.pid,
+      peers,
+    };
+  }
+
+  /** The data half of the cluster status, as this leader's tracker sees it. */
+  dataStatus(): Pick<ClusterStatus, "data" | "underReplicatedChunks" | "corruptChunks"> {
+    const t = this.tracker;
+    const data = this.config.data.map((d) => {
+      const n = t?.nodes.get(d.id);
+      return {
+        id: d.id,
+        url: n?.url ?? metaUrl(d, this.config.tls !== undefined),
+        zone: d.zone,
+        pid: n?.pid ?? null,
+        alive: n !== undefined && t !== null && t.isAlive(n),
+        chunks: n?.chunks.size ?? 0,
+        usedBytes: n?.usedBytes ?? 0,
+        freeBytes: n?.freeBytes ?? 0,
+        capacityBytes: n?.capacityBytes ?? 0,
+      };
+    });
+    return {
+      data,
+      underReplicatedChunks: t?.underReplicated().length ?? 0,
+      corruptChunks: t?.corruptFound ?? 0,
+    };
+  }
+
+  private becameLeader(): void {
+    // Leases restart in full under the new leader: a failover never expires a lock early.
+    this.mutate({ type: "leaderChanged" }).catch((err) =>
+      this.deps.log.warn({ err }, "could not commit leaderChanged"),
+    );
+    this.tracker = new DataTracker(
+      {
+        replication: this.config.replication,
+        deadAfterMs: this.config.dataNodeDeadAfterMs,
+        secret: this.config.secret,
+        ticketTtlMs: 60_000,
+        maxRepairsInFlight: 16,
+        garbageGraceMs: this.config.garbageGraceMs,
+        expectedNodeIds: this.config.data.map((d) => d.id),
+      },
+      {
+        now: this.now,
+        referenced: () => this.fs.referencedChunks(),
+        chunkSize: (id) => this.fs.chunkSize(id),
+        garbage: () => this.fs.garbageChunks(),
+        collectGarbage: (chunkIds, beforeMs) => {
+          this.mutate({ type: "collectGarbage", chunkIds, beforeMs }).catch((err) =>
+            this.deps.log.warn({ err }, "collectGarbage failed"),
+          );
+        },
+      },
+    );
+    const every = this.opts.dutyIntervalMs ?? 500;
+    this.dutyTimer = setInterval(() => this.leaderDuties(), every);
+  }
+
+  private lostLeadership(): void {
+    if (this.dutyTimer) clearInterval(this.dutyTimer);
+    this.dutyTimer = null;
+    this.tracker = null;
+  }
+
+  private leaderDuties(): void {
+    const t = this.tracker;
+    if (!t) return;
+    t.scheduleRepairs();
+    t.collectGarbage();
+    for (const n of t.nodes.values()) t.signQueued(n);
+  }
+}
