@@ -1,9 +1,10 @@
 /**
  * The Ready loop: the imperative shell that runs the pure core with a clock, a disk and a network.
  *
- * One cycle: take `ready()`, persist it (one synced batch: everything that arrived while the previous
- * batch was being written goes into this one — group commit), send its messages, restore its snapshot,
- * apply its committed entries, answer its read states, `advance()`. Only one cycle runs at a time;
+ * One cycle: take `ready()`, send the leader's appends, restore its snapshot, apply its committed
+ * entries and answer its read states (all of which depend on nothing this node has yet to write),
+ * persist it (one synced batch: everything that arrived while the previous batch was being written
+ * goes into this one — group commit), send the remaining messages, `advance()`. Only one cycle runs at a time;
  * ticks and incoming messages keep flowing into the core while a cycle awaits the disk, so a slow
  * fsync never stops check-quorum or heartbeats. A failed write is fatal: the process must not go on.
  */
@@ -398,13 +399,17 @@ export class RaftDriver {
   }
 
   private async cycle(node: RaftNode, rd: Ready): Promise<void> {
+    // Leader appends go out while the leader's own fsync runs (Raft thesis §10.2.1).
+    this.transport.send(rd.earlyMessages);
+    // Committed entries are durable on a quorum already, and the state machine lives in memory: they
+    // may be applied (and answered) while this node's own write is still in flight.
+    if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.apply(e);
+    for (const rs of rd.readStates) this.reads.confirmed(rs.readCtx, rs.index);
     await this.storage.persist(rd);
     // Stopped while writing: like a crash right after the fsync; nothing more leaves this node.
     if (this.stopped) return;
     this.transport.send(rd.messages);
-    if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries) this.apply(e);
-    for (const rs of rd.readStates) this.reads.confirmed(rs.readCtx, rs.index);
     node.advance(rd);
     this.reads.applied(this.appliedIndex);
     this.afterStateChange(node);

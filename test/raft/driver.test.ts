@@ -129,7 +129,8 @@ describe("RaftDriver: three replicas over HTTP on LevelDB", () => {
     const expected = Array.from({ length: 200 }, (_, i) => i);
     for (const n of cluster.running()) expect(n.sm.values).toEqual(expected);
     expect(victim.sm.restores).toBe(1);
-    expect(victim.storage.snapshot().meta.index).toBeGreaterThan(victimLast);
+    // The snapshot is applied while its write is still in flight: wait for it to be durable.
+    await waitFor(() => victim.storage.snapshot().meta.index > victimLast, "the installed snapshot on disk");
 
     // The installed snapshot is durable: after another restart the replica starts from it.
     await cluster.stop(victim.id);

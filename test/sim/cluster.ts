@@ -146,7 +146,17 @@ export class Sim {
   process(n: SimNode): void {
     for (let guard = 0; guard < 1000; guard++) {
       if (!n.raft || (!n.outstanding && !n.raft.hasReady())) break;
-      if (!n.outstanding) n.outstanding = n.raft.ready();
+      if (!n.outstanding) {
+        const rd = (n.outstanding = n.raft.ready());
+        // As the driver does: leader appends leave and committed entries apply at once, in parallel
+        // with the (possibly slow) persist.
+        this.send(n, rd.earlyMessages);
+        if (rd.snapshot)
+          this.restoreSnapshot(n, rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.conf);
+        for (const e of rd.committedEntries) this.apply(n, e);
+        for (const rs of rd.readStates) n.reads.push(rs);
+        this.serveReads(n);
+      }
       if (n.slowDisk) break;
       this.complete(n);
       if (guard === 999) throw new Error(`node ${n.id} never became idle`);
@@ -154,7 +164,7 @@ export class Sim {
     if (this.checking) this.ghost.check();
   }
 
-  /** Persists the outstanding Ready, then sends, applies and advances (the driver's order). */
+  /** Persists the outstanding Ready, then sends the rest of its messages and advances. */
   private complete(n: SimNode): void {
     const rd = n.outstanding!;
     const raft = n.raft!;
@@ -167,15 +177,15 @@ export class Sim {
       this.crash(n.id);
       return;
     }
-    for (const m of rd.messages) {
+    this.send(n, rd.messages);
+    raft.advance(rd);
+  }
+
+  private send(n: SimNode, msgs: Message[]): void {
+    for (const m of msgs) {
       if (this.checking) this.ghost.onSend(n, m);
       this.network.push({ seq: this.seq++, msg: m });
     }
-    if (rd.snapshot) this.restoreSnapshot(n, rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.conf);
-    for (const e of rd.committedEntries) this.apply(n, e);
-    for (const rs of rd.readStates) n.reads.push(rs);
-    raft.advance(rd);
-    this.serveReads(n);
   }
 
   private restoreSnapshot(n: SimNode, data: Uint8Array, index: number, conf: ConfState): void {

@@ -173,6 +173,30 @@ describe("crashes around persistence", () => {
   });
 });
 
+describe("sending before persisting (Raft thesis §10.2.1)", () => {
+  test("a leader's appends leave before its own write, but never in a term not yet durable", () => {
+    // A single voter elects itself and appends its no-op in one step: nothing may leave early then.
+    const solo = new Sim({ nodeCount: 2, voterCount: 1, seed: 16 });
+    solo.node(1).slowDisk = true;
+    for (let t = 0; t < 40 && solo.node(1).raft!.raft.role !== "leader"; t++) solo.tick(1);
+    expect(solo.node(1).raft!.raft.role).toBe("leader");
+    expect(solo.node(1).outstanding?.earlyMessages ?? []).toHaveLength(0);
+
+    // In a settled term, a proposal's appends leave while the leader's disk is still busy.
+    const sim = new Sim({ nodeCount: 3, voterCount: 3, seed: 17 });
+    const l = sim.stabilize(100)!;
+    sim.network = [];
+    sim.setSlowDisk(l.id, true);
+    sim.put(l.id, "x", "1");
+    expect(l.outstanding).not.toBeNull();
+    expect(sim.network.filter((f) => f.msg.type === "append" && f.msg.entries.length > 0)).toHaveLength(2);
+    sim.settle();
+    // Followers acknowledged, but the leader's own copy is not durable: with 3 voters, 2 acks commit.
+    expect(l.raft!.raft.log.committed).toBe(l.raft!.raft.log.lastIndex());
+    expect(l.disk.lastIndex()).toBeLessThan(l.raft!.raft.log.lastIndex());
+  });
+});
+
 describe("snapshots", () => {
   test("a snapshot replaces a follower's conflicting tail", () => {
     const sim = new Sim({ nodeCount: 3, voterCount: 3, seed: 6 });

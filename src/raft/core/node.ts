@@ -1,6 +1,6 @@
 import { assert } from "../../common/assert.js";
 import { Raft, type RaftOptions } from "./raft.js";
-import type { ConfChange, HardState, NodeId, ProposeResult, Ready, SoftState } from "./types.js";
+import type { ConfChange, HardState, Message, NodeId, ProposeResult, Ready, SoftState } from "./types.js";
 
 /**
  * The driver's handle on the core (etcd's RawNode): feed inputs, take a `Ready`, do what it says,
@@ -79,13 +79,18 @@ export class RaftNode {
     }
     const hs = this.hardState();
     const ss = this.softState();
+    // Early sending needs the term to be durable already: a single voter elects itself and appends
+    // in one step, and a crash before the persist must not let it lead that term again differently.
+    const termDurable = hs.term === this.prevHardState.term;
+    const early = termDurable ? r.msgs.filter(isEarly) : [];
     const rd: Ready = {
       softState: sameSoftState(ss, this.prevSoftState) ? null : ss,
       hardState: sameHardState(hs, this.prevHardState) ? null : hs,
       entries: r.log.unstable.slice(),
       snapshot: r.log.unstableSnapshot,
       committedEntries: r.log.nextCommittedEntries(),
-      messages: r.msgs,
+      earlyMessages: early,
+      messages: termDurable ? r.msgs.filter((m) => !isEarly(m)) : r.msgs,
       readStates: r.readStates,
     };
     r.msgs = [];
@@ -111,6 +116,11 @@ export class RaftNode {
     if (lastApplied) log.appliedTo(lastApplied.index);
     if (last || rd.snapshot) this.raft.onPersisted();
   }
+}
+
+/** Leader appends and heartbeats may leave before the persist (see Ready.earlyMessages). */
+function isEarly(m: Message): boolean {
+  return m.type === "append" || m.type === "heartbeat";
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

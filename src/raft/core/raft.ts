@@ -93,6 +93,8 @@ export class Raft {
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private readsBeforeFirstCommit: { readCtx: string; from: NodeId }[] = [];
   private incomingSnapshot: IncomingSnapshot | null = null;
+  /** This leader committed its own removal and is handing over (see handOff). */
+  private removedSelf = false;
   /** Set by proposals; the node broadcasts once per Ready so that proposals batch together. */
   needsBroadcast = false;
 
@@ -140,6 +142,7 @@ export class Raft {
       this.opts.electionTimeoutTicks + this.opts.random.int(this.opts.electionTimeoutTicks);
     this.votes.clear();
     this.leadTransferee = NONE;
+    this.removedSelf = false;
     this.readOnly.clear();
     this.readsBeforeFirstCommit = [];
     this.uncommitted = [];
@@ -223,8 +226,10 @@ export class Raft {
         }
         for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
       }
-      // A transfer that did not finish within an election timeout is abandoned.
+      // A transfer that did not finish within an election timeout is abandoned (a removed leader
+      // tries again: it must hand over).
       this.leadTransferee = NONE;
+      if (this.removedSelf) this.handOff();
     }
     if (this.heartbeatElapsed >= this.opts.heartbeatIntervalTicks) {
       this.heartbeatElapsed = 0;
@@ -335,7 +340,7 @@ export class Raft {
       (this.vote === NONE && this.leaderId === NONE) ||
       (m.type === "pre-vote" && m.term > this.term);
     const respType = m.type === "vote" ? "vote-resp" : "pre-vote-resp";
-    if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+    if (canVote && this.candidateUpToDate(m.lastLogIndex, m.lastLogTerm)) {
       // A pre-vote answer carries the term asked for, so the pre-candidate counts it.
       this.send({ type: respType, to: m.from, term: m.term, reject: false });
       if (m.type === "vote") {
@@ -345,6 +350,21 @@ export class Raft {
     } else {
       this.send({ type: respType, to: m.from, term: this.term, reject: true });
     }
+  }
+
+  /**
+   * Raft §5.4.1's election restriction. A server that is not a voter of its own committed configuration
+   * (it was removed, and knows it) only asks that the candidate hold everything it knows committed:
+   * its uncommitted tail cannot matter to the new configuration, and a candidate that has not yet
+   * learned of the removal may still need its vote (otherwise a removed leader with a longer log can
+   * block the only remaining voters forever). Entries committed after the removal are on a majority
+   * of the new voters, who still check the whole log, so they stay protected.
+   */
+  private candidateUpToDate(lastIndex: number, lastTerm: number): boolean {
+    if (this.isPromotable()) return this.log.isUpToDate(lastIndex, lastTerm);
+    const commit = this.log.committed;
+    const commitTerm = this.log.term(commit) ?? 0;
+    return lastTerm > commitTerm || (lastTerm === commitTerm && lastIndex >= commit);
   }
 
   private stepCandidate(m: Message): void {
@@ -714,7 +734,7 @@ export class Raft {
 
   private refuseProposal(): ProposeResult | null {
     if (this.role !== "leader") return { ok: false, reason: "not-leader", leaderId: this.leaderId };
-    if (this.leadTransferee !== NONE) return { ok: false, reason: "transferring" };
+    if (this.leadTransferee !== NONE || this.removedSelf) return { ok: false, reason: "transferring" };
     return null;
   }
 
@@ -786,7 +806,8 @@ export class Raft {
         this.progress.delete(id);
         if (this.leadTransferee === id) this.leadTransferee = NONE;
         if (id === this.id) {
-          this.stepDownAfterRemoval();
+          this.removedSelf = true;
+          this.handOff();
           return;
         }
         // The quorum shrank: entries may now be committed.
@@ -796,9 +817,13 @@ export class Raft {
     }
   }
 
-  /** A removed leader tells everyone the commit and hands over to the most up-to-date voter. */
-  private stepDownAfterRemoval(): void {
-    this.broadcastAppend(true);
+  /**
+   * A leader that committed its own removal keeps replicating (counting only the new voters) and hands
+   * over to the most up-to-date voter, instead of stepping down at once: the others learn the commit
+   * of the removal from it, and until they do they still need its vote, which it would refuse to a
+   * shorter log. Check-quorum still deposes it if the new voters cannot be reached.
+   */
+  private handOff(): void {
     let best: NodeId = NONE;
     let bestMatch = -1;
     for (const id of this.conf.voters) {
@@ -808,10 +833,11 @@ export class Raft {
         bestMatch = pr.match;
       }
     }
-    if (best !== NONE && bestMatch === this.log.lastIndex()) {
-      this.send({ type: "timeout-now", to: best, term: this.term });
+    if (best === NONE) {
+      this.becomeFollower(this.term, NONE);
+      return;
     }
-    this.becomeFollower(this.term, NONE);
+    this.transferLeadership(best);
   }
 
   // ---------------------------------------------------------------- leadership transfer

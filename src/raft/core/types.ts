@@ -95,8 +95,8 @@ export interface SoftState {
 }
 
 /**
- * Everything the outside must do, in order: persist `hardState`, `entries` and `snapshot` durably
- * (one atomic, synced write), then send `messages`, then apply `snapshot` and `committedEntries`,
+ * Everything the outside must do, in order: send `earlyMessages`, persist `hardState`, `entries` and
+ * `snapshot` durably (one atomic, synced write), then send `messages`, then apply `snapshot` and `committedEntries`,
  * answer `readStates`, and finally call `advance(ready)`.
  */
 export interface Ready {
@@ -105,6 +105,13 @@ export interface Ready {
   entries: Entry[];
   snapshot: Snapshot | null;
   committedEntries: Entry[];
+  /**
+   * Leader appends and heartbeats: they may leave before the persist, in parallel with the leader's own
+   * write (Raft thesis §10.2.1). They depend on no state in this Ready: the leader counts its own copy
+   * of the entries only once they are durable, and its term was persisted before it became leader.
+   */
+  earlyMessages: Message[];
+  /** Everything else: sent only after the persist (vote grants, append acknowledgements...). */
   messages: Message[];
   readStates: ReadState[];
 }

@@ -1,0 +1,294 @@
+/**
+ * Metadata throughput, latency and failover: a 3-replica raftfs cluster (real processes, LevelDB with
+ * fsync) beside a 3-member etcd cluster (Debian's etcd-server, when `etcd` is on PATH), driven by the
+ * same undici load generator: raftfs through its JSON API, etcd through its v3 JSON gateway.
+ *
+ *   npm run build && npx tsx bench/meta-vs-etcd.ts [--ops 3000] [--seconds 10] [--failovers 5]
+ */
+import type { ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { Agent, request } from "undici";
+import { freePort, type LoadResult, load, median, start, stop, waitFor } from "./support/procs.js";
+
+const { values } = parseArgs({
+  options: {
+    ops: { type: "string", default: "3000" },
+    seconds: { type: "string", default: "10" },
+    failovers: { type: "string", default: "5" },
+  },
+});
+const MAX_OPS = Number(values.ops);
+const MAX_SECONDS = Number(values.seconds);
+const FAILOVERS = Number(values.failovers);
+const dispatcher = new Agent({ connections: 128, keepAliveTimeout: 30_000, headersTimeout: 10_000, bodyTimeout: 10_000 });
+
+async function post(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await request(url, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+    dispatcher,
+  });
+  return { status: res.statusCode, json: await res.body.json() };
+}
+
+async function postOk(url: string, body: unknown): Promise<unknown> {
+  const r = await post(url, body);
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.json)}`);
+  return r.json;
+}
+
+// ------------------------------------------------------------------ the systems under test
+
+interface System {
+  name: string;
+  /** URL of each member, by id. */
+  urls: Map<number, string>;
+  leader(): Promise<number>;
+  kill(id: number): Promise<void>;
+  restart(id: number): Promise<void>;
+  write(url: string, i: number): Promise<void>;
+  mkdir(url: string, i: number): Promise<void>;
+  read(url: string, i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startRaftfs(): Promise<System> {
+  const dir = mkdtempSync(join(tmpdir(), "raftfs-bench-"));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const config = {
+    dataDir: join(dir, "data"),
+    secret: "bench-secret-0123",
+    meta: ports.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
+    data: [],
+  };
+  const configPath = join(dir, "cluster.json");
+  writeFileSync(configPath, JSON.stringify(config));
+  const main = resolve("dist/src/meta/main.js");
+  const procs = new Map<number, ChildProcess>();
+  const launch = (id: number) => {
+    const code = `import(${JSON.stringify(main)}).then(m => m.runMetaReplica({ configPath: ${JSON.stringify(configPath)}, id: ${id} }))`;
+    procs.set(id, start(process.execPath, ["--input-type=module", "-e", code], { RAFTFS_LOG_LEVEL: "warn" }));
+  };
+  for (let id = 1; id <= 3; id++) launch(id);
+  const urls = new Map(ports.map((p, i) => [i + 1, `http://127.0.0.1:${p}`]));
+  const sessions = new Map<string, { id: number; seq: number }>();
+  const session = async (url: string) => {
+    let s = sessions.get(url);
+    if (!s) {
+      const r = (await postOk(`${url}/v1/sessions`, {})) as { sessionId: number };
+      s = { id: r.sessionId, seq: 0 };
+      sessions.set(url, s);
+    }
+    s.seq++;
+    return { id: s.id, seq: s.seq, ackedSeq: 0 };
+  };
+  const sys: System = {
+    name: "raftfs",
+    urls,
+    async leader() {
+      return waitFor("a raftfs leader", async () => {
+        for (const url of urls.values()) {
+          const res = await request(`${url}/status`, { dispatcher, headersTimeout: 500 }).catch(() => null);
+          if (!res) continue;
+          const s = (await res.body.json()) as { role: string; id: number };
+          if (s.role === "leader") return s.id;
+        }
+        return null;
+      });
+    },
+    async kill(id) {
+      await stop(procs.get(id)!);
+      sessions.clear();
+    },
+    async restart(id) {
+      launch(id);
+    },
+    async write(url, i) {
+      await postOk(`${url}/v1/fs/commit`, {
+        path: `/bench/f${i % 1000}`,
+        content: { kind: "inline", dataBase64: Buffer.alloc(100, i % 256).toString("base64") },
+        createParents: true,
+        session: await session(url),
+      });
+    },
+    async mkdir(url, i) {
+      await postOk(`${url}/v1/fs/mkdir`, { path: `/dirs/d${i}`, parents: true, session: await session(url) });
+    },
+    async read(url, i) {
+      const res = await request(`${url}/v1/fs/stat?path=/bench/f${i % 100}`, { dispatcher });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`stat: HTTP ${res.statusCode}`);
+    },
+    async close() {
+      for (const p of procs.values()) await stop(p);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return sys;
+}
+
+function etcdAvailable(): boolean {
+  return spawnSync("etcd", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+async function startEtcd(): Promise<System> {
+  const dir = mkdtempSync(join(tmpdir(), "etcd-bench-"));
+  const members: { id: number; client: number; peer: number }[] = [];
+  for (let id = 1; id <= 3; id++) members.push({ id, client: await freePort(), peer: await freePort() });
+  const initialCluster = members.map((m) => `m${m.id}=http://127.0.0.1:${m.peer}`).join(",");
+  const procs = new Map<number, ChildProcess>();
+  const launch = (id: number) => {
+    const m = members[id - 1]!;
+    procs.set(
+      id,
+      start("etcd", [
+        `--name=m${id}`,
+        `--data-dir=${join(dir, `m${id}`)}`,
+        `--listen-client-urls=http://127.0.0.1:${m.client}`,
+        `--advertise-client-urls=http://127.0.0.1:${m.client}`,
+        `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
+        `--initial-cluster=${initialCluster}`,
+        "--initial-cluster-state=new",
+        "--log-level=error",
+      ]),
+    );
+  };
+  for (let id = 1; id <= 3; id++) launch(id);
+  const urls = new Map(members.map((m) => [m.id, `http://127.0.0.1:${m.client}`]));
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const sys: System = {
+    name: "etcd",
+    urls,
+    async leader() {
+      return waitFor("an etcd leader", async () => {
+        for (const [id, url] of urls) {
+          const r = await post(`${url}/v3/maintenance/status`, {}).catch(() => null);
+          const s = r?.json as { header?: { member_id?: string }; leader?: string } | undefined;
+          if (s?.leader && s.header?.member_id === s.leader) return id;
+        }
+        return null;
+      });
+    },
+    async kill(id) {
+      await stop(procs.get(id)!);
+    },
+    async restart(id) {
+      launch(id);
+    },
+    async write(url, i) {
+      await postOk(`${url}/v3/kv/put`, { key: b64(`/bench/f${i % 1000}`), value: Buffer.alloc(100, i % 256).toString("base64") });
+    },
+    async mkdir(url, i) {
+      await postOk(`${url}/v3/kv/put`, { key: b64(`/dirs/d${i}`), value: b64("dir") });
+    },
+    async read(url, i) {
+      await postOk(`${url}/v3/kv/range`, { key: b64(`/bench/f${i % 100}`) });
+    },
+    async close() {
+      for (const p of procs.values()) await stop(p);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return sys;
+}
+
+// ------------------------------------------------------------------ measurements
+
+interface Row {
+  system: string;
+  workload: string;
+  concurrency: number;
+  r: LoadResult;
+}
+
+async function throughput(sys: System): Promise<Row[]> {
+  const rows: Row[] = [];
+  const leaderUrl = sys.urls.get(await sys.leader())!;
+  // Warm up connections and the namespace.
+  await load(8, 200, 5, (i) => sys.write(leaderUrl, i));
+  for (const c of [1, 64]) {
+    rows.push({ system: sys.name, workload: "write 100 B", concurrency: c, r: await load(c, MAX_OPS, MAX_SECONDS, (i) => sys.write(leaderUrl, i)) });
+  }
+  for (const c of [1, 64]) {
+    rows.push({ system: sys.name, workload: "mkdir / put", concurrency: c, r: await load(c, MAX_OPS, MAX_SECONDS, (i) => sys.mkdir(leaderUrl, i + c * 1_000_000)) });
+  }
+  rows.push({ system: sys.name, workload: "linearizable stat / range", concurrency: 64, r: await load(64, MAX_OPS, MAX_SECONDS, (i) => sys.read(leaderUrl, i)) });
+  return rows;
+}
+
+/** kill -9 the leader, then time until a write is acknowledged by any member (median of N). */
+async function failover(sys: System): Promise<number[]> {
+  const times: number[] = [];
+  for (let k = 0; k < FAILOVERS; k++) {
+    const leader = await sys.leader();
+    await sys.write(sys.urls.get(leader)!, k);
+    const t0 = performance.now();
+    await sys.kill(leader);
+    const others = [...sys.urls.entries()].filter(([id]) => id !== leader);
+    let done = false;
+    while (!done && performance.now() - t0 < 30_000) {
+      for (const [, url] of others) {
+        try {
+          await sys.write(url, k);
+          done = true;
+          break;
+        } catch {
+          // not the leader yet, or no leader
+        }
+      }
+      if (!done) await sleep(10);
+    }
+    times.push(performance.now() - t0);
+    await sys.restart(leader);
+    await sleep(1500); // let it rejoin before the next round
+  }
+  return times;
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "–";
+}
+
+async function main(): Promise<void> {
+  const systems: System[] = [await startRaftfs()];
+  if (etcdAvailable()) systems.push(await startEtcd());
+  else console.log("(etcd not on PATH: raftfs only; `apt-get install etcd-server` for the comparison)");
+  const rows: Row[] = [];
+  const failovers = new Map<string, number[]>();
+  try {
+    for (const sys of systems) rows.push(...(await throughput(sys)));
+    for (const sys of systems) failovers.set(sys.name, await failover(sys));
+  } finally {
+    for (const sys of systems) await sys.close();
+    await dispatcher.close();
+  }
+  console.log(`\nload: at most ${MAX_OPS} ops or ${MAX_SECONDS} s per row; 100-byte values; fsync on\n`);
+  console.log("| system | workload | in flight | ops | ops/s | p50 ms | p99 ms | errors |");
+  console.log("|---|---|---:|---:|---:|---:|---:|---:|");
+  for (const { system, workload, concurrency, r } of rows) {
+    console.log(`| ${system} | ${workload} | ${concurrency} | ${r.ops} | ${fmt(r.opsPerSecond)} | ${fmt(r.p50Ms, 1)} | ${fmt(r.p99Ms, 1)} | ${r.errors} |`);
+  }
+  console.log("\n| system | failover: kill -9 leader → first acknowledged write (ms), median of " + FAILOVERS + " | all |");
+  console.log("|---|---:|---|");
+  for (const [name, ts] of failovers) console.log(`| ${name} | ${fmt(median(ts))} | ${ts.map((t) => fmt(t)).join(", ")} |`);
+  const ours = (w: string, c: number) => rows.find((x) => x.system === "raftfs" && x.workload === w && x.concurrency === c)?.r;
+  const theirs = (w: string, c: number) => rows.find((x) => x.system === "etcd" && x.workload === w && x.concurrency === c)?.r;
+  if (theirs("write 100 B", 64)) {
+    console.log("\n| ratio (raftfs ÷ etcd, same run) | value |");
+    console.log("|---|---:|");
+    console.log(`| writes/s, 64 in flight | ${fmt(ours("write 100 B", 64)!.opsPerSecond / theirs("write 100 B", 64)!.opsPerSecond, 2)} |`);
+    console.log(`| writes/s, 1 in flight | ${fmt(ours("write 100 B", 1)!.opsPerSecond / theirs("write 100 B", 1)!.opsPerSecond, 2)} |`);
+    console.log(`| mkdir/s ÷ puts/s, 64 in flight | ${fmt(ours("mkdir / put", 64)!.opsPerSecond / theirs("mkdir / put", 64)!.opsPerSecond, 2)} |`);
+    console.log(`| linearizable stat/s ÷ range/s, 64 | ${fmt(ours("linearizable stat / range", 64)!.opsPerSecond / theirs("linearizable stat / range", 64)!.opsPerSecond, 2)} |`);
+    console.log(`| failover time (lower is better) | ${fmt(median(failovers.get("raftfs")!) / median(failovers.get("etcd")!), 2)} |`);
+  }
+}
+
+await main();
