@@ -23,7 +23,8 @@ export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}):
     tail = (tail + b.toString()).slice(-2000);
   });
   child.on("exit", (code, signal) => {
-    if (code !== 0 && signal === null && code !== null) process.stderr.write(`${cmd} exited ${code}: ${tail}\n`);
+    if (code !== 0 && signal === null && code !== null)
+      process.stderr.write(`${cmd} exited ${code}: ${tail}\n`);
   });
   return child;
 }

@@ -1,0 +1,231 @@
+/**
+ * Real metadata replica processes on loopback for end-to-end tests: each replica runs the built
+ * code (`dist/`, made by `npm run build` before the suite) in its own Node process, with LevelDB in a
+ * temp folder. Tests kill them with real signals.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Agent, request } from "undici";
+import type { ReplicaStatus } from "../../src/common/protocol/index.js";
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => ok(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+export async function waitUntil<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== null && v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(20);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}`,
+  );
+}
+
+export interface HttpResult {
+  status: number;
+  body: unknown;
+}
+
+export class Http {
+  private readonly agent = new Agent({ connectTimeout: 1000, headersTimeout: 5000, bodyTimeout: 5000 });
+
+  async get(url: string): Promise<HttpResult> {
+    const res = await request(url, { dispatcher: this.agent });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: text ? JSON.parse(text) : null };
+  }
+
+  async post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const res = await request(url, {
+      method: "POST",
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      headers: { "content-type": "application/json", ...headers },
+      dispatcher: this.agent,
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: text ? JSON.parse(text) : null };
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+export interface MetaClusterOptions {
+  replicas?: number;
+  raft?: Record<string, unknown>;
+  extra?: Record<string, unknown>;
+}
+
+export class MetaCluster {
+  readonly procs = new Map<number, ChildProcess>();
+  readonly urls = new Map<number, string>();
+  readonly http = new Http();
+  private readonly stderr = new Map<number, string>();
+
+  private constructor(
+    readonly dir: string,
+    readonly configPath: string,
+    readonly ids: number[],
+  ) {}
+
+  static async start(opts: MetaClusterOptions = {}): Promise<MetaCluster> {
+    const n = opts.replicas ?? 3;
+    const dir = mkdtempSync(join(tmpdir(), "raftfs-e2e-"));
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) ports.push(await freePort());
+    const config = {
+      dataDir: join(dir, "data"),
+      secret: "e2e-secret-0123456789",
+      meta: ports.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
+      data: [],
+      raft: { tickIntervalMs: 20, ...opts.raft },
+      ...opts.extra,
+    };
+    const configPath = join(dir, "cluster.config.json");
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const c = new MetaCluster(
+      dir,
+      configPath,
+      ports.map((_, i) => i + 1),
+    );
+    ports.forEach((p, i) => c.urls.set(i + 1, `http://127.0.0.1:${p}`));
+    for (const id of c.ids) c.launch(id);
+    await c.leader();
+    return c;
+  }
+
+  launch(id: number): void {
+    const main = resolve("dist/src/meta/main.js");
+    const code = [
+      `const m = await import(${JSON.stringify(main)});`,
+      `const r = await m.runMetaReplica({ configPath: ${JSON.stringify(this.configPath)}, id: ${id} });`,
+      `for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => r.close().then(() => process.exit(0)));`,
+    ].join("\n");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, RAFTFS_LOG_LEVEL: "error" },
+    });
+    this.stderr.set(id, "");
+    child.stderr?.on("data", (b: Buffer) =>
+      this.stderr.set(id, ((this.stderr.get(id) ?? "") + b.toString()).slice(-4000)),
+    );
+    this.procs.set(id, child);
+  }
+
+  /** Sends a signal (default SIGKILL) and waits for the process to die when it is fatal. */
+  async kill(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.procs.get(id);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill(signal);
+    if (signal === "SIGKILL" || signal === "SIGTERM") await exited;
+  }
+
+  async restart(id: number): Promise<void> {
+    await this.kill(id);
+    this.launch(id);
+    await waitUntil(`replica ${id} to answer`, async () => ((await this.status(id)) ? true : null));
+  }
+
+  async status(id: number): Promise<ReplicaStatus | null> {
+    try {
+      const r = await this.http.get(`${this.urls.get(id)}/status`);
+      return r.status === 200 ? (r.body as ReplicaStatus) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The replica that leads, as every live replica agrees (bounded wait). */
+  async leader(timeoutMs = 20_000): Promise<number> {
+    return waitUntil(
+      "a leader",
+      async () => {
+        for (const id of this.ids) {
+          const s = await this.status(id);
+          if (s?.role === "leader") return id;
+        }
+        return null;
+      },
+      timeoutMs,
+    );
+  }
+
+  url(id: number): string {
+    return this.urls.get(id)!;
+  }
+
+  logs(id: number): string {
+    return this.stderr.get(id) ?? "";
+  }
+
+  async stop(): Promise<void> {
+    for (const id of this.ids) await this.kill(id);
+    await this.http.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A client session for raw HTTP tests: numbers mutations, lets a test retry one with the same seq. */
+export class RawSession {
+  seq = 0;
+  constructor(
+    readonly id: number,
+    private readonly cluster: MetaCluster,
+  ) {}
+
+  static async open(cluster: MetaCluster, leader: number): Promise<RawSession> {
+    const r = await cluster.http.post(`${cluster.url(leader)}/v1/sessions`, {});
+    if (r.status !== 200) throw new Error(`open session: ${JSON.stringify(r.body)}`);
+    return new RawSession((r.body as { sessionId: number }).sessionId, cluster);
+  }
+
+  next(): { id: number; seq: number; ackedSeq: number } {
+    this.seq++;
+    return { id: this.id, seq: this.seq, ackedSeq: 0 };
+  }
+
+  /** Posts a mutation to whichever replica leads, following NOT_LEADER, retrying the same seq. */
+  async mutate(route: string, body: Record<string, unknown>, timeoutMs = 15_000): Promise<HttpResult> {
+    const session = this.next();
+    return waitUntil(
+      `${route} to be accepted`,
+      async () => {
+        const leader = await this.cluster.leader();
+        const r = await this.cluster.http.post(`${this.cluster.url(leader)}${route}`, { ...body, session });
+        if (r.status === 421 || r.status === 503) return null;
+        return r;
+      },
+      timeoutMs,
+    );
+  }
+}
+
+export const inline = (text: string) => ({
+  kind: "inline",
+  dataBase64: Buffer.from(text).toString("base64"),
+});
