@@ -169,7 +169,7 @@ export class MetaReplica {
         url: n?.url ?? metaUrl(d, this.config.tls !== undefined),
         zone: d.zone,
         pid: n?.pid ?? null,
-        alive: n !== undefined && t !== null && t.isAlive(n),
+        alive: n !== undefined && (t?.isAlive(n) ?? false),
         chunks: n?.chunks.size ?? 0,
         usedBytes: n?.usedBytes ?? 0,
         freeBytes: n?.freeBytes ?? 0,

@@ -112,7 +112,7 @@ export class MetaCluster {
       configPath,
       ports.map((_, i) => i + 1),
     );
-    ports.forEach((p, i) => c.urls.set(i + 1, `http://127.0.0.1:${p}`));
+    for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const id of c.ids) c.launch(id);
     await c.leader();
     return c;
