@@ -20,6 +20,9 @@ const { values } = parseArgs({
     ops: { type: "string", default: "3000" },
     seconds: { type: "string", default: "10" },
     failovers: { type: "string", default: "5" },
+    /** JSON merged into the raftfs config's `raft` settings, to compare tunings. */
+    raft: { type: "string", default: "{}" },
+    "no-etcd": { type: "boolean", default: false },
   },
 });
 const MAX_OPS = Number(values.ops);
@@ -74,6 +77,7 @@ async function startRaftfs(): Promise<System> {
     secret: "bench-secret-0123",
     meta: ports.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
     data: [],
+    raft: JSON.parse(values.raft) as Record<string, unknown>,
   };
   const configPath = join(dir, "cluster.json");
   writeFileSync(configPath, JSON.stringify(config));
@@ -286,7 +290,8 @@ function fmt(n: number, digits = 0): string {
 
 async function main(): Promise<void> {
   const systems: System[] = [await startRaftfs()];
-  if (etcdAvailable()) systems.push(await startEtcd());
+  if (values["no-etcd"]) console.log("(etcd skipped)");
+  else if (etcdAvailable()) systems.push(await startEtcd());
   else console.log("(etcd not on PATH: raftfs only; `apt-get install etcd-server` for the comparison)");
   const rows: Row[] = [];
   const failovers = new Map<string, number[]>();

@@ -19,6 +19,7 @@ import {
   type WireSession,
   type WireTxnOp,
 } from "../common/protocol/index.js";
+import type { MetaMetrics } from "./metrics.js";
 import type { MetaReplica } from "./replica.js";
 import { type Command, type FileContent, parseCommand } from "./state/index.js";
 
@@ -34,6 +35,7 @@ export interface MetaServerOptions {
 
 export interface MetaServerDeps {
   replica: MetaReplica;
+  metrics?: MetaMetrics;
   app?: FastifyInstance;
 }
 
@@ -281,6 +283,11 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   // ---------------------------------------------------------------- status
 
   app.get(META_ROUTES.replicaStatus, async () => replica.status());
+  app.get("/metrics", async (_req, reply) => {
+    const metrics = deps.metrics;
+    if (!metrics) throw new DfsError("NOT_FOUND", "metrics are not enabled");
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.get(META_ROUTES.clusterStatus, async (_req, reply: FastifyReply) => {
     if (!replica.isLeader()) {
       // Only the leader knows the data nodes; a follower points there.

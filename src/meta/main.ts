@@ -7,6 +7,7 @@ import Fastify, { LogController } from "fastify";
 import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
 import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
 import { buildMetaServer } from "./app.js";
+import { MetaMetrics } from "./metrics.js";
 import { MetaReplica } from "./replica.js";
 
 export interface RunningMeta {
@@ -21,6 +22,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
   if (!self) throw new ConfigError(opts.configPath, [`/meta: no replica with id ${opts.id}`]);
   const tls = config.tls !== undefined;
 
+  const metrics = new MetaMetrics(opts.id);
   const storage = await LevelStorage.open({
     dir: join(config.dataDir, `meta-${opts.id}`),
     initialConf: { voters: config.meta.map((m) => m.id), learners: [], joining: [] },
@@ -39,7 +41,11 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
     },
     { app, log },
   );
-  const replica = new MetaReplica({ config, id: opts.id }, { storage, transport, log });
+  const replica = new MetaReplica(
+    { config, id: opts.id },
+    { storage: metrics.instrument(storage), transport, log, metrics },
+  );
+  metrics.watch(replica);
   buildMetaServer(
     {
       secret: config.secret,
@@ -48,7 +54,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
       chunkSizeBytes: config.chunkSizeBytes,
       bodyLimitBytes: Math.ceil(config.inlineThresholdBytes * 1.4) + 64 * 1024,
     },
-    { replica, app },
+    { replica, app, metrics },
   );
   replica.start();
   try {

@@ -11,6 +11,7 @@ import { RaftDriver as Driver } from "../raft/index.js";
 import { DataTracker } from "./data-tracker.js";
 import { encodeEntry } from "./entry-codec.js";
 import { FsMachine } from "./fs-machine.js";
+import type { MetaMetrics } from "./metrics.js";
 import type { ApplyResult, Command, FsState } from "./state/index.js";
 import { WatchFeed } from "./watch-feed.js";
 
@@ -23,6 +24,7 @@ export interface MetaReplicaOptions {
 
 export interface MetaReplicaDeps {
   storage: PersistentStorage;
+  metrics?: MetaMetrics;
   transport: Transport;
   log: Logger;
   now?: () => number;
@@ -112,14 +114,25 @@ export class MetaReplica {
 
   /** Proposes a command stamped with this leader's clock; resolves with its result once applied here. */
   async mutate(command: Command): Promise<unknown> {
-    if (!this.isLeader()) throw this.notLeader();
+    const metrics = this.deps.metrics;
+    const count = (result: string) => metrics?.ops.inc({ op: command.type, result });
+    if (!this.isLeader()) {
+      count("NOT_LEADER");
+      throw this.notLeader();
+    }
+    const end = metrics?.proposalSeconds.startTimer();
     let result: ApplyResult;
     try {
       result = (await this.driver.propose(encodeEntry({ timestampMs: this.now(), command }))) as ApplyResult;
     } catch (err) {
-      if (err instanceof DfsError && err.code === "NOT_LEADER") throw this.notLeader();
+      const code = err instanceof DfsError ? err.code : "INTERNAL";
+      count(code);
+      if (code === "NOT_LEADER") throw this.notLeader();
       throw err;
+    } finally {
+      end?.();
     }
+    count(result.ok ? "OK" : result.error.code);
     if (!result.ok) throw DfsError.fromBody(result.error);
     return result.value;
   }

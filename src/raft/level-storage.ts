@@ -240,6 +240,12 @@ export class LevelStorage implements PersistentStorage {
       if (hs.term !== prev.term || hs.vote !== prev.vote) sync = true;
     }
     if (ops.length === 0) return;
+    if (!sync && ops.length === 1 && rd.hardState) {
+      // Only the commit index moved: not worth a write of its own (it rides along with the next
+      // entries or vote, and after a crash the leader tells it again).
+      m.setHardState(rd.hardState);
+      return;
+    }
     await this.write(ops, sync);
     if (snap) m.applySnapshot(snap);
     if (ents.length > 0) m.append(ents);

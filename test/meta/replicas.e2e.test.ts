@@ -38,6 +38,12 @@ describe("metadata replicas (real processes)", () => {
     const refused = await c.http.post(`${c.url(follower)}/v1/fs/mkdir`, { path: "/x", session: s.next() });
     expect(refused.status).toBe(421);
     expect(refused.body).toMatchObject({ code: "NOT_LEADER", leaderId: leader, leaderUrl: c.url(leader) });
+    // Prometheus metrics show the work.
+    const res = await fetch(`${c.url(leader)}/metrics`);
+    const text = await res.text();
+    expect(text).toMatch(/raftfs_raft_role\{role="leader",replica="\d"\} 1/);
+    expect(text).toMatch(/raftfs_meta_operations_total\{op="commit",result="OK",replica="\d"\} 1/);
+    expect(text).toMatch(/raftfs_raft_persist_seconds_count\{replica="\d"\} [1-9]/);
   });
 
   test("kill -9 the leader: a new leader accepts writes; the old one restarts and catches up", async () => {

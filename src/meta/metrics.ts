@@ -1,0 +1,145 @@
+/**
+ * Prometheus metrics of a metadata replica (`GET /metrics`): Raft (term, role, indexes, lag, fsync and
+ * proposal latency, leader changes), the file-system API (operations by kind and result) and the
+ * state (locks held, sessions). Names follow raftfs_<subsystem>_<name>_<unit>.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { PersistentStorage } from "../raft/index.js";
+import type { MetaReplica } from "./replica.js";
+
+const ROLES = ["follower", "pre-candidate", "candidate", "leader"] as const;
+const LATENCY_BUCKETS_S = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class MetaMetrics {
+  readonly registry = new Registry();
+  readonly fsyncSeconds: Histogram;
+  readonly proposalSeconds: Histogram;
+  readonly ops: Counter<"op" | "result">;
+  readonly leaderChanges: Counter;
+
+  constructor(replicaId: number) {
+    const r = this.registry;
+    r.setDefaultLabels({ replica: String(replicaId) });
+    collectDefaultMetrics({ register: r, prefix: "raftfs_process_" });
+    this.fsyncSeconds = new Histogram({
+      name: "raftfs_raft_persist_seconds",
+      help: "Time to persist one Ready (one LevelDB batch; synced when it holds entries, term or vote)",
+      buckets: LATENCY_BUCKETS_S,
+      registers: [r],
+    });
+    this.proposalSeconds = new Histogram({
+      name: "raftfs_raft_proposal_seconds",
+      help: "From proposal to applied result on the leader",
+      buckets: LATENCY_BUCKETS_S,
+      registers: [r],
+    });
+    this.ops = new Counter({
+      name: "raftfs_meta_operations_total",
+      help: "File-system API operations by kind and result code",
+      labelNames: ["op", "result"],
+      registers: [r],
+    });
+    this.leaderChanges = new Counter({
+      name: "raftfs_raft_leader_changes_total",
+      help: "Times this replica saw the leader change (elections, transfers)",
+      registers: [r],
+    });
+  }
+
+  /** Gauges read from the replica when scraped. */
+  watch(replica: MetaReplica): void {
+    const r = this.registry;
+    const status = () => replica.driver.status();
+    new Gauge({
+      name: "raftfs_raft_term",
+      help: "Current term",
+      registers: [r],
+      collect() {
+        this.set(status().term);
+      },
+    });
+    new Gauge({
+      name: "raftfs_raft_role",
+      help: "1 for the role this replica is in",
+      labelNames: ["role"],
+      registers: [r],
+      collect() {
+        const role = status().role;
+        for (const x of ROLES) this.set({ role: x }, x === role ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "raftfs_raft_commit_index",
+      help: "Commit index",
+      registers: [r],
+      collect() {
+        this.set(status().commitIndex);
+      },
+    });
+    new Gauge({
+      name: "raftfs_raft_applied_index",
+      help: "Applied index",
+      registers: [r],
+      collect() {
+        this.set(status().appliedIndex);
+      },
+    });
+    new Gauge({
+      name: "raftfs_raft_apply_lag_entries",
+      help: "Committed entries not yet applied",
+      registers: [r],
+      collect() {
+        const s = status();
+        this.set(s.commitIndex - s.appliedIndex);
+      },
+    });
+    new Gauge({
+      name: "raftfs_raft_snapshot_index",
+      help: "Index of the latest snapshot",
+      registers: [r],
+      collect() {
+        this.set(status().snapshotIndex);
+      },
+    });
+    new Gauge({
+      name: "raftfs_meta_locks_held",
+      help: "Live lock leases",
+      registers: [r],
+      collect() {
+        this.set(replica.fs.locks().length);
+      },
+    });
+    new Gauge({
+      name: "raftfs_meta_sessions",
+      help: "Open client sessions",
+      registers: [r],
+      collect() {
+        this.set(replica.fs.sessionCount);
+      },
+    });
+    new Gauge({
+      name: "raftfs_meta_under_replicated_chunks",
+      help: "Referenced chunks with fewer live replicas than configured (leader only)",
+      registers: [r],
+      collect() {
+        this.set(replica.tracker?.underReplicated().length ?? 0);
+      },
+    });
+    replica.driver.onLeaderChange(() => this.leaderChanges.inc());
+  }
+
+  /** Times every persist of the storage. */
+  instrument(storage: PersistentStorage): PersistentStorage {
+    const persist = storage.persist.bind(storage);
+    const h = this.fsyncSeconds;
+    storage.persist = async (rd) => {
+      const end = h.startTimer();
+      try {
+        await persist(rd);
+      } finally {
+        end();
+      }
+    };
+    return storage;
+  }
+}
