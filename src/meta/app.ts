@@ -19,6 +19,7 @@ import {
   type WireSession,
   type WireTxnOp,
 } from "../common/protocol/index.js";
+import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
 import type { MetaReplica } from "./replica.js";
 import { type Command, type FileContent, parseCommand } from "./state/index.js";
@@ -282,13 +283,24 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- status
 
-  app.get(META_ROUTES.replicaStatus, async () => replica.status());
+  // Read-only views the dashboard of any replica may fetch from the leader (another origin).
+  const openToPages = (reply: FastifyReply) => reply.header("access-control-allow-origin", "*");
+  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML));
+  app.get("/v1/events", async (_req, reply) => {
+    openToPages(reply);
+    return { events: replica.events.recent() };
+  });
+  app.get(META_ROUTES.replicaStatus, async (_req, reply) => {
+    openToPages(reply);
+    return replica.status();
+  });
   app.get("/metrics", async (_req, reply) => {
     const metrics = deps.metrics;
     if (!metrics) throw new DfsError("NOT_FOUND", "metrics are not enabled");
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get(META_ROUTES.clusterStatus, async (_req, reply: FastifyReply) => {
+    openToPages(reply);
     if (!replica.isLeader()) {
       // Only the leader knows the data nodes; a follower points there.
       throw replica.notLeader();

@@ -10,6 +10,7 @@ import type { Logger, PersistentStorage, RaftDriver, Transport } from "../raft/i
 import { RaftDriver as Driver } from "../raft/index.js";
 import { DataTracker } from "./data-tracker.js";
 import { encodeEntry } from "./entry-codec.js";
+import { EventLog } from "./events.js";
 import { FsMachine } from "./fs-machine.js";
 import type { MetaMetrics } from "./metrics.js";
 import type { ApplyResult, Command, FsState } from "./state/index.js";
@@ -37,7 +38,11 @@ export class MetaReplica {
   readonly machine: FsMachine;
   readonly driver: RaftDriver;
   tracker: DataTracker | null = null;
+  readonly events: EventLog;
   private dutyTimer: NodeJS.Timeout | null = null;
+  /** Data nodes' liveness at the last duty round, to report transitions as events. */
+  private readonly wasAlive = new Map<number, boolean>();
+  private corruptSeen = 0;
   private readonly now: () => number;
   private readonly config: ClusterConfig;
 
@@ -48,6 +53,7 @@ export class MetaReplica {
     this.id = opts.id;
     this.config = opts.config;
     this.now = deps.now ?? Date.now;
+    this.events = new EventLog(200, this.now);
     this.machine = new FsMachine(
       { versionsRetained: this.config.versionsRetained, sessionTimeoutMs: this.config.sessionTimeoutMs },
       this.feed,
@@ -83,6 +89,10 @@ export class MetaReplica {
 
   start(): void {
     this.driver.onLeaderChange((c) => {
+      this.events.add(
+        "leader",
+        c.leaderId === null ? `term ${c.term}: no leader` : `term ${c.term}: replica ${c.leaderId} leads`,
+      );
       if (c.isLeader) this.becameLeader();
       else this.lostLeadership();
     });
@@ -231,13 +241,31 @@ export class MetaReplica {
     if (this.dutyTimer) clearInterval(this.dutyTimer);
     this.dutyTimer = null;
     this.tracker = null;
+    this.wasAlive.clear();
+    this.corruptSeen = 0;
   }
 
   private leaderDuties(): void {
     const t = this.tracker;
     if (!t) return;
-    t.scheduleRepairs();
-    t.collectGarbage();
+    for (const n of t.nodes.values()) {
+      const alive = t.isAlive(n);
+      if (this.wasAlive.get(n.id) !== alive) {
+        this.events.add(
+          alive ? "data-node-alive" : "data-node-dead",
+          `data node ${n.id} (${n.url}) is ${alive ? "alive" : "dead"}`,
+        );
+        this.wasAlive.set(n.id, alive);
+      }
+    }
+    if (t.corruptFound > this.corruptSeen) {
+      this.events.add("corrupt", `${t.corruptFound - this.corruptSeen} corrupt chunk(s) reported`);
+      this.corruptSeen = t.corruptFound;
+    }
+    const repairs = t.scheduleRepairs();
+    if (repairs > 0) this.events.add("repair", `${repairs} chunk copies scheduled`);
+    const collected = t.collectGarbage();
+    if (collected > 0) this.events.add("gc", `${collected} unreferenced chunk(s) deleted`);
     for (const n of t.nodes.values()) t.signQueued(n);
   }
 }

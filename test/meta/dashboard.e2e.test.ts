@@ -1,0 +1,64 @@
+/**
+ * The dashboard in a real browser (Debian's chromium, driven by playwright-core): it shows the three
+ * replicas, follows the leader, and shows a killed replica as down. Saves a screenshot as an artifact.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { afterAll, describe, expect, test } from "vitest";
+import { MetaCluster } from "../support/meta-procs.js";
+
+const CHROMIUM = process.env.RAFTFS_CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = "test-artifacts";
+
+let cluster: MetaCluster | null = null;
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe("dashboard", () => {
+  test("shows replicas and follows a kill -9 of one of them", async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is installed by .ci/run (apt-get install chromium)`).toBe(true);
+    cluster = await MetaCluster.start();
+    const c = cluster;
+    const leader = await c.leader();
+    const follower = c.ids.find((id) => id !== leader)!;
+    const victim = c.ids.find((id) => id !== leader && id !== follower)!;
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      // Served by a follower: the page must find the leader by itself.
+      await page.goto(c.url(follower));
+      const row = (id: number) => page.locator(`#meta tr[data-id="${id}"]`);
+      await expect.poll(async () => page.locator("#meta tbody tr").count(), { timeout: 15_000 }).toBe(3);
+      await expect
+        .poll(async () => row(leader).locator("td").nth(2).textContent(), { timeout: 15_000 })
+        .toBe("leader");
+      await expect
+        .poll(async () => row(victim).locator("td").last().textContent(), { timeout: 15_000 })
+        .toBe("alive");
+
+      await c.kill(victim);
+      await expect
+        .poll(async () => row(victim).locator("td").last().textContent(), { timeout: 15_000 })
+        .toBe("down");
+      const events = await page.locator("#events tbody").textContent();
+      expect(events).toContain(`replica ${leader} leads`);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  });
+});
