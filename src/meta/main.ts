@@ -3,8 +3,9 @@
  * Raft driver and the API on one fastify server, listens, and stops cleanly on SIGTERM/SIGINT.
  */
 import { join } from "node:path";
-import Fastify, { LogController } from "fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
+import { SECRET_HEADER } from "../common/protocol/index.js";
 import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
 import { buildMetaServer } from "./app.js";
 import { MetaMetrics } from "./metrics.js";
@@ -56,6 +57,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
     },
     { replica, app, metrics },
   );
+  if (process.env.RAFTFS_TEST_FAULTS === "1") registerFaultHook(app, transport, replica, config.secret);
   replica.start();
   try {
     await app.listen({ host: self.host, port: self.port });
@@ -90,4 +92,36 @@ export function startupFailureLine(err: unknown, what: string): string {
   if (err instanceof CorruptStoreError) return `${what}: the metadata store is damaged: ${err.message}`;
   if (err instanceof ConfigError) return err.message;
   return `${what}: ${e?.message ?? String(err)}`;
+}
+
+/**
+ * Test-only (RAFTFS_TEST_FAULTS=1): `POST /internal/test/partition {isolateFrom: [ids]}` drops every
+ * Raft message to and from those replicas, so fault-injection tests can cut links between real
+ * processes. An empty list heals. Requires the cluster secret like every internal route.
+ */
+function registerFaultHook(
+  app: FastifyInstance,
+  transport: HttpTransport,
+  replica: MetaReplica,
+  secret: string,
+): void {
+  app.post("/internal/test/partition", async (req, reply) => {
+    if (req.headers[SECRET_HEADER] !== secret) {
+      return reply.status(401).send({ code: "UNAUTHORIZED", message: "missing or wrong cluster secret" });
+    }
+    const ids = (req.body as { isolateFrom?: unknown })?.isolateFrom;
+    if (!Array.isArray(ids) || !ids.every((x) => Number.isSafeInteger(x))) {
+      return reply
+        .status(400)
+        .send({ code: "BAD_REQUEST", message: "isolateFrom must be a list of replica ids" });
+    }
+    const cut = new Set<number>(ids as number[]);
+    transport.setFilter(cut.size === 0 ? null : (m) => !cut.has(m.to) && !cut.has(m.from));
+    return { isolatedFrom: [...cut] };
+  });
+  // The state's digest at the applied index, to check that replicas converge to the same state.
+  app.get("/internal/test/state", async () => ({
+    appliedIndex: replica.machine.appliedIndex,
+    hash: replica.fs.stateHash(),
+  }));
 }

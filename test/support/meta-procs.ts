@@ -78,6 +78,7 @@ export interface MetaClusterOptions {
   replicas?: number;
   raft?: Record<string, unknown>;
   extra?: Record<string, unknown>;
+  env?: Record<string, string>;
 }
 
 export class MetaCluster {
@@ -90,6 +91,7 @@ export class MetaCluster {
     readonly dir: string,
     readonly configPath: string,
     readonly ids: number[],
+    private readonly env: Record<string, string>,
   ) {}
 
   static async start(opts: MetaClusterOptions = {}): Promise<MetaCluster> {
@@ -111,6 +113,7 @@ export class MetaCluster {
       dir,
       configPath,
       ports.map((_, i) => i + 1),
+      opts.env ?? {},
     );
     for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const id of c.ids) c.launch(id);
@@ -127,7 +130,7 @@ export class MetaCluster {
     ].join("\n");
     const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
       stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, RAFTFS_LOG_LEVEL: "error" },
+      env: { ...process.env, RAFTFS_LOG_LEVEL: "error", ...this.env },
     });
     this.stderr.set(id, "");
     child.stderr?.on("data", (b: Buffer) =>
@@ -173,6 +176,11 @@ export class MetaCluster {
       },
       timeoutMs,
     );
+  }
+
+  alive(id: number): boolean {
+    const p = this.procs.get(id);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
   }
 
   url(id: number): string {

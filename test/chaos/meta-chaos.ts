@@ -1,0 +1,316 @@
+/**
+ * Fault injection on real metadata replica processes: concurrent clients write, compare-and-set, read,
+ * delete and rename a few files while a schedule kills (-9), pauses (SIGSTOP) and partitions replicas.
+ * Afterwards every fault heals, and the run must show: a linearizable history (timed-out calls count as
+ * maybe-happened), no acknowledged write lost (final reads close the history), and every replica at the
+ * same applied index with the same state digest.
+ */
+
+import { setTimeout as sleep } from "node:timers/promises";
+import fc from "fast-check";
+import { checkLinearizable, describeOperation, HistoryRecorder } from "../support/linearizability/index.js";
+import { type HttpResult, MetaCluster, waitUntil } from "../support/meta-procs.js";
+import { type FsInput, type FsOutput, fsModel } from "./fs-model.js";
+
+export type FaultKind =
+  | "killLeader"
+  | "killFollower"
+  | "pauseLeader"
+  | "pauseFollower"
+  | "isolateLeader"
+  | "isolateFollower";
+
+export interface Fault {
+  atMs: number;
+  kind: FaultKind;
+  durationMs: number;
+}
+
+export interface ChaosSchedule {
+  seed: number;
+  clients: number;
+  durationMs: number;
+  faults: Fault[];
+}
+
+const PATHS = ["/k0", "/k1", "/k2"];
+const OP_DEADLINE_MS = 4000;
+const SECRET_HEADER = "x-raftfs-secret";
+
+export function scheduleArb(durationMs: number): fc.Arbitrary<ChaosSchedule> {
+  return fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 30 }),
+    clients: fc.integer({ min: 2, max: 4 }),
+    durationMs: fc.constant(durationMs),
+    faults: fc.array(
+      fc.record({
+        atMs: fc.integer({ min: 200, max: Math.max(300, durationMs - 1500) }),
+        kind: fc.constantFrom<FaultKind>(
+          "killLeader",
+          "killFollower",
+          "pauseLeader",
+          "pauseFollower",
+          "isolateLeader",
+          "isolateFollower",
+        ),
+        durationMs: fc.integer({ min: 300, max: 1500 }),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  });
+}
+
+/** mulberry32, for each client's choice of operations. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ChaosReport {
+  ops: number;
+  unknown: number;
+  faults: number;
+}
+
+export async function runChaos(
+  schedule: ChaosSchedule,
+  log: (s: string) => void = () => {},
+): Promise<ChaosReport> {
+  const c = await MetaCluster.start({ env: { RAFTFS_TEST_FAULTS: "1" } });
+  try {
+    return await play(c, schedule, log);
+  } finally {
+    await c.stop();
+  }
+}
+
+async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) => void): Promise<ChaosReport> {
+  const history = new HistoryRecorder<FsInput, FsOutput>();
+  const secret = { [SECRET_HEADER]: "e2e-secret-0123456789" };
+  const started = Date.now();
+  const until = started + schedule.durationMs;
+  const paused = new Set<number>();
+  const isolated = new Set<number>();
+  const restarts: Promise<void>[] = [];
+
+  const leaderOrAny = async () => (await c.leader(3000).catch(() => null)) ?? c.ids[0]!;
+  const injector = (async () => {
+    for (const f of [...schedule.faults].sort((a, b) => a.atMs - b.atMs)) {
+      const wait = started + f.atMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (Date.now() > until) break;
+      const leader = await leaderOrAny();
+      const follower = c.ids.find((id) => id !== leader && c.alive(id) && !paused.has(id)) ?? leader;
+      const target = f.kind.endsWith("Leader") ? leader : follower;
+      log(`+${Date.now() - started} ms: ${f.kind} → replica ${target} for ${f.durationMs} ms`);
+      if (f.kind.startsWith("kill")) {
+        await c.kill(target);
+        restarts.push(
+          sleep(f.durationMs).then(() => {
+            if (!c.alive(target)) c.launch(target);
+          }),
+        );
+      } else if (f.kind.startsWith("pause")) {
+        if (!c.alive(target) || paused.has(target)) continue;
+        paused.add(target);
+        await c.kill(target, "SIGSTOP");
+        restarts.push(
+          sleep(f.durationMs).then(async () => {
+            await c.kill(target, "SIGCONT");
+            paused.delete(target);
+          }),
+        );
+      } else {
+        isolated.add(target);
+        await partition(c, [...isolated], secret);
+        restarts.push(
+          sleep(f.durationMs).then(async () => {
+            isolated.delete(target);
+            await partition(c, [...isolated], secret);
+          }),
+        );
+      }
+    }
+  })();
+
+  const clients = Array.from({ length: schedule.clients }, (_, k) =>
+    client(c, k + 1, rng(schedule.seed * 97 + k), until, history),
+  );
+  await Promise.all([injector, ...clients]);
+  await Promise.all(restarts);
+
+  // Heal everything.
+  for (const id of c.ids) {
+    if (paused.has(id)) await c.kill(id, "SIGCONT");
+    if (!c.alive(id)) c.launch(id);
+  }
+  await waitUntil("every replica to answer", async () => {
+    for (const id of c.ids) if (!(await c.status(id))) return null;
+    return true;
+  });
+  await partition(c, [], secret);
+
+  // Final linearizable reads close the history: an acknowledged write that was lost shows up here.
+  const finalClient = schedule.clients + 1;
+  for (const path of PATHS)
+    await runOp(c, finalClient, { kind: "read", path }, null, history, Date.now() + 20_000);
+
+  const ops = history.history();
+  const verdict = checkLinearizable(fsModel, ops, { timeoutMs: 60_000 });
+  if (verdict.ok === false) {
+    const shown = verdict.longestPrefix.slice(-10).map((op) => describeOperation(op, fsModel.describe));
+    throw new Error(`not linearizable: ${verdict.explanation}\nlast linearized:\n  ${shown.join("\n  ")}`);
+  }
+  if (verdict.ok === "unknown") throw new Error(`linearizability undecided: ${verdict.reason}`);
+
+  // Every replica converges on the same state at the same applied index.
+  await waitUntil(
+    "replicas to converge",
+    async () => {
+      const states = await Promise.all(c.ids.map((id) => c.http.get(`${c.url(id)}/internal/test/state`)));
+      const bodies = states.map((s) => s.body as { appliedIndex: number; hash: string });
+      const first = bodies[0]!;
+      return bodies.every((b) => b.appliedIndex === first.appliedIndex && b.hash === first.hash)
+        ? true
+        : null;
+    },
+    30_000,
+  );
+  return {
+    ops: ops.length,
+    unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
+    faults: schedule.faults.length,
+  };
+}
+
+async function partition(
+  c: MetaCluster,
+  isolateFrom: number[],
+  headers: Record<string, string>,
+): Promise<void> {
+  for (const id of c.ids) {
+    if (!c.alive(id)) continue;
+    await c.http.post(`${c.url(id)}/internal/test/partition`, { isolateFrom }, headers).catch(() => null);
+  }
+}
+
+async function client(
+  c: MetaCluster,
+  clientId: number,
+  random: () => number,
+  until: number,
+  history: HistoryRecorder<FsInput, FsOutput>,
+): Promise<void> {
+  const session = await waitUntil("a session", async () => {
+    const leader = await c.leader(3000);
+    const r = await c.http.post(`${c.url(leader)}/v1/sessions`, {});
+    return r.status === 200 ? { id: (r.body as { sessionId: number }).sessionId, seq: 0 } : null;
+  });
+  let n = 0;
+  while (Date.now() < until) {
+    const path = PATHS[Math.floor(random() * PATHS.length)]!;
+    const value = `c${clientId}-${n++}`;
+    const roll = random();
+    let input: FsInput;
+    if (roll < 0.3) input = { kind: "write", path, value };
+    else if (roll < 0.45) input = { kind: "cas", path, value, expected: Math.floor(random() * 4) };
+    else if (roll < 0.8) input = { kind: "read", path };
+    else if (roll < 0.9) input = { kind: "delete", path };
+    else input = { kind: "rename", from: path, to: PATHS[Math.floor(random() * PATHS.length)]! };
+    session.seq++;
+    await runOp(c, clientId, input, session, history, Date.now() + OP_DEADLINE_MS);
+  }
+}
+
+/** One call with retries (same session seq) until answered or the deadline; then it stays unknown. */
+async function runOp(
+  c: MetaCluster,
+  clientId: number,
+  input: FsInput,
+  session: { id: number; seq: number } | null,
+  history: HistoryRecorder<FsInput, FsOutput>,
+  deadline: number,
+): Promise<void> {
+  const call = history.begin(clientId, input);
+  const s = session ? { id: session.id, seq: session.seq, ackedSeq: 0 } : null;
+  while (Date.now() < deadline) {
+    const target =
+      input.kind === "read"
+        ? c.ids[Math.floor(Math.random() * c.ids.length)]!
+        : await c.leader(1000).catch(() => null);
+    if (target === null) continue;
+    let r: HttpResult | null = null;
+    try {
+      r = await send(c, target, input, s);
+    } catch {
+      r = null; // connection refused, reset or timed out: maybe it happened; retry the same seq
+    }
+    const out = r ? toOutput(input, r) : null;
+    if (out === "retry" || out === null) {
+      await sleep(20);
+      continue;
+    }
+    call.complete(out);
+    return;
+  }
+  call.unknown();
+}
+
+function send(
+  c: MetaCluster,
+  id: number,
+  input: FsInput,
+  session: { id: number; seq: number; ackedSeq: number } | null,
+): Promise<HttpResult> {
+  const url = c.url(id);
+  const content = (v: string) => ({ kind: "inline", dataBase64: Buffer.from(v).toString("base64") });
+  switch (input.kind) {
+    case "read":
+      return c.http.get(`${url}/v1/fs/read?path=${encodeURIComponent(input.path)}`);
+    case "write":
+      return c.http.post(`${url}/v1/fs/commit`, { path: input.path, content: content(input.value), session });
+    case "cas":
+      return c.http.post(`${url}/v1/fs/commit`, {
+        path: input.path,
+        content: content(input.value),
+        expectedVersion: input.expected,
+        session,
+      });
+    case "delete":
+      return c.http.post(`${url}/v1/fs/delete`, { path: input.path, session });
+    case "rename":
+      return c.http.post(`${url}/v1/fs/rename`, { from: input.from, to: input.to, session });
+  }
+}
+
+function toOutput(input: FsInput, r: HttpResult): FsOutput | "retry" {
+  const body = r.body as Record<string, unknown> | null;
+  const code = typeof body?.code === "string" ? body.code : null;
+  if (
+    r.status === 421 ||
+    r.status === 503 ||
+    r.status === 504 ||
+    code === "UNAVAILABLE" ||
+    code === "TIMEOUT"
+  ) {
+    return "retry";
+  }
+  if (r.status === 200) {
+    if (input.kind === "read") {
+      const b = body as { version: number; content: { dataBase64: string } };
+      return { value: Buffer.from(b.content.dataBase64, "base64").toString(), version: b.version };
+    }
+    if (input.kind === "write" || input.kind === "cas")
+      return { version: (body as { version: number }).version };
+    return { ok: true };
+  }
+  if (input.kind === "read" && code === "NOT_FOUND") return { missing: true };
+  if (code === "VERSION_MISMATCH" || code === "NOT_FOUND" || code === "EXISTS") return { ok: false, code };
+  throw new Error(`unexpected answer to ${JSON.stringify(input)}: HTTP ${r.status} ${JSON.stringify(body)}`);
+}
