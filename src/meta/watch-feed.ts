@@ -25,8 +25,10 @@ export class WatchFeed {
     this.lastIndex = Math.max(this.lastIndex, index);
     if (changes.length === 0) return;
     this.changes.push(...changes);
-    const excess = this.changes.length - this.opts.maxChanges;
-    if (excess > 0) {
+    // Trim in bulk (down to three quarters of the bound), not one change per entry: a splice at the
+    // front of a full ring on every apply would cost O(bound) each time.
+    if (this.changes.length > this.opts.maxChanges) {
+      const excess = this.changes.length - Math.floor((this.opts.maxChanges * 3) / 4);
       const dropped = this.changes.splice(0, excess);
       this.droppedUpTo = Math.max(this.droppedUpTo, dropped[dropped.length - 1]!.index);
     }
