@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   TIMEOUT: { httpStatus: 504, exitCode: 5, retryable: true },
   NO_SPACE: { httpStatus: 507, exitCode: 1, retryable: false },
   CORRUPT: { httpStatus: 500, exitCode: 6, retryable: false },
+  /** Uploaded bytes do not hash to the chunk id they claim: bad input (or damage in transit), not a bad disk. */
+  CHECKSUM_MISMATCH: { httpStatus: 422, exitCode: 6, retryable: false },
   INTERNAL: { httpStatus: 500, exitCode: 1, retryable: false },
   /** A bounded table (locks, sessions, data nodes) is full; retry once entries expire or are released. */
   LIMIT_EXCEEDED: { httpStatus: 429, exitCode: 1, retryable: false },
