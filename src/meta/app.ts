@@ -24,8 +24,16 @@ import type { MetaMetrics } from "./metrics.js";
 import type { MetaReplica } from "./replica.js";
 import { type Command, type FileContent, parseCommand } from "./state/index.js";
 
+export interface ClientToken {
+  name: string;
+  token: string;
+  role: "read" | "write" | "admin";
+}
+
 export interface MetaServerOptions {
   secret: string;
+  /** Client tokens; when empty the API is open (the replica says so at start-up). */
+  tokens?: readonly ClientToken[];
   inlineThresholdBytes: number;
   replication: number;
   chunkSizeBytes: number;
@@ -106,6 +114,29 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   );
 
   const mutate = async (command: Record<string, unknown>) => replica.mutate(parseCommand(command) as Command);
+
+  // Client tokens: reads need any role, writes `write` or `admin`. Observability (status, events,
+  // metrics, the dashboard) stays open; internal routes use the cluster secret instead.
+  const tokens = opts.tokens ?? [];
+  if (tokens.length > 0) {
+    const RANK = { read: 1, write: 2, admin: 3 } as const;
+    app.addHook("onRequest", async (req) => {
+      const path = req.url.split("?")[0] ?? "";
+      if (!path.startsWith("/v1/") || path === META_ROUTES.clusterStatus || path === "/v1/events") return;
+      const header = req.headers.authorization;
+      const given = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : null;
+      const match = given === null ? undefined : tokens.find((t) => secretMatches(given, t.token));
+      if (!match)
+        throw new DfsError("UNAUTHORIZED", "a client token is required (authorization: Bearer <token>)");
+      const need = req.method === "GET" ? RANK.read : path.startsWith("/v1/admin/") ? RANK.admin : RANK.write;
+      if (RANK[match.role] < need) {
+        throw new DfsError(
+          "FORBIDDEN",
+          `token "${match.name}" (role ${match.role}) may not ${req.method} ${path}`,
+        );
+      }
+    });
+  }
 
   const requireSecret = (req: FastifyRequest) => {
     if (!secretMatches(req.headers[SECRET_HEADER], opts.secret)) {

@@ -50,6 +50,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
   buildMetaServer(
     {
       secret: config.secret,
+      tokens: config.tokens,
       inlineThresholdBytes: config.inlineThresholdBytes,
       replication: config.replication,
       chunkSizeBytes: config.chunkSizeBytes,

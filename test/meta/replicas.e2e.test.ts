@@ -228,4 +228,32 @@ describe("metadata replicas (real processes)", () => {
     const after = (await c.status(leader))!.commitIndex;
     expect(after).toBe(before);
   });
+
+  test("client tokens: none is refused, a read token reads but cannot write, a write token writes", async () => {
+    cluster = await MetaCluster.start({
+      extra: {
+        tokens: [
+          { name: "reader", token: "read-token-123", role: "read" },
+          { name: "writer", token: "write-token-123", role: "write" },
+        ],
+      },
+    });
+    const c = cluster;
+    const url = c.url(await c.leader());
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    expect((await c.http.post(`${url}/v1/sessions`, {})).status).toBe(401);
+    expect((await c.http.post(`${url}/v1/sessions`, {}, as("wrong-token-00"))).status).toBe(401);
+    expect((await c.http.post(`${url}/v1/sessions`, {}, as("read-token-123"))).status).toBe(403);
+    const opened = await c.http.post(`${url}/v1/sessions`, {}, as("write-token-123"));
+    expect(opened.status).toBe(200);
+    const session = { id: (opened.body as { sessionId: number }).sessionId, seq: 1, ackedSeq: 0 };
+    expect(
+      (await c.http.post(`${url}/v1/fs/mkdir`, { path: "/t", session }, as("write-token-123"))).status,
+    ).toBe(200);
+    const res = await fetch(`${url}/v1/fs/stat?path=/t`, { headers: as("read-token-123") });
+    expect(res.status).toBe(200);
+    expect((await fetch(`${url}/v1/fs/stat?path=/t`)).status).toBe(401);
+    // Observability stays open.
+    expect((await fetch(`${url}/status`)).status).toBe(200);
+  });
 });
