@@ -1,0 +1,207 @@
+import { describe, expect, test } from "vitest";
+import { DataTracker } from "../../src/meta/data-tracker.js";
+
+const ID = (n: number) => n.toString(16).padStart(64, "0");
+
+function setup(
+  opts: { referenced?: string[]; garbage?: { chunkId: string; sinceMs: number }[]; nodes?: number } = {},
+) {
+  let now = 1_000_000;
+  const collected: string[][] = [];
+  const referenced = new Map((opts.referenced ?? []).map((id) => [id, 1]));
+  // Like the state machine: a committed collectGarbage takes the chunks off the list.
+  let garbage = [...(opts.garbage ?? [])];
+  const t = new DataTracker(
+    {
+      replication: 3,
+      deadAfterMs: 5000,
+      secret: "secret-secret",
+      ticketTtlMs: 60_000,
+      maxRepairsInFlight: 2,
+      garbageGraceMs: 10_000,
+      expectedNodeIds: Array.from({ length: opts.nodes ?? 4 }, (_, i) => i + 1),
+    },
+    {
+      now: () => now,
+      referenced: () => referenced,
+      chunkSize: () => 100,
+      garbage: () => garbage,
+      collectGarbage: (ids) => {
+        collected.push(ids);
+        garbage = garbage.filter((g) => !ids.includes(g.chunkId));
+      },
+    },
+  );
+  const register = (id: number, zone: string, chunks: string[], freeBytes = 1e9) =>
+    t.register({
+      id,
+      url: `http://127.0.0.1:${9000 + id}`,
+      zone,
+      pid: id,
+      capacityBytes: 2e9,
+      freeBytes,
+      usedBytes: 0,
+      chunks,
+    });
+  return { t, register, advance: (ms: number) => (now += ms), collected, referenced };
+}
+
+describe("data tracker (leader soft state)", () => {
+  test("placement spreads zones first, then most free space; never a dead or full node", () => {
+    const { t, register } = setup();
+    register(1, "a", [], 5e8);
+    register(2, "a", [], 9e8);
+    register(3, "b", [], 1e8);
+    register(4, "c", [], 50);
+    const picked = t.choose(100, 3, new Set()).map((n) => n.id);
+    expect(picked).toEqual([2, 3, 1]); // zones a (most free), b; then by free space; 4 has no room
+    expect(t.choose(100, 3, new Set([2])).map((n) => n.id)).toEqual([1, 3]);
+  });
+
+  test("under-replication is judged only once every node has reported, and repairs are bounded", () => {
+    const chunks = [ID(1), ID(2), ID(3)];
+    const { t, register, advance } = setup({ referenced: chunks, nodes: 4 });
+    register(1, "a", chunks);
+    register(2, "b", chunks);
+    register(3, "c", chunks);
+    // Node 4 has not reported yet: no verdict (HDFS-14208).
+    expect(t.underReplicated()).toEqual([]);
+    register(4, "d", []);
+    expect(t.underReplicated()).toEqual([]);
+    // Node 3 goes silent past the timeout: every chunk lost a replica.
+    advance(6000);
+    for (const id of [1, 2, 4])
+      t.heartbeat({
+        id,
+        pid: id,
+        freeBytes: 1e9,
+        usedBytes: 0,
+        chunkCount: 0,
+        added: [],
+        removed: [],
+        corrupt: [],
+      });
+    expect(t.underReplicated().sort()).toEqual(chunks);
+    expect(t.scheduleRepairs()).toBe(2); // bounded in flight
+    const commands = t.heartbeat({
+      id: 1,
+      pid: 1,
+      freeBytes: 1e9,
+      usedBytes: 0,
+      chunkCount: 3,
+      added: [],
+      removed: [],
+      corrupt: [],
+    }).commands;
+    expect(commands).toHaveLength(2);
+    for (const c of commands) expect(c).toMatchObject({ type: "replicate", targets: [{ id: 4 }] });
+    // The copy lands: node 4 reports it, and the chunk is whole again.
+    const done = commands[0]!.type === "replicate" ? commands[0]!.chunkId : "";
+    t.heartbeat({
+      id: 4,
+      pid: 4,
+      freeBytes: 1e9,
+      usedBytes: 0,
+      chunkCount: 1,
+      added: [done],
+      removed: [],
+      corrupt: [],
+    });
+    expect(t.underReplicated()).not.toContain(done);
+  });
+
+  test("a heartbeat from an unknown node asks it to register again", () => {
+    const { t } = setup();
+    expect(
+      t.heartbeat({
+        id: 9,
+        pid: 9,
+        freeBytes: 0,
+        usedBytes: 0,
+        chunkCount: 0,
+        added: [],
+        removed: [],
+        corrupt: [],
+      }),
+    ).toEqual({
+      reregister: true,
+      commands: [],
+    });
+  });
+
+  test("garbage collection waits for the grace period and stops on any doubt", () => {
+    const live = ID(10);
+    const dead = ID(11);
+    const orphan = ID(12);
+    const { t, register, advance, collected } = setup({
+      referenced: [live],
+      garbage: [{ chunkId: dead, sinceMs: 1_000_000 }],
+      nodes: 3,
+    });
+    advance(20_000);
+    register(1, "a", [live, dead, orphan]);
+    register(2, "b", [live, dead]);
+    // Node 3 never reported: no deletion at all.
+    expect(t.collectGarbage()).toBe(0);
+    register(3, "c", [live]);
+    // The orphan was first seen now: only the listed garbage is past grace.
+    expect(t.collectGarbage()).toBe(1);
+    expect(collected).toEqual([[dead]]);
+    const c1 = t.heartbeat({
+      id: 1,
+      pid: 1,
+      freeBytes: 1,
+      usedBytes: 0,
+      chunkCount: 3,
+      added: [],
+      removed: [],
+      corrupt: [],
+    }).commands;
+    expect(c1).toEqual([{ type: "delete", chunkIds: [dead] }]);
+    // A node that dies makes GC wait, even for chunks past grace.
+    advance(20_000);
+    t.heartbeat({
+      id: 1,
+      pid: 1,
+      freeBytes: 1,
+      usedBytes: 0,
+      chunkCount: 3,
+      added: [],
+      removed: [dead],
+      corrupt: [],
+    });
+    t.heartbeat({
+      id: 2,
+      pid: 2,
+      freeBytes: 1,
+      usedBytes: 0,
+      chunkCount: 2,
+      added: [],
+      removed: [dead],
+      corrupt: [],
+    });
+    expect(t.collectGarbage()).toBe(0);
+    t.heartbeat({
+      id: 3,
+      pid: 3,
+      freeBytes: 1,
+      usedBytes: 0,
+      chunkCount: 1,
+      added: [],
+      removed: [],
+      corrupt: [],
+    });
+    expect(t.collectGarbage()).toBe(1); // the orphan, now past grace; the live chunk is never touched
+    const c2 = t.heartbeat({
+      id: 1,
+      pid: 1,
+      freeBytes: 1,
+      usedBytes: 0,
+      chunkCount: 2,
+      added: [],
+      removed: [],
+      corrupt: [],
+    }).commands;
+    expect(c2).toEqual([{ type: "delete", chunkIds: [orphan] }]);
+  });
+});
