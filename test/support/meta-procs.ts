@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
-import type { ReplicaStatus } from "../../src/common/protocol/index.js";
+import type { ClusterStatus, ReplicaStatus } from "../../src/common/protocol/index.js";
 
 export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -76,6 +76,8 @@ export class Http {
 
 export interface MetaClusterOptions {
   replicas?: number;
+  /** Data nodes to start as well (zones a, b, c, ...). */
+  dataNodes?: number;
   raft?: Record<string, unknown>;
   extra?: Record<string, unknown>;
   env?: Record<string, string>;
@@ -84,6 +86,8 @@ export interface MetaClusterOptions {
 export class MetaCluster {
   readonly procs = new Map<number, ChildProcess>();
   readonly urls = new Map<number, string>();
+  readonly dataUrls = new Map<number, string>();
+  readonly dataProcs = new Map<number, ChildProcess>();
   readonly http = new Http();
   private readonly stderr = new Map<number, string>();
 
@@ -99,11 +103,27 @@ export class MetaCluster {
     const dir = mkdtempSync(join(tmpdir(), "raftfs-e2e-"));
     const ports: number[] = [];
     for (let i = 0; i < n; i++) ports.push(await freePort());
+    const dataPorts: number[] = [];
+    for (let i = 0; i < (opts.dataNodes ?? 0); i++) dataPorts.push(await freePort());
     const config = {
       dataDir: join(dir, "data"),
       secret: "e2e-secret-0123456789",
       meta: ports.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
-      data: [],
+      data: dataPorts.map((port, i) => ({
+        id: i + 1,
+        host: "127.0.0.1",
+        port,
+        zone: String.fromCharCode(97 + i),
+      })),
+      ...(dataPorts.length > 0
+        ? {
+            replication: Math.min(3, dataPorts.length),
+            dataNodeHeartbeatMs: 200,
+            dataNodeDeadAfterMs: 2000,
+            garbageGraceMs: 1500,
+            freeSpaceReserveBytes: 0,
+          }
+        : {}),
       raft: { tickIntervalMs: 20, ...opts.raft },
       ...opts.extra,
     };
@@ -116,8 +136,11 @@ export class MetaCluster {
       opts.env ?? {},
     );
     for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
+    for (const [i, p] of dataPorts.entries()) c.dataUrls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const id of c.ids) c.launch(id);
+    for (const id of c.dataUrls.keys()) c.launchData(id);
     await c.leader();
+    if (dataPorts.length > 0) await c.dataAlive([...c.dataUrls.keys()]);
     return c;
   }
 
@@ -137,6 +160,55 @@ export class MetaCluster {
       this.stderr.set(id, ((this.stderr.get(id) ?? "") + b.toString()).slice(-4000)),
     );
     this.procs.set(id, child);
+  }
+
+  launchData(id: number): void {
+    const main = resolve("dist/src/data/main.js");
+    const code = `const m = await import(${JSON.stringify(main)}); await m.runDataNode({ configPath: ${JSON.stringify(this.configPath)}, id: ${id} });`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, RAFTFS_LOG_LEVEL: "error", ...this.env },
+    });
+    const key = 1000 + id;
+    this.stderr.set(key, "");
+    child.stderr?.on("data", (b: Buffer) =>
+      this.stderr.set(key, ((this.stderr.get(key) ?? "") + b.toString()).slice(-4000)),
+    );
+    this.dataProcs.set(id, child);
+  }
+
+  async killData(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.dataProcs.get(id);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill(signal);
+    await exited;
+  }
+
+  /** The leader's view of the cluster (data nodes, replication health). */
+  async clusterStatus(): Promise<ClusterStatus> {
+    return waitUntil("the cluster status", async () => {
+      const r = await this.http.get(`${this.url(await this.leader())}/v1/cluster/status`);
+      return r.status === 200 ? (r.body as ClusterStatus) : null;
+    });
+  }
+
+  /** Waits until the leader sees exactly these data nodes alive (the others dead). */
+  async dataAlive(ids: number[], timeoutMs = 20_000): Promise<ClusterStatus> {
+    const want = [...ids].sort().join(",");
+    return waitUntil(
+      `data nodes ${want} alive`,
+      async () => {
+        const s = await this.clusterStatus();
+        const alive = s.data
+          .filter((d) => d.alive)
+          .map((d) => d.id)
+          .sort()
+          .join(",");
+        return alive === want ? s : null;
+      },
+      timeoutMs,
+    );
   }
 
   /** Sends a signal (default SIGKILL) and waits for the process to die when it is fatal. */
@@ -192,6 +264,7 @@ export class MetaCluster {
   }
 
   async stop(): Promise<void> {
+    for (const id of this.dataProcs.keys()) await this.killData(id);
     for (const id of this.ids) await this.kill(id);
     await this.http.close();
     rmSync(this.dir, { recursive: true, force: true });
