@@ -1,0 +1,292 @@
+/**
+ * The data node's HTTP API (routes and shapes in common/protocol/data.ts), built by a factory so tests
+ * drive it with real sockets or `inject`. Every route has a schema; every error is `{code, message}`
+ * with the status of its code; bad input never gets a 5xx.
+ *
+ * The chunk PUT lives in its own plugin scope without body parsers: its body is read by the pipeline,
+ * as a stream, and only after the ticket and the free space were checked from the headers.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import Type from "typebox";
+import { Agent, type Dispatcher } from "undici";
+import { DfsError } from "../common/errors.js";
+import {
+  DATA_ROUTES,
+  type DataNodeStatus,
+  PIPELINE_HEADER,
+  SECRET_HEADER,
+  TICKET_HEADER,
+} from "../common/protocol/index.js";
+import type { ChunkStore } from "./chunk-store.js";
+import type { DataMetrics } from "./metrics.js";
+import { MAX_PIPELINE_NODES, Pipeline } from "./pipeline.js";
+import { parseRange } from "./range.js";
+import type { ScrubProgress } from "./scrubber.js";
+
+export interface DataServerOptions {
+  nodeId: number;
+  /** This node's advertised address (status). */
+  url: string;
+  zone: string;
+  secret: string;
+  chunkSizeBytes: number;
+  /** Downstream silence (sending, or waiting for its answer) after which a pipeline node failed. */
+  downstreamTimeoutMs?: number;
+  /** Body limit of the internal JSON routes. */
+  jsonBodyLimitBytes?: number;
+  logger?: boolean;
+}
+
+export interface DataServerDeps {
+  store: ChunkStore;
+  /** A fastify instance to build on (main.ts passes one with its logger); default: a new one. */
+  app?: FastifyInstance;
+  /** Default: the pipeline is built here from `dispatcher`, `peerUrl` and `now`. */
+  pipeline?: Pipeline;
+  /** For downstream PUTs. Default: an Agent owned (and closed) by the server. */
+  dispatcher?: Dispatcher;
+  peerUrl?: (id: number) => string | undefined;
+  now?: () => number;
+  scrubber?: { progress(): ScrubProgress };
+  link?: { readonly registeredWith: number | null };
+  metrics?: DataMetrics;
+}
+
+const ChunkParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{64}$" }) });
+const ChunkIdSchema = Type.String({ pattern: "^[0-9a-f]{64}$" });
+const MAX_IDS_PER_DELETE = 10_000;
+
+const PutHeaders = Type.Object({
+  [TICKET_HEADER]: Type.Optional(Type.String({ maxLength: 8192 })),
+  [PIPELINE_HEADER]: Type.Optional(Type.String({ maxLength: 16_384 })),
+  "content-length": Type.Optional(Type.String()),
+});
+const GetHeaders = Type.Object({ range: Type.Optional(Type.String({ maxLength: 256 })) });
+const DeleteBody = Type.Object(
+  { chunkIds: Type.Array(ChunkIdSchema, { maxItems: MAX_IDS_PER_DELETE }) },
+  { additionalProperties: false },
+);
+const ReplicateBody = Type.Object(
+  {
+    type: Type.Literal("replicate"),
+    chunkId: ChunkIdSchema,
+    sizeBytes: Type.Integer({ minimum: 0 }),
+    targets: Type.Array(
+      Type.Object(
+        { id: Type.Integer({ minimum: 1 }), url: Type.String({ minLength: 1, maxLength: 2048 }) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_PIPELINE_NODES },
+    ),
+    ticket: Type.String({ minLength: 1, maxLength: 8192 }),
+  },
+  { additionalProperties: false },
+);
+
+function secretMatches(given: unknown, secret: string): boolean {
+  if (typeof given !== "string") return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function errorCode(err: unknown): string {
+  return err instanceof DfsError ? err.code : "INTERNAL";
+}
+
+/**
+ * Fastify's own early refusals (a badly encoded URL, an over-long parameter) in the `{code, message}`
+ * shape. A fastify option, so whoever creates the instance passes it (main.ts does).
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  reply.status(400).send({ code: "BAD_REQUEST", message: err.message });
+}
+
+export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): FastifyInstance {
+  const base =
+    deps.app ??
+    Fastify({
+      logger: opts.logger ?? false,
+      bodyLimit: opts.jsonBodyLimitBytes ?? 1024 * 1024,
+      frameworkErrors,
+    });
+  base.setValidatorCompiler(TypeBoxValidatorCompiler);
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  const { store, metrics } = deps;
+  const ownDispatcher = deps.dispatcher
+    ? null
+    : new Agent({ connectTimeout: 5000, keepAliveTimeout: 10_000, connections: 64 });
+  const pipeline =
+    deps.pipeline ??
+    new Pipeline(
+      {
+        nodeId: opts.nodeId,
+        secret: opts.secret,
+        chunkSizeBytes: opts.chunkSizeBytes,
+        downstreamTimeoutMs: opts.downstreamTimeoutMs ?? 30_000,
+      },
+      {
+        store,
+        dispatcher: deps.dispatcher ?? ownDispatcher!,
+        now: deps.now ?? Date.now,
+        ...(deps.peerUrl ? { peerUrl: deps.peerUrl } : {}),
+      },
+    );
+  if (ownDispatcher) app.addHook("onClose", async () => ownDispatcher.destroy());
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    if (err instanceof DfsError) return reply.status(err.httpStatus).send(err.toJSON());
+    const e = err as { statusCode?: number; message?: string; validation?: unknown };
+    if (e.validation || (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500)) {
+      const tooLarge = e.statusCode === 413;
+      return reply
+        .status(tooLarge ? 413 : 400)
+        .send({ code: tooLarge ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", message: e.message ?? "bad request" });
+    }
+    // The client went away in the middle of its upload: nobody is left to answer.
+    if (req.raw.destroyed || req.raw.errored)
+      return reply.status(400).send({ code: "BAD_REQUEST", message: "aborted" });
+    app.log.error({ err }, "unexpected error");
+    return reply.status(500).send({ code: "INTERNAL", message: "internal error" });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ code: "NOT_FOUND", message: `no route ${req.method} ${req.url.split("?")[0]}` }),
+  );
+
+  // ---------------------------------------------------------------- chunk writes (streamed body)
+
+  app.register(async (scope) => {
+    // No parser reads the body: the handler streams it, after checking the headers.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_req, _payload, done) => done(null, undefined));
+    scope
+      .withTypeProvider<TypeBoxTypeProvider>()
+      .put(
+        DATA_ROUTES.chunk,
+        { schema: { params: ChunkParams, headers: PutHeaders } },
+        async (req, reply) => {
+          const end = metrics?.putSeconds.startTimer();
+          try {
+            const admitted = pipeline.admit({
+              chunkId: req.params.id,
+              contentLength: req.headers["content-length"],
+              ticket: req.headers[TICKET_HEADER],
+              pipeline: req.headers[PIPELINE_HEADER],
+            });
+            const result = await pipeline.receive(admitted, req.raw);
+            metrics?.writes.inc({ result: "OK" });
+            metrics?.bytesWritten.inc(admitted.sizeBytes);
+            return reply.status(201).send(result);
+          } catch (err) {
+            metrics?.writes.inc({ result: errorCode(err) });
+            throw err;
+          } finally {
+            end?.();
+          }
+        },
+      );
+  });
+
+  // ---------------------------------------------------------------- chunk reads
+
+  app.get(
+    DATA_ROUTES.chunk,
+    { schema: { params: ChunkParams, headers: GetHeaders }, exposeHeadRoute: false },
+    async (req, reply) => {
+      let data: Buffer;
+      try {
+        data = await store.read(req.params.id);
+      } catch (err) {
+        metrics?.reads.inc({ result: errorCode(err) });
+        throw err;
+      }
+      reply.header("content-type", "application/octet-stream").header("accept-ranges", "bytes");
+      reply.header("etag", `"${req.params.id}"`);
+      let range: ReturnType<typeof parseRange>;
+      try {
+        range = parseRange(req.headers.range, data.byteLength);
+      } catch (err) {
+        reply.header("content-range", `bytes */${data.byteLength}`);
+        throw err;
+      }
+      metrics?.reads.inc({ result: "OK" });
+      if (!range) {
+        metrics?.bytesRead.inc(data.byteLength);
+        return reply.status(200).send(data);
+      }
+      const part = data.subarray(range.start, range.end + 1);
+      metrics?.bytesRead.inc(part.byteLength);
+      reply.header("content-range", `bytes ${range.start}-${range.end}/${data.byteLength}`);
+      return reply.status(206).send(part);
+    },
+  );
+
+  app.head(DATA_ROUTES.chunk, { schema: { params: ChunkParams } }, async (req, reply) => {
+    const size = store.sizeOf(req.params.id);
+    if (size === undefined) return reply.status(404).send();
+    return reply
+      .status(200)
+      .header("content-type", "application/octet-stream")
+      .header("content-length", String(size))
+      .header("accept-ranges", "bytes")
+      .send();
+  });
+
+  // ---------------------------------------------------------------- status
+
+  app.get(DATA_ROUTES.status, { schema: {} }, async (): Promise<DataNodeStatus> => {
+    // freeBytes is the room for chunks (free space less the reserve), as the leader hears it.
+    const space = await store.spaceForChunks();
+    const scrub = deps.scrubber?.progress();
+    return {
+      id: opts.nodeId,
+      url: opts.url,
+      zone: opts.zone,
+      pid: process.pid,
+      chunks: store.chunkCount,
+      usedBytes: store.usedBytes,
+      freeBytes: space.freeBytes,
+      capacityBytes: space.capacityBytes,
+      corruptFound: store.corruptFound,
+      scrub: {
+        chunksChecked: scrub?.chunksChecked ?? 0,
+        lastPassCompletedAtMs: scrub?.lastPassCompletedAtMs ?? null,
+      },
+      registeredWithLeader: deps.link?.registeredWith ?? null,
+    };
+  });
+
+  app.get("/metrics", { schema: {} }, async (_req, reply: FastifyReply) => {
+    if (!metrics) throw new DfsError("NOT_FOUND", "metrics are not enabled");
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // ---------------------------------------------------------------- internal (cluster secret)
+
+  app.register(async (scope) => {
+    // Checked on arrival, before the body is parsed or anything else is done.
+    scope.addHook("onRequest", async (req: FastifyRequest) => {
+      if (!secretMatches(req.headers[SECRET_HEADER], opts.secret)) {
+        throw new DfsError("UNAUTHORIZED", "internal route: missing or wrong cluster secret");
+      }
+    });
+    const typed = scope.withTypeProvider<TypeBoxTypeProvider>();
+    typed.post(DATA_ROUTES.deleteChunks, { schema: { body: DeleteBody } }, async (req) => {
+      let deleted = 0;
+      for (const id of req.body.chunkIds) if (await store.delete(id)) deleted++;
+      return { deleted };
+    });
+    typed.post(DATA_ROUTES.replicate, { schema: { body: ReplicateBody } }, async (req) =>
+      pipeline.push(req.body),
+    );
+  });
+
+  return base;
+}

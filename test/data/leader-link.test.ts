@@ -1,0 +1,241 @@
+/**
+ * The leader link against a tiny fastify app that plays the metadata leader (the only fake in these
+ * tests: it stands in for routes another part of the system serves).
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DfsError } from "../../src/common/errors.js";
+import type {
+  DataHeartbeatRequest,
+  DataHeartbeatResponse,
+  DataNodeCommand,
+  DataRegisterRequest,
+} from "../../src/common/protocol/index.js";
+import { LeaderLink, type LeaderLinkOptions } from "../../src/data/leader-link.js";
+import {
+  agent,
+  pipelineHeaders,
+  putChunk,
+  randomChunk,
+  SECRET,
+  startNode,
+  type TestNode,
+  tempDir,
+  ticketFor,
+  waitFor,
+} from "./helpers.js";
+
+class FakeLeader {
+  readonly registers: DataRegisterRequest[] = [];
+  readonly heartbeats: DataHeartbeatRequest[] = [];
+  readonly commands: DataNodeCommand[] = [];
+  reregister = false;
+  badSecrets = 0;
+  refused = 0;
+  notLeader: { leaderId: number; leaderUrl: string } | null = null;
+  app: FastifyInstance = Fastify();
+  url = "";
+
+  async start(): Promise<this> {
+    const check = (req: { headers: Record<string, unknown> }) => {
+      if (req.headers["x-raftfs-secret"] !== SECRET) {
+        this.badSecrets++;
+        throw new DfsError("UNAUTHORIZED", "wrong secret");
+      }
+      if (this.notLeader) this.refused++;
+      if (this.notLeader) throw new DfsError("NOT_LEADER", "not the leader", this.notLeader);
+    };
+    this.app.setErrorHandler((err, _req, reply) =>
+      err instanceof DfsError ? reply.status(err.httpStatus).send(err.toJSON()) : reply.status(500).send(),
+    );
+    this.app.post("/internal/data/register", async (req) => {
+      check(req);
+      this.registers.push(req.body as DataRegisterRequest);
+      return { ok: true };
+    });
+    this.app.post("/internal/data/heartbeat", async (req): Promise<DataHeartbeatResponse> => {
+      check(req);
+      this.heartbeats.push(req.body as DataHeartbeatRequest);
+      const reregister = this.reregister;
+      this.reregister = false;
+      return { reregister, commands: this.commands.splice(0) };
+    });
+    this.url = await this.app.listen({ host: "127.0.0.1", port: 0 });
+    return this;
+  }
+
+  close(): Promise<void> {
+    return this.app.close();
+  }
+}
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let node: TestNode;
+let links: LeaderLink[];
+let leaders: FakeLeader[];
+
+function link(meta: { id: number; url: string }[], over: Partial<LeaderLinkOptions> = {}): LeaderLink {
+  const l = new LeaderLink(
+    {
+      nodeId: 1,
+      url: node.url,
+      zone: "z",
+      secret: SECRET,
+      meta,
+      heartbeatMs: 30,
+      backoffMsMin: 5,
+      backoffMsMax: 50,
+      requestTimeoutMs: 2000,
+      maxConcurrentReplications: 2,
+      maxQueuedReplications: 10,
+      ...over,
+    },
+    { store: node.store, pipeline: node.pipeline, dispatcher: agent },
+  );
+  links.push(l);
+  return l;
+}
+
+async function put(n: TestNode, size = 100): Promise<string> {
+  const { id, data } = randomChunk(size);
+  const res = await putChunk(n.url, id, data, pipelineHeaders(ticketFor(id, size, [n.id])));
+  expect(res.status).toBe(201);
+  return id;
+}
+
+beforeEach(async () => {
+  tmp = await tempDir();
+  node = await startNode({ id: 1, dir: tmp.dir });
+  links = [];
+  leaders = [];
+});
+afterEach(async () => {
+  await Promise.all(links.map((l) => l.stop()));
+  await Promise.all(leaders.map((l) => l.close()));
+  await node.close();
+  await tmp.remove();
+});
+
+async function leader(): Promise<FakeLeader> {
+  const l = await new FakeLeader().start();
+  leaders.push(l);
+  return l;
+}
+
+describe("leader link", () => {
+  it("registers with its inventory, heartbeats changes, and runs a delete command", async () => {
+    const before = await put(node);
+    const fake = await leader();
+    const l = link([{ id: 1, url: fake.url }]);
+    l.start();
+    await waitFor("registration", () => fake.registers.length === 1);
+    expect(fake.registers[0]).toMatchObject({
+      id: 1,
+      url: node.url,
+      zone: "z",
+      chunks: [before],
+      usedBytes: 100,
+    });
+    await waitFor("registered", () => l.registeredWith === 1);
+
+    const added = await put(node);
+    await waitFor("a heartbeat with the new chunk", () =>
+      fake.heartbeats.some((h) => h.added.includes(added)),
+    );
+
+    fake.commands.push({ type: "delete", chunkIds: [before] });
+    await waitFor("the chunk deleted", () => !node.store.has(before));
+    await waitFor("a heartbeat reporting the removal", () =>
+      fake.heartbeats.some((h) => h.removed.includes(before)),
+    );
+    const last = fake.heartbeats.at(-1)!;
+    expect(last).toMatchObject({ id: 1, pid: process.pid, chunkCount: 1 });
+    expect(fake.registers.length).toBe(1);
+    expect(fake.badSecrets).toBe(0);
+  });
+
+  it("registers again with the whole inventory when the leader asks", async () => {
+    const fake = await leader();
+    const l = link([{ id: 1, url: fake.url }]);
+    l.start();
+    await waitFor("first heartbeat", () => fake.heartbeats.length >= 1);
+    const id = await put(node);
+    fake.reregister = true;
+    await waitFor("second registration", () => fake.registers.length === 2);
+    expect(fake.registers[1]!.chunks).toContain(id);
+  });
+
+  it("follows NOT_LEADER to the leader and skips replicas that do not answer", async () => {
+    const real = await leader();
+    const follower = await leader();
+    follower.notLeader = { leaderId: 3, leaderUrl: real.url };
+    // Replica 1 is down (nothing listens), replica 2 is a follower that points at replica 3.
+    const l = link([
+      { id: 1, url: "http://127.0.0.1:1" },
+      { id: 2, url: follower.url },
+      { id: 3, url: real.url },
+    ]);
+    l.start();
+    await waitFor("registration with the leader", () => real.registers.length === 1);
+    await waitFor("registered with replica 3", () => l.registeredWith === 3);
+    expect(follower.registers.length).toBe(0);
+  });
+
+  it("keeps retrying quietly while no replica serves the routes, then registers", async () => {
+    // A metadata side without these routes answers 404; the link backs off and tries again.
+    const bare = Fastify();
+    let tries = 0;
+    bare.addHook("onRequest", async () => {
+      tries++;
+    });
+    const bareUrl = await bare.listen({ host: "127.0.0.1", port: 0 });
+    const fake = await leader();
+    const l = link([{ id: 1, url: bareUrl }]);
+    l.start();
+    await waitFor("a few tries", () => tries >= 4);
+    expect(l.registeredWith).toBeNull();
+    await bare.close();
+    await l.stop();
+    const l2 = link([
+      { id: 1, url: bareUrl },
+      { id: 2, url: fake.url },
+    ]);
+    l2.start();
+    await waitFor("registration with the second replica", () => l2.registeredWith === 2);
+  });
+
+  it("puts a failed heartbeat's changes back for the next one", async () => {
+    const fake = await leader();
+    const l = link([{ id: 1, url: fake.url }]);
+    l.start();
+    await waitFor("first heartbeat", () => fake.heartbeats.length >= 1);
+    // The leader refuses heartbeats for a while (with a wrong hint, so the link stays put).
+    fake.notLeader = { leaderId: 1, leaderUrl: fake.url };
+    const id = await put(node);
+    await waitFor("two refused heartbeats", () => fake.refused >= 2);
+    fake.notLeader = null;
+    await waitFor("the added chunk reported", () => fake.heartbeats.some((h) => h.added.includes(id)));
+    expect(fake.registers.length).toBe(1);
+  });
+
+  it("replicates a chunk when told to", async () => {
+    const target = await startNode({ id: 2, dir: tmp.dir });
+    try {
+      const fake = await leader();
+      const id = await put(node, 5000);
+      const l = link([{ id: 1, url: fake.url }]);
+      l.start();
+      await waitFor("registration", () => fake.registers.length === 1);
+      fake.commands.push({
+        type: "replicate",
+        chunkId: id,
+        sizeBytes: 5000,
+        targets: [{ id: 2, url: target.url }],
+        ticket: ticketFor(id, 5000, [2]),
+      });
+      await waitFor("the copy on node 2", () => target.store.has(id));
+    } finally {
+      await target.close();
+    }
+  });
+});
