@@ -279,6 +279,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
         { available: nodes.length },
       );
     }
+    tracker.recordPlacement(b.chunkId, nodes);
     return {
       chunkId: b.chunkId,
       nodes: nodes.map((n) => ({ id: n.id, url: n.url })),

@@ -57,6 +57,11 @@ export class DataTracker {
   private readonly repairsInFlight = new Map<string, number>();
   /** Unreferenced chunks seen on a node that the state machine never listed (uploads in flight). */
   private readonly orphanSinceMs = new Map<string, number>();
+  /**
+   * Where chunks were recently placed: a client reads right after it writes, before the nodes'
+   * next heartbeats report the new chunk. Entries expire once the reports must have arrived.
+   */
+  private readonly placed = new Map<string, { nodeIds: number[]; atMs: number }>();
   corruptFound = 0;
 
   constructor(
@@ -144,9 +149,21 @@ export class DataTracker {
     });
   }
 
+  recordPlacement(chunkId: string, nodes: readonly { id: number }[]): void {
+    const now = this.deps.now();
+    this.placed.set(chunkId, { nodeIds: nodes.map((n) => n.id), atMs: now });
+    // Bounded: forget placements old enough that heartbeats have reported them.
+    if (this.placed.size > 100_000) {
+      for (const [id, p] of this.placed) if (now - p.atMs > this.opts.deadAfterMs) this.placed.delete(id);
+    }
+  }
+
   locations(chunkId: string): NodeAddress[] {
+    const recent = this.placed.get(chunkId);
+    const fresh = recent !== undefined && this.deps.now() - recent.atMs <= this.opts.deadAfterMs;
+    if (recent && !fresh) this.placed.delete(chunkId);
     return this.liveNodes()
-      .filter((n) => n.chunks.has(chunkId))
+      .filter((n) => n.chunks.has(chunkId) || (fresh && recent.nodeIds.includes(n.id)))
       .map((n) => ({ id: n.id, url: n.url }));
   }
 
