@@ -12,7 +12,6 @@
  * another, repair copies with bounded concurrency and a bounded queue (the leader re-issues a copy
  * that never shows up in a heartbeat, so dropping one when full is safe).
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import Type from "typebox";
 import Value from "typebox/value";
 import type { Dispatcher } from "undici";
@@ -36,6 +35,8 @@ export interface LeaderLinkOptions {
   /** The metadata replicas from the config, in order. */
   meta: { id: number; url: string }[];
   heartbeatMs: number;
+  /** Chunk changes are reported this soon after they happen (coalesced), not at the next heartbeat. */
+  reportDelayMs: number;
   backoffMsMin: number;
   backoffMsMax: number;
   requestTimeoutMs: number;
@@ -83,6 +84,10 @@ class Delta {
   removed = new Set<string>();
   corrupt = new Set<string>();
 
+  get size(): number {
+    return this.added.size + this.removed.size + this.corrupt.size;
+  }
+
   record({ kind, chunkId }: InventoryChange): void {
     for (const s of [this.added, this.removed, this.corrupt]) s.delete(chunkId);
     this[kind].add(chunkId);
@@ -109,6 +114,10 @@ export class LeaderLink {
   private registered = false;
   private failuresInARow = 0;
   private lastWarnAtMs = 0;
+  private wake: (() => void) | null = null;
+  private reportTimer: NodeJS.Timeout | null = null;
+  /** Changes arrived while a heartbeat was in flight: report them right after it. */
+  private reportDue = false;
   private readonly now: () => number;
   private registeredWithId: number | null = null;
   private deletions: Promise<void> = Promise.resolve();
@@ -125,7 +134,10 @@ export class LeaderLink {
     this.target = { ...opts.meta[0]! };
     this.random = deps.random ?? Math.random;
     this.now = deps.now ?? Date.now;
-    this.unsubscribe = deps.store.onChange((c) => this.delta.record(c));
+    this.unsubscribe = deps.store.onChange((c) => {
+      this.delta.record(c);
+      this.reportSoon();
+    });
   }
 
   /** The id of the metadata replica that accepted our inventory, null while not registered. */
@@ -140,6 +152,7 @@ export class LeaderLink {
   async stop(): Promise<void> {
     this.controller.abort();
     this.unsubscribe();
+    if (this.reportTimer) clearTimeout(this.reportTimer);
     this.replications.length = 0;
     await this.loop;
     await this.deletions;
@@ -162,7 +175,8 @@ export class LeaderLink {
         }
         this.failuresInARow = 0;
         // Registered just now or still registered: the next heartbeat is due; told to re-register: now.
-        waitMs = this.registered ? this.opts.heartbeatMs : 0;
+        waitMs = this.registered && !this.reportDue ? this.opts.heartbeatMs : 0;
+        this.reportDue = false;
       } else {
         this.failuresInARow++;
         this.moveOn(attempt);
@@ -178,7 +192,7 @@ export class LeaderLink {
         );
         waitMs = this.backoffMs();
       }
-      await this.pause(waitMs);
+      await this.pause(waitMs, attempt.ok);
     }
   }
 
@@ -203,13 +217,35 @@ export class LeaderLink {
     return Math.round(exp / 2 + (this.random() * exp) / 2);
   }
 
-  private async pause(ms: number): Promise<void> {
-    if (ms <= 0 || this.controller.signal.aborted) return;
-    try {
-      await sleep(ms, undefined, { signal: this.controller.signal });
-    } catch (err) {
-      if ((err as Error).name !== "AbortError") throw err;
-    }
+  /** Sleeps `ms`; stop ends it, and so does an early report when `wakeable`. */
+  private async pause(ms: number, wakeable: boolean): Promise<void> {
+    const { signal } = this.controller;
+    if (ms <= 0 || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      if (wakeable) this.wake = done;
+    });
+  }
+
+  /**
+   * New or lost chunks are reported soon, not at the next heartbeat (HDFS's incremental block
+   * reports): a reader asks the leader where a chunk is right after the writer's commit. Changes within
+   * `reportDelayMs` share one report.
+   */
+  private reportSoon(): void {
+    if (this.reportTimer || !this.registered || this.controller.signal.aborted) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = null;
+      if (this.wake) this.wake();
+      else this.reportDue = true;
+    }, this.opts.reportDelayMs);
   }
 
   private async register(): Promise<Attempt> {
@@ -231,6 +267,8 @@ export class LeaderLink {
     if (!res.ok) return res;
     this.registered = true;
     this.registeredWithId = this.target.id;
+    // Changes made while the inventory was on its way go out right away, not a heartbeat later.
+    if (this.delta.size > 0) this.reportDue = true;
     return { ok: true };
   }
 

@@ -91,6 +91,7 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
       secret: config.secret,
       meta: config.meta.map((m) => ({ id: m.id, url: metaUrl(m, config.tls !== undefined) })),
       heartbeatMs: config.dataNodeHeartbeatMs,
+      reportDelayMs: 10,
       backoffMsMin: 50,
       backoffMsMax: Math.max(2000, config.dataNodeHeartbeatMs * 2),
       requestTimeoutMs: Math.max(2000, config.dataNodeHeartbeatMs * 2),

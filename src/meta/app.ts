@@ -298,13 +298,14 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     return { locations };
   });
 
-  app.post(META_ROUTES.dataRegister, async (req) => {
+  // A register carries the node's whole inventory (67 bytes a chunk): far above the API's limit.
+  app.post(META_ROUTES.dataRegister, { bodyLimit: 256 * 1024 * 1024 }, async (req) => {
     requireSecret(req);
     const tracker = requireLeader();
     tracker.register(body(req) as unknown as DataRegisterRequest);
     return { ok: true };
   });
-  app.post(META_ROUTES.dataHeartbeat, async (req) => {
+  app.post(META_ROUTES.dataHeartbeat, { bodyLimit: 64 * 1024 * 1024 }, async (req) => {
     requireSecret(req);
     const tracker = requireLeader();
     const h = body(req) as unknown as DataHeartbeatRequest;

@@ -83,6 +83,7 @@ function link(meta: { id: number; url: string }[], over: Partial<LeaderLinkOptio
       secret: SECRET,
       meta,
       heartbeatMs: 30,
+      reportDelayMs: 5,
       backoffMsMin: 5,
       backoffMsMax: 50,
       requestTimeoutMs: 2000,
@@ -152,6 +153,16 @@ describe("leader link", () => {
     expect(last).toMatchObject({ id: 1, pid: process.pid, chunkCount: 1 });
     expect(fake.registers.length).toBe(1);
     expect(fake.badSecrets).toBe(0);
+  });
+
+  it("reports a new chunk soon, without waiting for the next heartbeat", async () => {
+    const fake = await leader();
+    const l = link([{ id: 1, url: fake.url }], { heartbeatMs: 600_000, reportDelayMs: 10 });
+    l.start();
+    await waitFor("registered", () => l.registeredWith === 1);
+    const id = await put(node);
+    await waitFor("an early report", () => fake.heartbeats.some((h) => h.added.includes(id)), 5000);
+    expect(fake.heartbeats.length).toBe(1);
   });
 
   it("registers again with the whole inventory when the leader asks", async () => {

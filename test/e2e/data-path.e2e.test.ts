@@ -92,7 +92,10 @@ describe("data path (real processes)", () => {
       path: "/repair.bin",
       content: { kind: "chunks", chunks: [{ id, sizeBytes: 10_000 }], sizeBytes: 10_000 },
     });
-    const before = await holders(id);
+    const before = await waitUntil("three holders", async () => {
+      const h = await holders(id);
+      return h.length === 3 ? h : null;
+    });
     const victim = before[0]!.id;
     await c.killData(victim);
     await c.dataAlive([1, 2, 3, 4].filter((n) => n !== victim));
@@ -117,7 +120,10 @@ describe("data path (real processes)", () => {
       path: "/flip.bin",
       content: { kind: "chunks", chunks: [{ id, sizeBytes: data.length }], sizeBytes: data.length },
     });
-    const hs = await holders(id);
+    const hs = await waitUntil("three holders", async () => {
+      const h = await holders(id);
+      return h.length === 3 ? h : null;
+    });
     const bad = hs[0]!;
     const file = chunkFile(bad.id, id);
     const bytes = readFileSync(file);
