@@ -31,9 +31,13 @@ async function leaderUrl(): Promise<string> {
 
 async function putChunk(data: Buffer): Promise<string> {
   const id = sha256(data);
-  const placed = await c.http.post(`${await leaderUrl()}/v1/chunks/placement`, {
-    chunkId: id,
-    sizeBytes: data.byteLength,
+  // A client retries placement while leadership moves (a loaded machine may hold an election).
+  const placed = await waitUntil("a placement", async () => {
+    const r = await c.http.post(`${await leaderUrl()}/v1/chunks/placement`, {
+      chunkId: id,
+      sizeBytes: data.byteLength,
+    });
+    return r.status === 421 || r.status === 503 ? null : r;
   });
   expect(placed.status).toBe(200);
   const p = placed.body as PlacementResponse;

@@ -124,7 +124,8 @@ export class MetaCluster {
             freeSpaceReserveBytes: 0,
           }
         : {}),
-      raft: { tickIntervalMs: 20, ...opts.raft },
+      // 40 ms ticks: elections within 0.4–0.8 s, and none spurious when CI loads both cores.
+      raft: { tickIntervalMs: 40, ...opts.raft },
       ...opts.extra,
     };
     const configPath = join(dir, "cluster.config.json");
