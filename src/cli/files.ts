@@ -1,0 +1,265 @@
+/** The file commands: put, get, cat, ls, stat, mkdir, mv, rm, versions. */
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, rmSync } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { RaftfsReadStream } from "../client/index.js";
+import { isDfsError } from "../common/errors.js";
+import { baseName } from "../common/paths.js";
+import type { ListEntry, StatResponse } from "../common/protocol/index.js";
+import { type GlobalOptions, withClient } from "./context.js";
+import { humanBytes, humanDuration, humanTime, orDash, table } from "./format.js";
+import { type CliIo, line, note, writeOut } from "./io.js";
+import { type Progress, progressEnabled, startProgress } from "./progress.js";
+
+export interface PutOptions {
+  parents?: boolean;
+  expectedVersion?: number;
+  lockToken?: number;
+  json?: boolean;
+}
+
+function counting(progress: Progress): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      progress.add(chunk.byteLength);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** `put ./a.txt /docs/` stores /docs/a.txt, as cp does. */
+export function remoteTarget(local: string, remote: string): string {
+  if (!remote.endsWith("/") || local === "-") return remote;
+  return `${remote}${basename(local)}`;
+}
+
+export async function put(
+  io: CliIo,
+  g: GlobalOptions,
+  local: string,
+  remote: string,
+  o: PutOptions,
+): Promise<void> {
+  const target = remoteTarget(local, remote);
+  let total: number | null = null;
+  if (local !== "-") {
+    const s = await stat(local);
+    if (s.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR", path: local });
+    total = s.size;
+  }
+  await withClient(io, g, async (client) => {
+    const out = client.createWriteStream(target, {
+      ...(o.parents ? { createParents: true } : {}),
+      ...(o.expectedVersion !== undefined ? { expectedVersion: o.expectedVersion } : {}),
+      ...(o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
+    });
+    const progress = startProgress(io, `put ${target}`, total, progressEnabled(io, { ...g, ...o }));
+    try {
+      await pipeline(local === "-" ? io.stdin : createReadStream(local), counting(progress), out);
+    } finally {
+      progress.stop();
+    }
+    const r = await out.result;
+    if (o.json) await line(io, JSON.stringify({ path: target, version: r.version, sizeBytes: r.sizeBytes }));
+    else if (!g.quiet) note(io, `${target}: ${humanBytes(r.sizeBytes)}, version ${r.version}`);
+  });
+}
+
+/** Copies a read stream to stdout with back-pressure; a closed pipe surfaces as EPIPE. */
+async function toStdout(io: CliIo, stream: RaftfsReadStream, progress: Progress): Promise<void> {
+  for await (const chunk of stream) {
+    await writeOut(io.stdout, chunk as Buffer);
+    progress.add((chunk as Buffer).byteLength);
+  }
+}
+
+async function isLocalDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+export async function get(
+  io: CliIo,
+  g: GlobalOptions,
+  remote: string,
+  local: string,
+  o: { version?: number },
+): Promise<void> {
+  await withClient(io, g, async (client) => {
+    const stream = client.createReadStream(remote, o.version !== undefined ? { version: o.version } : {});
+    const progress = startProgress(io, `get ${remote}`, null, progressEnabled(io, g) && local !== "-");
+    stream.once("open", (f: { sizeBytes: number }) => progress.setTotal(f.sizeBytes));
+    try {
+      if (local === "-") {
+        await toStdout(io, stream, progress);
+        return;
+      }
+      const target = (await isLocalDir(local)) ? join(local, baseName(remote) || "root") : local;
+      // Into a temp file, renamed at the end: an interrupted get never leaves a half file behind.
+      const tmp = `${target}.raftfs-${randomBytes(4).toString("hex")}.part`;
+      // Ctrl-C ends the process without unwinding this function: remove the temp file there too.
+      const onInterrupt = () => rmSync(tmp, { force: true });
+      io.signal.addEventListener("abort", onInterrupt, { once: true });
+      try {
+        await pipeline(stream, counting(progress), createWriteStream(tmp, { flags: "wx" }));
+        await rename(tmp, target);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      } finally {
+        io.signal.removeEventListener("abort", onInterrupt);
+      }
+      progress.stop();
+      const f = stream.file;
+      if (!g.quiet && f) note(io, `${remote} v${f.version}: ${humanBytes(f.sizeBytes)} → ${target}`);
+    } finally {
+      progress.stop();
+    }
+  });
+}
+
+export async function ls(
+  io: CliIo,
+  g: GlobalOptions,
+  path: string,
+  o: { long?: boolean; json?: boolean },
+): Promise<void> {
+  await withClient(io, g, async (client) => {
+    let entries: ListEntry[];
+    try {
+      entries = await client.readdir(path, { withTypes: true });
+    } catch (err) {
+      // `ls file` shows the file, as ls does.
+      if (!isDfsError(err, "NOT_A_DIRECTORY")) throw err;
+      const s = await client.stat(path);
+      entries = [
+        { name: baseName(s.path), path: s.path, type: s.type, modifiedAtMs: s.modifiedAtMs, ...sizeOf(s) },
+      ];
+    }
+    if (o.json) {
+      await line(io, JSON.stringify(entries, null, 2));
+      return;
+    }
+    if (o.long) {
+      const rows = entries.map((e) => [
+        e.type === "dir" ? "d" : "-",
+        e.type === "file" ? humanBytes(e.sizeBytes ?? 0) : "-",
+        e.type === "file" ? `v${e.version}` : "-",
+        humanTime(e.modifiedAtMs),
+        e.type === "dir" ? `${e.name}/` : e.name,
+      ]);
+      for (const l of table(["T", "SIZE", "VER", "MODIFIED", "NAME"], rows, { rightAlign: [1] }))
+        await line(io, l);
+      return;
+    }
+    for (const e of entries) await line(io, e.type === "dir" ? `${e.name}/` : e.name);
+  });
+}
+
+function sizeOf(s: StatResponse): Partial<ListEntry> {
+  return s.type === "file" ? { version: s.version ?? 0, sizeBytes: s.sizeBytes ?? 0 } : {};
+}
+
+export async function statCommand(
+  io: CliIo,
+  g: GlobalOptions,
+  path: string,
+  o: { json?: boolean },
+): Promise<void> {
+  await withClient(io, g, async (client) => {
+    const s = await client.stat(path);
+    if (o.json) {
+      await line(io, JSON.stringify(s, null, 2));
+      return;
+    }
+    const rows: [string, string][] = [
+      ["path", s.path],
+      ["type", s.type],
+    ];
+    if (s.type === "file") {
+      rows.push(["version", orDash(s.version)]);
+      rows.push(["size", `${humanBytes(s.sizeBytes ?? 0)} (${s.sizeBytes ?? 0} bytes)`]);
+    }
+    rows.push(["created", humanTime(s.createdAtMs)], ["modified", humanTime(s.modifiedAtMs)]);
+    for (const h of s.lock?.holders ?? []) {
+      const left = humanDuration(h.expiresAtMs - Date.now());
+      rows.push(["lock", `${h.mode}, token ${h.token}, owner ${h.owner}, expires in ${left}`]);
+    }
+    for (const [k, v] of rows) await line(io, `${`${k}:`.padEnd(10)}${v}`);
+  });
+}
+
+export async function mkdir(
+  io: CliIo,
+  g: GlobalOptions,
+  paths: string[],
+  o: { parents?: boolean; lockToken?: number },
+): Promise<void> {
+  await withClient(io, g, async (client) => {
+    for (const p of paths) {
+      await client.mkdir(p, {
+        recursive: o.parents === true,
+        ...(o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
+      });
+    }
+  });
+}
+
+export async function mv(
+  io: CliIo,
+  g: GlobalOptions,
+  from: string,
+  to: string,
+  o: { lockToken?: number },
+): Promise<void> {
+  await withClient(io, g, (client) =>
+    client.rename(from, to, o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
+  );
+}
+
+export async function rmCommand(
+  io: CliIo,
+  g: GlobalOptions,
+  paths: string[],
+  o: { recursive?: boolean; force?: boolean; lockToken?: number },
+): Promise<void> {
+  await withClient(io, g, async (client) => {
+    for (const p of paths) {
+      await client.rm(p, {
+        recursive: o.recursive === true,
+        force: o.force === true,
+        ...(o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
+      });
+    }
+  });
+}
+
+export async function versions(
+  io: CliIo,
+  g: GlobalOptions,
+  path: string,
+  o: { json?: boolean },
+): Promise<void> {
+  await withClient(io, g, async (client) => {
+    const list = await client.versions(path);
+    if (o.json) {
+      await line(io, JSON.stringify(list, null, 2));
+      return;
+    }
+    const rows = list.map((v) => [
+      `v${v.version}`,
+      humanBytes(v.sizeBytes),
+      humanTime(v.createdAtMs),
+      v.contentKind,
+    ]);
+    for (const l of table(["VERSION", "SIZE", "CREATED", "STORED"], rows, { rightAlign: [1] }))
+      await line(io, l);
+  });
+}

@@ -1,0 +1,209 @@
+/**
+ * The `raftfs` command line: commander definitions, and `run()`, which turns whatever happens into
+ * an exit code and at most one line on stderr. Built afresh for every run (commander keeps state).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError, Option } from "commander";
+import { EXIT_OK, EXIT_USAGE } from "../common/errors.js";
+import { type GlobalOptions, nonNegativeInt, positiveInt } from "./context.js";
+import { errorLine, exitCodeFor } from "./errors.js";
+import * as files from "./files.js";
+import type { CliIo } from "./io.js";
+import { clusterUp } from "./launcher.js";
+import { lockCommand } from "./lock-command.js";
+import { dataCommand, metaCommand } from "./processes.js";
+import { statusCommand } from "./status-command.js";
+
+/** Commands that run servers: they handle their own signals, never the file commands' Ctrl-C. */
+export const SERVER_COMMANDS = new Set(["meta", "data", "cluster"]);
+
+function packageVersion(): string {
+  // dist/src/cli/ when built, src/cli/ in tests: walk up to the package.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    const p = join(dir, "package.json");
+    if (existsSync(p)) return (JSON.parse(readFileSync(p, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+}
+
+export interface ProgramHooks {
+  /** Called before a file command's action (main.ts installs Ctrl-C handling there). */
+  beforeFileCommand?: () => void;
+}
+
+export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
+  const program = new Command("raftfs")
+    .description("raftfs: a distributed file system (Raft metadata, replicated chunks)")
+    // Only -V: `--version <n>` belongs to get and cat (a bare `raftfs --version` is handled in run()).
+    .version(packageVersion(), "-V", "output the version number (also: raftfs --version)")
+    .option("--config <path>", "cluster config (default: $RAFTFS_CONFIG, else ./cluster.config.json)")
+    .option("--token <token>", "client token, sent as a bearer token (default: $RAFTFS_TOKEN)")
+    .option("--deadline <ms>", "give up on an operation after this long (default 10000)", positiveInt)
+    .option("-q, --quiet", "no progress bars or summaries on stderr")
+    .option("-v, --verbose", "report retries and leader changes on stderr")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // Errors are printed once, in run(), in the house format.
+      outputError: () => undefined,
+    })
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 other error, 2 usage or config, 3 not found, 4 exists or not empty,\n" +
+        "5 unavailable or timed out (retry), 6 checksum or corruption, 130 interrupted.",
+    );
+  program.hook("preAction", (_root, action) => {
+    const top = action.parent === program ? action.name() : (action.parent?.name() ?? "");
+    if (!SERVER_COMMANDS.has(top)) hooks.beforeFileCommand?.();
+  });
+  const g = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+  const lockToken = () =>
+    new Option("--lock-token <token>", "fencing token of a lock covering the path").argParser(nonNegativeInt);
+
+  program
+    .command("put")
+    .description("store a local file (or - for stdin) at a path")
+    .argument("<local>", "local file, or - for stdin")
+    .argument("<path>", "destination path (a trailing / keeps the local name)")
+    .option("-p, --parents", "create missing parent directories")
+    .option(
+      "--expected-version <n>",
+      "only if the file is at this version (0: must not exist)",
+      nonNegativeInt,
+    )
+    .addOption(lockToken())
+    .option("--json", "print {path, version, sizeBytes} on stdout")
+    .action((local: string, path: string, _o, cmd: Command) =>
+      files.put(io, g(cmd), local, path, cmd.opts()),
+    );
+  program
+    .command("get")
+    .description("copy a file to a local file (or - for stdout)")
+    .argument("<path>")
+    .argument("<local>", "local file or folder, or - for stdout")
+    .option("--version <n>", "a retained older version", positiveInt)
+    .action((path: string, local: string, _o, cmd: Command) =>
+      files.get(io, g(cmd), path, local, { version: cmd.opts().version }),
+    );
+  program
+    .command("cat")
+    .description("print a file on stdout")
+    .argument("<path>")
+    .option("--version <n>", "a retained older version", positiveInt)
+    .action((path: string, _o, cmd: Command) =>
+      files.get(io, g(cmd), path, "-", { version: cmd.opts().version }),
+    );
+  program
+    .command("ls")
+    .description("list a directory")
+    .argument("[path]", "directory", "/")
+    .option("-l, --long", "type, size, version and modification time")
+    .option("--json", "the entries as JSON")
+    .action((path: string, _o, cmd: Command) => files.ls(io, g(cmd), path, cmd.opts()));
+  program
+    .command("stat")
+    .description("show a file's or directory's metadata")
+    .argument("<path>")
+    .option("--json", "as JSON")
+    .action((path: string, _o, cmd: Command) => files.statCommand(io, g(cmd), path, cmd.opts()));
+  program
+    .command("mkdir")
+    .description("create directories")
+    .argument("<paths...>")
+    .option("-p, --parents", "create missing parents; no error if it exists")
+    .addOption(lockToken())
+    .action((paths: string[], _o, cmd: Command) => files.mkdir(io, g(cmd), paths, cmd.opts()));
+  program
+    .command("mv")
+    .description("rename or move a file or directory (atomic)")
+    .argument("<from>")
+    .argument("<to>")
+    .addOption(lockToken())
+    .action((from: string, to: string, _o, cmd: Command) => files.mv(io, g(cmd), from, to, cmd.opts()));
+  program
+    .command("rm")
+    .description("delete files or directories")
+    .argument("<paths...>")
+    .option("-r, --recursive", "delete directories and their contents")
+    .option("-f, --force", "no error if a path does not exist")
+    .addOption(lockToken())
+    .action((paths: string[], _o, cmd: Command) => files.rmCommand(io, g(cmd), paths, cmd.opts()));
+  program
+    .command("versions")
+    .description("list a file's retained versions")
+    .argument("<path>")
+    .option("--json", "as JSON")
+    .action((path: string, _o, cmd: Command) => files.versions(io, g(cmd), path, cmd.opts()));
+  program
+    .command("lock")
+    .description("hold a lock while a command runs (token in $RAFTFS_LOCK_TOKEN)")
+    .argument("<path>")
+    .argument("<command...>", "the command to run, after --")
+    .option("--ttl <ms>", "lease length, renewed every ttl/3 (default 30000)", positiveInt)
+    .option("--shared", "a shared (reader) lock instead of an exclusive one")
+    .option("--wait-timeout <ms>", "how long to wait for the lock (default 30000)", nonNegativeInt)
+    .option("--no-wait", "fail at once (LOCKED) if someone else holds it")
+    .action((path: string, command: string[], _o, cmd: Command) =>
+      lockCommand(io, g(cmd), path, command, cmd.opts()),
+    );
+  program
+    .command("status")
+    .description("replicas, data nodes and chunk health (exit 5 if no leader answers)")
+    .option("--json", "as JSON")
+    .action((_o, cmd: Command) => statusCommand(io, g(cmd), cmd.opts()));
+  program
+    .command("meta")
+    .description("run a metadata replica of the config")
+    .requiredOption("--id <n>", "replica id in the config", positiveInt)
+    .action((_o, cmd: Command) => metaCommand(io, g(cmd), { id: cmd.opts().id }));
+  program
+    .command("data")
+    .description("run a data node of the config")
+    .requiredOption("--id <n>", "data node id in the config", positiveInt)
+    .action((_o, cmd: Command) => dataCommand(io, g(cmd), { id: cmd.opts().id }));
+  program
+    .command("cluster")
+    .description("run a whole cluster on this host")
+    .command("up")
+    .description("start every process of the config; Ctrl-C stops them")
+    .action((_o, cmd: Command) => clusterUp(io, g(cmd)));
+  return program;
+}
+
+/** Commander's message without its "error: " prefix. */
+function usageMessage(err: CommanderError): string {
+  return err.message.replace(/^error: /, "");
+}
+
+/** Parses and runs `args` (without node and script); resolves with the exit code. */
+export async function run(args: string[], io: CliIo, hooks: ProgramHooks = {}): Promise<number> {
+  const program = buildProgram(io, hooks);
+  try {
+    if (args.length === 0) {
+      program.outputHelp({ error: true });
+      return EXIT_USAGE;
+    }
+    if (args.length === 1 && args[0] === "--version") {
+      io.stdout.write(`${packageVersion()}\n`);
+      return EXIT_OK;
+    }
+    await program.parseAsync(args, { from: "user" });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT_OK;
+      if (err.code === "commander.help") return EXIT_OK;
+      io.stderr.write(`raftfs: ${usageMessage(err)} (USAGE)\n`);
+      return EXIT_USAGE;
+    }
+    const text = errorLine(err);
+    if (text !== null) io.stderr.write(`${text}\n`);
+    if (io.env.RAFTFS_DEBUG && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    return exitCodeFor(err);
+  }
+}

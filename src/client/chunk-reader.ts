@@ -1,0 +1,222 @@
+/**
+ * Reading chunks: where they are (the leader's soft state, rebuilt from the data nodes' reports),
+ * then each from any holder, falling back to the next on any failure. A whole chunk is hashed and
+ * compared with its id before it is used or cached; a mismatch counts as that holder failing, and only
+ * when every holder failed that way is the answer CORRUPT. A partial read (the first or last chunk of
+ * a range) cannot be hashed here; it relies on the node, which verifies the whole chunk before it
+ * serves any part of it.
+ */
+import type { Dispatcher } from "undici";
+import { DfsError } from "../common/errors.js";
+import {
+  DATA_ROUTES,
+  type LocationsResponse,
+  META_ROUTES,
+  type NodeAddress,
+} from "../common/protocol/index.js";
+import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
+import type { ChunkCache } from "./chunk-cache.js";
+import { type ChunkSlice, isWholeChunk, sha256Hex } from "./chunking.js";
+import { attemptSignal, errorFromResponse, transportError } from "./http.js";
+import type { MetaConnection } from "./meta-connection.js";
+
+/** Ids per locations request: 64 hex characters each must fit in a URL well under 16 KiB. */
+const IDS_PER_LOOKUP = 100;
+
+export interface ChunkReaderOptions {
+  chunkDeadlineMs: number;
+  chunkTimeoutMs: number;
+  backoff: BackoffOptions;
+}
+
+export interface ChunkReaderDeps {
+  meta: MetaConnection;
+  dispatcher: Dispatcher;
+  cache: ChunkCache;
+  random?: () => number;
+}
+
+/** One GET of a chunk, or of bytes [from, to) of it. */
+export async function getChunk(
+  dispatcher: Dispatcher,
+  node: NodeAddress,
+  id: string,
+  part: { from: number; to: number } | null,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ data: Buffer; partial: boolean }> {
+  let status: number;
+  let data: Buffer;
+  try {
+    const res = await dispatcher.request({
+      origin: node.url,
+      path: DATA_ROUTES.chunk.replace(":id", id),
+      method: "GET",
+      headers: part ? { range: `bytes=${part.from}-${part.to - 1}` } : {},
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: attemptSignal(timeoutMs * 2, signal),
+    });
+    status = res.statusCode;
+    data = Buffer.from(await res.body.arrayBuffer());
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    const mapped = transportError(err, node.url);
+    if (mapped === null) throw err;
+    throw mapped;
+  }
+  if (status === 206) return { data, partial: true };
+  if (status === 200) return { data, partial: false };
+  throw errorFromResponse(status, data.toString("utf8"), node.url);
+}
+
+export class ChunkReader {
+  private readonly random: () => number;
+
+  constructor(
+    private readonly opts: ChunkReaderOptions,
+    private readonly deps: ChunkReaderDeps,
+  ) {
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** Live holders of each chunk, asked in batches. */
+  async locate(ids: readonly string[], signal?: AbortSignal): Promise<Map<string, NodeAddress[]>> {
+    const out = new Map<string, NodeAddress[]>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += IDS_PER_LOOKUP) {
+      const batch = unique.slice(i, i + IDS_PER_LOOKUP);
+      const r = await this.deps.meta.call<LocationsResponse>({
+        method: "GET",
+        path: META_ROUTES.locations,
+        query: { ids: batch.join(",") },
+        ...(signal ? { signal } : {}),
+      });
+      for (const id of batch) out.set(id, r.locations[id] ?? []);
+    }
+    return out;
+  }
+
+  /** The bytes a slice needs, from the cache or from a holder. */
+  async read(slice: ChunkSlice, holders: NodeAddress[] | undefined, signal?: AbortSignal): Promise<Buffer> {
+    const { id } = slice.chunk;
+    const cached = await this.deps.cache.get(id);
+    if (cached !== undefined) return cached.subarray(slice.from, slice.to);
+    const deadline = new Deadline(this.opts.chunkDeadlineMs);
+    let known = holders;
+    let corruptSeen = false;
+    let last: DfsError | null = null;
+    for (let round = 0; ; round++) {
+      const nodes = known ?? (await this.locate([id], signal)).get(id) ?? [];
+      known = undefined; // later rounds ask again: holders come and go
+      let corrupt = 0;
+      for (const node of nodes) {
+        try {
+          return await this.fromHolder(slice, node, signal);
+        } catch (err) {
+          if (!(err instanceof DfsError)) throw err;
+          last = err;
+          if (err.code === "CORRUPT" || err.code === "CHECKSUM_MISMATCH") corrupt++;
+          else if (!isHolderFailure(err)) throw err;
+        }
+      }
+      corruptSeen ||= corrupt > 0;
+      if (nodes.length > 0 && corrupt === nodes.length) {
+        throw new DfsError("CORRUPT", `every copy of chunk ${id} failed its checksum`, {
+          chunkId: id,
+          holders: nodes.map((n) => n.id),
+        });
+      }
+      if (nodes.length === 0) {
+        last = new DfsError("UNAVAILABLE", `no live data node holds chunk ${id}`, { chunkId: id });
+      }
+      if (deadline.expired()) break;
+      await sleep(Math.min(backoffMs(round, this.opts.backoff, this.random), deadline.remainingMs()), signal);
+    }
+    throw new DfsError(
+      corruptSeen ? "CORRUPT" : "UNAVAILABLE",
+      `could not read chunk ${id.slice(0, 12)}…${last ? `: ${last.message}` : ""}`,
+      { chunkId: id, lastCode: last?.code ?? null },
+      { cause: last ?? undefined },
+    );
+  }
+
+  private async fromHolder(slice: ChunkSlice, node: NodeAddress, signal?: AbortSignal): Promise<Buffer> {
+    const { id, sizeBytes } = slice.chunk;
+    const whole = isWholeChunk(slice);
+    const got = await getChunk(
+      this.deps.dispatcher,
+      node,
+      id,
+      whole ? null : { from: slice.from, to: slice.to },
+      this.opts.chunkTimeoutMs,
+      signal,
+    );
+    if (got.partial) {
+      if (got.data.byteLength !== slice.to - slice.from) {
+        throw new DfsError(
+          "CORRUPT",
+          `node ${node.id} sent ${got.data.byteLength} bytes of a range of chunk ${id}`,
+        );
+      }
+      return got.data;
+    }
+    // A whole chunk (asked for, or the node ignored the range): verify it, keep it, cut the slice.
+    if (got.data.byteLength !== sizeBytes || sha256Hex(got.data) !== id) {
+      throw new DfsError("CORRUPT", `chunk ${id} from node ${node.id} does not match its id`, {
+        chunkId: id,
+        node: node.id,
+      });
+    }
+    await this.deps.cache.set(id, got.data);
+    return whole ? got.data : got.data.subarray(slice.from, slice.to);
+  }
+
+  /**
+   * The slices' bytes in order, fetching the next while the current one is consumed: at most two
+   * chunks in memory, whatever the file's size. Locations are asked a window at a time.
+   */
+  async *stream(slices: readonly ChunkSlice[], signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const windows = new Map<number, Promise<Map<string, NodeAddress[]>>>();
+    const holdersOf = async (i: number) => {
+      const w = Math.floor(i / IDS_PER_LOOKUP);
+      let found = windows.get(w);
+      if (found === undefined) {
+        const ids = slices.slice(w * IDS_PER_LOOKUP, (w + 1) * IDS_PER_LOOKUP).map((s) => s.chunk.id);
+        found = this.locate(ids, signal);
+        windows.delete(w - 1);
+        windows.set(w, found);
+      }
+      return (await found).get(slices[i]!.chunk.id);
+    };
+    const fetch = (i: number): Promise<Buffer> => {
+      const slice = slices[i]!;
+      const p = (async () => {
+        // Cached chunks need no location lookup at all.
+        const holders = this.deps.cache.peek(slice.chunk.id) ? undefined : await holdersOf(i);
+        return this.read(slice, holders, signal);
+      })();
+      // Awaited below; this only keeps an early-stopped consumer from leaving it unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = slices.length > 0 ? fetch(0) : null;
+    for (let i = 0; next !== null; i++) {
+      const current = await next;
+      next = i + 1 < slices.length ? fetch(i + 1) : null;
+      yield current;
+    }
+  }
+}
+
+function isHolderFailure(err: DfsError): boolean {
+  switch (err.code) {
+    case "NOT_FOUND":
+    case "UNAVAILABLE":
+    case "TIMEOUT":
+    case "INTERNAL":
+      return true;
+    default:
+      return false;
+  }
+}

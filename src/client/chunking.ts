@@ -1,0 +1,129 @@
+/**
+ * Chunk arithmetic: ids, cutting a byte stream into fixed-size chunks, and which parts of which
+ * chunks a byte range needs. Pure functions, so the edge cases (empty files, ranges ending exactly on
+ * a chunk boundary, ranges past the end) are tested without a cluster.
+ */
+import { createHash } from "node:crypto";
+import { DfsError } from "../common/errors.js";
+import type { WireChunkRef } from "../common/protocol/index.js";
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Collects incoming buffers into chunks of exactly `chunkSizeBytes` (the last one shorter). Holds at
+ * most one partial chunk: that is what bounds a write stream's memory.
+ */
+export class ChunkBuffer {
+  private partial: Buffer | null = null;
+  private filled = 0;
+
+  constructor(readonly chunkSizeBytes: number) {
+    if (!Number.isSafeInteger(chunkSizeBytes) || chunkSizeBytes < 1) {
+      throw new DfsError("BAD_REQUEST", `chunk size must be a positive integer, not ${chunkSizeBytes}`);
+    }
+  }
+
+  /** Bytes held in the partial chunk. */
+  get pendingBytes(): number {
+    return this.filled;
+  }
+
+  /** Adds `data`; returns the chunks it completed (usually none or one). */
+  push(data: Uint8Array): Buffer[] {
+    const full: Buffer[] = [];
+    let offset = 0;
+    while (offset < data.byteLength) {
+      this.partial ??= Buffer.allocUnsafe(this.chunkSizeBytes);
+      const n = Math.min(this.chunkSizeBytes - this.filled, data.byteLength - offset);
+      this.partial.set(data.subarray(offset, offset + n), this.filled);
+      this.filled += n;
+      offset += n;
+      if (this.filled === this.chunkSizeBytes) {
+        full.push(this.partial);
+        this.partial = null;
+        this.filled = 0;
+      }
+    }
+    return full;
+  }
+
+  /** The last, partial chunk (null when the data ended on a boundary). */
+  flush(): Buffer | null {
+    if (this.partial === null || this.filled === 0) return null;
+    const last = this.partial.subarray(0, this.filled);
+    this.partial = null;
+    this.filled = 0;
+    return last;
+  }
+}
+
+/** Offsets of the chunks a buffer of `sizeBytes` is cut into. */
+export function chunkBounds(sizeBytes: number, chunkSizeBytes: number): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (let start = 0; start < sizeBytes; start += chunkSizeBytes) {
+    out.push({ start, end: Math.min(sizeBytes, start + chunkSizeBytes) });
+  }
+  return out;
+}
+
+/** A half-open byte range [start, end) of a file. */
+export interface ByteSpan {
+  start: number;
+  end: number;
+}
+
+/**
+ * fs.createReadStream's `{start, end}` (both inclusive, end defaulting to the last byte) as a
+ * half-open span clipped to the file. A start past the end gives an empty span, like a local file.
+ */
+export function spanOf(sizeBytes: number, range: { start?: number; end?: number }): ByteSpan {
+  const start = range.start ?? 0;
+  const end = range.end ?? Number.POSITIVE_INFINITY;
+  if (!Number.isSafeInteger(start) || start < 0) {
+    throw new DfsError("BAD_REQUEST", `start must be a non-negative integer, not ${range.start}`);
+  }
+  if (end !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(end) || end < 0)) {
+    throw new DfsError("BAD_REQUEST", `end must be a non-negative integer, not ${range.end}`);
+  }
+  const s = Math.min(start, sizeBytes);
+  const e = Math.min(sizeBytes, end === Number.POSITIVE_INFINITY ? sizeBytes : end + 1);
+  return { start: s, end: Math.max(s, e) };
+}
+
+/** The part [from, to) of one chunk that a range needs. */
+export interface ChunkSlice {
+  index: number;
+  chunk: WireChunkRef;
+  /** Offset of the chunk in the file. */
+  chunkStart: number;
+  from: number;
+  to: number;
+}
+
+export function isWholeChunk(s: ChunkSlice): boolean {
+  return s.from === 0 && s.to === s.chunk.sizeBytes;
+}
+
+/** The chunks, in order, that cover `span`, each with the part of it that is needed. */
+export function slicesFor(chunks: readonly WireChunkRef[], span: ByteSpan): ChunkSlice[] {
+  const out: ChunkSlice[] = [];
+  if (span.end <= span.start) return out;
+  let chunkStart = 0;
+  for (const [index, chunk] of chunks.entries()) {
+    const chunkEnd = chunkStart + chunk.sizeBytes;
+    if (chunkEnd > span.start && chunkStart < span.end) {
+      out.push({
+        index,
+        chunk,
+        chunkStart,
+        from: Math.max(span.start, chunkStart) - chunkStart,
+        to: Math.min(span.end, chunkEnd) - chunkStart,
+      });
+    }
+    if (chunkStart >= span.end) break;
+    chunkStart = chunkEnd;
+  }
+  return out;
+}

@@ -1,0 +1,482 @@
+/**
+ * The raftfs client: an fs/promises-like API over the metadata replicas and the data nodes.
+ * Metadata calls follow the leader (meta-connection.ts); mutations are exactly-once (session.ts);
+ * content is inline or chunked (upload.ts, chunk-reader.ts); chunks are cached by id.
+ *
+ * Consistency: reads are linearizable by default (one read on the leader per open). With
+ * `metadataCache: "watch"`, opens may be served from metadata kept fresh by the change feed. Either
+ * way a client never returns an older state of a path than one it already returned (monotonic reads)
+ * and always sees its own writes (a write drops the path from the cache before it returns).
+ */
+import { DfsError, isDfsError } from "../common/errors.js";
+import { normalizePath } from "../common/paths.js";
+import {
+  type ClusterStatus,
+  type CommitResponse,
+  type DeleteResponse,
+  type ListEntry,
+  type ListResponse,
+  type LockHolder,
+  META_ROUTES,
+  type MkdirResponse,
+  type ReadResponse,
+  type StatResponse,
+  type VersionInfo,
+  type VersionsResponse,
+  type WireContent,
+} from "../common/protocol/index.js";
+import { backoffMs, Deadline, sleep } from "./backoff.js";
+import { type CacheStats, ChunkCache } from "./chunk-cache.js";
+import { ChunkReader } from "./chunk-reader.js";
+import { ChunkWriter } from "./chunk-writer.js";
+import { slicesFor, spanOf } from "./chunking.js";
+import { createAgent, requestJson } from "./http.js";
+import { acquireLock, type LockHandle, type LockOptions } from "./locks.js";
+import { MetaCache, ReadGuard } from "./meta-cache.js";
+import { MetaConnection } from "./meta-connection.js";
+import { type ConnectOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { Sessions } from "./session.js";
+import { partialStatus } from "./status.js";
+import { RaftfsReadStream, RaftfsWriteStream } from "./streams.js";
+import { Upload, type WriteResult } from "./upload.js";
+import { followFeed, type WatchEvent, type WatchOptions, watchChanges } from "./watch.js";
+
+export interface WriteFileOptions {
+  /** Compare-and-set: the latest version must be this one (0: the file must not exist). */
+  expectedVersion?: number;
+  /** Fencing token of a lock covering the path. */
+  lockToken?: number;
+  /** Create missing parent directories. */
+  createParents?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ReadFileOptions {
+  /** A retained older version instead of the latest. */
+  version?: number;
+}
+
+export interface ReadStreamOptions extends ReadFileOptions {
+  /** First byte (inclusive), default 0. */
+  start?: number;
+  /** Last byte (inclusive, like fs.createReadStream), default the end of the file. */
+  end?: number;
+}
+
+export type WriteData =
+  | string
+  | Uint8Array
+  | Iterable<Uint8Array | string>
+  | AsyncIterable<Uint8Array | string>;
+
+/** Just over the data nodes' downstream timeout (src/data/main.ts): see the writer below. */
+const PIPELINE_BLAME_MS = 35_000;
+
+function decodeInline(file: ReadResponse): Buffer {
+  if (file.content.kind !== "inline") throw new DfsError("INTERNAL", "not inline content");
+  const data = Buffer.from(file.content.dataBase64, "base64");
+  if (data.byteLength !== file.sizeBytes) {
+    throw new DfsError(
+      "CORRUPT",
+      `${file.path} v${file.version}: inline content is not ${file.sizeBytes} bytes`,
+    );
+  }
+  return data;
+}
+
+export class RaftfsClient {
+  private readonly closing = new AbortController();
+  private readonly metaAgent;
+  private readonly dataAgent;
+  private readonly meta: MetaConnection;
+  private readonly sessions: Sessions;
+  private readonly cache: ChunkCache;
+  private readonly metaCache: MetaCache | null;
+  private readonly guard = new ReadGuard();
+  private readonly writer: ChunkWriter;
+  private readonly reader: ChunkReader;
+  private readonly heldLocks = new Set<LockHandle>();
+  private readonly openStreams = new Set<RaftfsReadStream | RaftfsWriteStream>();
+  private readonly feed: Promise<void> | null;
+  private closed = false;
+
+  constructor(readonly options: ResolvedOptions) {
+    const o = options;
+    this.metaAgent = createAgent({
+      connectTimeoutMs: o.connectTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      keepAliveTimeoutMs: 10_000,
+      connectionsPerOrigin: 16,
+      maxResponseBytes: 256 * 1024 * 1024,
+    });
+    this.dataAgent = createAgent({
+      connectTimeoutMs: o.connectTimeoutMs,
+      requestTimeoutMs: Math.max(PIPELINE_BLAME_MS, o.requestTimeoutMs),
+      keepAliveTimeoutMs: 10_000,
+      connectionsPerOrigin: 8,
+      maxResponseBytes: 64 * 1024 * 1024 + 4096,
+    });
+    const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
+    this.meta = new MetaConnection(
+      {
+        endpoints: o.endpoints,
+        deadlineMs: o.deadlineMs,
+        requestTimeoutMs: o.requestTimeoutMs,
+        backoff: o.backoff,
+      },
+      {
+        send: (origin, req) =>
+          requestJson(this.metaAgent, origin, { ...req, headers: { ...headers, ...req.headers } }),
+        signal: this.closing.signal,
+        ...(o.onRetry ? { onRetry: o.onRetry } : {}),
+      },
+    );
+    this.sessions = new Sessions(this.meta);
+    this.cache = new ChunkCache({
+      maxBytes: o.cacheBytes,
+      ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),
+      dirMaxBytes: o.cacheDirBytes,
+    });
+    this.writer = new ChunkWriter(
+      {
+        chunkDeadlineMs: o.chunkDeadlineMs,
+        // A PUT is answered once the whole pipeline stored the chunk; a data node gives up on its
+        // downstream after 30 s and then names it. Waiting longer than that lets the head tell us
+        // *which* node failed instead of being blamed itself.
+        chunkTimeoutMs: Math.max(PIPELINE_BLAME_MS, o.requestTimeoutMs),
+        maxAttempts: 6,
+        backoff: o.backoff,
+      },
+      { meta: this.meta, dispatcher: this.dataAgent },
+    );
+    // A GET is answered by one node: silence for two request timeouts means try the next holder.
+    const readOpts = {
+      chunkDeadlineMs: o.chunkDeadlineMs,
+      chunkTimeoutMs: o.requestTimeoutMs * 2,
+      backoff: o.backoff,
+    };
+    this.reader = new ChunkReader(readOpts, {
+      meta: this.meta,
+      dispatcher: this.dataAgent,
+      cache: this.cache,
+    });
+    this.metaCache =
+      o.metadataCache === "watch" ? new MetaCache({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 }) : null;
+    this.feed = this.metaCache ? followFeed(this.meta, this.metaCache, this.closing.signal) : null;
+  }
+
+  // ---------------------------------------------------------------- files
+
+  async writeFile(path: string, data: WriteData, opts: WriteFileOptions = {}): Promise<WriteResult> {
+    const upload = this.upload(normalizePath(path), opts);
+    try {
+      if (typeof data === "string") await upload.write(Buffer.from(data));
+      else if (data instanceof Uint8Array)
+        await upload.write(data); // the upload copies what it keeps
+      else
+        for await (const part of data)
+          await upload.write(typeof part === "string" ? Buffer.from(part) : part);
+    } catch (err) {
+      await upload.abort();
+      throw err;
+    }
+    return upload.finish();
+  }
+
+  async readFile(path: string, opts?: ReadFileOptions & { encoding?: undefined }): Promise<Buffer>;
+  async readFile(path: string, opts: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
+  async readFile(
+    path: string,
+    opts: ReadFileOptions & { encoding?: BufferEncoding } = {},
+  ): Promise<Buffer | string> {
+    const file = await this.open(normalizePath(path), opts.version);
+    let data: Buffer;
+    if (file.content.kind === "inline") data = decodeInline(file);
+    else {
+      const parts: Buffer[] = [];
+      const slices = slicesFor(file.content.chunks, { start: 0, end: file.sizeBytes });
+      for await (const part of this.reader.stream(slices, this.closing.signal)) parts.push(part);
+      data = Buffer.concat(parts);
+      if (data.byteLength !== file.sizeBytes) {
+        throw new DfsError(
+          "CORRUPT",
+          `${file.path} v${file.version}: chunks add up to ${data.byteLength} bytes, not ${file.sizeBytes}`,
+        );
+      }
+    }
+    return opts.encoding ? data.toString(opts.encoding) : data;
+  }
+
+  createWriteStream(path: string, opts: WriteFileOptions = {}): RaftfsWriteStream {
+    const stream: RaftfsWriteStream = new RaftfsWriteStream(
+      path,
+      this.upload(normalizePath(path), opts),
+      () => this.openStreams.delete(stream),
+    );
+    this.openStreams.add(stream);
+    return stream;
+  }
+
+  createReadStream(path: string, opts: ReadStreamOptions = {}): RaftfsReadStream {
+    const p = normalizePath(path);
+    const reader = this.reader;
+    const source = (signal: AbortSignal) => {
+      const file = this.open(p, opts.version);
+      async function* bytes(): AsyncGenerator<Buffer> {
+        const f = await file;
+        const span = spanOf(f.sizeBytes, opts);
+        if (f.content.kind === "inline") {
+          if (span.end > span.start) yield decodeInline(f).subarray(span.start, span.end);
+          return;
+        }
+        yield* reader.stream(slicesFor(f.content.chunks, span), signal);
+      }
+      return { file, bytes: bytes() };
+    };
+    const stream: RaftfsReadStream = new RaftfsReadStream(p, source, () => this.openStreams.delete(stream));
+    this.openStreams.add(stream);
+    return stream;
+  }
+
+  // ---------------------------------------------------------------- namespace
+
+  async stat(path: string): Promise<StatResponse> {
+    return this.get<StatResponse>(META_ROUTES.stat, { path: normalizePath(path) });
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.stat(path);
+      return true;
+    } catch (err) {
+      if (isDfsError(err, "NOT_FOUND")) return false;
+      throw err;
+    }
+  }
+
+  async readdir(path: string, opts?: { withTypes?: false }): Promise<string[]>;
+  async readdir(path: string, opts: { withTypes: true }): Promise<ListEntry[]>;
+  async readdir(path: string, opts: { withTypes?: boolean } = {}): Promise<string[] | ListEntry[]> {
+    const r = await this.get<ListResponse>(META_ROUTES.list, { path: normalizePath(path) });
+    return opts.withTypes ? r.entries : r.entries.map((e) => e.name);
+  }
+
+  async mkdir(path: string, opts: { recursive?: boolean; lockToken?: number } = {}): Promise<MkdirResponse> {
+    const p = normalizePath(path);
+    const r = await this.sessions.mutate<MkdirResponse>(META_ROUTES.mkdir, {
+      path: p,
+      ...(opts.recursive ? { parents: true } : {}),
+      ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+    });
+    this.metaCache?.invalidate(p);
+    return r;
+  }
+
+  async rename(from: string, to: string, opts: { lockToken?: number } = {}): Promise<void> {
+    const f = normalizePath(from);
+    const t = normalizePath(to);
+    await this.sessions.mutate(META_ROUTES.rename, {
+      from: f,
+      to: t,
+      ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+    });
+    this.metaCache?.invalidate(f);
+    this.metaCache?.invalidate(t);
+  }
+
+  async rm(
+    path: string,
+    opts: { recursive?: boolean; force?: boolean; lockToken?: number } = {},
+  ): Promise<DeleteResponse> {
+    const p = normalizePath(path);
+    try {
+      return await this.sessions.mutate<DeleteResponse>(META_ROUTES.delete, {
+        path: p,
+        ...(opts.recursive ? { recursive: true } : {}),
+        ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+      });
+    } catch (err) {
+      if (opts.force && isDfsError(err, "NOT_FOUND")) return { removed: 0 };
+      throw err;
+    } finally {
+      this.metaCache?.invalidate(p);
+    }
+  }
+
+  async versions(path: string): Promise<VersionInfo[]> {
+    return (await this.get<VersionsResponse>(META_ROUTES.versions, { path: normalizePath(path) })).versions;
+  }
+
+  // ---------------------------------------------------------------- locks
+
+  async lock(path: string, opts: LockOptions = {}): Promise<LockHandle> {
+    this.assertOpen();
+    const handle = await acquireLock(this.sessions, normalizePath(path), opts, {
+      signal: this.closing.signal,
+      onDone: (h) => this.heldLocks.delete(h),
+    });
+    this.heldLocks.add(handle);
+    return handle;
+  }
+
+  /** Runs `fn` holding the lock; throws LOCK_NOT_HELD if the lease was lost before `fn` finished. */
+  async withLock<T>(
+    path: string,
+    fn: (lock: LockHandle) => Promise<T> | T,
+    opts: LockOptions = {},
+  ): Promise<T> {
+    const handle = await this.lock(path, opts);
+    let result: T;
+    try {
+      result = await fn(handle);
+    } catch (err) {
+      await handle.release().catch(() => undefined); // the original failure matters more
+      throw err;
+    }
+    const lost = handle.lost;
+    await handle.release();
+    if (lost)
+      throw new DfsError("LOCK_NOT_HELD", `the lease on ${handle.path} expired while it was held`, {
+        path: handle.path,
+        token: handle.token,
+      });
+    return result;
+  }
+
+  async locks(path?: string): Promise<LockHolder[]> {
+    const query = path === undefined ? {} : { path: normalizePath(path) };
+    return (await this.get<{ locks: LockHolder[] }>(META_ROUTES.locks, query)).locks;
+  }
+
+  // ---------------------------------------------------------------- cluster
+
+  /**
+   * The cluster as the leader sees it. When no leader answers within `deadlineMs` (default 3 s),
+   * a partial view from each process's own `/status`, with `leader: null`.
+   */
+  async status(opts: { deadlineMs?: number } = {}): Promise<ClusterStatus> {
+    this.assertOpen();
+    const deadlineMs = opts.deadlineMs ?? Math.min(3000, this.options.deadlineMs);
+    try {
+      return await this.meta.call<ClusterStatus>({
+        method: "GET",
+        path: META_ROUTES.clusterStatus,
+        deadlineMs,
+      });
+    } catch (err) {
+      if (!isDfsError(err, "UNAVAILABLE") && !isDfsError(err, "TIMEOUT")) throw err;
+      return partialStatus(this.metaAgent, this.meta.knownEndpoints, this.options.dataNodes);
+    }
+  }
+
+  /** Changes as they are applied, from now (or after `opts.after`), until the loop stops. */
+  watch(opts: WatchOptions = {}): AsyncGenerator<WatchEvent> {
+    this.assertOpen();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
+    return watchChanges(this.meta, { ...opts, signal });
+  }
+
+  cacheStats(): CacheStats {
+    return {
+      ...this.cache.stats(),
+      metaHits: this.metaCache?.hits ?? 0,
+      metaMisses: this.metaCache?.misses ?? 0,
+    };
+  }
+
+  /** The leader this client currently talks to, if known. */
+  get leaderUrl(): string | null {
+    return this.meta.leaderUrl;
+  }
+
+  /** Releases held locks (best effort), stops the feed and open streams, closes connections. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.heldLocks].map((h) => h.release().catch(() => undefined)));
+    this.closing.abort(new DfsError("UNAVAILABLE", "the client was closed"));
+    for (const s of this.openStreams) s.destroy();
+    await this.feed;
+    await Promise.all([this.metaAgent.close(), this.dataAgent.close()]);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private assertOpen(): void {
+    if (this.closed) throw new DfsError("UNAVAILABLE", "the client was closed");
+  }
+
+  private get<T>(route: string, query: Record<string, string | number | undefined>): Promise<T> {
+    this.assertOpen();
+    return this.meta.call<T>({ method: "GET", path: route, query });
+  }
+
+  /** The metadata of a file to read: from the watch cache, or one linearizable read. */
+  private async open(path: string, version: number | undefined): Promise<ReadResponse> {
+    this.assertOpen();
+    if (version === undefined && this.metaCache?.live) {
+      const hit = this.metaCache.get(path);
+      if (hit !== undefined && this.guard.accept(path, hit.index)) return hit;
+    }
+    const deadline = new Deadline(this.options.deadlineMs);
+    for (let attempt = 0; ; attempt++) {
+      const askedAt = this.metaCache?.generation ?? 0;
+      const r = await this.meta.call<ReadResponse>({
+        method: "GET",
+        path: META_ROUTES.read,
+        query: { path, version },
+        deadlineMs: Math.max(1, deadline.remainingMs()),
+      });
+      if (this.guard.accept(path, r.index)) {
+        if (version === undefined) this.metaCache?.put(r, askedAt);
+        return r;
+      }
+      // Served from a state older than one already returned: never hand that out; ask again.
+      if (deadline.expired()) {
+        throw new DfsError("UNAVAILABLE", `no replica could serve ${path} at least as new as already seen`, {
+          path,
+        });
+      }
+      await sleep(
+        Math.min(backoffMs(attempt, this.options.backoff), deadline.remainingMs()),
+        this.closing.signal,
+      );
+    }
+  }
+
+  private upload(path: string, opts: WriteFileOptions): Upload {
+    this.assertOpen();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
+    return new Upload({
+      writer: this.writer,
+      commit: async (content: WireContent) => {
+        try {
+          return await this.sessions.mutate<CommitResponse>(
+            META_ROUTES.commit,
+            {
+              path,
+              content,
+              ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
+              ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+              ...(opts.createParents ? { createParents: true } : {}),
+            },
+            { signal },
+          );
+        } finally {
+          this.metaCache?.invalidate(path);
+        }
+      },
+      abandon: async (chunkIds) => {
+        await this.sessions.mutate(META_ROUTES.abandon, { chunkIds });
+      },
+      inlineThresholdBytes: this.options.inlineThresholdBytes,
+      chunkSizeBytes: this.options.chunkSizeBytes,
+      signal,
+    });
+  }
+}
+
+/** Makes a client. Nothing is contacted until the first call (watch mode starts following the feed). */
+export async function connect(opts: ConnectOptions): Promise<RaftfsClient> {
+  return new RaftfsClient(resolveOptions(opts));
+}

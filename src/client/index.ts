@@ -1,0 +1,17 @@
+/** The client library's public face. */
+export type { BackoffOptions } from "./backoff.js";
+export { backoffMs } from "./backoff.js";
+export type { CacheStats } from "./chunk-cache.js";
+export {
+  connect,
+  RaftfsClient,
+  type ReadFileOptions,
+  type ReadStreamOptions,
+  type WriteData,
+  type WriteFileOptions,
+} from "./client.js";
+export type { LockHandle, LockOptions } from "./locks.js";
+export type { ConnectOptions, MetadataCacheMode } from "./options.js";
+export type { RaftfsReadStream, RaftfsWriteStream } from "./streams.js";
+export type { WriteResult } from "./upload.js";
+export type { WatchEvent, WatchOptions } from "./watch.js";

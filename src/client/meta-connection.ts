@@ -1,0 +1,155 @@
+/**
+ * Talking to "the" metadata service: remembers the leader, follows NOT_LEADER hints, moves on to the
+ * next replica when one cannot be reached, and paces retries with capped, jittered backoff, all within
+ * one deadline per call. Every route is sent to the leader: it serves linearizable reads without the
+ * extra hop a follower would make, and it alone places chunks.
+ */
+import { DfsError } from "../common/errors.js";
+import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
+import { isTransportError, type JsonRequest } from "./http.js";
+
+/** Sends one request to one replica (an injected seam: tests script it, the client uses undici). */
+export type SendFn = (origin: string, req: JsonRequest) => Promise<unknown>;
+
+export interface MetaConnectionOptions {
+  endpoints: readonly string[];
+  deadlineMs: number;
+  requestTimeoutMs: number;
+  backoff: BackoffOptions;
+}
+
+export interface MetaConnectionDeps {
+  send: SendFn;
+  random?: () => number;
+  now?: () => number;
+  /** Aborted when the client closes: every wait ends at once. */
+  signal?: AbortSignal;
+  /** Observability: called before each pause (the CLI shows it with `-v`; tests count it). */
+  onRetry?: (info: { attempt: number; url: string; error: DfsError; waitMs: number }) => void;
+}
+
+export interface MetaCall {
+  method: "GET" | "POST";
+  path: string;
+  query?: JsonRequest["query"];
+  body?: unknown;
+  /** Overrides the connection's deadline for this call (long polls, lock renewals). */
+  deadlineMs?: number;
+  /** Overrides the per-attempt timeout (a long poll waits longer than an ordinary request). */
+  requestTimeoutMs?: number;
+  /**
+   * When false, an UNAVAILABLE/TIMEOUT *answered by the leader* is thrown at once instead of being
+   * retried (a placement that excluded nodes wants to decide itself). Unreachable replicas and
+   * NOT_LEADER are always handled here.
+   */
+  retryAnswers?: boolean;
+  signal?: AbortSignal;
+}
+
+function normalizeUrl(url: string): string {
+  return new URL(url).origin;
+}
+
+export class MetaConnection {
+  private readonly endpoints: string[];
+  private leader: string | null = null;
+  private rotation = 0;
+  private readonly random: () => number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly opts: MetaConnectionOptions,
+    private readonly deps: MetaConnectionDeps,
+  ) {
+    if (opts.endpoints.length === 0) throw new DfsError("BAD_REQUEST", "no metadata endpoints to connect to");
+    this.endpoints = [...new Set(opts.endpoints.map(normalizeUrl))];
+    this.random = deps.random ?? Math.random;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The leader this connection last saw answer (null before the first call or after a failure). */
+  get leaderUrl(): string | null {
+    return this.leader;
+  }
+
+  get knownEndpoints(): readonly string[] {
+    return this.endpoints;
+  }
+
+  async call<T>(call: MetaCall): Promise<T> {
+    const deadline = new Deadline(call.deadlineMs ?? this.opts.deadlineMs, this.now);
+    const signal = call.signal ?? this.deps.signal;
+    let attempt = 0;
+    // Hints followed in a row without a pause: bounded, so two replicas that name each other
+    // during an election cannot make us spin.
+    let hops = 0;
+    let last: DfsError | null = null;
+    for (;;) {
+      if (signal?.aborted) throw signal.reason;
+      const remaining = deadline.remainingMs();
+      if (remaining <= 0) throw this.exhausted(call, deadline, last);
+      const target = this.leader ?? this.endpoints[this.rotation % this.endpoints.length]!;
+      try {
+        const answer = (await this.deps.send(target, {
+          method: call.method,
+          path: call.path,
+          ...(call.query ? { query: call.query } : {}),
+          ...(call.body !== undefined ? { body: call.body } : {}),
+          timeoutMs: Math.min(call.requestTimeoutMs ?? this.opts.requestTimeoutMs, remaining),
+          ...(signal ? { signal } : {}),
+        })) as T;
+        this.leader = target;
+        return answer;
+      } catch (err) {
+        if (!(err instanceof DfsError)) throw err;
+        last = err;
+        if (err.code === "NOT_LEADER") {
+          const hint = typeof err.details.leaderUrl === "string" ? normalizeUrl(err.details.leaderUrl) : null;
+          if (hint !== null && hint !== target && hops < this.endpoints.length) {
+            hops++;
+            this.follow(hint);
+            continue;
+          }
+          this.forget(target);
+        } else if (isTransportError(err)) {
+          this.forget(target);
+        } else if ((err.code === "UNAVAILABLE" || err.code === "TIMEOUT") && call.retryAnswers !== false) {
+          // The leader itself is busy (election in progress, back-pressure): same target, later.
+        } else {
+          throw err;
+        }
+      }
+      hops = 0;
+      const waitMs = Math.min(backoffMs(attempt, this.opts.backoff, this.random), deadline.remainingMs());
+      this.deps.onRetry?.({ attempt, url: target, error: last, waitMs });
+      attempt++;
+      await sleep(waitMs, signal);
+    }
+  }
+
+  /** A hint may name a replica we were not configured with (endpoints-only clients): remember it. */
+  private follow(url: string): void {
+    if (!this.endpoints.includes(url) && this.endpoints.length < 64) this.endpoints.push(url);
+    this.leader = url;
+  }
+
+  private forget(target: string): void {
+    if (this.leader === target) this.leader = null;
+    // Start the round-robin after the replica that just failed.
+    const i = this.endpoints.indexOf(target);
+    this.rotation = i >= 0 ? i + 1 : this.rotation + 1;
+  }
+
+  private exhausted(call: MetaCall, deadline: Deadline, last: DfsError | null): DfsError {
+    const what = `${call.method} ${call.path}`;
+    const why = last ? `: ${last.message}` : "";
+    // Only a series of timeouts is a TIMEOUT; refused connections and elections are UNAVAILABLE.
+    const code = last?.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE";
+    return new DfsError(
+      code,
+      `no metadata leader answered ${what} within ${deadline.budgetMs} ms${why}`,
+      { lastCode: last?.code ?? null, endpoints: this.endpoints },
+      { cause: last ?? undefined },
+    );
+  }
+}

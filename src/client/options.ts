@@ -1,0 +1,115 @@
+/**
+ * `connect()` options and their defaults. A client is made from a cluster config (which names every
+ * replica and data node and the cluster's sizes) or from a bare list of replica URLs.
+ */
+import { type ClusterConfig, loadConfig, metaUrl } from "../common/config.js";
+import { DfsError } from "../common/errors.js";
+import type { BackoffOptions } from "./backoff.js";
+
+export type MetadataCacheMode = "revalidate" | "watch";
+
+export interface ConnectOptions {
+  /** Path of a cluster config (`cluster.config.json`). */
+  config?: string;
+  /** Or: metadata replica URLs (`http://host:port`). */
+  endpoints?: string[];
+  /** Client token, sent as `authorization: Bearer <token>`. */
+  token?: string;
+  /** Budget of one metadata call, retries and leader changes included. Default 10 s. */
+  deadlineMs?: number;
+  /** Budget of storing or fetching one chunk, retries included. Default 60 s. */
+  chunkDeadlineMs?: number;
+  /** One attempt's silence limit (headers, then between body bytes). Default 5 s. */
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Chunk cache in memory, in bytes. Default 64 MiB; 0 turns it off. */
+  cacheBytes?: number;
+  /** Optional disk folder for chunks behind the memory cache, bounded by `cacheDirBytes` (1 GiB). */
+  cacheDir?: string;
+  cacheDirBytes?: number;
+  /**
+   * `"revalidate"` (default): every open asks the leader (one linearizable read) for the current
+   * metadata. `"watch"`: metadata is cached and kept fresh by following the change feed; opens need
+   * no round trip, at the price of seeing others' changes up to one feed delay late.
+   */
+  metadataCache?: MetadataCacheMode;
+  /** With `endpoints` only: the cluster's sizes (a config carries them). */
+  inlineThresholdBytes?: number;
+  chunkSizeBytes?: number;
+  backoff?: BackoffOptions;
+  /** Called before each retry pause (diagnostics). */
+  onRetry?: (info: { attempt: number; url: string; error: DfsError; waitMs: number }) => void;
+}
+
+export interface ResolvedOptions {
+  endpoints: string[];
+  /** Data node URLs from the config (for status when no leader answers). */
+  dataNodes: { id: number; url: string }[];
+  token: string | undefined;
+  deadlineMs: number;
+  chunkDeadlineMs: number;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  cacheBytes: number;
+  cacheDir: string | undefined;
+  cacheDirBytes: number;
+  metadataCache: MetadataCacheMode;
+  inlineThresholdBytes: number;
+  chunkSizeBytes: number;
+  backoff: BackoffOptions;
+  onRetry: ConnectOptions["onRetry"];
+}
+
+export const DEFAULT_INLINE_THRESHOLD_BYTES = 64 * 1024;
+export const DEFAULT_CHUNK_SIZE_BYTES = 4 * 1024 * 1024;
+
+function positive(name: string, v: number | undefined, fallback: number, min = 1): number {
+  const value = v ?? fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new DfsError("BAD_REQUEST", `${name} must be an integer ≥ ${min}, not ${v}`);
+  }
+  return value;
+}
+
+export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
+  let config: ClusterConfig | null = null;
+  if (opts.config !== undefined) config = loadConfig(opts.config);
+  const tls = config?.tls !== undefined;
+  const endpoints = opts.endpoints ?? config?.meta.map((m) => metaUrl(m, tls)) ?? [];
+  if (endpoints.length === 0) {
+    throw new DfsError("BAD_REQUEST", "connect() needs `config` (a cluster config path) or `endpoints`");
+  }
+  for (const e of endpoints) {
+    if (!URL.canParse(e)) throw new DfsError("BAD_REQUEST", `not a URL: ${JSON.stringify(e)}`);
+  }
+  const metadataCache = opts.metadataCache ?? "revalidate";
+  if (metadataCache !== "revalidate" && metadataCache !== "watch") {
+    throw new DfsError("BAD_REQUEST", `metadataCache must be "revalidate" or "watch", not ${metadataCache}`);
+  }
+  return {
+    endpoints,
+    dataNodes: config?.data.map((d) => ({ id: d.id, url: metaUrl(d, tls) })) ?? [],
+    token: opts.token,
+    deadlineMs: positive("deadlineMs", opts.deadlineMs, 10_000),
+    chunkDeadlineMs: positive("chunkDeadlineMs", opts.chunkDeadlineMs, 60_000),
+    requestTimeoutMs: positive("requestTimeoutMs", opts.requestTimeoutMs, 5000),
+    connectTimeoutMs: positive("connectTimeoutMs", opts.connectTimeoutMs, 2000),
+    cacheBytes: positive("cacheBytes", opts.cacheBytes, 64 * 1024 * 1024, 0),
+    cacheDir: opts.cacheDir,
+    cacheDirBytes: positive("cacheDirBytes", opts.cacheDirBytes, 1024 * 1024 * 1024, 0),
+    metadataCache,
+    inlineThresholdBytes: positive(
+      "inlineThresholdBytes",
+      opts.inlineThresholdBytes ?? config?.inlineThresholdBytes,
+      DEFAULT_INLINE_THRESHOLD_BYTES,
+      0,
+    ),
+    chunkSizeBytes: positive(
+      "chunkSizeBytes",
+      opts.chunkSizeBytes ?? config?.chunkSizeBytes,
+      DEFAULT_CHUNK_SIZE_BYTES,
+    ),
+    backoff: opts.backoff ?? { baseMs: 25, maxMs: 1000 },
+    onRetry: opts.onRetry,
+  };
+}

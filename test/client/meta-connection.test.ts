@@ -1,0 +1,169 @@
+/**
+ * Leader following, with the network replaced by a script (the `send` seam): which replica is asked,
+ * in which order, how long the client waits, and what it finally throws.
+ */
+import { describe, expect, test } from "vitest";
+import type { JsonRequest } from "../../src/client/http.js";
+import { MetaConnection, type SendFn } from "../../src/client/meta-connection.js";
+import { DfsError } from "../../src/common/errors.js";
+
+const A = "http://a:1";
+const B = "http://b:2";
+const C = "http://c:3";
+
+const unreachable = (url: string) =>
+  new DfsError("UNAVAILABLE", `cannot reach ${url}`, { transport: true, url });
+const notLeader = (leaderUrl: string | null) =>
+  new DfsError("NOT_LEADER", "not the leader", { leaderId: null, leaderUrl });
+
+/** A scripted cluster: `answer(url, req, n)` decides each reply; every call is recorded. */
+function scripted(answer: (url: string, req: JsonRequest, n: number) => unknown) {
+  const calls: { url: string; req: JsonRequest }[] = [];
+  const send: SendFn = async (url, req) => {
+    calls.push({ url, req });
+    const r = answer(url, req, calls.length);
+    if (r instanceof Error) throw r;
+    return r;
+  };
+  return { calls, send };
+}
+
+function connection(send: SendFn, deadlineMs = 2000) {
+  const waits: number[] = [];
+  const conn = new MetaConnection(
+    { endpoints: [A, B, C], deadlineMs, requestTimeoutMs: 500, backoff: { baseMs: 1, maxMs: 4 } },
+    { send, random: () => 0.5, onRetry: (r) => waits.push(r.waitMs) },
+  );
+  return { conn, waits };
+}
+
+describe("leader following", () => {
+  test("follows a NOT_LEADER hint at once, then remembers the leader", async () => {
+    const { calls, send } = scripted((url) => (url === C ? { ok: url } : notLeader(C)));
+    const { conn, waits } = connection(send);
+    expect(await conn.call({ method: "GET", path: "/v1/fs/stat" })).toEqual({ ok: C });
+    expect(calls.map((c) => c.url)).toEqual([A, C]);
+    expect(waits).toEqual([]); // a hint is followed without a pause
+    expect(conn.leaderUrl).toBe(C);
+    await conn.call({ method: "GET", path: "/v1/fs/stat" });
+    expect(calls.map((c) => c.url)).toEqual([A, C, C]);
+  });
+
+  test("a hint to a replica outside the configured list is followed too", async () => {
+    const D = "http://d:4";
+    const { calls, send } = scripted((url) => (url === D ? "ok" : notLeader(`${D}/`)));
+    const { conn } = connection(send);
+    expect(await conn.call({ method: "GET", path: "/x" })).toBe("ok");
+    expect(calls.map((c) => c.url)).toEqual([A, D]);
+    expect(conn.knownEndpoints).toContain(D);
+  });
+
+  test("an unreachable replica is skipped for the next, with a pause between rounds", async () => {
+    const { calls, send } = scripted((url) => (url === B ? "ok" : unreachable(url)));
+    const { conn, waits } = connection(send);
+    expect(await conn.call({ method: "POST", path: "/v1/fs/commit", body: { x: 1 } })).toBe("ok");
+    expect(calls.map((c) => c.url)).toEqual([A, B]);
+    expect(waits).toHaveLength(1);
+  });
+
+  test("when the leader dies, the next call moves on and finds the new one", async () => {
+    let leader = A;
+    const { calls, send } = scripted((url) =>
+      url === leader ? "ok" : url === B ? notLeader(leader) : unreachable(url),
+    );
+    const { conn } = connection(send);
+    await conn.call({ method: "GET", path: "/x" });
+    expect(conn.leaderUrl).toBe(A);
+    leader = C;
+    calls.length = 0;
+    const answer = await conn.call({ method: "GET", path: "/x" });
+    expect(answer).toBe("ok");
+    expect(calls[0]!.url).toBe(A); // the remembered leader first
+    expect(calls.at(-1)!.url).toBe(C);
+    expect(conn.leaderUrl).toBe(C);
+  });
+
+  test("during an election (no hint) it keeps trying with backoff until one answers", async () => {
+    const { send } = scripted((_url, _req, n) => (n < 7 ? notLeader(null) : "elected"));
+    const { conn, waits } = connection(send);
+    expect(await conn.call({ method: "GET", path: "/x" })).toBe("elected");
+    expect(waits.length).toBe(6);
+    for (const w of waits) expect(w).toBeLessThanOrEqual(4);
+  });
+
+  test("two replicas naming each other cannot make it spin: hops are bounded per round", async () => {
+    const { calls, send } = scripted((url) => notLeader(url === A ? B : A));
+    const { conn, waits } = connection(send, 100);
+    await expect(conn.call({ method: "GET", path: "/x" })).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(waits.length).toBeGreaterThan(0);
+    expect(calls.length).toBeLessThan(waits.length * 5 + 5);
+  });
+
+  test("past the deadline: UNAVAILABLE when nobody could be reached, with the last cause", async () => {
+    const { send } = scripted((url) => unreachable(url));
+    const { conn } = connection(send, 50);
+    const err = await conn.call({ method: "GET", path: "/v1/fs/list" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DfsError);
+    expect((err as DfsError).code).toBe("UNAVAILABLE");
+    expect((err as DfsError).message).toMatch(/within 50 ms.*cannot reach/);
+    expect((err as DfsError).exitCode).toBe(5);
+  });
+
+  test("past the deadline after timeouts: TIMEOUT", async () => {
+    const { send } = scripted((url) => new DfsError("TIMEOUT", "slow", { transport: true, url }));
+    const { conn } = connection(send, 50);
+    await expect(conn.call({ method: "GET", path: "/x" })).rejects.toMatchObject({ code: "TIMEOUT" });
+  });
+
+  test("an answer that is not retryable is thrown at once, typed", async () => {
+    const { calls, send } = scripted(() => new DfsError("NOT_FOUND", "/x does not exist", { path: "/x" }));
+    const { conn } = connection(send);
+    await expect(conn.call({ method: "GET", path: "/x" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      details: { path: "/x" },
+    });
+    expect(calls).toHaveLength(1);
+  });
+
+  test("a busy leader (UNAVAILABLE answer) is retried, unless the caller wants the answer", async () => {
+    const busy = () => new DfsError("UNAVAILABLE", "too many uncommitted proposals; retry later");
+    const retried = scripted((_u, _r, n) => (n < 3 ? busy() : "ok"));
+    expect(await connection(retried.send).conn.call({ method: "POST", path: "/x" })).toBe("ok");
+    expect(retried.calls.map((c) => c.url)).toEqual([A, A, A]); // the same (live) leader
+    const direct = scripted(() => busy());
+    await expect(
+      connection(direct.send).conn.call({ method: "POST", path: "/x", retryAnswers: false }),
+    ).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(direct.calls).toHaveLength(1);
+  });
+
+  test("every attempt of one call sends the same body (a retried mutation keeps its seq)", async () => {
+    const { calls, send } = scripted((url, _r, n) => (n < 3 ? unreachable(url) : "ok"));
+    const { conn } = connection(send);
+    const body = { path: "/f", session: { id: 7, seq: 3, ackedSeq: 2 } };
+    await conn.call({ method: "POST", path: "/v1/fs/commit", body });
+    expect(calls.map((c) => c.req.body)).toEqual([body, body, body]);
+  });
+
+  test("each attempt's timeout never exceeds what is left of the deadline", async () => {
+    const { calls, send } = scripted((url) => unreachable(url));
+    const { conn } = connection(send, 120);
+    await conn.call({ method: "GET", path: "/x" }).catch(() => undefined);
+    for (const c of calls) expect(c.req.timeoutMs).toBeLessThanOrEqual(120);
+    expect(calls[0]!.req.timeoutMs).toBeLessThanOrEqual(120);
+  });
+
+  test("closing the client (its signal) ends a call at once", async () => {
+    const controller = new AbortController();
+    const { send } = scripted((url) => unreachable(url));
+    const conn = new MetaConnection(
+      { endpoints: [A], deadlineMs: 60_000, requestTimeoutMs: 500, backoff: { baseMs: 1000, maxMs: 1000 } },
+      { send, signal: controller.signal },
+    );
+    const pending = conn.call({ method: "GET", path: "/x" });
+    setTimeout(() => controller.abort(new DfsError("UNAVAILABLE", "the client was closed")), 20);
+    const started = Date.now();
+    await expect(pending).rejects.toBeDefined();
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+});

@@ -1,0 +1,135 @@
+/** One write from bytes to commit, with the chunk store and the commit replaced by recorders. */
+import { describe, expect, test } from "vitest";
+import type { ChunkWriter } from "../../src/client/chunk-writer.js";
+import { sha256Hex } from "../../src/client/chunking.js";
+import { Upload, type UploadDeps } from "../../src/client/upload.js";
+import { DfsError } from "../../src/common/errors.js";
+import type { WireChunkRef, WireContent } from "../../src/common/protocol/index.js";
+
+function recorder(opts: {
+  threshold: number;
+  chunk: number;
+  commit?: (c: WireContent) => Promise<{ version: number }>;
+}) {
+  const stored: Buffer[] = [];
+  const commits: WireContent[] = [];
+  const abandoned: string[][] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const writer = {
+    async store(data: Buffer): Promise<WireChunkRef> {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      stored.push(Buffer.from(data));
+      inFlight--;
+      return { id: sha256Hex(data), sizeBytes: data.byteLength };
+    },
+  } as unknown as ChunkWriter;
+  const deps: UploadDeps = {
+    writer,
+    commit:
+      opts.commit ??
+      (async (c) => {
+        commits.push(c);
+        return { version: 1 };
+      }),
+    abandon: async (ids) => {
+      abandoned.push(ids);
+    },
+    inlineThresholdBytes: opts.threshold,
+    chunkSizeBytes: opts.chunk,
+  };
+  return { deps, stored, commits, abandoned, maxInFlight: () => maxInFlight };
+}
+
+const bytes = (n: number, seed = 1) =>
+  Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+
+describe("upload", () => {
+  test("content up to the threshold is committed inline (one Raft write, no data node)", async () => {
+    const r = recorder({ threshold: 10, chunk: 4 });
+    const u = new Upload(r.deps);
+    await u.write(bytes(6));
+    await u.write(bytes(4, 2));
+    expect(await u.finish()).toEqual({ version: 1, sizeBytes: 10 });
+    expect(r.stored).toEqual([]);
+    expect(r.commits).toEqual([
+      { kind: "inline", dataBase64: Buffer.concat([bytes(6), bytes(4, 2)]).toString("base64") },
+    ]);
+  });
+
+  test("an empty file is inline too", async () => {
+    const r = recorder({ threshold: 0, chunk: 4 });
+    const u = new Upload(r.deps);
+    expect(await u.finish()).toEqual({ version: 1, sizeBytes: 0 });
+    expect(r.commits).toEqual([{ kind: "inline", dataBase64: "" }]);
+  });
+
+  test("past the threshold: fixed-size chunks in order, then one commit listing them", async () => {
+    const r = recorder({ threshold: 5, chunk: 4 });
+    const u = new Upload(r.deps);
+    const data = bytes(11);
+    for (let i = 0; i < data.length; i += 3) await u.write(data.subarray(i, i + 3));
+    await u.finish();
+    expect(r.stored.map((b) => b.byteLength)).toEqual([4, 4, 3]);
+    expect(Buffer.concat(r.stored)).toEqual(data);
+    expect(r.commits).toEqual([
+      {
+        kind: "chunks",
+        sizeBytes: 11,
+        chunks: r.stored.map((b) => ({ id: sha256Hex(b), sizeBytes: b.byteLength })),
+      },
+    ]);
+  });
+
+  test("one chunk is stored at a time while the next fills (bounded memory)", async () => {
+    const r = recorder({ threshold: 0, chunk: 8 });
+    const u = new Upload(r.deps);
+    for (let i = 0; i < 50; i++) await u.write(bytes(5, i));
+    await u.finish();
+    expect(r.maxInFlight()).toBe(1);
+    expect(r.stored.length).toBe(Math.ceil(250 / 8));
+  });
+
+  test("a failed commit abandons the stored chunks, and the error is the commit's", async () => {
+    const r = recorder({
+      threshold: 0,
+      chunk: 4,
+      commit: async () => {
+        throw new DfsError("VERSION_MISMATCH", "at version 3, not 1");
+      },
+    });
+    const u = new Upload(r.deps);
+    await u.write(bytes(9));
+    await expect(u.finish()).rejects.toMatchObject({ code: "VERSION_MISMATCH" });
+    expect(r.abandoned).toEqual([r.stored.map((b) => sha256Hex(b))]);
+  });
+
+  test("an aborted upload commits nothing and abandons what it stored", async () => {
+    const r = recorder({ threshold: 0, chunk: 4 });
+    const u = new Upload(r.deps);
+    await u.write(bytes(9));
+    await u.abort();
+    expect(r.commits).toEqual([]);
+    expect(r.abandoned.flat().length).toBeGreaterThan(0);
+  });
+
+  test("a cluster whose threshold is lower than assumed (PAYLOAD_TOO_LARGE) gets chunks instead", async () => {
+    const commits: WireContent[] = [];
+    const r = recorder({
+      threshold: 100,
+      chunk: 16,
+      commit: async (c) => {
+        commits.push(c);
+        if (c.kind === "inline") throw new DfsError("PAYLOAD_TOO_LARGE", "inline content exceeds 8 bytes");
+        return { version: 4 };
+      },
+    });
+    const u = new Upload(r.deps);
+    await u.write(bytes(40));
+    expect(await u.finish()).toEqual({ version: 4, sizeBytes: 40 });
+    expect(commits.map((c) => c.kind)).toEqual(["inline", "chunks"]);
+    expect(Buffer.concat(r.stored)).toEqual(bytes(40));
+  });
+});

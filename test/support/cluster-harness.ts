@@ -1,0 +1,336 @@
+/**
+ * A whole cluster of real processes on loopback for end-to-end tests: metadata replicas and data
+ * nodes started through the built CLI (`node dist/src/cli/main.js meta|data --id N`, so run
+ * `npm run build` first), a config with free ports and a temp data folder, and helpers to kill,
+ * pause, restart and drive the CLI. `stop()` kills everything; every child is also killed when the
+ * test process exits, so a failing test leaves nothing behind.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { request } from "undici";
+import type { ClusterStatus } from "../../src/common/protocol/index.js";
+
+export const CLI = resolve("dist/src/cli/main.js");
+
+export type Kind = "meta" | "data";
+
+/** Every child of every harness in this process, killed on exit whatever happened. */
+const everyChild = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of everyChild) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill("SIGCONT");
+      c.kill("SIGKILL");
+    }
+  }
+});
+
+/** A port that was free a moment ago: bind port 0, read it, release it. */
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => ok(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** Polls `fn` until it returns a value (not null/undefined) or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== null && v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(50);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}`,
+  );
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stdoutBytes: Buffer;
+  stderr: string;
+}
+
+export interface CliOptions {
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** Runs the built CLI with `args`; resolves when it exits (killed after `timeoutMs`). */
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    });
+    everyChild.add(child);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      everyChild.delete(child);
+      const stdoutBytes = Buffer.concat(out);
+      resolvePromise({
+        code: code ?? 128 + (signal === "SIGKILL" ? 9 : 15),
+        stdout: stdoutBytes.toString("utf8"),
+        stdoutBytes,
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
+    });
+    child.stdin.on("error", () => undefined); // a CLI that exits without reading its input
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+export interface ClusterOptions {
+  metaCount?: number;
+  dataCount?: number;
+  /** Merged over the test config (`raft` is merged one level deep). */
+  overrides?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+interface Proc {
+  child: ChildProcess;
+  log: string;
+}
+
+export class TestCluster {
+  readonly procs = new Map<string, Proc>();
+
+  private constructor(
+    readonly dir: string,
+    readonly configPath: string,
+    readonly config: { meta: { id: number; port: number }[]; data: { id: number; port: number }[] },
+    private readonly env: Record<string, string>,
+  ) {}
+
+  get metaIds(): number[] {
+    return this.config.meta.map((m) => m.id);
+  }
+
+  get dataIds(): number[] {
+    return this.config.data.map((d) => d.id);
+  }
+
+  /** URLs by kind and id. */
+  get urls(): { meta: Map<number, string>; data: Map<number, string> } {
+    const url = (port: number) => `http://127.0.0.1:${port}`;
+    return {
+      meta: new Map(this.config.meta.map((m) => [m.id, url(m.port)])),
+      data: new Map(this.config.data.map((d) => [d.id, url(d.port)])),
+    };
+  }
+
+  get metaUrls(): string[] {
+    return [...this.urls.meta.values()];
+  }
+
+  url(kind: Kind, id: number): string {
+    const u = this.urls[kind].get(id);
+    if (u === undefined) throw new Error(`no ${kind} ${id}`);
+    return u;
+  }
+
+  static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
+    const metaCount = opts.metaCount ?? 3;
+    const dataCount = opts.dataCount ?? 3;
+    const dir = mkdtempSync(join(tmpdir(), "raftfs-cluster-"));
+    const ports: number[] = [];
+    while (ports.length < metaCount + dataCount) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    const overrides = opts.overrides ?? {};
+    const config = {
+      clusterName: "raftfs-test",
+      dataDir: join(dir, "data"),
+      secret: "test-secret-0123456789",
+      replication: Math.min(3, Math.max(1, dataCount)),
+      // Small sizes so that modest test files span several chunks.
+      chunkSizeBytes: 64 * 1024,
+      inlineThresholdBytes: 4096,
+      freeSpaceReserveBytes: 0,
+      dataNodeHeartbeatMs: 200,
+      dataNodeDeadAfterMs: 3000,
+      ...overrides,
+      raft: { tickIntervalMs: 20, ...(overrides.raft as Record<string, unknown> | undefined) },
+      meta: ports.slice(0, metaCount).map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
+      data: ports
+        .slice(metaCount)
+        .map((port, i) => ({ id: i + 1, host: "127.0.0.1", port, zone: `z${i + 1}` })),
+    };
+    const configPath = join(dir, "cluster.config.json");
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const c = new TestCluster(dir, configPath, config, opts.env ?? {});
+    try {
+      for (const id of c.metaIds) c.launch("meta", id);
+      for (const id of c.dataIds) c.launch("data", id);
+      await c.ready();
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  launch(kind: Kind, id: number): void {
+    const name = `${kind}-${id}`;
+    const child = spawn(process.execPath, [CLI, kind, "--id", String(id), "--config", this.configPath], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, RAFTFS_LOG_LEVEL: "warn", ...this.env },
+    });
+    everyChild.add(child);
+    const proc: Proc = { child, log: "" };
+    const keep = (b: Buffer) => {
+      proc.log = (proc.log + b.toString()).slice(-8000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    child.once("exit", () => everyChild.delete(child));
+    this.procs.set(name, proc);
+  }
+
+  alive(kind: Kind, id: number): boolean {
+    const c = this.procs.get(`${kind}-${id}`)?.child;
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
+  }
+
+  pid(kind: Kind, id: number): number | undefined {
+    return this.procs.get(`${kind}-${id}`)?.child.pid;
+  }
+
+  logs(kind: Kind, id: number): string {
+    return this.procs.get(`${kind}-${id}`)?.log ?? "";
+  }
+
+  /** Sends a signal (default SIGKILL); waits for the process to end when the signal ends it. */
+  async kill(kind: Kind, id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.procs.get(`${kind}-${id}`)?.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill(signal);
+    if (signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGINT") await exited;
+  }
+
+  /** Kills (SIGKILL) and starts again; waits until it answers its /status. */
+  async restart(kind: Kind, id: number): Promise<void> {
+    await this.kill(kind, id, "SIGCONT");
+    await this.kill(kind, id, "SIGKILL");
+    this.launch(kind, id);
+    await waitFor(`${kind} ${id} to answer`, async () =>
+      (await this.get(this.url(kind, id), "/status")) ? true : null,
+    );
+  }
+
+  /** The replica that leads, per its own /status (waits for one). */
+  async leaderId(timeoutMs = 30_000): Promise<number> {
+    return waitFor(
+      "a leader",
+      async () => {
+        for (const id of this.metaIds) {
+          if (!this.alive("meta", id)) continue;
+          const s = (await this.get(this.url("meta", id), "/status")) as { role?: string } | null;
+          if (s?.role === "leader") return id;
+        }
+        return null;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** The leader's cluster status. */
+  async status(): Promise<ClusterStatus> {
+    const leader = await this.leaderId();
+    return waitFor(
+      "the cluster status",
+      async () => (await this.get(this.url("meta", leader), "/v1/cluster/status")) as ClusterStatus | null,
+    );
+  }
+
+  /** A leader, and every data node alive in its view. */
+  async ready(timeoutMs = 60_000): Promise<ClusterStatus> {
+    return waitFor(
+      "a leader and every data node registered",
+      async () => {
+        for (const id of this.metaIds) {
+          const s = (await this.get(this.url("meta", id), "/v1/cluster/status")) as ClusterStatus | null;
+          if (s && s.leader !== null && s.data.every((d) => d.alive)) return s;
+        }
+        return null;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** A data node's Prometheus counter (sum over labels matching `filter`). */
+  async dataMetric(id: number, name: string, filter = ""): Promise<number> {
+    const res = await request(`${this.url("data", id)}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    const text = await res.body.text();
+    let sum = 0;
+    for (const l of text.split("\n")) {
+      if (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) {
+        if (filter && !l.includes(filter)) continue;
+        sum += Number(l.slice(l.lastIndexOf(" ") + 1));
+      }
+    }
+    return sum;
+  }
+
+  /** Runs the built CLI against this cluster (RAFTFS_CONFIG points at its config). */
+  cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+    return runCli(args, { ...opts, env: { RAFTFS_CONFIG: this.configPath, ...opts.env } });
+  }
+
+  private async get(url: string, path: string): Promise<unknown> {
+    try {
+      const res = await request(`${url}${path}`, { headersTimeout: 1000, bodyTimeout: 1000 });
+      const text = await res.body.text();
+      return res.statusCode === 200 ? JSON.parse(text) : null;
+    } catch {
+      // Not up yet, killed or paused: every caller polls, so "no answer" is the answer.
+      return null;
+    }
+  }
+
+  /** Kills every process (paused ones too) and removes the folder. Safe to call twice. */
+  async stop(): Promise<void> {
+    for (const [name, p] of this.procs) {
+      const [kind, id] = name.split("-") as [Kind, string];
+      await this.kill(kind, Number(id), "SIGCONT");
+      await this.kill(kind, Number(id), "SIGKILL");
+      p.child.removeAllListeners();
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
+  return TestCluster.start(opts);
+}
