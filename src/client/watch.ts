@@ -42,6 +42,15 @@ async function poll(
   });
 }
 
+/**
+ * A pause after an answer without news. A long poll normally comes back empty only after holding
+ * for `pollMs`, so this costs nothing; a feed that answers at once (its waiter table is full, say)
+ * must not turn us into a busy loop.
+ */
+function idlePauseMs(emptyInARow: number): number {
+  return emptyInARow === 0 ? 0 : Math.min(1000, 25 * 2 ** Math.min(emptyInARow, 6));
+}
+
 /** The feed's current position: where "from now on" starts. */
 export async function feedPosition(meta: MetaConnection, signal?: AbortSignal): Promise<number> {
   return (await poll(meta, 0, 0, signal)).index;
@@ -60,8 +69,10 @@ export async function* watchChanges(
 ): AsyncGenerator<WatchEvent> {
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   let after = opts.after ?? (await feedPosition(meta, opts.signal));
-  for (;;) {
+  for (let empty = 0; ; ) {
+    await sleep(idlePauseMs(empty), opts.signal);
     const r = await poll(meta, after, pollMs, opts.signal);
+    empty = r.reset || r.changes.length > 0 ? 0 : empty + 1;
     if (r.reset) yield { type: "reset", index: r.index };
     for (const change of r.changes) if (matches(opts.prefix, change)) yield { type: "change", change };
     after = Math.max(after, r.index);
@@ -75,14 +86,16 @@ export async function* watchChanges(
  */
 export async function followFeed(meta: MetaConnection, cache: MetaCache, signal: AbortSignal): Promise<void> {
   let after: number | null = null;
-  for (let failures = 0; !signal.aborted; ) {
+  for (let failures = 0, empty = 0; !signal.aborted; ) {
     try {
       if (after === null) {
         after = await feedPosition(meta, signal);
         cache.apply({ index: after, changes: [], reset: true });
       }
+      await sleep(idlePauseMs(empty), signal);
       const r = await poll(meta, after, DEFAULT_POLL_MS, signal);
       cache.apply(r);
+      empty = r.reset || r.changes.length > 0 ? 0 : empty + 1;
       after = Math.max(after, r.index);
       failures = 0;
     } catch (err) {
