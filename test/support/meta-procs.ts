@@ -5,44 +5,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 import type { ClusterStatus, ReplicaStatus } from "../../src/common/protocol/index.js";
+import { freePort, waitFor } from "./cluster-harness.js";
 
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => ok(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
-
-export async function waitUntil<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== null && v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(20);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}`,
-  );
-}
+// One implementation of these for every harness (cluster-harness.ts drives the CLI).
+export { freePort };
+export const waitUntil = waitFor;
 
 export interface HttpResult {
   status: number;
