@@ -16,6 +16,12 @@ export class InvariantViolation extends Error {
 interface GhostEntry {
   term: number;
   digest: string;
+  /**
+   * An upper bound of the term in which the entry was committed: every leader of a later term must
+   * hold it (Leader Completeness). A stale leader of an older term (a late vote can still elect one)
+   * need not.
+   */
+  termAtCommit?: number;
 }
 
 function digest(e: Entry): string {
@@ -121,7 +127,9 @@ export class GhostChecker {
         `index ${index} committed as term ${prev.term} and as term ${g.term} (node ${by})`,
       );
     }
-    if (!prev) this.committed.set(index, g);
+    // The reporting node learned of the commit in its current term (a leader commits in its own term;
+    // a follower hears it from a leader of its term), so the commit's term is at most that.
+    if (!prev) this.committed.set(index, { ...g, termAtCommit: this.sim.node(by).raft?.raft.term ?? 0 });
   }
 
   /** Called after every step. */
@@ -186,9 +194,9 @@ export class GhostChecker {
     }
     if (holder === undefined) {
       this.leaderOfTerm.set(term, n.id);
-      // Leader Completeness: a new leader holds every entry committed so far.
+      // Leader Completeness: a new leader holds every entry committed in an earlier term.
       for (const [index, g] of this.committed) {
-        if (index < log.firstIndex()) continue;
+        if (index < log.firstIndex() || (g.termAtCommit ?? 0) >= term) continue;
         if (log.term(index) !== g.term) {
           fail(
             "leader-completeness",

@@ -154,4 +154,40 @@ describe("simulator regressions", () => {
       ],
     ]);
   });
+
+  test("checker: a stale leader elected late in an old term need not hold entries committed in newer terms", () => {
+    // Not a core bug: a delayed vote (from a slow disk) elected node 2 in term 1 after term 2 had
+    // committed an entry. Leader Completeness covers the leaders of later terms only.
+    replay(5, 5, [
+      42060949,
+      false,
+      [
+        { t: "tick", node: null, times: 1 },
+        { t: "tick", node: null, times: 3 },
+        { t: "slowDisk", node: 4, on: true },
+        { t: "isolate", node: 1 },
+        { t: "round" },
+        { t: "crash", node: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "tick", node: 1, times: 1 },
+        { t: "restart", node: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "get", node: null, key: "x" },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "restart", node: 1 },
+        { t: "heal" },
+        { t: "get", node: null, key: "x" },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "round" },
+        { t: "get", node: null, key: "x" },
+        { t: "deliverMany", count: 1 },
+        { t: "tick", node: null, times: 3 },
+        { t: "isolate", node: 2 },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "tick", node: 1, times: 1 },
+        { t: "round" },
+      ],
+    ]);
+  });
 });
