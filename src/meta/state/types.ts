@@ -2,6 +2,7 @@
  * Results, queries and snapshot shapes of the file-system state machine.
  */
 import type { ErrorBody } from "../../common/errors.js";
+import type { LockHolder } from "../../common/protocol/meta.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
 
 export interface FsStateOptions {
@@ -66,47 +67,15 @@ export interface TxnResult {
   results: unknown[];
 }
 
-// ---- queries ----
+// ---- queries: the same shapes the API returns, so they are declared once, in the wire protocol ----
 
-export interface LockHolderInfo {
-  path: string;
-  mode: LockMode;
-  token: number;
-  owner: string;
-  sessionId: number;
-  ttlMs: number;
-  acquiredAtMs: number;
-  expiresAtMs: number;
-}
-export type LockInfo = LockHolderInfo;
-
-export interface StatResult {
-  path: string;
-  type: "file" | "dir";
-  version?: number;
-  sizeBytes?: number;
-  createdAtMs: number;
-  modifiedAtMs: number;
-  /** Live leases on exactly this path. */
-  lock?: { mode: LockMode; holders: LockHolderInfo[] };
-}
-
-export interface ListEntry {
-  name: string;
-  path: string;
-  type: "file" | "dir";
-  version?: number;
-  sizeBytes?: number;
-  modifiedAtMs: number;
-}
-
-export interface VersionInfo {
-  path: string;
-  version: number;
-  sizeBytes: number;
-  createdAtMs: number;
-  contentKind: FileContent["kind"];
-}
+export type {
+  ListEntry,
+  LockHolder as LockHolderInfo,
+  StatResponse as StatResult,
+  VersionInfo,
+} from "../../common/protocol/meta.js";
+export type LockInfo = LockHolder;
 
 export interface DataNodeRecord {
   id: string;
@@ -135,16 +104,7 @@ export type NodeSnapshot =
   | { path: string; type: "dir"; createdAtMs: number; modifiedAtMs: number }
   | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] };
 
-export interface LockHoldingSnapshot {
-  path: string;
-  mode: LockMode;
-  token: number;
-  owner: string;
-  sessionId: number;
-  ttlMs: number;
-  acquiredAtMs: number;
-  expiresAtMs: number;
-}
+export type LockHoldingSnapshot = LockHolder;
 
 /** A remembered result; `changes` are not kept, a replay changes nothing. */
 export type StoredResult = { ok: true; value: unknown } | { ok: false; error: ErrorBody };

@@ -121,7 +121,7 @@ export type ProposeResult =
   | { ok: false; reason: "not-leader"; leaderId: NodeId }
   | { ok: false; reason: "transferring" | "overloaded" | "conf-change-pending" | "invalid-conf-change" };
 
-/** A seeded source of randomness; the core never touches `Math.random`. */
+/** A seeded source of randomness: the core's only one, so every run can be replayed from its seed. */
 export interface Random {
   /** An integer in [0, n). */
   int(n: number): number;
