@@ -49,6 +49,8 @@ export interface HttpTransportOptions {
   keepAliveTimeoutMs?: number;
   /** Send errors to one peer are logged at most once per this interval. */
   errorLogIntervalMs?: number;
+  /** PEM certificate(s) trusted for https peers (a self-signed cluster cert); default: the system's CAs. */
+  tlsCa?: string | Buffer;
 }
 
 const DEFAULTS = {
@@ -82,7 +84,8 @@ interface Peer {
 }
 
 export class HttpTransport implements Transport {
-  private readonly opts: Required<Omit<HttpTransportOptions, "peers">>;
+  private readonly opts: Required<Omit<HttpTransportOptions, "peers" | "tlsCa">>;
+  private readonly tlsCa: string | Buffer | undefined;
   private readonly log: Logger;
   private readonly peers = new Map<NodeId, Peer>();
   private readonly secretDigest: Buffer;
@@ -93,7 +96,11 @@ export class HttpTransport implements Transport {
   droppedMessages = 0;
 
   constructor(opts: HttpTransportOptions, deps: HttpTransportDeps) {
-    this.opts = { ...DEFAULTS, ...stripUndefined(opts) } as Required<Omit<HttpTransportOptions, "peers">>;
+    const { tlsCa, ...rest } = opts;
+    this.opts = { ...DEFAULTS, ...stripUndefined(rest) } as Required<
+      Omit<HttpTransportOptions, "peers" | "tlsCa">
+    >;
+    this.tlsCa = tlsCa;
     this.log = deps.log ?? SILENT_LOGGER;
     this.secretDigest = digest(opts.secret);
     for (const p of opts.peers ?? []) this.setPeer(p.id, p.url);
@@ -110,6 +117,7 @@ export class HttpTransport implements Transport {
       connections: 1, // one request in flight per peer: one connection suffices
       pipelining: 1,
       connectTimeout: o.connectTimeoutMs,
+      ...(this.tlsCa !== undefined ? { connect: { ca: this.tlsCa } } : {}),
       headersTimeout: o.headersTimeoutMs,
       bodyTimeout: o.bodyTimeoutMs,
       keepAliveTimeout: o.keepAliveTimeoutMs,
