@@ -11,6 +11,7 @@ import { type CliIo, note } from "./io.js";
 export interface GlobalOptions {
   config?: string;
   token?: string;
+  ca?: string;
   quiet?: boolean;
   verbose?: boolean;
   deadline?: number;
@@ -27,9 +28,11 @@ export async function withClient<T>(
   fn: (client: RaftfsClient) => Promise<T>,
 ): Promise<T> {
   const token = globals.token ?? io.env.RAFTFS_TOKEN;
+  const caPath = globals.ca ?? io.env.RAFTFS_CA;
   const client = await connect({
     config: resolveConfigPath(globals.config, io.env),
     ...(token ? { token } : {}),
+    ...(caPath ? { caPath: resolve(caPath) } : {}),
     ...(globals.deadline !== undefined ? { deadlineMs: globals.deadline } : {}),
     ...(globals.verbose
       ? {

@@ -7,11 +7,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { sleep } from "../client/backoff.js";
 import { loadConfig, metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
 import type { ClusterStatus } from "../common/protocol/index.js";
+import { clusterCa } from "../common/tls.js";
 import { type GlobalOptions, resolveConfigPath } from "./context.js";
 import { ExitCode, StartupError } from "./errors.js";
 import { table } from "./format.js";
@@ -69,9 +70,15 @@ function launch(io: CliIo, kind: "meta" | "data", id: number, url: string, confi
   return proc;
 }
 
-async function clusterStatus(url: string): Promise<ClusterStatus | null> {
+async function clusterStatus(dispatcher: Dispatcher, url: string): Promise<ClusterStatus | null> {
   try {
-    const res = await request(`${url}/v1/cluster/status`, { headersTimeout: 1000, bodyTimeout: 1000 });
+    const res = await dispatcher.request({
+      origin: url,
+      path: "/v1/cluster/status",
+      method: "GET",
+      headersTimeout: 1000,
+      bodyTimeout: 1000,
+    });
     const text = await res.body.text();
     return res.statusCode === 200 ? (JSON.parse(text) as ClusterStatus) : null;
   } catch (err) {
@@ -102,6 +109,9 @@ export async function clusterUp(io: CliIo, g: GlobalOptions): Promise<never> {
   const configPath = resolveConfigPath(g.config, io.env);
   const config = loadConfig(configPath);
   const tls = config.tls !== undefined;
+  const ca = clusterCa(config, configPath);
+  // Health checks trust the cluster cert under TLS.
+  const agent = new Agent({ connectTimeout: 1000, ...(ca ? { connect: { ca } } : {}) });
   const procs: Proc[] = [
     ...config.meta.map((m) => launch(io, "meta", m.id, metaUrl(m, tls), configPath)),
     ...config.data.map((d) => launch(io, "data", d.id, metaUrl(d, tls), configPath)),
@@ -147,7 +157,7 @@ export async function clusterUp(io: CliIo, g: GlobalOptions): Promise<never> {
       await stopAll(procs);
       throw new DfsError("TIMEOUT", `the cluster was not ready after ${READY_DEADLINE_MS / 1000} s: ${why}`);
     }
-    const statuses = await Promise.all(config.meta.map((m) => clusterStatus(metaUrl(m, tls))));
+    const statuses = await Promise.all(config.meta.map((m) => clusterStatus(agent, metaUrl(m, tls))));
     const r = readiness(statuses);
     if ("ready" in r) ready = r.ready;
     else {
@@ -156,6 +166,7 @@ export async function clusterUp(io: CliIo, g: GlobalOptions): Promise<never> {
     }
   }
 
+  await agent.close();
   const pids = new Map(procs.map((p) => [p.name, p.child.pid]));
   await line(
     io,

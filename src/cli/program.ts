@@ -41,6 +41,7 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .version(packageVersion(), "-V", "output the version number (also: raftfs --version)")
     .option("--config <path>", "cluster config (default: $RAFTFS_CONFIG, else ./cluster.config.json)")
     .option("--token <token>", "client token, sent as a bearer token (default: $RAFTFS_TOKEN)")
+    .option("--ca <path>", "PEM to trust for https (default: $RAFTFS_CA, else the config's tls)")
     .option("--deadline <ms>", "give up on an operation after this long (default 10000)", positiveInt)
     .option("-q, --quiet", "no progress bars or summaries on stderr")
     .option("-v, --verbose", "report retries and leader changes on stderr")

@@ -108,6 +108,7 @@ export class RaftfsClient {
       keepAliveTimeoutMs: 10_000,
       connectionsPerOrigin: 16,
       maxResponseBytes: 256 * 1024 * 1024,
+      ca: o.ca,
     });
     this.dataAgent = createAgent({
       connectTimeoutMs: o.connectTimeoutMs,
@@ -115,6 +116,7 @@ export class RaftfsClient {
       keepAliveTimeoutMs: 10_000,
       connectionsPerOrigin: 8,
       maxResponseBytes: 64 * 1024 * 1024 + 4096,
+      ca: o.ca,
     });
     const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
     this.meta = new MetaConnection(

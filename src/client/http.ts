@@ -14,10 +14,13 @@ export interface AgentOptions {
   keepAliveTimeoutMs: number;
   connectionsPerOrigin: number;
   maxResponseBytes: number;
+  /** PEM trusted for https servers (the cluster's CA or self-signed cert); default: the system's CAs. */
+  ca?: string | Buffer | undefined;
 }
 
 export function createAgent(opts: AgentOptions): Agent {
   return new Agent({
+    ...(opts.ca !== undefined ? { connect: { ca: opts.ca } } : {}),
     connectTimeout: opts.connectTimeoutMs,
     headersTimeout: opts.requestTimeoutMs,
     bodyTimeout: opts.requestTimeoutMs,
@@ -44,6 +47,18 @@ const UNREACHABLE = new Set([
 ]);
 const TIMED_OUT = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
+/** A failed TLS handshake: an untrusted or mismatched certificate, or a server that does not speak TLS. */
+function isTlsFailure(code: string): boolean {
+  return (
+    code.includes("CERT") ||
+    code.includes("SELF_SIGNED") ||
+    code.startsWith("UNABLE_TO_") ||
+    code.startsWith("ERR_TLS_") ||
+    code.startsWith("ERR_SSL_") ||
+    code === "EPROTO"
+  );
+}
+
 function errnoCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
   if (typeof e?.code === "string") return e.code;
@@ -68,6 +83,15 @@ export function transportError(err: unknown, url: string): DfsError | null {
   const text = typeof message === "string" && message !== "" ? message : String(code ?? err);
   if (name === "TimeoutError" || (code !== undefined && TIMED_OUT.has(code))) {
     return new DfsError("TIMEOUT", `${url} did not answer in time`, { transport: true, url }, { cause: err });
+  }
+  if (code !== undefined && isTlsFailure(code)) {
+    // Another replica may present a cert we trust: still a transport failure, with the reason named.
+    return new DfsError(
+      "UNAVAILABLE",
+      `TLS handshake with ${url} failed (${code}: ${text}); is the cluster's CA trusted (--ca, RAFTFS_CA, tls.caPath)?`,
+      { transport: true, url, tls: code },
+      { cause: err },
+    );
   }
   if (code !== undefined && (UNREACHABLE.has(code) || code.startsWith("UND_ERR_RES"))) {
     return new DfsError(

@@ -2,8 +2,10 @@
  * `connect()` options and their defaults. A client is made from a cluster config (which names every
  * replica and data node and the cluster's sizes) or from a bare list of replica URLs.
  */
+import { readFileSync } from "node:fs";
 import { type ClusterConfig, loadConfig, metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
+import { clusterCa } from "../common/tls.js";
 import type { BackoffOptions } from "./backoff.js";
 
 export type MetadataCacheMode = "revalidate" | "watch";
@@ -15,6 +17,13 @@ export interface ConnectOptions {
   endpoints?: string[];
   /** Client token, sent as `authorization: Bearer <token>`. */
   token?: string;
+  /**
+   * The PEM the cluster's https listeners are checked against (its CA, or its self-signed cert).
+   * Default: `caPath`, else the config's `tls.caPath`/`tls.certPath`, else the system's CAs.
+   */
+  ca?: string | Buffer;
+  /** A file holding that PEM. */
+  caPath?: string;
   /** Budget of one metadata call, retries and leader changes included. Default 10 s. */
   deadlineMs?: number;
   /** Budget of storing or fetching one chunk, retries included. Default 60 s. */
@@ -46,6 +55,7 @@ export interface ResolvedOptions {
   /** Data node URLs from the config (for status when no leader answers). */
   dataNodes: { id: number; url: string }[];
   token: string | undefined;
+  ca: string | Buffer | undefined;
   deadlineMs: number;
   chunkDeadlineMs: number;
   requestTimeoutMs: number;
@@ -90,6 +100,8 @@ export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
     endpoints,
     dataNodes: config?.data.map((d) => ({ id: d.id, url: metaUrl(d, tls) })) ?? [],
     token: opts.token,
+    ca:
+      opts.ca ?? readCa(opts.caPath) ?? (config && opts.config ? clusterCa(config, opts.config) : undefined),
     deadlineMs: positive("deadlineMs", opts.deadlineMs, 10_000),
     chunkDeadlineMs: positive("chunkDeadlineMs", opts.chunkDeadlineMs, 60_000),
     requestTimeoutMs: positive("requestTimeoutMs", opts.requestTimeoutMs, 5000),
@@ -112,4 +124,13 @@ export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
     backoff: opts.backoff ?? { baseMs: 25, maxMs: 1000 },
     onRetry: opts.onRetry,
   };
+}
+
+function readCa(path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new DfsError("BAD_REQUEST", `cannot read the CA file ${path}: ${(err as Error).message}`);
+  }
 }

@@ -50,8 +50,13 @@ const Token = Type.Object(
   { additionalProperties: false },
 );
 
+/** Paths relative to the config file. `caPath` is what every client trusts; default: the cert itself. */
 const Tls = Type.Object(
-  { certPath: Type.String({ minLength: 1 }), keyPath: Type.String({ minLength: 1 }) },
+  {
+    certPath: Type.String({ minLength: 1 }),
+    keyPath: Type.String({ minLength: 1 }),
+    caPath: Type.Optional(Type.String({ minLength: 1 })),
+  },
   { additionalProperties: false },
 );
 
@@ -82,6 +87,7 @@ export type ClusterConfig = Static<typeof ClusterConfigSchema>;
 export type MetaNodeConfig = Static<typeof MetaNode>;
 export type DataNodeConfig = Static<typeof DataNode>;
 export type RaftSettingsConfig = Static<typeof RaftSettings>;
+export type TlsConfig = Static<typeof Tls>;
 
 export class ConfigError extends Error {
   constructor(
@@ -114,7 +120,13 @@ export function parseConfig(raw: unknown, opts: { source?: string; baseDir?: str
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   const cfg = withDefaults as ClusterConfig;
-  cfg.dataDir = resolve(opts.baseDir ?? process.cwd(), cfg.dataDir);
+  const baseDir = opts.baseDir ?? process.cwd();
+  cfg.dataDir = resolve(baseDir, cfg.dataDir);
+  if (cfg.tls) {
+    cfg.tls.certPath = resolve(baseDir, cfg.tls.certPath);
+    cfg.tls.keyPath = resolve(baseDir, cfg.tls.keyPath);
+    if (cfg.tls.caPath !== undefined) cfg.tls.caPath = resolve(baseDir, cfg.tls.caPath);
+  }
   if (process.env.RAFTFS_SECRET) cfg.secret = process.env.RAFTFS_SECRET;
   return deepFreeze(cfg);
 }

@@ -9,6 +9,7 @@ import Fastify, { LogController } from "fastify";
 import { Agent } from "undici";
 import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "../common/errors.js";
+import { clusterCa, serverTls } from "../common/tls.js";
 import { ChunkStore } from "./chunk-store.js";
 import { LeaderLink } from "./leader-link.js";
 import { DataMetrics } from "./metrics.js";
@@ -42,8 +43,11 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
   const config = loadConfig(opts.configPath);
   const self = config.data.find((d) => d.id === opts.id);
   if (!self) throw new ConfigError(opts.configPath, [`/data: no data node with id ${opts.id}`]);
-  const url = metaUrl(self);
-  const peers = new Map(config.data.map((d) => [d.id, metaUrl(d)]));
+  const tls = config.tls !== undefined;
+  const tlsFiles = serverTls(config, opts.configPath);
+  const tlsCa = clusterCa(config, opts.configPath);
+  const url = metaUrl(self, tls);
+  const peers = new Map(config.data.map((d) => [d.id, metaUrl(d, tls)]));
 
   const store = await ChunkStore.open({
     dir: join(config.dataDir, `data-${opts.id}`),
@@ -56,8 +60,11 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
     connections: 64,
     headersTimeout: DOWNSTREAM_TIMEOUT_MS,
     bodyTimeout: DOWNSTREAM_TIMEOUT_MS,
+    // The leader and the other data nodes serve the cluster cert under TLS.
+    ...(tlsCa ? { connect: { ca: tlsCa } } : {}),
   });
   const app = Fastify({
+    ...(tlsFiles ? { https: tlsFiles } : {}),
     logger: { level: process.env.RAFTFS_LOG_LEVEL ?? "info", redact: ["req.headers.x-raftfs-secret"] },
     // One line per chunk would drown everything else; failures still go through the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -89,7 +96,7 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
       url,
       zone: self.zone,
       secret: config.secret,
-      meta: config.meta.map((m) => ({ id: m.id, url: metaUrl(m, config.tls !== undefined) })),
+      meta: config.meta.map((m) => ({ id: m.id, url: metaUrl(m, tls) })),
       heartbeatMs: config.dataNodeHeartbeatMs,
       reportDelayMs: 10,
       backoffMsMin: 50,

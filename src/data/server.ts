@@ -41,6 +41,8 @@ export interface DataServerOptions {
   downstreamTimeoutMs?: number;
   /** Body limit of the internal JSON routes. */
   jsonBodyLimitBytes?: number;
+  /** PEM trusted by the server's own downstream Agent (when no `dispatcher` is given) under TLS. */
+  tlsCa?: string | Buffer;
   logger?: boolean;
 }
 
@@ -122,7 +124,12 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
   const { store, metrics } = deps;
   const ownDispatcher = deps.dispatcher
     ? null
-    : new Agent({ connectTimeout: 5000, keepAliveTimeout: 10_000, connections: 64 });
+    : new Agent({
+        connectTimeout: 5000,
+        keepAliveTimeout: 10_000,
+        connections: 64,
+        ...(opts.tlsCa ? { connect: { ca: opts.tlsCa } } : {}),
+      });
   const pipeline =
     deps.pipeline ??
     new Pipeline(

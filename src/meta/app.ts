@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { request } from "undici";
+import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
 import {
   type ClusterStatus,
@@ -46,6 +46,8 @@ export interface MetaServerDeps {
   replica: MetaReplica;
   metrics?: MetaMetrics;
   app?: FastifyInstance;
+  /** For the cluster status's calls to the other replicas (trusts the cluster CA under TLS). */
+  dispatcher: Dispatcher;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -338,15 +340,21 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       // Only the leader knows the data nodes; a follower points there.
       throw replica.notLeader();
     }
-    return reply.send(await clusterStatus(replica));
+    return reply.send(await clusterStatus(replica, deps.dispatcher));
   });
 
   return app;
 }
 
-async function fetchStatus(url: string): Promise<ReplicaStatus | null> {
+async function fetchStatus(dispatcher: Dispatcher, url: string): Promise<ReplicaStatus | null> {
   try {
-    const res = await request(`${url}/status`, { headersTimeout: 500, bodyTimeout: 500 });
+    const res = await dispatcher.request({
+      origin: url,
+      path: "/status",
+      method: "GET",
+      headersTimeout: 500,
+      bodyTimeout: 500,
+    });
     if (res.statusCode !== 200) {
       await res.body.dump();
       return null;
@@ -357,9 +365,9 @@ async function fetchStatus(url: string): Promise<ReplicaStatus | null> {
   }
 }
 
-async function clusterStatus(replica: MetaReplica): Promise<ClusterStatus> {
+async function clusterStatus(replica: MetaReplica, dispatcher: Dispatcher): Promise<ClusterStatus> {
   const self = replica.status();
-  const others = await Promise.all(self.peers.map((p) => fetchStatus(p.url)));
+  const others = await Promise.all(self.peers.map((p) => fetchStatus(dispatcher, p.url)));
   const metas = [self, ...others.filter((s): s is ReplicaStatus => s !== null)];
   const meta = [{ id: self.id, url: self.url }, ...self.peers.map((p) => ({ id: p.id, url: p.url }))]
     .sort((a, b) => a.id - b.id)

@@ -4,8 +4,10 @@
  */
 import { join } from "node:path";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
+import { Agent } from "undici";
 import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
 import { SECRET_HEADER } from "../common/protocol/index.js";
+import { clusterCa, serverTls } from "../common/tls.js";
 import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
 import { buildMetaServer } from "./app.js";
 import { MetaMetrics } from "./metrics.js";
@@ -22,6 +24,8 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
   const self = config.meta.find((m) => m.id === opts.id);
   if (!self) throw new ConfigError(opts.configPath, [`/meta: no replica with id ${opts.id}`]);
   const tls = config.tls !== undefined;
+  const tlsFiles = serverTls(config, opts.configPath);
+  const tlsCa = clusterCa(config, opts.configPath);
 
   const metrics = new MetaMetrics(opts.id);
   const storage = await LevelStorage.open({
@@ -29,6 +33,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
     initialConf: { voters: config.meta.map((m) => m.id), learners: [], joining: [] },
   });
   const app = Fastify({
+    ...(tlsFiles ? { https: tlsFiles } : {}),
     logger: { level: process.env.RAFTFS_LOG_LEVEL ?? "info" },
     // Per-request lines would drown the Raft events; errors still go through the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -39,6 +44,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
     {
       secret: config.secret,
       peers: config.meta.filter((m) => m.id !== opts.id).map((m) => ({ id: m.id, url: metaUrl(m, tls) })),
+      ...(tlsCa ? { tlsCa } : {}),
     },
     { app, log },
   );
@@ -47,6 +53,15 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
     { storage: metrics.instrument(storage), transport, log, metrics },
   );
   metrics.watch(replica);
+  // The cluster status asks the other replicas for theirs.
+  const peerAgent = new Agent({
+    connectTimeout: 1000,
+    keepAliveTimeout: 10_000,
+    connections: 4,
+    headersTimeout: 1000,
+    bodyTimeout: 1000,
+    ...(tlsCa ? { connect: { ca: tlsCa } } : {}),
+  });
   buildMetaServer(
     {
       secret: config.secret,
@@ -56,7 +71,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
       chunkSizeBytes: config.chunkSizeBytes,
       bodyLimitBytes: Math.ceil(config.inlineThresholdBytes * 1.4) + 64 * 1024,
     },
-    { replica, app, metrics },
+    { replica, app, metrics, dispatcher: peerAgent },
   );
   if (process.env.RAFTFS_TEST_FAULTS === "1") registerFaultHook(app, transport, replica, config.secret);
   replica.start();
@@ -64,6 +79,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
     await app.listen({ host: self.host, port: self.port });
   } catch (err) {
     await replica.stop();
+    await peerAgent.destroy();
     throw err;
   }
   if (config.tokens.length === 0) {
@@ -80,6 +96,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
       closing ??= (async () => {
         await app.close();
         await replica.stop();
+        await peerAgent.close();
       })();
       return closing;
     },
