@@ -9,6 +9,8 @@ export type FsInput =
   | { kind: "write"; path: string; value: string }
   | { kind: "cas"; path: string; value: string; expected: number }
   | { kind: "read"; path: string }
+  /** A read of the content only (the client library's readFile): no version in the answer. */
+  | { kind: "readData"; path: string }
   | { kind: "delete"; path: string }
   | { kind: "rename"; from: string; to: string };
 
@@ -16,6 +18,7 @@ export type FsOutput =
   | { version: number }
   | { ok: false; code: string }
   | { value: string; version: number }
+  | { value: string }
   | { missing: true }
   | { ok: true };
 
@@ -60,6 +63,11 @@ export const fsModel: Model<FsModelState, FsInput, FsOutput> = {
         const expect = f ? { value: f.value, version: f.version } : { missing: true };
         return { ok: output === undefined || same(output, expect), state };
       }
+      case "readData": {
+        const f = state.get(input.path);
+        const expect = f ? { value: f.value } : { missing: true };
+        return { ok: output === undefined || same(output, expect), state };
+      }
       case "delete": {
         if (!state.has(input.path))
           return { ok: output === undefined || same(output, { ok: false, code: "NOT_FOUND" }), state };
@@ -79,7 +87,7 @@ export const fsModel: Model<FsModelState, FsInput, FsOutput> = {
     }
   },
   hash: (state) => JSON.stringify([...state].sort(([a], [b]) => (a < b ? -1 : 1))),
-  readOnly: (input) => input.kind === "read",
+  readOnly: (input) => input.kind === "read" || input.kind === "readData",
   describe: (input, output) =>
     `${JSON.stringify(input)} -> ${output === undefined ? "?" : JSON.stringify(output)}`,
 };

@@ -61,7 +61,7 @@ export function scheduleArb(durationMs: number): fc.Arbitrary<ChaosSchedule> {
 }
 
 /** mulberry32, for each client's choice of operations. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -189,7 +189,7 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
   };
 }
 
-async function partition(
+export async function partition(
   c: MetaCluster,
   isolateFrom: number[],
   headers: Record<string, string>,
@@ -272,6 +272,7 @@ function send(
   const content = (v: string) => ({ kind: "inline", dataBase64: Buffer.from(v).toString("base64") });
   switch (input.kind) {
     case "read":
+    case "readData":
       return c.http.get(`${url}/v1/fs/read?path=${encodeURIComponent(input.path)}`);
     case "write":
       return c.http.post(`${url}/v1/fs/commit`, { path: input.path, content: content(input.value), session });

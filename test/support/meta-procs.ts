@@ -52,6 +52,11 @@ export interface MetaClusterOptions {
   raft?: Record<string, unknown>;
   extra?: Record<string, unknown>;
   env?: Record<string, string>;
+  /**
+   * Runs a scrub pass of every data node's own scrubber this often (the node's built-in first pass
+   * waits 30 s after start, too late for a test). Off by default.
+   */
+  scrubEveryMs?: number;
 }
 
 export class MetaCluster {
@@ -67,6 +72,7 @@ export class MetaCluster {
     readonly configPath: string,
     readonly ids: number[],
     private readonly env: Record<string, string>,
+    private readonly scrubEveryMs: number | undefined,
   ) {}
 
   static async start(opts: MetaClusterOptions = {}): Promise<MetaCluster> {
@@ -106,6 +112,7 @@ export class MetaCluster {
       configPath,
       ports.map((_, i) => i + 1),
       opts.env ?? {},
+      opts.scrubEveryMs,
     );
     for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const [i, p] of dataPorts.entries()) c.dataUrls.set(i + 1, `http://127.0.0.1:${p}`);
@@ -136,7 +143,13 @@ export class MetaCluster {
 
   launchData(id: number): void {
     const main = resolve("dist/src/data/main.js");
-    const code = `const m = await import(${JSON.stringify(main)}); await m.runDataNode({ configPath: ${JSON.stringify(this.configPath)}, id: ${id} });`;
+    const start = `const m = await import(${JSON.stringify(main)}); const n = await m.runDataNode({ configPath: ${JSON.stringify(this.configPath)}, id: ${id} });`;
+    // One pass at a time, through the node's own scrubber (quarantine, report to the leader, repair).
+    const scrub =
+      this.scrubEveryMs === undefined
+        ? ""
+        : `let busy = false; setInterval(() => { if (busy) return; busy = true; n.scrubber.runPass().finally(() => { busy = false; }); }, ${this.scrubEveryMs});`;
+    const code = `${start}\n${scrub}`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, RAFTFS_LOG_LEVEL: "error", ...this.env },
