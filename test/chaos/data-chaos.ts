@@ -1,0 +1,755 @@
+/**
+ * Fault injection on the whole system: 3 metadata replicas and 4 data nodes (replication 3, 4 KiB
+ * chunks, 1 KiB inline threshold), driven through the real client library (src/client). Concurrent
+ * clients write files big enough to be chunked (and some small ones), compare-and-set, read back and
+ * verify every byte, delete and rename, and take exclusive and shared locks on one path, committing
+ * under their fencing tokens. Meanwhile a schedule kills (-9), pauses (SIGSTOP) and partitions metadata
+ * replicas, kills and restarts data nodes, pauses them, flips bytes in stored chunk files, and stops
+ * the clients' own process past their lock leases.
+ *
+ * Afterwards every fault heals, and the run must show:
+ * - a linearizable history of the file operations (timed-out calls count as maybe-happened; final
+ *   reads close it, so a lost acknowledged write shows up), and every read returned intact bytes;
+ * - the lock rules of lock-check.ts, and no acknowledged commit under a lock lost;
+ * - every chunk of every retained version back to R intact copies within the repair timeout, checked
+ *   on the data nodes' disks and by a verified GET from each holder the leader names; no corrupted
+ *   copy left on any disk (the scrubber found it, or a reader did, and the leader had it replaced);
+ * - every metadata replica at the same applied index with the same state digest.
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import fc from "fast-check";
+import { connect, type LockHandle, type RaftfsClient } from "../../src/client/index.js";
+import { isDfsError } from "../../src/common/errors.js";
+import type { LocationsResponse, ReadResponse, VersionsResponse } from "../../src/common/protocol/index.js";
+import { checkLinearizable, describeOperation, HistoryRecorder } from "../support/linearizability/index.js";
+import { MetaCluster, waitUntil } from "../support/meta-procs.js";
+import { type FsInput, type FsOutput, fsModel } from "./fs-model.js";
+import { checkLocks, type LockEvent } from "./lock-check.js";
+import { type FaultKind, partition, rng } from "./meta-chaos.js";
+
+/**
+ * `pauseClients` stops the whole test process (every client, like a long GC pause) for longer than a
+ * lock's TTL while the cluster runs on: leases expire, and their holders come back with stale tokens.
+ */
+export type DataFaultKind = "killData" | "pauseData" | "corruptChunk" | "pauseClients";
+
+export interface DataChaosFault {
+  atMs: number;
+  kind: FaultKind | DataFaultKind;
+  durationMs: number;
+  /** Picks the data node (and the chunk file) among the candidates at the time. */
+  pick: number;
+}
+
+export interface DataChaosSchedule {
+  seed: number;
+  clients: number;
+  durationMs: number;
+  faults: DataChaosFault[];
+}
+
+const PATHS = ["/f0", "/f1", "/f2"];
+const LOCK_PATH = "/locked";
+const LOCK_TTL_MS = 1500;
+const DATA_NODES = 4;
+const REPLICATION = 3;
+const CHUNK_BYTES = 4096;
+const INLINE_BYTES = 1024;
+const GARBAGE_GRACE_MS = 15_000;
+/** After the faults heal, every referenced chunk must be back to R intact copies within this. */
+export const REPAIR_TIMEOUT_MS = 30_000;
+const SECRET = { "x-raftfs-secret": "e2e-secret-0123456789" };
+
+const META_FAULTS: FaultKind[] = [
+  "killLeader",
+  "killFollower",
+  "pauseLeader",
+  "pauseFollower",
+  "isolateLeader",
+  "isolateFollower",
+];
+
+export function dataScheduleArb(durationMs: number): fc.Arbitrary<DataChaosSchedule> {
+  return fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 30 }),
+    clients: fc.integer({ min: 2, max: 4 }),
+    durationMs: fc.constant(durationMs),
+    faults: fc.array(
+      fc.record({
+        atMs: fc.integer({ min: 300, max: Math.max(400, durationMs - 1500) }),
+        // Data-node faults twice as likely as any one kind of metadata fault.
+        kind: fc.oneof(
+          { weight: 1, arbitrary: fc.constantFrom<FaultKind | DataFaultKind>(...META_FAULTS) },
+          {
+            weight: 2,
+            arbitrary: fc.constantFrom<FaultKind | DataFaultKind>(
+              "killData",
+              "pauseData",
+              "corruptChunk",
+              "pauseClients",
+            ),
+          },
+        ),
+        durationMs: fc.integer({ min: 300, max: 1500 }),
+        pick: fc.nat({ max: 999 }),
+      }),
+      { minLength: 2, maxLength: 6 },
+    ),
+  });
+}
+
+export interface DataChaosReport {
+  ops: number;
+  unknown: number;
+  faults: number;
+  dataFaults: number;
+  corruptions: number;
+  bytesVerified: number;
+  lockGrants: number;
+  lockCommitsAccepted: number;
+  lockCommitsRefused: number;
+  chunksChecked: number;
+}
+
+// ---------------------------------------------------------------- content that checks itself
+
+/** `tag:size\n` then a SHA-256 chain seeded by the tag: any wrong, missing or moved byte is caught. */
+export function contentOf(tag: string, size: number): Buffer {
+  const head = Buffer.from(`${tag}:${size}\n`);
+  const out = Buffer.alloc(Math.max(size, head.byteLength));
+  head.copy(out);
+  let block = createHash("sha256").update(tag).digest();
+  for (let off = head.byteLength; off < out.byteLength; off += block.byteLength) {
+    block.copy(out, off);
+    block = createHash("sha256").update(block).digest();
+  }
+  return out;
+}
+
+/** The tag of content made by contentOf; throws on anything else. */
+export function tagOf(data: Buffer): string {
+  const nl = data.indexOf(10);
+  const head = data.subarray(0, Math.max(0, nl)).toString();
+  const m = /^(.+):(\d+)$/.exec(head);
+  if (!m || !contentOf(m[1]!, Number(m[2])).equals(data)) {
+    throw new Error(
+      `a read returned damaged content (${data.byteLength} bytes, head ${JSON.stringify(head.slice(0, 40))})`,
+    );
+  }
+  return m[1]!;
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+// ---------------------------------------------------------------- the run
+
+export async function runDataChaos(
+  schedule: DataChaosSchedule,
+  log: (s: string) => void = () => {},
+): Promise<DataChaosReport> {
+  const c = await MetaCluster.start({
+    dataNodes: DATA_NODES,
+    env: { RAFTFS_TEST_FAULTS: "1" },
+    scrubEveryMs: 300,
+    extra: {
+      chunkSizeBytes: CHUNK_BYTES,
+      inlineThresholdBytes: INLINE_BYTES,
+      replication: REPLICATION,
+      // Longer than any upload here takes from its first chunk to its commit, faults and client pauses
+      // included: a commit later than the grace period loses its chunks (gc-commit-race.test.ts).
+      garbageGraceMs: GARBAGE_GRACE_MS,
+    },
+  });
+  try {
+    return await play(c, schedule, log);
+  } finally {
+    await c.stop();
+  }
+}
+
+interface Corruption {
+  node: number;
+  chunkId: string;
+  file: string;
+}
+
+function chunkFiles(c: MetaCluster, node: number): { chunkId: string; file: string }[] {
+  const root = join(c.dir, "data", `data-${node}`, "chunks");
+  const out: { chunkId: string; file: string }[] = [];
+  let folders: string[];
+  try {
+    folders = readdirSync(root);
+  } catch {
+    return out;
+  }
+  for (const f of folders.sort())
+    for (const name of readdirSync(join(root, f)).sort())
+      if (/^[0-9a-f]{64}$/.test(name)) out.push({ chunkId: name, file: join(root, f, name) });
+  return out;
+}
+
+function dataAlive(c: MetaCluster, id: number): boolean {
+  const p = c.dataProcs.get(id);
+  return p !== undefined && p.exitCode === null && p.signalCode === null;
+}
+
+async function play(
+  c: MetaCluster,
+  schedule: DataChaosSchedule,
+  log: (s: string) => void,
+): Promise<DataChaosReport> {
+  const history = new HistoryRecorder<FsInput, FsOutput>();
+  const locks: LockEvent[] = [];
+  const started = Date.now();
+  const until = started + schedule.durationMs;
+  const paused = new Set<number>();
+  const pausedData = new Set<number>();
+  const isolated = new Set<number>();
+  const corruptions: Corruption[] = [];
+  const restarts: Promise<void>[] = [];
+  const dataIds = [...c.dataUrls.keys()];
+
+  const leaderOrAny = async () => (await c.leader(3000).catch(() => null)) ?? c.ids[0]!;
+  const injector = (async () => {
+    for (const f of [...schedule.faults].sort((a, b) => a.atMs - b.atMs)) {
+      const wait = started + f.atMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (Date.now() > until) break;
+      const at = `+${Date.now() - started} ms: ${f.kind}`;
+      if (f.kind === "pauseClients") {
+        const ms = LOCK_TTL_MS + Math.floor(f.durationMs / 2);
+        log(`${at} → every client stops for ${ms} ms`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+        continue;
+      }
+      if (f.kind === "corruptChunk") {
+        // At most one damaged copy of any chunk: with R = 3 a good copy always survives.
+        const damaged = new Set(corruptions.map((x) => x.chunkId));
+        const node = dataIds[f.pick % dataIds.length]!;
+        const files = chunkFiles(c, node).filter((x) => !damaged.has(x.chunkId));
+        const victim = files[f.pick % Math.max(1, files.length)];
+        if (!victim) {
+          log(`${at} → data node ${node} holds no chunk yet: skipped`);
+          continue;
+        }
+        const bytes = readFileSync(victim.file);
+        const at1 = (f.pick * 7919) % bytes.byteLength;
+        bytes[at1] = bytes[at1]! ^ 0x5a;
+        writeFileSync(victim.file, bytes);
+        corruptions.push({ node, ...victim });
+        log(`${at} → byte ${at1} of chunk ${victim.chunkId.slice(0, 12)}… on data node ${node}`);
+        continue;
+      }
+      if (f.kind === "killData" || f.kind === "pauseData") {
+        const candidates = dataIds.filter((id) => dataAlive(c, id) && !pausedData.has(id));
+        // Keep R nodes able to answer, or no write could be placed at all.
+        if (candidates.length <= REPLICATION - 1) continue;
+        const node = candidates[f.pick % candidates.length]!;
+        log(`${at} → data node ${node} for ${f.durationMs} ms`);
+        if (f.kind === "killData") {
+          await c.killData(node);
+          restarts.push(
+            sleep(f.durationMs).then(() => {
+              if (!dataAlive(c, node)) c.launchData(node);
+            }),
+          );
+        } else {
+          pausedData.add(node);
+          c.dataProcs.get(node)!.kill("SIGSTOP");
+          restarts.push(
+            sleep(f.durationMs).then(() => {
+              c.dataProcs.get(node)!.kill("SIGCONT");
+              pausedData.delete(node);
+            }),
+          );
+        }
+        continue;
+      }
+      const leader = await leaderOrAny();
+      const follower = c.ids.find((id) => id !== leader && c.alive(id) && !paused.has(id)) ?? leader;
+      const target = f.kind.endsWith("Leader") ? leader : follower;
+      log(`${at} → replica ${target} for ${f.durationMs} ms`);
+      if (f.kind.startsWith("kill")) {
+        await c.kill(target);
+        restarts.push(
+          sleep(f.durationMs).then(() => {
+            if (!c.alive(target)) c.launch(target);
+          }),
+        );
+      } else if (f.kind.startsWith("pause")) {
+        if (!c.alive(target) || paused.has(target)) continue;
+        paused.add(target);
+        await c.kill(target, "SIGSTOP");
+        restarts.push(
+          sleep(f.durationMs).then(async () => {
+            await c.kill(target, "SIGCONT");
+            paused.delete(target);
+          }),
+        );
+      } else {
+        isolated.add(target);
+        await partition(c, [...isolated], SECRET);
+        restarts.push(
+          sleep(f.durationMs).then(async () => {
+            isolated.delete(target);
+            await partition(c, [...isolated], SECRET);
+          }),
+        );
+      }
+    }
+  })();
+
+  const clients: RaftfsClient[] = [];
+  try {
+    return await playAndCheck();
+  } finally {
+    await Promise.all(clients.map((cl) => cl.close()));
+  }
+
+  async function playAndCheck(): Promise<DataChaosReport> {
+    let bytesVerified = 0;
+    try {
+      for (let k = 0; k <= schedule.clients; k++) clients.push(await newClient(c, 4000));
+      const counted = { bytes: 0 };
+      const workers = clients
+        .slice(0, schedule.clients)
+        .map((cl, k) => worker(cl, k + 1, rng(schedule.seed * 131 + k), until, history, locks, counted));
+      await Promise.all([injector, ...workers]);
+      bytesVerified = counted.bytes;
+    } finally {
+      await Promise.all(restarts);
+      // Heal everything.
+      for (const id of c.ids) {
+        if (paused.has(id)) await c.kill(id, "SIGCONT");
+        if (!c.alive(id)) c.launch(id);
+      }
+      for (const id of dataIds) {
+        if (pausedData.has(id)) c.dataProcs.get(id)?.kill("SIGCONT");
+        if (!dataAlive(c, id)) c.launchData(id);
+      }
+    }
+    {
+      await waitUntil("every replica to answer", async () => {
+        for (const id of c.ids) if (!(await c.status(id))) return null;
+        return true;
+      });
+      await partition(c, [], SECRET);
+      await c.dataAlive(dataIds, 30_000);
+
+      // Final reads close the history (through a client that saw nothing yet): they must be answered.
+      const final = clients[schedule.clients]!;
+      for (const path of PATHS) {
+        const call = history.begin(schedule.clients + 1, { kind: "readData", path });
+        call.complete(
+          await finalRead(final, path).catch(async (err: unknown) => {
+            throw new Error(`the final read of ${path} failed\n${await diagnose(c, path, started)}`, {
+              cause: err,
+            });
+          }),
+        );
+      }
+
+      const ops = history.history();
+      const verdict = checkLinearizable(fsModel, ops, { timeoutMs: 60_000 });
+      if (verdict.ok === false) {
+        const shown = verdict.longestPrefix.slice(-10).map((op) => describeOperation(op, fsModel.describe));
+        throw new Error(
+          `not linearizable: ${verdict.explanation}\nlast linearized:\n  ${shown.join("\n  ")}`,
+        );
+      }
+      if (verdict.ok === "unknown") throw new Error(`linearizability undecided: ${verdict.reason}`);
+
+      const lockVerdict = checkLocks(locks);
+      if (lockVerdict.violations.length > 0)
+        throw new Error(`lock rules broken:\n  ${lockVerdict.violations.slice(0, 10).join("\n  ")}`);
+      await checkLockCommitsKept(final, locks);
+
+      const chunksChecked = await checkRepaired(c, corruptions, log);
+      await checkConverged(c);
+      return {
+        ops: ops.length,
+        unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
+        faults: schedule.faults.length,
+        dataFaults: schedule.faults.filter((f) => !META_FAULTS.includes(f.kind as FaultKind)).length,
+        corruptions: corruptions.length,
+        bytesVerified,
+        lockGrants: lockVerdict.grants,
+        lockCommitsAccepted: lockVerdict.acceptedCommits,
+        lockCommitsRefused: lockVerdict.refusedCommits,
+        chunksChecked,
+      };
+    }
+  }
+}
+
+/** What the replicas saw (events: deaths, repairs, GC) and the path's versions, times from the start. */
+async function diagnose(c: MetaCluster, path: string, started: number): Promise<string> {
+  const lines: string[] = [];
+  for (const id of c.ids) {
+    const r = await c.http.get(`${c.url(id)}/v1/events`).catch(() => null);
+    const events = ((r?.body as { events?: { atMs: number; kind: string; message: string }[] })?.events ?? [])
+      .reverse()
+      .map((e) => `+${e.atMs - started} ms ${e.kind}: ${e.message}`);
+    lines.push(`replica ${id} events:\n    ${events.join("\n    ")}`);
+  }
+  const v = await c.http
+    .get(`${c.url(await c.leader())}/v1/fs/versions?path=${encodeURIComponent(path)}`)
+    .catch(() => null);
+  const versions = ((v?.body as VersionsResponse)?.versions ?? []).map(
+    (x) => `v${x.version} +${x.createdAtMs - started} ms ${x.sizeBytes} B ${x.contentKind}`,
+  );
+  lines.push(`${path} versions: ${versions.join(", ")}`);
+  return lines.join("\n");
+}
+
+/** A read after the faults healed must be answered, within a bound; damaged content fails at once. */
+async function finalRead(cl: RaftfsClient, path: string): Promise<FsOutput> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await readData(cl, path);
+    } catch (err) {
+      if (!unknownOutcome(err) || Date.now() > deadline) throw err;
+    }
+    await sleep(100);
+  }
+}
+
+function newClient(c: MetaCluster, deadlineMs: number): Promise<RaftfsClient> {
+  return connect({
+    config: c.configPath,
+    deadlineMs,
+    chunkDeadlineMs: 2 * deadlineMs,
+    requestTimeoutMs: 1000,
+    connectTimeoutMs: 500,
+    // No chunk cache: every read goes to the data nodes, damaged copies included.
+    cacheBytes: 0,
+  });
+}
+
+async function readData(cl: RaftfsClient, path: string): Promise<FsOutput> {
+  try {
+    return { value: tagOf(await cl.readFile(path)) };
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND")) return { missing: true };
+    throw err;
+  }
+}
+
+const unknownOutcome = (err: unknown) => isDfsError(err, "UNAVAILABLE") || isDfsError(err, "TIMEOUT");
+
+async function worker(
+  cl: RaftfsClient,
+  clientId: number,
+  random: () => number,
+  until: number,
+  history: HistoryRecorder<FsInput, FsOutput>,
+  locks: LockEvent[],
+  counted: { bytes: number },
+): Promise<void> {
+  const lock: LockState = { held: null, releasedToken: null };
+  let n = 0;
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+  while (Date.now() < until) {
+    const roll = random();
+    if (roll >= 0.72) {
+      await lockStep(cl, clientId, random, lock, locks, n++);
+      continue;
+    }
+    const path = pick(PATHS);
+    const value = `c${clientId}-${n++}`;
+    // Mostly chunked (1 to 5 chunks), some inline.
+    const size =
+      random() < 0.25
+        ? 200 + Math.floor(random() * 800)
+        : INLINE_BYTES + 1 + Math.floor(random() * 4.5 * CHUNK_BYTES);
+    let input: FsInput;
+    if (roll < 0.25) input = { kind: "write", path, value };
+    else if (roll < 0.35) input = { kind: "cas", path, value, expected: Math.floor(random() * 4) };
+    else if (roll < 0.6) input = { kind: "readData", path };
+    else if (roll < 0.67) input = { kind: "delete", path };
+    else input = { kind: "rename", from: path, to: pick(PATHS) };
+    const call = history.begin(clientId, input);
+    try {
+      const out = await fileOp(cl, input, size, counted);
+      call.complete(out);
+    } catch (err) {
+      if (!unknownOutcome(err)) throw err;
+      call.unknown();
+    }
+  }
+  if (lock.held) await release(lock.held, clientId, locks);
+}
+
+async function fileOp(
+  cl: RaftfsClient,
+  input: FsInput,
+  size: number,
+  counted: { bytes: number },
+): Promise<FsOutput> {
+  try {
+    switch (input.kind) {
+      case "write":
+        return { version: (await cl.writeFile(input.path, contentOf(input.value, size))).version };
+      case "cas":
+        return {
+          version: (
+            await cl.writeFile(input.path, contentOf(input.value, size), { expectedVersion: input.expected })
+          ).version,
+        };
+      case "readData":
+      case "read": {
+        const data = await cl.readFile(input.path);
+        counted.bytes += data.byteLength;
+        return { value: tagOf(data) };
+      }
+      case "delete":
+        await cl.rm(input.path);
+        return { ok: true };
+      case "rename":
+        await cl.rename(input.from, input.to);
+        return { ok: true };
+    }
+  } catch (err) {
+    if (input.kind === "readData" && isDfsError(err, "NOT_FOUND")) return { missing: true };
+    for (const code of ["VERSION_MISMATCH", "NOT_FOUND", "EXISTS"] as const)
+      if (isDfsError(err, code)) return { ok: false, code };
+    throw err;
+  }
+}
+
+interface LockState {
+  held: LockHandle | null;
+  /** The token of this worker's last exclusive lease that it released. */
+  releasedToken: number | null;
+}
+
+/**
+ * One lock step: acquire when holding nothing (or, now and then, commit under the token of a lease
+ * already released: fencing must refuse it); else commit under the token, renew or release.
+ */
+async function lockStep(
+  cl: RaftfsClient,
+  clientId: number,
+  random: () => number,
+  lock: LockState,
+  locks: LockEvent[],
+  n: number,
+): Promise<void> {
+  const held = lock.held;
+  if (held === null) {
+    if (lock.releasedToken !== null && random() < 0.2) {
+      await commitUnder(cl, clientId, lock.releasedToken, locks, n);
+      return;
+    }
+    const mode = random() < 0.75 ? "exclusive" : "shared";
+    const inv = Date.now();
+    try {
+      const h = await cl.lock(LOCK_PATH, { mode, ttlMs: LOCK_TTL_MS, wait: false });
+      const ret = Date.now();
+      locks.push({
+        kind: "acquire",
+        client: clientId,
+        inv,
+        ret,
+        mode,
+        ttlMs: LOCK_TTL_MS,
+        outcome: "granted",
+        token: h.token,
+      });
+      lock.held = h;
+    } catch (err) {
+      const refused = isDfsError(err, "LOCKED");
+      if (!refused && !unknownOutcome(err)) throw err;
+      const ret = refused ? Date.now() : Number.POSITIVE_INFINITY;
+      const outcome = refused ? "refused" : "unknown";
+      locks.push({ kind: "acquire", client: clientId, inv, ret, mode, ttlMs: LOCK_TTL_MS, outcome });
+    }
+    return;
+  }
+  const roll = random();
+  if (held.mode === "exclusive" && roll < 0.55) {
+    // Even a holder that believes its lease lost tries: fencing must refuse it if it is stale.
+    await commitUnder(cl, clientId, held.token, locks, n);
+    return;
+  }
+  if (roll < 0.7 && !held.lost) {
+    // The handle also renews by itself; a renewal's send time is not observable here (it may join
+    // one in flight), so renewals do not enter the history: leases are judged from the acquire only.
+    await held.renew().catch((err: unknown) => {
+      if (!(isDfsError(err, "LOCK_NOT_HELD") || isDfsError(err, "STALE_TOKEN") || unknownOutcome(err)))
+        throw err;
+    });
+    return;
+  }
+  await release(held, clientId, locks);
+  lock.held = null;
+  if (held.mode === "exclusive") lock.releasedToken = held.token;
+}
+
+async function commitUnder(
+  cl: RaftfsClient,
+  clientId: number,
+  token: number,
+  locks: LockEvent[],
+  n: number,
+): Promise<void> {
+  const inv = Date.now();
+  try {
+    await cl.writeFile(LOCK_PATH, `c${clientId}-${n} under ${token}`, { lockToken: token });
+    locks.push({ kind: "commit", client: clientId, inv, ret: Date.now(), token, outcome: "ok" });
+  } catch (err) {
+    const refused = isDfsError(err, "LOCKED") || isDfsError(err, "STALE_TOKEN");
+    if (!refused && !unknownOutcome(err)) throw err;
+    const ret = refused ? Date.now() : Number.POSITIVE_INFINITY;
+    locks.push({
+      kind: "commit",
+      client: clientId,
+      inv,
+      ret,
+      token,
+      outcome: refused ? "refused" : "unknown",
+    });
+  }
+}
+
+async function release(h: LockHandle, clientId: number, locks: LockEvent[]): Promise<void> {
+  const inv = Date.now();
+  try {
+    await h.release();
+    locks.push({ kind: "release", client: clientId, inv, ret: Date.now(), token: h.token, outcome: "ok" });
+  } catch (err) {
+    if (!unknownOutcome(err) && !isDfsError(err, "STALE_TOKEN")) throw err;
+    locks.push({
+      kind: "release",
+      client: clientId,
+      inv,
+      ret: Number.POSITIVE_INFINITY,
+      token: h.token,
+      outcome: "unknown",
+    });
+  }
+}
+
+/** No acknowledged commit under a lock is lost: the lock path's version counts them (± timeouts). */
+async function checkLockCommitsKept(cl: RaftfsClient, locks: LockEvent[]): Promise<void> {
+  const accepted = locks.filter((e) => e.kind === "commit" && e.outcome === "ok").length;
+  const unknown = locks.filter((e) => e.kind === "commit" && e.outcome === "unknown").length;
+  const version = await waitUntil("the lock path's version", async () => {
+    try {
+      return (await cl.stat(LOCK_PATH)).version ?? 0;
+    } catch (err) {
+      if (isDfsError(err, "NOT_FOUND")) return 0;
+      return null;
+    }
+  });
+  if (version < accepted || version > accepted + unknown) {
+    throw new Error(
+      `${LOCK_PATH} is at version ${version} after ${accepted} acknowledged and ${unknown} timed-out commits`,
+    );
+  }
+}
+
+/**
+ * Every chunk of every retained version of every path is back to R intact copies, and no damaged copy
+ * is left on any disk, within REPAIR_TIMEOUT_MS; then each holder the leader names serves it verified.
+ */
+async function checkRepaired(
+  c: MetaCluster,
+  corruptions: Corruption[],
+  log: (s: string) => void,
+): Promise<number> {
+  const leaderUrl = async () => c.url(await c.leader());
+  const get = async <T>(route: string): Promise<T> =>
+    waitUntil(`GET ${route}`, async () => {
+      const r = await c.http.get(`${await leaderUrl()}${route}`).catch(() => null);
+      return r?.status === 200 ? (r.body as T) : null;
+    });
+  const referenced = new Set<string>();
+  for (const path of [...PATHS, LOCK_PATH]) {
+    const q = `path=${encodeURIComponent(path)}`;
+    const r = await waitUntil(`versions of ${path}`, async () => {
+      const res = await c.http.get(`${await leaderUrl()}/v1/fs/versions?${q}`).catch(() => null);
+      if (res?.status === 404) return { versions: [] };
+      return res?.status === 200 ? (res.body as VersionsResponse) : null;
+    });
+    for (const v of r.versions) {
+      if (v.contentKind !== "chunks") continue;
+      const file = await get<ReadResponse>(`/v1/fs/read?${q}&version=${v.version}`);
+      if (file.content.kind === "chunks") for (const ch of file.content.chunks) referenced.add(ch.id);
+    }
+  }
+  const dataIds = [...c.dataUrls.keys()];
+  const intactCopies = (chunkId: string) =>
+    dataIds.filter((node) => {
+      const f = join(c.dir, "data", `data-${node}`, "chunks", chunkId.slice(0, 2), chunkId);
+      try {
+        return sha256(readFileSync(f)) === chunkId;
+      } catch {
+        return false;
+      }
+    }).length;
+  const damagedLeft = () =>
+    corruptions.filter((x) => {
+      try {
+        return sha256(readFileSync(x.file)) !== x.chunkId;
+      } catch {
+        return false; // quarantined (and maybe not yet copied back: the count above covers that)
+      }
+    });
+  const t0 = Date.now();
+  let last = "";
+  try {
+    await waitUntil(
+      "every referenced chunk back to R intact copies",
+      async () => {
+        const short = [...referenced].filter((id) => intactCopies(id) < REPLICATION);
+        const damaged = damagedLeft();
+        const s = await c.clusterStatus();
+        last = `${short.length} chunks under R intact copies on disk, ${damaged.length} damaged copies left, leader counts ${s.underReplicatedChunks} under-replicated`;
+        return short.length === 0 && damaged.length === 0 && s.underReplicatedChunks === 0 ? true : null;
+      },
+      REPAIR_TIMEOUT_MS,
+    );
+  } catch (err) {
+    throw new Error(`repair did not finish within ${REPAIR_TIMEOUT_MS} ms: ${last}`, { cause: err });
+  }
+  log(`repair: ${referenced.size} referenced chunks at R intact copies after ${Date.now() - t0} ms`);
+  const ids = [...referenced];
+  for (let i = 0; i < ids.length; i += 50) {
+    const batch = ids.slice(i, i + 50);
+    const loc = await get<LocationsResponse>(`/v1/chunks/locations?ids=${batch.join(",")}`);
+    for (const id of batch) {
+      const holders = loc.locations[id] ?? [];
+      if (holders.length < REPLICATION)
+        throw new Error(`the leader names ${holders.length} holders of chunk ${id}, not ${REPLICATION}`);
+      for (const h of holders) {
+        const r = await fetch(`${h.url}/v1/chunks/${id}`, { signal: AbortSignal.timeout(10_000) });
+        const body = Buffer.from(await r.arrayBuffer());
+        if (r.status !== 200 || sha256(body) !== id)
+          throw new Error(
+            `data node ${h.id} answers chunk ${id} with HTTP ${r.status}, ${body.byteLength} bytes that do not hash to it`,
+          );
+      }
+    }
+  }
+  return referenced.size;
+}
+
+async function checkConverged(c: MetaCluster): Promise<void> {
+  await waitUntil(
+    "replicas to converge",
+    async () => {
+      const states = await Promise.all(c.ids.map((id) => c.http.get(`${c.url(id)}/internal/test/state`)));
+      const bodies = states.map((s) => s.body as { appliedIndex: number; hash: string });
+      const first = bodies[0]!;
+      return bodies.every((b) => b.appliedIndex === first.appliedIndex && b.hash === first.hash)
+        ? true
+        : null;
+    },
+    30_000,
+  );
+}
