@@ -91,7 +91,7 @@ async function clusterStatus(dispatcher: Dispatcher, url: string): Promise<Clust
 export function readiness(statuses: (ClusterStatus | null)[]): { ready: ClusterStatus } | { why: string } {
   const s = statuses.find((x) => x !== null && x.leader !== null);
   if (s === undefined || s === null) return { why: "no leader elected" };
-  const missing = s.data.filter((d) => !d.alive).map((d) => d.id);
+  const missing = s.data.filter((d) => !d.alive && d.state !== "removed").map((d) => d.id);
   if (missing.length > 0) return { why: `data node(s) ${missing.join(", ")} not registered with the leader` };
   return { ready: s };
 }

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { EXIT_OK, EXIT_USAGE } from "../common/errors.js";
+import { addAdminCommands } from "./admin-command.js";
 import { type GlobalOptions, nonNegativeInt, positiveInt } from "./context.js";
 import { errorLine, exitCodeFor } from "./errors.js";
 import * as files from "./files.js";
@@ -157,6 +158,7 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .description("replicas, data nodes and chunk health (exit 5 if no leader answers)")
     .option("--json", "as JSON")
     .action((_o, cmd: Command) => statusCommand(io, g(cmd), cmd.opts()));
+  addAdminCommands(program, io, g);
   program
     .command("meta")
     .description("run a metadata replica of the config")

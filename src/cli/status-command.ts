@@ -40,7 +40,8 @@ export function renderStatus(s: ClusterStatus): string[] {
           d.url,
           d.zone || "-",
           orDash(d.pid),
-          yesNo(d.alive),
+          // A decommissioned node says so beside its liveness.
+          d.state && d.state !== "active" ? `${yesNo(d.alive)} (${d.state})` : yesNo(d.alive),
           String(d.chunks),
           humanBytes(d.usedBytes),
           humanBytes(d.freeBytes),

@@ -25,6 +25,7 @@ import {
   type VersionsResponse,
   type WireContent,
 } from "../common/protocol/index.js";
+import { AdminApi } from "./admin.js";
 import { backoffMs, Deadline, sleep } from "./backoff.js";
 import { type CacheStats, ChunkCache } from "./chunk-cache.js";
 import { ChunkReader } from "./chunk-reader.js";
@@ -86,6 +87,8 @@ function decodeInline(file: ReadResponse): Buffer {
 
 export class RaftfsClient {
   private readonly closing = new AbortController();
+  /** Membership changes and decommission (role `admin`). */
+  readonly admin: AdminApi;
   private readonly metaAgent;
   private readonly dataAgent;
   private readonly meta: MetaConnection;
@@ -134,6 +137,7 @@ export class RaftfsClient {
       },
     );
     this.sessions = new Sessions(this.meta);
+    this.admin = new AdminApi(this.meta);
     this.cache = new ChunkCache({
       maxBytes: o.cacheBytes,
       ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),

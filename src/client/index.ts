@@ -1,4 +1,5 @@
 /** The client library's public face. */
+export type { AdminApi } from "./admin.js";
 export type { BackoffOptions } from "./backoff.js";
 export { backoffMs } from "./backoff.js";
 export type { CacheStats } from "./chunk-cache.js";

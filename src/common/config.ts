@@ -11,7 +11,16 @@ const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const Host = Type.String({ minLength: 1, default: "127.0.0.1" });
 
 const MetaNode = Type.Object(
-  { id: Type.Integer({ minimum: 1 }), host: Host, port: Port },
+  {
+    id: Type.Integer({ minimum: 1 }),
+    host: Host,
+    port: Port,
+    /**
+     * Not one of the initial voters: the replica joins a running cluster as a learner through
+     * `raftfs admin add-meta <id>` (keep the flag afterwards: every replica must agree on the bootstrap).
+     */
+    join: Type.Boolean({ default: false }),
+  },
   { additionalProperties: false },
 );
 
@@ -147,6 +156,7 @@ function uniquenessProblems(cfg: ClusterConfig): string[] {
       seen.add(addr);
     }
   }
+  if (cfg.meta.every((m) => m.join)) problems.push("/meta: every replica has join: true; none can bootstrap");
   if (cfg.replication > Math.max(cfg.data.length, 1) && cfg.data.length > 0) {
     problems.push(`/replication: ${cfg.replication} exceeds the ${cfg.data.length} data nodes`);
   }
@@ -172,6 +182,11 @@ export function loadConfig(path: string): ClusterConfig {
     throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`]);
   }
   return parseConfig(raw, { source: path, baseDir: dirname(path) });
+}
+
+/** The voters every replica starts from (the same on all, so that their logs replay alike). */
+export function initialVoters(config: ClusterConfig): number[] {
+  return config.meta.filter((m) => !m.join).map((m) => m.id);
 }
 
 export function metaUrl(node: { host: string; port: number }, tls = false): string {

@@ -304,7 +304,11 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.dataRegister, { bodyLimit: 256 * 1024 * 1024 }, async (req) => {
     requireSecret(req);
     const tracker = requireLeader();
-    tracker.register(body(req) as unknown as DataRegisterRequest);
+    const r = body(req) as unknown as DataRegisterRequest;
+    if (replica.fs.dataNodeState(r.id) === "removed") {
+      throw new DfsError("FORBIDDEN", `data node ${r.id} was removed from the cluster`, { id: r.id });
+    }
+    tracker.register(r);
     return { ok: true };
   });
   app.post(META_ROUTES.dataHeartbeat, { bodyLimit: 64 * 1024 * 1024 }, async (req) => {
@@ -315,6 +319,21 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     if (node) tracker.signQueued(node);
     return tracker.heartbeat(h);
   });
+
+  // ---------------------------------------------------------------- admin (role admin)
+
+  const nodeId = (req: FastifyRequest) => {
+    const id = body(req).id;
+    if (!Number.isSafeInteger(id) || (id as number) < 1)
+      throw new DfsError("BAD_REQUEST", "`id` must be a positive integer");
+    return id as number;
+  };
+  app.post(META_ROUTES.adminAddMeta, async (req) => replica.addMetaReplica(nodeId(req)));
+  app.post(META_ROUTES.adminRemoveMeta, async (req) => replica.removeMetaReplica(nodeId(req)));
+  app.post(META_ROUTES.adminDecommissionData, async (req) => replica.decommissionDataNode(nodeId(req)));
+  app.post(META_ROUTES.adminRemoveData, async (req) =>
+    replica.removeDataNode(nodeId(req), body(req).force === true),
+  );
 
   // ---------------------------------------------------------------- status
 

@@ -49,6 +49,11 @@ export interface DataTrackerDeps {
   garbage(): readonly { chunkId: string; sinceMs: number }[];
   /** Proposes `collectGarbage` once holders were told to delete. */
   collectGarbage(chunkIds: string[], beforeMs: number): void;
+  /**
+   * Decommission (replicated): a draining node takes no new chunks and its copies do not count
+   * towards R (it still serves reads and repair copies); a removed node is forgotten. Default: active.
+   */
+  nodeState?(nodeId: number): "active" | "draining" | "removed";
 }
 
 export class DataTracker {
@@ -69,6 +74,35 @@ export class DataTracker {
     private readonly deps: DataTrackerDeps,
   ) {
     this.leaderSinceMs = deps.now();
+  }
+
+  private stateOf(id: number): "active" | "draining" | "removed" {
+    return this.deps.nodeState?.(id) ?? "active";
+  }
+
+  /** Live nodes whose copies count towards R: not draining. */
+  private liveActive(): TrackedNode[] {
+    return this.liveNodes().filter((n) => this.stateOf(n.id) === "active");
+  }
+
+  /** Drops a removed node from every view (its reports are refused from now on). */
+  forget(id: number): void {
+    this.nodes.delete(id);
+  }
+
+  /** Chunks on a draining node that lack R copies on active nodes: the decommission's remaining work. */
+  drainRemaining(id: number): number {
+    const n = this.nodes.get(id);
+    if (!n) return 0;
+    const active = this.liveActive();
+    let remaining = 0;
+    for (const chunkId of n.chunks) {
+      if (!this.deps.referenced().has(chunkId)) continue;
+      let copies = 0;
+      for (const a of active) if (a.id !== id && a.chunks.has(chunkId)) copies++;
+      if (copies < Math.min(this.opts.replication, Math.max(active.length, 1))) remaining++;
+    }
+    return remaining;
   }
 
   register(r: DataRegisterRequest): void {
@@ -115,7 +149,11 @@ export class DataTracker {
   /** A new leader knows nothing until the nodes report: it does not judge replica counts before. */
   reportsComplete(): boolean {
     const waitedOut = this.deps.now() - this.leaderSinceMs > this.opts.deadAfterMs;
-    return waitedOut || this.opts.expectedNodeIds.every((id) => this.nodes.get(id)?.reported);
+    return waitedOut || this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported);
+  }
+
+  private expectedNodeIds(): number[] {
+    return this.opts.expectedNodeIds.filter((id) => this.stateOf(id) !== "removed");
   }
 
   /**
@@ -123,7 +161,7 @@ export class DataTracker {
    * Returns fewer than R only when fewer qualify.
    */
   choose(sizeBytes: number, count: number, exclude: ReadonlySet<number>): TrackedNode[] {
-    const candidates = this.liveNodes()
+    const candidates = this.liveActive()
       .filter((n) => !exclude.has(n.id) && n.freeBytes >= sizeBytes)
       .sort((a, b) => b.freeBytes - a.freeBytes || a.id - b.id);
     const picked: TrackedNode[] = [];
@@ -167,10 +205,10 @@ export class DataTracker {
       .map((n) => ({ id: n.id, url: n.url }));
   }
 
-  /** Referenced chunks with fewer than R live holders (0 until every node has reported). */
+  /** Referenced chunks with fewer than R live active holders (0 until every node has reported). */
   underReplicated(): string[] {
     if (!this.reportsComplete()) return [];
-    const live = this.liveNodes();
+    const live = this.liveActive();
     const out: string[] = [];
     for (const chunkId of this.deps.referenced().keys()) {
       let holders = 0;
@@ -192,11 +230,12 @@ export class DataTracker {
       if (this.repairsInFlight.size >= this.opts.maxRepairsInFlight) break;
       if (this.repairsInFlight.has(chunkId)) continue;
       const holders = live.filter((n) => n.chunks.has(chunkId));
-      const source = holders[0];
+      // A draining holder is a source, never a target, and does not count towards R.
+      const source = holders.find((n) => this.stateOf(n.id) === "active") ?? holders[0];
       const sizeBytes = this.deps.chunkSize(chunkId);
       // No live copy means nothing to copy from: it stays reported as under-replicated.
       if (!source || sizeBytes === undefined) continue;
-      const need = this.opts.replication - holders.length;
+      const need = this.opts.replication - holders.filter((n) => this.stateOf(n.id) === "active").length;
       const targets = this.choose(0, need, new Set(holders.map((h) => h.id)));
       if (targets.length === 0) continue;
       source.queue.push({
@@ -218,7 +257,7 @@ export class DataTracker {
    * partial listing).
    */
   collectGarbage(): number {
-    if (!this.opts.expectedNodeIds.every((id) => this.nodes.get(id)?.reported)) return 0;
+    if (!this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported)) return 0;
     if ([...this.nodes.values()].some((n) => !this.isAlive(n))) return 0;
     const now = this.deps.now();
     const cutoff = now - this.opts.garbageGraceMs;

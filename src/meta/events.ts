@@ -1,7 +1,15 @@
 /** Recent cluster events seen by this replica (elections, data nodes dying or returning, repairs). */
 export interface ClusterEvent {
   atMs: number;
-  kind: "leader" | "data-node-dead" | "data-node-alive" | "repair" | "corrupt" | "gc";
+  kind:
+    | "leader"
+    | "data-node-dead"
+    | "data-node-alive"
+    | "repair"
+    | "corrupt"
+    | "gc"
+    | "membership"
+    | "decommission";
   message: string;
 }
 

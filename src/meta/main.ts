@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { Agent } from "undici";
-import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
+import { ConfigError, initialVoters, loadConfig, metaUrl } from "../common/config.js";
 import { SECRET_HEADER } from "../common/protocol/index.js";
 import { clusterCa, serverTls } from "../common/tls.js";
 import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
@@ -30,7 +30,8 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
   const metrics = new MetaMetrics(opts.id);
   const storage = await LevelStorage.open({
     dir: join(config.dataDir, `meta-${opts.id}`),
-    initialConf: { voters: config.meta.map((m) => m.id), learners: [], joining: [] },
+    // A `join` replica starts outside the configuration too, and learns its membership from the log.
+    initialConf: { voters: initialVoters(config), learners: [], joining: [] },
   });
   const app = Fastify({
     ...(tlsFiles ? { https: tlsFiles } : {}),

@@ -6,7 +6,7 @@ import type { ClusterConfig } from "../common/config.js";
 import { metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
 import type { ClusterStatus, ReplicaStatus } from "../common/protocol/index.js";
-import type { Logger, PersistentStorage, RaftDriver, Transport } from "../raft/index.js";
+import type { ConfChange, Logger, PersistentStorage, RaftDriver, Transport } from "../raft/index.js";
 import { RaftDriver as Driver } from "../raft/index.js";
 import { DataTracker } from "./data-tracker.js";
 import { encodeEntry } from "./entry-codec.js";
@@ -182,6 +182,111 @@ export class MetaReplica {
     };
   }
 
+  // ---------------------------------------------------------------- admin: membership, decommission
+
+  /**
+   * Adds a metadata replica of the config (its address book) as a learner; the Raft core promotes it
+   * to voter by itself once it has caught up. Resolves once the change is applied here.
+   */
+  async addMetaReplica(id: number): Promise<{ id: number; url: string; state: "learner" }> {
+    const node = this.config.meta.find((m) => m.id === id);
+    if (!node) {
+      throw new DfsError(
+        "NOT_FOUND",
+        `no metadata replica ${id} in the config: add it there (join: true) first`,
+        {
+          id,
+        },
+      );
+    }
+    await this.changeConf({ type: "addLearner", nodeId: id, promoteWhenCaughtUp: true });
+    this.events.add("membership", `replica ${id} added as a learner (promoted once caught up)`);
+    return { id, url: metaUrl(node, this.config.tls !== undefined), state: "learner" };
+  }
+
+  /** Removes a metadata replica (voter or learner). A leader removing itself hands over first. */
+  async removeMetaReplica(id: number): Promise<{ id: number; removed: true }> {
+    await this.changeConf({ type: "removeNode", nodeId: id });
+    this.events.add("membership", `replica ${id} removed`);
+    return { id, removed: true };
+  }
+
+  private async changeConf(cc: ConfChange): Promise<void> {
+    if (!this.isLeader()) throw this.notLeader();
+    try {
+      await this.driver.proposeConfChange(cc);
+    } catch (err) {
+      if (err instanceof DfsError && err.code === "NOT_LEADER") throw this.notLeader();
+      if (err instanceof DfsError && err.code === "BAD_REQUEST") {
+        throw new DfsError(
+          "CONDITION_FAILED",
+          `cannot ${cc.type} replica ${cc.nodeId}: ${cc.type === "addLearner" ? "it is a member already" : "it is not a member, or the last voter"}`,
+          { id: cc.nodeId },
+        );
+      }
+      throw err;
+    }
+  }
+
+  private dataNodeOfConfig(id: number): void {
+    if (!this.config.data.some((d) => d.id === id)) {
+      throw new DfsError("NOT_FOUND", `no data node ${id} in the config`, { id });
+    }
+  }
+
+  /** Decommission: the node takes no new chunks; repairs copy its chunks to the others. */
+  async decommissionDataNode(id: number): Promise<{ id: number; state: string; remainingChunks: number }> {
+    this.dataNodeOfConfig(id);
+    const tracker = this.leaderTracker();
+    const rec = (await this.mutate({ type: "drainDataNode", nodeId: id })) as { state: string };
+    this.events.add("decommission", `data node ${id} is draining`);
+    return { id, state: rec.state, remainingChunks: tracker.drainRemaining(id) };
+  }
+
+  /**
+   * Removes a drained data node for good. Refused while some of its chunks still lack R copies on
+   * active nodes, or while the leader has no report from it to judge by, unless `force`.
+   */
+  async removeDataNode(id: number, force: boolean): Promise<{ id: number; state: string }> {
+    this.dataNodeOfConfig(id);
+    const tracker = this.leaderTracker();
+    if (this.fs.dataNodeState(id) !== "draining" && this.fs.dataNodeState(id) !== "removed") {
+      throw new DfsError("CONDITION_FAILED", `decommission data node ${id} first (it is active)`, { id });
+    }
+    if (!force && this.fs.dataNodeState(id) === "draining") {
+      const node = tracker.nodes.get(id);
+      if (!node || !tracker.reportsComplete()) {
+        throw new DfsError(
+          "CONDITION_FAILED",
+          `no complete report from data node ${id} yet: cannot tell it is drained`,
+          {
+            id,
+          },
+        );
+      }
+      const remaining = tracker.drainRemaining(id);
+      if (remaining > 0) {
+        throw new DfsError(
+          "CONDITION_FAILED",
+          `data node ${id} still holds ${remaining} chunk(s) without R copies elsewhere`,
+          {
+            id,
+            remainingChunks: remaining,
+          },
+        );
+      }
+    }
+    const rec = (await this.mutate({ type: "retireDataNode", nodeId: id })) as { state: string };
+    this.tracker?.forget(id);
+    this.events.add("decommission", `data node ${id} removed from the cluster`);
+    return { id, state: rec.state };
+  }
+
+  private leaderTracker(): DataTracker {
+    if (!this.isLeader() || this.tracker === null) throw this.notLeader();
+    return this.tracker;
+  }
+
   /** The data half of the cluster status, as this leader's tracker sees it. */
   dataStatus(): Pick<ClusterStatus, "data" | "underReplicatedChunks" | "corruptChunks"> {
     const t = this.tracker;
@@ -197,6 +302,10 @@ export class MetaReplica {
         usedBytes: n?.usedBytes ?? 0,
         freeBytes: n?.freeBytes ?? 0,
         capacityBytes: n?.capacityBytes ?? 0,
+        state: this.fs.dataNodeState(d.id),
+        ...(this.fs.dataNodeState(d.id) === "draining" && t
+          ? { drainRemainingChunks: t.drainRemaining(d.id) }
+          : {}),
       };
     });
     return {
@@ -226,6 +335,7 @@ export class MetaReplica {
         referenced: () => this.fs.referencedChunks(),
         chunkSize: (id) => this.fs.chunkSize(id),
         garbage: () => this.fs.garbageChunks(),
+        nodeState: (id) => this.fs.dataNodeState(id),
         collectGarbage: (chunkIds, beforeMs) => {
           this.mutate({ type: "collectGarbage", chunkIds, beforeMs }).catch((err) =>
             this.deps.log.warn({ err }, "collectGarbage failed"),

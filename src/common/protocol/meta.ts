@@ -28,6 +28,10 @@ export const META_ROUTES = {
   locations: "/v1/chunks/locations",
   replicaStatus: "/status",
   clusterStatus: "/v1/cluster/status",
+  adminAddMeta: "/v1/admin/meta/add",
+  adminRemoveMeta: "/v1/admin/meta/remove",
+  adminDecommissionData: "/v1/admin/data/decommission",
+  adminRemoveData: "/v1/admin/data/remove",
   dataRegister: "/internal/data/register",
   dataHeartbeat: "/internal/data/heartbeat",
 } as const;
@@ -286,9 +290,34 @@ export interface ClusterStatus {
     usedBytes: number;
     freeBytes: number;
     capacityBytes: number;
+    /** Decommission: "draining" nodes take no new chunks; "removed" ones left the cluster. */
+    state?: "active" | "draining" | "removed";
+    /** While draining: chunks on it that still lack R copies on active nodes. */
+    drainRemainingChunks?: number;
   }[];
   underReplicatedChunks: number;
   corruptChunks: number;
+}
+
+/** Admin routes (role `admin` when tokens are configured): `{id}` names a replica or a data node. */
+export interface AdminNodeRequest {
+  id: number;
+}
+export interface AdminRemoveDataRequest {
+  id: number;
+  /** Remove even if the leader cannot confirm that every chunk has R copies elsewhere. */
+  force?: boolean;
+}
+export interface AdminMetaResponse {
+  id: number;
+  url?: string;
+  state?: "learner";
+  removed?: true;
+}
+export interface AdminDataResponse {
+  id: number;
+  state: "active" | "draining" | "removed";
+  remainingChunks?: number;
 }
 
 /** A data node's first report to the leader (and again to every new leader). */

@@ -107,6 +107,10 @@ export type Command =
       capacityBytes: number;
     } & WithOptionalSession)
   | ({ type: "removeDataNode"; id: string } & WithOptionalSession)
+  /** Decommission: the node takes no new chunks; the leader copies its chunks elsewhere. */
+  | ({ type: "drainDataNode"; nodeId: number } & WithOptionalSession)
+  /** After draining: the node leaves the cluster for good. */
+  | ({ type: "retireDataNode"; nodeId: number } & WithOptionalSession)
   /** The leader proposes this after data nodes deleted these chunks; only entries older than `beforeMs` go. */
   | ({ type: "collectGarbage"; chunkIds: string[]; beforeMs: number } & WithOptionalSession)
   /** Chunks written for a commit that never happened: garbage unless something references them. */

@@ -21,6 +21,7 @@ import { latestVersion, Namespace } from "./namespace.js";
 import { applyNamespaceOp, chunksOf, type OpContext } from "./ops.js";
 import { fail, type Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
+import { type DataNodeState, type RetirementRecord, Retirements } from "./retirements.js";
 import { SessionTable } from "./sessions.js";
 import { applyTxn } from "./txn.js";
 import type {
@@ -77,6 +78,7 @@ export class FsState {
   private lockTable: LockTable;
   private sessions: SessionTable;
   private registry: DataNodeRegistry;
+  private retirements: Retirements;
   private appliedIndex = 0;
   private timestampMs = 0;
 
@@ -87,6 +89,7 @@ export class FsState {
     this.lockTable = new LockTable(this.opts.maxLockHoldings);
     this.sessions = new SessionTable(this.sessionLimits());
     this.registry = new DataNodeRegistry(this.opts.maxDataNodes);
+    this.retirements = new Retirements(this.opts.maxDataNodes);
   }
 
   get lastAppliedIndex(): number {
@@ -221,6 +224,10 @@ export class FsState {
       case "removeDataNode":
         this.registry.remove(command.id);
         return { value: { removed: true }, changes: none };
+      case "drainDataNode":
+        return { value: this.retirements.drain(command.nodeId, nowMs), changes: none };
+      case "retireDataNode":
+        return { value: this.retirements.remove(command.nodeId, nowMs), changes: none };
       case "collectGarbage":
         return { value: { removed: this.chunks.collect(command.chunkIds, command.beforeMs) }, changes: none };
       case "abandonChunks":
@@ -279,6 +286,15 @@ export class FsState {
     return this.registry.list();
   }
 
+  /** A data node's place in the decommission lifecycle ("active" unless drained or removed). */
+  dataNodeState(nodeId: number): DataNodeState | "active" {
+    return this.retirements.stateOf(nodeId);
+  }
+
+  retiredDataNodes(): RetirementRecord[] {
+    return this.retirements.list();
+  }
+
   referencedChunks(): Map<string, number> {
     return this.chunks.referenced();
   }
@@ -303,6 +319,7 @@ export class FsState {
       garbage: this.chunks.toSnapshot(),
       locks: this.lockTable.toSnapshot(),
       dataNodes: this.registry.toSnapshot(),
+      retiredDataNodes: this.retirements.list(),
       sessions: this.sessions.toSnapshot(),
     };
   }
@@ -318,6 +335,7 @@ export class FsState {
     s.chunks = ChunkRefs.fromSnapshot(snap.garbage, s.allChunkLists(), s.journal);
     s.lockTable = LockTable.fromSnapshot(snap.locks, s.opts.maxLockHoldings);
     s.registry = DataNodeRegistry.fromSnapshot(snap.dataNodes, s.opts.maxDataNodes);
+    s.retirements = Retirements.fromSnapshot(snap.retiredDataNodes ?? [], s.opts.maxDataNodes);
     s.sessions = SessionTable.fromSnapshot(snap.sessions, s.sessionLimits());
     return s;
   }
@@ -335,7 +353,7 @@ export class FsState {
       namespace: hashValue(snap.nodes),
       garbage: hashValue(snap.garbage),
       locks: hashValue(snap.locks),
-      dataNodes: hashValue(snap.dataNodes),
+      dataNodes: hashValue([snap.dataNodes, snap.retiredDataNodes]),
       sessions: hashValue(snap.sessions),
     };
   }

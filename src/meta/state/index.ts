@@ -21,6 +21,7 @@ export { LIMITS } from "./commands.js";
 export { FsState, MAX_RESULTS_PER_SESSION } from "./fs-state.js";
 export { hashValue } from "./hash.js";
 export type { ListOptions } from "./queries.js";
+export type { DataNodeState, RetirementRecord } from "./retirements.js";
 export type {
   ApplyResult,
   Change,

@@ -4,6 +4,7 @@
 import type { ErrorBody } from "../../common/errors.js";
 import type { LockHolder } from "../../common/protocol/meta.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
+import type { RetirementRecord } from "./retirements.js";
 
 export interface FsStateOptions {
   /** How many versions of each file stay readable (and keep their chunks alive); ≥ 1. */
@@ -126,8 +127,10 @@ export interface FsSnapshot {
   garbage: GarbageChunk[];
   locks: LockHoldingSnapshot[];
   dataNodes: DataNodeRecord[];
+  /** Decommissioned data nodes (absent in snapshots written before decommission existed). */
+  retiredDataNodes?: RetirementRecord[];
   /** In activity order (least recently active first): that order decides expiry and eviction. */
   sessions: SessionSnapshot[];
 }
 
-export type { ChunkRef, FileContent, LockMode };
+export type { ChunkRef, FileContent, LockMode, RetirementRecord };

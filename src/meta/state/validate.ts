@@ -208,6 +208,9 @@ export function parseCommand(raw: unknown): Command {
       };
     case "removeDataNode":
       return { type: "removeDataNode", ...optSession(o), id: str(o, "id", LIMITS.maxNodeIdLength) };
+    case "drainDataNode":
+    case "retireDataNode":
+      return { type: o.type, ...optSession(o), nodeId: int(o, "nodeId", 1) };
     case "collectGarbage":
       return {
         type: "collectGarbage",
