@@ -23,11 +23,16 @@ const { values } = parseArgs({
     /** JSON merged into the raftfs config's `raft` settings, to compare tunings. */
     raft: { type: "string", default: "{}" },
     "no-etcd": { type: "boolean", default: false },
+    /** Write a V8 CPU profile of each raftfs replica into this folder (open it in Chrome DevTools). */
+    "cpu-prof-dir": { type: "string" },
+    /** Comma-separated subset of rows to run (for profiling one): write1,write64,mkdir1,mkdir64,stat64. */
+    only: { type: "string", default: "write1,write64,mkdir1,mkdir64,stat64" },
   },
 });
 const MAX_OPS = Number(values.ops);
 const MAX_SECONDS = Number(values.seconds);
 const FAILOVERS = Number(values.failovers);
+const ONLY = new Set(values.only.split(","));
 const dispatcher = new Agent({
   connections: 128,
   keepAliveTimeout: 30_000,
@@ -84,8 +89,9 @@ async function startRaftfs(): Promise<System> {
   const main = resolve("dist/src/meta/main.js");
   const procs = new Map<number, ChildProcess>();
   const launch = (id: number) => {
-    const code = `import(${JSON.stringify(main)}).then(m => m.runMetaReplica({ configPath: ${JSON.stringify(configPath)}, id: ${id} }))`;
-    procs.set(id, start(process.execPath, ["--input-type=module", "-e", code], { RAFTFS_LOG_LEVEL: "warn" }));
+    const code = `process.once("SIGTERM", () => process.exit(0)); import(${JSON.stringify(main)}).then(m => m.runMetaReplica({ configPath: ${JSON.stringify(configPath)}, id: ${id} }))`;
+    const prof = values["cpu-prof-dir"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof-dir"]}`] : [];
+    procs.set(id, start(process.execPath, [...prof, "--input-type=module", "-e", code], { RAFTFS_LOG_LEVEL: "warn" }));
   };
   for (let id = 1; id <= 3; id++) launch(id);
   const urls = new Map(ports.map((p, i) => [i + 1, `http://127.0.0.1:${p}`]));
@@ -138,7 +144,7 @@ async function startRaftfs(): Promise<System> {
       if (res.statusCode !== 200) throw new Error(`stat: HTTP ${res.statusCode}`);
     },
     async close() {
-      for (const p of procs.values()) await stop(p);
+      for (const p of procs.values()) await stop(p, values["cpu-prof-dir"] ? 5000 : 0);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -229,6 +235,7 @@ async function throughput(sys: System): Promise<Row[]> {
   // Warm up connections and the namespace.
   await load(8, 200, 5, (i) => sys.write(leaderUrl, i));
   for (const c of [1, 64]) {
+    if (!ONLY.has(`write${c}`)) continue;
     rows.push({
       system: sys.name,
       workload: "write 100 B",
@@ -237,6 +244,7 @@ async function throughput(sys: System): Promise<Row[]> {
     });
   }
   for (const c of [1, 64]) {
+    if (!ONLY.has(`mkdir${c}`)) continue;
     rows.push({
       system: sys.name,
       workload: "mkdir / put",
@@ -244,6 +252,7 @@ async function throughput(sys: System): Promise<Row[]> {
       r: await load(c, MAX_OPS, MAX_SECONDS, (i) => sys.mkdir(leaderUrl, i + c * 1_000_000)),
     });
   }
+  if (!ONLY.has("stat64")) return rows;
   rows.push({
     system: sys.name,
     workload: "linearizable stat / range",

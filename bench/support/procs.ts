@@ -29,9 +29,17 @@ export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}):
   return child;
 }
 
-export async function stop(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs` (a profiled process needs the clean exit to write its profile). */
+export async function stop(child: ChildProcess, graceMs = 0): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once("exit", r));
+  if (graceMs > 0) {
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await done;
+    clearTimeout(timer);
+    return;
+  }
   child.kill("SIGKILL");
   await done;
 }

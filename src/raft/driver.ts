@@ -379,7 +379,12 @@ export class RaftDriver {
     // Deferred to the next turn so that proposals and messages arriving together share one cycle.
     setImmediate(() => {
       this.loopScheduled = false;
-      if (!this.loop && !this.stopped) this.loop = this.runLoop().finally(() => (this.loop = null));
+      if (this.loop || this.stopped) return;
+      this.loop = this.runLoop().finally(() => {
+        this.loop = null;
+        // Input that arrived while the loop was winding down.
+        if (this.node?.hasReady()) this.schedule();
+      });
     });
   }
 
