@@ -16,6 +16,7 @@ import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
 import {
   DATA_ROUTES,
+  MAX_PIPELINE_TARGETS,
   type NodeAddress,
   PIPELINE_HEADER,
   type PutChunkResponse,
@@ -25,7 +26,7 @@ import { verifyTicket } from "../common/tickets.js";
 import type { ChunkStore } from "./chunk-store.js";
 
 /** Replication is at most 16 in the config: this node plus 15 downstream. */
-export const MAX_PIPELINE_NODES = 15;
+export const MAX_PIPELINE_NODES = MAX_PIPELINE_TARGETS;
 /** Bytes buffered toward the downstream node before the upstream read waits for it. */
 const FORWARD_BUFFER_BYTES = 1024 * 1024;
 /** A downstream answer is a small JSON object; anything bigger is not one. */

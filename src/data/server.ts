@@ -14,11 +14,11 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
-import Type from "typebox";
 import { Agent, type Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
 import {
   DATA_ROUTES,
+  DATA_SCHEMAS,
   type DataNodeStatus,
   PIPELINE_HEADER,
   SECRET_HEADER,
@@ -26,7 +26,7 @@ import {
 } from "../common/protocol/index.js";
 import type { ChunkStore } from "./chunk-store.js";
 import type { DataMetrics } from "./metrics.js";
-import { MAX_PIPELINE_NODES, Pipeline } from "./pipeline.js";
+import { Pipeline } from "./pipeline.js";
 import { parseRange } from "./range.js";
 import type { ScrubProgress } from "./scrubber.js";
 
@@ -60,37 +60,6 @@ export interface DataServerDeps {
   link?: { readonly registeredWith: number | null };
   metrics?: DataMetrics;
 }
-
-const ChunkParams = Type.Object({ id: Type.String({ pattern: "^[0-9a-f]{64}$" }) });
-const ChunkIdSchema = Type.String({ pattern: "^[0-9a-f]{64}$" });
-const MAX_IDS_PER_DELETE = 10_000;
-
-const PutHeaders = Type.Object({
-  [TICKET_HEADER]: Type.Optional(Type.String({ maxLength: 8192 })),
-  [PIPELINE_HEADER]: Type.Optional(Type.String({ maxLength: 16_384 })),
-  "content-length": Type.Optional(Type.String()),
-});
-const GetHeaders = Type.Object({ range: Type.Optional(Type.String({ maxLength: 256 })) });
-const DeleteBody = Type.Object(
-  { chunkIds: Type.Array(ChunkIdSchema, { maxItems: MAX_IDS_PER_DELETE }) },
-  { additionalProperties: false },
-);
-const ReplicateBody = Type.Object(
-  {
-    type: Type.Literal("replicate"),
-    chunkId: ChunkIdSchema,
-    sizeBytes: Type.Integer({ minimum: 0 }),
-    targets: Type.Array(
-      Type.Object(
-        { id: Type.Integer({ minimum: 1 }), url: Type.String({ minLength: 1, maxLength: 2048 }) },
-        { additionalProperties: false },
-      ),
-      { minItems: 1, maxItems: MAX_PIPELINE_NODES },
-    ),
-    ticket: Type.String({ minLength: 1, maxLength: 8192 }),
-  },
-  { additionalProperties: false },
-);
 
 function secretMatches(given: unknown, secret: string): boolean {
   if (typeof given !== "string") return false;
@@ -175,37 +144,33 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
     scope.addContentTypeParser("*", (_req, _payload, done) => done(null, undefined));
     scope
       .withTypeProvider<TypeBoxTypeProvider>()
-      .put(
-        DATA_ROUTES.chunk,
-        { schema: { params: ChunkParams, headers: PutHeaders } },
-        async (req, reply) => {
-          const end = metrics?.putSeconds.startTimer();
-          try {
-            const admitted = pipeline.admit({
-              chunkId: req.params.id,
-              contentLength: req.headers["content-length"],
-              ticket: req.headers[TICKET_HEADER],
-              pipeline: req.headers[PIPELINE_HEADER],
-            });
-            const result = await pipeline.receive(admitted, req.raw);
-            metrics?.writes.inc({ result: "OK" });
-            metrics?.bytesWritten.inc(admitted.sizeBytes);
-            return reply.status(201).send(result);
-          } catch (err) {
-            metrics?.writes.inc({ result: errorCode(err) });
-            throw err;
-          } finally {
-            end?.();
-          }
-        },
-      );
+      .put(DATA_ROUTES.chunk, { schema: DATA_SCHEMAS.putChunk }, async (req, reply) => {
+        const end = metrics?.putSeconds.startTimer();
+        try {
+          const admitted = pipeline.admit({
+            chunkId: req.params.id,
+            contentLength: req.headers["content-length"],
+            ticket: req.headers[TICKET_HEADER],
+            pipeline: req.headers[PIPELINE_HEADER],
+          });
+          const result = await pipeline.receive(admitted, req.raw);
+          metrics?.writes.inc({ result: "OK" });
+          metrics?.bytesWritten.inc(admitted.sizeBytes);
+          return reply.status(201).send(result);
+        } catch (err) {
+          metrics?.writes.inc({ result: errorCode(err) });
+          throw err;
+        } finally {
+          end?.();
+        }
+      });
   });
 
   // ---------------------------------------------------------------- chunk reads
 
   app.get(
     DATA_ROUTES.chunk,
-    { schema: { params: ChunkParams, headers: GetHeaders }, exposeHeadRoute: false },
+    { schema: DATA_SCHEMAS.getChunk, exposeHeadRoute: false },
     async (req, reply) => {
       let data: Buffer;
       try {
@@ -235,7 +200,7 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
     },
   );
 
-  app.head(DATA_ROUTES.chunk, { schema: { params: ChunkParams } }, async (req, reply) => {
+  app.head(DATA_ROUTES.chunk, { schema: DATA_SCHEMAS.headChunk }, async (req, reply) => {
     const size = store.sizeOf(req.params.id);
     if (size === undefined) return reply.status(404).send();
     return reply
@@ -248,7 +213,7 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
 
   // ---------------------------------------------------------------- status
 
-  app.get(DATA_ROUTES.status, { schema: {} }, async (): Promise<DataNodeStatus> => {
+  app.get(DATA_ROUTES.status, { schema: DATA_SCHEMAS.status }, async (): Promise<DataNodeStatus> => {
     // freeBytes is the room for chunks (free space less the reserve), as the leader hears it.
     const space = await store.spaceForChunks();
     const scrub = deps.scrubber?.progress();
@@ -270,7 +235,7 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
     };
   });
 
-  app.get("/metrics", { schema: {} }, async (_req, reply: FastifyReply) => {
+  app.get("/metrics", { schema: DATA_SCHEMAS.metrics }, async (_req, reply: FastifyReply) => {
     if (!metrics) throw new DfsError("NOT_FOUND", "metrics are not enabled");
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -285,12 +250,12 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
       }
     });
     const typed = scope.withTypeProvider<TypeBoxTypeProvider>();
-    typed.post(DATA_ROUTES.deleteChunks, { schema: { body: DeleteBody } }, async (req) => {
+    typed.post(DATA_ROUTES.deleteChunks, { schema: DATA_SCHEMAS.deleteChunks }, async (req) => {
       let deleted = 0;
       for (const id of req.body.chunkIds) if (await store.delete(id)) deleted++;
       return { deleted };
     });
-    typed.post(DATA_ROUTES.replicate, { schema: { body: ReplicateBody } }, async (req) =>
+    typed.post(DATA_ROUTES.replicate, { schema: DATA_SCHEMAS.replicate }, async (req) =>
       pipeline.push(req.body),
     );
   });

@@ -4,6 +4,7 @@
  * Every body is checked twice: a JSON schema at the route, then `parseCommand` before proposing.
  */
 import { timingSafeEqual } from "node:crypto";
+import { TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
@@ -12,6 +13,7 @@ import {
   type DataHeartbeatRequest,
   type DataRegisterRequest,
   META_ROUTES,
+  META_SCHEMAS,
   type PlacementRequest,
   type ReplicaStatus,
   SECRET_HEADER,
@@ -96,6 +98,8 @@ function secretMatches(given: unknown, secret: string): boolean {
 export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): FastifyInstance {
   const app = deps.app ?? Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimitBytes });
   const replica = deps.replica;
+  // Every request is checked against its route's schema (common/protocol/meta-schemas.ts) first.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof DfsError) {
@@ -145,6 +149,8 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       throw new DfsError("UNAUTHORIZED", "internal route: missing or wrong cluster secret");
     }
   };
+  // On arrival: an unauthenticated internal request is refused before its body is read or checked.
+  const checkSecret = async (req: FastifyRequest) => requireSecret(req);
   const requireLeader = () => {
     if (!replica.isLeader() || replica.tracker === null) throw replica.notLeader();
     return replica.tracker;
@@ -152,8 +158,10 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- sessions and mutations
 
-  app.post(META_ROUTES.openSession, async () => mutate({ type: "openSession" }));
-  app.post(META_ROUTES.keepAlive, async (req) => {
+  app.post(META_ROUTES.openSession, { schema: META_SCHEMAS.openSession }, async () =>
+    mutate({ type: "openSession" }),
+  );
+  app.post(META_ROUTES.keepAlive, { schema: META_SCHEMAS.keepAlive }, async (req) => {
     const body = req.body as { sessionId?: unknown };
     return mutate({ type: "keepAlive", sessionId: body?.sessionId });
   });
@@ -165,24 +173,24 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     return req.body as Record<string, unknown>;
   };
 
-  app.post(META_ROUTES.mkdir, async (req) => {
+  app.post(META_ROUTES.mkdir, { schema: META_SCHEMAS.mkdir }, async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "mkdir", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.commit, async (req) => {
+  app.post(META_ROUTES.commit, { schema: META_SCHEMAS.commit }, async (req) => {
     const b = body(req);
     const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
     return mutate({ ...b, type: "commit", content, session: sessionOf(b) });
   });
-  app.post(META_ROUTES.rename, async (req) => {
+  app.post(META_ROUTES.rename, { schema: META_SCHEMAS.rename }, async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "rename", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.delete, async (req) => {
+  app.post(META_ROUTES.delete, { schema: META_SCHEMAS.delete }, async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "delete", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.txn, async (req) => {
+  app.post(META_ROUTES.txn, { schema: META_SCHEMAS.txn }, async (req) => {
     const b = body(req);
     if (!Array.isArray(b.ops)) throw new DfsError("BAD_REQUEST", "txn needs an `ops` array");
     const ops = (b.ops as WireTxnOp[]).map((op) =>
@@ -190,19 +198,19 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     );
     return mutate({ ...b, type: "txn", ops, session: sessionOf(b) });
   });
-  app.post(META_ROUTES.lockAcquire, async (req) => {
+  app.post(META_ROUTES.lockAcquire, { schema: META_SCHEMAS.lockAcquire }, async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "lockAcquire", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.lockRenew, async (req) => {
+  app.post(META_ROUTES.lockRenew, { schema: META_SCHEMAS.lockRenew }, async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "lockRenew", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.lockRelease, async (req) => {
+  app.post(META_ROUTES.lockRelease, { schema: META_SCHEMAS.lockRelease }, async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "lockRelease", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.abandon, async (req) => {
+  app.post(META_ROUTES.abandon, { schema: META_SCHEMAS.abandon }, async (req) => {
     const b = body(req);
     return mutate({ type: "abandonChunks", chunkIds: b.chunkIds, session: sessionOf(b) });
   });
@@ -212,16 +220,20 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   const read = async <T>(req: FastifyRequest, query: (fs: MetaReplica["fs"]) => T) =>
     replica.read(queryFlag((req.query as { stale?: unknown })?.stale), query);
 
-  app.get(META_ROUTES.stat, async (req) => (await read(req, (fs) => fs.stat(queryPath(req.query)))).value);
-  app.get(META_ROUTES.list, async (req) => {
+  app.get(
+    META_ROUTES.stat,
+    { schema: META_SCHEMAS.stat },
+    async (req) => (await read(req, (fs) => fs.stat(queryPath(req.query)))).value,
+  );
+  app.get(META_ROUTES.list, { schema: META_SCHEMAS.list }, async (req) => {
     const r = await read(req, (fs) => fs.list(queryPath(req.query)));
     return { entries: r.value };
   });
-  app.get(META_ROUTES.versions, async (req) => {
+  app.get(META_ROUTES.versions, { schema: META_SCHEMAS.versions }, async (req) => {
     const r = await read(req, (fs) => fs.versions(queryPath(req.query)));
     return { versions: r.value };
   });
-  app.get(META_ROUTES.read, async (req) => {
+  app.get(META_ROUTES.read, { schema: META_SCHEMAS.read }, async (req) => {
     const q = req.query as { version?: string };
     const version = q?.version === undefined ? undefined : Number(q.version);
     if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) {
@@ -242,12 +254,12 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       index: r.index,
     };
   });
-  app.get(META_ROUTES.locks, async (req) => {
+  app.get(META_ROUTES.locks, { schema: META_SCHEMAS.locks }, async (req) => {
     const q = req.query as { path?: string };
     const r = await read(req, (fs) => fs.locks(q?.path));
     return { locks: r.value };
   });
-  app.get(META_ROUTES.watch, async (req) => {
+  app.get(META_ROUTES.watch, { schema: META_SCHEMAS.watch }, async (req) => {
     const q = req.query as { after?: string; timeoutMs?: string };
     const after = Number(q?.after ?? 0);
     const timeoutMs = Math.min(Number(q?.timeoutMs ?? 30_000), 60_000);
@@ -259,7 +271,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- data path (leader)
 
-  app.post(META_ROUTES.placement, async (req) => {
+  app.post(META_ROUTES.placement, { schema: META_SCHEMAS.placement }, async (req) => {
     const tracker = requireLeader();
     const b = body(req) as unknown as PlacementRequest;
     if (typeof b.chunkId !== "string" || !/^[0-9a-f]{64}$/.test(b.chunkId)) {
@@ -289,7 +301,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     };
   });
 
-  app.get(META_ROUTES.locations, async (req) => {
+  app.get(META_ROUTES.locations, { schema: META_SCHEMAS.locations }, async (req) => {
     const tracker = requireLeader();
     const ids = String((req.query as { ids?: string })?.ids ?? "")
       .split(",")
@@ -301,24 +313,32 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   });
 
   // A register carries the node's whole inventory (67 bytes a chunk): far above the API's limit.
-  app.post(META_ROUTES.dataRegister, { bodyLimit: 256 * 1024 * 1024 }, async (req) => {
-    requireSecret(req);
-    const tracker = requireLeader();
-    const r = body(req) as unknown as DataRegisterRequest;
-    if (replica.fs.dataNodeState(r.id) === "removed") {
-      throw new DfsError("FORBIDDEN", `data node ${r.id} was removed from the cluster`, { id: r.id });
-    }
-    tracker.register(r);
-    return { ok: true };
-  });
-  app.post(META_ROUTES.dataHeartbeat, { bodyLimit: 64 * 1024 * 1024 }, async (req) => {
-    requireSecret(req);
-    const tracker = requireLeader();
-    const h = body(req) as unknown as DataHeartbeatRequest;
-    const node = tracker.nodes.get(h.id);
-    if (node) tracker.signQueued(node);
-    return tracker.heartbeat(h);
-  });
+  app.post(
+    META_ROUTES.dataRegister,
+    { bodyLimit: 256 * 1024 * 1024, schema: META_SCHEMAS.dataRegister, onRequest: checkSecret },
+    async (req) => {
+      requireSecret(req);
+      const tracker = requireLeader();
+      const r = body(req) as unknown as DataRegisterRequest;
+      if (replica.fs.dataNodeState(r.id) === "removed") {
+        throw new DfsError("FORBIDDEN", `data node ${r.id} was removed from the cluster`, { id: r.id });
+      }
+      tracker.register(r);
+      return { ok: true };
+    },
+  );
+  app.post(
+    META_ROUTES.dataHeartbeat,
+    { bodyLimit: 64 * 1024 * 1024, schema: META_SCHEMAS.dataHeartbeat, onRequest: checkSecret },
+    async (req) => {
+      requireSecret(req);
+      const tracker = requireLeader();
+      const h = body(req) as unknown as DataHeartbeatRequest;
+      const node = tracker.nodes.get(h.id);
+      if (node) tracker.signQueued(node);
+      return tracker.heartbeat(h);
+    },
+  );
 
   // ---------------------------------------------------------------- admin (role admin)
 
@@ -328,10 +348,16 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       throw new DfsError("BAD_REQUEST", "`id` must be a positive integer");
     return id as number;
   };
-  app.post(META_ROUTES.adminAddMeta, async (req) => replica.addMetaReplica(nodeId(req)));
-  app.post(META_ROUTES.adminRemoveMeta, async (req) => replica.removeMetaReplica(nodeId(req)));
-  app.post(META_ROUTES.adminDecommissionData, async (req) => replica.decommissionDataNode(nodeId(req)));
-  app.post(META_ROUTES.adminRemoveData, async (req) =>
+  app.post(META_ROUTES.adminAddMeta, { schema: META_SCHEMAS.adminAddMeta }, async (req) =>
+    replica.addMetaReplica(nodeId(req)),
+  );
+  app.post(META_ROUTES.adminRemoveMeta, { schema: META_SCHEMAS.adminRemoveMeta }, async (req) =>
+    replica.removeMetaReplica(nodeId(req)),
+  );
+  app.post(META_ROUTES.adminDecommissionData, { schema: META_SCHEMAS.adminDecommissionData }, async (req) =>
+    replica.decommissionDataNode(nodeId(req)),
+  );
+  app.post(META_ROUTES.adminRemoveData, { schema: META_SCHEMAS.adminRemoveData }, async (req) =>
     replica.removeDataNode(nodeId(req), body(req).force === true),
   );
 
@@ -339,28 +365,34 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // Read-only views the dashboard of any replica may fetch from the leader (another origin).
   const openToPages = (reply: FastifyReply) => reply.header("access-control-allow-origin", "*");
-  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML));
-  app.get("/v1/events", async (_req, reply) => {
+  app.get("/", { schema: META_SCHEMAS.text }, async (_req, reply) =>
+    reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML),
+  );
+  app.get("/v1/events", { schema: META_SCHEMAS.events }, async (_req, reply) => {
     openToPages(reply);
     return { events: replica.events.recent() };
   });
-  app.get(META_ROUTES.replicaStatus, async (_req, reply) => {
+  app.get(META_ROUTES.replicaStatus, { schema: META_SCHEMAS.replicaStatus }, async (_req, reply) => {
     openToPages(reply);
     return replica.status();
   });
-  app.get("/metrics", async (_req, reply) => {
+  app.get("/metrics", { schema: META_SCHEMAS.text }, async (_req, reply) => {
     const metrics = deps.metrics;
     if (!metrics) throw new DfsError("NOT_FOUND", "metrics are not enabled");
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.get(META_ROUTES.clusterStatus, async (_req, reply: FastifyReply) => {
-    openToPages(reply);
-    if (!replica.isLeader()) {
-      // Only the leader knows the data nodes; a follower points there.
-      throw replica.notLeader();
-    }
-    return reply.send(await clusterStatus(replica, deps.dispatcher));
-  });
+  app.get(
+    META_ROUTES.clusterStatus,
+    { schema: META_SCHEMAS.clusterStatus },
+    async (_req, reply: FastifyReply) => {
+      openToPages(reply);
+      if (!replica.isLeader()) {
+        // Only the leader knows the data nodes; a follower points there.
+        throw replica.notLeader();
+      }
+      return reply.send(await clusterStatus(replica, deps.dispatcher));
+    },
+  );
 
   return app;
 }

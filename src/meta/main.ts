@@ -3,10 +3,11 @@
  * Raft driver and the API on one fastify server, listens, and stops cleanly on SIGTERM/SIGINT.
  */
 import { join } from "node:path";
-import Fastify, { type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyInstance, LogController, type RouteOptions } from "fastify";
+import Type from "typebox";
 import { Agent } from "undici";
 import { ConfigError, initialVoters, loadConfig, metaUrl } from "../common/config.js";
-import { SECRET_HEADER } from "../common/protocol/index.js";
+import { ErrorBodySchema, SECRET_HEADER } from "../common/protocol/index.js";
 import { clusterCa, serverTls } from "../common/tls.js";
 import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
 import { buildMetaServer } from "./app.js";
@@ -19,7 +20,12 @@ export interface RunningMeta {
   close(): Promise<void>;
 }
 
-export async function runMetaReplica(opts: { configPath: string; id: number }): Promise<RunningMeta> {
+export async function runMetaReplica(opts: {
+  configPath: string;
+  id: number;
+  /** Sees every route as it is registered (a test checks that each has a schema). */
+  onRoute?: (route: RouteOptions) => void;
+}): Promise<RunningMeta> {
   const config = loadConfig(opts.configPath);
   const self = config.meta.find((m) => m.id === opts.id);
   if (!self) throw new ConfigError(opts.configPath, [`/meta: no replica with id ${opts.id}`]);
@@ -40,6 +46,7 @@ export async function runMetaReplica(opts: { configPath: string; id: number }): 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: Math.ceil(config.inlineThresholdBytes * 1.4) + 64 * 1024,
   });
+  if (opts.onRoute) app.addHook("onRoute", opts.onRoute);
   const log = app.log.child({ replica: opts.id });
   const transport = new HttpTransport(
     {
@@ -124,7 +131,12 @@ function registerFaultHook(
   replica: MetaReplica,
   secret: string,
 ): void {
-  app.post("/internal/test/partition", async (req, reply) => {
+  const errors = { "4xx": ErrorBodySchema };
+  const partitionSchema = {
+    body: Type.Object({ isolateFrom: Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64 }) }),
+    response: { 200: Type.Object({ isolatedFrom: Type.Array(Type.Integer()) }), ...errors },
+  };
+  app.post("/internal/test/partition", { schema: partitionSchema }, async (req, reply) => {
     if (req.headers[SECRET_HEADER] !== secret) {
       return reply.status(401).send({ code: "UNAUTHORIZED", message: "missing or wrong cluster secret" });
     }
@@ -139,7 +151,10 @@ function registerFaultHook(
     return { isolatedFrom: [...cut] };
   });
   // The state's digest at the applied index, to check that replicas converge to the same state.
-  app.get("/internal/test/state", async () => ({
+  const stateSchema = {
+    response: { 200: Type.Object({ appliedIndex: Type.Integer(), hash: Type.String() }), ...errors },
+  };
+  app.get("/internal/test/state", { schema: stateSchema }, async () => ({
     appliedIndex: replica.machine.appliedIndex,
     hash: replica.fs.stateHash(),
   }));

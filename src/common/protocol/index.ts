@@ -1,2 +1,4 @@
 export * from "./data.js";
+export * from "./data-schemas.js";
 export * from "./meta.js";
+export * from "./meta-schemas.js";

@@ -1,0 +1,281 @@
+/**
+ * The metadata API's wire schemas (TypeBox, i.e. JSON Schema): fastify validates every request
+ * against them before a handler runs, and serializes every answer through them. A response schema
+ * drops undeclared properties, so open shapes (status objects, query results) say
+ * `additionalProperties: true` and declare at least what clients read. The shapes mirror meta.ts.
+ */
+import Type, { type TSchema } from "typebox";
+
+const Count = Type.Integer({ minimum: 0 });
+const Id = Type.Integer({ minimum: 1 });
+const Path = Type.String({ minLength: 1, maxLength: 4096 });
+const ChunkId = Type.String({ pattern: "^[0-9a-f]{64}$" });
+const Url = Type.String({ minLength: 1, maxLength: 2048 });
+const Flag = Type.Boolean();
+/** Query flags arrive as text; "true"/"1"/"false"/"0" are converted. */
+const QueryFlag = Type.Boolean();
+
+const closed = <T extends Record<string, TSchema>>(props: T) =>
+  Type.Object(props, { additionalProperties: false });
+const open = <T extends Record<string, TSchema>>(props: T) =>
+  Type.Object(props, { additionalProperties: true });
+
+/** Every error: `{code, message, ...details}` (details such as `leaderUrl` pass through). */
+export const ErrorBodySchema = open({ code: Type.String(), message: Type.String() });
+const errors = { "4xx": ErrorBodySchema, "5xx": ErrorBodySchema };
+
+const Session = closed({ id: Id, seq: Id, ackedSeq: Count });
+const ChunkRef = closed({ id: ChunkId, sizeBytes: Count });
+const Content = Type.Union([
+  closed({ kind: Type.Literal("inline"), dataBase64: Type.String() }),
+  closed({
+    kind: Type.Literal("chunks"),
+    chunks: Type.Array(ChunkRef, { maxItems: 1_000_000 }),
+    sizeBytes: Count,
+  }),
+]);
+const LockToken = Type.Optional(Id);
+
+/** Txn items are checked in depth by the state machine's parser; here: objects with their tag. */
+const TxnItem = (tag: string) =>
+  Type.Object({ [tag]: Type.String({ maxLength: 32 }) }, { additionalProperties: true });
+
+const NodeAddress = closed({ id: Id, url: Url });
+const Ok = closed({ ok: Type.Boolean() });
+
+const Stale = { stale: Type.Optional(QueryFlag) };
+const PathQuery = closed({ path: Path, ...Stale });
+
+const ChangeSchema = open({ index: Count, path: Type.String(), kind: Type.String() });
+const NullableInt = Type.Union([Type.Integer(), Type.Null()]);
+
+const ReplicaStatusSchema = open({
+  id: Id,
+  url: Type.String(),
+  role: Type.String(),
+  term: Count,
+  leader: NullableInt,
+  leaderUrl: Type.Union([Type.String(), Type.Null()]),
+  commitIndex: Count,
+  appliedIndex: Count,
+  lastLogIndex: Count,
+  snapshotIndex: Count,
+  pid: Type.Integer(),
+  peers: Type.Array(open({ id: Id, url: Type.String() })),
+});
+
+const ClusterStatusSchema = open({
+  leader: NullableInt,
+  term: Count,
+  meta: Type.Array(
+    open({
+      id: Id,
+      url: Type.String(),
+      pid: NullableInt,
+      role: Type.Union([Type.String(), Type.Null()]),
+      term: NullableInt,
+      commitIndex: NullableInt,
+      appliedIndex: NullableInt,
+      alive: Flag,
+    }),
+  ),
+  data: Type.Array(
+    open({
+      id: Id,
+      url: Type.String(),
+      zone: Type.String(),
+      pid: NullableInt,
+      alive: Flag,
+      chunks: Count,
+      usedBytes: Count,
+      freeBytes: Count,
+      capacityBytes: Count,
+    }),
+  ),
+  underReplicatedChunks: Count,
+  corruptChunks: Count,
+});
+
+const ChunkIdList = (max: number) => Type.Array(ChunkId, { maxItems: max });
+
+/** Route name (as in META_ROUTES) → fastify schema. */
+export const META_SCHEMAS = {
+  openSession: {
+    body: Type.Optional(closed({})),
+    response: { 200: closed({ sessionId: Id, timeoutMs: Count }), ...errors },
+  },
+  keepAlive: { body: closed({ sessionId: Id }), response: { 200: closed({ sessionId: Id }), ...errors } },
+  mkdir: {
+    body: closed({ path: Path, parents: Type.Optional(Flag), lockToken: LockToken, session: Session }),
+    response: { 200: closed({ created: Type.Array(Type.String()) }), ...errors },
+  },
+  commit: {
+    body: closed({
+      path: Path,
+      content: Content,
+      expectedVersion: Type.Optional(Count),
+      lockToken: LockToken,
+      createParents: Type.Optional(Flag),
+      session: Session,
+    }),
+    response: { 200: open({ version: Id }), ...errors },
+  },
+  rename: {
+    body: closed({ from: Path, to: Path, lockToken: LockToken, session: Session }),
+    response: { 200: open({}), ...errors },
+  },
+  delete: {
+    body: closed({ path: Path, recursive: Type.Optional(Flag), lockToken: LockToken, session: Session }),
+    response: { 200: open({ removed: Count }), ...errors },
+  },
+  txn: {
+    body: closed({
+      conditions: Type.Array(TxnItem("kind"), { maxItems: 1024 }),
+      ops: Type.Array(TxnItem("type"), { maxItems: 1024 }),
+      session: Session,
+    }),
+    response: { 200: open({ results: Type.Array(Type.Unknown()) }), ...errors },
+  },
+  lockAcquire: {
+    body: closed({
+      path: Path,
+      mode: Type.Union([Type.Literal("exclusive"), Type.Literal("shared")]),
+      ttlMs: Id,
+      owner: Type.String({ maxLength: 1024 }),
+      session: Session,
+    }),
+    response: { 200: closed({ token: Id, expiresAtMs: Count }), ...errors },
+  },
+  lockRenew: {
+    body: closed({ path: Path, token: Id, session: Session }),
+    response: { 200: closed({ expiresAtMs: Count }), ...errors },
+  },
+  lockRelease: {
+    body: closed({ path: Path, token: Id, session: Session }),
+    response: { 200: closed({ released: Flag }), ...errors },
+  },
+  abandon: {
+    body: closed({ chunkIds: ChunkIdList(100_000), session: Session }),
+    response: { 200: open({}), ...errors },
+  },
+  stat: {
+    querystring: PathQuery,
+    response: {
+      200: open({ path: Type.String(), type: Type.String(), createdAtMs: Count, modifiedAtMs: Count }),
+      ...errors,
+    },
+  },
+  list: {
+    querystring: PathQuery,
+    response: {
+      200: closed({
+        entries: Type.Array(open({ name: Type.String(), path: Type.String(), type: Type.String() })),
+      }),
+      ...errors,
+    },
+  },
+  versions: {
+    querystring: PathQuery,
+    response: {
+      200: closed({ versions: Type.Array(open({ path: Type.String(), version: Id, sizeBytes: Count })) }),
+      ...errors,
+    },
+  },
+  read: {
+    querystring: closed({ path: Path, version: Type.Optional(Id), ...Stale }),
+    response: {
+      200: closed({
+        path: Type.String(),
+        version: Id,
+        sizeBytes: Count,
+        createdAtMs: Count,
+        content: Content,
+        index: Count,
+      }),
+      ...errors,
+    },
+  },
+  locks: {
+    querystring: closed({ path: Type.Optional(Path), ...Stale }),
+    response: { 200: closed({ locks: Type.Array(open({ path: Type.String(), token: Id })) }), ...errors },
+  },
+  watch: {
+    querystring: closed({ after: Type.Optional(Count), timeoutMs: Type.Optional(Count) }),
+    response: { 200: closed({ index: Count, changes: Type.Array(ChangeSchema), reset: Flag }), ...errors },
+  },
+  placement: {
+    body: closed({
+      chunkId: ChunkId,
+      sizeBytes: Count,
+      replication: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+      exclude: Type.Optional(Type.Array(Id, { maxItems: 1024 })),
+    }),
+    response: {
+      200: closed({ chunkId: ChunkId, nodes: Type.Array(NodeAddress), ticket: Type.String() }),
+      ...errors,
+    },
+  },
+  locations: {
+    // Comma-separated chunk ids (at most 10 000, checked by the handler).
+    querystring: closed({ ids: Type.Optional(Type.String({ maxLength: 10_000 * 65 })) }),
+    response: {
+      200: closed({ locations: Type.Record(Type.String(), Type.Array(NodeAddress)) }),
+      ...errors,
+    },
+  },
+  adminAddMeta: {
+    body: closed({ id: Id }),
+    response: { 200: closed({ id: Id, url: Type.String(), state: Type.Literal("learner") }), ...errors },
+  },
+  adminRemoveMeta: {
+    body: closed({ id: Id }),
+    response: { 200: closed({ id: Id, removed: Type.Literal(true) }), ...errors },
+  },
+  adminDecommissionData: {
+    body: closed({ id: Id }),
+    response: { 200: closed({ id: Id, state: Type.String(), remainingChunks: Count }), ...errors },
+  },
+  adminRemoveData: {
+    body: closed({ id: Id, force: Type.Optional(Flag) }),
+    response: { 200: closed({ id: Id, state: Type.String() }), ...errors },
+  },
+  dataRegister: {
+    body: closed({
+      id: Id,
+      url: Url,
+      zone: Type.String({ minLength: 1, maxLength: 256 }),
+      pid: Type.Integer(),
+      capacityBytes: Count,
+      freeBytes: Count,
+      usedBytes: Count,
+      chunks: ChunkIdList(4_000_000),
+    }),
+    response: { 200: Ok, ...errors },
+  },
+  dataHeartbeat: {
+    body: closed({
+      id: Id,
+      pid: Type.Integer(),
+      freeBytes: Count,
+      usedBytes: Count,
+      chunkCount: Count,
+      added: ChunkIdList(1_000_000),
+      removed: ChunkIdList(1_000_000),
+      corrupt: ChunkIdList(1_000_000),
+    }),
+    response: {
+      200: closed({ reregister: Flag, commands: Type.Array(open({ type: Type.String() })) }),
+      ...errors,
+    },
+  },
+  replicaStatus: { response: { 200: ReplicaStatusSchema, ...errors } },
+  clusterStatus: { response: { 200: ClusterStatusSchema, ...errors } },
+  events: {
+    response: {
+      200: closed({ events: Type.Array(open({ atMs: Count, kind: Type.String(), message: Type.String() })) }),
+      ...errors,
+    },
+  },
+  /** Text answers (the dashboard's HTML, Prometheus metrics): no JSON to serialize. */
+  text: { response: { 200: Type.String(), ...errors } },
+} as const;
