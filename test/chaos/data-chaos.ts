@@ -547,7 +547,7 @@ async function lockStep(
   const held = lock.held;
   if (held === null) {
     if (lock.releasedToken !== null && random() < 0.2) {
-      await commitUnder(cl, clientId, lock.releasedToken, locks, n);
+      await commitUnder(cl, clientId, lock.releasedToken, null, locks, n);
       return;
     }
     const mode = random() < 0.75 ? "exclusive" : "shared";
@@ -578,7 +578,7 @@ async function lockStep(
   const roll = random();
   if (held.mode === "exclusive" && roll < 0.55) {
     // Even a holder that believes its lease lost tries: fencing must refuse it if it is stale.
-    await commitUnder(cl, clientId, held.token, locks, n);
+    await commitUnder(cl, clientId, held.token, held, locks, n);
     return;
   }
   if (roll < 0.7 && !held.lost) {
@@ -599,6 +599,7 @@ async function commitUnder(
   cl: RaftfsClient,
   clientId: number,
   token: number,
+  handle: LockHandle | null,
   locks: LockEvent[],
   n: number,
 ): Promise<void> {
@@ -610,14 +611,10 @@ async function commitUnder(
     const refused = isDfsError(err, "LOCKED") || isDfsError(err, "STALE_TOKEN");
     if (!refused && !unknownOutcome(err)) throw err;
     const ret = refused ? Date.now() : Number.POSITIVE_INFINITY;
-    locks.push({
-      kind: "commit",
-      client: clientId,
-      inv,
-      ret,
-      token,
-      outcome: refused ? "refused" : "unknown",
-    });
+    const outcome = refused ? "refused" : "unknown";
+    // Judged when the answer came: the handle must not still believe in a lease the leader refused.
+    const believedHeld = handle !== null && !handle.lost;
+    locks.push({ kind: "commit", client: clientId, inv, ret, token, outcome, believedHeld });
   }
 }
 

@@ -83,6 +83,12 @@ describe("lock history rules", () => {
     expect(v.join("\n")).toMatch(/stale token accepted.*newer holder/);
   });
 
+  test("a refusal while the holder still judged its lease valid is caught", () => {
+    const refused = { ...call("commit", 1, 20, 30, 5, "refused"), believedHeld: true };
+    expect(violations([grant(1, 0, 10, 5), refused])[0]).toMatch(/still judged its lease valid/);
+    expect(violations([grant(1, 0, 10, 5), { ...refused, believedHeld: false }])).toEqual([]);
+  });
+
   test("tokens that do not increase with grants, or repeat, are caught", () => {
     expect(violations([grant(1, 0, 10, 9), call("release", 1, 20, 30, 9), grant(2, 40, 50, 5)])[0]).toMatch(
       /tokens must increase/,

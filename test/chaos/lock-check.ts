@@ -24,6 +24,9 @@
  *    violation if an acknowledged grant of T' > T, an accepted commit carrying T' > T, or an acknowledged
  *    release of T certainly precedes the accepted commit carrying T. In particular the accepted commits
  *    of two holders never interleave (T1 before T2 before T1 again), whichever lease timed out.
+ * 4. **The holder's judgement is conservative** (src/client/locks.ts): a commit refused although the
+ *    holder's handle, when the refusal arrived, still judged its lease valid is a violation — the client
+ *    must believe it lost a lock no later than the leader does.
  */
 
 export type LockMode = "exclusive" | "shared";
@@ -48,6 +51,8 @@ export interface TokenCall extends TimedCall {
   token: number;
   /** For commits: accepted / refused (LOCKED, STALE_TOKEN); renew, release: ok / refused. */
   outcome: "ok" | "refused" | "unknown";
+  /** For commits: the holder's handle still judged its lease valid when the answer came. */
+  believedHeld?: boolean;
 }
 
 export type LockEvent = GrantCall | TokenCall;
@@ -120,6 +125,11 @@ export function checkLocks(events: readonly LockEvent[]): LockVerdict {
       if (precedes(rel, c)) violations.push(`released token accepted: ${show(c)} after ${show(rel)}`);
     if (!byToken.has(c.token)) violations.push(`commit with a token never granted: ${show(c)}`);
   }
+
+  // 4. the client believes it lost a lease no later than the leader
+  for (const c of events)
+    if (c.kind === "commit" && c.outcome === "refused" && c.believedHeld === true)
+      violations.push(`refused although the holder still judged its lease valid: ${show(c)}`);
   return {
     violations,
     grants: grants.length,
