@@ -1,7 +1,8 @@
 /**
  * Process helpers for benchmarks: free loopback ports, spawning, waiting, and bounded load loops.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -113,4 +114,29 @@ export async function load(
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/** Pids of the children still running. */
+export function livePids(procs: Map<number, ChildProcess>): number[] {
+  return [...procs.values()]
+    .filter((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined)
+    .map((c) => c.pid!);
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
+
+/** User + system CPU seconds used so far by these processes (Linux /proc; 0 for a vanished one). */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
