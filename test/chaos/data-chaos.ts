@@ -17,7 +17,7 @@
  * - every metadata replica at the same applied index with the same state digest.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
@@ -191,6 +191,32 @@ function chunkFiles(c: MetaCluster, node: number): { chunkId: string; file: stri
   return out;
 }
 
+/**
+ * Flips one byte of a chunk file in place (never re-creating a file the node deleted meanwhile, which
+ * would leave a damaged file the node does not know of). The offset flipped, or null if it is gone.
+ */
+function flipByte(file: string, pick: number): number | null {
+  let fd: number;
+  try {
+    fd = openSync(file, "r+");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return null;
+    const at = (pick * 7919) % size;
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0x5a;
+    writeSync(fd, b, 0, 1, at);
+    return at;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function dataAlive(c: MetaCluster, id: number): boolean {
   const p = c.dataProcs.get(id);
   return p !== undefined && p.exitCode === null && p.signalCode === null;
@@ -235,10 +261,11 @@ async function play(
           log(`${at} → data node ${node} holds no chunk yet: skipped`);
           continue;
         }
-        const bytes = readFileSync(victim.file);
-        const at1 = (f.pick * 7919) % bytes.byteLength;
-        bytes[at1] = bytes[at1]! ^ 0x5a;
-        writeFileSync(victim.file, bytes);
+        const at1 = flipByte(victim.file, f.pick);
+        if (at1 === null) {
+          log(`${at} → chunk ${victim.chunkId.slice(0, 12)}… left data node ${node} meanwhile: skipped`);
+          continue;
+        }
         corruptions.push({ node, ...victim });
         log(`${at} → byte ${at1} of chunk ${victim.chunkId.slice(0, 12)}… on data node ${node}`);
         continue;
