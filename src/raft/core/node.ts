@@ -60,6 +60,7 @@ export class RaftNode {
     if (this.outstanding) return false;
     return (
       r.needsBroadcast ||
+      r.commitChanged ||
       r.msgs.length > 0 ||
       r.readStates.length > 0 ||
       r.log.unstable.length > 0 ||
@@ -73,10 +74,7 @@ export class RaftNode {
   ready(): Ready {
     assert(!this.outstanding, "ready() called again before advance()");
     const r = this.raft;
-    if (r.needsBroadcast) {
-      r.needsBroadcast = false;
-      if (r.role === "leader") r.broadcastAppend();
-    }
+    r.flushBroadcasts();
     const hs = this.hardState();
     const ss = this.softState();
     // Early sending needs the term to be durable already: a single voter elects itself and appends

@@ -97,6 +97,12 @@ export class Raft {
   private removedSelf = false;
   /** Set by proposals; the node broadcasts once per Ready so that proposals batch together. */
   needsBroadcast = false;
+  /**
+   * Set when the commit index advanced on an acknowledgement or on the leader's own persist. Followers
+   * hear of it once per Ready (see flushBroadcasts), not once per acknowledgement: several acks and
+   * new entries arriving together then cost one message per follower, not one each.
+   */
+  commitChanged = false;
 
   constructor(readonly opts: RaftOptions) {
     this.id = opts.id;
@@ -575,7 +581,7 @@ export class Raft {
     else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
     else if (pr.state === "replicate") pr.freeInflightsUpTo(m.index);
 
-    if (this.maybeCommit()) this.broadcastAppend(true);
+    if (this.maybeCommit()) this.commitChanged = true;
     while (this.sendAppend(m.from)) {
       // fill the in-flight window
     }
@@ -617,6 +623,25 @@ export class Raft {
     if (entries.length > 0) pr.sentEntries(entries[entries.length - 1]!.index);
     else if (pr.state === "probe") pr.probeSent = true;
     return entries.length > 0;
+  }
+
+  /** Called by the node when it builds a Ready: sends what proposals and commit advances deferred. */
+  flushBroadcasts(): void {
+    const entries = this.needsBroadcast;
+    const commit = this.commitChanged;
+    this.needsBroadcast = false;
+    this.commitChanged = false;
+    if (this.role !== "leader") return;
+    if (entries) this.broadcastAppend();
+    if (!commit) return;
+    // A follower that already has an append with the current commit index in this Ready needs no other.
+    const told = new Set<NodeId>();
+    for (const m of this.msgs) {
+      if (m.type === "append" && m.commit === this.log.committed) told.add(m.to);
+    }
+    for (const id of this.progress.keys()) {
+      if (id !== this.id && !told.has(id)) this.sendAppend(id, true);
+    }
   }
 
   broadcastAppend(allowEmpty = false): void {
@@ -686,7 +711,7 @@ export class Raft {
   onPersisted(): void {
     if (this.role !== "leader") return;
     const self = this.selfProgress();
-    if (self?.maybeUpdate(this.stableLastIndex()) && this.maybeCommit()) this.broadcastAppend(true);
+    if (self?.maybeUpdate(this.stableLastIndex()) && this.maybeCommit()) this.commitChanged = true;
   }
 
   private appendEntries(items: { data: Uint8Array; conf?: ConfChange }[]): number {
