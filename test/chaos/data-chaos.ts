@@ -340,80 +340,74 @@ async function play(
   }
 
   async function playAndCheck(): Promise<DataChaosReport> {
-    let bytesVerified = 0;
-    try {
-      for (let k = 0; k <= schedule.clients; k++) clients.push(await newClient(c, 4000));
-      const counted = { bytes: 0 };
-      const workers = clients
-        .slice(0, schedule.clients)
-        .map((cl, k) => worker(cl, k + 1, rng(schedule.seed * 131 + k), until, history, locks, counted));
-      await Promise.all([injector, ...workers]);
-      bytesVerified = counted.bytes;
-    } finally {
-      await Promise.all(restarts);
-      // Heal everything.
-      for (const id of c.ids) {
-        if (paused.has(id)) await c.kill(id, "SIGCONT");
-        if (!c.alive(id)) c.launch(id);
-      }
-      for (const id of dataIds) {
-        if (pausedData.has(id)) c.dataProcs.get(id)?.kill("SIGCONT");
-        if (!dataAlive(c, id)) c.launchData(id);
-      }
+    const counted = { bytes: 0 };
+    for (let k = 0; k <= schedule.clients; k++) clients.push(await newClient(c, 4000));
+    const workers = clients
+      .slice(0, schedule.clients)
+      .map((cl, k) => worker(cl, k + 1, rng(schedule.seed * 131 + k), until, history, locks, counted));
+    // Settle all, the injector included, before healing: nothing may touch the cluster afterwards.
+    const settled = await Promise.allSettled([injector, ...workers]);
+    await Promise.all(restarts);
+    // Heal everything.
+    for (const id of c.ids) {
+      if (paused.has(id)) await c.kill(id, "SIGCONT");
+      if (!c.alive(id)) c.launch(id);
     }
-    {
-      await waitUntil("every replica to answer", async () => {
-        for (const id of c.ids) if (!(await c.status(id))) return null;
-        return true;
-      });
-      await partition(c, [], SECRET);
-      await c.dataAlive(dataIds, 30_000);
-      // The repair timeout runs from here: every process is back and every partition healed.
-      const healedAt = Date.now();
-
-      // Final reads close the history (through a client that saw nothing yet): they must be answered.
-      const final = clients[schedule.clients]!;
-      for (const path of PATHS) {
-        const call = history.begin(schedule.clients + 1, { kind: "readData", path });
-        call.complete(
-          await finalRead(final, path).catch(async (err: unknown) => {
-            throw new Error(`the final read of ${path} failed\n${await diagnose(c, path, started)}`, {
-              cause: err,
-            });
-          }),
-        );
-      }
-
-      const ops = history.history();
-      const verdict = checkLinearizable(fsModel, ops, { timeoutMs: 60_000 });
-      if (verdict.ok === false) {
-        const shown = verdict.longestPrefix.slice(-10).map((op) => describeOperation(op, fsModel.describe));
-        throw new Error(
-          `not linearizable: ${verdict.explanation}\nlast linearized:\n  ${shown.join("\n  ")}`,
-        );
-      }
-      if (verdict.ok === "unknown") throw new Error(`linearizability undecided: ${verdict.reason}`);
-
-      const lockVerdict = checkLocks(locks);
-      if (lockVerdict.violations.length > 0)
-        throw new Error(`lock rules broken:\n  ${lockVerdict.violations.slice(0, 10).join("\n  ")}`);
-      await checkLockCommitsKept(final, locks);
-
-      const chunksChecked = await checkRepaired(c, corruptions, healedAt, log);
-      await checkConverged(c);
-      return {
-        ops: ops.length,
-        unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
-        faults: schedule.faults.length,
-        dataFaults: schedule.faults.filter((f) => !META_FAULTS.includes(f.kind as FaultKind)).length,
-        corruptions: corruptions.length,
-        bytesVerified,
-        lockGrants: lockVerdict.grants,
-        lockCommitsAccepted: lockVerdict.acceptedCommits,
-        lockCommitsRefused: lockVerdict.refusedCommits,
-        chunksChecked,
-      };
+    for (const id of dataIds) {
+      if (pausedData.has(id)) c.dataProcs.get(id)?.kill("SIGCONT");
+      if (!dataAlive(c, id)) c.launchData(id);
     }
+    for (const r of settled) if (r.status === "rejected") throw r.reason;
+    const bytesVerified = counted.bytes;
+    await waitUntil("every replica to answer", async () => {
+      for (const id of c.ids) if (!(await c.status(id))) return null;
+      return true;
+    });
+    await partition(c, [], SECRET);
+    await c.dataAlive(dataIds, 30_000);
+    // The repair timeout runs from here: every process is back and every partition healed.
+    const healedAt = Date.now();
+
+    // Final reads close the history (through a client that saw nothing yet): they must be answered.
+    const final = clients[schedule.clients]!;
+    for (const path of PATHS) {
+      const call = history.begin(schedule.clients + 1, { kind: "readData", path });
+      call.complete(
+        await finalRead(final, path).catch(async (err: unknown) => {
+          throw new Error(`the final read of ${path} failed\n${await diagnose(c, path, started)}`, {
+            cause: err,
+          });
+        }),
+      );
+    }
+
+    const ops = history.history();
+    const verdict = checkLinearizable(fsModel, ops, { timeoutMs: 60_000 });
+    if (verdict.ok === false) {
+      const shown = verdict.longestPrefix.slice(-10).map((op) => describeOperation(op, fsModel.describe));
+      throw new Error(`not linearizable: ${verdict.explanation}\nlast linearized:\n  ${shown.join("\n  ")}`);
+    }
+    if (verdict.ok === "unknown") throw new Error(`linearizability undecided: ${verdict.reason}`);
+
+    const lockVerdict = checkLocks(locks);
+    if (lockVerdict.violations.length > 0)
+      throw new Error(`lock rules broken:\n  ${lockVerdict.violations.slice(0, 10).join("\n  ")}`);
+    await checkLockCommitsKept(final, locks);
+
+    const chunksChecked = await checkRepaired(c, corruptions, healedAt, log);
+    await checkConverged(c);
+    return {
+      ops: ops.length,
+      unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
+      faults: schedule.faults.length,
+      dataFaults: schedule.faults.filter((f) => !META_FAULTS.includes(f.kind as FaultKind)).length,
+      corruptions: corruptions.length,
+      bytesVerified,
+      lockGrants: lockVerdict.grants,
+      lockCommitsAccepted: lockVerdict.acceptedCommits,
+      lockCommitsRefused: lockVerdict.refusedCommits,
+      chunksChecked,
+    };
   }
 }
 
