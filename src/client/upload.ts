@@ -4,10 +4,14 @@
  * next one fills: at most two chunks in memory, whatever the file's size. The commit is the moment the
  * new version becomes visible, all or nothing; if it does not happen, the stored chunks are abandoned.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { DfsError, isDfsError } from "../common/errors.js";
 import type { CommitResponse, WireChunkRef, WireContent } from "../common/protocol/index.js";
 import type { ChunkWriter } from "./chunk-writer.js";
 import { ChunkBuffer } from "./chunking.js";
+
+/** Commit attempts after a CHUNK_GONE, with backoff from 100 ms to 1 s: about 3.5 s in all. */
+const CHUNK_GONE_RETRIES = 6;
 
 export interface UploadDeps {
   writer: ChunkWriter;
@@ -93,8 +97,18 @@ export class Upload {
   }
 
   private async commit(content: WireContent): Promise<WriteResult> {
-    const r = await this.deps.commit(content);
-    return { version: r.version, sizeBytes: this.sizeBytes };
+    // CHUNK_GONE: the cluster had collected content equal to a chunk we just stored, and revives it
+    // once the data nodes report our copy (a heartbeat or two). Past that, the chunks really are gone
+    // (this upload stalled beyond the grace period) and the caller must write the file again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await this.deps.commit(content);
+        return { version: r.version, sizeBytes: this.sizeBytes };
+      } catch (err) {
+        if (!isDfsError(err, "CHUNK_GONE") || attempt >= CHUNK_GONE_RETRIES) throw err;
+        await sleep(Math.min(1000, 100 * 2 ** attempt), undefined, { signal: this.deps.signal });
+      }
+    }
   }
 
   /** Chunks are stored one at a time, in order; the next waits for the previous one. */

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   /** Uploaded bytes do not hash to the chunk id they claim: bad input (or damage in transit), not a bad disk. */
   CHECKSUM_MISMATCH: { httpStatus: 422, exitCode: 6, retryable: false },
   INTERNAL: { httpStatus: 500, exitCode: 1, retryable: false },
+  /** A commit names chunks that were garbage-collected (its upload stalled past the grace period): store them again. */
+  CHUNK_GONE: { httpStatus: 410, exitCode: 1, retryable: false },
   /** A bounded table (locks, sessions, data nodes) is full; retry once entries expire or are released. */
   LIMIT_EXCEEDED: { httpStatus: 429, exitCode: 1, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; exitCode: number; retryable: boolean }>;

@@ -83,9 +83,11 @@ class Delta {
   added = new Set<string>();
   removed = new Set<string>();
   corrupt = new Set<string>();
+  /** Deletions done on the leader's order: acknowledged apart from the inventory events. */
+  deleted = new Set<string>();
 
   get size(): number {
-    return this.added.size + this.removed.size + this.corrupt.size;
+    return this.added.size + this.removed.size + this.corrupt.size + this.deleted.size;
   }
 
   record({ kind, chunkId }: InventoryChange): void {
@@ -99,6 +101,7 @@ class Delta {
     for (const kind of ["added", "removed", "corrupt"] as const) {
       for (const id of old[kind]) if (!newer(id)) this[kind].add(id);
     }
+    for (const id of old.deleted) this.deleted.add(id);
   }
 }
 
@@ -286,6 +289,7 @@ export class LeaderLink {
       added: [...sent.added],
       removed: [...sent.removed],
       corrupt: [...sent.corrupt],
+      deleted: [...sent.deleted],
     };
     const res = await this.post(META_ROUTES.dataHeartbeat, body);
     if (!res.ok) {
@@ -360,6 +364,9 @@ export class LeaderLink {
       } catch (err) {
         this.deps.log?.warn({ chunkId: id, err }, "could not delete a chunk");
       }
+      // Acknowledged either way: the chunk left the inventory, which is what the leader tracks.
+      this.delta.deleted.add(id);
+      this.reportSoon();
     }
   }
 

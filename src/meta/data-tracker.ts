@@ -47,8 +47,15 @@ export interface DataTrackerDeps {
   chunkSize(chunkId: string): number | undefined;
   /** Unreferenced chunks the state machine marked as garbage, with when. */
   garbage(): readonly { chunkId: string; sinceMs: number }[];
-  /** Proposes `collectGarbage` once holders were told to delete. */
-  collectGarbage(chunkIds: string[], beforeMs: number): void;
+  /**
+   * Proposes `collectGarbage` (before any holder is told to delete) and resolves with the chunks the
+   * state machine condemned: only those may be deleted. Rejects if the proposal failed.
+   */
+  collectGarbage(chunkIds: string[], beforeMs: number): Promise<string[]>;
+  /** Collected chunks (tombstones): deleted where they are, revived where they come back. */
+  tombstones(): readonly { chunkId: string }[];
+  /** Proposes `reviveChunks`. */
+  reviveChunks(chunkIds: string[]): Promise<void>;
   /**
    * Decommission (replicated): a draining node takes no new chunks and its copies do not count
    * towards R (it still serves reads and repair copies); a removed node is forgotten. Default: active.
@@ -68,6 +75,11 @@ export class DataTracker {
    */
   private readonly placed = new Map<string, { nodeIds: number[]; atMs: number }>();
   corruptFound = 0;
+  /** A collectGarbage or reviveChunks proposal is in flight: the next round waits for it. */
+  private gcBusy = false;
+  /** Per tombstone, the nodes told to delete it, and the nodes seen without it afterwards. */
+  private readonly deleteSent = new Map<string, Set<number>>();
+  private readonly confirmedAbsent = new Map<string, Set<number>>();
 
   constructor(
     private readonly opts: DataTrackerOptions,
@@ -134,6 +146,8 @@ export class DataTracker {
     for (const id of h.corrupt) n.chunks.delete(id);
     this.corruptFound += h.corrupt.length;
     for (const id of h.added) this.repairsInFlight.delete(id);
+    for (const id of h.deleted ?? [])
+      if (this.deleteSent.get(id)?.has(n.id)) setOf(this.confirmedAbsent, id).add(n.id);
     const commands = n.queue.splice(0, n.queue.length);
     return { reregister: false, commands };
   }
@@ -257,12 +271,16 @@ export class DataTracker {
    * partial listing).
    */
   collectGarbage(): number {
+    if (this.gcBusy) return 0;
+    this.tombstoneDuties();
+    if (this.gcBusy) return 0;
     if (!this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported)) return 0;
     if ([...this.nodes.values()].some((n) => !this.isAlive(n))) return 0;
     const now = this.deps.now();
     const cutoff = now - this.opts.garbageGraceMs;
     const referenced = this.deps.referenced();
     const listed = new Map(this.deps.garbage().map((g) => [g.chunkId, g.sinceMs]));
+    const tombstoned = new Set(this.deps.tombstones().map((t) => t.chunkId));
     const doomed = new Set<string>();
     for (const [chunkId, sinceMs] of listed)
       if (sinceMs <= cutoff && !referenced.has(chunkId)) doomed.add(chunkId);
@@ -270,7 +288,7 @@ export class DataTracker {
     const seen = new Set<string>();
     for (const n of this.nodes.values()) {
       for (const chunkId of n.chunks) {
-        if (referenced.has(chunkId) || listed.has(chunkId)) continue;
+        if (referenced.has(chunkId) || listed.has(chunkId) || tombstoned.has(chunkId)) continue;
         seen.add(chunkId);
         const since = this.orphanSinceMs.get(chunkId) ?? now;
         this.orphanSinceMs.set(chunkId, since);
@@ -280,14 +298,65 @@ export class DataTracker {
     for (const chunkId of this.orphanSinceMs.keys())
       if (!seen.has(chunkId)) this.orphanSinceMs.delete(chunkId);
     if (doomed.size === 0) return 0;
-    for (const n of this.nodes.values()) {
-      const mine = [...doomed].filter((id) => n.chunks.has(id));
-      if (mine.length > 0) n.queue.push({ type: "delete", chunkIds: mine });
-    }
-    const listedDoomed = [...doomed].filter((id) => listed.has(id));
-    if (listedDoomed.length > 0) this.deps.collectGarbage(listedDoomed, cutoff);
-    for (const id of doomed) this.orphanSinceMs.delete(id);
+    // The log decides first: a commit that races this one either lands before it (the chunk is
+    // referenced, so not condemned) or after it (refused: CHUNK_GONE). Deletion follows the decision.
+    this.gcBusy = true;
+    this.deps
+      .collectGarbage([...doomed], cutoff)
+      .then((condemned) => {
+        for (const id of doomed) this.orphanSinceMs.delete(id);
+        for (const id of condemned) this.sendDeletes(id);
+      })
+      .catch(() => undefined) // not the leader any more, or no quorum: the next round tries again
+      .finally(() => {
+        this.gcBusy = false;
+      });
     return doomed.size;
+  }
+
+  /**
+   * Carries out collected chunks' deletion and notices their return. A node holding a tombstoned chunk
+   * is told (once per leader) to delete it, and acknowledges the deletion in a heartbeat; a node never
+   * told and seen without it has it not either (once this leader has led long enough for a previous
+   * leader's orders to have been carried out). If such a node later reports the chunk again, it was
+   * stored anew after the deletion, and no delete of ours can reach it any more: the tombstone is
+   * revived, and commits naming the chunk are accepted again.
+   */
+  private tombstoneDuties(): void {
+    const tombstones = new Set(this.deps.tombstones().map((t) => t.chunkId));
+    for (const map of [this.deleteSent, this.confirmedAbsent])
+      for (const id of map.keys()) if (!tombstones.has(id)) map.delete(id);
+    const revive: string[] = [];
+    const settled = this.deps.now() - this.leaderSinceMs > this.opts.deadAfterMs;
+    for (const id of tombstones) {
+      for (const n of this.nodes.values()) {
+        if (!n.reported) continue;
+        if (n.chunks.has(id)) {
+          if (this.confirmedAbsent.get(id)?.has(n.id)) revive.push(id);
+          else this.sendDeletes(id, n);
+        } else if (!this.deleteSent.get(id)?.has(n.id) && settled) {
+          setOf(this.confirmedAbsent, id).add(n.id);
+        }
+      }
+    }
+    if (revive.length === 0) return;
+    this.gcBusy = true;
+    this.deps
+      .reviveChunks([...new Set(revive)])
+      .catch(() => undefined)
+      .finally(() => {
+        this.gcBusy = false;
+      });
+  }
+
+  /** Queues the deletion of a condemned chunk on its holders (all, or `only`) not yet told. */
+  private sendDeletes(chunkId: string, only?: TrackedNode): void {
+    const sent = setOf(this.deleteSent, chunkId);
+    for (const n of only ? [only] : this.nodes.values()) {
+      if (sent.has(n.id) || !n.chunks.has(chunkId)) continue;
+      n.queue.push({ type: "delete", chunkIds: [chunkId] });
+      sent.add(n.id);
+    }
   }
 
   /** Signs the tickets of queued replicate commands just before they are handed out. */
@@ -297,4 +366,13 @@ export class DataTracker {
         c.ticket = this.ticket(c.chunkId, c.sizeBytes, c.targets);
     }
   }
+}
+
+function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  return set;
 }

@@ -336,10 +336,27 @@ export class MetaReplica {
         chunkSize: (id) => this.fs.chunkSize(id),
         garbage: () => this.fs.garbageChunks(),
         nodeState: (id) => this.fs.dataNodeState(id),
-        collectGarbage: (chunkIds, beforeMs) => {
-          this.mutate({ type: "collectGarbage", chunkIds, beforeMs }).catch((err) =>
-            this.deps.log.warn({ err }, "collectGarbage failed"),
-          );
+        tombstones: () => this.fs.tombstones(),
+        collectGarbage: async (chunkIds, beforeMs) => {
+          try {
+            const r = (await this.mutate({ type: "collectGarbage", chunkIds, beforeMs })) as {
+              removed: string[];
+            };
+            if (r.removed.length > 0)
+              this.events.add("gc", `${r.removed.length} unreferenced chunk(s) collected`);
+            return r.removed;
+          } catch (err) {
+            this.deps.log.warn({ err }, "collectGarbage failed");
+            throw err;
+          }
+        },
+        reviveChunks: async (chunkIds) => {
+          try {
+            await this.mutate({ type: "reviveChunks", chunkIds });
+          } catch (err) {
+            this.deps.log.warn({ err }, "reviveChunks failed");
+            throw err;
+          }
         },
       },
     );
@@ -374,8 +391,7 @@ export class MetaReplica {
     }
     const repairs = t.scheduleRepairs();
     if (repairs > 0) this.events.add("repair", `${repairs} chunk copies scheduled`);
-    const collected = t.collectGarbage();
-    if (collected > 0) this.events.add("gc", `${collected} unreferenced chunk(s) deleted`);
+    t.collectGarbage();
     for (const n of t.nodes.values()) t.signQueued(n);
   }
 }

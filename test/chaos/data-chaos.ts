@@ -58,7 +58,7 @@ const DATA_NODES = 4;
 const REPLICATION = 3;
 const CHUNK_BYTES = 4096;
 const INLINE_BYTES = 1024;
-const GARBAGE_GRACE_MS = 15_000;
+const GARBAGE_GRACE_MS = 2_000;
 /** After the faults heal, every referenced chunk must be back to R intact copies within this. */
 export const REPAIR_TIMEOUT_MS = 30_000;
 const SECRET = { "x-raftfs-secret": "e2e-secret-0123456789" };
@@ -158,8 +158,8 @@ export async function runDataChaos(
       chunkSizeBytes: CHUNK_BYTES,
       inlineThresholdBytes: INLINE_BYTES,
       replication: REPLICATION,
-      // Longer than any upload here takes from its first chunk to its commit, faults and client pauses
-      // included: a commit later than the grace period loses its chunks (gc-commit-race.test.ts).
+      // Short, so that collection runs inside the schedules: an upload that stalls past it (client
+      // pauses) must get CHUNK_GONE, never an acknowledgement for collected chunks (gc-commit-race).
       garbageGraceMs: GARBAGE_GRACE_MS,
     },
   });
@@ -541,7 +541,9 @@ async function fileOp(
     }
   } catch (err) {
     if (input.kind === "readData" && isDfsError(err, "NOT_FOUND")) return { missing: true };
-    for (const code of ["VERSION_MISMATCH", "NOT_FOUND", "EXISTS"] as const)
+    // CHUNK_GONE: the upload stalled past the garbage grace period and its chunks were collected; the
+    // commit was refused and changed nothing (the model allows exactly that).
+    for (const code of ["VERSION_MISMATCH", "NOT_FOUND", "EXISTS", "CHUNK_GONE"] as const)
       if (isDfsError(err, code)) return { ok: false, code };
     throw err;
   }

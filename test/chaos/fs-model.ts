@@ -36,6 +36,11 @@ function set(state: FsModelState, path: string, f: File | null): FsModelState {
   return next;
 }
 
+/** A commit refused because its chunks were collected meanwhile (CHUNK_GONE) had no effect. */
+function chunksGone(output: FsOutput | undefined): boolean {
+  return output !== undefined && same(output, { ok: false, code: "CHUNK_GONE" });
+}
+
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -45,6 +50,7 @@ export const fsModel: Model<FsModelState, FsInput, FsOutput> = {
   step(state, input, output) {
     switch (input.kind) {
       case "write": {
+        if (chunksGone(output)) return { ok: true, state };
         const version = (state.get(input.path)?.version ?? 0) + 1;
         const next = set(state, input.path, { value: input.value, version });
         return { ok: output === undefined || same(output, { version }), state: next };
@@ -54,6 +60,7 @@ export const fsModel: Model<FsModelState, FsInput, FsOutput> = {
         if (current !== input.expected) {
           return { ok: output === undefined || same(output, { ok: false, code: "VERSION_MISMATCH" }), state };
         }
+        if (chunksGone(output)) return { ok: true, state };
         const version = current + 1;
         const next = set(state, input.path, { value: input.value, version });
         return { ok: output === undefined || same(output, { version }), state: next };

@@ -5,13 +5,11 @@
  * period before it commits, the leader deletes the chunks as orphans of an abandoned upload, and then
  * the commit is *acknowledged* — a version whose bytes exist nowhere. An acknowledged write is lost.
  *
- * Nothing on the commit path knows that the chunks were collected: the state machine accepts any chunk
- * list, and the leader's orphan GC (src/meta/data-tracker.ts) deletes on its own judgement, outside the
- * Raft order. The fix belongs in the state machine and the leader's GC (files outside this test's
- * owner's reach; see the issue-6 report): decide a collection through the log *before* deleting, keep
- * the collected ids as tombstones, and refuse a commit that names one (the client then stores the
- * chunks again). Until then this test is expected to fail (`test.fails`); when it starts passing,
- * the bug is fixed: turn it into a plain `test`.
+ * The cause: the leader's orphan GC deleted on its own judgement, outside the Raft order, and the state
+ * machine accepted any chunk list. The fix (src/meta/state/chunks.ts, src/meta/data-tracker.ts): a
+ * collection is decided through the log before anything is deleted, the collected ids stay as
+ * tombstones, a commit naming one is refused with CHUNK_GONE, and a tombstone is revived once a node
+ * that deleted the chunk reports it stored again.
  *
  * The deterministic replay: one chunk stored through the pipeline, never committed, until every
  * data node has deleted it; then the commit.
@@ -35,7 +33,7 @@ afterAll(async () => {
 });
 
 describe("a commit that comes after the garbage grace period", () => {
-  test.fails("BUG (open): is acknowledged although its chunks were already deleted", async () => {
+  test("is refused (CHUNK_GONE), and accepted once the writer has stored the chunk again", async () => {
     const data = Buffer.from("stored, then the writer stalled ".repeat(500));
     const id = createHash("sha256").update(data).digest("hex");
     const leaderUrl = async () => c.url(await c.leader());
@@ -73,8 +71,44 @@ describe("a commit that comes after the garbage grace period", () => {
       path: "/stalled.bin",
       content: { kind: "chunks", chunks: [{ id, sizeBytes: data.length }], sizeBytes: data.length },
     });
-    if (commit.status !== 200) return; // refused: the writer knows to store the chunks again (the fix)
-    // Acknowledged: then the bytes must be somewhere, now or after repair.
+    expect(commit.status).toBe(410);
+    expect(commit.body).toMatchObject({ code: "CHUNK_GONE" });
+    expect(files()).toEqual([]);
+
+    // The writer stores the chunk again; the commit goes through once the nodes report the new copies.
+    const again = await waitUntil("a new placement", async () => {
+      const r = await c.http.post(`${await leaderUrl()}/v1/chunks/placement`, {
+        chunkId: id,
+        sizeBytes: data.length,
+      });
+      return r.status === 200 ? (r.body as PlacementResponse) : null;
+    });
+    const [head, ...tail] = again.nodes;
+    const reput = await request(`${head!.url}/v1/chunks/${id}`, {
+      method: "PUT",
+      body: data,
+      headers: {
+        "content-length": String(data.byteLength),
+        "x-raftfs-ticket": again.ticket,
+        "x-raftfs-pipeline": JSON.stringify(tail),
+      },
+    });
+    await reput.body.dump();
+    expect(reput.statusCode).toBe(201);
+    await waitUntil(
+      "the commit of the stored-again chunk",
+      async () => {
+        const r = await session.mutate("/v1/fs/commit", {
+          path: "/stalled.bin",
+          content: { kind: "chunks", chunks: [{ id, sizeBytes: data.length }], sizeBytes: data.length },
+        });
+        if (r.status === 200) return true;
+        expect(r.body).toMatchObject({ code: "CHUNK_GONE" });
+        return null;
+      },
+      15_000,
+    );
+    // Acknowledged: the bytes are where the leader says, on every replica's disk.
     const holders = await waitUntil(
       "the leader's answer",
       async () => {
@@ -83,10 +117,6 @@ describe("a commit that comes after the garbage grace period", () => {
       },
       5000,
     );
-    expect({ acknowledged: true, holders: holders.length, filesOnDisk: files().length }).toEqual({
-      acknowledged: true,
-      holders: 3,
-      filesOnDisk: 3,
-    });
+    expect({ holders: holders.length, filesOnDisk: files().length }).toEqual({ holders: 3, filesOnDisk: 3 });
   });
 });

@@ -8,9 +8,11 @@ function setup(
 ) {
   let now = 1_000_000;
   const collected: string[][] = [];
+  const revived: string[][] = [];
   const referenced = new Map((opts.referenced ?? []).map((id) => [id, 1]));
-  // Like the state machine: a committed collectGarbage takes the chunks off the list.
+  // Like the state machine: a committed collectGarbage turns unreferenced chunks into tombstones.
   let garbage = [...(opts.garbage ?? [])];
+  let tombstones: { chunkId: string }[] = [];
   const t = new DataTracker(
     {
       replication: 3,
@@ -26,9 +28,20 @@ function setup(
       referenced: () => referenced,
       chunkSize: () => 100,
       garbage: () => garbage,
-      collectGarbage: (ids) => {
+      collectGarbage: async (ids, beforeMs) => {
         collected.push(ids);
-        garbage = garbage.filter((g) => !ids.includes(g.chunkId));
+        await Promise.resolve(); // the entry is applied later: a racing commit may land first
+        const condemned = ids.filter(
+          (id) => !referenced.has(id) && (garbage.find((g) => g.chunkId === id)?.sinceMs ?? -1) < beforeMs,
+        );
+        garbage = garbage.filter((g) => !condemned.includes(g.chunkId));
+        tombstones.push(...condemned.map((chunkId) => ({ chunkId })));
+        return condemned;
+      },
+      tombstones: () => tombstones,
+      reviveChunks: async (ids) => {
+        revived.push(ids);
+        tombstones = tombstones.filter((t) => !ids.includes(t.chunkId));
       },
     },
   );
@@ -43,7 +56,7 @@ function setup(
       usedBytes: 0,
       chunks,
     });
-  return { t, register, advance: (ms: number) => (now += ms), collected, referenced };
+  return { t, register, advance: (ms: number) => (now += ms), collected, revived, referenced };
 }
 
 describe("data tracker (leader soft state)", () => {
@@ -129,7 +142,7 @@ describe("data tracker (leader soft state)", () => {
     });
   });
 
-  test("garbage collection waits for the grace period and stops on any doubt", () => {
+  test("garbage collection waits for the grace period and stops on any doubt", async () => {
     const live = ID(10);
     const dead = ID(11);
     const orphan = ID(12);
@@ -147,6 +160,7 @@ describe("data tracker (leader soft state)", () => {
     // The orphan was first seen now: only the listed garbage is past grace.
     expect(t.collectGarbage()).toBe(1);
     expect(collected).toEqual([[dead]]);
+    await settle();
     const c1 = t.heartbeat({
       id: 1,
       pid: 1,
@@ -192,6 +206,7 @@ describe("data tracker (leader soft state)", () => {
       corrupt: [],
     });
     expect(t.collectGarbage()).toBe(1); // the orphan, now past grace; the live chunk is never touched
+    await settle();
     const c2 = t.heartbeat({
       id: 1,
       pid: 1,
@@ -204,4 +219,91 @@ describe("data tracker (leader soft state)", () => {
     }).commands;
     expect(c2).toEqual([{ type: "delete", chunkIds: [orphan] }]);
   });
+
+  test("deletes only what the log condemned, and revives a chunk stored again after its deletion", async () => {
+    const raced = ID(20);
+    const orphan = ID(21);
+    const { t, register, advance, collected, revived, referenced } = setup({ nodes: 2 });
+    const beat = (id: number, added: string[], removed: string[], deleted: string[] = []) =>
+      t.heartbeat({
+        id,
+        pid: id,
+        freeBytes: 1,
+        usedBytes: 0,
+        chunkCount: 0,
+        added,
+        removed,
+        corrupt: [],
+        deleted,
+      }).commands;
+    register(1, "a", [raced, orphan]);
+    register(2, "b", [orphan]);
+    expect(t.collectGarbage()).toBe(0); // orphans first seen now
+    advance(4_000);
+    beat(1, [], []);
+    beat(2, [], []);
+    advance(4_000);
+    beat(1, [], []);
+    beat(2, [], []);
+    advance(4_000);
+    beat(1, [], []);
+    beat(2, [], []);
+    expect(t.collectGarbage()).toBe(2);
+    expect(collected).toEqual([[raced, orphan]]);
+    // A commit naming `raced` lands before the collection is applied: it is not condemned, not deleted.
+    referenced.set(raced, 1);
+    await settle();
+    expect(beat(1, [], [])).toEqual([{ type: "delete", chunkIds: [orphan] }]);
+    expect(beat(2, [], [])).toEqual([{ type: "delete", chunkIds: [orphan] }]);
+    // Node 1 deletes and says so; node 2 has not yet. A round neither revives nor deletes again.
+    beat(1, [], [orphan], [orphan]);
+    t.collectGarbage();
+    await settle();
+    expect(revived).toEqual([]);
+    expect(beat(2, [], [])).toEqual([]);
+    // The content is stored again on node 1 after its deletion: the tombstone is revived.
+    beat(1, [orphan], []);
+    t.collectGarbage();
+    await settle();
+    expect(revived).toEqual([[orphan]]);
+  });
+
+  test("a deletion and a new copy within one heartbeat still revive (the acknowledgement tells them apart)", async () => {
+    const orphan = ID(22);
+    const { t, register, advance, revived } = setup({ nodes: 1 });
+    const beat = (added: string[], removed: string[], deleted: string[] = []) =>
+      t.heartbeat({
+        id: 1,
+        pid: 1,
+        freeBytes: 1,
+        usedBytes: 0,
+        chunkCount: 0,
+        added,
+        removed,
+        corrupt: [],
+        deleted,
+      }).commands;
+    register(1, "a", [orphan]);
+    t.collectGarbage();
+    for (let i = 0; i < 3; i++) {
+      advance(4_000);
+      beat([], []);
+    }
+    expect(t.collectGarbage()).toBe(1);
+    await settle();
+    expect(beat([], [])).toEqual([{ type: "delete", chunkIds: [orphan] }]);
+    // Without the acknowledgement, presence proves nothing: the delete may not have run yet.
+    t.collectGarbage();
+    await settle();
+    expect(revived).toEqual([]);
+    beat([orphan], [], [orphan]); // deleted, then stored again: the delta shows only `added`
+    t.collectGarbage();
+    await settle();
+    expect(revived).toEqual([[orphan]]);
+  });
 });
+
+/** Lets the tracker's proposal callbacks run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}

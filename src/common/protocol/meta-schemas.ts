@@ -262,6 +262,7 @@ export const META_SCHEMAS = {
       added: ChunkIdList(1_000_000),
       removed: ChunkIdList(1_000_000),
       corrupt: ChunkIdList(1_000_000),
+      deleted: Type.Optional(ChunkIdList(1_000_000)),
     }),
     response: {
       200: closed({ reregister: Flag, commands: Type.Array(open({ type: Type.String() })) }),

@@ -343,6 +343,11 @@ export interface DataHeartbeatRequest {
   removed: string[];
   /** Chunks the scrubber or a reader found corrupt (already deleted locally). */
   corrupt: string[];
+  /**
+   * Chunks deleted on the leader's order since the last heartbeat (an acknowledgement: `removed` alone
+   * cannot tell, as a chunk deleted and stored again in between shows up as `added` only).
+   */
+  deleted?: string[];
 }
 
 /** Work the leader hands a data node in the heartbeat answer. */

@@ -7,7 +7,16 @@
  * `collectGarbage`. A chunk referenced again leaves the list, so a racing commit revives it instead of
  * losing it. Invariant: a chunk is never both referenced and garbage.
  *
- * The counts are derived state (rebuilt from the versions on restore); the garbage list is not.
+ * Collection is decided here, in log order, before any byte is deleted: `condemn` turns unreferenced
+ * chunks (listed garbage past the grace period, or uploads that were never committed) into tombstones,
+ * and only then does the leader tell data nodes to delete them. A commit naming a tombstone is refused
+ * (CHUNK_GONE), so a writer that stalled past the grace period learns that its chunks are gone instead of
+ * getting an acknowledgement for bytes that exist nowhere. A tombstone goes when the chunk is stored
+ * again (`revive`, proposed by the leader once a node that had deleted it reports it back). Invariant:
+ * a tombstone is never referenced.
+ *
+ * The counts are derived state (rebuilt from the versions on restore); the garbage list and the
+ * tombstones are not.
  */
 import { assert } from "../../common/assert.js";
 import type { ChunkRef } from "./commands.js";
@@ -17,6 +26,8 @@ import type { GarbageChunk } from "./types.js";
 export class ChunkRefs {
   private readonly refs = new Map<string, number>();
   private readonly garbage = new Map<string, number>();
+  /** Condemned chunk → when (entry time). */
+  private readonly tombstones = new Map<string, number>();
   /**
    * Size of each chunk seen in a version (a fact of its content, so never undone): the leader signs
    * repair tickets with it. Forgotten when the chunk is collected.
@@ -44,8 +55,20 @@ export class ChunkRefs {
       .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
   }
 
+  tombstoneList(): GarbageChunk[] {
+    return [...this.tombstones]
+      .map(([chunkId, sinceMs]) => ({ chunkId, sinceMs }))
+      .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
+  }
+
+  /** The tombstoned chunks among `chunks` (a commit naming any of them must be refused). */
+  gone(chunks: readonly ChunkRef[]): string[] {
+    return [...new Set(chunks.filter((c) => this.tombstones.has(c.id)).map((c) => c.id))];
+  }
+
   addRefs(chunks: readonly ChunkRef[]): void {
     for (const { id, sizeBytes } of chunks) {
+      assert(!this.tombstones.has(id), `chunk ${id} is collected`);
       this.sizes.set(id, sizeBytes);
       const n = this.refs.get(id) ?? 0;
       this.setRef(id, n + 1);
@@ -66,7 +89,7 @@ export class ChunkRefs {
   abandon(chunkIds: readonly string[], nowMs: number): string[] {
     const added: string[] = [];
     for (const id of chunkIds) {
-      if (this.refs.has(id) || this.garbage.has(id)) continue;
+      if (this.refs.has(id) || this.garbage.has(id) || this.tombstones.has(id)) continue;
       this.setGarbage(id, nowMs);
       added.push(id);
     }
@@ -74,19 +97,34 @@ export class ChunkRefs {
   }
 
   /**
-   * Forgets garbage entries that became garbage before `beforeMs`. An entry that re-entered the list
-   * later (referenced again, then dropped again) is newer than what the leader judged, so it stays.
+   * Turns chunks into tombstones: listed garbage that became garbage before `beforeMs`, and chunks
+   * neither referenced nor listed (uploads whose commit never came; the leader judged their age). A
+   * chunk referenced by now, or one that re-entered the list later (referenced again, then dropped
+   * again), is newer than what the leader judged, so it stays. Returns the ids the leader may delete.
    */
-  collect(chunkIds: readonly string[], beforeMs: number): string[] {
-    const removed: string[] = [];
+  condemn(chunkIds: readonly string[], beforeMs: number, nowMs: number): string[] {
+    const condemned: string[] = [];
     for (const id of chunkIds) {
+      if (this.refs.has(id) || this.tombstones.has(id)) continue;
       const since = this.garbage.get(id);
-      if (since === undefined || since >= beforeMs) continue;
-      this.setGarbage(id, undefined);
+      if (since !== undefined && since >= beforeMs) continue;
+      if (since !== undefined) this.setGarbage(id, undefined);
       this.sizes.delete(id);
-      removed.push(id);
+      this.setTombstone(id, nowMs);
+      condemned.push(id);
     }
-    return removed;
+    return condemned;
+  }
+
+  /** Forgets tombstones of chunks that are stored again. */
+  revive(chunkIds: readonly string[]): string[] {
+    const revived: string[] = [];
+    for (const id of chunkIds) {
+      if (!this.tombstones.has(id)) continue;
+      this.setTombstone(id, undefined);
+      revived.push(id);
+    }
+    return revived;
   }
 
   private setRef(id: string, n: number): void {
@@ -96,6 +134,16 @@ export class ChunkRefs {
     this.journal.record(() => {
       if (prev === undefined) this.refs.delete(id);
       else this.refs.set(id, prev);
+    });
+  }
+
+  private setTombstone(id: string, sinceMs: number | undefined): void {
+    const prev = this.tombstones.get(id);
+    if (sinceMs === undefined) this.tombstones.delete(id);
+    else this.tombstones.set(id, sinceMs);
+    this.journal.record(() => {
+      if (prev === undefined) this.tombstones.delete(id);
+      else this.tombstones.set(id, prev);
     });
   }
 
@@ -120,6 +168,7 @@ export class ChunkRefs {
     garbage: readonly GarbageChunk[],
     chunkLists: Iterable<readonly ChunkRef[]>,
     journal: Journal,
+    tombstones: readonly GarbageChunk[] = [],
   ): ChunkRefs {
     const refs = new ChunkRefs(journal);
     for (const list of chunkLists) {
@@ -131,6 +180,10 @@ export class ChunkRefs {
     for (const g of garbage) {
       assert(!refs.refs.has(g.chunkId), `snapshot: garbage chunk ${g.chunkId} is unreferenced`);
       refs.garbage.set(g.chunkId, g.sinceMs);
+    }
+    for (const t of tombstones) {
+      assert(!refs.refs.has(t.chunkId), `snapshot: tombstone ${t.chunkId} is unreferenced`);
+      refs.tombstones.set(t.chunkId, t.sinceMs);
     }
     return refs;
   }

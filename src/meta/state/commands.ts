@@ -114,7 +114,8 @@ export type Command =
   /** The leader proposes this after data nodes deleted these chunks; only entries older than `beforeMs` go. */
   | ({ type: "collectGarbage"; chunkIds: string[]; beforeMs: number } & WithOptionalSession)
   /** Chunks written for a commit that never happened: garbage unless something references them. */
-  | ({ type: "abandonChunks"; chunkIds: string[] } & WithOptionalSession);
+  | ({ type: "abandonChunks"; chunkIds: string[] } & WithOptionalSession)
+  | ({ type: "reviveChunks"; chunkIds: string[] } & WithOptionalSession);
 
 export type CommandType = Command["type"];
 

@@ -229,7 +229,12 @@ export class FsState {
       case "retireDataNode":
         return { value: this.retirements.remove(command.nodeId, nowMs), changes: none };
       case "collectGarbage":
-        return { value: { removed: this.chunks.collect(command.chunkIds, command.beforeMs) }, changes: none };
+        return {
+          value: { removed: this.chunks.condemn(command.chunkIds, command.beforeMs, nowMs) },
+          changes: none,
+        };
+      case "reviveChunks":
+        return { value: { revived: this.chunks.revive(command.chunkIds) }, changes: none };
       case "abandonChunks":
         return { value: { added: this.chunks.abandon(command.chunkIds, nowMs) }, changes: none };
     }
@@ -308,6 +313,11 @@ export class FsState {
     return this.chunks.garbageList();
   }
 
+  /** Collected chunks (see ChunkRefs.condemn): the leader deletes them, and revives re-stored ones. */
+  tombstones(): GarbageChunk[] {
+    return this.chunks.tombstoneList();
+  }
+
   // ---- snapshot, hash, checks ----
 
   snapshot(): FsSnapshot {
@@ -317,6 +327,7 @@ export class FsState {
       lastTimestampMs: this.timestampMs,
       nodes: this.ns.toSnapshot(),
       garbage: this.chunks.toSnapshot(),
+      tombstones: this.chunks.tombstoneList(),
       locks: this.lockTable.toSnapshot(),
       dataNodes: this.registry.toSnapshot(),
       retiredDataNodes: this.retirements.list(),
@@ -332,7 +343,7 @@ export class FsState {
     s.appliedIndex = snap.lastAppliedIndex;
     s.timestampMs = snap.lastTimestampMs;
     s.ns = Namespace.fromSnapshot(snap.nodes, s.journal);
-    s.chunks = ChunkRefs.fromSnapshot(snap.garbage, s.allChunkLists(), s.journal);
+    s.chunks = ChunkRefs.fromSnapshot(snap.garbage, s.allChunkLists(), s.journal, snap.tombstones ?? []);
     s.lockTable = LockTable.fromSnapshot(snap.locks, s.opts.maxLockHoldings);
     s.registry = DataNodeRegistry.fromSnapshot(snap.dataNodes, s.opts.maxDataNodes);
     s.retirements = Retirements.fromSnapshot(snap.retiredDataNodes ?? [], s.opts.maxDataNodes);
@@ -351,7 +362,7 @@ export class FsState {
     return {
       meta: hashValue([snap.lastAppliedIndex, snap.lastTimestampMs]),
       namespace: hashValue(snap.nodes),
-      garbage: hashValue(snap.garbage),
+      garbage: hashValue([snap.garbage, snap.tombstones]),
       locks: hashValue(snap.locks),
       dataNodes: hashValue([snap.dataNodes, snap.retiredDataNodes]),
       sessions: hashValue(snap.sessions),
@@ -396,6 +407,7 @@ export class FsState {
     for (const [id, n] of recount) assert(refs.get(id) === n, `refcount of ${id} matches a recount`);
     for (const g of this.chunks.garbageList())
       assert(!refs.has(g.chunkId), "garbage chunks are unreferenced");
+    for (const t of this.chunks.tombstoneList()) assert(!refs.has(t.chunkId), "tombstones are unreferenced");
     this.lockTable.checkInvariants(this.timestampMs);
   }
 }

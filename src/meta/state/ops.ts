@@ -101,6 +101,17 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
     createdAtMs: nowMs,
     content: op.content,
   };
+  const gone = ctx.chunks.gone(chunksOf(op.content));
+  if (gone.length > 0) {
+    fail(
+      "CHUNK_GONE",
+      `${gone.length} chunk(s) of ${op.path} were garbage-collected before this commit; store them again`,
+      {
+        path: op.path,
+        chunkIds: gone.slice(0, 16),
+      },
+    );
+  }
   // Reference the new chunks before releasing old ones, so a chunk shared by both never touches 0.
   ctx.chunks.addRefs(chunksOf(op.content));
   if (node === undefined) {

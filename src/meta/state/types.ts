@@ -125,6 +125,8 @@ export interface FsSnapshot {
   nodes: NodeSnapshot[];
   /** Reference counts are derived from `nodes` on restore; only the garbage list is state. */
   garbage: GarbageChunk[];
+  /** Collected chunks a commit may not name (absent in snapshots written before tombstones existed). */
+  tombstones?: GarbageChunk[];
   locks: LockHoldingSnapshot[];
   dataNodes: DataNodeRecord[];
   /** Decommissioned data nodes (absent in snapshots written before decommission existed). */

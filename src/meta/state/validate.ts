@@ -219,7 +219,8 @@ export function parseCommand(raw: unknown): Command {
         beforeMs: int(o, "beforeMs", 0),
       };
     case "abandonChunks":
-      return { type: "abandonChunks", ...optSession(o), chunkIds: chunkIds(o) };
+    case "reviveChunks":
+      return { type: o.type, ...optSession(o), chunkIds: chunkIds(o) };
     default:
       return bad(`unknown command type ${JSON.stringify(String(o.type)).slice(0, 80)}`);
   }

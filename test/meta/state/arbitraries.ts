@@ -97,6 +97,7 @@ export type Action =
   | { t: "renew" | "release"; path: string; tokenRef: number; aim: boolean }
   | { t: "abandon"; chunkIds: string[] }
   | { t: "gc"; chunkIds: string[]; beforeOffsetMs: number }
+  | { t: "revive"; chunkIds: string[] }
   | { t: "register" | "removeNode"; id: string }
   | { t: "retry"; back: number };
 
@@ -147,6 +148,7 @@ export function actionArb(paths: fc.Arbitrary<string> = pathArb(), lockWeight = 
         .map((x): Action => x),
     },
     { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "abandon", chunkIds })) },
+    { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "revive", chunkIds })) },
     {
       weight: 1,
       arbitrary: fc
@@ -295,6 +297,9 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
         break;
       case "abandon":
         command = { type: "abandonChunks", chunkIds: a.chunkIds };
+        break;
+      case "revive":
+        command = { type: "reviveChunks", chunkIds: a.chunkIds };
         break;
       case "gc":
         command = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { chunked, chunkId, Harness, inline, recountChunks } from "./helpers.js";
+import { FsState } from "../../../src/meta/state/index.js";
+import { chunked, chunkId, DEFAULT_OPTS, Harness, inline, recountChunks } from "./helpers.js";
 
 const refs = (h: Harness) =>
   Object.fromEntries([...h.fs.referencedChunks()].map(([id, n]) => [parseInt(id, 16), n]));
@@ -66,8 +67,40 @@ describe("chunk references", () => {
       chunkIds: [chunkId(1), chunkId(2), chunkId(9)],
       beforeMs: t1 + 1,
     });
-    expect(r).toEqual({ ok: true, value: { removed: [chunkId(1)] }, changes: [] });
+    // 1 is old garbage, 9 an upload never committed (its age is the leader's judgement); 2 is too new.
+    expect(r).toEqual({ ok: true, value: { removed: [chunkId(1), chunkId(9)] }, changes: [] });
     expect(garbage(h)).toEqual([[2, t1 + 100]]);
+    expect(h.fs.tombstones().map((t) => t.chunkId)).toEqual([chunkId(1), chunkId(9)]);
+  });
+
+  it("a commit naming a collected chunk is refused until the chunk is revived", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/keep", content: chunked([3, 10]) });
+    // A referenced chunk is never condemned, whatever the leader asks.
+    const r = h.apply({ type: "collectGarbage", chunkIds: [chunkId(3), chunkId(4)], beforeMs: h.nowMs + 1 });
+    expect(r).toEqual({ ok: true, value: { removed: [chunkId(4)] }, changes: [] });
+    const { namespace: beforeNs, garbage: beforeGarbage } = h.fs.partHashes();
+    const refused = h.send({ type: "commit", path: "/late", content: chunked([3, 10], [4, 10]) });
+    expect(refused).toMatchObject({ ok: false, error: { code: "CHUNK_GONE" } });
+    expect(h.fs.partHashes().namespace).toBe(beforeNs);
+    expect(h.fs.partHashes().garbage).toBe(beforeGarbage);
+    // Abandoning a collected chunk changes nothing; reviving it lets the commit through.
+    expect(h.apply({ type: "abandonChunks", chunkIds: [chunkId(4)] })).toMatchObject({
+      value: { added: [] },
+    });
+    expect(h.apply({ type: "reviveChunks", chunkIds: [chunkId(4), chunkId(5)] })).toMatchObject({
+      value: { revived: [chunkId(4)] },
+    });
+    h.ok({ type: "commit", path: "/late", content: chunked([3, 10], [4, 10]) });
+    expect(refs(h)).toEqual({ 3: 2, 4: 1 });
+  });
+
+  it("tombstones survive a snapshot and count in the state hash", () => {
+    const h = new Harness();
+    h.ok({ type: "collectGarbage", chunkIds: [chunkId(7)], beforeMs: h.nowMs + 1 });
+    const restored = FsState.restore(structuredClone(h.fs.snapshot()), DEFAULT_OPTS);
+    expect(restored.tombstones().map((t) => t.chunkId)).toEqual([chunkId(7)]);
+    expect(restored.stateHash()).toBe(h.fs.stateHash());
   });
 
   it("abandonChunks puts unreferenced chunks in the garbage list, keeping an older time", () => {
