@@ -113,16 +113,25 @@ async function startRaftfs(): Promise<System> {
   };
   for (let id = 1; id <= 3; id++) launch(id);
   const urls = new Map(ports.map((p, i) => [i + 1, `http://127.0.0.1:${p}`]));
-  const sessions = new Map<string, { id: number; seq: number }>();
-  const session = async (url: string) => {
+  // Like the client library: each mutation takes the next seq and acknowledges every seq below the
+  // oldest still in flight, so the replicas keep only the results that may still be asked for again.
+  const sessions = new Map<string, { id: number; seq: number; inFlight: Set<number> }>();
+  const mutation = async (url: string, route: string, body: Record<string, unknown>) => {
     let s = sessions.get(url);
     if (!s) {
       const r = (await postOk(`${url}/v1/sessions`, {})) as { sessionId: number };
-      s = { id: r.sessionId, seq: 0 };
+      s = { id: r.sessionId, seq: 0, inFlight: new Set() };
       sessions.set(url, s);
     }
-    s.seq++;
-    return { id: s.id, seq: s.seq, ackedSeq: 0 };
+    const seq = ++s.seq;
+    let oldest = seq;
+    for (const q of s.inFlight) if (q < oldest) oldest = q;
+    s.inFlight.add(seq);
+    try {
+      await postOk(`${url}${route}`, { ...body, session: { id: s.id, seq, ackedSeq: oldest - 1 } });
+    } finally {
+      s.inFlight.delete(seq);
+    }
   };
   const sys: System = {
     name: "raftfs",
@@ -147,15 +156,14 @@ async function startRaftfs(): Promise<System> {
       launch(id);
     },
     async write(url, i) {
-      await postOk(`${url}/v1/fs/commit`, {
+      await mutation(url, "/v1/fs/commit", {
         path: `/bench/f${i % 1000}`,
         content: { kind: "inline", dataBase64: Buffer.alloc(100, i % 256).toString("base64") },
         createParents: true,
-        session: await session(url),
       });
     },
     async mkdir(url, i) {
-      await postOk(`${url}/v1/fs/mkdir`, { path: `/dirs/d${i}`, parents: true, session: await session(url) });
+      await mutation(url, "/v1/fs/mkdir", { path: `/dirs/d${i}`, parents: true });
     },
     async read(url, i) {
       const res = await request(`${url}/v1/fs/stat?path=/bench/f${i % 100}`, { dispatcher });
