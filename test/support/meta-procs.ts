@@ -23,8 +23,8 @@ export interface HttpResult {
 export class Http {
   private readonly agent = new Agent({ connectTimeout: 1000, headersTimeout: 5000, bodyTimeout: 5000 });
 
-  async get(url: string): Promise<HttpResult> {
-    const res = await request(url, { dispatcher: this.agent });
+  async get(url: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const res = await request(url, { dispatcher: this.agent, headers });
     const text = await res.body.text();
     return { status: res.statusCode, body: text ? JSON.parse(text) : null };
   }
@@ -47,6 +47,8 @@ export class Http {
 
 export interface MetaClusterOptions {
   replicas?: number;
+  /** Replicas configured with `join: true` and not started: a test adds them (`raftfs admin add-meta`). */
+  joining?: number[];
   /** Data nodes to start as well (zones a, b, c, ...). */
   dataNodes?: number;
   raft?: Record<string, unknown>;
@@ -85,7 +87,12 @@ export class MetaCluster {
     const config = {
       dataDir: join(dir, "data"),
       secret: "e2e-secret-0123456789",
-      meta: ports.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
+      meta: ports.map((port, i) => ({
+        id: i + 1,
+        host: "127.0.0.1",
+        port,
+        ...(opts.joining?.includes(i + 1) ? { join: true } : {}),
+      })),
       data: dataPorts.map((port, i) => ({
         id: i + 1,
         host: "127.0.0.1",
@@ -116,7 +123,7 @@ export class MetaCluster {
     );
     for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const [i, p] of dataPorts.entries()) c.dataUrls.set(i + 1, `http://127.0.0.1:${p}`);
-    for (const id of c.ids) c.launch(id);
+    for (const id of c.ids) if (!opts.joining?.includes(id)) c.launch(id);
     for (const id of c.dataUrls.keys()) c.launchData(id);
     await c.leader();
     if (dataPorts.length > 0) await c.dataAlive([...c.dataUrls.keys()]);
