@@ -22,7 +22,7 @@ afterAll(async () => {
   await cluster.stop();
 });
 
-const routes = [...Object.values(META_ROUTES), "/raft/messages", "/metrics", "/v1/events", "/", "/nope"];
+const routes = [...Object.values(META_ROUTES), "/raft/stream", "/metrics", "/v1/events", "/", "/nope"];
 
 const jsonish = fc.oneof(
   fc.json(),
