@@ -16,12 +16,13 @@ export function renderStatus(s: ClusterStatus): string[] {
   out.push("");
   out.push(
     ...table(
-      ["META", "URL", "PID", "ROLE", "TERM", "COMMIT", "APPLIED", "ALIVE"],
+      ["META", "URL", "PID", "ROLE", "MEMBER", "TERM", "COMMIT", "APPLIED", "ALIVE"],
       s.meta.map((m) => [
         String(m.id),
         m.url,
         orDash(m.pid),
         orDash(m.role),
+        orDash(m.member),
         orDash(m.term),
         orDash(m.commitIndex),
         orDash(m.appliedIndex),

@@ -420,9 +420,12 @@ async function clusterStatus(replica: MetaReplica, dispatcher: Dispatcher): Prom
   const self = replica.status();
   const others = await Promise.all(self.peers.map((p) => fetchStatus(dispatcher, p.url)));
   const metas = [self, ...others.filter((s): s is ReplicaStatus => s !== null)];
-  const meta = [{ id: self.id, url: self.url }, ...self.peers.map((p) => ({ id: p.id, url: p.url }))]
+  const meta = [
+    { id: self.id, url: self.url, member: self.member },
+    ...self.peers.map((p) => ({ id: p.id, url: p.url, member: p.member })),
+  ]
     .sort((a, b) => a.id - b.id)
-    .map(({ id, url }) => {
+    .map(({ id, url, member }) => {
       const s = metas.find((m) => m.id === id);
       return {
         id,
@@ -433,6 +436,7 @@ async function clusterStatus(replica: MetaReplica, dispatcher: Dispatcher): Prom
         commitIndex: s?.commitIndex ?? null,
         appliedIndex: s?.appliedIndex ?? null,
         alive: s !== undefined,
+        ...(member ? { member } : {}),
       };
     });
   return { leader: self.id, term: self.term, meta, ...replica.dataStatus() };

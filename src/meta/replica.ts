@@ -5,7 +5,7 @@
 import type { ClusterConfig } from "../common/config.js";
 import { metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
-import type { ClusterStatus, ReplicaStatus } from "../common/protocol/index.js";
+import type { ClusterStatus, Membership, ReplicaStatus } from "../common/protocol/index.js";
 import type { ConfChange, Logger, PersistentStorage, RaftDriver, Transport } from "../raft/index.js";
 import { RaftDriver as Driver } from "../raft/index.js";
 import { DataTracker } from "./data-tracker.js";
@@ -156,6 +156,8 @@ export class MetaReplica {
   status(): ReplicaStatus {
     const s = this.driver.status();
     const tls = this.config.tls !== undefined;
+    const member = (id: number): Membership =>
+      s.voters.includes(id) ? "voter" : s.learners.includes(id) ? "learner" : "none";
     const peers = this.config.meta
       .filter((m) => m.id !== this.id)
       .map((m) => {
@@ -163,6 +165,7 @@ export class MetaReplica {
         return {
           id: m.id,
           url: metaUrl(m, tls),
+          member: member(m.id),
           ...(p ? { match: p.match, next: p.next, state: p.state, recentActive: p.recentActive } : {}),
         };
       });
@@ -178,6 +181,7 @@ export class MetaReplica {
       lastLogIndex: s.lastLogIndex,
       snapshotIndex: s.snapshotIndex,
       pid: process.pid,
+      member: member(this.id),
       peers,
     };
   }

@@ -111,6 +111,9 @@ export interface RaftStatus {
   snapshotIndex: number;
   /** The leader's view of its followers; empty on other nodes. */
   peers: PeerStatus[];
+  /** The membership this node has applied (voters include those still joining). */
+  voters: NodeId[];
+  learners: NodeId[];
 }
 
 export interface LeaderChange {
@@ -348,6 +351,7 @@ export class RaftDriver {
         lastLogIndex,
         snapshotIndex,
         peers: [],
+        ...this.membership(),
       };
     }
     const r = node.raft;
@@ -368,7 +372,13 @@ export class RaftDriver {
       lastLogIndex: r.log.lastIndex(),
       snapshotIndex,
       peers: peers.sort((a, b) => a.id - b.id),
+      ...this.membership(),
     };
+  }
+
+  private membership(): { voters: NodeId[]; learners: NodeId[] } {
+    const c = this.appliedConf;
+    return { voters: [...c.voters].sort((a, b) => a - b), learners: [...c.learners].sort((a, b) => a - b) };
   }
 
   // ---------------------------------------------------------------- the Ready loop

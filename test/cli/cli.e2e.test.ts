@@ -142,7 +142,7 @@ describe("raftfs CLI (real cluster)", () => {
     const human = await cluster.cli(["status"]);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^leader: meta \d \(http:\/\/127\.0\.0\.1:\d+\) term \d+\n/);
-    expect(human.stdout).toMatch(/META\s+URL\s+PID\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+ALIVE/);
+    expect(human.stdout).toMatch(/META\s+URL\s+PID\s+ROLE\s+MEMBER\s+TERM\s+COMMIT\s+APPLIED\s+ALIVE/);
     expect(human.stdout).toMatch(/DATA\s+URL\s+ZONE\s+PID\s+ALIVE\s+CHUNKS\s+USED\s+FREE/);
     expect(human.stdout).toMatch(/under-replicated chunks: \d+ {3}corrupt chunks: \d+/);
     const s = JSON.parse((await cluster.cli(["status", "--json"])).stdout);
@@ -151,7 +151,17 @@ describe("raftfs CLI (real cluster)", () => {
     expect(s.meta).toHaveLength(3);
     for (const m of s.meta) {
       expect(Object.keys(m)).toEqual(
-        expect.arrayContaining(["id", "url", "pid", "role", "term", "commitIndex", "appliedIndex", "alive"]),
+        expect.arrayContaining([
+          "id",
+          "url",
+          "pid",
+          "role",
+          "term",
+          "commitIndex",
+          "appliedIndex",
+          "alive",
+          "member",
+        ]),
       );
       expect(m.alive).toBe(true);
     }

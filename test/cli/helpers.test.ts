@@ -21,6 +21,7 @@ const status = (over: Partial<ClusterStatus> = {}): ClusterStatus => ({
       commitIndex: 9,
       appliedIndex: 9,
       alive: true,
+      member: "voter",
     },
     {
       id: 2,
@@ -87,8 +88,8 @@ describe("CLI helpers", () => {
   test("status table: leader line, a row per process, dashes for the unknown, chunk health", () => {
     const text = renderStatus(status()).join("\n");
     expect(text).toMatch(/^leader: meta 1 \(http:\/\/127\.0\.0\.1:7101\) term 3/);
-    expect(text).toMatch(/1\s+http:\/\/127\.0\.0\.1:7101\s+11\s+leader\s+3\s+9\s+9\s+yes/);
-    expect(text).toMatch(/2\s+http:\/\/127\.0\.0\.1:7102\s+-\s+-\s+-\s+-\s+-\s+no/);
+    expect(text).toMatch(/1\s+http:\/\/127\.0\.0\.1:7101\s+11\s+leader\s+voter\s+3\s+9\s+9\s+yes/);
+    expect(text).toMatch(/2\s+http:\/\/127\.0\.0\.1:7102\s+-\s+-\s+-\s+-\s+-\s+-\s+no/);
     expect(text).toMatch(/1\s+http:\/\/127\.0\.0\.1:7201\s+a\s+21\s+yes\s+4\s+5\.0 MiB\s+16\.0 GiB/);
     expect(text).toMatch(/under-replicated chunks: 2 {3}corrupt chunks: 0/);
     expect(renderStatus(status({ leader: null }))[0]).toMatch(/^leader: none answered/);

@@ -44,10 +44,10 @@ describe("adding a metadata replica", () => {
       return r?.status === 200 ? true : null;
     });
     const leader = await c.leader();
-    await waitUntil("the leader to track replica 4 at its last index", async () => {
+    await waitUntil("the leader to track replica 4 at its last index, as a voter", async () => {
       const st = await c.status(leader);
       const p = st?.peers.find((x) => x.id === 4);
-      return p && st && p.match === st.lastLogIndex ? true : null;
+      return p && st && p.match === st.lastLogIndex && p.member === "voter" ? true : null;
     });
 
     // Make replica 4 necessary: remove one original follower, kill the other. Voters are then the leader,
@@ -65,6 +65,10 @@ describe("adding a metadata replica", () => {
       ]);
       return r.code === 0 ? true : null; // a promotion still in flight refuses other changes for a moment
     });
+    expect((await c.status(leader))?.peers.find((p) => p.id === removed)?.member).toBe("none");
+    const status = await runCli(["status", "--config", c.configPath, "--token", ADMIN]);
+    expect(status.stdout).toMatch(new RegExp(`\\n${removed} .* none `));
+    expect(status.stdout).toMatch(/\n4 .* voter /);
     await c.kill(removed!);
     await c.kill(killed!);
     await fs.writeFile("/after-join.txt", "committed by the leader and replica 4");

@@ -252,6 +252,9 @@ export interface LocationsResponse {
   locations: Record<string, NodeAddress[]>;
 }
 
+/** A configured metadata replica's part in the Raft membership. */
+export type Membership = "voter" | "learner" | "none";
+
 export interface ReplicaStatus {
   id: number;
   url: string;
@@ -264,7 +267,17 @@ export interface ReplicaStatus {
   lastLogIndex: number;
   snapshotIndex: number;
   pid: number;
-  peers: { id: number; url: string; match?: number; next?: number; state?: string; recentActive?: boolean }[];
+  /** This replica's place in the membership it has applied. */
+  member?: Membership;
+  peers: {
+    id: number;
+    url: string;
+    member?: Membership;
+    match?: number;
+    next?: number;
+    state?: string;
+    recentActive?: boolean;
+  }[];
 }
 
 export interface ClusterStatus {
@@ -279,6 +292,8 @@ export interface ClusterStatus {
     commitIndex: number | null;
     appliedIndex: number | null;
     alive: boolean;
+    /** As the answering replica sees the membership: a configured replica may have been removed. */
+    member?: Membership;
   }[];
   data: {
     id: number;
