@@ -32,7 +32,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="card">term<b id="term">–</b></div>
 </div>
 <h2>Metadata replicas</h2>
-<table id="meta"><thead><tr><th>id</th><th>url</th><th>role</th><th>term</th><th>commit</th><th>applied</th><th>pid</th><th>state</th></tr></thead><tbody></tbody></table>
+<table id="meta"><thead><tr><th>id</th><th>url</th><th>role</th><th>member</th><th>term</th><th>commit</th><th>applied</th><th>pid</th><th>state</th></tr></thead><tbody></tbody></table>
 <h2>Data nodes</h2>
 <table id="data"><thead><tr><th>id</th><th>url</th><th>zone</th><th>chunks</th><th>used / capacity</th><th>free</th><th>state</th></tr></thead><tbody></tbody></table>
 <h2>Recent events</h2>
@@ -58,7 +58,7 @@ async function refresh() {
     document.getElementById("under").className = s.underReplicatedChunks ? "bad" : "ok";
     document.getElementById("corrupt").textContent = s.corruptChunks;
     document.getElementById("term").textContent = s.term;
-    rows("meta", s.meta.map((m) => '<tr class="' + (m.role === "leader" ? "leader" : m.alive ? "" : "down") + '" data-id="' + m.id + '"><td>' + m.id + "</td><td>" + esc(m.url) + "</td><td>" + esc(m.role ?? "–") + "</td><td>" + (m.term ?? "–") + "</td><td>" + (m.commitIndex ?? "–") + "</td><td>" + (m.appliedIndex ?? "–") + "</td><td>" + (m.pid ?? "–") + '</td><td class="' + (m.alive ? "ok" : "bad") + '">' + (m.alive ? "alive" : "down") + "</td></tr>").join(""));
+    rows("meta", s.meta.map((m) => '<tr class="' + (m.role === "leader" ? "leader" : m.alive ? "" : "down") + '" data-id="' + m.id + '"><td>' + m.id + "</td><td>" + esc(m.url) + "</td><td>" + esc(m.role ?? "–") + "</td><td>" + esc(m.member ?? "–") + "</td><td>" + (m.term ?? "–") + "</td><td>" + (m.commitIndex ?? "–") + "</td><td>" + (m.appliedIndex ?? "–") + "</td><td>" + (m.pid ?? "–") + '</td><td class="' + (m.alive ? "ok" : "bad") + '">' + (m.alive ? "alive" : "down") + "</td></tr>").join(""));
     rows("data", s.data.map((d) => { const cap = d.capacityBytes || d.usedBytes + d.freeBytes || 1; const pct = Math.min(100, (100 * d.usedBytes) / cap); return '<tr class="' + (d.alive ? "" : "down") + '"><td>' + d.id + "</td><td>" + esc(d.url) + "</td><td>" + esc(d.zone) + "</td><td>" + d.chunks + '</td><td><div class="bar" title="' + pct.toFixed(1) + '%"><div style="width:' + pct + '%"></div></div>' + size(d.usedBytes) + " / " + size(cap) + "</td><td>" + size(d.freeBytes) + '</td><td class="' + (d.alive ? "ok" : "bad") + '">' + (d.alive ? "alive" : "dead") + "</td></tr>"; }).join(""));
     const ev = await getJson("/v1/events");
     rows("events", ev.events.map((e) => "<tr><td>" + new Date(e.atMs).toLocaleTimeString() + '</td><td><span class="pill">' + esc(e.kind) + "</span></td><td>" + esc(e.message) + "</td></tr>").join(""));

@@ -46,6 +46,9 @@ describe("dashboard", () => {
         .poll(async () => row(leader).locator("td").nth(2).textContent(), { timeout: 15_000 })
         .toBe("leader");
       await expect
+        .poll(async () => row(victim).locator("td").nth(3).textContent(), { timeout: 15_000 })
+        .toBe("voter");
+      await expect
         .poll(async () => row(victim).locator("td").last().textContent(), { timeout: 15_000 })
         .toBe("alive");
 
