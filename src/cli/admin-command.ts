@@ -20,65 +20,62 @@ async function runAdmin(
   await line(io, json ? JSON.stringify(answer) : describe(answer));
 }
 
+interface AdminCommand {
+  name: string;
+  description: string;
+  what: string;
+  force?: string;
+  call: (client: RaftfsClient, id: number, force: boolean) => Promise<object>;
+  describe: (answer: Record<string, unknown>) => string;
+}
+
+const COMMANDS: AdminCommand[] = [
+  {
+    name: "add-meta",
+    description: "add a metadata replica of the config (join: true) as a learner; promoted once caught up",
+    what: "replica id in the config",
+    call: (c, id) => c.admin.addMetaReplica(id),
+    describe: (a) => `meta ${a.id} added as a learner (${a.url})`,
+  },
+  {
+    name: "remove-meta",
+    description: "remove a metadata replica from the Raft configuration",
+    what: "replica id",
+    call: (c, id) => c.admin.removeMetaReplica(id),
+    describe: (a) => `meta ${a.id} removed`,
+  },
+  {
+    name: "decommission",
+    description: "drain a data node: no new chunks; its chunks are copied to the other nodes",
+    what: "data node id",
+    call: (c, id) => c.admin.decommissionDataNode(id),
+    describe: (a) =>
+      `data ${a.id} is ${a.state}; ${a.remainingChunks} chunk(s) still to copy (see raftfs status)`,
+  },
+  {
+    name: "remove-data",
+    description: "remove a drained data node from the cluster for good",
+    what: "data node id",
+    force: "even if the leader cannot confirm every chunk has copies elsewhere",
+    call: (c, id, force) => c.admin.removeDataNode(id, { force }),
+    describe: (a) => `data ${a.id} is ${a.state}`,
+  },
+];
+
 export function addAdminCommands(program: Command, io: CliIo, g: Globals): void {
   const admin = program
     .command("admin")
     .description("cluster administration: metadata replicas and data-node decommission (role admin)");
-  admin
-    .command("add-meta")
-    .description("add a metadata replica of the config (join: true) as a learner; promoted once caught up")
-    .argument("<id>", "replica id in the config", positiveInt)
-    .option("--json", "the leader's answer as JSON")
-    .action((id: number, o: { json?: boolean }, cmd: Command) =>
-      runAdmin(
-        io,
-        g(cmd),
-        o.json,
-        (c) => c.admin.addMetaReplica(id),
-        (a) => `meta ${a.id} added as a learner (${a.url})`,
-      ),
-    );
-  admin
-    .command("remove-meta")
-    .description("remove a metadata replica from the Raft configuration")
-    .argument("<id>", "replica id", positiveInt)
-    .option("--json", "the leader's answer as JSON")
-    .action((id: number, o: { json?: boolean }, cmd: Command) =>
-      runAdmin(
-        io,
-        g(cmd),
-        o.json,
-        (c) => c.admin.removeMetaReplica(id),
-        (a) => `meta ${a.id} removed`,
-      ),
-    );
-  admin
-    .command("decommission")
-    .description("drain a data node: no new chunks; its chunks are copied to the other nodes")
-    .argument("<id>", "data node id", positiveInt)
-    .option("--json", "the leader's answer as JSON")
-    .action((id: number, o: { json?: boolean }, cmd: Command) =>
-      runAdmin(
-        io,
-        g(cmd),
-        o.json,
-        (c) => c.admin.decommissionDataNode(id),
-        (a) => `data ${a.id} is ${a.state}; ${a.remainingChunks} chunk(s) still to copy (see raftfs status)`,
-      ),
-    );
-  admin
-    .command("remove-data")
-    .description("remove a drained data node from the cluster for good")
-    .argument("<id>", "data node id", positiveInt)
-    .option("--force", "even if the leader cannot confirm every chunk has copies elsewhere")
-    .option("--json", "the leader's answer as JSON")
-    .action((id: number, o: { json?: boolean; force?: boolean }, cmd: Command) =>
-      runAdmin(
-        io,
-        g(cmd),
-        o.json,
-        (c) => c.admin.removeDataNode(id, { force: o.force === true }),
-        (a) => `data ${a.id} is ${a.state}`,
-      ),
-    );
+  for (const spec of COMMANDS) {
+    const cmd = admin
+      .command(spec.name)
+      .description(spec.description)
+      .argument("<id>", spec.what, positiveInt);
+    if (spec.force) cmd.option("--force", spec.force);
+    cmd
+      .option("--json", "the leader's answer as JSON")
+      .action((id: number, o: { json?: boolean; force?: boolean }, c: Command) =>
+        runAdmin(io, g(c), o.json, (client) => spec.call(client, id, o.force === true), spec.describe),
+      );
+  }
 }

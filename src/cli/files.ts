@@ -54,7 +54,7 @@ export async function put(
     const out = client.createWriteStream(target, {
       ...(o.parents ? { createParents: true } : {}),
       ...(o.expectedVersion !== undefined ? { expectedVersion: o.expectedVersion } : {}),
-      ...(o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
+      ...lockOption(o.lockToken),
     });
     const progress = startProgress(io, `put ${target}`, total, progressEnabled(io, { ...g, ...o }));
     try {
@@ -206,7 +206,7 @@ export async function mkdir(
     for (const p of paths) {
       await client.mkdir(p, {
         recursive: o.parents === true,
-        ...(o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
+        ...lockOption(o.lockToken),
       });
     }
   });
@@ -219,9 +219,7 @@ export async function mv(
   to: string,
   o: { lockToken?: number },
 ): Promise<void> {
-  await withClient(io, g, (client) =>
-    client.rename(from, to, o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
-  );
+  await withClient(io, g, (client) => client.rename(from, to, lockOption(o.lockToken)));
 }
 
 export async function rmCommand(
@@ -235,7 +233,7 @@ export async function rmCommand(
       await client.rm(p, {
         recursive: o.recursive === true,
         force: o.force === true,
-        ...(o.lockToken !== undefined ? { lockToken: o.lockToken } : {}),
+        ...lockOption(o.lockToken),
       });
     }
   });
@@ -262,4 +260,9 @@ export async function versions(
     for (const l of table(["VERSION", "SIZE", "CREATED", "STORED"], rows, { rightAlign: [1] }))
       await line(io, l);
   });
+}
+
+/** `{ lockToken }` when one was given (the options are exact: no `lockToken: undefined`). */
+function lockOption(lockToken: number | undefined): { lockToken?: number } {
+  return lockToken !== undefined ? { lockToken } : {};
 }

@@ -4,7 +4,12 @@
  * view says who is up, not whether the data is safe (`leader: null` tells the reader so).
  */
 import type { Dispatcher } from "undici";
-import type { ClusterStatus, DataNodeStatus, ReplicaStatus } from "../common/protocol/index.js";
+import {
+  type ClusterStatus,
+  type DataNodeStatus,
+  metaStatusRow,
+  type ReplicaStatus,
+} from "../common/protocol/index.js";
 import { isTransportError, requestJson } from "./http.js";
 
 const PROBE_TIMEOUT_MS = 1000;
@@ -33,17 +38,8 @@ export async function partialStatus(
     Promise.all(dataNodes.map((d) => probe<DataNodeStatus>(dispatcher, d.url))),
   ]);
   const meta = metaUrls.map((url, i) => {
-    const s = metas[i] ?? null;
-    return {
-      id: s?.id ?? i + 1,
-      url,
-      pid: s?.pid ?? null,
-      role: s?.role ?? null,
-      term: s?.term ?? null,
-      commitIndex: s?.commitIndex ?? null,
-      appliedIndex: s?.appliedIndex ?? null,
-      alive: s !== null,
-    };
+    const s = metas[i] ?? undefined;
+    return metaStatusRow(s?.id ?? i + 1, url, s);
   });
   const data = dataNodes.map((d, i) => {
     const s = datas[i] ?? null;

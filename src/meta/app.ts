@@ -14,6 +14,7 @@ import {
   type DataRegisterRequest,
   META_ROUTES,
   META_SCHEMAS,
+  metaStatusRow,
   type PlacementRequest,
   type ReplicaStatus,
   SECRET_HEADER,
@@ -144,13 +145,12 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     });
   }
 
-  const requireSecret = (req: FastifyRequest) => {
+  // On arrival (onRequest): an unauthenticated internal request is refused before its body is read.
+  const checkSecret = async (req: FastifyRequest) => {
     if (!secretMatches(req.headers[SECRET_HEADER], opts.secret)) {
       throw new DfsError("UNAUTHORIZED", "internal route: missing or wrong cluster secret");
     }
   };
-  // On arrival: an unauthenticated internal request is refused before its body is read or checked.
-  const checkSecret = async (req: FastifyRequest) => requireSecret(req);
   const requireLeader = () => {
     if (!replica.isLeader() || replica.tracker === null) throw replica.notLeader();
     return replica.tracker;
@@ -317,7 +317,6 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     META_ROUTES.dataRegister,
     { bodyLimit: 256 * 1024 * 1024, schema: META_SCHEMAS.dataRegister, onRequest: checkSecret },
     async (req) => {
-      requireSecret(req);
       const tracker = requireLeader();
       const r = body(req) as unknown as DataRegisterRequest;
       if (replica.fs.dataNodeState(r.id) === "removed") {
@@ -331,7 +330,6 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     META_ROUTES.dataHeartbeat,
     { bodyLimit: 64 * 1024 * 1024, schema: META_SCHEMAS.dataHeartbeat, onRequest: checkSecret },
     async (req) => {
-      requireSecret(req);
       const tracker = requireLeader();
       const h = body(req) as unknown as DataHeartbeatRequest;
       const node = tracker.nodes.get(h.id);
@@ -425,19 +423,13 @@ async function clusterStatus(replica: MetaReplica, dispatcher: Dispatcher): Prom
     ...self.peers.map((p) => ({ id: p.id, url: p.url, member: p.member })),
   ]
     .sort((a, b) => a.id - b.id)
-    .map(({ id, url, member }) => {
-      const s = metas.find((m) => m.id === id);
-      return {
+    .map(({ id, url, member }) => ({
+      ...metaStatusRow(
         id,
         url,
-        pid: s?.pid ?? null,
-        role: s?.role ?? null,
-        term: s?.term ?? null,
-        commitIndex: s?.commitIndex ?? null,
-        appliedIndex: s?.appliedIndex ?? null,
-        alive: s !== undefined,
-        ...(member ? { member } : {}),
-      };
-    });
+        metas.find((m) => m.id === id),
+      ),
+      ...(member ? { member } : {}),
+    }));
   return { leader: self.id, term: self.term, meta, ...replica.dataStatus() };
 }

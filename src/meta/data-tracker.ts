@@ -272,7 +272,8 @@ export class DataTracker {
    */
   collectGarbage(): number {
     if (this.gcBusy) return 0;
-    this.tombstoneDuties();
+    const tombstoned = new Set(this.deps.tombstones().map((t) => t.chunkId));
+    this.tombstoneDuties(tombstoned);
     if (this.gcBusy) return 0;
     if (!this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported)) return 0;
     if ([...this.nodes.values()].some((n) => !this.isAlive(n))) return 0;
@@ -280,7 +281,6 @@ export class DataTracker {
     const cutoff = now - this.opts.garbageGraceMs;
     const referenced = this.deps.referenced();
     const listed = new Map(this.deps.garbage().map((g) => [g.chunkId, g.sinceMs]));
-    const tombstoned = new Set(this.deps.tombstones().map((t) => t.chunkId));
     const doomed = new Set<string>();
     for (const [chunkId, sinceMs] of listed)
       if (sinceMs <= cutoff && !referenced.has(chunkId)) doomed.add(chunkId);
@@ -322,8 +322,7 @@ export class DataTracker {
    * stored anew after the deletion, and no delete of ours can reach it any more: the tombstone is
    * revived, and commits naming the chunk are accepted again.
    */
-  private tombstoneDuties(): void {
-    const tombstones = new Set(this.deps.tombstones().map((t) => t.chunkId));
+  private tombstoneDuties(tombstones: ReadonlySet<string>): void {
     for (const map of [this.deleteSent, this.confirmedAbsent])
       for (const id of map.keys()) if (!tombstones.has(id)) map.delete(id);
     const revive: string[] = [];

@@ -242,13 +242,18 @@ export class HttpTransport implements Transport {
     }
     stream.cork();
     while (peer.queue.length > 0) {
-      let n = 0;
-      let bytes = 0;
-      while (n < peer.queue.length) {
-        const size = messageSizeBytes(peer.queue[n]!);
-        if (n > 0 && bytes + size > o.maxBatchBytes) break;
-        bytes += size;
-        n++;
+      // Usually everything fits one frame; only a large queue is measured message by message.
+      let n = peer.queue.length;
+      let bytes = peer.queuedBytes;
+      if (bytes > o.maxBatchBytes) {
+        n = 0;
+        bytes = 0;
+        while (n < peer.queue.length) {
+          const size = messageSizeBytes(peer.queue[n]!);
+          if (n > 0 && bytes + size > o.maxBatchBytes) break;
+          bytes += size;
+          n++;
+        }
       }
       const batch = peer.queue.splice(0, n);
       peer.queuedBytes -= bytes;

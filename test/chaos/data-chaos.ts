@@ -28,7 +28,7 @@ import { checkLinearizable, describeOperation, HistoryRecorder } from "../suppor
 import { MetaCluster, waitUntil } from "../support/meta-procs.js";
 import { type FsInput, type FsOutput, fsModel } from "./fs-model.js";
 import { checkLocks, type LockEvent } from "./lock-check.js";
-import { type FaultKind, partition, rng } from "./meta-chaos.js";
+import { type FaultKind, injectReplicaFault, partition, type ReplicaFaults, rng } from "./meta-chaos.js";
 
 /**
  * `pauseClients` stops the whole test process (every client, like a long GC pause) for longer than a
@@ -231,14 +231,12 @@ async function play(
   const locks: LockEvent[] = [];
   const started = Date.now();
   const until = started + schedule.durationMs;
-  const paused = new Set<number>();
+  const replicaFaults: ReplicaFaults = { paused: new Set(), isolated: new Set(), restarts: [] };
+  const { paused, restarts } = replicaFaults;
   const pausedData = new Set<number>();
-  const isolated = new Set<number>();
   const corruptions: Corruption[] = [];
-  const restarts: Promise<void>[] = [];
   const dataIds = [...c.dataUrls.keys()];
 
-  const leaderOrAny = async () => (await c.leader(3000).catch(() => null)) ?? c.ids[0]!;
   const injector = (async () => {
     for (const f of [...schedule.faults].sort((a, b) => a.atMs - b.atMs)) {
       const wait = started + f.atMs - Date.now();
@@ -298,37 +296,9 @@ async function play(
         }
         continue;
       }
-      const leader = await leaderOrAny();
-      const follower = c.ids.find((id) => id !== leader && c.alive(id) && !paused.has(id)) ?? leader;
-      const target = f.kind.endsWith("Leader") ? leader : follower;
-      log(`${at} → replica ${target} for ${f.durationMs} ms`);
-      if (f.kind.startsWith("kill")) {
-        await c.kill(target);
-        restarts.push(
-          sleep(f.durationMs).then(() => {
-            if (!c.alive(target)) c.launch(target);
-          }),
-        );
-      } else if (f.kind.startsWith("pause")) {
-        if (!c.alive(target) || paused.has(target)) continue;
-        paused.add(target);
-        await c.kill(target, "SIGSTOP");
-        restarts.push(
-          sleep(f.durationMs).then(async () => {
-            await c.kill(target, "SIGCONT");
-            paused.delete(target);
-          }),
-        );
-      } else {
-        isolated.add(target);
-        await partition(c, [...isolated], SECRET);
-        restarts.push(
-          sleep(f.durationMs).then(async () => {
-            isolated.delete(target);
-            await partition(c, [...isolated], SECRET);
-          }),
-        );
-      }
+      await injectReplicaFault(c, f, replicaFaults, SECRET, (target) =>
+        log(`${at} → replica ${target} for ${f.durationMs} ms`),
+      );
     }
   })();
 

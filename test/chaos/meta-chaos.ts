@@ -95,47 +95,17 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
   const secret = { [SECRET_HEADER]: "e2e-secret-0123456789" };
   const started = Date.now();
   const until = started + schedule.durationMs;
-  const paused = new Set<number>();
-  const isolated = new Set<number>();
-  const restarts: Promise<void>[] = [];
+  const faults: ReplicaFaults = { paused: new Set(), isolated: new Set(), restarts: [] };
+  const { paused, restarts } = faults;
 
-  const leaderOrAny = async () => (await c.leader(3000).catch(() => null)) ?? c.ids[0]!;
   const injector = (async () => {
     for (const f of [...schedule.faults].sort((a, b) => a.atMs - b.atMs)) {
       const wait = started + f.atMs - Date.now();
       if (wait > 0) await sleep(wait);
       if (Date.now() > until) break;
-      const leader = await leaderOrAny();
-      const follower = c.ids.find((id) => id !== leader && c.alive(id) && !paused.has(id)) ?? leader;
-      const target = f.kind.endsWith("Leader") ? leader : follower;
-      log(`+${Date.now() - started} ms: ${f.kind} → replica ${target} for ${f.durationMs} ms`);
-      if (f.kind.startsWith("kill")) {
-        await c.kill(target);
-        restarts.push(
-          sleep(f.durationMs).then(() => {
-            if (!c.alive(target)) c.launch(target);
-          }),
-        );
-      } else if (f.kind.startsWith("pause")) {
-        if (!c.alive(target) || paused.has(target)) continue;
-        paused.add(target);
-        await c.kill(target, "SIGSTOP");
-        restarts.push(
-          sleep(f.durationMs).then(async () => {
-            await c.kill(target, "SIGCONT");
-            paused.delete(target);
-          }),
-        );
-      } else {
-        isolated.add(target);
-        await partition(c, [...isolated], secret);
-        restarts.push(
-          sleep(f.durationMs).then(async () => {
-            isolated.delete(target);
-            await partition(c, [...isolated], secret);
-          }),
-        );
-      }
+      await injectReplicaFault(c, f, faults, secret, (target) =>
+        log(`+${Date.now() - started} ms: ${f.kind} → replica ${target} for ${f.durationMs} ms`),
+      );
     }
   })();
 
@@ -187,6 +157,57 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
     unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
     faults: schedule.faults.length,
   };
+}
+
+/** Replicas paused or isolated now, and the healings scheduled so far. */
+export interface ReplicaFaults {
+  paused: Set<number>;
+  isolated: Set<number>;
+  restarts: Promise<void>[];
+}
+
+/**
+ * Kills, pauses or isolates the leader (kinds ending in "Leader") or a live, unpaused follower, and
+ * schedules the healing after `durationMs` in `s.restarts`. `note` hears the chosen replica.
+ */
+export async function injectReplicaFault(
+  c: MetaCluster,
+  f: { kind: string; durationMs: number },
+  s: ReplicaFaults,
+  secret: Record<string, string>,
+  note: (target: number) => void,
+): Promise<void> {
+  const leader = (await c.leader(3000).catch(() => null)) ?? c.ids[0]!;
+  const follower = c.ids.find((id) => id !== leader && c.alive(id) && !s.paused.has(id)) ?? leader;
+  const target = f.kind.endsWith("Leader") ? leader : follower;
+  note(target);
+  if (f.kind.startsWith("kill")) {
+    await c.kill(target);
+    s.restarts.push(
+      sleep(f.durationMs).then(() => {
+        if (!c.alive(target)) c.launch(target);
+      }),
+    );
+  } else if (f.kind.startsWith("pause")) {
+    if (!c.alive(target) || s.paused.has(target)) return;
+    s.paused.add(target);
+    await c.kill(target, "SIGSTOP");
+    s.restarts.push(
+      sleep(f.durationMs).then(async () => {
+        await c.kill(target, "SIGCONT");
+        s.paused.delete(target);
+      }),
+    );
+  } else {
+    s.isolated.add(target);
+    await partition(c, [...s.isolated], secret);
+    s.restarts.push(
+      sleep(f.durationMs).then(async () => {
+        s.isolated.delete(target);
+        await partition(c, [...s.isolated], secret);
+      }),
+    );
+  }
 }
 
 export async function partition(

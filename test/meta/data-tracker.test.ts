@@ -56,7 +56,20 @@ function setup(
       usedBytes: 0,
       chunks,
     });
-  return { t, register, advance: (ms: number) => (now += ms), collected, revived, referenced };
+  /** A heartbeat with these inventory changes; returns the commands the leader hands back. */
+  const beat = (id: number, added: string[] = [], removed: string[] = [], deleted: string[] = []) =>
+    t.heartbeat({
+      id,
+      pid: id,
+      freeBytes: 1,
+      usedBytes: 0,
+      chunkCount: 0,
+      added,
+      removed,
+      corrupt: [],
+      deleted,
+    }).commands;
+  return { t, register, beat, advance: (ms: number) => (now += ms), collected, revived, referenced };
 }
 
 describe("data tracker (leader soft state)", () => {
@@ -223,19 +236,7 @@ describe("data tracker (leader soft state)", () => {
   test("deletes only what the log condemned, and revives a chunk stored again after its deletion", async () => {
     const raced = ID(20);
     const orphan = ID(21);
-    const { t, register, advance, collected, revived, referenced } = setup({ nodes: 2 });
-    const beat = (id: number, added: string[], removed: string[], deleted: string[] = []) =>
-      t.heartbeat({
-        id,
-        pid: id,
-        freeBytes: 1,
-        usedBytes: 0,
-        chunkCount: 0,
-        added,
-        removed,
-        corrupt: [],
-        deleted,
-      }).commands;
+    const { t, register, beat, advance, collected, revived, referenced } = setup({ nodes: 2 });
     register(1, "a", [raced, orphan]);
     register(2, "b", [orphan]);
     expect(t.collectGarbage()).toBe(0); // orphans first seen now
@@ -270,33 +271,21 @@ describe("data tracker (leader soft state)", () => {
 
   test("a deletion and a new copy within one heartbeat still revive (the acknowledgement tells them apart)", async () => {
     const orphan = ID(22);
-    const { t, register, advance, revived } = setup({ nodes: 1 });
-    const beat = (added: string[], removed: string[], deleted: string[] = []) =>
-      t.heartbeat({
-        id: 1,
-        pid: 1,
-        freeBytes: 1,
-        usedBytes: 0,
-        chunkCount: 0,
-        added,
-        removed,
-        corrupt: [],
-        deleted,
-      }).commands;
+    const { t, register, beat, advance, revived } = setup({ nodes: 1 });
     register(1, "a", [orphan]);
     t.collectGarbage();
     for (let i = 0; i < 3; i++) {
       advance(4_000);
-      beat([], []);
+      beat(1);
     }
     expect(t.collectGarbage()).toBe(1);
     await settle();
-    expect(beat([], [])).toEqual([{ type: "delete", chunkIds: [orphan] }]);
+    expect(beat(1)).toEqual([{ type: "delete", chunkIds: [orphan] }]);
     // Without the acknowledgement, presence proves nothing: the delete may not have run yet.
     t.collectGarbage();
     await settle();
     expect(revived).toEqual([]);
-    beat([orphan], [], [orphan]); // deleted, then stored again: the delta shows only `added`
+    beat(1, [orphan], [], [orphan]); // deleted, then stored again: the delta shows only `added`
     t.collectGarbage();
     await settle();
     expect(revived).toEqual([[orphan]]);

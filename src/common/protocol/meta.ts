@@ -314,6 +314,24 @@ export interface ClusterStatus {
   corruptChunks: number;
 }
 
+/** A metadata replica's row of the cluster status, from its own `/status` (undefined: no answer). */
+export function metaStatusRow(
+  id: number,
+  url: string,
+  s: ReplicaStatus | undefined,
+): ClusterStatus["meta"][number] {
+  return {
+    id,
+    url,
+    pid: s?.pid ?? null,
+    role: s?.role ?? null,
+    term: s?.term ?? null,
+    commitIndex: s?.commitIndex ?? null,
+    appliedIndex: s?.appliedIndex ?? null,
+    alive: s !== undefined,
+  };
+}
+
 /** Admin routes (role `admin` when tokens are configured): `{id}` names a replica or a data node. */
 export interface AdminNodeRequest {
   id: number;
