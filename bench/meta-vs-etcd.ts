@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { Agent, request } from "undici";
 import {
   cpuSeconds,
+  cpuTimes,
   freePort,
   type LoadResult,
   livePids,
@@ -39,6 +40,8 @@ const { values } = parseArgs({
     only: { type: "string", default: "write1,write64,mkdir1,mkdir64,stat64" },
     /** Each row runs this many times per system, alternating which system goes first. */
     rounds: { type: "string", default: "2" },
+    /** Print each run's CPU per operation by member (user/system) and for the load generator. */
+    "cpu-detail": { type: "boolean", default: false },
   },
 });
 const MAX_OPS = Number(values.ops);
@@ -250,6 +253,25 @@ async function startEtcd(): Promise<System> {
 
 // ------------------------------------------------------------------ measurements
 
+/** One line per run: each member's user/system CPU ms per op (leader marked by its share), the load generator's. */
+function printCpuDetail(
+  label: string,
+  pids: number[],
+  before: { members: { user: number; system: number }[]; loadGenerator: NodeJS.CpuUsage },
+  ops: number,
+): void {
+  const perOp = (seconds: number) => ((seconds * 1000) / Math.max(1, ops)).toFixed(3);
+  const members = pids.map((pid, k) => {
+    const now = cpuTimes(pid);
+    const was = before.members[k]!;
+    return `${perOp(now.user - was.user)}u+${perOp(now.system - was.system)}s`;
+  });
+  const lg = process.cpuUsage(before.loadGenerator);
+  console.log(
+    `cpu ms/op ${label}: members ${members.join(" ")}; load generator ${perOp(lg.user / 1e6)}u+${perOp(lg.system / 1e6)}s`,
+  );
+}
+
 interface Row {
   system: string;
   workload: string;
@@ -292,9 +314,13 @@ async function throughput(systems: System[]): Promise<Row[]> {
       const order = round % 2 === 0 ? systems : [...systems].reverse();
       for (const sys of order) {
         const url = leaders.get(sys)!;
-        const cpu0 = cpuSeconds(sys.pids());
+        const pids = sys.pids();
+        const cpu0 = cpuSeconds(pids);
+        const detail0 = { members: pids.map(cpuTimes), loadGenerator: process.cpuUsage() };
         const r = await load(w.concurrency, MAX_OPS, MAX_SECONDS, (i) => w.op(sys, url, i + round * MAX_OPS));
-        const cpuMsPerOp = ((cpuSeconds(sys.pids()) - cpu0) * 1000) / Math.max(1, r.ops);
+        const cpuMsPerOp = ((cpuSeconds(pids) - cpu0) * 1000) / Math.max(1, r.ops);
+        if (values["cpu-detail"])
+          printCpuDetail(`${sys.name} ${w.key} round ${round + 1}`, pids, detail0, r.ops);
         const prev = best.get(sys);
         if (!prev || r.opsPerSecond > prev.r.opsPerSecond) {
           best.set(sys, { system: sys.name, workload: w.name, concurrency: w.concurrency, r, cpuMsPerOp });

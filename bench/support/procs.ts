@@ -125,18 +125,27 @@ export function livePids(procs: Map<number, ChildProcess>): number[] {
 
 const CLOCK_TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
 
-/** User + system CPU seconds used so far by these processes (Linux /proc; 0 for a vanished one). */
-export function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited meanwhile
-    }
+/** User and system CPU seconds used so far by one process (Linux /proc; zeros once it vanished). */
+export function cpuTimes(pid: number): { user: number; system: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return {
+      user: Number(fields[11]) / CLOCK_TICKS_PER_SECOND,
+      system: Number(fields[12]) / CLOCK_TICKS_PER_SECOND,
+    };
+  } catch {
+    return { user: 0, system: 0 };
   }
-  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** User + system CPU seconds used so far by these processes. */
+export function cpuSeconds(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    const t = cpuTimes(pid);
+    total += t.user + t.system;
+  }
+  return total;
 }

@@ -288,7 +288,15 @@ export class LevelStorage implements PersistentStorage {
     assert(!this.writing, "raft store writes must not overlap");
     this.writing = true;
     try {
-      await this.db.batch(ops, { sync });
+      // A chained batch, not db.batch(array): abstract-level clones and re-validates every element of
+      // an array batch, which measured here at ~3× the CPU of the same writes chained (~180 against
+      // ~55 µs for 15 entries) and was the largest item in a follower's profile.
+      const batch = this.db.batch();
+      for (const op of ops) {
+        if (op.type === "put") batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+      await batch.write({ sync });
     } catch (err) {
       this.failed = err;
       throw new StorageFailedError(this.dir, err);

@@ -286,7 +286,11 @@ describe("LevelStorage", () => {
     // An injected batch failure stands in for a failed fsync (LevelDB then refuses all later writes).
     const db = (s as unknown as { db: ClassicLevel<Uint8Array, Uint8Array> }).db;
     const realBatch = db.batch.bind(db);
-    (db as unknown as { batch: unknown }).batch = () => Promise.reject(new Error("EIO: fsync failed"));
+    (db as unknown as { batch: unknown }).batch = () => {
+      const chained = realBatch();
+      chained.write = () => chained.close().then(() => Promise.reject(new Error("EIO: fsync failed")));
+      return chained;
+    };
     const entries = [{ index: 1, term: 1, data: new Uint8Array([1]) }];
     await expect(
       s.persist({ hardState: { term: 1, vote: 0, commit: 0 }, entries, snapshot: null }),
