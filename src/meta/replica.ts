@@ -70,6 +70,7 @@ export class MetaReplica {
         maxBytesPerAppend: raft.maxBytesPerAppend,
         maxUncommittedBytes: raft.maxUncommittedBytes,
         snapshotEveryEntries: raft.snapshotEveryEntries,
+        snapshotLogBytesRatio: raft.snapshotLogBytesRatio,
         snapshotChunkBytes: raft.snapshotChunkBytes,
         leaseReads: raft.leaseReads,
       },
@@ -106,7 +107,7 @@ export class MetaReplica {
   }
 
   isLeader(): boolean {
-    return this.driver.status().role === "leader";
+    return this.driver.isLeader();
   }
 
   leaderUrl(id: number | null): string | null {

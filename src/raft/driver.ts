@@ -51,8 +51,16 @@ export interface RaftTuning {
   maxBytesPerAppend: number;
   maxUncommittedBytes: number;
   snapshotChunkBytes: number;
-  /** Take a snapshot once this many entries were applied since the last one. */
+  /** Take a snapshot once this many entries were applied since the last one… */
   snapshotEveryEntries: number;
+  /**
+   * …and the entries applied since hold at least this many times the last snapshot's bytes. A snapshot
+   * serializes the whole state, so a fixed entry count makes its cost grow with the state (a 100 MB
+   * namespace re-serialized every 10,000 writes); tying it to the log's growth keeps the cost per
+   * logged byte constant, while the log kept in memory stays within this ratio of the state. 0: count
+   * only.
+   */
+  snapshotLogBytesRatio: number;
   /** Entries kept behind a snapshot, so that slightly lagging followers need no snapshot transfer. */
   snapshotKeepEntries: number;
   leaseReads: boolean;
@@ -72,6 +80,7 @@ export const DEFAULT_RAFT_TUNING: RaftTuning = {
   maxUncommittedBytes: DEFAULT_RAFT_OPTIONS.maxUncommittedBytes,
   snapshotChunkBytes: DEFAULT_RAFT_OPTIONS.snapshotChunkBytes,
   snapshotEveryEntries: 10_000,
+  snapshotLogBytesRatio: 1,
   snapshotKeepEntries: 1_000,
   leaseReads: false,
   readTimeoutMs: 5_000,
@@ -143,6 +152,9 @@ export class RaftDriver {
   private fatal: unknown = null;
 
   private appliedIndex = 0;
+  /** Bytes of entries applied since the last snapshot, and that snapshot's size: see snapshotLogBytesRatio. */
+  private appliedBytesSinceSnapshot = 0;
+  private lastSnapshotBytes = 0;
   private appliedConf: ConfState = { voters: [], learners: [], joining: [] };
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads: ReadBatcher;
@@ -190,6 +202,7 @@ export class RaftDriver {
     const snap = this.storage.snapshot();
     if (snap.data.byteLength > 0) this.sm.restore(snap.data);
     this.appliedIndex = snap.meta.index;
+    this.lastSnapshotBytes = snap.data.byteLength;
     this.appliedConf = cloneConf(snap.meta.conf);
     this.node = new RaftNode({
       ...DEFAULT_RAFT_OPTIONS,
@@ -322,6 +335,11 @@ export class RaftDriver {
     });
   }
 
+  /** Whether this node leads now: the per-request check, without building a whole status. */
+  isLeader(): boolean {
+    return this.node !== null && !this.stopped && this.node.raft.role === "leader";
+  }
+
   /** Takes a snapshot of everything applied now (tests, operators); resolves when it is durable. */
   snapshotNow(): Promise<void> {
     if (!this.running()) return Promise.reject(this.unavailable());
@@ -402,8 +420,10 @@ export class RaftDriver {
     try {
       while (!this.stopped) {
         const node = this.node!;
-        if (node.hasReady()) await this.cycle(node, node.ready());
-        else if (this.snapshotDue()) await this.takeSnapshot();
+        // A due snapshot goes first: were it taken only when no Ready waits, a steady stream of
+        // proposals would starve it and the log would grow without bound.
+        if (this.snapshotDue()) await this.takeSnapshot();
+        else if (node.hasReady()) await this.cycle(node, node.ready());
         else return;
         // Let timers and sockets run between cycles: a busy loop must not starve the ticks.
         await yieldToEventLoop();
@@ -434,6 +454,8 @@ export class RaftDriver {
     if (snap.meta.index <= this.appliedIndex) return;
     this.sm.restore(snap.data);
     this.appliedIndex = snap.meta.index;
+    this.appliedBytesSinceSnapshot = 0;
+    this.lastSnapshotBytes = snap.data.byteLength;
     this.appliedConf = cloneConf(snap.meta.conf);
     for (const [index, p] of this.proposals) {
       if (index > snap.meta.index) continue;
@@ -451,6 +473,7 @@ export class RaftDriver {
     if (e.conf) this.appliedConf = applyConfChange(this.appliedConf, e.conf);
     else if (e.data.byteLength > 0) result = this.sm.apply(e);
     this.appliedIndex = e.index;
+    this.appliedBytesSinceSnapshot += e.data.byteLength;
     const p = this.proposals.get(e.index);
     if (!p) return;
     this.proposals.delete(e.index);
@@ -484,8 +507,10 @@ export class RaftDriver {
   private snapshotDue(): boolean {
     const snapIndex = this.storage.snapshot().meta.index;
     if (this.snapshotWaiters.length > 0) return true;
+    const t = this.tuning;
     return (
-      this.appliedIndex - snapIndex >= this.tuning.snapshotEveryEntries &&
+      this.appliedIndex - snapIndex >= t.snapshotEveryEntries &&
+      this.appliedBytesSinceSnapshot >= t.snapshotLogBytesRatio * this.lastSnapshotBytes &&
       this.appliedIndex <= this.storage.lastIndex()
     );
   }
@@ -497,6 +522,8 @@ export class RaftDriver {
     // Only a durable index can be snapshotted; apply never runs ahead of persist, so this holds.
     if (index > this.storage.snapshot().meta.index && index <= this.storage.lastIndex()) {
       const data = this.sm.snapshot();
+      this.appliedBytesSinceSnapshot = 0;
+      this.lastSnapshotBytes = data.byteLength;
       await this.storage.createSnapshot(index, this.appliedConf, data);
       const compactTo = index - this.tuning.snapshotKeepEntries;
       if (compactTo > this.storage.firstIndex() - 1) await this.storage.compact(compactTo);

@@ -102,7 +102,7 @@ describe("metadata replicas (real processes)", () => {
   });
 
   test("a replica down while the log is compacted catches up through InstallSnapshot", async () => {
-    cluster = await MetaCluster.start({ raft: { snapshotEveryEntries: 50 } });
+    cluster = await MetaCluster.start({ raft: { snapshotEveryEntries: 50, snapshotLogBytesRatio: 0 } });
     const c = cluster;
     const leader = await c.leader();
     const victim = c.ids.find((id) => id !== leader)!;

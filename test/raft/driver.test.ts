@@ -186,6 +186,41 @@ describe("RaftDriver failure handling", () => {
     await removeDir(dir);
   });
 
+  it("spaces snapshots by the log's growth against the state's size (snapshotLogBytesRatio)", async () => {
+    // A counter's snapshot grows ~4 bytes per value and each entry is 4 bytes: with the ratio at 1 the
+    // gap between snapshots must grow with the state; with 0, one every 10 entries.
+    const snapshotsTaken = async (ratio: number) => {
+      const dir = await makeTempDir();
+      const storage = await LevelStorage.open({ dir, initialConf: SOLO });
+      const taken: { index: number; bytes: number }[] = [];
+      const counting: PersistentStorage = Object.assign(Object.create(storage) as LevelStorage, {
+        createSnapshot: (index: number, conf: ConfState, data: Uint8Array) => {
+          taken.push({ index, bytes: data.byteLength });
+          return storage.createSnapshot(index, conf, data);
+        },
+      });
+      const driver = new RaftDriver(
+        { id: 1, ...FAST, snapshotEveryEntries: 10, snapshotKeepEntries: 0, snapshotLogBytesRatio: ratio },
+        { storage: counting, transport: nullTransport, stateMachine: new CounterMachine() },
+      );
+      driver.start();
+      await waitFor(() => driver.isLeader(), "a single voter to lead");
+      for (let i = 0; i < 300; i++) await driver.propose(u32(i));
+      await driver.stop();
+      await removeDir(dir);
+      return taken;
+    };
+    const byCount = await snapshotsTaken(0);
+    expect(byCount.length).toBeGreaterThanOrEqual(25);
+    const byRatio = await snapshotsTaken(1);
+    expect(byRatio.length).toBeGreaterThanOrEqual(3);
+    expect(byRatio.length).toBeLessThanOrEqual(8);
+    for (let i = 1; i < byRatio.length; i++) {
+      const gapBytes = (byRatio[i]!.index - byRatio[i - 1]!.index) * 4;
+      expect(gapBytes).toBeGreaterThanOrEqual(byRatio[i - 1]!.bytes);
+    }
+  });
+
   it("times out a linearizable read when no leader can be found", async () => {
     const dir = await makeTempDir();
     const storage = await LevelStorage.open({
