@@ -28,7 +28,7 @@ export class FsMachine implements StateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeSnapshot(this.fs.snapshot());
+    return encodeSnapshot(this.fs.snapshotForEncoding());
   }
 
   restore(data: Uint8Array): void {

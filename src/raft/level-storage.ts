@@ -79,7 +79,10 @@ export const LEVEL_KEYS = { HARD_STATE_KEY, SNAP_META_KEY, SNAP_DATA_KEY, LOG_ST
 export function entryKey(index: number): Uint8Array {
   const k = new Uint8Array(ENTRY_KEY_BYTES);
   k[0] = ENTRY_PREFIX;
-  new DataView(k.buffer).setBigUint64(1, BigInt(index));
+  // A big-endian u64 as two u32 halves: a BigInt per entry showed in the write path's profile.
+  const view = new DataView(k.buffer);
+  view.setUint32(1, Math.floor(index / 2 ** 32));
+  view.setUint32(5, index >>> 0);
   return k;
 }
 

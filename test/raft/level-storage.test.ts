@@ -49,6 +49,17 @@ function view(s: Storage) {
 }
 
 describe("LevelStorage", () => {
+  it("keys entries by big-endian u64 index, so they sort by index past 2^32", () => {
+    const indexes = [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER];
+    for (const i of indexes) {
+      const k = entryKey(i);
+      expect(k[0]).toBe(0x10);
+      expect(new DataView(k.buffer).getBigUint64(1)).toBe(BigInt(i));
+    }
+    const hex = indexes.map((i) => Buffer.from(entryKey(i)).toString("hex"));
+    expect([...hex].sort()).toEqual(hex);
+  });
+
   it("starts a new store with the initial configuration and keeps it across a reopen", async () => {
     let s = await LevelStorage.open({ dir, initialConf: CONF });
     expect(s.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf: CONF });

@@ -320,12 +320,22 @@ export class FsState {
 
   // ---- snapshot, hash, checks ----
 
+  /** The whole state as plain data that shares nothing with the live state. */
   snapshot(): FsSnapshot {
+    return this.buildSnapshot(false);
+  }
+
+  /** The same, sharing the immutable file versions: encode it at once; never keep or change it. */
+  snapshotForEncoding(): FsSnapshot {
+    return this.buildSnapshot(true);
+  }
+
+  private buildSnapshot(shareVersions: boolean): FsSnapshot {
     return {
       format: 1,
       lastAppliedIndex: this.appliedIndex,
       lastTimestampMs: this.timestampMs,
-      nodes: this.ns.toSnapshot(),
+      nodes: this.ns.toSnapshot(shareVersions),
       garbage: this.chunks.toSnapshot(),
       tombstones: this.chunks.tombstoneList(),
       locks: this.lockTable.toSnapshot(),

@@ -207,7 +207,12 @@ export class Namespace {
 
   // ---- snapshot ----
 
-  toSnapshot(): NodeSnapshot[] {
+  /**
+   * The tree in path order. `shareVersions` hands out the live (never changed in place) version
+   * records instead of copies: only for a snapshot that is encoded at once (copying every inline byte
+   * took a quarter of a snapshot's time).
+   */
+  toSnapshot(shareVersions = false): NodeSnapshot[] {
     const paths = [...this.nodes.keys()].sort();
     return paths.map((path): NodeSnapshot => {
       const n = this.nodes.get(path);
@@ -219,7 +224,7 @@ export class Namespace {
             type: "file",
             createdAtMs: n.createdAtMs,
             modifiedAtMs: n.modifiedAtMs,
-            versions: n.versions.map(copyVersion),
+            versions: shareVersions ? [...n.versions] : n.versions.map(copyVersion),
           };
     });
   }

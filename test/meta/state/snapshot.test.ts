@@ -57,6 +57,11 @@ describe("snapshot / restore", () => {
     expect(h.fs.stateHash()).toBe(before);
   });
 
+  it("the snapshot for encoding holds the same data as the copying one", () => {
+    const h = populated();
+    expect(h.fs.snapshotForEncoding()).toEqual(h.fs.snapshot());
+  });
+
   it("restore refuses a snapshot that breaks the tree", () => {
     const snap = populated().fs.snapshot();
     const orphan = { ...snap, nodes: snap.nodes.filter((n) => n.path !== "/d") };
