@@ -15,6 +15,7 @@ import {
   entryKey,
   LEVEL_KEYS,
   LevelStorage,
+  logStartRecord,
 } from "../../src/raft/level-storage.js";
 import { makeTempDir, removeDir } from "./helpers.js";
 
@@ -290,6 +291,41 @@ describe("LevelStorage", () => {
       // The store was closed on failure: a clean reopen attempt is not blocked by the LevelDB lock.
       await expect(LevelStorage.open({ dir, initialConf: CONF })).rejects.toBeInstanceOf(CorruptStoreError);
     });
+  });
+
+  it("skips entries a crash left behind the log start during compaction, and the next one removes them", async () => {
+    const raw = () =>
+      new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
+    const s = await LevelStorage.open({ dir, initialConf: CONF });
+    const entries = Array.from({ length: 20 }, (_, i) => ({
+      index: i + 1,
+      term: 1,
+      data: new Uint8Array([i]),
+    }));
+    await s.persist({ hardState: { term: 1, vote: 1, commit: 20 }, entries, snapshot: null });
+    await s.createSnapshot(10, CONF, new Uint8Array([42]));
+    await s.close();
+    // The compaction's range delete never ran: the log start says 10, entries 1..10 are still there.
+    const db = raw();
+    await db.open();
+    await db.put(LEVEL_KEYS.LOG_START_KEY, logStartRecord(10, 1));
+    await db.close();
+
+    const reopened = await LevelStorage.open({ dir, initialConf: CONF });
+    expect(reopened.firstIndex()).toBe(11);
+    expect(reopened.entries(11, 21, Number.POSITIVE_INFINITY).map((e) => e.index)).toEqual(
+      entries.slice(10).map((e) => e.index),
+    );
+    await reopened.createSnapshot(15, CONF, new Uint8Array([43]));
+    await reopened.compact(15);
+    await reopened.close();
+    const after = raw();
+    await after.open();
+    const left: number[] = [];
+    for await (const key of after.keys({ gte: entryKey(0) }))
+      left.push(Number(new DataView(key.buffer, key.byteOffset).getBigUint64(1)));
+    await after.close();
+    expect(left).toEqual([16, 17, 18, 19, 20]);
   });
 
   it("refuses every write after a failed one", async () => {
