@@ -45,6 +45,7 @@ const RaftSettings = Type.Object(
     maxUncommittedBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
     snapshotEveryEntries: Type.Integer({ minimum: 1, default: 10_000 }),
     snapshotLogBytesRatio: Type.Number({ minimum: 0, default: 1 }),
+    snapshotKeepEntries: Type.Integer({ minimum: 0, default: 1_000 }),
     snapshotChunkBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
     leaseReads: Type.Boolean({ default: false }),
   },

@@ -71,6 +71,7 @@ export class MetaReplica {
         maxUncommittedBytes: raft.maxUncommittedBytes,
         snapshotEveryEntries: raft.snapshotEveryEntries,
         snapshotLogBytesRatio: raft.snapshotLogBytesRatio,
+        snapshotKeepEntries: raft.snapshotKeepEntries,
         snapshotChunkBytes: raft.snapshotChunkBytes,
         leaseReads: raft.leaseReads,
       },

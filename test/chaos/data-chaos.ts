@@ -28,7 +28,14 @@ import { checkLinearizable, describeOperation, HistoryRecorder } from "../suppor
 import { MetaCluster, waitUntil } from "../support/meta-procs.js";
 import { type FsInput, type FsOutput, fsModel } from "./fs-model.js";
 import { checkLocks, type LockEvent } from "./lock-check.js";
-import { type FaultKind, injectReplicaFault, partition, type ReplicaFaults, rng } from "./meta-chaos.js";
+import {
+  CHAOS_RAFT,
+  type FaultKind,
+  injectReplicaFault,
+  partition,
+  type ReplicaFaults,
+  rng,
+} from "./meta-chaos.js";
 
 /**
  * `pauseClients` stops the whole test process (every client, like a long GC pause) for longer than a
@@ -153,6 +160,7 @@ export async function runDataChaos(
   const c = await MetaCluster.start({
     dataNodes: DATA_NODES,
     env: { RAFTFS_TEST_FAULTS: "1" },
+    raft: CHAOS_RAFT,
     scrubEveryMs: 300,
     extra: {
       chunkSizeBytes: CHUNK_BYTES,

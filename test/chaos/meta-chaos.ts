@@ -76,13 +76,21 @@ export interface ChaosReport {
   ops: number;
   unknown: number;
   faults: number;
+  /** Each replica's snapshot index at the end: shows that snapshots and compactions happened. */
+  snapshotIndexes: number[];
 }
+
+/**
+ * Snapshots and compactions every few hundred entries (the defaults are 10,000), so that kills,
+ * pauses and partitions land on them and isolated replicas come back through InstallSnapshot.
+ */
+export const CHAOS_RAFT = { snapshotEveryEntries: 200, snapshotKeepEntries: 50 };
 
 export async function runChaos(
   schedule: ChaosSchedule,
   log: (s: string) => void = () => {},
 ): Promise<ChaosReport> {
-  const c = await MetaCluster.start({ env: { RAFTFS_TEST_FAULTS: "1" } });
+  const c = await MetaCluster.start({ env: { RAFTFS_TEST_FAULTS: "1" }, raft: CHAOS_RAFT });
   try {
     return await play(c, schedule, log);
   } finally {
@@ -152,10 +160,12 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
     },
     30_000,
   );
+  const statuses = await Promise.all(c.ids.map((id) => c.status(id)));
   return {
     ops: ops.length,
     unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
     faults: schedule.faults.length,
+    snapshotIndexes: statuses.map((s) => s?.snapshotIndex ?? 0),
   };
 }
 

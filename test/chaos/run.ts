@@ -50,7 +50,8 @@ async function meta(schedule: ChaosSchedule): Promise<void> {
   totals.unknown += r.unknown;
   totals.faults += r.faults;
   console.log(
-    `run ${totals.runs} (meta): ${r.ops} operations (${r.unknown} timed out), ${r.faults} faults — clean`,
+    `run ${totals.runs} (meta): ${r.ops} operations (${r.unknown} timed out), ${r.faults} faults, ` +
+      `snapshots at ${r.snapshotIndexes.join("/")} — clean`,
   );
 }
 
