@@ -30,6 +30,7 @@ import { type FsInput, type FsOutput, fsModel } from "./fs-model.js";
 import { checkLocks, type LockEvent } from "./lock-check.js";
 import {
   CHAOS_RAFT,
+  checkConverged,
   type FaultKind,
   injectReplicaFault,
   partition,
@@ -745,19 +746,4 @@ async function checkRepaired(
     }
   }
   return referenced.size;
-}
-
-async function checkConverged(c: MetaCluster): Promise<void> {
-  await waitUntil(
-    "replicas to converge",
-    async () => {
-      const states = await Promise.all(c.ids.map((id) => c.http.get(`${c.url(id)}/internal/test/state`)));
-      const bodies = states.map((s) => s.body as { appliedIndex: number; hash: string });
-      const first = bodies[0]!;
-      return bodies.every((b) => b.appliedIndex === first.appliedIndex && b.hash === first.hash)
-        ? true
-        : null;
-    },
-    30_000,
-  );
 }

@@ -147,7 +147,18 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
   }
   if (verdict.ok === "unknown") throw new Error(`linearizability undecided: ${verdict.reason}`);
 
-  // Every replica converges on the same state at the same applied index.
+  await checkConverged(c);
+  const statuses = await Promise.all(c.ids.map((id) => c.status(id)));
+  return {
+    ops: ops.length,
+    unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
+    faults: schedule.faults.length,
+    snapshotIndexes: statuses.map((s) => s?.snapshotIndex ?? 0),
+  };
+}
+
+/** Every replica converges on the same state at the same applied index. */
+export async function checkConverged(c: MetaCluster): Promise<void> {
   await waitUntil(
     "replicas to converge",
     async () => {
@@ -160,13 +171,6 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
     },
     30_000,
   );
-  const statuses = await Promise.all(c.ids.map((id) => c.status(id)));
-  return {
-    ops: ops.length,
-    unknown: ops.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
-    faults: schedule.faults.length,
-    snapshotIndexes: statuses.map((s) => s?.snapshotIndex ?? 0),
-  };
 }
 
 /** Replicas paused or isolated now, and the healings scheduled so far. */
