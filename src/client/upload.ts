@@ -6,7 +6,12 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { DfsError, isDfsError } from "../common/errors.js";
-import type { CommitResponse, WireChunkRef, WireContent } from "../common/protocol/index.js";
+import {
+  type CommitResponse,
+  MAX_UPLOAD_AGE_MS,
+  type WireChunkRef,
+  type WireContent,
+} from "../common/protocol/index.js";
 import type { ChunkWriter } from "./chunk-writer.js";
 import { ChunkBuffer } from "./chunking.js";
 
@@ -21,6 +26,8 @@ export interface UploadDeps {
   inlineThresholdBytes: number;
   chunkSizeBytes: number;
   signal?: AbortSignal;
+  /** A monotonic clock in ms (tests replace it). */
+  now?: () => number;
 }
 
 export interface WriteResult {
@@ -35,8 +42,13 @@ export class Upload {
   private inFlight: Promise<void> | null = null;
   private sizeBytes = 0;
   private done = false;
+  private readonly now: () => number;
+  private readonly startedMs: number;
 
-  constructor(private readonly deps: UploadDeps) {}
+  constructor(private readonly deps: UploadDeps) {
+    this.now = deps.now ?? (() => performance.now());
+    this.startedMs = this.now();
+  }
 
   get bytesWritten(): number {
     return this.sizeBytes;
@@ -82,6 +94,15 @@ export class Upload {
       const last = this.chunker!.flush();
       if (last !== null) await this.storeAll([last]);
       await this.inFlight;
+      if (this.now() - this.startedMs > MAX_UPLOAD_AGE_MS) {
+        // The cluster forgets collected chunks' tombstones after a while: a commit this late could be
+        // acknowledged for chunks collected meanwhile, so it is not sent at all.
+        throw new DfsError(
+          "CHUNK_GONE",
+          `this write began more than ${MAX_UPLOAD_AGE_MS / 3_600_000} h ago: its chunks may have been collected; write the file again`,
+          { maxUploadAgeMs: MAX_UPLOAD_AGE_MS },
+        );
+      }
       return await this.commit({ kind: "chunks", chunks: this.stored, sizeBytes: this.sizeBytes });
     } catch (err) {
       await this.abandon();

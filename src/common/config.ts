@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
+import { MAX_UPLOAD_AGE_MS } from "./protocol/meta.js";
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const Host = Type.String({ minLength: 1, default: "127.0.0.1" });
@@ -84,6 +85,9 @@ export const ClusterConfigSchema = Type.Object(
     dataNodeDeadAfterMs: Type.Integer({ minimum: 500, default: 10_000 }),
     dataNodeHeartbeatMs: Type.Integer({ minimum: 100, default: 1000 }),
     garbageGraceMs: Type.Integer({ minimum: 0, default: 10 * 60 * 1000 }),
+    // At least twice MAX_UPLOAD_AGE_MS (see there): shorter would let a slow upload's commit succeed
+    // for chunks that were collected.
+    tombstoneRetentionMs: Type.Integer({ minimum: 2 * MAX_UPLOAD_AGE_MS, default: 7 * 24 * 60 * 60 * 1000 }),
     freeSpaceReserveBytes: Type.Integer({ minimum: 0, default: 256 * 1024 * 1024 }),
     raft: RaftSettings,
     meta: Type.Array(MetaNode, { minItems: 1 }),

@@ -35,6 +35,8 @@ export interface DataTrackerOptions {
   /** How many repair copies may be outstanding at once (bounded repair rate). */
   maxRepairsInFlight: number;
   garbageGraceMs: number;
+  /** Tombstones older than this are forgotten (see MAX_UPLOAD_AGE_MS). */
+  tombstoneRetentionMs: number;
   /** Nodes the config names: GC waits until each has reported. */
   expectedNodeIds: number[];
 }
@@ -52,8 +54,10 @@ export interface DataTrackerDeps {
    * state machine condemned: only those may be deleted. Rejects if the proposal failed.
    */
   collectGarbage(chunkIds: string[], beforeMs: number): Promise<string[]>;
-  /** Collected chunks (tombstones): deleted where they are, revived where they come back. */
-  tombstones(): readonly { chunkId: string }[];
+  /** Collected chunks (tombstones), oldest first: deleted where they are, revived where they come back. */
+  tombstones(): readonly { chunkId: string; sinceMs: number }[];
+  /** Proposes `forgetTombstones`. */
+  forgetTombstones(beforeMs: number): Promise<void>;
   /** Proposes `reviveChunks`. */
   reviveChunks(chunkIds: string[]): Promise<void>;
   /**
@@ -272,9 +276,21 @@ export class DataTracker {
    */
   collectGarbage(): number {
     if (this.gcBusy) return 0;
-    const tombstoned = new Set(this.deps.tombstones().map((t) => t.chunkId));
+    const tombstones = this.deps.tombstones();
+    const tombstoned = new Set(tombstones.map((t) => t.chunkId));
     this.tombstoneDuties(tombstoned);
     if (this.gcBusy) return 0;
+    const forgetBefore = this.deps.now() - this.opts.tombstoneRetentionMs;
+    if ((tombstones[0]?.sinceMs ?? forgetBefore) < forgetBefore) {
+      this.gcBusy = true;
+      this.deps
+        .forgetTombstones(forgetBefore)
+        .catch(() => undefined)
+        .finally(() => {
+          this.gcBusy = false;
+        });
+      return 0;
+    }
     if (!this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported)) return 0;
     if ([...this.nodes.values()].some((n) => !this.isAlive(n))) return 0;
     const now = this.deps.now();

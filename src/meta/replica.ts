@@ -334,6 +334,7 @@ export class MetaReplica {
         ticketTtlMs: 60_000,
         maxRepairsInFlight: 16,
         garbageGraceMs: this.config.garbageGraceMs,
+        tombstoneRetentionMs: this.config.tombstoneRetentionMs,
         expectedNodeIds: this.config.data.map((d) => d.id),
       },
       {
@@ -361,6 +362,14 @@ export class MetaReplica {
             await this.mutate({ type: "reviveChunks", chunkIds });
           } catch (err) {
             this.deps.log.warn({ err }, "reviveChunks failed");
+            throw err;
+          }
+        },
+        forgetTombstones: async (beforeMs) => {
+          try {
+            await this.mutate({ type: "forgetTombstones", beforeMs });
+          } catch (err) {
+            this.deps.log.warn({ err }, "forgetTombstones failed");
             throw err;
           }
         },

@@ -4,7 +4,7 @@ import type { ChunkWriter } from "../../src/client/chunk-writer.js";
 import { sha256Hex } from "../../src/client/chunking.js";
 import { Upload, type UploadDeps } from "../../src/client/upload.js";
 import { DfsError } from "../../src/common/errors.js";
-import type { WireChunkRef, WireContent } from "../../src/common/protocol/index.js";
+import { MAX_UPLOAD_AGE_MS, type WireChunkRef, type WireContent } from "../../src/common/protocol/index.js";
 
 function recorder(opts: {
   threshold: number;
@@ -90,6 +90,26 @@ describe("upload", () => {
     await u.finish();
     expect(r.maxInFlight()).toBe(1);
     expect(r.stored.length).toBe(Math.ceil(250 / 8));
+  });
+
+  test("a chunked write older than MAX_UPLOAD_AGE_MS is not committed: CHUNK_GONE, chunks abandoned", async () => {
+    let clock = 0;
+    const r = recorder({ threshold: 4, chunk: 4 });
+    const u = new Upload({ ...r.deps, now: () => clock });
+    await u.write(bytes(9));
+    clock = MAX_UPLOAD_AGE_MS + 1;
+    const err = await u.finish().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DfsError);
+    expect((err as DfsError).code).toBe("CHUNK_GONE");
+    expect(r.commits).toEqual([]);
+    expect(r.abandoned.flat()).toHaveLength(3);
+    // Within the limit the same write commits.
+    const ok = recorder({ threshold: 4, chunk: 4 });
+    let late = 0;
+    const v = new Upload({ ...ok.deps, now: () => late });
+    await v.write(bytes(9));
+    late = MAX_UPLOAD_AGE_MS - 1;
+    expect(await v.finish()).toEqual({ version: 1, sizeBytes: 9 });
   });
 
   test("a failed commit abandons the stored chunks, and the error is the commit's", async () => {

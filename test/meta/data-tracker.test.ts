@@ -12,7 +12,8 @@ function setup(
   const referenced = new Map((opts.referenced ?? []).map((id) => [id, 1]));
   // Like the state machine: a committed collectGarbage turns unreferenced chunks into tombstones.
   let garbage = [...(opts.garbage ?? [])];
-  let tombstones: { chunkId: string }[] = [];
+  let tombstones: { chunkId: string; sinceMs: number }[] = [];
+  const forgotten: number[] = [];
   const t = new DataTracker(
     {
       replication: 3,
@@ -21,6 +22,7 @@ function setup(
       ticketTtlMs: 60_000,
       maxRepairsInFlight: 2,
       garbageGraceMs: 10_000,
+      tombstoneRetentionMs: 100_000,
       expectedNodeIds: Array.from({ length: opts.nodes ?? 4 }, (_, i) => i + 1),
     },
     {
@@ -35,13 +37,17 @@ function setup(
           (id) => !referenced.has(id) && (garbage.find((g) => g.chunkId === id)?.sinceMs ?? -1) < beforeMs,
         );
         garbage = garbage.filter((g) => !condemned.includes(g.chunkId));
-        tombstones.push(...condemned.map((chunkId) => ({ chunkId })));
+        tombstones.push(...condemned.map((chunkId) => ({ chunkId, sinceMs: now })));
         return condemned;
       },
       tombstones: () => tombstones,
       reviveChunks: async (ids) => {
         revived.push(ids);
         tombstones = tombstones.filter((t) => !ids.includes(t.chunkId));
+      },
+      forgetTombstones: async (beforeMs) => {
+        forgotten.push(beforeMs);
+        tombstones = tombstones.filter((t) => t.sinceMs >= beforeMs);
       },
     },
   );
@@ -69,7 +75,17 @@ function setup(
       corrupt: [],
       deleted,
     }).commands;
-  return { t, register, beat, advance: (ms: number) => (now += ms), collected, revived, referenced };
+  return {
+    t,
+    register,
+    beat,
+    advance: (ms: number) => (now += ms),
+    collected,
+    revived,
+    forgotten,
+    referenced,
+    tombstones: () => tombstones,
+  };
 }
 
 describe("data tracker (leader soft state)", () => {
@@ -289,6 +305,42 @@ describe("data tracker (leader soft state)", () => {
     t.collectGarbage();
     await settle();
     expect(revived).toEqual([[orphan]]);
+  });
+});
+
+describe("tombstone retention", () => {
+  test("tombstones are forgotten once the oldest is past the retention, not before", async () => {
+    const orphan = ID(30);
+    const { t, register, beat, advance, forgotten, tombstones } = setup({ nodes: 1 });
+    register(1, "a", [orphan]);
+    t.collectGarbage();
+    for (let i = 0; i < 3; i++) {
+      advance(4_000);
+      beat(1);
+    }
+    expect(t.collectGarbage()).toBe(1);
+    await settle();
+    beat(1, [], [orphan], [orphan]); // deleted and acknowledged
+    expect(tombstones().map((x) => x.chunkId)).toEqual([orphan]);
+    const condemnedAt = tombstones()[0]!.sinceMs;
+    advance(99_000); // not yet past 100 s of retention
+    beat(1);
+    t.collectGarbage();
+    await settle();
+    expect(forgotten).toEqual([]);
+    advance(2_000);
+    beat(1);
+    t.collectGarbage();
+    await settle();
+    expect(forgotten).toHaveLength(1);
+    expect(forgotten[0]).toBeGreaterThan(condemnedAt);
+    expect(tombstones()).toEqual([]);
+    // Nothing left to forget: no further proposals.
+    advance(1_000);
+    beat(1);
+    t.collectGarbage();
+    await settle();
+    expect(forgotten).toHaveLength(1);
   });
 });
 

@@ -38,6 +38,13 @@ export const META_ROUTES = {
 
 export const SECRET_HEADER = "x-raftfs-secret";
 
+/**
+ * A write's chunks must be committed within this long of the start of their upload. The cluster keeps
+ * the tombstones of collected chunks at least twice as long (`tombstoneRetentionMs`), so a commit
+ * naming a chunk collected meanwhile is always refused (CHUNK_GONE), never acknowledged.
+ */
+export const MAX_UPLOAD_AGE_MS = 24 * 60 * 60 * 1000;
+
 /** Exactly-once: every mutation names its session and a per-session sequence number. */
 export interface WireSession {
   id: number;

@@ -12,8 +12,9 @@
  * and only then does the leader tell data nodes to delete them. A commit naming a tombstone is refused
  * (CHUNK_GONE), so a writer that stalled past the grace period learns that its chunks are gone instead of
  * getting an acknowledgement for bytes that exist nowhere. A tombstone goes when the chunk is stored
- * again (`revive`, proposed by the leader once a node that had deleted it reports it back). Invariant:
- * a tombstone is never referenced.
+ * again (`revive`, proposed by the leader once a node that had deleted it reports it back), or after the
+ * retention period (`forgetTombstones`: the client library never commits an upload older than a day,
+ * and tombstones are kept a week by default). Invariant: a tombstone is never referenced.
  *
  * The counts are derived state (rebuilt from the versions on restore); the garbage list and the
  * tombstones are not.
@@ -114,6 +115,16 @@ export class ChunkRefs {
       condemned.push(id);
     }
     return condemned;
+  }
+
+  /**
+   * Forgets every tombstone condemned before `beforeMs`. A full scan, so that all replicas forget the
+   * same set whatever order their maps hold (the leader proposes this rarely: when the oldest is due).
+   */
+  forgetTombstones(beforeMs: number): number {
+    const old = [...this.tombstones].filter(([, sinceMs]) => sinceMs < beforeMs).map(([id]) => id);
+    for (const id of old) this.setTombstone(id, undefined);
+    return old.length;
   }
 
   /** Forgets tombstones of chunks that are stored again. */

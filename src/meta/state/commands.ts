@@ -115,7 +115,13 @@ export type Command =
   | ({ type: "collectGarbage"; chunkIds: string[]; beforeMs: number } & WithOptionalSession)
   /** Chunks written for a commit that never happened: garbage unless something references them. */
   | ({ type: "abandonChunks"; chunkIds: string[] } & WithOptionalSession)
-  | ({ type: "reviveChunks"; chunkIds: string[] } & WithOptionalSession);
+  | ({ type: "reviveChunks"; chunkIds: string[] } & WithOptionalSession)
+  /**
+   * Tombstones older than `beforeMs` go (the leader proposes this past the retention period): a commit
+   * naming such a chunk can no longer come from the client library, which never commits an upload
+   * older than MAX_UPLOAD_AGE_MS, so the state stops growing with every chunk ever collected.
+   */
+  | ({ type: "forgetTombstones"; beforeMs: number } & WithOptionalSession);
 
 export type CommandType = Command["type"];
 

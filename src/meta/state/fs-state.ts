@@ -237,6 +237,8 @@ export class FsState {
         return { value: { revived: this.chunks.revive(command.chunkIds) }, changes: none };
       case "abandonChunks":
         return { value: { added: this.chunks.abandon(command.chunkIds, nowMs) }, changes: none };
+      case "forgetTombstones":
+        return { value: { forgotten: this.chunks.forgetTombstones(command.beforeMs) }, changes: none };
     }
   }
 

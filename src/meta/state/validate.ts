@@ -221,6 +221,8 @@ export function parseCommand(raw: unknown): Command {
     case "abandonChunks":
     case "reviveChunks":
       return { type: o.type, ...optSession(o), chunkIds: chunkIds(o) };
+    case "forgetTombstones":
+      return { type: "forgetTombstones", ...optSession(o), beforeMs: int(o, "beforeMs", 0) };
     default:
       return bad(`unknown command type ${JSON.stringify(String(o.type)).slice(0, 80)}`);
   }

@@ -98,6 +98,7 @@ export type Action =
   | { t: "abandon"; chunkIds: string[] }
   | { t: "gc"; chunkIds: string[]; beforeOffsetMs: number }
   | { t: "revive"; chunkIds: string[] }
+  | { t: "forget"; beforeOffsetMs: number }
   | { t: "register" | "removeNode"; id: string }
   | { t: "retry"; back: number };
 
@@ -149,6 +150,12 @@ export function actionArb(paths: fc.Arbitrary<string> = pathArb(), lockWeight = 
     },
     { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "abandon", chunkIds })) },
     { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "revive", chunkIds })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: -2000, max: 2000 })
+        .map((beforeOffsetMs): Action => ({ t: "forget", beforeOffsetMs })),
+    },
     {
       weight: 1,
       arbitrary: fc
@@ -300,6 +307,9 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
         break;
       case "revive":
         command = { type: "reviveChunks", chunkIds: a.chunkIds };
+        break;
+      case "forget":
+        command = { type: "forgetTombstones", beforeMs: Math.max(0, ts + a.beforeOffsetMs) };
         break;
       case "gc":
         command = {

@@ -103,6 +103,27 @@ describe("chunk references", () => {
     expect(restored.stateHash()).toBe(h.fs.stateHash());
   });
 
+  it("forgetTombstones drops exactly those condemned before its cutoff, on a restored replica too", () => {
+    const h = new Harness();
+    h.ok({ type: "collectGarbage", chunkIds: [chunkId(8), chunkId(7)], beforeMs: h.nowMs + 1 });
+    const first = h.nowMs;
+    h.advance(1000);
+    h.ok({ type: "collectGarbage", chunkIds: [chunkId(6)], beforeMs: h.nowMs + 1 });
+    const restored = FsState.restore(structuredClone(h.fs.snapshot()), DEFAULT_OPTS);
+    const forget = { type: "forgetTombstones", beforeMs: first + 1 } as const;
+    expect(h.apply(forget)).toEqual({ ok: true, value: { forgotten: 2 }, changes: [] });
+    expect(h.fs.tombstones().map((t) => t.chunkId)).toEqual([chunkId(6)]);
+    // The same entry on a replica restored from a snapshot forgets the same set.
+    restored.apply({ index: h.index, timestampMs: h.nowMs, command: forget });
+    expect(restored.stateHash()).toBe(h.fs.stateHash());
+    // A forgotten chunk is an unknown one again: a commit naming it is not refused as CHUNK_GONE.
+    h.ok({ type: "commit", path: "/again", content: chunked([7, 10]) });
+    expect(h.send({ type: "commit", path: "/gone", content: chunked([6, 10]) })).toMatchObject({
+      ok: false,
+      error: { code: "CHUNK_GONE" },
+    });
+  });
+
   it("abandonChunks puts unreferenced chunks in the garbage list, keeping an older time", () => {
     const h = new Harness();
     h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
