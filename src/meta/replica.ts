@@ -345,38 +345,33 @@ export class MetaReplica {
         nodeState: (id) => this.fs.dataNodeState(id),
         tombstones: () => this.fs.tombstones(),
         collectGarbage: async (chunkIds, beforeMs) => {
-          try {
-            const r = (await this.mutate({ type: "collectGarbage", chunkIds, beforeMs })) as {
-              removed: string[];
-            };
-            if (r.removed.length > 0)
-              this.events.add("gc", `${r.removed.length} unreferenced chunk(s) collected`);
-            return r.removed;
-          } catch (err) {
-            this.deps.log.warn({ err }, "collectGarbage failed");
-            throw err;
-          }
+          const r = (await this.proposeDuty({ type: "collectGarbage", chunkIds, beforeMs })) as {
+            removed: string[];
+          };
+          if (r.removed.length > 0)
+            this.events.add("gc", `${r.removed.length} unreferenced chunk(s) collected`);
+          return r.removed;
         },
         reviveChunks: async (chunkIds) => {
-          try {
-            await this.mutate({ type: "reviveChunks", chunkIds });
-          } catch (err) {
-            this.deps.log.warn({ err }, "reviveChunks failed");
-            throw err;
-          }
+          await this.proposeDuty({ type: "reviveChunks", chunkIds });
         },
         forgetTombstones: async (beforeMs) => {
-          try {
-            await this.mutate({ type: "forgetTombstones", beforeMs });
-          } catch (err) {
-            this.deps.log.warn({ err }, "forgetTombstones failed");
-            throw err;
-          }
+          await this.proposeDuty({ type: "forgetTombstones", beforeMs });
         },
       },
     );
     const every = this.opts.dutyIntervalMs ?? 500;
     this.dutyTimer = setInterval(() => this.leaderDuties(), every);
+  }
+
+  /** A proposal of the leader's own bookkeeping: a failure is logged, and the next round tries again. */
+  private async proposeDuty(command: Command): Promise<unknown> {
+    try {
+      return await this.mutate(command);
+    } catch (err) {
+      this.deps.log.warn({ err }, `${command.type} failed`);
+      throw err;
+    }
   }
 
   private lostLeadership(): void {

@@ -288,14 +288,7 @@ describe("data tracker (leader soft state)", () => {
   test("a deletion and a new copy within one heartbeat still revive (the acknowledgement tells them apart)", async () => {
     const orphan = ID(22);
     const { t, register, beat, advance, revived } = setup({ nodes: 1 });
-    register(1, "a", [orphan]);
-    t.collectGarbage();
-    for (let i = 0; i < 3; i++) {
-      advance(4_000);
-      beat(1);
-    }
-    expect(t.collectGarbage()).toBe(1);
-    await settle();
+    await condemnOrphan(t, register, beat, advance, orphan);
     expect(beat(1)).toEqual([{ type: "delete", chunkIds: [orphan] }]);
     // Without the acknowledgement, presence proves nothing: the delete may not have run yet.
     t.collectGarbage();
@@ -312,14 +305,7 @@ describe("tombstone retention", () => {
   test("tombstones are forgotten once the oldest is past the retention, not before", async () => {
     const orphan = ID(30);
     const { t, register, beat, advance, forgotten, tombstones } = setup({ nodes: 1 });
-    register(1, "a", [orphan]);
-    t.collectGarbage();
-    for (let i = 0; i < 3; i++) {
-      advance(4_000);
-      beat(1);
-    }
-    expect(t.collectGarbage()).toBe(1);
-    await settle();
+    await condemnOrphan(t, register, beat, advance, orphan);
     beat(1, [], [orphan], [orphan]); // deleted and acknowledged
     expect(tombstones().map((x) => x.chunkId)).toEqual([orphan]);
     const condemnedAt = tombstones()[0]!.sinceMs;
@@ -343,6 +329,24 @@ describe("tombstone retention", () => {
     expect(forgotten).toHaveLength(1);
   });
 });
+
+/** One node holds `orphan`, never referenced: past the grace period the log condemns it. */
+async function condemnOrphan(
+  t: DataTracker,
+  register: ReturnType<typeof setup>["register"],
+  beat: ReturnType<typeof setup>["beat"],
+  advance: (ms: number) => number,
+  orphan: string,
+): Promise<void> {
+  register(1, "a", [orphan]);
+  t.collectGarbage();
+  for (let i = 0; i < 3; i++) {
+    advance(4_000);
+    beat(1);
+  }
+  expect(t.collectGarbage()).toBe(1);
+  await settle();
+}
 
 /** Lets the tracker's proposal callbacks run. */
 async function settle(): Promise<void> {
