@@ -280,8 +280,12 @@ export class DataTracker {
     const tombstoned = new Set(tombstones.map((t) => t.chunkId));
     this.tombstoneDuties(tombstoned);
     if (this.gcBusy) return 0;
+    // In batches: only once the oldest is a tenth of the retention overdue, then everything due goes
+    // in one entry (each forget scans every tombstone; a steady stream of collections must not make
+    // that happen every round).
     const forgetBefore = this.deps.now() - this.opts.tombstoneRetentionMs;
-    if ((tombstones[0]?.sinceMs ?? forgetBefore) < forgetBefore) {
+    const overdue = forgetBefore - this.opts.tombstoneRetentionMs / 10;
+    if ((tombstones[0]?.sinceMs ?? overdue) < overdue) {
       this.gcBusy = true;
       this.deps
         .forgetTombstones(forgetBefore)
