@@ -68,7 +68,10 @@ describe("metadata replicas (real processes)", () => {
   });
 
   test("kill -9 all three during a stream of acknowledged writes: after restart every acknowledged write is there", async () => {
-    cluster = await MetaCluster.start();
+    // Snapshots and compactions every few entries, so that the kills land on them too.
+    cluster = await MetaCluster.start({
+      raft: { snapshotEveryEntries: 20, snapshotKeepEntries: 5, snapshotLogBytesRatio: 0 },
+    });
     const c = cluster;
     const s = await RawSession.open(c, await c.leader());
     const acknowledged: number[] = [];
@@ -95,6 +98,7 @@ describe("metadata replicas (real processes)", () => {
     expect(acknowledged.length).toBeGreaterThanOrEqual(50);
     for (const id of c.ids) c.launch(id);
     const leader = await c.leader();
+    expect((await c.status(leader))!.snapshotIndex).toBeGreaterThan(0);
     const list = await c.http.get(`${c.url(leader)}/v1/fs/list?path=/stream`);
     const names = new Set((list.body as { entries: { name: string }[] }).entries.map((e) => e.name));
     const lost = acknowledged.filter((i) => !names.has(`f${i}`));
