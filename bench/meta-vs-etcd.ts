@@ -305,7 +305,8 @@ async function throughput(systems: System[]): Promise<Row[]> {
   for (const sys of systems) {
     const url = sys.urls.get(await sys.leader())!;
     leaders.set(sys, url);
-    await load(8, 200, 5, (i) => sys.write(url, i)); // warm up connections and the namespace
+    // Warm up connections, the namespace and (for raftfs) the JIT: steady state is what is measured.
+    await load(8, 3000, 10, (i) => sys.write(url, i));
   }
   const rows: Row[] = [];
   for (const w of WORKLOADS.filter((x) => ONLY.has(x.key))) {
