@@ -11,7 +11,7 @@ export {
   type WriteData,
   type WriteFileOptions,
 } from "./client.js";
-export type { LockHandle, LockOptions } from "./locks.js";
+export type { LockHandle, LockOptions, RenewObservation } from "./locks.js";
 export type { ConnectOptions, MetadataCacheMode } from "./options.js";
 export type { RaftfsReadStream, RaftfsWriteStream } from "./streams.js";
 export type { WriteResult } from "./upload.js";

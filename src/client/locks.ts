@@ -27,6 +27,16 @@ export interface LockOptions {
   waitTimeoutMs?: number;
   /** Shown to other clients in LOCKED errors and `stat`. Default `host:pid:random`. */
   owner?: string;
+  /** Observes every renewal, background or explicit (monitoring; the chaos tests' lock history). */
+  onRenew?: (r: RenewObservation) => void;
+}
+
+/** One renewal as the holder saw it: sent and answered on this machine's clock (Date.now). */
+export interface RenewObservation {
+  sentAtMs: number;
+  answeredAtMs: number;
+  /** "unknown": failed without a verdict (timeout, no leader): it may or may not have been applied. */
+  outcome: "ok" | "refused" | "unknown";
 }
 
 export const DEFAULT_LOCK_TTL_MS = 30_000;
@@ -48,6 +58,7 @@ export class LockHandle {
     sentAtMs: number,
     private readonly sessions: Sessions,
     private readonly onDone: (h: LockHandle) => void = () => undefined,
+    private readonly onRenew: (r: RenewObservation) => void = () => undefined,
   ) {
     this.validUntilMs = sentAtMs + ttlMs;
     // renew() records a failure itself (markLost); the timer only has to keep it from going unhandled.
@@ -87,8 +98,15 @@ export class LockHandle {
           { deadlineMs: Math.max(100, this.validUntilMs - sentAt) },
         );
         this.validUntilMs = sentAt + this.ttlMs;
+        this.onRenew({ sentAtMs: sentAt, answeredAtMs: Date.now(), outcome: "ok" });
       } catch (err) {
-        if (isDfsError(err, "LOCK_NOT_HELD") || isDfsError(err, "STALE_TOKEN")) this.markLost(err);
+        const refused = isDfsError(err, "LOCK_NOT_HELD") || isDfsError(err, "STALE_TOKEN");
+        this.onRenew({
+          sentAtMs: sentAt,
+          answeredAtMs: Date.now(),
+          outcome: refused ? "refused" : "unknown",
+        });
+        if (refused) this.markLost(err);
         else if (Date.now() > this.validUntilMs) this.markLost(this.lostError());
         throw err;
       } finally {
@@ -157,7 +175,7 @@ export async function acquireLock(
         },
         deps.signal ? { signal: deps.signal } : {},
       );
-      return new LockHandle(path, r.token, mode, ttlMs, sentAt, sessions, deps.onDone);
+      return new LockHandle(path, r.token, mode, ttlMs, sentAt, sessions, deps.onDone, opts.onRenew);
     } catch (err) {
       if (!isDfsError(err, "LOCKED") || !wait || deadline.expired()) throw err;
     }

@@ -21,7 +21,12 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, wr
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
-import { connect, type LockHandle, type RaftfsClient } from "../../src/client/index.js";
+import {
+  connect,
+  type LockHandle,
+  type RaftfsClient,
+  type RenewObservation,
+} from "../../src/client/index.js";
 import { isDfsError } from "../../src/common/errors.js";
 import type { LocationsResponse, ReadResponse, VersionsResponse } from "../../src/common/protocol/index.js";
 import { checkLinearizable, describeOperation, HistoryRecorder } from "../support/linearizability/index.js";
@@ -117,6 +122,8 @@ export interface DataChaosReport {
   corruptions: number;
   bytesVerified: number;
   lockGrants: number;
+  /** Acknowledged renewals in the lock history. */
+  lockRenewals: number;
   lockCommitsAccepted: number;
   lockCommitsRefused: number;
   chunksChecked: number;
@@ -383,6 +390,7 @@ async function play(
       corruptions: corruptions.length,
       bytesVerified,
       lockGrants: lockVerdict.grants,
+      lockRenewals: locks.filter((e) => e.kind === "renew" && e.outcome === "ok").length,
       lockCommitsAccepted: lockVerdict.acceptedCommits,
       lockCommitsRefused: lockVerdict.refusedCommits,
       chunksChecked,
@@ -554,8 +562,21 @@ async function lockStep(
     }
     const mode = random() < 0.75 ? "exclusive" : "shared";
     const inv = Date.now();
+    // Every renewal, background or explicit, enters the history with its send time: it lengthens the
+    // span in which the lease is certainly live (lock-check rule 2).
+    let token = -1;
+    const onRenew = (r: RenewObservation) =>
+      locks.push({
+        kind: "renew",
+        client: clientId,
+        inv: r.sentAtMs,
+        ret: r.outcome === "unknown" ? Number.POSITIVE_INFINITY : r.answeredAtMs,
+        token,
+        outcome: r.outcome,
+      });
     try {
-      const h = await cl.lock(LOCK_PATH, { mode, ttlMs: LOCK_TTL_MS, wait: false });
+      const h = await cl.lock(LOCK_PATH, { mode, ttlMs: LOCK_TTL_MS, wait: false, onRenew });
+      token = h.token;
       const ret = Date.now();
       locks.push({
         kind: "acquire",
@@ -584,8 +605,7 @@ async function lockStep(
     return;
   }
   if (roll < 0.7 && !held.lost) {
-    // The handle also renews by itself; a renewal's send time is not observable here (it may join
-    // one in flight), so renewals do not enter the history: leases are judged from the acquire only.
+    // The handle also renews by itself; either way the renewal is recorded by onRenew.
     await held.renew().catch((err: unknown) => {
       if (!(isDfsError(err, "LOCK_NOT_HELD") || isDfsError(err, "STALE_TOKEN") || unknownOutcome(err)))
         throw err;

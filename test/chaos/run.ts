@@ -69,7 +69,7 @@ async function data(schedule: DataChaosSchedule): Promise<void> {
   console.log(
     `run ${totals.runs} (data): ${r.ops} operations (${r.unknown} timed out), ${r.faults} faults ` +
       `(${r.dataFaults} on data nodes, ${r.corruptions} chunk files damaged), ${(r.bytesVerified / 1024).toFixed(0)} KiB read and verified, ` +
-      `${r.lockGrants} lock grants, ${r.lockCommitsAccepted} commits under a lock accepted and ${r.lockCommitsRefused} refused, ` +
+      `${r.lockGrants} lock grants (${r.lockRenewals} renewals), ${r.lockCommitsAccepted} commits under a lock accepted and ${r.lockCommitsRefused} refused, ` +
       `${r.chunksChecked} chunks back at R intact copies — clean`,
   );
 }

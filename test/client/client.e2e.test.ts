@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { connect, type RaftfsClient } from "../../src/client/index.js";
+import { connect, type RaftfsClient, type RenewObservation } from "../../src/client/index.js";
 import { DfsError } from "../../src/common/errors.js";
 import { startCluster, type TestCluster, waitFor } from "../support/cluster-harness.js";
 
@@ -236,13 +236,17 @@ describe("client library (real processes)", () => {
     const a = await client();
     const b = await client();
     await a.writeFile("/locked.txt", "0");
-    const held = await a.lock("/locked.txt", { ttlMs: 600 });
+    const renewals: RenewObservation[] = [];
+    const held = await a.lock("/locked.txt", { ttlMs: 600, onRenew: (r) => renewals.push(r) });
     await expect(b.lock("/locked.txt", { wait: false })).rejects.toMatchObject({ code: "LOCKED" });
     await expect(b.writeFile("/locked.txt", "b")).rejects.toMatchObject({ code: "LOCKED" });
     expect((await b.writeFile("/locked.txt", "with token", { lockToken: held.token })).version).toBe(2);
     // Renewed in the background: still held well past one TTL.
     await new Promise((r) => setTimeout(r, 1500));
     expect(held.lost).toBe(false);
+    // Every 200 ms: several renewals seen, each acknowledged after it was sent.
+    expect(renewals.filter((r) => r.outcome === "ok").length).toBeGreaterThanOrEqual(3);
+    for (const r of renewals) expect(r.answeredAtMs).toBeGreaterThanOrEqual(r.sentAtMs);
     await expect(b.lock("/locked.txt", { wait: false })).rejects.toMatchObject({ code: "LOCKED" });
     // A waiter gets it once released, with a larger token; the old token is now refused.
     const waiting = b.lock("/locked.txt", { ttlMs: 5000, waitTimeoutMs: 10_000 });
