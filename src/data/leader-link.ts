@@ -128,6 +128,8 @@ export class LeaderLink {
   private readonly replicating = new Set<string>();
   private readonly random: () => number;
   heartbeatsSent = 0;
+  /** Test-only fault (cutOff): until then every request to the leader fails unsent. */
+  private cutOffUntilMs = 0;
 
   constructor(
     private readonly opts: LeaderLinkOptions,
@@ -303,7 +305,17 @@ export class LeaderLink {
     return { ok: true };
   }
 
+  /**
+   * Test-only fault: the node cannot reach the leader for `ms` (while clients and peers still reach
+   * it), so the leader sees it die and come back with its chunks, the partial partition of real
+   * networks.
+   */
+  cutOff(ms: number): void {
+    this.cutOffUntilMs = this.now() + ms;
+  }
+
   private async post(path: string, body: unknown): Promise<Attempt & { body?: unknown }> {
+    if (this.now() < this.cutOffUntilMs) return { ok: false, why: "cut off from the leader (test fault)" };
     let res: Dispatcher.ResponseData;
     try {
       res = await this.deps.dispatcher.request({

@@ -5,10 +5,12 @@
  * launchers in one process); `runDataNode` is the process entry.
  */
 import { join } from "node:path";
-import Fastify, { LogController } from "fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
+import Type from "typebox";
 import { Agent } from "undici";
 import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "../common/errors.js";
+import { ErrorBodySchema, SECRET_HEADER } from "../common/protocol/index.js";
 import { clusterCa, serverTls } from "../common/tls.js";
 import { ChunkStore } from "./chunk-store.js";
 import { LeaderLink } from "./leader-link.js";
@@ -113,6 +115,7 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
     { nodeId: opts.id, url, zone: self.zone, secret: config.secret, chunkSizeBytes: config.chunkSizeBytes },
     { store, app, pipeline, dispatcher, scrubber, link, metrics },
   );
+  if (process.env.RAFTFS_TEST_FAULTS === "1") registerFaultHook(app, link, config.secret);
   try {
     await app.listen({ host: self.host, port: self.port });
   } catch (err) {
@@ -184,4 +187,24 @@ export async function runDataNode(opts: { configPath: string; id: number }): Pro
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
   return node;
+}
+
+/**
+ * Test-only (RAFTFS_TEST_FAULTS=1): `POST /internal/test/cut-leader {ms}` keeps this node from reaching
+ * the metadata leader for `ms` while clients and other data nodes still reach it. Requires the cluster
+ * secret like every internal route.
+ */
+function registerFaultHook(app: FastifyInstance, link: LeaderLink, secret: string): void {
+  const schema = {
+    body: Type.Object({ ms: Type.Integer({ minimum: 0, maximum: 600_000 }) }),
+    response: { 200: Type.Object({ cutOffMs: Type.Integer() }), "4xx": ErrorBodySchema },
+  };
+  app.post("/internal/test/cut-leader", { schema }, async (req, reply) => {
+    if (req.headers[SECRET_HEADER] !== secret) {
+      return reply.status(401).send({ code: "UNAUTHORIZED", message: "missing or wrong cluster secret" });
+    }
+    const { ms } = req.body as { ms: number };
+    link.cutOff(ms);
+    return { cutOffMs: ms };
+  });
 }

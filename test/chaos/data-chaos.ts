@@ -46,8 +46,11 @@ import {
 /**
  * `pauseClients` stops the whole test process (every client, like a long GC pause) for longer than a
  * lock's TTL while the cluster runs on: leases expire, and their holders come back with stale tokens.
+ * `cutData` keeps a data node from reaching the metadata leader while clients and the other nodes still
+ * reach it (a partial partition): the leader declares it dead, repairs its chunks elsewhere, holds
+ * collection back, and later sees it return with everything it stored meanwhile.
  */
-export type DataFaultKind = "killData" | "pauseData" | "corruptChunk" | "pauseClients";
+export type DataFaultKind = "killData" | "pauseData" | "cutData" | "corruptChunk" | "pauseClients";
 
 export interface DataChaosFault {
   atMs: number;
@@ -101,6 +104,7 @@ export function dataScheduleArb(durationMs: number): fc.Arbitrary<DataChaosSched
             arbitrary: fc.constantFrom<FaultKind | DataFaultKind>(
               "killData",
               "pauseData",
+              "cutData",
               "corruptChunk",
               "pauseClients",
             ),
@@ -282,6 +286,20 @@ async function play(
         }
         corruptions.push({ node, ...victim });
         log(`${at} → byte ${at1} of chunk ${victim.chunkId.slice(0, 12)}… on data node ${node}`);
+        continue;
+      }
+      if (f.kind === "cutData") {
+        const candidates = dataIds.filter((id) => dataAlive(c, id) && !pausedData.has(id));
+        const node = candidates[f.pick % Math.max(1, candidates.length)];
+        if (node === undefined) continue;
+        // Up to twice as long, like a kill: past dataNodeDeadAfterMs the leader repairs around it.
+        const cutMs = 2 * f.durationMs;
+        const r = await c.http
+          .post(`${c.dataUrls.get(node)}/internal/test/cut-leader`, { ms: cutMs }, SECRET)
+          .catch(() => null);
+        log(
+          `${at} → data node ${node} cut off from the leader for ${cutMs} ms${r?.status === 200 ? "" : " (not reached)"}`,
+        );
         continue;
       }
       if (f.kind === "killData" || f.kind === "pauseData") {

@@ -229,6 +229,22 @@ describe("leader link", () => {
     expect(fake.registers.length).toBe(1);
   });
 
+  it("cut off from the leader (test fault): sends nothing for that long, then reports what changed", async () => {
+    const fake = await leader();
+    const l = link([{ id: 1, url: fake.url }], { heartbeatMs: 50 });
+    l.start();
+    await waitFor("registered", () => l.registeredWith === 1);
+    l.cutOff(700);
+    await new Promise((r) => setTimeout(r, 100)); // a heartbeat already on its way lands first
+    const sentBefore = fake.heartbeats.length;
+    const id = await put(node);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.heartbeats.length).toBe(sentBefore);
+    await waitFor("the added chunk reported after the cut", () =>
+      fake.heartbeats.some((h) => h.added.includes(id)),
+    );
+  });
+
   it("replicates a chunk when told to", async () => {
     const target = await startNode({ id: 2, dir: tmp.dir });
     try {
