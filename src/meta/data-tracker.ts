@@ -67,10 +67,20 @@ export interface DataTrackerDeps {
   nodeState?(nodeId: number): "active" | "draining" | "removed";
 }
 
+/** How long (ms) one round's repair scan may run before it stops and resumes at the next round. */
+const REPAIR_SCAN_BUDGET_MS = 10;
+/** A collection round this long (ms) or longer is followed by a pause (see collectGarbage). */
+const SLOW_GC_ROUND_MS = 5;
+
 export class DataTracker {
   readonly nodes = new Map<number, TrackedNode>();
   private readonly leaderSinceMs: number;
   private readonly repairsInFlight = new Map<string, number>();
+  /** Where the repair scan stopped (see scheduleRepairs). */
+  private repairCursor: Iterator<string> | null = null;
+  /** The last collection round's length and end (performance.now ms), for spacing slow rounds. */
+  private lastGcMs = 0;
+  private lastGcEndedAt = 0;
   /** Unreferenced chunks seen on a node that the state machine never listed (uploads in flight). */
   private readonly orphanSinceMs = new Map<string, number>();
   /**
@@ -236,17 +246,40 @@ export class DataTracker {
     return out;
   }
 
-  /** Queues copies for under-replicated chunks, within the in-flight bound. */
+  /**
+   * Queues copies for under-replicated chunks, within the in-flight bound. The scan over every
+   * referenced chunk runs for at most REPAIR_SCAN_BUDGET_MS per round and resumes at the next: a whole
+   * pass over a million chunks took ~2 s here, long enough to delay the leader's heartbeats past an
+   * election timeout.
+   */
   scheduleRepairs(): number {
     const now = this.deps.now();
     for (const [id, since] of this.repairsInFlight) {
       if (now - since > this.opts.deadAfterMs * 3) this.repairsInFlight.delete(id);
     }
+    if (!this.reportsComplete()) {
+      this.repairCursor = null;
+      return 0;
+    }
     let queued = 0;
     const live = this.liveNodes();
-    for (const chunkId of this.underReplicated()) {
+    const active = this.liveActive();
+    const want = Math.min(this.opts.replication, Math.max(active.length, 1));
+    const stopAt = performance.now() + REPAIR_SCAN_BUDGET_MS;
+    for (let scanned = 1; ; scanned++) {
       if (this.repairsInFlight.size >= this.opts.maxRepairsInFlight) break;
-      if (this.repairsInFlight.has(chunkId)) continue;
+      if (scanned % 256 === 0 && performance.now() > stopAt) break;
+      // A live iterator over the state's map: chunks added meanwhile are visited, removed ones not.
+      this.repairCursor ??= this.deps.referenced().keys();
+      const next = this.repairCursor.next();
+      if (next.done) {
+        this.repairCursor = null; // the pass is complete; the next round starts another
+        break;
+      }
+      const chunkId = next.value;
+      let copies = 0;
+      for (const n of active) if (n.chunks.has(chunkId)) copies++;
+      if (copies >= want || this.repairsInFlight.has(chunkId)) continue;
       const holders = live.filter((n) => n.chunks.has(chunkId));
       // A draining holder is a source, never a target, and does not count towards R.
       const source = holders.find((n) => this.stateOf(n.id) === "active") ?? holders[0];
@@ -276,6 +309,20 @@ export class DataTracker {
    */
   collectGarbage(): number {
     if (this.gcBusy) return 0;
+    // A round reads every node's whole inventory (~0.1 s per 100,000 chunks here): a slow one is
+    // followed by a pause 20 times its length, so collection never takes more than ~5 % of the
+    // leader's time (a small cluster's round takes well under the threshold and runs every time).
+    const started = performance.now();
+    if (this.lastGcMs >= SLOW_GC_ROUND_MS && started < this.lastGcEndedAt + 20 * this.lastGcMs) return 0;
+    try {
+      return this.collectGarbageRound();
+    } finally {
+      this.lastGcEndedAt = performance.now();
+      this.lastGcMs = this.lastGcEndedAt - started;
+    }
+  }
+
+  private collectGarbageRound(): number {
     const tombstones = this.deps.tombstones();
     const tombstoned = new Set(tombstones.map((t) => t.chunkId));
     this.tombstoneDuties(tombstoned);

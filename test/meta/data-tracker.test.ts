@@ -301,6 +301,33 @@ describe("data tracker (leader soft state)", () => {
   });
 });
 
+describe("repair scan at scale", () => {
+  test("a long scan resumes where it stopped: a chunk at the end of 200,000 is still repaired", async () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => ID(100_000 + i));
+    const { t, register } = setup({ referenced: many, nodes: 4 });
+    const last = many.at(-1)!;
+    const full = many.slice(0, -1);
+    register(1, "a", many);
+    register(2, "b", many);
+    register(3, "c", full); // `last` has two copies: one short of R
+    register(4, "d", full);
+    let queued = 0;
+    for (let round = 0; round < 1000 && queued === 0; round++) queued = t.scheduleRepairs();
+    expect(queued).toBe(1);
+    const commands = t.heartbeat({
+      id: 1,
+      pid: 1,
+      freeBytes: 1e9,
+      usedBytes: 0,
+      chunkCount: many.length,
+      added: [],
+      removed: [],
+      corrupt: [],
+    }).commands;
+    expect(commands).toMatchObject([{ type: "replicate", chunkId: last }]);
+  });
+});
+
 describe("tombstone retention", () => {
   test("tombstones are forgotten in batches once the oldest is a tenth of the retention overdue", async () => {
     const orphan = ID(30);

@@ -302,7 +302,7 @@ export class FsState {
     return this.retirements.list();
   }
 
-  referencedChunks(): Map<string, number> {
+  referencedChunks(): ReadonlyMap<string, number> {
     return this.chunks.referenced();
   }
 
