@@ -69,6 +69,8 @@ export interface DataTrackerDeps {
 
 /** How long (ms) one round's repair scan may run before it stops and resumes at the next round. */
 const REPAIR_SCAN_BUDGET_MS = 10;
+/** How long (ms) one round's orphan scan may run before it stops and resumes at the next round. */
+const GC_SCAN_BUDGET_MS = 10;
 /** A collection round this long (ms) or longer is followed by a pause (see collectGarbage). */
 const SLOW_GC_ROUND_MS = 5;
 
@@ -78,6 +80,13 @@ export class DataTracker {
   private readonly repairsInFlight = new Map<string, number>();
   /** Where the repair scan stopped (see scheduleRepairs). */
   private repairCursor: Iterator<string> | null = null;
+  /** The orphan scan's progress through the nodes' inventories (see scanOrphans). */
+  private orphanPass: {
+    nodes: TrackedNode[];
+    index: number;
+    iter: Iterator<string> | null;
+    seen: Set<string>;
+  } | null = null;
   /** The last collection round's length and end (performance.now ms), for spacing slow rounds. */
   private lastGcMs = 0;
   private lastGcEndedAt = 0;
@@ -114,6 +123,7 @@ export class DataTracker {
   /** Drops a removed node from every view (its reports are refused from now on). */
   forget(id: number): void {
     this.nodes.delete(id);
+    this.orphanPass = null;
   }
 
   /** Chunks on a draining node that lack R copies on active nodes: the decommission's remaining work. */
@@ -133,6 +143,7 @@ export class DataTracker {
 
   register(r: DataRegisterRequest): void {
     const prev = this.nodes.get(r.id);
+    this.orphanPass = null; // a pass must see this node's new inventory, not the one it replaces
     this.nodes.set(r.id, {
       id: r.id,
       url: r.url,
@@ -342,8 +353,13 @@ export class DataTracker {
         });
       return 0;
     }
-    if (!this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported)) return 0;
-    if ([...this.nodes.values()].some((n) => !this.isAlive(n))) return 0;
+    const complete =
+      this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported) &&
+      [...this.nodes.values()].every((n) => this.isAlive(n));
+    if (!complete) {
+      this.orphanPass = null;
+      return 0;
+    }
     const now = this.deps.now();
     const cutoff = now - this.opts.garbageGraceMs;
     const referenced = this.deps.referenced();
@@ -351,19 +367,7 @@ export class DataTracker {
     const doomed = new Set<string>();
     for (const [chunkId, sinceMs] of listed)
       if (sinceMs <= cutoff && !referenced.has(chunkId)) doomed.add(chunkId);
-    // Chunks stored but never referenced nor listed: uploads whose commit never came.
-    const seen = new Set<string>();
-    for (const n of this.nodes.values()) {
-      for (const chunkId of n.chunks) {
-        if (referenced.has(chunkId) || listed.has(chunkId) || tombstoned.has(chunkId)) continue;
-        seen.add(chunkId);
-        const since = this.orphanSinceMs.get(chunkId) ?? now;
-        this.orphanSinceMs.set(chunkId, since);
-        if (since <= cutoff) doomed.add(chunkId);
-      }
-    }
-    for (const chunkId of this.orphanSinceMs.keys())
-      if (!seen.has(chunkId)) this.orphanSinceMs.delete(chunkId);
+    this.scanOrphans((id) => referenced.has(id) || listed.has(id) || tombstoned.has(id), now, cutoff, doomed);
     if (doomed.size === 0) return 0;
     // The log decides first: a commit that races this one either lands before it (the chunk is
     // referenced, so not condemned) or after it (refused: CHUNK_GONE). Deletion follows the decision.
@@ -379,6 +383,49 @@ export class DataTracker {
         this.gcBusy = false;
       });
     return doomed.size;
+  }
+
+  /**
+   * Chunks stored but never referenced nor listed: uploads whose commit never came. Each is timed from
+   * when this leader first saw it, and doomed past the grace period. The scan over every node's
+   * inventory runs for at most GC_SCAN_BUDGET_MS per round and resumes at the next (a whole pass
+   * over three million copies took ~2 s here); only a complete pass forgets the first-seen times of
+   * chunks no longer found, so a pass cut short never makes a chunk look older than it is.
+   */
+  private scanOrphans(
+    known: (chunkId: string) => boolean,
+    now: number,
+    cutoff: number,
+    doomed: Set<string>,
+  ): void {
+    const pass = (this.orphanPass ??= {
+      nodes: [...this.nodes.values()],
+      index: 0,
+      iter: null,
+      seen: new Set(),
+    });
+    const stopAt = performance.now() + GC_SCAN_BUDGET_MS;
+    let scanned = 0;
+    while (pass.index < pass.nodes.length) {
+      pass.iter ??= pass.nodes[pass.index]!.chunks.values();
+      const next = pass.iter.next();
+      if (next.done) {
+        pass.index++;
+        pass.iter = null;
+        continue;
+      }
+      const chunkId = next.value;
+      if (!known(chunkId)) {
+        pass.seen.add(chunkId);
+        const since = this.orphanSinceMs.get(chunkId) ?? now;
+        this.orphanSinceMs.set(chunkId, since);
+        if (since <= cutoff) doomed.add(chunkId);
+      }
+      if (++scanned % 256 === 0 && performance.now() > stopAt) return;
+    }
+    for (const chunkId of this.orphanSinceMs.keys())
+      if (!pass.seen.has(chunkId)) this.orphanSinceMs.delete(chunkId);
+    this.orphanPass = null;
   }
 
   /**

@@ -328,6 +328,27 @@ describe("repair scan at scale", () => {
   });
 });
 
+describe("orphan scan at scale", () => {
+  test("an orphan behind 200,000 referenced copies is collected once seen for the grace period", async () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => ID(300_000 + i));
+    const orphan = ID(999_999);
+    const { t, register, beat, advance, collected } = setup({ referenced: many, nodes: 2 });
+    register(1, "a", many);
+    register(2, "b", [...many, orphan]);
+    // Rounds are cut into slices (and slow ones spaced out): keep going, with time passing, until
+    // a pass has seen the orphan and a later one finds it older than the grace period.
+    const deadline = Date.now() + 30_000;
+    while (collected.length === 0 && Date.now() < deadline) {
+      t.collectGarbage();
+      advance(1_000);
+      beat(1);
+      beat(2);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(collected).toEqual([[orphan]]);
+  });
+});
+
 describe("tombstone retention", () => {
   test("tombstones are forgotten in batches once the oldest is a tenth of the retention overdue", async () => {
     const orphan = ID(30);
