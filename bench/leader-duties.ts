@@ -24,10 +24,7 @@ for (const chunks of SIZES) {
   for (let i = 0; i < chunks; i++) referenced.set(ID(i), 1);
   const now = 1_000_000;
   // Recent tombstones: none due to be forgotten, so the round does its full work.
-  const tombstones = Array.from({ length: chunks / 10 }, (_, i) => ({
-    chunkId: ID(chunks + i),
-    sinceMs: now,
-  }));
+  const tombstones = new Map(Array.from({ length: chunks / 10 }, (_, i) => [ID(chunks + i), now]));
   const tracker = new DataTracker(
     {
       replication: 3,
@@ -71,7 +68,7 @@ for (const chunks of SIZES) {
     tracker.collectGarbage();
     const t2 = performance.now();
     console.log(
-      `| ${chunks} | ${chunks * 3} | ${tombstones.length} | ${round} | ${(t1 - t0).toFixed(0)} | ${(t2 - t1).toFixed(0)} |`,
+      `| ${chunks} | ${chunks * 3} | ${tombstones.size} | ${round} | ${(t1 - t0).toFixed(0)} | ${(t2 - t1).toFixed(0)} |`,
     );
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -54,8 +54,11 @@ export interface DataTrackerDeps {
    * state machine condemned: only those may be deleted. Rejects if the proposal failed.
    */
   collectGarbage(chunkIds: string[], beforeMs: number): Promise<string[]>;
-  /** Collected chunks (tombstones), oldest first: deleted where they are, revived where they come back. */
-  tombstones(): readonly { chunkId: string; sinceMs: number }[];
+  /**
+   * Collected chunks (tombstones) → when, read live (not copied: there may be millions), in about the
+   * order they were condemned: deleted where they are, revived where they come back.
+   */
+  tombstones(): ReadonlyMap<string, number>;
   /** Proposes `forgetTombstones`. */
   forgetTombstones(beforeMs: number): Promise<void>;
   /** Proposes `reviveChunks`. */
@@ -80,6 +83,8 @@ export class DataTracker {
   private readonly repairsInFlight = new Map<string, number>();
   /** Where the repair scan stopped (see scheduleRepairs). */
   private repairCursor: Iterator<string> | null = null;
+  /** Where the tombstone duties stopped (see tombstoneDuties). */
+  private tombstoneCursor: Iterator<string> | null = null;
   /** The orphan scan's progress through the nodes' inventories (see scanOrphans). */
   private orphanPass: {
     nodes: TrackedNode[];
@@ -335,18 +340,26 @@ export class DataTracker {
 
   private collectGarbageRound(): number {
     const tombstones = this.deps.tombstones();
-    const tombstoned = new Set(tombstones.map((t) => t.chunkId));
-    this.tombstoneDuties(tombstoned);
+    this.tombstoneDuties(tombstones);
     if (this.gcBusy) return 0;
     // In batches: only once the oldest is a tenth of the retention overdue, then everything due goes
     // in one entry (each forget scans every tombstone; a steady stream of collections must not make
     // that happen every round).
     const forgetBefore = this.deps.now() - this.opts.tombstoneRetentionMs;
     const overdue = forgetBefore - this.opts.tombstoneRetentionMs / 10;
-    if ((tombstones[0]?.sinceMs ?? overdue) < overdue) {
+    // The first in map order is (about) the oldest: condemned first. Were it not, forgetting would only
+    // come later, never too early (the state machine forgets by time, whatever the order).
+    const oldest = tombstones.values().next();
+    if (!oldest.done && oldest.value < overdue) {
       this.gcBusy = true;
       this.deps
         .forgetTombstones(forgetBefore)
+        .then(() => {
+          const left = this.deps.tombstones();
+          this.forgetDuties(
+            [...this.deleteSent.keys(), ...this.confirmedAbsent.keys()].filter((id) => !left.has(id)),
+          );
+        })
         .catch(() => undefined)
         .finally(() => {
           this.gcBusy = false;
@@ -367,7 +380,7 @@ export class DataTracker {
     const doomed = new Set<string>();
     for (const [chunkId, sinceMs] of listed)
       if (sinceMs <= cutoff && !referenced.has(chunkId)) doomed.add(chunkId);
-    this.scanOrphans((id) => referenced.has(id) || listed.has(id) || tombstoned.has(id), now, cutoff, doomed);
+    this.scanOrphans((id) => referenced.has(id) || listed.has(id) || tombstones.has(id), now, cutoff, doomed);
     if (doomed.size === 0) return 0;
     // The log decides first: a commit that races this one either lands before it (the chunk is
     // referenced, so not condemned) or after it (refused: CHUNK_GONE). Deletion follows the decision.
@@ -436,12 +449,20 @@ export class DataTracker {
    * stored anew after the deletion, and no delete of ours can reach it any more: the tombstone is
    * revived, and commits naming the chunk are accepted again.
    */
-  private tombstoneDuties(tombstones: ReadonlySet<string>): void {
-    for (const map of [this.deleteSent, this.confirmedAbsent])
-      for (const id of map.keys()) if (!tombstones.has(id)) map.delete(id);
+  private tombstoneDuties(tombstones: ReadonlyMap<string, number>): void {
     const revive: string[] = [];
     const settled = this.deps.now() - this.leaderSinceMs > this.opts.deadAfterMs;
-    for (const id of tombstones) {
+    // Sliced like the orphan scan (GC_SCAN_BUDGET_MS per round, resumed at the next): a week of
+    // collections can leave millions of tombstones.
+    const stopAt = performance.now() + GC_SCAN_BUDGET_MS;
+    for (let scanned = 1; ; scanned++) {
+      this.tombstoneCursor ??= tombstones.keys();
+      const next = this.tombstoneCursor.next();
+      if (next.done) {
+        this.tombstoneCursor = null;
+        break;
+      }
+      const id = next.value;
       for (const n of this.nodes.values()) {
         if (!n.reported) continue;
         if (n.chunks.has(id)) {
@@ -451,15 +472,26 @@ export class DataTracker {
           setOf(this.confirmedAbsent, id).add(n.id);
         }
       }
+      if (scanned % 256 === 0 && performance.now() > stopAt) break;
     }
     if (revive.length === 0) return;
+    const revived = [...new Set(revive)];
     this.gcBusy = true;
     this.deps
-      .reviveChunks([...new Set(revive)])
+      .reviveChunks(revived)
+      .then(() => this.forgetDuties(revived))
       .catch(() => undefined)
       .finally(() => {
         this.gcBusy = false;
       });
+  }
+
+  /** Drops the delete bookkeeping of chunks that are no longer tombstones. */
+  private forgetDuties(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.deleteSent.delete(id);
+      this.confirmedAbsent.delete(id);
+    }
   }
 
   /** Queues the deletion of a condemned chunk on its holders (all, or `only`) not yet told. */

@@ -343,7 +343,7 @@ export class MetaReplica {
         chunkSize: (id) => this.fs.chunkSize(id),
         garbage: () => this.fs.garbageChunks(),
         nodeState: (id) => this.fs.dataNodeState(id),
-        tombstones: () => this.fs.tombstones(),
+        tombstones: () => this.fs.tombstoneMap(),
         collectGarbage: async (chunkIds, beforeMs) => {
           const r = (await this.proposeDuty({ type: "collectGarbage", chunkIds, beforeMs })) as {
             removed: string[];

@@ -12,7 +12,7 @@ function setup(
   const referenced = new Map((opts.referenced ?? []).map((id) => [id, 1]));
   // Like the state machine: a committed collectGarbage turns unreferenced chunks into tombstones.
   let garbage = [...(opts.garbage ?? [])];
-  let tombstones: { chunkId: string; sinceMs: number }[] = [];
+  const tombstones = new Map<string, number>();
   const forgotten: number[] = [];
   const t = new DataTracker(
     {
@@ -37,17 +37,17 @@ function setup(
           (id) => !referenced.has(id) && (garbage.find((g) => g.chunkId === id)?.sinceMs ?? -1) < beforeMs,
         );
         garbage = garbage.filter((g) => !condemned.includes(g.chunkId));
-        tombstones.push(...condemned.map((chunkId) => ({ chunkId, sinceMs: now })));
+        for (const id of condemned) tombstones.set(id, now);
         return condemned;
       },
       tombstones: () => tombstones,
       reviveChunks: async (ids) => {
         revived.push(ids);
-        tombstones = tombstones.filter((t) => !ids.includes(t.chunkId));
+        for (const id of ids) tombstones.delete(id);
       },
       forgetTombstones: async (beforeMs) => {
         forgotten.push(beforeMs);
-        tombstones = tombstones.filter((t) => t.sinceMs >= beforeMs);
+        for (const [id, sinceMs] of tombstones) if (sinceMs < beforeMs) tombstones.delete(id);
       },
     },
   );
@@ -84,7 +84,9 @@ function setup(
     revived,
     forgotten,
     referenced,
-    tombstones: () => tombstones,
+    tombstones: () => [...tombstones].map(([chunkId, sinceMs]) => ({ chunkId, sinceMs })),
+    /** The fake state's live tombstones, to seed many at once. */
+    tombstoneMap: tombstones,
   };
 }
 
@@ -346,6 +348,29 @@ describe("orphan scan at scale", () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(collected).toEqual([[orphan]]);
+  });
+});
+
+describe("tombstone duties at scale", () => {
+  test("a tombstoned chunk behind 300,000 others is still deleted where it is held", async () => {
+    const held = ID(888_888);
+    const { t, register, beat, advance, tombstoneMap, forgotten, collected } = setup({ nodes: 1 });
+    // Condemned "now" (the fake clock's start): none is due to be forgotten during the test.
+    for (let i = 0; i < 300_000; i++) tombstoneMap.set(ID(400_000 + i), 1_000_000);
+    tombstoneMap.set(held, 1_000_000);
+    register(1, "a", [held]);
+    const deadline = Date.now() + 30_000;
+    let commands: unknown[] = [];
+    while (commands.length === 0 && Date.now() < deadline) {
+      t.collectGarbage();
+      advance(100);
+      commands = beat(1);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(commands).toEqual([{ type: "delete", chunkIds: [held] }]);
+    // Found by the tombstone duties themselves, not collected again after being forgotten.
+    expect(forgotten).toEqual([]);
+    expect(collected).toEqual([]);
   });
 });
 

@@ -57,6 +57,11 @@ export class ChunkRefs {
       .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
   }
 
+  /** The live tombstones (id → when condemned), read-only, in the order they were condemned (about). */
+  tombstoneMap(): ReadonlyMap<string, number> {
+    return this.tombstones;
+  }
+
   tombstoneList(): GarbageChunk[] {
     return [...this.tombstones]
       .map(([chunkId, sinceMs]) => ({ chunkId, sinceMs }))

@@ -320,6 +320,11 @@ export class FsState {
     return this.chunks.tombstoneList();
   }
 
+  /** The same, live and unsorted (the leader's duties read it every round; there may be millions). */
+  tombstoneMap(): ReadonlyMap<string, number> {
+    return this.chunks.tombstoneMap();
+  }
+
   // ---- snapshot, hash, checks ----
 
   /** The whole state as plain data that shares nothing with the live state. */
