@@ -11,6 +11,7 @@ import type {
   NodeAddress,
 } from "../common/protocol/index.js";
 import { signTicket } from "../common/tickets.js";
+import { SlicedScan } from "./sliced-scan.js";
 
 export interface TrackedNode {
   id: number;
@@ -70,10 +71,8 @@ export interface DataTrackerDeps {
   nodeState?(nodeId: number): "active" | "draining" | "removed";
 }
 
-/** How long (ms) one round's repair scan may run before it stops and resumes at the next round. */
-const REPAIR_SCAN_BUDGET_MS = 10;
-/** How long (ms) one round's orphan scan may run before it stops and resumes at the next round. */
-const GC_SCAN_BUDGET_MS = 10;
+/** How long (ms) each of a round's scans may run before it stops and resumes at the next round. */
+const SCAN_SLICE_MS = 10;
 /** A collection round this long (ms) or longer is followed by a pause (see collectGarbage). */
 const SLOW_GC_ROUND_MS = 5;
 
@@ -81,17 +80,13 @@ export class DataTracker {
   readonly nodes = new Map<number, TrackedNode>();
   private readonly leaderSinceMs: number;
   private readonly repairsInFlight = new Map<string, number>();
-  /** Where the repair scan stopped (see scheduleRepairs). */
-  private repairCursor: Iterator<string> | null = null;
-  /** Where the tombstone duties stopped (see tombstoneDuties). */
-  private tombstoneCursor: Iterator<string> | null = null;
-  /** The orphan scan's progress through the nodes' inventories (see scanOrphans). */
-  private orphanPass: {
-    nodes: TrackedNode[];
-    index: number;
-    iter: Iterator<string> | null;
-    seen: Set<string>;
-  } | null = null;
+  /** The repair scan over every referenced chunk (see scheduleRepairs). */
+  private readonly repairScan = new SlicedScan(() => this.deps.referenced().keys());
+  /** The tombstone duties' pass (see tombstoneDuties). */
+  private readonly tombstoneScan = new SlicedScan(() => this.deps.tombstones().keys());
+  /** The orphan scan over every node's inventory, and the orphans its pass has seen (see scanOrphans). */
+  private readonly orphanScan = new SlicedScan(() => inventories([...this.nodes.values()]));
+  private orphansSeen = new Set<string>();
   /** The last collection round's length and end (performance.now ms), for spacing slow rounds. */
   private lastGcMs = 0;
   private lastGcEndedAt = 0;
@@ -128,7 +123,7 @@ export class DataTracker {
   /** Drops a removed node from every view (its reports are refused from now on). */
   forget(id: number): void {
     this.nodes.delete(id);
-    this.orphanPass = null;
+    this.restartOrphanScan();
   }
 
   /** Chunks on a draining node that lack R copies on active nodes: the decommission's remaining work. */
@@ -148,7 +143,7 @@ export class DataTracker {
 
   register(r: DataRegisterRequest): void {
     const prev = this.nodes.get(r.id);
-    this.orphanPass = null; // a pass must see this node's new inventory, not the one it replaces
+    this.restartOrphanScan(); // a pass must see this node's new inventory, not the one it replaces
     this.nodes.set(r.id, {
       id: r.id,
       url: r.url,
@@ -264,7 +259,7 @@ export class DataTracker {
 
   /**
    * Queues copies for under-replicated chunks, within the in-flight bound. The scan over every
-   * referenced chunk runs for at most REPAIR_SCAN_BUDGET_MS per round and resumes at the next: a whole
+   * referenced chunk runs for at most SCAN_SLICE_MS per round and resumes at the next: a whole
    * pass over a million chunks took ~2 s here, long enough to delay the leader's heartbeats past an
    * election timeout.
    */
@@ -274,37 +269,27 @@ export class DataTracker {
       if (now - since > this.opts.deadAfterMs * 3) this.repairsInFlight.delete(id);
     }
     if (!this.reportsComplete()) {
-      this.repairCursor = null;
+      this.repairScan.restart();
       return 0;
     }
     let queued = 0;
     const live = this.liveNodes();
     const active = this.liveActive();
     const want = Math.min(this.opts.replication, Math.max(active.length, 1));
-    const stopAt = performance.now() + REPAIR_SCAN_BUDGET_MS;
-    for (let scanned = 1; ; scanned++) {
-      if (this.repairsInFlight.size >= this.opts.maxRepairsInFlight) break;
-      if (scanned % 256 === 0 && performance.now() > stopAt) break;
-      // A live iterator over the state's map: chunks added meanwhile are visited, removed ones not.
-      this.repairCursor ??= this.deps.referenced().keys();
-      const next = this.repairCursor.next();
-      if (next.done) {
-        this.repairCursor = null; // the pass is complete; the next round starts another
-        break;
-      }
-      const chunkId = next.value;
+    if (this.repairsInFlight.size >= this.opts.maxRepairsInFlight) return 0;
+    this.repairScan.run(SCAN_SLICE_MS, (chunkId) => {
       let copies = 0;
       for (const n of active) if (n.chunks.has(chunkId)) copies++;
-      if (copies >= want || this.repairsInFlight.has(chunkId)) continue;
+      if (copies >= want || this.repairsInFlight.has(chunkId)) return;
       const holders = live.filter((n) => n.chunks.has(chunkId));
       // A draining holder is a source, never a target, and does not count towards R.
       const source = holders.find((n) => this.stateOf(n.id) === "active") ?? holders[0];
       const sizeBytes = this.deps.chunkSize(chunkId);
       // No live copy means nothing to copy from: it stays reported as under-replicated.
-      if (!source || sizeBytes === undefined) continue;
+      if (!source || sizeBytes === undefined) return;
       const need = this.opts.replication - holders.filter((n) => this.stateOf(n.id) === "active").length;
       const targets = this.choose(0, need, new Set(holders.map((h) => h.id)));
-      if (targets.length === 0) continue;
+      if (targets.length === 0) return;
       source.queue.push({
         type: "replicate",
         chunkId,
@@ -314,7 +299,9 @@ export class DataTracker {
       });
       this.repairsInFlight.set(chunkId, now);
       queued++;
-    }
+      // Stop once the in-flight bound is reached, before taking the next chunk from the pass.
+      return this.repairsInFlight.size < this.opts.maxRepairsInFlight;
+    });
     return queued;
   }
 
@@ -325,9 +312,9 @@ export class DataTracker {
    */
   collectGarbage(): number {
     if (this.gcBusy) return 0;
-    // A round reads every node's whole inventory (~0.1 s per 100,000 chunks here): a slow one is
-    // followed by a pause 20 times its length, so collection never takes more than ~5 % of the
-    // leader's time (a small cluster's round takes well under the threshold and runs every time).
+    // The scans are sliced, but a round still reads the whole garbage list: a slow round is followed
+    // by a pause 20 times its length, so collection never takes more than ~5 % of the leader's time
+    // (a small cluster's round takes well under the threshold and runs every time).
     const started = performance.now();
     if (this.lastGcMs >= SLOW_GC_ROUND_MS && started < this.lastGcEndedAt + 20 * this.lastGcMs) return 0;
     try {
@@ -340,7 +327,7 @@ export class DataTracker {
 
   private collectGarbageRound(): number {
     const tombstones = this.deps.tombstones();
-    this.tombstoneDuties(tombstones);
+    this.tombstoneDuties();
     if (this.gcBusy) return 0;
     // In batches: only once the oldest is a tenth of the retention overdue, then everything due goes
     // in one entry (each forget scans every tombstone; a steady stream of collections must not make
@@ -370,7 +357,7 @@ export class DataTracker {
       this.expectedNodeIds().every((id) => this.nodes.get(id)?.reported) &&
       [...this.nodes.values()].every((n) => this.isAlive(n));
     if (!complete) {
-      this.orphanPass = null;
+      this.restartOrphanScan();
       return 0;
     }
     const now = this.deps.now();
@@ -401,7 +388,7 @@ export class DataTracker {
   /**
    * Chunks stored but never referenced nor listed: uploads whose commit never came. Each is timed from
    * when this leader first saw it, and doomed past the grace period. The scan over every node's
-   * inventory runs for at most GC_SCAN_BUDGET_MS per round and resumes at the next (a whole pass
+   * inventory runs for at most SCAN_SLICE_MS per round and resumes at the next (a whole pass
    * over three million copies took ~2 s here); only a complete pass forgets the first-seen times of
    * chunks no longer found, so a pass cut short never makes a chunk look older than it is.
    */
@@ -411,34 +398,22 @@ export class DataTracker {
     cutoff: number,
     doomed: Set<string>,
   ): void {
-    const pass = (this.orphanPass ??= {
-      nodes: [...this.nodes.values()],
-      index: 0,
-      iter: null,
-      seen: new Set(),
+    const complete = this.orphanScan.run(SCAN_SLICE_MS, (chunkId) => {
+      if (known(chunkId)) return;
+      this.orphansSeen.add(chunkId);
+      const since = this.orphanSinceMs.get(chunkId) ?? now;
+      this.orphanSinceMs.set(chunkId, since);
+      if (since <= cutoff) doomed.add(chunkId);
     });
-    const stopAt = performance.now() + GC_SCAN_BUDGET_MS;
-    let scanned = 0;
-    while (pass.index < pass.nodes.length) {
-      pass.iter ??= pass.nodes[pass.index]!.chunks.values();
-      const next = pass.iter.next();
-      if (next.done) {
-        pass.index++;
-        pass.iter = null;
-        continue;
-      }
-      const chunkId = next.value;
-      if (!known(chunkId)) {
-        pass.seen.add(chunkId);
-        const since = this.orphanSinceMs.get(chunkId) ?? now;
-        this.orphanSinceMs.set(chunkId, since);
-        if (since <= cutoff) doomed.add(chunkId);
-      }
-      if (++scanned % 256 === 0 && performance.now() > stopAt) return;
-    }
+    if (!complete) return;
     for (const chunkId of this.orphanSinceMs.keys())
-      if (!pass.seen.has(chunkId)) this.orphanSinceMs.delete(chunkId);
-    this.orphanPass = null;
+      if (!this.orphansSeen.has(chunkId)) this.orphanSinceMs.delete(chunkId);
+    this.orphansSeen = new Set();
+  }
+
+  private restartOrphanScan(): void {
+    this.orphanScan.restart();
+    this.orphansSeen = new Set();
   }
 
   /**
@@ -449,20 +424,11 @@ export class DataTracker {
    * stored anew after the deletion, and no delete of ours can reach it any more: the tombstone is
    * revived, and commits naming the chunk are accepted again.
    */
-  private tombstoneDuties(tombstones: ReadonlyMap<string, number>): void {
+  private tombstoneDuties(): void {
     const revive: string[] = [];
     const settled = this.deps.now() - this.leaderSinceMs > this.opts.deadAfterMs;
-    // Sliced like the orphan scan (GC_SCAN_BUDGET_MS per round, resumed at the next): a week of
-    // collections can leave millions of tombstones.
-    const stopAt = performance.now() + GC_SCAN_BUDGET_MS;
-    for (let scanned = 1; ; scanned++) {
-      this.tombstoneCursor ??= tombstones.keys();
-      const next = this.tombstoneCursor.next();
-      if (next.done) {
-        this.tombstoneCursor = null;
-        break;
-      }
-      const id = next.value;
+    // Sliced like the orphan scan: a week of collections can leave millions of tombstones.
+    this.tombstoneScan.run(SCAN_SLICE_MS, (id) => {
       for (const n of this.nodes.values()) {
         if (!n.reported) continue;
         if (n.chunks.has(id)) {
@@ -472,8 +438,7 @@ export class DataTracker {
           setOf(this.confirmedAbsent, id).add(n.id);
         }
       }
-      if (scanned % 256 === 0 && performance.now() > stopAt) break;
-    }
+    });
     if (revive.length === 0) return;
     const revived = [...new Set(revive)];
     this.gcBusy = true;
@@ -511,6 +476,11 @@ export class DataTracker {
         c.ticket = this.ticket(c.chunkId, c.sizeBytes, c.targets);
     }
   }
+}
+
+/** Every chunk of every node, node after node (each Set iterated live). */
+function* inventories(nodes: TrackedNode[]): Generator<string> {
+  for (const n of nodes) yield* n.chunks;
 }
 
 function setOf<K, V>(map: Map<K, Set<V>>, key: K): Set<V> {

@@ -52,9 +52,7 @@ export class ChunkRefs {
 
   /** Sorted by time, then id: the order the leader should collect them in. */
   garbageList(): GarbageChunk[] {
-    return [...this.garbage]
-      .map(([chunkId, sinceMs]) => ({ chunkId, sinceMs }))
-      .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
+    return byTime(this.garbage);
   }
 
   /** The live tombstones (id → when condemned), read-only, in the order they were condemned (about). */
@@ -63,9 +61,7 @@ export class ChunkRefs {
   }
 
   tombstoneList(): GarbageChunk[] {
-    return [...this.tombstones]
-      .map(([chunkId, sinceMs]) => ({ chunkId, sinceMs }))
-      .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
+    return byTime(this.tombstones);
   }
 
   /** The tombstoned chunks among `chunks` (a commit naming any of them must be refused). */
@@ -145,32 +141,25 @@ export class ChunkRefs {
   }
 
   private setRef(id: string, n: number): void {
-    const prev = this.refs.get(id);
-    if (n === 0) this.refs.delete(id);
-    else this.refs.set(id, n);
-    this.journal.record(() => {
-      if (prev === undefined) this.refs.delete(id);
-      else this.refs.set(id, prev);
-    });
+    this.journaledSet(this.refs, id, n === 0 ? undefined : n);
   }
 
   private setTombstone(id: string, sinceMs: number | undefined): void {
-    const prev = this.tombstones.get(id);
-    if (sinceMs === undefined) this.tombstones.delete(id);
-    else this.tombstones.set(id, sinceMs);
-    this.journal.record(() => {
-      if (prev === undefined) this.tombstones.delete(id);
-      else this.tombstones.set(id, prev);
-    });
+    this.journaledSet(this.tombstones, id, sinceMs);
   }
 
   private setGarbage(id: string, sinceMs: number | undefined): void {
-    const prev = this.garbage.get(id);
-    if (sinceMs === undefined) this.garbage.delete(id);
-    else this.garbage.set(id, sinceMs);
+    this.journaledSet(this.garbage, id, sinceMs);
+  }
+
+  /** Sets (or, with undefined, deletes) one entry, recording its undo in the journal. */
+  private journaledSet(map: Map<string, number>, id: string, value: number | undefined): void {
+    const prev = map.get(id);
+    if (value === undefined) map.delete(id);
+    else map.set(id, value);
     this.journal.record(() => {
-      if (prev === undefined) this.garbage.delete(id);
-      else this.garbage.set(id, prev);
+      if (prev === undefined) map.delete(id);
+      else map.set(id, prev);
     });
   }
 
@@ -204,4 +193,11 @@ export class ChunkRefs {
     }
     return refs;
   }
+}
+
+/** Entries as a list sorted by time, then id: the order the leader should work through them. */
+function byTime(map: ReadonlyMap<string, number>): GarbageChunk[] {
+  return [...map]
+    .map(([chunkId, sinceMs]) => ({ chunkId, sinceMs }))
+    .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
 }
