@@ -3,7 +3,6 @@
  * leader through Raft; reads are linearizable (ReadIndex, on any replica) unless `stale=true`.
  * Every body is checked twice: a JSON schema at the route, then `parseCommand` before proposing.
  */
-import { timingSafeEqual } from "node:crypto";
 import { TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
@@ -12,26 +11,23 @@ import {
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
+  META_ACCESS,
   META_ROUTES,
   META_SCHEMAS,
   metaStatusRow,
   type PlacementRequest,
   type ReplicaStatus,
-  SECRET_HEADER,
   type WireContent,
   type WireSession,
   type WireTxnOp,
 } from "../common/protocol/index.js";
+import { type ClientToken, registerAuthorization } from "./authorize.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
 import type { MetaReplica } from "./replica.js";
 import { type Command, type FileContent, parseCommand } from "./state/index.js";
 
-export interface ClientToken {
-  name: string;
-  token: string;
-  role: "read" | "write" | "admin";
-}
+export type { ClientToken } from "./authorize.js";
 
 export interface MetaServerOptions {
   secret: string;
@@ -89,11 +85,9 @@ function queryPath(q: unknown): string {
   return path;
 }
 
-function secretMatches(given: unknown, secret: string): boolean {
-  if (typeof given !== "string") return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(secret);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** A route's schemas and its access rule, both looked up by the route's name in the protocol's tables. */
+function route<K extends keyof typeof META_ROUTES & keyof typeof META_SCHEMAS>(name: K) {
+  return { schema: META_SCHEMAS[name], config: { access: META_ACCESS[name] } };
 }
 
 export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): FastifyInstance {
@@ -122,35 +116,9 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   const mutate = async (command: Record<string, unknown>) => replica.mutate(parseCommand(command) as Command);
 
-  // Client tokens: reads need any role, writes `write` or `admin`. Observability (status, events,
-  // metrics, the dashboard) stays open; internal routes use the cluster secret instead.
-  const tokens = opts.tokens ?? [];
-  if (tokens.length > 0) {
-    const RANK = { read: 1, write: 2, admin: 3 } as const;
-    app.addHook("onRequest", async (req) => {
-      const path = req.url.split("?")[0] ?? "";
-      if (!path.startsWith("/v1/") || path === META_ROUTES.clusterStatus || path === "/v1/events") return;
-      const header = req.headers.authorization;
-      const given = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : null;
-      const match = given === null ? undefined : tokens.find((t) => secretMatches(given, t.token));
-      if (!match)
-        throw new DfsError("UNAUTHORIZED", "a client token is required (authorization: Bearer <token>)");
-      const need = req.method === "GET" ? RANK.read : path.startsWith("/v1/admin/") ? RANK.admin : RANK.write;
-      if (RANK[match.role] < need) {
-        throw new DfsError(
-          "FORBIDDEN",
-          `token "${match.name}" (role ${match.role}) may not ${req.method} ${path}`,
-        );
-      }
-    });
-  }
+  // Every route's rule comes from META_ACCESS and is checked against the route that matched.
+  registerAuthorization(app, { secret: opts.secret, tokens: opts.tokens ?? [] });
 
-  // On arrival (onRequest): an unauthenticated internal request is refused before its body is read.
-  const checkSecret = async (req: FastifyRequest) => {
-    if (!secretMatches(req.headers[SECRET_HEADER], opts.secret)) {
-      throw new DfsError("UNAUTHORIZED", "internal route: missing or wrong cluster secret");
-    }
-  };
   const requireLeader = () => {
     if (!replica.isLeader() || replica.tracker === null) throw replica.notLeader();
     return replica.tracker;
@@ -158,10 +126,8 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- sessions and mutations
 
-  app.post(META_ROUTES.openSession, { schema: META_SCHEMAS.openSession }, async () =>
-    mutate({ type: "openSession" }),
-  );
-  app.post(META_ROUTES.keepAlive, { schema: META_SCHEMAS.keepAlive }, async (req) => {
+  app.post(META_ROUTES.openSession, route("openSession"), async () => mutate({ type: "openSession" }));
+  app.post(META_ROUTES.keepAlive, route("keepAlive"), async (req) => {
     const body = req.body as { sessionId?: unknown };
     return mutate({ type: "keepAlive", sessionId: body?.sessionId });
   });
@@ -173,24 +139,24 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     return req.body as Record<string, unknown>;
   };
 
-  app.post(META_ROUTES.mkdir, { schema: META_SCHEMAS.mkdir }, async (req) => {
+  app.post(META_ROUTES.mkdir, route("mkdir"), async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "mkdir", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.commit, { schema: META_SCHEMAS.commit }, async (req) => {
+  app.post(META_ROUTES.commit, route("commit"), async (req) => {
     const b = body(req);
     const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
     return mutate({ ...b, type: "commit", content, session: sessionOf(b) });
   });
-  app.post(META_ROUTES.rename, { schema: META_SCHEMAS.rename }, async (req) => {
+  app.post(META_ROUTES.rename, route("rename"), async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "rename", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.delete, { schema: META_SCHEMAS.delete }, async (req) => {
+  app.post(META_ROUTES.delete, route("delete"), async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "delete", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.txn, { schema: META_SCHEMAS.txn }, async (req) => {
+  app.post(META_ROUTES.txn, route("txn"), async (req) => {
     const b = body(req);
     if (!Array.isArray(b.ops)) throw new DfsError("BAD_REQUEST", "txn needs an `ops` array");
     const ops = (b.ops as WireTxnOp[]).map((op) =>
@@ -198,19 +164,19 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     );
     return mutate({ ...b, type: "txn", ops, session: sessionOf(b) });
   });
-  app.post(META_ROUTES.lockAcquire, { schema: META_SCHEMAS.lockAcquire }, async (req) => {
+  app.post(META_ROUTES.lockAcquire, route("lockAcquire"), async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "lockAcquire", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.lockRenew, { schema: META_SCHEMAS.lockRenew }, async (req) => {
+  app.post(META_ROUTES.lockRenew, route("lockRenew"), async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "lockRenew", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.lockRelease, { schema: META_SCHEMAS.lockRelease }, async (req) => {
+  app.post(META_ROUTES.lockRelease, route("lockRelease"), async (req) => {
     const b = body(req);
     return mutate({ ...b, type: "lockRelease", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.abandon, { schema: META_SCHEMAS.abandon }, async (req) => {
+  app.post(META_ROUTES.abandon, route("abandon"), async (req) => {
     const b = body(req);
     return mutate({ type: "abandonChunks", chunkIds: b.chunkIds, session: sessionOf(b) });
   });
@@ -222,18 +188,18 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   app.get(
     META_ROUTES.stat,
-    { schema: META_SCHEMAS.stat },
+    route("stat"),
     async (req) => (await read(req, (fs) => fs.stat(queryPath(req.query)))).value,
   );
-  app.get(META_ROUTES.list, { schema: META_SCHEMAS.list }, async (req) => {
+  app.get(META_ROUTES.list, route("list"), async (req) => {
     const r = await read(req, (fs) => fs.list(queryPath(req.query)));
     return { entries: r.value };
   });
-  app.get(META_ROUTES.versions, { schema: META_SCHEMAS.versions }, async (req) => {
+  app.get(META_ROUTES.versions, route("versions"), async (req) => {
     const r = await read(req, (fs) => fs.versions(queryPath(req.query)));
     return { versions: r.value };
   });
-  app.get(META_ROUTES.read, { schema: META_SCHEMAS.read }, async (req) => {
+  app.get(META_ROUTES.read, route("read"), async (req) => {
     const q = req.query as { version?: string };
     const version = q?.version === undefined ? undefined : Number(q.version);
     if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) {
@@ -254,12 +220,12 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       index: r.index,
     };
   });
-  app.get(META_ROUTES.locks, { schema: META_SCHEMAS.locks }, async (req) => {
+  app.get(META_ROUTES.locks, route("locks"), async (req) => {
     const q = req.query as { path?: string };
     const r = await read(req, (fs) => fs.locks(q?.path));
     return { locks: r.value };
   });
-  app.get(META_ROUTES.watch, { schema: META_SCHEMAS.watch }, async (req) => {
+  app.get(META_ROUTES.watch, route("watch"), async (req) => {
     const q = req.query as { after?: string; timeoutMs?: string };
     const after = Number(q?.after ?? 0);
     const timeoutMs = Math.min(Number(q?.timeoutMs ?? 30_000), 60_000);
@@ -271,7 +237,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- data path (leader)
 
-  app.post(META_ROUTES.placement, { schema: META_SCHEMAS.placement }, async (req) => {
+  app.post(META_ROUTES.placement, route("placement"), async (req) => {
     const tracker = requireLeader();
     const b = body(req) as unknown as PlacementRequest;
     if (typeof b.chunkId !== "string" || !/^[0-9a-f]{64}$/.test(b.chunkId)) {
@@ -301,7 +267,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     };
   });
 
-  app.get(META_ROUTES.locations, { schema: META_SCHEMAS.locations }, async (req) => {
+  app.get(META_ROUTES.locations, route("locations"), async (req) => {
     const tracker = requireLeader();
     const ids = String((req.query as { ids?: string })?.ids ?? "")
       .split(",")
@@ -315,7 +281,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   // A register carries the node's whole inventory (67 bytes a chunk): far above the API's limit.
   app.post(
     META_ROUTES.dataRegister,
-    { bodyLimit: 256 * 1024 * 1024, schema: META_SCHEMAS.dataRegister, onRequest: checkSecret },
+    { ...route("dataRegister"), bodyLimit: 256 * 1024 * 1024 },
     async (req) => {
       const tracker = requireLeader();
       const r = body(req) as unknown as DataRegisterRequest;
@@ -328,7 +294,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   );
   app.post(
     META_ROUTES.dataHeartbeat,
-    { bodyLimit: 64 * 1024 * 1024, schema: META_SCHEMAS.dataHeartbeat, onRequest: checkSecret },
+    { ...route("dataHeartbeat"), bodyLimit: 64 * 1024 * 1024 },
     async (req) => {
       const tracker = requireLeader();
       const h = body(req) as unknown as DataHeartbeatRequest;
@@ -346,16 +312,16 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       throw new DfsError("BAD_REQUEST", "`id` must be a positive integer");
     return id as number;
   };
-  app.post(META_ROUTES.adminAddMeta, { schema: META_SCHEMAS.adminAddMeta }, async (req) =>
+  app.post(META_ROUTES.adminAddMeta, route("adminAddMeta"), async (req) =>
     replica.addMetaReplica(nodeId(req)),
   );
-  app.post(META_ROUTES.adminRemoveMeta, { schema: META_SCHEMAS.adminRemoveMeta }, async (req) =>
+  app.post(META_ROUTES.adminRemoveMeta, route("adminRemoveMeta"), async (req) =>
     replica.removeMetaReplica(nodeId(req)),
   );
-  app.post(META_ROUTES.adminDecommissionData, { schema: META_SCHEMAS.adminDecommissionData }, async (req) =>
+  app.post(META_ROUTES.adminDecommissionData, route("adminDecommissionData"), async (req) =>
     replica.decommissionDataNode(nodeId(req)),
   );
-  app.post(META_ROUTES.adminRemoveData, { schema: META_SCHEMAS.adminRemoveData }, async (req) =>
+  app.post(META_ROUTES.adminRemoveData, route("adminRemoveData"), async (req) =>
     replica.removeDataNode(nodeId(req), body(req).force === true),
   );
 
@@ -363,34 +329,36 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // Read-only views the dashboard of any replica may fetch from the leader (another origin).
   const openToPages = (reply: FastifyReply) => reply.header("access-control-allow-origin", "*");
-  app.get("/", { schema: META_SCHEMAS.text }, async (_req, reply) =>
-    reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML),
+  app.get(
+    META_ROUTES.dashboard,
+    { schema: META_SCHEMAS.text, config: { access: META_ACCESS.dashboard } },
+    async (_req, reply) => reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML),
   );
-  app.get("/v1/events", { schema: META_SCHEMAS.events }, async (_req, reply) => {
+  app.get(META_ROUTES.events, route("events"), async (_req, reply) => {
     openToPages(reply);
     return { events: replica.events.recent() };
   });
-  app.get(META_ROUTES.replicaStatus, { schema: META_SCHEMAS.replicaStatus }, async (_req, reply) => {
+  app.get(META_ROUTES.replicaStatus, route("replicaStatus"), async (_req, reply) => {
     openToPages(reply);
     return replica.status();
   });
-  app.get("/metrics", { schema: META_SCHEMAS.text }, async (_req, reply) => {
-    const metrics = deps.metrics;
-    if (!metrics) throw new DfsError("NOT_FOUND", "metrics are not enabled");
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
   app.get(
-    META_ROUTES.clusterStatus,
-    { schema: META_SCHEMAS.clusterStatus },
-    async (_req, reply: FastifyReply) => {
-      openToPages(reply);
-      if (!replica.isLeader()) {
-        // Only the leader knows the data nodes; a follower points there.
-        throw replica.notLeader();
-      }
-      return reply.send(await clusterStatus(replica, deps.dispatcher));
+    META_ROUTES.metrics,
+    { schema: META_SCHEMAS.text, config: { access: META_ACCESS.metrics } },
+    async (_req, reply) => {
+      const metrics = deps.metrics;
+      if (!metrics) throw new DfsError("NOT_FOUND", "metrics are not enabled");
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     },
   );
+  app.get(META_ROUTES.clusterStatus, route("clusterStatus"), async (_req, reply: FastifyReply) => {
+    openToPages(reply);
+    if (!replica.isLeader()) {
+      // Only the leader knows the data nodes; a follower points there.
+      throw replica.notLeader();
+    }
+    return reply.send(await clusterStatus(replica, deps.dispatcher));
+  });
 
   return app;
 }

@@ -136,25 +136,30 @@ function registerFaultHook(
     body: Type.Object({ isolateFrom: Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64 }) }),
     response: { 200: Type.Object({ isolatedFrom: Type.Array(Type.Integer()) }), ...errors },
   };
-  app.post("/internal/test/partition", { schema: partitionSchema }, async (req, reply) => {
-    if (req.headers[SECRET_HEADER] !== secret) {
-      return reply.status(401).send({ code: "UNAUTHORIZED", message: "missing or wrong cluster secret" });
-    }
-    const ids = (req.body as { isolateFrom?: unknown })?.isolateFrom;
-    if (!Array.isArray(ids) || !ids.every((x) => Number.isSafeInteger(x))) {
-      return reply
-        .status(400)
-        .send({ code: "BAD_REQUEST", message: "isolateFrom must be a list of replica ids" });
-    }
-    const cut = new Set<number>(ids as number[]);
-    transport.setFilter(cut.size === 0 ? null : (m) => !cut.has(m.to) && !cut.has(m.from));
-    return { isolatedFrom: [...cut] };
-  });
-  // The state's digest at the applied index, to check that replicas converge to the same state.
+  app.post(
+    "/internal/test/partition",
+    { schema: partitionSchema, config: { access: "secret" } },
+    async (req, reply) => {
+      if (req.headers[SECRET_HEADER] !== secret) {
+        return reply.status(401).send({ code: "UNAUTHORIZED", message: "missing or wrong cluster secret" });
+      }
+      const ids = (req.body as { isolateFrom?: unknown })?.isolateFrom;
+      if (!Array.isArray(ids) || !ids.every((x) => Number.isSafeInteger(x))) {
+        return reply
+          .status(400)
+          .send({ code: "BAD_REQUEST", message: "isolateFrom must be a list of replica ids" });
+      }
+      const cut = new Set<number>(ids as number[]);
+      transport.setFilter(cut.size === 0 ? null : (m) => !cut.has(m.to) && !cut.has(m.from));
+      return { isolatedFrom: [...cut] };
+    },
+  );
+  // The state's digest at the applied index, to check that replicas converge to the same state
+  // (open: a digest reveals nothing, and this route exists only in test runs).
   const stateSchema = {
     response: { 200: Type.Object({ appliedIndex: Type.Integer(), hash: Type.String() }), ...errors },
   };
-  app.get("/internal/test/state", { schema: stateSchema }, async () => ({
+  app.get("/internal/test/state", { schema: stateSchema, config: { access: "open" } }, async () => ({
     appliedIndex: replica.machine.appliedIndex,
     hash: replica.fs.stateHash(),
   }));

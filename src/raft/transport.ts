@@ -353,7 +353,8 @@ export class HttpTransport implements Transport {
     // A plain GET (no upgrade) gets an answer that says what is missing.
     app.get(
       RAFT_STREAM_PATH,
-      { onRequest: (req, reply) => this.authenticate(req, reply) },
+      // `config.access` tells a route-authorizing host (the metadata API) that this route is internal.
+      { config: { access: "secret" }, onRequest: (req, reply) => this.authenticate(req, reply) },
       async (_req, reply) =>
         reply
           .code(426)

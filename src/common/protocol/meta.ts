@@ -34,7 +34,59 @@ export const META_ROUTES = {
   adminRemoveData: "/v1/admin/data/remove",
   dataRegister: "/internal/data/register",
   dataHeartbeat: "/internal/data/heartbeat",
+  dashboard: "/",
+  metrics: "/metrics",
+  events: "/v1/events",
 } as const;
+
+/**
+ * Who may call a route. `open`: anyone (observability and the dashboard: they reveal no file names,
+ * contents or tokens). `read` / `write` / `admin`: a client token of at least that role, when the
+ * cluster has tokens (without tokens the API is open, and the replica says so at start-up).
+ * `secret`: the cluster secret in SECRET_HEADER (data nodes, Raft peers), tokens or not.
+ */
+export type RouteAccess = "open" | "read" | "write" | "admin" | "secret";
+
+/**
+ * The one table of who may call each metadata route. The server authorizes a request by the route
+ * that matched (never by its raw URL, which can be spelled many ways that the router decodes to the
+ * same route), and a route without an entry here is refused.
+ */
+export const META_ACCESS: { readonly [K in keyof typeof META_ROUTES]: RouteAccess } = {
+  openSession: "write",
+  keepAlive: "write",
+  mkdir: "write",
+  commit: "write",
+  rename: "write",
+  delete: "write",
+  txn: "write",
+  stat: "read",
+  list: "read",
+  versions: "read",
+  read: "read",
+  lockAcquire: "write",
+  lockRenew: "write",
+  lockRelease: "write",
+  locks: "read",
+  watch: "read",
+  placement: "write",
+  abandon: "write",
+  locations: "read",
+  replicaStatus: "open",
+  clusterStatus: "open",
+  adminAddMeta: "admin",
+  adminRemoveMeta: "admin",
+  adminDecommissionData: "admin",
+  adminRemoveData: "admin",
+  dataRegister: "secret",
+  dataHeartbeat: "secret",
+  dashboard: "open",
+  metrics: "open",
+  events: "open",
+};
+
+/** Token roles in rising order of power: each may do what the ones before it may. */
+export const ROLE_RANK = { read: 1, write: 2, admin: 3 } as const;
 
 export const SECRET_HEADER = "x-raftfs-secret";
 
