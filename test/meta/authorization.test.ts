@@ -22,6 +22,7 @@ import {
 } from "../../src/common/protocol/index.js";
 import { type RunningMeta, runMetaReplica } from "../../src/meta/main.js";
 import { freePort, waitFor } from "../support/cluster-harness.js";
+import { urlSpellings } from "../support/url-spellings.js";
 
 const SECRET = "authz-matrix-secret-0123";
 const TOKENS = [
@@ -45,32 +46,6 @@ function allowed(access: RouteAccess, c: Credential): boolean {
   if (access === "open") return true;
   if (access === "secret") return c === "secret";
   return c !== "none" && c !== "secret" && ROLE_RANK[c] >= ROLE_RANK[access];
-}
-
-const encodeLetters = (p: string) =>
-  p.replace(/[a-z0-9]/gi, (ch) => `%${ch.charCodeAt(0).toString(16).padStart(2, "0")}`);
-
-/** Spellings of one path; `routes: true` marks those the router must send to the same handler. */
-function spellings(path: string): { url: string; routes: boolean }[] {
-  const segments = path.split("/");
-  return [
-    { url: path, routes: true },
-    { url: encodeLetters(path), routes: true },
-    {
-      url: segments.map((s) => (s.length > 0 ? encodeLetters(s[0] ?? "") + s.slice(1) : s)).join("/"),
-      routes: true,
-    },
-    { url: encodeLetters(path).toUpperCase(), routes: true },
-    { url: path.replaceAll("/", "//"), routes: false },
-    { url: `/${path}`, routes: false },
-    { url: `${path}/`, routes: false },
-    { url: path.toUpperCase(), routes: false },
-    { url: path.replace(/^\/([^/]+)\//, "/$1/./"), routes: false },
-    { url: `/x/..${path}`, routes: false },
-    { url: `/${path.slice(1).replaceAll("/", "%2F")}`, routes: false },
-    { url: `${path};x=1`, routes: false },
-    { url: `${path}?x=1`, routes: true },
-  ].filter((s, i, all) => all.findIndex((o) => o.url === s.url) === i);
 }
 
 let dir: string;
@@ -160,7 +135,7 @@ describe("authorization by the route that matched", () => {
     const failures: string[] = [];
     let matched = 0;
     for (const r of routes) {
-      for (const s of spellings(r.url)) {
+      for (const s of urlSpellings(r.url)) {
         for (const c of CREDENTIALS) {
           // The watch long-poll would hold each call for its default 30 s: ask it not to wait.
           const url =
