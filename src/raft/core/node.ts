@@ -1,5 +1,6 @@
 import { assert } from "../../common/assert.js";
-import { Raft, type RaftOptions } from "./raft.js";
+import type { RaftOptions } from "./options.js";
+import { Raft } from "./raft.js";
 import type { ConfChange, HardState, Message, NodeId, ProposeResult, Ready, SoftState } from "./types.js";
 
 /**

@@ -1,10 +1,11 @@
 import { assert } from "../../common/assert.js";
 import { applyConfChange } from "./conf.js";
 import { RaftLog } from "./log.js";
+import type { RaftOptions } from "./options.js";
 import { Progress } from "./progress.js";
 import { quorumIndex, voteOutcome } from "./quorum.js";
 import { ReadOnlyQueue } from "./read-only.js";
-import { cloneConf, entrySizeBytes, type Storage } from "./storage.js";
+import { cloneConf, entrySizeBytes } from "./storage.js";
 import {
   type ConfChange,
   type ConfState,
@@ -13,46 +14,10 @@ import {
   NONE,
   type NodeId,
   type ProposeResult,
-  type Random,
   type ReadState,
   type Role,
   type Snapshot,
 } from "./types.js";
-
-export interface RaftOptions {
-  id: NodeId;
-  storage: Storage;
-  random: Random;
-  /** Base election timeout; each node waits a random number of ticks in [base, 2 × base). */
-  electionTimeoutTicks: number;
-  heartbeatIntervalTicks: number;
-  maxInflightAppends: number;
-  maxEntriesPerAppend: number;
-  maxBytesPerAppend: number;
-  /** Proposals are refused (back-pressure) while this many bytes are appended but not committed. */
-  maxUncommittedBytes: number;
-  snapshotChunkBytes: number;
-  preVote: boolean;
-  checkQuorum: boolean;
-  /** "lease" answers ReadIndex without a heartbeat round while the leader's check-quorum lease holds. */
-  readOnly: "safe" | "lease";
-  /** Bound on queued ReadIndex requests at the leader. */
-  maxPendingReads: number;
-}
-
-export const DEFAULT_RAFT_OPTIONS = {
-  electionTimeoutTicks: 10,
-  heartbeatIntervalTicks: 1,
-  maxInflightAppends: 4,
-  maxEntriesPerAppend: 512,
-  maxBytesPerAppend: 1024 * 1024,
-  maxUncommittedBytes: 64 * 1024 * 1024,
-  snapshotChunkBytes: 1024 * 1024,
-  preVote: true,
-  checkQuorum: true,
-  readOnly: "safe",
-  maxPendingReads: 10_000,
-} as const satisfies Partial<RaftOptions>;
 
 interface IncomingSnapshot {
   snapshot: Snapshot["meta"];
