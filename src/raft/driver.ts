@@ -259,12 +259,12 @@ export class RaftDriver {
   ): Promise<void> {
     const node = this.running();
     if (!node) return Promise.reject(this.unavailable());
-    if (node.raft.role === "leader" && to === this.id) return Promise.resolve();
+    if (node.status().role === "leader" && to === this.id) return Promise.resolve();
     if (!node.transferLeadership(to)) {
       return Promise.reject(
-        node.raft.role === "leader"
+        node.status().role === "leader"
           ? new DfsError("BAD_REQUEST", `node ${to} is not a voter`, { nodeId: to })
-          : this.notLeader(node.raft.leaderId),
+          : this.notLeader(node.status().leaderId),
       );
     }
     this.schedule();
@@ -284,7 +284,7 @@ export class RaftDriver {
 
   /** Whether this node leads now: the per-request check, without building a whole status. */
   isLeader(): boolean {
-    return this.node !== null && !this.stopped && this.node.raft.role === "leader";
+    return this.node !== null && !this.stopped && this.node.status().role === "leader";
   }
 
   /** Takes a snapshot of everything applied now (tests, operators); resolves when it is durable. */
@@ -319,7 +319,7 @@ export class RaftDriver {
         ...this.membership(),
       };
     }
-    const r = node.raft;
+    const r = node.status();
     const peers: PeerStatus[] = [];
     if (r.role === "leader") {
       for (const [id, pr] of r.progress) {
@@ -332,9 +332,9 @@ export class RaftDriver {
       role: r.role,
       term: r.term,
       leaderId: r.leaderId === NONE ? null : r.leaderId,
-      commitIndex: r.log.committed,
+      commitIndex: r.commitIndex,
       appliedIndex: this.appliedIndex,
-      lastLogIndex: r.log.lastIndex(),
+      lastLogIndex: r.lastIndex,
       snapshotIndex,
       peers: peers.sort((a, b) => a.id - b.id),
       ...this.membership(),
@@ -430,7 +430,7 @@ export class RaftDriver {
 
   /** Leader changes: notify listeners; proposals of a leader that lost its term are failed. */
   private afterStateChange(node: RaftNode): void {
-    const r = node.raft;
+    const r = node.status();
     const leaderId = r.leaderId === NONE ? null : r.leaderId;
     const isLeader = r.role === "leader";
     if (
@@ -505,7 +505,7 @@ export class RaftDriver {
 
   private lost(index: number): DfsError {
     return new DfsError("NOT_LEADER", `entry ${index} was replaced by a new leader; retry`, {
-      leaderId: this.node && this.node.raft.leaderId !== NONE ? this.node.raft.leaderId : null,
+      leaderId: this.node && this.node.status().leaderId !== NONE ? this.node.status().leaderId : null,
     });
   }
 
