@@ -10,7 +10,7 @@ export { RaftLog } from "./log.js";
 export { RaftNode } from "./node.js";
 export { DEFAULT_RAFT_OPTIONS, type RaftOptions, raftOptionsFrom } from "./options.js";
 export { Progress } from "./progress.js";
-export { Raft } from "./raft.js";
 export { seededRandom } from "./random.js";
+export type { ProgressView, RaftStatusView } from "./status.js";
 export { cloneConf, EMPTY_CONF, MemoryStorage, type Storage } from "./storage.js";
 export * from "./types.js";
