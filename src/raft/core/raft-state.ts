@@ -11,7 +11,7 @@ import { RaftLog } from "./log.js";
 import type { RaftOptions } from "./options.js";
 import { Progress } from "./progress.js";
 import { ReadOnlyQueue } from "./read-only.js";
-import type { RaftStatusView } from "./status.js";
+import type { ProgressView, RaftStatusView } from "./status.js";
 import { cloneConf } from "./storage.js";
 import {
   type ConfState,
@@ -63,17 +63,8 @@ export abstract class RaftState {
    */
   protected commitChanged = false;
 
-  /** One view per core, reading the live fields: handing it out costs nothing per call. */
-  private readonly view: RaftStatusView = statusView(() => ({
-    id: this.id,
-    role: this.role,
-    term: this.term,
-    vote: this.vote,
-    leaderId: this.leaderId,
-    log: this.log,
-    conf: this.conf,
-    progress: this.progress,
-  }));
+  /** One view per core, with getters over the live fields: handing it out costs nothing per call. */
+  private readonly view: RaftStatusView = this.makeStatusView();
 
   /** Reads the durable state; the top layer (raft.ts) then replays committed config entries. */
   constructor(protected readonly opts: RaftOptions) {
@@ -94,6 +85,50 @@ export abstract class RaftState {
   /** The core's state for readers outside it (see RaftStatusView). */
   status(): RaftStatusView {
     return this.view;
+  }
+
+  private makeStatusView(): RaftStatusView {
+    const core = this;
+    return {
+      get id() {
+        return core.id;
+      },
+      get role() {
+        return core.role;
+      },
+      get term() {
+        return core.term;
+      },
+      get vote() {
+        return core.vote;
+      },
+      get leaderId() {
+        return core.leaderId;
+      },
+      get commitIndex() {
+        return core.log.committed;
+      },
+      get appliedIndex() {
+        return core.log.applied;
+      },
+      get firstIndex() {
+        return core.log.firstIndex();
+      },
+      get lastIndex() {
+        return core.log.lastIndex();
+      },
+      get lastTerm() {
+        return core.log.lastTerm();
+      },
+      get conf() {
+        return core.conf;
+      },
+      get progress(): ReadonlyMap<NodeId, ProgressView> {
+        return core.progress;
+      },
+      termAt: (index) => core.log.term(index),
+      entries: (from, to) => core.log.slice(from, to, Number.POSITIVE_INFINITY),
+    };
   }
 
   hardState(): HardState {
@@ -182,61 +217,6 @@ export abstract class RaftState {
   protected send(m: DistributiveOmit<Message, "from">): void {
     this.msgs.push({ ...m, from: this.id } as Message);
   }
-}
-
-interface CoreFields {
-  id: NodeId;
-  role: Role;
-  term: number;
-  vote: NodeId;
-  leaderId: NodeId;
-  log: RaftLog;
-  conf: ConfState;
-  progress: ReadonlyMap<NodeId, Progress>;
-}
-
-/** Getters over the live fields; the view holds no state of its own. */
-function statusView(fields: () => CoreFields): RaftStatusView {
-  return {
-    get id() {
-      return fields().id;
-    },
-    get role() {
-      return fields().role;
-    },
-    get term() {
-      return fields().term;
-    },
-    get vote() {
-      return fields().vote;
-    },
-    get leaderId() {
-      return fields().leaderId;
-    },
-    get commitIndex() {
-      return fields().log.committed;
-    },
-    get appliedIndex() {
-      return fields().log.applied;
-    },
-    get firstIndex() {
-      return fields().log.firstIndex();
-    },
-    get lastIndex() {
-      return fields().log.lastIndex();
-    },
-    get lastTerm() {
-      return fields().log.lastTerm();
-    },
-    get conf() {
-      return fields().conf;
-    },
-    get progress() {
-      return fields().progress;
-    },
-    termAt: (index) => fields().log.term(index),
-    entries: (from, to) => fields().log.slice(from, to, Number.POSITIVE_INFINITY),
-  };
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
