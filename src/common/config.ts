@@ -4,9 +4,10 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import Type, { type Static } from "typebox";
+import Type, { type Static, type TBoolean, type TInteger, type TNumber, type TSchema } from "typebox";
 import Value from "typebox/value";
 import { MAX_UPLOAD_AGE_MS } from "./protocol/meta.js";
+import { RAFT_SETTINGS, type RaftSettingName, type RaftSettingSpec } from "./raft-settings.js";
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const Host = Type.String({ minLength: 1, default: "127.0.0.1" });
@@ -35,21 +36,25 @@ const DataNode = Type.Object(
   { additionalProperties: false },
 );
 
+type RaftSettingSchemas = {
+  [K in RaftSettingName]: (typeof RAFT_SETTINGS)[K]["kind"] extends "boolean"
+    ? TBoolean
+    : (typeof RAFT_SETTINGS)[K]["kind"] extends "integer"
+      ? TInteger
+      : TNumber;
+};
+
+function raftSettingSchema(spec: RaftSettingSpec): TSchema {
+  if (spec.kind === "boolean") return Type.Boolean({ default: spec.default, description: spec.doc });
+  const opts = { minimum: spec.minimum, default: spec.default, description: spec.doc };
+  return spec.kind === "integer" ? Type.Integer(opts) : Type.Number(opts);
+}
+
+/** The `raft` section, derived from RAFT_SETTINGS (names, defaults, bounds written there once). */
 const RaftSettings = Type.Object(
-  {
-    tickIntervalMs: Type.Integer({ minimum: 1, default: 50 }),
-    electionTimeoutTicks: Type.Integer({ minimum: 2, default: 10 }),
-    heartbeatIntervalTicks: Type.Integer({ minimum: 1, default: 1 }),
-    maxInflightAppends: Type.Integer({ minimum: 1, default: 4 }),
-    maxEntriesPerAppend: Type.Integer({ minimum: 1, default: 512 }),
-    maxBytesPerAppend: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
-    maxUncommittedBytes: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
-    snapshotEveryEntries: Type.Integer({ minimum: 1, default: 10_000 }),
-    snapshotLogBytesRatio: Type.Number({ minimum: 0, default: 1 }),
-    snapshotKeepEntries: Type.Integer({ minimum: 0, default: 1_000 }),
-    snapshotChunkBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
-    leaseReads: Type.Boolean({ default: false }),
-  },
+  Object.fromEntries(
+    Object.entries(RAFT_SETTINGS).map(([name, spec]) => [name, raftSettingSchema(spec)]),
+  ) as RaftSettingSchemas,
   { additionalProperties: false, default: {} },
 );
 

@@ -4,8 +4,18 @@
  * state (locks held, sessions). Names follow raftfs_<subsystem>_<name>_<unit>.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { PersistentStorage } from "../raft/index.js";
-import type { MetaReplica } from "./replica.js";
+import type { PersistentStorage, RaftDriver } from "../raft/index.js";
+import type { FsState } from "./state/index.js";
+
+/**
+ * What the gauges read, and nothing more. The replica fits it as it is; naming only these parts
+ * keeps this module below the replica (which records into these metrics) instead of in a cycle with it.
+ */
+export interface MetricsSource {
+  readonly driver: Pick<RaftDriver, "status" | "onLeaderChange">;
+  readonly fs: Pick<FsState, "locks" | "sessionCount">;
+  readonly tracker: { underReplicated(): readonly unknown[] } | null;
+}
 
 const ROLES = ["follower", "pre-candidate", "candidate", "leader"] as const;
 const LATENCY_BUCKETS_S = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -47,7 +57,7 @@ export class MetaMetrics {
   }
 
   /** Gauges read from the replica when scraped. */
-  watch(replica: MetaReplica): void {
+  watch(replica: MetricsSource): void {
     const r = this.registry;
     const status = () => replica.driver.status();
     new Gauge({

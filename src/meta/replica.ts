@@ -58,23 +58,9 @@ export class MetaReplica {
       { versionsRetained: this.config.versionsRetained, sessionTimeoutMs: this.config.sessionTimeoutMs },
       this.feed,
     );
-    const raft = this.config.raft;
+    // The config's raft section holds the driver's settings under the same names (RAFT_SETTINGS).
     this.driver = new Driver(
-      {
-        id: opts.id,
-        tickIntervalMs: raft.tickIntervalMs,
-        electionTimeoutTicks: raft.electionTimeoutTicks,
-        heartbeatIntervalTicks: raft.heartbeatIntervalTicks,
-        maxInflightAppends: raft.maxInflightAppends,
-        maxEntriesPerAppend: raft.maxEntriesPerAppend,
-        maxBytesPerAppend: raft.maxBytesPerAppend,
-        maxUncommittedBytes: raft.maxUncommittedBytes,
-        snapshotEveryEntries: raft.snapshotEveryEntries,
-        snapshotLogBytesRatio: raft.snapshotLogBytesRatio,
-        snapshotKeepEntries: raft.snapshotKeepEntries,
-        snapshotChunkBytes: raft.snapshotChunkBytes,
-        leaseReads: raft.leaseReads,
-      },
+      { id: opts.id, ...this.config.raft },
       {
         storage: deps.storage,
         transport: deps.transport,

@@ -17,16 +17,18 @@ import {
   type ConfChange,
   type ConfState,
   cloneConf,
-  DEFAULT_RAFT_OPTIONS,
+  DEFAULT_RAFT_SETTINGS,
   type Entry,
   type Message,
   NONE,
   type NodeId,
   type ProposeResult,
   RaftNode,
+  type RaftSettings,
   type Random,
   type Ready,
   type Role,
+  raftOptionsFrom,
   type Snapshot,
   seededRandom,
 } from "./core/index.js";
@@ -42,51 +44,10 @@ export interface StateMachine {
   restore(data: Uint8Array): void;
 }
 
-export interface RaftTuning {
-  tickIntervalMs: number;
-  electionTimeoutTicks: number;
-  heartbeatIntervalTicks: number;
-  maxInflightAppends: number;
-  maxEntriesPerAppend: number;
-  maxBytesPerAppend: number;
-  maxUncommittedBytes: number;
-  snapshotChunkBytes: number;
-  /** Take a snapshot once this many entries were applied since the last one… */
-  snapshotEveryEntries: number;
-  /**
-   * …and the entries applied since hold at least this many times the last snapshot's bytes. A snapshot
-   * serializes the whole state, so a fixed entry count makes its cost grow with the state (a 100 MB
-   * namespace re-serialized every 10,000 writes); tying it to the log's growth keeps the cost per
-   * logged byte constant, while the log kept in memory stays within this ratio of the state. 0: count
-   * only.
-   */
-  snapshotLogBytesRatio: number;
-  /** Entries kept behind a snapshot, so that slightly lagging followers need no snapshot transfer. */
-  snapshotKeepEntries: number;
-  leaseReads: boolean;
-  readTimeoutMs: number;
-  maxPendingReads: number;
-  /** A ReadIndex round not confirmed within this many ticks is sent again (lost message, new leader). */
-  readRetryTicks: number;
-}
+/** The driver's settings are the cluster's Raft settings (RAFT_SETTINGS: names, defaults, units). */
+export type RaftTuning = RaftSettings;
 
-export const DEFAULT_RAFT_TUNING: RaftTuning = {
-  tickIntervalMs: 50,
-  electionTimeoutTicks: DEFAULT_RAFT_OPTIONS.electionTimeoutTicks,
-  heartbeatIntervalTicks: DEFAULT_RAFT_OPTIONS.heartbeatIntervalTicks,
-  maxInflightAppends: DEFAULT_RAFT_OPTIONS.maxInflightAppends,
-  maxEntriesPerAppend: DEFAULT_RAFT_OPTIONS.maxEntriesPerAppend,
-  maxBytesPerAppend: DEFAULT_RAFT_OPTIONS.maxBytesPerAppend,
-  maxUncommittedBytes: DEFAULT_RAFT_OPTIONS.maxUncommittedBytes,
-  snapshotChunkBytes: DEFAULT_RAFT_OPTIONS.snapshotChunkBytes,
-  snapshotEveryEntries: 10_000,
-  snapshotLogBytesRatio: 1,
-  snapshotKeepEntries: 1_000,
-  leaseReads: false,
-  readTimeoutMs: 5_000,
-  maxPendingReads: DEFAULT_RAFT_OPTIONS.maxPendingReads,
-  readRetryTicks: DEFAULT_RAFT_OPTIONS.electionTimeoutTicks,
-};
+export const DEFAULT_RAFT_TUNING: RaftTuning = DEFAULT_RAFT_SETTINGS;
 
 /** `{ id, ...config.raft }` fits: the config's raft settings use the same names. */
 export type RaftDriverOptions = { id: NodeId } & Partial<RaftTuning>;
@@ -204,21 +165,7 @@ export class RaftDriver {
     this.appliedIndex = snap.meta.index;
     this.lastSnapshotBytes = snap.data.byteLength;
     this.appliedConf = cloneConf(snap.meta.conf);
-    this.node = new RaftNode({
-      ...DEFAULT_RAFT_OPTIONS,
-      id: this.id,
-      storage: this.storage,
-      random: this.random,
-      electionTimeoutTicks: t.electionTimeoutTicks,
-      heartbeatIntervalTicks: t.heartbeatIntervalTicks,
-      maxInflightAppends: t.maxInflightAppends,
-      maxEntriesPerAppend: t.maxEntriesPerAppend,
-      maxBytesPerAppend: t.maxBytesPerAppend,
-      maxUncommittedBytes: t.maxUncommittedBytes,
-      snapshotChunkBytes: t.snapshotChunkBytes,
-      readOnly: t.leaseReads ? "lease" : "safe",
-      maxPendingReads: t.maxPendingReads,
-    });
+    this.node = new RaftNode(raftOptionsFrom(t, { id: this.id, storage: this.storage, random: this.random }));
     this.transport.onMessages((msgs) => this.receive(msgs));
     this.timer = setInterval(() => this.tick(), t.tickIntervalMs);
     this.schedule();
@@ -312,12 +259,12 @@ export class RaftDriver {
   ): Promise<void> {
     const node = this.running();
     if (!node) return Promise.reject(this.unavailable());
-    if (node.raft.role === "leader" && to === this.id) return Promise.resolve();
+    if (node.status().role === "leader" && to === this.id) return Promise.resolve();
     if (!node.transferLeadership(to)) {
       return Promise.reject(
-        node.raft.role === "leader"
+        node.status().role === "leader"
           ? new DfsError("BAD_REQUEST", `node ${to} is not a voter`, { nodeId: to })
-          : this.notLeader(node.raft.leaderId),
+          : this.notLeader(node.status().leaderId),
       );
     }
     this.schedule();
@@ -337,7 +284,7 @@ export class RaftDriver {
 
   /** Whether this node leads now: the per-request check, without building a whole status. */
   isLeader(): boolean {
-    return this.node !== null && !this.stopped && this.node.raft.role === "leader";
+    return this.node !== null && !this.stopped && this.node.status().role === "leader";
   }
 
   /** Takes a snapshot of everything applied now (tests, operators); resolves when it is durable. */
@@ -372,7 +319,7 @@ export class RaftDriver {
         ...this.membership(),
       };
     }
-    const r = node.raft;
+    const r = node.status();
     const peers: PeerStatus[] = [];
     if (r.role === "leader") {
       for (const [id, pr] of r.progress) {
@@ -385,9 +332,9 @@ export class RaftDriver {
       role: r.role,
       term: r.term,
       leaderId: r.leaderId === NONE ? null : r.leaderId,
-      commitIndex: r.log.committed,
+      commitIndex: r.commitIndex,
       appliedIndex: this.appliedIndex,
-      lastLogIndex: r.log.lastIndex(),
+      lastLogIndex: r.lastIndex,
       snapshotIndex,
       peers: peers.sort((a, b) => a.id - b.id),
       ...this.membership(),
@@ -483,7 +430,7 @@ export class RaftDriver {
 
   /** Leader changes: notify listeners; proposals of a leader that lost its term are failed. */
   private afterStateChange(node: RaftNode): void {
-    const r = node.raft;
+    const r = node.status();
     const leaderId = r.leaderId === NONE ? null : r.leaderId;
     const isLeader = r.role === "leader";
     if (
@@ -558,7 +505,7 @@ export class RaftDriver {
 
   private lost(index: number): DfsError {
     return new DfsError("NOT_LEADER", `entry ${index} was replaced by a new leader; retry`, {
-      leaderId: this.node && this.node.raft.leaderId !== NONE ? this.node.raft.leaderId : null,
+      leaderId: this.node && this.node.status().leaderId !== NONE ? this.node.status().leaderId : null,
     });
   }
 

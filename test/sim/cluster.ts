@@ -137,7 +137,7 @@ export class Sim {
   }
 
   leaders(): SimNode[] {
-    return this.live().filter((n) => n.raft!.raft.role === "leader");
+    return this.live().filter((n) => n.raft!.status().role === "leader");
   }
 
   // ---------------------------------------------------------------- the Ready loop of each node
@@ -404,9 +404,9 @@ export class Sim {
       // Stable: a leader that committed in its term, and no member of its configuration in a later term.
       // (A removed server that never learned of its removal may sit in a later term, harmlessly.)
       for (const l of this.leaders()) {
-        const r = l.raft!.raft;
-        const ahead = this.members(l).some((id) => (this.node(id).raft?.raft.term ?? 0) > r.term);
-        if (!ahead && r.log.term(r.log.committed) === r.term) return l;
+        const r = l.raft!.status();
+        const ahead = this.members(l).some((id) => (this.node(id).raft?.status().term ?? 0) > r.term);
+        if (!ahead && r.termAt(r.commitIndex) === r.term) return l;
       }
     }
     return null;
@@ -414,7 +414,7 @@ export class Sim {
 
   /** The members of the configuration a leader holds (voters and learners). */
   members(leader: SimNode): NodeId[] {
-    const c = leader.raft!.raft.conf;
+    const c = leader.raft!.status().conf;
     return [...c.voters, ...c.learners];
   }
 
@@ -426,7 +426,7 @@ export class Sim {
   /** Ticks only `id` until it leads (other nodes just answer); for scripted scenarios. */
   elect(id: NodeId, maxTicks = 200): void {
     const n = this.node(id);
-    const leads = () => n.raft?.raft.role === "leader";
+    const leads = () => n.raft?.status().role === "leader";
     for (let i = 0; i < maxTicks; i++) {
       if (leads()) return;
       this.tick(id);

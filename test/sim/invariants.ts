@@ -54,8 +54,8 @@ export class GhostChecker {
   constructor(private readonly sim: Sim) {}
 
   onBoot(n: SimNode): void {
-    const raft = n.raft!.raft;
-    this.lastCommit.set(n.id, raft.log.committed);
+    const raft = n.raft!.status();
+    this.lastCommit.set(n.id, raft.commitIndex);
   }
 
   onCrash(n: SimNode): void {
@@ -96,10 +96,10 @@ export class GhostChecker {
     if (e.index !== n.applied + 1) {
       fail("apply-contiguous", `node ${n.id} applied ${e.index} after ${n.applied}`);
     }
-    if (e.index > n.raft!.raft.log.committed) {
+    if (e.index > n.raft!.status().commitIndex) {
       fail(
         "applied<=committed",
-        `node ${n.id} applied ${e.index} beyond commit ${n.raft!.raft.log.committed}`,
+        `node ${n.id} applied ${e.index} beyond commit ${n.raft!.status().commitIndex}`,
       );
     }
     const g = { term: e.term, digest: digest(e) };
@@ -129,7 +129,7 @@ export class GhostChecker {
     }
     // The reporting node learned of the commit in its current term (a leader commits in its own term;
     // a follower hears it from a leader of its term), so the commit's term is at most that.
-    if (!prev) this.committed.set(index, { ...g, termAtCommit: this.sim.node(by).raft?.raft.term ?? 0 });
+    if (!prev) this.committed.set(index, { ...g, termAtCommit: this.sim.node(by).raft?.status().term ?? 0 });
   }
 
   /** Called after every step. */
@@ -138,23 +138,22 @@ export class GhostChecker {
   }
 
   private checkNode(n: SimNode): void {
-    const raft = n.raft!.raft;
-    const log = raft.log;
-    const commit = log.committed;
-    const first = log.firstIndex();
-    const last = log.lastIndex();
+    const raft = n.raft!.status();
+    const commit = raft.commitIndex;
+    const first = raft.firstIndex;
+    const last = raft.lastIndex;
 
     const prevCommit = this.lastCommit.get(n.id) ?? 0;
     if (commit < prevCommit) fail("commit-monotonic", `node ${n.id} commit went ${prevCommit} → ${commit}`);
-    if (log.applied > commit)
-      fail("applied<=committed", `node ${n.id} applied ${log.applied} > commit ${commit}`);
+    if (raft.appliedIndex > commit)
+      fail("applied<=committed", `node ${n.id} applied ${raft.appliedIndex} > commit ${commit}`);
     if (commit > last) fail("commit<=last", `node ${n.id} commit ${commit} > last index ${last}`);
 
     // Log Matching over the part of the log that can still change or was newly committed.
     const from = Math.max(first, Math.min(prevCommit, commit) + 1);
     if (from <= last) {
-      const entries = log.slice(from, last + 1, Number.POSITIVE_INFINITY);
-      let prevTerm = log.term(from - 1);
+      const entries = raft.entries(from, last + 1);
+      let prevTerm = raft.termAt(from - 1);
       let uncommittedConf = 0;
       for (const e of entries) {
         const key = `${e.index}:${e.term}`;
@@ -185,8 +184,7 @@ export class GhostChecker {
   }
 
   private checkLeader(n: SimNode): void {
-    const raft = n.raft!.raft;
-    const log = raft.log;
+    const raft = n.raft!.status();
     const term = raft.term;
     const holder = this.leaderOfTerm.get(term);
     if (holder !== undefined && holder !== n.id) {
@@ -196,8 +194,8 @@ export class GhostChecker {
       this.leaderOfTerm.set(term, n.id);
       // Leader Completeness: a new leader holds every entry committed in an earlier term.
       for (const [index, g] of this.committed) {
-        if (index < log.firstIndex() || (g.termAtCommit ?? 0) >= term) continue;
-        if (log.term(index) !== g.term) {
+        if (index < raft.firstIndex || (g.termAtCommit ?? 0) >= term) continue;
+        if (raft.termAt(index) !== g.term) {
           fail(
             "leader-completeness",
             `leader ${n.id} of term ${term} lacks committed entry ${index} (term ${g.term})`,
@@ -209,27 +207,27 @@ export class GhostChecker {
     // Leader Append-Only: the leader's tail never shrinks or changes.
     const key = `${n.id}:${term}`;
     const tail = this.leaderTail.get(key);
-    const last = log.lastIndex();
+    const last = raft.lastIndex;
     if (tail) {
       if (last < tail.index) fail("leader-append-only", `leader ${n.id} log shrank ${tail.index} → ${last}`);
-      const t = log.term(tail.index);
+      const t = raft.termAt(tail.index);
       if (t !== undefined && t !== tail.term) {
         fail("leader-append-only", `leader ${n.id} changed entry ${tail.index}: term ${tail.term} → ${t}`);
       }
     }
-    this.leaderTail.set(key, { index: last, term: log.lastTerm() });
+    this.leaderTail.set(key, { index: last, term: raft.lastTerm });
 
     // A committed entry is durable on a majority of the voters that committed it. A config entry
     // commits under the configuration before it, so either one may hold that majority.
-    const commit = log.committed;
+    const commit = raft.commitIndex;
     const previousVoters = this.votersAtLastCheck.get(key) ?? raft.conf.voters;
-    if ((this.durableChecked.get(key) ?? 0) < commit && log.term(commit) === term) {
-      const durableOn = (voters: number[]) =>
+    if ((this.durableChecked.get(key) ?? 0) < commit && raft.termAt(commit) === term) {
+      const durableOn = (voters: readonly number[]) =>
         voters.filter((id) => {
           const disk = this.sim.node(id).disk;
           return disk.snapshot().meta.index >= commit || disk.term(commit) === term;
         }).length;
-      const quorum = (voters: number[]) => durableOn(voters) >= Math.floor(voters.length / 2) + 1;
+      const quorum = (voters: readonly number[]) => durableOn(voters) >= Math.floor(voters.length / 2) + 1;
       if (!quorum(raft.conf.voters) && !quorum(previousVoters)) {
         fail(
           "commit-durable",

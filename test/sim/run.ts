@@ -40,7 +40,7 @@ export function runSchedule(opts: SimOptions, actions: Action[], warmStart = fal
     const l = sim.leaders()[0];
     if (!l) continue;
     if (!proposed) proposed = sim.put(l.id, "final", "done");
-    const target = l.raft!.raft.log.committed;
+    const target = l.raft!.status().commitIndex;
     converged =
       l.kv.get("final") === "done" &&
       members().every((id) => {
@@ -51,7 +51,7 @@ export function runSchedule(opts: SimOptions, actions: Action[], warmStart = fal
   if (!converged) {
     const state = [...sim.nodes.values()].map(
       (n) =>
-        `${n.id}:${n.raft?.raft.role}/t${n.raft?.raft.term}/c${n.raft?.raft.log.committed}/a${n.applied}`,
+        `${n.id}:${n.raft?.status().role}/t${n.raft?.status().term}/c${n.raft?.status().commitIndex}/a${n.applied}`,
     );
     throw new Error(`liveness: members did not converge after healing (${state.join(" ")})`);
   }

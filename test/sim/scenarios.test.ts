@@ -32,7 +32,7 @@ describe("Raft paper, Figure 8: entries of earlier terms commit only through a c
     sim.elect(1);
     sim.settle();
     const s1 = sim.node(1);
-    const base = s1.raft!.raft.log.lastIndex();
+    const base = s1.raft!.status().lastIndex;
 
     // (a) S1 replicates an entry of its term to S2 only.
     sim.partition([
@@ -43,7 +43,7 @@ describe("Raft paper, Figure 8: entries of earlier terms commit only through a c
     sim.put(1, "x", "from-term-a");
     sim.settle();
     const i = base + 1;
-    expect(sim.node(2).raft!.raft.log.lastIndex()).toBe(i);
+    expect(sim.node(2).raft!.status().lastIndex).toBe(i);
     // (b) S1 crashes; S5 wins with S3 and S4 and appends at i in a newer term, alone.
     sim.crash(1);
     sim.heal();
@@ -51,8 +51,8 @@ describe("Raft paper, Figure 8: entries of earlier terms commit only through a c
     isolate(sim, 5);
     sim.put(5, "x", "from-term-b");
     sim.settle();
-    const termB = sim.node(5).raft!.raft.term;
-    expect(sim.node(5).raft!.raft.log.term(i)).toBe(termB);
+    const termB = sim.node(5).raft!.status().term;
+    expect(sim.node(5).raft!.status().termAt(i)).toBe(termB);
     // (c) S5 crashes; S1 returns and leads a later term. It gets index i onto S3 and S4, so S1, S3 and
     //     S4 (a majority) hold it and S1 knows it, but its own no-op at i+1 reaches no one.
     sim.crash(5);
@@ -61,25 +61,25 @@ describe("Raft paper, Figure 8: entries of earlier terms commit only through a c
     sim.partition([[1, 5]]);
     sim.elect(1);
     sim.partition([[1, 2]]);
-    const termC = sim.node(1).raft!.raft.term;
+    const termC = sim.node(1).raft!.status().term;
     expect(termC).toBeGreaterThan(termB);
     // Deliver appends that stop at index i, and probes that the receiver will refuse.
     for (let k = 0; k < 200; k++) {
       const at = sim.network.findIndex((f) => {
         if (f.msg.type !== "append") return true;
         const receiver = sim.node(f.msg.to).raft;
-        const refused = receiver?.raft.log.term(f.msg.prevIndex) !== f.msg.prevTerm;
+        const refused = receiver?.status().termAt(f.msg.prevIndex) !== f.msg.prevTerm;
         return refused || f.msg.entries.every((e) => e.index <= i);
       });
       if (at < 0) break;
       sim.deliverAt(at);
     }
-    const leaderRaft = sim.node(1).raft!.raft;
+    const leaderRaft = sim.node(1).raft!.status();
     for (const id of [3, 4]) {
-      expect(sim.node(id).raft!.raft.log.term(i)).toBe(leaderRaft.log.term(i));
+      expect(sim.node(id).raft!.status().termAt(i)).toBe(leaderRaft.termAt(i));
       expect(leaderRaft.progress.get(id)!.match).toBeGreaterThanOrEqual(i);
     }
-    expect(leaderRaft.log.committed).toBeLessThan(i);
+    expect(leaderRaft.commitIndex).toBeLessThan(i);
     // (d) S1 crashes again; S5 can win (its last term is newer) and overwrite index i everywhere.
     sim.network = [];
     sim.crash(1);
@@ -88,7 +88,7 @@ describe("Raft paper, Figure 8: entries of earlier terms commit only through a c
     sim.elect(5);
     sim.settle();
     rounds(sim, 5);
-    for (const id of [2, 3, 4, 5]) expect(sim.node(id).raft!.raft.log.term(i)).toBe(termB);
+    for (const id of [2, 3, 4, 5]) expect(sim.node(id).raft!.status().termAt(i)).toBe(termB);
     // Nobody ever applied the overwritten entry: it was never committed.
     expect(sim.node(5).kv.get("x")).toBe("from-term-b");
   });
@@ -98,30 +98,30 @@ describe("pre-vote and check-quorum", () => {
   test("a partitioned node coming back does not depose the leader (pre-vote keeps its term)", () => {
     const sim = new Sim({ nodeCount: 3, voterCount: 3, seed: 2 });
     const leader = sim.stabilize(100)!;
-    const term = leader.raft!.raft.term;
+    const term = leader.raft!.status().term;
     const f = [...sim.nodes.keys()].find((id) => id !== leader.id)!;
     isolate(sim, f);
     for (let t = 0; t < 100; t++) sim.tick(f);
     sim.network = [];
-    expect(sim.node(f).raft!.raft.term).toBe(term);
+    expect(sim.node(f).raft!.status().term).toBe(term);
     sim.heal();
     rounds(sim, 30);
     expect(sim.leaderId()).toBe(leader.id);
-    expect(leader.raft!.raft.term).toBe(term);
+    expect(leader.raft!.status().term).toBe(term);
   });
 
   test("without pre-vote the same node does disrupt the leader (the contrast)", () => {
     const sim = new Sim({ nodeCount: 3, voterCount: 3, seed: 2, preVote: false, checkQuorum: false });
     const leader = sim.stabilize(100)!;
-    const term = leader.raft!.raft.term;
+    const term = leader.raft!.status().term;
     const f = [...sim.nodes.keys()].find((id) => id !== leader.id)!;
     isolate(sim, f);
     for (let t = 0; t < 100; t++) sim.tick(f);
     sim.network = [];
-    expect(sim.node(f).raft!.raft.term).toBeGreaterThan(term);
+    expect(sim.node(f).raft!.status().term).toBeGreaterThan(term);
     sim.heal();
     rounds(sim, 30);
-    expect(sim.leaders()[0]!.raft!.raft.term).toBeGreaterThan(term);
+    expect(sim.leaders()[0]!.raft!.status().term).toBeGreaterThan(term);
   });
 
   test("a stale leader in a minority steps down and serves no reads", () => {
@@ -130,7 +130,7 @@ describe("pre-vote and check-quorum", () => {
     isolate(sim, old.id);
     sim.get(old.id, "x");
     rounds(sim, 40);
-    expect(old.raft!.raft.role).not.toBe("leader");
+    expect(old.raft!.status().role).not.toBe("leader");
     const fresh = sim.leaders();
     expect(fresh).toHaveLength(1);
     expect(fresh[0]!.id).not.toBe(old.id);
@@ -151,8 +151,8 @@ describe("crashes around persistence", () => {
     expect(sim.node(f).raft).toBeNull();
     // The entry reached f's disk even though the ack never left.
     const durable = sim.node(f).disk;
-    const idx = leader.raft!.raft.log.lastIndex();
-    expect(durable.term(idx)).toBe(leader.raft!.raft.term);
+    const idx = leader.raft!.status().lastIndex;
+    expect(durable.term(idx)).toBe(leader.raft!.status().term);
     sim.restart(f);
     rounds(sim, 10);
     expect(sim.node(f).kv.get("x")).toBe("1");
@@ -162,14 +162,14 @@ describe("crashes around persistence", () => {
     const sim = new Sim({ nodeCount: 3, voterCount: 3, seed: 5, preVote: false, checkQuorum: false });
     sim.node(2).crashAfterPersist = true;
     sim.tick(1);
-    for (let t = 0; t < 40 && sim.node(1).raft!.raft.role === "follower"; t++) sim.tick(1);
-    const term = sim.node(1).raft!.raft.term;
+    for (let t = 0; t < 40 && sim.node(1).raft!.status().role === "follower"; t++) sim.tick(1);
+    const term = sim.node(1).raft!.status().term;
     const toTwo = sim.network.findIndex((f) => f.msg.type === "vote" && f.msg.to === 2);
     sim.deliverAt(toTwo);
     expect(sim.node(2).raft).toBeNull();
     expect(sim.node(2).disk.initialState().hardState).toMatchObject({ term, vote: 1 });
     sim.restart(2);
-    expect(sim.node(2).raft!.raft.vote).toBe(1);
+    expect(sim.node(2).raft!.status().vote).toBe(1);
   });
 });
 
@@ -178,8 +178,8 @@ describe("sending before persisting (Raft thesis §10.2.1)", () => {
     // A single voter elects itself and appends its no-op in one step: nothing may leave early then.
     const solo = new Sim({ nodeCount: 2, voterCount: 1, seed: 16 });
     solo.node(1).slowDisk = true;
-    for (let t = 0; t < 40 && solo.node(1).raft!.raft.role !== "leader"; t++) solo.tick(1);
-    expect(solo.node(1).raft!.raft.role).toBe("leader");
+    for (let t = 0; t < 40 && solo.node(1).raft!.status().role !== "leader"; t++) solo.tick(1);
+    expect(solo.node(1).raft!.status().role).toBe("leader");
     expect(solo.node(1).outstanding?.earlyMessages ?? []).toHaveLength(0);
 
     // In a settled term, a proposal's appends leave while the leader's disk is still busy.
@@ -192,8 +192,8 @@ describe("sending before persisting (Raft thesis §10.2.1)", () => {
     expect(sim.network.filter((f) => f.msg.type === "append" && f.msg.entries.length > 0)).toHaveLength(2);
     sim.settle();
     // Followers acknowledged, but the leader's own copy is not durable: with 3 voters, 2 acks commit.
-    expect(l.raft!.raft.log.committed).toBe(l.raft!.raft.log.lastIndex());
-    expect(l.disk.lastIndex()).toBeLessThan(l.raft!.raft.log.lastIndex());
+    expect(l.raft!.status().commitIndex).toBe(l.raft!.status().lastIndex);
+    expect(l.disk.lastIndex()).toBeLessThan(l.raft!.status().lastIndex);
   });
 });
 
@@ -203,7 +203,7 @@ describe("snapshots", () => {
     const l1 = sim.stabilize(100)!;
     isolate(sim, l1.id);
     for (let k = 0; k < 5; k++) sim.put(l1.id, "x", `stale-${k}`);
-    const staleTerm = l1.raft!.raft.term;
+    const staleTerm = l1.raft!.status().term;
     const others = [...sim.nodes.keys()].filter((id) => id !== l1.id);
     let l2 = null;
     for (let r = 0; r < 100 && !l2; r++) {
@@ -214,12 +214,12 @@ describe("snapshots", () => {
     for (let k = 0; k < 10; k++) sim.put(l2!.id, "x", `fresh-${k}`);
     rounds(sim, 5);
     for (const id of others) sim.snapshot(id, 0);
-    expect(l2!.disk.firstIndex()).toBeGreaterThan(l1.raft!.raft.log.committed + 1);
+    expect(l2!.disk.firstIndex()).toBeGreaterThan(l1.raft!.status().commitIndex + 1);
     sim.heal();
     rounds(sim, 40);
     expect(l1.kv.get("x")).toBe("fresh-9");
-    const log = l1.raft!.raft.log;
-    for (let i = log.firstIndex(); i <= log.lastIndex(); i++) expect(log.term(i)).not.toBe(staleTerm);
+    const log = l1.raft!.status();
+    for (let i = log.firstIndex; i <= log.lastIndex; i++) expect(log.termAt(i)).not.toBe(staleTerm);
     expect(l1.disk.snapshot().meta.index).toBeGreaterThan(0);
   });
 
@@ -253,13 +253,13 @@ describe("membership", () => {
     rounds(sim, 3);
     sim.removeNode(old.id, old.id);
     rounds(sim, 40);
-    expect(old.raft!.raft.role).toBe("follower");
+    expect(old.raft!.status().role).toBe("follower");
     const fresh = sim.leaders();
     expect(fresh).toHaveLength(1);
-    expect(fresh[0]!.raft!.raft.conf.voters).not.toContain(old.id);
+    expect(fresh[0]!.raft!.status().conf.voters).not.toContain(old.id);
     sim.put(fresh[0]!.id, "x", "after");
     rounds(sim, 5);
-    for (const id of fresh[0]!.raft!.raft.conf.voters) expect(sim.node(id).kv.get("x")).toBe("after");
+    for (const id of fresh[0]!.raft!.status().conf.voters) expect(sim.node(id).kv.get("x")).toBe("after");
   });
 
   test("a new server joins as a learner and is promoted once caught up", () => {
@@ -269,11 +269,11 @@ describe("membership", () => {
     rounds(sim, 3);
     sim.addNode(l.id, 4);
     rounds(sim, 20);
-    expect(l.raft!.raft.conf.voters).toContain(4);
+    expect(l.raft!.status().conf.voters).toContain(4);
     // It went through the learner stage: an addLearner entry, then a promotion, in the log.
-    const log = l.raft!.raft.log;
+    const log = l.raft!.status();
     const changes = log
-      .slice(log.firstIndex(), log.lastIndex() + 1, Number.POSITIVE_INFINITY)
+      .entries(log.firstIndex, log.lastIndex + 1)
       .flatMap((e) => (e.conf ? [e.conf.type] : []));
     expect(changes).toEqual(["addLearner", "promoteLearner"]);
     expect(sim.node(4).kv.get("x")).toBe("29");
@@ -315,17 +315,17 @@ describe("client-facing rules", () => {
 
   test("ReadIndex on a new leader waits for its first commit", () => {
     const sim = new Sim({ nodeCount: 3, voterCount: 3, seed: 14, preVote: false, checkQuorum: false });
-    for (let t = 0; t < 40 && sim.node(1).raft!.raft.role !== "candidate"; t++) sim.tick(1);
+    for (let t = 0; t < 40 && sim.node(1).raft!.status().role !== "candidate"; t++) sim.tick(1);
     // Deliver the votes and their answers only: node 1 leads, its no-op is not yet replicated.
     for (let k = 0; k < 20; k++) {
       const at = sim.network.findIndex((f) => f.msg.type === "vote" || f.msg.type === "vote-resp");
       if (at < 0) break;
       sim.deliverAt(at);
     }
-    expect(sim.node(1).raft!.raft.role).toBe("leader");
+    expect(sim.node(1).raft!.status().role).toBe("leader");
     // The no-op is appended but not yet committed: the read must not be answered yet.
-    expect(sim.node(1).raft!.raft.log.term(sim.node(1).raft!.raft.log.committed)).not.toBe(
-      sim.node(1).raft!.raft.term,
+    expect(sim.node(1).raft!.status().termAt(sim.node(1).raft!.status().commitIndex)).not.toBe(
+      sim.node(1).raft!.status().term,
     );
     sim.get(1, "x");
     const read = sim.history.at(-1)!;

@@ -21,18 +21,20 @@ import { latestVersion, Namespace } from "./namespace.js";
 import { applyNamespaceOp, chunksOf, type OpContext } from "./ops.js";
 import { fail, type Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
-import { type DataNodeState, type RetirementRecord, Retirements } from "./retirements.js";
+import { Retirements } from "./retirements.js";
 import { SessionTable } from "./sessions.js";
 import { applyTxn } from "./txn.js";
 import type {
   ApplyResult,
   Change,
   DataNodeRecord,
+  DataNodeState,
   FsSnapshot,
   FsStateOptions,
   GarbageChunk,
   ListEntry,
   LockInfo,
+  RetirementRecord,
   StatResult,
   VersionInfo,
 } from "./types.js";

@@ -21,13 +21,13 @@ export { LIMITS } from "./commands.js";
 export { FsState, MAX_RESULTS_PER_SESSION } from "./fs-state.js";
 export { hashValue } from "./hash.js";
 export type { ListOptions } from "./queries.js";
-export type { DataNodeState, RetirementRecord } from "./retirements.js";
 export type {
   ApplyResult,
   Change,
   ChangeKind,
   CommitResult,
   DataNodeRecord,
+  DataNodeState,
   DeleteResult,
   FileVersion,
   FsSnapshot,
@@ -41,6 +41,7 @@ export type {
   MkdirResult,
   OpenSessionResult,
   RenameResult,
+  RetirementRecord,
   StatResult,
   StoredResult,
   TxnResult,

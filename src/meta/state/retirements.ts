@@ -6,14 +6,7 @@
  */
 import { assert } from "../../common/assert.js";
 import { fail } from "./outcome.js";
-
-export type DataNodeState = "draining" | "removed";
-
-export interface RetirementRecord {
-  nodeId: number;
-  state: DataNodeState;
-  sinceMs: number;
-}
+import type { DataNodeState, RetirementRecord } from "./types.js";
 
 export class Retirements {
   private readonly byId = new Map<number, RetirementRecord>();

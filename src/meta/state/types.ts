@@ -4,7 +4,6 @@
 import type { ErrorBody } from "../../common/errors.js";
 import type { LockHolder } from "../../common/protocol/meta.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
-import type { RetirementRecord } from "./retirements.js";
 
 export interface FsStateOptions {
   /** How many versions of each file stay readable (and keep their chunks alive); ≥ 1. */
@@ -135,4 +134,13 @@ export interface FsSnapshot {
   sessions: SessionSnapshot[];
 }
 
-export type { ChunkRef, FileContent, LockMode, RetirementRecord };
+export type { ChunkRef, FileContent, LockMode };
+
+/** A data node on its way out (see retirements.ts); nodes with no record are active. */
+export type DataNodeState = "draining" | "removed";
+
+export interface RetirementRecord {
+  nodeId: number;
+  state: DataNodeState;
+  sinceMs: number;
+}

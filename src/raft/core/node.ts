@@ -1,5 +1,7 @@
 import { assert } from "../../common/assert.js";
-import { Raft, type RaftOptions } from "./raft.js";
+import type { RaftOptions } from "./options.js";
+import { Raft } from "./raft.js";
+import type { RaftStatusView } from "./status.js";
 import type { ConfChange, HardState, Message, NodeId, ProposeResult, Ready, SoftState } from "./types.js";
 
 /**
@@ -8,7 +10,7 @@ import type { ConfChange, HardState, Message, NodeId, ProposeResult, Ready, Soft
  * natural: everything that arrives while a Ready is being persisted goes into the next one.
  */
 export class RaftNode {
-  readonly raft: Raft;
+  private readonly raft: Raft;
   private prevHardState: HardState;
   private prevSoftState: SoftState;
   private outstanding = false;
@@ -47,25 +49,23 @@ export class RaftNode {
     return this.raft.transferLeadership(to);
   }
 
+  /** The core's state, read-only (a live view: see RaftStatusView). */
+  status(): RaftStatusView {
+    return this.raft.status();
+  }
+
   hardState(): HardState {
-    return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
+    return this.raft.hardState();
   }
 
   softState(): SoftState {
-    return { leaderId: this.raft.leaderId, role: this.raft.role };
+    return this.raft.softState();
   }
 
   hasReady(): boolean {
-    const r = this.raft;
     if (this.outstanding) return false;
     return (
-      r.needsBroadcast ||
-      r.commitChanged ||
-      r.msgs.length > 0 ||
-      r.readStates.length > 0 ||
-      r.log.unstable.length > 0 ||
-      r.log.unstableSnapshot !== null ||
-      r.log.hasNextCommittedEntries() ||
+      this.raft.hasOutput() ||
       !sameHardState(this.hardState(), this.prevHardState) ||
       !sameSoftState(this.softState(), this.prevSoftState)
     );
@@ -73,26 +73,22 @@ export class RaftNode {
 
   ready(): Ready {
     assert(!this.outstanding, "ready() called again before advance()");
-    const r = this.raft;
-    r.flushBroadcasts();
+    const out = this.raft.takeOutput();
     const hs = this.hardState();
     const ss = this.softState();
     // Early sending needs the term to be durable already: a single voter elects itself and appends
     // in one step, and a crash before the persist must not let it lead that term again differently.
     const termDurable = hs.term === this.prevHardState.term;
-    const early = termDurable ? r.msgs.filter(isEarly) : [];
     const rd: Ready = {
       softState: sameSoftState(ss, this.prevSoftState) ? null : ss,
       hardState: sameHardState(hs, this.prevHardState) ? null : hs,
-      entries: r.log.unstable.slice(),
-      snapshot: r.log.unstableSnapshot,
-      committedEntries: r.log.nextCommittedEntries(),
-      earlyMessages: early,
-      messages: termDurable ? r.msgs.filter((m) => !isEarly(m)) : r.msgs,
-      readStates: r.readStates,
+      entries: out.entries,
+      snapshot: out.snapshot,
+      committedEntries: out.committedEntries,
+      earlyMessages: termDurable ? out.msgs.filter(isEarly) : [],
+      messages: termDurable ? out.msgs.filter((m) => !isEarly(m)) : out.msgs,
+      readStates: out.readStates,
     };
-    r.msgs = [];
-    r.readStates = [];
     this.prevHardState = hs;
     this.prevSoftState = ss;
     this.outstanding = true;
@@ -103,16 +99,7 @@ export class RaftNode {
   advance(rd: Ready): void {
     assert(this.outstanding, "advance() without an outstanding Ready");
     this.outstanding = false;
-    const log = this.raft.log;
-    if (rd.snapshot) {
-      log.stableSnapshotTo(rd.snapshot.meta.index);
-      log.applied = Math.max(log.applied, rd.snapshot.meta.index);
-    }
-    const last = rd.entries[rd.entries.length - 1];
-    if (last) log.stableTo(last.index, last.term);
-    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
-    if (lastApplied) log.appliedTo(lastApplied.index);
-    if (last || rd.snapshot) this.raft.onPersisted();
+    this.raft.advance(rd);
   }
 }
 

@@ -1,0 +1,215 @@
+/**
+ * Log replication, the leader's side and the follower's: appends and their answers, heartbeats,
+ * the commit rule, back-pressure on uncommitted bytes, and sending snapshots to followers that fell
+ * behind the log's start.
+ */
+import { assert } from "../../common/assert.js";
+import type { Progress } from "./progress.js";
+import { quorumIndex } from "./quorum.js";
+import { RaftState } from "./raft-state.js";
+import { entrySizeBytes } from "./storage.js";
+import type { ConfChange, Entry, Message, NodeId } from "./types.js";
+
+export abstract class RaftReplication extends RaftState {
+  // Calls up the stack: each implemented by the layer named.
+  /** membership.ts: remember config entries that arrived in the log. */
+  protected abstract trackConfEntries(entries: Entry[]): void;
+  /** membership.ts: config entries take effect once committed. */
+  protected abstract applyCommittedConf(): void;
+  /** membership.ts: a caught-up joining learner becomes a voter. */
+  protected abstract maybePromote(id: NodeId, pr: Progress): void;
+  /** reads.ts: reads held until this leader's first commit go ahead. */
+  protected abstract handleReadRequest(readCtx: string, from: NodeId): boolean;
+
+  protected appendEntries(items: { data: Uint8Array; conf?: ConfChange }[]): number {
+    let index = this.log.lastIndex();
+    const entries: Entry[] = items.map((it) => {
+      index++;
+      const e: Entry = { index, term: this.term, data: it.data };
+      if (it.conf) e.conf = { ...it.conf };
+      return e;
+    });
+    this.log.append(entries);
+    for (const e of entries) {
+      const bytes = entrySizeBytes(e);
+      this.uncommitted.push({ index: e.index, bytes });
+      this.uncommittedBytes += bytes;
+    }
+    this.trackConfEntries(entries);
+    this.needsBroadcast = true;
+    return index;
+  }
+
+  /** Sends the next batch of entries (or a snapshot) to `to`. Returns true if entries were sent. */
+  protected sendAppend(to: NodeId, allowEmpty = false): boolean {
+    const pr = this.progress.get(to);
+    if (!pr || to === this.id || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
+      this.startSnapshot(to, pr);
+      return false;
+    }
+    const last = this.log.lastIndex();
+    const entries =
+      pr.next <= last
+        ? this.log.slice(
+            pr.next,
+            Math.min(last + 1, pr.next + this.opts.maxEntriesPerAppend),
+            this.opts.maxBytesPerAppend,
+          )
+        : [];
+    if (entries.length === 0 && !allowEmpty) return false;
+    this.send({
+      type: "append",
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.log.committed,
+    });
+    if (entries.length > 0) pr.sentEntries(entries[entries.length - 1]!.index);
+    else if (pr.state === "probe") pr.probeSent = true;
+    return entries.length > 0;
+  }
+
+  protected broadcastAppend(allowEmpty = false): void {
+    for (const id of this.progress.keys()) {
+      if (id !== this.id) this.sendAppend(id, allowEmpty);
+    }
+  }
+
+  protected broadcastHeartbeat(readCtx: string | null): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      // Never tell a follower to commit past what it is known to hold.
+      const commit = Math.min(pr.match, this.log.committed);
+      this.send({ type: "heartbeat", to: id, term: this.term, commit, readCtx });
+    }
+  }
+
+  /** Called by the node when it builds a Ready: sends what proposals and commit advances deferred. */
+  flushBroadcasts(): void {
+    const entries = this.needsBroadcast;
+    const commit = this.commitChanged;
+    this.needsBroadcast = false;
+    this.commitChanged = false;
+    if (this.role !== "leader") return;
+    if (entries) this.broadcastAppend();
+    if (!commit) return;
+    // A follower that already has an append with the current commit index in this Ready needs no other.
+    const told = new Set<NodeId>();
+    for (const m of this.msgs) {
+      if (m.type === "append" && m.commit === this.log.committed) told.add(m.to);
+    }
+    for (const id of this.progress.keys()) {
+      if (id !== this.id && !told.has(id)) this.sendAppend(id, true);
+    }
+  }
+
+  protected handleAppend(m: Extract<Message, { type: "append" }>): void {
+    if (m.prevIndex < this.log.committed) {
+      this.sendAppendResp(m.from, this.log.committed);
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.commit, m.entries);
+    if (lastNew !== null) {
+      this.trackConfEntries(m.entries);
+      this.onCommitAdvanced();
+      this.sendAppendResp(m.from, lastNew);
+      return;
+    }
+    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    this.send({
+      type: "append-resp",
+      to: m.from,
+      term: this.term,
+      index: m.prevIndex,
+      reject: true,
+      rejectHint: hint,
+      hintTerm: this.log.term(hint) ?? 0,
+    });
+  }
+
+  protected sendAppendResp(to: NodeId, index: number): void {
+    this.send({ type: "append-resp", to, term: this.term, index, reject: false, rejectHint: 0, hintTerm: 0 });
+  }
+
+  protected handleAppendResp(m: Extract<Message, { type: "append-resp" }>, pr: Progress): void {
+    if (m.reject) {
+      const probe = m.hintTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.hintTerm) : m.rejectHint;
+      if (pr.maybeDecrTo(m.index, probe)) {
+        if (pr.state === "replicate") pr.becomeProbe();
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const updated = pr.maybeUpdate(m.index);
+    // A probe answered at the current match also proves where the follower stands.
+    if (!updated && !(pr.state === "probe" && pr.match === m.index)) return;
+    if (pr.state === "probe") pr.becomeReplicate();
+    else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
+    else if (pr.state === "replicate") pr.freeInflightsUpTo(m.index);
+
+    if (this.maybeCommit()) this.commitChanged = true;
+    while (this.sendAppend(m.from)) {
+      // fill the in-flight window
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send({ type: "timeout-now", to: m.from, term: this.term });
+    }
+    this.maybePromote(m.from, pr);
+  }
+
+  /** Commit by counting replicas only for entries of the current term (Raft §5.4.2, Figure 8). */
+  protected maybeCommit(): boolean {
+    const idx = quorumIndex(this.conf.voters, (id) => this.progress.get(id)?.match ?? 0);
+    if (idx <= this.log.committed || this.log.term(idx) !== this.term) return false;
+    this.log.commitTo(idx);
+    this.onCommitAdvanced();
+    return true;
+  }
+
+  protected onCommitAdvanced(): void {
+    this.applyCommittedConf();
+    if (this.role !== "leader") return;
+    while (this.uncommitted.length > 0 && this.uncommitted[0]!.index <= this.log.committed) {
+      this.uncommittedBytes -= this.uncommitted.shift()!.bytes;
+    }
+    if (this.readsBeforeFirstCommit.length > 0 && this.committedInCurrentTerm()) {
+      const waiting = this.readsBeforeFirstCommit;
+      this.readsBeforeFirstCommit = [];
+      for (const r of waiting) this.handleReadRequest(r.readCtx, r.from);
+    }
+  }
+
+  /** Called by the node once the driver has made entries up to `index` durable. */
+  onPersisted(): void {
+    if (this.role !== "leader") return;
+    const self = this.selfProgress();
+    if (self?.maybeUpdate(this.stableLastIndex()) && this.maybeCommit()) this.commitChanged = true;
+  }
+
+  private startSnapshot(to: NodeId, pr: Progress): void {
+    // Only to peers we heard from recently: a dead peer would pin a large transfer.
+    if (!pr.recentActive) return;
+    assert(this.log.unstableSnapshot === null, "a leader never holds an unpersisted snapshot");
+    pr.becomeSnapshot(this.log.storage.snapshot().meta.index);
+    this.sendSnapshotChunk(to, pr);
+  }
+
+  protected sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    if (pr.snapshotChunkInFlight) return;
+    const snap = this.log.storage.snapshot();
+    if (snap.meta.index !== pr.pendingSnapshot) {
+      // A newer snapshot was taken since the transfer began: start over with it.
+      pr.becomeSnapshot(snap.meta.index);
+    }
+    const offset = Math.min(pr.snapshotOffset, snap.data.byteLength);
+    const chunk = snap.data.subarray(offset, offset + this.opts.snapshotChunkBytes);
+    const done = offset + chunk.byteLength >= snap.data.byteLength;
+    this.send({ type: "snapshot", to, term: this.term, meta: snap.meta, offset, chunk, done });
+    pr.snapshotChunkInFlight = true;
+  }
+}
