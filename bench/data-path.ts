@@ -5,6 +5,8 @@
  *  - raftfs: a file of N MiB put through placement + the 3-node pipeline + one commit, and read back
  *    (chunks from holders, verified), with replication 3 on 3 data nodes;
  *  - small files (4 KiB, 64 KiB, 1 MiB) with 16 concurrent writers: ops/s and p99.
+ * Every request's answer is checked (placement, chunk PUT, commit, reads, the HTTP ceilings' own), and
+ * any error fails the run: a throughput of failed requests is not a throughput.
  *
  *   npm run build && npx tsx bench/data-path.ts [--mib 1024] [--parallel 2]
  */
@@ -27,6 +29,12 @@ const PARALLEL = Number(values.parallel);
 const CHUNK = 4 * 1024 * 1024;
 const agent = new Agent({ connections: 32, headersTimeout: 60_000, bodyTimeout: 60_000 });
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+/** Fails the run unless the answer has the expected status. */
+function expectStatus(what: string, r: { status: number; body: unknown }, status: number): void {
+  if (r.status !== status)
+    throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+}
 
 function diskCeiling(dir: string, bytes: number): number {
   const fd = openSync(join(dir, "disk.bin"), "w");
@@ -65,12 +73,15 @@ async function httpCeiling(dir: string, bytes: number): Promise<{ put: number; g
       dispatcher: agent,
     });
     await res.body.dump();
+    expectStatus("HTTP ceiling PUT", { status: res.statusCode, body: null }, 201);
   }
   const put = mbps(bytes, performance.now() - t0);
   t0 = performance.now();
   for (let done = 0; done < bytes; done += CHUNK) {
     const res = await request(url, { dispatcher: agent });
-    await res.body.arrayBuffer();
+    const got = await res.body.arrayBuffer();
+    expectStatus("HTTP ceiling GET", { status: res.statusCode, body: null }, 200);
+    if (got.byteLength !== CHUNK) throw new Error(`HTTP ceiling GET: ${got.byteLength} bytes`);
   }
   const get = mbps(bytes, performance.now() - t0);
   await app.close();
@@ -85,11 +96,12 @@ async function putChunk(
   data: Buffer,
 ): Promise<{ id: string; sizeBytes: number }> {
   const id = sha(data);
-  const p = (await c.http.post(`${leader}/v1/chunks/placement`, { chunkId: id, sizeBytes: data.byteLength }))
-    .body as {
-    nodes: { id: number; url: string }[];
-    ticket: string;
-  };
+  const placed = await c.http.post(`${leader}/v1/chunks/placement`, {
+    chunkId: id,
+    sizeBytes: data.byteLength,
+  });
+  expectStatus("placement", placed, 200);
+  const p = placed.body as { nodes: { id: number; url: string }[]; ticket: string };
   const [first, ...rest] = p.nodes;
   const res = await request(`${first!.url}/v1/chunks/${id}`, {
     method: "PUT",
@@ -119,6 +131,7 @@ async function main(): Promise<void> {
   try {
     const leader = c.url(await c.leader());
     const s = await c.http.post(`${leader}/v1/sessions`, {});
+    expectStatus("session", s, 200);
     const sid = (s.body as { sessionId: number }).sessionId;
     let seq = 0;
     // Distinct content per chunk, so nothing is deduplicated.
@@ -140,18 +153,30 @@ async function main(): Promise<void> {
         }
       }),
     );
-    await c.http.post(`${leader}/v1/fs/commit`, {
+    const committed = await c.http.post(`${leader}/v1/fs/commit`, {
       path: "/big",
       content: { kind: "chunks", chunks: refs, sizeBytes: n * CHUNK },
       session: { id: sid, seq: ++seq, ackedSeq: 0 },
     });
     const putMbps = mbps(n * CHUNK, performance.now() - t0);
+    // The put counts only if the commit took: version 1 of a file of all the chunks.
+    expectStatus("commit", committed, 200);
+    if ((committed.body as { version: number }).version !== 1)
+      throw new Error(`commit: ${JSON.stringify(committed.body)}`);
+    const meta = await c.http.get(`${leader}/v1/fs/read?path=/big`);
+    expectStatus("read /big", meta, 200);
+    const stored = meta.body as { sizeBytes: number; content: { chunks?: unknown[] } };
+    if (stored.sizeBytes !== n * CHUNK || stored.content.chunks?.length !== n)
+      throw new Error(
+        `/big: ${stored.sizeBytes} bytes in ${stored.content.chunks?.length} chunks, expected ${n}`,
+      );
 
     // Locations in batches: a URL carries a bounded number of ids.
     const loc: { locations: Record<string, { url: string }[]> } = { locations: {} };
     for (let i = 0; i < refs.length; i += 32) {
       const ids = refs.slice(i, i + 32).map((r) => r.id);
       const r = await c.http.get(`${leader}/v1/chunks/locations?ids=${ids.join(",")}`);
+      expectStatus("locations", r, 200);
       Object.assign(loc.locations, (r.body as typeof loc).locations);
     }
     t0 = performance.now();
@@ -167,6 +192,11 @@ async function main(): Promise<void> {
             dispatcher: agent,
           });
           const buf = Buffer.from(await res.body.arrayBuffer());
+          expectStatus(
+            `chunk ${i} GET`,
+            { status: res.statusCode, body: buf.subarray(0, 200).toString() },
+            200,
+          );
           if (sha(buf) !== refs[i]!.id) throw new Error("checksum mismatch");
         }
       }),
@@ -189,21 +219,31 @@ async function main(): Promise<void> {
     console.log("| size | ops | ops/s | p50 ms | p99 ms | errors |");
     console.log("|---:|---:|---:|---:|---:|---:|");
     for (const size of [4096, 65_536, 1_048_576]) {
+      let firstError: unknown = null;
       const r = await load(16, size > 65_536 ? 300 : 2000, 10, async (i) => {
-        const data = Buffer.alloc(size, i % 256);
-        data.writeUInt32LE(i, 0);
-        const content =
-          size <= 65_536
-            ? { kind: "inline", dataBase64: data.toString("base64") }
-            : { kind: "chunks", chunks: [await putChunk(c, leader, data)], sizeBytes: size };
-        const res = await c.http.post(`${leader}/v1/fs/commit`, {
-          path: `/small/${size}/f${i}`,
-          content,
-          createParents: true,
-          session: { id: sid, seq: ++seq, ackedSeq: 0 },
-        });
-        if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+        try {
+          const data = Buffer.alloc(size, i % 256);
+          data.writeUInt32LE(i, 0);
+          const content =
+            size <= 65_536
+              ? { kind: "inline", dataBase64: data.toString("base64") }
+              : { kind: "chunks", chunks: [await putChunk(c, leader, data)], sizeBytes: size };
+          const res = await c.http.post(`${leader}/v1/fs/commit`, {
+            path: `/small/${size}/f${i}`,
+            content,
+            createParents: true,
+            session: { id: sid, seq: ++seq, ackedSeq: 0 },
+          });
+          expectStatus(`commit /small/${size}/f${i}`, res, 200);
+        } catch (err) {
+          firstError ??= err;
+          throw err;
+        }
       });
+      if (r.errors > 0)
+        throw new Error(`${size}-byte files: ${r.errors} of ${r.ops + r.errors} failed`, {
+          cause: firstError,
+        });
       console.log(
         `| ${size} | ${r.ops} | ${r.opsPerSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} |`,
       );

@@ -11,7 +11,7 @@ import type {
   NodeAddress,
 } from "../common/protocol/index.js";
 import { signTicket } from "../common/tickets.js";
-import { SlicedScan } from "./sliced-scan.js";
+import { type ScanBudget, SlicedScan } from "./sliced-scan.js";
 
 export interface TrackedNode {
   id: number;
@@ -69,6 +69,11 @@ export interface DataTrackerDeps {
    * towards R (it still serves reads and repair copies); a removed node is forgotten. Default: active.
    */
   nodeState?(nodeId: number): "active" | "draining" | "removed";
+  /**
+   * How long each round's scans may run, and the monotonic clock that measures them and spaces slow
+   * GC rounds. Default: SCAN_SLICE_MS on performance.now; tests pass a clock they step themselves.
+   */
+  scanBudget?: ScanBudget;
 }
 
 /** How long (ms) each of a round's scans may run before it stops and resumes at the next round. */
@@ -81,13 +86,14 @@ export class DataTracker {
   private readonly leaderSinceMs: number;
   private readonly repairsInFlight = new Map<string, number>();
   /** The repair scan over every referenced chunk (see scheduleRepairs). */
-  private readonly repairScan = new SlicedScan(() => this.deps.referenced().keys());
+  private readonly repairScan: SlicedScan<string>;
   /** The tombstone duties' pass (see tombstoneDuties). */
-  private readonly tombstoneScan = new SlicedScan(() => this.deps.tombstones().keys());
+  private readonly tombstoneScan: SlicedScan<string>;
   /** The orphan scan over every node's inventory, and the orphans its pass has seen (see scanOrphans). */
-  private readonly orphanScan = new SlicedScan(() => inventories([...this.nodes.values()]));
+  private readonly orphanScan: SlicedScan<string>;
+  private readonly budget: ScanBudget;
   private orphansSeen = new Set<string>();
-  /** The last collection round's length and end (performance.now ms), for spacing slow rounds. */
+  /** The last collection round's length and end (the scan budget's clock, ms), for spacing slow rounds. */
   private lastGcMs = 0;
   private lastGcEndedAt = 0;
   /** Unreferenced chunks seen on a node that the state machine never listed (uploads in flight). */
@@ -109,6 +115,14 @@ export class DataTracker {
     private readonly deps: DataTrackerDeps,
   ) {
     this.leaderSinceMs = deps.now();
+    this.budget = deps.scanBudget ?? {
+      clockMs: () => performance.now(),
+      sliceMs: SCAN_SLICE_MS,
+      itemsPerClockRead: 256,
+    };
+    this.repairScan = new SlicedScan(() => this.deps.referenced().keys(), this.budget);
+    this.tombstoneScan = new SlicedScan(() => this.deps.tombstones().keys(), this.budget);
+    this.orphanScan = new SlicedScan(() => inventories([...this.nodes.values()]), this.budget);
   }
 
   private stateOf(id: number): "active" | "draining" | "removed" {
@@ -277,7 +291,7 @@ export class DataTracker {
     const active = this.liveActive();
     const want = Math.min(this.opts.replication, Math.max(active.length, 1));
     if (this.repairsInFlight.size >= this.opts.maxRepairsInFlight) return 0;
-    this.repairScan.run(SCAN_SLICE_MS, (chunkId) => {
+    this.repairScan.run((chunkId) => {
       let copies = 0;
       for (const n of active) if (n.chunks.has(chunkId)) copies++;
       if (copies >= want || this.repairsInFlight.has(chunkId)) return;
@@ -315,12 +329,12 @@ export class DataTracker {
     // The scans are sliced, but a round still reads the whole garbage list: a slow round is followed
     // by a pause 20 times its length, so collection never takes more than ~5 % of the leader's time
     // (a small cluster's round takes well under the threshold and runs every time).
-    const started = performance.now();
+    const started = this.budget.clockMs();
     if (this.lastGcMs >= SLOW_GC_ROUND_MS && started < this.lastGcEndedAt + 20 * this.lastGcMs) return 0;
     try {
       return this.collectGarbageRound();
     } finally {
-      this.lastGcEndedAt = performance.now();
+      this.lastGcEndedAt = this.budget.clockMs();
       this.lastGcMs = this.lastGcEndedAt - started;
     }
   }
@@ -398,7 +412,7 @@ export class DataTracker {
     cutoff: number,
     doomed: Set<string>,
   ): void {
-    const complete = this.orphanScan.run(SCAN_SLICE_MS, (chunkId) => {
+    const complete = this.orphanScan.run((chunkId) => {
       if (known(chunkId)) return;
       this.orphansSeen.add(chunkId);
       const since = this.orphanSinceMs.get(chunkId) ?? now;
@@ -428,7 +442,7 @@ export class DataTracker {
     const revive: string[] = [];
     const settled = this.deps.now() - this.leaderSinceMs > this.opts.deadAfterMs;
     // Sliced like the orphan scan: a week of collections can leave millions of tombstones.
-    this.tombstoneScan.run(SCAN_SLICE_MS, (id) => {
+    this.tombstoneScan.run((id) => {
       for (const n of this.nodes.values()) {
         if (!n.reported) continue;
         if (n.chunks.has(id)) {

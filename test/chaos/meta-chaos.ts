@@ -134,10 +134,7 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
   });
   await partition(c, [], secret);
 
-  // Final linearizable reads close the history: an acknowledged write that was lost shows up here.
-  const finalClient = schedule.clients + 1;
-  for (const path of PATHS)
-    await runOp(c, finalClient, { kind: "read", path }, null, history, Date.now() + 20_000);
+  await closeHistory(c, schedule, history);
 
   const ops = history.history();
   const verdict = checkLinearizable(fsModel, ops, { timeoutMs: 60_000 });
@@ -155,6 +152,42 @@ async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) =>
     faults: schedule.faults.length,
     snapshotIndexes: statuses.map((s) => s?.snapshotIndex ?? 0),
   };
+}
+
+/** The parts of a cluster the clients and the final reads use (a fake one in their tests). */
+export type ChaosTarget = Pick<MetaCluster, "ids" | "url" | "http" | "leader">;
+
+/** How long, after healing, a leader may take to appear and each final read to be answered. */
+export const AFTER_HEALING_MS = 20_000;
+
+/**
+ * After healing: a leader must exist, and final linearizable reads of every path close the history
+ * (an acknowledged write that was lost shows up there). Either missing is a failure, not "unknown":
+ * a healed cluster that cannot answer has lost its liveness. The replicas read are chosen from the
+ * seed, so a failure replays exactly.
+ */
+export async function closeHistory(
+  c: ChaosTarget,
+  schedule: Pick<ChaosSchedule, "seed" | "clients">,
+  history: HistoryRecorder<FsInput, FsOutput>,
+  afterHealingMs = AFTER_HEALING_MS,
+): Promise<void> {
+  const leader = await c.leader(afterHealingMs).catch(() => null);
+  if (leader === null) throw new Error(`liveness: no leader within ${afterHealingMs} ms after healing`);
+  const finalClient = schedule.clients + 1;
+  const random = rng(schedule.seed * 97 + finalClient);
+  for (const path of PATHS) {
+    const answered = await runOp(
+      c,
+      finalClient,
+      { kind: "read", path },
+      null,
+      history,
+      Date.now() + afterHealingMs,
+      random,
+    );
+    if (!answered) throw new Error(`liveness: the final read of ${path} was not answered after healing`);
+  }
 }
 
 /** Every replica converges on the same state at the same applied index. */
@@ -236,7 +269,7 @@ export async function partition(
 }
 
 async function client(
-  c: MetaCluster,
+  c: ChaosTarget,
   clientId: number,
   random: () => number,
   until: number,
@@ -259,25 +292,29 @@ async function client(
     else if (roll < 0.9) input = { kind: "delete", path };
     else input = { kind: "rename", from: path, to: PATHS[Math.floor(random() * PATHS.length)]! };
     session.seq++;
-    await runOp(c, clientId, input, session, history, Date.now() + OP_DEADLINE_MS);
+    await runOp(c, clientId, input, session, history, Date.now() + OP_DEADLINE_MS, random);
   }
 }
 
-/** One call with retries (same session seq) until answered or the deadline; then it stays unknown. */
+/**
+ * One call with retries (same session seq) until answered or the deadline; then it stays unknown.
+ * Reads go to a replica `random` picks (seeded: a run replays). Returns whether it was answered.
+ */
 async function runOp(
-  c: MetaCluster,
+  c: ChaosTarget,
   clientId: number,
   input: FsInput,
   session: { id: number; seq: number } | null,
   history: HistoryRecorder<FsInput, FsOutput>,
   deadline: number,
-): Promise<void> {
+  random: () => number,
+): Promise<boolean> {
   const call = history.begin(clientId, input);
   const s = session ? { id: session.id, seq: session.seq, ackedSeq: 0 } : null;
   while (Date.now() < deadline) {
     const target =
       input.kind === "read"
-        ? c.ids[Math.floor(Math.random() * c.ids.length)]!
+        ? c.ids[Math.floor(random() * c.ids.length)]!
         : await c.leader(1000).catch(() => null);
     if (target === null) continue;
     let r: HttpResult | null = null;
@@ -292,13 +329,14 @@ async function runOp(
       continue;
     }
     call.complete(out);
-    return;
+    return true;
   }
   call.unknown();
+  return false;
 }
 
 function send(
-  c: MetaCluster,
+  c: ChaosTarget,
   id: number,
   input: FsInput,
   session: { id: number; seq: number; ackedSeq: number } | null,

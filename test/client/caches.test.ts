@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { ChunkCache } from "../../src/client/chunk-cache.js";
 import { sha256Hex } from "../../src/client/chunking.js";
 import { MetaCache, ReadGuard } from "../../src/client/meta-cache.js";
@@ -62,8 +62,8 @@ describe("chunk cache", () => {
       const x = chunk(400, i);
       await cache.set(sha256Hex(x), x);
     }
-    await new Promise((r) => setTimeout(r, 50)); // evictions unlink in the background
-    expect(readdirSync(dir).length).toBe(2);
+    // Evictions unlink in the background: poll for them rather than sleep.
+    await vi.waitFor(() => expect(readdirSync(dir).length).toBe(2), { timeout: 10_000, interval: 10 });
     expect(cache.stats().diskBytes).toBe(800);
   });
 });

@@ -164,6 +164,7 @@ describe("leader following", () => {
     setTimeout(() => controller.abort(new DfsError("UNAVAILABLE", "the client was closed")), 20);
     const started = Date.now();
     await expect(pending).rejects.toBeDefined();
-    expect(Date.now() - started).toBeLessThan(500);
+    // Not after the 1 s backoff it was sleeping in (the bound leaves a busy machine all the room it can).
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

@@ -1,5 +1,5 @@
 /** Exactly-once sessions over a scripted network: seq numbering, retries, acknowledgements, expiry. */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import type { JsonRequest } from "../../src/client/http.js";
 import { MetaConnection } from "../../src/client/meta-connection.js";
 import { Sessions } from "../../src/client/session.js";
@@ -61,7 +61,8 @@ describe("sessions", () => {
         }),
     );
     const first = t.s.mutate("/x", {});
-    await new Promise((r) => setTimeout(r, 10));
+    // Polled, not slept: seq 1 must be held at the gate before the next calls go out.
+    await vi.waitFor(() => expect(gates).toHaveLength(1), { timeout: 10_000, interval: 5 });
     await t.s.mutate("/x", {});
     await t.s.mutate("/x", {});
     // seq 1 is still waiting: nothing may be acknowledged yet.

@@ -17,7 +17,10 @@ afterAll(async () => {
 
 describe("dashboard", () => {
   test("shows replicas and follows a kill -9 of one of them", async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is installed by .ci/run (apt-get install chromium)`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} is missing: \`npm test\` installs it (test/support/ensure-chromium.ts), or \`sudo apt-get install chromium\``,
+    ).toBe(true);
     cluster = await MetaCluster.start();
     const c = cluster;
     const leader = await c.leader();

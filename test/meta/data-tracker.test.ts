@@ -3,10 +3,22 @@ import { DataTracker } from "../../src/meta/data-tracker.js";
 
 const ID = (n: number) => n.toString(16).padStart(64, "0");
 
+/** The scans' budget in these tests: a slice of 10 ms, the clock read every 256 items. */
+const SLICE_MS = 10;
+const ITEMS_PER_CLOCK_READ = 256;
+/**
+ * The scans' clock steps 1 ms at every reading (as on a machine where 256 visits take 1 ms), so a
+ * slice visits exactly (SLICE_MS + 1) × 256 items however fast the machine is: tests count rounds.
+ */
+const ITEMS_PER_SLICE = (SLICE_MS + 1) * ITEMS_PER_CLOCK_READ;
+/** Rounds for a pass over `items` (one that ends exactly at a slice's end learns so at the next). */
+const passRounds = (items: number) => Math.floor(items / ITEMS_PER_SLICE) + 1;
+
 function setup(
   opts: { referenced?: string[]; garbage?: { chunkId: string; sinceMs: number }[]; nodes?: number } = {},
 ) {
   let now = 1_000_000;
+  let scanClockMs = 0;
   const collected: string[][] = [];
   const revived: string[][] = [];
   const referenced = new Map((opts.referenced ?? []).map((id) => [id, 1]));
@@ -49,6 +61,11 @@ function setup(
         forgotten.push(beforeMs);
         for (const [id, sinceMs] of tombstones) if (sinceMs < beforeMs) tombstones.delete(id);
       },
+      scanBudget: {
+        clockMs: () => scanClockMs++,
+        sliceMs: SLICE_MS,
+        itemsPerClockRead: ITEMS_PER_CLOCK_READ,
+      },
     },
   );
   const register = (id: number, zone: string, chunks: string[], freeBytes = 1e9) =>
@@ -79,7 +96,11 @@ function setup(
     t,
     register,
     beat,
-    advance: (ms: number) => (now += ms),
+    /** Time passes: for the leader's clock and for the scans' clock alike. */
+    advance: (ms: number) => {
+      scanClockMs += ms;
+      return (now += ms);
+    },
     collected,
     revived,
     forgotten,
@@ -314,8 +335,14 @@ describe("repair scan at scale", () => {
     register(3, "c", full); // `last` has two copies: one short of R
     register(4, "d", full);
     let queued = 0;
-    for (let round = 0; round < 1000 && queued === 0; round++) queued = t.scheduleRepairs();
+    let rounds = 0;
+    while (queued === 0 && rounds < 1000) {
+      rounds++;
+      queued = t.scheduleRepairs();
+    }
     expect(queued).toBe(1);
+    // Sliced: found in the round whose slice reaches the end of the pass, not before.
+    expect(rounds).toBe(passRounds(many.length));
     const commands = t.heartbeat({
       id: 1,
       pid: 1,
@@ -337,17 +364,22 @@ describe("orphan scan at scale", () => {
     const { t, register, beat, advance, collected } = setup({ referenced: many, nodes: 2 });
     register(1, "a", many);
     register(2, "b", [...many, orphan]);
-    // Rounds are cut into slices (and slow ones spaced out): keep going, with time passing, until
-    // a pass has seen the orphan and a later one finds it older than the grace period.
-    const deadline = Date.now() + 30_000;
-    while (collected.length === 0 && Date.now() < deadline) {
+    // Rounds are cut into slices: a pass over both inventories takes `pass` rounds. One second
+    // passes per round, so the pass that first sees the orphan ends well inside the 10 s grace period,
+    // and the orphan is collected by the pass after it (a round per second keeps every slow-round
+    // pause, 20 × a round's ~15 ms, elapsed).
+    const pass = passRounds(2 * many.length + 1);
+    let rounds = 0;
+    while (collected.length === 0 && rounds < 3 * pass) {
+      rounds++;
       t.collectGarbage();
       advance(1_000);
       beat(1);
       beat(2);
-      await new Promise((r) => setTimeout(r, 5));
+      await settle();
     }
     expect(collected).toEqual([[orphan]]);
+    expect(rounds).toBe(2 * pass);
   });
 });
 
@@ -359,18 +391,42 @@ describe("tombstone duties at scale", () => {
     for (let i = 0; i < 300_000; i++) tombstoneMap.set(ID(400_000 + i), 1_000_000);
     tombstoneMap.set(held, 1_000_000);
     register(1, "a", [held]);
-    const deadline = Date.now() + 30_000;
+    // A round every second keeps every slow-round pause elapsed: each round runs one slice.
     let commands: unknown[] = [];
-    while (commands.length === 0 && Date.now() < deadline) {
+    let rounds = 0;
+    while (commands.length === 0 && rounds < 1000) {
+      rounds++;
       t.collectGarbage();
-      advance(100);
+      advance(1_000);
       commands = beat(1);
-      await new Promise((r) => setTimeout(r, 5));
+      await settle();
     }
     expect(commands).toEqual([{ type: "delete", chunkIds: [held] }]);
+    expect(rounds).toBe(passRounds(tombstoneMap.size));
     // Found by the tombstone duties themselves, not collected again after being forgotten.
     expect(forgotten).toEqual([]);
     expect(collected).toEqual([]);
+  });
+
+  test("a slow round is followed by a pause twenty times its length, measured on the injected clock", async () => {
+    const { t, register, beat, tombstoneMap } = setup({ nodes: 1 });
+    for (let i = 0; i < 100_000; i++) tombstoneMap.set(ID(400_000 + i), 1_000_000);
+    const held = ID(888_888);
+    tombstoneMap.set(held, 1_000_000);
+    register(1, "a", [held]);
+    // No time passes but the clock's own readings (1 ms each): a round of one slice reads it about 15
+    // times, so about 300 calls go by before the next slice. The pass still takes its 37 slices.
+    const slices = passRounds(tombstoneMap.size);
+    let calls = 0;
+    let commands: unknown[] = [];
+    while (commands.length === 0 && calls < 100 * 20 * slices) {
+      calls++;
+      t.collectGarbage();
+      commands = beat(1);
+      await settle();
+    }
+    expect(commands).toEqual([{ type: "delete", chunkIds: [held] }]);
+    expect(calls).toBeGreaterThan(20 * 10 * (slices - 1));
   });
 });
 

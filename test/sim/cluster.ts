@@ -34,6 +34,24 @@ export interface SimOptions {
   maxEntriesPerAppend?: number;
   /** Off only for benchmarks of the core itself. */
   checkInvariants?: boolean;
+  /** Deliberately broken servers, to show that the checks after a run can fail (never in real runs). */
+  faults?: SimFaults;
+}
+
+export interface SimFaults {
+  /** A server that answers a put as soon as its own log holds it, before it commits. */
+  ackOnAppend?: boolean;
+  /** A server that never answers a read. */
+  ignoreReads?: boolean;
+}
+
+/** A put the client was told succeeded, with the log slot its server named. */
+export interface Acknowledged {
+  opId: number;
+  key: string;
+  value: string;
+  index: number;
+  term: number;
 }
 
 interface InFlight {
@@ -71,6 +89,12 @@ export class Sim {
   readonly blocked = new Set<string>();
   readonly ghost: GhostChecker;
   readonly history: KvHistoryOp[] = [];
+  /**
+   * Puts acknowledged to their clients, recorded where the reply leaves the server: what the
+   * durability check holds the final state to (not the ghost's record of applies, which would
+   * vouch for itself).
+   */
+  readonly acknowledged: Acknowledged[] = [];
   clock = 0;
   private seq = 0;
   private readonly pendingPuts = new Map<number, PendingPut>();
@@ -205,10 +229,7 @@ export class Sim {
       const p = this.pendingPuts.get(cmd.opId);
       if (p && p.node === n.id) {
         this.pendingPuts.delete(cmd.opId);
-        if (p.index === e.index && p.term === e.term) {
-          p.op.ret = ++this.clock;
-          p.op.output = {};
-        }
+        if (p.index === e.index && p.term === e.term) this.reply(p, cmd.key, cmd.value, cmd.opId);
       }
     }
     // A proposal whose slot was taken by another entry was never committed: it has no effect.
@@ -220,7 +241,15 @@ export class Sim {
     }
   }
 
+  /** The server answers the client: the put took effect at its index (the client learns it now). */
+  private reply(p: PendingPut, key: string, value: string, id: number): void {
+    p.op.ret = ++this.clock;
+    p.op.output = {};
+    this.acknowledged.push({ opId: id, key, value, index: p.index, term: p.term });
+  }
+
   private serveReads(n: SimNode): void {
+    if (this.opts.faults?.ignoreReads) return;
     n.reads = n.reads.filter((rs) => {
       if (n.applied < rs.index) return true;
       const pending = this.pendingReads.get(rs.readCtx);
@@ -331,14 +360,17 @@ export class Sim {
     const r = n.raft.propose(encodeCommand({ opId, key, value }));
     if (!r.ok) return false; // refused: never happened, so not part of the history
     this.history.push(op);
-    this.pendingPuts.set(opId, { op, node: id, index: r.index, term: r.term });
+    const pending = { op, node: id, index: r.index, term: r.term };
+    if (this.opts.faults?.ackOnAppend) this.reply(pending, key, value, opId);
+    else this.pendingPuts.set(opId, pending);
     this.process(n);
     return true;
   }
 
-  get(id: NodeId, key: string): void {
+  /** Starts a linearizable read on node `id`; returns its history entry, or null if refused. */
+  get(id: NodeId, key: string): KvHistoryOp | null {
     const n = this.node(id);
-    if (!n.raft) return;
+    if (!n.raft) return null;
     const readCtx = `r${this.nextOpId++}`;
     const op: KvHistoryOp = {
       clientId: this.nextOpId,
@@ -347,10 +379,11 @@ export class Sim {
       ret: Number.POSITIVE_INFINITY,
       output: undefined,
     };
-    if (!n.raft.readIndex(readCtx)) return;
+    if (!n.raft.readIndex(readCtx)) return null;
     this.history.push(op);
     this.pendingReads.set(readCtx, { op, node: id });
     this.process(n);
+    return op;
   }
 
   transfer(from: NodeId, to: NodeId): void {

@@ -3,7 +3,7 @@
  * durability of acknowledged writes, and the linearizability of the client history.
  */
 import { checkLinearizable, kvModel } from "../support/linearizability/index.js";
-import { Sim, type SimOptions } from "./cluster.js";
+import { Sim, type SimNode, type SimOptions } from "./cluster.js";
 import { type Action, KEYS, playAction } from "./schedule.js";
 
 export interface RunResult {
@@ -24,7 +24,14 @@ export function runSchedule(opts: SimOptions, actions: Action[], warmStart = fal
   // Half the runs begin with a settled leader, so that the faults strike a working cluster.
   if (warmStart) sim.stabilize(60);
   for (const a of actions) playAction(sim, a);
+  return { sim, leaderElectedInRounds: healAndCheck(sim) };
+}
 
+/**
+ * Heals everything, then the checks of a run (see runSchedule); returns the rounds the first stable
+ * leader took. Throws, naming the check, on the first that fails.
+ */
+export function healAndCheck(sim: Sim): number {
   let rounds = 0;
   let leader = null;
   for (; rounds < LIVENESS_ROUNDS && !leader; rounds += 10) leader = sim.stabilize(10);
@@ -63,26 +70,43 @@ export function runSchedule(opts: SimOptions, actions: Action[], warmStart = fal
       throw new Error(`convergence: node ${id} state ${got} differs from leader's ${expected}`);
   }
 
-  // Every acknowledged write was applied (and so survives): look for it in the ghost's applied log.
-  const appliedOps = new Set<number>();
-  for (const g of sim.ghost.applied.values()) {
-    if (g.digest.startsWith("{")) appliedOps.add((JSON.parse(g.digest) as { opId: number }).opId);
-  }
-  for (const op of sim.history) {
-    if (op.input.kind === "put" && op.ret !== Number.POSITIVE_INFINITY && !appliedOps.has(op.clientId)) {
-      throw new Error(
-        `durability: acknowledged write ${JSON.stringify(op.input)} (op ${op.clientId}) was lost`,
-      );
-    }
-  }
+  checkDurability(sim, l);
 
   // Final linearizable reads of every key close the history, so lost or reordered writes show up there.
-  for (const key of KEYS) sim.get(l.id, key);
-  for (let r = 0; r < 20; r++) sim.round();
+  // A healed cluster must answer them: one that does not has lost its liveness (not "maybe happened").
+  const finalReads = KEYS.map((key) => ({ key, op: sim.get(l.id, key) }));
+  for (let r = 0; r < 20 && finalReads.some((f) => f.op?.ret === Number.POSITIVE_INFINITY); r++) sim.round();
+  for (const { key, op } of finalReads) {
+    if (op === null) throw new Error(`liveness: leader ${l.id} refused the final read of ${key}`);
+    if (op.ret === Number.POSITIVE_INFINITY)
+      throw new Error(`liveness: the final read of ${key} was not answered within 20 rounds`);
+  }
 
   const history = sim.closeHistory();
   const verdict = checkLinearizable(kvModel, history, { timeoutMs: 20_000 });
   if (verdict.ok === false) throw new Error(`linearizability: history rejected: ${verdict.explanation}`);
   if (verdict.ok === "unknown") throw new Error(`linearizability: undecided (${verdict.reason})`);
-  return { sim, leaderElectedInRounds: rounds };
+  return rounds;
+}
+
+/**
+ * Every put acknowledged to a client is in the final committed log, at the index its server named:
+ * within the converged leader's commit index, committed with that term and that command (the ghost's
+ * record of commits, which the leader's own log must match where it has not compacted it).
+ */
+function checkDurability(sim: Sim, l: SimNode): void {
+  const log = l.raft!.raft.log;
+  for (const ack of sim.acknowledged) {
+    const lost = (why: string) =>
+      new Error(
+        `durability: acknowledged write ${ack.key}=${ack.value} (op ${ack.opId}, index ${ack.index}, term ${ack.term}) was lost: ${why}`,
+      );
+    if (ack.index > log.committed) throw lost(`the final commit index is ${log.committed}`);
+    const g = sim.ghost.committed.get(ack.index);
+    if (!g) throw lost("nothing was committed there");
+    if (g.term !== ack.term || !g.digest.startsWith("{") || JSON.parse(g.digest).opId !== ack.opId)
+      throw lost(`term ${g.term} committed another entry there`);
+    const held = log.term(ack.index);
+    if (held !== undefined && held !== ack.term) throw lost(`leader ${l.id} holds term ${held} there`);
+  }
 }
