@@ -19,7 +19,7 @@ function lostWriteRun(faults: SimFaults): Sim {
   let next = null;
   for (let r = 0; r < 200 && !next; r++) {
     sim.round();
-    next = sim.leaders().find((n) => n.raft!.raft.log.committed > 0 && n.id !== old.id) ?? null;
+    next = sim.leaders().find((n) => n.raft!.status().commitIndex > 0 && n.id !== old.id) ?? null;
   }
   expect(next).not.toBeNull();
   expect(sim.put(next!.id, "x", "kept")).toBe(true);

@@ -95,18 +95,18 @@ export function healAndCheck(sim: Sim): number {
  * record of commits, which the leader's own log must match where it has not compacted it).
  */
 function checkDurability(sim: Sim, l: SimNode): void {
-  const log = l.raft!.raft.log;
+  const view = l.raft!.status();
   for (const ack of sim.acknowledged) {
     const lost = (why: string) =>
       new Error(
         `durability: acknowledged write ${ack.key}=${ack.value} (op ${ack.opId}, index ${ack.index}, term ${ack.term}) was lost: ${why}`,
       );
-    if (ack.index > log.committed) throw lost(`the final commit index is ${log.committed}`);
+    if (ack.index > view.commitIndex) throw lost(`the final commit index is ${view.commitIndex}`);
     const g = sim.ghost.committed.get(ack.index);
     if (!g) throw lost("nothing was committed there");
     if (g.term !== ack.term || !g.digest.startsWith("{") || JSON.parse(g.digest).opId !== ack.opId)
       throw lost(`term ${g.term} committed another entry there`);
-    const held = log.term(ack.index);
+    const held = view.termAt(ack.index);
     if (held !== undefined && held !== ack.term) throw lost(`leader ${l.id} holds term ${held} there`);
   }
 }
