@@ -145,6 +145,14 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     });
   }
 
+  /** Who holds a watch long-poll, for the per-client bound: its token's name, else its address. */
+  const watchClient = (req: FastifyRequest): string => {
+    const header = req.headers.authorization;
+    const given = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : null;
+    const token = given === null ? undefined : tokens.find((t) => secretMatches(given, t.token));
+    return token ? `token:${token.name}` : `address:${req.ip}`;
+  };
+
   // On arrival (onRequest): an unauthenticated internal request is refused before its body is read.
   const checkSecret = async (req: FastifyRequest) => {
     if (!secretMatches(req.headers[SECRET_HEADER], opts.secret)) {
@@ -259,14 +267,17 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const r = await read(req, (fs) => fs.locks(q?.path));
     return { locks: r.value };
   });
-  app.get(META_ROUTES.watch, { schema: META_SCHEMAS.watch }, async (req) => {
+  app.get(META_ROUTES.watch, { schema: META_SCHEMAS.watch }, async (req, reply) => {
     const q = req.query as { after?: string; timeoutMs?: string };
     const after = Number(q?.after ?? 0);
     const timeoutMs = Math.min(Number(q?.timeoutMs ?? 30_000), 60_000);
     if (!Number.isSafeInteger(after) || after < 0 || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new DfsError("BAD_REQUEST", "`after` and `timeoutMs` must be non-negative integers");
     }
-    return replica.feed.wait(after, timeoutMs);
+    // The waiter goes when the client does: the response closes (socket gone) before it is sent.
+    const gone = new AbortController();
+    reply.raw.once("close", () => gone.abort());
+    return replica.feed.wait({ after, timeoutMs, client: watchClient(req), signal: gone.signal });
   });
 
   // ---------------------------------------------------------------- data path (leader)

@@ -118,6 +118,22 @@ export class MetaMetrics {
       },
     });
     new Gauge({
+      name: "raftfs_meta_watch_waiters",
+      help: "Watch long-polls held by this replica (bounded per client and in all)",
+      registers: [r],
+      collect() {
+        this.set(replica.feed.waiterCount);
+      },
+    });
+    new Gauge({
+      name: "raftfs_meta_watch_clients",
+      help: "Clients (token names, or addresses without tokens) holding a watch long-poll",
+      registers: [r],
+      collect() {
+        this.set(replica.feed.clientCount);
+      },
+    });
+    new Gauge({
       name: "raftfs_meta_under_replicated_chunks",
       help: "Referenced chunks with fewer live replicas than configured (leader only)",
       registers: [r],

@@ -34,7 +34,7 @@ export interface MetaReplicaDeps {
 
 export class MetaReplica {
   readonly id: number;
-  readonly feed = new WatchFeed({ maxChanges: 10_000, maxWaiters: 10_000 });
+  readonly feed: WatchFeed;
   readonly machine: FsMachine;
   readonly driver: RaftDriver;
   tracker: DataTracker | null = null;
@@ -54,8 +54,12 @@ export class MetaReplica {
     this.config = opts.config;
     this.now = deps.now ?? Date.now;
     this.events = new EventLog(200, this.now);
+    this.feed = new WatchFeed(this.config.watch);
     this.machine = new FsMachine(
-      { versionsRetained: this.config.versionsRetained, sessionTimeoutMs: this.config.sessionTimeoutMs },
+      {
+        versionsRetained: this.config.versionsRetained,
+        sessionTimeoutMs: this.config.sessionTimeoutMs,
+      },
       this.feed,
     );
     const raft = this.config.raft;
