@@ -105,6 +105,10 @@ export const ClusterConfigSchema = Type.Object(
     // for chunks that were collected.
     tombstoneRetentionMs: Type.Integer({ minimum: 2 * MAX_UPLOAD_AGE_MS, default: 7 * 24 * 60 * 60 * 1000 }),
     freeSpaceReserveBytes: Type.Integer({ minimum: 0, default: 256 * 1024 * 1024 }),
+    // Entries one log entry may move by renames (a rename's subtree; all renames of a txn together):
+    // apply re-keys each moved entry, so this bounds how long one entry holds every replica. The
+    // state machine enforces it, so every replica must have the same value.
+    maxRenameEntries: Type.Integer({ minimum: 1, default: 10_000 }),
     watch: WatchSettings,
     raft: RaftSettings,
     meta: Type.Array(MetaNode, { minItems: 1 }),

@@ -59,6 +59,7 @@ export class MetaReplica {
       {
         versionsRetained: this.config.versionsRetained,
         sessionTimeoutMs: this.config.sessionTimeoutMs,
+        maxRenameEntries: this.config.maxRenameEntries,
       },
       this.feed,
     );
@@ -135,6 +136,13 @@ export class MetaReplica {
     if (!this.isLeader()) {
       count("NOT_LEADER");
       throw this.notLeader();
+    }
+    try {
+      // Refused here, a rename too large never reaches the log (apply would refuse it anyway).
+      this.fs.checkRenameBound(command);
+    } catch (err) {
+      if (err instanceof DfsError) count(err.code);
+      throw err;
     }
     const end = metrics?.proposalSeconds.startTimer();
     let result: ApplyResult;
