@@ -268,6 +268,17 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     return { locks: r.value };
   });
   app.get(META_ROUTES.watch, { schema: META_SCHEMAS.watch }, async (req, reply) => {
+    // The schema's conversion truncates "1.5" to 1: the raw text must be a plain decimal integer.
+    const raw = new URLSearchParams(req.url.split("?")[1] ?? "");
+    for (const name of ["after", "timeoutMs"]) {
+      const v = raw.get(name);
+      if (v !== null && !/^[0-9]{1,16}$/.test(v)) {
+        throw new DfsError(
+          "BAD_REQUEST",
+          `\`${name}\` must be a non-negative integer, not ${JSON.stringify(v)}`,
+        );
+      }
+    }
     const q = req.query as { after?: string; timeoutMs?: string };
     const after = Number(q?.after ?? 0);
     const timeoutMs = Math.min(Number(q?.timeoutMs ?? 30_000), 60_000);
