@@ -133,6 +133,15 @@ export class MetaMetrics {
         this.set(replica.feed.clientCount);
       },
     });
+    new Counter({
+      name: "raftfs_meta_watch_refused_total",
+      help: "Watch long-polls refused with TOO_MANY_WATCHERS (a per-client or total bound was reached)",
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(replica.feed.refusedCount);
+      },
+    });
     new Gauge({
       name: "raftfs_meta_under_replicated_chunks",
       help: "Referenced chunks with fewer live replicas than configured (leader only)",

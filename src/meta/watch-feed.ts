@@ -9,6 +9,7 @@
  * changes, and they all share one answer, built once. Waiters whose position is ahead of this
  * replica (they read it from a replica further along) wait apart, by position, until it is reached.
  */
+import { assert } from "../common/assert.js";
 import { DfsError } from "../common/errors.js";
 import type { WatchResponse, WireChange } from "../common/protocol/index.js";
 
@@ -55,17 +56,21 @@ export class WatchFeed {
   private readonly ahead = new Map<number, Set<Waiter>>();
   private readonly perClient = new Map<string, number>();
   private waiting = 0;
+  private refused = 0;
 
   constructor(private readonly opts: WatchFeedOptions) {
-    for (const [k, v] of Object.entries(opts)) {
-      if (!Number.isSafeInteger(v) || v < 0)
-        throw new RangeError(`WatchFeed option ${k} must be an integer ≥ 0`);
-    }
+    for (const [k, v] of Object.entries(opts))
+      assert(Number.isSafeInteger(v) && v >= 0, `WatchFeed option ${k} ≥ 0`);
   }
 
   /** Long-polls held now. */
   get waiterCount(): number {
     return this.waiting;
+  }
+
+  /** Long-polls refused so far because a bound was reached. */
+  get refusedCount(): number {
+    return this.refused;
   }
 
   /** Clients holding at least one long-poll now. */
@@ -169,6 +174,7 @@ export class WatchFeed {
     if (mine >= this.opts.maxWaitersPerClient || this.waiting >= this.opts.maxWaiters) {
       const perClient = mine >= this.opts.maxWaitersPerClient;
       const max = perClient ? this.opts.maxWaitersPerClient : this.opts.maxWaiters;
+      this.refused++;
       return Promise.reject(
         new DfsError(
           "TOO_MANY_WATCHERS",

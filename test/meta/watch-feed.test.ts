@@ -146,6 +146,7 @@ describe("watch feed", () => {
     });
     expect(feed.waiterCount).toBe(5);
     expect(feed.clientCount).toBe(2);
+    expect(feed.refusedCount).toBe(2);
     // An answer that needs no waiting is never refused.
     expect(await feed.wait({ after: 1, timeoutMs: 0, client: "carol" })).toMatchObject({ index: 1 });
     expect(await feed.wait({ after: 0, timeoutMs: LONG, client: "alice" })).toMatchObject({ index: 1 });

@@ -113,6 +113,11 @@ describe("GET /v1/watch on a replica", () => {
       body: { code: "TOO_MANY_WATCHERS", scope: "replica", limit: 3 },
     });
 
+    const metrics = await (await request(`${meta.url}/metrics`)).body.text();
+    expect(metrics).toMatch(/^raftfs_meta_watch_waiters\{replica="1"\} 3$/m);
+    expect(metrics).toMatch(/^raftfs_meta_watch_clients\{replica="1"\} 2$/m);
+    expect(metrics).toMatch(/^raftfs_meta_watch_refused_total\{replica="1"\} 2$/m);
+
     // The clients go away: their waiters go with them, long before their 30 s timeout.
     for (const c of clients) c.abort();
     await Promise.all(held);
