@@ -267,6 +267,9 @@ export class FsState {
    * (a txn's earlier ops, or entries committed meanwhile, may change the count).
    */
   checkRenameBound(command: Command): void {
+    // A retry of a request already applied gets its first result back, whatever the tree is now.
+    const ref = "session" in command ? command.session : undefined;
+    if (ref !== undefined && this.sessions.hasResult(ref.id, ref.seq)) return;
     const ctx = { ns: this.ns, maxRenameEntries: this.opts.maxRenameEntries, renamedEntries: { count: 0 } };
     if (command.type === "rename") chargeRename(ctx, command.from);
     if (command.type !== "txn") return;

@@ -163,6 +163,22 @@ describe("rename bound (maxRenameEntries)", () => {
     }
   });
 
+  it("the leader's check lets a retry of an applied rename through, to get its first result, even if the tree grew since", () => {
+    const h = new Harness({ maxRenameEntries: MAX });
+    tree(h, "/a", 3);
+    const id = h.openSession(); // the tree grows through the harness's other session
+    const seq = h.nextSeq(id);
+    const rename = { type: "rename", from: "/a", to: "/b", session: { id, seq, ackedSeq: seq - 1 } };
+    expect(h.apply(rename)).toMatchObject({ ok: true, value: { from: "/a", to: "/b" } });
+    tree(h, "/a", MAX); // a new /a, too large to move
+    expect(() => h.fs.checkRenameBound(rename as Command)).not.toThrow();
+    expect(h.apply(rename)).toMatchObject({ ok: true, value: { from: "/a", to: "/b" } });
+    // A new request for the same move is refused.
+    expect(() =>
+      h.fs.checkRenameBound({ ...rename, session: { id, seq: seq + 100, ackedSeq: seq - 1 } } as Command),
+    ).toThrow(/maxRenameEntries/);
+  });
+
   it("property: the bounded count is the subtree's size, capped at the bound + 1", () => {
     // Random trees; the count the bound uses must agree with the subtree that would move.
     const name = fc.constantFrom("a", "b", "c", "d");
