@@ -58,6 +58,22 @@ const RaftSettings = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * The change feed's long-polls (`GET /v1/watch`). A client is its token's name, or its remote address
+ * when the cluster has no tokens. `afterSlackEntries`: how far a client's `after` may run ahead of
+ * this replica's applied index (it may have read it from a replica further ahead) before it is a
+ * bad request.
+ */
+const WatchSettings = Type.Object(
+  {
+    maxWaiters: Type.Integer({ minimum: 1, default: 10_000 }),
+    maxWaitersPerClient: Type.Integer({ minimum: 1, default: 1_000 }),
+    maxChanges: Type.Integer({ minimum: 16, default: 10_000 }),
+    afterSlackEntries: Type.Integer({ minimum: 0, default: 10_000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const Token = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
@@ -94,6 +110,11 @@ export const ClusterConfigSchema = Type.Object(
     // for chunks that were collected.
     tombstoneRetentionMs: Type.Integer({ minimum: 2 * MAX_UPLOAD_AGE_MS, default: 7 * 24 * 60 * 60 * 1000 }),
     freeSpaceReserveBytes: Type.Integer({ minimum: 0, default: 256 * 1024 * 1024 }),
+    // Entries one log entry may move by renames (a rename's subtree; all renames of a txn together):
+    // apply re-keys each moved entry, so this bounds how long one entry holds every replica. The
+    // state machine enforces it, so every replica must have the same value.
+    maxRenameEntries: Type.Integer({ minimum: 1, default: 10_000 }),
+    watch: WatchSettings,
     raft: RaftSettings,
     meta: Type.Array(MetaNode, { minItems: 1 }),
     data: Type.Array(DataNode, { default: [] }),
@@ -107,6 +128,7 @@ export type ClusterConfig = Static<typeof ClusterConfigSchema>;
 export type MetaNodeConfig = Static<typeof MetaNode>;
 export type DataNodeConfig = Static<typeof DataNode>;
 export type RaftSettingsConfig = Static<typeof RaftSettings>;
+export type WatchSettingsConfig = Static<typeof WatchSettings>;
 export type TlsConfig = Static<typeof Tls>;
 
 export class ConfigError extends Error {

@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   CHUNK_GONE: { httpStatus: 410, exitCode: 1, retryable: false },
   /** A bounded table (locks, sessions, data nodes) is full; retry once entries expire or are released. */
   LIMIT_EXCEEDED: { httpStatus: 429, exitCode: 1, retryable: false },
+  /** The watch feed holds as many long-polls as allowed (for this client, or in all); retry after a pause. */
+  TOO_MANY_WATCHERS: { httpStatus: 429, exitCode: 5, retryable: true },
+  /** A rename (or all renames of one txn) would move more entries than `maxRenameEntries`. */
+  RENAME_TOO_LARGE: { httpStatus: 409, exitCode: 1, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; exitCode: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -21,7 +21,7 @@ import {
   type WireSession,
   type WireTxnOp,
 } from "../common/protocol/index.js";
-import { type ClientToken, registerAuthorization } from "./authorize.js";
+import { type ClientToken, clientKeyOf, registerAuthorization } from "./authorize.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
 import type { MetaReplica } from "./replica.js";
@@ -225,14 +225,28 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const r = await read(req, (fs) => fs.locks(q?.path));
     return { locks: r.value };
   });
-  app.get(META_ROUTES.watch, route("watch"), async (req) => {
+  app.get(META_ROUTES.watch, route("watch"), async (req, reply) => {
+    // The schema's conversion truncates "1.5" to 1: the raw text must be a plain decimal integer.
+    const raw = new URLSearchParams(req.url.split("?")[1] ?? "");
+    for (const name of ["after", "timeoutMs"]) {
+      const v = raw.get(name);
+      if (v !== null && !/^[0-9]{1,16}$/.test(v)) {
+        throw new DfsError(
+          "BAD_REQUEST",
+          `\`${name}\` must be a non-negative integer, not ${JSON.stringify(v)}`,
+        );
+      }
+    }
     const q = req.query as { after?: string; timeoutMs?: string };
     const after = Number(q?.after ?? 0);
     const timeoutMs = Math.min(Number(q?.timeoutMs ?? 30_000), 60_000);
     if (!Number.isSafeInteger(after) || after < 0 || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new DfsError("BAD_REQUEST", "`after` and `timeoutMs` must be non-negative integers");
     }
-    return replica.feed.wait(after, timeoutMs);
+    // The waiter goes when the client does: the response closes (socket gone) before it is sent.
+    const gone = new AbortController();
+    reply.raw.once("close", () => gone.abort());
+    return replica.feed.wait({ after, timeoutMs, client: clientKeyOf(req), signal: gone.signal });
   });
 
   // ---------------------------------------------------------------- data path (leader)

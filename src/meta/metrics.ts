@@ -15,6 +15,11 @@ export interface MetricsSource {
   readonly driver: Pick<RaftDriver, "status" | "onLeaderChange">;
   readonly fs: Pick<FsState, "locks" | "sessionCount">;
   readonly tracker: { underReplicated(): readonly unknown[] } | null;
+  readonly feed: {
+    readonly waiterCount: number;
+    readonly clientCount: number;
+    readonly refusedCount: number;
+  };
 }
 
 const ROLES = ["follower", "pre-candidate", "candidate", "leader"] as const;
@@ -125,6 +130,31 @@ export class MetaMetrics {
       registers: [r],
       collect() {
         this.set(replica.fs.sessionCount);
+      },
+    });
+    new Gauge({
+      name: "raftfs_meta_watch_waiters",
+      help: "Watch long-polls held by this replica (bounded per client and in all)",
+      registers: [r],
+      collect() {
+        this.set(replica.feed.waiterCount);
+      },
+    });
+    new Gauge({
+      name: "raftfs_meta_watch_clients",
+      help: "Clients (token names, or addresses without tokens) holding a watch long-poll",
+      registers: [r],
+      collect() {
+        this.set(replica.feed.clientCount);
+      },
+    });
+    new Counter({
+      name: "raftfs_meta_watch_refused_total",
+      help: "Watch long-polls refused with TOO_MANY_WATCHERS (a per-client or total bound was reached)",
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(replica.feed.refusedCount);
       },
     });
     new Gauge({

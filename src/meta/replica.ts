@@ -34,7 +34,7 @@ export interface MetaReplicaDeps {
 
 export class MetaReplica {
   readonly id: number;
-  readonly feed = new WatchFeed({ maxChanges: 10_000, maxWaiters: 10_000 });
+  readonly feed: WatchFeed;
   readonly machine: FsMachine;
   readonly driver: RaftDriver;
   tracker: DataTracker | null = null;
@@ -54,8 +54,13 @@ export class MetaReplica {
     this.config = opts.config;
     this.now = deps.now ?? Date.now;
     this.events = new EventLog(200, this.now);
+    this.feed = new WatchFeed(this.config.watch);
     this.machine = new FsMachine(
-      { versionsRetained: this.config.versionsRetained, sessionTimeoutMs: this.config.sessionTimeoutMs },
+      {
+        versionsRetained: this.config.versionsRetained,
+        sessionTimeoutMs: this.config.sessionTimeoutMs,
+        maxRenameEntries: this.config.maxRenameEntries,
+      },
       this.feed,
     );
     // The config's raft section holds the driver's settings under the same names (RAFT_SETTINGS).
@@ -117,6 +122,13 @@ export class MetaReplica {
     if (!this.isLeader()) {
       count("NOT_LEADER");
       throw this.notLeader();
+    }
+    try {
+      // Refused here, a rename too large never reaches the log (apply would refuse it anyway).
+      this.fs.checkRenameBound(command);
+    } catch (err) {
+      if (err instanceof DfsError) count(err.code);
+      throw err;
     }
     const end = metrics?.proposalSeconds.startTimer();
     let result: ApplyResult;

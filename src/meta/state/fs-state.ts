@@ -18,7 +18,7 @@ import { hashValue } from "./hash.js";
 import { Journal } from "./journal.js";
 import { type Holding, holderInfo, LockTable } from "./locks.js";
 import { latestVersion, Namespace } from "./namespace.js";
-import { applyNamespaceOp, chunksOf, type OpContext } from "./ops.js";
+import { applyNamespaceOp, chargeRename, chunksOf, type OpContext } from "./ops.js";
 import { fail, type Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
 import { Retirements } from "./retirements.js";
@@ -43,6 +43,7 @@ import { parseCommand } from "./validate.js";
 const DEFAULT_MAX_SESSIONS = 10_000;
 const DEFAULT_MAX_LOCK_HOLDINGS = 65_536;
 const DEFAULT_MAX_DATA_NODES = 10_000;
+export const DEFAULT_MAX_RENAME_ENTRIES = 10_000;
 export const MAX_RESULTS_PER_SESSION = 1000;
 /** Bounded housekeeping per entry; idle sessions and expired leases drain over the following entries. */
 const SESSIONS_EXPIRED_PER_ENTRY = 16;
@@ -57,6 +58,7 @@ function resolveOptions(opts: FsStateOptions): ResolvedOptions {
     maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
     maxLockHoldings: opts.maxLockHoldings ?? DEFAULT_MAX_LOCK_HOLDINGS,
     maxDataNodes: opts.maxDataNodes ?? DEFAULT_MAX_DATA_NODES,
+    maxRenameEntries: opts.maxRenameEntries ?? DEFAULT_MAX_RENAME_ENTRIES,
   };
   for (const [k, v] of Object.entries(o))
     assert(Number.isSafeInteger(v) && v >= 1, `FsState option ${k} ≥ 1`);
@@ -256,7 +258,32 @@ export class FsState {
       ns: this.ns,
       chunks: this.chunks,
       locks: this.lockTable,
+      maxRenameEntries: this.opts.maxRenameEntries,
+      renamedEntries: { count: 0 },
     };
+  }
+
+  /**
+   * The leader's check before proposing: refuses a rename (or txn) that would move more than
+   * `maxRenameEntries` entries as the state stands, so it never reaches the log. Apply checks again
+   * (a txn's earlier ops, or entries committed meanwhile, may change the count).
+   */
+  checkRenameBound(command: Command): void {
+    // A retry of a request already applied gets its first result back, whatever the tree is now.
+    const ref = "session" in command ? command.session : undefined;
+    if (ref !== undefined && this.sessions.hasResult(ref.id, ref.seq)) return;
+    const ctx = { ns: this.ns, maxRenameEntries: this.opts.maxRenameEntries, renamedEntries: { count: 0 } };
+    if (command.type === "rename") chargeRename(ctx, command.from);
+    if (command.type !== "txn") return;
+    command.ops.forEach((op, opIndex) => {
+      if (op.type !== "rename") return;
+      try {
+        chargeRename(ctx, op.from);
+      } catch (err) {
+        if (!(err instanceof DfsError)) throw err;
+        throw new DfsError(err.code, `op ${opIndex} (rename): ${err.message}`, { ...err.details, opIndex });
+      }
+    });
   }
 
   private sessionLimits() {

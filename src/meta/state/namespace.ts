@@ -109,6 +109,27 @@ export class Namespace {
     return out;
   }
 
+  /**
+   * The size of the subtree at `path` (itself included; 0 if absent), counted only up to `limit + 1`:
+   * O(min(subtree, limit)), so a bound on renames can be checked without walking a huge subtree.
+   */
+  countSubtree(path: string, limit: number): number {
+    let count = 0;
+    const stack = [path];
+    for (let p = stack.pop(); p !== undefined && count <= limit; p = stack.pop()) {
+      const node = this.nodes.get(p);
+      if (node === undefined) continue;
+      count++;
+      if (node.type === "dir") {
+        for (const name of node.children) {
+          if (count + stack.length > limit) break;
+          stack.push(joinPath(p, name));
+        }
+      }
+    }
+    return count;
+  }
+
   createDir(path: string, nowMs: number): void {
     assert(!this.nodes.has(path), "createDir: path is free");
     const parent = this.dirAt(parentOf(path));

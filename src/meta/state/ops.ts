@@ -28,6 +28,10 @@ export interface OpContext {
   ns: Namespace;
   chunks: ChunkRefs;
   locks: LockTable;
+  /** Entries all renames of this command may move together (a txn shares one budget). */
+  maxRenameEntries: number;
+  /** Entries moved so far by this command's renames. */
+  renamedEntries: { count: number };
 }
 
 export function chunksOf(content: FileContent): readonly ChunkRef[] {
@@ -150,6 +154,7 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
   if (ns.get(from) === undefined) fail("NOT_FOUND", `${from} does not exist`, { path: from });
   requireParent(ctx, to, false);
   if (ns.get(to) !== undefined) fail("EXISTS", `${to} already exists`, { path: to });
+  chargeRename(ctx, from);
   const paths = ns.subtree(from);
   const growthBytes = utf8ByteLength(to) - utf8ByteLength(from);
   if (growthBytes > 0) {
@@ -163,6 +168,29 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
   }
   ns.move(from, to, paths, nowMs);
   return { value: { from, to }, changes: [{ index: ctx.index, path: from, kind: "rename", to }] };
+}
+
+/**
+ * Charges the subtree of `from` to the command's rename budget, or fails with RENAME_TOO_LARGE. Moving
+ * re-keys every entry below `from` inside apply, on every replica: the bound keeps one entry from
+ * holding them all past an election timeout (until entries are keyed by parent id + name). Counts at
+ * most one past the budget, so checking a huge subtree is as cheap as checking the bound.
+ */
+export function chargeRename(
+  ctx: Pick<OpContext, "ns" | "maxRenameEntries" | "renamedEntries">,
+  from: string,
+) {
+  const left = ctx.maxRenameEntries - ctx.renamedEntries.count;
+  const entries = ctx.ns.countSubtree(from, Math.max(0, left));
+  if (entries > left) {
+    const total = ctx.renamedEntries.count + entries;
+    fail(
+      "RENAME_TOO_LARGE",
+      `renaming ${from} would move at least ${total} entries in one request, more than maxRenameEntries (${ctx.maxRenameEntries}): move its contents in smaller steps`,
+      { path: from, entriesAtLeast: total, maxRenameEntries: ctx.maxRenameEntries },
+    );
+  }
+  ctx.renamedEntries.count += entries;
 }
 
 function remove(ctx: OpContext, op: DeleteOp): Outcome {

@@ -61,6 +61,11 @@ export class SessionTable {
     return evicted;
   }
 
+  /** Whether a retry of (id, seq) would replay a stored result. Read-only: touches nothing. */
+  hasResult(id: number, seq: number): boolean {
+    return this.sessions.get(id)?.results.has(seq) === true;
+  }
+
   /** The session, marked active now; undefined if unknown or idle too long (then it is forgotten). */
   activate(id: number, nowMs: number): Session | undefined {
     const s = this.sessions.get(id);

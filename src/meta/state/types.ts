@@ -16,6 +16,8 @@ export interface FsStateOptions {
   maxLockHoldings?: number;
   /** Registered data nodes. Default 10 000. */
   maxDataNodes?: number;
+  /** Entries one command's renames may move together (RENAME_TOO_LARGE beyond). Default 10 000. */
+  maxRenameEntries?: number;
 }
 
 export type ChangeKind = "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock";
