@@ -167,6 +167,9 @@ export async function checkConverged(c: MetaCluster): Promise<void> {
       const states = await Promise.all(
         c.ids.map((id) => c.http.get(`${c.url(id)}/internal/test/state`, E2E_SECRET)),
       );
+      // Anything but 200 means the fault routes are missing (a harness bug), not divergence.
+      const missing = states.find((s) => s.status !== 200);
+      if (missing) throw new Error(`/internal/test/state answered ${JSON.stringify(missing)}`);
       const bodies = states.map((s) => s.body as { appliedIndex: number; hash: string });
       const first = bodies[0]!;
       return bodies.every((b) => b.appliedIndex === first.appliedIndex && b.hash === first.hash)
@@ -235,7 +238,11 @@ export async function partition(
 ): Promise<void> {
   for (const id of c.ids) {
     if (!c.alive(id)) continue;
-    await c.http.post(`${c.url(id)}/internal/test/partition`, { isolateFrom }, headers).catch(() => null);
+    // A replica that cannot be reached (paused) is skipped; one that answers must take the cut.
+    const r = await c.http
+      .post(`${c.url(id)}/internal/test/partition`, { isolateFrom }, headers)
+      .catch(() => null);
+    if (r !== null && r.status !== 200) throw new Error(`partition on replica ${id}: ${JSON.stringify(r)}`);
   }
 }
 

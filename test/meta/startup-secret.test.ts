@@ -16,7 +16,7 @@ import {
   parseConfig,
   publicSecretVerdict,
 } from "../../src/common/config.js";
-import { CLI, freePort, runCli } from "../support/cluster-harness.js";
+import { CLI, freePort, runCli, waitFor } from "../support/cluster-harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "raftfs-secret-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,32 +147,34 @@ describe("the processes", () => {
     });
   }
 
-  test("raftfs meta starts on loopback with the default secret, and says so once", async () => {
-    const path = await writeConfig("loopback", "127.0.0.1");
-    const child = spawn(process.execPath, [CLI, "meta", "--id", "1", "--config", path], {
+  test("the shipped cluster.config.json starts under `cluster up` on loopback, each process warning once", async () => {
+    const shipped = JSON.parse(readFileSync(resolve("cluster.config.json"), "utf8")) as {
+      meta: { port: number }[];
+      data: { port: number }[];
+    };
+    for (const n of [...shipped.meta, ...shipped.data]) n.port = await freePort();
+    const path = join(dir, "shipped.json");
+    writeFileSync(path, JSON.stringify({ ...shipped, dataDir: join(dir, "shipped") }));
+    const up = spawn(process.execPath, [CLI, "cluster", "up", "--config", path], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, RAFTFS_LOG_LEVEL: "info" },
     });
     let out = "";
-    child.stdout.on("data", (b: Buffer) => {
+    let err = "";
+    up.stdout.on("data", (b: Buffer) => {
       out += b.toString();
     });
-    child.stderr.on("data", (b: Buffer) => {
-      out += b.toString();
+    up.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
     });
-    const exited = new Promise((ok) => child.once("exit", ok));
+    const exited = new Promise((ok) => up.once("exit", ok));
     try {
-      const deadline = Date.now() + 20_000;
-      while (
-        !out.includes("metadata replica listening") &&
-        Date.now() < deadline &&
-        child.exitCode === null
-      ) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(out).toContain("metadata replica listening");
-      expect(out.split("\n").filter((l) => l.includes("shipped default secret"))).toHaveLength(1);
+      await waitFor("the endpoints table", async () => (out.includes("dashboard:") ? true : null), 60_000);
+      const warned = err.split("\n").filter((l) => l.includes("shipped default secret"));
+      const who = warned.map((l) => /^\[(\w+-\d)\]/.exec(l)?.[1]).sort();
+      expect(who).toEqual(["data-1", "data-2", "data-3", "meta-1", "meta-2", "meta-3"]);
     } finally {
-      child.kill("SIGTERM");
+      up.kill("SIGINT");
       await exited;
     }
   });
