@@ -52,6 +52,7 @@ beforeAll(async () => {
     idleTimeoutMs: 1500,
     keepAliveTimeoutMs: 1500,
     timeoutCheckIntervalMs: 50,
+    maxHeaderBytes: 4096,
   });
   // Every timeout at its default: only the cap is small.
   capped = await start("capped", { maxConnections: 4 });
@@ -75,6 +76,13 @@ describe("timeouts", () => {
       "POST /v1/sessions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{",
     );
     await closedByServer(c, "the slow-body connection to be cut");
+  });
+
+  test("headers over maxHeaderBytes are refused with 431", async () => {
+    const c = await raw(tight);
+    expect(await c.get("/status", { "x-big": "a".repeat(8192) })).toBe(431);
+    const ok = await raw(tight);
+    expect(await ok.get("/status", { "x-small": "a".repeat(1024) })).toBe(200);
   });
 
   test("the Raft stream outlives the request and idle timeouts that close an idle keep-alive socket", async () => {
