@@ -3,6 +3,10 @@
  * next replica when one cannot be reached, and paces retries with capped, jittered backoff, all within
  * one deadline per call. Every route is sent to the leader: it serves linearizable reads without the
  * extra hop a follower would make, and it alone places chunks.
+ *
+ * A hint is followed only to one of the configured endpoints, and never from https to http: the
+ * client's token goes wherever it follows, and a hint is whatever the answering server (or anyone
+ * between it and us, over http) chose to write. An ignored hint counts as no hint.
  */
 import { DfsError } from "../common/errors.js";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
@@ -26,6 +30,8 @@ export interface MetaConnectionDeps {
   signal?: AbortSignal;
   /** Observability: called before each pause (the CLI shows it with `-v`; tests count it). */
   onRetry?: (info: { attempt: number; url: string; error: DfsError; waitMs: number }) => void;
+  /** Observability: a NOT_LEADER hint that was not followed, and why. */
+  onIgnoredHint?: (info: { url: string; hint: string; why: string }) => void;
 }
 
 export interface MetaCall {
@@ -48,6 +54,14 @@ export interface MetaCall {
 
 function normalizeUrl(url: string): string {
   return new URL(url).origin;
+}
+
+function originOrNull(url: string): string | null {
+  try {
+    return normalizeUrl(url);
+  } catch {
+    return null;
+  }
 }
 
 export class MetaConnection {
@@ -104,7 +118,7 @@ export class MetaConnection {
         if (!(err instanceof DfsError)) throw err;
         last = err;
         if (err.code === "NOT_LEADER") {
-          const hint = typeof err.details.leaderUrl === "string" ? normalizeUrl(err.details.leaderUrl) : null;
+          const hint = this.acceptableHint(target, err.details.leaderUrl);
           if (hint !== null && hint !== target && hops < this.endpoints.length) {
             hops++;
             this.follow(hint);
@@ -127,9 +141,20 @@ export class MetaConnection {
     }
   }
 
-  /** A hint may name a replica we were not configured with (endpoints-only clients): remember it. */
+  /** The hint's origin when it may be followed (see the top of this file), else null. */
+  private acceptableHint(target: string, leaderUrl: unknown): string | null {
+    if (typeof leaderUrl !== "string") return null;
+    const hint = originOrNull(leaderUrl);
+    let why: string | null = null;
+    if (hint === null) why = "not a URL";
+    else if (target.startsWith("https:") && !hint.startsWith("https:")) why = "downgrades https to http";
+    else if (!this.endpoints.includes(hint)) why = "not one of the configured endpoints";
+    if (why === null) return hint;
+    this.deps.onIgnoredHint?.({ url: target, hint: leaderUrl.slice(0, 200), why });
+    return null;
+  }
+
   private follow(url: string): void {
-    if (!this.endpoints.includes(url) && this.endpoints.length < 64) this.endpoints.push(url);
     this.leader = url;
   }
 

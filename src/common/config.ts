@@ -3,11 +3,21 @@
  * Units are in the names (…Ms, …Bytes, …Ticks) so that no reader has to guess.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, resolve } from "node:path";
 import Type, { type Static, type TBoolean, type TInteger, type TNumber, type TSchema } from "typebox";
 import Value from "typebox/value";
 import { MAX_UPLOAD_AGE_MS } from "./protocol/meta.js";
 import { RAFT_SETTINGS, type RaftSettingName, type RaftSettingSpec } from "./raft-settings.js";
+
+const SECRET_LENGTH_MIN = 8;
+/** The secret a config without one gets. */
+const SCHEMA_DEFAULT_SECRET = "raftfs-insecure-default-secret";
+/**
+ * Secrets anyone can read in this repository (the schema's default and the shipped
+ * cluster.config.json's): they protect nothing, so they are allowed on loopback only.
+ */
+export const PUBLIC_SECRETS: readonly string[] = [SCHEMA_DEFAULT_SECRET, "change-me-raftfs-local-secret"];
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const Host = Type.String({ minLength: 1, default: "127.0.0.1" });
@@ -93,11 +103,36 @@ const Tls = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * What every listener (metadata replica, data node) allows a connection. The defaults leave room for
+ * a 60 s watch long-poll (the socket idles while it waits) and a 4 MiB chunk uploaded at ~40 KiB/s
+ * (the request timeout); the Raft stream (`/raft/stream`) is an upgraded socket, outside both.
+ */
+const ListenerSettings = Type.Object(
+  {
+    /** Time to receive a request's headers: a client that never finishes them (slowloris) is cut. */
+    headersTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+    /** Time to receive a whole request, body included (not the answer: a long poll may wait longer). */
+    requestTimeoutMs: Type.Integer({ minimum: 100, default: 120_000 }),
+    /** A socket with no traffic at all for this long is closed (above the 60 s watch long-poll). */
+    idleTimeoutMs: Type.Integer({ minimum: 100, default: 90_000 }),
+    /** An idle keep-alive connection is closed after this (above the clients' 10 s pools). */
+    keepAliveTimeoutMs: Type.Integer({ minimum: 100, default: 65_000 }),
+    /** Connections beyond this are refused at once; the ones already open keep being served. */
+    maxConnections: Type.Integer({ minimum: 1, default: 1024 }),
+    /** Request line plus headers, in bytes. */
+    maxHeaderBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 }),
+    /** How often node looks for connections past their headers or request timeout. */
+    timeoutCheckIntervalMs: Type.Integer({ minimum: 10, default: 1000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ClusterConfigSchema = Type.Object(
   {
     clusterName: Type.String({ minLength: 1, default: "raftfs" }),
     dataDir: Type.String({ minLength: 1, default: "./data" }),
-    secret: Type.String({ minLength: 8, default: "raftfs-insecure-default-secret" }),
+    secret: Type.String({ minLength: SECRET_LENGTH_MIN, default: SCHEMA_DEFAULT_SECRET }),
     replication: Type.Integer({ minimum: 1, maximum: 16, default: 3 }),
     chunkSizeBytes: Type.Integer({ minimum: 4096, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 }),
     inlineThresholdBytes: Type.Integer({ minimum: 0, maximum: 1024 * 1024, default: 64 * 1024 }),
@@ -120,6 +155,7 @@ export const ClusterConfigSchema = Type.Object(
     data: Type.Array(DataNode, { default: [] }),
     tokens: Type.Array(Token, { default: [] }),
     tls: Type.Optional(Tls),
+    listener: ListenerSettings,
   },
   { additionalProperties: false },
 );
@@ -130,6 +166,7 @@ export type DataNodeConfig = Static<typeof DataNode>;
 export type RaftSettingsConfig = Static<typeof RaftSettings>;
 export type WatchSettingsConfig = Static<typeof WatchSettings>;
 export type TlsConfig = Static<typeof Tls>;
+export type ListenerConfig = Static<typeof ListenerSettings>;
 
 export class ConfigError extends Error {
   constructor(
@@ -160,6 +197,11 @@ export function parseConfig(raw: unknown, opts: { source?: string; baseDir?: str
     const cfg = withDefaults as ClusterConfig;
     problems.push(...uniquenessProblems(cfg));
   }
+  // The environment overrides the file's secret, under the same rule as the file.
+  const envSecret = process.env.RAFTFS_SECRET;
+  if (envSecret !== undefined && envSecret !== "" && envSecret.length < SECRET_LENGTH_MIN) {
+    problems.push(`RAFTFS_SECRET: must NOT have fewer than ${SECRET_LENGTH_MIN} characters`);
+  }
   if (problems.length > 0) throw new ConfigError(source, problems);
   const cfg = withDefaults as ClusterConfig;
   const baseDir = opts.baseDir ?? process.cwd();
@@ -169,7 +211,7 @@ export function parseConfig(raw: unknown, opts: { source?: string; baseDir?: str
     cfg.tls.keyPath = resolve(baseDir, cfg.tls.keyPath);
     if (cfg.tls.caPath !== undefined) cfg.tls.caPath = resolve(baseDir, cfg.tls.caPath);
   }
-  if (process.env.RAFTFS_SECRET) cfg.secret = process.env.RAFTFS_SECRET;
+  if (envSecret) cfg.secret = envSecret;
   return deepFreeze(cfg);
 }
 
@@ -188,6 +230,9 @@ function uniquenessProblems(cfg: ClusterConfig): string[] {
       if (seen.has(addr)) problems.push(`/${kind}: address ${addr} is used twice`);
       seen.add(addr);
     }
+  }
+  if (cfg.listener.headersTimeoutMs > cfg.listener.requestTimeoutMs) {
+    problems.push("/listener: headersTimeoutMs must not exceed requestTimeoutMs");
   }
   if (cfg.meta.every((m) => m.join)) problems.push("/meta: every replica has join: true; none can bootstrap");
   if (cfg.replication > Math.max(cfg.data.length, 1) && cfg.data.length > 0) {
@@ -224,4 +269,35 @@ export function initialVoters(config: ClusterConfig): number[] {
 
 export function metaUrl(node: { host: string; port: number }, tls = false): string {
   return `${tls ? "https" : "http"}://${node.host}:${node.port}`;
+}
+
+/** True for an address that only this machine can reach: 127.0.0.0/8, ::1, `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  if (isIP(v4) === 4) return v4.startsWith("127.");
+  return isIP(h) === 6 && (h === "::1" || /^(0{1,4}:){7}0{0,3}1$/.test(h));
+}
+
+/**
+ * Whether a process may start with this config's secret: a secret of the user's own always; a public
+ * one (PUBLIC_SECRETS) only when every address (its own listener and every node of the cluster) is
+ * loopback — anyone who can reach a non-loopback address knows it. The refusal is one line.
+ */
+export function publicSecretVerdict(
+  config: ClusterConfig,
+  listenHost: string,
+): { ok: true; warning: string | null } | { ok: false; problem: string } {
+  if (!PUBLIC_SECRETS.includes(config.secret)) return { ok: true, warning: null };
+  const exposed = [listenHost, ...config.meta.map((m) => m.host), ...config.data.map((d) => d.host)].find(
+    (h) => !isLoopbackHost(h),
+  );
+  if (exposed !== undefined) {
+    return {
+      ok: false,
+      problem: `/secret: the shipped default secret is refused on the non-loopback address ${exposed}; set a secret of your own in the config or RAFTFS_SECRET`,
+    };
+  }
+  return { ok: true, warning: "the cluster uses the shipped default secret: fine on loopback only" };
 }

@@ -201,13 +201,23 @@ export class LeaderLink {
     }
   }
 
-  /** After a failure: follow the hint, else the next replica of the config. */
+  /**
+   * After a failure: follow the hint, else the next replica of the config. A hint is followed only to
+   * a configured replica: the cluster secret goes wherever the link goes, and a hint is whatever the
+   * answering server wrote (configured URLs also share one scheme, so no hint can downgrade https).
+   */
   private moveOn(attempt: Extract<Attempt, { ok: false }>): void {
     const before = this.target.url;
     const hint = attempt.leaderUrl ? originOrNull(attempt.leaderUrl) : null;
-    if (hint && hint !== before) {
-      const known = this.opts.meta.find((m) => m.url === hint);
-      this.target = { url: hint, id: attempt.leaderId ?? known?.id ?? null };
+    const known = hint ? this.opts.meta.find((m) => originOrNull(m.url) === hint) : undefined;
+    if (hint && known === undefined) {
+      this.deps.log?.debug(
+        { hint: hint.slice(0, 200) },
+        "ignored a leader hint outside the configured replicas",
+      );
+    }
+    if (known && known.url !== before) {
+      this.target = { url: known.url, id: known.id };
     } else {
       this.metaIndex = (this.metaIndex + 1) % this.opts.meta.length;
       this.target = { ...this.opts.meta[this.metaIndex]! };

@@ -6,11 +6,10 @@
  */
 import { join } from "node:path";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
-import Type from "typebox";
 import { Agent } from "undici";
-import { ConfigError, loadConfig, metaUrl } from "../common/config.js";
+import { ConfigError, loadConfig, metaUrl, publicSecretVerdict } from "../common/config.js";
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "../common/errors.js";
-import { ErrorBodySchema, SECRET_HEADER } from "../common/protocol/index.js";
+import { listenerOptions } from "../common/listener.js";
 import { clusterCa, serverTls } from "../common/tls.js";
 import { ChunkStore } from "./chunk-store.js";
 import { LeaderLink } from "./leader-link.js";
@@ -19,10 +18,26 @@ import { Pipeline } from "./pipeline.js";
 import { DEFAULT_SCRUBBER_OPTIONS, Scrubber, type ScrubberOptions } from "./scrubber.js";
 import { buildDataServer, frameworkErrors } from "./server.js";
 
+/** What an extra plugin gets to work with: the server before it listens, and the parts behind it. */
+export interface DataPluginContext {
+  app: FastifyInstance;
+  link: LeaderLink;
+  store: ChunkStore;
+  secret: string;
+}
+
+/**
+ * Registers extra routes on a data node before it listens. The `raftfs data` command passes none: the
+ * test harness's fault hooks (test/support/) come in only through here, so the production build has
+ * no code for them at all.
+ */
+export type DataPlugin = (ctx: DataPluginContext) => void;
+
 export interface DataNodeRunOptions {
   configPath: string;
   id: number;
   scrubber?: Partial<ScrubberOptions>;
+  plugins?: readonly DataPlugin[];
 }
 
 export interface RunningDataNode {
@@ -45,6 +60,9 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
   const config = loadConfig(opts.configPath);
   const self = config.data.find((d) => d.id === opts.id);
   if (!self) throw new ConfigError(opts.configPath, [`/data: no data node with id ${opts.id}`]);
+  const secretVerdict = publicSecretVerdict(config, self.host);
+  if (!secretVerdict.ok) throw new ConfigError(opts.configPath, [secretVerdict.problem]);
+  const limits = listenerOptions(config.listener);
   const tls = config.tls !== undefined;
   const tlsFiles = serverTls(config, opts.configPath);
   const tlsCa = clusterCa(config, opts.configPath);
@@ -66,15 +84,18 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
     ...(tlsCa ? { connect: { ca: tlsCa } } : {}),
   });
   const app = Fastify({
-    ...(tlsFiles ? { https: tlsFiles } : {}),
+    ...(tlsFiles ? { https: { ...limits.node, ...tlsFiles } } : { http: limits.node }),
+    ...limits.fastify,
     logger: { level: process.env.RAFTFS_LOG_LEVEL ?? "info", redact: ["req.headers.x-raftfs-secret"] },
     // One line per chunk would drown everything else; failures still go through the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    requestTimeout: 120_000,
     frameworkErrors,
   });
+  // Beyond the cap a new connection is closed as soon as it is accepted; open ones keep being served.
+  app.server.maxConnections = config.listener.maxConnections;
   const log = app.log.child({ dataNode: opts.id });
+  if (secretVerdict.warning) log.warn(secretVerdict.warning);
   const pipeline = new Pipeline(
     {
       nodeId: opts.id,
@@ -115,7 +136,7 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
     { nodeId: opts.id, url, zone: self.zone, secret: config.secret, chunkSizeBytes: config.chunkSizeBytes },
     { store, app, pipeline, dispatcher, scrubber, link, metrics },
   );
-  if (process.env.RAFTFS_TEST_FAULTS === "1") registerFaultHook(app, link, config.secret);
+  for (const plugin of opts.plugins ?? []) plugin({ app, link, store, secret: config.secret });
   try {
     await app.listen({ host: self.host, port: self.port });
   } catch (err) {
@@ -153,7 +174,12 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
 /** The one line a failed start prints, and the exit code that goes with it. */
 export function dataNodeStartupFailure(err: unknown, id: number): { line: string; exitCode: number } {
   const e = err as { code?: string; message?: string };
-  if (err instanceof ConfigError) return { line: err.message, exitCode: EXIT_USAGE };
+  if (err instanceof ConfigError) {
+    return {
+      line: `data node ${id}: invalid config ${err.source}: ${err.problems.join("; ")}`,
+      exitCode: EXIT_USAGE,
+    };
+  }
   if (e?.code === "EADDRINUSE") {
     return { line: `data node ${id}: ${e.message ?? "address in use"} (port already in use)`, exitCode: 1 };
   }
@@ -164,7 +190,11 @@ export function dataNodeStartupFailure(err: unknown, id: number): { line: string
  * The process entry: starts the node, or prints one line on stderr and exits non-zero; on SIGTERM or
  * SIGINT closes cleanly and exits (0, or 130 after Ctrl-C). Resolves once the node is serving.
  */
-export async function runDataNode(opts: { configPath: string; id: number }): Promise<RunningDataNode> {
+export async function runDataNode(opts: {
+  configPath: string;
+  id: number;
+  plugins?: readonly DataPlugin[];
+}): Promise<RunningDataNode> {
   let node: RunningDataNode;
   try {
     node = await startDataNode(opts);
@@ -187,24 +217,4 @@ export async function runDataNode(opts: { configPath: string; id: number }): Pro
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
   return node;
-}
-
-/**
- * Test-only (RAFTFS_TEST_FAULTS=1): `POST /internal/test/cut-leader {ms}` keeps this node from reaching
- * the metadata leader for `ms` while clients and other data nodes still reach it. Requires the cluster
- * secret like every internal route.
- */
-function registerFaultHook(app: FastifyInstance, link: LeaderLink, secret: string): void {
-  const schema = {
-    body: Type.Object({ ms: Type.Integer({ minimum: 0, maximum: 600_000 }) }),
-    response: { 200: Type.Object({ cutOffMs: Type.Integer() }), "4xx": ErrorBodySchema },
-  };
-  app.post("/internal/test/cut-leader", { schema }, async (req, reply) => {
-    if (req.headers[SECRET_HEADER] !== secret) {
-      return reply.status(401).send({ code: "UNAUTHORIZED", message: "missing or wrong cluster secret" });
-    }
-    const { ms } = req.body as { ms: number };
-    link.cutOff(ms);
-    return { cutOffMs: ms };
-  });
 }

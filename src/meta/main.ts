@@ -4,10 +4,9 @@
  */
 import { join } from "node:path";
 import Fastify, { type FastifyInstance, LogController, type RouteOptions } from "fastify";
-import Type from "typebox";
 import { Agent } from "undici";
-import { ConfigError, initialVoters, loadConfig, metaUrl } from "../common/config.js";
-import { ErrorBodySchema, SECRET_HEADER } from "../common/protocol/index.js";
+import { ConfigError, initialVoters, loadConfig, metaUrl, publicSecretVerdict } from "../common/config.js";
+import { listenerOptions } from "../common/listener.js";
 import { clusterCa, serverTls } from "../common/tls.js";
 import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
 import { buildMetaServer } from "./app.js";
@@ -20,15 +19,34 @@ export interface RunningMeta {
   close(): Promise<void>;
 }
 
+/** What an extra plugin gets to work with: the server before it listens, and the parts behind it. */
+export interface MetaPluginContext {
+  app: FastifyInstance;
+  replica: MetaReplica;
+  transport: HttpTransport;
+  secret: string;
+}
+
+/**
+ * Registers extra routes on a replica before it listens. The `raftfs meta` command passes none: the
+ * test harness's fault hooks (test/support/) come in only through here, so the production build has
+ * no code for them at all.
+ */
+export type MetaPlugin = (ctx: MetaPluginContext) => void;
+
 export async function runMetaReplica(opts: {
   configPath: string;
   id: number;
   /** Sees every route as it is registered (a test checks that each has a schema). */
   onRoute?: (route: RouteOptions) => void;
+  plugins?: readonly MetaPlugin[];
 }): Promise<RunningMeta> {
   const config = loadConfig(opts.configPath);
   const self = config.meta.find((m) => m.id === opts.id);
   if (!self) throw new ConfigError(opts.configPath, [`/meta: no replica with id ${opts.id}`]);
+  const secretVerdict = publicSecretVerdict(config, self.host);
+  if (!secretVerdict.ok) throw new ConfigError(opts.configPath, [secretVerdict.problem]);
+  const limits = listenerOptions(config.listener);
   const tls = config.tls !== undefined;
   const tlsFiles = serverTls(config, opts.configPath);
   const tlsCa = clusterCa(config, opts.configPath);
@@ -40,14 +58,18 @@ export async function runMetaReplica(opts: {
     initialConf: { voters: initialVoters(config), learners: [], joining: [] },
   });
   const app = Fastify({
-    ...(tlsFiles ? { https: tlsFiles } : {}),
+    ...(tlsFiles ? { https: { ...limits.node, ...tlsFiles } } : { http: limits.node }),
+    ...limits.fastify,
     logger: { level: process.env.RAFTFS_LOG_LEVEL ?? "info" },
     // Per-request lines would drown the Raft events; errors still go through the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: Math.ceil(config.inlineThresholdBytes * 1.4) + 64 * 1024,
   });
   if (opts.onRoute) app.addHook("onRoute", opts.onRoute);
+  // Beyond the cap a new connection is closed as soon as it is accepted; open ones keep being served.
+  app.server.maxConnections = config.listener.maxConnections;
   const log = app.log.child({ replica: opts.id });
+  if (secretVerdict.warning) log.warn(secretVerdict.warning);
   const transport = new HttpTransport(
     {
       secret: config.secret,
@@ -81,7 +103,7 @@ export async function runMetaReplica(opts: {
     },
     { replica, app, metrics, dispatcher: peerAgent },
   );
-  if (process.env.RAFTFS_TEST_FAULTS === "1") registerFaultHook(app, transport, replica, config.secret);
+  for (const plugin of opts.plugins ?? []) plugin({ app, replica, transport, secret: config.secret });
   replica.start();
   try {
     await app.listen({ host: self.host, port: self.port });
@@ -118,49 +140,4 @@ export function startupFailureLine(err: unknown, what: string): string {
   if (err instanceof CorruptStoreError) return `${what}: the metadata store is damaged: ${err.message}`;
   if (err instanceof ConfigError) return err.message;
   return `${what}: ${e?.message ?? String(err)}`;
-}
-
-/**
- * Test-only (RAFTFS_TEST_FAULTS=1): `POST /internal/test/partition {isolateFrom: [ids]}` drops every
- * Raft message to and from those replicas, so fault-injection tests can cut links between real
- * processes. An empty list heals. Requires the cluster secret like every internal route.
- */
-function registerFaultHook(
-  app: FastifyInstance,
-  transport: HttpTransport,
-  replica: MetaReplica,
-  secret: string,
-): void {
-  const errors = { "4xx": ErrorBodySchema };
-  const partitionSchema = {
-    body: Type.Object({ isolateFrom: Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64 }) }),
-    response: { 200: Type.Object({ isolatedFrom: Type.Array(Type.Integer()) }), ...errors },
-  };
-  app.post(
-    "/internal/test/partition",
-    { schema: partitionSchema, config: { access: "secret" } },
-    async (req, reply) => {
-      if (req.headers[SECRET_HEADER] !== secret) {
-        return reply.status(401).send({ code: "UNAUTHORIZED", message: "missing or wrong cluster secret" });
-      }
-      const ids = (req.body as { isolateFrom?: unknown })?.isolateFrom;
-      if (!Array.isArray(ids) || !ids.every((x) => Number.isSafeInteger(x))) {
-        return reply
-          .status(400)
-          .send({ code: "BAD_REQUEST", message: "isolateFrom must be a list of replica ids" });
-      }
-      const cut = new Set<number>(ids as number[]);
-      transport.setFilter(cut.size === 0 ? null : (m) => !cut.has(m.to) && !cut.has(m.from));
-      return { isolatedFrom: [...cut] };
-    },
-  );
-  // The state's digest at the applied index, to check that replicas converge to the same state
-  // (open: a digest reveals nothing, and this route exists only in test runs).
-  const stateSchema = {
-    response: { 200: Type.Object({ appliedIndex: Type.Integer(), hash: Type.String() }), ...errors },
-  };
-  app.get("/internal/test/state", { schema: stateSchema, config: { access: "open" } }, async () => ({
-    appliedIndex: replica.machine.appliedIndex,
-    hash: replica.fs.stateHash(),
-  }));
 }

@@ -171,7 +171,7 @@ export async function runDataChaos(
 ): Promise<DataChaosReport> {
   const c = await MetaCluster.start({
     dataNodes: DATA_NODES,
-    env: { RAFTFS_TEST_FAULTS: "1" },
+    faults: true,
     raft: CHAOS_RAFT,
     scrubEveryMs: 300,
     extra: {

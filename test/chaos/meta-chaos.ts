@@ -36,6 +36,8 @@ export interface ChaosSchedule {
 const PATHS = ["/k0", "/k1", "/k2"];
 const OP_DEADLINE_MS = 4000;
 const SECRET_HEADER = "x-raftfs-secret";
+/** The secret test/support/meta-procs.ts configures: the fault routes ask for it. */
+const E2E_SECRET = { [SECRET_HEADER]: "e2e-secret-0123456789" };
 
 export function scheduleArb(durationMs: number): fc.Arbitrary<ChaosSchedule> {
   return fc.record({
@@ -90,7 +92,7 @@ export async function runChaos(
   schedule: ChaosSchedule,
   log: (s: string) => void = () => {},
 ): Promise<ChaosReport> {
-  const c = await MetaCluster.start({ env: { RAFTFS_TEST_FAULTS: "1" }, raft: CHAOS_RAFT });
+  const c = await MetaCluster.start({ faults: true, raft: CHAOS_RAFT });
   try {
     return await play(c, schedule, log);
   } finally {
@@ -195,7 +197,12 @@ export async function checkConverged(c: MetaCluster): Promise<void> {
   await waitUntil(
     "replicas to converge",
     async () => {
-      const states = await Promise.all(c.ids.map((id) => c.http.get(`${c.url(id)}/internal/test/state`)));
+      const states = await Promise.all(
+        c.ids.map((id) => c.http.get(`${c.url(id)}/internal/test/state`, E2E_SECRET)),
+      );
+      // Anything but 200 means the fault routes are missing (a harness bug), not divergence.
+      const missing = states.find((s) => s.status !== 200);
+      if (missing) throw new Error(`/internal/test/state answered ${JSON.stringify(missing)}`);
       const bodies = states.map((s) => s.body as { appliedIndex: number; hash: string });
       const first = bodies[0]!;
       return bodies.every((b) => b.appliedIndex === first.appliedIndex && b.hash === first.hash)
@@ -264,7 +271,11 @@ export async function partition(
 ): Promise<void> {
   for (const id of c.ids) {
     if (!c.alive(id)) continue;
-    await c.http.post(`${c.url(id)}/internal/test/partition`, { isolateFrom }, headers).catch(() => null);
+    // A replica that cannot be reached (paused) is skipped; one that answers must take the cut.
+    const r = await c.http
+      .post(`${c.url(id)}/internal/test/partition`, { isolateFrom }, headers)
+      .catch(() => null);
+    if (r !== null && r.status !== 200) throw new Error(`partition on replica ${id}: ${JSON.stringify(r)}`);
   }
 }
 

@@ -49,13 +49,44 @@ describe("leader following", () => {
     expect(calls.map((c) => c.url)).toEqual([A, C, C]);
   });
 
-  test("a hint to a replica outside the configured list is followed too", async () => {
+  test("a hint to a replica outside the configured list is ignored: the configured ones are tried", async () => {
     const D = "http://d:4";
-    const { calls, send } = scripted((url) => (url === D ? "ok" : notLeader(`${D}/`)));
+    const ignored: string[] = [];
+    const { calls, send } = scripted((url) => (url === B ? "ok" : notLeader(`${D}/`)));
+    const conn = new MetaConnection(
+      { endpoints: [A, B, C], deadlineMs: 2000, requestTimeoutMs: 500, backoff: { baseMs: 1, maxMs: 4 } },
+      { send, random: () => 0.5, onIgnoredHint: (i) => ignored.push(i.why) },
+    );
+    expect(await conn.call({ method: "GET", path: "/x" })).toBe("ok");
+    expect(calls.map((c) => c.url)).toEqual([A, B]);
+    expect(conn.knownEndpoints).not.toContain(D);
+    expect(ignored).toEqual(["not one of the configured endpoints"]);
+  });
+
+  test("a hint that downgrades https to http is ignored, even to a configured host", async () => {
+    const [SA, SB] = ["https://a:1", "https://b:2"];
+    const ignored: string[] = [];
+    // Mixed endpoints: the http one is configured, but following it from https would expose the token.
+    const { calls, send } = scripted((url) => (url === SB ? "ok" : notLeader("http://a:1")));
+    const conn = new MetaConnection(
+      {
+        endpoints: [SA, SB, "http://a:1"],
+        deadlineMs: 2000,
+        requestTimeoutMs: 500,
+        backoff: { baseMs: 1, maxMs: 4 },
+      },
+      { send, random: () => 0.5, onIgnoredHint: (i) => ignored.push(i.why) },
+    );
+    expect(await conn.call({ method: "GET", path: "/x" })).toBe("ok");
+    expect(calls.map((c) => c.url)).toEqual([SA, SB]);
+    expect(ignored).toEqual(["downgrades https to http"]);
+  });
+
+  test("a hint that is not a URL is ignored, not thrown", async () => {
+    const { calls, send } = scripted((url) => (url === B ? "ok" : notLeader("::not a url::")));
     const { conn } = connection(send);
     expect(await conn.call({ method: "GET", path: "/x" })).toBe("ok");
-    expect(calls.map((c) => c.url)).toEqual([A, D]);
-    expect(conn.knownEndpoints).toContain(D);
+    expect(calls.map((c) => c.url)).toEqual([A, B]);
   });
 
   test("an unreachable replica is skipped for the next, with a pause between rounds", async () => {

@@ -197,6 +197,21 @@ describe("leader link", () => {
     expect(follower.registers.length).toBe(0);
   });
 
+  it("ignores a NOT_LEADER hint naming a server outside the config: the secret never goes there", async () => {
+    const real = await leader();
+    const hostile = await leader();
+    const follower = await leader();
+    follower.notLeader = { leaderId: 3, leaderUrl: hostile.url };
+    const l = link([
+      { id: 1, url: follower.url },
+      { id: 2, url: real.url },
+    ]);
+    l.start();
+    await waitFor("registered with the configured leader", () => l.registeredWith === 2);
+    expect(follower.refused).toBeGreaterThan(0);
+    expect(hostile.registers.length + hostile.heartbeats.length + hostile.badSecrets).toBe(0);
+  });
+
   it("keeps retrying quietly while no replica serves the routes, then registers", async () => {
     // A metadata side without these routes answers 404; the link backs off and tries again.
     const bare = Fastify();

@@ -55,6 +55,11 @@ export interface MetaClusterOptions {
   extra?: Record<string, unknown>;
   env?: Record<string, string>;
   /**
+   * Starts every process through test/support/fault-process.ts, with the test-only fault routes
+   * (`/internal/test/...`, test/support/fault-hooks.ts) that production servers do not have.
+   */
+  faults?: boolean;
+  /**
    * Runs a scrub pass of every data node's own scrubber this often (the node's built-in first pass
    * waits 30 s after start, too late for a test). Off by default.
    */
@@ -75,6 +80,7 @@ export class MetaCluster {
     readonly ids: number[],
     private readonly env: Record<string, string>,
     private readonly scrubEveryMs: number | undefined,
+    private readonly faults: boolean,
   ) {}
 
   static async start(opts: MetaClusterOptions = {}): Promise<MetaCluster> {
@@ -120,6 +126,7 @@ export class MetaCluster {
       ports.map((_, i) => i + 1),
       opts.env ?? {},
       opts.scrubEveryMs,
+      opts.faults ?? false,
     );
     for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const [i, p] of dataPorts.entries()) c.dataUrls.set(i + 1, `http://127.0.0.1:${p}`);
@@ -130,6 +137,13 @@ export class MetaCluster {
     return c;
   }
 
+  /** The node arguments that start a process with the fault hooks (the test-only entry point). */
+  private faultArgs(kind: "meta" | "data", id: number): string[] {
+    const entry = resolve("test/support/fault-process.ts");
+    const scrub = kind === "data" && this.scrubEveryMs !== undefined ? [String(this.scrubEveryMs)] : [];
+    return ["--import", "tsx", entry, kind, this.configPath, String(id), ...scrub];
+  }
+
   launch(id: number): void {
     const main = resolve("dist/src/meta/main.js");
     const code = [
@@ -137,7 +151,8 @@ export class MetaCluster {
       `const r = await m.runMetaReplica({ configPath: ${JSON.stringify(this.configPath)}, id: ${id} });`,
       `for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => r.close().then(() => process.exit(0)));`,
     ].join("\n");
-    const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+    const args = this.faults ? this.faultArgs("meta", id) : ["--input-type=module", "-e", code];
+    const child = spawn(process.execPath, args, {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, RAFTFS_LOG_LEVEL: "error", ...this.env },
     });
@@ -157,7 +172,8 @@ export class MetaCluster {
         ? ""
         : `let busy = false; setInterval(() => { if (busy) return; busy = true; n.scrubber.runPass().finally(() => { busy = false; }); }, ${this.scrubEveryMs});`;
     const code = `${start}\n${scrub}`;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+    const args = this.faults ? this.faultArgs("data", id) : ["--input-type=module", "-e", code];
+    const child = spawn(process.execPath, args, {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, RAFTFS_LOG_LEVEL: "error", ...this.env },
     });
