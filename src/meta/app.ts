@@ -12,6 +12,7 @@ import {
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
+  MAX_READ_TICKETS_PER_READ,
   META_ROUTES,
   META_SCHEMAS,
   metaStatusRow,
@@ -22,6 +23,7 @@ import {
   type WireSession,
   type WireTxnOp,
 } from "../common/protocol/index.js";
+import { READ_TICKET_TTL_MS, signReadTicket } from "../common/tickets.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
 import type { MetaReplica } from "./replica.js";
@@ -87,6 +89,11 @@ function queryPath(q: unknown): string {
   const path = (q as { path?: unknown })?.path;
   if (typeof path !== "string") throw new DfsError("BAD_REQUEST", "query parameter `path` is required");
   return path;
+}
+
+/** Chunk ids lazily: a version may list a million chunks and only the first few get tickets. */
+function* idsOf(chunks: readonly { id: string }[]): Generator<string> {
+  for (const c of chunks) yield c.id;
 }
 
 function secretMatches(given: unknown, secret: string): boolean {
@@ -217,6 +224,21 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- reads
 
+  // Data nodes serve a chunk only with a read ticket; every replica knows the secret, so each signs
+  // the tickets for the chunk ids it hands out.
+  const readTickets = (ids: Iterable<string>, limit: number): Record<string, string> => {
+    const expiresAtMs = Date.now() + READ_TICKET_TTL_MS;
+    const tickets: Record<string, string> = {};
+    let n = 0;
+    for (const chunkId of ids) {
+      if (n >= limit) break;
+      if (Object.hasOwn(tickets, chunkId)) continue;
+      tickets[chunkId] = signReadTicket(opts.secret, { chunkId, expiresAtMs });
+      n++;
+    }
+    return tickets;
+  };
+
   const read = async <T>(req: FastifyRequest, query: (fs: MetaReplica["fs"]) => T) =>
     replica.read(queryFlag((req.query as { stale?: unknown })?.stale), query);
 
@@ -252,6 +274,9 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       createdAtMs: v.createdAtMs,
       content,
       index: r.index,
+      ...(v.content.kind === "chunks"
+        ? { tickets: readTickets(idsOf(v.content.chunks), MAX_READ_TICKETS_PER_READ) }
+        : {}),
     };
   });
   app.get(META_ROUTES.locks, { schema: META_SCHEMAS.locks }, async (req) => {
@@ -309,7 +334,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     if (ids.length > 10_000) throw new DfsError("BAD_REQUEST", "at most 10000 ids per request");
     const locations: Record<string, { id: number; url: string }[]> = {};
     for (const id of ids) locations[id] = tracker.locations(id);
-    return { locations };
+    return { locations, tickets: readTickets(Object.keys(locations), ids.length) };
   });
 
   // A register carries the node's whole inventory (67 bytes a chunk): far above the API's limit.
