@@ -89,6 +89,8 @@ export const ClusterConfigSchema = Type.Object(
     // for chunks that were collected.
     tombstoneRetentionMs: Type.Integer({ minimum: 2 * MAX_UPLOAD_AGE_MS, default: 7 * 24 * 60 * 60 * 1000 }),
     freeSpaceReserveBytes: Type.Integer({ minimum: 0, default: 256 * 1024 * 1024 }),
+    // Chunk GETs a data node serves at once (each may hold a chunk in memory); beyond, 503 at once.
+    dataMaxConcurrentReads: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
     raft: RaftSettings,
     meta: Type.Array(MetaNode, { minItems: 1 }),
     data: Type.Array(DataNode, { default: [] }),

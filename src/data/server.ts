@@ -212,9 +212,12 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
       // The slot is held until both the handler is done with the chunk and the answer is sent or its
       // client gone: a client that hangs up early does not free memory the handler still holds.
       readsInFlight++;
+      metrics?.readsInFlight.set(readsInFlight);
       let pending = 2;
       const done = () => {
-        if (--pending === 0) readsInFlight--;
+        if (--pending > 0) return;
+        readsInFlight--;
+        metrics?.readsInFlight.set(readsInFlight);
       };
       if (reply.raw.destroyed || reply.raw.writableFinished) done();
       else reply.raw.once("close", done);
