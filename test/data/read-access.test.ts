@@ -3,6 +3,7 @@
  * node serves a bounded number of them at once.
  */
 import { join } from "node:path";
+import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SECRET_HEADER, TICKET_HEADER } from "../../src/common/protocol/index.js";
@@ -95,6 +96,47 @@ describe("read tickets", () => {
       headers: { [TICKET_HEADER]: readTicketFor(id) },
     });
     expect(head.status).toBe(200);
+  });
+
+  it("property: the bytes go out exactly when the credential is right", async () => {
+    const ticket = fc.oneof(
+      fc
+        .record({
+          chunkId: fc.constantFrom(id, other.id),
+          offsetMs: fc.constantFrom(-60_000, -1, 60_000, 300_000),
+          secret: fc.constantFrom(SECRET, "another-secret-0123456789"),
+          flip: fc.option(fc.nat({ max: 60 })),
+        })
+        .map((t) => {
+          let signed = signReadTicket(t.secret, { chunkId: t.chunkId, expiresAtMs: Date.now() + t.offsetMs });
+          if (t.flip !== null) {
+            const at = t.flip % signed.length;
+            const c = signed[at] === "A" ? "B" : "A";
+            signed = signed.slice(0, at) + c + signed.slice(at + 1);
+          }
+          const valid = t.chunkId === id && t.offsetMs > 0 && t.secret === SECRET && t.flip === null;
+          return { value: signed, valid };
+        }),
+      fc.string({ maxLength: 80 }).map((value) => ({ value, valid: false })),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(ticket),
+        fc.option(fc.constantFrom(SECRET, "x", `${SECRET}x`)),
+        fc.option(fc.constantFrom("bytes=0-9", "bytes=100-")),
+        async (t, secret, range) => {
+          const headers: Record<string, string> = {};
+          if (t !== null) headers[TICKET_HEADER] = t.value;
+          if (secret !== null) headers[SECRET_HEADER] = secret;
+          if (range !== null) headers.range = range;
+          const res = await node.app.inject({ method: "GET", url: `/v1/chunks/${id}`, headers });
+          const allowed = (t?.valid ?? false) || secret === SECRET;
+          expect(res.statusCode).toBe(allowed ? (range === null ? 200 : 206) : 401);
+          if (!allowed) expect(res.json().code).toBe("UNAUTHORIZED");
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("the node judges expiry by its own clock", async () => {
