@@ -57,6 +57,12 @@ export function decodeBlockSums(file: Buffer): BlockSums | null {
   return { blockBytes, chunkBytes, crcs };
 }
 
+export function sameSums(a: BlockSums, b: BlockSums): boolean {
+  if (a.blockBytes !== b.blockBytes || a.chunkBytes !== b.chunkBytes || a.crcs.length !== b.crcs.length)
+    return false;
+  return a.crcs.every((c, i) => c === b.crcs[i]);
+}
+
 /** The sums of a whole chunk held in memory. */
 export function sumBlocks(data: Uint8Array, blockBytes = BLOCK_BYTES): BlockSums {
   const summer = new BlockSummer(blockBytes);

@@ -34,6 +34,7 @@ import {
   decodeBlockSums,
   encodeBlockSums,
   firstBadBlock,
+  sameSums,
   sumBlocks,
 } from "./block-sums.js";
 
@@ -333,8 +334,11 @@ export class ChunkStore {
     const sizeBytes = this.inventory.get(chunkId) ?? 0;
     try {
       const data = await this.read(chunkId);
-      // A chunk from before block sums (or whose sums were damaged) gets them once verified whole.
-      if ((await this.blockSums(chunkId)) === null) await this.writeBlockSums(chunkId, sumBlocks(data));
+      // A chunk from before block sums (or whose sums were damaged or disagree) gets them once
+      // verified whole: range reads trust the sums, so they are made right from proven bytes.
+      const want = sumBlocks(data);
+      const have = await this.blockSums(chunkId);
+      if (have === null || !sameSums(have, want)) await this.writeBlockSums(chunkId, want);
       return { result: "ok", bytesRead: sizeBytes };
     } catch (err) {
       if (err instanceof DfsError && err.code === "NOT_FOUND") return { result: "missing", bytesRead: 0 };
