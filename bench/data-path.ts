@@ -172,12 +172,16 @@ async function main(): Promise<void> {
       );
 
     // Locations in batches: a URL carries a bounded number of ids.
-    const loc: { locations: Record<string, { url: string }[]> } = { locations: {} };
+    const loc: { locations: Record<string, { url: string }[]>; tickets: Record<string, string> } = {
+      locations: {},
+      tickets: {},
+    };
     for (let i = 0; i < refs.length; i += 32) {
       const ids = refs.slice(i, i + 32).map((r) => r.id);
       const r = await c.http.get(`${leader}/v1/chunks/locations?ids=${ids.join(",")}`);
       expectStatus("locations", r, 200);
       Object.assign(loc.locations, (r.body as typeof loc).locations);
+      Object.assign(loc.tickets, (r.body as typeof loc).tickets);
     }
     t0 = performance.now();
     next = 0;
@@ -190,6 +194,7 @@ async function main(): Promise<void> {
             throw new Error(`no holders for chunk ${i}: ${JSON.stringify(loc).slice(0, 300)}`);
           const res = await request(`${holders[i % holders.length]!.url}/v1/chunks/${refs[i]!.id}`, {
             dispatcher: agent,
+            headers: { "x-raftfs-ticket": loc.tickets[refs[i]!.id] ?? "" },
           });
           const buf = Buffer.from(await res.body.arrayBuffer());
           expectStatus(

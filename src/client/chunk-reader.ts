@@ -3,8 +3,12 @@
  * then each from any holder, falling back to the next on any failure. A whole chunk is hashed and
  * compared with its id before it is used or cached; a mismatch counts as that holder failing, and only
  * when every holder failed that way is the answer CORRUPT. A partial read (the first or last chunk of
- * a range) cannot be hashed here; it relies on the node, which verifies the whole chunk before it
- * serves any part of it.
+ * a range) cannot be hashed here; it relies on the node, which checks the blocks it serves.
+ *
+ * Data nodes serve a chunk only with a read ticket, which the locations lookup hands out with the
+ * holders and which lives a few minutes: a ticket close to its end is renewed by asking again before
+ * it is used, and one a node refuses is renewed once at once, so a long read never fails on an
+ * expired ticket.
  */
 import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
@@ -13,7 +17,9 @@ import {
   type LocationsResponse,
   META_ROUTES,
   type NodeAddress,
+  TICKET_HEADER,
 } from "../common/protocol/index.js";
+import { readTicketExpiry } from "../common/tickets.js";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
 import type { ChunkCache } from "./chunk-cache.js";
 import { type ChunkSlice, isWholeChunk, sha256Hex } from "./chunking.js";
@@ -22,6 +28,14 @@ import type { MetaConnection } from "./meta-connection.js";
 
 /** Ids per locations request: 64 hex characters each must fit in a URL well under 16 KiB. */
 const IDS_PER_LOOKUP = 100;
+/** A ticket with less than this left is renewed before use (it may expire in flight, or clocks differ). */
+const TICKET_RENEW_MARGIN_MS = 60_000;
+
+/** Where a chunk is, and the ticket its holders want. */
+export interface Located {
+  nodes: NodeAddress[];
+  ticket: string | undefined;
+}
 
 export interface ChunkReaderOptions {
   chunkDeadlineMs: number;
@@ -34,6 +48,7 @@ export interface ChunkReaderDeps {
   dispatcher: Dispatcher;
   cache: ChunkCache;
   random?: () => number;
+  now?: () => number;
 }
 
 /** One GET of a chunk, or of bytes [from, to) of it. */
@@ -42,9 +57,12 @@ export async function getChunk(
   node: NodeAddress,
   id: string,
   part: { from: number; to: number } | null,
-  timeoutMs: number,
+  opts: { timeoutMs: number; ticket: string | undefined },
   signal?: AbortSignal,
 ): Promise<{ data: Buffer; partial: boolean }> {
+  const { timeoutMs } = opts;
+  const headers: Record<string, string> = part ? { range: `bytes=${part.from}-${part.to - 1}` } : {};
+  if (opts.ticket !== undefined) headers[TICKET_HEADER] = opts.ticket;
   let status: number;
   let data: Buffer;
   try {
@@ -52,7 +70,7 @@ export async function getChunk(
       origin: node.url,
       path: DATA_ROUTES.chunk.replace(":id", id),
       method: "GET",
-      headers: part ? { range: `bytes=${part.from}-${part.to - 1}` } : {},
+      headers,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: attemptSignal(timeoutMs * 2, signal),
@@ -72,17 +90,19 @@ export async function getChunk(
 
 export class ChunkReader {
   private readonly random: () => number;
+  private readonly now: () => number;
 
   constructor(
     private readonly opts: ChunkReaderOptions,
     private readonly deps: ChunkReaderDeps,
   ) {
     this.random = deps.random ?? Math.random;
+    this.now = deps.now ?? Date.now;
   }
 
-  /** Live holders of each chunk, asked in batches. */
-  async locate(ids: readonly string[], signal?: AbortSignal): Promise<Map<string, NodeAddress[]>> {
-    const out = new Map<string, NodeAddress[]>();
+  /** Live holders of each chunk and their read tickets, asked in batches. */
+  async locate(ids: readonly string[], signal?: AbortSignal): Promise<Map<string, Located>> {
+    const out = new Map<string, Located>();
     const unique = [...new Set(ids)];
     for (let i = 0; i < unique.length; i += IDS_PER_LOOKUP) {
       const batch = unique.slice(i, i + IDS_PER_LOOKUP);
@@ -92,33 +112,45 @@ export class ChunkReader {
         query: { ids: batch.join(",") },
         ...(signal ? { signal } : {}),
       });
-      for (const id of batch) out.set(id, r.locations[id] ?? []);
+      for (const id of batch) out.set(id, { nodes: r.locations[id] ?? [], ticket: r.tickets?.[id] });
     }
     return out;
   }
 
   /** The bytes a slice needs, from the cache or from a holder. */
-  async read(slice: ChunkSlice, holders: NodeAddress[] | undefined, signal?: AbortSignal): Promise<Buffer> {
+  async read(slice: ChunkSlice, holders: Located | undefined, signal?: AbortSignal): Promise<Buffer> {
     const { id } = slice.chunk;
     const cached = await this.deps.cache.get(id);
     if (cached !== undefined) return cached.subarray(slice.from, slice.to);
     const deadline = new Deadline(this.opts.chunkDeadlineMs);
-    let known = holders;
+    let known = holders !== undefined && this.fresh(holders.ticket) ? holders : undefined;
     let corruptSeen = false;
+    let renewedAfterRefusal = false;
     let last: DfsError | null = null;
     for (let round = 0; ; round++) {
-      const nodes = known ?? (await this.locate([id], signal)).get(id) ?? [];
+      const { nodes, ticket } = known ??
+        (await this.locate([id], signal)).get(id) ?? { nodes: [], ticket: undefined };
       known = undefined; // later rounds ask again: holders come and go
       let corrupt = 0;
+      let refused = false;
       for (const node of nodes) {
         try {
-          return await this.fromHolder(slice, node, signal);
+          return await this.fromHolder(slice, node, ticket, signal);
         } catch (err) {
           if (!(err instanceof DfsError)) throw err;
           last = err;
           if (err.code === "CORRUPT" || err.code === "CHECKSUM_MISMATCH") corrupt++;
-          else if (!isHolderFailure(err)) throw err;
+          else if (err.code === "UNAUTHORIZED" && !renewedAfterRefusal) {
+            // The ticket ran out (or the node's clock is ahead): one fresh ticket, at once.
+            refused = true;
+            break;
+          } else if (!isHolderFailure(err)) throw err;
         }
+      }
+      if (refused) {
+        renewedAfterRefusal = true;
+        round--;
+        continue;
       }
       corruptSeen ||= corrupt > 0;
       if (nodes.length > 0 && corrupt === nodes.length) {
@@ -141,7 +173,18 @@ export class ChunkReader {
     );
   }
 
-  private async fromHolder(slice: ChunkSlice, node: NodeAddress, signal?: AbortSignal): Promise<Buffer> {
+  /** Whether a ticket has long enough left to be used now. */
+  private fresh(ticket: string | undefined): boolean {
+    const expiresAtMs = ticket === undefined ? null : readTicketExpiry(ticket);
+    return expiresAtMs !== null && expiresAtMs - this.now() > TICKET_RENEW_MARGIN_MS;
+  }
+
+  private async fromHolder(
+    slice: ChunkSlice,
+    node: NodeAddress,
+    ticket: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
     const { id, sizeBytes } = slice.chunk;
     const whole = isWholeChunk(slice);
     const got = await getChunk(
@@ -149,7 +192,7 @@ export class ChunkReader {
       node,
       id,
       whole ? null : { from: slice.from, to: slice.to },
-      this.opts.chunkTimeoutMs,
+      { timeoutMs: this.opts.chunkTimeoutMs, ticket },
       signal,
     );
     if (got.partial) {
@@ -177,17 +220,21 @@ export class ChunkReader {
    * chunks in memory, whatever the file's size. Locations are asked a window at a time.
    */
   async *stream(slices: readonly ChunkSlice[], signal?: AbortSignal): AsyncGenerator<Buffer> {
-    const windows = new Map<number, Promise<Map<string, NodeAddress[]>>>();
+    const windows = new Map<number, Promise<Map<string, Located>>>();
+    const lookUp = (w: number) => {
+      const ids = slices.slice(w * IDS_PER_LOOKUP, (w + 1) * IDS_PER_LOOKUP).map((s) => s.chunk.id);
+      const found = this.locate(ids, signal);
+      windows.delete(w - 1);
+      windows.set(w, found);
+      return found;
+    };
     const holdersOf = async (i: number) => {
       const w = Math.floor(i / IDS_PER_LOOKUP);
-      let found = windows.get(w);
-      if (found === undefined) {
-        const ids = slices.slice(w * IDS_PER_LOOKUP, (w + 1) * IDS_PER_LOOKUP).map((s) => s.chunk.id);
-        found = this.locate(ids, signal);
-        windows.delete(w - 1);
-        windows.set(w, found);
-      }
-      return (await found).get(slices[i]!.chunk.id);
+      const id = slices[i]!.chunk.id;
+      const located = (await (windows.get(w) ?? lookUp(w))).get(id);
+      // A slow consumer outlives the window's tickets: the whole window is asked again, once.
+      if (located === undefined || this.fresh(located.ticket)) return located;
+      return (await lookUp(w)).get(id);
     };
     const fetch = (i: number): Promise<Buffer> => {
       const slice = slices[i]!;

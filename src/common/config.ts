@@ -150,6 +150,8 @@ export const ClusterConfigSchema = Type.Object(
     // state machine enforces it, so every replica must have the same value.
     maxRenameEntries: Type.Integer({ minimum: 1, default: 10_000 }),
     watch: WatchSettings,
+    // Chunk GETs a data node serves at once (each may hold a chunk in memory); beyond, 503 at once.
+    dataMaxConcurrentReads: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
     raft: RaftSettings,
     meta: Type.Array(MetaNode, { minItems: 1 }),
     data: Type.Array(DataNode, { default: [] }),

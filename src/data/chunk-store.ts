@@ -3,9 +3,11 @@
  *
  * A write streams into a temp file in the chunk's own folder while hashing, fsyncs it, checks the hash,
  * renames it into place and fsyncs the folder: after a crash the chunk is there whole or not at all,
- * and the temp files a crash leaves behind are removed at the next open. A read loads the chunk (at
- * most one chunk per request), hashes it and only then serves it; a mismatch deletes the chunk
- * (quarantine) and reports it, so the leader re-replicates it from a good copy.
+ * and the temp files a crash leaves behind are removed at the next open. A whole read loads the chunk
+ * (at most one chunk per request), hashes it and only then serves it; a range read reads and checks
+ * only the blocks it covers, against the per-block sums written beside the chunk (block-sums.ts). A
+ * mismatch deletes the chunk (quarantine) and reports it, so the leader re-replicates it from a good
+ * copy.
  *
  * File names come only from ids that match CHUNK_ID_PATTERN: nothing from the network reaches a path
  * unchecked.
@@ -25,10 +27,21 @@ import {
 import { join } from "node:path";
 import { DfsError } from "../common/errors.js";
 import { CHUNK_ID_PATTERN } from "../common/protocol/index.js";
+import {
+  BlockSummer,
+  type BlockSums,
+  coveringBlocks,
+  decodeBlockSums,
+  encodeBlockSums,
+  firstBadBlock,
+  sameSums,
+  sumBlocks,
+} from "./block-sums.js";
 
 /** The config schema's largest chunk size: a chunk written under an older, larger setting still reads. */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
-const TEMP_PATTERN = /^[0-9a-f]{64}\.tmp-[0-9a-f]+$/;
+const TEMP_PATTERN = /^[0-9a-f]{64}(\.blocks)?\.tmp-[0-9a-f]+$/;
+const SIDECAR_PATTERN = /^([0-9a-f]{64})\.blocks$/;
 
 export interface ChunkStoreOptions {
   /** The node's folder, `<dataDir>/data-<id>`; chunks go to `chunks/` inside it. */
@@ -44,9 +57,26 @@ export interface DiskSpace {
   capacityBytes: number;
 }
 
+/** Reads `length` bytes of an open chunk file from `position` (fewer only at the end of the file). */
+export type ChunkFileReader = (fh: FileHandle, position: number, length: number) => Promise<Buffer>;
+
 export interface ChunkStoreDeps {
   /** Free and total bytes of the file system holding `dir` (default: `fs.statfs`). */
   space?: (dir: string) => Promise<DiskSpace>;
+  /** Every byte read from a chunk file goes through this (default: `readAt`); tests count them. */
+  readChunkFile?: ChunkFileReader;
+}
+
+/** Reads until `length` bytes or the end of the file. */
+export async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
 }
 
 export type InventoryChange = { kind: "added" | "removed" | "corrupt"; chunkId: string };
@@ -85,6 +115,7 @@ export class ChunkStore {
   private readonly inventory = new Map<string, number>();
   private readonly listeners = new Set<InventoryListener>();
   private readonly space: (dir: string) => Promise<DiskSpace>;
+  private readonly readChunkFile: ChunkFileReader;
   private used = 0;
   /** Bytes promised to writes in progress, so concurrent writes cannot together overrun the reserve. */
   private reservedBytes = 0;
@@ -97,6 +128,7 @@ export class ChunkStore {
   ) {
     this.chunksDir = join(opts.dir, "chunks");
     this.space = deps.space ?? diskSpace;
+    this.readChunkFile = deps.readChunkFile ?? readAt;
   }
 
   /** Creates the folders, removes temp files left by a crash and lists the inventory (one walk). */
@@ -117,9 +149,13 @@ export class ChunkStore {
       const prefix = i.toString(16).padStart(2, "0");
       const folder = this.folderOf(prefix);
       const names = await readdir(folder);
+      const present = new Set(names);
       await Promise.all(
         names.map(async (name) => {
           if (TEMP_PATTERN.test(name)) return unlink(join(folder, name));
+          // Block sums whose chunk never landed (a crash between the two renames) or was deleted.
+          const sidecarOf = SIDECAR_PATTERN.exec(name)?.[1];
+          if (sidecarOf !== undefined) return present.has(sidecarOf) ? undefined : unlink(join(folder, name));
           // Anything else (a foreign file, a chunk in the wrong folder) is left alone and not reported.
           if (!CHUNK_ID_PATTERN.test(name) || !name.startsWith(prefix)) return;
           const s = await stat(join(folder, name));
@@ -136,6 +172,10 @@ export class ChunkStore {
 
   private pathOf(id: string): string {
     return join(this.folderOf(id.slice(0, 2)), id);
+  }
+
+  private sumsPathOf(id: string): string {
+    return `${this.pathOf(id)}.blocks`;
   }
 
   onChange(listener: InventoryListener): () => void {
@@ -210,7 +250,10 @@ export class ChunkStore {
     const tempPath = `${this.pathOf(id)}.tmp-${randomBytes(8).toString("hex")}`;
     const fh = await open(tempPath, "wx");
     this.reservedBytes += sizeBytes;
-    return new ChunkWriter({ id, sizeBytes, tempPath, finalPath: this.pathOf(id), fh }, this);
+    return new ChunkWriter(
+      { id, sizeBytes, tempPath, finalPath: this.pathOf(id), sumsPath: this.sumsPathOf(id), fh },
+      this,
+    );
   }
 
   /** Called by a writer once its chunk is durable in place (or when it gives up). */
@@ -240,21 +283,62 @@ export class ChunkStore {
    */
   async read(chunkId: string): Promise<Buffer> {
     const id = checkId(chunkId);
-    const data = await this.load1(id);
-    if (createHash("sha256").update(data).digest("hex") !== id) {
-      await this.quarantine(id);
-      throw new DfsError("CORRUPT", `chunk ${id} failed its checksum on this node and was quarantined`, {
-        chunkId: id,
-      });
-    }
+    const data = await this.withFile(id, async (fh, size) => this.readChunkFile(fh, 0, size));
+    if (createHash("sha256").update(data).digest("hex") !== id) throw await this.corrupt(id, "its checksum");
     return data;
+  }
+
+  /**
+   * Bytes [start, end) of a chunk (0 ≤ start < end ≤ size), reading and checking only the blocks that
+   * cover them. A chunk without valid block sums is read and verified whole. CORRUPT (and quarantined)
+   * if a covering block fails its sum: never wrong bytes.
+   */
+  async readRange(chunkId: string, start: number, end: number): Promise<Buffer> {
+    const id = checkId(chunkId);
+    const sums = await this.blockSums(id);
+    if (sums === null) return (await this.read(id)).subarray(start, end);
+    const span = coveringBlocks(sums, start, end);
+    const data = await this.withFile(id, async (fh, size) => {
+      if (size !== sums.chunkBytes) return null;
+      return this.readChunkFile(fh, span.fromByte, span.toByte - span.fromByte);
+    });
+    if (data === null || data.byteLength !== span.toByte - span.fromByte)
+      throw await this.corrupt(id, "its length");
+    const bad = firstBadBlock(sums, span.first, data);
+    if (bad >= 0) throw await this.corrupt(id, `the checksum of block ${bad}`);
+    return data.subarray(start - span.fromByte, end - span.fromByte);
+  }
+
+  /** The chunk's block sums, or null when its sidecar is absent, damaged or not for this chunk. */
+  private async blockSums(id: string): Promise<BlockSums | null> {
+    let file: Buffer;
+    try {
+      file = await readFile(this.sumsPathOf(id));
+    } catch (err) {
+      if (isNoEntry(err)) return null;
+      throw err;
+    }
+    const sums = decodeBlockSums(file);
+    return sums !== null && sums.chunkBytes === this.inventory.get(id) ? sums : null;
+  }
+
+  private async corrupt(id: string, what: string): Promise<DfsError> {
+    await this.quarantine(id);
+    return new DfsError("CORRUPT", `chunk ${id} failed ${what} on this node and was quarantined`, {
+      chunkId: id,
+    });
   }
 
   /** Re-reads and hashes a chunk (for the scrubber); a corrupt one is quarantined. */
   async verify(chunkId: string): Promise<{ result: "ok" | "corrupt" | "missing"; bytesRead: number }> {
     const sizeBytes = this.inventory.get(chunkId) ?? 0;
     try {
-      await this.read(chunkId);
+      const data = await this.read(chunkId);
+      // A chunk from before block sums (or whose sums were damaged or disagree) gets them once
+      // verified whole: range reads trust the sums, so they are made right from proven bytes.
+      const want = sumBlocks(data);
+      const have = await this.blockSums(chunkId);
+      if (have === null || !sameSums(have, want)) await this.writeBlockSums(chunkId, want);
       return { result: "ok", bytesRead: sizeBytes };
     } catch (err) {
       if (err instanceof DfsError && err.code === "NOT_FOUND") return { result: "missing", bytesRead: 0 };
@@ -264,7 +348,21 @@ export class ChunkStore {
     }
   }
 
-  private async load1(id: string): Promise<Buffer> {
+  /** Writes a chunk's sidecar durably (temp file, fsync, rename). */
+  async writeBlockSums(id: string, sums: BlockSums, sumsPath = this.sumsPathOf(id)): Promise<void> {
+    const temp = `${sumsPath}.tmp-${randomBytes(8).toString("hex")}`;
+    const fh = await open(temp, "wx");
+    try {
+      await fh.writeFile(encodeBlockSums(sums));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, sumsPath);
+  }
+
+  /** Opens a listed chunk's file and runs `use` with it and its size (checked against the bound). */
+  private async withFile<T>(id: string, use: (fh: FileHandle, size: number) => Promise<T>): Promise<T> {
     if (!this.inventory.has(id))
       throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
     let fh: FileHandle;
@@ -284,7 +382,7 @@ export class ChunkStore {
           chunkId: id,
         });
       }
-      return await readFile(fh);
+      return await use(fh, size);
     } finally {
       await fh.close();
     }
@@ -303,10 +401,17 @@ export class ChunkStore {
   private async quarantine(id: string): Promise<void> {
     this.corruptFound++;
     this.forget(id, "corrupt");
-    try {
-      await unlink(this.pathOf(id));
-    } catch (err) {
-      if (!isNoEntry(err)) throw err;
+    await this.unlinkFiles(id);
+  }
+
+  /** The chunk first, then its sums: a crash between leaves an orphan sidecar, removed at open. */
+  private async unlinkFiles(id: string): Promise<void> {
+    for (const path of [this.pathOf(id), this.sumsPathOf(id)]) {
+      try {
+        await unlink(path);
+      } catch (err) {
+        if (!isNoEntry(err)) throw err;
+      }
     }
   }
 
@@ -314,11 +419,7 @@ export class ChunkStore {
   async delete(chunkId: string): Promise<boolean> {
     const id = checkId(chunkId);
     const had = this.forget(id, "removed");
-    try {
-      await unlink(this.pathOf(id));
-    } catch (err) {
-      if (!isNoEntry(err)) throw err;
-    }
+    await this.unlinkFiles(id);
     return had;
   }
 
@@ -346,12 +447,15 @@ export interface ChunkWriterFile {
   sizeBytes: number;
   tempPath: string;
   finalPath: string;
+  /** Where the block sums go, renamed into place just before the chunk. */
+  sumsPath: string;
   fh: FileHandle;
 }
 
 /** One chunk on its way to disk; see ChunkStore.beginWrite. */
 export class ChunkWriter {
   private readonly hash = createHash("sha256");
+  private readonly blocks = new BlockSummer();
   private received = 0;
   private state: "open" | "committed" | "aborted" = "open";
   private fileClosed = false;
@@ -374,6 +478,7 @@ export class ChunkWriter {
       throw new DfsError("BAD_REQUEST", `the body is longer than the declared ${this.f.sizeBytes} bytes`);
     }
     this.hash.update(buf);
+    this.blocks.update(buf);
     this.pending.push(buf);
     this.pendingBytes += buf.byteLength;
     if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.flush();
@@ -410,6 +515,8 @@ export class ChunkWriter {
     await fh.sync();
     this.fileClosed = true;
     await fh.close();
+    // Sums first: the chunk never appears without them (except from before they existed).
+    await this.store.writeBlockSums(id, this.blocks.finish(), this.f.sumsPath);
     await rename(tempPath, finalPath);
     // The rename is durable only once the folder's entry is on disk.
     await fsyncDir(join(finalPath, ".."));

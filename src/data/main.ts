@@ -133,7 +133,14 @@ export async function startDataNode(opts: DataNodeRunOptions): Promise<RunningDa
   const metrics = new DataMetrics(opts.id);
   metrics.watch(store, () => scrubber.progress());
   buildDataServer(
-    { nodeId: opts.id, url, zone: self.zone, secret: config.secret, chunkSizeBytes: config.chunkSizeBytes },
+    {
+      nodeId: opts.id,
+      url,
+      zone: self.zone,
+      secret: config.secret,
+      chunkSizeBytes: config.chunkSizeBytes,
+      maxConcurrentReads: config.dataMaxConcurrentReads,
+    },
     { store, app, pipeline, dispatcher, scrubber, link, metrics },
   );
   for (const plugin of opts.plugins ?? []) plugin({ app, link, store, secret: config.secret });

@@ -16,6 +16,7 @@ export class DataMetrics {
   readonly bytesWritten: Counter;
   readonly bytesRead: Counter;
   readonly putSeconds: Histogram;
+  readonly readsInFlight: Gauge;
 
   constructor(nodeId: number) {
     const r = this.registry;
@@ -29,7 +30,7 @@ export class DataMetrics {
     });
     this.reads = new Counter({
       name: "raftfs_data_chunk_reads_total",
-      help: "Chunk GETs by result code (OK or the error code)",
+      help: "Chunk GETs by result code (OK or the error code; UNAUTHORIZED: no valid ticket, UNAVAILABLE: at the cap)",
       labelNames: ["result"],
       registers: [r],
     });
@@ -41,6 +42,11 @@ export class DataMetrics {
     this.bytesRead = new Counter({
       name: "raftfs_data_served_bytes_total",
       help: "Chunk bytes served by GETs",
+      registers: [r],
+    });
+    this.readsInFlight = new Gauge({
+      name: "raftfs_data_chunk_reads_in_flight",
+      help: "Chunk GETs being served now (capped by dataMaxConcurrentReads)",
       registers: [r],
     });
     this.putSeconds = new Histogram({

@@ -24,6 +24,7 @@ import {
   SECRET_HEADER,
   TICKET_HEADER,
 } from "../common/protocol/index.js";
+import { verifyReadTicket } from "../common/tickets.js";
 import type { ChunkStore } from "./chunk-store.js";
 import type { DataMetrics } from "./metrics.js";
 import { Pipeline } from "./pipeline.js";
@@ -43,6 +44,11 @@ export interface DataServerOptions {
   jsonBodyLimitBytes?: number;
   /** PEM trusted by the server's own downstream Agent (when no `dispatcher` is given) under TLS. */
   tlsCa?: string | Buffer;
+  /**
+   * Chunk GETs served at once (each may hold a whole chunk in memory until its client has it); beyond,
+   * the node answers 503 UNAVAILABLE with Retry-After at once instead of queueing. Default 64.
+   */
+  maxConcurrentReads?: number;
   logger?: boolean;
 }
 
@@ -168,48 +174,104 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
 
   // ---------------------------------------------------------------- chunk reads
 
+  const now = deps.now ?? Date.now;
+  /**
+   * A chunk is served only with a read ticket for it from a metadata replica, or to the cluster's own
+   * processes (the cluster secret): knowing a chunk's id is not a right to its bytes. Checked on
+   * arrival, before any disk work.
+   */
+  const authorizeRead = async (req: FastifyRequest<{ Params: { id: string } }>) => {
+    if (secretMatches(req.headers[SECRET_HEADER], opts.secret)) return;
+    const ticket = req.headers[TICKET_HEADER];
+    if (typeof ticket !== "string") {
+      metrics?.reads.inc({ result: "UNAUTHORIZED" });
+      throw new DfsError("UNAUTHORIZED", "a chunk read needs a read ticket from a metadata replica");
+    }
+    const check = verifyReadTicket(opts.secret, ticket, { chunkId: req.params.id, nowMs: now() });
+    if (!check.ok) {
+      metrics?.reads.inc({ result: "UNAUTHORIZED" });
+      throw new DfsError("UNAUTHORIZED", `read ticket refused: ${check.reason}`, { reason: check.reason });
+    }
+  };
+
+  // Reads in flight, from admission until their answer is sent or their client is gone.
+  const maxReads = opts.maxConcurrentReads ?? 64;
+  let readsInFlight = 0;
+
   app.get(
     DATA_ROUTES.chunk,
-    { schema: DATA_SCHEMAS.getChunk, exposeHeadRoute: false },
+    { schema: DATA_SCHEMAS.getChunk, exposeHeadRoute: false, onRequest: authorizeRead },
     async (req, reply) => {
-      let data: Buffer;
+      if (readsInFlight >= maxReads) {
+        metrics?.reads.inc({ result: "UNAVAILABLE" });
+        const busy = new DfsError("UNAVAILABLE", `node ${opts.nodeId} is serving ${maxReads} reads: retry`, {
+          readsInFlight,
+        });
+        return reply.status(503).header("retry-after", "1").send(busy.toJSON());
+      }
+      // The slot is held until both the handler is done with the chunk and the answer is sent or its
+      // client gone: a client that hangs up early does not free memory the handler still holds.
+      readsInFlight++;
+      metrics?.readsInFlight.set(readsInFlight);
+      let pending = 2;
+      const done = () => {
+        if (--pending > 0) return;
+        readsInFlight--;
+        metrics?.readsInFlight.set(readsInFlight);
+      };
+      if (reply.raw.destroyed || reply.raw.writableFinished) done();
+      else reply.raw.once("close", done);
       try {
-        data = await store.read(req.params.id);
+        return await serveChunk(req.params.id, req.headers.range, reply);
       } catch (err) {
         metrics?.reads.inc({ result: errorCode(err) });
         throw err;
+      } finally {
+        done();
       }
-      reply.header("content-type", "application/octet-stream").header("accept-ranges", "bytes");
-      reply.header("etag", `"${req.params.id}"`);
-      let range: ReturnType<typeof parseRange>;
-      try {
-        range = parseRange(req.headers.range, data.byteLength);
-      } catch (err) {
-        reply.header("content-range", `bytes */${data.byteLength}`);
-        throw err;
-      }
-      metrics?.reads.inc({ result: "OK" });
-      if (!range) {
-        metrics?.bytesRead.inc(data.byteLength);
-        return reply.status(200).send(data);
-      }
-      const part = data.subarray(range.start, range.end + 1);
-      metrics?.bytesRead.inc(part.byteLength);
-      reply.header("content-range", `bytes ${range.start}-${range.end}/${data.byteLength}`);
-      return reply.status(206).send(part);
     },
   );
 
-  app.head(DATA_ROUTES.chunk, { schema: DATA_SCHEMAS.headChunk }, async (req, reply) => {
-    const size = store.sizeOf(req.params.id);
-    if (size === undefined) return reply.status(404).send();
-    return reply
-      .status(200)
-      .header("content-type", "application/octet-stream")
-      .header("content-length", String(size))
-      .header("accept-ranges", "bytes")
-      .send();
-  });
+  /** 200 with the whole chunk (hashed whole), or 206 with a range (only its blocks read and checked). */
+  const serveChunk = async (id: string, rangeHeader: string | undefined, reply: FastifyReply) => {
+    const size = store.sizeOf(id);
+    if (size === undefined) throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
+    reply.header("content-type", "application/octet-stream").header("accept-ranges", "bytes");
+    reply.header("etag", `"${id}"`);
+    let range: ReturnType<typeof parseRange>;
+    try {
+      range = parseRange(rangeHeader, size);
+    } catch (err) {
+      reply.header("content-range", `bytes */${size}`);
+      throw err;
+    }
+    if (!range) {
+      const data = await store.read(id);
+      metrics?.reads.inc({ result: "OK" });
+      metrics?.bytesRead.inc(data.byteLength);
+      return reply.status(200).send(data);
+    }
+    const part = await store.readRange(id, range.start, range.end + 1);
+    metrics?.reads.inc({ result: "OK" });
+    metrics?.bytesRead.inc(part.byteLength);
+    reply.header("content-range", `bytes ${range.start}-${range.end}/${size}`);
+    return reply.status(206).send(part);
+  };
+
+  app.head(
+    DATA_ROUTES.chunk,
+    { schema: DATA_SCHEMAS.headChunk, onRequest: authorizeRead },
+    async (req, reply) => {
+      const size = store.sizeOf(req.params.id);
+      if (size === undefined) return reply.status(404).send();
+      return reply
+        .status(200)
+        .header("content-type", "application/octet-stream")
+        .header("content-length", String(size))
+        .header("accept-ranges", "bytes")
+        .send();
+    },
+  );
 
   // ---------------------------------------------------------------- status
 

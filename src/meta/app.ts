@@ -11,6 +11,7 @@ import {
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
+  MAX_READ_TICKETS_PER_READ,
   META_ACCESS,
   META_ROUTES,
   META_SCHEMAS,
@@ -21,6 +22,7 @@ import {
   type WireSession,
   type WireTxnOp,
 } from "../common/protocol/index.js";
+import { READ_TICKET_TTL_MS, signReadTicket } from "../common/tickets.js";
 import { type ClientToken, clientKeyOf, registerAuthorization } from "./authorize.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
@@ -88,6 +90,11 @@ function queryPath(q: unknown): string {
 /** A route's schemas and its access rule, both looked up by the route's name in the protocol's tables. */
 function route<K extends keyof typeof META_ROUTES & keyof typeof META_SCHEMAS>(name: K) {
   return { schema: META_SCHEMAS[name], config: { access: META_ACCESS[name] } };
+}
+
+/** Chunk ids lazily: a version may list a million chunks and only the first few get tickets. */
+function* idsOf(chunks: readonly { id: string }[]): Generator<string> {
+  for (const c of chunks) yield c.id;
 }
 
 export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): FastifyInstance {
@@ -183,6 +190,21 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- reads
 
+  // Data nodes serve a chunk only with a read ticket; every replica knows the secret, so each signs
+  // the tickets for the chunk ids it hands out.
+  const readTickets = (ids: Iterable<string>, limit: number): Record<string, string> => {
+    const expiresAtMs = Date.now() + READ_TICKET_TTL_MS;
+    const tickets: Record<string, string> = {};
+    let n = 0;
+    for (const chunkId of ids) {
+      if (n >= limit) break;
+      if (Object.hasOwn(tickets, chunkId)) continue;
+      tickets[chunkId] = signReadTicket(opts.secret, { chunkId, expiresAtMs });
+      n++;
+    }
+    return tickets;
+  };
+
   const read = async <T>(req: FastifyRequest, query: (fs: MetaReplica["fs"]) => T) =>
     replica.read(queryFlag((req.query as { stale?: unknown })?.stale), query);
 
@@ -218,6 +240,9 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       createdAtMs: v.createdAtMs,
       content,
       index: r.index,
+      ...(v.content.kind === "chunks"
+        ? { tickets: readTickets(idsOf(v.content.chunks), MAX_READ_TICKETS_PER_READ) }
+        : {}),
     };
   });
   app.get(META_ROUTES.locks, route("locks"), async (req) => {
@@ -289,7 +314,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     if (ids.length > 10_000) throw new DfsError("BAD_REQUEST", "at most 10000 ids per request");
     const locations: Record<string, { id: number; url: string }[]> = {};
     for (const id of ids) locations[id] = tracker.locations(id);
-    return { locations };
+    return { locations, tickets: readTickets(Object.keys(locations), ids.length) };
   });
 
   // A register carries the node's whole inventory (67 bytes a chunk): far above the API's limit.

@@ -774,7 +774,10 @@ async function checkRepaired(
       if (holders.length < REPLICATION)
         throw new Error(`the leader names ${holders.length} holders of chunk ${id}, not ${REPLICATION}`);
       for (const h of holders) {
-        const r = await fetch(`${h.url}/v1/chunks/${id}`, { signal: AbortSignal.timeout(10_000) });
+        const r = await fetch(`${h.url}/v1/chunks/${id}`, {
+          headers: { "x-raftfs-ticket": loc.tickets[id] ?? "" },
+          signal: AbortSignal.timeout(10_000),
+        });
         const body = Buffer.from(await r.arrayBuffer());
         if (r.status !== 200 || sha256(body) !== id)
           throw new Error(

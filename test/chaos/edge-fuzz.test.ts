@@ -82,9 +82,7 @@ beforeAll(async () => {
   });
   expect(opened.statusCode).toBe(200);
   const s = (await opened.body.json()) as Record<string, unknown>;
-  // Whatever the open answer carries besides the id (a session secret) goes into every session field.
-  const { sessionId, ...rest } = s;
-  session = { ...rest, id: sessionId, seq: 1, ackedSeq: 0 };
+  session = { id: s.sessionId, seq: 1, ackedSeq: 0, ...(s.secret !== undefined ? { secret: s.secret } : {}) };
 
   dataTmp = await tempDir();
   data = await startNode({ id: 1, dir: dataTmp.dir, chunkSizeBytes: 64 * 1024 });
@@ -154,15 +152,16 @@ function validBody(url: string, p: { path: string; to: string; seq: number; data
   }
 }
 
+const validParamsArb = fc.record({
+  path: pathArb,
+  to: pathArb,
+  seq: fc.integer({ min: 1, max: 1_000_000 }),
+  data: fc.base64String({ maxLength: 40 }),
+});
 const metaBodyArb = fc.oneof(
   fc.constantFrom("", "{", "[]", "null", "{}"),
   fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.record({
-    path: pathArb,
-    to: pathArb,
-    seq: fc.integer({ min: 1, max: 1_000_000 }),
-    data: fc.base64String({ maxLength: 40 }),
-  }),
+  validParamsArb,
 );
 
 const metaRequestArb = fc.record({
@@ -175,6 +174,7 @@ const metaRequestArb = fc.record({
   cred: fc.constantFrom<MetaCred>("none", "badToken", "read", "write", "admin", "secret", "badSecret"),
   query: fc.constantFrom("", "path=/fz", "path=/", "path=%00", "stale=true&path=/", "after=0", "ids=a,b"),
   body: metaBodyArb,
+  params: validParamsArb,
   contentType: fc.constantFrom("application/json", "text/plain", "application/octet-stream", ""),
 });
 
@@ -296,11 +296,9 @@ describe("the client edge under random requests", () => {
         const method = r.wellFormed ? route.method : (r.method ?? route.method);
         const hashBefore = meta.replica.fs.stateHash();
         const membersBefore = membership();
-        const headers = {
-          ...metaHeaders(r.cred),
-          ...(r.contentType ? { "content-type": r.contentType } : {}),
-        };
-        const body = typeof r.body === "string" ? r.body : validBody(route.url, r.body);
+        const contentType = r.wellFormed ? "application/json" : r.contentType;
+        const headers = { ...metaHeaders(r.cred), ...(contentType ? { "content-type": contentType } : {}) };
+        const body = typeof r.body === "string" && !r.wellFormed ? r.body : validBody(route.url, r.params);
         const got = await send(metaClient, { method, path, headers, body });
         const what = `${method} ${path} as ${r.cred} ${body.slice(0, 160)} → ${got.status} ${got.text.slice(0, 200)}`;
         expect(got.status, what).toBeLessThan(500);

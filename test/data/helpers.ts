@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import { Agent, request } from "undici";
 import { PIPELINE_HEADER, SECRET_HEADER, TICKET_HEADER } from "../../src/common/protocol/index.js";
-import { signTicket } from "../../src/common/tickets.js";
+import { signReadTicket, signTicket } from "../../src/common/tickets.js";
 import { ChunkStore, type DiskSpace } from "../../src/data/chunk-store.js";
 import { Pipeline } from "../../src/data/pipeline.js";
 import { buildDataServer } from "../../src/data/server.js";
@@ -41,6 +41,11 @@ export function ticketFor(
     nodeIds,
     expiresAtMs: Date.now() + (opts.ttlMs ?? 60_000),
   });
+}
+
+/** A read ticket for one chunk, as a metadata replica would hand out. */
+export function readTicketFor(chunkId: string, opts: { secret?: string; ttlMs?: number } = {}): string {
+  return signReadTicket(opts.secret ?? SECRET, { chunkId, expiresAtMs: Date.now() + (opts.ttlMs ?? 60_000) });
 }
 
 export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
@@ -118,7 +123,13 @@ export function pipelineHeaders(ticket: string, downstream: { id: number; url: s
   return { [TICKET_HEADER]: ticket, [PIPELINE_HEADER]: JSON.stringify(downstream) };
 }
 
+/** A GET with a valid read ticket (unless `headers` brings its own TICKET_HEADER). */
 export async function getChunk(url: string, chunkId: string, headers: Record<string, string> = {}) {
+  return getChunkRaw(url, chunkId, { [TICKET_HEADER]: readTicketFor(chunkId), ...headers });
+}
+
+/** A GET with exactly these headers. */
+export async function getChunkRaw(url: string, chunkId: string, headers: Record<string, string> = {}) {
   return answer(await request(`${url}/v1/chunks/${chunkId}`, { headers, dispatcher: agent }));
 }
 

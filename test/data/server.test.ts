@@ -10,6 +10,7 @@ import {
   pipelineHeaders,
   putChunk,
   randomChunk,
+  readTicketFor,
   SECRET,
   send,
   sha256,
@@ -60,7 +61,9 @@ describe("chunk PUT and GET", () => {
     expect(got.status).toBe(200);
     expect(sha256(got.body)).toBe(id);
     expect(got.body.equals(data)).toBe(true);
-    const head = await send("HEAD", `${node.url}/v1/chunks/${id}`);
+    const head = await send("HEAD", `${node.url}/v1/chunks/${id}`, {
+      headers: { [TICKET_HEADER]: readTicketFor(id) },
+    });
     expect(head.status).toBe(200);
     expect(head.headers["content-length"]).toBe(String(size));
   });
@@ -85,7 +88,11 @@ describe("chunk PUT and GET", () => {
 
   it("answers 404 for an absent chunk and 400 for a malformed id", async () => {
     expect((await getChunk(node.url, "a".repeat(64))).json().code).toBe("NOT_FOUND");
-    expect((await send("HEAD", `${node.url}/v1/chunks/${"a".repeat(64)}`)).status).toBe(404);
+    const absent = "a".repeat(64);
+    const head = await send("HEAD", `${node.url}/v1/chunks/${absent}`, {
+      headers: { [TICKET_HEADER]: readTicketFor(absent) },
+    });
+    expect(head.status).toBe(404);
     const bad = await getChunk(node.url, "not-a-chunk-id");
     expect(bad.status).toBe(400);
     expect(bad.json().code).toBe("BAD_REQUEST");

@@ -9,7 +9,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { LocationsResponse, PlacementResponse } from "../../src/common/protocol/index.js";
+import {
+  type LocationsResponse,
+  type PlacementResponse,
+  type ReadResponse,
+  TICKET_HEADER,
+} from "../../src/common/protocol/index.js";
 import { MetaCluster, RawSession, waitUntil } from "../support/meta-procs.js";
 
 let c: MetaCluster;
@@ -64,6 +69,14 @@ async function holders(id: string): Promise<{ id: number; url: string }[]> {
   return (r.body as LocationsResponse).locations[id] ?? [];
 }
 
+/** The read ticket the leader hands out with the chunk's locations. */
+async function ticketOf(id: string): Promise<Record<string, string>> {
+  const r = await c.http.get(`${await leaderUrl()}/v1/chunks/locations?ids=${id}`);
+  const ticket = (r.body as LocationsResponse).tickets[id];
+  expect(ticket).toBeDefined();
+  return { [TICKET_HEADER]: ticket! };
+}
+
 function chunkFile(node: number, id: string): string {
   return join(c.dir, "data", `data-${node}`, "chunks", id.slice(0, 2), id);
 }
@@ -84,9 +97,15 @@ describe("data path (real processes)", () => {
       const h = await holders(id);
       return h.length === 3 ? h : null;
     });
+    // Any replica's read answer carries a ticket the data nodes accept; none is needed to be refused.
+    const fromRead = (read.body as ReadResponse).tickets?.[id];
+    expect(fromRead).toBeDefined();
     for (const h of hs) {
-      const res = await request(`${h.url}/v1/chunks/${id}`);
+      const res = await request(`${h.url}/v1/chunks/${id}`, { headers: { [TICKET_HEADER]: fromRead! } });
       expect(Buffer.from(await res.body.arrayBuffer()).equals(data)).toBe(true);
+      const refused = await request(`${h.url}/v1/chunks/${id}`);
+      expect(refused.statusCode).toBe(401);
+      expect(((await refused.body.json()) as { code: string }).code).toBe("UNAUTHORIZED");
     }
   });
 
@@ -134,11 +153,11 @@ describe("data path (real processes)", () => {
     bytes[100] = bytes[100]! ^ 0xff;
     writeFileSync(file, bytes);
     // The damaged holder refuses to serve wrong bytes; another holder serves the right ones.
-    const res = await request(`${bad.url}/v1/chunks/${id}`);
+    const res = await request(`${bad.url}/v1/chunks/${id}`, { headers: await ticketOf(id) });
     const body = await res.body.text();
     expect(res.statusCode).toBeGreaterThanOrEqual(400);
     expect(JSON.parse(body)).toMatchObject({ code: "CORRUPT" });
-    const good = await request(`${hs[1]!.url}/v1/chunks/${id}`);
+    const good = await request(`${hs[1]!.url}/v1/chunks/${id}`, { headers: await ticketOf(id) });
     expect(Buffer.from(await good.body.arrayBuffer()).equals(data)).toBe(true);
     // Reported, and repaired back to three good copies.
     await waitUntil(

@@ -5,6 +5,7 @@
  */
 import Type from "typebox";
 import { PIPELINE_HEADER, TICKET_HEADER } from "./data.js";
+import { SECRET_HEADER } from "./meta.js";
 
 /** A chunk goes through at most this many nodes (the replication factor's bound, less the head). */
 export const MAX_PIPELINE_TARGETS = 15;
@@ -36,11 +37,22 @@ export const DATA_SCHEMAS = {
   /** 200/206 carry the bytes (not JSON); errors are JSON. */
   getChunk: {
     params: ChunkParams,
-    headers: Type.Object({ range: Type.Optional(Type.String({ maxLength: 256 })) }),
+    headers: Type.Object({
+      range: Type.Optional(Type.String({ maxLength: 256 })),
+      [TICKET_HEADER]: Type.Optional(Type.String({ maxLength: 256 })),
+      [SECRET_HEADER]: Type.Optional(Type.String({ maxLength: 1024 })),
+    }),
     response: { 200: Type.Unknown(), 206: Type.Unknown(), ...errors },
   },
-  /** No body: 200 with the length, or a bare 404. */
-  headChunk: { params: ChunkParams, response: { 200: Type.Unknown(), 404: Type.Unknown(), ...errors } },
+  /** No body: 200 with the length, or a bare 404 (401 without a credential, as GET). */
+  headChunk: {
+    params: ChunkParams,
+    headers: Type.Object({
+      [TICKET_HEADER]: Type.Optional(Type.String({ maxLength: 256 })),
+      [SECRET_HEADER]: Type.Optional(Type.String({ maxLength: 1024 })),
+    }),
+    response: { 200: Type.Unknown(), 404: Type.Unknown(), ...errors },
+  },
   status: {
     response: {
       200: Type.Object(

@@ -4,8 +4,12 @@
  *
  *   PUT    /v1/chunks/:id      body: the bytes; headers: TICKET_HEADER, PIPELINE_HEADER, content-length
  *                              → 201 PutChunkResponse once every node of the pipeline holds it durably
- *   GET    /v1/chunks/:id      → the bytes (Range: bytes=a-b supported), verified against the id
- *   HEAD   /v1/chunks/:id      → 200 or 404
+ *   GET    /v1/chunks/:id      → the bytes (Range: bytes=a-b supported), verified against the id;
+ *                              header TICKET_HEADER: a read ticket for this chunk (common/tickets.ts) from
+ *                              a metadata replica (or SECRET_HEADER, for the cluster's own processes):
+ *                              401 UNAUTHORIZED without one; 503 UNAVAILABLE + Retry-After when the node
+ *                              already serves its maximum of concurrent reads
+ *   HEAD   /v1/chunks/:id      → 200 or 404 (same credential as GET)
  *   GET    /status             → DataNodeStatus
  *   POST   /internal/chunks/delete     { chunkIds }          (x-raftfs-secret)
  *   POST   /internal/chunks/replicate  DataNodeCommand "replicate" (x-raftfs-secret)

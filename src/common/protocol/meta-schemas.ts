@@ -191,6 +191,7 @@ export const META_SCHEMAS = {
         createdAtMs: Count,
         content: Content,
         index: Count,
+        tickets: Type.Optional(Type.Record(Type.String(), Type.String())),
       }),
       ...errors,
     },
@@ -219,7 +220,10 @@ export const META_SCHEMAS = {
     // Comma-separated chunk ids (at most 10 000, checked by the handler).
     querystring: closed({ ids: Type.Optional(Type.String({ maxLength: 10_000 * 65 })) }),
     response: {
-      200: closed({ locations: Type.Record(Type.String(), Type.Array(NodeAddress)) }),
+      200: closed({
+        locations: Type.Record(Type.String(), Type.Array(NodeAddress)),
+        tickets: Type.Record(Type.String(), Type.String()),
+      }),
       ...errors,
     },
   },

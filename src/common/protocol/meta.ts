@@ -258,7 +258,15 @@ export interface ReadResponse {
   content: WireContent;
   /** Raft index at which this read was served: clients use it for monotonic reads. */
   index: number;
+  /**
+   * Read tickets (common/tickets.ts) for the first MAX_READ_TICKETS_PER_READ distinct chunks of a
+   * chunked version, by chunk id; the locations route hands out tickets for any chunk.
+   */
+  tickets?: Record<string, string>;
 }
+
+/** Signing costs a few microseconds a chunk: a read of a huge file must not stall its replica. */
+export const MAX_READ_TICKETS_PER_READ = 1024;
 
 /** Query strings of the GET routes: `path` (and `version` for read); `stale=true` skips ReadIndex. */
 export interface PathQuery {
@@ -306,9 +314,11 @@ export interface AbandonRequest {
   session: WireSession;
 }
 
-/** `GET /v1/chunks/locations?ids=a,b`: live holders of each chunk. */
+/** `GET /v1/chunks/locations?ids=a,b`: live holders of each chunk, and a read ticket for each. */
 export interface LocationsResponse {
   locations: Record<string, NodeAddress[]>;
+  /** Chunk id → a read ticket the holders accept (common/tickets.ts), valid a few minutes. */
+  tickets: Record<string, string>;
 }
 
 /** A configured metadata replica's part in the Raft membership. */

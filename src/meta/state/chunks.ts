@@ -30,8 +30,9 @@ export class ChunkRefs {
   /** Condemned chunk → when (entry time). */
   private readonly tombstones = new Map<string, number>();
   /**
-   * Size of each chunk seen in a version (a fact of its content, so never undone): the leader signs
-   * repair tickets with it. Forgotten when the chunk is collected.
+   * Size of each chunk, fixed by the first commit that references it: the leader signs repair tickets
+   * with it, so a later commit may not change it (a false size would make every repair of the chunk
+   * fail). Kept while the chunk is garbage (its bytes still exist), forgotten when it is collected.
    */
   private readonly sizes = new Map<string, number>();
 
@@ -69,10 +70,27 @@ export class ChunkRefs {
     return [...new Set(chunks.filter((c) => this.tombstones.has(c.id)).map((c) => c.id))];
   }
 
+  /**
+   * The chunks among `chunks` named with another size than the one already fixed for them (or twice
+   * in the list with two sizes): a commit naming any of them must be refused.
+   */
+  sizeConflicts(chunks: readonly ChunkRef[]): { id: string; sizeBytes: number; recordedSizeBytes: number }[] {
+    const seen = new Map<string, number>();
+    const out: { id: string; sizeBytes: number; recordedSizeBytes: number }[] = [];
+    for (const { id, sizeBytes } of chunks) {
+      const recorded = this.sizes.get(id) ?? seen.get(id);
+      if (recorded === undefined) seen.set(id, sizeBytes);
+      else if (recorded !== sizeBytes) out.push({ id, sizeBytes, recordedSizeBytes: recorded });
+    }
+    return out;
+  }
+
   addRefs(chunks: readonly ChunkRef[]): void {
     for (const { id, sizeBytes } of chunks) {
       assert(!this.tombstones.has(id), `chunk ${id} is collected`);
-      this.sizes.set(id, sizeBytes);
+      const recorded = this.sizes.get(id);
+      assert(recorded === undefined || recorded === sizeBytes, `chunk ${id} keeps its first size`);
+      if (recorded === undefined) this.setSize(id, sizeBytes);
       const n = this.refs.get(id) ?? 0;
       this.setRef(id, n + 1);
       if (n === 0) this.setGarbage(id, undefined);
@@ -112,7 +130,7 @@ export class ChunkRefs {
       const since = this.garbage.get(id);
       if (since !== undefined && since >= beforeMs) continue;
       if (since !== undefined) this.setGarbage(id, undefined);
-      this.sizes.delete(id);
+      this.setSize(id, undefined);
       this.setTombstone(id, nowMs);
       condemned.push(id);
     }
@@ -144,6 +162,10 @@ export class ChunkRefs {
     this.journaledSet(this.refs, id, n === 0 ? undefined : n);
   }
 
+  private setSize(id: string, sizeBytes: number | undefined): void {
+    this.journaledSet(this.sizes, id, sizeBytes);
+  }
+
   private setTombstone(id: string, sinceMs: number | undefined): void {
     this.journaledSet(this.tombstones, id, sinceMs);
   }
@@ -165,8 +187,12 @@ export class ChunkRefs {
 
   // ---- snapshot ----
 
+  /** The garbage list with each chunk's fixed size, so a restored replica refuses what the others do. */
   toSnapshot(): GarbageChunk[] {
-    return this.garbageList();
+    return this.garbageList().map((g) => {
+      const sizeBytes = this.sizes.get(g.chunkId);
+      return sizeBytes === undefined ? g : { ...g, sizeBytes };
+    });
   }
 
   /** `versions` are all retained versions' chunk lists, from which the counts are rebuilt. */
@@ -186,6 +212,7 @@ export class ChunkRefs {
     for (const g of garbage) {
       assert(!refs.refs.has(g.chunkId), `snapshot: garbage chunk ${g.chunkId} is unreferenced`);
       refs.garbage.set(g.chunkId, g.sinceMs);
+      if (g.sizeBytes !== undefined) refs.sizes.set(g.chunkId, g.sizeBytes);
     }
     for (const t of tombstones) {
       assert(!refs.refs.has(t.chunkId), `snapshot: tombstone ${t.chunkId} is unreferenced`);

@@ -116,6 +116,15 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
       },
     );
   }
+  const conflicts = ctx.chunks.sizeConflicts(chunksOf(op.content));
+  if (conflicts.length > 0) {
+    const c = conflicts[0]!;
+    fail(
+      "BAD_REQUEST",
+      `${op.path}: chunk ${c.id} is ${c.recordedSizeBytes} bytes (fixed by its first commit), not ${c.sizeBytes}`,
+      { path: op.path, chunkId: c.id, sizeBytes: c.sizeBytes, recordedSizeBytes: c.recordedSizeBytes },
+    );
+  }
   // Reference the new chunks before releasing old ones, so a chunk shared by both never touches 0.
   ctx.chunks.addRefs(chunksOf(op.content));
   if (node === undefined) {

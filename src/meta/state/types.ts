@@ -91,6 +91,8 @@ export interface DataNodeRecord {
 export interface GarbageChunk {
   chunkId: string;
   sinceMs: number;
+  /** In snapshots: the size the chunk's first commit fixed (absent for uploads never committed). */
+  sizeBytes?: number;
 }
 
 // ---- snapshot: plain data, deep copies, canonical order except where order is state ----

@@ -21,7 +21,7 @@ describe("snapshot / restore", () => {
     expect(snap.format).toBe(1);
     expect(snap.lastAppliedIndex).toBe(h.index);
     expect(snap.nodes.map((n) => n.path)).toEqual(["/", "/d", "/d/f"]);
-    expect(snap.garbage).toEqual([{ chunkId: chunkId(2), sinceMs: h.nowMs }]);
+    expect(snap.garbage).toEqual([{ chunkId: chunkId(2), sinceMs: h.nowMs, sizeBytes: 10 }]);
     expect(snap.locks).toMatchObject([{ path: "/d", mode: "shared", owner: "o" }]);
     expect(snap.dataNodes).toMatchObject([{ id: "n1" }]);
     expect(snap.sessions).toHaveLength(1);
