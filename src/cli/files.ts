@@ -190,7 +190,7 @@ export async function statCommand(
     rows.push(["created", humanTime(s.createdAtMs)], ["modified", humanTime(s.modifiedAtMs)]);
     for (const h of s.lock?.holders ?? []) {
       const left = humanDuration(h.expiresAtMs - Date.now());
-      rows.push(["lock", `${h.mode}, token ${h.token}, owner ${h.owner}, expires in ${left}`]);
+      rows.push(["lock", `${h.mode}, session ${h.sessionId}, owner ${h.owner}, expires in ${left}`]);
     }
     for (const [k, v] of rows) await line(io, `${`${k}:`.padEnd(10)}${v}`);
   });

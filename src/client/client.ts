@@ -137,7 +137,7 @@ export class RaftfsClient {
       },
     );
     this.sessions = new Sessions(this.meta);
-    this.admin = new AdminApi(this.meta);
+    this.admin = new AdminApi(this.meta, this.sessions);
     this.cache = new ChunkCache({
       maxBytes: o.cacheBytes,
       ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),

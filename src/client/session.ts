@@ -18,12 +18,15 @@ class OpenSession {
   private nextSeq = 1;
   private readonly inFlight = new Set<number>();
 
-  constructor(readonly id: number) {}
+  constructor(
+    readonly id: number,
+    private readonly secret: string,
+  ) {}
 
   begin(): WireSession {
     const seq = this.nextSeq++;
     this.inFlight.add(seq);
-    return { id: this.id, seq, ackedSeq: this.ackedSeq() };
+    return { id: this.id, seq, ackedSeq: this.ackedSeq(), secret: this.secret };
   }
 
   end(seq: number): void {
@@ -85,7 +88,7 @@ export class Sessions {
     this.opening ??= this.meta
       .call<OpenSessionResponse>({ method: "POST", path: META_ROUTES.openSession, body: {} })
       .then((r) => {
-        this.current = new OpenSession(r.sessionId);
+        this.current = new OpenSession(r.sessionId, r.secret);
         return this.current;
       })
       .finally(() => {

@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   CHUNK_GONE: { httpStatus: 410, exitCode: 1, retryable: false },
   /** A bounded table (locks, sessions, data nodes) is full; retry once entries expire or are released. */
   LIMIT_EXCEEDED: { httpStatus: 429, exitCode: 1, retryable: false },
+  /** A client opened sessions faster than its allowance (`retryAfterMs` says when it may again). */
+  RATE_LIMITED: { httpStatus: 429, exitCode: 5, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; exitCode: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

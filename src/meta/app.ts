@@ -24,8 +24,10 @@ import {
 } from "../common/protocol/index.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
+import { DEFAULT_OPEN_LIMITS, OpenLimiter, type OpenLimiterOptions } from "./open-limiter.js";
 import type { MetaReplica } from "./replica.js";
-import { type Command, type FileContent, parseCommand } from "./state/index.js";
+import { hashSessionSecret, newSessionSecret } from "./session-secrets.js";
+import { type BreakLockResult, type Command, type FileContent, parseCommand } from "./state/index.js";
 
 export interface ClientToken {
   name: string;
@@ -42,6 +44,8 @@ export interface MetaServerOptions {
   chunkSizeBytes: number;
   /** Body limit: inline content arrives base64-encoded, inside a JSON body. */
   bodyLimitBytes: number;
+  /** Session opens per client (token name, or address without tokens). Default DEFAULT_OPEN_LIMITS. */
+  sessionOpenLimits?: OpenLimiterOptions;
   logger?: boolean;
 }
 
@@ -72,11 +76,16 @@ function wireContent(c: WireContent, inlineThresholdBytes: number): FileContent 
   return c as FileContent;
 }
 
-function sessionOf(body: { session?: WireSession }): WireSession {
+/**
+ * The session of a mutation, as the state machine takes it: the secret the client presents becomes its
+ * SHA-256 here, so the log never holds a secret (a missing one is refused by the state machine).
+ */
+function sessionOf(body: { session?: WireSession }): Record<string, unknown> {
   if (typeof body?.session !== "object" || body.session === null) {
-    throw new DfsError("BAD_REQUEST", "a mutation needs session {id, seq, ackedSeq}");
+    throw new DfsError("BAD_REQUEST", "a mutation needs session {id, seq, ackedSeq, secret}");
   }
-  return body.session;
+  const { secret, ...rest } = body.session as Partial<WireSession>;
+  return { ...rest, ...(typeof secret === "string" ? { secretHash: hashSessionSecret(secret) } : {}) };
 }
 
 function queryFlag(v: unknown): boolean {
@@ -156,14 +165,32 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     return replica.tracker;
   };
 
+  /**
+   * Who is calling, for rate limits and audit: the name of the client token (the onRequest check has
+   * already verified it), or the remote address when the API is open.
+   */
+  const clientName = (req: FastifyRequest): string => {
+    const header = req.headers.authorization;
+    const given = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : null;
+    const match = given === null ? undefined : tokens.find((t) => secretMatches(given, t.token));
+    return match ? `token ${match.name}` : `address ${req.ip}`;
+  };
+
   // ---------------------------------------------------------------- sessions and mutations
 
-  app.post(META_ROUTES.openSession, { schema: META_SCHEMAS.openSession }, async () =>
-    mutate({ type: "openSession" }),
-  );
+  const openLimiter = new OpenLimiter(opts.sessionOpenLimits ?? DEFAULT_OPEN_LIMITS, Date.now);
+  app.post(META_ROUTES.openSession, { schema: META_SCHEMAS.openSession }, async (req) => {
+    // Only the leader proposes: a follower's NOT_LEADER must not cost the client its allowance.
+    if (!replica.isLeader()) throw replica.notLeader();
+    openLimiter.take(clientName(req));
+    const secret = newSessionSecret();
+    const r = (await mutate({ type: "openSession", secretHash: hashSessionSecret(secret) })) as object;
+    return { ...r, secret };
+  });
   app.post(META_ROUTES.keepAlive, { schema: META_SCHEMAS.keepAlive }, async (req) => {
-    const body = req.body as { sessionId?: unknown };
-    return mutate({ type: "keepAlive", sessionId: body?.sessionId });
+    const body = req.body as { sessionId?: unknown; secret?: unknown };
+    const secret = typeof body?.secret === "string" ? { secretHash: hashSessionSecret(body.secret) } : {};
+    return mutate({ type: "keepAlive", sessionId: body?.sessionId, ...secret });
   });
 
   const body = (req: FastifyRequest) => {
@@ -358,6 +385,23 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.adminRemoveData, { schema: META_SCHEMAS.adminRemoveData }, async (req) =>
     replica.removeDataNode(nodeId(req), body(req).force === true),
   );
+
+  app.post(META_ROUTES.adminBreakLock, { schema: META_SCHEMAS.adminBreakLock }, async (req) => {
+    const b = body(req);
+    const by = clientName(req);
+    const r = (await mutate({
+      type: "breakLock",
+      path: b.path,
+      by,
+      session: sessionOf(b),
+    })) as BreakLockResult;
+    const whose = r.broken.map((h) => `session ${h.sessionId} (${h.mode}, owner ${h.owner})`).join(", ");
+    replica.events.add(
+      "lock-break",
+      `${by} broke the lock(s) on ${r.path}: ${r.broken.length === 0 ? "none held" : whose}`,
+    );
+    return r;
+  });
 
   // ---------------------------------------------------------------- status
 

@@ -32,6 +32,7 @@ export const META_ROUTES = {
   adminRemoveMeta: "/v1/admin/meta/remove",
   adminDecommissionData: "/v1/admin/data/decommission",
   adminRemoveData: "/v1/admin/data/remove",
+  adminBreakLock: "/v1/admin/locks/break",
   dataRegister: "/internal/data/register",
   dataHeartbeat: "/internal/data/heartbeat",
 } as const;
@@ -51,6 +52,8 @@ export interface WireSession {
   seq: number;
   /** Every result up to this seq has been received; the server may forget them. */
   ackedSeq: number;
+  /** The secret the session was opened with: the proof that the caller holds this session. */
+  secret: string;
 }
 
 export interface WireChunkRef {
@@ -133,6 +136,15 @@ export interface LockTokenRequest {
 export interface OpenSessionResponse {
   sessionId: number;
   timeoutMs: number;
+  /**
+   * A random secret (≥128 bits, base64url) known only to the opener: every use of the session must
+   * present it. Only its SHA-256 reaches the log. Opening is rate limited per client (RATE_LIMITED).
+   */
+  secret: string;
+}
+export interface KeepAliveRequest {
+  sessionId: number;
+  secret: string;
 }
 export interface MkdirResponse {
   created: string[];
@@ -154,10 +166,13 @@ export interface TxnResponse {
   results: unknown[];
 }
 
+/**
+ * A lease as anyone may see it (listings, `stat`, LOCKED errors): never its fencing token, which only
+ * the acquirer is told, nor anything of its session but the id.
+ */
 export interface LockHolder {
   path: string;
   mode: LockMode;
-  token: number;
   owner: string;
   sessionId: number;
   ttlMs: number;
@@ -358,6 +373,16 @@ export interface AdminDataResponse {
   id: number;
   state: "active" | "draining" | "removed";
   remainingChunks?: number;
+}
+
+/** `POST /v1/admin/locks/break`: removes every lease on exactly `path`, whoever holds it (audited). */
+export interface AdminBreakLockRequest {
+  path: string;
+  session: WireSession;
+}
+export interface AdminBreakLockResponse {
+  path: string;
+  broken: LockHolder[];
 }
 
 /** A data node's first report to the leader (and again to every new leader). */

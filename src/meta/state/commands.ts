@@ -14,6 +14,12 @@ export interface SessionRef {
   id: number;
   seq: number;
   ackedSeq: number;
+  /**
+   * SHA-256 (lowercase hex) of the secret the session was opened with. The shell hashes the secret the
+   * client presents; the log and the state only ever hold the hash, so neither a log nor a snapshot
+   * hands out the capability.
+   */
+  secretHash: string;
 }
 
 /** A chunk is content-addressed: `id` is the SHA-256 of its bytes, in lowercase hex. */
@@ -88,9 +94,10 @@ export type Command =
   | { type: "noop" }
   /** The first command of every new leader: leases and sessions restart in full. */
   | { type: "leaderChanged" }
-  | { type: "openSession" }
-  | { type: "keepAlive"; sessionId: number }
-  | { type: "closeSession"; sessionId: number }
+  /** `secretHash`: SHA-256 of a random secret the shell drew and returns to the client alone. */
+  | { type: "openSession"; secretHash: string }
+  | { type: "keepAlive"; sessionId: number; secretHash: string }
+  | { type: "closeSession"; sessionId: number; secretHash: string }
   | (MkdirOp & WithSession)
   | (CommitOp & WithSession)
   | (RenameOp & WithSession)
@@ -99,6 +106,8 @@ export type Command =
   | ({ type: "lockAcquire"; path: string; mode: LockMode; ttlMs: number; owner: string } & WithSession)
   | ({ type: "lockRenew"; path: string; token: number } & WithSession)
   | ({ type: "lockRelease"; path: string; token: number } & WithSession)
+  /** An admin removes every lease on exactly `path`, whoever holds it; `by` names the admin (audit). */
+  | ({ type: "breakLock"; path: string; by: string } & WithOptionalSession)
   | ({
       type: "registerDataNode";
       id: string;
@@ -145,6 +154,7 @@ export const LIMITS = {
   maxTxnOps: 128,
   maxLockTtlMs: 24 * 60 * 60 * 1000,
   maxOwnerLength: 256,
+  maxActorLength: 256,
   maxNodeIdLength: 256,
   maxUrlLength: 2048,
   maxZoneLength: 256,

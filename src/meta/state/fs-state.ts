@@ -19,13 +19,14 @@ import { Journal } from "./journal.js";
 import { type Holding, holderInfo, LockTable } from "./locks.js";
 import { latestVersion, Namespace } from "./namespace.js";
 import { applyNamespaceOp, chunksOf, type OpContext } from "./ops.js";
-import { fail, type Outcome } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
 import { type DataNodeState, type RetirementRecord, Retirements } from "./retirements.js";
 import { SessionTable } from "./sessions.js";
 import { applyTxn } from "./txn.js";
 import type {
   ApplyResult,
+  BreakLockResult,
   Change,
   DataNodeRecord,
   FsSnapshot,
@@ -133,13 +134,12 @@ export class FsState {
     const ref = "session" in command ? command.session : undefined;
     if (ref === undefined) return this.execute(command, entry.index, nowMs);
 
-    const session = this.sessions.activate(ref.id, nowMs);
-    if (session === undefined) {
-      return failure(
-        new DfsError("SESSION_EXPIRED", `session ${ref.id} has expired or never existed`, {
-          sessionId: ref.id,
-        }),
-      );
+    // A wrong secret is refused before the session is touched: no cached answer, no acknowledgement.
+    let session: ReturnType<SessionTable["authenticate"]>;
+    try {
+      session = this.sessions.authenticate(ref.id, ref.secretHash, nowMs);
+    } catch (err) {
+      return failure(err);
     }
     const check = this.sessions.check(session, ref);
     if (check.kind === "replay") return { ...check.result, changes: [] };
@@ -183,22 +183,21 @@ export class FsState {
       case "leaderChanged":
         return { value: null, changes: none };
       case "openSession":
-        this.sessions.open(index, nowMs);
+        this.sessions.open(index, command.secretHash, nowMs);
         return { value: { sessionId: index, timeoutMs: this.opts.sessionTimeoutMs }, changes: none };
       case "keepAlive":
-        if (this.sessions.activate(command.sessionId, nowMs) === undefined)
-          this.sessionExpired(command.sessionId);
+        this.sessions.authenticate(command.sessionId, command.secretHash, nowMs);
         return { value: { sessionId: command.sessionId }, changes: none };
       case "closeSession":
-        if (!this.sessions.close(command.sessionId)) this.sessionExpired(command.sessionId);
+        this.sessions.close(command.sessionId, command.secretHash, nowMs);
         return { value: { sessionId: command.sessionId }, changes: none };
       case "mkdir":
       case "commit":
       case "rename":
       case "delete":
-        return applyNamespaceOp(this.opContext(index, nowMs), command);
+        return applyNamespaceOp(this.opContext(index, nowMs, command.session.id), command);
       case "txn":
-        return applyTxn(this.opContext(index, nowMs), command);
+        return applyTxn(this.opContext(index, nowMs, command.session.id), command);
       case "lockAcquire": {
         const { holding, expired } = this.lockTable.acquire(
           { ...command, sessionId: command.session.id, token: index },
@@ -213,12 +212,17 @@ export class FsState {
         };
       }
       case "lockRenew": {
-        const h = this.lockTable.renew(command.path, command.token, nowMs);
+        const h = this.lockTable.renew(command.path, command.token, command.session.id, nowMs);
         return { value: { expiresAtMs: h.expiresAtMs }, changes: none };
       }
       case "lockRelease":
-        this.lockTable.release(command.path, command.token, nowMs);
+        this.lockTable.release(command.path, command.token, command.session.id, nowMs);
         return { value: { released: true }, changes: [{ index, path: command.path, kind: "unlock" }] };
+      case "breakLock": {
+        const broken = this.lockTable.breakPath(command.path);
+        const value: BreakLockResult = { path: command.path, broken: broken.map(holderInfo) };
+        return { value, changes: broken.length > 0 ? [unlockChange(index, broken[0] as Holding)] : none };
+      }
       case "registerDataNode":
         return { value: this.registry.upsert(command, nowMs), changes: none };
       case "removeDataNode":
@@ -242,14 +246,11 @@ export class FsState {
     }
   }
 
-  private sessionExpired(sessionId: number): never {
-    return fail("SESSION_EXPIRED", `session ${sessionId} has expired or never existed`, { sessionId });
-  }
-
-  private opContext(index: number, nowMs: number): OpContext {
+  private opContext(index: number, nowMs: number, sessionId: number): OpContext {
     return {
       index,
       nowMs,
+      sessionId,
       versionsRetained: this.opts.versionsRetained,
       ns: this.ns,
       chunks: this.chunks,

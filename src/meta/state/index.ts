@@ -24,6 +24,7 @@ export type { ListOptions } from "./queries.js";
 export type { DataNodeState, RetirementRecord } from "./retirements.js";
 export type {
   ApplyResult,
+  BreakLockResult,
   Change,
   ChangeKind,
   CommitResult,

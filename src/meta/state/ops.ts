@@ -24,6 +24,8 @@ import type { Change, FileVersion } from "./types.js";
 export interface OpContext {
   index: number;
   nowMs: number;
+  /** The session the mutation comes from: a lock token is honoured only from its own session. */
+  sessionId: number | undefined;
   versionsRetained: number;
   ns: Namespace;
   chunks: ChunkRefs;
@@ -60,7 +62,7 @@ function requireParent(ctx: OpContext, path: string, createParents: boolean): st
 }
 
 function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
-  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, ctx.nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, ctx.sessionId, ctx.nowMs);
   const existing = ctx.ns.get(op.path);
   if (existing !== undefined) {
     if (existing.type === "dir" && op.parents) return { value: { created: [] }, changes: [] };
@@ -76,7 +78,7 @@ function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
 
 function commit(ctx: OpContext, op: CommitOp): Outcome {
   const { ns, nowMs } = ctx;
-  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, ctx.sessionId, nowMs);
   if (op.path === ROOT_PATH) fail("IS_A_DIRECTORY", "/ is a directory", { path: op.path });
   const missing = requireParent(ctx, op.path, op.createParents === true);
   const node = ns.get(op.path);
@@ -145,6 +147,7 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
       { path: to, subtree: true },
     ],
     op.lockToken,
+    ctx.sessionId,
     nowMs,
   );
   if (ns.get(from) === undefined) fail("NOT_FOUND", `${from} does not exist`, { path: from });
@@ -168,7 +171,7 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
 function remove(ctx: OpContext, op: DeleteOp): Outcome {
   const { ns, nowMs } = ctx;
   if (op.path === ROOT_PATH) fail("BAD_REQUEST", "cannot delete /", { path: op.path });
-  ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, ctx.sessionId, nowMs);
   const node = ns.get(op.path);
   if (node === undefined) fail("NOT_FOUND", `${op.path} does not exist`, { path: op.path });
   if (node.type === "dir" && node.children.size > 0 && !op.recursive) {

@@ -4,7 +4,14 @@
  * A session remembers the result of every request with seq > ackedSeq, so a retry (after a timeout or a
  * leader change) gets the first result back instead of being applied twice. Memory is bounded twice:
  * at most `maxResultsPerSession` results (when full, the oldest is dropped and `ackedSeq` rises to it,
- * so a late retry of it is refused — never re-applied), and at most `maxSessions` sessions.
+ * so a late retry of it is refused — never re-applied), and at most `maxSessions` sessions. A full
+ * table makes room only by dropping sessions that have already expired: a live session is never
+ * evicted (that would silently break its exactly-once promise), so a new open is refused instead.
+ *
+ * A session is a capability: it was opened with a random secret of which the table keeps only the
+ * SHA-256, and every use must present the same hash. A request with the wrong one is refused before it
+ * touches the session (no activity, no acknowledgement, no cached answer). The comparison need not be
+ * constant-time: an attacker cannot steer the bytes of a SHA-256 to learn it prefix by prefix.
  *
  * The Map is kept in activity order (every touch moves a session to the end, and entry time never goes
  * backwards), so expiring idle sessions looks only at the front: bounded work per entry, deterministic.
@@ -12,10 +19,13 @@
  */
 import { assert } from "../../common/assert.js";
 import type { SessionRef } from "./commands.js";
+import { fail } from "./outcome.js";
 import type { SessionSnapshot, StoredResult } from "./types.js";
 
 interface Session {
   id: number;
+  /** SHA-256 of the session's secret; "" for sessions restored from a snapshot older than secrets. */
+  secretHash: string;
   lastActiveMs: number;
   /** Results with seq ≤ ackedSeq are forgotten; such requests are refused. */
   ackedSeq: number;
@@ -48,39 +58,61 @@ export class SessionTable {
     return this.sessions.size;
   }
 
-  /** Opens session `id`; returns the ids evicted to make room (least recently active first). */
-  open(id: number, nowMs: number): number[] {
+  /**
+   * Opens session `id`; returns the ids of expired sessions dropped to make room. Fails with
+   * LIMIT_EXCEEDED when the table is full of live sessions: those are never evicted.
+   */
+  open(id: number, secretHash: string, nowMs: number): number[] {
     assert(!this.sessions.has(id), "session ids (entry indexes) are unique");
     const evicted: number[] = [];
+    // Activity order: the front is the least recently active, so the first live one ends the search.
     for (const s of this.sessions.values()) {
       if (this.sessions.size - evicted.length < this.limits.maxSessions) break;
+      if (!this.expired(s, nowMs)) {
+        fail("LIMIT_EXCEEDED", `the session table is full (${this.limits.maxSessions} live sessions)`, {
+          limit: this.limits.maxSessions,
+        });
+      }
       evicted.push(s.id);
     }
     for (const e of evicted) this.sessions.delete(e);
-    this.sessions.set(id, { id, lastActiveMs: nowMs, ackedSeq: 0, results: new Map() });
+    this.sessions.set(id, { id, secretHash, lastActiveMs: nowMs, ackedSeq: 0, results: new Map() });
     return evicted;
   }
 
-  /** The session, marked active now; undefined if unknown or idle too long (then it is forgotten). */
-  activate(id: number, nowMs: number): Session | undefined {
+  /**
+   * The session `id` if `secretHash` proves ownership, marked active now. SESSION_EXPIRED if unknown or
+   * idle too long (then it is forgotten); FORBIDDEN, changing nothing, if the hash is wrong.
+   */
+  authenticate(id: number, secretHash: string, nowMs: number): Session {
     const s = this.sessions.get(id);
-    if (s === undefined) return undefined;
+    if (s === undefined || this.expired(s, nowMs)) {
+      this.sessions.delete(id);
+      return fail("SESSION_EXPIRED", `session ${id} has expired or never existed`, { sessionId: id });
+    }
+    if (s.secretHash === "" || s.secretHash !== secretHash) {
+      return fail("FORBIDDEN", `session ${id}: wrong session secret`, { sessionId: id });
+    }
     this.sessions.delete(id);
-    if (nowMs - s.lastActiveMs > this.limits.timeoutMs) return undefined;
     s.lastActiveMs = nowMs;
     this.sessions.set(id, s);
     return s;
   }
 
-  close(id: number): boolean {
-    return this.sessions.delete(id);
+  close(id: number, secretHash: string, nowMs: number): void {
+    this.authenticate(id, secretHash, nowMs);
+    this.sessions.delete(id);
+  }
+
+  private expired(s: Session, nowMs: number): boolean {
+    return nowMs - s.lastActiveMs > this.limits.timeoutMs;
   }
 
   /** Forgets up to `max` sessions idle for longer than the timeout; returns how many. */
   expireIdle(nowMs: number, max: number): number {
     const expired: number[] = [];
     for (const s of this.sessions.values()) {
-      if (expired.length >= max || nowMs - s.lastActiveMs <= this.limits.timeoutMs) break;
+      if (expired.length >= max || !this.expired(s, nowMs)) break;
       expired.push(s.id);
     }
     for (const id of expired) this.sessions.delete(id);
@@ -122,6 +154,7 @@ export class SessionTable {
   toSnapshot(): SessionSnapshot[] {
     return [...this.sessions.values()].map((s) => ({
       id: s.id,
+      secretHash: s.secretHash,
       lastActiveMs: s.lastActiveMs,
       ackedSeq: s.ackedSeq,
       results: [...s.results]
@@ -142,7 +175,13 @@ export class SessionTable {
         assert(r.seq > s.ackedSeq, "snapshot: only unacknowledged results are kept");
         results.set(r.seq, deepFreeze(structuredClone(r.result)));
       }
-      table.sessions.set(s.id, { id: s.id, lastActiveMs: s.lastActiveMs, ackedSeq: s.ackedSeq, results });
+      table.sessions.set(s.id, {
+        id: s.id,
+        secretHash: s.secretHash ?? "",
+        lastActiveMs: s.lastActiveMs,
+        ackedSeq: s.ackedSeq,
+        results,
+      });
     }
     return table;
   }

@@ -21,6 +21,7 @@ import {
 type Obj = Record<string, unknown>;
 
 const CHUNK_ID = /^[0-9a-f]{64}$/;
+const SECRET_HASH = /^[0-9a-f]{64}$/;
 
 function bad(message: string, details: Record<string, unknown> = {}): never {
   throw new DfsError("BAD_REQUEST", message, details);
@@ -76,13 +77,25 @@ function chunkIds(o: Obj): string[] {
   });
 }
 
+/**
+ * A session's proof of ownership. Missing or malformed, it is FORBIDDEN (not BAD_REQUEST): the request
+ * names a session it cannot prove it holds, and is refused before the session is even looked at.
+ */
+function secretHash(o: Obj, sessionId: number): string {
+  const v = o.secretHash;
+  if (typeof v !== "string" || !SECRET_HASH.test(v)) {
+    throw new DfsError("FORBIDDEN", `session ${sessionId}: the session secret is missing`, { sessionId });
+  }
+  return v;
+}
+
 export function parseSessionRef(raw: unknown): SessionRef {
   const o = asObj(raw, "session");
   const id = int(o, "id", 1);
   const seq = int(o, "seq", 1);
   const ackedSeq = int(o, "ackedSeq", 0);
   if (ackedSeq >= seq) bad("session.ackedSeq must be below session.seq");
-  return { id, seq, ackedSeq };
+  return { id, seq, ackedSeq, secretHash: secretHash(o, id) };
 }
 
 function optSession(o: Obj): { session?: SessionRef } {
@@ -162,11 +175,16 @@ export function parseCommand(raw: unknown): Command {
   switch (o.type) {
     case "noop":
     case "leaderChanged":
-    case "openSession":
       return { type: o.type };
+    case "openSession":
+      if (typeof o.secretHash !== "string" || !SECRET_HASH.test(o.secretHash))
+        bad("openSession needs the SHA-256 (hex) of the session secret");
+      return { type: "openSession", secretHash: o.secretHash };
     case "keepAlive":
-    case "closeSession":
-      return { type: o.type, sessionId: int(o, "sessionId", 1) };
+    case "closeSession": {
+      const sessionId = int(o, "sessionId", 1);
+      return { type: o.type, sessionId, secretHash: secretHash(o, sessionId) };
+    }
     case "mkdir":
     case "commit":
     case "rename":
@@ -197,6 +215,13 @@ export function parseCommand(raw: unknown): Command {
       const session = parseSessionRef(o.session);
       return { type: o.type, session, path: path(o, "path"), token: int(o, "token", 1) };
     }
+    case "breakLock":
+      return {
+        type: "breakLock",
+        ...optSession(o),
+        path: path(o, "path"),
+        by: str(o, "by", LIMITS.maxActorLength),
+      };
     case "registerDataNode":
       return {
         type: "registerDataNode",
