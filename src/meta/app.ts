@@ -55,6 +55,8 @@ export interface MetaServerDeps {
   app?: FastifyInstance;
   /** For the cluster status's calls to the other replicas (trusts the cluster CA under TLS). */
   dispatcher: Dispatcher;
+  /** The clock of the session-open rate limit (tests freeze it). Default Date.now. */
+  now?: () => number;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -178,7 +180,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- sessions and mutations
 
-  const openLimiter = new OpenLimiter(opts.sessionOpenLimits ?? DEFAULT_OPEN_LIMITS, Date.now);
+  const openLimiter = new OpenLimiter(opts.sessionOpenLimits ?? DEFAULT_OPEN_LIMITS, deps.now ?? Date.now);
   app.post(META_ROUTES.openSession, { schema: META_SCHEMAS.openSession }, async (req) => {
     // Only the leader proposes: a follower's NOT_LEADER must not cost the client its allowance.
     if (!replica.isLeader()) throw replica.notLeader();

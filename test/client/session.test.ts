@@ -16,7 +16,10 @@ function setup(handler: Handler) {
     {
       send: async (_url, req) => {
         sent.push(req);
-        if (req.path === "/v1/sessions") return { sessionId: 100 + ++sessions, timeoutMs: 60_000 };
+        if (req.path === "/v1/sessions") {
+          sessions++;
+          return { sessionId: 100 + sessions, timeoutMs: 60_000, secret: `secret-${100 + sessions}` };
+        }
         const r = await handler(req);
         if (r instanceof Error) throw r;
         return r;
@@ -29,6 +32,13 @@ function setup(handler: Handler) {
 }
 
 describe("sessions", () => {
+  test("every mutation carries the secret its session was opened with", async () => {
+    const t = setup(() => ({ ok: true }));
+    await t.s.mutate("/v1/fs/mkdir", { path: "/a" });
+    await t.s.mutate("/v1/fs/mkdir", { path: "/b" });
+    expect(t.mutations().map((r) => t.sessionOf(r).secret)).toEqual(["secret-101", "secret-101"]);
+  });
+
   test("opens one session lazily, shared by concurrent first mutations; seq increases per mutation", async () => {
     const t = setup(() => ({ ok: true }));
     await Promise.all([
@@ -69,7 +79,12 @@ describe("sessions", () => {
     gates[0]!();
     await first;
     await t.s.mutate("/x", {});
-    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({ id: 101, seq: 4, ackedSeq: 3 });
+    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({
+      id: 101,
+      seq: 4,
+      ackedSeq: 3,
+      secret: "secret-101",
+    });
   });
 
   test("a failed mutation is acknowledged too (its result will never be asked for again)", async () => {
@@ -77,7 +92,12 @@ describe("sessions", () => {
     const t = setup(() => (++n === 1 ? new DfsError("EXISTS", "exists") : "ok"));
     await expect(t.s.mutate("/x", {})).rejects.toMatchObject({ code: "EXISTS" });
     await t.s.mutate("/x", {});
-    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({ id: 101, seq: 2, ackedSeq: 1 });
+    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({
+      id: 101,
+      seq: 2,
+      ackedSeq: 1,
+      secret: "secret-101",
+    });
   });
 
   test("SESSION_EXPIRED: a new session, and one retry with a new seq", async () => {
@@ -88,8 +108,8 @@ describe("sessions", () => {
     await t.s.mutate("/x", {});
     expect(t.opened()).toBe(2);
     expect(t.mutations().map((r) => t.sessionOf(r))).toEqual([
-      { id: 101, seq: 1, ackedSeq: 0 },
-      { id: 102, seq: 1, ackedSeq: 0 },
+      { id: 101, seq: 1, ackedSeq: 0, secret: "secret-101" },
+      { id: 102, seq: 1, ackedSeq: 0, secret: "secret-102" },
     ]);
     expect(t.s.sessionId).toBe(102);
   });
