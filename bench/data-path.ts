@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   try {
     const leader = c.url(await c.leader());
     const s = await c.http.post(`${leader}/v1/sessions`, {});
-    const sid = (s.body as { sessionId: number }).sessionId;
+    const { sessionId: sid, secret } = s.body as { sessionId: number; secret: string };
     let seq = 0;
     // Distinct content per chunk, so nothing is deduplicated.
     const chunkData = (i: number) => {
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     await c.http.post(`${leader}/v1/fs/commit`, {
       path: "/big",
       content: { kind: "chunks", chunks: refs, sizeBytes: n * CHUNK },
-      session: { id: sid, seq: ++seq, ackedSeq: 0 },
+      session: { id: sid, seq: ++seq, ackedSeq: 0, secret },
     });
     const putMbps = mbps(n * CHUNK, performance.now() - t0);
 
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
           path: `/small/${size}/f${i}`,
           content,
           createParents: true,
-          session: { id: sid, seq: ++seq, ackedSeq: 0 },
+          session: { id: sid, seq: ++seq, ackedSeq: 0, secret },
         });
         if (res.status !== 200) throw new Error(JSON.stringify(res.body));
       });

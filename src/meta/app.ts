@@ -90,6 +90,19 @@ function sessionOf(body: { session?: WireSession }): Record<string, unknown> {
   return { ...rest, ...(typeof secret === "string" ? { secretHash: hashSessionSecret(secret) } : {}) };
 }
 
+/**
+ * A request's `lockSecret` (the lock's own secret, delegating writes under it) becomes `lockSecretHash`,
+ * and an acquire's `secret` becomes `secretHash`: like session secrets, only hashes reach the log.
+ */
+function hashLockSecrets(b: Record<string, unknown>): Record<string, unknown> {
+  const { lockSecret, secret, ...rest } = b;
+  return {
+    ...rest,
+    ...(typeof lockSecret === "string" ? { lockSecretHash: hashSessionSecret(lockSecret) } : {}),
+    ...(typeof secret === "string" ? { secretHash: hashSessionSecret(secret) } : {}),
+  };
+}
+
 function queryFlag(v: unknown): boolean {
   return v === "true" || v === "1" || v === true;
 }
@@ -201,34 +214,39 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     }
     return req.body as Record<string, unknown>;
   };
+  /** The body of a mutation that may carry lock secrets: hashed before anything is proposed. */
+  const lockBody = (req: FastifyRequest) => hashLockSecrets(body(req));
 
   app.post(META_ROUTES.mkdir, { schema: META_SCHEMAS.mkdir }, async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "mkdir", session: sessionOf(b) });
   });
   app.post(META_ROUTES.commit, { schema: META_SCHEMAS.commit }, async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
     return mutate({ ...b, type: "commit", content, session: sessionOf(b) });
   });
   app.post(META_ROUTES.rename, { schema: META_SCHEMAS.rename }, async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "rename", session: sessionOf(b) });
   });
   app.post(META_ROUTES.delete, { schema: META_SCHEMAS.delete }, async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "delete", session: sessionOf(b) });
   });
   app.post(META_ROUTES.txn, { schema: META_SCHEMAS.txn }, async (req) => {
     const b = body(req);
     if (!Array.isArray(b.ops)) throw new DfsError("BAD_REQUEST", "txn needs an `ops` array");
-    const ops = (b.ops as WireTxnOp[]).map((op) =>
-      op?.type === "commit" ? { ...op, content: wireContent(op.content, opts.inlineThresholdBytes) } : op,
-    );
+    const ops = (b.ops as WireTxnOp[]).map((op) => {
+      const o = typeof op === "object" && op !== null ? hashLockSecrets(op as Record<string, unknown>) : op;
+      return op?.type === "commit"
+        ? { ...o, content: wireContent(op.content, opts.inlineThresholdBytes) }
+        : o;
+    });
     return mutate({ ...b, type: "txn", ops, session: sessionOf(b) });
   });
   app.post(META_ROUTES.lockAcquire, { schema: META_SCHEMAS.lockAcquire }, async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "lockAcquire", session: sessionOf(b) });
   });
   app.post(META_ROUTES.lockRenew, { schema: META_SCHEMAS.lockRenew }, async (req) => {

@@ -245,7 +245,8 @@ async function client(
   const session = await waitUntil("a session", async () => {
     const leader = await c.leader(3000);
     const r = await c.http.post(`${c.url(leader)}/v1/sessions`, {});
-    return r.status === 200 ? { id: (r.body as { sessionId: number }).sessionId, seq: 0 } : null;
+    const opened = r.body as { sessionId: number; secret: string };
+    return r.status === 200 ? { id: opened.sessionId, secret: opened.secret, seq: 0 } : null;
   });
   let n = 0;
   while (Date.now() < until) {
@@ -268,12 +269,12 @@ async function runOp(
   c: MetaCluster,
   clientId: number,
   input: FsInput,
-  session: { id: number; seq: number } | null,
+  session: { id: number; secret: string; seq: number } | null,
   history: HistoryRecorder<FsInput, FsOutput>,
   deadline: number,
 ): Promise<void> {
   const call = history.begin(clientId, input);
-  const s = session ? { id: session.id, seq: session.seq, ackedSeq: 0 } : null;
+  const s = session ? { id: session.id, seq: session.seq, ackedSeq: 0, secret: session.secret } : null;
   while (Date.now() < deadline) {
     const target =
       input.kind === "read"
@@ -301,7 +302,7 @@ function send(
   c: MetaCluster,
   id: number,
   input: FsInput,
-  session: { id: number; seq: number; ackedSeq: number } | null,
+  session: { id: number; seq: number; ackedSeq: number; secret: string } | null,
 ): Promise<HttpResult> {
   const url = c.url(id);
   const content = (v: string) => ({ kind: "inline", dataBase64: Buffer.from(v).toString("base64") });

@@ -47,6 +47,7 @@ const Content = Type.Union([
   }),
 ]);
 const LockToken = Type.Optional(Id);
+const LockSecret = Type.Optional(SessionSecret);
 
 /** Txn items are checked in depth by the state machine's parser; here: objects with their tag. */
 const TxnItem = (tag: string) =>
@@ -121,7 +122,13 @@ export const META_SCHEMAS = {
     response: { 200: closed({ sessionId: Id }), ...errors },
   },
   mkdir: {
-    body: closed({ path: Path, parents: Type.Optional(Flag), lockToken: LockToken, session: Session }),
+    body: closed({
+      path: Path,
+      parents: Type.Optional(Flag),
+      lockToken: LockToken,
+      lockSecret: LockSecret,
+      session: Session,
+    }),
     response: { 200: closed({ created: Type.Array(Type.String()) }), ...errors },
   },
   commit: {
@@ -130,17 +137,24 @@ export const META_SCHEMAS = {
       content: Content,
       expectedVersion: Type.Optional(Count),
       lockToken: LockToken,
+      lockSecret: LockSecret,
       createParents: Type.Optional(Flag),
       session: Session,
     }),
     response: { 200: open({ version: Id }), ...errors },
   },
   rename: {
-    body: closed({ from: Path, to: Path, lockToken: LockToken, session: Session }),
+    body: closed({ from: Path, to: Path, lockToken: LockToken, lockSecret: LockSecret, session: Session }),
     response: { 200: open({}), ...errors },
   },
   delete: {
-    body: closed({ path: Path, recursive: Type.Optional(Flag), lockToken: LockToken, session: Session }),
+    body: closed({
+      path: Path,
+      recursive: Type.Optional(Flag),
+      lockToken: LockToken,
+      lockSecret: LockSecret,
+      session: Session,
+    }),
     response: { 200: open({ removed: Count }), ...errors },
   },
   txn: {
@@ -157,6 +171,7 @@ export const META_SCHEMAS = {
       mode: Type.Union([Type.Literal("exclusive"), Type.Literal("shared")]),
       ttlMs: Id,
       owner: Type.String({ maxLength: 1024 }),
+      secret: LockSecret,
       session: Session,
     }),
     response: { 200: closed({ token: Id, expiresAtMs: Count }), ...errors },

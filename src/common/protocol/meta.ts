@@ -70,6 +70,8 @@ export interface MkdirRequest {
   path: string;
   parents?: boolean;
   lockToken?: number;
+  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
+  lockSecret?: string;
   session: WireSession;
 }
 export interface CommitRequest {
@@ -78,6 +80,7 @@ export interface CommitRequest {
   /** Compare-and-set on the latest version; 0 means the file must not exist yet. */
   expectedVersion?: number;
   lockToken?: number;
+  lockSecret?: string;
   createParents?: boolean;
   session: WireSession;
 }
@@ -85,12 +88,16 @@ export interface RenameRequest {
   from: string;
   to: string;
   lockToken?: number;
+  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
+  lockSecret?: string;
   session: WireSession;
 }
 export interface DeleteRequest {
   path: string;
   recursive?: boolean;
   lockToken?: number;
+  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
+  lockSecret?: string;
   session: WireSession;
 }
 
@@ -99,7 +106,7 @@ export type WireTxnCondition =
   | { kind: "version"; path: string; version: number }
   | { kind: "lockToken"; path: string; token: number };
 
-export type WireTxnOp =
+export type WireTxnOp = (
   | { type: "mkdir"; path: string; parents?: boolean; lockToken?: number }
   | {
       type: "commit";
@@ -110,7 +117,8 @@ export type WireTxnOp =
       createParents?: boolean;
     }
   | { type: "rename"; from: string; to: string; lockToken?: number }
-  | { type: "delete"; path: string; recursive?: boolean; lockToken?: number };
+  | { type: "delete"; path: string; recursive?: boolean; lockToken?: number }
+) & { lockSecret?: string };
 
 export interface TxnRequest {
   conditions: WireTxnCondition[];
@@ -125,6 +133,12 @@ export interface LockAcquireRequest {
   mode: LockMode;
   ttlMs: number;
   owner: string;
+  /**
+   * A random secret the acquirer draws for this lock (optional; the client library always sends one):
+   * presented with the token, it lets another session write under the lock (`raftfs lock` hands it to
+   * its child). Renew and release stay with the acquiring session. Only its SHA-256 reaches the log.
+   */
+  secret?: string;
   session: WireSession;
 }
 export interface LockTokenRequest {

@@ -41,6 +41,7 @@ export interface MkdirOp {
   /** Create missing ancestors, and succeed if the directory already exists (`mkdir -p`). */
   parents?: boolean;
   lockToken?: number;
+  lockSecretHash?: string;
 }
 
 export interface CommitOp {
@@ -50,6 +51,7 @@ export interface CommitOp {
   /** Compare-and-set on the latest version; 0 means "the file must not exist". */
   expectedVersion?: number;
   lockToken?: number;
+  lockSecretHash?: string;
   createParents?: boolean;
 }
 
@@ -58,6 +60,7 @@ export interface RenameOp {
   from: string;
   to: string;
   lockToken?: number;
+  lockSecretHash?: string;
 }
 
 export interface DeleteOp {
@@ -65,8 +68,14 @@ export interface DeleteOp {
   path: string;
   recursive?: boolean;
   lockToken?: number;
+  lockSecretHash?: string;
 }
 
+/**
+ * `lockSecretHash` (with `lockToken`): the SHA-256 of the lock's own secret, which lets a holder
+ * delegate writing under its lock to another session (`raftfs lock` hands it to its child process).
+ * Renewing and releasing stay with the acquiring session.
+ */
 /** The operations a transaction may contain. */
 export type NamespaceOp = MkdirOp | CommitOp | RenameOp | DeleteOp;
 
@@ -103,7 +112,15 @@ export type Command =
   | (RenameOp & WithSession)
   | (DeleteOp & WithSession)
   | ({ type: "txn"; conditions: TxnCondition[]; ops: NamespaceOp[] } & WithSession)
-  | ({ type: "lockAcquire"; path: string; mode: LockMode; ttlMs: number; owner: string } & WithSession)
+  | ({
+      type: "lockAcquire";
+      path: string;
+      mode: LockMode;
+      ttlMs: number;
+      owner: string;
+      /** SHA-256 of a secret the acquirer drew for this lock (optional): see NamespaceOp. */
+      secretHash?: string;
+    } & WithSession)
   | ({ type: "lockRenew"; path: string; token: number } & WithSession)
   | ({ type: "lockRelease"; path: string; token: number } & WithSession)
   /** An admin removes every lease on exactly `path`, whoever holds it; `by` names the admin (audit). */

@@ -41,6 +41,13 @@ export interface AcquireRequest {
   owner: string;
   sessionId: number;
   token: number;
+  secretHash?: string;
+}
+
+/** Who presents a token to `fence`: the mutating session, and the hash of a lock secret it was given. */
+export interface FenceCaller {
+  sessionId: number | undefined;
+  lockSecretHash?: string | undefined;
 }
 
 /** A path a mutation touches; `subtree` when the whole subtree below it moves or disappears. */
@@ -58,9 +65,9 @@ export function isLive(h: Holding, nowMs: number): boolean {
   return nowMs <= h.expiresAtMs;
 }
 
-/** What anyone may see of a lease: everything but its token. */
+/** What anyone may see of a lease: everything but its token and its secret's hash. */
 export function holderInfo(h: Holding): LockHolderInfo {
-  const { token: _token, ...visible } = h;
+  const { token: _token, secretHash: _secretHash, ...visible } = h;
   return visible;
 }
 
@@ -148,6 +155,7 @@ export class LockTable {
       ttlMs: req.ttlMs,
       acquiredAtMs: nowMs,
       expiresAtMs: nowMs + req.ttlMs,
+      ...(req.secretHash !== undefined ? { secretHash: req.secretHash } : {}),
     };
     this.add(holding);
     return { holding, expired };
@@ -174,15 +182,16 @@ export class LockTable {
   }
 
   /**
-   * Admits or refuses a mutation of `targets` by session `sessionId` presenting `token`: LOCKED when a
-   * live lease covers a target and no (or a non-exclusive, or another session's, or another holder's)
-   * token is given; STALE_TOKEN when the token is not a live lease covering the targets — expired,
-   * released, superseded, or for another path.
+   * Admits or refuses a mutation of `targets` by `caller` presenting `token`: LOCKED when a live lease
+   * covers a target and no (or a non-exclusive, or another holder's) token is given, or one that the
+   * caller may not use (neither its session's nor delegated with the lock's secret); STALE_TOKEN when
+   * the token is not a live lease covering the targets — expired, released, superseded, or for another
+   * path.
    */
   fence(
     targets: readonly FenceTarget[],
     token: number | undefined,
-    sessionId: number | undefined,
+    caller: FenceCaller,
     nowMs: number,
   ): void {
     if (this.byPath.size === 0 && token === undefined) return;
@@ -204,7 +213,8 @@ export class LockTable {
         holders,
       });
     }
-    if (mine.sessionId !== sessionId) {
+    const delegated = mine.secretHash !== undefined && mine.secretHash === caller.lockSecretHash;
+    if (mine.sessionId !== caller.sessionId && !delegated) {
       fail("LOCKED", `${path} is locked: lock token ${token} belongs to another session`, {
         path,
         token,

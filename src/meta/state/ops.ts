@@ -16,7 +16,7 @@ import type {
   NamespaceOp,
   RenameOp,
 } from "./commands.js";
-import type { LockTable } from "./locks.js";
+import type { FenceCaller, LockTable } from "./locks.js";
 import { latestVersion, type Namespace } from "./namespace.js";
 import { fail, type Outcome } from "./outcome.js";
 import type { Change, FileVersion } from "./types.js";
@@ -38,6 +38,10 @@ export function chunksOf(content: FileContent): readonly ChunkRef[] {
 
 function sizeOf(content: FileContent): number {
   return content.kind === "chunks" ? content.sizeBytes : content.data.length;
+}
+
+function caller(ctx: OpContext, op: NamespaceOp): FenceCaller {
+  return { sessionId: ctx.sessionId, lockSecretHash: op.lockSecretHash };
 }
 
 export function applyNamespaceOp(ctx: OpContext, op: NamespaceOp): Outcome {
@@ -62,7 +66,7 @@ function requireParent(ctx: OpContext, path: string, createParents: boolean): st
 }
 
 function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
-  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, ctx.sessionId, ctx.nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller(ctx, op), ctx.nowMs);
   const existing = ctx.ns.get(op.path);
   if (existing !== undefined) {
     if (existing.type === "dir" && op.parents) return { value: { created: [] }, changes: [] };
@@ -78,7 +82,7 @@ function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
 
 function commit(ctx: OpContext, op: CommitOp): Outcome {
   const { ns, nowMs } = ctx;
-  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, ctx.sessionId, nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller(ctx, op), nowMs);
   if (op.path === ROOT_PATH) fail("IS_A_DIRECTORY", "/ is a directory", { path: op.path });
   const missing = requireParent(ctx, op.path, op.createParents === true);
   const node = ns.get(op.path);
@@ -147,7 +151,7 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
       { path: to, subtree: true },
     ],
     op.lockToken,
-    ctx.sessionId,
+    caller(ctx, op),
     nowMs,
   );
   if (ns.get(from) === undefined) fail("NOT_FOUND", `${from} does not exist`, { path: from });
@@ -171,7 +175,7 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
 function remove(ctx: OpContext, op: DeleteOp): Outcome {
   const { ns, nowMs } = ctx;
   if (op.path === ROOT_PATH) fail("BAD_REQUEST", "cannot delete /", { path: op.path });
-  ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, ctx.sessionId, nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, caller(ctx, op), nowMs);
   const node = ns.get(op.path);
   if (node === undefined) fail("NOT_FOUND", `${op.path} does not exist`, { path: op.path });
   if (node.type === "dir" && node.children.size > 0 && !op.recursive) {

@@ -110,8 +110,11 @@ export type NodeSnapshot =
   | { path: string; type: "dir"; createdAtMs: number; modifiedAtMs: number }
   | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] };
 
-/** A lease as the state keeps it: what anyone may see, plus the fencing token only its holder is told. */
-export type LockHoldingSnapshot = LockHolder & { token: number };
+/**
+ * A lease as the state keeps it: what anyone may see, plus the fencing token only its holder is told and
+ * the hash of the lock's own secret, if its acquirer drew one (it may hand that to a delegate writer).
+ */
+export type LockHoldingSnapshot = LockHolder & { token: number; secretHash?: string };
 
 /** A remembered result; `changes` are not kept, a replay changes nothing. */
 export type StoredResult = { ok: true; value: unknown } | { ok: false; error: ErrorBody };

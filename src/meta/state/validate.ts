@@ -128,10 +128,17 @@ function parseContent(raw: unknown): FileContent {
   return bad('content.kind must be "inline" or "chunks"');
 }
 
+function optHash(o: Obj, key: string): Record<string, string> {
+  const v = o[key];
+  if (v === undefined) return {};
+  if (typeof v !== "string" || !SECRET_HASH.test(v)) bad(`${key} must be a SHA-256 in lowercase hex`);
+  return { [key]: v };
+}
+
 export function parseNamespaceOp(raw: unknown): NamespaceOp {
   const o = asObj(raw, "operation");
   const lockToken = optInt(o, "lockToken", 1);
-  const token = lockToken === undefined ? {} : { lockToken };
+  const token = lockToken === undefined ? {} : { lockToken, ...optHash(o, "lockSecretHash") };
   switch (o.type) {
     case "mkdir":
       return { type: "mkdir", path: path(o, "path"), parents: optBool(o, "parents"), ...token };
@@ -208,6 +215,7 @@ export function parseCommand(raw: unknown): Command {
         mode: o.mode,
         ttlMs: int(o, "ttlMs", 1, LIMITS.maxLockTtlMs),
         owner: str(o, "owner", LIMITS.maxOwnerLength),
+        ...optHash(o, "secretHash"),
       };
     }
     case "lockRenew":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Harness, inline, liveHoldings } from "./helpers.js";
+import { Harness, inline, liveHoldings, secretHash } from "./helpers.js";
 
 const X = { type: "lockAcquire", mode: "exclusive", ttlMs: 1000, owner: "x" } as const;
 const S = { type: "lockAcquire", mode: "shared", ttlMs: 1000, owner: "r" } as const;
@@ -301,6 +301,43 @@ describe("lock tokens are capabilities of the acquiring session", () => {
     h.ok({ type: "commit", path: "/f", content: inline("a"), lockToken: t }, a);
     h.ok({ type: "lockRenew", path: "/f", token: t }, a);
     h.ok({ type: "lockRelease", path: "/f", token: t }, a);
+  });
+
+  it("the lock's own secret delegates writing under it to another session, not renewing or releasing", () => {
+    const h = new Harness();
+    const [a, b] = [h.openSession(), h.openSession()];
+    const t = acquire(h, { path: "/f", secretHash: secretHash("lock secret") }, a);
+    expect(JSON.stringify([h.fs.locks(), h.fs.stat("/").lock ?? null])).not.toContain(
+      secretHash("lock secret"),
+    );
+    const write = (lockSecretHash: string) => ({
+      type: "commit",
+      path: "/f",
+      content: inline("b"),
+      lockToken: t,
+      lockSecretHash,
+    });
+    expect(h.err(write(secretHash("guess")), b).code).toBe("LOCKED");
+    expect(h.ok(write(secretHash("lock secret")), b)).toEqual({ version: 1 });
+    const txn = {
+      type: "txn",
+      conditions: [],
+      ops: [{ ...write(secretHash("lock secret")), type: "commit" }],
+    };
+    expect(h.ok(txn, b)).toMatchObject({ results: [{ version: 2 }] });
+    expect(h.err({ type: "lockRenew", path: "/f", token: t }, b).code).toBe("LOCK_NOT_HELD");
+    expect(h.err({ type: "lockRelease", path: "/f", token: t }, b).code).toBe("LOCK_NOT_HELD");
+    // A lock acquired without a secret cannot be delegated.
+    const t2 = acquire(h, { path: "/g" }, a);
+    const g = {
+      type: "commit",
+      path: "/g",
+      content: inline("b"),
+      lockToken: t2,
+      lockSecretHash: secretHash(""),
+    };
+    expect(h.err(g, b).code).toBe("LOCKED");
+    expect(h.err({ ...write("nothex"), path: "/f" }, b).code).toBe("BAD_REQUEST");
   });
 
   it("a transaction's lockToken condition holds only for the holding session", () => {
