@@ -197,7 +197,12 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.openSession, { schema: META_SCHEMAS.openSession }, async (req) => {
     // Only the leader proposes: a follower's NOT_LEADER must not cost the client its allowance.
     if (!replica.isLeader()) throw replica.notLeader();
-    openLimiter.take(clientName(req));
+    try {
+      openLimiter.take(clientName(req));
+    } catch (err) {
+      deps.metrics?.sessionOpensLimited.inc();
+      throw err;
+    }
     const secret = newSessionSecret();
     const r = (await mutate({ type: "openSession", secretHash: hashSessionSecret(secret) })) as object;
     return { ...r, secret };
