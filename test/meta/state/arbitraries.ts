@@ -95,6 +95,8 @@ export type Action =
   | { t: "txn"; conditions: ({ kind: string; path: string } & Record<string, unknown>)[]; ops: OpSpec[] }
   | { t: "lock"; path: string; mode: "exclusive" | "shared"; ttlMs: number; owner: string }
   | { t: "renew" | "release"; path: string; tokenRef: number; aim: boolean }
+  /** An admin breaks the locks on a path (in a session, as the client library sends it). */
+  | { t: "break"; path: string }
   | { t: "abandon"; chunkIds: string[] }
   | { t: "gc"; chunkIds: string[]; beforeOffsetMs: number }
   | { t: "revive"; chunkIds: string[] }
@@ -150,6 +152,7 @@ export function actionArb(paths: fc.Arbitrary<string> = pathArb(), lockWeight = 
         })
         .map((x): Action => x),
     },
+    { weight: 1, arbitrary: paths.map((path): Action => ({ t: "break", path })) },
     { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "abandon", chunkIds })) },
     { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "revive", chunkIds })) },
     {
@@ -311,6 +314,9 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
           path: (a.aim ? grant(a.tokenRef)?.path : undefined) ?? a.path,
           token: token(a.tokenRef),
         });
+        break;
+      case "break":
+        command = withSession({ type: "breakLock", path: a.path, by: "admin" });
         break;
       case "abandon":
         command = { type: "abandonChunks", chunkIds: a.chunkIds };
