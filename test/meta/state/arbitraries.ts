@@ -305,6 +305,8 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
           mode: a.mode,
           ttlMs: a.ttlMs,
           owner: a.owner,
+          // The lock's own secret (kept in the state and its snapshots, never shown).
+          secretHash: secretHash(`lock ${index}`),
         });
         break;
       case "renew":
