@@ -8,7 +8,7 @@ import type { WireSession } from "../../src/common/protocol/index.js";
 
 type Handler = (req: JsonRequest) => unknown | Promise<unknown>;
 
-function setup(handler: Handler) {
+function setup(handler: Handler, onOpen: () => Error | null = () => null) {
   const sent: JsonRequest[] = [];
   let sessions = 0;
   const meta = new MetaConnection(
@@ -17,6 +17,8 @@ function setup(handler: Handler) {
       send: async (_url, req) => {
         sent.push(req);
         if (req.path === "/v1/sessions") {
+          const refused = onOpen();
+          if (refused) throw refused;
           sessions++;
           return { sessionId: 100 + sessions, timeoutMs: 60_000, secret: `secret-${100 + sessions}` };
         }
@@ -32,6 +34,27 @@ function setup(handler: Handler) {
 }
 
 describe("sessions", () => {
+  test("a rate-limited open is waited out (retryAfterMs), then the mutation goes through", async () => {
+    let refusals = 2;
+    const limited = () =>
+      refusals-- > 0 ? new DfsError("RATE_LIMITED", "too many sessions", { retryAfterMs: 1 }) : null;
+    const t = setup(() => ({ ok: true }), limited);
+    expect(await t.s.mutate("/v1/fs/mkdir", { path: "/a" })).toEqual({ ok: true });
+    expect(t.sent.filter((r) => r.path === "/v1/sessions")).toHaveLength(3);
+    expect(t.opened()).toBe(1);
+  });
+
+  test("an open refused for another reason is not retried", async () => {
+    const t = setup(
+      () => ({ ok: true }),
+      () => new DfsError("LIMIT_EXCEEDED", "the session table is full"),
+    );
+    await expect(t.s.mutate("/v1/fs/mkdir", { path: "/a" })).rejects.toMatchObject({
+      code: "LIMIT_EXCEEDED",
+    });
+    expect(t.sent.filter((r) => r.path === "/v1/sessions")).toHaveLength(1);
+  });
+
   test("every mutation carries the secret its session was opened with", async () => {
     const t = setup(() => ({ ok: true }));
     await t.s.mutate("/v1/fs/mkdir", { path: "/a" });
