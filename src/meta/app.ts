@@ -197,14 +197,19 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.openSession, { schema: META_SCHEMAS.openSession }, async (req) => {
     // Only the leader proposes: a follower's NOT_LEADER must not cost the client its allowance.
     if (!replica.isLeader()) throw replica.notLeader();
+    const client = clientName(req);
     try {
-      openLimiter.take(clientName(req));
+      openLimiter.take(client);
     } catch (err) {
       deps.metrics?.sessionOpensLimited.inc();
       throw err;
     }
     const secret = newSessionSecret();
-    const r = (await mutate({ type: "openSession", secretHash: hashSessionSecret(secret) })) as object;
+    const r = (await mutate({
+      type: "openSession",
+      secretHash: hashSessionSecret(secret),
+      client,
+    })) as object;
     return { ...r, secret };
   });
   app.post(META_ROUTES.keepAlive, { schema: META_SCHEMAS.keepAlive }, async (req) => {

@@ -84,7 +84,9 @@ describe("opening a session", () => {
     expect(open.status).toBe(200);
     const secret = open.body.secret as string;
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43,}$/); // base64url of ≥ 32 random bytes
-    expect(t.proposed).toEqual([{ type: "openSession", secretHash: sha256(secret) }]);
+    expect(t.proposed).toEqual([
+      { type: "openSession", secretHash: sha256(secret), client: "address 127.0.0.1" },
+    ]);
 
     const session = { id: open.body.sessionId, seq: 1, ackedSeq: 0, secret };
     const mkdir = await t.post(META_ROUTES.mkdir, { path: "/a", session });
@@ -128,6 +130,19 @@ describe("opening a session", () => {
     const limited = await t.post(META_ROUTES.openSession, {}, {}, "10.0.0.1");
     expect([limited.status, limited.body.code]).toEqual([429, "RATE_LIMITED"]);
     expect(limited.body.message).toMatch(/address 10\.0\.0\.1/);
+    expect((await t.post(META_ROUTES.openSession, {}, {}, "10.0.0.2")).status).toBe(200);
+  });
+
+  test("one client may hold only its share of the table (429 LIMIT_EXCEEDED); others still open", async () => {
+    const t = setup({ fs: { maxSessionsPerClient: 2 } });
+    for (let i = 0; i < 2; i++)
+      expect((await t.post(META_ROUTES.openSession, {}, {}, "10.0.0.1")).status).toBe(200);
+    const third = await t.post(META_ROUTES.openSession, {}, {}, "10.0.0.1");
+    expect(third.body).toMatchObject({
+      code: "LIMIT_EXCEEDED",
+      message: expect.stringMatching(/address 10\.0\.0\.1/),
+    });
+    expect(third.status).toBe(429);
     expect((await t.post(META_ROUTES.openSession, {}, {}, "10.0.0.2")).status).toBe(200);
   });
 

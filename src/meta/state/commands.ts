@@ -103,8 +103,11 @@ export type Command =
   | { type: "noop" }
   /** The first command of every new leader: leases and sessions restart in full. */
   | { type: "leaderChanged" }
-  /** `secretHash`: SHA-256 of a random secret the shell drew and returns to the client alone. */
-  | { type: "openSession"; secretHash: string }
+  /**
+   * `secretHash`: SHA-256 of a random secret the shell drew and returns to the client alone; `client`:
+   * who asked (token name or address), so that no one client can hold the whole session table.
+   */
+  | { type: "openSession"; secretHash: string; client?: string }
   | { type: "keepAlive"; sessionId: number; secretHash: string }
   | { type: "closeSession"; sessionId: number; secretHash: string }
   | (MkdirOp & WithSession)

@@ -40,6 +40,7 @@ import type {
 import { parseCommand } from "./validate.js";
 
 const DEFAULT_MAX_SESSIONS = 10_000;
+const DEFAULT_MAX_SESSIONS_PER_CLIENT = 1_000;
 const DEFAULT_MAX_LOCK_HOLDINGS = 65_536;
 const DEFAULT_MAX_DATA_NODES = 10_000;
 export const MAX_RESULTS_PER_SESSION = 1000;
@@ -54,6 +55,7 @@ function resolveOptions(opts: FsStateOptions): ResolvedOptions {
     versionsRetained: opts.versionsRetained,
     sessionTimeoutMs: opts.sessionTimeoutMs,
     maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    maxSessionsPerClient: opts.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT,
     maxLockHoldings: opts.maxLockHoldings ?? DEFAULT_MAX_LOCK_HOLDINGS,
     maxDataNodes: opts.maxDataNodes ?? DEFAULT_MAX_DATA_NODES,
   };
@@ -183,7 +185,7 @@ export class FsState {
       case "leaderChanged":
         return { value: null, changes: none };
       case "openSession":
-        this.sessions.open(index, command.secretHash, nowMs);
+        this.sessions.open(index, command.secretHash, command.client ?? "", nowMs);
         return { value: { sessionId: index, timeoutMs: this.opts.sessionTimeoutMs }, changes: none };
       case "keepAlive":
         this.sessions.authenticate(command.sessionId, command.secretHash, nowMs);
@@ -262,6 +264,7 @@ export class FsState {
     return {
       timeoutMs: this.opts.sessionTimeoutMs,
       maxSessions: this.opts.maxSessions,
+      maxSessionsPerClient: this.opts.maxSessionsPerClient,
       maxResultsPerSession: MAX_RESULTS_PER_SESSION,
     };
   }

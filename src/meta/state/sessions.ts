@@ -24,6 +24,8 @@ import type { SessionSnapshot, StoredResult } from "./types.js";
 
 interface Session {
   id: number;
+  /** Who opened it (a client token's name, or an address), as the shell saw it; "" if unknown. */
+  client: string;
   /** SHA-256 of the session's secret; "" for sessions restored from a snapshot older than secrets. */
   secretHash: string;
   lastActiveMs: number;
@@ -35,6 +37,8 @@ interface Session {
 export interface SessionLimits {
   timeoutMs: number;
   maxSessions: number;
+  /** Sessions one client may hold at once, so that no one client can fill the table. */
+  maxSessionsPerClient: number;
   maxResultsPerSession: number;
 }
 
@@ -51,6 +55,8 @@ function deepFreeze<T>(v: T): T {
 
 export class SessionTable {
   private readonly sessions = new Map<number, Session>();
+  /** Sessions per named client (derived: rebuilt on restore). */
+  private readonly perClient = new Map<string, number>();
 
   constructor(private readonly limits: SessionLimits) {}
 
@@ -59,11 +65,21 @@ export class SessionTable {
   }
 
   /**
-   * Opens session `id`; returns the ids of expired sessions dropped to make room. Fails with
-   * LIMIT_EXCEEDED when the table is full of live sessions: those are never evicted.
+   * Opens session `id` for `client`; returns the ids of expired sessions dropped to make room. Fails
+   * with LIMIT_EXCEEDED when the table is full of live sessions (those are never evicted), or when
+   * `client` already holds its share.
    */
-  open(id: number, secretHash: string, nowMs: number): number[] {
+  open(id: number, secretHash: string, client: string, nowMs: number): number[] {
     assert(!this.sessions.has(id), "session ids (entry indexes) are unique");
+    if (client !== "" && (this.perClient.get(client) ?? 0) >= this.limits.maxSessionsPerClient) {
+      // Its expired sessions may still await the bounded sweep: finish it (each session goes once).
+      this.expireIdle(nowMs, this.sessions.size);
+      if ((this.perClient.get(client) ?? 0) >= this.limits.maxSessionsPerClient) {
+        fail("LIMIT_EXCEEDED", `${client} holds ${this.limits.maxSessionsPerClient} live sessions`, {
+          limit: this.limits.maxSessionsPerClient,
+        });
+      }
+    }
     const evicted: number[] = [];
     // Activity order: the front is the least recently active, so the first live one ends the search.
     for (const s of this.sessions.values()) {
@@ -75,8 +91,8 @@ export class SessionTable {
       }
       evicted.push(s.id);
     }
-    for (const e of evicted) this.sessions.delete(e);
-    this.sessions.set(id, { id, secretHash, lastActiveMs: nowMs, ackedSeq: 0, results: new Map() });
+    for (const e of evicted) this.forget(e);
+    this.add({ id, client, secretHash, lastActiveMs: nowMs, ackedSeq: 0, results: new Map() });
     return evicted;
   }
 
@@ -87,7 +103,7 @@ export class SessionTable {
   authenticate(id: number, secretHash: string, nowMs: number): Session {
     const s = this.sessions.get(id);
     if (s === undefined || this.expired(s, nowMs)) {
-      this.sessions.delete(id);
+      this.forget(id);
       return fail("SESSION_EXPIRED", `session ${id} has expired or never existed`, { sessionId: id });
     }
     if (s.secretHash === "" || s.secretHash !== secretHash) {
@@ -101,7 +117,23 @@ export class SessionTable {
 
   close(id: number, secretHash: string, nowMs: number): void {
     this.authenticate(id, secretHash, nowMs);
+    this.forget(id);
+  }
+
+  private add(s: Session): void {
+    this.sessions.set(s.id, s);
+    if (s.client !== "") this.perClient.set(s.client, (this.perClient.get(s.client) ?? 0) + 1);
+  }
+
+  private forget(id: number): void {
+    const s = this.sessions.get(id);
+    if (s === undefined) return;
     this.sessions.delete(id);
+    if (s.client === "") return;
+    const n = (this.perClient.get(s.client) ?? 0) - 1;
+    assert(n >= 0, "per-client session counts stay non-negative");
+    if (n === 0) this.perClient.delete(s.client);
+    else this.perClient.set(s.client, n);
   }
 
   private expired(s: Session, nowMs: number): boolean {
@@ -115,7 +147,7 @@ export class SessionTable {
       if (expired.length >= max || !this.expired(s, nowMs)) break;
       expired.push(s.id);
     }
-    for (const id of expired) this.sessions.delete(id);
+    for (const id of expired) this.forget(id);
     return expired.length;
   }
 
@@ -154,6 +186,7 @@ export class SessionTable {
   toSnapshot(): SessionSnapshot[] {
     return [...this.sessions.values()].map((s) => ({
       id: s.id,
+      ...(s.client !== "" ? { client: s.client } : {}),
       secretHash: s.secretHash,
       lastActiveMs: s.lastActiveMs,
       ackedSeq: s.ackedSeq,
@@ -175,8 +208,9 @@ export class SessionTable {
         assert(r.seq > s.ackedSeq, "snapshot: only unacknowledged results are kept");
         results.set(r.seq, deepFreeze(structuredClone(r.result)));
       }
-      table.sessions.set(s.id, {
+      table.add({
         id: s.id,
+        client: s.client ?? "",
         secretHash: s.secretHash ?? "",
         lastActiveMs: s.lastActiveMs,
         ackedSeq: s.ackedSeq,

@@ -13,6 +13,8 @@ export interface FsStateOptions {
   sessionTimeoutMs: number;
   /** Sessions at once; a full table drops expired ones, never live ones (then opening fails). Default 10 000. */
   maxSessions?: number;
+  /** Sessions one client (token name or address) may hold at once. Default 1 000. */
+  maxSessionsPerClient?: number;
   /** Live and not-yet-swept lock leases, all paths together. Default 65 536. */
   maxLockHoldings?: number;
   /** Registered data nodes. Default 10 000. */
@@ -121,6 +123,8 @@ export type StoredResult = { ok: true; value: unknown } | { ok: false; error: Er
 
 export interface SessionSnapshot {
   id: number;
+  /** Who opened it (absent: unknown, e.g. written before clients were recorded; counts for nobody). */
+  client?: string;
   /** SHA-256 of the session secret (absent in snapshots written before secrets: such sessions are unusable). */
   secretHash?: string;
   lastActiveMs: number;

@@ -186,7 +186,11 @@ export function parseCommand(raw: unknown): Command {
     case "openSession":
       if (typeof o.secretHash !== "string" || !SECRET_HASH.test(o.secretHash))
         bad("openSession needs the SHA-256 (hex) of the session secret");
-      return { type: "openSession", secretHash: o.secretHash };
+      return {
+        type: "openSession",
+        secretHash: o.secretHash,
+        ...(o.client === undefined ? {} : { client: str(o, "client", LIMITS.maxActorLength) }),
+      };
     case "keepAlive":
     case "closeSession": {
       const sessionId = int(o, "sessionId", 1);

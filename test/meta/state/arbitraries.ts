@@ -9,7 +9,12 @@ import type { FsStateOptions, LogEntry } from "../../../src/meta/state/index.js"
 import { FsState } from "../../../src/meta/state/index.js";
 import { chunked, chunkId, hashOf, secretHash } from "./helpers.js";
 
-export const PROP_OPTS: FsStateOptions = { versionsRetained: 2, sessionTimeoutMs: 8_000, maxSessions: 4 };
+export const PROP_OPTS: FsStateOptions = {
+  versionsRetained: 2,
+  sessionTimeoutMs: 8_000,
+  maxSessions: 4,
+  maxSessionsPerClient: 3,
+};
 
 export const pathArb = (names: readonly string[] = ["a", "b", "c"], maxDepth = 3) =>
   fc.array(fc.constantFrom(...names), { maxLength: maxDepth }).map((segs) => `/${segs.join("/")}`);
@@ -275,7 +280,7 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
     switch (a.t) {
       case "open":
         // The harness's convention: session `id` is opened with secret hash `hashOf(id)`.
-        command = { type: "openSession", secretHash: hashOf(index) };
+        command = { type: "openSession", secretHash: hashOf(index), client: `client ${step.session % 2}` };
         break;
       case "keepAlive":
         command = { type: "keepAlive", sessionId: sid, secretHash: hashOf(sid) };

@@ -110,6 +110,39 @@ describe("sessions", () => {
   });
 });
 
+describe("sessions per client", () => {
+  const open = (h: Harness, client: string) =>
+    h.apply({ type: "openSession", secretHash: hashOf(h.index + 1), client });
+
+  it("a client holding its share of live sessions is refused; others are not; expiry frees its share", () => {
+    const h = new Harness({ maxSessionsPerClient: 2, sessionTimeoutMs: 1000 });
+    expect(open(h, "token a").ok).toBe(true);
+    h.advance(600);
+    expect(open(h, "token a").ok).toBe(true);
+    const before = h.fs.partHashes().sessions;
+    expect(open(h, "token a")).toMatchObject({ ok: false, error: { code: "LIMIT_EXCEEDED", limit: 2 } });
+    expect(h.fs.partHashes().sessions).toBe(before);
+    expect(open(h, "token b").ok).toBe(true);
+    // Sessions recorded without a client (older entries) count for nobody.
+    expect(h.apply({ type: "openSession", secretHash: hashOf(h.index + 1) }).ok).toBe(true);
+    h.advance(500); // the first of a's sessions has expired (unswept): a may open one more
+    expect(open(h, "token a").ok).toBe(true);
+    expect(open(h, "token a").ok).toBe(false);
+  });
+
+  it("the per-client counts survive a snapshot", () => {
+    const h = new Harness({ maxSessionsPerClient: 1 });
+    expect(open(h, "token a").ok).toBe(true);
+    const restored = FsState.restore(h.fs.snapshot(), { ...DEFAULT_OPTS, maxSessionsPerClient: 1 });
+    const r = restored.apply({
+      index: h.index + 1,
+      timestampMs: h.nowMs,
+      command: { type: "openSession", secretHash: hashOf(h.index + 1), client: "token a" },
+    });
+    expect(r).toMatchObject({ ok: false, error: { code: "LIMIT_EXCEEDED" } });
+  });
+});
+
 describe("session secrets", () => {
   it("another session's id and seq with a wrong or missing secret get no cached answer and change nothing", () => {
     const h = new Harness();
