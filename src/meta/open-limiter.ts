@@ -20,9 +20,8 @@ export interface OpenLimiterOptions {
 
 /**
  * A client process opens one session; 100 at once and 10 a second after that is beyond what one user's
- * scripts need (the client library waits out a refusal). It slows a flood, it does not cap it: a token
- * can still hold up to burst + perSecond × sessionTimeoutMs live sessions, so a cluster with many
- * untrusted tokens should lower these (or the session timeout).
+ * scripts need (the client library waits out a refusal). This slows a flood; the cap on what a client
+ * may hold is the state machine's (`maxSessionsPerClient` live sessions per token name or address).
  */
 export const DEFAULT_OPEN_LIMITS: OpenLimiterOptions = { burst: 100, perSecond: 10, maxClients: 10_000 };
 

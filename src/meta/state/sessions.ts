@@ -6,7 +6,9 @@
  * at most `maxResultsPerSession` results (when full, the oldest is dropped and `ackedSeq` rises to it,
  * so a late retry of it is refused — never re-applied), and at most `maxSessions` sessions. A full
  * table makes room only by dropping sessions that have already expired: a live session is never
- * evicted (that would silently break its exactly-once promise), so a new open is refused instead.
+ * evicted (that would silently break its exactly-once promise), so a new open is refused instead; and
+ * one client (as named by the shell: token name or address) may hold at most `maxSessionsPerClient`,
+ * so no one client can fill the table.
  *
  * A session is a capability: it was opened with a random secret of which the table keeps only the
  * SHA-256, and every use must present the same hash. A request with the wrong one is refused before it
