@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     const leader = c.url(await c.leader());
     const s = await c.http.post(`${leader}/v1/sessions`, {});
     expectStatus("session", s, 200);
-    const sid = (s.body as { sessionId: number }).sessionId;
+    const { sessionId: sid, secret } = s.body as { sessionId: number; secret: string };
     let seq = 0;
     // Distinct content per chunk, so nothing is deduplicated.
     const chunkData = (i: number) => {
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     const committed = await c.http.post(`${leader}/v1/fs/commit`, {
       path: "/big",
       content: { kind: "chunks", chunks: refs, sizeBytes: n * CHUNK },
-      session: { id: sid, seq: ++seq, ackedSeq: 0 },
+      session: { id: sid, seq: ++seq, ackedSeq: 0, secret },
     });
     const putMbps = mbps(n * CHUNK, performance.now() - t0);
     // The put counts only if the commit took: version 1 of a file of all the chunks.
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
             path: `/small/${size}/f${i}`,
             content,
             createParents: true,
-            session: { id: sid, seq: ++seq, ackedSeq: 0 },
+            session: { id: sid, seq: ++seq, ackedSeq: 0, secret },
           });
           expectStatus(`commit /small/${size}/f${i}`, res, 200);
         } catch (err) {

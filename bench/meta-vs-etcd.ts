@@ -118,12 +118,12 @@ async function startRaftfs(): Promise<System> {
   const urls = new Map(ports.map((p, i) => [i + 1, `http://127.0.0.1:${p}`]));
   // Like the client library: each mutation takes the next seq and acknowledges every seq below the
   // oldest still in flight, so the replicas keep only the results that may still be asked for again.
-  const sessions = new Map<string, { id: number; seq: number; inFlight: Set<number> }>();
+  const sessions = new Map<string, { id: number; secret: string; seq: number; inFlight: Set<number> }>();
   const mutation = async (url: string, route: string, body: Record<string, unknown>) => {
     let s = sessions.get(url);
     if (!s) {
-      const r = (await postOk(`${url}/v1/sessions`, {})) as { sessionId: number };
-      s = { id: r.sessionId, seq: 0, inFlight: new Set() };
+      const r = (await postOk(`${url}/v1/sessions`, {})) as { sessionId: number; secret: string };
+      s = { id: r.sessionId, secret: r.secret, seq: 0, inFlight: new Set() };
       sessions.set(url, s);
     }
     const seq = ++s.seq;
@@ -131,7 +131,10 @@ async function startRaftfs(): Promise<System> {
     for (const q of s.inFlight) if (q < oldest) oldest = q;
     s.inFlight.add(seq);
     try {
-      await postOk(`${url}${route}`, { ...body, session: { id: s.id, seq, ackedSeq: oldest - 1 } });
+      await postOk(`${url}${route}`, {
+        ...body,
+        session: { id: s.id, seq, ackedSeq: oldest - 1, secret: s.secret },
+      });
     } finally {
       s.inFlight.delete(seq);
     }

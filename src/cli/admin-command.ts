@@ -1,6 +1,6 @@
 /**
- * `raftfs admin ...`: metadata membership and data-node decommission (role `admin` when tokens are
- * configured). Each prints the leader's answer, as JSON with `--json`.
+ * `raftfs admin ...`: metadata membership, data-node decommission and breaking locks (role `admin`
+ * when tokens are configured). Each prints the leader's answer, as JSON with `--json`.
  */
 import type { Command } from "commander";
 import type { RaftfsClient } from "../client/index.js";
@@ -62,10 +62,27 @@ const COMMANDS: AdminCommand[] = [
   },
 ];
 
+function describeBreak(a: Record<string, unknown>): string {
+  const broken = (a.broken ?? []) as { sessionId: number; mode: string; owner: string }[];
+  if (broken.length === 0) return `no lock held on ${a.path}`;
+  const whose = broken.map((h) => `session ${h.sessionId} (${h.mode}, owner ${h.owner})`).join(", ");
+  return `broke ${broken.length} lock(s) on ${a.path}: ${whose}`;
+}
+
 export function addAdminCommands(program: Command, io: CliIo, g: Globals): void {
   const admin = program
     .command("admin")
-    .description("cluster administration: metadata replicas and data-node decommission (role admin)");
+    .description(
+      "cluster administration: metadata replicas, data-node decommission, breaking locks (role admin)",
+    );
+  admin
+    .command("break-lock")
+    .description("remove every lock on exactly <path>, whoever holds it (recorded in the event feed)")
+    .argument("<path>", "the locked path")
+    .option("--json", "the leader's answer as JSON")
+    .action((path: string, o: { json?: boolean }, c: Command) =>
+      runAdmin(io, g(c), o.json, (client) => client.admin.breakLock(path), describeBreak),
+    );
   for (const spec of COMMANDS) {
     const cmd = admin
       .command(spec.name)

@@ -54,7 +54,7 @@ export async function put(
     const out = client.createWriteStream(target, {
       ...(o.parents ? { createParents: true } : {}),
       ...(o.expectedVersion !== undefined ? { expectedVersion: o.expectedVersion } : {}),
-      ...lockOption(o.lockToken),
+      ...lockOption(o.lockToken, io.env),
     });
     const progress = startProgress(io, `put ${target}`, total, progressEnabled(io, { ...g, ...o }));
     try {
@@ -190,7 +190,7 @@ export async function statCommand(
     rows.push(["created", humanTime(s.createdAtMs)], ["modified", humanTime(s.modifiedAtMs)]);
     for (const h of s.lock?.holders ?? []) {
       const left = humanDuration(h.expiresAtMs - Date.now());
-      rows.push(["lock", `${h.mode}, token ${h.token}, owner ${h.owner}, expires in ${left}`]);
+      rows.push(["lock", `${h.mode}, session ${h.sessionId}, owner ${h.owner}, expires in ${left}`]);
     }
     for (const [k, v] of rows) await line(io, `${`${k}:`.padEnd(10)}${v}`);
   });
@@ -206,7 +206,7 @@ export async function mkdir(
     for (const p of paths) {
       await client.mkdir(p, {
         recursive: o.parents === true,
-        ...lockOption(o.lockToken),
+        ...lockOption(o.lockToken, io.env),
       });
     }
   });
@@ -219,7 +219,7 @@ export async function mv(
   to: string,
   o: { lockToken?: number },
 ): Promise<void> {
-  await withClient(io, g, (client) => client.rename(from, to, lockOption(o.lockToken)));
+  await withClient(io, g, (client) => client.rename(from, to, lockOption(o.lockToken, io.env)));
 }
 
 export async function rmCommand(
@@ -233,7 +233,7 @@ export async function rmCommand(
       await client.rm(p, {
         recursive: o.recursive === true,
         force: o.force === true,
-        ...lockOption(o.lockToken),
+        ...lockOption(o.lockToken, io.env),
       });
     }
   });
@@ -262,7 +262,17 @@ export async function versions(
   });
 }
 
-/** `{ lockToken }` when one was given (the options are exact: no `lockToken: undefined`). */
-function lockOption(lockToken: number | undefined): { lockToken?: number } {
-  return lockToken !== undefined ? { lockToken } : {};
+/**
+ * `{ lockToken }` when one was given (the options are exact: no `lockToken: undefined`), with the lock's
+ * secret when we run under `raftfs lock` for that very token: the lock belongs to the parent's session,
+ * and its secret is what lets this process (another session) write under it.
+ */
+function lockOption(
+  lockToken: number | undefined,
+  env: NodeJS.ProcessEnv,
+): { lockToken?: number; lockSecret?: string } {
+  if (lockToken === undefined) return {};
+  const secret = env.RAFTFS_LOCK_SECRET;
+  const inherited = secret !== undefined && secret.length > 0 && env.RAFTFS_LOCK_TOKEN === String(lockToken);
+  return inherited ? { lockToken, lockSecret: secret } : { lockToken };
 }

@@ -1,6 +1,8 @@
 /**
  * `raftfs lock <path> -- <command...>`: holds the lock while the command runs, hands it the fencing
- * token in RAFTFS_LOCK_TOKEN (writes under the lock pass it with `--lock-token`), releases it after,
+ * token in RAFTFS_LOCK_TOKEN (writes under the lock pass it with `--lock-token`) and the lock's secret
+ * in RAFTFS_LOCK_SECRET (a token is honoured only from the session that acquired it, or with that
+ * secret: the child's `raftfs put` is another process, hence another session), releases it after,
  * and exits with the command's code. Ctrl-C goes to the command (it shares our terminal); we wait
  * for it to end and release the lock before exiting.
  */
@@ -73,7 +75,12 @@ export async function lockCommand(
     try {
       return await runChild(
         command,
-        { ...io.env, RAFTFS_LOCK_TOKEN: String(handle.token), RAFTFS_LOCK_PATH: handle.path },
+        {
+          ...io.env,
+          RAFTFS_LOCK_TOKEN: String(handle.token),
+          RAFTFS_LOCK_SECRET: handle.secret,
+          RAFTFS_LOCK_PATH: handle.path,
+        },
         (k) => {
           kill = k;
         },

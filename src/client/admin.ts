@@ -1,12 +1,32 @@
 /**
- * Cluster administration (role `admin` when tokens are configured): metadata membership and data-node
- * decommission. Each call goes to the leader; the answers are those of common/protocol/meta.ts.
+ * Cluster administration (role `admin` when tokens are configured): metadata membership, data-node
+ * decommission and breaking locks. Each call goes to the leader; the answers are those of
+ * common/protocol/meta.ts.
  */
-import { type AdminDataResponse, type AdminMetaResponse, META_ROUTES } from "../common/protocol/index.js";
+import { normalizePath } from "../common/paths.js";
+import {
+  type AdminBreakLockResponse,
+  type AdminDataResponse,
+  type AdminMetaResponse,
+  META_ROUTES,
+} from "../common/protocol/index.js";
 import type { MetaConnection } from "./meta-connection.js";
+import type { Sessions } from "./session.js";
 
 export class AdminApi {
-  constructor(private readonly meta: MetaConnection) {}
+  constructor(
+    private readonly meta: MetaConnection,
+    private readonly sessions: Sessions,
+  ) {}
+
+  /**
+   * Removes every lease on exactly `path`, whoever holds it (their holders lose the lock at their next
+   * renewal); the leader records who did it in its event feed. Exactly-once through the session, so a
+   * retry cannot break a lease granted after the first attempt.
+   */
+  breakLock(path: string): Promise<AdminBreakLockResponse> {
+    return this.sessions.mutate(META_ROUTES.adminBreakLock, { path: normalizePath(path) });
+  }
 
   /** Adds replica `id` of the config as a learner; the leader promotes it once it has caught up. */
   addMetaReplica(id: number): Promise<AdminMetaResponse> {

@@ -45,11 +45,28 @@ import { followFeed, type WatchEvent, type WatchOptions, watchChanges } from "./
 export interface WriteFileOptions {
   /** Compare-and-set: the latest version must be this one (0: the file must not exist). */
   expectedVersion?: number;
-  /** Fencing token of a lock covering the path. */
+  /** Fencing token of a lock covering the path (accepted from the session that acquired it)... */
   lockToken?: number;
+  /** ...or from anyone who also presents the lock's secret (`LockHandle.secret`, RAFTFS_LOCK_SECRET). */
+  lockSecret?: string;
   /** Create missing parent directories. */
   createParents?: boolean;
   signal?: AbortSignal;
+}
+
+/** A lock token, and the lock's secret if the writer is not the session that acquired it. */
+export interface LockFenceOptions {
+  lockToken?: number;
+  lockSecret?: string;
+}
+
+/** The request fields for `opts` (exact: no `lockToken: undefined`). */
+function fenceFields(opts: LockFenceOptions): LockFenceOptions {
+  if (opts.lockToken === undefined) return {};
+  return {
+    lockToken: opts.lockToken,
+    ...(opts.lockSecret !== undefined ? { lockSecret: opts.lockSecret } : {}),
+  };
 }
 
 export interface ReadFileOptions {
@@ -137,7 +154,7 @@ export class RaftfsClient {
       },
     );
     this.sessions = new Sessions(this.meta);
-    this.admin = new AdminApi(this.meta);
+    this.admin = new AdminApi(this.meta, this.sessions);
     this.cache = new ChunkCache({
       maxBytes: o.cacheBytes,
       ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),
@@ -267,24 +284,24 @@ export class RaftfsClient {
     return opts.withTypes ? r.entries : r.entries.map((e) => e.name);
   }
 
-  async mkdir(path: string, opts: { recursive?: boolean; lockToken?: number } = {}): Promise<MkdirResponse> {
+  async mkdir(path: string, opts: { recursive?: boolean } & LockFenceOptions = {}): Promise<MkdirResponse> {
     const p = normalizePath(path);
     const r = await this.sessions.mutate<MkdirResponse>(META_ROUTES.mkdir, {
       path: p,
       ...(opts.recursive ? { parents: true } : {}),
-      ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+      ...fenceFields(opts),
     });
     this.metaCache?.invalidate(p);
     return r;
   }
 
-  async rename(from: string, to: string, opts: { lockToken?: number } = {}): Promise<void> {
+  async rename(from: string, to: string, opts: LockFenceOptions = {}): Promise<void> {
     const f = normalizePath(from);
     const t = normalizePath(to);
     await this.sessions.mutate(META_ROUTES.rename, {
       from: f,
       to: t,
-      ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+      ...fenceFields(opts),
     });
     this.metaCache?.invalidate(f);
     this.metaCache?.invalidate(t);
@@ -292,14 +309,14 @@ export class RaftfsClient {
 
   async rm(
     path: string,
-    opts: { recursive?: boolean; force?: boolean; lockToken?: number } = {},
+    opts: { recursive?: boolean; force?: boolean } & LockFenceOptions = {},
   ): Promise<DeleteResponse> {
     const p = normalizePath(path);
     try {
       return await this.sessions.mutate<DeleteResponse>(META_ROUTES.delete, {
         path: p,
         ...(opts.recursive ? { recursive: true } : {}),
-        ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+        ...fenceFields(opts),
       });
     } catch (err) {
       if (opts.force && isDfsError(err, "NOT_FOUND")) return { removed: 0 };
@@ -463,7 +480,7 @@ export class RaftfsClient {
               path,
               content,
               ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
-              ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+              ...fenceFields(opts),
               ...(opts.createParents ? { createParents: true } : {}),
             },
             { signal },

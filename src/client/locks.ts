@@ -6,7 +6,7 @@
  * it *sent* the last successful acquire or renew, so it believes it lost the lock no later than the
  * leader does (a new leader restarts every lease in full, which only lengthens the server's view).
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { DfsError, isDfsError } from "../common/errors.js";
 import {
@@ -53,6 +53,11 @@ export class LockHandle {
   constructor(
     readonly path: string,
     readonly token: number,
+    /**
+     * The lock's own secret: with `token`, it lets another session (another process) write under this
+     * lock, as `raftfs lock` lets its child. Renew and release stay with this handle's session.
+     */
+    readonly secret: string,
     readonly mode: LockMode,
     readonly ttlMs: number,
     sentAtMs: number,
@@ -161,6 +166,8 @@ export async function acquireLock(
   // Every handle is its own holder: two handles of one client must exclude each other too.
   const owner = opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const wait = opts.wait ?? true;
+  // Drawn once: a retried acquire sends the same body, so the state's hash matches what we keep.
+  const secret = randomBytes(32).toString("base64url");
   const deadline = new Deadline(opts.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS);
   for (let attempt = 0; ; attempt++) {
     const sentAt = Date.now();
@@ -172,10 +179,11 @@ export async function acquireLock(
           mode,
           ttlMs,
           owner,
+          secret,
         },
         deps.signal ? { signal: deps.signal } : {},
       );
-      return new LockHandle(path, r.token, mode, ttlMs, sentAt, sessions, deps.onDone, opts.onRenew);
+      return new LockHandle(path, r.token, secret, mode, ttlMs, sentAt, sessions, deps.onDone, opts.onRenew);
     } catch (err) {
       if (!isDfsError(err, "LOCKED") || !wait || deadline.expired()) throw err;
     }

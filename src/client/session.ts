@@ -12,18 +12,26 @@
  */
 import { isDfsError } from "../common/errors.js";
 import { META_ROUTES, type OpenSessionResponse, type WireSession } from "../common/protocol/index.js";
+import { Deadline, sleep } from "./backoff.js";
 import type { MetaCall, MetaConnection } from "./meta-connection.js";
+
+/** How long opening a session waits out the replica's rate limit before giving up. */
+export const OPEN_WAIT_MS = 30_000;
+const MIN_OPEN_RETRY_MS = 10;
 
 class OpenSession {
   private nextSeq = 1;
   private readonly inFlight = new Set<number>();
 
-  constructor(readonly id: number) {}
+  constructor(
+    readonly id: number,
+    private readonly secret: string,
+  ) {}
 
   begin(): WireSession {
     const seq = this.nextSeq++;
     this.inFlight.add(seq);
-    return { id: this.id, seq, ackedSeq: this.ackedSeq() };
+    return { id: this.id, seq, ackedSeq: this.ackedSeq(), secret: this.secret };
   }
 
   end(seq: number): void {
@@ -82,15 +90,34 @@ export class Sessions {
   private session(): Promise<OpenSession> {
     if (this.current) return Promise.resolve(this.current);
     // Concurrent first mutations share one open request.
-    this.opening ??= this.meta
-      .call<OpenSessionResponse>({ method: "POST", path: META_ROUTES.openSession, body: {} })
-      .then((r) => {
-        this.current = new OpenSession(r.sessionId);
-        return this.current;
+    this.opening ??= this.open()
+      .then((s) => {
+        this.current = s;
+        return s;
       })
       .finally(() => {
         this.opening = null;
       });
     return this.opening;
+  }
+
+  private async open(): Promise<OpenSession> {
+    const deadline = new Deadline(OPEN_WAIT_MS);
+    for (;;) {
+      try {
+        const r = await this.meta.call<OpenSessionResponse>({
+          method: "POST",
+          path: META_ROUTES.openSession,
+          body: {},
+        });
+        return new OpenSession(r.sessionId, r.secret);
+      } catch (err) {
+        if (!isDfsError(err, "RATE_LIMITED") || deadline.expired()) throw err;
+        const after = Number(err.details.retryAfterMs);
+        const waitMs = Number.isFinite(after) ? Math.max(MIN_OPEN_RETRY_MS, after) : MIN_OPEN_RETRY_MS;
+        if (waitMs > deadline.remainingMs()) throw err;
+        await sleep(waitMs);
+      }
+    }
   }
 }

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   TOO_MANY_WATCHERS: { httpStatus: 429, exitCode: 5, retryable: true },
   /** A rename (or all renames of one txn) would move more entries than `maxRenameEntries`. */
   RENAME_TOO_LARGE: { httpStatus: 409, exitCode: 1, retryable: false },
+  /** A client opened sessions faster than its allowance (`retryAfterMs` says when it may again). */
+  RATE_LIMITED: { httpStatus: 429, exitCode: 5, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; exitCode: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -26,8 +26,10 @@ import { READ_TICKET_TTL_MS, signReadTicket } from "../common/tickets.js";
 import { type ClientToken, clientKeyOf, registerAuthorization } from "./authorize.js";
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
+import { DEFAULT_OPEN_LIMITS, OpenLimiter, type OpenLimiterOptions } from "./open-limiter.js";
 import type { MetaReplica } from "./replica.js";
-import { type Command, type FileContent, parseCommand } from "./state/index.js";
+import { hashSessionSecret, newSessionSecret } from "./session-secrets.js";
+import { type BreakLockResult, type Command, type FileContent, parseCommand } from "./state/index.js";
 
 export type { ClientToken } from "./authorize.js";
 
@@ -40,6 +42,8 @@ export interface MetaServerOptions {
   chunkSizeBytes: number;
   /** Body limit: inline content arrives base64-encoded, inside a JSON body. */
   bodyLimitBytes: number;
+  /** Session opens per client (token name, or address without tokens). Default DEFAULT_OPEN_LIMITS. */
+  sessionOpenLimits?: OpenLimiterOptions;
   logger?: boolean;
 }
 
@@ -49,6 +53,8 @@ export interface MetaServerDeps {
   app?: FastifyInstance;
   /** For the cluster status's calls to the other replicas (trusts the cluster CA under TLS). */
   dispatcher: Dispatcher;
+  /** The clock of the session-open rate limit (tests freeze it). Default Date.now. */
+  now?: () => number;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -70,11 +76,29 @@ function wireContent(c: WireContent, inlineThresholdBytes: number): FileContent 
   return c as FileContent;
 }
 
-function sessionOf(body: { session?: WireSession }): WireSession {
+/**
+ * The session of a mutation, as the state machine takes it: the secret the client presents becomes its
+ * SHA-256 here, so the log never holds a secret (a missing one is refused by the state machine).
+ */
+function sessionOf(body: { session?: WireSession }): Record<string, unknown> {
   if (typeof body?.session !== "object" || body.session === null) {
-    throw new DfsError("BAD_REQUEST", "a mutation needs session {id, seq, ackedSeq}");
+    throw new DfsError("BAD_REQUEST", "a mutation needs session {id, seq, ackedSeq, secret}");
   }
-  return body.session;
+  const { secret, ...rest } = body.session as Partial<WireSession>;
+  return { ...rest, ...(typeof secret === "string" ? { secretHash: hashSessionSecret(secret) } : {}) };
+}
+
+/**
+ * A request's `lockSecret` (the lock's own secret, delegating writes under it) becomes `lockSecretHash`,
+ * and an acquire's `secret` becomes `secretHash`: like session secrets, only hashes reach the log.
+ */
+function hashLockSecrets(b: Record<string, unknown>): Record<string, unknown> {
+  const { lockSecret, secret, ...rest } = b;
+  return {
+    ...rest,
+    ...(typeof lockSecret === "string" ? { lockSecretHash: hashSessionSecret(lockSecret) } : {}),
+    ...(typeof secret === "string" ? { secretHash: hashSessionSecret(secret) } : {}),
+  };
 }
 
 function queryFlag(v: unknown): boolean {
@@ -133,10 +157,29 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // ---------------------------------------------------------------- sessions and mutations
 
-  app.post(META_ROUTES.openSession, route("openSession"), async () => mutate({ type: "openSession" }));
+  const openLimiter = new OpenLimiter(opts.sessionOpenLimits ?? DEFAULT_OPEN_LIMITS, deps.now ?? Date.now);
+  app.post(META_ROUTES.openSession, route("openSession"), async (req) => {
+    // Only the leader proposes: a follower's NOT_LEADER must not cost the client its allowance.
+    if (!replica.isLeader()) throw replica.notLeader();
+    const client = clientKeyOf(req);
+    try {
+      openLimiter.take(client);
+    } catch (err) {
+      deps.metrics?.sessionOpensLimited.inc();
+      throw err;
+    }
+    const secret = newSessionSecret();
+    const r = (await mutate({
+      type: "openSession",
+      secretHash: hashSessionSecret(secret),
+      client,
+    })) as object;
+    return { ...r, secret };
+  });
   app.post(META_ROUTES.keepAlive, route("keepAlive"), async (req) => {
-    const body = req.body as { sessionId?: unknown };
-    return mutate({ type: "keepAlive", sessionId: body?.sessionId });
+    const body = req.body as { sessionId?: unknown; secret?: unknown };
+    const secret = typeof body?.secret === "string" ? { secretHash: hashSessionSecret(body.secret) } : {};
+    return mutate({ type: "keepAlive", sessionId: body?.sessionId, ...secret });
   });
 
   const body = (req: FastifyRequest) => {
@@ -145,34 +188,39 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     }
     return req.body as Record<string, unknown>;
   };
+  /** The body of a mutation that may carry lock secrets: hashed before anything is proposed. */
+  const lockBody = (req: FastifyRequest) => hashLockSecrets(body(req));
 
   app.post(META_ROUTES.mkdir, route("mkdir"), async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "mkdir", session: sessionOf(b) });
   });
   app.post(META_ROUTES.commit, route("commit"), async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
     return mutate({ ...b, type: "commit", content, session: sessionOf(b) });
   });
   app.post(META_ROUTES.rename, route("rename"), async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "rename", session: sessionOf(b) });
   });
   app.post(META_ROUTES.delete, route("delete"), async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "delete", session: sessionOf(b) });
   });
   app.post(META_ROUTES.txn, route("txn"), async (req) => {
     const b = body(req);
     if (!Array.isArray(b.ops)) throw new DfsError("BAD_REQUEST", "txn needs an `ops` array");
-    const ops = (b.ops as WireTxnOp[]).map((op) =>
-      op?.type === "commit" ? { ...op, content: wireContent(op.content, opts.inlineThresholdBytes) } : op,
-    );
+    const ops = (b.ops as WireTxnOp[]).map((op) => {
+      const o = typeof op === "object" && op !== null ? hashLockSecrets(op as Record<string, unknown>) : op;
+      return op?.type === "commit"
+        ? { ...o, content: wireContent(op.content, opts.inlineThresholdBytes) }
+        : o;
+    });
     return mutate({ ...b, type: "txn", ops, session: sessionOf(b) });
   });
   app.post(META_ROUTES.lockAcquire, route("lockAcquire"), async (req) => {
-    const b = body(req);
+    const b = lockBody(req);
     return mutate({ ...b, type: "lockAcquire", session: sessionOf(b) });
   });
   app.post(META_ROUTES.lockRenew, route("lockRenew"), async (req) => {
@@ -363,6 +411,23 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.adminRemoveData, route("adminRemoveData"), async (req) =>
     replica.removeDataNode(nodeId(req), body(req).force === true),
   );
+
+  app.post(META_ROUTES.adminBreakLock, route("adminBreakLock"), async (req) => {
+    const b = body(req);
+    const by = clientKeyOf(req);
+    const r = (await mutate({
+      type: "breakLock",
+      path: b.path,
+      by,
+      session: sessionOf(b),
+    })) as BreakLockResult;
+    const whose = r.broken.map((h) => `session ${h.sessionId} (${h.mode}, owner ${h.owner})`).join(", ");
+    replica.events.add(
+      "lock-break",
+      `${by} broke the lock(s) on ${r.path}: ${r.broken.length === 0 ? "none held" : whose}`,
+    );
+    return r;
+  });
 
   // ---------------------------------------------------------------- status
 

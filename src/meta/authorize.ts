@@ -35,11 +35,11 @@ export function secretMatches(given: unknown, expected: string): boolean {
 }
 
 /**
- * Who a request comes from, for per-client bounds (session opens, watch waiters): the token's name
- * when tokens are configured, else the remote address.
+ * Who a request comes from, for per-client bounds (session opens, watch waiters) and audit (lock
+ * breaks): the name of the token that authorized it, else the remote address (no tokens configured).
  */
 export function clientKeyOf(req: FastifyRequest): string {
-  return req.clientToken !== null ? `token:${req.clientToken.name}` : `addr:${req.ip}`;
+  return req.clientToken !== null ? `token ${req.clientToken.name}` : `address ${req.ip}`;
 }
 
 function bearer(header: unknown): string | null {

@@ -9,7 +9,9 @@ export interface ClusterEvent {
     | "corrupt"
     | "gc"
     | "membership"
-    | "decommission";
+    | "decommission"
+    /** An admin broke a lock: who, which path, whose leases. */
+    | "lock-break";
   message: string;
 }
 

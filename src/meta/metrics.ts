@@ -31,6 +31,7 @@ export class MetaMetrics {
   readonly proposalSeconds: Histogram;
   readonly ops: Counter<"op" | "result">;
   readonly leaderChanges: Counter;
+  readonly sessionOpensLimited: Counter;
 
   constructor(replicaId: number) {
     const r = this.registry;
@@ -57,6 +58,11 @@ export class MetaMetrics {
     this.leaderChanges = new Counter({
       name: "raftfs_raft_leader_changes_total",
       help: "Times this replica saw the leader change (elections, transfers)",
+      registers: [r],
+    });
+    this.sessionOpensLimited = new Counter({
+      name: "raftfs_meta_session_opens_rate_limited_total",
+      help: "Session opens refused by the per-client rate limit (RATE_LIMITED), before any proposal",
       registers: [r],
     });
   }

@@ -30,14 +30,14 @@ const jsonish = fc.oneof(
   fc.string(),
   fc.constant(""),
   fc.constant("{"),
-  fc.constant('{"path":"/a","session":{"id":1,"seq":1,"ackedSeq":0}}'),
-  fc.constant('{"path":"/\\u0000","session":{"id":1,"seq":1,"ackedSeq":0}}'),
-  fc.constant(`{"path":"/${"a".repeat(5000)}","session":{"id":1,"seq":1,"ackedSeq":0}}`),
+  fc.constant('{"path":"/a","session":{"id":1,"seq":1,"ackedSeq":0,"secret":"s"}}'),
+  fc.constant('{"path":"/\\u0000","session":{"id":1,"seq":1,"ackedSeq":0,"secret":"s"}}'),
+  fc.constant(`{"path":"/${"a".repeat(5000)}","session":{"id":1,"seq":1,"ackedSeq":0,"secret":"s"}}`),
   fc
     .record({
       path: fc.oneof(fc.string(), fc.constantFrom("/", "//", "/a/../b", "/./x", "a", "/a\u0001b")),
       session: fc.oneof(
-        fc.record({ id: fc.integer(), seq: fc.integer(), ackedSeq: fc.integer() }),
+        fc.record({ id: fc.integer(), seq: fc.integer(), ackedSeq: fc.integer(), secret: fc.string() }),
         fc.anything(),
       ),
       content: fc.oneof(

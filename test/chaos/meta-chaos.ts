@@ -289,7 +289,8 @@ async function client(
   const session = await waitUntil("a session", async () => {
     const leader = await c.leader(3000);
     const r = await c.http.post(`${c.url(leader)}/v1/sessions`, {});
-    return r.status === 200 ? { id: (r.body as { sessionId: number }).sessionId, seq: 0 } : null;
+    const opened = r.body as { sessionId: number; secret: string };
+    return r.status === 200 ? { id: opened.sessionId, secret: opened.secret, seq: 0 } : null;
   });
   let n = 0;
   while (Date.now() < until) {
@@ -315,13 +316,13 @@ async function runOp(
   c: ChaosTarget,
   clientId: number,
   input: FsInput,
-  session: { id: number; seq: number } | null,
+  session: { id: number; secret: string; seq: number } | null,
   history: HistoryRecorder<FsInput, FsOutput>,
   deadline: number,
   random: () => number,
 ): Promise<boolean> {
   const call = history.begin(clientId, input);
-  const s = session ? { id: session.id, seq: session.seq, ackedSeq: 0 } : null;
+  const s = session ? { id: session.id, seq: session.seq, ackedSeq: 0, secret: session.secret } : null;
   while (Date.now() < deadline) {
     const target =
       input.kind === "read"
@@ -350,7 +351,7 @@ function send(
   c: ChaosTarget,
   id: number,
   input: FsInput,
-  session: { id: number; seq: number; ackedSeq: number } | null,
+  session: { id: number; seq: number; ackedSeq: number; secret: string } | null,
 ): Promise<HttpResult> {
   const url = c.url(id);
   const content = (v: string) => ({ kind: "inline", dataBase64: Buffer.from(v).toString("base64") });

@@ -241,7 +241,13 @@ describe("client library (real processes)", () => {
     const held = await a.lock("/locked.txt", { ttlMs: 1500, onRenew: (r) => renewals.push(r) });
     await expect(b.lock("/locked.txt", { wait: false })).rejects.toMatchObject({ code: "LOCKED" });
     await expect(b.writeFile("/locked.txt", "b")).rejects.toMatchObject({ code: "LOCKED" });
-    expect((await b.writeFile("/locked.txt", "with token", { lockToken: held.token })).version).toBe(2);
+    // A token is honoured only from the session that acquired it, or with the lock's secret.
+    await expect(b.writeFile("/locked.txt", "b", { lockToken: held.token })).rejects.toMatchObject({
+      code: "LOCKED",
+    });
+    expect((await a.writeFile("/locked.txt", "with token", { lockToken: held.token })).version).toBe(2);
+    const delegated = { lockToken: held.token, lockSecret: held.secret };
+    expect((await b.writeFile("/locked.txt", "delegated", delegated)).version).toBe(3);
     // Renewed in the background: still held past one TTL (four renewals, one every 500 ms; polled, so
     // a slow machine only takes longer), each acknowledged after it was sent.
     await waitFor("four renewals", async () =>

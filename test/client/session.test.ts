@@ -8,7 +8,7 @@ import type { WireSession } from "../../src/common/protocol/index.js";
 
 type Handler = (req: JsonRequest) => unknown | Promise<unknown>;
 
-function setup(handler: Handler) {
+function setup(handler: Handler, onOpen: () => Error | null = () => null) {
   const sent: JsonRequest[] = [];
   let sessions = 0;
   const meta = new MetaConnection(
@@ -16,7 +16,12 @@ function setup(handler: Handler) {
     {
       send: async (_url, req) => {
         sent.push(req);
-        if (req.path === "/v1/sessions") return { sessionId: 100 + ++sessions, timeoutMs: 60_000 };
+        if (req.path === "/v1/sessions") {
+          const refused = onOpen();
+          if (refused) throw refused;
+          sessions++;
+          return { sessionId: 100 + sessions, timeoutMs: 60_000, secret: `secret-${100 + sessions}` };
+        }
         const r = await handler(req);
         if (r instanceof Error) throw r;
         return r;
@@ -29,6 +34,34 @@ function setup(handler: Handler) {
 }
 
 describe("sessions", () => {
+  test("a rate-limited open is waited out (retryAfterMs), then the mutation goes through", async () => {
+    let refusals = 2;
+    const limited = () =>
+      refusals-- > 0 ? new DfsError("RATE_LIMITED", "too many sessions", { retryAfterMs: 1 }) : null;
+    const t = setup(() => ({ ok: true }), limited);
+    expect(await t.s.mutate("/v1/fs/mkdir", { path: "/a" })).toEqual({ ok: true });
+    expect(t.sent.filter((r) => r.path === "/v1/sessions")).toHaveLength(3);
+    expect(t.opened()).toBe(1);
+  });
+
+  test("an open refused for another reason is not retried", async () => {
+    const t = setup(
+      () => ({ ok: true }),
+      () => new DfsError("LIMIT_EXCEEDED", "the session table is full"),
+    );
+    await expect(t.s.mutate("/v1/fs/mkdir", { path: "/a" })).rejects.toMatchObject({
+      code: "LIMIT_EXCEEDED",
+    });
+    expect(t.sent.filter((r) => r.path === "/v1/sessions")).toHaveLength(1);
+  });
+
+  test("every mutation carries the secret its session was opened with", async () => {
+    const t = setup(() => ({ ok: true }));
+    await t.s.mutate("/v1/fs/mkdir", { path: "/a" });
+    await t.s.mutate("/v1/fs/mkdir", { path: "/b" });
+    expect(t.mutations().map((r) => t.sessionOf(r).secret)).toEqual(["secret-101", "secret-101"]);
+  });
+
   test("opens one session lazily, shared by concurrent first mutations; seq increases per mutation", async () => {
     const t = setup(() => ({ ok: true }));
     await Promise.all([
@@ -70,7 +103,12 @@ describe("sessions", () => {
     gates[0]!();
     await first;
     await t.s.mutate("/x", {});
-    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({ id: 101, seq: 4, ackedSeq: 3 });
+    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({
+      id: 101,
+      seq: 4,
+      ackedSeq: 3,
+      secret: "secret-101",
+    });
   });
 
   test("a failed mutation is acknowledged too (its result will never be asked for again)", async () => {
@@ -78,7 +116,12 @@ describe("sessions", () => {
     const t = setup(() => (++n === 1 ? new DfsError("EXISTS", "exists") : "ok"));
     await expect(t.s.mutate("/x", {})).rejects.toMatchObject({ code: "EXISTS" });
     await t.s.mutate("/x", {});
-    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({ id: 101, seq: 2, ackedSeq: 1 });
+    expect(t.sessionOf(t.mutations().at(-1)!)).toEqual({
+      id: 101,
+      seq: 2,
+      ackedSeq: 1,
+      secret: "secret-101",
+    });
   });
 
   test("SESSION_EXPIRED: a new session, and one retry with a new seq", async () => {
@@ -89,8 +132,8 @@ describe("sessions", () => {
     await t.s.mutate("/x", {});
     expect(t.opened()).toBe(2);
     expect(t.mutations().map((r) => t.sessionOf(r))).toEqual([
-      { id: 101, seq: 1, ackedSeq: 0 },
-      { id: 102, seq: 1, ackedSeq: 0 },
+      { id: 101, seq: 1, ackedSeq: 0, secret: "secret-101" },
+      { id: 102, seq: 1, ackedSeq: 0, secret: "secret-102" },
     ]);
     expect(t.s.sessionId).toBe(102);
   });

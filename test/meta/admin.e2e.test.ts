@@ -45,6 +45,7 @@ const ADMIN_ROUTES = [
   META_ROUTES.adminRemoveMeta,
   META_ROUTES.adminDecommissionData,
   META_ROUTES.adminRemoveData,
+  META_ROUTES.adminBreakLock,
 ];
 
 describe("admin routes", () => {
@@ -63,6 +64,36 @@ describe("admin routes", () => {
     const cli = await runCli(["admin", "decommission", "1", "--config", c.configPath, "--token", WRITER]);
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(/FORBIDDEN/);
+  });
+
+  test("raftfs admin break-lock removes another client's lock; the holder loses it; a writer may not", async () => {
+    const writer = await connect({ config: c.configPath, token: WRITER });
+    try {
+      const held = await writer.lock("/held", { ttlMs: 60_000 });
+      const denied = await runCli([
+        "admin",
+        "break-lock",
+        "/held",
+        "--config",
+        c.configPath,
+        "--token",
+        WRITER,
+      ]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/FORBIDDEN/);
+      const cli = await runCli(["admin", "break-lock", "/held", "--config", c.configPath], {
+        env: { RAFTFS_TOKEN: ADMIN },
+      });
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(/broke 1 lock\(s\) on \/held: session \d+ \(exclusive, owner /);
+      await expect(held.renew()).rejects.toMatchObject({ code: "LOCK_NOT_HELD" });
+      const again = await runCli(["admin", "break-lock", "/held", "--json", "--config", c.configPath], {
+        env: { RAFTFS_TOKEN: ADMIN },
+      });
+      expect(JSON.parse(again.stdout)).toEqual({ path: "/held", broken: [] });
+    } finally {
+      await writer.close();
+    }
   });
 
   test("a decommissioned data node gets no new chunks; its chunks reach R copies elsewhere; then it is removed", async () => {

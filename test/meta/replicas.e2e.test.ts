@@ -250,7 +250,8 @@ describe("metadata replicas (real processes)", () => {
     expect((await c.http.post(`${url}/v1/sessions`, {}, as("read-token-123"))).status).toBe(403);
     const opened = await c.http.post(`${url}/v1/sessions`, {}, as("write-token-123"));
     expect(opened.status).toBe(200);
-    const session = { id: (opened.body as { sessionId: number }).sessionId, seq: 1, ackedSeq: 0 };
+    const { sessionId, secret } = opened.body as { sessionId: number; secret: string };
+    const session = { id: sessionId, seq: 1, ackedSeq: 0, secret };
     expect(
       (await c.http.post(`${url}/v1/fs/mkdir`, { path: "/t", session }, as("write-token-123"))).status,
     ).toBe(200);

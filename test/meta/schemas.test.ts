@@ -160,7 +160,8 @@ describe("the metadata API refuses bad input at the route", () => {
   const session = async () => {
     const r = await call("POST", META_ROUTES.openSession, {});
     expect(r.status).toBe(200);
-    return { id: (r.body as unknown as { sessionId: number }).sessionId, seq: 1, ackedSeq: 0 };
+    const opened = r.body as unknown as { sessionId: number; secret: string };
+    return { id: opened.sessionId, seq: 1, ackedSeq: 0, secret: opened.secret };
   };
 
   test("bad bodies → 400 JSON errors", async () => {

@@ -140,10 +140,12 @@ describe("GET /v1/watch on a replica", () => {
 });
 
 let seq = 0;
+let sessionSecret = "";
 async function openSession(): Promise<number> {
   const r = await call("writer", "POST", META_ROUTES.openSession, { body: {} });
   expect(r.status).toBe(200);
   seq = 0;
+  sessionSecret = r.body.secret as string;
   return r.body.sessionId as number;
 }
 
@@ -154,7 +156,7 @@ async function mutate(
 ) {
   seq++;
   return call("writer", "POST", META_ROUTES[route], {
-    body: { ...body, session: { id, seq, ackedSeq: seq - 1 } },
+    body: { ...body, session: { id, seq, ackedSeq: seq - 1, secret: sessionSecret } },
   });
 }
 

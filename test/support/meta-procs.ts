@@ -284,18 +284,20 @@ export class RawSession {
   seq = 0;
   constructor(
     readonly id: number,
+    private readonly secret: string,
     private readonly cluster: MetaCluster,
   ) {}
 
   static async open(cluster: MetaCluster, leader: number): Promise<RawSession> {
     const r = await cluster.http.post(`${cluster.url(leader)}/v1/sessions`, {});
     if (r.status !== 200) throw new Error(`open session: ${JSON.stringify(r.body)}`);
-    return new RawSession((r.body as { sessionId: number }).sessionId, cluster);
+    const opened = r.body as { sessionId: number; secret: string };
+    return new RawSession(opened.sessionId, opened.secret, cluster);
   }
 
-  next(): { id: number; seq: number; ackedSeq: number } {
+  next(): { id: number; seq: number; ackedSeq: number; secret: string } {
     this.seq++;
-    return { id: this.id, seq: this.seq, ackedSeq: 0 };
+    return { id: this.id, seq: this.seq, ackedSeq: 0, secret: this.secret };
   }
 
   /** Posts a mutation to whichever replica leads, following NOT_LEADER, retrying the same seq. */

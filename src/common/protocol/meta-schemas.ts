@@ -24,7 +24,19 @@ const open = <T extends Record<string, TSchema>>(props: T) =>
 export const ErrorBodySchema = open({ code: Type.String(), message: Type.String() });
 const errors = { "4xx": ErrorBodySchema, "5xx": ErrorBodySchema };
 
-const Session = closed({ id: Id, seq: Id, ackedSeq: Count });
+/** The session secret is base64url text; the length bounds only what a request may carry. */
+const SessionSecret = Type.String({ minLength: 1, maxLength: 256 });
+const Session = closed({ id: Id, seq: Id, ackedSeq: Count, secret: SessionSecret });
+/** A lease as anyone may see it: no fencing token (only its acquirer is told that). */
+const LockHolderSchema = closed({
+  path: Type.String(),
+  mode: Type.String(),
+  owner: Type.String(),
+  sessionId: Id,
+  ttlMs: Count,
+  acquiredAtMs: Count,
+  expiresAtMs: Count,
+});
 const ChunkRef = closed({ id: ChunkId, sizeBytes: Count });
 const Content = Type.Union([
   closed({ kind: Type.Literal("inline"), dataBase64: Type.String() }),
@@ -35,6 +47,7 @@ const Content = Type.Union([
   }),
 ]);
 const LockToken = Type.Optional(Id);
+const LockSecret = Type.Optional(SessionSecret);
 
 /** Txn items are checked in depth by the state machine's parser; here: objects with their tag. */
 const TxnItem = (tag: string) =>
@@ -102,11 +115,20 @@ const ChunkIdList = (max: number) => Type.Array(ChunkId, { maxItems: max });
 export const META_SCHEMAS = {
   openSession: {
     body: Type.Optional(closed({})),
-    response: { 200: closed({ sessionId: Id, timeoutMs: Count }), ...errors },
+    response: { 200: closed({ sessionId: Id, timeoutMs: Count, secret: SessionSecret }), ...errors },
   },
-  keepAlive: { body: closed({ sessionId: Id }), response: { 200: closed({ sessionId: Id }), ...errors } },
+  keepAlive: {
+    body: closed({ sessionId: Id, secret: SessionSecret }),
+    response: { 200: closed({ sessionId: Id }), ...errors },
+  },
   mkdir: {
-    body: closed({ path: Path, parents: Type.Optional(Flag), lockToken: LockToken, session: Session }),
+    body: closed({
+      path: Path,
+      parents: Type.Optional(Flag),
+      lockToken: LockToken,
+      lockSecret: LockSecret,
+      session: Session,
+    }),
     response: { 200: closed({ created: Type.Array(Type.String()) }), ...errors },
   },
   commit: {
@@ -115,17 +137,24 @@ export const META_SCHEMAS = {
       content: Content,
       expectedVersion: Type.Optional(Count),
       lockToken: LockToken,
+      lockSecret: LockSecret,
       createParents: Type.Optional(Flag),
       session: Session,
     }),
     response: { 200: open({ version: Id }), ...errors },
   },
   rename: {
-    body: closed({ from: Path, to: Path, lockToken: LockToken, session: Session }),
+    body: closed({ from: Path, to: Path, lockToken: LockToken, lockSecret: LockSecret, session: Session }),
     response: { 200: open({}), ...errors },
   },
   delete: {
-    body: closed({ path: Path, recursive: Type.Optional(Flag), lockToken: LockToken, session: Session }),
+    body: closed({
+      path: Path,
+      recursive: Type.Optional(Flag),
+      lockToken: LockToken,
+      lockSecret: LockSecret,
+      session: Session,
+    }),
     response: { 200: open({ removed: Count }), ...errors },
   },
   txn: {
@@ -142,6 +171,7 @@ export const META_SCHEMAS = {
       mode: Type.Union([Type.Literal("exclusive"), Type.Literal("shared")]),
       ttlMs: Id,
       owner: Type.String({ maxLength: 1024 }),
+      secret: LockSecret,
       session: Session,
     }),
     response: { 200: closed({ token: Id, expiresAtMs: Count }), ...errors },
@@ -198,7 +228,7 @@ export const META_SCHEMAS = {
   },
   locks: {
     querystring: closed({ path: Type.Optional(Path), ...Stale }),
-    response: { 200: closed({ locks: Type.Array(open({ path: Type.String(), token: Id })) }), ...errors },
+    response: { 200: closed({ locks: Type.Array(LockHolderSchema) }), ...errors },
   },
   watch: {
     querystring: closed({ after: Type.Optional(Count), timeoutMs: Type.Optional(Count) }),
@@ -242,6 +272,10 @@ export const META_SCHEMAS = {
   adminRemoveData: {
     body: closed({ id: Id, force: Type.Optional(Flag) }),
     response: { 200: closed({ id: Id, state: Type.String() }), ...errors },
+  },
+  adminBreakLock: {
+    body: closed({ path: Path, session: Session }),
+    response: { 200: closed({ path: Type.String(), broken: Type.Array(LockHolderSchema) }), ...errors },
   },
   dataRegister: {
     body: closed({

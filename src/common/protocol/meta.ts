@@ -32,6 +32,7 @@ export const META_ROUTES = {
   adminRemoveMeta: "/v1/admin/meta/remove",
   adminDecommissionData: "/v1/admin/data/decommission",
   adminRemoveData: "/v1/admin/data/remove",
+  adminBreakLock: "/v1/admin/locks/break",
   dataRegister: "/internal/data/register",
   dataHeartbeat: "/internal/data/heartbeat",
   dashboard: "/",
@@ -78,6 +79,7 @@ export const META_ACCESS: { readonly [K in keyof typeof META_ROUTES]: RouteAcces
   adminRemoveMeta: "admin",
   adminDecommissionData: "admin",
   adminRemoveData: "admin",
+  adminBreakLock: "admin",
   dataRegister: "secret",
   dataHeartbeat: "secret",
   dashboard: "open",
@@ -103,6 +105,8 @@ export interface WireSession {
   seq: number;
   /** Every result up to this seq has been received; the server may forget them. */
   ackedSeq: number;
+  /** The secret the session was opened with: the proof that the caller holds this session. */
+  secret: string;
 }
 
 export interface WireChunkRef {
@@ -119,6 +123,8 @@ export interface MkdirRequest {
   path: string;
   parents?: boolean;
   lockToken?: number;
+  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
+  lockSecret?: string;
   session: WireSession;
 }
 export interface CommitRequest {
@@ -127,6 +133,7 @@ export interface CommitRequest {
   /** Compare-and-set on the latest version; 0 means the file must not exist yet. */
   expectedVersion?: number;
   lockToken?: number;
+  lockSecret?: string;
   createParents?: boolean;
   session: WireSession;
 }
@@ -134,12 +141,16 @@ export interface RenameRequest {
   from: string;
   to: string;
   lockToken?: number;
+  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
+  lockSecret?: string;
   session: WireSession;
 }
 export interface DeleteRequest {
   path: string;
   recursive?: boolean;
   lockToken?: number;
+  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
+  lockSecret?: string;
   session: WireSession;
 }
 
@@ -148,7 +159,7 @@ export type WireTxnCondition =
   | { kind: "version"; path: string; version: number }
   | { kind: "lockToken"; path: string; token: number };
 
-export type WireTxnOp =
+export type WireTxnOp = (
   | { type: "mkdir"; path: string; parents?: boolean; lockToken?: number }
   | {
       type: "commit";
@@ -159,7 +170,8 @@ export type WireTxnOp =
       createParents?: boolean;
     }
   | { type: "rename"; from: string; to: string; lockToken?: number }
-  | { type: "delete"; path: string; recursive?: boolean; lockToken?: number };
+  | { type: "delete"; path: string; recursive?: boolean; lockToken?: number }
+) & { lockSecret?: string };
 
 export interface TxnRequest {
   conditions: WireTxnCondition[];
@@ -174,6 +186,12 @@ export interface LockAcquireRequest {
   mode: LockMode;
   ttlMs: number;
   owner: string;
+  /**
+   * A random secret the acquirer draws for this lock (optional; the client library always sends one):
+   * presented with the token, it lets another session write under the lock (`raftfs lock` hands it to
+   * its child). Renew and release stay with the acquiring session. Only its SHA-256 reaches the log.
+   */
+  secret?: string;
   session: WireSession;
 }
 export interface LockTokenRequest {
@@ -185,6 +203,15 @@ export interface LockTokenRequest {
 export interface OpenSessionResponse {
   sessionId: number;
   timeoutMs: number;
+  /**
+   * A random secret (≥128 bits, base64url) known only to the opener: every use of the session must
+   * present it. Only its SHA-256 reaches the log. Opening is rate limited per client (RATE_LIMITED).
+   */
+  secret: string;
+}
+export interface KeepAliveRequest {
+  sessionId: number;
+  secret: string;
 }
 export interface MkdirResponse {
   created: string[];
@@ -206,10 +233,13 @@ export interface TxnResponse {
   results: unknown[];
 }
 
+/**
+ * A lease as anyone may see it (listings, `stat`, LOCKED errors): never its fencing token, which only
+ * the acquirer is told, nor anything of its session but the id.
+ */
 export interface LockHolder {
   path: string;
   mode: LockMode;
-  token: number;
   owner: string;
   sessionId: number;
   ttlMs: number;
@@ -420,6 +450,16 @@ export interface AdminDataResponse {
   id: number;
   state: "active" | "draining" | "removed";
   remainingChunks?: number;
+}
+
+/** `POST /v1/admin/locks/break`: removes every lease on exactly `path`, whoever holds it (audited). */
+export interface AdminBreakLockRequest {
+  path: string;
+  session: WireSession;
+}
+export interface AdminBreakLockResponse {
+  path: string;
+  broken: LockHolder[];
 }
 
 /** A data node's first report to the leader (and again to every new leader). */

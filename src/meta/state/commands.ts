@@ -14,6 +14,12 @@ export interface SessionRef {
   id: number;
   seq: number;
   ackedSeq: number;
+  /**
+   * SHA-256 (lowercase hex) of the secret the session was opened with. The shell hashes the secret the
+   * client presents; the log and the state only ever hold the hash, so neither a log nor a snapshot
+   * hands out the capability.
+   */
+  secretHash: string;
 }
 
 /** A chunk is content-addressed: `id` is the SHA-256 of its bytes, in lowercase hex. */
@@ -35,6 +41,7 @@ export interface MkdirOp {
   /** Create missing ancestors, and succeed if the directory already exists (`mkdir -p`). */
   parents?: boolean;
   lockToken?: number;
+  lockSecretHash?: string;
 }
 
 export interface CommitOp {
@@ -44,6 +51,7 @@ export interface CommitOp {
   /** Compare-and-set on the latest version; 0 means "the file must not exist". */
   expectedVersion?: number;
   lockToken?: number;
+  lockSecretHash?: string;
   createParents?: boolean;
 }
 
@@ -52,6 +60,7 @@ export interface RenameOp {
   from: string;
   to: string;
   lockToken?: number;
+  lockSecretHash?: string;
 }
 
 export interface DeleteOp {
@@ -59,8 +68,14 @@ export interface DeleteOp {
   path: string;
   recursive?: boolean;
   lockToken?: number;
+  lockSecretHash?: string;
 }
 
+/**
+ * `lockSecretHash` (with `lockToken`): the SHA-256 of the lock's own secret, which lets a holder
+ * delegate writing under its lock to another session (`raftfs lock` hands it to its child process).
+ * Renewing and releasing stay with the acquiring session.
+ */
 /** The operations a transaction may contain. */
 export type NamespaceOp = MkdirOp | CommitOp | RenameOp | DeleteOp;
 
@@ -88,17 +103,31 @@ export type Command =
   | { type: "noop" }
   /** The first command of every new leader: leases and sessions restart in full. */
   | { type: "leaderChanged" }
-  | { type: "openSession" }
-  | { type: "keepAlive"; sessionId: number }
-  | { type: "closeSession"; sessionId: number }
+  /**
+   * `secretHash`: SHA-256 of a random secret the shell drew and returns to the client alone; `client`:
+   * who asked (token name or address), so that no one client can hold the whole session table.
+   */
+  | { type: "openSession"; secretHash: string; client?: string }
+  | { type: "keepAlive"; sessionId: number; secretHash: string }
+  | { type: "closeSession"; sessionId: number; secretHash: string }
   | (MkdirOp & WithSession)
   | (CommitOp & WithSession)
   | (RenameOp & WithSession)
   | (DeleteOp & WithSession)
   | ({ type: "txn"; conditions: TxnCondition[]; ops: NamespaceOp[] } & WithSession)
-  | ({ type: "lockAcquire"; path: string; mode: LockMode; ttlMs: number; owner: string } & WithSession)
+  | ({
+      type: "lockAcquire";
+      path: string;
+      mode: LockMode;
+      ttlMs: number;
+      owner: string;
+      /** SHA-256 of a secret the acquirer drew for this lock (optional): see NamespaceOp. */
+      secretHash?: string;
+    } & WithSession)
   | ({ type: "lockRenew"; path: string; token: number } & WithSession)
   | ({ type: "lockRelease"; path: string; token: number } & WithSession)
+  /** An admin removes every lease on exactly `path`, whoever holds it; `by` names the admin (audit). */
+  | ({ type: "breakLock"; path: string; by: string } & WithOptionalSession)
   | ({
       type: "registerDataNode";
       id: string;
@@ -145,6 +174,7 @@ export const LIMITS = {
   maxTxnOps: 128,
   maxLockTtlMs: 24 * 60 * 60 * 1000,
   maxOwnerLength: 256,
+  maxActorLength: 256,
   maxNodeIdLength: 256,
   maxUrlLength: 2048,
   maxZoneLength: 256,

@@ -19,13 +19,14 @@ import { Journal } from "./journal.js";
 import { type Holding, holderInfo, LockTable } from "./locks.js";
 import { latestVersion, Namespace } from "./namespace.js";
 import { applyNamespaceOp, chargeRename, chunksOf, type OpContext } from "./ops.js";
-import { fail, type Outcome } from "./outcome.js";
+import type { Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
 import { Retirements } from "./retirements.js";
 import { SessionTable } from "./sessions.js";
 import { applyTxn } from "./txn.js";
 import type {
   ApplyResult,
+  BreakLockResult,
   Change,
   DataNodeRecord,
   DataNodeState,
@@ -41,6 +42,7 @@ import type {
 import { parseCommand } from "./validate.js";
 
 const DEFAULT_MAX_SESSIONS = 10_000;
+const DEFAULT_MAX_SESSIONS_PER_CLIENT = 1_000;
 const DEFAULT_MAX_LOCK_HOLDINGS = 65_536;
 const DEFAULT_MAX_DATA_NODES = 10_000;
 export const DEFAULT_MAX_RENAME_ENTRIES = 10_000;
@@ -56,6 +58,7 @@ function resolveOptions(opts: FsStateOptions): ResolvedOptions {
     versionsRetained: opts.versionsRetained,
     sessionTimeoutMs: opts.sessionTimeoutMs,
     maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    maxSessionsPerClient: opts.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT,
     maxLockHoldings: opts.maxLockHoldings ?? DEFAULT_MAX_LOCK_HOLDINGS,
     maxDataNodes: opts.maxDataNodes ?? DEFAULT_MAX_DATA_NODES,
     maxRenameEntries: opts.maxRenameEntries ?? DEFAULT_MAX_RENAME_ENTRIES,
@@ -137,13 +140,12 @@ export class FsState {
     const ref = "session" in command ? command.session : undefined;
     if (ref === undefined) return this.execute(command, entry.index, nowMs);
 
-    const session = this.sessions.activate(ref.id, nowMs);
-    if (session === undefined) {
-      return failure(
-        new DfsError("SESSION_EXPIRED", `session ${ref.id} has expired or never existed`, {
-          sessionId: ref.id,
-        }),
-      );
+    // A wrong secret is refused before the session is touched: no cached answer, no acknowledgement.
+    let session: ReturnType<SessionTable["authenticate"]>;
+    try {
+      session = this.sessions.authenticate(ref.id, ref.secretHash, nowMs);
+    } catch (err) {
+      return failure(err);
     }
     const check = this.sessions.check(session, ref);
     if (check.kind === "replay") return { ...check.result, changes: [] };
@@ -187,22 +189,21 @@ export class FsState {
       case "leaderChanged":
         return { value: null, changes: none };
       case "openSession":
-        this.sessions.open(index, nowMs);
+        this.sessions.open(index, command.secretHash, command.client ?? "", nowMs);
         return { value: { sessionId: index, timeoutMs: this.opts.sessionTimeoutMs }, changes: none };
       case "keepAlive":
-        if (this.sessions.activate(command.sessionId, nowMs) === undefined)
-          this.sessionExpired(command.sessionId);
+        this.sessions.authenticate(command.sessionId, command.secretHash, nowMs);
         return { value: { sessionId: command.sessionId }, changes: none };
       case "closeSession":
-        if (!this.sessions.close(command.sessionId)) this.sessionExpired(command.sessionId);
+        this.sessions.close(command.sessionId, command.secretHash, nowMs);
         return { value: { sessionId: command.sessionId }, changes: none };
       case "mkdir":
       case "commit":
       case "rename":
       case "delete":
-        return applyNamespaceOp(this.opContext(index, nowMs), command);
+        return applyNamespaceOp(this.opContext(index, nowMs, command.session.id), command);
       case "txn":
-        return applyTxn(this.opContext(index, nowMs), command);
+        return applyTxn(this.opContext(index, nowMs, command.session.id), command);
       case "lockAcquire": {
         const { holding, expired } = this.lockTable.acquire(
           { ...command, sessionId: command.session.id, token: index },
@@ -217,12 +218,17 @@ export class FsState {
         };
       }
       case "lockRenew": {
-        const h = this.lockTable.renew(command.path, command.token, nowMs);
+        const h = this.lockTable.renew(command.path, command.token, command.session.id, nowMs);
         return { value: { expiresAtMs: h.expiresAtMs }, changes: none };
       }
       case "lockRelease":
-        this.lockTable.release(command.path, command.token, nowMs);
+        this.lockTable.release(command.path, command.token, command.session.id, nowMs);
         return { value: { released: true }, changes: [{ index, path: command.path, kind: "unlock" }] };
+      case "breakLock": {
+        const broken = this.lockTable.breakPath(command.path);
+        const value: BreakLockResult = { path: command.path, broken: broken.map(holderInfo) };
+        return { value, changes: broken.length > 0 ? [unlockChange(index, broken[0] as Holding)] : none };
+      }
       case "registerDataNode":
         return { value: this.registry.upsert(command, nowMs), changes: none };
       case "removeDataNode":
@@ -246,14 +252,11 @@ export class FsState {
     }
   }
 
-  private sessionExpired(sessionId: number): never {
-    return fail("SESSION_EXPIRED", `session ${sessionId} has expired or never existed`, { sessionId });
-  }
-
-  private opContext(index: number, nowMs: number): OpContext {
+  private opContext(index: number, nowMs: number, sessionId: number): OpContext {
     return {
       index,
       nowMs,
+      sessionId,
       versionsRetained: this.opts.versionsRetained,
       ns: this.ns,
       chunks: this.chunks,
@@ -290,6 +293,7 @@ export class FsState {
     return {
       timeoutMs: this.opts.sessionTimeoutMs,
       maxSessions: this.opts.maxSessions,
+      maxSessionsPerClient: this.opts.maxSessionsPerClient,
       maxResultsPerSession: MAX_RESULTS_PER_SESSION,
     };
   }

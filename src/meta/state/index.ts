@@ -23,6 +23,7 @@ export { hashValue } from "./hash.js";
 export type { ListOptions } from "./queries.js";
 export type {
   ApplyResult,
+  BreakLockResult,
   Change,
   ChangeKind,
   CommitResult,

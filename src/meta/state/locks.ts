@@ -4,6 +4,10 @@
  * Rules (the "why" is in DESIGN.md; these are the choices made here):
  * - A holder is the pair (owner, sessionId). Every grant gets a fresh fencing token: the Raft index of
  *   the grant, so tokens strictly increase across the whole table.
+ * - A token is a capability only together with its session: tokens are log indexes, easy to guess, so
+ *   renew, release and fencing accept a token only from the session that acquired it (that session
+ *   proved itself with its secret before the command got here). Nothing anyone else can see carries a
+ *   token: listings, `stat` and LOCKED errors show the holder's session, owner, mode and expiry.
  * - Locks are hierarchical: a lease on `/a` covers the subtree `/a/**`. A request conflicts with another
  *   holder's live lease on the same path, on an ancestor, or on a descendant — exclusive against
  *   anything, shared only against exclusive. A holder never conflicts with itself (it may nest).
@@ -16,8 +20,10 @@
  *   LOCK_NOT_HELD: the holder must not believe it still held the lock.
  * - `leaderChanged` restarts every live lease in full, so a failover never expires a lock early.
  * - Fencing (see `fence`): a mutation of a path covered by any live lease needs the token of a live
- *   *exclusive* lease among those covering it, and all covering leases must belong to that token's
- *   holder. Shared leases therefore block writers (a reader lease means "nobody changes this").
+ *   *exclusive* lease among those covering it, held by the mutating session, and all covering leases
+ *   must belong to that token's holder. Shared leases therefore block writers (a reader lease means
+ *   "nobody changes this").
+ * - An admin may break the leases on a path (`breakPath`): they go at once, whoever holds them.
  */
 import { assert } from "../../common/assert.js";
 import { ancestorsOf, isAncestor, isAncestorOrSelf, isNormalPath } from "../../common/paths.js";
@@ -35,6 +41,13 @@ export interface AcquireRequest {
   owner: string;
   sessionId: number;
   token: number;
+  secretHash?: string;
+}
+
+/** Who presents a token to `fence`: the mutating session, and the hash of a lock secret it was given. */
+export interface FenceCaller {
+  sessionId: number | undefined;
+  lockSecretHash?: string | undefined;
 }
 
 /** A path a mutation touches; `subtree` when the whole subtree below it moves or disappears. */
@@ -52,8 +65,10 @@ export function isLive(h: Holding, nowMs: number): boolean {
   return nowMs <= h.expiresAtMs;
 }
 
+/** What anyone may see of a lease: everything but its token and its secret's hash. */
 export function holderInfo(h: Holding): LockHolderInfo {
-  return { ...h };
+  const { token: _token, secretHash: _secretHash, ...visible } = h;
+  return visible;
 }
 
 function byPathThenToken(a: Holding, b: Holding): number {
@@ -140,30 +155,45 @@ export class LockTable {
       ttlMs: req.ttlMs,
       acquiredAtMs: nowMs,
       expiresAtMs: nowMs + req.ttlMs,
+      ...(req.secretHash !== undefined ? { secretHash: req.secretHash } : {}),
     };
     this.add(holding);
     return { holding, expired };
   }
 
-  renew(path: string, token: number, nowMs: number): Holding {
-    const h = this.liveHolding(path, token, nowMs);
+  renew(path: string, token: number, sessionId: number, nowMs: number): Holding {
+    const h = this.liveHolding(path, token, sessionId, nowMs);
     h.expiresAtMs = nowMs + h.ttlMs;
     this.expiry.push({ expiresAtMs: h.expiresAtMs, token });
     return h;
   }
 
-  release(path: string, token: number, nowMs: number): Holding {
-    const h = this.liveHolding(path, token, nowMs);
+  release(path: string, token: number, sessionId: number, nowMs: number): Holding {
+    const h = this.liveHolding(path, token, sessionId, nowMs);
     this.remove(h);
     return h;
   }
 
+  /** Removes every lease on exactly `path`, live or expired, whoever holds it (an admin's break). */
+  breakPath(path: string): Holding[] {
+    const here = [...(this.byPath.get(path) ?? [])].sort(byPathThenToken);
+    for (const h of here) this.remove(h);
+    return here;
+  }
+
   /**
-   * Admits or refuses a mutation of `targets` presenting `token`: LOCKED when a live lease covers a
-   * target and no (or a non-exclusive, or another holder's) token is given; STALE_TOKEN when the token is
-   * not a live lease covering the targets — expired, released, superseded, or for another path.
+   * Admits or refuses a mutation of `targets` by `caller` presenting `token`: LOCKED when a live lease
+   * covers a target and no (or a non-exclusive, or another holder's) token is given, or one that the
+   * caller may not use (neither its session's nor delegated with the lock's secret); STALE_TOKEN when
+   * the token is not a live lease covering the targets — expired, released, superseded, or for another
+   * path.
    */
-  fence(targets: readonly FenceTarget[], token: number | undefined, nowMs: number): void {
+  fence(
+    targets: readonly FenceTarget[],
+    token: number | undefined,
+    caller: FenceCaller,
+    nowMs: number,
+  ): void {
     if (this.byPath.size === 0 && token === undefined) return;
     const seen = new Map<number, Holding>();
     for (const t of targets) for (const h of this.related(t.path, t.subtree, nowMs)) seen.set(h.token, h);
@@ -178,6 +208,14 @@ export class LockTable {
     const mine = seen.get(token);
     if (mine === undefined) {
       fail("STALE_TOKEN", `lock token ${token} is not a live lock covering ${path}`, {
+        path,
+        token,
+        holders,
+      });
+    }
+    const delegated = mine.secretHash !== undefined && mine.secretHash === caller.lockSecretHash;
+    if (mine.sessionId !== caller.sessionId && !delegated) {
+      fail("LOCKED", `${path} is locked: lock token ${token} belongs to another session`, {
         path,
         token,
         holders,
@@ -223,12 +261,22 @@ export class LockTable {
     return expired;
   }
 
-  private liveHolding(path: string, token: number, nowMs: number): Holding {
+  /** The caller's live lease; another session's answers exactly as a missing one does (no oracle). */
+  private liveHolding(path: string, token: number, sessionId: number, nowMs: number): Holding {
     const h = this.byToken.get(token);
-    if (h === undefined || h.path !== path || !isLive(h, nowMs)) {
-      fail("LOCK_NOT_HELD", `no live lock on ${path} with token ${token}`, { path, token });
+    if (h === undefined || h.path !== path || !isLive(h, nowMs) || h.sessionId !== sessionId) {
+      fail("LOCK_NOT_HELD", `no live lock on ${path} with token ${token} held by session ${sessionId}`, {
+        path,
+        token,
+      });
     }
     return h;
+  }
+
+  /** A live lease on exactly `path` with `token`, held by `sessionId` (a transaction's condition). */
+  holds(path: string, token: number, sessionId: number | undefined, nowMs: number): boolean {
+    const h = this.byToken.get(token);
+    return h !== undefined && h.path === path && isLive(h, nowMs) && h.sessionId === sessionId;
   }
 
   private add(h: Holding): void {

@@ -16,7 +16,7 @@ import type {
   NamespaceOp,
   RenameOp,
 } from "./commands.js";
-import type { LockTable } from "./locks.js";
+import type { FenceCaller, LockTable } from "./locks.js";
 import { latestVersion, type Namespace } from "./namespace.js";
 import { fail, type Outcome } from "./outcome.js";
 import type { Change, FileVersion } from "./types.js";
@@ -24,6 +24,8 @@ import type { Change, FileVersion } from "./types.js";
 export interface OpContext {
   index: number;
   nowMs: number;
+  /** The session the mutation comes from: a lock token is honoured only from its own session. */
+  sessionId: number | undefined;
   versionsRetained: number;
   ns: Namespace;
   chunks: ChunkRefs;
@@ -40,6 +42,10 @@ export function chunksOf(content: FileContent): readonly ChunkRef[] {
 
 function sizeOf(content: FileContent): number {
   return content.kind === "chunks" ? content.sizeBytes : content.data.length;
+}
+
+function caller(ctx: OpContext, op: NamespaceOp): FenceCaller {
+  return { sessionId: ctx.sessionId, lockSecretHash: op.lockSecretHash };
 }
 
 export function applyNamespaceOp(ctx: OpContext, op: NamespaceOp): Outcome {
@@ -64,7 +70,7 @@ function requireParent(ctx: OpContext, path: string, createParents: boolean): st
 }
 
 function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
-  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, ctx.nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller(ctx, op), ctx.nowMs);
   const existing = ctx.ns.get(op.path);
   if (existing !== undefined) {
     if (existing.type === "dir" && op.parents) return { value: { created: [] }, changes: [] };
@@ -80,7 +86,7 @@ function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
 
 function commit(ctx: OpContext, op: CommitOp): Outcome {
   const { ns, nowMs } = ctx;
-  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller(ctx, op), nowMs);
   if (op.path === ROOT_PATH) fail("IS_A_DIRECTORY", "/ is a directory", { path: op.path });
   const missing = requireParent(ctx, op.path, op.createParents === true);
   const node = ns.get(op.path);
@@ -158,6 +164,7 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
       { path: to, subtree: true },
     ],
     op.lockToken,
+    caller(ctx, op),
     nowMs,
   );
   if (ns.get(from) === undefined) fail("NOT_FOUND", `${from} does not exist`, { path: from });
@@ -205,7 +212,7 @@ export function chargeRename(
 function remove(ctx: OpContext, op: DeleteOp): Outcome {
   const { ns, nowMs } = ctx;
   if (op.path === ROOT_PATH) fail("BAD_REQUEST", "cannot delete /", { path: op.path });
-  ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, nowMs);
+  ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, caller(ctx, op), nowMs);
   const node = ns.get(op.path);
   if (node === undefined) fail("NOT_FOUND", `${op.path} does not exist`, { path: op.path });
   if (node.type === "dir" && node.children.size > 0 && !op.recursive) {

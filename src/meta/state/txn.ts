@@ -19,7 +19,8 @@ function holds(ctx: OpContext, c: TxnCondition): boolean {
       if (node === undefined) return c.version === 0;
       return node.type === "file" && latestVersion(node).version === c.version;
     case "lockToken":
-      return ctx.locks.liveOn(c.path, ctx.nowMs).some((h) => h.token === c.token);
+      // Only the holding session may lean on its token: to anyone else it is just a guessable number.
+      return ctx.locks.holds(c.path, c.token, ctx.sessionId, ctx.nowMs);
   }
 }
 

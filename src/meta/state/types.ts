@@ -10,8 +10,10 @@ export interface FsStateOptions {
   versionsRetained: number;
   /** A session with no request for longer than this expires (judged with entry timestamps). */
   sessionTimeoutMs: number;
-  /** Opening a session beyond this evicts the least recently active one. Default 10 000. */
+  /** Sessions at once; a full table drops expired ones, never live ones (then opening fails). Default 10 000. */
   maxSessions?: number;
+  /** Sessions one client (token name or address) may hold at once. Default 1 000. */
+  maxSessionsPerClient?: number;
   /** Live and not-yet-swept lock leases, all paths together. Default 65 536. */
   maxLockHoldings?: number;
   /** Registered data nodes. Default 10 000. */
@@ -65,6 +67,11 @@ export interface LockAcquireResult {
 export interface LockRenewResult {
   expiresAtMs: number;
 }
+export interface BreakLockResult {
+  path: string;
+  /** The leases removed (live or expired), as anyone may see them: no tokens. */
+  broken: LockHolder[];
+}
 export interface TxnResult {
   results: unknown[];
 }
@@ -108,13 +115,21 @@ export type NodeSnapshot =
   | { path: string; type: "dir"; createdAtMs: number; modifiedAtMs: number }
   | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] };
 
-export type LockHoldingSnapshot = LockHolder;
+/**
+ * A lease as the state keeps it: what anyone may see, plus the fencing token only its holder is told and
+ * the hash of the lock's own secret, if its acquirer drew one (it may hand that to a delegate writer).
+ */
+export type LockHoldingSnapshot = LockHolder & { token: number; secretHash?: string };
 
 /** A remembered result; `changes` are not kept, a replay changes nothing. */
 export type StoredResult = { ok: true; value: unknown } | { ok: false; error: ErrorBody };
 
 export interface SessionSnapshot {
   id: number;
+  /** Who opened it (absent: unknown, e.g. written before clients were recorded; counts for nobody). */
+  client?: string;
+  /** SHA-256 of the session secret (absent in snapshots written before secrets: such sessions are unusable). */
+  secretHash?: string;
   lastActiveMs: number;
   ackedSeq: number;
   results: { seq: number; result: StoredResult }[];

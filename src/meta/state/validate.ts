@@ -21,6 +21,7 @@ import {
 type Obj = Record<string, unknown>;
 
 const CHUNK_ID = /^[0-9a-f]{64}$/;
+const SECRET_HASH = /^[0-9a-f]{64}$/;
 
 function bad(message: string, details: Record<string, unknown> = {}): never {
   throw new DfsError("BAD_REQUEST", message, details);
@@ -76,13 +77,25 @@ function chunkIds(o: Obj): string[] {
   });
 }
 
+/**
+ * A session's proof of ownership. Missing or malformed, it is FORBIDDEN (not BAD_REQUEST): the request
+ * names a session it cannot prove it holds, and is refused before the session is even looked at.
+ */
+function secretHash(o: Obj, sessionId: number): string {
+  const v = o.secretHash;
+  if (typeof v !== "string" || !SECRET_HASH.test(v)) {
+    throw new DfsError("FORBIDDEN", `session ${sessionId}: the session secret is missing`, { sessionId });
+  }
+  return v;
+}
+
 export function parseSessionRef(raw: unknown): SessionRef {
   const o = asObj(raw, "session");
   const id = int(o, "id", 1);
   const seq = int(o, "seq", 1);
   const ackedSeq = int(o, "ackedSeq", 0);
   if (ackedSeq >= seq) bad("session.ackedSeq must be below session.seq");
-  return { id, seq, ackedSeq };
+  return { id, seq, ackedSeq, secretHash: secretHash(o, id) };
 }
 
 function optSession(o: Obj): { session?: SessionRef } {
@@ -115,10 +128,17 @@ function parseContent(raw: unknown): FileContent {
   return bad('content.kind must be "inline" or "chunks"');
 }
 
+function optHash(o: Obj, key: string): Record<string, string> {
+  const v = o[key];
+  if (v === undefined) return {};
+  if (typeof v !== "string" || !SECRET_HASH.test(v)) bad(`${key} must be a SHA-256 in lowercase hex`);
+  return { [key]: v };
+}
+
 export function parseNamespaceOp(raw: unknown): NamespaceOp {
   const o = asObj(raw, "operation");
   const lockToken = optInt(o, "lockToken", 1);
-  const token = lockToken === undefined ? {} : { lockToken };
+  const token = lockToken === undefined ? {} : { lockToken, ...optHash(o, "lockSecretHash") };
   switch (o.type) {
     case "mkdir":
       return { type: "mkdir", path: path(o, "path"), parents: optBool(o, "parents"), ...token };
@@ -162,11 +182,20 @@ export function parseCommand(raw: unknown): Command {
   switch (o.type) {
     case "noop":
     case "leaderChanged":
-    case "openSession":
       return { type: o.type };
+    case "openSession":
+      if (typeof o.secretHash !== "string" || !SECRET_HASH.test(o.secretHash))
+        bad("openSession needs the SHA-256 (hex) of the session secret");
+      return {
+        type: "openSession",
+        secretHash: o.secretHash,
+        ...(o.client === undefined ? {} : { client: str(o, "client", LIMITS.maxActorLength) }),
+      };
     case "keepAlive":
-    case "closeSession":
-      return { type: o.type, sessionId: int(o, "sessionId", 1) };
+    case "closeSession": {
+      const sessionId = int(o, "sessionId", 1);
+      return { type: o.type, sessionId, secretHash: secretHash(o, sessionId) };
+    }
     case "mkdir":
     case "commit":
     case "rename":
@@ -190,6 +219,7 @@ export function parseCommand(raw: unknown): Command {
         mode: o.mode,
         ttlMs: int(o, "ttlMs", 1, LIMITS.maxLockTtlMs),
         owner: str(o, "owner", LIMITS.maxOwnerLength),
+        ...optHash(o, "secretHash"),
       };
     }
     case "lockRenew":
@@ -197,6 +227,13 @@ export function parseCommand(raw: unknown): Command {
       const session = parseSessionRef(o.session);
       return { type: o.type, session, path: path(o, "path"), token: int(o, "token", 1) };
     }
+    case "breakLock":
+      return {
+        type: "breakLock",
+        ...optSession(o),
+        path: path(o, "path"),
+        by: str(o, "by", LIMITS.maxActorLength),
+      };
     case "registerDataNode":
       return {
         type: "registerDataNode",

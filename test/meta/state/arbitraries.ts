@@ -7,9 +7,14 @@
 import fc from "fast-check";
 import type { FsStateOptions, LogEntry } from "../../../src/meta/state/index.js";
 import { FsState } from "../../../src/meta/state/index.js";
-import { chunked, chunkId } from "./helpers.js";
+import { chunked, chunkId, hashOf, secretHash } from "./helpers.js";
 
-export const PROP_OPTS: FsStateOptions = { versionsRetained: 2, sessionTimeoutMs: 8_000, maxSessions: 4 };
+export const PROP_OPTS: FsStateOptions = {
+  versionsRetained: 2,
+  sessionTimeoutMs: 8_000,
+  maxSessions: 4,
+  maxSessionsPerClient: 3,
+};
 
 export const pathArb = (names: readonly string[] = ["a", "b", "c"], maxDepth = 3) =>
   fc.array(fc.constantFrom(...names), { maxLength: maxDepth }).map((segs) => `/${segs.join("/")}`);
@@ -95,12 +100,16 @@ export type Action =
   | { t: "txn"; conditions: ({ kind: string; path: string } & Record<string, unknown>)[]; ops: OpSpec[] }
   | { t: "lock"; path: string; mode: "exclusive" | "shared"; ttlMs: number; owner: string }
   | { t: "renew" | "release"; path: string; tokenRef: number; aim: boolean }
+  /** An admin breaks the locks on a path (in a session, as the client library sends it). */
+  | { t: "break"; path: string }
   | { t: "abandon"; chunkIds: string[] }
   | { t: "gc"; chunkIds: string[]; beforeOffsetMs: number }
   | { t: "revive"; chunkIds: string[] }
   | { t: "forget"; beforeOffsetMs: number }
   | { t: "register" | "removeNode"; id: string }
-  | { t: "retry"; back: number };
+  | { t: "retry"; back: number }
+  /** Another client re-sends an earlier session command (its id and seq) without that session's secret. */
+  | { t: "forge"; back: number };
 
 export interface Step {
   dtMs: number;
@@ -148,6 +157,7 @@ export function actionArb(paths: fc.Arbitrary<string> = pathArb(), lockWeight = 
         })
         .map((x): Action => x),
     },
+    { weight: 1, arbitrary: paths.map((path): Action => ({ t: "break", path })) },
     { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "abandon", chunkIds })) },
     { weight: 1, arbitrary: chunkIdsArb.map((chunkIds): Action => ({ t: "revive", chunkIds })) },
     {
@@ -172,6 +182,7 @@ export function actionArb(paths: fc.Arbitrary<string> = pathArb(), lockWeight = 
         .map((x): Action => x),
     },
     { weight: 2, arbitrary: fc.nat(4).map((back): Action => ({ t: "retry", back })) },
+    { weight: 1, arbitrary: fc.nat(4).map((back): Action => ({ t: "forge", back })) },
   );
 }
 
@@ -218,16 +229,21 @@ export function stepsArb(
     .map((steps) => [{ dtMs: 0, session: 0, ackLag: 0, action: { t: "open" } as Action }, ...steps]);
 }
 
-/** The materialized stream: entries, plus which earlier entry each retry re-sends. */
+/** The materialized stream: entries, plus which earlier entry each retry (or forgery) re-sends. */
 export interface Stream {
   entries: LogEntry[];
   retryOf: Map<number, number>;
+  forgeryOf: Map<number, number>;
 }
+
+/** The secret hash a forger presents: not the session's own. */
+export const FORGED_HASH = secretHash("forged");
 
 export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_OPTS): Stream {
   const fs = new FsState(opts);
   const entries: LogEntry[] = [];
   const retryOf = new Map<number, number>();
+  const forgeryOf = new Map<number, number>();
   const sessions: number[] = [];
   const seqs = new Map<number, number>();
   const grants: { token: number; path: string }[] = [];
@@ -256,16 +272,18 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
       const seq = (seqs.get(sid) ?? 0) + 1;
       seqs.set(sid, seq);
       sent.push(entries.length);
-      return { ...cmd, session: { id: sid, seq, ackedSeq: Math.max(0, seq - 1 - step.ackLag) } };
+      const ackedSeq = Math.max(0, seq - 1 - step.ackLag);
+      return { ...cmd, session: { id: sid, seq, ackedSeq, secretHash: hashOf(sid) } };
     };
     const a = step.action;
     let command: Record<string, unknown>;
     switch (a.t) {
       case "open":
-        command = { type: "openSession" };
+        // The harness's convention: session `id` is opened with secret hash `hashOf(id)`.
+        command = { type: "openSession", secretHash: hashOf(index), client: `client ${step.session % 2}` };
         break;
       case "keepAlive":
-        command = { type: "keepAlive", sessionId: sid };
+        command = { type: "keepAlive", sessionId: sid, secretHash: hashOf(sid) };
         break;
       case "leaderChanged":
       case "noop":
@@ -292,6 +310,8 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
           mode: a.mode,
           ttlMs: a.ttlMs,
           owner: a.owner,
+          // The lock's own secret (kept in the state and its snapshots, never shown).
+          secretHash: secretHash(`lock ${index}`),
         });
         break;
       case "renew":
@@ -301,6 +321,9 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
           path: (a.aim ? grant(a.tokenRef)?.path : undefined) ?? a.path,
           token: token(a.tokenRef),
         });
+        break;
+      case "break":
+        command = withSession({ type: "breakLock", path: a.path, by: "admin" });
         break;
       case "abandon":
         command = { type: "abandonChunks", chunkIds: a.chunkIds };
@@ -340,6 +363,18 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
         }
         break;
       }
+      case "forge": {
+        const pos = sent[sent.length - 1 - (a.back % Math.max(1, sent.length))];
+        if (pos === undefined) {
+          command = { type: "noop" };
+        } else {
+          const original = (entries[pos] as LogEntry).command as unknown as Record<string, unknown>;
+          const session = { ...(original.session as object), secretHash: FORGED_HASH };
+          command = { ...original, session };
+          forgeryOf.set(entries.length, pos);
+        }
+        break;
+      }
     }
     const entry = { index, timestampMs: ts, command } as unknown as LogEntry;
     entries.push(entry);
@@ -347,7 +382,7 @@ export function materialize(steps: readonly Step[], opts: FsStateOptions = PROP_
     if (r.ok && a.t === "open") sessions.push((r.value as { sessionId: number }).sessionId);
     if (r.ok && a.t === "lock") grants.push({ token: (r.value as { token: number }).token, path: a.path });
   }
-  return { entries, retryOf };
+  return { entries, retryOf, forgeryOf };
 }
 
 /** The same stream, with a filler (a command from no session: it changes nothing) at `position`. */
@@ -356,7 +391,11 @@ export function withFiller(entries: readonly LogEntry[], position: number): LogE
     i === position
       ? ({
           ...e,
-          command: { type: "mkdir", path: "/", session: { id: 987_654_321, seq: 1, ackedSeq: 0 } },
+          command: {
+            type: "mkdir",
+            path: "/",
+            session: { id: 987_654_321, seq: 1, ackedSeq: 0, secretHash: hashOf(987_654_321) },
+          },
         } as LogEntry)
       : e,
   );

@@ -196,7 +196,7 @@ describe("data-node registry", () => {
   it("accepts an optional session for exactly-once", () => {
     const h = new Harness();
     const s = h.session;
-    const cmd = { type: "removeDataNode", id: "dn1", session: { id: s, seq: 1, ackedSeq: 0 } };
+    const cmd = { type: "removeDataNode", id: "dn1", session: h.ref(s, 1, 0) };
     h.apply(node);
     expect(h.apply(cmd).ok).toBe(true);
     expect(h.apply(cmd)).toEqual({ ok: true, value: { removed: true }, changes: [] });

@@ -2,6 +2,7 @@
  * Test helpers: a harness that numbers entries, keeps time and sequence numbers, and short-hands for
  * content and chunk ids.
  */
+import { createHash } from "node:crypto";
 import { expect } from "vitest";
 import type { ErrorBody } from "../../../src/common/errors.js";
 import {
@@ -11,10 +12,21 @@ import {
   FsState,
   type FsStateOptions,
 } from "../../../src/meta/state/index.js";
+import type { LockHoldingSnapshot } from "../../../src/meta/state/types.js";
 
 export const DEFAULT_OPTS: FsStateOptions = { versionsRetained: 3, sessionTimeoutMs: 60_000 };
 
-/** A command without its session; the harness adds `{ id, seq, ackedSeq }`. */
+/** The SHA-256 a shell would propose for secret `name` (tests need no randomness, only distinct hashes). */
+export function secretHash(name: string): string {
+  return createHash("sha256").update(name).digest("hex");
+}
+
+/** The secret hash the harness opens session `id` with: a pure function of the id, so raw tests can use it. */
+export function hashOf(sessionId: number): string {
+  return secretHash(`session-${sessionId}`);
+}
+
+/** A command without its session; the harness adds `{ id, seq, ackedSeq, secretHash }`. */
 export type Request = Record<string, unknown> & { type: string };
 
 export class Harness {
@@ -37,8 +49,9 @@ export class Harness {
     this.nowMs += ms;
   }
 
+  /** Opens a session whose secret hash is `hashOf(its id)` (the id is the next entry's index). */
   openSession(): number {
-    const r = this.apply({ type: "openSession" });
+    const r = this.apply({ type: "openSession", secretHash: hashOf(this.index + 1) });
     if (!r.ok) throw new Error(`openSession failed: ${r.error.code}`);
     const { sessionId } = r.value as { sessionId: number };
     this.seqs.set(sessionId, 0);
@@ -59,7 +72,12 @@ export class Harness {
   /** Sends a session command with the next seq; everything before it counts as acknowledged. */
   send(req: Request, sessionId = this.session): ApplyResult {
     const seq = this.nextSeq(sessionId);
-    return this.apply({ ...req, session: { id: sessionId, seq, ackedSeq: seq - 1 } });
+    return this.apply({ ...req, session: this.ref(sessionId, seq, seq - 1) });
+  }
+
+  /** A session reference with the session's own secret hash. */
+  ref(sessionId: number, seq: number, ackedSeq = 0): Record<string, unknown> {
+    return { id: sessionId, seq, ackedSeq, secretHash: hashOf(sessionId) };
   }
 
   ok<T = Record<string, unknown>>(req: Request, sessionId?: number): T {
@@ -118,4 +136,18 @@ export function recountChunks(fs: FsState): Map<string, number> {
 export function visibleParts(fs: FsState): Record<string, string> {
   const { namespace, garbage, locks, dataNodes } = fs.partHashes();
   return { namespace, garbage, locks, dataNodes };
+}
+
+/**
+ * Live leases with their fencing tokens (which the public `locks()` no longer shows), from the snapshot:
+ * at or below `path` if given, judged at the last applied entry's time.
+ */
+export function liveHoldings(fs: FsState, path?: string): LockHoldingSnapshot[] {
+  return fs
+    .snapshot()
+    .locks.filter(
+      (h) =>
+        h.expiresAtMs >= fs.lastTimestampMs &&
+        (path === undefined || path === "/" || h.path === path || h.path.startsWith(`${path}/`)),
+    );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Harness, inline } from "./helpers.js";
+import { Harness, inline, liveHoldings, secretHash } from "./helpers.js";
 
 const X = { type: "lockAcquire", mode: "exclusive", ttlMs: 1000, owner: "x" } as const;
 const S = { type: "lockAcquire", mode: "shared", ttlMs: 1000, owner: "r" } as const;
@@ -9,7 +9,7 @@ function acquire(h: Harness, req: Record<string, unknown> & { path: string }, se
 }
 
 describe("lockAcquire / renew / release", () => {
-  it("grants a fencing token equal to the entry index, visible in stat and locks()", () => {
+  it("grants a fencing token equal to the entry index; stat and locks() show the holder but never the token", () => {
     const h = new Harness();
     const s = h.session;
     const r = h.send({ ...X, path: "/f" });
@@ -22,7 +22,6 @@ describe("lockAcquire / renew / release", () => {
       {
         path: "/f",
         mode: "exclusive",
-        token: h.index,
         owner: "x",
         sessionId: s,
         ttlMs: 1000,
@@ -31,7 +30,11 @@ describe("lockAcquire / renew / release", () => {
       },
     ]);
     h.ok({ type: "commit", path: "/f", content: inline("x"), lockToken: h.index });
-    expect(h.fs.stat("/f").lock).toMatchObject({ mode: "exclusive", holders: [{ owner: "x" }] });
+    expect(h.fs.stat("/f").lock).toMatchObject({
+      mode: "exclusive",
+      holders: [{ owner: "x", sessionId: s }],
+    });
+    expect(h.fs.stat("/f").lock?.holders[0]).not.toHaveProperty("token");
   });
 
   it("exclusive conflicts with any other holder; shared only with exclusive", () => {
@@ -73,7 +76,7 @@ describe("lockAcquire / renew / release", () => {
     const t1 = acquire(h, { ...S, path: "/f", owner: "x" }, a);
     const t2 = acquire(h, { path: "/f" }, a);
     expect(t2).toBeGreaterThan(t1);
-    expect(h.fs.locks("/f").map((l) => [l.token, l.mode])).toEqual([[t2, "exclusive"]]);
+    expect(liveHoldings(h.fs, "/f").map((l) => [l.token, l.mode])).toEqual([[t2, "exclusive"]]);
     expect(h.err({ type: "commit", path: "/f", content: inline("x"), lockToken: t1 }, a).code).toBe(
       "STALE_TOKEN",
     );
@@ -81,7 +84,7 @@ describe("lockAcquire / renew / release", () => {
     acquire(h, { ...S, path: "/f", owner: "y" }, b);
     // Upgrading now conflicts with b's shared lease: refused, and a keeps its shared lease t3.
     expect(h.err({ ...X, path: "/f" }, a).code).toBe("LOCKED");
-    expect(h.fs.locks("/f").map((l) => l.token)).toContain(t3);
+    expect(liveHoldings(h.fs, "/f").map((l) => l.token)).toContain(t3);
   });
 
   it("renew extends the lease to now + ttl; release removes it with an unlock change", () => {
@@ -108,7 +111,7 @@ describe("lockAcquire / renew / release", () => {
     h.ok({ type: "lockRenew", path: "/f", token: t });
     h.advance(400); // past the first expiry, before the renewed one
     expect(h.apply({ type: "noop" }).changes).toEqual([]);
-    expect(h.fs.locks().map((l) => l.token)).toEqual([t]);
+    expect(liveHoldings(h.fs).map((l) => l.token)).toEqual([t]);
     h.advance(600); // exactly the renewed expiry: still live
     expect(h.apply({ type: "noop" }).changes).toEqual([]);
     h.advance(1);
@@ -155,7 +158,7 @@ describe("lockAcquire / renew / release", () => {
     h.advance(900);
     const r = h.apply({ type: "leaderChanged" });
     expect(r).toEqual({ ok: true, value: null, changes: [{ index: h.index, path: "/g", kind: "unlock" }] });
-    expect(h.fs.locks()).toMatchObject([{ token: t, expiresAtMs: h.nowMs + 1000 }]);
+    expect(liveHoldings(h.fs)).toMatchObject([{ token: t, expiresAtMs: h.nowMs + 1000 }]);
     h.advance(900);
     expect(h.ok({ type: "lockRenew", path: "/f", token: t })).toEqual({ expiresAtMs: h.nowMs + 1000 });
   });
@@ -188,11 +191,10 @@ describe("fencing", () => {
     h.ok({ type: "commit", path: "/f", content: inline("a1"), lockToken: ta }, a);
     h.advance(1001); // a's lease expires (a GC pause, say), b takes the lock
     const tb = acquire(h, { path: "/f", owner: "b" }, b);
-    expect(h.err({ type: "commit", path: "/f", content: inline("a2"), lockToken: ta }, a)).toMatchObject({
-      code: "STALE_TOKEN",
-      token: ta,
-      holders: [{ token: tb }],
-    });
+    const stale = h.err({ type: "commit", path: "/f", content: inline("a2"), lockToken: ta }, a);
+    expect(stale).toMatchObject({ code: "STALE_TOKEN", token: ta, holders: [{ owner: "b", sessionId: b }] });
+    // An error shows who holds the lock, never the holder's token.
+    expect((stale.holders as object[])[0]).not.toHaveProperty("token");
     h.ok({ type: "commit", path: "/f", content: inline("b1"), lockToken: tb }, b);
     expect(h.fs.stat("/f").version).toBe(2);
   });
@@ -275,5 +277,122 @@ describe("fencing", () => {
       code: "LOCKED",
       holders: [{ path: "/b" }],
     });
+  });
+});
+
+describe("lock tokens are capabilities of the acquiring session", () => {
+  it("another session cannot renew, release or write under the lock, even with the right token", () => {
+    const h = new Harness();
+    const [a, b] = [h.openSession(), h.openSession()];
+    const t = acquire(h, { path: "/f", owner: "a" }, a);
+    const before = h.fs.partHashes();
+    expect(h.err({ type: "lockRenew", path: "/f", token: t }, b).code).toBe("LOCK_NOT_HELD");
+    expect(h.err({ type: "lockRelease", path: "/f", token: t }, b).code).toBe("LOCK_NOT_HELD");
+    const fenced = h.err({ type: "commit", path: "/f", content: inline("b"), lockToken: t }, b);
+    expect(fenced).toMatchObject({ code: "LOCKED", message: expect.stringMatching(/another session/) });
+    expect(h.err({ type: "delete", path: "/f", lockToken: t }, b).code).toBe("LOCKED");
+    expect(
+      h.err({ type: "txn", conditions: [], ops: [{ type: "mkdir", path: "/f", lockToken: t }] }, b).code,
+    ).toBe("LOCKED");
+    // Nothing the foreign session did changed a lease or a file.
+    const after = h.fs.partHashes();
+    expect([after.locks, after.namespace]).toEqual([before.locks, before.namespace]);
+    // The holder still can.
+    h.ok({ type: "commit", path: "/f", content: inline("a"), lockToken: t }, a);
+    h.ok({ type: "lockRenew", path: "/f", token: t }, a);
+    h.ok({ type: "lockRelease", path: "/f", token: t }, a);
+  });
+
+  it("the lock's own secret delegates writing under it to another session, not renewing or releasing", () => {
+    const h = new Harness();
+    const [a, b] = [h.openSession(), h.openSession()];
+    const t = acquire(h, { path: "/f", secretHash: secretHash("lock secret") }, a);
+    expect(JSON.stringify([h.fs.locks(), h.fs.stat("/").lock ?? null])).not.toContain(
+      secretHash("lock secret"),
+    );
+    const write = (lockSecretHash: string) => ({
+      type: "commit",
+      path: "/f",
+      content: inline("b"),
+      lockToken: t,
+      lockSecretHash,
+    });
+    expect(h.err(write(secretHash("guess")), b).code).toBe("LOCKED");
+    expect(h.ok(write(secretHash("lock secret")), b)).toEqual({ version: 1 });
+    const txn = {
+      type: "txn",
+      conditions: [],
+      ops: [{ ...write(secretHash("lock secret")), type: "commit" }],
+    };
+    expect(h.ok(txn, b)).toMatchObject({ results: [{ version: 2 }] });
+    expect(h.err({ type: "lockRenew", path: "/f", token: t }, b).code).toBe("LOCK_NOT_HELD");
+    expect(h.err({ type: "lockRelease", path: "/f", token: t }, b).code).toBe("LOCK_NOT_HELD");
+    // A lock acquired without a secret cannot be delegated.
+    const t2 = acquire(h, { path: "/g" }, a);
+    const g = {
+      type: "commit",
+      path: "/g",
+      content: inline("b"),
+      lockToken: t2,
+      lockSecretHash: secretHash(""),
+    };
+    expect(h.err(g, b).code).toBe("LOCKED");
+    expect(h.err({ ...write("nothex"), path: "/f" }, b).code).toBe("BAD_REQUEST");
+  });
+
+  it("a transaction's lockToken condition holds only for the holding session", () => {
+    const h = new Harness();
+    const [a, b] = [h.openSession(), h.openSession()];
+    const t = acquire(h, { path: "/f" }, a);
+    const txn = { type: "txn", conditions: [{ kind: "lockToken", path: "/f", token: t }], ops: [] };
+    expect(h.err(txn, b).code).toBe("CONDITION_FAILED");
+    expect(h.ok(txn, a)).toEqual({ results: [] });
+  });
+});
+
+describe("breakLock (admin)", () => {
+  it("removes every lease on exactly the path, whoever holds it, and reports them without tokens", () => {
+    const h = new Harness();
+    const [a, b] = [h.openSession(), h.openSession()];
+    const ta = acquire(h, { ...S, path: "/d", owner: "a" }, a);
+    acquire(h, { ...S, path: "/d", owner: "b" }, b);
+    const below = acquire(h, { path: "/d/e/f", ...S, owner: "a2" }, a);
+    const r = h.apply({ type: "breakLock", path: "/d/", by: "token ops" });
+    expect(r).toMatchObject({
+      ok: true,
+      value: {
+        path: "/d",
+        broken: [
+          { path: "/d", mode: "shared", owner: "a", sessionId: a },
+          { path: "/d", mode: "shared", owner: "b", sessionId: b },
+        ],
+      },
+      changes: [{ index: h.index, path: "/d", kind: "unlock" }],
+    });
+    expect(JSON.stringify(r)).not.toContain('"token"');
+    expect(liveHoldings(h.fs).map((l) => l.token)).toEqual([below]);
+    // The broken holder learns it at its next renewal; its token no longer fences anything.
+    expect(h.err({ type: "lockRenew", path: "/d", token: ta }, a).code).toBe("LOCK_NOT_HELD");
+    acquire(h, { ...S, path: "/d" }, b);
+    h.fs.checkInvariants();
+  });
+
+  it("on an unlocked path breaks nothing; with a session it is exactly-once", () => {
+    const h = new Harness();
+    expect(h.apply({ type: "breakLock", path: "/x", by: "admin" })).toEqual({
+      ok: true,
+      value: { path: "/x", broken: [] },
+      changes: [],
+    });
+    const admin = h.openSession();
+    const t = acquire(h, { path: "/x" });
+    const cmd = { type: "breakLock", path: "/x", by: "admin", session: h.ref(admin, 1) };
+    expect(h.apply(cmd)).toMatchObject({ ok: true, value: { broken: [{ path: "/x" }] } });
+    const t2 = acquire(h, { path: "/x" });
+    expect(t2).toBeGreaterThan(t);
+    // A retry of the break (after a timeout) must not break the lease granted since.
+    expect(h.apply(cmd)).toMatchObject({ ok: true, changes: [] });
+    expect(liveHoldings(h.fs).map((l) => l.token)).toEqual([t2]);
+    expect(h.apply({ type: "breakLock", path: "/x" })).toMatchObject({ error: { code: "BAD_REQUEST" } });
   });
 });

@@ -8,6 +8,7 @@ import { DfsError } from "../../../src/common/errors.js";
 import { isAncestor, isAncestorOrSelf, parentOf } from "../../../src/common/paths.js";
 import { FsState } from "../../../src/meta/state/index.js";
 import { type OpSpec, opSpecArb, pathArb } from "./arbitraries.js";
+import { hashOf } from "./helpers.js";
 
 type MNode = { type: "dir" } | { type: "file"; version: number; sizeBytes: number };
 
@@ -125,14 +126,21 @@ describe("namespace against a reference model", () => {
           const fs = new FsState({ versionsRetained: 2, sessionTimeoutMs: 1e9 });
           const model = new Model();
           let index = 0;
-          const session = fs.apply({ index: ++index, timestampMs: 1, command: { type: "openSession" } });
+          const session = fs.apply({
+            index: ++index,
+            timestampMs: 1,
+            command: { type: "openSession", secretHash: hashOf(1) },
+          });
           const sessionId = (session.ok && (session.value as { sessionId: number }).sessionId) || 0;
           ops.forEach((op, i) => {
             const { tokenRef: _t, aim: _a, ...command } = op;
             const r = fs.apply({
               index: ++index,
               timestampMs: 1 + i,
-              command: { ...command, session: { id: sessionId, seq: i + 1, ackedSeq: i } } as never,
+              command: {
+                ...command,
+                session: { id: sessionId, seq: i + 1, ackedSeq: i, secretHash: hashOf(1) },
+              } as never,
             });
             const expected = model.apply(op, "content" in op ? sizeOf(op.content) : 0);
             expect(r.ok ? null : r.error.code).toBe(expected);

@@ -16,7 +16,7 @@ import {
   stepsArb,
   withFiller,
 } from "./arbitraries.js";
-import { Harness, inline, recountChunks, visibleParts } from "./helpers.js";
+import { Harness, inline, liveHoldings, recountChunks, visibleParts } from "./helpers.js";
 
 const RUNS = { numRuns: 1000 };
 
@@ -116,6 +116,38 @@ describe("exactly-once", () => {
       RUNS,
     );
     expect(replays).toBeGreaterThan(100);
+  });
+
+  it("a forged request (another session's id and seq, without its secret) is FORBIDDEN, gets no cached answer and changes nothing (property)", () => {
+    let forged = 0;
+    fc.assert(
+      fc.property(stepsArb(), (steps) => {
+        const { entries, forgeryOf } = materialize(steps);
+        let fs = new FsState(PROP_OPTS);
+        const results: ApplyResult[] = [];
+        entries.forEach((e, i) => {
+          if (!forgeryOf.has(i)) {
+            results.push(fs.apply(e));
+            return;
+          }
+          // The same entry from a session nobody holds: what "changes nothing" means for a refusal.
+          const control = FsState.restore(fs.snapshot(), PROP_OPTS);
+          const [filler] = withFiller([e], 0) as [LogEntry];
+          control.apply(filler);
+          const r = fs.apply(e);
+          results.push(r);
+          expect(fs.stateHash()).toBe(control.stateHash());
+          expect(r.changes).toEqual([]);
+          // An expired session, or a command malformed before its session is looked at: refused anyway.
+          if (!r.ok && (r.error.code === "SESSION_EXPIRED" || r.error.code === "BAD_REQUEST")) return;
+          forged++;
+          expect(r.ok ? "ok" : r.error.code).toBe("FORBIDDEN");
+          fs = control; // also: continuing from the control state is the same future
+        });
+      }),
+      RUNS,
+    );
+    expect(forged).toBeGreaterThan(30);
   });
 
   it("applying a mutation twice leaves the same state as applying it once (property)", () => {
@@ -222,7 +254,7 @@ describe("transactions", () => {
           const res = one.apply({
             index: txnEntry.index + j,
             timestampMs: txnEntry.timestampMs,
-            command: { ...op, session: { id: cmd.session.id, seq, ackedSeq: seq - 1 } } as never,
+            command: { ...op, session: { ...cmd.session, seq, ackedSeq: seq - 1 } } as never,
           });
           results.push(res);
           if (!res.ok) break;
@@ -281,7 +313,7 @@ describe("locks and fencing", () => {
             const isRetry = retryOf.has(i);
             const cmd = e.command as unknown as Record<string, unknown>;
             const nowMs = Math.max(fs.lastTimestampMs, e.timestampMs);
-            const live = fs.locks().filter((l) => l.expiresAtMs >= nowMs);
+            const live = liveHoldings(fs).filter((l) => l.expiresAtMs >= nowMs);
             const r = fs.apply(e);
             fs.checkInvariants();
             if (cmd.type === "lockAcquire" && r.ok && !isRetry) {
@@ -289,22 +321,25 @@ describe("locks and fencing", () => {
               expect(token).toBeGreaterThan(lastToken);
               lastToken = token;
             }
-            // A live lease disappears only by release or by its holder re-acquiring the path.
-            const after = new Set(fs.locks().map((l) => l.token));
+            // A live lease disappears only by release, by its holder re-acquiring the path, or by an admin.
+            const after = new Set(liveHoldings(fs).map((l) => l.token));
             for (const l of live) {
               if (after.has(l.token) || !r.ok) continue;
               const session = cmd.session as { id: number } | undefined;
-              const released = cmd.type === "lockRelease" && cmd.token === l.token;
+              // Only the holding session can release it: a token is no capability in another's hands.
+              const released =
+                cmd.type === "lockRelease" && cmd.token === l.token && session?.id === l.sessionId;
               const replaced =
                 cmd.type === "lockAcquire" &&
                 cmd.path === l.path &&
                 cmd.owner === l.owner &&
                 session?.id === l.sessionId;
-              expect(released || replaced).toBe(true);
+              const broken = cmd.type === "breakLock" && cmd.path === l.path;
+              expect(released || replaced || broken).toBe(true);
             }
             // Never two live holders on a path when one is exclusive (checkInvariants also covers the tree).
-            for (const l of fs.locks()) {
-              const others = fs.locks(l.path).filter((o) => o.path === l.path && o.token !== l.token);
+            for (const l of liveHoldings(fs)) {
+              const others = liveHoldings(fs, l.path).filter((o) => o.path === l.path && o.token !== l.token);
               if (l.mode === "exclusive") expect(others).toEqual([]);
             }
             if (!r.ok || isRetry) continue;
@@ -324,6 +359,9 @@ describe("locks and fencing", () => {
               } else {
                 const mine = covering.find((l) => l.token === token);
                 expect(mine?.mode).toBe("exclusive");
+                // Fencing honours a token only from the session that acquired it.
+                if (covering.length > 0)
+                  expect(mine?.sessionId).toBe((cmd.session as { id: number } | undefined)?.id);
                 for (const l of covering)
                   expect([l.owner, l.sessionId]).toEqual([mine?.owner, mine?.sessionId]);
                 if (covering.length > 0) fencedWrites++;

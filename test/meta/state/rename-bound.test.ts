@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DfsError } from "../../../src/common/errors.js";
 import type { Command } from "../../../src/meta/state/index.js";
-import { Harness, inline } from "./helpers.js";
+import { Harness, hashOf, inline } from "./helpers.js";
 
 const MAX = 20;
 
@@ -133,7 +133,7 @@ describe("rename bound (maxRenameEntries)", () => {
     const h = new Harness({ maxRenameEntries: MAX });
     tree(h, "/big", MAX);
     tree(h, "/s", 4);
-    const session = { id: 1, seq: 1, ackedSeq: 0 };
+    const session = { id: 1, seq: 1, ackedSeq: 0, secretHash: hashOf(1) };
     const big = thrown(() =>
       h.fs.checkRenameBound({ type: "rename", from: "/big", to: "/x", session } as Command),
     );
@@ -168,7 +168,12 @@ describe("rename bound (maxRenameEntries)", () => {
     tree(h, "/a", 3);
     const id = h.openSession(); // the tree grows through the harness's other session
     const seq = h.nextSeq(id);
-    const rename = { type: "rename", from: "/a", to: "/b", session: { id, seq, ackedSeq: seq - 1 } };
+    const rename = {
+      type: "rename",
+      from: "/a",
+      to: "/b",
+      session: { id, seq, ackedSeq: seq - 1, secretHash: hashOf(id) },
+    };
     expect(h.apply(rename)).toMatchObject({ ok: true, value: { from: "/a", to: "/b" } });
     tree(h, "/a", MAX); // a new /a, too large to move
     expect(() => h.fs.checkRenameBound(rename as Command)).not.toThrow();
