@@ -2,10 +2,18 @@
  * `raftfs meta --id N`: one metadata replica process. Wires LevelDB storage, the HTTP transport, the
  * Raft driver and the API on one fastify server, listens, and stops cleanly on SIGTERM/SIGINT.
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance, LogController, type RouteOptions } from "fastify";
 import { Agent } from "undici";
-import { ConfigError, initialVoters, loadConfig, metaUrl, publicSecretVerdict } from "../common/config.js";
+import {
+  type ClusterConfig,
+  ConfigError,
+  initialVoters,
+  loadConfig,
+  metaUrl,
+  publicSecretVerdict,
+} from "../common/config.js";
 import { listenerOptions } from "../common/listener.js";
 import { clusterCa, serverTls } from "../common/tls.js";
 import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
@@ -56,6 +64,7 @@ export async function runMetaReplica(opts: {
     dir: join(config.dataDir, `meta-${opts.id}`),
     // A `join` replica starts outside the configuration too, and learns its membership from the log.
     initialConf: { voters: initialVoters(config), learners: [], joining: [] },
+    identity: { clusterId: clusterIdOf(config), replicaId: opts.id },
   });
   const app = Fastify({
     ...(tlsFiles ? { https: { ...limits.node, ...tlsFiles } } : { http: limits.node }),
@@ -131,6 +140,18 @@ export async function runMetaReplica(opts: {
       return closing;
     },
   };
+}
+
+/**
+ * The cluster id kept in each replica's node identity: a hash of the cluster's name and its initial
+ * voters, the two things every replica must agree on for their logs to replay alike (and which never
+ * change over the cluster's life: members joined later carry `join: true`). Not the secret: a rotated
+ * secret must not make every store look foreign.
+ */
+export function clusterIdOf(config: ClusterConfig): string {
+  const voters = initialVoters(config).sort((a, b) => a - b);
+  const digest = createHash("sha256").update(JSON.stringify({ name: config.clusterName, voters }));
+  return digest.digest("hex").slice(0, 16);
 }
 
 /** Turns a start-up failure into the one clear line the process prints before exiting non-zero. */

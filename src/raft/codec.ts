@@ -218,6 +218,16 @@ export function parseMessage(v: unknown, at: string): Message {
       };
     case "timeout-now":
       return { ...env, type };
+    case "term-probe":
+      return { ...env, type, nonce: uint(o, "nonce", at), lastLogIndex: uint(o, "lastLogIndex", at) };
+    case "term-probe-resp":
+      return {
+        ...env,
+        type,
+        nonce: uint(o, "nonce", at),
+        lastLogIndex: uint(o, "lastLogIndex", at),
+        lastLogTerm: uint(o, "lastLogTerm", at),
+      };
     case "read-index":
       return { ...env, type, readCtx: readCtx(o, "readCtx", at) };
     case "read-index-resp":

@@ -111,6 +111,8 @@ export class RaftDriver {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private fatal: unknown = null;
+  /** The store was empty (or its recovery unfinished) at start, and no persist has ended the recovery yet. */
+  private recovering = false;
 
   private appliedIndex = 0;
   /** Bytes of entries applied since the last snapshot, and that snapshot's size: see snapshotLogBytesRatio. */
@@ -165,7 +167,21 @@ export class RaftDriver {
     this.appliedIndex = snap.meta.index;
     this.lastSnapshotBytes = snap.data.byteLength;
     this.appliedConf = cloneConf(snap.meta.conf);
-    this.node = new RaftNode(raftOptionsFrom(t, { id: this.id, storage: this.storage, random: this.random }));
+    this.node = new RaftNode(
+      raftOptionsFrom(t, {
+        id: this.id,
+        storage: this.storage,
+        random: this.random,
+        recovering: this.storage.recovering,
+      }),
+    );
+    this.recovering = this.storage.recovering;
+    if (this.recovering) {
+      this.log.warn(
+        {},
+        "raft store was empty: recovering (no vote, no candidacy) until every voter has told its term and a leader has caught this replica up",
+      );
+    }
     this.transport.onMessages((msgs) => this.receive(msgs));
     this.timer = setInterval(() => this.tick(), t.tickIntervalMs);
     this.schedule();
@@ -391,6 +407,10 @@ export class RaftDriver {
     await this.storage.persist(rd);
     // Stopped while writing: like a crash right after the fsync; nothing more leaves this node.
     if (this.stopped) return;
+    if (this.recovering && rd.canVote) {
+      this.recovering = false;
+      this.log.info({ term: node.status().term }, "recovery from an empty store finished: voting again");
+    }
     this.transport.send(rd.messages);
     node.advance(rd);
     this.reads.applied(this.appliedIndex);

@@ -31,8 +31,11 @@ export {
   CorruptStoreError,
   LevelStorage,
   type LevelStorageOptions,
+  type NodeIdentity,
+  type PersistBatch,
   type PersistentStorage,
   StorageFailedError,
+  StoreIdentityError,
 } from "./level-storage.js";
 export {
   HttpTransport,

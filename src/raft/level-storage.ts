@@ -11,12 +11,14 @@
  *   0x02                snapshot meta   { index, term, conf, dataBytes, dataCrc }
  *   0x03                snapshot data   raw bytes (checksummed by the meta record)
  *   0x04                log start       { index, term } of the entry just before the first one kept
+ *   0x05                node identity   { clusterId, replicaId, incarnation, recovering }
  *   0x10 + u64 index    log entry       { index, term, data, conf? }
  * Records other than snapshot data are `crc32 (u32 BE) ‖ msgpack payload`.
  *
  * LevelDB skips a corrupt record silently on recovery and refuses every write after a failed sync,
  * so: verify everything at open (a damaged log must never vote), and treat any write error as fatal.
  */
+import { randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { ClassicLevel } from "classic-level";
 import { assert } from "../common/assert.js";
@@ -36,15 +38,23 @@ import {
 
 assert(typeof crc32 === "function", "node:zlib crc32 is missing: raftfs needs Node.js 20.15 or later");
 
+/** What one persist makes durable; `canVote` (from the Ready) ends a recovery from a lost store. */
+export type PersistBatch = Pick<Ready, "hardState" | "entries" | "snapshot"> & { canVote?: boolean };
+
 /** What the driver needs beyond the core's read-only view: durable writes. */
 export interface PersistentStorage extends Storage {
   /** Makes a Ready's hard state, entries and incoming snapshot durable, atomically. Throws: fatal. */
-  persist(rd: Pick<Ready, "hardState" | "entries" | "snapshot">): Promise<void>;
+  persist(rd: PersistBatch): Promise<void>;
   /** Records the application's snapshot at `index` (≤ the last durable index). */
   createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<void>;
   /** Drops entries up to and including `index` (≤ the snapshot index). */
   compact(index: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The store was created empty by this or an earlier start and has not yet seen the end of the
+   * recovery (see core/recovery.ts): the replica must start recovering, whatever its hard state says.
+   */
+  readonly recovering: boolean;
 }
 
 /** The store on disk is damaged: the replica must not start (it could vote on a log it lost). */
@@ -56,6 +66,30 @@ export class CorruptStoreError extends DfsError {
     });
     this.name = "CorruptStoreError";
   }
+}
+
+/** The store belongs to another cluster or replica than the configuration says: never run on it. */
+export class StoreIdentityError extends DfsError {
+  constructor(dir: string, found: NodeIdentity, expected: Pick<NodeIdentity, "clusterId" | "replicaId">) {
+    super(
+      "BAD_REQUEST",
+      `raft store ${dir} belongs to cluster ${found.clusterId} replica ${found.replicaId}, but the config says cluster ${expected.clusterId} replica ${expected.replicaId}; refusing to start (wrong --id or dataDir?)`,
+      { dir, found: { clusterId: found.clusterId, replicaId: found.replicaId }, expected },
+    );
+    this.name = "StoreIdentityError";
+  }
+}
+
+/**
+ * Who this store belongs to, written atomically with the first hard state. `incarnation` is random per
+ * creation: a store rebuilt from nothing never passes for the one it replaces. `recovering` marks a
+ * store created empty whose replica has not yet finished the recovery of core/recovery.ts.
+ */
+export interface NodeIdentity {
+  clusterId: string;
+  replicaId: number;
+  incarnation: string;
+  recovering: boolean;
 }
 
 /** A LevelDB write failed; LevelDB refuses all later writes, so the process must exit. */
@@ -70,11 +104,18 @@ const HARD_STATE_KEY = Uint8Array.of(0x01);
 const SNAP_META_KEY = Uint8Array.of(0x02);
 const SNAP_DATA_KEY = Uint8Array.of(0x03);
 const LOG_START_KEY = Uint8Array.of(0x04);
+const IDENTITY_KEY = Uint8Array.of(0x05);
 const ENTRY_PREFIX = 0x10;
 const ENTRY_KEY_BYTES = 9;
 
 /** Keys and record encoding, exported for tests that damage a store on purpose. */
-export const LEVEL_KEYS = { HARD_STATE_KEY, SNAP_META_KEY, SNAP_DATA_KEY, LOG_START_KEY } as const;
+export const LEVEL_KEYS = {
+  HARD_STATE_KEY,
+  SNAP_META_KEY,
+  SNAP_DATA_KEY,
+  LOG_START_KEY,
+  IDENTITY_KEY,
+} as const;
 
 export function entryKey(index: number): Uint8Array {
   const k = new Uint8Array(ENTRY_KEY_BYTES);
@@ -145,6 +186,8 @@ export interface LevelStorageOptions {
   dir: string;
   /** The configuration a brand-new store starts with; ignored when the store already exists. */
   initialConf: ConfState;
+  /** Who the configuration says this replica is: a store that says otherwise is refused. */
+  identity: { clusterId: string; replicaId: number };
 }
 
 export class LevelStorage implements PersistentStorage {
@@ -157,7 +200,16 @@ export class LevelStorage implements PersistentStorage {
     private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
     readonly dir: string,
     private readonly mirror: MemoryStorage,
+    private identityRecord: NodeIdentity,
   ) {}
+
+  get identity(): Readonly<NodeIdentity> {
+    return this.identityRecord;
+  }
+
+  get recovering(): boolean {
+    return this.identityRecord.recovering;
+  }
 
   /** Opens (or creates) the store and verifies it; throws CorruptStoreError on any anomaly. */
   static async open(opts: LevelStorageOptions): Promise<LevelStorage> {
@@ -167,19 +219,33 @@ export class LevelStorage implements PersistentStorage {
     });
     await db.open({ createIfMissing: true });
     try {
-      let mirror = await load(db, opts.dir);
+      const loaded = await load(db, opts.dir);
+      let mirror = loaded?.mirror;
+      let identity = loaded?.identity;
+      const want = opts.identity;
+      if (identity && (identity.clusterId !== want.clusterId || identity.replicaId !== want.replicaId)) {
+        throw new StoreIdentityError(opts.dir, identity, want);
+      }
       if (!mirror) {
+        // An empty store: the first start of a new cluster, or a replica that lost its disk. It cannot
+        // tell which, so it starts recovering (a brand-new cluster gets through it in one round trip).
+        identity = { ...want, incarnation: randomBytes(8).toString("hex"), recovering: true };
         const hs: HardState = { term: 0, vote: 0, commit: 0 };
         const meta: SnapshotMeta = { index: 0, term: 0, conf: cloneConf(opts.initialConf) };
         const ops = [
           ...snapshotOps(meta, new Uint8Array()),
           logStartOp(0, 0),
+          put(IDENTITY_KEY, encodeRecord(identity)),
           put(HARD_STATE_KEY, encodeRecord(hs)),
         ];
         await db.batch(ops, { sync: true });
         mirror = new MemoryStorage(meta.conf);
+      } else if (!identity) {
+        // A store written before node identities: its log is intact (it was verified), so it adopts one.
+        identity = { ...want, incarnation: randomBytes(8).toString("hex"), recovering: false };
+        await db.batch([put(IDENTITY_KEY, encodeRecord(identity))], { sync: true });
       }
-      return new LevelStorage(db, opts.dir, mirror);
+      return new LevelStorage(db, opts.dir, mirror, identity);
     } catch (err) {
       await db.close();
       throw err;
@@ -209,10 +275,16 @@ export class LevelStorage implements PersistentStorage {
 
   // ---------------------------------------------------------------- writes
 
-  async persist(rd: Pick<Ready, "hardState" | "entries" | "snapshot">): Promise<void> {
+  async persist(rd: PersistBatch): Promise<void> {
     const m = this.mirror;
     const ops: Op[] = [];
     let sync = false;
+    // The recovery's end goes in the same batch as the term and vote that end it (see Ready.canVote).
+    const recovered = this.identityRecord.recovering && rd.canVote === true;
+    if (recovered) {
+      ops.push(put(IDENTITY_KEY, encodeRecord({ ...this.identityRecord, recovering: false })));
+      sync = true;
+    }
     let first = m.firstIndex();
     let last = m.lastIndex();
     let snapIndex = m.snapshot().meta.index;
@@ -255,6 +327,7 @@ export class LevelStorage implements PersistentStorage {
       return;
     }
     await this.write(ops, sync);
+    if (recovered) this.identityRecord = { ...this.identityRecord, recovering: false };
     if (snap) m.applySnapshot(snap);
     if (ents.length > 0) m.append(ents);
     if (rd.hardState) m.setHardState(rd.hardState);
@@ -331,7 +404,10 @@ function entryRecord(e: Entry): Record<string, unknown> {
 // ---------------------------------------------------------------- loading and verification
 
 /** Reads and verifies the whole store; null when it is empty (brand new). */
-async function load(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string): Promise<MemoryStorage | null> {
+async function load(
+  db: ClassicLevel<Uint8Array, Uint8Array>,
+  dir: string,
+): Promise<{ mirror: MemoryStorage; identity: NodeIdentity | undefined } | null> {
   const bad = (problem: string) => new CorruptStoreError(dir, problem);
   const read = <T>(what: string, rec: Uint8Array | undefined, parse: (v: unknown) => T): T => {
     if (rec === undefined) throw bad(`${what} record is missing`);
@@ -355,7 +431,7 @@ async function load(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string): Prom
       const e = read(`entry ${index}`, value, (v) => parseEntry(v, "entry"));
       if (e.index !== index) throw bad(`entry under key ${index} says index ${e.index}`);
       entries.push(e);
-    } else if (key.byteLength === 1 && key[0]! >= 0x01 && key[0]! <= 0x04) {
+    } else if (key.byteLength === 1 && key[0]! >= 0x01 && key[0]! <= 0x05) {
       singles.set(key[0]!, value);
     } else {
       throw bad(`unknown key ${Buffer.from(key).toString("hex")}`);
@@ -379,6 +455,23 @@ async function load(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string): Prom
     const o = asObj(v);
     return { index: uint(o.index), term: uint(o.term) };
   });
+  const idRec = singles.get(0x05);
+  const identity =
+    idRec === undefined
+      ? undefined
+      : read("node identity", idRec, (v): NodeIdentity => {
+          const o = asObj(v);
+          if (typeof o.clusterId !== "string" || typeof o.incarnation !== "string") {
+            throw new CodecError("clusterId and incarnation must be strings");
+          }
+          if (typeof o.recovering !== "boolean") throw new CodecError("recovering must be a boolean");
+          return {
+            clusterId: o.clusterId,
+            replicaId: uint(o.replicaId),
+            incarnation: o.incarnation,
+            recovering: o.recovering,
+          };
+        });
   const data = singles.get(0x03);
   if (data === undefined) throw bad("snapshot data is missing");
   if (data.byteLength !== snapRec.dataBytes || crc32(data) !== snapRec.dataCrc) {
@@ -425,7 +518,7 @@ async function load(db: ClassicLevel<Uint8Array, Uint8Array>, dir: string): Prom
   mirror.append(entries);
   if (snap.index > start.index) mirror.createSnapshot(snap.index, snap.conf, data);
   mirror.setHardState(hs);
-  return mirror;
+  return { mirror, identity };
 }
 
 function asObj(v: unknown): Record<string, unknown> {

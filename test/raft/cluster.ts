@@ -95,6 +95,13 @@ export class TestCluster {
     await n.app.close();
   }
 
+  /** The stopped node loses its disk: its whole store is deleted (it restarts on an empty one). */
+  async wipe(id: NodeId): Promise<void> {
+    const n = this.node(id);
+    if (n.running) throw new Error(`wipe(${id}) of a running node`);
+    await removeDir(n.dir);
+  }
+
   /** Restarts a stopped node from its LevelDB store, on its old port. */
   async restart(id: NodeId): Promise<void> {
     const old = this.node(id);
@@ -125,7 +132,11 @@ export class TestCluster {
     for (const peer of this.nodes.values()) {
       if (peer.id !== id) n.transport.setPeer(peer.id, `http://127.0.0.1:${peer.port}`);
     }
-    n.storage = await LevelStorage.open({ dir: n.dir, initialConf: this.conf });
+    n.storage = await LevelStorage.open({
+      dir: n.dir,
+      initialConf: this.conf,
+      identity: { clusterId: "test", replicaId: id },
+    });
     n.sm = new CounterMachine();
     n.driver = new RaftDriver(
       { id, ...this.tuning },

@@ -81,6 +81,14 @@ const message: fc.Arbitrary<Message> = fc.oneof(
       .map((x): Message => ({ ...e, type: "snapshot-resp", ...x })),
   ),
   envelope.map((e): Message => ({ ...e, type: "timeout-now" })),
+  envelope.chain((e) =>
+    fc.record({ nonce: n, lastLogIndex: n }).map((x): Message => ({ ...e, type: "term-probe", ...x })),
+  ),
+  envelope.chain((e) =>
+    fc
+      .record({ nonce: n, lastLogIndex: n, lastLogTerm: n })
+      .map((x): Message => ({ ...e, type: "term-probe-resp", ...x })),
+  ),
   envelope.chain((e) => ctx.map((readCtx): Message => ({ ...e, type: "read-index", readCtx }))),
   envelope.chain((e) =>
     fc

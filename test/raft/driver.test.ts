@@ -154,7 +154,11 @@ describe("RaftDriver failure handling", () => {
 
   it("treats a failed write as fatal: fails pending work and stops", async () => {
     const dir = await makeTempDir();
-    const storage = await LevelStorage.open({ dir, initialConf: SOLO });
+    const storage = await LevelStorage.open({
+      dir,
+      initialConf: SOLO,
+      identity: { clusterId: "test", replicaId: 1 },
+    });
     let failWrites = false;
     const failing: PersistentStorage = Object.assign(Object.create(storage) as LevelStorage, {
       persist: (rd: Parameters<PersistentStorage["persist"]>[0]) =>
@@ -191,7 +195,11 @@ describe("RaftDriver failure handling", () => {
     // gap between snapshots must grow with the state; with 0, one every 10 entries.
     const snapshotsTaken = async (ratio: number) => {
       const dir = await makeTempDir();
-      const storage = await LevelStorage.open({ dir, initialConf: SOLO });
+      const storage = await LevelStorage.open({
+        dir,
+        initialConf: SOLO,
+        identity: { clusterId: "test", replicaId: 1 },
+      });
       const taken: { index: number; bytes: number }[] = [];
       const counting: PersistentStorage = Object.assign(Object.create(storage) as LevelStorage, {
         createSnapshot: (index: number, conf: ConfState, data: Uint8Array) => {
@@ -226,6 +234,7 @@ describe("RaftDriver failure handling", () => {
     const storage = await LevelStorage.open({
       dir,
       initialConf: { voters: [1, 2, 3], learners: [], joining: [] },
+      identity: { clusterId: "test", replicaId: 1 },
     });
     const driver = new RaftDriver(
       { id: 1, ...FAST, readTimeoutMs: 150 },

@@ -20,6 +20,7 @@ import {
 import { makeTempDir, removeDir } from "./helpers.js";
 
 const CONF: ConfState = { voters: [1, 2, 3], learners: [], joining: [] };
+const ID = { clusterId: "test-cluster", replicaId: 1 };
 
 let dir: string;
 beforeEach(async () => {
@@ -62,11 +63,15 @@ describe("LevelStorage", () => {
   });
 
   it("starts a new store with the initial configuration and keeps it across a reopen", async () => {
-    let s = await LevelStorage.open({ dir, initialConf: CONF });
+    let s = await LevelStorage.open({ dir, initialConf: CONF, identity: ID });
     expect(s.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf: CONF });
     expect([s.firstIndex(), s.lastIndex()]).toEqual([1, 0]);
     await s.close();
-    s = await LevelStorage.open({ dir, initialConf: { voters: [9], learners: [], joining: [] } });
+    s = await LevelStorage.open({
+      dir,
+      initialConf: { voters: [9], learners: [], joining: [] },
+      identity: ID,
+    });
     expect(s.initialState().conf).toEqual(CONF);
     await s.close();
   });
@@ -92,7 +97,7 @@ describe("LevelStorage", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
         const runDir = `${dir}/run-${run++}`;
-        let store = await LevelStorage.open({ dir: runDir, initialConf: CONF });
+        let store = await LevelStorage.open({ dir: runDir, initialConf: CONF, identity: ID });
         const model = new MemoryStorage(CONF);
         let hs: HardState = { term: 0, vote: 0, commit: 0 };
         // A persist that only moves the commit index writes nothing (it rides along with the next
@@ -184,13 +189,13 @@ describe("LevelStorage", () => {
               model.setHardState(hs);
             } else {
               await store.close();
-              store = await LevelStorage.open({ dir: runDir, initialConf: CONF });
+              store = await LevelStorage.open({ dir: runDir, initialConf: CONF, identity: ID });
               reopened();
             }
             expect(view(store)).toEqual(view(model));
           }
           await store.close();
-          store = await LevelStorage.open({ dir: runDir, initialConf: CONF });
+          store = await LevelStorage.open({ dir: runDir, initialConf: CONF, identity: ID });
           reopened();
           expect(view(store)).toEqual(view(model));
         } finally {
@@ -204,7 +209,7 @@ describe("LevelStorage", () => {
 
   describe("detects a damaged store at open", () => {
     async function seed(): Promise<void> {
-      const s = await LevelStorage.open({ dir, initialConf: CONF });
+      const s = await LevelStorage.open({ dir, initialConf: CONF, identity: ID });
       const entries = [1, 2, 3, 4, 5].map((index) => ({
         index,
         term: 1,
@@ -281,7 +286,7 @@ describe("LevelStorage", () => {
     it.each(cases)("%s", async (_name, fn, message) => {
       await seed();
       await damage(fn);
-      const err = await LevelStorage.open({ dir, initialConf: CONF }).then(
+      const err = await LevelStorage.open({ dir, initialConf: CONF, identity: ID }).then(
         () => null,
         (e: unknown) => e,
       );
@@ -289,14 +294,16 @@ describe("LevelStorage", () => {
       expect((err as CorruptStoreError).code).toBe("CORRUPT");
       expect((err as Error).message).toMatch(message);
       // The store was closed on failure: a clean reopen attempt is not blocked by the LevelDB lock.
-      await expect(LevelStorage.open({ dir, initialConf: CONF })).rejects.toBeInstanceOf(CorruptStoreError);
+      await expect(LevelStorage.open({ dir, initialConf: CONF, identity: ID })).rejects.toBeInstanceOf(
+        CorruptStoreError,
+      );
     });
   });
 
   it("skips entries a crash left behind the log start during compaction, and the next one removes them", async () => {
     const raw = () =>
       new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: "view", valueEncoding: "view" });
-    const s = await LevelStorage.open({ dir, initialConf: CONF });
+    const s = await LevelStorage.open({ dir, initialConf: CONF, identity: ID });
     const entries = Array.from({ length: 20 }, (_, i) => ({
       index: i + 1,
       term: 1,
@@ -311,7 +318,7 @@ describe("LevelStorage", () => {
     await db.put(LEVEL_KEYS.LOG_START_KEY, logStartRecord(10, 1));
     await db.close();
 
-    const reopened = await LevelStorage.open({ dir, initialConf: CONF });
+    const reopened = await LevelStorage.open({ dir, initialConf: CONF, identity: ID });
     expect(reopened.firstIndex()).toBe(11);
     expect(reopened.entries(11, 21, Number.POSITIVE_INFINITY).map((e) => e.index)).toEqual(
       entries.slice(10).map((e) => e.index),
@@ -329,7 +336,7 @@ describe("LevelStorage", () => {
   });
 
   it("refuses every write after a failed one", async () => {
-    const s = await LevelStorage.open({ dir, initialConf: CONF });
+    const s = await LevelStorage.open({ dir, initialConf: CONF, identity: ID });
     // An injected batch failure stands in for a failed fsync (LevelDB then refuses all later writes).
     const db = (s as unknown as { db: ClassicLevel<Uint8Array, Uint8Array> }).db;
     const realBatch = db.batch.bind(db);

@@ -34,6 +34,17 @@ export interface SimOptions {
   maxEntriesPerAppend?: number;
   /** Off only for benchmarks of the core itself. */
   checkInvariants?: boolean;
+  /**
+   * Off to replay the old behaviour: a node whose disk was wiped boots as a brand-new one (term 0, no
+   * vote) instead of recovering first (src/raft/core/recovery.ts). Default on.
+   */
+  recoverLostDisks?: boolean;
+  /**
+   * Boot the initial nodes as the real replicas boot on empty stores: recovering (every voter must
+   * answer a term probe before anyone votes). Off by default so that scripted scenarios keep their
+   * exact message sequences.
+   */
+  freshStoresRecover?: boolean;
   /** Deliberately broken servers, to show that the checks after a run can fail (never in real runs). */
   faults?: SimFaults;
 }
@@ -63,6 +74,13 @@ export interface SimNode {
   id: NodeId;
   /** The fsynced image: survives crashes. */
   disk: MemoryStorage;
+  /** Durable too: the mark of a recovery from a lost disk that has not finished (the driver's identity record). */
+  recovering: boolean;
+  /**
+   * Ghost only: the disk lost by the last wipe, until the recovery ends. A leader may still count an
+   * acknowledgement that disk gave (it cannot know of the loss before the term probe reaches it).
+   */
+  lostDisk: MemoryStorage | null;
   raft: RaftNode | null;
   /** A Ready taken but not yet persisted (a slow disk); lost on crash. */
   outstanding: Ready | null;
@@ -113,6 +131,8 @@ export class Sim {
       const n: SimNode = {
         id,
         disk,
+        recovering: opts.freshStoresRecover === true,
+        lostDisk: null,
         raft: null,
         outstanding: null,
         slowDisk: false,
@@ -140,6 +160,7 @@ export class Sim {
       readOnly: this.opts.readOnly ?? "safe",
       preVote: this.opts.preVote ?? true,
       checkQuorum: this.opts.checkQuorum ?? true,
+      recovering: n.recovering && this.opts.recoverLostDisks !== false,
     });
     const snap = n.disk.snapshot();
     n.kv = snap.data.byteLength > 0 ? new Map(JSON.parse(new TextDecoder().decode(snap.data))) : new Map();
@@ -195,6 +216,10 @@ export class Sim {
     if (rd.snapshot) n.disk.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) n.disk.append(rd.entries);
     if (rd.hardState) n.disk.setHardState(rd.hardState);
+    if (rd.canVote) {
+      n.recovering = false;
+      n.lostDisk = null;
+    }
     n.outstanding = null;
     if (n.crashAfterPersist) {
       n.crashAfterPersist = false;
@@ -321,6 +346,31 @@ export class Sim {
     this.process(n);
   }
 
+  /**
+   * The node loses its disk: it crashes and boots again on an empty one. Refused (a no-op) when no Raft
+   * could survive the loss: while any node is still recovering from an earlier one (a second lost
+   * copy before the first is rebuilt can take a majority's copies of a committed entry), and when the
+   * node is one of fewer than three voters in a configuration some node holds (the only other copy of
+   * a committed entry may then be on the other voter's missing tail, or on a removed server).
+   */
+  wipe(id: NodeId): void {
+    if ([...this.nodes.values()].some((n) => n.recovering)) return;
+    const smallConf = this.live().some((n) => {
+      const voters = n.raft!.status().conf.voters;
+      return voters.includes(id) && voters.length < 3;
+    });
+    if (smallConf) return;
+    const n = this.node(id);
+    this.crash(id);
+    // What the lost process sent is dropped: a machine rebuilt on a new disk comes back long after its
+    // last messages arrived or were lost (a crash alone keeps them in flight, as a restart may be quick).
+    this.network = this.network.filter((f) => f.msg.from !== id);
+    n.lostDisk = n.disk;
+    n.disk = new MemoryStorage(this.initialConf);
+    n.recovering = true;
+    this.restart(id);
+  }
+
   setSlowDisk(id: NodeId, slow: boolean): void {
     const n = this.node(id);
     n.slowDisk = slow;
@@ -337,6 +387,9 @@ export class Sim {
   snapshot(id: NodeId, keep: number): void {
     const n = this.node(id);
     if (!n.raft || n.applied <= n.disk.snapshot().meta.index) return;
+    // As the driver does, between Ready cycles only: with a persist in flight the disk may still hold,
+    // at the applied index, an older entry that the Ready is overwriting.
+    if (n.outstanding) return;
     // Only what is durable may be compacted: the applied index may run ahead of a slow disk.
     if (n.applied > n.disk.lastIndex()) return;
     const data = new TextEncoder().encode(JSON.stringify([...n.kv].sort()));

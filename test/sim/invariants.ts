@@ -35,6 +35,8 @@ function fail(invariant: string, detail: string): never {
 }
 
 export class GhostChecker {
+  /** At most one vote per node and term, across crashes and lost disks: "node:term" → candidate. */
+  private readonly votes = new Map<string, NodeId>();
   /** Election Safety: the one leader of each term. */
   private readonly leaderOfTerm = new Map<number, NodeId>();
   /** The global committed log as anyone has reported it. */
@@ -66,6 +68,12 @@ export class GhostChecker {
   onSend(n: SimNode, m: Message): void {
     const hs = n.disk.initialState().hardState;
     if (m.type === "vote-resp" && !m.reject) {
+      const key = `${n.id}:${m.term}`;
+      const earlier = this.votes.get(key);
+      if (earlier !== undefined && earlier !== m.to) {
+        fail("vote-once", `node ${n.id} voted for ${earlier} and then for ${m.to} in term ${m.term}`);
+      }
+      this.votes.set(key, m.to);
       // Safe once durable: this vote, or a later term (after a crash the node cannot vote in m.term again).
       if (hs.term < m.term || (hs.term === m.term && hs.vote !== m.to)) {
         fail(
@@ -218,14 +226,18 @@ export class GhostChecker {
     this.leaderTail.set(key, { index: last, term: raft.lastTerm });
 
     // A committed entry is durable on a majority of the voters that committed it. A config entry
-    // commits under the configuration before it, so either one may hold that majority.
+    // commits under the configuration before it, so either one may hold that majority. An ack from a
+    // disk since lost counts until its node's recovery ends: it was true when given, and the recovery
+    // (src/raft/core/recovery.ts) keeps the entry from being lost with it.
     const commit = raft.commitIndex;
     const previousVoters = this.votersAtLastCheck.get(key) ?? raft.conf.voters;
     if ((this.durableChecked.get(key) ?? 0) < commit && raft.termAt(commit) === term) {
       const durableOn = (voters: readonly number[]) =>
         voters.filter((id) => {
-          const disk = this.sim.node(id).disk;
-          return disk.snapshot().meta.index >= commit || disk.term(commit) === term;
+          const node = this.sim.node(id);
+          const holds = (disk: typeof node.disk | null) =>
+            disk !== null && (disk.snapshot().meta.index >= commit || disk.term(commit) === term);
+          return holds(node.disk) || (node.recovering && holds(node.lostDisk));
         }).length;
       const quorum = (voters: readonly number[]) => durableOn(voters) >= Math.floor(voters.length / 2) + 1;
       if (!quorum(raft.conf.voters) && !quorum(previousVoters)) {

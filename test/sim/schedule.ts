@@ -1,6 +1,6 @@
 /**
  * Fault schedules for the simulator: fast-check generates a list of actions (network decisions,
- * partitions, crashes, slow disks, client calls, snapshots, transfers, membership changes); `runSchedule`
+ * partitions, crashes, lost disks, slow disks, client calls, snapshots, transfers, membership changes); `runSchedule`
  * plays it with invariant checks after every step (see run.ts for the checks after healing).
  */
 import fc from "fast-check";
@@ -20,6 +20,7 @@ export type Action =
   | { t: "crash"; node: number }
   | { t: "crashAfterPersist"; node: number }
   | { t: "restart"; node: number }
+  | { t: "wipe"; node: number }
   | { t: "slowDisk"; node: number; on: boolean }
   | { t: "flush"; node: number }
   | { t: "put"; node: number | null; key: string; value: number }
@@ -66,6 +67,7 @@ export function actionArb(nodeCount: number, membership: boolean): fc.Arbitrary<
     { weight: 3, arbitrary: fc.record({ t: fc.constant("crash" as const), node }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("crashAfterPersist" as const), node }) },
     { weight: 6, arbitrary: fc.record({ t: fc.constant("restart" as const), node }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant("wipe" as const), node }) },
     { weight: 2, arbitrary: fc.record({ t: fc.constant("slowDisk" as const), node, on: fc.boolean() }) },
     { weight: 4, arbitrary: fc.record({ t: fc.constant("flush" as const), node }) },
     {
@@ -158,6 +160,9 @@ export function playAction(sim: Sim, a: Action): void {
       return;
     case "restart":
       sim.restart(a.node);
+      return;
+    case "wipe":
+      sim.wipe(a.node);
       return;
     case "slowDisk":
       sim.setSlowDisk(a.node, a.on);

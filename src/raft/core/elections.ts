@@ -14,6 +14,13 @@ export abstract class RaftElections extends RaftReads {
       return;
     }
     this.electionElapsed++;
+    if (this.recovery) {
+      // Probes (or their answers) may be lost: ask the silent voters again every election timeout,
+      // on a clock of its own (a leader's heartbeats reset the election clock, and that very leader
+      // must hear a probe to stop counting on the log we lost).
+      if (++this.recovery.ticksSinceProbe >= this.opts.electionTimeoutTicks) this.sendTermProbes();
+      return;
+    }
     if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign(this.opts.preVote ? "pre-vote" : "election");
@@ -44,7 +51,7 @@ export abstract class RaftElections extends RaftReads {
   }
 
   protected campaign(kind: "pre-vote" | "election" | "transfer"): void {
-    if (!this.isPromotable()) return;
+    if (!this.isPromotable() || this.recovery) return;
     let voteTerm: number;
     if (kind === "pre-vote") {
       this.becomePreCandidate();
@@ -92,9 +99,10 @@ export abstract class RaftElections extends RaftReads {
 
   protected handleVoteRequest(m: Extract<Message, { type: "vote" | "pre-vote" }>): void {
     const canVote =
-      this.vote === m.from ||
-      (this.vote === NONE && this.leaderId === NONE) ||
-      (m.type === "pre-vote" && m.term > this.term);
+      (this.recovery === null || this.recovery.mayVoteFor(m.lastLogIndex, m.lastLogTerm)) &&
+      (this.vote === m.from ||
+        (this.vote === NONE && this.leaderId === NONE) ||
+        (m.type === "pre-vote" && m.term > this.term));
     const respType = m.type === "vote" ? "vote-resp" : "pre-vote-resp";
     if (canVote && this.candidateUpToDate(m.lastLogIndex, m.lastLogTerm)) {
       // A pre-vote answer carries the term asked for, so the pre-candidate counts it.
@@ -106,6 +114,76 @@ export abstract class RaftElections extends RaftReads {
     } else {
       this.send({ type: respType, to: m.from, term: this.term, reject: true });
     }
+  }
+
+  // ---------------------------------------------------------------- recovery from a lost store
+
+  /** To the voters still silent; once all have answered, to the leader, until it has caught us up. */
+  protected sendTermProbes(): void {
+    const rec = this.recovery;
+    if (!rec) return;
+    rec.ticksSinceProbe = 0;
+    const to =
+      rec.floor === null
+        ? rec.missing(this.conf.voters, this.id)
+        : this.leaderId !== NONE
+          ? [this.leaderId]
+          : [];
+    const lastLogIndex = this.log.lastIndex();
+    for (const id of to)
+      this.send({ type: "term-probe", to: id, term: this.term, nonce: rec.nonce, lastLogIndex });
+  }
+
+  /** Moves the recovery on as far as what is known allows (see recovery.ts for the two steps). */
+  protected advanceRecovery(): void {
+    const rec = this.recovery;
+    if (!rec) return;
+    // A commit index inside our own term's entries came from that term's leader (also when read back
+    // from the disk after a restart: everything on it arrived after the loss).
+    if (this.log.term(this.log.committed) === this.term) {
+      rec.caughtUpTerm = Math.max(rec.caughtUpTerm, this.term);
+    }
+    if (rec.floor === null) {
+      if (rec.missing(this.conf.voters, this.id).length > 0) return;
+      assert(this.role === "follower", "a recovering replica never campaigns");
+      const floor = rec.fixFloor();
+      if (floor > this.term) this.becomeFollower(floor, NONE);
+      // Spend the vote of the floor term: it may be the very term of a vote cast before the loss.
+      if (floor > 0 && this.term === floor && this.vote === NONE) this.vote = this.id;
+    }
+    if (rec.floor !== null && (rec.floor === 0 || rec.caughtUpTerm >= rec.floor)) this.recovery = null;
+  }
+
+  /**
+   * A term probe is answered outside the term rules: it neither raises nor is refused for its term.
+   * The prober lost its log: a leader that counts more of it than it holds (from before the loss, or
+   * from an old acknowledgement still in flight) starts over from the end of the log.
+   */
+  protected handleTermProbe(m: Extract<Message, { type: "term-probe" | "term-probe-resp" }>): void {
+    if (m.type === "term-probe-resp") {
+      this.recovery?.hear(m);
+      return;
+    }
+    const pr = this.role === "leader" && m.from !== this.id ? this.progress.get(m.from) : undefined;
+    if (pr && pr.match > m.lastLogIndex) {
+      const fresh = this.newProgress(m.from, this.log.lastIndex() + 1);
+      fresh.recentActive = true;
+      this.progress.set(m.from, fresh);
+    }
+    // A server that is not a voter of its own committed configuration reports only what it knows
+    // committed, as it asks of candidates (candidateUpToDate): its uncommitted tail was counted by
+    // no commit that the prober's lost vote took part in, and a longer tail on a removed leader would
+    // otherwise keep the prober from voting for the only remaining voters forever.
+    const promotable = this.isPromotable();
+    const endIndex = promotable ? this.log.lastIndex() : this.log.committed;
+    this.send({
+      type: "term-probe-resp",
+      to: m.from,
+      term: this.term,
+      nonce: m.nonce,
+      lastLogIndex: endIndex,
+      lastLogTerm: promotable ? this.log.lastTerm() : (this.log.term(endIndex) ?? 0),
+    });
   }
 
   /**

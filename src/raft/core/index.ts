@@ -11,6 +11,7 @@ export { RaftNode } from "./node.js";
 export { DEFAULT_RAFT_OPTIONS, type RaftOptions, raftOptionsFrom } from "./options.js";
 export { Progress } from "./progress.js";
 export { seededRandom } from "./random.js";
+export { Recovery } from "./recovery.js";
 export type { ProgressView, RaftStatusView } from "./status.js";
 export { cloneConf, EMPTY_CONF, MemoryStorage, type Storage } from "./storage.js";
 export * from "./types.js";

@@ -88,6 +88,7 @@ export class RaftNode {
       earlyMessages: termDurable ? out.msgs.filter(isEarly) : [],
       messages: termDurable ? out.msgs.filter((m) => !isEarly(m)) : out.msgs,
       readStates: out.readStates,
+      canVote: out.canVote,
     };
     this.prevHardState = hs;
     this.prevSoftState = ss;

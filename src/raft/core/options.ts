@@ -29,6 +29,11 @@ export interface RaftOptions extends CoreSettings, RaftProtocolOptions {
   id: NodeId;
   storage: Storage;
   random: Random;
+  /**
+   * The store was found empty (or a recovery was cut short): this replica may have voted before it
+   * lost its disk, so it votes again only after the recovery in recovery.ts.
+   */
+  recovering?: boolean;
 }
 
 function coreSettings(settings: RaftSettings): CoreSettings {
@@ -45,7 +50,7 @@ export const DEFAULT_RAFT_OPTIONS: Readonly<CoreSettings & RaftProtocolOptions> 
 /** The core's options from the cluster's settings: the one mapping, used by the driver. */
 export function raftOptionsFrom(
   settings: RaftSettings,
-  deps: { id: NodeId; storage: Storage; random: Random },
+  deps: { id: NodeId; storage: Storage; random: Random; recovering?: boolean },
 ): RaftOptions {
   return {
     ...DEFAULT_RAFT_OPTIONS,

@@ -11,6 +11,7 @@ import { RaftLog } from "./log.js";
 import type { RaftOptions } from "./options.js";
 import { Progress } from "./progress.js";
 import { ReadOnlyQueue } from "./read-only.js";
+import type { Recovery } from "./recovery.js";
 import type { ProgressView, RaftStatusView } from "./status.js";
 import { cloneConf } from "./storage.js";
 import {
@@ -62,6 +63,8 @@ export abstract class RaftState {
    * new entries arriving together then cost one message per follower, not one each.
    */
   protected commitChanged = false;
+  /** Set while recovering from a lost store (see recovery.ts): no vote granted, no election stood for. */
+  protected recovery: Recovery | null = null;
 
   /** One view per core, with getters over the live fields: handing it out costs nothing per call. */
   private readonly view: RaftStatusView = this.makeStatusView();
@@ -122,6 +125,9 @@ export abstract class RaftState {
       },
       get conf() {
         return core.conf;
+      },
+      get recovering() {
+        return core.recovery !== null;
       },
       get progress(): ReadonlyMap<NodeId, ProgressView> {
         return core.progress;

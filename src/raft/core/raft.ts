@@ -8,6 +8,7 @@ import { assert } from "../../common/assert.js";
 import { RaftElections } from "./elections.js";
 import type { RaftOptions } from "./options.js";
 import { voteOutcome } from "./quorum.js";
+import { Recovery } from "./recovery.js";
 import { type Message, NONE, type Ready } from "./types.js";
 
 export class Raft extends RaftElections {
@@ -24,10 +25,24 @@ export class Raft extends RaftElections {
     }
     this.applyCommittedConf();
     this.becomeFollower(this.term, NONE);
+    if (opts.recovering) {
+      this.recovery = new Recovery(opts.random.int(2 ** 31));
+      this.sendTermProbes();
+      this.advanceRecovery();
+    }
   }
 
   step(m: Message): void {
     assert(m.to === this.id, `message for ${m.to} delivered to ${this.id}`);
+    this.stepMessage(m);
+    if (this.recovery) this.advanceRecovery();
+  }
+
+  private stepMessage(m: Message): void {
+    if (m.type === "term-probe" || m.type === "term-probe-resp") {
+      this.handleTermProbe(m);
+      return;
+    }
     if (m.term > this.term) {
       if ((m.type === "vote" || m.type === "pre-vote") && !m.transfer && this.inLease()) {
         // A healthy leader is in contact: a disruptive candidate is ignored (check-quorum lease).
@@ -115,7 +130,9 @@ export class Raft extends RaftElections {
       case "heartbeat":
         this.electionElapsed = 0;
         this.leaderId = m.from;
-        this.log.commitTo(m.commit);
+        // A leader that has not yet seen our term probe may still count our lost log as matching:
+        // while recovering, the commit index moves only with appends, which check the log.
+        if (!this.recovery) this.log.commitTo(m.commit);
         this.onCommitAdvanced();
         this.send({ type: "heartbeat-resp", to: m.from, term: this.term, readCtx: m.readCtx });
         return;
@@ -193,7 +210,7 @@ export class Raft extends RaftElections {
    * Sends what proposals and commit advances deferred, then hands over a Ready's worth of work: the
    * messages and read states leave the core; entries stay unstable until `advance`.
    */
-  takeOutput(): Pick<Ready, "entries" | "snapshot" | "committedEntries" | "readStates"> & {
+  takeOutput(): Pick<Ready, "entries" | "snapshot" | "committedEntries" | "readStates" | "canVote"> & {
     msgs: Message[];
   } {
     this.flushBroadcasts();
@@ -203,6 +220,7 @@ export class Raft extends RaftElections {
       committedEntries: this.log.nextCommittedEntries(),
       msgs: this.msgs,
       readStates: this.readStates,
+      canVote: this.recovery === null,
     };
     this.msgs = [];
     this.readStates = [];

@@ -35,6 +35,8 @@ export interface RaftStatusView {
     readonly learners: readonly NodeId[];
     readonly joining: readonly NodeId[];
   };
+  /** Recovering from a lost store (recovery.ts): it grants no vote and stands for no election yet. */
+  readonly recovering: boolean;
   /** The leader's view of every member, itself included; empty on other roles. */
   readonly progress: ReadonlyMap<NodeId, ProgressView>;
   /** The term of the entry at `index`, or undefined when it is compacted away or beyond the log. */

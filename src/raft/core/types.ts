@@ -79,7 +79,13 @@ export type Message =
   | (Envelope & { type: "snapshot-resp"; snapshotIndex: number; nextOffset: number; reject: boolean })
   | (Envelope & { type: "timeout-now" })
   | (Envelope & { type: "read-index"; readCtx: string })
-  | (Envelope & { type: "read-index-resp"; readCtx: string; index: number; reject: boolean });
+  | (Envelope & { type: "read-index-resp"; readCtx: string; index: number; reject: boolean })
+  /**
+   * A recovering replica asks each voter its current term and the end of its log (see recovery.ts);
+   * the answer carries the term in `term` and echoes the nonce. Answered in any role and term.
+   */
+  | (Envelope & { type: "term-probe"; nonce: number; lastLogIndex: number })
+  | (Envelope & { type: "term-probe-resp"; nonce: number; lastLogIndex: number; lastLogTerm: number });
 
 export type MessageType = Message["type"];
 
@@ -114,6 +120,12 @@ export interface Ready {
   /** Everything else: sent only after the persist (vote grants, append acknowledgements...). */
   messages: Message[];
   readStates: ReadState[];
+  /**
+   * False while the node recovers from a lost store (see recovery.ts). The driver keeps a durable mark
+   * of the recovery and clears it with the first persist of a Ready that says true: that Ready holds
+   * (or follows) the term and vote that end the recovery, so the mark never goes before them.
+   */
+  canVote: boolean;
 }
 
 export type ProposeResult =
