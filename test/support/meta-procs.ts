@@ -202,7 +202,7 @@ export class MetaCluster {
   }
 
   /** Waits until the leader sees exactly these data nodes alive (the others dead). */
-  async dataAlive(ids: number[], timeoutMs = 20_000): Promise<ClusterStatus> {
+  async dataAlive(ids: number[], timeoutMs = 60_000): Promise<ClusterStatus> {
     const want = [...ids].sort().join(",");
     return waitUntil(
       `data nodes ${want} alive`,
@@ -244,7 +244,7 @@ export class MetaCluster {
   }
 
   /** The replica that leads, as every live replica agrees (bounded wait). */
-  async leader(timeoutMs = 20_000): Promise<number> {
+  async leader(timeoutMs = 60_000): Promise<number> {
     return waitUntil(
       "a leader",
       async () => {

@@ -43,6 +43,16 @@ export class Raft extends RaftElections {
       this.handleTermProbe(m);
       return;
     }
+    if (
+      this.recovery?.floor === null &&
+      (m.type === "append" || m.type === "heartbeat" || m.type === "snapshot")
+    ) {
+      // Until every voter has told its term, a leader's term may be below one this replica voted or
+      // acknowledged in before the loss: an ack would let a deposed leader commit over an entry
+      // committed since (with this replica's lost copy), and a heartbeat answer would confirm its
+      // stale reads. Silence: after the floor, terms below it are refused as usual.
+      return;
+    }
     if (m.term > this.term) {
       if ((m.type === "vote" || m.type === "pre-vote") && !m.transfer && this.inLease()) {
         // A healthy leader is in contact: a disruptive candidate is ignored (check-quorum lease).

@@ -22,6 +22,10 @@ import type { Message, NodeId } from "./types.js";
  * candidate, exactly as if the voter holding it had cast this vote. (Without this, a cluster whose
  * quorum needs the replica — two voters — could never elect again.)
  *
+ * Until the floor is known it also answers no append, heartbeat or snapshot: a leader whose term is
+ * below one this replica voted or acknowledged in before the loss would otherwise count its ack and
+ * commit over an entry committed since, or confirm a stale read with its heartbeat answer.
+ *
  * The nonce keeps answers to an earlier incarnation's probes (still in flight) from counting. A probe
  * also tells a leader that this replica's log ends at `lastLogIndex`: a leader counting more of it
  * (acknowledged before the loss) starts over; until (2) the replica keeps probing its leader for that.
