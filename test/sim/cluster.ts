@@ -355,10 +355,9 @@ export class Sim {
    */
   wipe(id: NodeId): void {
     if ([...this.nodes.values()].some((n) => n.recovering)) return;
-    const smallConf = this.live().some((n) => {
-      const voters = n.raft!.status().conf.voters;
-      return voters.includes(id) && voters.length < 3;
-    });
+    const smallConf = [...this.nodes.values()].some((n) =>
+      this.confsHeld(n).some((c) => c.voters.includes(id) && c.voters.length < 3),
+    );
     if (smallConf) return;
     const n = this.node(id);
     this.crash(id);
@@ -369,6 +368,24 @@ export class Sim {
     n.disk = new MemoryStorage(this.initialConf);
     n.recovering = true;
     this.restart(id);
+  }
+
+  /**
+   * The configurations a node holds: a running node's committed one; a crashed node's disk, which it
+   * will read back, holds its snapshot's and every change in its log (all counted: it may be the only
+   * copy of one committed before it crashed).
+   */
+  private confsHeld(n: SimNode): Readonly<{ voters: readonly NodeId[] }>[] {
+    if (n.raft) return [n.raft.status().conf];
+    let conf: ConfState = n.disk.snapshot().meta.conf;
+    const confs = [conf];
+    const entries = n.disk.entries(n.disk.firstIndex(), n.disk.lastIndex() + 1, Number.POSITIVE_INFINITY);
+    for (const e of entries) {
+      if (!e.conf) continue;
+      conf = applyConfChange(conf, e.conf);
+      confs.push(conf);
+    }
+    return confs;
   }
 
   setSlowDisk(id: NodeId, slow: boolean): void {

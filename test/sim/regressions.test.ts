@@ -461,4 +461,41 @@ describe("simulator regressions", () => {
       ],
     ]);
   });
+  test("simulator: a wipe of one of two voters was allowed because the node holding that configuration had crashed (the guard now reads crashed nodes' disks); the only copy of the committed removal was on the removed leader", () => {
+    replay(5, 3, [
+      683975013,
+      false,
+      [
+        { t: "tick", node: null, times: 1 },
+        { t: "tick", node: null, times: 3 },
+        { t: "round" },
+        { t: "remove", node: 3 },
+        { t: "crash", node: 2 },
+        { t: "round" },
+        { t: "crash", node: 3 },
+        { t: "crash", node: 1 },
+        { t: "wipe", node: 1 },
+        { t: "heal" },
+        { t: "restart", node: 1 },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "tick", node: null, times: 1 },
+        { t: "heal" },
+        { t: "deliver", i: 0 },
+        { t: "round" },
+        { t: "tick", node: null, times: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "flush", node: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "get", node: null, key: "x" },
+        { t: "tick", node: null, times: 1 },
+        { t: "tick", node: null, times: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "round" },
+        { t: "dup", i: 0 },
+        { t: "tick", node: null, times: 1 },
+      ],
+    ]);
+  });
 });
