@@ -5,8 +5,9 @@
 import type { ClusterConfig } from "../common/config.js";
 import { metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
+import type { Logger } from "../common/log.js";
 import type { ClusterStatus, Membership, ReplicaStatus } from "../common/protocol/index.js";
-import type { ConfChange, Logger, PersistentStorage, RaftDriver, Transport } from "../raft/index.js";
+import type { ConfChange, PersistentStorage, RaftDriver, Transport } from "../raft/index.js";
 import { RaftDriver as Driver } from "../raft/index.js";
 import { DataTracker } from "./data-tracker.js";
 import { encodeEntry } from "./entry-codec.js";
