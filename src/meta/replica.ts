@@ -343,6 +343,7 @@ export class MetaReplica {
         garbage: () => this.fs.garbageChunks(),
         nodeState: (id) => this.fs.dataNodeState(id),
         tombstones: () => this.fs.tombstoneMap(),
+        ...(this.deps.metrics ? { metrics: this.deps.metrics } : {}),
         collectGarbage: async (chunkIds, beforeMs) => {
           const r = (await this.proposeDuty({ type: "collectGarbage", chunkIds, beforeMs })) as {
             removed: string[];
