@@ -16,6 +16,7 @@ import Type from "typebox";
 import Value from "typebox/value";
 import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
+import type { Logger } from "../common/log.js";
 import {
   type DataHeartbeatRequest,
   type DataNodeCommand,
@@ -44,17 +45,11 @@ export interface LeaderLinkOptions {
   maxQueuedReplications: number;
 }
 
-export interface LinkLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
-
 export interface LeaderLinkDeps {
   store: ChunkStore;
   pipeline: Pipeline;
   dispatcher: Dispatcher;
-  log?: LinkLogger;
+  log?: Logger;
   random?: () => number;
   now?: () => number;
 }

@@ -27,7 +27,7 @@ import { type ClientToken, clientKeyOf, registerAuthorization } from "./authoriz
 import { DASHBOARD_HTML } from "./dashboard.js";
 import type { MetaMetrics } from "./metrics.js";
 import { DEFAULT_OPEN_LIMITS, OpenLimiter, type OpenLimiterOptions } from "./open-limiter.js";
-import type { MetaReplica } from "./replica.js";
+import type { FsQueries, ReplicaApi } from "./replica-api.js";
 import { hashSessionSecret, newSessionSecret } from "./session-secrets.js";
 import { type BreakLockResult, type Command, type FileContent, parseCommand } from "./state/index.js";
 
@@ -48,7 +48,8 @@ export interface MetaServerOptions {
 }
 
 export interface MetaServerDeps {
-  replica: MetaReplica;
+  /** The replica behind the API (MetaReplica; a fake in the API's tests). */
+  replica: ReplicaApi;
   metrics?: MetaMetrics;
   app?: FastifyInstance;
   /** For the cluster status's calls to the other replicas (trusts the cluster CA under TLS). */
@@ -253,7 +254,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     return tickets;
   };
 
-  const read = async <T>(req: FastifyRequest, query: (fs: MetaReplica["fs"]) => T) =>
+  const read = async <T>(req: FastifyRequest, query: (fs: FsQueries) => T) =>
     replica.read(queryFlag((req.query as { stale?: unknown })?.stale), query);
 
   app.get(
@@ -486,7 +487,7 @@ async function fetchStatus(dispatcher: Dispatcher, url: string): Promise<Replica
   }
 }
 
-async function clusterStatus(replica: MetaReplica, dispatcher: Dispatcher): Promise<ClusterStatus> {
+async function clusterStatus(replica: ReplicaApi, dispatcher: Dispatcher): Promise<ClusterStatus> {
   const self = replica.status();
   const others = await Promise.all(self.peers.map((p) => fetchStatus(dispatcher, p.url)));
   const metas = [self, ...others.filter((s): s is ReplicaStatus => s !== null)];

@@ -15,11 +15,22 @@ import {
   publicSecretVerdict,
 } from "../common/config.js";
 import { listenerOptions } from "../common/listener.js";
+import type { Logger } from "../common/log.js";
 import { clusterCa, serverTls } from "../common/tls.js";
-import { CorruptStoreError, HttpTransport, LevelStorage } from "../raft/index.js";
+import {
+  CorruptStoreError,
+  HttpTransport,
+  LevelStorage,
+  type PersistentStorage,
+  RaftDriver,
+  type Transport,
+} from "../raft/index.js";
 import { buildMetaServer } from "./app.js";
+import { DataTracker } from "./data-tracker.js";
+import { FsMachine } from "./fs-machine.js";
 import { MetaMetrics } from "./metrics.js";
 import { MetaReplica } from "./replica.js";
+import { WatchFeed } from "./watch-feed.js";
 
 export interface RunningMeta {
   replica: MetaReplica;
@@ -87,10 +98,12 @@ export async function runMetaReplica(opts: {
     },
     { app, log },
   );
-  const replica = new MetaReplica(
-    { config, id: opts.id },
-    { storage: metrics.instrument(storage), transport, log, metrics },
-  );
+  const replica = createMetaReplica(config, opts.id, {
+    storage: metrics.instrument(storage),
+    transport,
+    log,
+    metrics,
+  });
   metrics.watch(replica);
   // The cluster status asks the other replicas for theirs.
   const peerAgent = new Agent({
@@ -140,6 +153,53 @@ export async function runMetaReplica(opts: {
       return closing;
     },
   };
+}
+
+/**
+ * The production wiring of a replica: the watch feed, the state machine publishing to it, the Raft
+ * driver over storage and transport applying to the machine, and data-node trackers built from the
+ * config with the replica's metrics.
+ */
+export function createMetaReplica(
+  config: ClusterConfig,
+  id: number,
+  deps: { storage: PersistentStorage; transport: Transport; log: Logger; metrics: MetaMetrics },
+): MetaReplica {
+  const feed = new WatchFeed(config.watch);
+  const machine = new FsMachine(
+    {
+      versionsRetained: config.versionsRetained,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      maxRenameEntries: config.maxRenameEntries,
+    },
+    feed,
+  );
+  // The config's raft section holds the driver's settings under the same names (RAFT_SETTINGS).
+  const driver = new RaftDriver(
+    { id, ...config.raft },
+    { storage: deps.storage, transport: deps.transport, stateMachine: machine, log: deps.log },
+  );
+  const trackerOptions = {
+    replication: config.replication,
+    deadAfterMs: config.dataNodeDeadAfterMs,
+    secret: config.secret,
+    ticketTtlMs: 60_000,
+    maxRepairsInFlight: 16,
+    garbageGraceMs: config.garbageGraceMs,
+    tombstoneRetentionMs: config.tombstoneRetentionMs,
+    expectedNodeIds: config.data.map((d) => d.id),
+  };
+  return new MetaReplica(
+    { config, id },
+    {
+      driver,
+      machine,
+      feed,
+      newTracker: (trackerDeps) => new DataTracker(trackerOptions, { ...trackerDeps, metrics: deps.metrics }),
+      metrics: deps.metrics,
+      log: deps.log,
+    },
+  );
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * Prometheus metrics of a metadata replica (`GET /metrics`): Raft (term, role, indexes, lag, fsync and
  * proposal latency, leader changes), the file-system API (operations by kind and result) and the
- * state (locks held, sessions). Names follow raftfs_<subsystem>_<name>_<unit>.
+ * state (locks held, sessions), and the leader's data duties (repair copies, garbage collection). Names follow raftfs_<subsystem>_<name>_<unit>.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { PersistentStorage, RaftDriver } from "../raft/index.js";
+import type { GarbageMetrics, RepairMetrics } from "./data-nodes/duty-metrics.js";
 import type { FsState } from "./state/index.js";
 
 /**
@@ -32,6 +33,10 @@ export class MetaMetrics {
   readonly ops: Counter<"op" | "result">;
   readonly leaderChanges: Counter;
   readonly sessionOpensLimited: Counter;
+  /** Recorded by the leader's repair duty (src/meta/data-nodes/repair.ts). */
+  readonly repair: RepairMetrics;
+  /** Recorded by the leader's garbage collector (src/meta/data-nodes/garbage.ts). */
+  readonly garbage: GarbageMetrics;
 
   constructor(replicaId: number) {
     const r = this.registry;
@@ -65,6 +70,72 @@ export class MetaMetrics {
       help: "Session opens refused by the per-client rate limit (RATE_LIMITED), before any proposal",
       registers: [r],
     });
+    this.repair = {
+      scheduled: new Counter({
+        name: "raftfs_meta_repair_copies_scheduled_total",
+        help: "Copies of under-replicated chunks handed to a live holder (leader)",
+        registers: [r],
+      }),
+      completed: new Counter({
+        name: "raftfs_meta_repair_copies_completed_total",
+        help: "Repair copies that arrived: the target reported the chunk (leader)",
+        registers: [r],
+      }),
+      expired: new Counter({
+        name: "raftfs_meta_repair_copies_expired_total",
+        help: "Repair copies not reported within three dead-node timeouts: failed, scheduled again (leader)",
+        registers: [r],
+      }),
+      unsourced: new Gauge({
+        name: "raftfs_meta_repair_unsourced_chunks",
+        help: "Under-replicated chunks with no live copy to repair from, at the last complete repair pass",
+        registers: [r],
+      }),
+      roundSeconds: new Histogram({
+        name: "raftfs_meta_repair_round_seconds",
+        help: "Length of one repair round (its scan is cut into slices of a few ms)",
+        buckets: LATENCY_BUCKETS_S,
+        registers: [r],
+      }),
+    };
+    this.garbage = {
+      condemned: new Counter({
+        name: "raftfs_meta_gc_chunks_condemned_total",
+        help: "Unreferenced chunks the log condemned (collectGarbage committed), to be deleted where held",
+        registers: [r],
+      }),
+      deletesSent: new Counter({
+        name: "raftfs_meta_gc_deletes_sent_total",
+        help: "Delete orders queued for data nodes holding condemned chunks",
+        registers: [r],
+      }),
+      revived: new Counter({
+        name: "raftfs_meta_gc_chunks_revived_total",
+        help: "Condemned chunks revived: stored again after their deletion",
+        registers: [r],
+      }),
+      proposalFailures: new Counter({
+        name: "raftfs_meta_gc_proposal_failures_total",
+        help: "GC proposals (collect, revive, forget) that failed; the next round tries again",
+        registers: [r],
+      }),
+      roundsInDoubt: new Counter({
+        name: "raftfs_meta_gc_rounds_in_doubt_total",
+        help: "Collection rounds that deleted nothing because a data node had not reported or was dead",
+        registers: [r],
+      }),
+      pending: new Gauge({
+        name: "raftfs_meta_gc_pending_chunks",
+        help: "Unreferenced chunks known and not yet collected: listed garbage and orphans being timed",
+        registers: [r],
+      }),
+      roundSeconds: new Histogram({
+        name: "raftfs_meta_gc_round_seconds",
+        help: "Length of one collection round (slow rounds are followed by a pause)",
+        buckets: LATENCY_BUCKETS_S,
+        registers: [r],
+      }),
+    };
   }
 
   /** Gauges read from the replica when scraped. */

@@ -1,20 +1,23 @@
 /**
  * One metadata replica: the file-system state machine under a Raft driver, the watch feed, and, while
- * this replica leads, the data-node tracker with its repair and garbage-collection duties.
+ * this replica leads, the data-node tracker with its repair and garbage-collection duties. The driver,
+ * the machine and a maker of trackers come in as dependencies (main.ts wires the real ones), so the
+ * replica's logic and the HTTP API above it are tested without Raft, LevelDB or processes.
  */
 import type { ClusterConfig } from "../common/config.js";
 import { metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
+import type { Logger } from "../common/log.js";
 import type { ClusterStatus, Membership, ReplicaStatus } from "../common/protocol/index.js";
-import type { ConfChange, Logger, PersistentStorage, RaftDriver, Transport } from "../raft/index.js";
-import { RaftDriver as Driver } from "../raft/index.js";
-import { DataTracker } from "./data-tracker.js";
+import type { ConfChange, RaftDriver } from "../raft/index.js";
+import type { DataTracker, DataTrackerDeps } from "./data-tracker.js";
 import { encodeEntry } from "./entry-codec.js";
 import { EventLog } from "./events.js";
-import { FsMachine } from "./fs-machine.js";
+import type { FsMachine } from "./fs-machine.js";
 import type { MetaMetrics } from "./metrics.js";
+import type { ReplicaApi } from "./replica-api.js";
 import type { ApplyResult, Command, FsState } from "./state/index.js";
-import { WatchFeed } from "./watch-feed.js";
+import type { WatchFeed } from "./watch-feed.js";
 
 export interface MetaReplicaOptions {
   config: ClusterConfig;
@@ -23,20 +26,33 @@ export interface MetaReplicaOptions {
   dutyIntervalMs?: number;
 }
 
+/** The parts of the Raft driver a replica drives. */
+export type ReplicaDriver = Pick<
+  RaftDriver,
+  "start" | "stop" | "isLeader" | "status" | "propose" | "proposeConfChange" | "readIndex" | "onLeaderChange"
+>;
+
 export interface MetaReplicaDeps {
-  storage: PersistentStorage;
+  /** The Raft driver, applying committed entries to `machine`. */
+  driver: ReplicaDriver;
+  machine: FsMachine;
+  /** The change feed `machine` publishes to. */
+  feed: WatchFeed;
+  /**
+   * Makes the data-node tracker at each leadership, from the replica's side of its dependencies
+   * (reads of the state, proposals of GC commands); the maker adds the options and metrics.
+   */
+  newTracker(deps: DataTrackerDeps): DataTracker;
   metrics?: MetaMetrics;
-  transport: Transport;
   log: Logger;
   now?: () => number;
-  onFatal?: (err: unknown) => void;
 }
 
-export class MetaReplica {
+export class MetaReplica implements ReplicaApi {
   readonly id: number;
   readonly feed: WatchFeed;
   readonly machine: FsMachine;
-  readonly driver: RaftDriver;
+  readonly driver: ReplicaDriver;
   tracker: DataTracker | null = null;
   readonly events: EventLog;
   private dutyTimer: NodeJS.Timeout | null = null;
@@ -54,26 +70,9 @@ export class MetaReplica {
     this.config = opts.config;
     this.now = deps.now ?? Date.now;
     this.events = new EventLog(200, this.now);
-    this.feed = new WatchFeed(this.config.watch);
-    this.machine = new FsMachine(
-      {
-        versionsRetained: this.config.versionsRetained,
-        sessionTimeoutMs: this.config.sessionTimeoutMs,
-        maxRenameEntries: this.config.maxRenameEntries,
-      },
-      this.feed,
-    );
-    // The config's raft section holds the driver's settings under the same names (RAFT_SETTINGS).
-    this.driver = new Driver(
-      { id: opts.id, ...this.config.raft },
-      {
-        storage: deps.storage,
-        transport: deps.transport,
-        stateMachine: this.machine,
-        log: deps.log,
-        ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
-      },
-    );
+    this.feed = deps.feed;
+    this.machine = deps.machine;
+    this.driver = deps.driver;
   }
 
   get fs(): FsState {
@@ -324,40 +323,28 @@ export class MetaReplica {
     this.mutate({ type: "leaderChanged" }).catch((err) =>
       this.deps.log.warn({ err }, "could not commit leaderChanged"),
     );
-    this.tracker = new DataTracker(
-      {
-        replication: this.config.replication,
-        deadAfterMs: this.config.dataNodeDeadAfterMs,
-        secret: this.config.secret,
-        ticketTtlMs: 60_000,
-        maxRepairsInFlight: 16,
-        garbageGraceMs: this.config.garbageGraceMs,
-        tombstoneRetentionMs: this.config.tombstoneRetentionMs,
-        expectedNodeIds: this.config.data.map((d) => d.id),
+    this.tracker = this.deps.newTracker({
+      now: this.now,
+      referenced: () => this.fs.referencedChunks(),
+      chunkSize: (id) => this.fs.chunkSize(id),
+      garbage: () => this.fs.garbageChunks(),
+      nodeState: (id) => this.fs.dataNodeState(id),
+      tombstones: () => this.fs.tombstoneMap(),
+      collectGarbage: async (chunkIds, beforeMs) => {
+        const r = (await this.proposeDuty({ type: "collectGarbage", chunkIds, beforeMs })) as {
+          removed: string[];
+        };
+        if (r.removed.length > 0)
+          this.events.add("gc", `${r.removed.length} unreferenced chunk(s) collected`);
+        return r.removed;
       },
-      {
-        now: this.now,
-        referenced: () => this.fs.referencedChunks(),
-        chunkSize: (id) => this.fs.chunkSize(id),
-        garbage: () => this.fs.garbageChunks(),
-        nodeState: (id) => this.fs.dataNodeState(id),
-        tombstones: () => this.fs.tombstoneMap(),
-        collectGarbage: async (chunkIds, beforeMs) => {
-          const r = (await this.proposeDuty({ type: "collectGarbage", chunkIds, beforeMs })) as {
-            removed: string[];
-          };
-          if (r.removed.length > 0)
-            this.events.add("gc", `${r.removed.length} unreferenced chunk(s) collected`);
-          return r.removed;
-        },
-        reviveChunks: async (chunkIds) => {
-          await this.proposeDuty({ type: "reviveChunks", chunkIds });
-        },
-        forgetTombstones: async (beforeMs) => {
-          await this.proposeDuty({ type: "forgetTombstones", beforeMs });
-        },
+      reviveChunks: async (chunkIds) => {
+        await this.proposeDuty({ type: "reviveChunks", chunkIds });
       },
-    );
+      forgetTombstones: async (beforeMs) => {
+        await this.proposeDuty({ type: "forgetTombstones", beforeMs });
+      },
+    });
     const every = this.opts.dutyIntervalMs ?? 500;
     this.dutyTimer = setInterval(() => this.leaderDuties(), every);
   }

@@ -12,6 +12,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { assert } from "../common/assert.js";
 import { DfsError } from "../common/errors.js";
+import { type Logger, SILENT_LOGGER } from "../common/log.js";
 import {
   applyConfChange,
   type ConfChange,
@@ -34,7 +35,7 @@ import {
 } from "./core/index.js";
 import type { PersistentStorage } from "./level-storage.js";
 import { ReadBatcher } from "./read-batcher.js";
-import { type Logger, SILENT_LOGGER, type Transport } from "./transport.js";
+import type { Transport } from "./transport.js";
 
 /** The application replicated by Raft. `apply` must be deterministic and must not throw. */
 export interface StateMachine {

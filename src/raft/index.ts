@@ -41,10 +41,8 @@ export {
   HttpTransport,
   type HttpTransportDeps,
   type HttpTransportOptions,
-  type Logger,
   RAFT_STREAM_PATH,
   RAFT_STREAM_PROTOCOL,
   SECRET_HEADER,
-  SILENT_LOGGER,
   type Transport,
 } from "./transport.js";

@@ -20,6 +20,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Client } from "undici";
+import { type Logger, SILENT_LOGGER } from "../common/log.js";
 import { decodeMessages, encodeMessages, messageSizeBytes } from "./codec.js";
 import type { Message, NodeId } from "./core/index.js";
 import { FrameReader, frame } from "./frames.js";
@@ -31,16 +32,6 @@ export interface Transport {
   onMessages(handler: (msgs: Message[]) => void): void;
   close(): Promise<void>;
 }
-
-/** The slice of pino that the Raft shell uses (fastify's `app.log` fits). */
-export interface Logger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export const RAFT_STREAM_PATH = "/raft/stream";
 export const RAFT_STREAM_PROTOCOL = "raftfs-raft/1";

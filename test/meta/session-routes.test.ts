@@ -13,7 +13,7 @@ import { META_ROUTES } from "../../src/common/protocol/index.js";
 import { buildMetaServer, type ClientToken } from "../../src/meta/app.js";
 import { EventLog } from "../../src/meta/events.js";
 import { OpenLimiter } from "../../src/meta/open-limiter.js";
-import type { MetaReplica } from "../../src/meta/replica.js";
+import type { ReplicaApi } from "../../src/meta/replica-api.js";
 import { type Command, FsState, type FsStateOptions } from "../../src/meta/state/index.js";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -44,7 +44,7 @@ function setup(o: Setup = {}) {
       if (!r.ok) throw DfsError.fromBody(r.error);
       return r.value;
     },
-  } as unknown as MetaReplica;
+  } as unknown as ReplicaApi;
   const dispatcher = new Agent();
   const app = buildMetaServer(
     {
