@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
 import {
+  CHUNK_ID_PATTERN,
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
@@ -327,7 +328,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.placement, route("placement"), async (req) => {
     const tracker = requireLeader();
     const b = body(req) as unknown as PlacementRequest;
-    if (typeof b.chunkId !== "string" || !/^[0-9a-f]{64}$/.test(b.chunkId)) {
+    if (typeof b.chunkId !== "string" || !CHUNK_ID_PATTERN.test(b.chunkId)) {
       throw new DfsError("BAD_REQUEST", "chunkId must be 64 lowercase hex characters");
     }
     if (!Number.isSafeInteger(b.sizeBytes) || b.sizeBytes < 0 || b.sizeBytes > opts.chunkSizeBytes) {

@@ -5,13 +5,14 @@
  */
 import Type from "typebox";
 import { PIPELINE_HEADER, TICKET_HEADER } from "./data.js";
+import { ChunkIdSchema } from "./ids.js";
 import { SECRET_HEADER } from "./meta.js";
 
 /** A chunk goes through at most this many nodes (the replication factor's bound, less the head). */
 export const MAX_PIPELINE_TARGETS = 15;
 export const MAX_IDS_PER_DELETE = 10_000;
 
-const ChunkId = Type.String({ pattern: "^[0-9a-f]{64}$" });
+const ChunkId = ChunkIdSchema;
 const Count = Type.Integer({ minimum: 0 });
 const ErrorBody = Type.Object(
   { code: Type.String(), message: Type.String() },

@@ -26,8 +26,6 @@ export const TICKET_HEADER = "x-raftfs-ticket";
 /** JSON array of the downstream nodes ({id, url}) this node must forward the chunk to, in order. */
 export const PIPELINE_HEADER = "x-raftfs-pipeline";
 
-export const CHUNK_ID_PATTERN = /^[0-9a-f]{64}$/;
-
 export interface PutChunkResponse {
   id: string;
   sizeBytes: number;

@@ -5,11 +5,12 @@
  * `additionalProperties: true` and declare at least what clients read. The shapes mirror meta.ts.
  */
 import Type, { type TSchema } from "typebox";
+import { ChunkIdSchema } from "./ids.js";
 
 const Count = Type.Integer({ minimum: 0 });
 const Id = Type.Integer({ minimum: 1 });
 const Path = Type.String({ minLength: 1, maxLength: 4096 });
-const ChunkId = Type.String({ pattern: "^[0-9a-f]{64}$" });
+const ChunkId = ChunkIdSchema;
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
 const Flag = Type.Boolean();
 /** Query flags arrive as text; "true"/"1"/"false"/"0" are converted. */
