@@ -2,7 +2,7 @@
  * Results, queries and snapshot shapes of the file-system state machine.
  */
 import type { ErrorBody } from "../../common/errors.js";
-import type { LockHolder } from "../../common/protocol/meta.js";
+import type { LockHolder } from "../../common/protocol/meta-schemas.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
 
 export interface FsStateOptions {
@@ -78,12 +78,8 @@ export interface TxnResult {
 
 // ---- queries: the same shapes the API returns, so they are declared once, in the wire protocol ----
 
-export type {
-  ListEntry,
-  LockHolder as LockHolderInfo,
-  StatResponse as StatResult,
-  VersionInfo,
-} from "../../common/protocol/meta.js";
+export type { ListEntry, StatResponse as StatResult, VersionInfo } from "../../common/protocol/meta.js";
+export type { LockHolder as LockHolderInfo } from "../../common/protocol/meta-schemas.js";
 export type LockInfo = LockHolder;
 
 export interface DataNodeRecord {
