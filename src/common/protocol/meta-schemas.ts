@@ -20,6 +20,13 @@ const Url = Type.String({ minLength: 1, maxLength: 2048 });
 const Flag = Type.Boolean();
 /** Query flags arrive as text; "true"/"1"/"false"/"0" are converted. */
 const QueryFlag = Type.Boolean();
+/**
+ * An integer in a query string, checked as the text it is. fastify's TypeBox compiler converts query
+ * text before the check, and that conversion truncates ("1.5" becomes 1) and reads "1e3" and "0x10":
+ * an integer schema would answer a request nobody made. Plain decimal digits only; the handler reads
+ * the number and bounds it (16 digits may pass 2^53).
+ */
+const QueryInt = Type.String({ pattern: "^[0-9]{1,16}$" });
 
 const closed = <T extends Record<string, TSchema>>(props: T) =>
   Type.Object(props, { additionalProperties: false });
@@ -225,7 +232,7 @@ export const META_SCHEMAS = {
     },
   },
   read: {
-    querystring: closed({ path: Path, version: Type.Optional(Id), ...Stale }),
+    querystring: closed({ path: Path, version: Type.Optional(QueryInt), ...Stale }),
     response: {
       200: closed({
         path: Type.String(),
@@ -244,7 +251,7 @@ export const META_SCHEMAS = {
     response: { 200: closed({ locks: Type.Array(LockHolderSchema) }), ...errors },
   },
   watch: {
-    querystring: closed({ after: Type.Optional(Count), timeoutMs: Type.Optional(Count) }),
+    querystring: closed({ after: Type.Optional(QueryInt), timeoutMs: Type.Optional(QueryInt) }),
     response: { 200: closed({ index: Count, changes: Type.Array(ChangeSchema), reset: Flag }), ...errors },
   },
   placement: {
@@ -335,13 +342,16 @@ export const META_SCHEMAS = {
 // ---------------------------------------------------------------- the types, derived from the schemas
 
 type Schemas = typeof META_SCHEMAS;
-type BodyOf<K extends keyof Schemas> = Schemas[K] extends { body: infer B extends TSchema }
+/** A route's request body, query and 200 answer, as TypeScript types. */
+export type BodyOf<K extends keyof Schemas> = Schemas[K] extends { body: infer B extends TSchema }
   ? Static<B>
   : never;
-type QueryOf<K extends keyof Schemas> = Schemas[K] extends { querystring: infer Q extends TSchema }
+export type QueryOf<K extends keyof Schemas> = Schemas[K] extends { querystring: infer Q extends TSchema }
   ? Static<Q>
   : never;
-type AnswerOf<K extends keyof Schemas> = Schemas[K] extends { response: { 200: infer R extends TSchema } }
+export type AnswerOf<K extends keyof Schemas> = Schemas[K] extends {
+  response: { 200: infer R extends TSchema };
+}
   ? Static<R>
   : never;
 
