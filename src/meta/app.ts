@@ -3,11 +3,13 @@
  * leader through Raft; reads are linearizable (ReadIndex, on any replica) unless `stale=true`.
  * Every body is checked twice: a JSON schema at the route, then `parseCommand` before proposing.
  */
-import { TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
+import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
 import {
+  type AnswerOf,
+  CHUNK_ID_PATTERN,
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
@@ -123,7 +125,10 @@ function* idsOf(chunks: readonly { id: string }[]): Generator<string> {
 }
 
 export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): FastifyInstance {
-  const app = deps.app ?? Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimitBytes });
+  // Typed through the schemas: each handler's request and answer are the Static<> of its route's schema.
+  const app = (
+    deps.app ?? Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimitBytes })
+  ).withTypeProvider<TypeBoxTypeProvider>();
   const replica = deps.replica;
   // Every request is checked against its route's schema (common/protocol/meta-schemas.ts) first.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
@@ -146,7 +151,9 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     reply.status(404).send({ code: "NOT_FOUND", message: `no route ${req.method} ${req.url.split("?")[0]}` }),
   );
 
-  const mutate = async (command: Record<string, unknown>) => replica.mutate(parseCommand(command) as Command);
+  /** The state machine's result is the route's answer (`R`, from the route's schema; the serializer checks it). */
+  const mutate = async <R = unknown>(command: Record<string, unknown>) =>
+    (await replica.mutate(parseCommand(command) as Command)) as R;
 
   // Every route's rule comes from META_ACCESS and is checked against the route that matched.
   registerAuthorization(app, { secret: opts.secret, tokens: opts.tokens ?? [] });
@@ -170,17 +177,17 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       throw err;
     }
     const secret = newSessionSecret();
-    const r = (await mutate({
+    const r = await mutate<Omit<AnswerOf<"openSession">, "secret">>({
       type: "openSession",
       secretHash: hashSessionSecret(secret),
       client,
-    })) as object;
+    });
     return { ...r, secret };
   });
   app.post(META_ROUTES.keepAlive, route("keepAlive"), async (req) => {
     const body = req.body as { sessionId?: unknown; secret?: unknown };
     const secret = typeof body?.secret === "string" ? { secretHash: hashSessionSecret(body.secret) } : {};
-    return mutate({ type: "keepAlive", sessionId: body?.sessionId, ...secret });
+    return mutate<AnswerOf<"keepAlive">>({ type: "keepAlive", sessionId: body?.sessionId, ...secret });
   });
 
   const body = (req: FastifyRequest) => {
@@ -194,12 +201,12 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   app.post(META_ROUTES.mkdir, route("mkdir"), async (req) => {
     const b = lockBody(req);
-    return mutate({ ...b, type: "mkdir", session: sessionOf(b) });
+    return mutate<AnswerOf<"mkdir">>({ ...b, type: "mkdir", session: sessionOf(b) });
   });
   app.post(META_ROUTES.commit, route("commit"), async (req) => {
     const b = lockBody(req);
     const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
-    return mutate({ ...b, type: "commit", content, session: sessionOf(b) });
+    return mutate<AnswerOf<"commit">>({ ...b, type: "commit", content, session: sessionOf(b) });
   });
   app.post(META_ROUTES.rename, route("rename"), async (req) => {
     const b = lockBody(req);
@@ -207,7 +214,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   });
   app.post(META_ROUTES.delete, route("delete"), async (req) => {
     const b = lockBody(req);
-    return mutate({ ...b, type: "delete", session: sessionOf(b) });
+    return mutate<AnswerOf<"delete">>({ ...b, type: "delete", session: sessionOf(b) });
   });
   app.post(META_ROUTES.txn, route("txn"), async (req) => {
     const b = body(req);
@@ -218,19 +225,19 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
         ? { ...o, content: wireContent(op.content, opts.inlineThresholdBytes) }
         : o;
     });
-    return mutate({ ...b, type: "txn", ops, session: sessionOf(b) });
+    return mutate<AnswerOf<"txn">>({ ...b, type: "txn", ops, session: sessionOf(b) });
   });
   app.post(META_ROUTES.lockAcquire, route("lockAcquire"), async (req) => {
     const b = lockBody(req);
-    return mutate({ ...b, type: "lockAcquire", session: sessionOf(b) });
+    return mutate<AnswerOf<"lockAcquire">>({ ...b, type: "lockAcquire", session: sessionOf(b) });
   });
   app.post(META_ROUTES.lockRenew, route("lockRenew"), async (req) => {
     const b = body(req);
-    return mutate({ ...b, type: "lockRenew", session: sessionOf(b) });
+    return mutate<AnswerOf<"lockRenew">>({ ...b, type: "lockRenew", session: sessionOf(b) });
   });
   app.post(META_ROUTES.lockRelease, route("lockRelease"), async (req) => {
     const b = body(req);
-    return mutate({ ...b, type: "lockRelease", session: sessionOf(b) });
+    return mutate<AnswerOf<"lockRelease">>({ ...b, type: "lockRelease", session: sessionOf(b) });
   });
   app.post(META_ROUTES.abandon, route("abandon"), async (req) => {
     const b = body(req);
@@ -328,7 +335,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.placement, route("placement"), async (req) => {
     const tracker = requireLeader();
     const b = body(req) as unknown as PlacementRequest;
-    if (typeof b.chunkId !== "string" || !/^[0-9a-f]{64}$/.test(b.chunkId)) {
+    if (typeof b.chunkId !== "string" || !CHUNK_ID_PATTERN.test(b.chunkId)) {
       throw new DfsError("BAD_REQUEST", "chunkId must be 64 lowercase hex characters");
     }
     if (!Number.isSafeInteger(b.sizeBytes) || b.sizeBytes < 0 || b.sizeBytes > opts.chunkSizeBytes) {

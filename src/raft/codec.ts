@@ -2,23 +2,29 @@
  * Binary codec for what Raft puts on the wire and on disk: batches of core `Message`s and single
  * `Entry` records, in msgpack (Uint8Array payloads stay binary, unlike JSON).
  *
- * Decoding never trusts its input: every field is checked and a fresh object is built, so a garbled
- * or hostile batch is rejected as a whole instead of reaching the core, whose asserts would crash
- * the process on a malformed message.
+ * Decoding never trusts its input: every message is checked against the compiled schema of its type
+ * (message-schemas.ts) and a fresh object of the declared fields is built, so a garbled or hostile
+ * batch is rejected as a whole instead of reaching the core, whose asserts would crash the process on
+ * a malformed message. What no schema can say (entries in sequence) is checked here.
  */
 import { Packr } from "msgpackr";
+import type { Static, TObject } from "typebox";
+import { Compile, type Validator } from "typebox/compile";
 import { DfsError } from "../common/errors.js";
-import type { ConfChange, ConfChangeType, ConfState, Entry, Message, SnapshotMeta } from "./core/index.js";
+import type { ConfChange, ConfState, Entry, Message, SnapshotMeta } from "./core/index.js";
+import {
+  ConfChangeSchema,
+  ConfStateSchema,
+  EntrySchema,
+  MAX_MESSAGES_PER_BATCH,
+  MESSAGE_SCHEMAS,
+  SnapshotMetaSchema,
+} from "./message-schemas.js";
 
 // Plain maps, no shared record structures: sender and receiver keep no codec state in common.
 // `copyBuffers`: decoded byte fields own their memory, so an entry kept in the log does not pin the
 // whole request body (or disk block) it arrived in.
 const packr = new Packr({ useRecords: false, copyBuffers: true, mapsAsObjects: true });
-
-/** Bounds on decoded values, far above anything a healthy peer sends. */
-const MAX_MESSAGES_PER_BATCH = 1_000_000;
-const MAX_READ_CTX_CHARS = 256;
-const MAX_CONF_MEMBERS = 1024;
 
 export class CodecError extends DfsError {
   constructor(message: string) {
@@ -52,195 +58,118 @@ export function decodeMessages(bytes: Uint8Array): Message[] {
   return raw.map((m, i) => parseMessage(m, `[${i}]`));
 }
 
-// ---------------------------------------------------------------- field readers
+// ---------------------------------------------------------------- compiled checks
 
 type Obj = Record<string, unknown>;
 
-function obj(v: unknown, at: string): Obj {
-  if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array) {
-    throw new CodecError(`${at} is not an object`);
+/** A compiled schema, and the fields it declares: only those are copied into the value handed on. */
+interface Shape<T> {
+  validator: Validator;
+  keys: readonly string[];
+  /** Throws a CodecError naming the first field that does not fit. */
+  read(v: unknown, at: string): T;
+}
+
+function shape<S extends TObject>(schema: S): Shape<Static<S>> {
+  const validator = Compile(schema);
+  const keys = Object.keys(schema.properties);
+  return {
+    validator,
+    keys,
+    read(v, at) {
+      if (!validator.Check(v)) fail(validator, v, at);
+      return copy(keys, v as Static<S>);
+    },
+  };
+}
+
+/** The first error is reported (TypeBox stops collecting at `maxErrors`, 8: a hostile batch stays cheap). */
+function fail(validator: Validator, v: unknown, at: string): never {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CodecError(`${at} is not an object`);
+  for (const e of validator.Errors(v)) {
+    throw new CodecError(`${at}${e.instancePath.replaceAll("/", ".")} ${e.message}`);
   }
-  return v as Obj;
+  throw new CodecError(`${at} is malformed`);
 }
 
-function uint(o: Obj, k: string, at: string): number {
-  const v = o[k];
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-    throw new CodecError(`${at}.${k} is not a non-negative integer`);
+/** A fresh object of the declared fields (an absent or undefined one stays absent). */
+function copy<T extends object>(keys: readonly string[], o: T): T {
+  const out: Obj = {};
+  for (const k of keys) {
+    const v = (o as Obj)[k];
+    if (v !== undefined) out[k] = v;
   }
-  return v;
+  return out as T;
 }
 
-function nodeId(o: Obj, k: string, at: string): number {
-  const v = uint(o, k, at);
-  if (v === 0) throw new CodecError(`${at}.${k} is not a node id`);
-  return v;
-}
-
-function bool(o: Obj, k: string, at: string): boolean {
-  const v = o[k];
-  if (typeof v !== "boolean") throw new CodecError(`${at}.${k} is not a boolean`);
-  return v;
-}
-
-function bytes(o: Obj, k: string, at: string): Uint8Array {
-  const v = o[k];
-  if (!(v instanceof Uint8Array)) throw new CodecError(`${at}.${k} is not binary`);
-  return v;
-}
-
-function readCtx(o: Obj, k: string, at: string): string {
-  const v = o[k];
-  if (typeof v !== "string" || v.length > MAX_READ_CTX_CHARS)
-    throw new CodecError(`${at}.${k} is not a read ctx`);
-  return v;
-}
-
-function readCtxOrNull(o: Obj, k: string, at: string): string | null {
-  return o[k] === null ? null : readCtx(o, k, at);
-}
-
-function nodeIds(v: unknown, at: string): number[] {
-  if (!Array.isArray(v) || v.length > MAX_CONF_MEMBERS) throw new CodecError(`${at} is not a list of ids`);
-  return v.map((id, i) => nodeId({ id }, "id", `${at}[${i}]`));
-}
+const CONF_CHANGE = shape(ConfChangeSchema);
+const CONF_STATE = shape(ConfStateSchema);
+const ENTRY = shape(EntrySchema);
+const SNAPSHOT_META = shape(SnapshotMetaSchema);
+/** By type, in a Map: a `type` such as "__proto__" or "constructor" finds nothing. */
+const MESSAGES = new Map<string, Shape<Message>>(
+  Object.entries(MESSAGE_SCHEMAS).map(([type, schema]) => [type, shape(schema) as unknown as Shape<Message>]),
+);
 
 // ---------------------------------------------------------------- structures
 
-const CONF_CHANGE_TYPES: readonly ConfChangeType[] = ["addLearner", "promoteLearner", "removeNode"];
-
 export function parseConfChange(v: unknown, at: string): ConfChange {
-  const o = obj(v, at);
-  const type = o.type;
-  if (typeof type !== "string" || !(CONF_CHANGE_TYPES as readonly string[]).includes(type)) {
-    throw new CodecError(`${at}.type is not a conf change type`);
-  }
-  const cc: ConfChange = { type: type as ConfChangeType, nodeId: nodeId(o, "nodeId", at) };
-  if (o.promoteWhenCaughtUp !== undefined) cc.promoteWhenCaughtUp = bool(o, "promoteWhenCaughtUp", at);
-  return cc;
+  return CONF_CHANGE.read(v, at);
 }
 
 export function parseConfState(v: unknown, at: string): ConfState {
-  const o = obj(v, at);
-  return {
-    voters: nodeIds(o.voters, `${at}.voters`),
-    learners: nodeIds(o.learners, `${at}.learners`),
-    joining: nodeIds(o.joining, `${at}.joining`),
-  };
+  return CONF_STATE.read(v, at);
+}
+
+/** An entry as the log holds it: `conf` only on configuration entries (null and undefined dropped). */
+function entryOf(e: Static<typeof EntrySchema>): Entry {
+  const { conf, ...rest } = e;
+  return conf === null || conf === undefined ? rest : { ...rest, conf: copy(CONF_CHANGE.keys, conf) };
 }
 
 export function parseEntry(v: unknown, at: string): Entry {
-  const o = obj(v, at);
-  const e: Entry = { index: uint(o, "index", at), term: uint(o, "term", at), data: bytes(o, "data", at) };
-  if (o.conf !== undefined && o.conf !== null) e.conf = parseConfChange(o.conf, `${at}.conf`);
-  return e;
+  return entryOf(ENTRY.read(v, at));
+}
+
+function metaOf(m: Static<typeof SnapshotMetaSchema>): SnapshotMeta {
+  return { ...m, conf: copy(CONF_STATE.keys, m.conf) };
 }
 
 export function parseSnapshotMeta(v: unknown, at: string): SnapshotMeta {
-  const o = obj(v, at);
-  return {
-    index: uint(o, "index", at),
-    term: uint(o, "term", at),
-    conf: parseConfState(o.conf, `${at}.conf`),
-  };
+  return metaOf(SNAPSHOT_META.read(v, at));
 }
 
-function parseEntries(v: unknown, prevIndex: number, term: number, at: string): Entry[] {
-  if (!Array.isArray(v)) throw new CodecError(`${at} is not an array`);
+/** The core appends by position: indexes must follow prevIndex without gaps, terms never go back. */
+function sequenced(
+  entries: readonly Static<typeof EntrySchema>[],
+  prevIndex: number,
+  term: number,
+  at: string,
+) {
   let lastTerm = 0;
-  return v.map((raw, i) => {
-    const e = parseEntry(raw, `${at}[${i}]`);
-    // The core appends by position: indexes must follow prevIndex without gaps, terms never go back.
-    if (e.index !== prevIndex + 1 + i) throw new CodecError(`${at}[${i}].index is out of sequence`);
-    if (e.term < lastTerm || e.term > term) throw new CodecError(`${at}[${i}].term is out of order`);
-    lastTerm = e.term;
-    return e;
+  return entries.map((raw, i) => {
+    if (raw.index !== prevIndex + 1 + i) throw new CodecError(`${at}[${i}].index is out of sequence`);
+    if (raw.term < lastTerm || raw.term > term) throw new CodecError(`${at}[${i}].term is out of order`);
+    lastTerm = raw.term;
+    return entryOf(raw);
   });
 }
 
 export function parseMessage(v: unknown, at: string): Message {
-  const o = obj(v, at);
-  const env = { from: nodeId(o, "from", at), to: nodeId(o, "to", at), term: uint(o, "term", at) };
-  const type = o.type;
-  switch (type) {
-    case "vote":
-    case "pre-vote":
-      return {
-        ...env,
-        type,
-        lastLogIndex: uint(o, "lastLogIndex", at),
-        lastLogTerm: uint(o, "lastLogTerm", at),
-        transfer: bool(o, "transfer", at),
-      };
-    case "vote-resp":
-    case "pre-vote-resp":
-      return { ...env, type, reject: bool(o, "reject", at) };
-    case "append": {
-      const prevIndex = uint(o, "prevIndex", at);
-      return {
-        ...env,
-        type,
-        prevIndex,
-        prevTerm: uint(o, "prevTerm", at),
-        entries: parseEntries(o.entries, prevIndex, env.term, `${at}.entries`),
-        commit: uint(o, "commit", at),
-      };
-    }
-    case "append-resp":
-      return {
-        ...env,
-        type,
-        index: uint(o, "index", at),
-        reject: bool(o, "reject", at),
-        rejectHint: uint(o, "rejectHint", at),
-        hintTerm: uint(o, "hintTerm", at),
-      };
-    case "heartbeat":
-      return { ...env, type, commit: uint(o, "commit", at), readCtx: readCtxOrNull(o, "readCtx", at) };
-    case "heartbeat-resp":
-      return { ...env, type, readCtx: readCtxOrNull(o, "readCtx", at) };
-    case "snapshot":
-      return {
-        ...env,
-        type,
-        meta: parseSnapshotMeta(o.meta, `${at}.meta`),
-        offset: uint(o, "offset", at),
-        chunk: bytes(o, "chunk", at),
-        done: bool(o, "done", at),
-      };
-    case "snapshot-resp":
-      return {
-        ...env,
-        type,
-        snapshotIndex: uint(o, "snapshotIndex", at),
-        nextOffset: uint(o, "nextOffset", at),
-        reject: bool(o, "reject", at),
-      };
-    case "timeout-now":
-      return { ...env, type };
-    case "term-probe":
-      return { ...env, type, nonce: uint(o, "nonce", at), lastLogIndex: uint(o, "lastLogIndex", at) };
-    case "term-probe-resp":
-      return {
-        ...env,
-        type,
-        nonce: uint(o, "nonce", at),
-        lastLogIndex: uint(o, "lastLogIndex", at),
-        lastLogTerm: uint(o, "lastLogTerm", at),
-      };
-    case "read-index":
-      return { ...env, type, readCtx: readCtx(o, "readCtx", at) };
-    case "read-index-resp":
-      return {
-        ...env,
-        type,
-        readCtx: readCtx(o, "readCtx", at),
-        index: uint(o, "index", at),
-        reject: bool(o, "reject", at),
-      };
-    default:
-      throw new CodecError(`${at}.type ${JSON.stringify(String(type)).slice(0, 40)} is unknown`);
+  const type = typeof v === "object" && v !== null ? (v as Obj).type : undefined;
+  const s = typeof type === "string" ? MESSAGES.get(type) : undefined;
+  if (s === undefined) {
+    if (typeof v !== "object" || v === null || Array.isArray(v))
+      throw new CodecError(`${at} is not an object`);
+    throw new CodecError(`${at}.type ${JSON.stringify(String(type)).slice(0, 40)} is unknown`);
   }
+  const m = s.read(v, at);
+  if (m.type === "append") {
+    const entries = sequenced(m.entries, m.prevIndex, m.term, `${at}.entries`);
+    return { ...m, entries };
+  }
+  if (m.type === "snapshot") return { ...m, meta: metaOf(m.meta) };
+  return m;
 }
 
 /** Rough wire size of a message, for queue and request bounds. */

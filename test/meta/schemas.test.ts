@@ -194,6 +194,13 @@ describe("the metadata API refuses bad input at the route", () => {
       `${META_ROUTES.stat}?path=`,
       `${META_ROUTES.read}?path=/a&version=abc`,
       `${META_ROUTES.read}?path=/a&version=0`,
+      // Query integers are exact: the schema's conversion would read these as 1 (or 1000, 16).
+      `${META_ROUTES.read}?path=/a&version=1.5`,
+      `${META_ROUTES.read}?path=/a&version=1e3`,
+      `${META_ROUTES.read}?path=/a&version=0x10`,
+      `${META_ROUTES.read}?path=/a&version=%201`,
+      `${META_ROUTES.watch}?after=1.5`,
+      `${META_ROUTES.watch}?timeoutMs=2.5`,
       `${META_ROUTES.list}?path=/&stale=maybe`,
       `${META_ROUTES.watch}?after=-1`,
       `${META_ROUTES.locks}?path=/&extra=1`,

@@ -1,8 +1,36 @@
 import fc from "fast-check";
 import { Packr } from "msgpackr";
+import type { Static } from "typebox";
 import { describe, expect, it } from "vitest";
-import { CodecError, decodeMessages, encodeMessages, parseMessage } from "../../src/raft/codec.js";
-import type { ConfChange, Entry, Message } from "../../src/raft/core/index.js";
+import {
+  CodecError,
+  decodeMessages,
+  encodeMessages,
+  parseEntry,
+  parseMessage,
+} from "../../src/raft/codec.js";
+import type { ConfChange, ConfState, Entry, Message } from "../../src/raft/core/index.js";
+import {
+  type ConfChangeSchema,
+  type ConfStateSchema,
+  MAX_READ_CTX_CHARS,
+  type MESSAGE_SCHEMAS,
+} from "../../src/raft/message-schemas.js";
+
+// The schemas and the core's types say the same thing (checked by tsc, which covers the tests):
+// every message the core sends fits its type's schema, and what a schema admits is a core message
+// once the codec has dropped `conf: null` from entries.
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type WireMessage = Static<(typeof MESSAGE_SCHEMAS)[keyof typeof MESSAGE_SCHEMAS]>;
+type NoNullConf<M> = M extends { entries: (infer E)[] }
+  ? Omit<M, "entries"> & { entries: (E & { conf?: ConfChange })[] }
+  : M;
+const schemasMatchCore: [
+  Equal<Static<typeof ConfChangeSchema>, ConfChange>,
+  Equal<Static<typeof ConfStateSchema>, ConfState>,
+  Message extends WireMessage ? true : false,
+  NoNullConf<WireMessage> extends Message ? true : false,
+] = [true, true, true, true];
 
 const id = fc.integer({ min: 1, max: 9 });
 const n = fc.nat({ max: 2 ** 40 });
@@ -118,6 +146,10 @@ function decodeOrError(bytes: Uint8Array): Message[] | CodecError {
 }
 
 describe("raft codec", () => {
+  it("has schemas that say what the core's types say (checked by tsc)", () => {
+    expect(schemasMatchCore).toEqual([true, true, true, true]);
+  });
+
   it("round-trips every message type", () => {
     fc.assert(
       fc.property(fc.array(message, { maxLength: 8 }), (msgs) => {
@@ -217,5 +249,67 @@ describe("raft codec", () => {
 
   it("rejects a batch that is not an array", () => {
     expect(decodeOrError(rawPackr.pack({ from: 1 }))).toBeInstanceOf(CodecError);
+  });
+
+  it("arbitrary msgpack or JSON values, as a batch or as its messages, never throw anything but a CodecError", () => {
+    const value = fc.oneof(
+      fc.anything({
+        withTypedArray: true,
+        withBigInt: true,
+        withNullPrototype: true,
+        withObjectString: true,
+      }),
+      fc.jsonValue(),
+    );
+    fc.assert(
+      fc.property(value, fc.array(value, { maxLength: 4 }), fc.jsonValue(), (whole, items, json) => {
+        decodeOrError(rawPackr.pack(whole));
+        decodeOrError(rawPackr.pack(items));
+        // Bytes that are JSON text, as a misdirected client might send them.
+        decodeOrError(new TextEncoder().encode(JSON.stringify(json)));
+        decodeOrError(new TextEncoder().encode(JSON.stringify([json])));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("a message missing any one field is refused, one with an unknown field is read without it", () => {
+    fc.assert(
+      fc.property(message, fc.nat(), (msg, pick) => {
+        const keys = Object.keys(msg);
+        const key = keys[pick % keys.length]!;
+        const { [key]: _gone, ...missing } = msg as unknown as Record<string, unknown>;
+        expect(decodeOrError(rawPackr.pack([missing]))).toBeInstanceOf(CodecError);
+        const extra = { ...msg, sneaky: { big: "x".repeat(100) } };
+        const out = decodeOrError(rawPackr.pack([extra]));
+        expect(out).not.toBeInstanceOf(CodecError);
+        expect(plain(out)).toEqual(plain([msg]));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it.each(["__proto__", "constructor", "toString", "hasOwnProperty"])("refuses the type %j", (type) => {
+    expect(() => parseMessage({ from: 1, to: 2, term: 1, type }, "m")).toThrow(CodecError);
+  });
+
+  it("bounds a read ctx by its UTF-16 length, astral characters counting twice", () => {
+    const ok = "x".repeat(MAX_READ_CTX_CHARS);
+    const astral = "😀".repeat(MAX_READ_CTX_CHARS / 2 + 1); // fewer code points than the bound
+    const hb = (readCtx: string) => ({ from: 1, to: 2, term: 1, type: "read-index", readCtx });
+    expect(parseMessage(hb(ok), "m")).toMatchObject({ readCtx: ok });
+    expect(() => parseMessage(hb(`${ok}x`), "m")).toThrow(CodecError);
+    expect(() => parseMessage(hb(astral), "m")).toThrow(CodecError);
+  });
+
+  it("reads an entry's conf of null or undefined as absent, and names the field it refuses", () => {
+    for (const conf of [null, undefined]) {
+      const e = parseEntry({ index: 1, term: 1, data: new Uint8Array([1]), conf }, "e");
+      expect(e).toEqual({ index: 1, term: 1, data: new Uint8Array([1]) });
+      expect("conf" in e).toBe(false);
+    }
+    expect(() => parseMessage({ from: 1, to: 2, term: 1.5, type: "timeout-now" }, "[3]")).toThrow(
+      /^malformed raft data: \[3\]\.term /,
+    );
   });
 });

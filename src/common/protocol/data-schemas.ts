@@ -2,16 +2,18 @@
  * The data nodes' wire schemas (TypeBox): requests are validated, JSON answers serialized through
  * them (undeclared properties are dropped, so every property a caller reads is declared here).
  * Chunk bodies are raw bytes, streamed by the handler: their schemas cover params and headers.
+ * The answers' TypeScript types are derived from these schemas (end of file).
  */
-import Type from "typebox";
+import Type, { type Static } from "typebox";
 import { PIPELINE_HEADER, TICKET_HEADER } from "./data.js";
+import { ChunkIdSchema } from "./ids.js";
 import { SECRET_HEADER } from "./meta.js";
 
 /** A chunk goes through at most this many nodes (the replication factor's bound, less the head). */
 export const MAX_PIPELINE_TARGETS = 15;
 export const MAX_IDS_PER_DELETE = 10_000;
 
-const ChunkId = Type.String({ pattern: "^[0-9a-f]{64}$" });
+const ChunkId = ChunkIdSchema;
 const Count = Type.Integer({ minimum: 0 });
 const ErrorBody = Type.Object(
   { code: Type.String(), message: Type.String() },
@@ -19,7 +21,8 @@ const ErrorBody = Type.Object(
 );
 const errors = { "4xx": ErrorBody, "5xx": ErrorBody };
 const ChunkParams = Type.Object({ id: ChunkId }, { additionalProperties: false });
-const PutChunkResponse = Type.Object(
+/** `stored`: ids of the nodes that now hold the chunk durably, this one first. */
+const PutChunkResponseSchema = Type.Object(
   { id: ChunkId, sizeBytes: Count, stored: Type.Array(Type.Integer({ minimum: 1 })) },
   { additionalProperties: false },
 );
@@ -32,7 +35,7 @@ export const DATA_SCHEMAS = {
       [PIPELINE_HEADER]: Type.Optional(Type.String({ maxLength: 16_384 })),
       "content-length": Type.Optional(Type.String({ maxLength: 20 })),
     }),
-    response: { 201: PutChunkResponse, ...errors },
+    response: { 201: PutChunkResponseSchema, ...errors },
   },
   /** 200/206 carry the bytes (not JSON); errors are JSON. */
   getChunk: {
@@ -102,6 +105,9 @@ export const DATA_SCHEMAS = {
       },
       { additionalProperties: false },
     ),
-    response: { 200: PutChunkResponse, ...errors },
+    response: { 200: PutChunkResponseSchema, ...errors },
   },
 } as const;
+
+export type PutChunkResponse = Static<typeof PutChunkResponseSchema>;
+export type DataNodeStatus = Static<(typeof DATA_SCHEMAS)["status"]["response"][200]>;

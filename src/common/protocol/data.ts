@@ -26,25 +26,4 @@ export const TICKET_HEADER = "x-raftfs-ticket";
 /** JSON array of the downstream nodes ({id, url}) this node must forward the chunk to, in order. */
 export const PIPELINE_HEADER = "x-raftfs-pipeline";
 
-export const CHUNK_ID_PATTERN = /^[0-9a-f]{64}$/;
-
-export interface PutChunkResponse {
-  id: string;
-  sizeBytes: number;
-  /** Ids of the nodes that now hold the chunk durably, this one first. */
-  stored: number[];
-}
-
-export interface DataNodeStatus {
-  id: number;
-  url: string;
-  zone: string;
-  pid: number;
-  chunks: number;
-  usedBytes: number;
-  freeBytes: number;
-  capacityBytes: number;
-  corruptFound: number;
-  scrub: { chunksChecked: number; lastPassCompletedAtMs: number | null };
-  registeredWithLeader: number | null;
-}
+// PutChunkResponse and DataNodeStatus are derived from their schemas (data-schemas.ts).

@@ -1,4 +1,5 @@
 export * from "./data.js";
 export * from "./data-schemas.js";
+export * from "./ids.js";
 export * from "./meta.js";
 export * from "./meta-schemas.js";

@@ -2,18 +2,31 @@
  * The metadata API's wire schemas (TypeBox, i.e. JSON Schema): fastify validates every request
  * against them before a handler runs, and serializes every answer through them. A response schema
  * drops undeclared properties, so open shapes (status objects, query results) say
- * `additionalProperties: true` and declare at least what clients read. The shapes mirror meta.ts.
+ * `additionalProperties: true` and declare at least what clients read.
+ *
+ * These schemas are the one definition of the shapes they cover: the TypeScript types of requests and
+ * answers are derived from them (`Static<>`, at the end of this file), and the server's routes are typed
+ * through fastify's TypeBox type provider. meta.ts keeps the routes, the access table, and the types whose
+ * schema is deliberately looser than the type (txn items, open status objects).
  */
-import Type, { type TSchema } from "typebox";
+import Type, { type Static, type TSchema } from "typebox";
+import { ChunkIdSchema } from "./ids.js";
 
 const Count = Type.Integer({ minimum: 0 });
 const Id = Type.Integer({ minimum: 1 });
 const Path = Type.String({ minLength: 1, maxLength: 4096 });
-const ChunkId = Type.String({ pattern: "^[0-9a-f]{64}$" });
+const ChunkId = ChunkIdSchema;
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
 const Flag = Type.Boolean();
 /** Query flags arrive as text; "true"/"1"/"false"/"0" are converted. */
 const QueryFlag = Type.Boolean();
+/**
+ * An integer in a query string, checked as the text it is. fastify's TypeBox compiler converts query
+ * text before the check, and that conversion truncates ("1.5" becomes 1) and reads "1e3" and "0x10":
+ * an integer schema would answer a request nobody made. Plain decimal digits only; the handler reads
+ * the number and bounds it (16 digits may pass 2^53).
+ */
+const QueryInt = Type.String({ pattern: "^[0-9]{1,16}$" });
 
 const closed = <T extends Record<string, TSchema>>(props: T) =>
   Type.Object(props, { additionalProperties: false });
@@ -26,17 +39,24 @@ const errors = { "4xx": ErrorBodySchema, "5xx": ErrorBodySchema };
 
 /** The session secret is base64url text; the length bounds only what a request may carry. */
 const SessionSecret = Type.String({ minLength: 1, maxLength: 256 });
+/**
+ * Exactly-once: every mutation names its session and a per-session sequence number. `ackedSeq`: every
+ * result up to it has been received (the server may forget them); `secret`: the one the session was
+ * opened with, the proof that the caller holds it.
+ */
 const Session = closed({ id: Id, seq: Id, ackedSeq: Count, secret: SessionSecret });
+const LockModeSchema = Type.Union([Type.Literal("exclusive"), Type.Literal("shared")]);
 /** A lease as anyone may see it: no fencing token (only its acquirer is told that). */
 const LockHolderSchema = closed({
   path: Type.String(),
-  mode: Type.String(),
+  mode: LockModeSchema,
   owner: Type.String(),
   sessionId: Id,
   ttlMs: Count,
   acquiredAtMs: Count,
   expiresAtMs: Count,
 });
+/** `id`: the SHA-256 of the chunk's bytes, lowercase hex. */
 const ChunkRef = closed({ id: ChunkId, sizeBytes: Count });
 const Content = Type.Union([
   closed({ kind: Type.Literal("inline"), dataBase64: Type.String() }),
@@ -53,7 +73,7 @@ const LockSecret = Type.Optional(SessionSecret);
 const TxnItem = (tag: string) =>
   Type.Object({ [tag]: Type.String({ maxLength: 32 }) }, { additionalProperties: true });
 
-const NodeAddress = closed({ id: Id, url: Url });
+const NodeAddressSchema = closed({ id: Id, url: Url });
 const Ok = closed({ ok: Type.Boolean() });
 
 const Stale = { stale: Type.Optional(QueryFlag) };
@@ -168,7 +188,7 @@ export const META_SCHEMAS = {
   lockAcquire: {
     body: closed({
       path: Path,
-      mode: Type.Union([Type.Literal("exclusive"), Type.Literal("shared")]),
+      mode: LockModeSchema,
       ttlMs: Id,
       owner: Type.String({ maxLength: 1024 }),
       secret: LockSecret,
@@ -212,7 +232,7 @@ export const META_SCHEMAS = {
     },
   },
   read: {
-    querystring: closed({ path: Path, version: Type.Optional(Id), ...Stale }),
+    querystring: closed({ path: Path, version: Type.Optional(QueryInt), ...Stale }),
     response: {
       200: closed({
         path: Type.String(),
@@ -231,7 +251,7 @@ export const META_SCHEMAS = {
     response: { 200: closed({ locks: Type.Array(LockHolderSchema) }), ...errors },
   },
   watch: {
-    querystring: closed({ after: Type.Optional(Count), timeoutMs: Type.Optional(Count) }),
+    querystring: closed({ after: Type.Optional(QueryInt), timeoutMs: Type.Optional(QueryInt) }),
     response: { 200: closed({ index: Count, changes: Type.Array(ChangeSchema), reset: Flag }), ...errors },
   },
   placement: {
@@ -242,7 +262,7 @@ export const META_SCHEMAS = {
       exclude: Type.Optional(Type.Array(Id, { maxItems: 1024 })),
     }),
     response: {
-      200: closed({ chunkId: ChunkId, nodes: Type.Array(NodeAddress), ticket: Type.String() }),
+      200: closed({ chunkId: ChunkId, nodes: Type.Array(NodeAddressSchema), ticket: Type.String() }),
       ...errors,
     },
   },
@@ -251,7 +271,7 @@ export const META_SCHEMAS = {
     querystring: closed({ ids: Type.Optional(Type.String({ maxLength: 10_000 * 65 })) }),
     response: {
       200: closed({
-        locations: Type.Record(Type.String(), Type.Array(NodeAddress)),
+        locations: Type.Record(Type.String(), Type.Array(NodeAddressSchema)),
         tickets: Type.Record(Type.String(), Type.String()),
       }),
       ...errors,
@@ -318,3 +338,83 @@ export const META_SCHEMAS = {
   /** Text answers (the dashboard's HTML, Prometheus metrics): no JSON to serialize. */
   text: { response: { 200: Type.String(), ...errors } },
 } as const;
+
+// ---------------------------------------------------------------- the types, derived from the schemas
+
+type Schemas = typeof META_SCHEMAS;
+/** A route's request body, query and 200 answer, as TypeScript types. */
+export type BodyOf<K extends keyof Schemas> = Schemas[K] extends { body: infer B extends TSchema }
+  ? Static<B>
+  : never;
+export type QueryOf<K extends keyof Schemas> = Schemas[K] extends { querystring: infer Q extends TSchema }
+  ? Static<Q>
+  : never;
+export type AnswerOf<K extends keyof Schemas> = Schemas[K] extends {
+  response: { 200: infer R extends TSchema };
+}
+  ? Static<R>
+  : never;
+
+export type WireSession = Static<typeof Session>;
+export type WireChunkRef = Static<typeof ChunkRef>;
+export type WireContent = Static<typeof Content>;
+export type LockMode = Static<typeof LockModeSchema>;
+/**
+ * A lease as anyone may see it (listings, `stat`, LOCKED errors): never its fencing token, which only
+ * the acquirer is told, nor anything of its session but the id.
+ */
+export type LockHolder = Static<typeof LockHolderSchema>;
+export type NodeAddress = Static<typeof NodeAddressSchema>;
+
+export type OpenSessionResponse = AnswerOf<"openSession">;
+export type KeepAliveRequest = BodyOf<"keepAlive">;
+/** `lockSecret`, with `lockToken`: the lock's secret, which lets another session write under it. */
+export type MkdirRequest = BodyOf<"mkdir">;
+export type MkdirResponse = AnswerOf<"mkdir">;
+/** `expectedVersion`: compare-and-set on the latest version; 0 means the file must not exist yet. */
+export type CommitRequest = BodyOf<"commit">;
+export type CommitResponse = AnswerOf<"commit">;
+export type RenameRequest = BodyOf<"rename">;
+export type DeleteRequest = BodyOf<"delete">;
+export type DeleteResponse = AnswerOf<"delete">;
+export type TxnResponse = AnswerOf<"txn">;
+/**
+ * `secret`: a random secret the acquirer draws for this lock (optional; the client library always sends
+ * one): presented with the token, it lets another session write under the lock (`raftfs lock` hands it
+ * to its child). Renew and release stay with the acquiring session. Only its SHA-256 reaches the log.
+ */
+export type LockAcquireRequest = BodyOf<"lockAcquire">;
+export type LockAcquireResponse = AnswerOf<"lockAcquire">;
+export type LockTokenRequest = BodyOf<"lockRenew">;
+export type LockRenewResponse = AnswerOf<"lockRenew">;
+export type AbandonRequest = BodyOf<"abandon">;
+/** Query strings of the GET routes: `path`; `stale=true` skips ReadIndex. */
+export type PathQuery = QueryOf<"stat">;
+/**
+ * `index`: the Raft index at which this read was served (clients use it for monotonic reads);
+ * `tickets`: read tickets (common/tickets.ts) for the first MAX_READ_TICKETS_PER_READ distinct chunks of
+ * a chunked version, by chunk id (the locations route hands out tickets for any chunk).
+ */
+export type ReadResponse = AnswerOf<"read">;
+/** `exclude`: nodes that failed for this chunk: place elsewhere. */
+export type PlacementRequest = BodyOf<"placement">;
+/** `ticket`: the leader's signed ticket (see tickets.ts), passed to the first data node. */
+export type PlacementResponse = AnswerOf<"placement">;
+/** `GET /v1/chunks/locations?ids=a,b`: live holders of each chunk, and a read ticket for each. */
+export type LocationsResponse = AnswerOf<"locations">;
+/** Admin routes (role `admin` when tokens are configured): `{id}` names a replica or a data node. */
+export type AdminNodeRequest = BodyOf<"adminAddMeta">;
+/** `force`: remove even if the leader cannot confirm that every chunk has R copies elsewhere. */
+export type AdminRemoveDataRequest = BodyOf<"adminRemoveData">;
+/** `POST /v1/admin/locks/break`: removes every lease on exactly `path`, whoever holds it (audited). */
+export type AdminBreakLockRequest = BodyOf<"adminBreakLock">;
+export type AdminBreakLockResponse = AnswerOf<"adminBreakLock">;
+/** A data node's first report to the leader (and again to every new leader). */
+export type DataRegisterRequest = BodyOf<"dataRegister">;
+/**
+ * `added`/`removed`: chunk ids stored or deleted since the last heartbeat; `corrupt`: chunks the scrubber
+ * or a reader found corrupt (already deleted locally); `deleted`: chunks deleted on the leader's order
+ * since the last heartbeat (an acknowledgement: `removed` alone cannot tell, as a chunk deleted and
+ * stored again in between shows up as `added` only).
+ */
+export type DataHeartbeatRequest = BodyOf<"dataHeartbeat">;

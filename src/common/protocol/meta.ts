@@ -4,7 +4,13 @@
  * the status of their code; `NOT_LEADER` carries `leaderId` and `leaderUrl`.
  *
  * Client requests may carry `authorization: Bearer <token>`; internal ones carry `x-raftfs-secret`.
+ *
+ * The request and answer types whose route schema is exact are derived from it (meta-schemas.ts); the
+ * ones here are finer than their schema on purpose: txn items are checked in depth by the state
+ * machine's parser, and status and listing answers are open objects of which the schema declares only
+ * what clients read.
  */
+import type { LockHolder, LockMode, NodeAddress, WireContent, WireSession } from "./meta-schemas.js";
 
 export const META_ROUTES = {
   openSession: "/v1/sessions",
@@ -99,61 +105,6 @@ export const SECRET_HEADER = "x-raftfs-secret";
  */
 export const MAX_UPLOAD_AGE_MS = 24 * 60 * 60 * 1000;
 
-/** Exactly-once: every mutation names its session and a per-session sequence number. */
-export interface WireSession {
-  id: number;
-  seq: number;
-  /** Every result up to this seq has been received; the server may forget them. */
-  ackedSeq: number;
-  /** The secret the session was opened with: the proof that the caller holds this session. */
-  secret: string;
-}
-
-export interface WireChunkRef {
-  /** SHA-256 of the chunk's bytes, lowercase hex. */
-  id: string;
-  sizeBytes: number;
-}
-
-export type WireContent =
-  | { kind: "inline"; dataBase64: string }
-  | { kind: "chunks"; chunks: WireChunkRef[]; sizeBytes: number };
-
-export interface MkdirRequest {
-  path: string;
-  parents?: boolean;
-  lockToken?: number;
-  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
-  lockSecret?: string;
-  session: WireSession;
-}
-export interface CommitRequest {
-  path: string;
-  content: WireContent;
-  /** Compare-and-set on the latest version; 0 means the file must not exist yet. */
-  expectedVersion?: number;
-  lockToken?: number;
-  lockSecret?: string;
-  createParents?: boolean;
-  session: WireSession;
-}
-export interface RenameRequest {
-  from: string;
-  to: string;
-  lockToken?: number;
-  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
-  lockSecret?: string;
-  session: WireSession;
-}
-export interface DeleteRequest {
-  path: string;
-  recursive?: boolean;
-  lockToken?: number;
-  /** With `lockToken`, the lock's secret: lets a session other than the acquirer's write under it. */
-  lockSecret?: string;
-  session: WireSession;
-}
-
 export type WireTxnCondition =
   | { kind: "exists"; path: string; exists: boolean }
   | { kind: "version"; path: string; version: number }
@@ -177,74 +128,6 @@ export interface TxnRequest {
   conditions: WireTxnCondition[];
   ops: WireTxnOp[];
   session: WireSession;
-}
-
-export type LockMode = "exclusive" | "shared";
-
-export interface LockAcquireRequest {
-  path: string;
-  mode: LockMode;
-  ttlMs: number;
-  owner: string;
-  /**
-   * A random secret the acquirer draws for this lock (optional; the client library always sends one):
-   * presented with the token, it lets another session write under the lock (`raftfs lock` hands it to
-   * its child). Renew and release stay with the acquiring session. Only its SHA-256 reaches the log.
-   */
-  secret?: string;
-  session: WireSession;
-}
-export interface LockTokenRequest {
-  path: string;
-  token: number;
-  session: WireSession;
-}
-
-export interface OpenSessionResponse {
-  sessionId: number;
-  timeoutMs: number;
-  /**
-   * A random secret (≥128 bits, base64url) known only to the opener: every use of the session must
-   * present it. Only its SHA-256 reaches the log. Opening is rate limited per client (RATE_LIMITED).
-   */
-  secret: string;
-}
-export interface KeepAliveRequest {
-  sessionId: number;
-  secret: string;
-}
-export interface MkdirResponse {
-  created: string[];
-}
-export interface CommitResponse {
-  version: number;
-}
-export interface DeleteResponse {
-  removed: number;
-}
-export interface LockAcquireResponse {
-  token: number;
-  expiresAtMs: number;
-}
-export interface LockRenewResponse {
-  expiresAtMs: number;
-}
-export interface TxnResponse {
-  results: unknown[];
-}
-
-/**
- * A lease as anyone may see it (listings, `stat`, LOCKED errors): never its fencing token, which only
- * the acquirer is told, nor anything of its session but the id.
- */
-export interface LockHolder {
-  path: string;
-  mode: LockMode;
-  owner: string;
-  sessionId: number;
-  ttlMs: number;
-  acquiredAtMs: number;
-  expiresAtMs: number;
 }
 
 export interface StatResponse {
@@ -280,29 +163,8 @@ export interface VersionsResponse {
   versions: VersionInfo[];
 }
 
-export interface ReadResponse {
-  path: string;
-  version: number;
-  sizeBytes: number;
-  createdAtMs: number;
-  content: WireContent;
-  /** Raft index at which this read was served: clients use it for monotonic reads. */
-  index: number;
-  /**
-   * Read tickets (common/tickets.ts) for the first MAX_READ_TICKETS_PER_READ distinct chunks of a
-   * chunked version, by chunk id; the locations route hands out tickets for any chunk.
-   */
-  tickets?: Record<string, string>;
-}
-
 /** Signing costs a few microseconds a chunk: a read of a huge file must not stall its replica. */
 export const MAX_READ_TICKETS_PER_READ = 1024;
-
-/** Query strings of the GET routes: `path` (and `version` for read); `stale=true` skips ReadIndex. */
-export interface PathQuery {
-  path: string;
-  stale?: boolean;
-}
 
 export interface WireChange {
   index: number;
@@ -318,37 +180,6 @@ export interface WatchResponse {
   changes: WireChange[];
   /** The feed no longer holds changes after `after`: drop every cached entry and start over. */
   reset: boolean;
-}
-
-export interface NodeAddress {
-  id: number;
-  url: string;
-}
-
-export interface PlacementRequest {
-  chunkId: string;
-  sizeBytes: number;
-  replication?: number;
-  /** Nodes that failed for this chunk: place elsewhere. */
-  exclude?: number[];
-}
-export interface PlacementResponse {
-  chunkId: string;
-  nodes: NodeAddress[];
-  /** The leader's signed ticket (see tickets.ts), passed to the first data node. */
-  ticket: string;
-}
-
-export interface AbandonRequest {
-  chunkIds: string[];
-  session: WireSession;
-}
-
-/** `GET /v1/chunks/locations?ids=a,b`: live holders of each chunk, and a read ticket for each. */
-export interface LocationsResponse {
-  locations: Record<string, NodeAddress[]>;
-  /** Chunk id → a read ticket the holders accept (common/tickets.ts), valid a few minutes. */
-  tickets: Record<string, string>;
 }
 
 /** A configured metadata replica's part in the Raft membership. */
@@ -431,15 +262,6 @@ export function metaStatusRow(
   };
 }
 
-/** Admin routes (role `admin` when tokens are configured): `{id}` names a replica or a data node. */
-export interface AdminNodeRequest {
-  id: number;
-}
-export interface AdminRemoveDataRequest {
-  id: number;
-  /** Remove even if the leader cannot confirm that every chunk has R copies elsewhere. */
-  force?: boolean;
-}
 export interface AdminMetaResponse {
   id: number;
   url?: string;
@@ -450,46 +272,6 @@ export interface AdminDataResponse {
   id: number;
   state: "active" | "draining" | "removed";
   remainingChunks?: number;
-}
-
-/** `POST /v1/admin/locks/break`: removes every lease on exactly `path`, whoever holds it (audited). */
-export interface AdminBreakLockRequest {
-  path: string;
-  session: WireSession;
-}
-export interface AdminBreakLockResponse {
-  path: string;
-  broken: LockHolder[];
-}
-
-/** A data node's first report to the leader (and again to every new leader). */
-export interface DataRegisterRequest {
-  id: number;
-  url: string;
-  zone: string;
-  pid: number;
-  capacityBytes: number;
-  freeBytes: number;
-  usedBytes: number;
-  chunks: string[];
-}
-
-export interface DataHeartbeatRequest {
-  id: number;
-  pid: number;
-  freeBytes: number;
-  usedBytes: number;
-  chunkCount: number;
-  /** Chunk ids stored or deleted since the last heartbeat. */
-  added: string[];
-  removed: string[];
-  /** Chunks the scrubber or a reader found corrupt (already deleted locally). */
-  corrupt: string[];
-  /**
-   * Chunks deleted on the leader's order since the last heartbeat (an acknowledgement: `removed` alone
-   * cannot tell, as a chunk deleted and stored again in between shows up as `added` only).
-   */
-  deleted?: string[];
 }
 
 /** Work the leader hands a data node in the heartbeat answer. */

@@ -2,7 +2,17 @@
  * Results, queries and snapshot shapes of the file-system state machine.
  */
 import type { ErrorBody } from "../../common/errors.js";
-import type { LockHolder } from "../../common/protocol/meta.js";
+import type {
+  AdminBreakLockResponse,
+  CommitResponse,
+  DeleteResponse,
+  LockAcquireResponse,
+  LockHolder,
+  LockRenewResponse,
+  MkdirResponse,
+  OpenSessionResponse,
+  TxnResponse,
+} from "../../common/protocol/meta-schemas.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
 
 export interface FsStateOptions {
@@ -42,48 +52,27 @@ export type ApplyResult =
 
 // ---- command results (the `value` of a successful ApplyResult) ----
 
-export interface OpenSessionResult {
-  sessionId: number;
-  timeoutMs: number;
-}
-export interface MkdirResult {
-  created: string[];
-}
-export interface CommitResult {
-  version: number;
-}
+// The results that a route returns as they are are its answer's type, derived from the route's schema
+// (common/protocol/meta-schemas.ts): one definition, and the serializer holds the state machine to it.
+export type OpenSessionResult = Omit<OpenSessionResponse, "secret">;
+export type MkdirResult = MkdirResponse;
+export type CommitResult = CommitResponse;
 export interface RenameResult {
   from: string;
   to: string;
 }
-export interface DeleteResult {
-  /** Number of files and directories removed, the path itself included. */
-  removed: number;
-}
-export interface LockAcquireResult {
-  token: number;
-  expiresAtMs: number;
-}
-export interface LockRenewResult {
-  expiresAtMs: number;
-}
-export interface BreakLockResult {
-  path: string;
-  /** The leases removed (live or expired), as anyone may see them: no tokens. */
-  broken: LockHolder[];
-}
-export interface TxnResult {
-  results: unknown[];
-}
+/** `removed`: number of files and directories removed, the path itself included. */
+export type DeleteResult = DeleteResponse;
+export type LockAcquireResult = LockAcquireResponse;
+export type LockRenewResult = LockRenewResponse;
+/** The leases removed (live or expired), as anyone may see them: no tokens. */
+export type BreakLockResult = AdminBreakLockResponse;
+export type TxnResult = TxnResponse;
 
 // ---- queries: the same shapes the API returns, so they are declared once, in the wire protocol ----
 
-export type {
-  ListEntry,
-  LockHolder as LockHolderInfo,
-  StatResponse as StatResult,
-  VersionInfo,
-} from "../../common/protocol/meta.js";
+export type { ListEntry, StatResponse as StatResult, VersionInfo } from "../../common/protocol/meta.js";
+export type { LockHolder as LockHolderInfo } from "../../common/protocol/meta-schemas.js";
 export type LockInfo = LockHolder;
 
 export interface DataNodeRecord {

@@ -8,6 +8,7 @@
  */
 import { DfsError } from "../../common/errors.js";
 import { normalizePath } from "../../common/paths.js";
+import { CHUNK_ID_PATTERN, SHA256_HEX_PATTERN } from "../../common/protocol/ids.js";
 import {
   type ChunkRef,
   type Command,
@@ -20,8 +21,8 @@ import {
 
 type Obj = Record<string, unknown>;
 
-const CHUNK_ID = /^[0-9a-f]{64}$/;
-const SECRET_HASH = /^[0-9a-f]{64}$/;
+const CHUNK_ID = CHUNK_ID_PATTERN;
+const SECRET_HASH = SHA256_HEX_PATTERN;
 
 function bad(message: string, details: Record<string, unknown> = {}): never {
   throw new DfsError("BAD_REQUEST", message, details);
