@@ -154,7 +154,11 @@ export class RaftfsClient {
       },
       {
         send: (origin, req) =>
-          requestJson(this.metaAgent, origin, { ...req, headers: { ...headers, ...req.headers } }),
+          requestJson(
+            this.metaAgent,
+            origin,
+            o.token ? { ...req, headers: { ...headers, ...req.headers } } : req,
+          ),
         signal: this.closing.signal,
         ...(o.onRetry ? { onRetry: o.onRetry } : {}),
       },
