@@ -40,8 +40,8 @@ const { values } = parseArgs({
     "no-etcd": { type: "boolean", default: false },
     /** Write a V8 CPU profile of each raftfs replica into this folder (open it in Chrome DevTools). */
     "cpu-prof-dir": { type: "string" },
-    /** Comma-separated subset of rows to run (for profiling one): write1,write64,mkdir1,mkdir64,stat64. */
-    only: { type: "string", default: "write1,write64,mkdir1,mkdir64,stat64" },
+    /** Comma-separated subset of rows to run (for profiling one): write1,write64,write4k64,mkdir1,mkdir64,stat64. */
+    only: { type: "string", default: "write1,write64,write4k64,mkdir1,mkdir64,stat64" },
     /** Each row runs this many times per system, alternating which system goes first. */
     rounds: { type: "string", default: "2" },
     /** Print each run's CPU per operation by member (user/system) and for the load generator. */
@@ -91,7 +91,7 @@ interface System {
   kill(id: number): Promise<void>;
   restart(id: number): Promise<void>;
   /** One 100-byte write to the member at `url` (a client that follows the leader itself ignores it). */
-  write(url: string, i: number): Promise<void>;
+  write(url: string, i: number, bytes?: number): Promise<void>;
   mkdir(url: string, i: number): Promise<void>;
   read(url: string, i: number): Promise<void>;
   close(): Promise<void>;
@@ -166,10 +166,10 @@ async function startRaftfs(): Promise<System> {
     async restart(id) {
       launch(id);
     },
-    async write(url, i) {
+    async write(url, i, bytes = 100) {
       await mutation(url, "/v1/fs/commit", {
         path: `/bench/f${i % 1000}`,
-        content: { kind: "inline", dataBase64: Buffer.alloc(100, i % 256).toString("base64") },
+        content: { kind: "inline", dataBase64: Buffer.alloc(bytes, i % 256).toString("base64") },
         createParents: true,
       });
     },
@@ -239,10 +239,10 @@ async function startEtcd(): Promise<System> {
     async restart(id) {
       launch(id);
     },
-    async write(url, i) {
+    async write(url, i, bytes = 100) {
       await postOk(`${url}/v3/kv/put`, {
         key: b64(`/bench/f${i % 1000}`),
-        value: Buffer.alloc(100, i % 256).toString("base64"),
+        value: Buffer.alloc(bytes, i % 256).toString("base64"),
       });
     },
     async mkdir(url, i) {
@@ -265,13 +265,13 @@ async function startEtcd(): Promise<System> {
  */
 async function raftfsLibrary(raw: System): Promise<System> {
   const client: RaftfsClient = await connect({ endpoints: [...raw.urls.values()] });
-  const value = (i: number) => Buffer.alloc(100, i % 256);
+  const value = (i: number, bytes: number) => Buffer.alloc(bytes, i % 256);
   await client.mkdir("/lib", { recursive: true }).catch(() => undefined);
   return {
     ...raw,
     name: "raftfs library",
-    async write(_url, i) {
-      await client.writeFile(`/lib/f${i % 1000}`, value(i));
+    async write(_url, i, bytes = 100) {
+      await client.writeFile(`/lib/f${i % 1000}`, value(i, bytes));
     },
     async mkdir(_url, i) {
       await client.mkdir(`/libdirs/d${i}`, { recursive: true });
@@ -291,8 +291,8 @@ function etcdGrpc(gateway: System): System {
   return {
     ...gateway,
     name: "etcd gRPC (etcd3)",
-    async write(_url, i) {
-      await client.put(`/bench/f${i % 1000}`).value(Buffer.alloc(100, i % 256));
+    async write(_url, i, bytes = 100) {
+      await client.put(`/bench/f${i % 1000}`).value(Buffer.alloc(bytes, i % 256));
     },
     async mkdir(_url, i) {
       await client.put(`/dirs/d${i}`).value("dir");
@@ -345,6 +345,8 @@ interface Workload {
 const WORKLOADS: Workload[] = [
   { key: "write1", name: "write 100 B", concurrency: 1, op: (s, u, i) => s.write(u, i) },
   { key: "write64", name: "write 100 B", concurrency: 64, op: (s, u, i) => s.write(u, i) },
+  // Inline content's cost per byte: every byte crosses the Raft log on each replica.
+  { key: "write4k64", name: "write 4 KiB", concurrency: 64, op: (s, u, i) => s.write(u, i, 4096) },
   { key: "mkdir1", name: "mkdir / put", concurrency: 1, op: (s, u, i) => s.mkdir(u, i + 1_000_000) },
   { key: "mkdir64", name: "mkdir / put", concurrency: 64, op: (s, u, i) => s.mkdir(u, i + 64_000_000) },
   { key: "stat64", name: "linearizable stat / range", concurrency: 64, op: (s, u, i) => s.read(u, i) },
