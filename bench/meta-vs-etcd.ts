@@ -1,7 +1,9 @@
 /**
  * Metadata throughput, latency and failover: a 3-replica raftfs cluster (real processes, LevelDB with
- * fsync) beside a 3-member etcd cluster (Debian's etcd-server, when `etcd` is on PATH), driven by the
- * same undici load generator: raftfs through its JSON API, etcd through its v3 JSON gateway.
+ * fsync) beside a 3-member etcd cluster (Debian's etcd-server, when `etcd` is on PATH). Each cluster is
+ * driven two ways: raftfs through the client library (`connect()`, what users run) and through raw
+ * HTTP (the server's ceiling); etcd through its v3 JSON gateway (undici) and its own gRPC client (npm
+ * `etcd3`). The ratios compare the library with etcd's faster client, row by row.
  *
  *   npm run build && npx tsx bench/meta-vs-etcd.ts [--ops 3000] [--seconds 10] [--failovers 5]
  */
@@ -12,7 +14,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { Etcd3 } from "etcd3";
 import { Agent, request } from "undici";
+import { connect, type RaftfsClient } from "../src/index.js";
 import {
   cpuSeconds,
   cpuTimes,
@@ -36,8 +40,8 @@ const { values } = parseArgs({
     "no-etcd": { type: "boolean", default: false },
     /** Write a V8 CPU profile of each raftfs replica into this folder (open it in Chrome DevTools). */
     "cpu-prof-dir": { type: "string" },
-    /** Comma-separated subset of rows to run (for profiling one): write1,write64,mkdir1,mkdir64,stat64. */
-    only: { type: "string", default: "write1,write64,mkdir1,mkdir64,stat64" },
+    /** Comma-separated subset of rows to run (for profiling one): write1,write64,write4k64,mkdir1,mkdir64,stat64. */
+    only: { type: "string", default: "write1,write64,write4k64,mkdir1,mkdir64,stat64" },
     /** Each row runs this many times per system, alternating which system goes first. */
     rounds: { type: "string", default: "2" },
     /** Print each run's CPU per operation by member (user/system) and for the load generator. */
@@ -86,7 +90,8 @@ interface System {
   pids(): number[];
   kill(id: number): Promise<void>;
   restart(id: number): Promise<void>;
-  write(url: string, i: number): Promise<void>;
+  /** One 100-byte write to the member at `url` (a client that follows the leader itself ignores it). */
+  write(url: string, i: number, bytes?: number): Promise<void>;
   mkdir(url: string, i: number): Promise<void>;
   read(url: string, i: number): Promise<void>;
   close(): Promise<void>;
@@ -161,10 +166,10 @@ async function startRaftfs(): Promise<System> {
     async restart(id) {
       launch(id);
     },
-    async write(url, i) {
+    async write(url, i, bytes = 100) {
       await mutation(url, "/v1/fs/commit", {
         path: `/bench/f${i % 1000}`,
-        content: { kind: "inline", dataBase64: Buffer.alloc(100, i % 256).toString("base64") },
+        content: { kind: "inline", dataBase64: Buffer.alloc(bytes, i % 256).toString("base64") },
         createParents: true,
       });
     },
@@ -234,10 +239,10 @@ async function startEtcd(): Promise<System> {
     async restart(id) {
       launch(id);
     },
-    async write(url, i) {
+    async write(url, i, bytes = 100) {
       await postOk(`${url}/v3/kv/put`, {
         key: b64(`/bench/f${i % 1000}`),
-        value: Buffer.alloc(100, i % 256).toString("base64"),
+        value: Buffer.alloc(bytes, i % 256).toString("base64"),
       });
     },
     async mkdir(url, i) {
@@ -252,6 +257,53 @@ async function startEtcd(): Promise<System> {
     },
   };
   return sys;
+}
+
+/**
+ * The same raftfs cluster through the client library: the rows users get. It finds and follows the
+ * leader itself, so the member URL handed to each operation is ignored.
+ */
+async function raftfsLibrary(raw: System): Promise<System> {
+  const client: RaftfsClient = await connect({ endpoints: [...raw.urls.values()] });
+  const value = (i: number, bytes: number) => Buffer.alloc(bytes, i % 256);
+  await client.mkdir("/lib", { recursive: true }).catch(() => undefined);
+  return {
+    ...raw,
+    name: "raftfs library",
+    async write(_url, i, bytes = 100) {
+      await client.writeFile(`/lib/f${i % 1000}`, value(i, bytes));
+    },
+    async mkdir(_url, i) {
+      await client.mkdir(`/libdirs/d${i}`, { recursive: true });
+    },
+    async read(_url, i) {
+      await client.stat(`/lib/f${i % 100}`);
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+/** The same etcd cluster through etcd's own gRPC client (npm etcd3): linearizable gets, as the gateway's. */
+function etcdGrpc(gateway: System): System {
+  const client = new Etcd3({ hosts: [...gateway.urls.values()] });
+  return {
+    ...gateway,
+    name: "etcd gRPC (etcd3)",
+    async write(_url, i, bytes = 100) {
+      await client.put(`/bench/f${i % 1000}`).value(Buffer.alloc(bytes, i % 256));
+    },
+    async mkdir(_url, i) {
+      await client.put(`/dirs/d${i}`).value("dir");
+    },
+    async read(_url, i) {
+      await client.get(`/bench/f${i % 100}`).buffer();
+    },
+    async close() {
+      client.close();
+    },
+  };
 }
 
 // ------------------------------------------------------------------ measurements
@@ -293,6 +345,8 @@ interface Workload {
 const WORKLOADS: Workload[] = [
   { key: "write1", name: "write 100 B", concurrency: 1, op: (s, u, i) => s.write(u, i) },
   { key: "write64", name: "write 100 B", concurrency: 64, op: (s, u, i) => s.write(u, i) },
+  // Inline content's cost per byte: every byte crosses the Raft log on each replica.
+  { key: "write4k64", name: "write 4 KiB", concurrency: 64, op: (s, u, i) => s.write(u, i, 4096) },
   { key: "mkdir1", name: "mkdir / put", concurrency: 1, op: (s, u, i) => s.mkdir(u, i + 1_000_000) },
   { key: "mkdir64", name: "mkdir / put", concurrency: 64, op: (s, u, i) => s.mkdir(u, i + 64_000_000) },
   { key: "stat64", name: "linearizable stat / range", concurrency: 64, op: (s, u, i) => s.read(u, i) },
@@ -372,17 +426,31 @@ function fmt(n: number, digits = 0): string {
 }
 
 async function main(): Promise<void> {
-  const systems: System[] = [await startRaftfs()];
+  const raw = await startRaftfs();
+  raw.name = "raftfs raw HTTP (server ceiling)";
+  // Clusters first, views after: closing in reverse order closes the clients before their clusters.
+  const clusters: System[] = [raw];
+  const systems: System[] = [raw];
   if (values["no-etcd"]) console.log("(etcd skipped)");
-  else if (etcdAvailable()) systems.push(await startEtcd());
+  else if (etcdAvailable()) clusters.push(await startEtcd());
   else console.log("(etcd not on PATH: raftfs only; `apt-get install etcd-server` for the comparison)");
+  const etcd = clusters[1];
+  if (etcd) etcd.name = "etcd JSON gateway";
   const rows: Row[] = [];
   const failovers = new Map<string, number[]>();
   try {
+    await raw.leader();
+    const library = await raftfsLibrary(raw);
+    systems.unshift(library);
+    if (etcd) {
+      await etcd.leader();
+      systems.push(etcd, etcdGrpc(etcd));
+    }
     rows.push(...(await throughput(systems)));
-    for (const sys of systems) failovers.set(sys.name, await failover(sys));
+    for (const sys of [library, raw, ...(etcd ? [etcd] : [])]) failovers.set(sys.name, await failover(sys));
   } finally {
-    for (const sys of systems) await sys.close();
+    for (const sys of systems.filter((x) => !clusters.includes(x))) await sys.close();
+    for (const sys of clusters) await sys.close();
     await dispatcher.close();
     await probe.close();
   }
@@ -406,28 +474,67 @@ async function main(): Promise<void> {
   console.log("|---|---:|---|");
   for (const [name, ts] of failovers)
     console.log(`| ${name} | ${fmt(median(ts))} | ${ts.map((t) => fmt(t)).join(", ")} |`);
-  const ours = (w: string, c: number) =>
-    rows.find((x) => x.system === "raftfs" && x.workload === w && x.concurrency === c)?.r;
-  const theirs = (w: string, c: number) =>
-    rows.find((x) => x.system === "etcd" && x.workload === w && x.concurrency === c)?.r;
-  if (theirs("write 100 B", 64)) {
-    console.log("\n| ratio (raftfs ÷ etcd, same run) | value |");
-    console.log("|---|---:|");
-    console.log(
-      `| writes/s, 64 in flight | ${fmt(ours("write 100 B", 64)!.opsPerSecond / theirs("write 100 B", 64)!.opsPerSecond, 2)} |`,
+  const rate = (system: string, w: string, c: number) =>
+    rows.find((x) => x.system === system && x.workload === w && x.concurrency === c)?.r;
+  const lib = (w: string, c: number) => rate("raftfs library", w, c);
+  /** etcd's faster client in this row (by throughput). */
+  const etcdBest = (w: string, c: number) => {
+    const both = [rate("etcd JSON gateway", w, c), rate("etcd gRPC (etcd3)", w, c)].filter(
+      (x) => x !== undefined,
     );
-    console.log(
-      `| writes/s, 1 in flight | ${fmt(ours("write 100 B", 1)!.opsPerSecond / theirs("write 100 B", 1)!.opsPerSecond, 2)} |`,
-    );
-    console.log(
-      `| mkdir/s ÷ puts/s, 64 in flight | ${fmt(ours("mkdir / put", 64)!.opsPerSecond / theirs("mkdir / put", 64)!.opsPerSecond, 2)} |`,
-    );
-    console.log(
-      `| linearizable stat/s ÷ range/s, 64 | ${fmt(ours("linearizable stat / range", 64)!.opsPerSecond / theirs("linearizable stat / range", 64)!.opsPerSecond, 2)} |`,
-    );
-    console.log(
-      `| failover time (lower is better) | ${fmt(median(failovers.get("raftfs")!) / median(failovers.get("etcd")!), 2)} |`,
-    );
+    return both.sort((a, b) => b.opsPerSecond - a.opsPerSecond)[0];
+  };
+  console.log("\n| ratio (same run) | value | target |");
+  console.log("|---|---:|---|");
+  const ratio = (label: string, a: LoadResult | undefined, b: LoadResult | undefined, target: string) => {
+    if (a && b) console.log(`| ${label} | ${fmt(a.opsPerSecond / b.opsPerSecond, 2)} | ${target} |`);
+  };
+  ratio(
+    "library ÷ server ceiling, writes 64 in flight",
+    lib("write 100 B", 64),
+    rate(raw.name, "write 100 B", 64),
+    "",
+  );
+  ratio(
+    "library ÷ server ceiling, writes 1 in flight",
+    lib("write 100 B", 1),
+    rate(raw.name, "write 100 B", 1),
+    "",
+  );
+  ratio(
+    "library ÷ server ceiling, stat 64",
+    lib("linearizable stat / range", 64),
+    rate(raw.name, "linearizable stat / range", 64),
+    "",
+  );
+  ratio(
+    "library ÷ etcd best, writes/s 64 in flight",
+    lib("write 100 B", 64),
+    etcdBest("write 100 B", 64),
+    "≥ 2",
+  );
+  ratio("library ÷ etcd best, writes/s 1 in flight", lib("write 100 B", 1), etcdBest("write 100 B", 1), "");
+  const p1 = lib("write 100 B", 1);
+  const e1 = [rate("etcd JSON gateway", "write 100 B", 1), rate("etcd gRPC (etcd3)", "write 100 B", 1)]
+    .filter((x) => x !== undefined)
+    .sort((a, b) => a.p50Ms - b.p50Ms)[0];
+  if (p1 && e1)
+    console.log(`| library p50 ÷ etcd best p50, 1 in flight | ${fmt(p1.p50Ms / e1.p50Ms, 2)} | ≤ 1 |`);
+  ratio("library ÷ etcd best, mkdir/put 64", lib("mkdir / put", 64), etcdBest("mkdir / put", 64), "");
+  ratio(
+    "library ÷ etcd best, linearizable stat ÷ get, 64",
+    lib("linearizable stat / range", 64),
+    etcdBest("linearizable stat / range", 64),
+    "≥ 2",
+  );
+  const fl = failovers.get("raftfs library");
+  const fe = failovers.get("etcd JSON gateway");
+  if (fl && fe)
+    console.log(`| failover, library ÷ etcd (lower is better) | ${fmt(median(fl) / median(fe), 2)} | |`);
+  const errors = rows.reduce((n, x) => n + x.r.errors, 0);
+  if (errors > 0) {
+    console.error(`${errors} operations failed`);
+    process.exitCode = 1;
   }
 }
 

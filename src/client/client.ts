@@ -8,6 +8,7 @@
  * way a client never returns an older state of a path than one it already returned (monotonic reads)
  * and always sees its own writes (a write drops the path from the cache before it returns).
  */
+import { setMaxListeners } from "node:events";
 import { DfsError, isDfsError } from "../common/errors.js";
 import { normalizePath } from "../common/paths.js";
 import {
@@ -122,11 +123,13 @@ export class RaftfsClient {
 
   constructor(readonly options: ResolvedOptions) {
     const o = options;
+    // Every call in flight may hold an abort listener on the client's signal: not a leak.
+    setMaxListeners(0, this.closing.signal);
     this.metaAgent = createAgent({
       connectTimeoutMs: o.connectTimeoutMs,
       requestTimeoutMs: o.requestTimeoutMs,
       keepAliveTimeoutMs: 10_000,
-      connectionsPerOrigin: 16,
+      connectionsPerOrigin: o.maxMetaConnections,
       maxResponseBytes: 256 * 1024 * 1024,
       ca: o.ca,
     });
@@ -145,10 +148,17 @@ export class RaftfsClient {
         deadlineMs: o.deadlineMs,
         requestTimeoutMs: o.requestTimeoutMs,
         backoff: o.backoff,
+        // A probe round every 20 ms while leaderless; a replica that does not answer /status within
+        // 500 ms is out of this round (the next round asks it again).
+        leaderSearch: { probeIntervalMs: 20, probeTimeoutMs: Math.min(500, o.requestTimeoutMs) },
       },
       {
         send: (origin, req) =>
-          requestJson(this.metaAgent, origin, { ...req, headers: { ...headers, ...req.headers } }),
+          requestJson(
+            this.metaAgent,
+            origin,
+            o.token ? { ...req, headers: { ...headers, ...req.headers } } : req,
+          ),
         signal: this.closing.signal,
         ...(o.onRetry ? { onRetry: o.onRetry } : {}),
       },

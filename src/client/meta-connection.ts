@@ -7,8 +7,15 @@
  * A hint is followed only to one of the configured endpoints, and never from https to http: the
  * client's token goes wherever it follows, and a hint is whatever the answering server (or anyone
  * between it and us, over http) chose to write. An ignored hint counts as no hint.
+ *
+ * While no leader is known (the last one went away, or an election runs), a pause between attempts
+ * is spent asking every replica at once whether it leads (`/status`, answered by each replica for
+ * itself), and ends as soon as one says so: the client meets a new leader within one probe interval
+ * of its election instead of at the end of a growing backoff. Concurrent calls share one search, so
+ * 64 calls in flight still send one probe per replica per interval.
  */
 import { DfsError } from "../common/errors.js";
+import { META_ROUTES } from "../common/protocol/index.js";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
 import { isTransportError, type JsonRequest } from "./http.js";
 
@@ -20,6 +27,11 @@ export interface MetaConnectionOptions {
   deadlineMs: number;
   requestTimeoutMs: number;
   backoff: BackoffOptions;
+  /**
+   * Search for the leader by asking every replica at once during retry pauses (see the top). Off,
+   * a pause is only a pause (the scripted tests of the plain retry rules run so).
+   */
+  leaderSearch?: { probeIntervalMs: number; probeTimeoutMs: number };
 }
 
 export interface MetaConnectionDeps {
@@ -70,6 +82,8 @@ export class MetaConnection {
   private rotation = 0;
   private readonly random: () => number;
   private readonly now: () => number;
+  /** The leader search under way, shared by every call that waits for a leader. */
+  private search: Promise<void> | null = null;
 
   constructor(
     private readonly opts: MetaConnectionOptions,
@@ -137,8 +151,57 @@ export class MetaConnection {
       const waitMs = Math.min(backoffMs(attempt, this.opts.backoff, this.random), deadline.remainingMs());
       this.deps.onRetry?.({ attempt, url: target, error: last, waitMs });
       attempt++;
-      await sleep(waitMs, signal);
+      if (this.leader === null && this.opts.leaderSearch) await this.searchLeader(waitMs, signal);
+      else await sleep(waitMs, signal);
     }
+  }
+
+  /**
+   * Waits up to `waitMs`, or until a replica says it leads (then `leader` names it). One search runs
+   * at a time; a call joining it waits for it, then for the rest of its own pause if still leaderless.
+   */
+  private async searchLeader(waitMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const until = this.now() + waitMs;
+    while (this.leader === null && this.now() < until) {
+      if (signal?.aborted) throw signal.reason;
+      this.search ??= this.probeRound().finally(() => {
+        this.search = null;
+      });
+      const round = this.search;
+      await round;
+      if (this.leader !== null) return;
+      const rest = until - this.now();
+      if (rest > 0) await sleep(Math.min(rest, this.opts.leaderSearch!.probeIntervalMs), signal);
+    }
+  }
+
+  /** One probe of every replica at once; resolves when one claims leadership or all have answered. */
+  private probeRound(): Promise<void> {
+    const { probeTimeoutMs } = this.opts.leaderSearch!;
+    return new Promise<void>((resolve) => {
+      let pending = this.endpoints.length;
+      let bestTerm = -1;
+      const settle = () => {
+        if (--pending === 0) resolve();
+      };
+      for (const url of this.endpoints) {
+        this.deps
+          .send(url, { method: "GET", path: META_ROUTES.replicaStatus, timeoutMs: probeTimeoutMs })
+          .then((answer) => {
+            const s = answer as { role?: unknown; term?: unknown } | null;
+            const term = typeof s?.term === "number" ? s.term : -1;
+            // Only a replica's word about itself: a follower's idea of the leader may be stale.
+            // Two claimants (an old leader not yet deposed): the higher term is the live one.
+            if (s?.role === "leader" && term > bestTerm) {
+              bestTerm = term;
+              this.leader = url;
+              resolve();
+            }
+          })
+          .catch(() => undefined) // a probe that fails says nothing: the round ends without it
+          .finally(settle);
+      }
+    });
   }
 
   /** The hint's origin when it may be followed (see the top of this file), else null. */

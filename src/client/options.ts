@@ -31,6 +31,12 @@ export interface ConnectOptions {
   /** One attempt's silence limit (headers, then between body bytes). Default 5 s. */
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * Connections to each metadata replica. The pool opens one per concurrent call up to this bound
+   * (and keeps them alive), so a caller with 64 calls in flight gets 64 requests on the wire, not 64
+   * queued behind a few. Default 256.
+   */
+  maxMetaConnections?: number;
   /** Chunk cache in memory, in bytes. Default 64 MiB; 0 turns it off. */
   cacheBytes?: number;
   /** Optional disk folder for chunks behind the memory cache, bounded by `cacheDirBytes` (1 GiB). */
@@ -60,6 +66,7 @@ export interface ResolvedOptions {
   chunkDeadlineMs: number;
   requestTimeoutMs: number;
   connectTimeoutMs: number;
+  maxMetaConnections: number;
   cacheBytes: number;
   cacheDir: string | undefined;
   cacheDirBytes: number;
@@ -106,6 +113,7 @@ export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
     chunkDeadlineMs: positive("chunkDeadlineMs", opts.chunkDeadlineMs, 60_000),
     requestTimeoutMs: positive("requestTimeoutMs", opts.requestTimeoutMs, 5000),
     connectTimeoutMs: positive("connectTimeoutMs", opts.connectTimeoutMs, 2000),
+    maxMetaConnections: positive("maxMetaConnections", opts.maxMetaConnections, 256),
     cacheBytes: positive("cacheBytes", opts.cacheBytes, 64 * 1024 * 1024, 0),
     cacheDir: opts.cacheDir,
     cacheDirBytes: positive("cacheDirBytes", opts.cacheDirBytes, 1024 * 1024 * 1024, 0),

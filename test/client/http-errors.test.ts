@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { errorFromResponse, isTransportError, transportError, withQuery } from "../../src/client/http.js";
 import { DfsError } from "../../src/common/errors.js";
@@ -79,8 +80,21 @@ describe("errors from the wire", () => {
 
   test("query strings skip undefined values and encode the rest", () => {
     expect(withQuery("/v1/fs/read", { path: "/a b/c", version: undefined })).toBe(
-      "/v1/fs/read?path=%2Fa+b%2Fc",
+      "/v1/fs/read?path=%2Fa%20b%2Fc",
     );
     expect(withQuery("/x", {})).toBe("/x");
+  });
+
+  test("any query survives the trip: a server's parser reads back exactly the values sent", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ minLength: 1 }), fc.oneof(fc.string(), fc.integer(), fc.boolean())),
+        (query) => {
+          const url = new URL(withQuery("/p", query), "http://h");
+          const sent = Object.entries(query).map(([k, v]) => [k, String(v)]);
+          expect([...url.searchParams.entries()]).toEqual(sent);
+        },
+      ),
+    );
   });
 });

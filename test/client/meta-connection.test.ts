@@ -199,3 +199,77 @@ describe("leader following", () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 });
+
+// Without the search these calls sleep out a one-minute backoff: the timeout fails them instead.
+describe("leader search while no leader is known", { timeout: 20_000 }, () => {
+  /**
+   * A dead A, followers B and C that know no leader, and C elected after its `electedAfter`-th
+   * /status probe. The backoff is a minute long: only the search can end a pause in time.
+   */
+  function election(electedAfter: number) {
+    let statusProbesOfC = 0;
+    const script = scripted((url, req) => {
+      if (url === A) return unreachable(url);
+      if (req.path === "/status") {
+        if (url === C && ++statusProbesOfC >= electedAfter) return { role: "leader", term: 2 };
+        return { role: "follower", term: 2, leaderUrl: A }; // a follower's stale idea: not followed
+      }
+      return url === C && statusProbesOfC >= electedAfter ? "ok" : notLeader(null);
+    });
+    const conn = new MetaConnection(
+      {
+        endpoints: [A, B, C],
+        deadlineMs: 120_000,
+        requestTimeoutMs: 500,
+        backoff: { baseMs: 60_000, maxMs: 60_000 },
+        leaderSearch: { probeIntervalMs: 1, probeTimeoutMs: 100 },
+      },
+      { send: script.send, random: () => 0.5 },
+    );
+    return { ...script, conn };
+  }
+
+  test("a pause ends as soon as a replica says it leads, and the call goes there", async () => {
+    const { calls, conn } = election(3);
+    expect(await conn.call({ method: "POST", path: "/v1/fs/commit", body: {} })).toBe("ok");
+    expect(conn.leaderUrl).toBe(C);
+    expect(calls.at(-1)).toMatchObject({ url: C, req: { path: "/v1/fs/commit" } });
+    // Every replica was asked in each round; a follower's word about another replica was not taken.
+    const probed = new Set(calls.filter((c) => c.req.path === "/status").map((c) => c.url));
+    expect(probed).toEqual(new Set([A, B, C]));
+  });
+
+  test("calls in flight share one search: probes per replica do not grow with the calls", async () => {
+    const { calls, conn } = election(3);
+    const answers = await Promise.all(
+      Array.from({ length: 32 }, () => conn.call({ method: "POST", path: "/v1/fs/commit", body: {} })),
+    );
+    expect(answers.every((a) => a === "ok")).toBe(true);
+    const probesOfC = calls.filter((c) => c.url === C && c.req.path === "/status").length;
+    expect(probesOfC).toBeLessThanOrEqual(4); // three rounds (and a straggler), not 32 × 3
+  });
+
+  test("of two replicas claiming leadership, the one of the higher term is taken", async () => {
+    const script = scripted((url, req) => {
+      if (req.path === "/status") {
+        if (url === A) return { role: "leader", term: 1 }; // deposed, not yet aware
+        if (url === B) return { role: "leader", term: 3 };
+        return unreachable(url);
+      }
+      if (url === B) return "ok";
+      return url === A ? notLeader(null) : unreachable(url);
+    });
+    const conn = new MetaConnection(
+      {
+        endpoints: [C, A, B],
+        deadlineMs: 120_000,
+        requestTimeoutMs: 500,
+        backoff: { baseMs: 60_000, maxMs: 60_000 },
+        leaderSearch: { probeIntervalMs: 1, probeTimeoutMs: 100 },
+      },
+      { send: script.send, random: () => 0.5 },
+    );
+    expect(await conn.call({ method: "GET", path: "/x" })).toBe("ok");
+    expect(conn.leaderUrl).toBe(B);
+  });
+});
