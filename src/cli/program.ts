@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { EXIT_OK, EXIT_USAGE } from "../common/errors.js";
 import { addAdminCommands } from "./admin-command.js";
+import { SERVER_COMMANDS } from "./commands.js";
 import { type GlobalOptions, nonNegativeInt, positiveInt } from "./context.js";
 import { errorLine, exitCodeFor } from "./errors.js";
 import type { CliIo } from "./io.js";
@@ -22,9 +23,6 @@ const launcher = () => import("./launcher.js");
 const lockCmd = () => import("./lock-command.js");
 const processes = () => import("./processes.js");
 const status = () => import("./status-command.js");
-
-/** Commands that run servers: they handle their own signals, never the file commands' Ctrl-C. */
-export const SERVER_COMMANDS = new Set(["meta", "data", "cluster"]);
 
 function packageVersion(): string {
   // dist/src/cli/ when built, src/cli/ in tests: walk up to the package.

@@ -6,12 +6,16 @@
  * must load the client library but no server code (fastify, LevelDB, the Raft and metadata and
  * data-node folders), which only `raftfs meta|data|cluster` need.
  *
+ * When the build bundled the file commands (scripts/bundle-cli.mjs), a loaded bundle file stands
+ * for the sources its metafile says it holds, so the same lists apply to both builds.
+ *
  * Needs `npm run build` (it runs dist/).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, test } from "vitest";
 import { CLI, freePort } from "../support/cluster-harness.js";
 
@@ -28,6 +32,24 @@ register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOKS)}`)})
 const dir = mkdtempSync(join(tmpdir(), "raftfs-startup-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Bundle output URL → the URLs of the sources in it (none when the build made no bundle). */
+function bundleSources(): Map<string, string[]> {
+  const metaPath = join(dirname(CLI), "entry.bundle.meta.json");
+  const map = new Map<string, string[]>();
+  if (!existsSync(metaPath)) return map;
+  const meta = JSON.parse(readFileSync(metaPath, "utf8")) as {
+    outputs: Record<string, { inputs: Record<string, unknown> }>;
+  };
+  for (const [out, { inputs }] of Object.entries(meta.outputs)) {
+    map.set(
+      pathToFileURL(resolve(out)).href,
+      Object.keys(inputs).map((i) => pathToFileURL(resolve(i)).href),
+    );
+  }
+  return map;
+}
+const BUNDLED = bundleSources();
+
 /** Runs the built CLI; returns its exit code and the URLs of the modules it loaded. */
 function loadedBy(args: string[]): { code: number | null; stderr: string; modules: string[] } {
   const log = join(dir, `load-${Math.random().toString(36).slice(2)}.log`);
@@ -37,7 +59,10 @@ function loadedBy(args: string[]): { code: number | null; stderr: string; module
     ["--import", `data:text/javascript,${encodeURIComponent(REGISTER)}`, CLI, ...args],
     { env: { ...process.env, RAFTFS_TEST_LOAD_LOG: log }, encoding: "utf8", timeout: 60_000 },
   );
-  const modules = readFileSync(log, "utf8").split("\n").filter(Boolean);
+  const modules = readFileSync(log, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .flatMap((url) => [url, ...(BUNDLED.get(url) ?? [])]);
   return { code: r.status, stderr: r.stderr, modules };
 }
 
