@@ -1,10 +1,13 @@
 /**
  * What every file command shares: the global options, the client made from them, and Ctrl-C
  * handling (close the client, so that whatever is in flight stops, and exit 130).
+ *
+ * The client library is imported when a command first needs it, never at start: `raftfs --help`
+ * and usage errors must not pay for undici and the protocol schemas (test/cli/startup.test.ts).
  */
 import { resolve } from "node:path";
 import { InvalidArgumentError } from "commander";
-import { connect, type RaftfsClient } from "../client/index.js";
+import type { RaftfsClient } from "../client/index.js";
 import { InterruptedError } from "./errors.js";
 import { type CliIo, note } from "./io.js";
 
@@ -29,6 +32,7 @@ export async function withClient<T>(
 ): Promise<T> {
   const token = globals.token ?? io.env.RAFTFS_TOKEN;
   const caPath = globals.ca ?? io.env.RAFTFS_CA;
+  const { connect } = await import("../client/index.js");
   const client = await connect({
     config: resolveConfigPath(globals.config, io.env),
     ...(token ? { token } : {}),

@@ -3,7 +3,7 @@
  * of the shared table (common/errors.ts). Failures that are not DfsErrors (config, usage, local files)
  * get the code their meaning has in that table.
  */
-import { ConfigError } from "../common/config.js";
+import type { ConfigError } from "../common/config.js";
 import { DfsError, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from "../common/errors.js";
 
 /** A mistake in the command line itself (commander's errors are turned into these). */
@@ -38,6 +38,14 @@ export class StartupError extends Error {
   }
 }
 
+/**
+ * By name, not `instanceof`: importing config.ts would load its schema library into every command,
+ * `--help` included, and only the config loader throws errors of this name.
+ */
+function isConfigError(err: unknown): err is ConfigError {
+  return err instanceof Error && err.name === "ConfigError" && Array.isArray((err as ConfigError).problems);
+}
+
 /** Local file-system errors, by errno, onto the table's meanings. */
 const ERRNO_EXIT: Record<string, number> = {
   ENOENT: 3,
@@ -68,7 +76,7 @@ export function isBrokenPipe(err: unknown): boolean {
 export function exitCodeFor(err: unknown): number {
   if (err instanceof ExitCode) return err.code;
   if (err instanceof DfsError) return err.exitCode;
-  if (err instanceof ConfigError || err instanceof UsageError) return EXIT_USAGE;
+  if (isConfigError(err) || err instanceof UsageError) return EXIT_USAGE;
   if (err instanceof InterruptedError) return EXIT_INTERRUPTED;
   if (isBrokenPipe(err)) return EXIT_OK;
   const code = errno(err);
@@ -80,7 +88,7 @@ export function errorLine(err: unknown): string | null {
   if (err instanceof ExitCode || isBrokenPipe(err)) return null;
   if (err instanceof InterruptedError) return "raftfs: interrupted";
   if (err instanceof DfsError) return `raftfs: ${err.message} (${err.code})`;
-  if (err instanceof ConfigError) {
+  if (isConfigError(err)) {
     return `raftfs: invalid config ${err.source}: ${err.problems.join("; ")} (CONFIG)`;
   }
   if (err instanceof UsageError) return `raftfs: ${err.message} (USAGE)`;

@@ -8,17 +8,21 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { EXIT_OK, EXIT_USAGE } from "../common/errors.js";
 import { addAdminCommands } from "./admin-command.js";
+import { SERVER_COMMANDS } from "./commands.js";
 import { type GlobalOptions, nonNegativeInt, positiveInt } from "./context.js";
 import { errorLine, exitCodeFor } from "./errors.js";
-import * as files from "./files.js";
 import type { CliIo } from "./io.js";
-import { clusterUp } from "./launcher.js";
-import { lockCommand } from "./lock-command.js";
-import { dataCommand, metaCommand } from "./processes.js";
-import { statusCommand } from "./status-command.js";
 
-/** Commands that run servers: they handle their own signals, never the file commands' Ctrl-C. */
-export const SERVER_COMMANDS = new Set(["meta", "data", "cluster"]);
+/*
+ * Each command's module is imported when that command runs: a file command must not load the
+ * launcher, a server command must not load the progress bars, and `--help` loads none of them
+ * (test/cli/startup.test.ts lists what start-up may load; bench/cli-start.ts measures it).
+ */
+const files = () => import("./files.js");
+const launcher = () => import("./launcher.js");
+const lockCmd = () => import("./lock-command.js");
+const processes = () => import("./processes.js");
+const status = () => import("./status-command.js");
 
 function packageVersion(): string {
   // dist/src/cli/ when built, src/cli/ in tests: walk up to the package.
@@ -80,8 +84,8 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     )
     .addOption(lockToken())
     .option("--json", "print {path, version, sizeBytes} on stdout")
-    .action((local: string, path: string, _o, cmd: Command) =>
-      files.put(io, g(cmd), local, path, cmd.opts()),
+    .action(async (local: string, path: string, _o, cmd: Command) =>
+      (await files()).put(io, g(cmd), local, path, cmd.opts()),
     );
   program
     .command("get")
@@ -89,16 +93,16 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .argument("<path>")
     .argument("<local>", "local file or folder, or - for stdout")
     .option("--version <n>", "a retained older version", positiveInt)
-    .action((path: string, local: string, _o, cmd: Command) =>
-      files.get(io, g(cmd), path, local, { version: cmd.opts().version }),
+    .action(async (path: string, local: string, _o, cmd: Command) =>
+      (await files()).get(io, g(cmd), path, local, { version: cmd.opts().version }),
     );
   program
     .command("cat")
     .description("print a file on stdout")
     .argument("<path>")
     .option("--version <n>", "a retained older version", positiveInt)
-    .action((path: string, _o, cmd: Command) =>
-      files.get(io, g(cmd), path, "-", { version: cmd.opts().version }),
+    .action(async (path: string, _o, cmd: Command) =>
+      (await files()).get(io, g(cmd), path, "-", { version: cmd.opts().version }),
     );
   program
     .command("ls")
@@ -106,27 +110,33 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .argument("[path]", "directory", "/")
     .option("-l, --long", "type, size, version and modification time")
     .option("--json", "the entries as JSON")
-    .action((path: string, _o, cmd: Command) => files.ls(io, g(cmd), path, cmd.opts()));
+    .action(async (path: string, _o, cmd: Command) => (await files()).ls(io, g(cmd), path, cmd.opts()));
   program
     .command("stat")
     .description("show a file's or directory's metadata")
     .argument("<path>")
     .option("--json", "as JSON")
-    .action((path: string, _o, cmd: Command) => files.statCommand(io, g(cmd), path, cmd.opts()));
+    .action(async (path: string, _o, cmd: Command) =>
+      (await files()).statCommand(io, g(cmd), path, cmd.opts()),
+    );
   program
     .command("mkdir")
     .description("create directories")
     .argument("<paths...>")
     .option("-p, --parents", "create missing parents; no error if it exists")
     .addOption(lockToken())
-    .action((paths: string[], _o, cmd: Command) => files.mkdir(io, g(cmd), paths, cmd.opts()));
+    .action(async (paths: string[], _o, cmd: Command) =>
+      (await files()).mkdir(io, g(cmd), paths, cmd.opts()),
+    );
   program
     .command("mv")
     .description("rename or move a file or directory (atomic)")
     .argument("<from>")
     .argument("<to>")
     .addOption(lockToken())
-    .action((from: string, to: string, _o, cmd: Command) => files.mv(io, g(cmd), from, to, cmd.opts()));
+    .action(async (from: string, to: string, _o, cmd: Command) =>
+      (await files()).mv(io, g(cmd), from, to, cmd.opts()),
+    );
   program
     .command("rm")
     .description("delete files or directories")
@@ -134,13 +144,15 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .option("-r, --recursive", "delete directories and their contents")
     .option("-f, --force", "no error if a path does not exist")
     .addOption(lockToken())
-    .action((paths: string[], _o, cmd: Command) => files.rmCommand(io, g(cmd), paths, cmd.opts()));
+    .action(async (paths: string[], _o, cmd: Command) =>
+      (await files()).rmCommand(io, g(cmd), paths, cmd.opts()),
+    );
   program
     .command("versions")
     .description("list a file's retained versions")
     .argument("<path>")
     .option("--json", "as JSON")
-    .action((path: string, _o, cmd: Command) => files.versions(io, g(cmd), path, cmd.opts()));
+    .action(async (path: string, _o, cmd: Command) => (await files()).versions(io, g(cmd), path, cmd.opts()));
   program
     .command("lock")
     .description("hold a lock while a command runs (token in $RAFTFS_LOCK_TOKEN)")
@@ -150,31 +162,31 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .option("--shared", "a shared (reader) lock instead of an exclusive one")
     .option("--wait-timeout <ms>", "how long to wait for the lock (default 30000)", nonNegativeInt)
     .option("--no-wait", "fail at once (LOCKED) if someone else holds it")
-    .action((path: string, command: string[], _o, cmd: Command) =>
-      lockCommand(io, g(cmd), path, command, cmd.opts()),
+    .action(async (path: string, command: string[], _o, cmd: Command) =>
+      (await lockCmd()).lockCommand(io, g(cmd), path, command, cmd.opts()),
     );
   program
     .command("status")
     .description("replicas, data nodes and chunk health (exit 5 if no leader answers)")
     .option("--json", "as JSON")
-    .action((_o, cmd: Command) => statusCommand(io, g(cmd), cmd.opts()));
+    .action(async (_o, cmd: Command) => (await status()).statusCommand(io, g(cmd), cmd.opts()));
   addAdminCommands(program, io, g);
   program
     .command("meta")
     .description("run a metadata replica of the config")
     .requiredOption("--id <n>", "replica id in the config", positiveInt)
-    .action((_o, cmd: Command) => metaCommand(io, g(cmd), { id: cmd.opts().id }));
+    .action(async (_o, cmd: Command) => (await processes()).metaCommand(io, g(cmd), { id: cmd.opts().id }));
   program
     .command("data")
     .description("run a data node of the config")
     .requiredOption("--id <n>", "data node id in the config", positiveInt)
-    .action((_o, cmd: Command) => dataCommand(io, g(cmd), { id: cmd.opts().id }));
+    .action(async (_o, cmd: Command) => (await processes()).dataCommand(io, g(cmd), { id: cmd.opts().id }));
   program
     .command("cluster")
     .description("run a whole cluster on this host")
     .command("up")
     .description("start every process of the config; Ctrl-C stops them")
-    .action((_o, cmd: Command) => clusterUp(io, g(cmd)));
+    .action(async (_o, cmd: Command) => (await launcher()).clusterUp(io, g(cmd)));
   return program;
 }
 
