@@ -4,25 +4,44 @@
  *  - HTTP streaming: undici → fastify → file (fsync), one stream, and the GET back;
  *  - raftfs: a file of N MiB put through placement + the 3-node pipeline + one commit, and read back
  *    (chunks from holders, verified), with replication 3 on 3 data nodes;
- *  - small files (4 KiB, 64 KiB, 1 MiB) with 16 concurrent writers: ops/s and p99.
+ *  - the product: the same size put and got through the library (`connect()`, a write stream and a
+ *    read stream) and through the real `raftfs` CLI (a child process, `put` of a real file, `get` to a
+ *    file and to /dev/null), each byte compared with what was written, with the peak RSS of each;
+ *  - with --small, small files (4 KiB, 64 KiB, 1 MiB) with 16 concurrent writers: ops/s and p99.
  * Every request's answer is checked (placement, chunk PUT, commit, reads, the HTTP ceilings' own), and
  * any error fails the run: a throughput of failed requests is not a throughput.
  *
- *   npm run build && npx tsx bench/data-path.ts [--mib 1024] [--parallel 2]
+ *   npm run build && npx tsx bench/data-path.ts [--mib 1024] [--parallel 2] [--small]
  */
+
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, createWriteStream, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  createWriteStream,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import Fastify from "fastify";
 import { Agent, request } from "undici";
+import { connect } from "../src/index.js";
 import { MetaCluster } from "../test/support/meta-procs.js";
 import { load } from "./support/procs.js";
 
 const { values } = parseArgs({
-  options: { mib: { type: "string", default: "1024" }, parallel: { type: "string", default: "2" } },
+  options: {
+    mib: { type: "string", default: "1024" },
+    parallel: { type: "string", default: "2" },
+    small: { type: "boolean", default: false },
+  },
 });
 const MIB = Number(values.mib);
 const PARALLEL = Number(values.parallel);
@@ -119,6 +138,53 @@ async function putChunk(
   return { id, sizeBytes: data.byteLength };
 }
 
+/** Content of byte range [at, at + n) of the bench file: distinct per MiB, so nothing dedups. */
+function fileBytes(mib: number): Buffer {
+  const b = Buffer.alloc(1024 * 1024, mib & 0xff);
+  b.writeUInt32LE(mib, 0);
+  b.writeUInt32LE((0x85ebca6b ^ mib) >>> 0, b.length - 4);
+  return b;
+}
+
+/** Peak RSS of the current process in MiB (VmHWM). */
+function peakRssMib(pid: number | "self" = "self"): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+const CLI = resolve("dist/src/cli/main.js");
+
+/** Runs the CLI; fails on a non-zero exit; returns stdout, wall time and its peak RSS (polled). */
+async function cli(config: string, args: string[]): Promise<{ ms: number; stdout: string; rssMib: number }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [CLI, "--config", config, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  let rssMib = 0;
+  child.stdout.on("data", (b: Buffer) => {
+    if (args.at(-1) !== "-") stdout += b.toString();
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const poll = setInterval(() => {
+    try {
+      // A zombie's status has no VmHWM line (NaN): keep the last reading.
+      const now = peakRssMib(child.pid!);
+      if (Number.isFinite(now)) rssMib = Math.max(rssMib, now);
+    } catch {
+      // exited between polls
+    }
+  }, 20);
+  const code = await new Promise<number | null>((r) => child.on("exit", r));
+  clearInterval(poll);
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`raftfs ${args.join(" ")}: exit ${code}: ${stderr.slice(-500)}`);
+  return { ms, stdout, rssMib };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "raftfs-datapath-"));
   const bytes = MIB * 1024 * 1024;
@@ -208,18 +274,89 @@ async function main(): Promise<void> {
     );
     const getMbps = mbps(n * CHUNK, performance.now() - t0);
 
-    console.log(`\n${MIB} MiB, 4 MiB chunks, replication 3 on 3 data nodes, ${PARALLEL} chunks in flight\n`);
-    console.log("| measurement | MB/s |");
-    console.log("|---|---:|");
-    console.log(`| disk: sequential 4 MiB writes + fsync | ${disk.toFixed(0)} |`);
-    console.log(`| HTTP: undici → fastify → file (+fsync), PUT | ${http.put.toFixed(0)} |`);
-    console.log(`| HTTP: GET | ${http.get.toFixed(0)} |`);
-    console.log(`| raftfs put (pipeline to 3 nodes, one commit) | ${putMbps.toFixed(0)} |`);
-    console.log(`| raftfs get (verified) | ${getMbps.toFixed(0)} |`);
+    // ---- the product: library
+    const client = await connect({ config: c.configPath });
+    let lib: { put: number; get: number; rssMib: number };
+    try {
+      t0 = performance.now();
+      const out = client.createWriteStream("/lib.bin");
+      for (let m = 0; m < MIB; m++) {
+        if (!out.write(fileBytes(m))) await new Promise((r) => out.once("drain", r));
+      }
+      out.end();
+      const w = await out.result;
+      const libPut = mbps(bytes, performance.now() - t0);
+      if (w.sizeBytes !== bytes || w.version < 1) throw new Error(`library put: ${JSON.stringify(w)}`);
+      t0 = performance.now();
+      let at = 0;
+      let mismatch = -1;
+      let pending: Buffer = Buffer.alloc(0);
+      for await (const part of client.createReadStream("/lib.bin")) {
+        pending = pending.length ? Buffer.concat([pending, part as Buffer]) : (part as Buffer);
+        while (pending.length >= 1024 * 1024) {
+          if (mismatch < 0 && !pending.subarray(0, 1024 * 1024).equals(fileBytes(at))) mismatch = at;
+          pending = pending.subarray(1024 * 1024);
+          at++;
+        }
+      }
+      const libGet = mbps(bytes, performance.now() - t0);
+      if (at !== MIB || pending.length !== 0 || mismatch >= 0)
+        throw new Error(`library get: ${at} MiB back, first mismatch at MiB ${mismatch}`);
+      lib = { put: libPut, get: libGet, rssMib: peakRssMib() };
+    } finally {
+      await client.close();
+    }
+
+    // ---- the product: the raftfs CLI on a real file
+    const local = join(dir, "local.bin");
+    const fd = openSync(local, "w");
+    for (let m = 0; m < MIB; m++) writeSync(fd, fileBytes(m + 1_000_000));
+    closeSync(fd);
+    const want = createHash("sha256");
+    for (let m = 0; m < MIB; m++) want.update(fileBytes(m + 1_000_000));
+    const wantHex = want.digest("hex");
+    const put = await cli(c.configPath, ["put", "--json", local, "/cli.bin"]);
+    const putAnswer = JSON.parse(put.stdout) as { version: number; sizeBytes: number };
+    if (putAnswer.sizeBytes !== bytes || !(putAnswer.version >= 1))
+      throw new Error(`raftfs put: ${put.stdout}`);
+    rmSync(local);
+    const back = join(dir, "back.bin");
+    const get = await cli(c.configPath, ["get", "/cli.bin", back]);
+    const gotHex = createHash("sha256").update(readFileSync(back)).digest("hex");
+    if (gotHex !== wantHex) throw new Error("raftfs get: the file read back differs from the one put");
+    rmSync(back);
+    const getNull = await cli(c.configPath, ["get", "/cli.bin", "-"]);
+
+    const cliPut = mbps(bytes, put.ms);
+    const cliGet = mbps(bytes, get.ms);
+    const cliGetNull = mbps(bytes, getNull.ms);
     console.log(
-      `\nput ÷ (disk ÷ 3): ${(putMbps / (disk / 3)).toFixed(2)}   get ÷ HTTP GET: ${(getMbps / http.get).toFixed(2)}`,
+      `\n${MIB} MiB, 4 MiB chunks, replication 3 on 3 data nodes; raw rows: ${PARALLEL} chunks in flight\n`,
+    );
+    console.log("| measurement | MB/s | ratio | peak RSS MiB |");
+    console.log("|---|---:|---:|---:|");
+    console.log(`| disk: sequential 4 MiB writes + fsync | ${disk.toFixed(0)} | | |`);
+    console.log(`| HTTP: undici → fastify → file (+fsync), PUT | ${http.put.toFixed(0)} | | |`);
+    console.log(`| HTTP: GET (ceiling) | ${http.get.toFixed(0)} | | |`);
+    const vsDisk = (x: number) => (x / (disk / 3)).toFixed(2);
+    const vsGet = (x: number) => (x / http.get).toFixed(2);
+    console.log(`| raw HTTP put (server ceiling) | ${putMbps.toFixed(0)} | ${vsDisk(putMbps)} of disk÷3 | |`);
+    console.log(`| raw HTTP get (server ceiling) | ${getMbps.toFixed(0)} | ${vsGet(getMbps)} of GET | |`);
+    console.log(
+      `| library put (write stream) | ${lib.put.toFixed(0)} | ${vsDisk(lib.put)} of disk÷3 | ${lib.rssMib.toFixed(0)} (bench process) |`,
+    );
+    console.log(`| library get (read stream) | ${lib.get.toFixed(0)} | ${vsGet(lib.get)} of GET | |`);
+    console.log(
+      `| CLI put (file) | ${cliPut.toFixed(0)} | ${vsDisk(cliPut)} of disk÷3 | ${put.rssMib.toFixed(0)} |`,
+    );
+    console.log(
+      `| CLI get (to a file) | ${cliGet.toFixed(0)} | ${vsGet(cliGet)} of GET | ${get.rssMib.toFixed(0)} |`,
+    );
+    console.log(
+      `| CLI get (to /dev/null) | ${cliGetNull.toFixed(0)} | ${vsGet(cliGetNull)} of GET | ${getNull.rssMib.toFixed(0)} |`,
     );
 
+    if (!values.small) return;
     console.log("\nSmall files, 16 concurrent writers (inline up to 64 KiB, chunks above):\n");
     console.log("| size | ops | ops/s | p50 ms | p99 ms | errors |");
     console.log("|---:|---:|---:|---:|---:|---:|");

@@ -10,6 +10,7 @@
  * it is used, and one a node refuses is renewed once at once, so a long read never fails on an
  * expired ticket.
  */
+import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
 import {
@@ -18,11 +19,12 @@ import {
   META_ROUTES,
   type NodeAddress,
   TICKET_HEADER,
+  VERIFIED_TRAILER,
 } from "../common/protocol/index.js";
 import { readTicketExpiry } from "../common/tickets.js";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
 import type { ChunkCache } from "./chunk-cache.js";
-import { type ChunkSlice, isWholeChunk, sha256Hex } from "./chunking.js";
+import { type ChunkSlice, isWholeChunk } from "./chunking.js";
 import { attemptSignal, errorFromResponse, transportError } from "./http.js";
 import type { MetaConnection } from "./meta-connection.js";
 
@@ -41,7 +43,12 @@ export interface ChunkReaderOptions {
   chunkDeadlineMs: number;
   chunkTimeoutMs: number;
   backoff: BackoffOptions;
+  /** Chunks fetched or fetching ahead of the consumer (default PREFETCH_CHUNKS). */
+  prefetchChunks?: number;
 }
+
+/** Default read-ahead: with the chunk being consumed, 5 chunks (20 MiB at 4 MiB chunks) per stream. */
+export const PREFETCH_CHUNKS = 4;
 
 export interface ChunkReaderDeps {
   meta: MetaConnection;
@@ -51,20 +58,27 @@ export interface ChunkReaderDeps {
   now?: () => number;
 }
 
-/** One GET of a chunk, or of bytes [from, to) of it. */
+/** What one GET brought: a range (206), or a whole chunk (200) with its SHA-256 taken as it arrived. */
+export type GotChunk = { data: Buffer; partial: true } | { data: Buffer; partial: false; sha256Hex: string };
+
+/**
+ * One GET of a chunk (`sizeBytes` long), or of bytes [from, to) of it. A whole chunk is hashed as it
+ * arrives, piece by piece, so the hash overlaps the transfer instead of following it; more bytes than
+ * the chunk has are refused at once. A node that found a bad block while streaming says so in the
+ * VERIFIED_TRAILER: that error (usually CORRUPT) is thrown, naming the node and where it stopped.
+ */
 export async function getChunk(
   dispatcher: Dispatcher,
   node: NodeAddress,
-  id: string,
+  chunk: { id: string; sizeBytes: number },
   part: { from: number; to: number } | null,
   opts: { timeoutMs: number; ticket: string | undefined },
   signal?: AbortSignal,
-): Promise<{ data: Buffer; partial: boolean }> {
+): Promise<GotChunk> {
   const { timeoutMs } = opts;
+  const { id } = chunk;
   const headers: Record<string, string> = part ? { range: `bytes=${part.from}-${part.to - 1}` } : {};
   if (opts.ticket !== undefined) headers[TICKET_HEADER] = opts.ticket;
-  let status: number;
-  let data: Buffer;
   try {
     const res = await dispatcher.request({
       origin: node.url,
@@ -75,17 +89,57 @@ export async function getChunk(
       bodyTimeout: timeoutMs,
       signal: attemptSignal(timeoutMs * 2, signal),
     });
-    status = res.statusCode;
-    data = Buffer.from(await res.body.arrayBuffer());
+    if (res.statusCode === 206) return { data: Buffer.from(await res.body.arrayBuffer()), partial: true };
+    if (res.statusCode !== 200) {
+      const text = Buffer.from(await res.body.arrayBuffer()).toString("utf8");
+      throw errorFromResponse(res.statusCode, text, node.url);
+    }
+    const data = Buffer.allocUnsafe(chunk.sizeBytes);
+    const hash = createHash("sha256");
+    let got = 0;
+    for await (const piece of res.body as AsyncIterable<Buffer>) {
+      if (got + piece.byteLength > chunk.sizeBytes) {
+        res.body.destroy();
+        throw new DfsError(
+          "CORRUPT",
+          `node ${node.id} sent more than the ${chunk.sizeBytes} bytes of chunk ${id}`,
+          {
+            chunkId: id,
+            node: node.id,
+          },
+        );
+      }
+      data.set(piece, got);
+      hash.update(piece);
+      got += piece.byteLength;
+    }
+    const verdict = res.trailers[VERIFIED_TRAILER];
+    if (verdict !== undefined && verdict !== "ok") throw stoppedByNode(verdict, node, id, got);
+    return { data: data.subarray(0, got), partial: false, sha256Hex: hash.digest("hex") };
   } catch (err) {
+    if (err instanceof DfsError) throw err;
     if (signal?.aborted) throw signal.reason;
     const mapped = transportError(err, node.url);
     if (mapped === null) throw err;
     throw mapped;
   }
-  if (status === 206) return { data, partial: true };
-  if (status === 200) return { data, partial: false };
-  throw errorFromResponse(status, data.toString("utf8"), node.url);
+}
+
+/** The error a node put in the trailer when it stopped a stream at a bad block. */
+function stoppedByNode(verdict: string, node: NodeAddress, id: string, got: number): DfsError {
+  let body: unknown = null;
+  try {
+    body = JSON.parse(verdict);
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+  }
+  const said = DfsError.fromBody(body, 500);
+  return new DfsError(
+    said.code === "INTERNAL" ? "INTERNAL" : "CORRUPT",
+    `node ${node.id} stopped sending chunk ${id} after ${got} bytes: ${said.message}`,
+    { chunkId: id, node: node.id, bytesReceived: got },
+    { cause: said },
+  );
 }
 
 export class ChunkReader {
@@ -190,7 +244,7 @@ export class ChunkReader {
     const got = await getChunk(
       this.deps.dispatcher,
       node,
-      id,
+      slice.chunk,
       whole ? null : { from: slice.from, to: slice.to },
       { timeoutMs: this.opts.chunkTimeoutMs, ticket },
       signal,
@@ -204,8 +258,8 @@ export class ChunkReader {
       }
       return got.data;
     }
-    // A whole chunk (asked for, or the node ignored the range): verify it, keep it, cut the slice.
-    if (got.data.byteLength !== sizeBytes || sha256Hex(got.data) !== id) {
+    // A whole chunk (asked for, or the node ignored the range): verify it end to end, keep it, cut the slice.
+    if (got.data.byteLength !== sizeBytes || got.sha256Hex !== id) {
       throw new DfsError("CORRUPT", `chunk ${id} from node ${node.id} does not match its id`, {
         chunkId: id,
         node: node.id,
@@ -216,15 +270,21 @@ export class ChunkReader {
   }
 
   /**
-   * The slices' bytes in order, fetching the next while the current one is consumed: at most two
-   * chunks in memory, whatever the file's size. Locations are asked a window at a time.
+   * The slices' bytes in order, fetching up to `prefetchChunks` ahead while the current one is
+   * consumed: at most `prefetchChunks + 1` chunks in memory (the one handed out and those fetched or
+   * fetching), whatever the file's size. One ahead left the consumer waiting on each chunk's round
+   * trip and hash whenever it was faster than one node. Locations are asked a window at a time. When
+   * the consumer stops early (or fails), the fetches still running are cancelled.
    */
   async *stream(slices: readonly ChunkSlice[], signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const stop = new AbortController();
+    const sig = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     const windows = new Map<number, Promise<Map<string, Located>>>();
     const lookUp = (w: number) => {
       const ids = slices.slice(w * IDS_PER_LOOKUP, (w + 1) * IDS_PER_LOOKUP).map((s) => s.chunk.id);
-      const found = this.locate(ids, signal);
-      windows.delete(w - 1);
+      const found = this.locate(ids, sig);
+      // Kept until every fetch of the window before has started (prefetch spans two windows at most).
+      windows.delete(w - 2);
       windows.set(w, found);
       return found;
     };
@@ -236,22 +296,32 @@ export class ChunkReader {
       if (located === undefined || this.fresh(located.ticket)) return located;
       return (await lookUp(w)).get(id);
     };
-    const fetch = (i: number): Promise<Buffer> => {
+    const fetchSlice = (i: number): Promise<Buffer> => {
       const slice = slices[i]!;
       const p = (async () => {
         // Cached chunks need no location lookup at all.
         const holders = this.deps.cache.peek(slice.chunk.id) ? undefined : await holdersOf(i);
-        return this.read(slice, holders, signal);
+        return this.read(slice, holders, sig);
       })();
       // Awaited below; this only keeps an early-stopped consumer from leaving it unhandled.
       p.catch(() => undefined);
       return p;
     };
-    let next = slices.length > 0 ? fetch(0) : null;
-    for (let i = 0; next !== null; i++) {
-      const current = await next;
-      next = i + 1 < slices.length ? fetch(i + 1) : null;
-      yield current;
+    const ahead = Math.max(1, this.opts.prefetchChunks ?? PREFETCH_CHUNKS);
+    const queue: Promise<Buffer>[] = [];
+    let started = 0;
+    const fill = () => {
+      while (started < slices.length && queue.length < ahead) queue.push(fetchSlice(started++));
+    };
+    try {
+      fill();
+      while (queue.length > 0) {
+        const current = await queue.shift()!;
+        fill();
+        yield current;
+      }
+    } finally {
+      stop.abort(new Error("the read stopped"));
     }
   }
 }

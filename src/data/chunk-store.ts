@@ -3,9 +3,9 @@
  *
  * A write streams into a temp file in the chunk's own folder while hashing, fsyncs it, checks the hash,
  * renames it into place and fsyncs the folder: after a crash the chunk is there whole or not at all,
- * and the temp files a crash leaves behind are removed at the next open. A whole read loads the chunk
- * (at most one chunk per request), hashes it and only then serves it; a range read reads and checks
- * only the blocks it covers, against the per-block sums written beside the chunk (block-sums.ts). A
+ * and the temp files a crash leaves behind are removed at the next open. A whole read streams the chunk
+ * a batch of blocks at a time, each block checked before it leaves (a chunk without block sums is
+ * loaded, hashed whole and only then served); a range read reads and checks only the blocks it covers, against the per-block sums written beside the chunk (block-sums.ts). A
  * mismatch deletes the chunk (quarantine) and reports it, so the leader re-replicates it from a good
  * copy.
  *
@@ -38,6 +38,8 @@ import {
   sumBlocks,
 } from "./block-sums.js";
 
+/** Bytes read and checked per step of a streamed whole read: 16 blocks of 64 KiB. */
+export const STREAM_BATCH_BYTES = 1024 * 1024;
 /** The config schema's largest chunk size: a chunk written under an older, larger setting still reads. */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 const TEMP_PATTERN = /^[0-9a-f]{64}(\.blocks)?\.tmp-[0-9a-f]+$/;
@@ -309,6 +311,49 @@ export class ChunkStore {
     return data.subarray(start - span.fromByte, end - span.fromByte);
   }
 
+  /**
+   * The whole chunk as verified pieces of at most STREAM_BATCH_BYTES, read one batch at a time, so the
+   * first bytes can be sent before the last are read and a read holds one batch, not one chunk. Each
+   * block is checked against its sum before its bytes are yielded; at the first bad block the chunk
+   * is quarantined and the iterator throws CORRUPT (nothing of that block was yielded). Null when the
+   * chunk has no valid sums: then only `read` (hash of the whole) can prove it.
+   */
+  async readStream(chunkId: string): Promise<AsyncGenerator<Buffer> | null> {
+    const id = checkId(chunkId);
+    if (!this.inventory.has(id))
+      throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
+    const sums = await this.blockSums(id);
+    return sums === null ? null : this.streamBlocks(id, sums);
+  }
+
+  private async *streamBlocks(id: string, sums: BlockSums): AsyncGenerator<Buffer> {
+    // Opened on the first pull (a generator's body runs then), so an iterator dropped unstarted
+    // leaves no file handle behind; closed when it ends, fails or is dropped.
+    const fh = await this.openChunk(id);
+    try {
+      const { size } = await fh.stat();
+      if (size !== sums.chunkBytes) throw await this.corrupt(id, "its length");
+      const batchBlocks = Math.max(1, Math.floor(STREAM_BATCH_BYTES / sums.blockBytes));
+      for (let first = 0; first < sums.crcs.length; first += batchBlocks) {
+        const fromByte = first * sums.blockBytes;
+        const toByte = Math.min(sums.chunkBytes, (first + batchBlocks) * sums.blockBytes);
+        const data = await this.readChunkFile(fh, fromByte, toByte - fromByte);
+        if (data.byteLength !== toByte - fromByte) throw await this.corrupt(id, "its length");
+        const bad = firstBadBlock(sums, first, data);
+        if (bad >= 0) {
+          // The good blocks before the bad one still go out, so the reader sees where it broke;
+          // not in the first batch, which is checked before an answer starts: a plain error then.
+          const good = (bad - first) * sums.blockBytes;
+          if (good > 0 && first > 0) yield data.subarray(0, good);
+          throw await this.corrupt(id, `the checksum of block ${bad}`);
+        }
+        yield data;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** The chunk's block sums, or null when its sidecar is absent, damaged or not for this chunk. */
   private async blockSums(id: string): Promise<BlockSums | null> {
     let file: Buffer;
@@ -363,17 +408,7 @@ export class ChunkStore {
 
   /** Opens a listed chunk's file and runs `use` with it and its size (checked against the bound). */
   private async withFile<T>(id: string, use: (fh: FileHandle, size: number) => Promise<T>): Promise<T> {
-    if (!this.inventory.has(id))
-      throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
-    let fh: FileHandle;
-    try {
-      fh = await open(this.pathOf(id), "r");
-    } catch (err) {
-      if (!isNoEntry(err)) throw err;
-      // Gone from disk behind our back: the inventory follows the disk.
-      this.forget(id, "removed");
-      throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
-    }
+    const fh = await this.openChunk(id);
     try {
       const { size } = await fh.stat();
       if (size > MAX_CHUNK_BYTES) {
@@ -385,6 +420,20 @@ export class ChunkStore {
       return await use(fh, size);
     } finally {
       await fh.close();
+    }
+  }
+
+  /** Opens a listed chunk's file; NOT_FOUND (and forgotten) when it is gone from disk. */
+  private async openChunk(id: string): Promise<FileHandle> {
+    if (!this.inventory.has(id))
+      throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
+    try {
+      return await open(this.pathOf(id), "r");
+    } catch (err) {
+      if (!isNoEntry(err)) throw err;
+      // Gone from disk behind our back: the inventory follows the disk.
+      this.forget(id, "removed");
+      throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
     }
   }
 

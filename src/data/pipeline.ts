@@ -300,7 +300,15 @@ export class Pipeline {
         throw err;
       }
       down?.end();
-      const [, outcome] = await Promise.all([writer.commit(), down?.result]);
+      let outcome: Outcome | undefined;
+      try {
+        [, outcome] = await Promise.all([writer.commit(), down?.result]);
+      } catch (err) {
+        // The local write refused the chunk (a short body, a wrong hash): the downstream must not be
+        // left waiting for bytes that will never come, holding its request open until a timeout.
+        down?.abort(`node ${this.opts.nodeId} refused the chunk: ${describe(err)}`);
+        throw err;
+      }
       if (outcome && !outcome.ok) throw unavailable(outcome, this.opts.nodeId);
       return {
         id: put.chunkId,

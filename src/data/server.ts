@@ -7,6 +7,7 @@
  * as a stream, and only after the ticket and the free space were checked from the headers.
  */
 import { timingSafeEqual } from "node:crypto";
+import { Readable } from "node:stream";
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
 import Fastify, {
   type FastifyError,
@@ -23,6 +24,7 @@ import {
   PIPELINE_HEADER,
   SECRET_HEADER,
   TICKET_HEADER,
+  VERIFIED_TRAILER,
 } from "../common/protocol/index.js";
 import { verifyReadTicket } from "../common/tickets.js";
 import type { ChunkStore } from "./chunk-store.js";
@@ -232,7 +234,7 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
     },
   );
 
-  /** 200 with the whole chunk (hashed whole), or 206 with a range (only its blocks read and checked). */
+  /** 200 with the whole chunk (streamed, each block checked), or 206 with a range (only its blocks read and checked). */
   const serveChunk = async (id: string, rangeHeader: string | undefined, reply: FastifyReply) => {
     const size = store.sizeOf(id);
     if (size === undefined) throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
@@ -246,16 +248,66 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
       throw err;
     }
     if (!range) {
-      const data = await store.read(id);
-      metrics?.reads.inc({ result: "OK" });
-      metrics?.bytesRead.inc(data.byteLength);
-      return reply.status(200).send(data);
+      const blocks = await store.readStream(id);
+      if (blocks === null) {
+        // No block sums (a chunk from before them): only the hash of the whole proves it.
+        const data = await store.read(id);
+        metrics?.reads.inc({ result: "OK" });
+        metrics?.bytesRead.inc(data.byteLength);
+        return reply.status(200).send(data);
+      }
+      return reply.status(200).send(await verifiedBody(id, size, blocks, reply));
     }
     const part = await store.readRange(id, range.start, range.end + 1);
     metrics?.reads.inc({ result: "OK" });
     metrics?.bytesRead.inc(part.byteLength);
     reply.header("content-range", `bytes ${range.start}-${range.end}/${size}`);
     return reply.status(206).send(part);
+  };
+
+  /**
+   * A whole chunk streamed as its blocks pass their checksums (chunk-store's readStream): the first
+   * bytes leave before the last are read, and the read holds one batch, not the chunk. The first batch
+   * is checked before the answer starts, so a chunk bad from its start gets a plain 500 CORRUPT. A bad
+   * block later ends the body early (chunked, no content-length) with the error in the
+   * VERIFIED_TRAILER; a good chunk ends with "ok" there. The client hashes the whole chunk anyway.
+   */
+  const verifiedBody = async (
+    id: string,
+    size: number,
+    blocks: AsyncGenerator<Buffer>,
+    reply: FastifyReply,
+  ): Promise<Readable> => {
+    const first = await blocks.next();
+    let failure: DfsError | null = null;
+    let sent = 0;
+    async function* body(): AsyncGenerator<Buffer> {
+      try {
+        if (!first.done) {
+          sent += first.value.byteLength;
+          yield first.value;
+        }
+        for await (const piece of blocks) {
+          sent += piece.byteLength;
+          yield piece;
+        }
+        metrics?.reads.inc({ result: "OK" });
+      } catch (err) {
+        failure =
+          err instanceof DfsError
+            ? err
+            : new DfsError("INTERNAL", `reading chunk ${id} failed`, { chunkId: id });
+        metrics?.reads.inc({ result: failure.code });
+        app.log.error({ err, chunkId: id, bytesSent: sent, sizeBytes: size }, "chunk read stopped");
+      } finally {
+        metrics?.bytesRead.inc(sent);
+      }
+    }
+    reply.trailer(VERIFIED_TRAILER, async () =>
+      failure === null ? "ok" : JSON.stringify({ ...failure.toJSON(), bytesSent: sent }),
+    );
+    // Byte mode: the stream pulls one batch ahead of the socket, not sixteen.
+    return Readable.from(body(), { objectMode: false });
   };
 
   app.head(

@@ -69,9 +69,14 @@ function fakeMeta(o: { holders: () => NodeAddress[]; ttlMs: () => number }) {
   return { meta: meta as unknown as MetaConnection, calls };
 }
 
-function reader(meta: MetaConnection, now: () => number = Date.now) {
+function reader(meta: MetaConnection, now: () => number = Date.now, prefetchChunks?: number) {
   return new ChunkReader(
-    { chunkDeadlineMs: 5000, chunkTimeoutMs: 5000, backoff: { baseMs: 1, maxMs: 5 } },
+    {
+      chunkDeadlineMs: 5000,
+      chunkTimeoutMs: 5000,
+      backoff: { baseMs: 1, maxMs: 5 },
+      ...(prefetchChunks !== undefined ? { prefetchChunks } : {}),
+    },
     {
       meta,
       dispatcher: agent,
@@ -120,7 +125,8 @@ describe("read tickets in the client", () => {
   it("a stream that outlives its tickets asks for its window again and reads on", async () => {
     let clock = Date.now();
     const { meta, calls } = fakeMeta({ holders: () => [{ id: 1, url: node.url }], ttlMs: () => 300_000 });
-    const r = reader(meta, () => clock);
+    // One chunk ahead: with more, all three would be fetched before the clock moves.
+    const r = reader(meta, () => clock, 1);
     const out: Buffer[] = [];
     for await (const part of r.stream([whole(0), whole(1), whole(2)])) {
       out.push(part);

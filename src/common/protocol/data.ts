@@ -25,5 +25,10 @@ export const DATA_ROUTES = {
 export const TICKET_HEADER = "x-raftfs-ticket";
 /** JSON array of the downstream nodes ({id, url}) this node must forward the chunk to, in order. */
 export const PIPELINE_HEADER = "x-raftfs-pipeline";
+/**
+ * Trailer of a whole-chunk GET streamed block by block: "ok" once every block passed its checksum, or
+ * the JSON error (`{code, message, ...}`) of the block that failed, after which nothing more was sent.
+ */
+export const VERIFIED_TRAILER = "x-raftfs-verified";
 
 // PutChunkResponse and DataNodeStatus are derived from their schemas (data-schemas.ts).
