@@ -288,10 +288,22 @@ export class RawSession {
     private readonly cluster: MetaCluster,
   ) {}
 
+  /**
+   * Opens at `leader`, following a new leader if it lost its place meanwhile (a loaded machine may
+   * elect again between finding the leader and this call); any other refusal fails at once.
+   */
   static async open(cluster: MetaCluster, leader: number): Promise<RawSession> {
-    const r = await cluster.http.post(`${cluster.url(leader)}/v1/sessions`, {});
-    if (r.status !== 200) throw new Error(`open session: ${JSON.stringify(r.body)}`);
-    const opened = r.body as { sessionId: number; secret: string };
+    let at = leader;
+    const opened = await waitUntil("a session to open", async () => {
+      const r = await cluster.http.post(`${cluster.url(at)}/v1/sessions`, {});
+      if (r.status === 200) return r.body as { sessionId: number; secret: string };
+      const code = (r.body as { code?: string } | null)?.code;
+      if (code !== "NOT_LEADER" && code !== "UNAVAILABLE") {
+        throw new Error(`open session: ${JSON.stringify(r.body)}`);
+      }
+      at = await cluster.leader();
+      return null;
+    });
     return new RawSession(opened.sessionId, opened.secret, cluster);
   }
 
