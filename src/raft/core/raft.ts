@@ -43,14 +43,12 @@ export class Raft extends RaftElections {
       this.handleTermProbe(m);
       return;
     }
-    if (
-      this.recovery?.floor === null &&
-      (m.type === "append" || m.type === "heartbeat" || m.type === "snapshot")
-    ) {
+    if (this.recovery?.floor === null && (m.type === "append" || m.type === "snapshot")) {
       // Until every voter has told its term, a leader's term may be below one this replica voted or
       // acknowledged in before the loss: an ack would let a deposed leader commit over an entry
-      // committed since (with this replica's lost copy), and a heartbeat answer would confirm its
-      // stale reads. Silence: after the floor, terms below it are refused as usual.
+      // committed since (with this replica's lost copy). Heartbeats are still answered (they carry no
+      // entries, and the commit index they bring is ignored while recovering), so a live leader keeps
+      // its quorum while a voter that must answer the probe is down.
       return;
     }
     if (m.term > this.term) {
