@@ -9,6 +9,7 @@ import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
 import {
   type AnswerOf,
+  CHUNK_ID_PATTERN,
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
@@ -334,6 +335,9 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.post(META_ROUTES.placement, route("placement"), async (req) => {
     const tracker = requireLeader();
     const b = body(req) as unknown as PlacementRequest;
+    if (typeof b.chunkId !== "string" || !CHUNK_ID_PATTERN.test(b.chunkId)) {
+      throw new DfsError("BAD_REQUEST", "chunkId must be 64 lowercase hex characters");
+    }
     if (!Number.isSafeInteger(b.sizeBytes) || b.sizeBytes < 0 || b.sizeBytes > opts.chunkSizeBytes) {
       throw new DfsError("BAD_REQUEST", `sizeBytes must be within 0..${opts.chunkSizeBytes}`);
     }
