@@ -19,7 +19,7 @@ describe("dashboard", () => {
   test("shows replicas and follows a kill -9 of one of them", async () => {
     expect(
       existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: \`npm test\` installs it (test/support/ensure-chromium.ts), or \`sudo apt-get install chromium\``,
+      `${CHROMIUM} is missing: \`npm test\` installs it (test/support/ensure-system-packages.ts), or \`sudo apt-get install chromium\``,
     ).toBe(true);
     cluster = await MetaCluster.start();
     const c = cluster;
