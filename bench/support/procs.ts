@@ -3,19 +3,8 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
+export { freePort, waitFor } from "../../test/support/wait.js";
 
 export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
@@ -43,20 +32,6 @@ export async function stop(child: ChildProcess, graceMs = 0): Promise<void> {
   }
   child.kill("SIGKILL");
   await done;
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== null) return v;
-    } catch {
-      // not ready yet
-    }
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export interface LoadResult {

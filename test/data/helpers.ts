@@ -6,7 +6,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import { Agent, request } from "undici";
 import { PIPELINE_HEADER, SECRET_HEADER, TICKET_HEADER } from "../../src/common/protocol/index.js";
@@ -152,17 +151,4 @@ export async function send(
   );
 }
 
-/** Polls until `fn` returns a value other than null/undefined/false (never sleep to synchronise). */
-export async function waitFor<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null && v !== undefined && v !== false) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+export { waitFor } from "../support/wait.js";

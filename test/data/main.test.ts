@@ -5,20 +5,13 @@ import { connect, createServer, type Server } from "node:net";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TICKET_HEADER } from "../../src/common/protocol/index.js";
+import { freePort } from "../support/wait.js";
 import { getChunk, putChunk, randomChunk, SECRET, send, tempDir, ticketFor, waitFor } from "./helpers.js";
 
 const SCRIPT = resolve(import.meta.dirname, "run-data-node.ts");
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let procs: ChildProcess[];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function writeConfig(dataPort: number): Promise<string> {
   const path = join(tmp.dir, "cluster.config.json");

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Entry, StateMachine } from "../../src/raft/index.js";
+import { waitFor as waitForValue } from "../support/wait.js";
 
 export async function makeTempDir(prefix = "raftfs-raft-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
@@ -12,13 +13,9 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Polls `cond` until it holds; fails with `what` after `timeoutMs`. Never a bare sleep. */
+/** Polls `cond` until it holds; fails with `what` after `timeoutMs` (the shared waitFor, condition first). */
 export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitForValue(what, cond, { timeoutMs, intervalMs: 5 });
 }
 
 export function u32(n: number): Uint8Array {

@@ -7,10 +7,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import type { ClusterStatus } from "../../src/common/protocol/index.js";
 
@@ -29,39 +27,9 @@ process.once("exit", () => {
   }
 });
 
-/** A port that was free a moment ago: bind port 0, read it, release it. */
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => ok(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
+import { freePort, waitFor } from "./wait.js";
 
-/** Polls `fn` until it returns a value (not null/undefined) or the deadline passes. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== null && v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(50);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}`,
-  );
-}
+export { freePort, waitFor };
 
 export interface CliResult {
   code: number;

@@ -16,8 +16,7 @@ function machine(opts: { root: boolean; apt: boolean; failing?: string; present?
       ran.push([...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args].join(" "));
       if (!opts.apt) return 127;
       if (opts.failing && args[0] === opts.failing) return 100;
-      if (args[0] === "install")
-        for (const p of PACKAGES) if (args.includes(p.name)) present.add(p.path);
+      if (args[0] === "install") for (const p of PACKAGES) if (args.includes(p.name)) present.add(p.path);
       return 0;
     },
     log: (l) => logged.push(l),
