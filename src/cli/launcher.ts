@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Agent, type Dispatcher } from "undici";
-import { sleep } from "../client/backoff.js";
+import { sleep } from "../common/backoff.js";
 import { loadConfig, metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
 import type { ClusterStatus } from "../common/protocol/index.js";

@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
+import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { DfsError } from "../common/errors.js";
 import {
   DATA_ROUTES,
@@ -22,7 +23,6 @@ import {
   VERIFIED_TRAILER,
 } from "../common/protocol/index.js";
 import { readTicketExpiry } from "../common/tickets.js";
-import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
 import type { ChunkCache } from "./chunk-cache.js";
 import { type ChunkSlice, isWholeChunk } from "./chunking.js";
 import { attemptSignal, errorFromResponse, transportError } from "./http.js";

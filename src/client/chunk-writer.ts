@@ -4,6 +4,7 @@
  * node fails, ask for a placement without it and try again, a bounded number of times.
  */
 import type { Dispatcher } from "undici";
+import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { DfsError } from "../common/errors.js";
 import {
   DATA_ROUTES,
@@ -15,7 +16,6 @@ import {
   TICKET_HEADER,
   type WireChunkRef,
 } from "../common/protocol/index.js";
-import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
 import { sha256Hex } from "./chunking.js";
 import { attemptSignal, errorFromResponse, isTransportError, transportError } from "./http.js";
 import type { MetaConnection } from "./meta-connection.js";

@@ -9,6 +9,7 @@
  * and always sees its own writes (a write drops the path from the cache before it returns).
  */
 import { setMaxListeners } from "node:events";
+import { backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { DfsError, isDfsError } from "../common/errors.js";
 import { normalizePath } from "../common/paths.js";
 import {
@@ -27,7 +28,6 @@ import {
   type WireContent,
 } from "../common/protocol/index.js";
 import { AdminApi } from "./admin.js";
-import { backoffMs, Deadline, sleep } from "./backoff.js";
 import { type CacheStats, ChunkCache } from "./chunk-cache.js";
 import { ChunkReader } from "./chunk-reader.js";
 import { ChunkWriter } from "./chunk-writer.js";

@@ -1,7 +1,8 @@
 /** The client library's public face. */
+
+export type { BackoffOptions } from "../common/backoff.js";
+export { backoffMs } from "../common/backoff.js";
 export type { AdminApi } from "./admin.js";
-export type { BackoffOptions } from "./backoff.js";
-export { backoffMs } from "./backoff.js";
 export type { CacheStats } from "./chunk-cache.js";
 export {
   connect,

@@ -8,6 +8,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { DfsError, isDfsError } from "../common/errors.js";
 import {
   type LockAcquireResponse,
@@ -15,7 +16,6 @@ import {
   type LockRenewResponse,
   META_ROUTES,
 } from "../common/protocol/index.js";
-import { backoffMs, Deadline, sleep } from "./backoff.js";
 import type { Sessions } from "./session.js";
 
 export interface LockOptions {

@@ -14,9 +14,10 @@
  * of its election instead of at the end of a growing backoff. Concurrent calls share one search, so
  * 64 calls in flight still send one probe per replica per interval.
  */
+
+import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { DfsError } from "../common/errors.js";
 import { META_ROUTES } from "../common/protocol/index.js";
-import { type BackoffOptions, backoffMs, Deadline, sleep } from "./backoff.js";
 import { isTransportError, type JsonRequest } from "./http.js";
 
 /** Sends one request to one replica (an injected seam: tests script it, the client uses undici). */

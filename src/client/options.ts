@@ -3,10 +3,10 @@
  * replica and data node and the cluster's sizes) or from a bare list of replica URLs.
  */
 import { readFileSync } from "node:fs";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "../common/backoff.js";
 import { type ClusterConfig, loadConfig, metaUrl } from "../common/config.js";
 import { DfsError } from "../common/errors.js";
 import { clusterCa } from "../common/tls.js";
-import type { BackoffOptions } from "./backoff.js";
 
 export type MetadataCacheMode = "revalidate" | "watch";
 
@@ -129,7 +129,7 @@ export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
       opts.chunkSizeBytes ?? config?.chunkSizeBytes,
       DEFAULT_CHUNK_SIZE_BYTES,
     ),
-    backoff: opts.backoff ?? { baseMs: 25, maxMs: 1000 },
+    backoff: opts.backoff ?? DEFAULT_BACKOFF,
     onRetry: opts.onRetry,
   };
 }

@@ -10,9 +10,10 @@
  * applied before the session expired, it is applied again. It can only happen after a long silence,
  * and every path that cannot tolerate it should use `expectedVersion` or a lock token.
  */
+
+import { Deadline, sleep } from "../common/backoff.js";
 import { isDfsError } from "../common/errors.js";
 import { META_ROUTES, type OpenSessionResponse, type WireSession } from "../common/protocol/index.js";
-import { Deadline, sleep } from "./backoff.js";
 import type { MetaCall, MetaConnection } from "./meta-connection.js";
 
 /** How long opening a session waits out the replica's rate limit before giving up. */

@@ -2,9 +2,10 @@
  * The change feed (`GET /v1/watch`), long-polled: a public async iterator of changes, and the
  * background follower that keeps the watch-mode metadata cache fresh.
  */
+
+import { backoffMs, sleep } from "../common/backoff.js";
 import { isDfsError } from "../common/errors.js";
 import { META_ROUTES, type WatchResponse, type WireChange } from "../common/protocol/index.js";
-import { backoffMs, sleep } from "./backoff.js";
 import type { MetaCache } from "./meta-cache.js";
 import type { MetaConnection } from "./meta-connection.js";
 

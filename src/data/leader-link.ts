@@ -12,9 +12,11 @@
  * another, repair copies with bounded concurrency and a bounded queue (the leader re-issues a copy
  * that never shows up in a heartbeat, so dropping one when full is safe).
  */
+
 import Type from "typebox";
 import Value from "typebox/value";
 import type { Dispatcher } from "undici";
+import { backoffMs } from "../common/backoff.js";
 import { DfsError } from "../common/errors.js";
 import type { Logger } from "../common/log.js";
 import {
@@ -221,10 +223,10 @@ export class LeaderLink {
     if (this.target.url !== before) this.registered = false;
   }
 
-  /** Capped exponential backoff with jitter (half fixed, half random) so nodes do not retry in step. */
+  /** Capped exponential backoff with jitter (the shared rule), so nodes do not retry in step. */
   private backoffMs(): number {
-    const exp = Math.min(this.opts.backoffMsMax, this.opts.backoffMsMin * 2 ** (this.failuresInARow - 1));
-    return Math.round(exp / 2 + (this.random() * exp) / 2);
+    const pacing = { baseMs: this.opts.backoffMsMin, maxMs: this.opts.backoffMsMax };
+    return backoffMs(this.failuresInARow - 1, pacing, this.random);
   }
 
   /** Sleeps `ms`; stop ends it, and so does an early report when `wakeable`. */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { backoffMs, Deadline } from "../../src/client/backoff.js";
+import { backoffMs, Deadline } from "../../src/common/backoff.js";
 
 describe("backoff", () => {
   test("every pause lies in [ceiling/2, ceiling] and never exceeds the cap", () => {
