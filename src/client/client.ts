@@ -194,8 +194,16 @@ export class RaftfsClient {
       cache: this.cache,
     });
     this.metaCache =
-      o.metadataCache === "watch" ? new MetaCache({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 }) : null;
-    this.feed = this.metaCache ? followFeed(this.meta, this.metaCache, this.closing.signal) : null;
+      o.metadataCache === "watch"
+        ? new MetaCache({
+            maxEntries: 10_000,
+            maxBytes: 32 * 1024 * 1024,
+            maxStalenessMs: o.metadataMaxStalenessMs,
+          })
+        : null;
+    this.feed = this.metaCache
+      ? followFeed(this.meta, this.metaCache, this.closing.signal, o.metadataMaxStalenessMs)
+      : null;
   }
 
   // ---------------------------------------------------------------- files
@@ -447,7 +455,7 @@ export class RaftfsClient {
   /** The metadata of a file to read: from the watch cache, or one linearizable read. */
   private async open(path: string, version: number | undefined): Promise<ReadResponse> {
     this.assertOpen();
-    if (version === undefined && this.metaCache?.live) {
+    if (version === undefined && this.metaCache?.fresh) {
       const hit = this.metaCache.get(path);
       if (hit !== undefined && this.guard.accept(path, hit.index)) return hit;
     }

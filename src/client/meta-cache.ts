@@ -9,6 +9,11 @@
  * reports a change to the path (or above it: renames and deletes of directories) and wholesale on a
  * feed reset. An answer is only cached if it is at least as new as the feed position; otherwise a
  * change between the two might already have gone by unseen.
+ *
+ * It serves only while fresh: the feed's quorum-confirmed answers (see WatchResponse) say that its
+ * position missed nothing committed before a moment on this client's clock; an answer is served only if
+ * that moment is less than `maxStalenessMs` ago. A feed that goes quiet — its replica partitioned
+ * away, a long pause — stops the serving by itself, with no message needed to say so.
  */
 import { LRUCache } from "lru-cache";
 import { isAncestorOrSelf } from "../common/paths.js";
@@ -38,7 +43,14 @@ export class MetaCache {
   hits = 0;
   misses = 0;
 
-  constructor(opts: { maxEntries: number; maxBytes: number }) {
+  /** Client-clock ms before which every committed change has reached this cache (null: no proof yet). */
+  private freshAsOfMs: number | null = null;
+  private readonly maxStalenessMs: number;
+  private readonly now: () => number;
+
+  constructor(opts: { maxEntries: number; maxBytes: number; maxStalenessMs: number; now?: () => number }) {
+    this.maxStalenessMs = opts.maxStalenessMs;
+    this.now = opts.now ?? (() => performance.now());
     this.entries = new LRUCache<string, ReadResponse>({
       max: opts.maxEntries,
       maxSize: opts.maxBytes,
@@ -48,13 +60,20 @@ export class MetaCache {
     });
   }
 
-  /** Serving from the cache needs a live feed; until the first answer (or after a failure) it is off. */
+  /**
+   * Serving from the cache needs a followed feed (caching answers does too) and, to serve, a recent
+   * proof of freshness. Until the first answer (or after a failure) both are off.
+   */
   get live(): boolean {
     return this.position !== null;
   }
 
+  get fresh(): boolean {
+    return this.live && this.freshAsOfMs !== null && this.now() - this.freshAsOfMs <= this.maxStalenessMs;
+  }
+
   get(path: string): ReadResponse | undefined {
-    const r = this.live ? this.entries.get(path) : undefined;
+    const r = this.fresh ? this.entries.get(path) : undefined;
     if (r === undefined) this.misses++;
     else this.hits++;
     return r;
@@ -83,8 +102,16 @@ export class MetaCache {
     for (const key of [...this.entries.keys()]) if (isAncestorOrSelf(path, key)) this.entries.delete(key);
   }
 
-  /** Applies a batch from the feed; `reset` (or a gap) drops everything. */
-  apply(batch: { index: number; changes: readonly WireChange[]; reset: boolean }): void {
+  /**
+   * Applies a batch from the feed; `reset` (or a gap) drops everything. `sentAtMs`: when the request
+   * that brought it left this client; with the answer's `confirmedAfterMs` it renews the proof of
+   * freshness. The server's hold time is counted 1% short, for clocks that tick at slightly different
+   * rates (the same allowance a lease makes).
+   */
+  apply(
+    batch: { index: number; changes: readonly WireChange[]; reset: boolean; confirmedAfterMs?: number },
+    sentAtMs?: number,
+  ): void {
     if (batch.reset) this.entries.clear();
     else {
       for (const c of batch.changes) {
@@ -93,12 +120,17 @@ export class MetaCache {
       }
     }
     this.position = Math.max(this.position ?? 0, batch.index);
+    if (batch.confirmedAfterMs !== undefined && sentAtMs !== undefined) {
+      const asOf = sentAtMs + batch.confirmedAfterMs * 0.99;
+      this.freshAsOfMs = Math.max(this.freshAsOfMs ?? asOf, asOf);
+    }
   }
 
   /** The feed broke: nothing cached can be trusted until it is followed again. */
   suspend(): void {
     this.entries.clear();
     this.position = null;
+    this.freshAsOfMs = null;
   }
 
   get feedPosition(): number | null {

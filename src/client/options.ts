@@ -45,9 +45,12 @@ export interface ConnectOptions {
   /**
    * `"revalidate"` (default): every open asks the leader (one linearizable read) for the current
    * metadata. `"watch"`: metadata is cached and kept fresh by following the change feed; opens need
-   * no round trip, at the price of seeing others' changes up to one feed delay late.
+   * no round trip while the feed has proved, within `metadataMaxStalenessMs`, that it misses nothing
+   * committed (a quorum-confirmed answer): others' changes are seen at most that late.
    */
   metadataCache?: MetadataCacheMode;
+  /** Watch mode: how old the feed's last proof of freshness may be for a cached answer. Default 1 s. */
+  metadataMaxStalenessMs?: number;
   /** With `endpoints` only: the cluster's sizes (a config carries them). */
   inlineThresholdBytes?: number;
   chunkSizeBytes?: number;
@@ -71,6 +74,7 @@ export interface ResolvedOptions {
   cacheDir: string | undefined;
   cacheDirBytes: number;
   metadataCache: MetadataCacheMode;
+  metadataMaxStalenessMs: number;
   inlineThresholdBytes: number;
   chunkSizeBytes: number;
   backoff: BackoffOptions;
@@ -118,6 +122,7 @@ export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
     cacheDir: opts.cacheDir,
     cacheDirBytes: positive("cacheDirBytes", opts.cacheDirBytes, 1024 * 1024 * 1024, 0),
     metadataCache,
+    metadataMaxStalenessMs: positive("metadataMaxStalenessMs", opts.metadataMaxStalenessMs, 1000),
     inlineThresholdBytes: positive(
       "inlineThresholdBytes",
       opts.inlineThresholdBytes ?? config?.inlineThresholdBytes,

@@ -31,11 +31,12 @@ async function poll(
   after: number,
   pollMs: number,
   signal: AbortSignal | undefined,
+  confirm = false,
 ): Promise<WatchResponse> {
   return meta.call<WatchResponse>({
     method: "GET",
     path: META_ROUTES.watch,
-    query: { after, timeoutMs: pollMs },
+    query: { after, timeoutMs: pollMs, ...(confirm ? { confirm: "true" } : {}) },
     // The server holds the request for pollMs: the attempt (and the call) must outlast it.
     requestTimeoutMs: pollMs + 5000,
     deadlineMs: pollMs + 15_000,
@@ -81,21 +82,33 @@ export async function* watchChanges(
 }
 
 /**
- * Follows the feed for the metadata cache until stopped. A failure suspends the cache (it serves
- * nothing) until the feed answers again; resuming from the old position replays what was missed, or
- * resets everything if the feed no longer holds it.
+ * Follows the feed for the metadata cache until stopped, asking for quorum-confirmed answers often
+ * enough (every half of `maxStalenessMs` while nothing changes) that the cache stays provably fresh.
+ * A failure suspends the cache (it serves nothing) until the feed answers again; resuming from the old
+ * position replays what was missed, or resets everything if the feed no longer holds it.
  */
-export async function followFeed(meta: MetaConnection, cache: MetaCache, signal: AbortSignal): Promise<void> {
+export async function followFeed(
+  meta: MetaConnection,
+  cache: MetaCache,
+  signal: AbortSignal,
+  maxStalenessMs: number,
+): Promise<void> {
+  const pollMs = Math.max(10, Math.floor(maxStalenessMs / 2));
   let after: number | null = null;
   for (let failures = 0, empty = 0; !signal.aborted; ) {
     try {
       if (after === null) {
-        after = await feedPosition(meta, signal);
-        cache.apply({ index: after, changes: [], reset: true });
+        const sentAt = performance.now();
+        const first = await poll(meta, 0, 0, signal, true);
+        after = first.index;
+        cache.apply({ ...first, changes: [], reset: true }, sentAt);
       }
-      await sleep(idlePauseMs(empty), signal);
-      const r = await poll(meta, after, DEFAULT_POLL_MS, signal);
-      cache.apply(r);
+      // An answer that comes back empty held for the whole poll: no pause needed (see idlePauseMs),
+      // and a pause would let the proof of freshness age past the bound.
+      if (empty > 1) await sleep(idlePauseMs(empty - 1), signal);
+      const sentAt = performance.now();
+      const r = await poll(meta, after, pollMs, signal, true);
+      cache.apply(r, sentAt);
       empty = r.reset || r.changes.length > 0 ? 0 : empty + 1;
       after = Math.max(after, r.index);
       failures = 0;

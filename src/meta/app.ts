@@ -318,7 +318,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
         );
       }
     }
-    const q = req.query as { after?: string; timeoutMs?: string };
+    const q = req.query as { after?: string; timeoutMs?: string; confirm?: unknown };
     const after = Number(q?.after ?? 0);
     const timeoutMs = Math.min(Number(q?.timeoutMs ?? 30_000), 60_000);
     if (!Number.isSafeInteger(after) || after < 0 || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
@@ -327,7 +327,16 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     // The waiter goes when the client does: the response closes (socket gone) before it is sent.
     const gone = new AbortController();
     reply.raw.once("close", () => gone.abort());
-    return replica.feed.wait({ after, timeoutMs, client: clientKeyOf(req), signal: gone.signal });
+    const request = { after, timeoutMs, client: clientKeyOf(req), signal: gone.signal };
+    if (!queryFlag(q.confirm)) return replica.feed.wait(request);
+    // Hold as asked, then confirm with a quorum and answer from where that confirmation left the feed:
+    // the answer then proves that nothing committed before the confirmation began is missing from it.
+    const arrivedAt = performance.now();
+    await replica.feed.wait(request);
+    const confirmedAfterMs = Math.floor(performance.now() - arrivedAt);
+    const { index: confirmedIndex } = await replica.read(false, () => null);
+    const answer = await replica.feed.wait({ ...request, timeoutMs: 0 });
+    return answer.index >= confirmedIndex ? { ...answer, confirmedAfterMs } : answer;
   });
 
   // ---------------------------------------------------------------- data path (leader)

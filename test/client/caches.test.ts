@@ -77,26 +77,49 @@ const read = (path: string, index: number, version = 1): ReadResponse => ({
   content: { kind: "inline", dataBase64: "eA==" },
 });
 
+/** A cache on a hand-driven clock, with a proof of freshness at time 0 (as followFeed's first answer). */
+function newCache(clock = { ms: 0 }) {
+  return new MetaCache({ maxEntries: 100, maxBytes: 1e6, maxStalenessMs: 1000, now: () => clock.ms });
+}
+
 describe("metadata cache (watch mode)", () => {
-  test("serves nothing until the feed is followed", () => {
-    const m = new MetaCache({ maxEntries: 100, maxBytes: 1e6 });
+  test("serves only while the feed's last quorum-confirmed answer is younger than maxStalenessMs", () => {
+    const clock = { ms: 0 };
+    const m = newCache(clock);
+    m.apply({ index: 5, changes: [], reset: true }); // unconfirmed: no proof
     m.put(read("/a", 5), m.generation);
     expect(m.get("/a")).toBeUndefined();
-    m.apply({ index: 5, changes: [], reset: true });
+    m.apply({ index: 5, changes: [], reset: false, confirmedAfterMs: 200 }, 0); // fresh as of ~198
+    expect(m.get("/a")?.index).toBe(5);
+    clock.ms = 1150;
+    expect(m.get("/a")?.index).toBe(5);
+    clock.ms = 1250; // the proof is 1052 ms old: a partitioned feed would look exactly like this
+    expect(m.get("/a")).toBeUndefined();
+    m.apply({ index: 6, changes: [], reset: false }, 1200); // an answer without proof renews nothing
+    expect(m.get("/a")).toBeUndefined();
+    m.apply({ index: 6, changes: [], reset: false, confirmedAfterMs: 10 }, 1240);
+    expect(m.get("/a")?.index).toBe(5);
+  });
+
+  test("serves nothing until the feed is followed", () => {
+    const m = newCache();
+    m.put(read("/a", 5), m.generation);
+    expect(m.get("/a")).toBeUndefined();
+    m.apply({ index: 5, changes: [], reset: true, confirmedAfterMs: 0 }, 0);
     m.put(read("/a", 5), m.generation);
     expect(m.get("/a")?.index).toBe(5);
   });
 
   test("an answer older than the feed position is not cached (a change may have gone by)", () => {
-    const m = new MetaCache({ maxEntries: 100, maxBytes: 1e6 });
+    const m = newCache();
     m.apply({ index: 10, changes: [], reset: false });
     m.put(read("/a", 9), m.generation);
     expect(m.get("/a")).toBeUndefined();
   });
 
   test("changes drop the path, its subtree, and both sides of a rename; reset drops everything", () => {
-    const m = new MetaCache({ maxEntries: 100, maxBytes: 1e6 });
-    m.apply({ index: 1, changes: [], reset: false });
+    const m = newCache();
+    m.apply({ index: 1, changes: [], reset: false, confirmedAfterMs: 0 }, 0);
     for (const p of ["/d/a", "/d/b", "/e", "/f", "/g"]) m.put(read(p, 2), m.generation);
     m.apply({
       index: 3,
@@ -117,17 +140,18 @@ describe("metadata cache (watch mode)", () => {
   });
 
   test("a broken feed suspends the cache", () => {
-    const m = new MetaCache({ maxEntries: 100, maxBytes: 1e6 });
-    m.apply({ index: 1, changes: [], reset: false });
+    const m = newCache();
+    m.apply({ index: 1, changes: [], reset: false, confirmedAfterMs: 0 }, 0);
     m.put(read("/a", 2), m.generation);
+    expect(m.get("/a")?.index).toBe(2);
     m.suspend();
     expect(m.live).toBe(false);
     expect(m.get("/a")).toBeUndefined();
   });
 
   test("an answer asked for before one of our own writes is not cached (read-your-writes)", () => {
-    const m = new MetaCache({ maxEntries: 100, maxBytes: 1e6 });
-    m.apply({ index: 1, changes: [], reset: false });
+    const m = newCache();
+    m.apply({ index: 1, changes: [], reset: false, confirmedAfterMs: 0 }, 0);
     const askedAt = m.generation;
     m.invalidate("/a"); // our write to /a committed while the read was in flight
     m.put(read("/a", 5, 1), askedAt);

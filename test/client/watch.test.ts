@@ -68,7 +68,7 @@ describe("watch", () => {
   });
 
   test("the cache follower applies batches, suspends the cache on failure, resumes from its position", async () => {
-    const cache = new MetaCache({ maxEntries: 10, maxBytes: 1e6 });
+    const cache = new MetaCache({ maxEntries: 10, maxBytes: 1e6, maxStalenessMs: 1000 });
     const controller = new AbortController();
     const { meta, sent } = feed((req, n) => {
       if (n === 1) return { index: 20, changes: [], reset: false }; // the starting position
@@ -81,8 +81,8 @@ describe("watch", () => {
     });
     const states: (number | null)[] = [];
     const origApply = cache.apply.bind(cache);
-    cache.apply = (b) => {
-      origApply(b);
+    cache.apply = (b, sentAt) => {
+      origApply(b, sentAt);
       states.push(cache.feedPosition);
     };
     const origSuspend = cache.suspend.bind(cache);
@@ -90,8 +90,11 @@ describe("watch", () => {
       origSuspend();
       states.push(null);
     };
-    await followFeed(meta, cache, controller.signal);
+    await followFeed(meta, cache, controller.signal, 1000);
     expect(states.slice(0, 4)).toEqual([20, 21, null, 22]);
+    // Every poll asks for a quorum-confirmed answer, held for half the staleness bound at most.
+    expect(sent.every((r) => r.query?.confirm === "true")).toBe(true);
+    expect(sent.slice(1).every((r) => r.query?.timeoutMs === 500)).toBe(true);
     expect(sent.slice(1, 4).map((r) => r.query?.after)).toEqual([20, 21, 21]);
   });
 });

@@ -251,8 +251,20 @@ export const META_SCHEMAS = {
     response: { 200: closed({ locks: Type.Array(LockHolderSchema) }), ...errors },
   },
   watch: {
-    querystring: closed({ after: Type.Optional(QueryInt), timeoutMs: Type.Optional(QueryInt) }),
-    response: { 200: closed({ index: Count, changes: Type.Array(ChangeSchema), reset: Flag }), ...errors },
+    querystring: closed({
+      after: Type.Optional(QueryInt),
+      timeoutMs: Type.Optional(QueryInt),
+      confirm: Type.Optional(QueryFlag),
+    }),
+    response: {
+      200: closed({
+        index: Count,
+        changes: Type.Array(ChangeSchema),
+        reset: Flag,
+        confirmedAfterMs: Type.Optional(Count),
+      }),
+      ...errors,
+    },
   },
   placement: {
     body: closed({

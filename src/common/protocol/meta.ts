@@ -173,13 +173,22 @@ export interface WireChange {
   to?: string;
   version?: number;
 }
-/** `GET /v1/watch?after=N&timeoutMs=M`: long-polls until a change after N (or the timeout). */
+/**
+ * `GET /v1/watch?after=N&timeoutMs=M[&confirm=true]`: long-polls until a change after N (or the
+ * timeout). With `confirm`, the answer is also a proof of freshness: the replica confirmed with a
+ * quorum (ReadIndex) that it held every entry committed before a moment `confirmedAfterMs` after the
+ * request arrived, and the answer reaches at least that far. A client that sent the request at `t`
+ * knows its feed position misses nothing committed before `t + confirmedAfterMs` (its own clock may only
+ * be trusted to tick at about the server's rate, as with any lease).
+ */
 export interface WatchResponse {
   /** The index the client should pass as `after` next time. */
   index: number;
   changes: WireChange[];
   /** The feed no longer holds changes after `after`: drop every cached entry and start over. */
   reset: boolean;
+  /** With `confirm`: present when the answer covers the confirmed point (absent: no proof this time). */
+  confirmedAfterMs?: number;
 }
 
 /** A configured metadata replica's part in the Raft membership. */
