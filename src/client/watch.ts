@@ -95,7 +95,10 @@ export async function followFeed(
 ): Promise<void> {
   const pollMs = Math.max(10, Math.floor(maxStalenessMs / 2));
   let after: number | null = null;
-  for (let failures = 0, empty = 0; !signal.aborted; ) {
+  // Answers in a row that came back early with no news: only a feed that does not hold (its waiter
+  // table is full, say) does that, and only then is a pause due. An empty answer that held for the whole
+  // poll is the normal idle case: pausing after it would let the proof of freshness age past the bound.
+  for (let failures = 0, earlyEmpty = 0; !signal.aborted; ) {
     try {
       if (after === null) {
         const sentAt = performance.now();
@@ -103,13 +106,12 @@ export async function followFeed(
         after = first.index;
         cache.apply({ ...first, changes: [], reset: true }, sentAt);
       }
-      // An answer that comes back empty held for the whole poll: no pause needed (see idlePauseMs),
-      // and a pause would let the proof of freshness age past the bound.
-      if (empty > 1) await sleep(idlePauseMs(empty - 1), signal);
+      await sleep(idlePauseMs(earlyEmpty), signal);
       const sentAt = performance.now();
       const r = await poll(meta, after, pollMs, signal, true);
       cache.apply(r, sentAt);
-      empty = r.reset || r.changes.length > 0 ? 0 : empty + 1;
+      const early = !r.reset && r.changes.length === 0 && performance.now() - sentAt < pollMs;
+      earlyEmpty = early ? earlyEmpty + 1 : 0;
       after = Math.max(after, r.index);
       failures = 0;
     } catch (err) {
