@@ -1,4 +1,4 @@
-/** The file commands: put, get, cat, ls, stat, mkdir, mv, rm, versions. */
+/** The file commands: put, get, cat, ls (ls-command.ts), stat, mkdir, mv, rm, versions. */
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, rmSync } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
@@ -6,13 +6,13 @@ import { basename, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { RaftfsReadStream } from "../client/index.js";
-import { isDfsError } from "../common/errors.js";
 import { baseName } from "../common/paths.js";
-import type { ListEntry, StatResponse } from "../common/protocol/index.js";
 import { type GlobalOptions, withClient } from "./context.js";
 import { humanBytes, humanDuration, humanTime, orDash, table } from "./format.js";
 import { type CliIo, line, note, writeOut } from "./io.js";
 import { type Progress, progressEnabled, startProgress } from "./progress.js";
+
+export { ls } from "./ls-command.js";
 
 export interface PutOptions {
   parents?: boolean;
@@ -123,48 +123,6 @@ export async function get(
       progress.stop();
     }
   });
-}
-
-export async function ls(
-  io: CliIo,
-  g: GlobalOptions,
-  path: string,
-  o: { long?: boolean; json?: boolean },
-): Promise<void> {
-  await withClient(io, g, async (client) => {
-    let entries: ListEntry[];
-    try {
-      entries = await client.readdir(path, { withTypes: true });
-    } catch (err) {
-      // `ls file` shows the file, as ls does.
-      if (!isDfsError(err, "NOT_A_DIRECTORY")) throw err;
-      const s = await client.stat(path);
-      entries = [
-        { name: baseName(s.path), path: s.path, type: s.type, modifiedAtMs: s.modifiedAtMs, ...sizeOf(s) },
-      ];
-    }
-    if (o.json) {
-      await line(io, JSON.stringify(entries, null, 2));
-      return;
-    }
-    if (o.long) {
-      const rows = entries.map((e) => [
-        e.type === "dir" ? "d" : "-",
-        e.type === "file" ? humanBytes(e.sizeBytes ?? 0) : "-",
-        e.type === "file" ? `v${e.version}` : "-",
-        humanTime(e.modifiedAtMs),
-        e.type === "dir" ? `${e.name}/` : e.name,
-      ]);
-      for (const l of table(["T", "SIZE", "VER", "MODIFIED", "NAME"], rows, { rightAlign: [1] }))
-        await line(io, l);
-      return;
-    }
-    for (const e of entries) await line(io, e.type === "dir" ? `${e.name}/` : e.name);
-  });
-}
-
-function sizeOf(s: StatResponse): Partial<ListEntry> {
-  return s.type === "file" ? { version: s.version ?? 0, sizeBytes: s.sizeBytes ?? 0 } : {};
 }
 
 export async function statCommand(

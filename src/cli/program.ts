@@ -110,6 +110,9 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .argument("[path]", "directory", "/")
     .option("-l, --long", "type, size, version and modification time")
     .option("--json", "the entries as JSON")
+    .option("--limit <n>", "print at most n entries, then say where to resume", positiveInt)
+    .option("--page-size <n>", "entries per request (default and maximum: the server's, 1000)", positiveInt)
+    .option("--start-after <name>", "list the names after this one (resume a --limit listing)")
     .action(async (path: string, _o, cmd: Command) => (await files()).ls(io, g(cmd), path, cmd.opts()));
   program
     .command("stat")

@@ -33,6 +33,13 @@ import { ChunkReader } from "./chunk-reader.js";
 import { ChunkWriter } from "./chunk-writer.js";
 import { slicesFor, spanOf } from "./chunking.js";
 import { createAgent, requestJson } from "./http.js";
+import {
+  checkPageOptions,
+  type ListOptions,
+  type ListPageOptions,
+  listEntries,
+  listPages,
+} from "./listing.js";
 import { acquireLock, type LockHandle, type LockOptions } from "./locks.js";
 import { MetaCache, ReadGuard } from "./meta-cache.js";
 import { MetaConnection } from "./meta-connection.js";
@@ -295,11 +302,48 @@ export class RaftfsClient {
     }
   }
 
-  async readdir(path: string, opts?: { withTypes?: false }): Promise<string[]>;
-  async readdir(path: string, opts: { withTypes: true }): Promise<ListEntry[]>;
-  async readdir(path: string, opts: { withTypes?: boolean } = {}): Promise<string[] | ListEntry[]> {
-    const r = await this.get<ListResponse>(META_ROUTES.list, { path: normalizePath(path) });
-    return opts.withTypes ? r.entries : r.entries.map((e) => e.name);
+  /**
+   * The names (or entries) of a directory in name order: all of them, fetched page by page, or with
+   * `limit`/`startAfter` one page only (the server lowers `limit` to its maximum; an empty page means
+   * the end). A huge directory is better walked with `list()`, which holds one page at a time.
+   */
+  async readdir(path: string, opts?: { withTypes?: false } & ListPageOptions): Promise<string[]>;
+  async readdir(path: string, opts: { withTypes: true } & ListPageOptions): Promise<ListEntry[]>;
+  async readdir(
+    path: string,
+    opts: { withTypes?: boolean } & ListPageOptions = {},
+  ): Promise<string[] | ListEntry[]> {
+    const { withTypes, ...page } = opts;
+    let entries: ListEntry[];
+    if (page.limit !== undefined || page.startAfter !== undefined) {
+      entries = (await this.listPage(path, page)).entries;
+    } else {
+      entries = [];
+      for await (const p of this.listPages(path)) entries.push(...p.entries);
+    }
+    return withTypes ? entries : entries.map((e) => e.name);
+  }
+
+  /** One page of a directory, with `truncated` and the `nextCursor` to pass as `startAfter` next. */
+  async listPage(path: string, opts: ListPageOptions = {}): Promise<ListResponse> {
+    checkPageOptions(opts);
+    return this.get<ListResponse>(META_ROUTES.list, {
+      path: normalizePath(path),
+      limit: opts.limit,
+      startAfter: opts.startAfter,
+    });
+  }
+
+  /** A directory's pages, each requested once the one before has been consumed. */
+  listPages(path: string, opts: ListOptions = {}): AsyncGenerator<ListResponse> {
+    const p = normalizePath(path);
+    return listPages((page) => this.listPage(p, page), opts);
+  }
+
+  /** `for await (const e of client.list(dir))`: every entry in name order, one page in memory. */
+  list(path: string, opts: ListOptions = {}): AsyncGenerator<ListEntry> {
+    const p = normalizePath(path);
+    return listEntries((page) => this.listPage(p, page), opts);
   }
 
   async mkdir(path: string, opts: { recursive?: boolean } & LockFenceOptions = {}): Promise<MkdirResponse> {

@@ -7,12 +7,14 @@ import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/typ
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import { DfsError } from "../common/errors.js";
+import { isNormalPath } from "../common/paths.js";
 import {
   type AnswerOf,
   CHUNK_ID_PATTERN,
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
+  LIST_PAGE_MAX,
   MAX_READ_TICKETS_PER_READ,
   META_ACCESS,
   META_ROUTES,
@@ -112,6 +114,26 @@ function queryPath(q: unknown): string {
   const path = (q as { path?: unknown })?.path;
   if (typeof path !== "string") throw new DfsError("BAD_REQUEST", "query parameter `path` is required");
   return path;
+}
+
+/**
+ * A listing page's `limit` and cursor. A limit above LIST_PAGE_MAX is lowered to it (the answer says
+ * `truncated`, so a client that asked for more just reads on, as with S3's max-keys); zero is refused,
+ * as is a cursor that is not a name: it could never sit between two entries.
+ */
+function listPageQuery(q: unknown): { limit: number; startAfter?: string } {
+  const { limit: rawLimit, startAfter } = (q ?? {}) as { limit?: string; startAfter?: string };
+  const asked = rawLimit === undefined ? LIST_PAGE_MAX : Number(rawLimit);
+  if (!(Number.isSafeInteger(asked) && asked >= 1)) {
+    throw new DfsError("BAD_REQUEST", "`limit` must be a positive integer");
+  }
+  if (startAfter !== undefined && (startAfter.includes("/") || !isNormalPath(`/${startAfter}`))) {
+    throw new DfsError(
+      "BAD_REQUEST",
+      "`startAfter` must be a file name (the last name of the previous page)",
+    );
+  }
+  return { limit: Math.min(asked, LIST_PAGE_MAX), ...(startAfter !== undefined ? { startAfter } : {}) };
 }
 
 /** A route's schemas and its access rule, both looked up by the route's name in the protocol's tables. */
@@ -270,8 +292,18 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     async (req) => (await read(req, (fs) => fs.stat(queryPath(req.query)))).value,
   );
   app.get(META_ROUTES.list, route("list"), async (req) => {
-    const r = await read(req, (fs) => fs.list(queryPath(req.query)));
-    return { entries: r.value };
+    const { limit, startAfter } = listPageQuery(req.query);
+    // One entry more than the page tells whether the listing goes on, without a second read.
+    const r = await read(req, (fs) =>
+      fs.list(queryPath(req.query), {
+        limit: limit + 1,
+        ...(startAfter !== undefined ? { startAfter } : {}),
+      }),
+    );
+    const entries = r.value.slice(0, limit);
+    const truncated = r.value.length > limit;
+    const last = entries.at(-1);
+    return { entries, truncated, ...(truncated && last ? { nextCursor: last.name } : {}) };
   });
   app.get(META_ROUTES.versions, route("versions"), async (req) => {
     const r = await read(req, (fs) => fs.versions(queryPath(req.query)));

@@ -249,6 +249,7 @@ const READS: Call[] = [
   get("stat", "path=/a", { path: "/a", type: "file", createdAtMs: 1, modifiedAtMs: 2, version: 1 }),
   get("list", "path=/", [{ name: "a", path: "/a", type: "file" }], {
     entries: [{ name: "a", path: "/a", type: "file" }],
+    truncated: false,
   }),
   get("versions", "path=/a", [{ path: "/a", version: 1, sizeBytes: 2 }], {
     versions: [{ path: "/a", version: 1, sizeBytes: 2 }],

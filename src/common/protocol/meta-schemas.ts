@@ -216,10 +216,18 @@ export const META_SCHEMAS = {
     },
   },
   list: {
-    querystring: PathQuery,
+    querystring: closed({
+      path: Path,
+      limit: Type.Optional(QueryInt),
+      // A name (the handler checks that it is one): at most 255 UTF-8 bytes, so at most 255 code units.
+      startAfter: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+      ...Stale,
+    }),
     response: {
       200: closed({
         entries: Type.Array(open({ name: Type.String(), path: Type.String(), type: Type.String() })),
+        truncated: Flag,
+        nextCursor: Type.Optional(Type.String()),
       }),
       ...errors,
     },

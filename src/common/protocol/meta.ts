@@ -148,9 +148,26 @@ export interface ListEntry {
   sizeBytes?: number;
   modifiedAtMs: number;
 }
+/**
+ * `GET /v1/fs/list?path=P&limit=N&startAfter=NAME`: one page of a directory, in name order (UTF-16 code
+ * units, the state's order), never more than LIST_PAGE_MAX entries whatever `limit` asks (as S3's
+ * ListObjectsV2 caps max-keys at 1,000); `limit` defaults to that maximum. `startAfter` (the cursor) is a
+ * name, not necessarily a present one: the page holds the names after it.
+ *
+ * `truncated`: names after the last entry existed when the page was read; `nextCursor` (then the last
+ * entry's name) is the `startAfter` of the next page. Each page is one consistent read; between pages the
+ * directory may change. Walking the pages by cursor, a name is listed at most once (cursors only grow),
+ * and every entry present from the first page to the last is listed; entries created, deleted or
+ * renamed meanwhile may or may not appear, as with S3's listings and POSIX readdir.
+ */
 export interface ListResponse {
   entries: ListEntry[];
+  truncated: boolean;
+  nextCursor?: string;
 }
+
+/** The most entries one listing answer carries: a million-entry directory is listed in pages. */
+export const LIST_PAGE_MAX = 1000;
 
 export interface VersionInfo {
   path: string;
