@@ -89,6 +89,24 @@ export class LazyFs {
     await this.stop("cut");
   }
 
+  /**
+   * sync(1): makes everything pending durable, as a machine that ran for a while has written its page
+   * cache back. (A LevelDB just created needs it: see the power-loss test.)
+   */
+  async syncAll(): Promise<void> {
+    const child = this.child;
+    if (!child) throw new Error(`lazyfs ${this.mountPoint} is not mounted`);
+    await new Promise<void>((ok, fail) => {
+      const onExit = () => fail(new Error(`lazyfs exited during sync: ${this.log}`));
+      child.once("exit", onExit);
+      child.once("message", () => {
+        child.off("exit", onExit);
+        ok();
+      });
+      child.send({ cmd: "sync" });
+    });
+  }
+
   /** Unmounts (pending changes are dropped as in a cut: the layer never writes back on its own). */
   async unmount(): Promise<void> {
     await this.stop("unmount");

@@ -246,6 +246,22 @@ export class PageCache {
     }
   }
 
+  /** `sync(1)`: every file's content, then every directory's entries, top down, become durable. */
+  syncAll(): void {
+    const files: FileNode[] = [];
+    const dirs: DirNode[] = [];
+    const walk = (dir: DirNode): void => {
+      dirs.push(dir);
+      for (const child of dir.entries.values()) {
+        if (child.kind === "dir") walk(child);
+        else files.push(child);
+      }
+    };
+    walk(this.root);
+    for (const f of files) this.fsyncFile(f);
+    for (const d of dirs) this.fsyncDir(d);
+  }
+
   // ------------------------------------------------------------------ internals
 
   private markDirty(f: FileNode, from: number, to: number): void {

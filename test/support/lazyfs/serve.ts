@@ -9,7 +9,8 @@
  * `{ cmd: "cut" }` cuts power — pending state is dropped (never written), the mount goes away and the
  * process exits, so the backing directory holds exactly what was fsynced. `{ cmd: "unmount" }` does
  * the same at the end of a test (a clean unmount without fsync loses the same data: the layer never
- * writes back on its own). It sends `{ ready: true }` once mounted.
+ * writes back on its own). `{ cmd: "sync" }` is sync(1): everything pending becomes durable, answered
+ * with `{ synced: true }`. It sends `{ ready: true }` once mounted.
  */
 import { createRequire } from "node:module";
 import { type FileNode, FsError, type Node, PageCache } from "./page-cache.js";
@@ -191,6 +192,10 @@ function stop(): void {
 
 process.on("message", (m: { cmd?: string }) => {
   if (m.cmd === "cut" || m.cmd === "unmount") stop();
+  if (m.cmd === "sync") {
+    cache.syncAll();
+    process.send?.({ synced: true });
+  }
 });
 process.on("disconnect", stop);
 process.on("SIGTERM", stop);
