@@ -46,7 +46,7 @@ const roundArb: fc.Arbitrary<Round> = fc.record({
 });
 
 const scheduleArb = fc
-  .array(roundArb, { minLength: 2, maxLength: 3 })
+  .array(roundArb, { minLength: 1, maxLength: 2 })
   .map((rounds) => [...rounds, { victims: REPLICAS, writes: 8, midWrite: false }]);
 
 describe.skipIf(why !== null)("power loss on the metadata replicas", () => {
