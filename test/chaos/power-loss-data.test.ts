@@ -55,9 +55,11 @@ describe.skipIf(why !== null)("power loss on the data nodes", () => {
   let seq = 0;
 
   beforeAll(async () => {
-    for (const id of NODES) {
-      disks.set(id, await LazyFs.mount(join(dir, "disk", `data-${id}`), join(dir, "data", `data-${id}`)));
-    }
+    await Promise.all(
+      NODES.map(async (id) => {
+        disks.set(id, await LazyFs.mount(join(dir, "disk", `data-${id}`), join(dir, "data", `data-${id}`)));
+      }),
+    );
     cluster = await MetaCluster.start({
       dir,
       replicas: 1,
@@ -66,7 +68,7 @@ describe.skipIf(why !== null)("power loss on the data nodes", () => {
       extra: { chunkSizeBytes: CHUNK, inlineThresholdBytes: 4096, garbageGraceMs: 600_000 },
     });
     // A sync(1) after start: the nodes' folders exist as on a machine that has run for a while.
-    for (const d of disks.values()) await d.syncAll();
+    await Promise.all([...disks.values()].map((d) => d.syncAll()));
     client = await connect({ config: cluster.configPath, cacheBytes: 0, deadlineMs: 20_000 });
   }, 60_000);
 
@@ -100,9 +102,9 @@ describe.skipIf(why !== null)("power loss on the data nodes", () => {
         });
         acked.set(path, size);
       }
-      for (const id of NODES) await c.killData(id, "SIGKILL");
-      for (const id of NODES) await disks.get(id)!.cut();
-      for (const id of NODES) await disks.get(id)!.mount();
+      await Promise.all(NODES.map((id) => c.killData(id, "SIGKILL")));
+      await Promise.all(NODES.map((id) => disks.get(id)!.cut()));
+      await Promise.all(NODES.map((id) => disks.get(id)!.mount()));
       for (const id of NODES) c.launchData(id);
       await c.dataAlive(NODES, 30_000);
       // Every node was cut: each chunk can only come from bytes that survived on some node.

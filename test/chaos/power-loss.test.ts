@@ -59,10 +59,12 @@ describe.skipIf(why !== null)("power loss on the metadata replicas", () => {
   let seq = 0;
 
   beforeAll(async () => {
-    for (const id of REPLICAS) {
-      // The replica's Raft store lives in <dataDir>/meta-<id>: that folder is the mount.
-      disks.set(id, await LazyFs.mount(join(dir, "disk", `meta-${id}`), join(dir, "data", `meta-${id}`)));
-    }
+    // The replica's Raft store lives in <dataDir>/meta-<id>: that folder is the mount.
+    await Promise.all(
+      REPLICAS.map(async (id) => {
+        disks.set(id, await LazyFs.mount(join(dir, "disk", `meta-${id}`), join(dir, "data", `meta-${id}`)));
+      }),
+    );
     mkdirSync(join(dir, "data"), { recursive: true });
     cluster = await MetaCluster.start({ dir, replicas: REPLICAS.length });
     // LevelDB 1.20 (classic-level 3) creates a database without fsyncing its first MANIFEST, then
@@ -71,7 +73,7 @@ describe.skipIf(why !== null)("power loss on the metadata replicas", () => {
     // descriptor"), which ext4's ordered journal happens to prevent. That is LevelDB's creation, not
     // the store's writes, so the disks start from a sync(1) of the freshly created stores; every
     // later open of an existing database fsyncs what it needs.
-    for (const d of disks.values()) await d.syncAll();
+    await Promise.all([...disks.values()].map((d) => d.syncAll()));
     client = await connect({
       config: cluster.configPath,
       deadlineMs: 20_000,
@@ -105,9 +107,9 @@ describe.skipIf(why !== null)("power loss on the metadata replicas", () => {
   /** Power cut on `victims`: kill -9, drop the un-fsynced state of their disks, start on the rest. */
   async function cutPower(victims: number[]): Promise<void> {
     const c = cluster!;
-    for (const id of victims) await c.kill(id, "SIGKILL");
-    for (const id of victims) await disks.get(id)!.cut();
-    for (const id of victims) await disks.get(id)!.mount();
+    await Promise.all(victims.map((id) => c.kill(id, "SIGKILL")));
+    await Promise.all(victims.map((id) => disks.get(id)!.cut()));
+    await Promise.all(victims.map((id) => disks.get(id)!.mount()));
     for (const id of victims) c.launch(id);
   }
 
