@@ -120,6 +120,26 @@ describe.skipIf(why !== null)("lazyfs: a power cut keeps exactly what was fsynce
     expect(existsSync(m("gone"))).toBe(false);
   });
 
+  it("a file unlinked while open leaves no name behind, as on a disk", async () => {
+    const m = (name: string) => join(mnt, name);
+    put(m("open-unlinked"), "x", true);
+    fsyncDir(mnt);
+    const fd = openSync(m("open-unlinked"), "r");
+    try {
+      // libfuse renames an open file it is told to unlink to .fuse_hidden*, and unlinks that on close,
+      // after this directory fsync.
+      unlinkSync(m("open-unlinked"));
+      fsyncDir(mnt);
+    } finally {
+      closeSync(fd);
+    }
+    await fs.cut();
+    expect(
+      readdirSync(backing).filter((n) => n.includes("open-unlinked") || n.startsWith(".fuse_hidden")),
+    ).toEqual([]);
+    await fs.mount();
+  });
+
   it("a name fsynced before its content leaves an empty file; content fsynced without the name leaves nothing", async () => {
     const m = (name: string) => join(mnt, name);
     put(m("a"), "aaaa", false);

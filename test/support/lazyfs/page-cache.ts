@@ -233,7 +233,9 @@ export class PageCache {
   /** fsync of a directory: its current entries become durable (contents of files stay as synced). */
   fsyncDir(dir: DirNode): void {
     const before = dir.durableEntries;
-    const after = new Map(dir.entries);
+    // libfuse (without hard_remove, which fuse-native cannot pass) keeps a file unlinked while open
+    // under a `.fuse_hidden*` name until it is closed; on a disk such a file has no name at all.
+    const after = new Map([...dir.entries].filter(([name]) => !name.startsWith(".fuse_hidden")));
     dir.durableEntries = after;
     const paths = this.durablePaths(dir);
     for (const base of paths) {
