@@ -64,6 +64,12 @@ export interface MetaClusterOptions {
    * waits 30 s after start, too late for a test). Off by default.
    */
   scrubEveryMs?: number;
+  /**
+   * The folder to run in (config, `data/meta-N`, `data/data-N`) instead of a fresh temp one, so a test
+   * can put a process's data directory on a mount of its own (test/support/lazyfs). The caller owns
+   * it: `stop()` leaves it in place.
+   */
+  dir?: string;
 }
 
 export class MetaCluster {
@@ -73,6 +79,7 @@ export class MetaCluster {
   readonly dataProcs = new Map<number, ChildProcess>();
   readonly http = new Http();
   private readonly stderr = new Map<number, string>();
+  private ownsDir = true;
 
   private constructor(
     readonly dir: string,
@@ -85,7 +92,7 @@ export class MetaCluster {
 
   static async start(opts: MetaClusterOptions = {}): Promise<MetaCluster> {
     const n = opts.replicas ?? 3;
-    const dir = mkdtempSync(join(tmpdir(), "raftfs-e2e-"));
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "raftfs-e2e-"));
     const ports: number[] = [];
     for (let i = 0; i < n; i++) ports.push(await freePort());
     const dataPorts: number[] = [];
@@ -128,6 +135,7 @@ export class MetaCluster {
       opts.scrubEveryMs,
       opts.faults ?? false,
     );
+    c.ownsDir = opts.dir === undefined;
     for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const [i, p] of dataPorts.entries()) c.dataUrls.set(i + 1, `http://127.0.0.1:${p}`);
     for (const id of c.ids) if (!opts.joining?.includes(id)) c.launch(id);
@@ -275,7 +283,7 @@ export class MetaCluster {
     for (const id of this.dataProcs.keys()) await this.killData(id);
     for (const id of this.ids) await this.kill(id);
     await this.http.close();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
