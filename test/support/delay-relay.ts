@@ -63,8 +63,20 @@ class DelayLine {
   private ended = false;
 
   private push(data: Buffer | null): void {
-    const at = Math.max(Date.now() + this.delay(), this.lastAt);
+    const now = Date.now();
+    const at = Math.max(now + this.delay(), this.lastAt);
     this.lastAt = at;
+    // Nothing to wait for: a timer would add Node's 1 ms minimum to every chunk of a 0 ms link.
+    if (at <= now && this.queue.length === 0) {
+      if (data !== null) {
+        if (!this.to.destroyed) this.to.write(data);
+      } else {
+        this.ended = true;
+        if (!this.to.destroyed) this.to.end();
+        this.onDone();
+      }
+      return;
+    }
     if (data === null) this.ended = true;
     this.queue.push({ at, data: data ?? Buffer.alloc(0) });
     this.queuedBytes += data?.byteLength ?? 0;
