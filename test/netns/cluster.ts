@@ -127,6 +127,15 @@ export class NetnsCluster {
     this.procs.set(name, proc);
   }
 
+  /** SIGKILLs a process and waits for it to end. */
+  async kill(kind: "meta" | "data", id: number): Promise<void> {
+    const child = this.procs.get(`${kind === "meta" ? "m" : "d"}${id}`)?.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((ok) => child.once("exit", ok));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   /** The tail of every process's output (for a failure's report). */
   logs(): string {
     return [...this.procs].map(([n, p]) => `--- ${n} (exit ${p.child.exitCode})\n${p.log}`).join("\n");
@@ -138,7 +147,10 @@ export class NetnsCluster {
     await Promise.all(
       this.metaIds.map(async (id) => {
         try {
-          const res = await request(`${this.metaUrl(id)}/status`, { headersTimeout: 1000, bodyTimeout: 1000 });
+          const res = await request(`${this.metaUrl(id)}/status`, {
+            headersTimeout: 1000,
+            bodyTimeout: 1000,
+          });
           const text = await res.body.text();
           out.set(id, res.statusCode === 200 ? (JSON.parse(text) as ReplicaStatus) : null);
         } catch {

@@ -130,7 +130,8 @@ try {
     {
       zones,
       metaZones: ["a", "b", "c", "a", "b"],
-      dataZones: ["a", "b", "c", "a", "b", "c"],
+      // Zone-mates have adjacent ids, so a placement blind to zones (ids in order) would show on disk.
+      dataZones: ["a", "a", "b", "b", "c", "c"],
       link,
       clientZone: "a",
     },
@@ -154,7 +155,8 @@ try {
       const holders = [...onDisk].filter(([, ids]) => ids.has(id)).map(([n]) => n);
       const holderZones = new Set(holders.map((n) => c.dataZone(n)));
       if (holders.length < 3) fail(`chunk ${id} of ${path} on ${holders.length} nodes, want 3`);
-      if (holderZones.size !== holders.length) fail(`chunk ${id} of ${path}: copies share a zone (${holders})`);
+      if (holderZones.size !== holders.length)
+        fail(`chunk ${id} of ${path}: copies share a zone (${holders})`);
       checked++;
     }
   }
@@ -170,7 +172,9 @@ try {
     c.lab.setBlocked(others.flatMap((z) => [[cutZone, z] as const, [z, cutZone] as const]));
     const after = await currentLeader(c, before.term);
     if (c.metaZone(after.id) === cutZone) fail(`replica ${after.id} in the cut zone ${cutZone} leads`);
-    say(`zone ${cutZone} cut: leader ${before.id} → ${after.id} (term ${after.term}) in ${Date.now() - t0} ms`);
+    say(
+      `zone ${cutZone} cut: leader ${before.id} → ${after.id} (term ${after.term}) in ${Date.now() - t0} ms`,
+    );
     await sleep(3000);
     c.lab.setBlocked([]);
   });
@@ -200,7 +204,9 @@ try {
     async () => {
       const all = [...(await c.statuses()).values()];
       const leader = all[0]?.leader;
-      return all.every((s) => s !== null && s.leader !== null && s.leader === leader && s.term === all[0]?.term);
+      return all.every(
+        (s) => s !== null && s.leader !== null && s.leader === leader && s.term === all[0]?.term,
+      );
     },
     { timeoutMs: 60_000, intervalMs: 200 },
   );
@@ -218,7 +224,9 @@ try {
   say(`${read} acknowledged writes all read back intact`);
 
   // 6. Every chunk of an acknowledged file back to 3 copies (repair after the cut and the cable).
-  const wanted = [...acked.keys()].flatMap((p) => chunkIds(content(p, Number(p.slice(p.lastIndexOf("f") + 1)))));
+  const wanted = [...acked.keys()].flatMap((p) =>
+    chunkIds(content(p, Number(p.slice(p.lastIndexOf("f") + 1)))),
+  );
   await waitFor(
     "every chunk of an acknowledged file on 3 nodes",
     () => {
