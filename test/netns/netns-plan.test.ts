@@ -1,0 +1,48 @@
+/**
+ * The lab's address plan and nft rules, without root: zones are address prefixes, a partition drops
+ * by source zone at the receiver only (one direction for an asymmetric cut), the test's own address
+ * is never cut off, and loss is per zone pair.
+ */
+import { describe, expect, test } from "vitest";
+import { HOST_ADDRESS, type LinkOf, planLab, relayRules, renderNft } from "../support/netns-plan.js";
+
+const plan = planLab(
+  "123",
+  ["a", "b", "c"],
+  [
+    { name: "m1", zone: "a", servicePort: 7100 },
+    { name: "m2", zone: "b", servicePort: 7100 },
+    { name: "d1", zone: "a", servicePort: 7200 },
+  ],
+);
+const link: LinkOf = (x, y) =>
+  x === y ? { rttMs: 1, jitterMs: 0, lossPerMille: 0 } : { rttMs: 10, jitterMs: 2, lossPerMille: 5 };
+
+describe("netns plan", () => {
+  test("each zone is its own /24; hosts are numbered inside their zone", () => {
+    expect(plan.hosts.map((h) => h.address)).toEqual(["10.77.1.11", "10.77.2.11", "10.77.1.12"]);
+    expect(plan.hosts[0]?.netns).toBe("rfs-123-m1");
+    expect(plan.hostVeth.length).toBeLessThanOrEqual(15);
+  });
+
+  test("the relay in front of a host delays each direction by half its caller's zone RTT", () => {
+    const rules = relayRules(plan, "a", link, "a");
+    expect(rules[0]).toEqual({ prefix: HOST_ADDRESS, delayMs: 0.5, jitterMs: 0 });
+    expect(rules.find((r) => r.prefix === "10.77.2.")).toEqual({
+      prefix: "10.77.2.",
+      delayMs: 5,
+      jitterMs: 1,
+    });
+  });
+
+  test("a one-way cut b→a drops at a's hosts only; the test's address is only ever subject to loss", () => {
+    const [m1, m2] = plan.hosts;
+    const atA = renderNft(plan, m1!, link, [["b", "a"]], "a");
+    const atB = renderNft(plan, m2!, link, [["b", "a"]], "a");
+    expect(atA).toContain("ip saddr 10.77.2.0/24 drop");
+    expect(atB).not.toMatch(/ip saddr 10\.77\.1\.0\/24 drop/);
+    expect(atA).toContain('iifname "eth0" tcp dport 7100 redirect to :17000');
+    expect(atB).toContain(`ip saddr ${HOST_ADDRESS}/32 numgen random mod 1000 < 5 drop`);
+    expect(atA).not.toMatch(new RegExp(`${HOST_ADDRESS}/32 drop`));
+  });
+});
