@@ -133,6 +133,11 @@ export class OpenFile {
     return f;
   }
 
+  /** Created by this handle: the first commit creates the file (even empty, as `touch` wants). */
+  markNew(): void {
+    this.dirty = true;
+  }
+
   /** The name is about to be removed: keep the content readable through this handle. */
   orphan(): Promise<void> {
     return this.serial(async () => {
@@ -171,12 +176,12 @@ export class OpenFile {
   /** Commits the spool as a new version (no-op when nothing changed); resolves after the Raft commit. */
   commit(): Promise<void> {
     return this.serial(async () => {
-      if (!this.dirty || !this.spoolPath) return;
+      if (!this.dirty) return;
       const path = this.path();
       try {
         const r = await this.deps.client.writeFile(
           path,
-          createReadStream(this.spoolPath, { highWaterMark: 1024 * 1024 }),
+          this.spoolPath ? createReadStream(this.spoolPath, { highWaterMark: 1024 * 1024 }) : Buffer.alloc(0),
           { expectedVersion: this.version },
         );
         this.version = r.version;

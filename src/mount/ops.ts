@@ -29,7 +29,6 @@ import {
   Fattr,
   names,
   O_ACCMODE,
-  O_EXCL,
   O_TRUNC,
   Op,
   parseInit,
@@ -290,7 +289,26 @@ export class FuseSession {
 
   private async lookup(parent: bigint, name: string): Promise<Buffer> {
     const path = childPath(this.pathOf(parent), name);
-    return this.entry(path, await this.client.stat(path));
+    try {
+      return this.entry(path, await this.client.stat(path));
+    } catch (err) {
+      // Created by this mount and not committed yet: the open handle answers for it.
+      const ino = this.nodes.peek(path);
+      if (ino !== undefined && err instanceof DfsError && err.code === "NOT_FOUND") {
+        const open = [...this.files.values()].find((f) => f.ino === ino && f.version === 0);
+        if (open) {
+          const m = open.mtimeMs;
+          return this.entry(path, {
+            path,
+            type: "file",
+            sizeBytes: open.sizeBytes,
+            createdAtMs: m,
+            modifiedAtMs: m,
+          });
+        }
+      }
+      throw err;
+    }
   }
 
   private async setattr(ino: bigint, body: Buffer): Promise<Buffer> {
@@ -365,27 +383,20 @@ export class FuseSession {
     return encodeOpenOut(f.fh, 0);
   }
 
-  private async create(parent: bigint, flags: number, name: string): Promise<Buffer> {
+  /**
+   * The file is created in the cluster by its first commit (flush/close), not here: one Raft write per
+   * small file instead of two. Until then this mount answers for it from the open handle; other
+   * clients see it at close, as close-to-open promises. The kernel sends CREATE only after a negative
+   * LOOKUP, so a name taken meanwhile by another client is a conflict at close (EIO, logged).
+   */
+  private async create(parent: bigint, _flags: number, name: string): Promise<Buffer> {
     this.writable();
     const path = childPath(this.pathOf(parent), name);
-    let st: StatResponse;
-    try {
-      await this.client.writeFile(path, Buffer.alloc(0), { expectedVersion: 0 });
-      st = await this.client.stat(path);
-    } catch (err) {
-      const exists = err instanceof DfsError && (err.code === "VERSION_MISMATCH" || err.code === "EXISTS");
-      if (!exists || flags & O_EXCL) throw exists ? new Errno(ERRNO.EEXIST) : err;
-      st = await this.client.stat(path);
-      if (st.type === "dir") throw new Errno(ERRNO.EISDIR);
-    }
-    const entry = this.entry(path, st);
+    const now = Date.now();
+    const entry = this.entry(path, { path, type: "file", sizeBytes: 0, createdAtMs: now, modifiedAtMs: now });
     const ino = entry.readBigUInt64LE(0);
-    const f = this.addFile(ino, {
-      version: st.version ?? 0,
-      sizeBytes: st.sizeBytes ?? 0,
-      mtimeMs: st.modifiedAtMs,
-    });
-    if (flags & O_TRUNC && f.sizeBytes > 0) await f.truncate(0);
+    const f = this.addFile(ino, { version: 0, sizeBytes: 0, mtimeMs: now });
+    f.markNew();
     return Buffer.concat([entry, encodeOpenOut(f.fh, 0)]);
   }
 
