@@ -5,10 +5,9 @@
  * so a file changed by someone else meanwhile is not overwritten: the commit fails with EIO and the
  * mount logs which file (README "Mount"). Each handle runs its operations one at a time, in order.
  */
-import { createReadStream } from "node:fs";
-import { type FileHandle as LocalFile, open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { RaftfsClient } from "../client/index.js";
+import { Spool } from "./spool.js";
 
 /** Files up to this size are read once, whole, at the first READ; larger ones are streamed. */
 const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -32,8 +31,7 @@ export class OpenFile {
   version: number;
   sizeBytes: number;
   mtimeMs: number;
-  private spool: LocalFile | null = null;
-  private spoolPath: string | null = null;
+  private spool: Spool | null = null;
   private dirty = false;
   /** Unlinked while open: reads go on from the local copy, writes are never committed (POSIX). */
   private orphaned = false;
@@ -76,7 +74,7 @@ export class OpenFile {
       const want = Math.min(size, this.sizeBytes - offset);
       if (this.spool) {
         const buf = Buffer.alloc(want);
-        const { bytesRead } = await this.spool.read(buf, 0, want, offset);
+        const bytesRead = await this.spool.read(buf, want, offset);
         return buf.subarray(0, bytesRead);
       }
       if (this.sizeBytes <= WHOLE_READ_MAX_BYTES) {
@@ -115,22 +113,19 @@ export class OpenFile {
   }
 
   /** Creates the spool; with `keepContent`, fills it with the opened version first. */
-  private async ensureSpool(keepContent: boolean): Promise<LocalFile> {
+  private async ensureSpool(keepContent: boolean): Promise<Spool> {
     if (this.spool) return this.spool;
-    this.spoolPath = join(this.deps.spoolDir, `fh-${this.fh}`);
-    const f = await open(this.spoolPath, "w+");
-    this.spool = f;
+    const spool = new Spool(join(this.deps.spoolDir, `fh-${this.fh}`));
+    this.spool = spool;
     if (keepContent && this.sizeBytes > 0) {
-      let at = 0;
       for await (const part of this.deps.client.createReadStream(this.path(), { version: this.version })) {
-        await f.write(part as Buffer, 0, (part as Buffer).byteLength, at);
-        at += (part as Buffer).byteLength;
+        await spool.write(part as Buffer, spool.sizeBytes);
       }
     }
     this.whole = null;
     await this.stream?.iterator.return?.();
     this.stream = null;
-    return f;
+    return spool;
   }
 
   /** Created by this handle: the first commit creates the file (even empty, as `touch` wants). */
@@ -150,11 +145,7 @@ export class OpenFile {
   write(offset: number, data: Buffer): Promise<number> {
     return this.serial(async () => {
       const f = await this.ensureSpool(true);
-      let done = 0;
-      while (done < data.byteLength) {
-        const { bytesWritten } = await f.write(data, done, data.byteLength - done, offset + done);
-        done += bytesWritten;
-      }
+      await f.write(data, offset);
       this.sizeBytes = Math.max(this.sizeBytes, offset + data.byteLength);
       this.dirty = !this.orphaned;
       this.mtimeMs = Date.now();
@@ -179,11 +170,9 @@ export class OpenFile {
       if (!this.dirty) return;
       const path = this.path();
       try {
-        const r = await this.deps.client.writeFile(
-          path,
-          this.spoolPath ? createReadStream(this.spoolPath, { highWaterMark: 1024 * 1024 }) : Buffer.alloc(0),
-          { expectedVersion: this.version },
-        );
+        const r = await this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
+          expectedVersion: this.version,
+        });
         this.version = r.version;
         this.dirty = false;
       } catch (err) {
@@ -204,10 +193,8 @@ export class OpenFile {
       await this.stream?.iterator.return?.();
       this.stream = null;
       this.whole = null;
-      if (this.spool) await this.spool.close();
-      if (this.spoolPath) await rm(this.spoolPath, { force: true });
+      await this.spool?.close();
       this.spool = null;
-      this.spoolPath = null;
     });
   }
 }

@@ -78,6 +78,7 @@ export class FuseSession {
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private statfsCache: { atMs: number; reply: Buffer } | null = null;
+  private readonly dirStats = new Map<string, { st: StatResponse; atMs: number }>();
   /** Resolves when the kernel sends DESTROY (unmounted). */
   onDestroy: () => void = () => undefined;
 
@@ -251,8 +252,20 @@ export class FuseSession {
 
   private async attrOf(ino: bigint): Promise<Attr> {
     const path = this.pathOf(ino);
+    // Created here and not committed yet: the cluster has nothing to say, skip the round trip.
+    const pending = [...this.files.values()].find((f) => f.ino === ino && f.version === 0);
+    if (pending) {
+      const m = pending.mtimeMs;
+      return this.attr(ino, {
+        path,
+        type: "file",
+        sizeBytes: pending.sizeBytes,
+        createdAtMs: m,
+        modifiedAtMs: m,
+      });
+    }
     try {
-      return this.attr(ino, await this.client.stat(path));
+      return this.attr(ino, await this.statDir(path));
     } catch (err) {
       // Unlinked while open (or not committed yet): the open handle still knows its file.
       const open = [...this.files.values()].find((f) => f.ino === ino);
@@ -265,6 +278,23 @@ export class FuseSession {
       }
       throw err;
     }
+  }
+
+  /**
+   * Stat, with a directory's answer reused for `attrValidMs`: the kernel drops a directory's cached
+   * attributes after every create in it, and asking the leader again each time would double the cost
+   * of writing small files. The bound is the same one the kernel's own caches give (README "Mount").
+   */
+  private async statDir(path: string): Promise<StatResponse> {
+    const now = Date.now();
+    const hit = this.dirStats.get(path);
+    if (hit && now - hit.atMs < this.opts.attrValidMs) return hit.st;
+    const st = await this.client.stat(path);
+    if (st.type === "dir") {
+      if (this.dirStats.size >= 10_000) this.dirStats.clear();
+      this.dirStats.set(path, { st, atMs: now });
+    }
+    return st;
   }
 
   private entry(path: string, s: StatResponse): Buffer {
@@ -433,6 +463,7 @@ export class FuseSession {
     const ino = this.nodes.peek(path);
     for (const f of this.files.values()) if (f.ino === ino) await f.orphan();
     await this.client.rm(path);
+    this.dirStats.delete(path);
     this.nodes.unlinked(path);
     return null;
   }
@@ -477,6 +508,7 @@ export class FuseSession {
         ],
       );
     }
+    this.dirStats.clear();
     this.nodes.renamed(from, to);
     return null;
   }

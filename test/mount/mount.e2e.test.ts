@@ -133,6 +133,25 @@ describe("raftfs mount (real cluster, real kernel)", () => {
     }
   }, 60_000);
 
+  test("touch commits an empty file; sparse writes past the in-memory spool read back with zeros", async () => {
+    await sh("touch", [join(a.dir, "empty")]);
+    expect(JSON.parse((await cluster.cli(["stat", "--json", "/empty"])).stdout)).toMatchObject({
+      sizeBytes: 0,
+    });
+
+    const h = await fsp.open(join(a.dir, "sparse.bin"), "w");
+    const head = randomBytes(1000);
+    const tail = randomBytes(300_000);
+    await h.write(head, 0, head.byteLength, 0);
+    // Seen by this mount before the commit, with the size written so far.
+    expect((await h.stat()).size).toBe(1000);
+    await h.write(tail, 0, tail.byteLength, 1_500_000); // past 1 MiB: the spool spills to disk
+    await h.close();
+    const want = Buffer.concat([head, Buffer.alloc(1_500_000 - 1000), tail]);
+    expect((await cluster.cli(["cat", "/sparse.bin"])).stdoutBytes.equals(want)).toBe(true);
+    expect((await fsp.readFile(join(b.dir, "sparse.bin"))).equals(want)).toBe(true);
+  }, 60_000);
+
   test("close-to-open: a file closed in one mount is read whole in the other; a conflicting close fails", async () => {
     const content = randomBytes(200_000);
     await fsp.writeFile(join(a.dir, "shared.bin"), content);
