@@ -24,6 +24,12 @@ export interface HandleDeps {
   /** The handle's current path (a rename while open moves it). */
   pathOf: () => string | undefined;
   log: (line: string) => void;
+  /** The fencing token of an exclusive lock this mount holds on the path, to commit under it. */
+  lockTokenFor: (path: string) => number | undefined;
+}
+
+function fence(lockToken: number | undefined): { lockToken?: number } {
+  return lockToken === undefined ? {} : { lockToken };
 }
 
 export class OpenFile {
@@ -172,6 +178,7 @@ export class OpenFile {
       try {
         const r = await this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
           expectedVersion: this.version,
+          ...fence(this.deps.lockTokenFor(path)),
         });
         this.version = r.version;
         this.dirty = false;

@@ -13,6 +13,7 @@ import type { StatResponse } from "../common/protocol/index.js";
 import type { FuseDevice } from "./device.js";
 import { ERRNO, Errno, errnoOf } from "./errno.js";
 import { OpenFile } from "./handles.js";
+import { FUSE_LK_FLOCK, MountLocks, parseLockIn } from "./locks.js";
 import { childPath, NodeTable } from "./nodes.js";
 import {
   type Attr,
@@ -55,6 +56,7 @@ export interface MountOptions {
 }
 
 const DATA_OPS: ReadonlySet<number> = new Set([
+  Op.SETLKW,
   Op.READ,
   Op.WRITE,
   Op.FLUSH,
@@ -73,6 +75,7 @@ export class FuseSession {
   readonly nodes = new NodeTable();
   private readonly files = new Map<bigint, OpenFile>();
   private readonly dirs = new Map<bigint, DirHandle>();
+  private readonly locks: MountLocks;
   private nextFh = 1n;
   private readonly spoolDir = mkdtempSync(join(tmpdir(), "raftfs-mount-"));
   private readonly uid = process.getuid?.() ?? 0;
@@ -86,7 +89,9 @@ export class FuseSession {
     private readonly client: RaftfsClient,
     private readonly device: FuseDevice,
     private readonly opts: MountOptions,
-  ) {}
+  ) {
+    this.locks = new MountLocks(client);
+  }
 
   /** Handles one raw request from the device. */
   handle(buf: Buffer): void {
@@ -172,12 +177,35 @@ export class FuseSession {
         );
         return encodeWriteOut(n);
       }
-      case Op.FLUSH:
+      case Op.FLUSH: {
+        const f = this.file(body.readBigUInt64LE(0));
+        await f.commit();
+        // close(2) by a lock owner ends its POSIX locks on the file (flock ones live to RELEASE).
+        const p = this.nodes.path(f.ino);
+        if (p !== undefined) await this.locks.release(p, body.readBigUInt64LE(16), true);
+        return null;
+      }
       case Op.FSYNC:
         await this.file(body.readBigUInt64LE(0)).commit();
         return null;
-      case Op.RELEASE:
-        return this.release(body.readBigUInt64LE(0));
+      case Op.RELEASE: {
+        const f = this.files.get(body.readBigUInt64LE(0));
+        const p = f ? this.nodes.path(f.ino) : undefined;
+        await this.release(body.readBigUInt64LE(0));
+        if (p !== undefined) await this.locks.release(p, body.readBigUInt64LE(16));
+        return null;
+      }
+      case Op.GETLK: {
+        const lk = parseLockIn(body);
+        return this.locks.test(this.pathOf(h.nodeid), lk.owner, lk.type);
+      }
+      case Op.SETLK:
+      case Op.SETLKW: {
+        const lk = parseLockIn(body);
+        const flock = (lk.lkFlags & FUSE_LK_FLOCK) !== 0;
+        await this.locks.set(this.pathOf(h.nodeid), lk.owner, lk.type, h.opcode === Op.SETLKW, flock);
+        return null;
+      }
       case Op.MKDIR:
         return this.mkdir(h.nodeid, names(body, 8, 1)[0]!);
       case Op.UNLINK:
@@ -310,6 +338,7 @@ export class FuseSession {
       spoolDir: this.spoolDir,
       pathOf: () => this.nodes.path(ino),
       log: this.opts.log,
+      lockTokenFor: (p) => this.locks.tokenFor(p),
     });
     this.files.set(fh, f);
     return f;
@@ -537,6 +566,7 @@ export class FuseSession {
 
   /** Commits and drops every open handle, removes the spool folder. */
   async close(): Promise<void> {
+    await this.locks.releaseAll();
     for (const [fh] of this.files) await this.release(fh);
     rmSync(this.spoolDir, { recursive: true, force: true });
   }

@@ -52,6 +52,8 @@ export const Op = {
 /** INIT flags we may ask for (each only if the kernel offered it). */
 export const InitFlag = {
   ASYNC_READ: 1 << 0,
+  POSIX_LOCKS: 1 << 1,
+  FLOCK_LOCKS: 1 << 10,
   ATOMIC_O_TRUNC: 1 << 3,
   BIG_WRITES: 1 << 5,
   AUTO_INVAL_DATA: 1 << 12,
@@ -166,6 +168,8 @@ export function parseInit(body: Buffer): InitIn {
 
 export function encodeInitOut(kernel: InitIn): Buffer {
   const wanted =
+    InitFlag.POSIX_LOCKS |
+    InitFlag.FLOCK_LOCKS |
     InitFlag.ATOMIC_O_TRUNC |
     InitFlag.BIG_WRITES |
     InitFlag.AUTO_INVAL_DATA |

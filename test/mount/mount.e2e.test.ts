@@ -4,7 +4,7 @@
  * life cycle (SIGTERM unmounts, a kill -9 leaves a stale mount that the next mount replaces).
  * The test process only drives the mounts, which run in child processes.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as fsp from "node:fs/promises";
@@ -170,6 +170,59 @@ describe("raftfs mount (real cluster, real kernel)", () => {
     expect(after.subarray(4).equals(content.subarray(4))).toBe(true);
     expect(b.log).toContain("/shared.bin: not committed, changed by another writer");
   }, 60_000);
+
+  test("flock and fcntl locks held through one mount block the other, and end with their holder", async () => {
+    await fsp.writeFile(join(a.dir, "locked.txt"), "v1");
+    for (const [name, hold, probe] of [
+      [
+        "flock",
+        ["flock", join(a.dir, "locked.txt"), "-c", "echo locked; sleep 60"],
+        ["flock", "-n", join(b.dir, "locked.txt"), "true"],
+      ],
+      [
+        "fcntl",
+        [
+          "python3",
+          "-c",
+          `import fcntl,time,sys\nf=open(${JSON.stringify(join(a.dir, "locked.txt"))},"r+")\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint("locked",flush=True)\ntime.sleep(60)`,
+        ],
+        [
+          "python3",
+          "-c",
+          `import fcntl\nf=open(${JSON.stringify(join(b.dir, "locked.txt"))},"r+")\nfcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)`,
+        ],
+      ],
+    ] as const) {
+      // Its own process group: flock(1) hands the locked descriptor to its child, which must die too.
+      const holder = spawn(hold[0], hold.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
+      let out = "";
+      holder.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      try {
+        await waitFor(`${name} holder`, async () => (out.includes("locked") ? true : null), 20_000);
+        const blocked = await sh(probe[0], probe.slice(1)).then(
+          () => 0,
+          (e: { code?: number }) => e.code ?? -1,
+        );
+        expect(blocked, `${name}: the other mount must not get the lock`).not.toBe(0);
+      } finally {
+        process.kill(-holder.pid!, "SIGKILL");
+      }
+      // The holder's death closes its file: the lock goes back to the cluster and the other mount gets it.
+      await waitFor(
+        `${name} lock released`,
+        async () =>
+          (await sh(probe[0], probe.slice(1)).then(
+            () => true,
+            () => false,
+          ))
+            ? true
+            : null,
+        20_000,
+      );
+    }
+  }, 90_000);
 
   test("SIGTERM unmounts cleanly; after kill -9 the stale mount is replaced by the next mount", async () => {
     const m = await TestMount.start(cluster.configPath);
