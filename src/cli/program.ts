@@ -21,6 +21,7 @@ import type { CliIo } from "./io.js";
 const files = () => import("./files.js");
 const launcher = () => import("./launcher.js");
 const lockCmd = () => import("./lock-command.js");
+const mountCmd = () => import("./mount-command.js");
 const processes = () => import("./processes.js");
 const status = () => import("./status-command.js");
 
@@ -173,6 +174,20 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .description("replicas, data nodes and chunk health (exit 5 if no leader answers)")
     .option("--json", "as JSON")
     .action(async (_o, cmd: Command) => (await status()).statusCommand(io, g(cmd), cmd.opts()));
+  program
+    .command("mount")
+    .description("mount the cluster at a folder (FUSE); in the background unless --foreground")
+    .argument("<dir>", "an existing, empty folder")
+    .option("--foreground", "serve in this process until SIGINT/SIGTERM or umount")
+    .option("--read-only", "refuse every change (EROFS)")
+    .action(async (dir: string, _o, cmd: Command) =>
+      (await mountCmd()).mountCommand(io, g(cmd), dir, cmd.opts()),
+    );
+  program
+    .command("umount")
+    .description("unmount a raftfs mount (its server commits open files and exits)")
+    .argument("<dir>")
+    .action(async (dir: string) => (await mountCmd()).umountCommand(io, dir));
   addAdminCommands(program, io, g);
   program
     .command("meta")

@@ -26,6 +26,8 @@ import {
   type VersionInfo,
   type VersionsResponse,
   type WireContent,
+  type WireTxnCondition,
+  type WireTxnOp,
 } from "../common/protocol/index.js";
 import { AdminApi } from "./admin.js";
 import { type CacheStats, ChunkCache } from "./chunk-cache.js";
@@ -385,6 +387,23 @@ export class RaftfsClient {
       throw err;
     } finally {
       this.metaCache?.invalidate(p);
+    }
+  }
+
+  /**
+   * Conditions and operations applied all-or-nothing as one log entry (e.g. a rename that replaces
+   * its target: delete + rename, which the mount needs for POSIX rename(2)).
+   */
+  async txn(conditions: WireTxnCondition[], ops: WireTxnOp[]): Promise<unknown> {
+    try {
+      return await this.sessions.mutate(META_ROUTES.txn, { conditions, ops });
+    } finally {
+      for (const op of ops) {
+        if (op.type === "rename") {
+          this.metaCache?.invalidate(op.from);
+          this.metaCache?.invalidate(op.to);
+        } else this.metaCache?.invalidate(op.path);
+      }
     }
   }
 

@@ -1,0 +1,154 @@
+/**
+ * /dev/fuse and the kernel mount: open the device, mount it with `mount -i -t fuse … -o fd=3` (the
+ * child inherits the descriptor as fd 3; no fusermount, no native addon), read requests and write
+ * replies. A read of /dev/fuse blocks until the kernel has a request, so it runs in a worker thread
+ * that loops `readSync` and posts each request to the main loop: the event loop that serves the mount
+ * never blocks, least of all on a call into its own mount.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, constants as fsc, openSync, readFileSync, writeSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
+import { READ_BUFFER_BYTES } from "./protocol.js";
+
+export const FUSE_DEVICE = "/dev/fuse";
+
+// The worker is plain CommonJS evaluated from a string, so the same code runs from src/ under a
+// TypeScript loader, from dist/ and from the CLI bundle. ENOENT: the request was interrupted before
+// we read it; EINTR/EAGAIN: retry; ENODEV: the file system was unmounted, the loop ends.
+const READER_SOURCE = `
+const { readSync } = require("node:fs");
+const { parentPort, workerData } = require("node:worker_threads");
+const buf = Buffer.alloc(workerData.bufferBytes);
+for (;;) {
+  let n;
+  try {
+    n = readSync(workerData.fd, buf, 0, buf.length, null);
+  } catch (err) {
+    if (err.code === "ENOENT" || err.code === "EINTR" || err.code === "EAGAIN") continue;
+    parentPort.postMessage({ end: err.code === "ENODEV" ? "unmounted" : String(err.message) });
+    break;
+  }
+  if (n === 0) { parentPort.postMessage({ end: "eof" }); break; }
+  const copy = new Uint8Array(n);
+  copy.set(buf.subarray(0, n));
+  parentPort.postMessage(copy, [copy.buffer]);
+}
+`;
+
+export interface FuseDevice {
+  /** Writes one reply (or notification); a reply to an interrupted request fails with ENOENT, ignored. */
+  write(buf: Buffer): void;
+  close(): void;
+}
+
+/** Runs a command; resolves with its exit code and stderr (first line), never throws on a bad code. */
+export function runCommand(
+  file: string,
+  args: string[],
+  extraFds: number[] = [],
+): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe", ...extraFds] });
+    let stderr = "";
+    child.stderr?.on("data", (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-2000);
+    });
+    child.once("error", (err) => resolve({ code: 127, stderr: err.message }));
+    child.once("exit", (code) => resolve({ code: code ?? 1, stderr: stderr.trim() }));
+  });
+}
+
+/** The mount points of the FUSE file systems named `raftfs` in /proc/self/mountinfo. */
+export function raftfsMounts(): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (!left || !right) continue;
+    const [fstype, source] = right.split(" ");
+    if (fstype === "fuse" && source === "raftfs") {
+      const point = left.split(" ")[4];
+      if (point)
+        out.push(point.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
+    }
+  }
+  return out;
+}
+
+/**
+ * What is at `dir`: nothing of ours, a live raftfs mount, or a stale one (its server died; the kernel
+ * answers ENOTCONN). The stat runs on the thread pool with a deadline: a hung server must not hang us.
+ */
+export async function mountState(dir: string): Promise<"none" | "live" | "stale"> {
+  if (!raftfsMounts().includes(dir)) return "none";
+  const probe = stat(dir).then(
+    () => "live" as const,
+    (err: NodeJS.ErrnoException) => (err.code === "ENOTCONN" ? ("stale" as const) : ("live" as const)),
+  );
+  const timeout = new Promise<"live">((resolve) => setTimeout(() => resolve("live"), 3000).unref());
+  return Promise.race([probe, timeout]);
+}
+
+/** Unmounts `dir` (lazily if busy or stale, so that it always goes). */
+export async function unmount(dir: string): Promise<{ ok: boolean; message: string }> {
+  const first = await runCommand("umount", [dir]);
+  if (first.code === 0) return { ok: true, message: "" };
+  const lazy = await runCommand("umount", ["-l", dir]);
+  return { ok: lazy.code === 0, message: lazy.code === 0 ? "" : lazy.stderr || first.stderr };
+}
+
+export interface MountedDevice {
+  device: FuseDevice;
+  /** Starts reading requests; `onEnd` runs once when the kernel ends the session (unmounted). */
+  start(onRequest: (buf: Buffer) => void, onEnd: (why: string) => void): void;
+}
+
+/** Opens /dev/fuse and mounts it at `dir`. Throws a one-line Error if either step fails. */
+export async function mountDevice(dir: string, opts: { readOnly: boolean }): Promise<MountedDevice> {
+  const fd = openSync(FUSE_DEVICE, fsc.O_RDWR);
+  const options = [
+    "fd=3",
+    "rootmode=40000",
+    `user_id=${process.getuid?.() ?? 0}`,
+    `group_id=${process.getgid?.() ?? 0}`,
+    "allow_other",
+    "default_permissions",
+    ...(opts.readOnly ? ["ro"] : []),
+  ].join(",");
+  const r = await runCommand("mount", ["-i", "-t", "fuse", "raftfs", dir, "-o", options], [fd]);
+  if (r.code !== 0) {
+    closeSync(fd);
+    throw new Error(`mount ${dir} failed: ${r.stderr || `exit ${r.code}`}`);
+  }
+  let closed = false;
+  const device: FuseDevice = {
+    write(buf) {
+      if (closed) return;
+      try {
+        writeSync(fd, buf);
+      } catch (err) {
+        // ENOENT: the request was interrupted and the kernel forgot it; nothing waits for the reply.
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
+  return {
+    device,
+    start(onRequest, onEnd) {
+      const worker = new Worker(READER_SOURCE, {
+        eval: true,
+        workerData: { fd, bufferBytes: READ_BUFFER_BYTES },
+      });
+      worker.on("message", (m: Uint8Array | { end: string }) => {
+        if (m instanceof Uint8Array) onRequest(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+        else onEnd(m.end);
+      });
+      worker.on("error", (err) => onEnd(err.message));
+    },
+  };
+}

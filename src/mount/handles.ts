@@ -1,0 +1,207 @@
+/**
+ * Open files, with close-to-open semantics (as NFS and AFS): an open pins the version it saw (one
+ * linearizable stat), reads serve that version, and writes go to a local spool file that becomes a
+ * new version on flush, fsync or release. The version opened is the commit's compare-and-set base,
+ * so a file changed by someone else meanwhile is not overwritten: the commit fails with EIO and the
+ * mount logs which file (README "Mount"). Each handle runs its operations one at a time, in order.
+ */
+import { join } from "node:path";
+import type { RaftfsClient } from "../client/index.js";
+import { Spool } from "./spool.js";
+
+/** Files up to this size are read once, whole, at the first READ; larger ones are streamed. */
+const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+
+interface Stream {
+  position: number;
+  iterator: AsyncIterator<Buffer>;
+  leftover: Buffer;
+}
+
+export interface HandleDeps {
+  client: RaftfsClient;
+  spoolDir: string;
+  /** The handle's current path (a rename while open moves it). */
+  pathOf: () => string | undefined;
+  log: (line: string) => void;
+  /** The fencing token of an exclusive lock this mount holds on the path, to commit under it. */
+  lockTokenFor: (path: string) => number | undefined;
+}
+
+function fence(lockToken: number | undefined): { lockToken?: number } {
+  return lockToken === undefined ? {} : { lockToken };
+}
+
+export class OpenFile {
+  /** Version of the cluster's file this handle is based on (0: created by us, not committed yet). */
+  version: number;
+  sizeBytes: number;
+  mtimeMs: number;
+  private spool: Spool | null = null;
+  private dirty = false;
+  /** Unlinked while open: reads go on from the local copy, writes are never committed (POSIX). */
+  private orphaned = false;
+  private whole: Buffer | null = null;
+  private stream: Stream | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly fh: bigint,
+    readonly ino: bigint,
+    base: { version: number; sizeBytes: number; mtimeMs: number },
+    private readonly deps: HandleDeps,
+  ) {
+    this.version = base.version;
+    this.sizeBytes = base.sizeBytes;
+    this.mtimeMs = base.mtimeMs;
+  }
+
+  /** True while local writes wait for a commit (GETATTR then reports the spool's size). */
+  get hasLocalChanges(): boolean {
+    return this.dirty;
+  }
+
+  /** Runs `fn` after every earlier operation of this handle. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private path(): string {
+    const p = this.deps.pathOf();
+    if (p === undefined) throw Object.assign(new Error("file is gone"), { code: "ENOENT" });
+    return p;
+  }
+
+  read(offset: number, size: number): Promise<Buffer> {
+    return this.serial(async () => {
+      if (offset >= this.sizeBytes || size === 0) return Buffer.alloc(0);
+      const want = Math.min(size, this.sizeBytes - offset);
+      if (this.spool) {
+        const buf = Buffer.alloc(want);
+        const bytesRead = await this.spool.read(buf, want, offset);
+        return buf.subarray(0, bytesRead);
+      }
+      if (this.sizeBytes <= WHOLE_READ_MAX_BYTES) {
+        this.whole ??= await this.deps.client.readFile(this.path(), { version: this.version });
+        return this.whole.subarray(offset, offset + want);
+      }
+      return this.streamRead(offset, want);
+    });
+  }
+
+  /** Sequential reads continue one stream; a seek starts another at the new offset. */
+  private async streamRead(offset: number, want: number): Promise<Buffer> {
+    if (!this.stream || this.stream.position !== offset) {
+      await this.stream?.iterator.return?.();
+      const s = this.deps.client.createReadStream(this.path(), { version: this.version, start: offset });
+      this.stream = { position: offset, iterator: s[Symbol.asyncIterator](), leftover: Buffer.alloc(0) };
+    }
+    const st = this.stream;
+    const parts: Buffer[] = [];
+    let have = 0;
+    if (st.leftover.byteLength > 0) {
+      parts.push(st.leftover);
+      have = st.leftover.byteLength;
+    }
+    while (have < want) {
+      const r = await st.iterator.next();
+      if (r.done) break;
+      parts.push(r.value);
+      have += r.value.byteLength;
+    }
+    const all = Buffer.concat(parts);
+    st.leftover = all.subarray(Math.min(want, all.byteLength));
+    const out = all.subarray(0, Math.min(want, all.byteLength));
+    st.position += out.byteLength;
+    return out;
+  }
+
+  /** Creates the spool; with `keepContent`, fills it with the opened version first. */
+  private async ensureSpool(keepContent: boolean): Promise<Spool> {
+    if (this.spool) return this.spool;
+    const spool = new Spool(join(this.deps.spoolDir, `fh-${this.fh}`));
+    this.spool = spool;
+    if (keepContent && this.sizeBytes > 0) {
+      for await (const part of this.deps.client.createReadStream(this.path(), { version: this.version })) {
+        await spool.write(part as Buffer, spool.sizeBytes);
+      }
+    }
+    this.whole = null;
+    await this.stream?.iterator.return?.();
+    this.stream = null;
+    return spool;
+  }
+
+  /** Created by this handle: the first commit creates the file (even empty, as `touch` wants). */
+  markNew(): void {
+    this.dirty = true;
+  }
+
+  /** The name is about to be removed: keep the content readable through this handle. */
+  orphan(): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureSpool(true);
+      this.orphaned = true;
+      this.dirty = false;
+    });
+  }
+
+  write(offset: number, data: Buffer): Promise<number> {
+    return this.serial(async () => {
+      const f = await this.ensureSpool(true);
+      await f.write(data, offset);
+      this.sizeBytes = Math.max(this.sizeBytes, offset + data.byteLength);
+      this.dirty = !this.orphaned;
+      this.mtimeMs = Date.now();
+      return data.byteLength;
+    });
+  }
+
+  truncate(sizeBytes: number): Promise<void> {
+    return this.serial(async () => {
+      if (sizeBytes === this.sizeBytes && this.spool) return;
+      const f = await this.ensureSpool(sizeBytes > 0);
+      await f.truncate(sizeBytes);
+      this.sizeBytes = sizeBytes;
+      this.dirty = !this.orphaned;
+      this.mtimeMs = Date.now();
+    });
+  }
+
+  /** Commits the spool as a new version (no-op when nothing changed); resolves after the Raft commit. */
+  commit(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.dirty) return;
+      const path = this.path();
+      try {
+        const r = await this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
+          expectedVersion: this.version,
+          ...fence(this.deps.lockTokenFor(path)),
+        });
+        this.version = r.version;
+        this.dirty = false;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === "VERSION_MISMATCH" || code === "CONDITION_FAILED") {
+          this.deps.log(
+            `raftfs mount: ${path}: not committed, changed by another writer since open (base v${this.version})`,
+          );
+        }
+        throw err;
+      }
+    });
+  }
+
+  /** Drops the spool (after the final commit attempt). */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      await this.stream?.iterator.return?.();
+      this.stream = null;
+      this.whole = null;
+      await this.spool?.close();
+      this.spool = null;
+    });
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Runs one mount: connects the client, mounts /dev/fuse at the folder (replacing a stale mount left
+ * by a killed server), serves requests until unmounted, and unmounts cleanly on SIGINT/SIGTERM.
+ */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { type ConnectOptions, connect } from "../client/index.js";
+import { FUSE_DEVICE, mountDevice, mountState, unmount } from "./device.js";
+import { FuseSession } from "./ops.js";
+
+export interface RunMountOptions {
+  dir: string;
+  connect: ConnectOptions;
+  readOnly?: boolean;
+  attrValidMs?: number;
+  log?: (line: string) => void;
+  /** Called once the kernel has mounted the folder (INIT answered). */
+  onReady?: () => void;
+}
+
+/** A failure to mount, with the one line the CLI prints and its exit code (2: usage or set-up). */
+export class MountError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = "MountError";
+  }
+}
+
+export interface RunningMount {
+  /** Resolves when the mount has ended (unmounted by us or by `umount`). */
+  done: Promise<void>;
+  /** Unmounts (clean: open files are committed first) and waits for the end. */
+  stop(): Promise<void>;
+}
+
+export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const dir = resolve(opts.dir);
+  if (!existsSync(FUSE_DEVICE))
+    throw new MountError(
+      `raftfs: ${FUSE_DEVICE} is missing: no FUSE on this machine (load the fuse module)`,
+      2,
+    );
+  const state = await mountState(dir);
+  if (state === "live") throw new MountError(`raftfs: ${dir} is already mounted`, 2);
+  if (state === "stale") {
+    log(`raftfs mount: ${dir}: replacing a stale mount (its server died)`);
+    const u = await unmount(dir);
+    if (!u.ok) throw new MountError(`raftfs: cannot remove the stale mount at ${dir}: ${u.message}`, 1);
+  }
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new MountError(`raftfs: ${dir} is not a directory`, 2);
+  const client = await connect(opts.connect);
+  const deadlineMs = opts.connect.deadlineMs ?? 10_000;
+  let mounted: Awaited<ReturnType<typeof mountDevice>>;
+  try {
+    mounted = await mountDevice(dir, { readOnly: opts.readOnly ?? false });
+  } catch (err) {
+    await client.close();
+    throw new MountError(`raftfs: ${(err as Error).message}`, 1);
+  }
+  const session = new FuseSession(client, mounted.device, {
+    readOnly: opts.readOnly ?? false,
+    attrValidMs: opts.attrValidMs ?? 1000,
+    metaDeadlineMs: deadlineMs + 2000,
+    dataDeadlineMs: Math.max(120_000, deadlineMs),
+    log,
+  });
+  let finish: () => void = () => undefined;
+  const ended = new Promise<void>((r) => {
+    finish = r;
+  });
+  let ready = false;
+  mounted.start(
+    (buf) => {
+      session.handle(buf);
+      if (!ready) {
+        ready = true;
+        opts.onReady?.();
+      }
+    },
+    (why) => {
+      if (why !== "unmounted" && why !== "eof") log(`raftfs mount: ${dir}: device closed: ${why}`);
+      finish();
+    },
+  );
+  const done = ended.then(async () => {
+    await session.close();
+    mounted.device.close();
+    await client.close();
+  });
+  let stopping: Promise<void> | null = null;
+  return {
+    done,
+    stop() {
+      stopping ??= (async () => {
+        const u = await unmount(dir);
+        if (!u.ok) log(`raftfs mount: umount ${dir}: ${u.message}`);
+        await done;
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Inode numbers for paths. The kernel holds a node id from the LOOKUP (or CREATE, MKDIR) that named it
+ * until a FORGET returns its lookup count, so the table holds exactly the nodes the kernel caches, and
+ * is bounded: past `maxNodes` a lookup fails with ENFILE instead of growing without end (the kernel
+ * forgets nodes under memory pressure, freeing room). A rename moves the paths of the node and of
+ * every node below it, so open handles follow their file as POSIX wants.
+ */
+import { ROOT_INO } from "./protocol.js";
+
+interface Node {
+  path: string;
+  lookups: number;
+}
+
+export class NodeTable {
+  private readonly byIno = new Map<bigint, Node>();
+  private readonly byPath = new Map<string, bigint>();
+  private nextIno = ROOT_INO + 1n;
+
+  constructor(private readonly maxNodes = 1_000_000) {
+    this.byIno.set(ROOT_INO, { path: "/", lookups: 1 });
+    this.byPath.set("/", ROOT_INO);
+  }
+
+  get size(): number {
+    return this.byIno.size;
+  }
+
+  path(ino: bigint): string | undefined {
+    return this.byIno.get(ino)?.path;
+  }
+
+  /** The node id for `path`, counting one more kernel reference; null when the table is full. */
+  lookup(path: string): bigint | null {
+    const known = this.byPath.get(path);
+    if (known !== undefined) {
+      const n = this.byIno.get(known)!;
+      n.lookups++;
+      return known;
+    }
+    if (this.byIno.size >= this.maxNodes) return null;
+    const ino = this.nextIno++;
+    this.byIno.set(ino, { path, lookups: 1 });
+    this.byPath.set(path, ino);
+    return ino;
+  }
+
+  /** The id a path has now, without counting a reference (readdir entries, attributes). */
+  peek(path: string): bigint | undefined {
+    return this.byPath.get(path);
+  }
+
+  forget(ino: bigint, count: number): void {
+    if (ino === ROOT_INO) return;
+    const n = this.byIno.get(ino);
+    if (!n) return;
+    n.lookups -= count;
+    if (n.lookups > 0) return;
+    this.byIno.delete(ino);
+    if (this.byPath.get(n.path) === ino) this.byPath.delete(n.path);
+  }
+
+  /** The path is gone (unlink, rmdir): its node keeps its id for open handles but no longer owns the name. */
+  unlinked(path: string): void {
+    this.byPath.delete(path);
+  }
+
+  /** `from` (and everything below it) is now at `to`. */
+  renamed(from: string, to: string): void {
+    this.byPath.delete(to);
+    const prefix = `${from}/`;
+    const moved: [string, bigint][] = [];
+    for (const [p, ino] of this.byPath) {
+      if (p === from || p.startsWith(prefix)) moved.push([p, ino]);
+    }
+    for (const [p, ino] of moved) {
+      const next = to + p.slice(from.length);
+      this.byPath.delete(p);
+      this.byPath.set(next, ino);
+      const n = this.byIno.get(ino);
+      if (n) n.path = next;
+    }
+  }
+}
+
+/** `parent`/`name` as an absolute normalized path. */
+export function childPath(parent: string, name: string): string {
+  return parent === "/" ? `/${name}` : `${parent}/${name}`;
+}

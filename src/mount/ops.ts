@@ -1,0 +1,575 @@
+/**
+ * The FUSE operations onto the client library: one method per opcode, translating arguments, results
+ * and errors and nothing else (file semantics live in handles.ts, node ids in nodes.ts). Every
+ * request gets exactly one reply, within a deadline: a cluster that does not answer becomes EIO,
+ * never a hung program.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { RaftfsClient } from "../client/index.js";
+import { DfsError } from "../common/errors.js";
+import type { StatResponse } from "../common/protocol/index.js";
+import type { FuseDevice } from "./device.js";
+import { ERRNO, Errno, errnoOf } from "./errno.js";
+import { OpenFile } from "./handles.js";
+import { FUSE_LK_FLOCK, MountLocks, parseLockIn } from "./locks.js";
+import { childPath, NodeTable } from "./nodes.js";
+import {
+  type Attr,
+  DT_DIR,
+  DT_REG,
+  encodeAttrOut,
+  encodeDirent,
+  encodeEntry,
+  encodeInitOut,
+  encodeOpenOut,
+  encodeReply,
+  encodeStatfs,
+  encodeWriteOut,
+  Fattr,
+  names,
+  O_ACCMODE,
+  O_TRUNC,
+  Op,
+  parseInit,
+  parseIo,
+  parseRequest,
+  parseSetattr,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  type Request,
+  ROOT_INO,
+  S_IFDIR,
+  S_IFREG,
+  WRITE_IN_BYTES,
+} from "./protocol.js";
+
+export interface MountOptions {
+  readOnly: boolean;
+  /** How long the kernel may cache attributes and names: the bound on seeing others' changes. */
+  attrValidMs: number;
+  /** A request still unanswered after this long gets EIO (data transfers get `dataDeadlineMs`). */
+  metaDeadlineMs: number;
+  dataDeadlineMs: number;
+  log: (line: string) => void;
+}
+
+const DATA_OPS: ReadonlySet<number> = new Set([
+  Op.SETLKW,
+  Op.READ,
+  Op.WRITE,
+  Op.FLUSH,
+  Op.FSYNC,
+  Op.RELEASE,
+  Op.SETATTR,
+]);
+/** Requests the kernel expects no reply to. */
+const NO_REPLY: ReadonlySet<number> = new Set([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
+
+interface DirHandle {
+  entries: { name: string; type: number; path: string }[];
+}
+
+export class FuseSession {
+  readonly nodes = new NodeTable();
+  private readonly files = new Map<bigint, OpenFile>();
+  private readonly dirs = new Map<bigint, DirHandle>();
+  private readonly locks: MountLocks;
+  private nextFh = 1n;
+  private readonly spoolDir = mkdtempSync(join(tmpdir(), "raftfs-mount-"));
+  private readonly uid = process.getuid?.() ?? 0;
+  private readonly gid = process.getgid?.() ?? 0;
+  private statfsCache: { atMs: number; reply: Buffer } | null = null;
+  private readonly dirStats = new Map<string, { st: StatResponse; atMs: number }>();
+  /** Resolves when the kernel sends DESTROY (unmounted). */
+  onDestroy: () => void = () => undefined;
+
+  constructor(
+    private readonly client: RaftfsClient,
+    private readonly device: FuseDevice,
+    private readonly opts: MountOptions,
+  ) {
+    this.locks = new MountLocks(client);
+  }
+
+  /** Handles one raw request from the device. */
+  handle(buf: Buffer): void {
+    let req: Request;
+    try {
+      req = parseRequest(buf);
+    } catch (err) {
+      this.opts.log(`raftfs mount: ${(err as Error).message}`);
+      return;
+    }
+    const { opcode, unique } = req.header;
+    let replied = false;
+    const reply = (errno: number, payload?: Buffer) => {
+      if (replied || NO_REPLY.has(opcode)) return;
+      replied = true;
+      this.device.write(encodeReply(unique, errno, payload));
+    };
+    const budget = DATA_OPS.has(opcode) ? this.opts.dataDeadlineMs : this.opts.metaDeadlineMs;
+    const timer = setTimeout(() => {
+      this.opts.log(`raftfs mount: opcode ${opcode} unanswered after ${budget} ms: EIO`);
+      reply(ERRNO.EIO);
+    }, budget);
+    this.dispatch(req).then(
+      (payload) => {
+        clearTimeout(timer);
+        reply(0, payload ?? undefined);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        const errno = errnoOf(err);
+        if (errno === ERRNO.EIO) this.opts.log(`raftfs mount: opcode ${opcode}: ${(err as Error).message}`);
+        reply(errno);
+      },
+    );
+  }
+
+  private async dispatch(req: Request): Promise<Buffer | null> {
+    const { header: h, body } = req;
+    switch (h.opcode) {
+      case Op.INIT:
+        return encodeInitOut(parseInit(body));
+      case Op.DESTROY:
+        this.onDestroy();
+        return null;
+      case Op.LOOKUP:
+        return this.lookup(h.nodeid, names(body, 0, 1)[0]!);
+      case Op.FORGET:
+        this.nodes.forget(h.nodeid, Number(body.readBigUInt64LE(0)));
+        return null;
+      case Op.BATCH_FORGET: {
+        const count = body.readUInt32LE(0);
+        for (let i = 0; i < count; i++) {
+          const at = 8 + i * 16;
+          this.nodes.forget(body.readBigUInt64LE(at), Number(body.readBigUInt64LE(at + 8)));
+        }
+        return null;
+      }
+      case Op.GETATTR:
+        return encodeAttrOut(await this.attrOf(h.nodeid), this.opts.attrValidMs);
+      case Op.SETATTR:
+        return this.setattr(h.nodeid, body);
+      case Op.OPENDIR:
+        return this.opendir(h.nodeid);
+      case Op.READDIR:
+        return this.readdir(body);
+      case Op.RELEASEDIR:
+        this.dirs.delete(body.readBigUInt64LE(0));
+        return null;
+      case Op.OPEN:
+        return this.open(h.nodeid, body.readUInt32LE(0));
+      case Op.CREATE:
+        return this.create(h.nodeid, body.readUInt32LE(0), names(body, 16, 1)[0]!);
+      case Op.READ: {
+        const io = parseIo(body);
+        return this.file(io.fh).read(io.offset, io.size);
+      }
+      case Op.WRITE: {
+        const io = parseIo(body);
+        this.writable();
+        const n = await this.file(io.fh).write(
+          io.offset,
+          body.subarray(WRITE_IN_BYTES, WRITE_IN_BYTES + io.size),
+        );
+        return encodeWriteOut(n);
+      }
+      case Op.FLUSH: {
+        const f = this.file(body.readBigUInt64LE(0));
+        await f.commit();
+        // close(2) by a lock owner ends its POSIX locks on the file (flock ones live to RELEASE).
+        const p = this.nodes.path(f.ino);
+        if (p !== undefined) await this.locks.release(p, body.readBigUInt64LE(16), true);
+        return null;
+      }
+      case Op.FSYNC:
+        await this.file(body.readBigUInt64LE(0)).commit();
+        return null;
+      case Op.RELEASE: {
+        const f = this.files.get(body.readBigUInt64LE(0));
+        const p = f ? this.nodes.path(f.ino) : undefined;
+        await this.release(body.readBigUInt64LE(0));
+        if (p !== undefined) await this.locks.release(p, body.readBigUInt64LE(16));
+        return null;
+      }
+      case Op.GETLK: {
+        const lk = parseLockIn(body);
+        return this.locks.test(this.pathOf(h.nodeid), lk.owner, lk.type);
+      }
+      case Op.SETLK:
+      case Op.SETLKW: {
+        const lk = parseLockIn(body);
+        const flock = (lk.lkFlags & FUSE_LK_FLOCK) !== 0;
+        await this.locks.set(this.pathOf(h.nodeid), lk.owner, lk.type, h.opcode === Op.SETLKW, flock);
+        return null;
+      }
+      case Op.MKDIR:
+        return this.mkdir(h.nodeid, names(body, 8, 1)[0]!);
+      case Op.UNLINK:
+        return this.remove(h.nodeid, names(body, 0, 1)[0]!, "file");
+      case Op.RMDIR:
+        return this.remove(h.nodeid, names(body, 0, 1)[0]!, "dir");
+      case Op.RENAME: {
+        const [from, to] = names(body, 8, 2);
+        return this.rename(h.nodeid, from!, body.readBigUInt64LE(0), to!, 0);
+      }
+      case Op.RENAME2: {
+        const [from, to] = names(body, 16, 2);
+        return this.rename(h.nodeid, from!, body.readBigUInt64LE(0), to!, body.readUInt32LE(8));
+      }
+      case Op.STATFS:
+        return this.statfs();
+      case Op.ACCESS:
+      case Op.FSYNCDIR:
+        return null;
+      case Op.INTERRUPT:
+        return null;
+      case Op.LINK:
+      case Op.SYMLINK:
+      case Op.MKNOD:
+        // No hard links, symbolic links or device nodes in the namespace (README "Mount").
+        throw new Errno(ERRNO.EPERM);
+      default:
+        throw new Errno(ERRNO.ENOSYS);
+    }
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  private pathOf(ino: bigint): string {
+    const p = this.nodes.path(ino);
+    if (p === undefined) throw new Errno(ERRNO.ENOENT, `unknown node ${ino}`);
+    return p;
+  }
+
+  private writable(): void {
+    if (this.opts.readOnly) throw new Errno(ERRNO.EROFS);
+  }
+
+  private file(fh: bigint): OpenFile {
+    const f = this.files.get(fh);
+    if (!f) throw new Errno(ERRNO.EBADF);
+    return f;
+  }
+
+  private attr(ino: bigint, s: StatResponse): Attr {
+    const dir = s.type === "dir";
+    const attr: Attr = {
+      ino,
+      sizeBytes: dir ? 0 : (s.sizeBytes ?? 0),
+      mode: dir ? S_IFDIR | 0o755 : S_IFREG | 0o644,
+      nlink: dir ? 2 : 1,
+      uid: this.uid,
+      gid: this.gid,
+      atimeMs: s.modifiedAtMs,
+      mtimeMs: s.modifiedAtMs,
+      ctimeMs: s.modifiedAtMs,
+    };
+    // Writes not committed yet: the size and time this mount's programs already see.
+    for (const f of this.files.values()) {
+      if (f.ino === ino && f.hasLocalChanges) {
+        attr.sizeBytes = f.sizeBytes;
+        attr.mtimeMs = attr.ctimeMs = f.mtimeMs;
+      }
+    }
+    return attr;
+  }
+
+  private async attrOf(ino: bigint): Promise<Attr> {
+    const path = this.pathOf(ino);
+    // Created here and not committed yet: the cluster has nothing to say, skip the round trip.
+    const pending = [...this.files.values()].find((f) => f.ino === ino && f.version === 0);
+    if (pending) {
+      const m = pending.mtimeMs;
+      return this.attr(ino, {
+        path,
+        type: "file",
+        sizeBytes: pending.sizeBytes,
+        createdAtMs: m,
+        modifiedAtMs: m,
+      });
+    }
+    try {
+      return this.attr(ino, await this.statDir(path));
+    } catch (err) {
+      // Unlinked while open (or not committed yet): the open handle still knows its file.
+      const open = [...this.files.values()].find((f) => f.ino === ino);
+      if (open && err instanceof DfsError && err.code === "NOT_FOUND") {
+        const now = open.mtimeMs;
+        return {
+          ...this.attr(ino, { path, type: "file", createdAtMs: now, modifiedAtMs: now }),
+          sizeBytes: open.sizeBytes,
+        };
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Stat, with a directory's answer reused for `attrValidMs`: the kernel drops a directory's cached
+   * attributes after every create in it, and asking the leader again each time would double the cost
+   * of writing small files. The bound is the same one the kernel's own caches give (README "Mount").
+   */
+  private async statDir(path: string): Promise<StatResponse> {
+    const now = Date.now();
+    const hit = this.dirStats.get(path);
+    if (hit && now - hit.atMs < this.opts.attrValidMs) return hit.st;
+    const st = await this.client.stat(path);
+    if (st.type === "dir") {
+      if (this.dirStats.size >= 10_000) this.dirStats.clear();
+      this.dirStats.set(path, { st, atMs: now });
+    }
+    return st;
+  }
+
+  private entry(path: string, s: StatResponse): Buffer {
+    const ino = this.nodes.lookup(path);
+    if (ino === null) throw new Errno(ERRNO.ENFILE, "node table full");
+    return encodeEntry(this.attr(ino, s), this.opts.attrValidMs);
+  }
+
+  private addFile(ino: bigint, s: { version: number; sizeBytes: number; mtimeMs: number }): OpenFile {
+    const fh = this.nextFh++;
+    const f = new OpenFile(fh, ino, s, {
+      client: this.client,
+      spoolDir: this.spoolDir,
+      pathOf: () => this.nodes.path(ino),
+      log: this.opts.log,
+      lockTokenFor: (p) => this.locks.tokenFor(p),
+    });
+    this.files.set(fh, f);
+    return f;
+  }
+
+  // ------------------------------------------------------------ operations
+
+  private async lookup(parent: bigint, name: string): Promise<Buffer> {
+    const path = childPath(this.pathOf(parent), name);
+    try {
+      return this.entry(path, await this.client.stat(path));
+    } catch (err) {
+      // Created by this mount and not committed yet: the open handle answers for it.
+      const ino = this.nodes.peek(path);
+      if (ino !== undefined && err instanceof DfsError && err.code === "NOT_FOUND") {
+        const open = [...this.files.values()].find((f) => f.ino === ino && f.version === 0);
+        if (open) {
+          const m = open.mtimeMs;
+          return this.entry(path, {
+            path,
+            type: "file",
+            sizeBytes: open.sizeBytes,
+            createdAtMs: m,
+            modifiedAtMs: m,
+          });
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async setattr(ino: bigint, body: Buffer): Promise<Buffer> {
+    const s = parseSetattr(body);
+    if (s.valid & Fattr.SIZE) {
+      this.writable();
+      const open =
+        s.valid & Fattr.FH ? this.files.get(s.fh) : [...this.files.values()].find((f) => f.ino === ino);
+      if (open) await open.truncate(s.size);
+      else {
+        // truncate(2) on a path: a handle of our own, committed at once.
+        const st = await this.client.stat(this.pathOf(ino));
+        if (st.type === "dir") throw new Errno(ERRNO.EISDIR);
+        const f = this.addFile(ino, {
+          version: st.version ?? 0,
+          sizeBytes: st.sizeBytes ?? 0,
+          mtimeMs: st.modifiedAtMs,
+        });
+        try {
+          await f.truncate(s.size);
+          await f.commit();
+        } finally {
+          this.files.delete(f.fh);
+          await f.close();
+        }
+      }
+    }
+    // Mode, owner and times are accepted and not kept: the metadata has no field for them (README "Mount").
+    return encodeAttrOut(await this.attrOf(ino), this.opts.attrValidMs);
+  }
+
+  private async opendir(ino: bigint): Promise<Buffer> {
+    const path = this.pathOf(ino);
+    const list = await this.client.readdir(path, { withTypes: true });
+    const fh = this.nextFh++;
+    this.dirs.set(fh, {
+      entries: list.map((e) => ({ name: e.name, type: e.type === "dir" ? DT_DIR : DT_REG, path: e.path })),
+    });
+    return encodeOpenOut(fh, 0);
+  }
+
+  private readdir(body: Buffer): Buffer {
+    const { fh, offset, size } = parseIo(body);
+    const d = this.dirs.get(fh);
+    if (!d) throw new Errno(ERRNO.EBADF);
+    // Offsets: 0 ".", 1 "..", then the listing; each dirent carries the offset after it.
+    const all = [{ name: ".", type: DT_DIR, path: "" }, { name: "..", type: DT_DIR, path: "" }, ...d.entries];
+    const parts: Buffer[] = [];
+    let room = size;
+    for (let i = offset; i < all.length; i++) {
+      const e = all[i]!;
+      const ino = e.path ? (this.nodes.peek(e.path) ?? 0xffffffffn) : 1n;
+      const b = encodeDirent({ ino, nextOffset: i + 1, name: e.name, type: e.type }, room);
+      if (!b) break;
+      parts.push(b);
+      room -= b.byteLength;
+    }
+    return Buffer.concat(parts);
+  }
+
+  private async open(ino: bigint, flags: number): Promise<Buffer> {
+    const writing = (flags & O_ACCMODE) !== 0;
+    if (writing) this.writable();
+    const st = await this.client.stat(this.pathOf(ino));
+    if (st.type === "dir") throw new Errno(ERRNO.EISDIR);
+    const f = this.addFile(ino, {
+      version: st.version ?? 0,
+      sizeBytes: st.sizeBytes ?? 0,
+      mtimeMs: st.modifiedAtMs,
+    });
+    if (writing && flags & O_TRUNC && f.sizeBytes > 0) await f.truncate(0);
+    return encodeOpenOut(f.fh, 0);
+  }
+
+  /**
+   * The file is created in the cluster by its first commit (flush/close), not here: one Raft write per
+   * small file instead of two. Until then this mount answers for it from the open handle; other
+   * clients see it at close, as close-to-open promises. The kernel sends CREATE only after a negative
+   * LOOKUP, so a name taken meanwhile by another client is a conflict at close (EIO, logged).
+   */
+  private async create(parent: bigint, _flags: number, name: string): Promise<Buffer> {
+    this.writable();
+    const path = childPath(this.pathOf(parent), name);
+    const now = Date.now();
+    const entry = this.entry(path, { path, type: "file", sizeBytes: 0, createdAtMs: now, modifiedAtMs: now });
+    const ino = entry.readBigUInt64LE(0);
+    const f = this.addFile(ino, { version: 0, sizeBytes: 0, mtimeMs: now });
+    f.markNew();
+    return Buffer.concat([entry, encodeOpenOut(f.fh, 0)]);
+  }
+
+  private async release(fh: bigint): Promise<null> {
+    const f = this.files.get(fh);
+    if (!f) return null;
+    try {
+      await f.commit();
+    } catch (err) {
+      // close(2) has already returned (FLUSH carried its error); the log keeps this one.
+      this.opts.log(
+        `raftfs mount: ${this.nodes.path(f.ino) ?? "?"}: last commit failed: ${(err as Error).message}`,
+      );
+    } finally {
+      this.files.delete(fh);
+      await f.close();
+    }
+    return null;
+  }
+
+  private async mkdir(parent: bigint, name: string): Promise<Buffer> {
+    this.writable();
+    const path = childPath(this.pathOf(parent), name);
+    await this.client.mkdir(path);
+    return this.entry(path, await this.client.stat(path));
+  }
+
+  private async remove(parent: bigint, name: string, kind: "file" | "dir"): Promise<null> {
+    this.writable();
+    const path = childPath(this.pathOf(parent), name);
+    const st = await this.client.stat(path);
+    if (kind === "file" && st.type === "dir") throw new Errno(ERRNO.EISDIR);
+    if (kind === "dir" && st.type !== "dir") throw new Errno(ERRNO.ENOTDIR);
+    const ino = this.nodes.peek(path);
+    for (const f of this.files.values()) if (f.ino === ino) await f.orphan();
+    await this.client.rm(path);
+    this.dirStats.delete(path);
+    this.nodes.unlinked(path);
+    return null;
+  }
+
+  private async rename(
+    parent: bigint,
+    name: string,
+    newParent: bigint,
+    newName: string,
+    flags: number,
+  ): Promise<null> {
+    this.writable();
+    if (flags & RENAME_EXCHANGE) throw new Errno(ERRNO.EINVAL, "RENAME_EXCHANGE is not supported");
+    const from = childPath(this.pathOf(parent), name);
+    const to = childPath(this.pathOf(newParent), newName);
+    if (from === to) return null;
+    if (to.startsWith(`${from}/`)) throw new Errno(ERRNO.EINVAL);
+    const src = await this.client.stat(from);
+    let dst: StatResponse | null = null;
+    try {
+      dst = await this.client.stat(to);
+    } catch (err) {
+      if (!(err instanceof DfsError && err.code === "NOT_FOUND")) throw err;
+    }
+    if (dst === null) await this.client.rename(from, to);
+    else {
+      if (flags & RENAME_NOREPLACE) throw new Errno(ERRNO.EEXIST);
+      if (src.type === "dir" && dst.type !== "dir") throw new Errno(ERRNO.ENOTDIR);
+      if (src.type !== "dir" && dst.type === "dir") throw new Errno(ERRNO.EISDIR);
+      const replaced = this.nodes.peek(to);
+      for (const f of this.files.values()) if (f.ino === replaced) await f.orphan();
+      // Replace atomically: both in one log entry, and only if the target is still what we saw.
+      const cond =
+        dst.type === "dir"
+          ? { kind: "exists" as const, path: to, exists: true }
+          : { kind: "version" as const, path: to, version: dst.version ?? 0 };
+      await this.client.txn(
+        [cond],
+        [
+          { type: "delete", path: to },
+          { type: "rename", from, to },
+        ],
+      );
+    }
+    this.dirStats.clear();
+    this.nodes.renamed(from, to);
+    return null;
+  }
+
+  private async statfs(): Promise<Buffer> {
+    const now = Date.now();
+    if (this.statfsCache && now - this.statfsCache.atMs < 5000) return this.statfsCache.reply;
+    const s = await this.client.status();
+    const live = s.data.filter((d) => d.alive && d.state !== "removed");
+    const capacity = live.reduce((a, d) => a + d.capacityBytes, 0);
+    const free = live.reduce((a, d) => a + d.freeBytes, 0);
+    // Every byte is stored `replication` times; report what a user can still write.
+    const r = Math.max(1, Math.min(3, live.length));
+    const bsize = 4096;
+    const reply = encodeStatfs({
+      blocks: Math.floor(capacity / r / bsize),
+      bfree: Math.floor(free / r / bsize),
+      bavail: Math.floor(free / r / bsize),
+      files: 1_000_000_000,
+      ffree: 1_000_000_000,
+      bsize,
+    });
+    this.statfsCache = { atMs: now, reply };
+    return reply;
+  }
+
+  /** Commits and drops every open handle, removes the spool folder. */
+  async close(): Promise<void> {
+    await this.locks.releaseAll();
+    for (const [fh] of this.files) await this.release(fh);
+    rmSync(this.spoolDir, { recursive: true, force: true });
+  }
+}
+
+export { ROOT_INO };
