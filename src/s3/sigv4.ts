@@ -175,7 +175,7 @@ function parse(req: SignedRequest, headers: Map<string, string>): Parsed {
       signedHeaders: signed.split(";"),
       signature,
       amzDate,
-      payloadHash: headers.get("x-amz-content-sha256") ?? UNSIGNED_PAYLOAD,
+      payloadHash: headers.get("x-amz-content-sha256") ?? get("X-Amz-Content-Sha256") ?? UNSIGNED_PAYLOAD,
       queryPairs: pairs.filter(([k]) => k !== "X-Amz-Signature"),
       presigned: { expiresS: expires },
     };

@@ -10,6 +10,13 @@ import { CLI, freePort, startCluster, type TestCluster, waitFor } from "../suppo
 export const ACCESS_KEY = "testkey";
 export const SECRET_KEY = "test-secret-key-0123";
 
+export interface SdkOptions {
+  secret?: string;
+  accessKey?: string;
+  clockOffsetMs?: number;
+  maxAttempts?: number;
+}
+
 export interface S3Env {
   cluster: TestCluster;
   gateway: ChildProcess;
@@ -17,7 +24,7 @@ export interface S3Env {
   s3: S3Client;
   fs: RaftfsClient;
   /** An SDK client with other credentials or options. */
-  sdk(opts?: { secret?: string; accessKey?: string; clockOffsetMs?: number }): S3Client;
+  sdk(opts?: SdkOptions): S3Client;
   stop(): Promise<void>;
 }
 
@@ -53,13 +60,13 @@ export async function startS3(opts: { dataCount?: number } = {}): Promise<S3Env>
     await stopAll();
     throw err;
   }
-  const sdk = (o: { secret?: string; accessKey?: string; clockOffsetMs?: number } = {}) => {
+  const sdk = (o: SdkOptions = {}) => {
     const c = new S3Client({
       endpoint,
       region: "us-east-1",
       forcePathStyle: true,
       credentials: { accessKeyId: o.accessKey ?? ACCESS_KEY, secretAccessKey: o.secret ?? SECRET_KEY },
-      maxAttempts: 3,
+      maxAttempts: o.maxAttempts ?? 3,
     });
     if (o.clockOffsetMs !== undefined) c.config.systemClockOffset = o.clockOffsetMs;
     return c;
