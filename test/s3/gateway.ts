@@ -28,11 +28,14 @@ export interface S3Env {
   stop(): Promise<void>;
 }
 
-export async function startS3(opts: { dataCount?: number } = {}): Promise<S3Env> {
+export async function startS3(
+  opts: { dataCount?: number; overrides?: Record<string, unknown> } = {},
+): Promise<S3Env> {
   const port = await freePort();
   const cluster = await startCluster({
     ...(opts.dataCount !== undefined ? { dataCount: opts.dataCount } : {}),
     overrides: {
+      ...opts.overrides,
       s3: { host: "127.0.0.1", port, accessKeys: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }] },
     },
   });
