@@ -1,5 +1,5 @@
 /** Commands that run servers: they handle their own signals, never the file commands' Ctrl-C. */
-export const SERVER_COMMANDS: ReadonlySet<string> = new Set(["meta", "data", "cluster", "mount"]);
+export const SERVER_COMMANDS: ReadonlySet<string> = new Set(["meta", "data", "cluster", "mount", "s3"]);
 
 /** Global options that take a value as the next word (`--config x`; `--config=x` is one word). */
 const GLOBALS_WITH_VALUE = new Set(["--config", "--token", "--ca", "--deadline"]);

@@ -24,7 +24,7 @@ const KILL_AFTER_MS = 5000;
 
 interface Proc {
   name: string;
-  kind: "meta" | "data";
+  kind: "meta" | "data" | "s3";
   id: number;
   url: string;
   child: ChildProcess;
@@ -33,9 +33,10 @@ interface Proc {
   done: boolean;
 }
 
-function launch(io: CliIo, kind: "meta" | "data", id: number, url: string, configPath: string): Proc {
+function launch(io: CliIo, kind: "meta" | "data" | "s3", id: number, url: string, configPath: string): Proc {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
-  const child = spawn(process.execPath, [cli, kind, "--id", String(id), "--config", configPath], {
+  const args = kind === "s3" ? [kind] : [kind, "--id", String(id)];
+  const child = spawn(process.execPath, [cli, ...args, "--config", configPath], {
     stdio: ["ignore", "pipe", "pipe"],
     env: io.env,
   });
@@ -115,6 +116,8 @@ export async function clusterUp(io: CliIo, g: GlobalOptions): Promise<never> {
   const procs: Proc[] = [
     ...config.meta.map((m) => launch(io, "meta", m.id, metaUrl(m, tls), configPath)),
     ...config.data.map((d) => launch(io, "data", d.id, metaUrl(d, tls), configPath)),
+    // The S3 gateway, when the config has an `s3` section (a client of the cluster: started with it).
+    ...(config.s3 ? [launch(io, "s3", 1, metaUrl(config.s3, false), configPath)] : []),
   ];
   // If this process dies unexpectedly, its children must not outlive it.
   const killAll = () => {

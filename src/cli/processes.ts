@@ -36,3 +36,31 @@ export async function dataCommand(io: CliIo, g: GlobalOptions, o: { id: number }
   // Serving until a signal ends the process.
   return new Promise<never>(() => undefined);
 }
+
+/** Runs the S3 gateway until SIGTERM (exit 0) or SIGINT (exit 130). */
+export async function s3Command(
+  io: CliIo,
+  g: GlobalOptions,
+  o: { port?: number; host?: string },
+): Promise<never> {
+  const { runS3Gateway } = await import("../s3/index.js");
+  const running = await runS3Gateway({
+    configPath: resolveConfigPath(g.config, io.env),
+    env: io.env,
+    ...(o.port !== undefined ? { port: o.port } : {}),
+    ...(o.host !== undefined ? { host: o.host } : {}),
+  });
+  note(io, `raftfs s3 gateway listening on ${running.url}`);
+  const code = await new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 0));
+      running.close().then(
+        () => resolve(signal === "SIGINT" ? 130 : 0),
+        () => resolve(1),
+      );
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  throw new ExitCode(code);
+}

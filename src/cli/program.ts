@@ -200,6 +200,14 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .requiredOption("--id <n>", "data node id in the config", positiveInt)
     .action(async (_o, cmd: Command) => (await processes()).dataCommand(io, g(cmd), { id: cmd.opts().id }));
   program
+    .command("s3")
+    .description(
+      "run the S3 gateway of the config (its `s3` section; keys also from RAFTFS_S3_ACCESS_KEY/_SECRET_KEY)",
+    )
+    .option("--port <n>", "listen port (default: s3.port of the config)", nonNegativeInt)
+    .option("--host <h>", "listen address (default: s3.host of the config)")
+    .action(async (_o, cmd: Command) => (await processes()).s3Command(io, g(cmd), cmd.opts()));
+  program
     .command("cluster")
     .description("run a whole cluster on this host")
     .command("up")

@@ -61,6 +61,11 @@ export interface WriteFileOptions {
   lockSecret?: string;
   /** Create missing parent directories. */
   createParents?: boolean;
+  /**
+   * Store the content as chunks even when it is small enough to be inline (an empty write stays
+   * inline and empty). For callers that will reference the chunks from another file (S3 parts).
+   */
+  chunked?: boolean;
   signal?: AbortSignal;
 }
 
@@ -286,6 +291,41 @@ export class RaftfsClient {
     const stream: RaftfsReadStream = new RaftfsReadStream(p, source, () => this.openStreams.delete(stream));
     this.openStreams.add(stream);
     return stream;
+  }
+
+  /**
+   * A file's metadata and content description (inline bytes or chunk list) as one read returns it:
+   * what an adapter needs to check a condition against the exact version it will then stream.
+   */
+  async fileInfo(path: string, opts: ReadFileOptions = {}): Promise<ReadResponse> {
+    return this.open(normalizePath(path), opts.version);
+  }
+
+  /**
+   * Commits `content` as a new version without storing bytes: its chunks must already be stored
+   * (e.g. referenced by other files, as S3 parts or a copy's source are). One metadata commit.
+   */
+  async commitContent(path: string, content: WireContent, opts: WriteFileOptions = {}): Promise<WriteResult> {
+    const p = normalizePath(path);
+    this.assertOpen();
+    try {
+      const r = await this.sessions.mutate<CommitResponse>(
+        META_ROUTES.commit,
+        {
+          path: p,
+          content,
+          ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
+          ...fenceFields(opts),
+          ...(opts.createParents ? { createParents: true } : {}),
+        },
+        opts.signal ? { signal: opts.signal } : {},
+      );
+      const sizeBytes =
+        content.kind === "chunks" ? content.sizeBytes : Buffer.byteLength(content.dataBase64, "base64");
+      return { version: r.version, sizeBytes };
+    } finally {
+      this.metaCache?.invalidate(p);
+    }
   }
 
   // ---------------------------------------------------------------- namespace
@@ -573,7 +613,7 @@ export class RaftfsClient {
       abandon: async (chunkIds) => {
         await this.sessions.mutate(META_ROUTES.abandon, { chunkIds });
       },
-      inlineThresholdBytes: this.options.inlineThresholdBytes,
+      inlineThresholdBytes: opts.chunked ? 0 : this.options.inlineThresholdBytes,
       chunkSizeBytes: this.options.chunkSizeBytes,
       signal,
     });

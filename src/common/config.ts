@@ -128,6 +128,33 @@ const ListenerSettings = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** One S3 access key. `token`: the name of a `tokens` entry whose role the key acts with (none: no token). */
+const S3AccessKey = Type.Object(
+  {
+    accessKeyId: Type.String({ minLength: 3, maxLength: 128, pattern: "^[A-Za-z0-9_.-]+$" }),
+    secretAccessKey: Type.String({ minLength: 8, maxLength: 256 }),
+    token: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The S3 gateway (`raftfs s3`, started by `cluster up` when present). `domain`: virtual-host-style
+ * addressing for `<bucket>.<domain>` hosts; path style always works.
+ */
+const S3Settings = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: "127.0.0.1" }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 9000 }),
+    region: Type.String({ minLength: 1, default: "us-east-1" }),
+    domain: Type.Optional(Type.String({ minLength: 1 })),
+    accessKeys: Type.Array(S3AccessKey, { default: [] }),
+    /** Largest object (and part) a PUT may carry. */
+    maxObjectBytes: Type.Integer({ minimum: 1, default: 5 * 1024 * 1024 * 1024 }),
+  },
+  { additionalProperties: false },
+);
+
 export const ClusterConfigSchema = Type.Object(
   {
     clusterName: Type.String({ minLength: 1, default: "raftfs" }),
@@ -158,6 +185,7 @@ export const ClusterConfigSchema = Type.Object(
     tokens: Type.Array(Token, { default: [] }),
     tls: Type.Optional(Tls),
     listener: ListenerSettings,
+    s3: Type.Optional(S3Settings),
   },
   { additionalProperties: false },
 );
@@ -169,6 +197,7 @@ export type RaftSettingsConfig = Static<typeof RaftSettings>;
 export type WatchSettingsConfig = Static<typeof WatchSettings>;
 export type TlsConfig = Static<typeof Tls>;
 export type ListenerConfig = Static<typeof ListenerSettings>;
+export type S3Config = Static<typeof S3Settings>;
 
 export class ConfigError extends Error {
   constructor(
@@ -237,6 +266,11 @@ function uniquenessProblems(cfg: ClusterConfig): string[] {
     problems.push("/listener: headersTimeoutMs must not exceed requestTimeoutMs");
   }
   if (cfg.meta.every((m) => m.join)) problems.push("/meta: every replica has join: true; none can bootstrap");
+  for (const k of cfg.s3?.accessKeys ?? []) {
+    if (k.token !== undefined && !cfg.tokens.some((t) => t.name === k.token)) {
+      problems.push(`/s3/accessKeys: ${k.accessKeyId} names the token "${k.token}", which /tokens lacks`);
+    }
+  }
   if (cfg.replication > Math.max(cfg.data.length, 1) && cfg.data.length > 0) {
     problems.push(`/replication: ${cfg.replication} exceeds the ${cfg.data.length} data nodes`);
   }

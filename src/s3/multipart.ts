@@ -1,0 +1,262 @@
+/**
+ * Multipart upload. An upload is a directory `/.s3-uploads/<bucket>/<uploadId>` holding a file `key`
+ * (the object's key) and one file per part, `part-00001`..., each stored as chunks (never inline) as
+ * its bytes stream in. Completion reads the parts' chunk lists and commits their concatenation as
+ * the object in ONE commit: no byte is read or copied, and the object appears whole or not at all.
+ * The upload directory is removed afterwards; its chunks stay referenced by the object. State lives in
+ * the cluster only, so any gateway may serve any step of an upload. The upload id (128 random bits)
+ * is the capability that names it.
+ */
+import { randomBytes } from "node:crypto";
+import { isDfsError } from "../common/errors.js";
+import type { ReadResponse, WireChunkRef, WireContent } from "../common/protocol/index.js";
+import { objectBytes, readSmallBody } from "./body.js";
+import { expectedVersionFor } from "./conditions.js";
+import { S3Error, toS3Error } from "./errors.js";
+import { etagMatches, etagOfContent, objectPath, partEtag, UPLOADS_ROOT } from "./keys.js";
+import { requireBucket } from "./objects.js";
+import { type S3Request, type S3Response, xmlResponse } from "./types.js";
+import { many, parseXml, xmlDocument } from "./xml.js";
+
+const MAX_PARTS = 10_000;
+const MAX_COMPLETE_XML_BYTES = 4 * 1024 * 1024;
+const PART_READ_CONCURRENCY = 16;
+
+function uploadDir(bucket: string, uploadId: string): string {
+  if (!/^[0-9a-f]{32}$/.test(uploadId))
+    throw new S3Error("NoSuchUpload", "the specified upload does not exist");
+  return `${UPLOADS_ROOT}/${bucket}/${uploadId}`;
+}
+
+function partName(n: number): string {
+  return `part-${String(n).padStart(5, "0")}`;
+}
+
+function partNumberOf(raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || !/^\d+$/.test(raw) || n < 1 || n > MAX_PARTS) {
+    throw new S3Error("InvalidArgument", `part numbers are 1 to ${MAX_PARTS}`);
+  }
+  return n;
+}
+
+/** Checks that the upload exists and belongs to `key`. */
+async function checkUpload(req: S3Request, bucket: string, key: string, uploadId: string): Promise<string> {
+  const dir = uploadDir(bucket, uploadId);
+  let stored: string;
+  try {
+    stored = await req.client.readFile(`${dir}/key`, { encoding: "utf8" });
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND"))
+      throw new S3Error("NoSuchUpload", "the specified upload does not exist");
+    throw toS3Error(err);
+  }
+  if (stored !== key) throw new S3Error("NoSuchUpload", "the specified upload is not for this key");
+  return dir;
+}
+
+export async function createUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {
+  objectPath(bucket, key);
+  await requireBucket(req, bucket);
+  const uploadId = randomBytes(16).toString("hex");
+  await req.client.writeFile(`${uploadDir(bucket, uploadId)}/key`, key, { createParents: true });
+  return xmlResponse(
+    xmlDocument("InitiateMultipartUploadResult", { Bucket: bucket, Key: key, UploadId: uploadId }),
+  );
+}
+
+export async function uploadPart(req: S3Request, bucket: string, key: string): Promise<S3Response> {
+  const n = partNumberOf(req.query.get("partNumber"));
+  const dir = await checkUpload(req, bucket, key, req.query.get("uploadId") ?? "");
+  if (req.headers["x-amz-copy-source"] !== undefined) {
+    throw new S3Error("NotImplemented", "UploadPartCopy is not supported");
+  }
+  const bytes = objectBytes(req.body, {
+    headers: req.headers,
+    payloadHash: req.payloadHash,
+    maxBytes: req.limits.maxObjectBytes,
+  });
+  const path = `${dir}/${partName(n)}`;
+  let written: { version: number };
+  try {
+    written = await req.client.writeFile(path, bytes, { chunked: true });
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND"))
+      throw new S3Error("NoSuchUpload", "the upload was completed or aborted");
+    throw toS3Error(err);
+  }
+  return {
+    status: 200,
+    headers: { etag: partEtag(await req.client.fileInfo(path, { version: written.version })) },
+  };
+}
+
+async function partInfos(req: S3Request, dir: string, numbers: number[]): Promise<(ReadResponse | null)[]> {
+  const out: (ReadResponse | null)[] = new Array(numbers.length).fill(null);
+  let next = 0;
+  const worker = async () => {
+    while (next < numbers.length) {
+      const i = next++;
+      try {
+        out[i] = await req.client.fileInfo(`${dir}/${partName(numbers[i]!)}`);
+      } catch (err) {
+        if (!isDfsError(err, "NOT_FOUND")) throw toS3Error(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PART_READ_CONCURRENCY, numbers.length) }, worker));
+  return out;
+}
+
+export async function completeUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {
+  const { path } = objectPath(bucket, key);
+  const dir = await checkUpload(req, bucket, key, req.query.get("uploadId") ?? "");
+  const body = await readSmallBody(req.body, {
+    headers: req.headers,
+    payloadHash: req.payloadHash,
+    maxBytes: MAX_COMPLETE_XML_BYTES,
+  });
+  const doc = parseXml(body, "CompleteMultipartUpload");
+  const listed = many(doc.Part).map((p) => {
+    const o = (p ?? {}) as Record<string, unknown>;
+    if (typeof o.PartNumber !== "string" || typeof o.ETag !== "string") {
+      throw new S3Error("MalformedXML", "every <Part> needs a <PartNumber> and an <ETag>");
+    }
+    return { n: partNumberOf(o.PartNumber), etag: o.ETag };
+  });
+  if (listed.length === 0 || listed.length > MAX_PARTS) {
+    throw new S3Error("MalformedXML", `a completion lists 1 to ${MAX_PARTS} parts`);
+  }
+  for (let i = 1; i < listed.length; i++) {
+    if (listed[i]!.n <= listed[i - 1]!.n) {
+      throw new S3Error("InvalidPartOrder", "the list of parts was not in ascending order");
+    }
+  }
+  const infos = await partInfos(
+    req,
+    dir,
+    listed.map((p) => p.n),
+  );
+  const chunks: WireChunkRef[] = [];
+  let sizeBytes = 0;
+  for (const [i, info] of infos.entries()) {
+    const part = listed[i]!;
+    if (info === null || !etagMatches(part.etag, partEtag(info))) {
+      throw new S3Error("InvalidPart", `part ${part.n} was not uploaded, or its ETag is not ${part.etag}`);
+    }
+    if (info.content.kind === "inline") {
+      // Parts are written with `chunked: true`: only an empty part is inline.
+      if (info.sizeBytes !== 0) throw new S3Error("InternalError", `part ${part.n} is stored inline`);
+      continue;
+    }
+    chunks.push(...info.content.chunks);
+    sizeBytes += info.content.sizeBytes;
+  }
+  if (sizeBytes > req.limits.maxObjectBytes) throw new S3Error("EntityTooLarge", "the object is too large");
+  const content: WireContent =
+    chunks.length === 0 ? { kind: "inline", dataBase64: "" } : { kind: "chunks", chunks, sizeBytes };
+  const expectedVersion = await expectedVersionFor(req, path);
+  try {
+    await req.client.commitContent(path, content, {
+      createParents: true,
+      ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+    });
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND"))
+      throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+    throw toS3Error(err);
+  }
+  // The object now references every chunk: the parts can go (a failure here leaves an upload that
+  // ListMultipartUploads shows and AbortMultipartUpload removes).
+  await req.client.rm(dir, { recursive: true, force: true });
+  return xmlResponse(
+    xmlDocument("CompleteMultipartUploadResult", {
+      Location: `/${bucket}/${key}`,
+      Bucket: bucket,
+      Key: key,
+      ETag: etagOfContent(content),
+    }),
+  );
+}
+
+export async function abortUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {
+  const dir = await checkUpload(req, bucket, key, req.query.get("uploadId") ?? "");
+  await req.client.rm(dir, { recursive: true, force: true });
+  return { status: 204 };
+}
+
+export async function listParts(req: S3Request, bucket: string, key: string): Promise<S3Response> {
+  const uploadId = req.query.get("uploadId") ?? "";
+  const dir = await checkUpload(req, bucket, key, uploadId);
+  const marker = Number(req.query.get("part-number-marker") ?? "0");
+  const maxRaw = Number(req.query.get("max-parts") ?? "1000");
+  if (!Number.isSafeInteger(marker) || marker < 0 || !Number.isSafeInteger(maxRaw) || maxRaw < 0) {
+    throw new S3Error("InvalidArgument", "part-number-marker and max-parts are non-negative integers");
+  }
+  const max = Math.min(maxRaw, 1000);
+  const numbers = (await req.client.readdir(dir))
+    .filter((n) => /^part-\d{5}$/.test(n))
+    .map((n) => Number(n.slice(5)))
+    .filter((n) => n > marker)
+    .sort((a, b) => a - b);
+  const shown = numbers.slice(0, max);
+  const infos = await partInfos(req, dir, shown);
+  const parts = shown.flatMap((n, i) => {
+    const info = infos[i];
+    if (info === null || info === undefined) return [];
+    return [
+      {
+        PartNumber: n,
+        LastModified: new Date(info.createdAtMs).toISOString(),
+        ETag: partEtag(info),
+        Size: info.sizeBytes,
+      },
+    ];
+  });
+  const truncated = numbers.length > shown.length;
+  return xmlResponse(
+    xmlDocument("ListPartsResult", {
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumberMarker: marker,
+      ...(truncated ? { NextPartNumberMarker: shown.at(-1) } : {}),
+      MaxParts: max,
+      IsTruncated: truncated,
+      Part: parts,
+      StorageClass: "STANDARD",
+    }),
+  );
+}
+
+export async function listUploads(req: S3Request, bucket: string): Promise<S3Response> {
+  await requireBucket(req, bucket);
+  const prefix = req.query.get("prefix") ?? "";
+  let ids: string[];
+  try {
+    ids = await req.client.readdir(`${UPLOADS_ROOT}/${bucket}`);
+  } catch (err) {
+    if (!isDfsError(err, "NOT_FOUND")) throw toS3Error(err);
+    ids = [];
+  }
+  const uploads: { Key: string; UploadId: string }[] = [];
+  // Bounded: one page of 1000, as S3 pages it (key and upload-id markers are not supported).
+  for (const id of ids.filter((i) => /^[0-9a-f]{32}$/.test(i)).slice(0, 1000)) {
+    try {
+      const key = await req.client.readFile(`${UPLOADS_ROOT}/${bucket}/${id}/key`, { encoding: "utf8" });
+      if (key.startsWith(prefix)) uploads.push({ Key: key, UploadId: id });
+    } catch (err) {
+      if (!isDfsError(err, "NOT_FOUND")) throw toS3Error(err);
+    }
+  }
+  uploads.sort((a, b) => (a.Key < b.Key ? -1 : a.Key > b.Key ? 1 : a.UploadId < b.UploadId ? -1 : 1));
+  return xmlResponse(
+    xmlDocument("ListMultipartUploadsResult", {
+      Bucket: bucket,
+      Prefix: prefix,
+      MaxUploads: 1000,
+      IsTruncated: false,
+      Upload: uploads.map((u) => ({ ...u, StorageClass: "STANDARD" })),
+    }),
+  );
+}

@@ -1,0 +1,314 @@
+/**
+ * Object handlers: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject. Bodies
+ * stream through (a PUT into the library's chunked upload, a GET out of its chunk reader): no object is
+ * ever held whole.
+ */
+import { createHash } from "node:crypto";
+import { isDfsError } from "../common/errors.js";
+import { parentOf } from "../common/paths.js";
+import type { ReadResponse } from "../common/protocol/index.js";
+import { objectBytes, readSmallBody } from "./body.js";
+import { checkReadConditions, expectedVersionFor } from "./conditions.js";
+import { S3Error, toS3Error } from "./errors.js";
+import { bucketPath, etagOf, objectPath } from "./keys.js";
+import { header, type S3Request, type S3Response, xmlResponse } from "./types.js";
+import { many, parseXml, xmlDocument } from "./xml.js";
+
+const MAX_DELETE_KEYS = 1000;
+const MAX_DELETE_XML_BYTES = 2 * 1024 * 1024;
+/** Deletes of one DeleteObjects request in flight at once. */
+const DELETE_CONCURRENCY = 16;
+
+export async function requireBucket(req: S3Request, bucket: string): Promise<string> {
+  const path = bucketPath(bucket);
+  try {
+    const st = await req.client.stat(path);
+    if (st.type !== "dir") throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+  } catch (err) {
+    throw toS3Error(err, "NoSuchBucket");
+  }
+  return path;
+}
+
+function writeError(err: unknown): S3Error {
+  if (isDfsError(err, "NOT_FOUND")) return new S3Error("NoSuchBucket", "the specified bucket does not exist");
+  return toS3Error(err);
+}
+
+export async function putObject(req: S3Request, bucket: string, key: string): Promise<S3Response> {
+  const { path, folder } = objectPath(bucket, key);
+  await requireBucket(req, bucket);
+  const o = { headers: req.headers, payloadHash: req.payloadHash, maxBytes: req.limits.maxObjectBytes };
+  if (folder) {
+    const body = await readSmallBody(req.body, { ...o, maxBytes: 0 });
+    if (body.length > 0)
+      throw new S3Error("InvalidArgument", "a key ending in / names a folder: it holds no bytes");
+    try {
+      await req.client.mkdir(path, { recursive: true });
+    } catch (err) {
+      throw writeError(err);
+    }
+    return { status: 200, headers: { etag: `"${createHash("md5").digest("hex")}"` } };
+  }
+  const expectedVersion = await expectedVersionFor(req, path);
+  // MD5 of the bytes while they may still be inline (where it is the ETag); past that, never needed.
+  const md5 = createHash("md5");
+  let seen = 0;
+  const limit = req.limits.inlineThresholdBytes;
+  async function* tee(): AsyncGenerator<Buffer> {
+    for await (const b of objectBytes(req.body, o)) {
+      if (seen <= limit) md5.update(b);
+      seen += b.length;
+      yield b;
+    }
+  }
+  let result: { version: number; sizeBytes: number };
+  try {
+    result = await req.client.writeFile(path, tee(), {
+      createParents: true,
+      ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+    });
+  } catch (err) {
+    throw writeError(err);
+  }
+  const etag =
+    result.sizeBytes <= limit
+      ? `"${md5.digest("hex")}"`
+      : etagOf(await req.client.fileInfo(path, { version: result.version }));
+  return { status: 200, headers: { etag } };
+}
+
+interface Range {
+  start: number;
+  end: number; // inclusive
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n`; null for a header S3 ignores (several ranges, bad syntax). */
+function parseRange(value: string, size: number): Range | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
+  if (m === null || (m[1] === "" && m[2] === "")) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === "") {
+    const n = Number(m[2]);
+    if (n === 0) throw new S3Error("InvalidRange", "the requested range is not satisfiable");
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== "" && Number(m[2]) < start) return null;
+  }
+  if (start >= size) throw new S3Error("InvalidRange", "the requested range is not satisfiable");
+  return { start, end };
+}
+
+function versionQuery(req: S3Request): number | undefined {
+  const v = req.query.get("versionId");
+  if (v === undefined || v === "null") return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new S3Error("InvalidArgument", "invalid version id");
+  return n;
+}
+
+async function openObject(
+  req: S3Request,
+  bucket: string,
+  key: string,
+): Promise<{ path: string; file: ReadResponse }> {
+  const { path, folder } = objectPath(bucket, key);
+  if (folder) throw new S3Error("NoSuchKey", "the specified key does not exist");
+  try {
+    const version = versionQuery(req);
+    return { path, file: await req.client.fileInfo(path, version !== undefined ? { version } : {}) };
+  } catch (err) {
+    if (isDfsError(err, "IS_A_DIRECTORY") || isDfsError(err, "NOT_A_DIRECTORY")) {
+      throw new S3Error("NoSuchKey", "the specified key does not exist");
+    }
+    if (isDfsError(err, "NOT_FOUND")) {
+      await requireBucket(req, bucket);
+      throw new S3Error("NoSuchKey", "the specified key does not exist");
+    }
+    throw toS3Error(err);
+  }
+}
+
+export async function getObject(
+  req: S3Request,
+  bucket: string,
+  key: string,
+  head: boolean,
+): Promise<S3Response> {
+  const { path, file } = await openObject(req, bucket, key);
+  const headers: Record<string, string> = {
+    etag: etagOf(file),
+    "last-modified": new Date(file.createdAtMs).toUTCString(),
+    "accept-ranges": "bytes",
+    "content-type": "application/octet-stream",
+    "x-amz-version-id": String(file.version),
+  };
+  if (checkReadConditions(req, file) === "not-modified") return { status: 304, headers };
+  const rangeHeader = header(req, "range");
+  const partNumber = req.query.get("partNumber");
+  if (partNumber !== undefined && partNumber !== "1") {
+    throw new S3Error("InvalidArgument", "objects are read whole or by Range, not by part number");
+  }
+  const range =
+    rangeHeader !== undefined && file.sizeBytes > 0 ? parseRange(rangeHeader, file.sizeBytes) : null;
+  if (rangeHeader !== undefined && file.sizeBytes === 0 && /^bytes=\d+-/.test(rangeHeader.trim())) {
+    throw new S3Error("InvalidRange", "the requested range is not satisfiable");
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? file.sizeBytes - 1;
+  const length = Math.max(0, end - start + 1);
+  headers["content-length"] = String(length);
+  if (range !== null) headers["content-range"] = `bytes ${start}-${end}/${file.sizeBytes}`;
+  const status = range !== null ? 206 : 200;
+  if (head) return { status, headers };
+  if (file.content.kind === "inline") {
+    return { status, headers, body: Buffer.from(file.content.dataBase64, "base64").subarray(start, end + 1) };
+  }
+  if (length === 0) return { status, headers, body: Buffer.alloc(0) };
+  return { status, headers, body: req.client.createReadStream(path, { version: file.version, start, end }) };
+}
+
+/** Removes the key's now-empty directories below the bucket (best effort: a racing write keeps them). */
+async function pruneEmptyParents(req: S3Request, bucket: string, path: string): Promise<void> {
+  const root = bucketPath(bucket);
+  for (let dir = parentOf(path); dir !== root && dir.startsWith(`${root}/`); dir = parentOf(dir)) {
+    try {
+      await req.client.rm(dir); // not recursive: refused (NOT_EMPTY) if anything is left in it
+    } catch (err) {
+      if (isDfsError(err, "NOT_EMPTY") || isDfsError(err, "NOT_FOUND")) return;
+      throw err;
+    }
+  }
+}
+
+async function deleteOne(req: S3Request, bucket: string, key: string): Promise<void> {
+  const { path } = objectPath(bucket, key);
+  try {
+    await req.client.rm(path);
+  } catch (err) {
+    // S3 answers 204 for a key that is not there; a "folder" with keys below it stays.
+    if (
+      !isDfsError(err, "NOT_FOUND") &&
+      !isDfsError(err, "NOT_EMPTY") &&
+      !isDfsError(err, "NOT_A_DIRECTORY")
+    ) {
+      throw toS3Error(err);
+    }
+  }
+  await pruneEmptyParents(req, bucket, path);
+}
+
+export async function deleteObject(req: S3Request, bucket: string, key: string): Promise<S3Response> {
+  objectPath(bucket, key);
+  await requireBucket(req, bucket);
+  if (req.query.has("versionId"))
+    throw new S3Error("NotImplemented", "deleting one version is not supported");
+  await deleteOne(req, bucket, key);
+  return { status: 204 };
+}
+
+export async function deleteObjects(req: S3Request, bucket: string): Promise<S3Response> {
+  await requireBucket(req, bucket);
+  const body = await readSmallBody(req.body, {
+    headers: req.headers,
+    payloadHash: req.payloadHash,
+    maxBytes: MAX_DELETE_XML_BYTES,
+  });
+  const doc = parseXml(body, "Delete");
+  const quiet = doc.Quiet === "true";
+  const keys = many(doc.Object).map((o) => {
+    const k = (o as Record<string, unknown> | null)?.Key;
+    if (typeof k !== "string") throw new S3Error("MalformedXML", "every <Object> needs a <Key>");
+    return k;
+  });
+  if (keys.length === 0 || keys.length > MAX_DELETE_KEYS) {
+    throw new S3Error("MalformedXML", `a DeleteObjects request names 1 to ${MAX_DELETE_KEYS} keys`);
+  }
+  const results: ({ Key: string } | { Key: string; Code: string; Message: string })[] = new Array(
+    keys.length,
+  );
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const i = next++;
+      const key = keys[i]!;
+      try {
+        await deleteOne(req, bucket, key);
+        results[i] = { Key: key };
+      } catch (err) {
+        const e = toS3Error(err);
+        results[i] = { Key: key, Code: e.code, Message: e.message };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+  return xmlResponse(
+    xmlDocument("DeleteResult", {
+      Deleted: results.filter((r) => !("Code" in r) && !quiet),
+      Error: results.filter((r) => "Code" in r),
+    }),
+  );
+}
+
+/** `x-amz-copy-source`: `[/]bucket/key[?versionId=n]`, percent-encoded. */
+function copySource(value: string): { bucket: string; key: string; version: number | undefined } {
+  const q = value.indexOf("?");
+  const pathPart = q < 0 ? value : value.slice(0, q);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathPart).replace(/^\//, "");
+  } catch {
+    throw new S3Error("InvalidArgument", "x-amz-copy-source is not valid");
+  }
+  const slash = decoded.indexOf("/");
+  if (slash < 1) throw new S3Error("InvalidArgument", "x-amz-copy-source must be bucket/key");
+  const params = new URLSearchParams(q < 0 ? "" : value.slice(q + 1));
+  const v = params.get("versionId");
+  const version = v === null || v === "null" ? undefined : Number(v);
+  if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+    throw new S3Error("InvalidArgument", "invalid version id in x-amz-copy-source");
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), version };
+}
+
+/** CopyObject commits the source's chunk list under the new key: no byte is read or written. */
+export async function copyObject(
+  req: S3Request,
+  bucket: string,
+  key: string,
+  source: string,
+): Promise<S3Response> {
+  const { path } = objectPath(bucket, key);
+  const src = copySource(source);
+  const srcPath = objectPath(src.bucket, src.key).path;
+  await requireBucket(req, bucket);
+  let file: ReadResponse;
+  try {
+    file = await req.client.fileInfo(srcPath, src.version !== undefined ? { version: src.version } : {});
+  } catch (err) {
+    if (isDfsError(err, "IS_A_DIRECTORY")) throw new S3Error("NoSuchKey", "the copy source does not exist");
+    throw toS3Error(err);
+  }
+  checkReadConditions(req, file, "x-amz-copy-source-");
+  const expectedVersion = await expectedVersionFor(req, path);
+  let written: { version: number };
+  try {
+    written = await req.client.commitContent(path, file.content, {
+      createParents: true,
+      ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+    });
+  } catch (err) {
+    throw writeError(err);
+  }
+  const copy = await req.client.fileInfo(path, { version: written.version });
+  return xmlResponse(
+    xmlDocument("CopyObjectResult", {
+      ETag: etagOf(copy),
+      LastModified: new Date(copy.createdAtMs).toISOString(),
+    }),
+  );
+}

@@ -1,0 +1,228 @@
+/**
+ * The gateway's HTTP face: a fastify app that leaves request bodies as raw streams (a content-type
+ * parser that consumes nothing), authenticates every request with SigV4 over the raw URL, routes it
+ * to one handler per S3 operation, and renders failures as S3 error XML. Path-style addressing always;
+ * virtual-host style when `domain` is set. The SDK's `x-id` query parameter is ignored.
+ */
+import { randomBytes } from "node:crypto";
+import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { RaftfsClient } from "../client/index.js";
+import type { ListenerConfig } from "../common/config.js";
+import { listenerOptions } from "../common/listener.js";
+import {
+  bucketLocation,
+  createBucket,
+  deleteBucket,
+  headBucket,
+  listBuckets,
+  listObjects,
+} from "./buckets.js";
+import { S3Error, toS3Error } from "./errors.js";
+import {
+  abortUpload,
+  completeUpload,
+  createUpload,
+  listParts,
+  listUploads,
+  uploadPart,
+} from "./multipart.js";
+import { copyObject, deleteObject, deleteObjects, getObject, putObject } from "./objects.js";
+import { parseRawQuery, verifySigV4 } from "./sigv4.js";
+import type { S3Limits, S3Request, S3Response } from "./types.js";
+import { errorXml } from "./xml.js";
+
+export interface S3AccessKeyEntry {
+  secretAccessKey: string;
+  client: RaftfsClient;
+}
+
+export interface S3ServerOptions {
+  region: string;
+  domain?: string;
+  limits: S3Limits;
+  /** The config's listener limits (timeouts, header size), as every raftfs listener applies them. */
+  listener?: ListenerConfig;
+}
+
+export interface S3ServerDeps {
+  /** Access key id → its secret and the library client acting with its token. */
+  keys: ReadonlyMap<string, S3AccessKeyEntry>;
+  now?: () => number;
+  logger?: boolean;
+}
+
+/** Sub-resources this gateway does not implement: refused, never mistaken for a plain GET or PUT. */
+const UNSUPPORTED = [
+  "acl",
+  "policy",
+  "cors",
+  "lifecycle",
+  "tagging",
+  "website",
+  "replication",
+  "encryption",
+  "logging",
+  "notification",
+  "object-lock",
+  "retention",
+  "legal-hold",
+  "torrent",
+  "restore",
+  "select",
+  "accelerate",
+  "requestPayment",
+  "analytics",
+  "inventory",
+  "metrics",
+  "intelligent-tiering",
+  "ownershipControls",
+  "publicAccessBlock",
+  "attributes",
+  "versions",
+];
+
+function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
+  const { method, bucket, key, query } = r;
+  const unsupported = UNSUPPORTED.find((q) => query.has(q));
+  if (unsupported !== undefined) throw new S3Error("NotImplemented", `?${unsupported} is not implemented`);
+  if (bucket === null) {
+    if (method === "GET") return listBuckets(r);
+    throw new S3Error("MethodNotAllowed", "the specified method is not allowed against this resource");
+  }
+  if (key === null) {
+    switch (method) {
+      case "PUT":
+        if (query.has("versioning"))
+          throw new S3Error("NotImplemented", "bucket versioning is not implemented");
+        return createBucket(r, bucket);
+      case "DELETE":
+        return deleteBucket(r, bucket);
+      case "HEAD":
+        return headBucket(r, bucket);
+      case "POST":
+        if (query.has("delete")) return deleteObjects(r, bucket);
+        break;
+      case "GET":
+        if (query.has("uploads")) return listUploads(r, bucket);
+        if (query.has("location")) return bucketLocation(r, bucket, opts.region);
+        if (query.has("versioning")) {
+          return Promise.resolve({
+            status: 200,
+            headers: { "content-type": "application/xml" },
+            body: '<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>',
+          });
+        }
+        return listObjects(r, bucket, query.get("list-type") === "2");
+    }
+    throw new S3Error("MethodNotAllowed", "the specified method is not allowed against this resource");
+  }
+  switch (method) {
+    case "PUT": {
+      if (query.has("uploadId")) return uploadPart(r, bucket, key);
+      const source = r.headers["x-amz-copy-source"];
+      if (typeof source === "string") return copyObject(r, bucket, key, source);
+      return putObject(r, bucket, key);
+    }
+    case "GET":
+      if (query.has("uploadId")) return listParts(r, bucket, key);
+      return getObject(r, bucket, key, false);
+    case "HEAD":
+      return getObject(r, bucket, key, true);
+    case "DELETE":
+      if (query.has("uploadId")) return abortUpload(r, bucket, key);
+      return deleteObject(r, bucket, key);
+    case "POST":
+      if (query.has("uploads")) return createUpload(r, bucket, key);
+      if (query.has("uploadId")) return completeUpload(r, bucket, key);
+      break;
+  }
+  throw new S3Error("MethodNotAllowed", "the specified method is not allowed against this resource");
+}
+
+/** Bucket and key from the raw path (and the Host, for virtual-host style). */
+function address(rawPath: string, host: string | undefined, domain: string | undefined) {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    throw new S3Error("InvalidArgument", "the path holds an invalid percent-encoding");
+  }
+  const hostName = (host ?? "").replace(/:\d+$/, "").toLowerCase();
+  if (domain !== undefined && hostName.endsWith(`.${domain}`)) {
+    const bucket = hostName.slice(0, -domain.length - 1);
+    const key = decoded.slice(1);
+    return { bucket, key: key === "" ? null : key };
+  }
+  const rest = decoded.slice(1);
+  if (rest === "") return { bucket: null, key: null };
+  const slash = rest.indexOf("/");
+  if (slash < 0) return { bucket: rest, key: null };
+  const key = rest.slice(slash + 1);
+  return { bucket: rest.slice(0, slash), key: key === "" ? null : key };
+}
+
+export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): FastifyInstance {
+  const now = deps.now ?? Date.now;
+  const app = fastify({
+    logger: deps.logger ?? false,
+    // S3 keys run to 1024 bytes, percent-encoded up to 3x.
+    maxParamLength: 16 * 1024,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    ...(opts.listener !== undefined
+      ? { ...listenerOptions(opts.listener).fastify, http: listenerOptions(opts.listener).node }
+      : {}),
+  });
+  // Bodies stay raw streams: an object streams into the upload, and the aws-chunked framing and the
+  // body's digests are the handler's to check.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_req, _payload, done) => done(null, undefined));
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const requestId = randomBytes(8).toString("hex").toUpperCase();
+    const raw = request.raw;
+    const rawUrl = raw.url ?? "/";
+    const q = rawUrl.indexOf("?");
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    reply.header("x-amz-request-id", requestId);
+    try {
+      const auth = verifySigV4(
+        { method: request.method, rawUrl, rawHeaders: raw.rawHeaders },
+        { secretOf: (id) => deps.keys.get(id)?.secretAccessKey, nowMs: now() },
+      );
+      const entry = deps.keys.get(auth.accessKeyId)!;
+      const { bucket, key } = address(rawPath, request.headers.host, opts.domain);
+      const query = new Map(parseRawQuery(q < 0 ? "" : rawUrl.slice(q + 1)));
+      const answer = await route(
+        {
+          method: request.method,
+          bucket,
+          key,
+          query,
+          headers: request.headers,
+          body: raw,
+          payloadHash: auth.payloadHash,
+          client: entry.client,
+          limits: opts.limits,
+        },
+        opts,
+      );
+      reply.code(answer.status);
+      if (answer.headers) reply.headers(answer.headers);
+      if (request.method === "HEAD" || answer.body === undefined) return reply.send();
+      return reply.send(answer.body);
+    } catch (err) {
+      const e = toS3Error(err);
+      if (e.code === "InternalError") request.log.error({ err }, "s3 request failed");
+      reply.code(e.status);
+      if (e.code === "NotModified") return reply.send();
+      if (request.method === "HEAD") return reply.send();
+      reply.header("content-type", "application/xml");
+      return reply.send(errorXml(e.code, e.message, rawPath, requestId));
+    }
+  };
+  const methods = ["GET", "HEAD", "PUT", "POST", "DELETE"] as const;
+  app.route({ method: [...methods], url: "/", handler: handle });
+  app.route({ method: [...methods], url: "/*", handler: handle });
+  return app;
+}
