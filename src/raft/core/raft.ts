@@ -48,7 +48,7 @@ export class Raft extends RaftElections {
       // acknowledged in before the loss: an ack would let a deposed leader commit over an entry
       // committed since (with this replica's lost copy). Heartbeats are still answered (they carry no
       // entries, and the commit index they bring is ignored while recovering), so a live leader keeps
-      // its quorum while a voter that must answer the probe is down.
+      // its quorum while a voter that must answer the probe is down; the answer confirms no read.
       return;
     }
     if (m.term > this.term) {
@@ -142,7 +142,15 @@ export class Raft extends RaftElections {
         // while recovering, the commit index moves only with appends, which check the log.
         if (!this.recovery) this.log.commitTo(m.commit);
         this.onCommitAdvanced();
-        this.send({ type: "heartbeat-resp", to: m.from, term: this.term, readCtx: m.readCtx });
+        // Until the floor is known this leader may be one deposed while our lost store held a newer
+        // term: the answer keeps it in contact (check-quorum) but must never confirm its read, so the
+        // read context is not echoed (a read counts only answers that echo it).
+        this.send({
+          type: "heartbeat-resp",
+          to: m.from,
+          term: this.term,
+          readCtx: this.recovery?.floor === null ? null : m.readCtx,
+        });
         return;
       case "snapshot":
         this.electionElapsed = 0;
