@@ -236,7 +236,7 @@ describe("snapshots", () => {
     for (let r = 0; r < 200 && sim.node(f).applied < l.applied; r++) {
       sim.tick();
       for (let k = 0; k < 1000 && sim.network.length > 0; k++) {
-        if (sim.network[0]!.msg.type === "snapshot") chunks++;
+        if (sim.network[0]!.msg.type === "snapshot-chunk") chunks++;
         sim.deliverAt(0);
       }
     }
