@@ -132,6 +132,8 @@ export class Sim {
    */
   readonly acknowledged: Acknowledged[] = [];
   clock = 0;
+  /** Snapshot chunks that reached a live receiver (tests show a state went over in many). */
+  snapshotChunksDelivered = 0;
   private seq = 0;
   private readonly pendingPuts = new Map<number, PendingPut>();
   private readonly pendingReads = new Map<string, { op: KvHistoryOp; node: NodeId }>();
@@ -309,6 +311,7 @@ export class Sim {
 
   private onSnapshotChunk(n: SimNode, m: Extract<Message, { type: "snapshot-chunk" }>): void {
     const raft = n.raft!;
+    this.snapshotChunksDelivered++;
     const term = raft.status().term;
     const out = n.receiver.onChunk(m, term, (meta) => meta.index > n.applied);
     if (out.started) n.incoming = [];
