@@ -1,8 +1,19 @@
 /**
  * The file-system state machine as the Raft driver sees it: entries in, results out, snapshots as
- * bytes. Every applied entry's changes go to the watch feed.
+ * streams. Every applied entry's changes go to the watch feed.
+ *
+ * An adapter until the state moves to disk: FsState lives in memory and keeps nothing itself
+ * (`durableIndex()` 0), so its snapshot is its encoding, yielded in slices of at most 1 MiB, and the
+ * Raft store keeps those bytes.
  */
-import type { Entry, StateMachine } from "../raft/index.js";
+import {
+  bytesSource,
+  collectChunks,
+  type Entry,
+  SNAPSHOT_SLICE_BYTES,
+  type SnapshotSource,
+  type StateMachine,
+} from "../raft/index.js";
 import { decodeEntry, decodeSnapshot, encodeSnapshot } from "./entry-codec.js";
 import { type ApplyResult, type FsSnapshot, FsState, type FsStateOptions } from "./state/index.js";
 import type { WatchFeed } from "./watch-feed.js";
@@ -27,11 +38,26 @@ export class FsMachine implements StateMachine {
     return result;
   }
 
-  snapshot(): Uint8Array {
-    return encodeSnapshot(this.fs.snapshotForEncoding());
+  durableIndex(): number {
+    return 0;
   }
 
-  restore(data: Uint8Array): void {
+  openSnapshot(): SnapshotSource {
+    // Encoded at once: the encoding is the consistent view (later applies change `fs`, not these bytes).
+    return bytesSource(
+      this.appliedIndex,
+      encodeSnapshot(this.fs.snapshotForEncoding()),
+      SNAPSHOT_SLICE_BYTES,
+    );
+  }
+
+  async installSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.restore(await collectChunks(chunks));
+    // The encoding knows the last entry with data; the snapshot stands for everything up to `index`.
+    this.appliedIndex = Math.max(this.appliedIndex, index);
+  }
+
+  private restore(data: Uint8Array): void {
     const snap = decodeSnapshot<FsSnapshot>(data);
     this.fs = FsState.restore(snap, this.opts);
     this.appliedIndex = snap.lastAppliedIndex;

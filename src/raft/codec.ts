@@ -168,7 +168,7 @@ export function parseMessage(v: unknown, at: string): Message {
     const entries = sequenced(m.entries, m.prevIndex, m.term, `${at}.entries`);
     return { ...m, entries };
   }
-  if (m.type === "snapshot") return { ...m, meta: metaOf(m.meta) };
+  if (m.type === "snapshot-chunk") return { ...m, meta: metaOf(m.meta) };
   return m;
 }
 
@@ -176,6 +176,6 @@ export function parseMessage(v: unknown, at: string): Message {
 export function messageSizeBytes(m: Message): number {
   let size = 64;
   if (m.type === "append") for (const e of m.entries) size += e.data.byteLength + 32;
-  else if (m.type === "snapshot") size += m.chunk.byteLength + 64;
+  else if (m.type === "snapshot-chunk") size += m.chunk.byteLength + 64;
   return size;
 }

@@ -37,6 +37,7 @@ export {
   StorageFailedError,
   StoreIdentityError,
 } from "./level-storage.js";
+export { bytesSource, collectChunks, SNAPSHOT_SLICE_BYTES, type SnapshotSource } from "./snapshot-shell.js";
 export {
   HttpTransport,
   type HttpTransportDeps,

@@ -8,8 +8,8 @@
  *
  * Layout (keys sort by index: fixed-width big-endian after a one-byte prefix):
  *   0x01                hard state      { term, vote, commit }
- *   0x02                snapshot meta   { index, term, conf, dataBytes, dataCrc }
- *   0x03                snapshot data   raw bytes (checksummed by the meta record)
+ *   0x02                snapshot meta   { index, term, conf, hasData, dataBytes, dataCrc, dataChunks }
+ *   0x03 + u32 n        snapshot data   chunk n, raw bytes (checksummed as a whole by the meta record)
  *   0x04                log start       { index, term } of the entry just before the first one kept
  *   0x05                node identity   { clusterId, replicaId, incarnation, recovering }
  *   0x10 + u64 index    log entry       { index, term, data, conf? }
@@ -17,6 +17,10 @@
  *
  * LevelDB skips a corrupt record silently on recovery and refuses every write after a failed sync,
  * so: verify everything at open (a damaged log must never vote), and treat any write error as fatal.
+ *
+ * Snapshot data is kept only for a state machine that keeps nothing itself (`durableIndex()` 0: the
+ * simulator's and tests' machines, the in-memory FsState). A durable machine's snapshot here is its
+ * meta alone (`hasData` false): the state is in the machine's own store, at or past this index.
  */
 import { randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
@@ -38,15 +42,29 @@ import {
 
 assert(typeof crc32 === "function", "node:zlib crc32 is missing: raftfs needs Node.js 20.15 or later");
 
-/** What one persist makes durable; `canVote` (from the Ready) ends a recovery from a lost store. */
-export type PersistBatch = Pick<Ready, "hardState" | "entries" | "snapshot"> & { canVote?: boolean };
+/**
+ * What one persist makes durable; `canVote` (from the Ready) ends a recovery from a lost store;
+ * `snapshotData`: the installed machine's bytes at the snapshot's index, for a machine that keeps
+ * nothing itself (absent for a durable machine).
+ */
+export type PersistBatch = Pick<Ready, "hardState" | "entries" | "snapshot"> & {
+  canVote?: boolean;
+  snapshotData?: AsyncIterable<Uint8Array> | null;
+};
 
 /** What the driver needs beyond the core's read-only view: durable writes. */
 export interface PersistentStorage extends Storage {
   /** Makes a Ready's hard state, entries and incoming snapshot durable, atomically. Throws: fatal. */
   persist(rd: PersistBatch): Promise<void>;
-  /** Records the application's snapshot at `index` (≤ the last durable index). */
-  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<void>;
+  /**
+   * Records the application's snapshot at `index` (≤ the last durable index): its bytes, streamed, for
+   * a machine that keeps nothing itself, or null for a durable machine (the meta alone).
+   */
+  createSnapshot(index: number, conf: ConfState, data: AsyncIterable<Uint8Array> | null): Promise<void>;
+  /** Whether the stored snapshot carries the machine's bytes. */
+  snapshotHasData(): boolean;
+  /** The stored snapshot's bytes, chunk by chunk, checked against their checksum at the end. */
+  snapshotChunks(): AsyncIterable<Uint8Array>;
   /** Drops entries up to and including `index` (≤ the snapshot index). */
   compact(index: number): Promise<void>;
   close(): Promise<void>;
@@ -102,7 +120,7 @@ export class StorageFailedError extends DfsError {
 
 const HARD_STATE_KEY = Uint8Array.of(0x01);
 const SNAP_META_KEY = Uint8Array.of(0x02);
-const SNAP_DATA_KEY = Uint8Array.of(0x03);
+const SNAP_DATA_PREFIX = 0x03;
 const LOG_START_KEY = Uint8Array.of(0x04);
 const IDENTITY_KEY = Uint8Array.of(0x05);
 const ENTRY_PREFIX = 0x10;
@@ -112,10 +130,22 @@ const ENTRY_KEY_BYTES = 9;
 export const LEVEL_KEYS = {
   HARD_STATE_KEY,
   SNAP_META_KEY,
-  SNAP_DATA_KEY,
+  SNAP_DATA_KEY: snapDataKey(0),
   LOG_START_KEY,
   IDENTITY_KEY,
 } as const;
+
+export function snapDataKey(n: number): Uint8Array {
+  const k = new Uint8Array(5);
+  k[0] = SNAP_DATA_PREFIX;
+  new DataView(k.buffer).setUint32(1, n);
+  return k;
+}
+
+function snapDataKeyIndex(k: Uint8Array): number | undefined {
+  if (k.byteLength !== 5 || k[0] !== SNAP_DATA_PREFIX) return undefined;
+  return new DataView(k.buffer, k.byteOffset, k.byteLength).getUint32(1);
+}
 
 export function entryKey(index: number): Uint8Array {
   const k = new Uint8Array(ENTRY_KEY_BYTES);
@@ -153,8 +183,10 @@ function decodeRecordBody(rec: Uint8Array): Uint8Array | undefined {
 
 interface SnapMetaRecord {
   meta: SnapshotMeta;
+  hasData: boolean;
   dataBytes: number;
   dataCrc: number;
+  dataChunks: number;
 }
 
 type Op = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; key: Uint8Array };
@@ -162,15 +194,38 @@ type Op = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; k
 const put = (key: Uint8Array, value: Uint8Array): Op => ({ type: "put", key, value });
 const del = (key: Uint8Array): Op => ({ type: "del", key });
 
-function snapshotOps(meta: SnapshotMeta, data: Uint8Array): Op[] {
+/**
+ * The ops that record a snapshot: its meta and (for a machine that keeps nothing) its bytes, one key
+ * per chunk as they come, deleting the chunks of the previous snapshot beyond the new count.
+ */
+async function snapshotOps(
+  meta: SnapshotMeta,
+  data: AsyncIterable<Uint8Array> | null,
+  previousChunks: number,
+): Promise<{ ops: Op[]; chunks: number; hasData: boolean }> {
+  const ops: Op[] = [];
+  let n = 0;
+  let bytes = 0;
+  let crc = 0;
+  if (data !== null) {
+    for await (const c of data) {
+      ops.push(put(snapDataKey(n++), c));
+      bytes += c.byteLength;
+      crc = crc32(c, crc);
+    }
+  }
+  for (let i = n; i < previousChunks; i++) ops.push(del(snapDataKey(i)));
   const rec = {
     index: meta.index,
     term: meta.term,
     conf: meta.conf,
-    dataBytes: data.byteLength,
-    dataCrc: crc32(data),
+    hasData: data !== null,
+    dataBytes: bytes,
+    dataCrc: crc,
+    dataChunks: n,
   };
-  return [put(SNAP_META_KEY, encodeRecord(rec)), put(SNAP_DATA_KEY, data)];
+  ops.push(put(SNAP_META_KEY, encodeRecord(rec)));
+  return { ops, chunks: n, hasData: data !== null };
 }
 
 /** The log-start record (exported for the test that leaves a compaction half done). */
@@ -201,6 +256,8 @@ export class LevelStorage implements PersistentStorage {
     readonly dir: string,
     private readonly mirror: MemoryStorage,
     private identityRecord: NodeIdentity,
+    /** The stored snapshot: whether it carries bytes, in how many chunks. */
+    private snapData: { hasData: boolean; chunks: number },
   ) {}
 
   get identity(): Readonly<NodeIdentity> {
@@ -222,6 +279,7 @@ export class LevelStorage implements PersistentStorage {
       const loaded = await load(db, opts.dir);
       let mirror = loaded?.mirror;
       let identity = loaded?.identity;
+      let snapData = loaded?.snapData ?? { hasData: false, chunks: 0 };
       const want = opts.identity;
       if (identity && (identity.clusterId !== want.clusterId || identity.replicaId !== want.replicaId)) {
         throw new StoreIdentityError(opts.dir, identity, want);
@@ -232,20 +290,22 @@ export class LevelStorage implements PersistentStorage {
         identity = { ...want, incarnation: randomBytes(8).toString("hex"), recovering: true };
         const hs: HardState = { term: 0, vote: 0, commit: 0 };
         const meta: SnapshotMeta = { index: 0, term: 0, conf: cloneConf(opts.initialConf) };
+        const snapOps = await snapshotOps(meta, null, 0);
         const ops = [
-          ...snapshotOps(meta, new Uint8Array()),
+          ...snapOps.ops,
           logStartOp(0, 0),
           put(IDENTITY_KEY, encodeRecord(identity)),
           put(HARD_STATE_KEY, encodeRecord(hs)),
         ];
         await db.batch(ops, { sync: true });
         mirror = new MemoryStorage(meta.conf);
+        snapData = { hasData: false, chunks: 0 };
       } else if (!identity) {
         // A store written before node identities: its log is intact (it was verified), so it adopts one.
         identity = { ...want, incarnation: randomBytes(8).toString("hex"), recovering: false };
         await db.batch([put(IDENTITY_KEY, encodeRecord(identity))], { sync: true });
       }
-      return new LevelStorage(db, opts.dir, mirror, identity);
+      return new LevelStorage(db, opts.dir, mirror, identity, snapData);
     } catch (err) {
       await db.close();
       throw err;
@@ -273,6 +333,33 @@ export class LevelStorage implements PersistentStorage {
     return this.mirror.snapshot();
   }
 
+  snapshotHasData(): boolean {
+    return this.snapData.hasData;
+  }
+
+  async *snapshotChunks(): AsyncIterable<Uint8Array> {
+    const want = this.snapData.chunks;
+    const expected = await this.readSnapMeta();
+    let crc = 0;
+    let n = 0;
+    for await (const [key, value] of this.db.iterator({ gte: snapDataKey(0), lt: snapDataKey(want) })) {
+      if (snapDataKeyIndex(key) !== n)
+        throw new CorruptStoreError(this.dir, `snapshot chunk ${n} is missing`);
+      crc = crc32(value, crc);
+      n++;
+      yield value;
+    }
+    if (n !== want || crc !== expected.dataCrc)
+      throw new CorruptStoreError(this.dir, "snapshot data fails its checksum");
+  }
+
+  private async readSnapMeta(): Promise<SnapMetaRecord> {
+    const rec = await this.db.get(SNAP_META_KEY);
+    const body = rec === undefined ? undefined : decodeRecordBody(rec);
+    if (!body) throw new CorruptStoreError(this.dir, "snapshot meta record fails its checksum");
+    return parseSnapMeta(unpack(body));
+  }
+
   // ---------------------------------------------------------------- writes
 
   async persist(rd: PersistBatch): Promise<void> {
@@ -289,10 +376,13 @@ export class LevelStorage implements PersistentStorage {
     let last = m.lastIndex();
     let snapIndex = m.snapshot().meta.index;
     const snap = rd.snapshot && rd.snapshot.meta.index > snapIndex ? rd.snapshot : null;
+    let snapData = this.snapData;
     if (snap) {
       // The leader's snapshot replaces the whole log, divergent tail included.
       for (let i = first; i <= last; i++) ops.push(del(entryKey(i)));
-      ops.push(...snapshotOps(snap.meta, snap.data), logStartOp(snap.meta.index, snap.meta.term));
+      const s = await snapshotOps(snap.meta, rd.snapshotData ?? null, this.snapData.chunks);
+      snapData = { hasData: s.hasData, chunks: s.chunks };
+      ops.push(...s.ops, logStartOp(snap.meta.index, snap.meta.term));
       snapIndex = snap.meta.index;
       first = snapIndex + 1;
       last = snapIndex;
@@ -328,19 +418,31 @@ export class LevelStorage implements PersistentStorage {
     }
     await this.write(ops, sync);
     if (recovered) this.identityRecord = { ...this.identityRecord, recovering: false };
-    if (snap) m.applySnapshot(snap);
+    if (snap) {
+      m.applySnapshot(snap);
+      this.snapData = snapData;
+    }
     if (ents.length > 0) m.append(ents);
     if (rd.hardState) m.setHardState(rd.hardState);
   }
 
-  async createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<void> {
+  async createSnapshot(
+    index: number,
+    conf: ConfState,
+    data: AsyncIterable<Uint8Array> | null,
+  ): Promise<void> {
     const m = this.mirror;
     assert(index <= m.lastIndex(), `snapshot index ${index} past last index ${m.lastIndex()}`);
     if (index <= m.snapshot().meta.index) return;
     const term = m.term(index);
     assert(term !== undefined, `snapshot index ${index} was compacted`);
-    await this.write(snapshotOps({ index, term, conf }, data), true);
-    m.createSnapshot(index, conf, data);
+    const s = await snapshotOps({ index, term, conf }, data, this.snapData.chunks);
+    // The log may have moved while the bytes were read; the index stays within it (compaction and
+    // snapshots run between Ready cycles, one at a time).
+    assert(m.term(index) === term, `snapshot index ${index} changed term while its bytes were read`);
+    await this.write(s.ops, true);
+    this.snapData = { hasData: s.hasData, chunks: s.chunks };
+    m.createSnapshot(index, conf);
   }
 
   async compact(index: number): Promise<void> {
@@ -407,7 +509,11 @@ function entryRecord(e: Entry): Record<string, unknown> {
 async function load(
   db: ClassicLevel<Uint8Array, Uint8Array>,
   dir: string,
-): Promise<{ mirror: MemoryStorage; identity: NodeIdentity | undefined } | null> {
+): Promise<{
+  mirror: MemoryStorage;
+  identity: NodeIdentity | undefined;
+  snapData: { hasData: boolean; chunks: number };
+} | null> {
   const bad = (problem: string) => new CorruptStoreError(dir, problem);
   const read = <T>(what: string, rec: Uint8Array | undefined, parse: (v: unknown) => T): T => {
     if (rec === undefined) throw bad(`${what} record is missing`);
@@ -424,14 +530,24 @@ async function load(
   const singles = new Map<number, Uint8Array>();
   const entries: Entry[] = [];
   let any = false;
+  // Snapshot chunks are checked as they stream by, never held together.
+  let dataChunks = 0;
+  let dataBytes = 0;
+  let dataCrc = 0;
   for await (const [key, value] of db.iterator()) {
     any = true;
     const index = entryKeyIndex(key);
-    if (index !== undefined) {
+    const chunk = snapDataKeyIndex(key);
+    if (chunk !== undefined) {
+      if (chunk !== dataChunks) throw bad(`snapshot chunk ${dataChunks} is missing`);
+      dataChunks++;
+      dataBytes += value.byteLength;
+      dataCrc = crc32(value, dataCrc);
+    } else if (index !== undefined) {
       const e = read(`entry ${index}`, value, (v) => parseEntry(v, "entry"));
       if (e.index !== index) throw bad(`entry under key ${index} says index ${e.index}`);
       entries.push(e);
-    } else if (key.byteLength === 1 && key[0]! >= 0x01 && key[0]! <= 0x05) {
+    } else if (key.byteLength === 1 && key[0]! >= 0x01 && key[0]! <= 0x05 && key[0] !== SNAP_DATA_PREFIX) {
       singles.set(key[0]!, value);
     } else {
       throw bad(`unknown key ${Buffer.from(key).toString("hex")}`);
@@ -443,14 +559,7 @@ async function load(
     const o = asObj(v);
     return { term: uint(o.term), vote: uint(o.vote), commit: uint(o.commit) };
   });
-  const snapRec = read("snapshot meta", singles.get(0x02), (v): SnapMetaRecord => {
-    const o = asObj(v);
-    return {
-      meta: { index: uint(o.index), term: uint(o.term), conf: parseConfState(o.conf, "conf") },
-      dataBytes: uint(o.dataBytes),
-      dataCrc: uint(o.dataCrc),
-    };
-  });
+  const snapRec = read("snapshot meta", singles.get(0x02), parseSnapMeta);
   const start = read("log start", singles.get(0x04), (v) => {
     const o = asObj(v);
     return { index: uint(o.index), term: uint(o.term) };
@@ -472,9 +581,7 @@ async function load(
             recovering: o.recovering,
           };
         });
-  const data = singles.get(0x03);
-  if (data === undefined) throw bad("snapshot data is missing");
-  if (data.byteLength !== snapRec.dataBytes || crc32(data) !== snapRec.dataCrc) {
+  if (dataChunks !== snapRec.dataChunks || dataBytes !== snapRec.dataBytes || dataCrc !== snapRec.dataCrc) {
     throw bad("snapshot data fails its checksum");
   }
 
@@ -503,22 +610,19 @@ async function load(
   if (prevTerm > hs.term || snap.term > hs.term)
     throw bad(`log holds terms above the current term ${hs.term}`);
 
-  if (snap.index === 0 && data.byteLength > 0) throw bad("the bootstrap snapshot carries data");
+  if (snap.index === 0 && dataBytes > 0) throw bad("the bootstrap snapshot carries data");
 
   // Rebuild through the model's own operations: the log start (with the snapshot if it is there),
   // the entries, then a snapshot taken above the log start.
   const mirror = new MemoryStorage(snap.conf);
   if (start.index > 0) {
     const atStart = snap.index === start.index;
-    mirror.applySnapshot({
-      meta: { ...snap, index: start.index, term: start.term },
-      data: atStart ? data : new Uint8Array(),
-    });
+    mirror.applySnapshot({ meta: atStart ? snap : { ...snap, index: start.index, term: start.term } });
   }
   mirror.append(entries);
-  if (snap.index > start.index) mirror.createSnapshot(snap.index, snap.conf, data);
+  if (snap.index > start.index) mirror.createSnapshot(snap.index, snap.conf);
   mirror.setHardState(hs);
-  return { mirror, identity };
+  return { mirror, identity, snapData: { hasData: snapRec.hasData, chunks: snapRec.dataChunks } };
 }
 
 function asObj(v: unknown): Record<string, unknown> {
@@ -530,4 +634,16 @@ function uint(v: unknown): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
     throw new CodecError("not a non-negative integer");
   return v;
+}
+
+function parseSnapMeta(v: unknown): SnapMetaRecord {
+  const o = asObj(v);
+  if (typeof o.hasData !== "boolean") throw new CodecError("hasData must be a boolean");
+  return {
+    meta: { index: uint(o.index), term: uint(o.term), conf: parseConfState(o.conf, "conf") },
+    hasData: o.hasData,
+    dataBytes: uint(o.dataBytes),
+    dataCrc: uint(o.dataCrc),
+    dataChunks: uint(o.dataChunks),
+  };
 }

@@ -73,15 +73,18 @@ export const MESSAGE_SCHEMAS = {
   }),
   heartbeat: message("heartbeat", { commit: Uint, readCtx: Type.Union([ReadCtx, Type.Null()]) }),
   "heartbeat-resp": message("heartbeat-resp", { readCtx: Type.Union([ReadCtx, Type.Null()]) }),
-  snapshot: message("snapshot", {
+  // "snapshot" passes only between a node's core and its own shell; it never crosses the wire.
+  "snapshot-chunk": message("snapshot-chunk", {
     meta: SnapshotMetaSchema,
-    offset: Uint,
+    stream: Uint,
+    seq: Uint,
     chunk: Bytes,
     done: Type.Boolean(),
+    crc: Uint,
   }),
   "snapshot-resp": message("snapshot-resp", {
-    snapshotIndex: Uint,
-    nextOffset: Uint,
+    stream: Uint,
+    next: Uint,
     reject: Type.Boolean(),
   }),
   "timeout-now": message("timeout-now", {}),

@@ -2,7 +2,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Entry, StateMachine } from "../../src/raft/index.js";
+import {
+  bytesSource,
+  collectChunks,
+  type Entry,
+  type SnapshotSource,
+  type StateMachine,
+} from "../../src/raft/index.js";
 import { waitFor as waitForValue } from "../support/wait.js";
 
 export async function makeTempDir(prefix = "raftfs-raft-"): Promise<string> {
@@ -28,18 +34,36 @@ export function u32(n: number): Uint8Array {
 export class CounterMachine implements StateMachine {
   values: number[] = [];
   restores = 0;
+  applied = 0;
+
+  /** `sliceBytes`: the size of the chunks its snapshots stream in. */
+  constructor(private readonly sliceBytes = 64) {}
 
   apply(entry: Entry): unknown {
     this.values.push(new DataView(entry.data.buffer, entry.data.byteOffset, 4).getUint32(0));
+    this.applied = entry.index;
     return this.values.length;
   }
 
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify(this.values));
+  durableIndex(): number {
+    return 0;
   }
 
-  restore(data: Uint8Array): void {
-    this.values = JSON.parse(new TextDecoder().decode(data)) as number[];
+  encode(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify({ applied: this.applied, values: this.values }));
+  }
+
+  openSnapshot(): SnapshotSource {
+    return bytesSource(this.applied, this.encode(), this.sliceBytes);
+  }
+
+  async installSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const s = JSON.parse(new TextDecoder().decode(await collectChunks(chunks))) as {
+      applied: number;
+      values: number[];
+    };
+    this.values = s.values;
+    this.applied = index;
     this.restores++;
   }
 }

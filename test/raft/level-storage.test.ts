@@ -9,6 +9,7 @@ import {
   type Snapshot,
   type Storage,
 } from "../../src/raft/core/index.js";
+import { collectChunks } from "../../src/raft/index.js";
 import {
   CorruptStoreError,
   encodeRecord,
@@ -32,6 +33,15 @@ afterEach(async () => {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
+/** Streams `data` in chunks of at most 5 bytes, as a state machine's snapshot would. */
+async function* chunked(data: Uint8Array): AsyncIterable<Uint8Array> {
+  for (let at = 0; at < data.byteLength; at += 5) yield data.subarray(at, at + 5);
+}
+
+async function storedData(s: LevelStorage): Promise<string> {
+  return hex(await collectChunks(s.snapshotChunks()));
+}
+
 /** Everything the core can observe through the Storage interface, in comparable form. */
 function view(s: Storage) {
   const first = s.firstIndex();
@@ -45,7 +55,7 @@ function view(s: Storage) {
     last,
     terms,
     state: s.initialState(),
-    snapshot: { meta: snap.meta, data: hex(snap.data) },
+    snapshot: { meta: snap.meta },
     entries: entries.map((e) => ({ index: e.index, term: e.term, data: hex(e.data), conf: e.conf ?? null })),
   };
 }
@@ -100,6 +110,8 @@ describe("LevelStorage", () => {
         let store = await LevelStorage.open({ dir: runDir, initialConf: CONF, identity: ID });
         const model = new MemoryStorage(CONF);
         let hs: HardState = { term: 0, vote: 0, commit: 0 };
+        /** The snapshot bytes the model's snapshot stands for. */
+        let modelData: Uint8Array = new Uint8Array();
         // A persist that only moves the commit index writes nothing (it rides along with the next
         // write): after a reopen the commit is the one of the last real write.
         let written: HardState = { ...hs };
@@ -107,9 +119,11 @@ describe("LevelStorage", () => {
           hardState: HardState | null;
           entries: Entry[];
           snapshot: Snapshot | null;
+          data: Uint8Array;
         }) => {
           const prev = model.initialState().hardState;
-          await store.persist(rd);
+          await store.persist({ ...rd, snapshotData: rd.snapshot ? chunked(rd.data) : null });
+          if (rd.snapshot) modelData = rd.data;
           const commitOnly =
             rd.entries.length === 0 &&
             !rd.snapshot &&
@@ -135,7 +149,7 @@ describe("LevelStorage", () => {
                 const index = hs.commit + 1 + (st.a % 10);
                 term = hs.term + (st.c % 2);
                 const conf = { voters: [1, 2, 3, 4].slice(0, 1 + (st.b % 4)), learners: [], joining: [] };
-                snapshot = { meta: { index, term, conf }, data: st.data };
+                snapshot = { meta: { index, term, conf } };
                 hs = { term, vote: hs.vote, commit: index };
                 from = index + 1;
               } else {
@@ -163,7 +177,7 @@ describe("LevelStorage", () => {
                   }
                 : hs;
               const hardState = raise || snapshot ? { ...hs } : null;
-              await persisted({ hardState, entries, snapshot });
+              await persisted({ hardState, entries, snapshot, data: st.data });
               if (snapshot) model.applySnapshot(snapshot);
               model.append(entries);
               if (hardState) model.setHardState(hardState);
@@ -171,8 +185,9 @@ describe("LevelStorage", () => {
               if (hs.commit <= snapIndex) continue;
               const index = snapIndex + 1 + (st.a % (hs.commit - snapIndex));
               const conf = { voters: [1, 2], learners: [3], joining: [] };
-              await store.createSnapshot(index, conf, st.data);
-              model.createSnapshot(index, conf, st.data);
+              await store.createSnapshot(index, conf, chunked(st.data));
+              model.createSnapshot(index, conf);
+              modelData = st.data;
             } else if (st.kind === "compact") {
               const start = model.firstIndex() - 1;
               if (snapIndex <= start) continue;
@@ -185,7 +200,7 @@ describe("LevelStorage", () => {
                 vote: st.b % 4,
                 commit: hs.commit + (st.c % (last - hs.commit + 1)),
               };
-              await persisted({ hardState: { ...hs }, entries: [], snapshot: null });
+              await persisted({ hardState: { ...hs }, entries: [], snapshot: null, data: new Uint8Array() });
               model.setHardState(hs);
             } else {
               await store.close();
@@ -193,11 +208,13 @@ describe("LevelStorage", () => {
               reopened();
             }
             expect(view(store)).toEqual(view(model));
+            expect(await storedData(store)).toBe(hex(modelData));
           }
           await store.close();
           store = await LevelStorage.open({ dir: runDir, initialConf: CONF, identity: ID });
           reopened();
           expect(view(store)).toEqual(view(model));
+          expect(await storedData(store)).toBe(hex(modelData));
         } finally {
           await store.close();
           await removeDir(runDir);
@@ -310,7 +327,7 @@ describe("LevelStorage", () => {
       data: new Uint8Array([i]),
     }));
     await s.persist({ hardState: { term: 1, vote: 1, commit: 20 }, entries, snapshot: null });
-    await s.createSnapshot(10, CONF, new Uint8Array([42]));
+    await s.createSnapshot(10, CONF, chunked(new Uint8Array([42])));
     await s.close();
     // The compaction's range delete never ran: the log start says 10, entries 1..10 are still there.
     const db = raw();
@@ -323,7 +340,7 @@ describe("LevelStorage", () => {
     expect(reopened.entries(11, 21, Number.POSITIVE_INFINITY).map((e) => e.index)).toEqual(
       entries.slice(10).map((e) => e.index),
     );
-    await reopened.createSnapshot(15, CONF, new Uint8Array([43]));
+    await reopened.createSnapshot(15, CONF, chunked(new Uint8Array([43])));
     await reopened.compact(15);
     await reopened.close();
     const after = raw();

@@ -18,6 +18,7 @@ import {
   type Ready,
   seededRandom,
 } from "../../src/raft/core/index.js";
+import { SnapshotReceiver, SnapshotSender } from "../../src/raft/snapshot-stream.js";
 import { GhostChecker } from "./invariants.js";
 import { decodeCommand, encodeCommand, type KvHistoryOp } from "./kv.js";
 
@@ -49,11 +50,20 @@ export interface SimOptions {
   faults?: SimFaults;
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function encodeKv(kv: Map<string, string>): Uint8Array {
+  return encoder.encode(JSON.stringify([...kv].sort()));
+}
+
 export interface SimFaults {
   /** A server that answers a put as soon as its own log holds it, before it commits. */
   ackOnAppend?: boolean;
   /** A server that never answers a read. */
   ignoreReads?: boolean;
+  /** A receiver that installs a snapshot stream without checking its order (takes every chunk it gets). */
+  unorderedSnapshotChunks?: boolean;
 }
 
 /** A put the client was told succeeded, with the log slot its server named. */
@@ -91,6 +101,14 @@ export interface SimNode {
   appliedConf: ConfState;
   /** ReadIndex contexts confirmed at an index, waiting for apply. */
   reads: { readCtx: string; index: number }[];
+  /** Durable: the state machine's bytes at the disk's snapshot index (the driver keeps them in its store). */
+  snapData: Uint8Array;
+  /** The shell's snapshot streams (lost on crash): outgoing by peer, the incoming one and its chunks. */
+  senders: Map<NodeId, { sender: SnapshotSender; chunks: Uint8Array[] }>;
+  receiver: SnapshotReceiver;
+  incoming: Uint8Array[];
+  /** An installed snapshot handed to the core, whose bytes go to disk with the Ready that adopts it. */
+  installed: Map<number, Uint8Array>;
 }
 
 interface PendingPut {
@@ -114,6 +132,8 @@ export class Sim {
    */
   readonly acknowledged: Acknowledged[] = [];
   clock = 0;
+  /** Snapshot chunks that reached a live receiver (tests show a state went over in many). */
+  snapshotChunksDelivered = 0;
   private seq = 0;
   private readonly pendingPuts = new Map<number, PendingPut>();
   private readonly pendingReads = new Map<string, { op: KvHistoryOp; node: NodeId }>();
@@ -141,6 +161,11 @@ export class Sim {
         applied: 0,
         appliedConf: cloneConf(this.initialConf),
         reads: [],
+        snapData: new Uint8Array(),
+        senders: new Map(),
+        receiver: new SnapshotReceiver(id),
+        incoming: [],
+        installed: new Map(),
       };
       this.nodes.set(id, n);
       this.boot(n);
@@ -163,11 +188,15 @@ export class Sim {
       recovering: n.recovering && this.opts.recoverLostDisks !== false,
     });
     const snap = n.disk.snapshot();
-    n.kv = snap.data.byteLength > 0 ? new Map(JSON.parse(new TextDecoder().decode(snap.data))) : new Map();
+    n.kv = n.snapData.byteLength > 0 ? new Map(JSON.parse(decoder.decode(n.snapData))) : new Map();
     n.applied = snap.meta.index;
     n.appliedConf = cloneConf(snap.meta.conf);
     n.reads = [];
     n.outstanding = null;
+    n.senders = new Map();
+    n.receiver = new SnapshotReceiver(n.id);
+    n.incoming = [];
+    n.installed = new Map();
     this.ghost.onBoot(n);
   }
 
@@ -196,8 +225,6 @@ export class Sim {
         // As the driver does: leader appends leave and committed entries apply at once, in parallel
         // with the (possibly slow) persist.
         this.send(n, rd.earlyMessages);
-        if (rd.snapshot)
-          this.restoreSnapshot(n, rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.conf);
         for (const e of rd.committedEntries) this.apply(n, e);
         for (const rs of rd.readStates) n.reads.push(rs);
         this.serveReads(n);
@@ -213,7 +240,15 @@ export class Sim {
   private complete(n: SimNode): void {
     const rd = n.outstanding!;
     const raft = n.raft!;
-    if (rd.snapshot) n.disk.applySnapshot(rd.snapshot);
+    if (rd.snapshot) {
+      // The installed machine's bytes go down with the meta that adopts them (one atomic write).
+      const index = rd.snapshot.meta.index;
+      const data = n.installed.get(index);
+      if (data === undefined) throw new Error(`node ${n.id} adopts snapshot ${index} it never installed`);
+      n.disk.applySnapshot(rd.snapshot);
+      n.snapData = data;
+      for (const i of n.installed.keys()) if (i <= index) n.installed.delete(i);
+    }
     if (rd.entries.length > 0) n.disk.append(rd.entries);
     if (rd.hardState) n.disk.setHardState(rd.hardState);
     if (rd.canVote) {
@@ -232,19 +267,87 @@ export class Sim {
 
   private send(n: SimNode, msgs: Message[]): void {
     for (const m of msgs) {
+      if (m.type === "snapshot") {
+        this.startSnapshotStream(n, m.to);
+        continue;
+      }
       if (this.checking) this.ghost.onSend(n, m);
       this.network.push({ seq: this.seq++, msg: m });
     }
   }
 
-  private restoreSnapshot(n: SimNode, data: Uint8Array, index: number, conf: ConfState): void {
-    this.ghost.onRestore(n, index);
-    n.kv = new Map(JSON.parse(new TextDecoder().decode(data)));
-    n.applied = index;
-    n.appliedConf = cloneConf(conf);
+  // ---------------------------------------------------------------- the shells' snapshot streams
+
+  /** As the driver does: a stream of the machine's state at its applied index, unless one runs. */
+  private startSnapshotStream(n: SimNode, to: NodeId): void {
+    const running = n.senders.get(to);
+    if (running && running.sender.state === "open") return;
+    const raft = n.raft!.status();
+    const term = raft.termAt(n.applied);
+    if (term === undefined) return; // asked again on the next heartbeat answer
+    const meta = { index: n.applied, term, conf: cloneConf(n.appliedConf) };
+    const data = encodeKv(n.kv);
+    const size = this.opts.snapshotChunkBytes ?? 64;
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < data.byteLength; at += size) chunks.push(data.subarray(at, at + size));
+    const sender = new SnapshotSender(n.id, to, raft.term, meta, this.seq++, {
+      windowChunks: 2,
+      retransmitTicks: 2,
+      abandonTicks: 12,
+    });
+    n.senders.set(to, { sender, chunks });
+    this.pumpSnapshot(n, to);
+  }
+
+  private pumpSnapshot(n: SimNode, to: NodeId): void {
+    const s = n.senders.get(to);
+    if (!s) return;
+    while (s.sender.wantsChunk()) {
+      const chunk = s.chunks.shift() ?? new Uint8Array();
+      this.network.push({ seq: this.seq++, msg: s.sender.push(chunk, s.chunks.length === 0) });
+    }
+    if (s.sender.state !== "open") n.senders.delete(to);
+  }
+
+  private onSnapshotChunk(n: SimNode, m: Extract<Message, { type: "snapshot-chunk" }>): void {
+    const raft = n.raft!;
+    this.snapshotChunksDelivered++;
+    const term = raft.status().term;
+    const out = n.receiver.onChunk(m, term, (meta) => meta.index > n.applied);
+    if (out.started) n.incoming = [];
+    if (out.reply) this.network.push({ seq: this.seq++, msg: out.reply });
+    if (out.chunk === null && !this.opts.faults?.unorderedSnapshotChunks) return;
+    if (out.chunk === null) n.incoming.push(m.chunk);
+    else n.incoming.push(out.chunk);
+    // The in-memory install consumes each chunk at once.
+    const next = m.seq + 1;
+    this.network.push({ seq: this.seq++, msg: n.receiver.consumed(m.from, m.term, m.stream, next) });
+    const done =
+      out.complete || (this.opts.faults?.unorderedSnapshotChunks === true && m.done && !out.corrupt);
+    if (!done) return;
+    const size = n.incoming.reduce((s, c) => s + c.byteLength, 0);
+    const data = new Uint8Array(size);
+    let at = 0;
+    for (const c of n.incoming) {
+      data.set(c, at);
+      at += c.byteLength;
+    }
+    n.incoming = [];
+    // Entries applied while the stream ran may have overtaken it: a machine never goes back.
+    if (m.meta.index <= n.applied) return;
+    this.ghost.onRestore(n, m.meta.index);
+    n.kv = new Map(JSON.parse(decoder.decode(data)));
+    n.applied = m.meta.index;
+    n.appliedConf = cloneConf(m.meta.conf);
+    n.installed.set(m.meta.index, data);
+    raft.step({ type: "snapshot", from: m.from, to: n.id, term: m.term, meta: m.meta });
+    this.process(n);
   }
 
   private apply(n: SimNode, e: Entry): void {
+    // The machine may be ahead of the log (a snapshot installed before the core adopted it, or one it
+    // did not need): those entries are in its state already.
+    if (e.index <= n.applied) return;
     if (this.checking) this.ghost.onApply(n, e);
     n.applied = e.index;
     if (e.conf) n.appliedConf = applyConfChange(n.appliedConf, e.conf);
@@ -293,6 +396,10 @@ export class Sim {
   tick(id?: NodeId): void {
     for (const n of id === undefined ? this.live() : [this.node(id)]) {
       if (!n.raft) continue;
+      for (const [to, s] of n.senders) {
+        for (const m of s.sender.onTick()) this.network.push({ seq: this.seq++, msg: m });
+        if (s.sender.state !== "open") n.senders.delete(to);
+      }
       n.raft.tick();
       this.process(n);
     }
@@ -324,6 +431,18 @@ export class Sim {
     if (this.blocked.has(`${m.from}>${m.to}`)) return;
     const n = this.nodes.get(m.to);
     if (!n?.raft) return;
+    if (m.type === "snapshot-chunk") {
+      this.onSnapshotChunk(n, m);
+      return;
+    }
+    if (m.type === "snapshot-resp") {
+      const s = n.senders.get(m.from);
+      if (s) {
+        s.sender.onResp(m);
+        this.pumpSnapshot(n, m.from);
+      }
+      return;
+    }
     n.raft.step(m);
     this.process(n);
   }
@@ -366,6 +485,7 @@ export class Sim {
     this.network = this.network.filter((f) => f.msg.from !== id);
     n.lostDisk = n.disk;
     n.disk = new MemoryStorage(this.initialConf);
+    n.snapData = new Uint8Array();
     n.recovering = true;
     this.restart(id);
   }
@@ -409,8 +529,8 @@ export class Sim {
     if (n.outstanding) return;
     // Only what is durable may be compacted: the applied index may run ahead of a slow disk.
     if (n.applied > n.disk.lastIndex()) return;
-    const data = new TextEncoder().encode(JSON.stringify([...n.kv].sort()));
-    n.disk.createSnapshot(n.applied, n.appliedConf, data);
+    n.disk.createSnapshot(n.applied, n.appliedConf);
+    n.snapData = encodeKv(n.kv);
     n.disk.compact(Math.max(n.disk.firstIndex() - 1, n.applied - keep));
   }
 

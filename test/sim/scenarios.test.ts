@@ -236,7 +236,7 @@ describe("snapshots", () => {
     for (let r = 0; r < 200 && sim.node(f).applied < l.applied; r++) {
       sim.tick();
       for (let k = 0; k < 1000 && sim.network.length > 0; k++) {
-        if (sim.network[0]!.msg.type === "snapshot") chunks++;
+        if (sim.network[0]!.msg.type === "snapshot-chunk") chunks++;
         sim.deliverAt(0);
       }
     }
@@ -345,5 +345,57 @@ describe("client-facing rules", () => {
     const read = sim.history.at(-1)!;
     expect(read.output).toEqual({ value: "1" });
     expect(sim.network.filter((m) => m.msg.type === "heartbeat")).toHaveLength(0);
+  });
+});
+
+describe("recovery from a lost store", () => {
+  test("a replica that does not yet know its floor keeps a deposed leader in contact but never confirms its read", () => {
+    const sim = new Sim({ nodeCount: 3, voterCount: 3, seed: 21 });
+    sim.elect(1);
+    sim.settle();
+    sim.put(1, "x", "old");
+    sim.settle();
+    rounds(sim, 2);
+    // Node 1 is cut off (and never ticked again, so check-quorum does not depose it yet); nodes 2 and
+    // 3 elect one of them in a later term, which commits x=new on both.
+    isolate(sim, 1);
+    let next: number | undefined;
+    for (let i = 0; i < 200 && next === undefined; i++) {
+      sim.tick(2);
+      sim.tick(3);
+      sim.settle();
+      next = sim.leaders().find((n) => n.id !== 1)?.id;
+    }
+    expect(next).toBeDefined();
+    const lead = next!;
+    const other = lead === 2 ? 3 : 2;
+    sim.put(lead, "x", "new");
+    for (let i = 0; i < 3; i++) {
+      sim.tick(lead);
+      sim.settle();
+    }
+    const put = sim.history.at(-1)!;
+    expect(put.ret).not.toBe(Number.POSITIVE_INFINITY);
+    expect(sim.node(1).raft!.status().role).toBe("leader");
+    // The other voter loses its disk: it forgets the term it voted in. The new leader cannot answer
+    // its term probe, so its floor stays unknown; the deposed leader reaches it again.
+    sim.heal();
+    sim.partition([
+      [1, lead],
+      [lead, 1],
+      [lead, other],
+      [other, lead],
+    ]);
+    sim.wipe(other);
+    sim.settle();
+    expect(sim.node(other).recovering).toBe(true);
+    // The deposed leader asks for a linearizable read: the recovering voter's heartbeat answer must
+    // not confirm it (it would return x=old after x=new was acknowledged).
+    const read = sim.get(1, "x");
+    expect(read).not.toBeNull();
+    sim.settle();
+    expect(read!.ret).toBe(Number.POSITIVE_INFINITY);
+    // Its answer still counts as contact for check-quorum.
+    expect(sim.node(1).raft!.status().progress.get(other)!.recentActive).toBe(true);
   });
 });

@@ -16,10 +16,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** Index of the snapshot being sent, and the next byte offset to send. */
+  /** Index of the leader's snapshot when the follower was found to need one (it may get a newer one). */
   pendingSnapshot = 0;
-  snapshotOffset = 0;
-  snapshotChunkInFlight = false;
   /** Last indexes of in-flight appends, oldest first (bounded). */
   readonly inflights: number[] = [];
 
@@ -55,8 +53,6 @@ export class Progress {
     this.state = state;
     this.probeSent = false;
     this.pendingSnapshot = 0;
-    this.snapshotOffset = 0;
-    this.snapshotChunkInFlight = false;
     this.inflights.length = 0;
   }
 

@@ -34,6 +34,8 @@ export class Raft extends RaftElections {
 
   step(m: Message): void {
     assert(m.to === this.id, `message for ${m.to} delivered to ${this.id}`);
+    // The shells' snapshot stream is theirs alone (see types.ts, Snapshot).
+    assert(m.type !== "snapshot-chunk" && m.type !== "snapshot-resp", `${m.type} stepped into the core`);
     this.stepMessage(m);
     if (this.recovery) this.advanceRecovery();
   }
@@ -48,7 +50,7 @@ export class Raft extends RaftElections {
       // acknowledged in before the loss: an ack would let a deposed leader commit over an entry
       // committed since (with this replica's lost copy). Heartbeats are still answered (they carry no
       // entries, and the commit index they bring is ignored while recovering), so a live leader keeps
-      // its quorum while a voter that must answer the probe is down.
+      // its quorum while a voter that must answer the probe is down; the answer confirms no read.
       return;
     }
     if (m.term > this.term) {
@@ -142,12 +144,20 @@ export class Raft extends RaftElections {
         // while recovering, the commit index moves only with appends, which check the log.
         if (!this.recovery) this.log.commitTo(m.commit);
         this.onCommitAdvanced();
-        this.send({ type: "heartbeat-resp", to: m.from, term: this.term, readCtx: m.readCtx });
+        // Until the floor is known this leader may be one deposed while our lost store held a newer
+        // term: the answer keeps it in contact (check-quorum) but must never confirm its read, so the
+        // read context is not echoed (a read counts only answers that echo it).
+        this.send({
+          type: "heartbeat-resp",
+          to: m.from,
+          term: this.term,
+          readCtx: this.recovery?.floor === null ? null : m.readCtx,
+        });
         return;
       case "snapshot":
         this.electionElapsed = 0;
         this.leaderId = m.from;
-        this.handleSnapshotChunk(m);
+        this.handleSnapshot(m);
         return;
       case "timeout-now":
         // Leadership transfer: campaign at once, without pre-vote, overriding the lease.
@@ -174,22 +184,13 @@ export class Raft extends RaftElections {
         // Appends may have been lost: let one more through so a gap turns into a rejection and a probe.
         if (pr.state === "replicate" && pr.isPaused()) pr.inflights.shift();
         if (pr.state === "snapshot") {
-          // The chunk or its answer may have been lost: send the current chunk again.
-          pr.snapshotChunkInFlight = false;
-          this.sendSnapshotChunk(m.from, pr);
+          // The stream may have broken: ask the shell again (it ignores the ask while one runs).
+          this.requestSnapshot(m.from);
         } else if (pr.match < this.log.lastIndex()) {
           // Even with nothing new to send, an empty append makes the follower report where it stands.
           this.sendAppend(m.from, true);
         }
         if (m.readCtx !== null) this.ackRead(m.readCtx, m.from);
-        return;
-      case "snapshot-resp":
-        if (pr.state !== "snapshot" || m.snapshotIndex !== pr.pendingSnapshot) return;
-        pr.snapshotChunkInFlight = false;
-        pr.snapshotOffset = m.nextOffset;
-        if (pr.snapshotOffset < this.log.storage.snapshot().data.byteLength || m.reject) {
-          this.sendSnapshotChunk(m.from, pr);
-        }
         return;
       case "read-index":
         this.handleReadRequest(m.readCtx, m.from);

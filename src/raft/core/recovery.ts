@@ -22,9 +22,12 @@ import type { Message, NodeId } from "./types.js";
  * candidate, exactly as if the voter holding it had cast this vote. (Without this, a cluster whose
  * quorum needs the replica — two voters — could never elect again.)
  *
- * Until the floor is known it also answers no append, heartbeat or snapshot: a leader whose term is
- * below one this replica voted or acknowledged in before the loss would otherwise count its ack and
- * commit over an entry committed since, or confirm a stale read with its heartbeat answer.
+ * Until the floor is known it also answers no append or snapshot: a leader whose term is below one
+ * this replica voted or acknowledged in before the loss would otherwise count its ack and commit over
+ * an entry committed since. It does answer heartbeats, so that a live leader keeps check-quorum while
+ * a voter that must answer the probe is down (without them no one could be elected), but that answer
+ * leaves out the read context: it counts for the leader's contact, never to confirm a ReadIndex, which
+ * a deposed leader would otherwise serve stale with this replica's answer.
  *
  * The nonce keeps answers to an earlier incarnation's probes (still in flight) from counting. A probe
  * also tells a leader that this replica's log ends at `lastLogIndex`: a leader counting more of it

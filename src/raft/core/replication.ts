@@ -196,20 +196,15 @@ export abstract class RaftReplication extends RaftState {
     if (!pr.recentActive) return;
     assert(this.log.unstableSnapshot === null, "a leader never holds an unpersisted snapshot");
     pr.becomeSnapshot(this.log.storage.snapshot().meta.index);
-    this.sendSnapshotChunk(to, pr);
+    this.requestSnapshot(to);
   }
 
-  protected sendSnapshotChunk(to: NodeId, pr: Progress): void {
-    if (pr.snapshotChunkInFlight) return;
-    const snap = this.log.storage.snapshot();
-    if (snap.meta.index !== pr.pendingSnapshot) {
-      // A newer snapshot was taken since the transfer began: start over with it.
-      pr.becomeSnapshot(snap.meta.index);
-    }
-    const offset = Math.min(pr.snapshotOffset, snap.data.byteLength);
-    const chunk = snap.data.subarray(offset, offset + this.opts.snapshotChunkBytes);
-    const done = offset + chunk.byteLength >= snap.data.byteLength;
-    this.send({ type: "snapshot", to, term: this.term, meta: snap.meta, offset, chunk, done });
-    pr.snapshotChunkInFlight = true;
+  /**
+   * Asks the shell to stream a snapshot to `to` (again on every heartbeat answer while the follower
+   * waits: the shell ignores the ask while a stream to `to` is running, and starts a new one after a
+   * stream broke). The follower's append answer at or past `pendingSnapshot` ends the wait.
+   */
+  protected requestSnapshot(to: NodeId): void {
+    this.send({ type: "snapshot", to, term: this.term, meta: this.log.storage.snapshot().meta });
   }
 }

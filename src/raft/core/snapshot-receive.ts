@@ -1,63 +1,17 @@
-/** A follower receiving a leader's snapshot in chunks (InstallSnapshot), and installing it. */
+/**
+ * A follower adopting a leader's snapshot. The bytes never reach the core: the shell has streamed them
+ * into the state machine already (see types.ts, Snapshot) and steps the snapshot's meta in once the
+ * machine holds it. Adopting it replaces the log; a snapshot the log already covers only moves the
+ * commit index (the machine being ahead of the log is safe: see the driver's `installSnapshot`).
+ */
 import { RaftMembership } from "./membership.js";
 import { cloneConf } from "./storage.js";
 import type { Message, Snapshot } from "./types.js";
 
-interface IncomingSnapshot {
-  snapshot: Snapshot["meta"];
-  parts: Uint8Array[];
-  size: number;
-}
-
 export abstract class RaftSnapshotReceive extends RaftMembership {
-  private incomingSnapshot: IncomingSnapshot | null = null;
-
-  protected handleSnapshotChunk(m: Extract<Message, { type: "snapshot" }>): void {
-    if (m.meta.index <= this.log.committed) {
-      this.incomingSnapshot = null;
-      this.sendAppendResp(m.from, this.log.committed);
-      return;
-    }
-    let inc = this.incomingSnapshot;
-    if (m.offset === 0) {
-      inc = this.incomingSnapshot = { snapshot: m.meta, parts: [], size: 0 };
-    } else if (
-      !inc ||
-      inc.snapshot.index !== m.meta.index ||
-      inc.snapshot.term !== m.meta.term ||
-      inc.size !== m.offset
-    ) {
-      const sameSnapshot = inc && inc.snapshot.index === m.meta.index && inc.snapshot.term === m.meta.term;
-      this.send({
-        type: "snapshot-resp",
-        to: m.from,
-        term: this.term,
-        snapshotIndex: m.meta.index,
-        nextOffset: sameSnapshot ? inc!.size : 0,
-        reject: true,
-      });
-      return;
-    }
-    inc.parts.push(m.chunk);
-    inc.size += m.chunk.byteLength;
-    this.send({
-      type: "snapshot-resp",
-      to: m.from,
-      term: this.term,
-      snapshotIndex: m.meta.index,
-      nextOffset: inc.size,
-      reject: false,
-    });
-    if (!m.done) return;
-    this.incomingSnapshot = null;
-    const data = new Uint8Array(inc.size);
-    let at = 0;
-    for (const p of inc.parts) {
-      data.set(p, at);
-      at += p.byteLength;
-    }
+  protected handleSnapshot(m: Extract<Message, { type: "snapshot" }>): void {
     // After a restore our log ends at the snapshot; otherwise only the commit index is known to match.
-    const restored = this.restore({ meta: inc.snapshot, data });
+    const restored = this.restore({ meta: m.meta });
     this.sendAppendResp(m.from, restored ? this.log.lastIndex() : this.log.committed);
   }
 

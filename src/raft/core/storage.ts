@@ -41,7 +41,7 @@ export class MemoryStorage implements Storage {
   private ents: Entry[];
 
   constructor(conf: ConfState = EMPTY_CONF) {
-    this.snap = { meta: { index: 0, term: 0, conf: cloneConf(conf) }, data: new Uint8Array() };
+    this.snap = { meta: { index: 0, term: 0, conf: cloneConf(conf) } };
     this.ents = [{ index: 0, term: 0, data: new Uint8Array() }];
   }
 
@@ -100,13 +100,13 @@ export class MemoryStorage implements Storage {
     this.ents = [{ index: snap.meta.index, term: snap.meta.term, data: new Uint8Array() }];
   }
 
-  /** Records a snapshot the application took at `index` (≤ applied) and drops the log before it. */
-  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot {
+  /** Records a snapshot the application took at `index` (≤ applied); `compact` drops the log before it. */
+  createSnapshot(index: number, conf: ConfState): Snapshot {
     assert(index <= this.lastIndex(), `snapshot index ${index} past last index ${this.lastIndex()}`);
     if (index <= this.snap.meta.index) return this.snap;
     const term = this.term(index);
     assert(term !== undefined, `snapshot index ${index} was compacted`);
-    this.snap = { meta: { index, term, conf: cloneConf(conf) }, data };
+    this.snap = { meta: { index, term, conf: cloneConf(conf) } };
     return this.snap;
   }
 

@@ -41,9 +41,16 @@ export interface SnapshotMeta {
   conf: ConfState;
 }
 
+/**
+ * A snapshot as the core sees it: metadata only. The state machine's bytes never pass through the
+ * core: the shell streams them from the leader's machine to the follower's out of band (as etcd ships
+ * its v3 backend database beside the raft messages), because a durable machine's state can be far
+ * larger than memory and a pure, synchronous core cannot pull an asynchronous stream. The core only
+ * decides *when* a follower needs a snapshot (a `snapshot` message to the shell) and adopts one once
+ * the shell has installed it (the shell steps a `snapshot` message carrying the installed meta).
+ */
 export interface Snapshot {
   meta: SnapshotMeta;
-  data: Uint8Array;
 }
 
 export type Role = "follower" | "pre-candidate" | "candidate" | "leader";
@@ -69,14 +76,28 @@ export type Message =
     })
   | (Envelope & { type: "heartbeat"; commit: number; readCtx: string | null })
   | (Envelope & { type: "heartbeat-resp"; readCtx: string | null })
+  /**
+   * Leader core → its shell: `to` needs a snapshot at least as new as `meta` (never on the wire).
+   * Follower shell → its core: the snapshot `meta` (from the leader `from` in `term`) is installed in
+   * the state machine; adopt it.
+   */
+  | (Envelope & { type: "snapshot"; meta: SnapshotMeta })
+  /**
+   * Shell to shell, never seen by the core (see src/raft/snapshot-stream.ts): chunk `seq` of stream
+   * `stream`, which carries the machine's state as of `meta.index`; the last one says `done` and
+   * carries the crc32 of the whole stream.
+   */
   | (Envelope & {
-      type: "snapshot";
+      type: "snapshot-chunk";
       meta: SnapshotMeta;
-      offset: number;
+      stream: number;
+      seq: number;
       chunk: Uint8Array;
       done: boolean;
+      crc: number;
     })
-  | (Envelope & { type: "snapshot-resp"; snapshotIndex: number; nextOffset: number; reject: boolean })
+  /** Shell to shell: chunks before `next` of `stream` are consumed; `reject`: start the stream over. */
+  | (Envelope & { type: "snapshot-resp"; stream: number; next: number; reject: boolean })
   | (Envelope & { type: "timeout-now" })
   | (Envelope & { type: "read-index"; readCtx: string })
   | (Envelope & { type: "read-index-resp"; readCtx: string; index: number; reject: boolean })

@@ -1,0 +1,221 @@
+/**
+ * The snapshot stream between two shells, as two small deterministic state machines (no I/O, no
+ * clock: ticks come in, messages go out), so that the driver and the simulator run the same protocol.
+ *
+ * Why a protocol of its own beside the core: the core sees snapshots as metadata only (see
+ * core/types.ts, Snapshot). The leader's shell reads the state machine's snapshot as a stream of
+ * chunks and sends them numbered (`seq`) on one stream (`stream`, random per attempt); the follower's
+ * shell feeds them, in order, into the machine's `installSnapshot`, which writes them aside.
+ *
+ * - Flow control: at most `windowChunks` chunks are unacknowledged, and the receiver acknowledges a
+ *   chunk only once the machine has consumed it, so neither side ever holds more than a window.
+ * - Loss, duplication, reordering: the receiver takes only the next `seq` in order and answers every
+ *   chunk with the next `seq` it wants (cumulative); the sender resends its whole window when it has
+ *   heard no progress for `retransmitTicks` (go-back-N).
+ * - Integrity: the last chunk carries the crc32 of the whole stream; a mismatch fails the install
+ *   (the machine never switches to it).
+ * - A broken stream restarts cleanly: a sender with no progress for `abandonTicks` gives up (its core
+ *   asks again on the next heartbeat answer, and a new stream starts from its first chunk); a receiver
+ *   drops a stream when a new one begins from a leader of the same or a later term, and refuses
+ *   chunks of a stream it does not know (the sender then gives up at once). Resuming mid-stream is
+ *   not attempted: a new leader's state differs from the old one's, and the same leader's machine has
+ *   moved on, so the bytes after the break would not continue the bytes before it.
+ */
+import { crc32 } from "node:zlib";
+import { assert } from "../common/assert.js";
+import type { Message, NodeId, SnapshotMeta } from "./core/index.js";
+
+type ChunkMsg = Extract<Message, { type: "snapshot-chunk" }>;
+type RespMsg = Extract<Message, { type: "snapshot-resp" }>;
+
+export interface StreamLimits {
+  windowChunks: number;
+  retransmitTicks: number;
+  abandonTicks: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { windowChunks: 4, retransmitTicks: 3, abandonTicks: 30 };
+
+export type SenderEvent = "progress" | "done" | "failed" | "ignored";
+
+export class SnapshotSender {
+  private readonly unacked: ChunkMsg[] = [];
+  private nextSeq = 0;
+  private crc = 0;
+  private sourceDone = false;
+  private idleTicks = 0;
+  /** Set once the stream ended either way; nothing more is sent. */
+  state: "open" | "done" | "failed" = "open";
+
+  constructor(
+    readonly from: NodeId,
+    readonly to: NodeId,
+    readonly term: number,
+    readonly meta: SnapshotMeta,
+    readonly stream: number,
+    private readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  ) {}
+
+  /** Room in the window for another chunk of the source. */
+  wantsChunk(): boolean {
+    return this.state === "open" && !this.sourceDone && this.unacked.length < this.limits.windowChunks;
+  }
+
+  /** The source's next chunk; `last` with the final one (which may be empty). Returns the message to send. */
+  push(chunk: Uint8Array, last: boolean): ChunkMsg {
+    assert(this.wantsChunk(), "snapshot chunk pushed without room in the window");
+    this.crc = crc32(chunk, this.crc);
+    const m: ChunkMsg = {
+      type: "snapshot-chunk",
+      from: this.from,
+      to: this.to,
+      term: this.term,
+      meta: this.meta,
+      stream: this.stream,
+      seq: this.nextSeq++,
+      chunk,
+      done: last,
+      crc: last ? this.crc : 0,
+    };
+    this.unacked.push(m);
+    if (last) this.sourceDone = true;
+    return m;
+  }
+
+  onResp(m: RespMsg): SenderEvent {
+    if (m.stream !== this.stream || this.state !== "open") return "ignored";
+    if (m.reject) {
+      this.state = "failed";
+      return "failed";
+    }
+    let progressed = false;
+    while (this.unacked.length > 0 && this.unacked[0]!.seq < m.next) {
+      this.unacked.shift();
+      progressed = true;
+    }
+    if (!progressed) return "ignored";
+    this.idleTicks = 0;
+    if (this.sourceDone && this.unacked.length === 0) {
+      this.state = "done";
+      return "done";
+    }
+    return "progress";
+  }
+
+  /** One tick: the window to send again (go-back-N), if it has been quiet too long; or gives up. */
+  onTick(): ChunkMsg[] {
+    if (this.state !== "open") return [];
+    this.idleTicks++;
+    if (this.idleTicks >= this.limits.abandonTicks) {
+      this.state = "failed";
+      return [];
+    }
+    return this.idleTicks % this.limits.retransmitTicks === 0 ? this.unacked.slice() : [];
+  }
+
+  fail(): void {
+    if (this.state === "open") this.state = "failed";
+  }
+}
+
+export interface IncomingStream {
+  from: NodeId;
+  term: number;
+  meta: SnapshotMeta;
+  stream: number;
+}
+
+/** What the receiver's owner does with one incoming chunk. */
+export interface ReceiveOutcome {
+  /** A stream that was under way and is now dropped: abort its install. */
+  dropped: IncomingStream | null;
+  /** A new stream begins with this chunk: start an install. */
+  started: IncomingStream | null;
+  /** The next chunk in order, for the install. */
+  chunk: Uint8Array | null;
+  /** The stream is complete and its checksum holds: the install may switch. */
+  complete: boolean;
+  /** The checksum failed: abort the install. */
+  corrupt: boolean;
+  /** An answer to send now (duplicates and gaps are answered at once; taken chunks once consumed). */
+  reply: RespMsg | null;
+}
+
+export class SnapshotReceiver {
+  private cur: (IncomingStream & { received: number; consumed: number; crc: number }) | null = null;
+
+  constructor(readonly self: NodeId) {}
+
+  get current(): IncomingStream | null {
+    return this.cur;
+  }
+
+  /**
+   * One chunk from the network. `term` is this node's current term: chunks of older terms are
+   * refused. `accept(meta)` says whether a new stream is wanted at all (its index is above the state
+   * the machine already holds).
+   */
+  onChunk(m: ChunkMsg, term: number, accept: (meta: SnapshotMeta) => boolean): ReceiveOutcome {
+    const out: ReceiveOutcome = {
+      dropped: null,
+      started: null,
+      chunk: null,
+      complete: false,
+      corrupt: false,
+      reply: null,
+    };
+    let cur = this.cur;
+    if (cur === null || cur.stream !== m.stream || cur.from !== m.from) {
+      const newer = cur === null || m.term >= cur.term;
+      if (m.seq !== 0 || m.term < term || !newer || !accept(m.meta)) {
+        out.reply = this.resp(m, m.stream, 0, true);
+        return out;
+      }
+      out.dropped = cur;
+      cur = this.cur = {
+        from: m.from,
+        term: m.term,
+        meta: m.meta,
+        stream: m.stream,
+        received: 0,
+        consumed: 0,
+        crc: 0,
+      };
+      out.started = cur;
+    }
+    if (m.seq !== cur.received) {
+      // A duplicate or a gap: say where we stand (the sender resends from there after a quiet spell).
+      out.reply = this.resp(m, cur.stream, cur.consumed, false);
+      return out;
+    }
+    cur.received++;
+    cur.crc = crc32(m.chunk, cur.crc);
+    out.chunk = m.chunk;
+    if (m.done) {
+      if (cur.crc === m.crc) out.complete = true;
+      else {
+        out.corrupt = true;
+        out.reply = this.resp(m, cur.stream, cur.consumed, true);
+      }
+      this.cur = null;
+    }
+    return out;
+  }
+
+  /** The install consumed chunk `seq` of `stream`: the answer that opens the window again. */
+  consumed(to: NodeId, term: number, stream: number, next: number): RespMsg {
+    if (this.cur?.stream === stream) this.cur.consumed = Math.max(this.cur.consumed, next);
+    return { type: "snapshot-resp", from: this.self, to, term, stream, next, reject: false };
+  }
+
+  /** Forgets the stream under way (a crash of the install, a stop). */
+  drop(): IncomingStream | null {
+    const c = this.cur;
+    this.cur = null;
+    return c;
+  }
+
+  private resp(m: ChunkMsg, stream: number, next: number, reject: boolean): RespMsg {
+    return { type: "snapshot-resp", from: this.self, to: m.from, term: m.term, stream, next, reject };
+  }
+}
