@@ -26,7 +26,16 @@ import { Namespace, NamespaceReader } from "./namespace.js";
 import { applyNamespaceOp, chargeRename, type OpContext } from "./ops.js";
 import type { Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
-import { decode, encode, type InodeRec, inodeKey, META_KEY, type MetaRec, ROOT_INODE } from "./records.js";
+import {
+  decode,
+  encode,
+  type InodeRec,
+  inodeKey,
+  META_KEY,
+  type MetaRec,
+  ROOT_INODE,
+  TABLES_KEY,
+} from "./records.js";
 import { Retirements } from "./retirements.js";
 import { SessionTable } from "./sessions.js";
 import {
@@ -38,7 +47,7 @@ import {
   referenced,
   tombstoneEntries,
 } from "./state-dump.js";
-import { hasSyncScan, Overlay, type StateStore, type SyncScanStore } from "./store.js";
+import { hasSyncScan, Overlay, type StateStore, type SyncScanStore, type WriteSet } from "./store.js";
 import { applyTxn } from "./txn.js";
 import type {
   ApplyResult,
@@ -50,11 +59,22 @@ import type {
   FsStateOptions,
   GarbageChunk,
   ListEntry,
+  LockHoldingSnapshot,
   LockInfo,
   RetirementRecord,
+  SessionSnapshot,
   StatResult,
   VersionInfo,
 } from "./types.js";
+
+/** The bounded tables as one record (see `tablesWrite`). */
+interface TablesRec {
+  locks: LockHoldingSnapshot[];
+  dataNodes: DataNodeRecord[];
+  retiredDataNodes: RetirementRecord[];
+  sessions: SessionSnapshot[];
+}
+
 import { parseCommand } from "./validate.js";
 
 const DEFAULT_MAX_SESSIONS = 10_000;
@@ -124,10 +144,31 @@ export class FsState {
       this.appliedIndex = meta.a;
       this.timestampMs = meta.ts;
     }
-    this.lockTable = new LockTable(this.opts.maxLockHoldings);
-    this.sessions = new SessionTable(this.sessionLimits());
-    this.registry = new DataNodeRegistry(this.opts.maxDataNodes);
-    this.retirements = new Retirements(this.opts.maxDataNodes);
+    const tablesBytes = store.get(TABLES_KEY);
+    const t: TablesRec =
+      tablesBytes === undefined
+        ? { locks: [], dataNodes: [], retiredDataNodes: [], sessions: [] }
+        : decode<TablesRec>(tablesBytes);
+    this.lockTable = LockTable.fromSnapshot(t.locks, this.opts.maxLockHoldings);
+    this.sessions = SessionTable.fromSnapshot(t.sessions, this.sessionLimits());
+    this.registry = DataNodeRegistry.fromSnapshot(t.dataNodes, this.opts.maxDataNodes);
+    this.retirements = Retirements.fromSnapshot(t.retiredDataNodes, this.opts.maxDataNodes);
+  }
+
+  /**
+   * The bounded in-memory tables as one write, as of the last applied entry. A durable store adds it to
+   * each batch it cuts (once per group commit, not per entry: the tables are bounded by FsStateOptions,
+   * but rewriting them per entry would cost O(table) each), so the batch that records applied index N
+   * holds the tables as of N, and a restart finds them consistent with the namespace.
+   */
+  tablesWrite(): WriteSet {
+    const rec: TablesRec = {
+      locks: this.lockTable.toSnapshot(),
+      dataNodes: this.registry.toSnapshot(),
+      retiredDataNodes: this.retirements.list(),
+      sessions: this.sessions.toSnapshot(),
+    };
+    return new Map([[TABLES_KEY, encode(rec)]]);
   }
 
   get lastAppliedIndex(): number {

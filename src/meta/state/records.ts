@@ -9,6 +9,8 @@
  *   v<inode><version>       one retained version: size, time, inline bytes or chunk list
  *   c<chunkId>              chunk: reference count and the size its first commit fixed
  *   g<chunkId>              garbage: since when unreferenced
+ *   T                       the bounded tables kept in memory (locks, sessions, data nodes), as of
+ *                           the batch's applied index
  *   t<chunkId>              tombstone: since when, linked in condemn order (= time order, entry times
  *                           never decrease), so forgetting old ones walks from the head
  *
@@ -31,6 +33,8 @@ export function decode<T>(bytes: Uint8Array): T {
 
 export const ROOT_INODE = 1;
 export const META_KEY = "m";
+/** The bounded in-memory tables (locks, sessions, data nodes), written with each store batch. */
+export const TABLES_KEY = "T";
 
 export function hex12(n: number): string {
   assert(Number.isSafeInteger(n) && n >= 0 && n < 2 ** 48, "ids fit 12 hex digits");
