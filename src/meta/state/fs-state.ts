@@ -132,6 +132,12 @@ export class FsState {
   private retirements: Retirements;
   private appliedIndex = 0;
   private timestampMs = 0;
+  /**
+   * Chunk counts and tombstones as maps, for the leader's duties that read them every round: built by
+   * one scan on first use, then kept up to date from each entry's write set. Only over an in-memory
+   * store (which holds everything in the heap anyway); a durable store answers with async scans.
+   */
+  private chunkMirror: { refs: Map<string, number>; tombstones: Map<string, number> } | null = null;
 
   /** Opens the state over `store` (a fresh in-memory one by default), resuming from its meta record. */
   constructor(opts: FsStateOptions, store: StateStore = new MemoryStore()) {
@@ -191,7 +197,9 @@ export class FsState {
     assert(metaBytes !== undefined, "the meta record exists");
     const meta: MetaRec = { ...decode<MetaRec>(metaBytes), a: this.appliedIndex, ts: this.timestampMs };
     entryTx.put(META_KEY, encode(meta));
-    this.store.commit(entryTx.take(), entry.index);
+    const writes = entryTx.take();
+    if (this.chunkMirror !== null) this.updateMirror(this.chunkMirror, writes);
+    this.store.commit(writes, entry.index);
     return result;
   }
 
@@ -439,9 +447,30 @@ export class FsState {
     return this.retirements.list();
   }
 
-  /** Chunk → reference count, for every referenced chunk (a scan of the chunk table). */
+  private mirror(): { refs: Map<string, number>; tombstones: Map<string, number> } {
+    if (this.chunkMirror === null) {
+      const store = this.syncStore();
+      this.chunkMirror = { refs: referenced(store), tombstones: new Map(tombstoneEntries(store)) };
+    }
+    return this.chunkMirror;
+  }
+
+  private updateMirror(m: { refs: Map<string, number>; tombstones: Map<string, number> }, writes: WriteSet) {
+    for (const [k, v] of writes) {
+      if (k.startsWith("c")) {
+        const r = v === null ? 0 : decode<{ r: number }>(v).r;
+        if (r > 0) m.refs.set(k.slice(1), r);
+        else m.refs.delete(k.slice(1));
+      } else if (k.startsWith("t")) {
+        if (v === null) m.tombstones.delete(k.slice(1));
+        else m.tombstones.set(k.slice(1), decode<{ s: number }>(v).s);
+      }
+    }
+  }
+
+  /** Chunk → reference count, for every referenced chunk: live and read-only (kept current per entry). */
   referencedChunks(): ReadonlyMap<string, number> {
-    return referenced(this.syncStore());
+    return this.mirror().refs;
   }
 
   /** Size of a chunk referenced by some version (undefined for unknown ones). */
@@ -458,9 +487,9 @@ export class FsState {
     return byTime(tombstoneEntries(this.syncStore()));
   }
 
-  /** The same as a map (the leader's duties read it every round). */
+  /** The same as a map, live and read-only (the leader's duties read it every round). */
   tombstoneMap(): ReadonlyMap<string, number> {
-    return new Map(tombstoneEntries(this.syncStore()));
+    return this.mirror().tombstones;
   }
 
   // ---- snapshot, hash, checks (O(state), over the in-memory store) ----

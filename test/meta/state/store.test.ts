@@ -7,9 +7,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FsState } from "../../../src/meta/state/index.js";
 import { MemoryStore } from "../../../src/meta/state/memory-store.js";
+import { referenced, tombstoneEntries } from "../../../src/meta/state/state-dump.js";
 import type { KeyRange, WriteSet } from "../../../src/meta/state/store.js";
 import { materialize, PROP_OPTS, stepsArb } from "./arbitraries.js";
-import { DEFAULT_OPTS, Harness, inline } from "./helpers.js";
+import { chunked, chunkId, DEFAULT_OPTS, Harness, inline } from "./helpers.js";
 
 /** Records each commit's write set and how many records scans yield; can forbid scans. */
 class CountingStore extends MemoryStore {
@@ -109,5 +110,84 @@ describe("the state over its store", () => {
     expect(again.lastAppliedIndex).toBe(h.fs.lastAppliedIndex);
     expect(again.lastTimestampMs).toBe(h.fs.lastTimestampMs);
     expect(again.snapshot().nodes).toEqual(h.fs.snapshot().nodes);
+  });
+});
+
+describe("the in-memory store", () => {
+  it("scans in key order whatever the interleaving of writes, deletes and scans (property)", () => {
+    const key = fc.string({ unit: fc.constantFrom("a", "b", "c", "\uffee", "\ud83d\ude00"), maxLength: 3 });
+    const step = fc.oneof(
+      fc.record({ put: fc.array(key, { maxLength: 4 }), del: fc.array(key, { maxLength: 3 }) }),
+      fc.record({ gte: key, lt: key }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+        const store = new MemoryStore();
+        const model = new Map<string, number>();
+        steps.forEach((s, n) => {
+          if ("put" in s) {
+            const w: WriteSet = new Map();
+            for (const k of s.put) w.set(k, new Uint8Array([n]));
+            for (const k of s.del) w.set(k, null);
+            for (const [k, v] of w) {
+              if (v === null) model.delete(k);
+              else model.set(k, n);
+            }
+            store.commit(w, n);
+          } else {
+            const want = [...model.keys()].filter((k) => k >= s.gte && k < s.lt).sort();
+            expect([...store.scanSync(s)].map(([k]) => k)).toEqual(want);
+          }
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("the live chunk maps the leader reads stay equal to a fresh scan after every entry (property)", () => {
+    fc.assert(
+      fc.property(stepsArb({ maxLength: 40 }), (steps) => {
+        const { entries } = materialize(steps);
+        const store = new MemoryStore();
+        const fs = new FsState(PROP_OPTS, store);
+        const refs = fs.referencedChunks();
+        const tombs = fs.tombstoneMap();
+        for (const e of entries) {
+          fs.apply(e);
+          expect(new Map(refs)).toEqual(referenced(store));
+          expect(new Map(tombs)).toEqual(new Map(tombstoneEntries(store)));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("the live chunk maps follow drops to zero, collection, revival and forgetting", () => {
+    const store = new MemoryStore();
+    const h = new Harness({ versionsRetained: 1 });
+    h.fs = new FsState({ ...DEFAULT_OPTS, versionsRetained: 1 }, store);
+    const refs = h.fs.referencedChunks();
+    const tombs = h.fs.tombstoneMap();
+    const same = () => {
+      expect(new Map(refs)).toEqual(referenced(store));
+      expect(new Map(tombs)).toEqual(new Map(tombstoneEntries(store)));
+    };
+    h.ok({ type: "commit", path: "/a", content: chunked([1, 10], [2, 10]) });
+    same();
+    h.ok({ type: "commit", path: "/a", content: chunked([2, 10]) });
+    same();
+    expect(refs.has(chunkId(1))).toBe(false);
+    h.ok({ type: "delete", path: "/a" });
+    same();
+    h.advance(10);
+    h.apply({ type: "collectGarbage", chunkIds: [chunkId(1), chunkId(2)], beforeMs: h.nowMs });
+    expect(tombs.size).toBe(2);
+    same();
+    h.apply({ type: "reviveChunks", chunkIds: [chunkId(1)] });
+    same();
+    h.advance(10);
+    h.apply({ type: "forgetTombstones", beforeMs: h.nowMs });
+    expect(tombs.size).toBe(0);
+    same();
   });
 });
