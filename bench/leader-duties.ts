@@ -13,8 +13,10 @@
  */
 import { parseArgs } from "node:util";
 import { DataTracker } from "../src/meta/data-tracker.js";
-import { ChunkRefs } from "../src/meta/state/chunks.js";
-import { Journal } from "../src/meta/state/journal.js";
+import { byTime, ChunkRefs } from "../src/meta/state/chunks.js";
+import { MemoryStore } from "../src/meta/state/memory-store.js";
+import { garbageEntries } from "../src/meta/state/state-dump.js";
+import { Overlay } from "../src/meta/state/store.js";
 
 const { values } = parseArgs({ options: { chunks: { type: "string", default: "100000,1000000" } } });
 const SIZES = values.chunks.split(",").map(Number);
@@ -32,12 +34,15 @@ for (const chunks of SIZES) {
   // Recent tombstones: none due to be forgotten, so the round does its full work.
   const tombstones = new Map(Array.from({ length: chunks / 10 }, (_, i) => [ID(chunks + i), now]));
   // Garbage as the state machine keeps it (its list is sorted on every read), none past its grace.
-  const refs = new ChunkRefs(new Journal());
-  refs.abandon(
+  const store = new MemoryStore();
+  const tx = new Overlay(store);
+  new ChunkRefs(tx).abandon(
     Array.from({ length: chunks / 10 }, (_, i) => ID(2 * chunks + i)),
     now,
   );
-  const garbageListed = refs.garbageList().length;
+  store.commit(tx.take(), 1);
+  const garbageList = () => byTime(garbageEntries(store));
+  const garbageListed = garbageList().length;
   // The slices are 10 ms on this clock, as in the server; the skew skips the pause after a slow round.
   let skewMs = 0;
   const tracker = new DataTracker(
@@ -55,7 +60,7 @@ for (const chunks of SIZES) {
       now: () => now,
       referenced: () => referenced,
       chunkSize: () => 4 * 1024 * 1024,
-      garbage: () => refs.garbageList(),
+      garbage: garbageList,
       collectGarbage: async () => [],
       tombstones: () => tombstones,
       reviveChunks: async () => {},

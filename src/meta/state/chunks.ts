@@ -16,58 +16,56 @@
  * retention period (`forgetTombstones`: the client library never commits an upload older than a day,
  * and tombstones are kept a week by default). Invariant: a tombstone is never referenced.
  *
- * The counts are derived state (rebuilt from the versions on restore); the garbage list and the
- * tombstones are not.
+ * Everything is in the store (records.ts): `c<id>` holds a chunk's count and fixed size, `g<id>` its
+ * garbage time, `t<id>` its tombstone, linked in time order so `forgetTombstones` walks from the oldest
+ * with point reads only. Writes go to the command's overlay.
  */
 import { assert } from "../../common/assert.js";
 import type { ChunkRef } from "./commands.js";
-import type { Journal } from "./journal.js";
+import {
+  type ChunkRec,
+  chunkKey,
+  decode,
+  encode,
+  garbageKey,
+  META_KEY,
+  type MetaRec,
+  type TombstoneRec,
+  tombstoneKey,
+} from "./records.js";
+import type { Overlay, StoreReader } from "./store.js";
 import type { GarbageChunk } from "./types.js";
 
-export class ChunkRefs {
-  private readonly refs = new Map<string, number>();
-  private readonly garbage = new Map<string, number>();
-  /** Condemned chunk → when (entry time). */
-  private readonly tombstones = new Map<string, number>();
-  /**
-   * Size of each chunk, fixed by the first commit that references it: the leader signs repair tickets
-   * with it, so a later commit may not change it (a false size would make every repair of the chunk
-   * fail). Kept while the chunk is garbage (its bytes still exist), forgotten when it is collected.
-   */
-  private readonly sizes = new Map<string, number>();
+/** Point reads, for apply and for the queries. */
+export class ChunkReader {
+  constructor(protected readonly kv: StoreReader) {}
 
-  constructor(private readonly journal: Journal) {}
-
-  refCount(chunkId: string): number {
-    return this.refs.get(chunkId) ?? 0;
+  protected chunk(id: string): ChunkRec | undefined {
+    const b = this.kv.get(chunkKey(id));
+    return b === undefined ? undefined : decode<ChunkRec>(b);
   }
 
-  /** The live counts, read-only: the leader scans them every round, so no copy (a million entries). */
-  referenced(): ReadonlyMap<string, number> {
-    return this.refs;
+  refCount(chunkId: string): number {
+    return this.chunk(chunkId)?.r ?? 0;
   }
 
   sizeOf(chunkId: string): number | undefined {
-    return this.sizes.get(chunkId);
+    return this.chunk(chunkId)?.s;
   }
 
-  /** Sorted by time, then id: the order the leader should collect them in. */
-  garbageList(): GarbageChunk[] {
-    return byTime(this.garbage);
+  garbageSince(chunkId: string): number | undefined {
+    const b = this.kv.get(garbageKey(chunkId));
+    return b === undefined ? undefined : decode<number>(b);
   }
 
-  /** The live tombstones (id → when condemned), read-only, in the order they were condemned (about). */
-  tombstoneMap(): ReadonlyMap<string, number> {
-    return this.tombstones;
-  }
-
-  tombstoneList(): GarbageChunk[] {
-    return byTime(this.tombstones);
+  tombstone(chunkId: string): TombstoneRec | undefined {
+    const b = this.kv.get(tombstoneKey(chunkId));
+    return b === undefined ? undefined : decode<TombstoneRec>(b);
   }
 
   /** The tombstoned chunks among `chunks` (a commit naming any of them must be refused). */
   gone(chunks: readonly ChunkRef[]): string[] {
-    return [...new Set(chunks.filter((c) => this.tombstones.has(c.id)).map((c) => c.id))];
+    return [...new Set(chunks.filter((c) => this.kv.get(tombstoneKey(c.id)) !== undefined).map((c) => c.id))];
   }
 
   /**
@@ -78,31 +76,37 @@ export class ChunkRefs {
     const seen = new Map<string, number>();
     const out: { id: string; sizeBytes: number; recordedSizeBytes: number }[] = [];
     for (const { id, sizeBytes } of chunks) {
-      const recorded = this.sizes.get(id) ?? seen.get(id);
+      const recorded = this.sizeOf(id) ?? seen.get(id);
       if (recorded === undefined) seen.set(id, sizeBytes);
       else if (recorded !== sizeBytes) out.push({ id, sizeBytes, recordedSizeBytes: recorded });
     }
     return out;
   }
+}
+
+export class ChunkRefs extends ChunkReader {
+  constructor(private readonly tx: Overlay) {
+    super(tx);
+  }
 
   addRefs(chunks: readonly ChunkRef[]): void {
     for (const { id, sizeBytes } of chunks) {
-      assert(!this.tombstones.has(id), `chunk ${id} is collected`);
-      const recorded = this.sizes.get(id);
-      assert(recorded === undefined || recorded === sizeBytes, `chunk ${id} keeps its first size`);
-      if (recorded === undefined) this.setSize(id, sizeBytes);
-      const n = this.refs.get(id) ?? 0;
-      this.setRef(id, n + 1);
-      if (n === 0) this.setGarbage(id, undefined);
+      assert(this.tombstone(id) === undefined, `chunk ${id} is collected`);
+      const rec = this.chunk(id);
+      assert(rec === undefined || rec.s === sizeBytes, `chunk ${id} keeps its first size`);
+      const n = rec?.r ?? 0;
+      this.tx.put(chunkKey(id), encode({ r: n + 1, s: sizeBytes } satisfies ChunkRec));
+      if (n === 0) this.tx.del(garbageKey(id));
     }
   }
 
   dropRefs(chunks: readonly ChunkRef[], nowMs: number): void {
     for (const { id } of chunks) {
-      const n = this.refs.get(id) ?? 0;
-      assert(n > 0, `chunk ${id} was referenced`);
-      this.setRef(id, n - 1);
-      if (n === 1) this.setGarbage(id, nowMs);
+      const rec = this.chunk(id);
+      assert(rec !== undefined && rec.r > 0, `chunk ${id} was referenced`);
+      // At 0 the record stays (with its size) while the chunk is garbage: its bytes still exist.
+      this.tx.put(chunkKey(id), encode({ r: rec.r - 1, s: rec.s } satisfies ChunkRec));
+      if (rec.r === 1) this.tx.put(garbageKey(id), encode(nowMs));
     }
   }
 
@@ -110,8 +114,9 @@ export class ChunkRefs {
   abandon(chunkIds: readonly string[], nowMs: number): string[] {
     const added: string[] = [];
     for (const id of chunkIds) {
-      if (this.refs.has(id) || this.garbage.has(id) || this.tombstones.has(id)) continue;
-      this.setGarbage(id, nowMs);
+      if (this.refCount(id) > 0 || this.garbageSince(id) !== undefined || this.tombstone(id) !== undefined)
+        continue;
+      this.tx.put(garbageKey(id), encode(nowMs));
       added.push(id);
     }
     return added;
@@ -126,105 +131,92 @@ export class ChunkRefs {
   condemn(chunkIds: readonly string[], beforeMs: number, nowMs: number): string[] {
     const condemned: string[] = [];
     for (const id of chunkIds) {
-      if (this.refs.has(id) || this.tombstones.has(id)) continue;
-      const since = this.garbage.get(id);
+      if (this.refCount(id) > 0 || this.tombstone(id) !== undefined) continue;
+      const since = this.garbageSince(id);
       if (since !== undefined && since >= beforeMs) continue;
-      if (since !== undefined) this.setGarbage(id, undefined);
-      this.setSize(id, undefined);
-      this.setTombstone(id, nowMs);
+      if (since !== undefined) this.tx.del(garbageKey(id));
+      this.tx.del(chunkKey(id));
+      this.appendTombstone(id, nowMs);
       condemned.push(id);
     }
     return condemned;
   }
 
-  /**
-   * Forgets every tombstone condemned before `beforeMs`. A full scan, so that all replicas forget the
-   * same set whatever order their maps hold (the leader proposes this rarely: when the oldest is due).
-   */
+  /** Forgets every tombstone condemned before `beforeMs`: the oldest first, O(forgotten). */
   forgetTombstones(beforeMs: number): number {
-    const old = [...this.tombstones].filter(([, sinceMs]) => sinceMs < beforeMs).map(([id]) => id);
-    for (const id of old) this.setTombstone(id, undefined);
-    return old.length;
+    let forgotten = 0;
+    for (let id = this.meta().th; id !== null; ) {
+      const t = this.tombstone(id);
+      assert(t !== undefined, "linked tombstones exist");
+      if (t.s >= beforeMs) break;
+      this.unlinkTombstone(id);
+      forgotten++;
+      id = t.x;
+    }
+    return forgotten;
   }
 
   /** Forgets tombstones of chunks that are stored again. */
   revive(chunkIds: readonly string[]): string[] {
     const revived: string[] = [];
     for (const id of chunkIds) {
-      if (!this.tombstones.has(id)) continue;
-      this.setTombstone(id, undefined);
+      if (this.tombstone(id) === undefined) continue;
+      this.unlinkTombstone(id);
       revived.push(id);
     }
     return revived;
   }
 
-  private setRef(id: string, n: number): void {
-    this.journaledSet(this.refs, id, n === 0 ? undefined : n);
+  /** Restore only: a garbage chunk as a snapshot had it. */
+  restoreGarbage(g: GarbageChunk): void {
+    this.tx.put(garbageKey(g.chunkId), encode(g.sinceMs));
+    if (g.sizeBytes !== undefined)
+      this.tx.put(chunkKey(g.chunkId), encode({ r: 0, s: g.sizeBytes } satisfies ChunkRec));
   }
 
-  private setSize(id: string, sizeBytes: number | undefined): void {
-    this.journaledSet(this.sizes, id, sizeBytes);
+  private meta(): MetaRec {
+    const b = this.tx.get(META_KEY);
+    assert(b !== undefined, "the meta record exists");
+    return decode<MetaRec>(b);
   }
 
-  private setTombstone(id: string, sinceMs: number | undefined): void {
-    this.journaledSet(this.tombstones, id, sinceMs);
-  }
-
-  private setGarbage(id: string, sinceMs: number | undefined): void {
-    this.journaledSet(this.garbage, id, sinceMs);
-  }
-
-  /** Sets (or, with undefined, deletes) one entry, recording its undo in the journal. */
-  private journaledSet(map: Map<string, number>, id: string, value: number | undefined): void {
-    const prev = map.get(id);
-    if (value === undefined) map.delete(id);
-    else map.set(id, value);
-    this.journal.record(() => {
-      if (prev === undefined) map.delete(id);
-      else map.set(id, prev);
-    });
-  }
-
-  // ---- snapshot ----
-
-  /** The garbage list with each chunk's fixed size, so a restored replica refuses what the others do. */
-  toSnapshot(): GarbageChunk[] {
-    return this.garbageList().map((g) => {
-      const sizeBytes = this.sizes.get(g.chunkId);
-      return sizeBytes === undefined ? g : { ...g, sizeBytes };
-    });
-  }
-
-  /** `versions` are all retained versions' chunk lists, from which the counts are rebuilt. */
-  static fromSnapshot(
-    garbage: readonly GarbageChunk[],
-    chunkLists: Iterable<readonly ChunkRef[]>,
-    journal: Journal,
-    tombstones: readonly GarbageChunk[] = [],
-  ): ChunkRefs {
-    const refs = new ChunkRefs(journal);
-    for (const list of chunkLists) {
-      for (const { id, sizeBytes } of list) {
-        refs.refs.set(id, (refs.refs.get(id) ?? 0) + 1);
-        refs.sizes.set(id, sizeBytes);
-      }
+  /** Entry times never decrease, so appending keeps the list in time order. */
+  appendTombstone(id: string, sinceMs: number): void {
+    const meta = this.meta();
+    if (meta.tt !== null) {
+      const tail = this.tombstone(meta.tt);
+      assert(tail !== undefined && tail.s <= sinceMs, "tombstones are appended in time order");
+      this.tx.put(tombstoneKey(meta.tt), encode({ ...tail, x: id }));
     }
-    for (const g of garbage) {
-      assert(!refs.refs.has(g.chunkId), `snapshot: garbage chunk ${g.chunkId} is unreferenced`);
-      refs.garbage.set(g.chunkId, g.sinceMs);
-      if (g.sizeBytes !== undefined) refs.sizes.set(g.chunkId, g.sizeBytes);
+    this.tx.put(tombstoneKey(id), encode({ s: sinceMs, p: meta.tt, x: null } satisfies TombstoneRec));
+    this.tx.put(META_KEY, encode({ ...meta, th: meta.th ?? id, tt: id }));
+  }
+
+  private unlinkTombstone(id: string): void {
+    const t = this.tombstone(id);
+    assert(t !== undefined, "unlink: the tombstone exists");
+    const meta = this.meta();
+    let { th, tt } = meta;
+    if (t.p === null) th = t.x;
+    else {
+      const prev = this.tombstone(t.p);
+      assert(prev !== undefined, "the previous tombstone exists");
+      this.tx.put(tombstoneKey(t.p), encode({ ...prev, x: t.x }));
     }
-    for (const t of tombstones) {
-      assert(!refs.refs.has(t.chunkId), `snapshot: tombstone ${t.chunkId} is unreferenced`);
-      refs.tombstones.set(t.chunkId, t.sinceMs);
+    if (t.x === null) tt = t.p;
+    else {
+      const next = this.tombstone(t.x);
+      assert(next !== undefined, "the next tombstone exists");
+      this.tx.put(tombstoneKey(t.x), encode({ ...next, p: t.p }));
     }
-    return refs;
+    this.tx.del(tombstoneKey(id));
+    this.tx.put(META_KEY, encode({ ...meta, th, tt }));
   }
 }
 
 /** Entries as a list sorted by time, then id: the order the leader should work through them. */
-function byTime(map: ReadonlyMap<string, number>): GarbageChunk[] {
-  return [...map]
+export function byTime(entries: Iterable<[string, number]>): GarbageChunk[] {
+  return [...entries]
     .map(([chunkId, sinceMs]) => ({ chunkId, sinceMs }))
     .sort((a, b) => a.sinceMs - b.sinceMs || (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
 }

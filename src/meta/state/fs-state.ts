@@ -4,25 +4,50 @@
  * leader's clock may lag), no randomness, no I/O, and no Map/Set iteration order reaching any output.
  *
  * Per entry: advance index and time, expire a bounded number of idle sessions, validate the command,
- * route it through its session (exactly-once), run it inside the journal (all-or-nothing), and on
- * success sweep a bounded number of expired leases. A failed command changes nothing but session
- * bookkeeping (the remembered result, the session's activity) and `lastAppliedIndex`/`lastTimestampMs`.
+ * route it through its session (exactly-once), run it over its own overlay (all-or-nothing: a failure
+ * drops the overlay), and on success sweep a bounded number of expired leases. A failed command changes
+ * nothing but session bookkeeping (the remembered result, the session's activity) and
+ * `lastAppliedIndex`/`lastTimestampMs`.
+ *
+ * The namespace and chunk tables live in a StateStore (store.ts, key layout in records.ts): each entry's
+ * writes, with the meta record holding the applied index, reach the store in one `commit`. Locks,
+ * sessions and the data-node registry are bounded tables (FsStateOptions) kept in memory.
  */
 import { assert } from "../../common/assert.js";
 import { DfsError } from "../../common/errors.js";
-import { baseName, joinPath, normalizePath, parentOf, ROOT_PATH } from "../../common/paths.js";
-import { ChunkRefs } from "./chunks.js";
+import { normalizePath, ROOT_PATH } from "../../common/paths.js";
+import { byTime, ChunkReader, ChunkRefs } from "./chunks.js";
 import type { Command, FileContent, LogEntry } from "./commands.js";
 import { DataNodeRegistry } from "./data-nodes.js";
 import { hashValue } from "./hash.js";
-import { Journal } from "./journal.js";
 import { type Holding, holderInfo, LockTable } from "./locks.js";
-import { latestVersion, Namespace } from "./namespace.js";
-import { applyNamespaceOp, chargeRename, chunksOf, type OpContext } from "./ops.js";
+import { MemoryStore } from "./memory-store.js";
+import { Namespace, NamespaceReader } from "./namespace.js";
+import { applyNamespaceOp, chargeRename, type OpContext } from "./ops.js";
 import type { Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
+import {
+  decode,
+  encode,
+  type InodeRec,
+  inodeKey,
+  META_KEY,
+  type MetaRec,
+  ROOT_INODE,
+  TABLES_KEY,
+} from "./records.js";
 import { Retirements } from "./retirements.js";
 import { SessionTable } from "./sessions.js";
+import {
+  checkStore,
+  dumpGarbage,
+  dumpNodes,
+  garbageEntries,
+  loadSnapshot,
+  referenced,
+  tombstoneEntries,
+} from "./state-dump.js";
+import { hasSyncScan, Overlay, type StateStore, type SyncScanStore, type WriteSet } from "./store.js";
 import { applyTxn } from "./txn.js";
 import type {
   ApplyResult,
@@ -34,11 +59,22 @@ import type {
   FsStateOptions,
   GarbageChunk,
   ListEntry,
+  LockHoldingSnapshot,
   LockInfo,
   RetirementRecord,
+  SessionSnapshot,
   StatResult,
   VersionInfo,
 } from "./types.js";
+
+/** The bounded tables as one record (see `tablesWrite`). */
+interface TablesRec {
+  locks: LockHoldingSnapshot[];
+  dataNodes: DataNodeRecord[];
+  retiredDataNodes: RetirementRecord[];
+  sessions: SessionSnapshot[];
+}
+
 import { parseCommand } from "./validate.js";
 
 const DEFAULT_MAX_SESSIONS = 10_000;
@@ -77,26 +113,68 @@ function unlockChange(index: number, h: Holding): Change {
   return { index, path: h.path, kind: "unlock" };
 }
 
+/** The records a fresh store starts with: the root directory (times 0: it predates every entry). */
+function initialWrites(): Map<string, Uint8Array> {
+  const root: InodeRec = { t: "d", c: 0, m: 0, n: 0, h: null, lo: 0, hi: 0, s: 0 };
+  const meta: MetaRec = { a: 0, ts: 0, ni: ROOT_INODE + 1, th: null, tt: null };
+  return new Map([
+    [inodeKey(ROOT_INODE), encode(root)],
+    [META_KEY, encode(meta)],
+  ]);
+}
+
 export class FsState {
   private readonly opts: ResolvedOptions;
-  private readonly journal = new Journal();
-  private ns: Namespace;
-  private chunks: ChunkRefs;
+  readonly store: StateStore;
   private lockTable: LockTable;
   private sessions: SessionTable;
   private registry: DataNodeRegistry;
   private retirements: Retirements;
   private appliedIndex = 0;
   private timestampMs = 0;
+  /**
+   * Chunk counts and tombstones as maps, for the leader's duties that read them every round: built by
+   * one scan on first use, then kept up to date from each entry's write set. Only over an in-memory
+   * store (which holds everything in the heap anyway); a durable store answers with async scans.
+   */
+  private chunkMirror: { refs: Map<string, number>; tombstones: Map<string, number> } | null = null;
 
-  constructor(opts: FsStateOptions) {
+  /** Opens the state over `store` (a fresh in-memory one by default), resuming from its meta record. */
+  constructor(opts: FsStateOptions, store: StateStore = new MemoryStore()) {
     this.opts = resolveOptions(opts);
-    this.ns = new Namespace(this.journal);
-    this.chunks = new ChunkRefs(this.journal);
-    this.lockTable = new LockTable(this.opts.maxLockHoldings);
-    this.sessions = new SessionTable(this.sessionLimits());
-    this.registry = new DataNodeRegistry(this.opts.maxDataNodes);
-    this.retirements = new Retirements(this.opts.maxDataNodes);
+    this.store = store;
+    const metaBytes = store.get(META_KEY);
+    if (metaBytes === undefined) store.commit(initialWrites(), 0);
+    else {
+      const meta = decode<MetaRec>(metaBytes);
+      this.appliedIndex = meta.a;
+      this.timestampMs = meta.ts;
+    }
+    const tablesBytes = store.get(TABLES_KEY);
+    const t: TablesRec =
+      tablesBytes === undefined
+        ? { locks: [], dataNodes: [], retiredDataNodes: [], sessions: [] }
+        : decode<TablesRec>(tablesBytes);
+    this.lockTable = LockTable.fromSnapshot(t.locks, this.opts.maxLockHoldings);
+    this.sessions = SessionTable.fromSnapshot(t.sessions, this.sessionLimits());
+    this.registry = DataNodeRegistry.fromSnapshot(t.dataNodes, this.opts.maxDataNodes);
+    this.retirements = Retirements.fromSnapshot(t.retiredDataNodes, this.opts.maxDataNodes);
+  }
+
+  /**
+   * The bounded in-memory tables as one write, as of the last applied entry. A durable store adds it to
+   * each batch it cuts (once per group commit, not per entry: the tables are bounded by FsStateOptions,
+   * but rewriting them per entry would cost O(table) each), so the batch that records applied index N
+   * holds the tables as of N, and a restart finds them consistent with the namespace.
+   */
+  tablesWrite(): WriteSet {
+    const rec: TablesRec = {
+      locks: this.lockTable.toSnapshot(),
+      dataNodes: this.registry.toSnapshot(),
+      retiredDataNodes: this.retirements.list(),
+      sessions: this.sessions.toSnapshot(),
+    };
+    return new Map([[TABLES_KEY, encode(rec)]]);
   }
 
   get lastAppliedIndex(): number {
@@ -113,6 +191,30 @@ export class FsState {
   }
 
   apply(entry: LogEntry): ApplyResult {
+    const entryTx = new Overlay(this.store);
+    const result = this.applyTo(entryTx, entry);
+    const metaBytes = entryTx.get(META_KEY);
+    assert(metaBytes !== undefined, "the meta record exists");
+    const meta: MetaRec = { ...decode<MetaRec>(metaBytes), a: this.appliedIndex, ts: this.timestampMs };
+    entryTx.put(META_KEY, encode(meta));
+    const writes = entryTx.take();
+    if (this.chunkMirror !== null) this.updateMirror(this.chunkMirror, writes);
+    this.store.commit(writes, entry.index);
+    return result;
+  }
+
+  /** Entry `index` carried no command (a no-op or configuration entry): only the applied index moves. */
+  skip(index: number): void {
+    assert(Number.isSafeInteger(index) && index > this.appliedIndex, "entries apply in index order");
+    this.appliedIndex = index;
+    const tx = new Overlay(this.store);
+    const metaBytes = tx.get(META_KEY);
+    assert(metaBytes !== undefined, "the meta record exists");
+    tx.put(META_KEY, encode({ ...decode<MetaRec>(metaBytes), a: index, ts: this.timestampMs }));
+    this.store.commit(tx.take(), index);
+  }
+
+  private applyTo(entryTx: Overlay, entry: LogEntry): ApplyResult {
     assert(
       Number.isSafeInteger(entry.index) && entry.index > this.appliedIndex,
       "entries apply in index order",
@@ -138,7 +240,7 @@ export class FsState {
       return { ok: true, value: null, changes: expired.map((h) => unlockChange(entry.index, h)) };
     }
     const ref = "session" in command ? command.session : undefined;
-    if (ref === undefined) return this.execute(command, entry.index, nowMs);
+    if (ref === undefined) return this.execute(entryTx, command, entry.index, nowMs);
 
     // A wrong secret is refused before the session is touched: no cached answer, no acknowledgement.
     let session: ReturnType<SessionTable["authenticate"]>;
@@ -154,7 +256,7 @@ export class FsState {
         new DfsError("BAD_REQUEST", `sequence ${ref.seq} already acknowledged`, { seq: ref.seq }),
       );
     }
-    const result = this.execute(command, entry.index, nowMs);
+    const result = this.execute(entryTx, command, entry.index, nowMs);
     this.sessions.store(
       session,
       ref.seq,
@@ -164,16 +266,16 @@ export class FsState {
   }
 
   /** Runs one command all-or-nothing; on success, sweeps expired leases into the same entry's changes. */
-  private execute(command: Command, index: number, nowMs: number): ApplyResult {
-    this.journal.begin();
+  private execute(entryTx: Overlay, command: Command, index: number, nowMs: number): ApplyResult {
+    const tx = new Overlay(entryTx);
     let out: Outcome;
     try {
-      out = this.run(command, index, nowMs);
+      out = this.run(tx, command, index, nowMs);
     } catch (err) {
-      this.journal.rollback();
+      // The overlay is dropped: nothing it holds reaches the store.
       return failure(err);
     }
-    this.journal.commit();
+    tx.mergeInto(entryTx);
     const swept = this.lockTable.sweep(nowMs, LEASES_SWEPT_PER_ENTRY);
     return {
       ok: true,
@@ -182,7 +284,7 @@ export class FsState {
     };
   }
 
-  private run(command: Command, index: number, nowMs: number): Outcome {
+  private run(tx: Overlay, command: Command, index: number, nowMs: number): Outcome {
     const none: Change[] = [];
     switch (command.type) {
       case "noop":
@@ -201,9 +303,9 @@ export class FsState {
       case "commit":
       case "rename":
       case "delete":
-        return applyNamespaceOp(this.opContext(index, nowMs, command.session.id), command);
+        return applyNamespaceOp(this.opContext(tx, index, nowMs, command.session.id), command);
       case "txn":
-        return applyTxn(this.opContext(index, nowMs, command.session.id), command);
+        return applyTxn(this.opContext(tx, index, nowMs, command.session.id), command);
       case "lockAcquire": {
         const { holding, expired } = this.lockTable.acquire(
           { ...command, sessionId: command.session.id, token: index },
@@ -240,26 +342,26 @@ export class FsState {
         return { value: this.retirements.remove(command.nodeId, nowMs), changes: none };
       case "collectGarbage":
         return {
-          value: { removed: this.chunks.condemn(command.chunkIds, command.beforeMs, nowMs) },
+          value: { removed: new ChunkRefs(tx).condemn(command.chunkIds, command.beforeMs, nowMs) },
           changes: none,
         };
       case "reviveChunks":
-        return { value: { revived: this.chunks.revive(command.chunkIds) }, changes: none };
+        return { value: { revived: new ChunkRefs(tx).revive(command.chunkIds) }, changes: none };
       case "abandonChunks":
-        return { value: { added: this.chunks.abandon(command.chunkIds, nowMs) }, changes: none };
+        return { value: { added: new ChunkRefs(tx).abandon(command.chunkIds, nowMs) }, changes: none };
       case "forgetTombstones":
-        return { value: { forgotten: this.chunks.forgetTombstones(command.beforeMs) }, changes: none };
+        return { value: { forgotten: new ChunkRefs(tx).forgetTombstones(command.beforeMs) }, changes: none };
     }
   }
 
-  private opContext(index: number, nowMs: number, sessionId: number): OpContext {
+  private opContext(tx: Overlay, index: number, nowMs: number, sessionId: number): OpContext {
     return {
       index,
       nowMs,
       sessionId,
       versionsRetained: this.opts.versionsRetained,
-      ns: this.ns,
-      chunks: this.chunks,
+      ns: new Namespace(tx),
+      chunks: new ChunkRefs(tx),
       locks: this.lockTable,
       maxRenameEntries: this.opts.maxRenameEntries,
       renamedEntries: { count: 0 },
@@ -275,7 +377,11 @@ export class FsState {
     // A retry of a request already applied gets its first result back, whatever the tree is now.
     const ref = "session" in command ? command.session : undefined;
     if (ref !== undefined && this.sessions.hasResult(ref.id, ref.seq)) return;
-    const ctx = { ns: this.ns, maxRenameEntries: this.opts.maxRenameEntries, renamedEntries: { count: 0 } };
+    const ctx = {
+      ns: this.reader(),
+      maxRenameEntries: this.opts.maxRenameEntries,
+      renamedEntries: { count: 0 },
+    };
     if (command.type === "rename") chargeRename(ctx, command.from);
     if (command.type !== "txn") return;
     command.ops.forEach((op, opIndex) => {
@@ -298,22 +404,39 @@ export class FsState {
     };
   }
 
+  private reader(): NamespaceReader {
+    return new NamespaceReader(this.store);
+  }
+
+  /** The in-memory store, for the queries and checks that scan synchronously. */
+  private syncStore(): SyncScanStore {
+    const store = this.store;
+    assert(hasSyncScan(store), "this query scans synchronously: only over an in-memory store");
+    return store;
+  }
+
   // ---- queries (as of the last applied entry; lease liveness judged at lastTimestampMs) ----
 
   stat(path: string): StatResult {
-    return queries.stat(this.ns, this.lockTable, path, this.timestampMs);
+    return queries.stat(this.reader(), this.lockTable, path, this.timestampMs);
   }
 
   list(path: string, opts?: queries.ListOptions): ListEntry[] {
-    return queries.list(this.ns, path, opts);
+    const store = this.syncStore();
+    return queries.list(this.reader(), (r) => store.scanSync(r), path, opts);
+  }
+
+  /** A page of a directory over any store (the LevelDB one scans asynchronously). */
+  listAsync(path: string, opts?: queries.ListOptions): Promise<ListEntry[]> {
+    return queries.listAsync(this.reader(), (r) => this.store.scan(r), path, opts);
   }
 
   versions(path: string): VersionInfo[] {
-    return queries.versions(this.ns, path);
+    return queries.versions(this.reader(), path);
   }
 
   readVersion(path: string, version?: number): VersionInfo & { content: FileContent } {
-    return queries.readVersion(this.ns, path, version);
+    return queries.readVersion(this.reader(), path, version);
   }
 
   /** Live leases at or below `path` (all without one), sorted by path then token. */
@@ -335,49 +458,63 @@ export class FsState {
     return this.retirements.list();
   }
 
+  private mirror(): { refs: Map<string, number>; tombstones: Map<string, number> } {
+    if (this.chunkMirror === null) {
+      const store = this.syncStore();
+      this.chunkMirror = { refs: referenced(store), tombstones: new Map(tombstoneEntries(store)) };
+    }
+    return this.chunkMirror;
+  }
+
+  private updateMirror(m: { refs: Map<string, number>; tombstones: Map<string, number> }, writes: WriteSet) {
+    for (const [k, v] of writes) {
+      if (k.startsWith("c")) {
+        const r = v === null ? 0 : decode<{ r: number }>(v).r;
+        if (r > 0) m.refs.set(k.slice(1), r);
+        else m.refs.delete(k.slice(1));
+      } else if (k.startsWith("t")) {
+        if (v === null) m.tombstones.delete(k.slice(1));
+        else m.tombstones.set(k.slice(1), decode<{ s: number }>(v).s);
+      }
+    }
+  }
+
+  /** Chunk → reference count, for every referenced chunk: live and read-only (kept current per entry). */
   referencedChunks(): ReadonlyMap<string, number> {
-    return this.chunks.referenced();
+    return this.mirror().refs;
   }
 
   /** Size of a chunk referenced by some version (undefined for unknown ones). */
   chunkSize(chunkId: string): number | undefined {
-    return this.chunks.sizeOf(chunkId);
+    return new ChunkReader(this.store).sizeOf(chunkId);
   }
 
   garbageChunks(): GarbageChunk[] {
-    return this.chunks.garbageList();
+    return byTime(garbageEntries(this.syncStore()));
   }
 
   /** Collected chunks (see ChunkRefs.condemn): the leader deletes them, and revives re-stored ones. */
   tombstones(): GarbageChunk[] {
-    return this.chunks.tombstoneList();
+    return byTime(tombstoneEntries(this.syncStore()));
   }
 
-  /** The same, live and unsorted (the leader's duties read it every round; there may be millions). */
+  /** The same as a map, live and read-only (the leader's duties read it every round). */
   tombstoneMap(): ReadonlyMap<string, number> {
-    return this.chunks.tombstoneMap();
+    return this.mirror().tombstones;
   }
 
-  // ---- snapshot, hash, checks ----
+  // ---- snapshot, hash, checks (O(state), over the in-memory store) ----
 
   /** The whole state as plain data that shares nothing with the live state. */
   snapshot(): FsSnapshot {
-    return this.buildSnapshot(false);
-  }
-
-  /** The same, sharing the immutable file versions: encode it at once; never keep or change it. */
-  snapshotForEncoding(): FsSnapshot {
-    return this.buildSnapshot(true);
-  }
-
-  private buildSnapshot(shareVersions: boolean): FsSnapshot {
+    const store = this.syncStore();
     return {
       format: 1,
       lastAppliedIndex: this.appliedIndex,
       lastTimestampMs: this.timestampMs,
-      nodes: this.ns.toSnapshot(shareVersions),
-      garbage: this.chunks.toSnapshot(),
-      tombstones: this.chunks.tombstoneList(),
+      nodes: dumpNodes(store),
+      garbage: dumpGarbage(store),
+      tombstones: byTime(tombstoneEntries(store)),
       locks: this.lockTable.toSnapshot(),
       dataNodes: this.registry.toSnapshot(),
       retiredDataNodes: this.retirements.list(),
@@ -385,15 +522,25 @@ export class FsState {
     };
   }
 
+  /** The same (read from the store, it shares nothing anyway): encode it at once. */
+  snapshotForEncoding(): FsSnapshot {
+    return this.snapshot();
+  }
+
   static restore(snap: FsSnapshot, opts: FsStateOptions): FsState {
     assert(snap.format === 1, "snapshot: known format");
     assert(Number.isSafeInteger(snap.lastAppliedIndex) && snap.lastAppliedIndex >= 0, "snapshot: index");
     assert(Number.isSafeInteger(snap.lastTimestampMs) && snap.lastTimestampMs >= 0, "snapshot: timestamp");
-    const s = new FsState(opts);
-    s.appliedIndex = snap.lastAppliedIndex;
-    s.timestampMs = snap.lastTimestampMs;
-    s.ns = Namespace.fromSnapshot(snap.nodes, s.journal);
-    s.chunks = ChunkRefs.fromSnapshot(snap.garbage, s.allChunkLists(), s.journal, snap.tombstones ?? []);
+    const store = new MemoryStore();
+    store.commit(initialWrites(), 0);
+    const tx = new Overlay(store);
+    loadSnapshot(tx, snap.nodes, snap.garbage, snap.tombstones ?? []);
+    const metaBytes = tx.get(META_KEY);
+    assert(metaBytes !== undefined, "the meta record exists");
+    const meta = decode<MetaRec>(metaBytes);
+    tx.put(META_KEY, encode({ ...meta, a: snap.lastAppliedIndex, ts: snap.lastTimestampMs }));
+    store.commit(tx.take(), snap.lastAppliedIndex);
+    const s = new FsState(opts, store);
     s.lockTable = LockTable.fromSnapshot(snap.locks, s.opts.maxLockHoldings);
     s.registry = DataNodeRegistry.fromSnapshot(snap.dataNodes, s.opts.maxDataNodes);
     s.retirements = Retirements.fromSnapshot(snap.retiredDataNodes ?? [], s.opts.maxDataNodes);
@@ -419,45 +566,10 @@ export class FsState {
     };
   }
 
-  private *allChunkLists(): Generator<readonly { id: string; sizeBytes: number }[]> {
-    for (const [, node] of this.ns.entries()) {
-      if (node.type === "file") for (const v of node.versions) yield chunksOf(v.content);
-    }
-  }
-
-  /** For tests and debugging: checks every derived index against a recount. O(state). */
+  /** For tests and debugging: checks every derived record against a recount. O(state). */
   checkInvariants(): void {
-    let linked = 0;
-    for (const [path, node] of this.ns.entries()) {
-      if (path !== ROOT_PATH) {
-        const parent = this.ns.get(parentOf(path));
-        assert(
-          parent?.type === "dir" && parent.children.has(baseName(path)),
-          `${path} is linked in its parent`,
-        );
-      }
-      if (node.type === "dir") {
-        linked += node.children.size;
-        for (const name of node.children)
-          assert(this.ns.get(joinPath(path, name)) !== undefined, `${name} exists`);
-      } else {
-        node.versions.forEach((v, i) => {
-          assert(
-            i === 0 || v.version === (node.versions[i - 1]?.version ?? 0) + 1,
-            "versions are consecutive",
-          );
-        });
-        assert(latestVersion(node).version >= node.versions.length, "versions start at 1");
-      }
-    }
-    assert(linked === this.ns.size - 1, "every node but the root is linked exactly once");
-    const recount = ChunkRefs.fromSnapshot([], this.allChunkLists(), new Journal()).referenced();
-    const refs = this.chunks.referenced();
-    assert(recount.size === refs.size, "refcounts: same chunks as a recount");
-    for (const [id, n] of recount) assert(refs.get(id) === n, `refcount of ${id} matches a recount`);
-    for (const g of this.chunks.garbageList())
-      assert(!refs.has(g.chunkId), "garbage chunks are unreferenced");
-    for (const t of this.chunks.tombstoneList()) assert(!refs.has(t.chunkId), "tombstones are unreferenced");
+    checkStore(this.syncStore());
+    assert(this.reader().get(ROOT_PATH)?.rec.t === "d", "the root is a directory");
     this.lockTable.checkInvariants(this.timestampMs);
   }
 }

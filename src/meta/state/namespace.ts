@@ -1,284 +1,307 @@
 /**
- * The directory tree. Nodes live in one Map keyed by full normalized path, so lookups (stat, commit) are
- * O(1) map probes plus O(path length) string work; each directory also keeps the *names* of its
- * children, so listing, subtree walks, rename and recursive delete are O(subtree). Because children are
- * stored by name, not by full path, moving a subtree only re-keys the map: no node is rewritten.
+ * The directory tree over the store (key layout: records.ts). A path resolves from the root one entry
+ * key per component; each directory links its entries in a list kept in the entry records, so a
+ * subtree walk (recursive delete, the rename bound) needs point reads only, never a scan inside apply.
+ * A rename re-links one entry: O(1) keys whatever the subtree's size. Listing is a prefix scan of the
+ * directory's entry keys, in name order (queries.ts, outside apply).
  *
- * Iteration order of these Maps and Sets is never observable: listings, snapshots and hashes sort.
- * Every mutation goes through a primitive that records its inverse in the journal.
+ * Every write goes to the command's overlay, which the caller drops if the command fails.
  */
 import { assert } from "../../common/assert.js";
-import { baseName, isNormalPath, joinPath, parentOf, ROOT_PATH } from "../../common/paths.js";
-import type { FileContent } from "./commands.js";
-import type { Journal } from "./journal.js";
+import { ROOT_PATH } from "../../common/paths.js";
+import type { ChunkRef, FileContent } from "./commands.js";
 import { fail } from "./outcome.js";
-import type { FileVersion, NodeSnapshot } from "./types.js";
+import {
+  decode,
+  type EntryRec,
+  encode,
+  entryKey,
+  type InodeRec,
+  inodeKey,
+  META_KEY,
+  type MetaRec,
+  ROOT_INODE,
+  type VersionRec,
+  versionKey,
+} from "./records.js";
+import type { Overlay, StoreReader } from "./store.js";
+import type { FileVersion } from "./types.js";
 
-export interface DirNode {
-  type: "dir";
-  createdAtMs: number;
-  modifiedAtMs: number;
-  children: Set<string>;
+export interface NodeView {
+  id: number;
+  rec: InodeRec;
 }
 
-export interface FileNode {
-  type: "file";
-  createdAtMs: number;
-  modifiedAtMs: number;
-  /** Ascending by version, never empty, at most `versionsRetained` long. */
-  versions: FileVersion[];
+export function components(path: string): string[] {
+  return path === ROOT_PATH ? [] : path.slice(1).split("/");
 }
 
-export type FsNode = DirNode | FileNode;
-
-export function latestVersion(file: FileNode): FileVersion {
-  const v = file.versions[file.versions.length - 1];
-  assert(v !== undefined, "a file has at least one version");
-  return v;
+export function toVersionRec(v: FileVersion): VersionRec {
+  return v.content.kind === "inline"
+    ? { s: v.sizeBytes, c: v.createdAtMs, d: v.content.data }
+    : { s: v.sizeBytes, c: v.createdAtMs, ch: v.content.chunks.map((c) => [c.id, c.sizeBytes]) };
 }
 
-export function copyContent(content: FileContent): FileContent {
-  return content.kind === "inline"
-    ? { kind: "inline", data: new Uint8Array(content.data) }
-    : {
-        kind: "chunks",
-        chunks: content.chunks.map((c) => ({ id: c.id, sizeBytes: c.sizeBytes })),
-        sizeBytes: content.sizeBytes,
-      };
+export function fromVersionRec(version: number, r: VersionRec): FileVersion {
+  const content: FileContent =
+    r.d !== undefined
+      ? { kind: "inline", data: new Uint8Array(r.d) }
+      : {
+          kind: "chunks",
+          chunks: (r.ch ?? []).map(([id, sizeBytes]) => ({ id, sizeBytes })),
+          sizeBytes: r.s,
+        };
+  return { version, sizeBytes: r.s, createdAtMs: r.c, content };
 }
 
-export function copyVersion(v: FileVersion): FileVersion {
-  return {
-    version: v.version,
-    sizeBytes: v.sizeBytes,
-    createdAtMs: v.createdAtMs,
-    content: copyContent(v.content),
-  };
+export function versionChunks(r: VersionRec): ChunkRef[] {
+  return (r.ch ?? []).map(([id, sizeBytes]) => ({ id, sizeBytes }));
 }
 
-export class Namespace {
-  private readonly nodes = new Map<string, FsNode>();
+/** Read-only navigation, shared by apply (over an overlay) and the queries (over the store). */
+export class NamespaceReader {
+  constructor(protected readonly kv: StoreReader) {}
 
-  constructor(private readonly journal: Journal) {
-    // The root always exists; its times are 0 because it predates every entry.
-    this.nodes.set(ROOT_PATH, { type: "dir", createdAtMs: 0, modifiedAtMs: 0, children: new Set() });
+  inode(id: number): InodeRec {
+    const b = this.kv.get(inodeKey(id));
+    assert(b !== undefined, `inode ${id} exists`);
+    return decode<InodeRec>(b);
   }
 
-  get(path: string): FsNode | undefined {
-    return this.nodes.get(path);
+  entry(parent: number, name: string): EntryRec | undefined {
+    const b = this.kv.get(entryKey(parent, name));
+    return b === undefined ? undefined : decode<EntryRec>(b);
   }
 
-  get size(): number {
-    return this.nodes.size;
+  get(path: string): NodeView | undefined {
+    let id = ROOT_INODE;
+    for (const name of components(path)) {
+      const e = this.entry(id, name);
+      if (e === undefined) return undefined;
+      id = e.i;
+    }
+    return { id, rec: this.inode(id) };
   }
 
-  entries(): IterableIterator<[string, FsNode]> {
-    return this.nodes.entries();
+  version(id: number, version: number): VersionRec | undefined {
+    const b = this.kv.get(versionKey(id, version));
+    return b === undefined ? undefined : decode<VersionRec>(b);
+  }
+
+  /** A directory's entries in link order (not name order): names and child ids. */
+  *children(id: number, rec: InodeRec): Generator<[string, number]> {
+    for (let name = rec.h; name !== null; ) {
+      const e = this.entry(id, name);
+      assert(e !== undefined, "linked entries exist");
+      yield [name, e.i];
+      name = e.x;
+    }
   }
 
   /**
    * The ancestors of `path` that do not exist yet, root-most first (empty when the parent exists).
-   * Fails with NOT_A_DIRECTORY if an existing ancestor is a file. Walks up only as far as needed: a
-   * directory's ancestors are directories, so the first existing one settles it.
+   * Fails with NOT_A_DIRECTORY if an existing ancestor is a file.
    */
   missingAncestors(path: string): string[] {
     assert(path !== ROOT_PATH, "the root has no ancestors");
-    const missing: string[] = [];
-    let p = parentOf(path);
-    for (;;) {
-      const node = this.nodes.get(p);
-      if (node !== undefined) {
-        if (node.type === "file") fail("NOT_A_DIRECTORY", `${p} is a file`, { path: p });
-        break;
+    const parts = components(path);
+    let id = ROOT_INODE;
+    let at = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      const name = parts[i] as string;
+      const e = this.entry(id, name);
+      at = `${at}/${name}`;
+      if (e === undefined) {
+        const missing = [at];
+        for (let j = i + 1; j < parts.length - 1; j++)
+          missing.push(`${missing[missing.length - 1]}/${parts[j]}`);
+        return missing;
       }
-      missing.push(p);
-      p = parentOf(p);
+      if (this.inode(e.i).t === "f") fail("NOT_A_DIRECTORY", `${at} is a file`, { path: at });
+      id = e.i;
     }
-    return missing.reverse();
+    return [];
   }
 
-  /** Paths of the subtree rooted at `path` (itself first). O(subtree). */
-  subtree(path: string): string[] {
-    const out: string[] = [];
-    const stack = [path];
-    for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
-      out.push(p);
-      const node = this.nodes.get(p);
-      if (node?.type === "dir") for (const name of node.children) stack.push(joinPath(p, name));
+  /** Paths and nodes of the subtree at `path` (itself first). O(subtree). */
+  subtree(path: string): { path: string; node: NodeView }[] {
+    const top = this.get(path);
+    if (top === undefined) return [];
+    const out: { path: string; node: NodeView }[] = [];
+    const stack = [{ path, node: top }];
+    for (let s = stack.pop(); s !== undefined; s = stack.pop()) {
+      out.push(s);
+      if (s.node.rec.t === "d") {
+        for (const [name, id] of this.children(s.node.id, s.node.rec)) {
+          stack.push({
+            path: s.path === ROOT_PATH ? `/${name}` : `${s.path}/${name}`,
+            node: { id, rec: this.inode(id) },
+          });
+        }
+      }
     }
     return out;
   }
 
-  /**
-   * The size of the subtree at `path` (itself included; 0 if absent), counted only up to `limit + 1`:
-   * O(min(subtree, limit)), so a bound on renames can be checked without walking a huge subtree.
-   */
+  /** The size of the subtree at `path` (0 if absent), counted only up to `limit + 1`. */
   countSubtree(path: string, limit: number): number {
+    const top = this.get(path);
+    if (top === undefined) return 0;
     let count = 0;
-    const stack = [path];
-    for (let p = stack.pop(); p !== undefined && count <= limit; p = stack.pop()) {
-      const node = this.nodes.get(p);
-      if (node === undefined) continue;
+    const stack: NodeView[] = [top];
+    for (let n = stack.pop(); n !== undefined && count <= limit; n = stack.pop()) {
       count++;
-      if (node.type === "dir") {
-        for (const name of node.children) {
-          if (count + stack.length > limit) break;
-          stack.push(joinPath(p, name));
-        }
+      if (n.rec.t !== "d") continue;
+      for (const [, id] of this.children(n.id, n.rec)) {
+        if (count + stack.length > limit) break;
+        stack.push({ id, rec: this.inode(id) });
       }
     }
     return count;
   }
+}
+
+/** The mutations, each over the command's overlay. */
+export class Namespace extends NamespaceReader {
+  constructor(private readonly tx: Overlay) {
+    super(tx);
+  }
+
+  private putInode(id: number, rec: InodeRec): void {
+    this.tx.put(inodeKey(id), encode(rec));
+  }
+
+  private newInode(): number {
+    const b = this.tx.get(META_KEY);
+    assert(b !== undefined, "the meta record exists");
+    const meta = decode<MetaRec>(b);
+    const id = meta.ni;
+    this.tx.put(META_KEY, encode({ ...meta, ni: id + 1 }));
+    return id;
+  }
+
+  private parentView(path: string): { parent: NodeView; name: string } {
+    const parts = components(path);
+    const name = parts.pop();
+    assert(name !== undefined, "not the root");
+    const parent = this.get(parts.length === 0 ? ROOT_PATH : `/${parts.join("/")}`);
+    assert(parent?.rec.t === "d", `the parent of ${path} is an existing directory`);
+    return { parent, name };
+  }
 
   createDir(path: string, nowMs: number): void {
-    assert(!this.nodes.has(path), "createDir: path is free");
-    const parent = this.dirAt(parentOf(path));
-    this.put(path, { type: "dir", createdAtMs: nowMs, modifiedAtMs: nowMs, children: new Set() });
-    this.link(parent, baseName(path), nowMs);
+    const { parent, name } = this.parentView(path);
+    assert(this.entry(parent.id, name) === undefined, "createDir: path is free");
+    const id = this.newInode();
+    this.putInode(id, { t: "d", c: nowMs, m: nowMs, n: 0, h: null, lo: 0, hi: 0, s: 0 });
+    this.link(parent.id, name, id, nowMs);
   }
 
   createFile(path: string, first: FileVersion, nowMs: number): void {
-    assert(!this.nodes.has(path), "createFile: path is free");
-    const parent = this.dirAt(parentOf(path));
-    this.put(path, { type: "file", createdAtMs: nowMs, modifiedAtMs: nowMs, versions: [first] });
-    this.link(parent, baseName(path), nowMs);
-  }
-
-  /** Replaces a file's version list (a new array: the old one is kept intact for undo). */
-  setVersions(file: FileNode, versions: FileVersion[], nowMs: number): void {
-    assert(versions.length > 0, "a file keeps at least one version");
-    const prev = file.versions;
-    file.versions = versions;
-    this.journal.record(() => {
-      file.versions = prev;
+    const { parent, name } = this.parentView(path);
+    assert(this.entry(parent.id, name) === undefined, "createFile: path is free");
+    const id = this.newInode();
+    this.tx.put(versionKey(id, first.version), encode(toVersionRec(first)));
+    this.putInode(id, {
+      t: "f",
+      c: nowMs,
+      m: nowMs,
+      n: 0,
+      h: null,
+      lo: first.version,
+      hi: first.version,
+      s: first.sizeBytes,
     });
-    this.touch(file, nowMs);
+    this.link(parent.id, name, id, nowMs);
   }
 
-  /** Moves the subtree `paths` (from `subtree(from)`) to `to`, whose parent exists and which is free. */
-  move(from: string, to: string, paths: string[], nowMs: number): void {
-    assert(paths[0] === from, "move: paths is the subtree of from");
-    const moved = paths.map((p): [string, FsNode] => {
-      const node = this.nodes.get(p);
-      assert(node !== undefined, "move: subtree paths exist");
-      return [p, node];
-    });
-    for (const [p] of moved) this.del(p);
-    for (const [p, node] of moved) this.put(to + p.slice(from.length), node);
-    this.unlink(this.dirAt(parentOf(from)), baseName(from), nowMs);
-    this.link(this.dirAt(parentOf(to)), baseName(to), nowMs);
+  /** Adds `next` as the latest version and drops the oldest beyond `retained`; returns the dropped. */
+  addVersion(file: NodeView, next: FileVersion, retained: number, nowMs: number): VersionRec[] {
+    assert(file.rec.t === "f" && next.version === file.rec.hi + 1, "versions are consecutive");
+    this.tx.put(versionKey(file.id, next.version), encode(toVersionRec(next)));
+    let lo = file.rec.lo;
+    const dropped: VersionRec[] = [];
+    while (next.version - lo + 1 > retained) {
+      const v = this.version(file.id, lo);
+      assert(v !== undefined, "retained versions exist");
+      dropped.push(v);
+      this.tx.del(versionKey(file.id, lo));
+      lo++;
+    }
+    this.putInode(file.id, { ...file.rec, lo, hi: next.version, s: next.sizeBytes, m: nowMs });
+    return dropped;
   }
 
-  /** Removes the subtree at `path`; returns the removed files, so their chunks can be released. */
-  remove(path: string, nowMs: number): { files: FileNode[]; count: number } {
+  /** Moves the entry at `from` to `to`, whose parent exists and which is free: O(1) keys. */
+  move(from: string, to: string, nowMs: number): void {
+    const src = this.parentView(from);
+    const e = this.entry(src.parent.id, src.name);
+    assert(e !== undefined, "move: the source exists");
+    this.unlink(src.parent.id, src.name, nowMs);
+    const dst = this.parentView(to);
+    this.link(dst.parent.id, dst.name, e.i, nowMs);
+  }
+
+  /** Removes the subtree at `path`; returns its versions (to release their chunks) and its size. */
+  remove(path: string, nowMs: number): { versions: VersionRec[]; count: number } {
     assert(path !== ROOT_PATH, "the root is never removed");
-    const paths = this.subtree(path);
-    const files: FileNode[] = [];
-    for (const p of paths) {
-      const node = this.nodes.get(p);
-      if (node?.type === "file") files.push(node);
-      this.del(p);
-    }
-    this.unlink(this.dirAt(parentOf(path)), baseName(path), nowMs);
-    return { files, count: paths.length };
-  }
-
-  touch(node: FsNode, nowMs: number): void {
-    const prev = node.modifiedAtMs;
-    node.modifiedAtMs = nowMs;
-    this.journal.record(() => {
-      node.modifiedAtMs = prev;
-    });
-  }
-
-  private dirAt(path: string): DirNode {
-    const node = this.nodes.get(path);
-    assert(node?.type === "dir", `${path} is an existing directory`);
-    return node;
-  }
-
-  private put(path: string, node: FsNode): void {
-    const prev = this.nodes.get(path);
-    this.nodes.set(path, node);
-    this.journal.record(() => {
-      if (prev === undefined) this.nodes.delete(path);
-      else this.nodes.set(path, prev);
-    });
-  }
-
-  private del(path: string): void {
-    const prev = this.nodes.get(path);
-    if (prev === undefined) return;
-    this.nodes.delete(path);
-    this.journal.record(() => this.nodes.set(path, prev));
-  }
-
-  private link(dir: DirNode, name: string, nowMs: number): void {
-    dir.children.add(name);
-    this.journal.record(() => dir.children.delete(name));
-    this.touch(dir, nowMs);
-  }
-
-  private unlink(dir: DirNode, name: string, nowMs: number): void {
-    const had = dir.children.delete(name);
-    assert(had, "unlink: the child was linked");
-    this.journal.record(() => dir.children.add(name));
-    this.touch(dir, nowMs);
-  }
-
-  // ---- snapshot ----
-
-  /**
-   * The tree in path order. `shareVersions` hands out the live (never changed in place) version
-   * records instead of copies: only for a snapshot that is encoded at once (copying every inline byte
-   * took a quarter of a snapshot's time).
-   */
-  toSnapshot(shareVersions = false): NodeSnapshot[] {
-    const paths = [...this.nodes.keys()].sort();
-    return paths.map((path): NodeSnapshot => {
-      const n = this.nodes.get(path);
-      assert(n !== undefined, "snapshot: key exists");
-      return n.type === "dir"
-        ? { path, type: "dir", createdAtMs: n.createdAtMs, modifiedAtMs: n.modifiedAtMs }
-        : {
-            path,
-            type: "file",
-            createdAtMs: n.createdAtMs,
-            modifiedAtMs: n.modifiedAtMs,
-            versions: shareVersions ? [...n.versions] : n.versions.map(copyVersion),
-          };
-    });
-  }
-
-  static fromSnapshot(nodes: readonly NodeSnapshot[], journal: Journal): Namespace {
-    const ns = new Namespace(journal);
-    const root = nodes[0];
-    assert(root?.path === ROOT_PATH && root.type === "dir", "snapshot: the root comes first");
-    const rootNode = ns.dirAt(ROOT_PATH);
-    rootNode.createdAtMs = root.createdAtMs;
-    rootNode.modifiedAtMs = root.modifiedAtMs;
-    for (const s of nodes.slice(1)) {
-      assert(isNormalPath(s.path) && !ns.nodes.has(s.path), `snapshot: ${s.path} is normal and unique`);
-      const parent = ns.nodes.get(parentOf(s.path));
-      assert(parent?.type === "dir", `snapshot: the parent of ${s.path} precedes it and is a directory`);
-      parent.children.add(baseName(s.path));
-      if (s.type === "dir") {
-        ns.nodes.set(s.path, {
-          type: "dir",
-          createdAtMs: s.createdAtMs,
-          modifiedAtMs: s.modifiedAtMs,
-          children: new Set(),
-        });
+    const nodes = this.subtree(path);
+    const versions: VersionRec[] = [];
+    for (const { node } of nodes) {
+      const { id, rec } = node;
+      if (rec.t === "f") {
+        for (let v = rec.lo; v <= rec.hi; v++) {
+          const r = this.version(id, v);
+          assert(r !== undefined, "retained versions exist");
+          versions.push(r);
+          this.tx.del(versionKey(id, v));
+        }
       } else {
-        assert(s.versions.length > 0, `snapshot: ${s.path} has a version`);
-        ns.nodes.set(s.path, {
-          type: "file",
-          createdAtMs: s.createdAtMs,
-          modifiedAtMs: s.modifiedAtMs,
-          versions: s.versions.map(copyVersion),
-        });
+        for (const [name] of this.children(id, rec)) this.tx.del(entryKey(id, name));
       }
+      this.tx.del(inodeKey(id));
     }
-    return ns;
+    const { parent, name } = this.parentView(path);
+    this.unlink(parent.id, name, nowMs);
+    return { versions, count: nodes.length };
+  }
+
+  /** Puts `name` → `child` at the head of the directory's list; counts it and touches the directory. */
+  private link(dir: number, name: string, child: number, nowMs: number): void {
+    const rec = this.inode(dir);
+    if (rec.h !== null) {
+      const head = this.entry(dir, rec.h);
+      assert(head !== undefined, "the head entry exists");
+      this.tx.put(entryKey(dir, rec.h), encode({ ...head, p: name }));
+    }
+    this.tx.put(entryKey(dir, name), encode({ i: child, p: null, x: rec.h } satisfies EntryRec));
+    this.putInode(dir, { ...rec, n: rec.n + 1, h: name, m: nowMs });
+  }
+
+  private unlink(dir: number, name: string, nowMs: number): void {
+    const rec = this.inode(dir);
+    const e = this.entry(dir, name);
+    assert(e !== undefined, "unlink: the child was linked");
+    let head = rec.h;
+    if (e.p === null) head = e.x;
+    else {
+      const prev = this.entry(dir, e.p);
+      assert(prev !== undefined, "the previous entry exists");
+      this.tx.put(entryKey(dir, e.p), encode({ ...prev, x: e.x }));
+    }
+    if (e.x !== null) {
+      const next = this.entry(dir, e.x);
+      assert(next !== undefined, "the next entry exists");
+      this.tx.put(entryKey(dir, e.x), encode({ ...next, p: e.p }));
+    }
+    this.tx.del(entryKey(dir, name));
+    this.putInode(dir, { ...rec, n: rec.n - 1, h: head, m: nowMs });
+  }
+
+  /** Sets times as a snapshot had them (restore only). */
+  setTimes(path: string, createdAtMs: number, modifiedAtMs: number): void {
+    const n = this.get(path);
+    assert(n !== undefined, "setTimes: the node exists");
+    this.putInode(n.id, { ...n.rec, c: createdAtMs, m: modifiedAtMs });
   }
 }

@@ -2,8 +2,8 @@
  * The namespace operations (mkdir, commit, rename, delete), used alone and inside transactions.
  *
  * Each runs its checks in one order — fencing first (a locked name answers LOCKED/STALE_TOKEN before it
- * reveals anything else), then structure, then compare-and-set — and then mutates through journaled
- * primitives, so a failure at any point can be rolled back by the caller.
+ * reveals anything else), then structure, then compare-and-set — and then writes into the command's
+ * overlay, which the caller drops if anything fails later.
  */
 import { MAX_PATH_BYTES, parentOf, ROOT_PATH, utf8ByteLength } from "../../common/paths.js";
 import type { ChunkRefs } from "./chunks.js";
@@ -17,7 +17,7 @@ import type {
   RenameOp,
 } from "./commands.js";
 import type { FenceCaller, LockTable } from "./locks.js";
-import { latestVersion, type Namespace } from "./namespace.js";
+import { type Namespace, type NamespaceReader, versionChunks } from "./namespace.js";
 import { fail, type Outcome } from "./outcome.js";
 import type { Change, FileVersion } from "./types.js";
 
@@ -73,7 +73,7 @@ function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
   ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller(ctx, op), ctx.nowMs);
   const existing = ctx.ns.get(op.path);
   if (existing !== undefined) {
-    if (existing.type === "dir" && op.parents) return { value: { created: [] }, changes: [] };
+    if (existing.rec.t === "d" && op.parents) return { value: { created: [] }, changes: [] };
     fail("EXISTS", `${op.path} already exists`, { path: op.path });
   }
   const created = [...requireParent(ctx, op.path, op.parents === true), op.path];
@@ -90,8 +90,8 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
   if (op.path === ROOT_PATH) fail("IS_A_DIRECTORY", "/ is a directory", { path: op.path });
   const missing = requireParent(ctx, op.path, op.createParents === true);
   const node = ns.get(op.path);
-  if (node?.type === "dir") fail("IS_A_DIRECTORY", `${op.path} is a directory`, { path: op.path });
-  const currentVersion = node === undefined ? 0 : latestVersion(node).version;
+  if (node?.rec.t === "d") fail("IS_A_DIRECTORY", `${op.path} is a directory`, { path: op.path });
+  const currentVersion = node === undefined ? 0 : node.rec.hi;
   if (op.expectedVersion !== undefined && op.expectedVersion !== currentVersion) {
     fail("VERSION_MISMATCH", `${op.path} is at version ${currentVersion}, not ${op.expectedVersion}`, {
       path: op.path,
@@ -136,10 +136,8 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
   if (node === undefined) {
     ns.createFile(op.path, version, nowMs);
   } else {
-    const versions = [...node.versions, version];
-    const dropped = versions.splice(0, Math.max(0, versions.length - ctx.versionsRetained));
-    ns.setVersions(node, versions, nowMs);
-    for (const d of dropped) ctx.chunks.dropRefs(chunksOf(d.content), nowMs);
+    const dropped = ns.addVersion(node, version, ctx.versionsRetained, nowMs);
+    for (const d of dropped) ctx.chunks.dropRefs(versionChunks(d), nowMs);
   }
   changes.push({
     index: ctx.index,
@@ -171,10 +169,10 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
   requireParent(ctx, to, false);
   if (ns.get(to) !== undefined) fail("EXISTS", `${to} already exists`, { path: to });
   chargeRename(ctx, from);
-  const paths = ns.subtree(from);
   const growthBytes = utf8ByteLength(to) - utf8ByteLength(from);
   if (growthBytes > 0) {
-    for (const p of paths) {
+    // Bounded by maxRenameEntries (charged above); a shrinking or same-length move needs no walk.
+    for (const { path: p } of ns.subtree(from)) {
       if (utf8ByteLength(p) + growthBytes > MAX_PATH_BYTES) {
         fail("INVALID_PATH", `moving ${p} would make its path longer than ${MAX_PATH_BYTES} bytes`, {
           path: p,
@@ -182,18 +180,18 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
       }
     }
   }
-  ns.move(from, to, paths, nowMs);
+  ns.move(from, to, nowMs);
   return { value: { from, to }, changes: [{ index: ctx.index, path: from, kind: "rename", to }] };
 }
 
 /**
  * Charges the subtree of `from` to the command's rename budget, or fails with RENAME_TOO_LARGE. Moving
- * re-keys every entry below `from` inside apply, on every replica: the bound keeps one entry from
- * holding them all past an election timeout (until entries are keyed by parent id + name). Counts at
- * most one past the budget, so checking a huge subtree is as cheap as checking the bound.
+ * re-links one entry, but the bound stays part of the API (and a growing move walks the subtree to
+ * check path lengths): it keeps one entry's work bounded on every replica. Counts at most one past the
+ * budget, so checking a huge subtree is as cheap as checking the bound.
  */
 export function chargeRename(
-  ctx: Pick<OpContext, "ns" | "maxRenameEntries" | "renamedEntries">,
+  ctx: { ns: NamespaceReader } & Pick<OpContext, "maxRenameEntries" | "renamedEntries">,
   from: string,
 ) {
   const left = ctx.maxRenameEntries - ctx.renamedEntries.count;
@@ -215,10 +213,10 @@ function remove(ctx: OpContext, op: DeleteOp): Outcome {
   ctx.locks.fence([{ path: op.path, subtree: true }], op.lockToken, caller(ctx, op), nowMs);
   const node = ns.get(op.path);
   if (node === undefined) fail("NOT_FOUND", `${op.path} does not exist`, { path: op.path });
-  if (node.type === "dir" && node.children.size > 0 && !op.recursive) {
+  if (node.rec.t === "d" && node.rec.n > 0 && !op.recursive) {
     fail("NOT_EMPTY", `${op.path} is not empty`, { path: op.path });
   }
-  const { files, count } = ns.remove(op.path, nowMs);
-  for (const f of files) for (const v of f.versions) ctx.chunks.dropRefs(chunksOf(v.content), nowMs);
+  const { versions, count } = ns.remove(op.path, nowMs);
+  for (const v of versions) ctx.chunks.dropRefs(versionChunks(v), nowMs);
   return { value: { removed: count }, changes: [{ index: ctx.index, path: op.path, kind: "delete" }] };
 }

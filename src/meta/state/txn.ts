@@ -1,11 +1,10 @@
 /**
  * Transactions, like etcd's Txn: if every condition holds, every op applies, in order, each seeing the
- * effects of the ones before; otherwise nothing applies. Atomicity comes from the journal: FsState
- * rolls back everything this function did when it throws, so an op failing half-way leaves no trace.
+ * effects of the ones before; otherwise nothing applies. Atomicity comes from the overlay: FsState
+ * drops everything this function wrote when it throws, so an op failing half-way leaves no trace.
  */
 import { DfsError } from "../../common/errors.js";
 import type { NamespaceOp, TxnCondition } from "./commands.js";
-import { latestVersion } from "./namespace.js";
 import { applyNamespaceOp, type OpContext } from "./ops.js";
 import { fail, type Outcome } from "./outcome.js";
 import type { Change } from "./types.js";
@@ -17,7 +16,7 @@ function holds(ctx: OpContext, c: TxnCondition): boolean {
       return (node !== undefined) === c.exists;
     case "version":
       if (node === undefined) return c.version === 0;
-      return node.type === "file" && latestVersion(node).version === c.version;
+      return node.rec.t === "f" && node.rec.hi === c.version;
     case "lockToken":
       // Only the holding session may lean on its token: to anyone else it is just a guessable number.
       return ctx.locks.holds(c.path, c.token, ctx.sessionId, ctx.nowMs);

@@ -1,0 +1,103 @@
+/**
+ * The key layout of the file-system state and the encoding of its records.
+ *
+ *   m                       meta: applied index, entry time, next inode id, tombstone list ends
+ *   i<inode>                inode: type, times, child count and first child (dirs), version range and
+ *                           latest size (files)
+ *   e<parent>/<name>        directory entry → child inode, with its siblings' names (a doubly linked
+ *                           list per directory, so apply walks a subtree with point reads only)
+ *   v<inode><version>       one retained version: size, time, inline bytes or chunk list
+ *   c<chunkId>              chunk: reference count and the size its first commit fixed
+ *   g<chunkId>              garbage: since when unreferenced
+ *   T                       the bounded tables kept in memory (locks, sessions, data nodes), as of
+ *                           the batch's applied index
+ *   t<chunkId>              tombstone: since when, linked in condemn order (= time order, entry times
+ *                           never decrease), so forgetting old ones walks from the head
+ *
+ * Inode ids and versions are 12 hex digits (fixed width: keys sort numerically). Names follow the
+ * parent id verbatim, so a prefix scan of `e<parent>/` lists a directory in name order.
+ * Values are msgpack (msgpackr, records off: plain maps, no shared structures, deterministic bytes).
+ */
+import { Packr } from "msgpackr";
+import { assert } from "../../common/assert.js";
+
+const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
+
+export function encode(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+export function decode<T>(bytes: Uint8Array): T {
+  return packr.unpack(bytes) as T;
+}
+
+export const ROOT_INODE = 1;
+export const META_KEY = "m";
+/** The bounded in-memory tables (locks, sessions, data nodes), written with each store batch. */
+export const TABLES_KEY = "T";
+
+export function hex12(n: number): string {
+  assert(Number.isSafeInteger(n) && n >= 0 && n < 2 ** 48, "ids fit 12 hex digits");
+  return n.toString(16).padStart(12, "0");
+}
+
+export const inodeKey = (id: number): string => `i${hex12(id)}`;
+export const entryPrefix = (parent: number): string => `e${hex12(parent)}/`;
+export const entryKey = (parent: number, name: string): string => `e${hex12(parent)}/${name}`;
+export const versionPrefix = (id: number): string => `v${hex12(id)}`;
+export const versionKey = (id: number, version: number): string => `v${hex12(id)}${hex12(version)}`;
+export const chunkKey = (id: string): string => `c${id}`;
+export const garbageKey = (id: string): string => `g${id}`;
+export const tombstoneKey = (id: string): string => `t${id}`;
+
+export interface MetaRec {
+  /** Applied index and effective time of the last entry. */
+  a: number;
+  ts: number;
+  /** The next inode id to hand out. */
+  ni: number;
+  /** Oldest and newest tombstone (null when none). */
+  th: string | null;
+  tt: string | null;
+}
+
+export interface InodeRec {
+  t: "d" | "f";
+  c: number;
+  m: number;
+  /** Dirs: number of entries and the first entry's name (null when empty). */
+  n: number;
+  h: string | null;
+  /** Files: oldest and latest retained version, and the latest one's size. */
+  lo: number;
+  hi: number;
+  s: number;
+}
+
+export interface EntryRec {
+  /** The child inode. */
+  i: number;
+  /** Previous and next sibling names in the directory's link list (not name order). */
+  p: string | null;
+  x: string | null;
+}
+
+export interface VersionRec {
+  s: number;
+  c: number;
+  /** Inline bytes, or the chunk list as [id, size] pairs. */
+  d?: Uint8Array;
+  ch?: [string, number][];
+}
+
+export interface ChunkRec {
+  /** References from retained versions; 0 while garbage (the size is kept until collection). */
+  r: number;
+  s: number;
+}
+
+export interface TombstoneRec {
+  s: number;
+  p: string | null;
+  x: string | null;
+}

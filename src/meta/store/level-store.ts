@@ -1,0 +1,284 @@
+/**
+ * The file-system state's StateStore on LevelDB (classic-level), in its own database directory beside
+ * the Raft log (`<dataDir>/state`).
+ *
+ * - Reads are synchronous (`apply` is): writes not yet on disk first (staged, then the batch in flight),
+ *   then a bounded LRU cache (hits and misses), then `getSync`.
+ * - `commit` stages an entry's write set; one batch at a time goes to LevelDB with `sync: true`, holding
+ *   every entry staged meanwhile (group commit). The meta record in each write set carries its applied
+ *   index, so a batch makes the state durable up to exactly that index, atomically: after a crash the
+ *   store holds a prefix of whole entries and says which (`durableIndex`).
+ * - Keys are JS strings ordered by UTF-16 code unit; stored as UTF-16BE so LevelDB's byte order is the
+ *   same order. Scans (listings, GC lists, snapshots) are async iterators over a LevelDB snapshot.
+ * - A snapshot installed from a leader is written to `<dir>.new`, synced, and switched by renames;
+ *   a `<dir>.new` left by a crash before the switch is discarded on open.
+ */
+import { mkdir, open as openFile, rename, rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ClassicLevel } from "classic-level";
+import { LRUCache } from "lru-cache";
+import { assert } from "../../common/assert.js";
+import { decode, META_KEY, type MetaRec } from "../state/records.js";
+import type { KeyRange, StateStore, WriteSet } from "../state/store.js";
+
+export interface LevelStoreOptions {
+  /** Point records cached (hits and misses). Default 200 000. */
+  cacheEntries?: number;
+  /** Bytes of cached values and keys. Default 64 MiB. */
+  cacheBytes?: number;
+  /** Keys one LevelDB batch may hold before the next waits for it (group commit bound). Default 100 000. */
+  maxBatchKeys?: number;
+}
+
+type Db = ClassicLevel<Buffer, Uint8Array>;
+
+const MISS = new Uint8Array(0);
+
+export function encodeKey(key: string): Buffer {
+  return Buffer.from(key, "utf16le").swap16();
+}
+
+export function decodeKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes).swap16().toString("utf16le");
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
+/** fsyncs a directory, so renames inside it survive a power cut. */
+async function syncDir(path: string): Promise<void> {
+  const fd = await openFile(path, "r");
+  try {
+    await fd.sync();
+  } finally {
+    await fd.close();
+  }
+}
+
+function openDb(dir: string): Db {
+  return new ClassicLevel<Buffer, Uint8Array>(dir, { keyEncoding: "buffer", valueEncoding: "view" });
+}
+
+export class LevelStore implements StateStore {
+  private staged: WriteSet = new Map();
+  private inflight: WriteSet | null = null;
+  private flushing: Promise<void> | null = null;
+  private stagedIndex = 0;
+  private durable = 0;
+  private failed: unknown = null;
+  private readonly cache: LRUCache<string, Uint8Array>;
+  private readonly maxBatchKeys: number;
+  /** Called before each batch is cut: extra writes that belong with it (the bounded in-memory tables). */
+  beforeBatch: (() => WriteSet | null) | null = null;
+
+  private constructor(
+    private readonly dir: string,
+    private db: Db,
+    opts: LevelStoreOptions,
+  ) {
+    this.cache = new LRUCache<string, Uint8Array>({
+      max: opts.cacheEntries ?? 200_000,
+      maxSize: opts.cacheBytes ?? 64 * 1024 * 1024,
+      sizeCalculation: (v, k) => v.length + 2 * k.length + 64,
+    });
+    this.maxBatchKeys = opts.maxBatchKeys ?? 100_000;
+    const meta = this.db.getSync(encodeKey(META_KEY));
+    this.durable = meta === undefined ? 0 : decode<MetaRec>(meta).a;
+    this.stagedIndex = this.durable;
+  }
+
+  /** Opens (or creates) the store in `dir`, finishing or discarding an interrupted snapshot install. */
+  static async open(dir: string, opts: LevelStoreOptions = {}): Promise<LevelStore> {
+    await mkdir(dirname(dir), { recursive: true });
+    const next = `${dir}.new`;
+    const old = `${dir}.old`;
+    if (!(await exists(dir)) && (await exists(old)) && (await exists(next))) {
+      // Crashed between the two renames of a switch: the new copy was complete before the first.
+      await rename(next, dir);
+    }
+    await rm(next, { recursive: true, force: true });
+    await rm(old, { recursive: true, force: true });
+    await syncDir(dirname(dir));
+    const db = openDb(dir);
+    await db.open();
+    return new LevelStore(dir, db, opts);
+  }
+
+  /** The applied index up to which the state is on disk. */
+  get durableIndex(): number {
+    return this.durable;
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const s = this.staged.get(key);
+    if (s !== undefined) return s ?? undefined;
+    const f = this.inflight?.get(key);
+    if (f !== undefined) return f ?? undefined;
+    const c = this.cache.get(key);
+    if (c !== undefined) return c === MISS ? undefined : c;
+    const v = this.db.getSync(encodeKey(key));
+    this.cache.set(key, v ?? MISS);
+    return v;
+  }
+
+  commit(writes: WriteSet, appliedIndex: number): void {
+    if (this.failed !== null) throw this.failed;
+    assert(appliedIndex >= this.stagedIndex, "entries commit in index order");
+    for (const [k, v] of writes) {
+      this.staged.set(k, v);
+      // The cache holds what the disk will hold once the batch lands; reads see staged first meanwhile.
+      this.cache.set(k, v ?? MISS);
+    }
+    this.stagedIndex = appliedIndex;
+    if (this.flushing === null) this.flushing = this.flushLoop();
+  }
+
+  /** Keys staged and not yet handed to LevelDB: callers slow down past `maxBatchKeys`. */
+  get backlogKeys(): number {
+    return this.staged.size;
+  }
+
+  get mustWait(): boolean {
+    return this.staged.size >= this.maxBatchKeys;
+  }
+
+  /** Resolves when everything committed so far is durable; rejects if a write failed (fatal). */
+  async flushed(): Promise<void> {
+    while (this.flushing !== null) await this.flushing;
+    if (this.failed !== null) throw this.failed;
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.staged.size > 0) {
+        const extra = this.beforeBatch?.();
+        if (extra) for (const [k, v] of extra) this.staged.set(k, v);
+        const batch = this.staged;
+        const index = this.stagedIndex;
+        this.staged = new Map();
+        this.inflight = batch;
+        const ops = [...batch].map(([k, v]) =>
+          v === null
+            ? { type: "del" as const, key: encodeKey(k) }
+            : { type: "put" as const, key: encodeKey(k), value: v },
+        );
+        await this.db.batch(ops, { sync: true });
+        this.inflight = null;
+        this.durable = index;
+      }
+    } catch (err) {
+      // LevelDB refuses every write after a failed one: nothing after this may be acknowledged.
+      this.failed = err;
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  async *scan(range: KeyRange): AsyncGenerator<[string, Uint8Array]> {
+    await this.flushed();
+    for await (const [k, v] of this.db.iterator({ gte: encodeKey(range.gte), lt: encodeKey(range.lt) })) {
+      yield [decodeKey(k), v];
+    }
+  }
+
+  /**
+   * A point-in-time view for a snapshot stream: its applied index (read in the view itself, so it is
+   * exact even while a batch lands) and its records in key order, encoded in chunks of about `chunkBytes`.
+   */
+  openSnapshot(chunkBytes = 1 << 20): { index: number; chunks(): AsyncGenerator<Uint8Array>; close(): void } {
+    const snap = this.db.snapshot();
+    const meta = this.db.getSync(encodeKey(META_KEY), { snapshot: snap });
+    assert(meta !== undefined, "a store holds its meta record");
+    const db = this.db;
+    let closed = false;
+    return {
+      index: decode<MetaRec>(meta).a,
+      async *chunks() {
+        let parts: Buffer[] = [];
+        let size = 0;
+        for await (const [k, v] of db.iterator({ snapshot: snap })) {
+          const head = Buffer.allocUnsafe(8);
+          head.writeUInt32BE(k.length, 0);
+          head.writeUInt32BE(v.length, 4);
+          parts.push(head, k, Buffer.from(v.buffer, v.byteOffset, v.length));
+          size += 8 + k.length + v.length;
+          if (size >= chunkBytes) {
+            yield Buffer.concat(parts, size);
+            parts = [];
+            size = 0;
+          }
+        }
+        if (size > 0) yield Buffer.concat(parts, size);
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        void snap.close();
+      },
+    };
+  }
+
+  /**
+   * Replaces the whole store with a snapshot stream: written to `<dir>.new`, synced, checked to hold
+   * `index`, then switched by renames (old aside, new in place, old removed) with the parent synced.
+   */
+  async install(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    await this.flushed();
+    const next = `${this.dir}.new`;
+    await rm(next, { recursive: true, force: true });
+    const fresh = openDb(next);
+    await fresh.open();
+    let pending = Buffer.alloc(0);
+    let ops: { type: "put"; key: Buffer; value: Uint8Array }[] = [];
+    const write = async (sync: boolean) => {
+      await fresh.batch(ops, { sync });
+      ops = [];
+    };
+    try {
+      for await (const chunk of chunks) {
+        pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
+        let at = 0;
+        while (pending.length - at >= 8) {
+          const kl = pending.readUInt32BE(at);
+          const vl = pending.readUInt32BE(at + 4);
+          if (pending.length - at < 8 + kl + vl) break;
+          const key = Buffer.from(pending.subarray(at + 8, at + 8 + kl));
+          const value = new Uint8Array(pending.subarray(at + 8 + kl, at + 8 + kl + vl));
+          ops.push({ type: "put", key, value });
+          at += 8 + kl + vl;
+          if (ops.length >= 1000) await write(false);
+        }
+        pending = pending.subarray(at);
+      }
+      assert(pending.length === 0, "snapshot stream: no partial record at the end");
+      await write(true);
+      const meta = fresh.getSync(encodeKey(META_KEY));
+      assert(meta !== undefined && decode<MetaRec>(meta).a === index, "snapshot stream: holds its index");
+    } finally {
+      await fresh.close();
+    }
+    await this.db.close();
+    const old = `${this.dir}.old`;
+    await rename(this.dir, old);
+    await rename(next, this.dir);
+    await syncDir(dirname(this.dir));
+    await rm(old, { recursive: true, force: true });
+    this.db = openDb(this.dir);
+    await this.db.open();
+    this.cache.clear();
+    this.durable = index;
+    this.stagedIndex = index;
+  }
+
+  async close(): Promise<void> {
+    await this.flushed();
+    await this.db.close();
+  }
+}
