@@ -104,6 +104,8 @@ export type WriteData =
 
 /** Just over the data nodes' downstream timeout (src/data/main.ts): see the writer below. */
 const PIPELINE_BLAME_MS = 35_000;
+/** Attempts to store one chunk: at the default 1 s backoff cap, about a minute of them. */
+const CHUNK_STORE_ATTEMPTS = 64;
 
 function decodeInline(file: ReadResponse): Buffer {
   if (file.content.kind !== "inline") throw new DfsError("INTERNAL", "not inline content");
@@ -191,7 +193,11 @@ export class RaftfsClient {
         // downstream after 30 s and then names it. Waiting longer than that lets the head tell us
         // *which* node failed instead of being blamed itself.
         chunkTimeoutMs: Math.max(PIPELINE_BLAME_MS, o.requestTimeoutMs),
-        maxAttempts: 6,
+        // The chunk deadline bounds the retries; the count only backs it up. Six attempts were over
+        // in half a second of backoff, while a data node killed and restarted stays "alive" to the
+        // leader for a heartbeat timeout and takes a second or two to listen again: with R = the
+        // number of nodes, every write in that window failed instead of waiting for it.
+        maxAttempts: CHUNK_STORE_ATTEMPTS,
         backoff: o.backoff,
       },
       { meta: this.meta, dispatcher: this.dataAgent },

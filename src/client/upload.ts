@@ -16,6 +16,7 @@ import { assert } from "../common/assert.js";
 import { DfsError, isDfsError } from "../common/errors.js";
 import {
   type CommitResponse,
+  MAX_CHUNKS_PER_FILE,
   MAX_UPLOAD_AGE_MS,
   type WireChunkRef,
   type WireContent,
@@ -61,6 +62,8 @@ export class Upload {
   private readonly storeSignal: AbortSignal;
   private readonly window: number;
   private sizeBytes = 0;
+  /** The largest file a commit can list (MAX_CHUNKS_PER_FILE chunks). */
+  private readonly maxSizeBytes: number;
   private done = false;
   private readonly now: () => number;
   private readonly startedMs: number;
@@ -69,6 +72,7 @@ export class Upload {
     this.now = deps.now ?? (() => performance.now());
     this.startedMs = this.now();
     this.window = deps.chunksInFlight ?? CHUNKS_IN_FLIGHT;
+    this.maxSizeBytes = MAX_CHUNKS_PER_FILE * deps.chunkSizeBytes;
     assert(Number.isSafeInteger(this.window) && this.window >= 1, "at least one chunk store in flight");
     this.storeSignal = deps.signal ? AbortSignal.any([deps.signal, this.cancel.signal]) : this.cancel.signal;
   }
@@ -80,6 +84,23 @@ export class Upload {
   /** Takes the next bytes; resolves when the caller may send more (the memory bound). */
   async write(data: Uint8Array): Promise<void> {
     if (this.done) throw new DfsError("BAD_REQUEST", "write after the upload finished");
+    this.throwIfFailed();
+    if (this.sizeBytes + data.byteLength > this.maxSizeBytes) {
+      // Refused before a byte of this write is stored: a whole buffer (writeFile) stores nothing at
+      // all, a stream stops at the first write past the bound. Recorded so that no finish() can
+      // commit the part written so far as if it were the file.
+      const error = new DfsError(
+        "PAYLOAD_TOO_LARGE",
+        `a file may have at most ${MAX_CHUNKS_PER_FILE} chunks: ${this.maxSizeBytes} bytes at the ${this.deps.chunkSizeBytes}-byte chunk size, and this one is ${this.sizeBytes + data.byteLength} bytes or more (a cluster with a larger chunkSizeBytes takes larger files)`,
+        {
+          maxChunksPerFile: MAX_CHUNKS_PER_FILE,
+          chunkSizeBytes: this.deps.chunkSizeBytes,
+          maxSizeBytes: this.maxSizeBytes,
+        },
+      );
+      this.failure ??= { error };
+      throw error;
+    }
     this.sizeBytes += data.byteLength;
     if (this.inline !== null) {
       if (this.sizeBytes <= this.deps.inlineThresholdBytes) {
@@ -102,6 +123,7 @@ export class Upload {
     if (this.done) throw new DfsError("BAD_REQUEST", "the upload already finished");
     this.done = true;
     try {
+      this.throwIfFailed();
       if (this.inline !== null) {
         const data = Buffer.concat(this.inline);
         try {

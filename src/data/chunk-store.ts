@@ -24,7 +24,7 @@ import {
   statfs,
   unlink,
 } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { DfsError } from "../common/errors.js";
 import { CHUNK_ID_PATTERN } from "../common/protocol/index.js";
 import {
@@ -141,12 +141,20 @@ export class ChunkStore {
   }
 
   private async load(): Promise<void> {
-    await mkdir(this.chunksDir, { recursive: true });
+    const firstCreated = await mkdir(this.chunksDir, { recursive: true });
     // All 256 fan-out folders exist from the start, so a write never creates (and must fsync) a folder.
     for (let i = 0; i < 256; i++)
       await mkdir(this.folderOf(i.toString(16).padStart(2, "0")), { recursive: true });
-    await fsyncDir(this.chunksDir);
-    await fsyncDir(this.opts.dir);
+    // A folder's entry is durable only once its parent is fsynced: up to the parent of the first folder
+    // created here, at least the store's own parent (an earlier open may have crashed before this).
+    // Else a power cut after the first acknowledged writes lost the whole store (cf. LevelDB 1.20).
+    const ownParent = dirname(resolve(this.opts.dir));
+    const createdParent = firstCreated === undefined ? ownParent : dirname(resolve(firstCreated));
+    const top = createdParent.length < ownParent.length ? createdParent : ownParent;
+    for (let d = resolve(this.chunksDir); ; d = dirname(d)) {
+      await fsyncDir(d);
+      if (d === top || dirname(d) === d) break;
+    }
     for (let i = 0; i < 256; i++) {
       const prefix = i.toString(16).padStart(2, "0");
       const folder = this.folderOf(prefix);

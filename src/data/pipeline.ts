@@ -100,6 +100,13 @@ function originOf(url: string): string {
 class Downstream {
   private readonly body = new PassThrough({ highWaterMark: FORWARD_BUFFER_BYTES });
   private failure: { failedNode: number; message: string } | null = null;
+  /**
+   * undici destroys the body when its request fails (a refused connection, a reset), and that error
+   * event comes before the request's own rejection. It only stops our writes: the failure recorded
+   * is the request's, which says why (a bare "body aborted" hid an ECONNREFUSED to a node that was
+   * still starting).
+   */
+  private bodyBroken = false;
   readonly result: Promise<Outcome>;
 
   constructor(
@@ -108,12 +115,14 @@ class Downstream {
     opts: { dispatcher: Dispatcher; timeoutMs: number },
   ) {
     // A failed downstream destroys the body; that must not surface as an unhandled stream error.
-    this.body.on("error", () => this.fail(target.id, "the forwarded body was aborted"));
+    this.body.on("error", () => {
+      this.bodyBroken = true;
+    });
     this.result = this.run(put, opts);
   }
 
   get failed(): boolean {
-    return this.failure !== null;
+    return this.failure !== null || this.bodyBroken;
   }
 
   private fail(failedNode: number, message: string): Outcome {
@@ -162,7 +171,7 @@ class Downstream {
 
   /** Sends one piece on; waits while the downstream is behind (bounded buffer), never once it failed. */
   async write(buf: Uint8Array): Promise<void> {
-    if (this.failure || this.body.write(buf)) return;
+    if (this.failed || this.body.write(buf)) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         this.body.off("drain", done);
@@ -175,7 +184,7 @@ class Downstream {
   }
 
   end(): void {
-    if (!this.failure) this.body.end();
+    if (!this.failed) this.body.end();
   }
 
   /** The upstream broke off: the downstream sees a short body and drops its temp file. */

@@ -11,6 +11,7 @@ import { isNormalPath } from "../common/paths.js";
 import {
   type AnswerOf,
   CHUNK_ID_PATTERN,
+  CHUNK_LIST_BODY_LIMIT_BYTES,
   type ClusterStatus,
   type DataHeartbeatRequest,
   type DataRegisterRequest,
@@ -225,7 +226,10 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const b = lockBody(req);
     return mutate<AnswerOf<"mkdir">>({ ...b, type: "mkdir", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.commit, route("commit"), async (req) => {
+  // A chunk list as long as a file may have (MAX_CHUNKS_PER_FILE) must fit: the instance-wide limit,
+  // sized for inline content, refused a 64 MiB file of 64 KiB chunks after all of them were stored.
+  const chunkListLimit = Math.max(opts.bodyLimitBytes, CHUNK_LIST_BODY_LIMIT_BYTES);
+  app.post(META_ROUTES.commit, { ...route("commit"), bodyLimit: chunkListLimit }, async (req) => {
     const b = lockBody(req);
     const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
     return mutate<AnswerOf<"commit">>({ ...b, type: "commit", content, session: sessionOf(b) });
@@ -238,7 +242,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const b = lockBody(req);
     return mutate<AnswerOf<"delete">>({ ...b, type: "delete", session: sessionOf(b) });
   });
-  app.post(META_ROUTES.txn, route("txn"), async (req) => {
+  app.post(META_ROUTES.txn, { ...route("txn"), bodyLimit: chunkListLimit }, async (req) => {
     const b = body(req);
     if (!Array.isArray(b.ops)) throw new DfsError("BAD_REQUEST", "txn needs an `ops` array");
     const ops = (b.ops as WireTxnOp[]).map((op) => {

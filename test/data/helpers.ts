@@ -49,7 +49,10 @@ export function readTicketFor(chunkId: string, opts: { secret?: string; ttlMs?: 
 
 export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "raftfs-data-"));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  // A chunk PUT cut off by a test's teardown (closeAllConnections) still settles after close()
+  // returns: its temp file is unlinked or renamed into place while rm walks the folders (ENOTEMPTY,
+  // seen in upload-faults). rm's own retries wait that out.
+  return { dir, remove: () => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }) };
 }
 
 export interface TestNode {

@@ -68,6 +68,9 @@ describe("write pipeline", () => {
     const res = await putChunk(n1.url, id, data, pipelineHeaders(ticket, [{ id: 7, url: deadUrl }]));
     expect(res.status).toBe(503);
     expect(res.json()).toMatchObject({ code: "UNAVAILABLE", failedNode: 7 });
+    // Why it failed, not just that the forwarded body broke off: an operator (and the log of a
+    // failed write) must see that nothing listened there.
+    expect(res.json().message).toMatch(/ECONNREFUSED/);
     expect(n1.store.has(id)).toBe(true);
   });
 

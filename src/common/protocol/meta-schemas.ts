@@ -56,13 +56,28 @@ const LockHolderSchema = closed({
   acquiredAtMs: Count,
   expiresAtMs: Count,
 });
+/**
+ * The most chunks one file version lists: files up to this many times the chunk size (256 GiB at the
+ * default 4 MiB, 4 TiB at the largest 64 MiB, 256 MiB at the smallest 4 KiB). The whole list travels
+ * in one commit and one Raft entry (~85 bytes a chunk in msgpack: ~5.6 MB at the bound, under the
+ * transport's 16 MiB batch), so it needs a bound; HDFS bounds blocks per file the same way
+ * (`dfs.namenode.fs-limits.max-blocks-per-file`, 10,000). The client refuses a larger file before
+ * storing any chunk of it, and the server refuses a longer list.
+ */
+export const MAX_CHUNKS_PER_FILE = 65_536;
+/**
+ * Body limit of the routes that carry a chunk list (commit, txn): a list at the bound in JSON, at most
+ * ~103 bytes a reference (`{"id":"<64 hex>","sizeBytes":<16 digits>},`), plus room for the rest.
+ */
+export const CHUNK_LIST_BODY_LIMIT_BYTES = MAX_CHUNKS_PER_FILE * 112 + 256 * 1024;
+
 /** `id`: the SHA-256 of the chunk's bytes, lowercase hex. */
 const ChunkRef = closed({ id: ChunkId, sizeBytes: Count });
 const Content = Type.Union([
   closed({ kind: Type.Literal("inline"), dataBase64: Type.String() }),
   closed({
     kind: Type.Literal("chunks"),
-    chunks: Type.Array(ChunkRef, { maxItems: 1_000_000 }),
+    chunks: Type.Array(ChunkRef, { maxItems: MAX_CHUNKS_PER_FILE }),
     sizeBytes: Count,
   }),
 ]);

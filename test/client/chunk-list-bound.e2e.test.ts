@@ -1,0 +1,74 @@
+/**
+ * Long chunk lists through real processes. A file of 900 small chunks (at ~91 bytes a reference, past the
+ * ~70 KiB limit of a cluster with the smallest inline threshold) used to be stored whole and
+ * then refused at its commit (PAYLOAD_TOO_LARGE: the commit route's body limit was sized for inline
+ * content); a list at MAX_CHUNKS_PER_FILE must pass the commit route and the Raft log of three
+ * replicas, and a longer one is refused with a clear error.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_CHUNKS_PER_FILE, type WireChunkRef } from "../../src/common/protocol/index.js";
+import { connect, type RaftfsClient } from "../../src/index.js";
+import { MetaCluster } from "../support/meta-procs.js";
+
+/** The smallest chunk the config allows: many chunks for few bytes. */
+const CHUNK = 4096;
+
+function bytesOf(name: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  for (let off = 0, i = 0; off < size; i++)
+    off += createHash("sha256").update(`${name}:${i}`).digest().copy(out, off);
+  return out;
+}
+
+describe("a file's chunk list, long", () => {
+  let cluster: MetaCluster | undefined;
+  let client: RaftfsClient | undefined;
+
+  beforeAll(async () => {
+    cluster = await MetaCluster.start({
+      replicas: 3,
+      dataNodes: 3,
+      // The smallest inline threshold keeps the instance-wide body limit near its floor (~70 KiB).
+      // No collection while a long file is stored chunk by chunk (on a loaded machine, longer than
+      // the harness's 1.5 s grace).
+      extra: { chunkSizeBytes: CHUNK, inlineThresholdBytes: 4096, garbageGraceMs: 600_000 },
+    });
+    client = await connect({ config: cluster.configPath, cacheBytes: 0 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await cluster?.stop();
+  });
+
+  it("writes and reads back a file of 900 chunks through the library", { timeout: 120_000 }, async () => {
+    const data = bytesOf("many", 899 * CHUNK + 99);
+    const w = await client!.writeFile("/long/many", data, { createParents: true });
+    expect(w.sizeBytes).toBe(data.byteLength);
+    expect((await client!.readFile("/long/many")).equals(data)).toBe(true);
+  });
+
+  it("commits a list of exactly MAX_CHUNKS_PER_FILE chunks and refuses one more", {
+    timeout: 120_000,
+  }, async () => {
+    // The list alone is what is bounded; the state machine takes references to chunks it has not seen.
+    const refs = (n: number): WireChunkRef[] =>
+      Array.from({ length: n }, (_, i) => ({
+        id: createHash("sha256").update(`ref:${i}`).digest("hex"),
+        sizeBytes: CHUNK,
+      }));
+    const max = refs(MAX_CHUNKS_PER_FILE);
+    const sizeBytes = MAX_CHUNKS_PER_FILE * CHUNK;
+    await client!.commitContent(
+      "/long/max",
+      { kind: "chunks", chunks: max, sizeBytes },
+      { createParents: true },
+    );
+    expect((await client!.stat("/long/max")).sizeBytes).toBe(sizeBytes);
+    const over = refs(MAX_CHUNKS_PER_FILE + 1);
+    await expect(
+      client!.commitContent("/long/over", { kind: "chunks", chunks: over, sizeBytes: sizeBytes + CHUNK }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+});
