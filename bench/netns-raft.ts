@@ -126,8 +126,14 @@ for (const ticks of values.ticks.split(",").map(Number)) {
           { timeoutMs: 60_000, intervalMs: 100 },
         ).catch(async (err: unknown) => {
           // A finding, not a crash: say what each replica saw, and stop failing over at this RTT.
-          const seen = [...(await c.statuses())].map(
+          const all = await c.statuses();
+          const seen = [...all].map(
             ([id, s]) => `${id}: ${s ? `${s.role} term ${s.term} leader ${s.leader}` : "no answer"}`,
+          );
+          // The leader's view of the stuck replica: its progress state tells a paused probe apart.
+          const lead = [...all.values()].find((s) => s?.role === "leader");
+          seen.push(
+            `leader's progress of ${old.id}: ${JSON.stringify(lead?.peers.find((p) => p.id === old.id))}`,
           );
           errors.push(`${ticks} ticks, ${rttMs} ms: ${String(err)}; replicas ${seen.join(", ")}`);
           console.error(errors[errors.length - 1]);
