@@ -204,6 +204,9 @@ try {
   await withWrites(client, "cable", async () => {
     c.lab.setLink("d1", false);
     const t0 = Date.now();
+    // What node 1 held when its cable went: those chunks need a copy made elsewhere (unless an
+    // earlier phase's repair already left a fourth one), the rest show placement while it is away.
+    const onNode1 = c.chunksOnDisk().get(1) ?? new Set<string>();
     const idsOf = (prefix: string) =>
       [...acked.keys()]
         .filter((p) => p.startsWith(prefix))
@@ -223,7 +226,10 @@ try {
     for (const [id, ns] of holders)
       if (new Set(ns.map((n) => c.dataZone(n))).size < 3)
         fail(`with data node 1 away, chunk ${id.slice(0, 12)}… is on nodes ${ns}: copies share a zone`);
-    say(`data node 1 away ${Date.now() - t0} ms: ${ids.length} chunks repaired, copies in 3 zones`);
+    const held = ids.filter((id) => onNode1.has(id)).length;
+    say(
+      `data node 1 away ${Date.now() - t0} ms: ${ids.length} chunks (${held} of them held by node 1) on 3 other nodes in 3 zones`,
+    );
     c.lab.setLink("d1", true);
   });
   say("data node 1's veth up again");
