@@ -123,6 +123,48 @@ describe("data tracker (leader soft state)", () => {
     expect(t.choose(100, 3, new Set([2])).map((n) => n.id)).toEqual([1, 3]);
   });
 
+  test("a repair copy goes to a zone that holds no copy yet, while such a zone has room", () => {
+    // Seen on disk in the netns test (test/netns/run.ts): with data node 1 (zone a) away, its chunks
+    // were copied next to a surviving copy (zone c twice) although node 2 in zone a was free.
+    const chunk = ID(1);
+    const { t, register, advance } = setup({ referenced: [chunk], nodes: 6 });
+    register(1, "a", [chunk]);
+    register(2, "a", [], 1e8); // the least free space: a zone-blind choice passes it over
+    register(3, "b", [chunk]);
+    register(4, "b", [], 9e8);
+    register(5, "c", [chunk]);
+    register(6, "c", [], 9e8);
+    advance(6000); // node 1 goes silent past the timeout
+    for (const id of [2, 3, 4, 5, 6])
+      t.heartbeat({
+        id,
+        pid: id,
+        freeBytes: id === 2 ? 1e8 : 9e8,
+        usedBytes: 0,
+        chunkCount: 0,
+        added: [],
+        removed: [],
+        corrupt: [],
+      });
+    expect(t.underReplicated()).toEqual([chunk]);
+    expect(t.scheduleRepairs()).toBe(1);
+    const commands = [3, 5].flatMap(
+      (id) =>
+        t.heartbeat({
+          id,
+          pid: id,
+          freeBytes: 9e8,
+          usedBytes: 0,
+          chunkCount: 1,
+          added: [],
+          removed: [],
+          corrupt: [],
+        }).commands,
+    );
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatchObject({ type: "replicate", targets: [{ id: 2 }] });
+  });
+
   test("under-replication is judged only once every node has reported, and repairs are bounded", () => {
     const chunks = [ID(1), ID(2), ID(3)];
     const { t, register, advance } = setup({ referenced: chunks, nodes: 4 });

@@ -136,6 +136,17 @@ export class NetnsCluster {
     await exited;
   }
 
+  /** Sends a signal to a running process (SIGSTOP pauses it, SIGCONT resumes it). */
+  signal(kind: "meta" | "data", id: number, sig: NodeJS.Signals): void {
+    const child = this.procs.get(`${kind === "meta" ? "m" : "d"}${id}`)?.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(sig);
+  }
+
+  alive(kind: "meta" | "data", id: number): boolean {
+    const child = this.procs.get(`${kind === "meta" ? "m" : "d"}${id}`)?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
   /** The tail of every process's output (for a failure's report). */
   logs(): string {
     return [...this.procs].map(([n, p]) => `--- ${n} (exit ${p.child.exitCode})\n${p.log}`).join("\n");

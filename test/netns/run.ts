@@ -4,20 +4,27 @@
  * packet, driven through the client library from the test process. Faults come from the network
  * itself: a one-zone cut of the leader's zone, a one-way (asymmetric) cut, a data node's veth taken
  * down. Checks: no acknowledged write lost, never two leaders in one term and one leader at the end,
- * placement across zones on disk (no chunk's copies share a zone while every zone is up), every
- * chunk of an acknowledged file back to 3 copies. Where namespaces cannot be made it prints one line
+ * placement across zones on disk (no chunk's copies share a zone while every zone is up, nor after
+ * a data node's chunks were repaired while its zone-mate was free), every chunk of an acknowledged
+ * file back to 3 copies. Then the chaos checks (chaos.ts) under a seeded schedule of zone cuts,
+ * one-way cuts, pulled cables, kills and pauses: linearizable histories, locks exclusive and fenced,
+ * chunks back to 3 copies. The seed is printed; `RAFTFS_NETNS_SEED=S` replays it. Where namespaces cannot be made it prints one line
  * and exits 0 ("skipped"). Exit 1 on any failure, with the processes' last output.
  */
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
+import { CHUNK_BYTES, INLINE_BYTES } from "../chaos/data-chaos-clients.js";
 import { ensurePackages, realDeps } from "../support/ensure-system-packages.js";
 import { whyNoNamespaces } from "../support/netns.js";
 import { waitFor } from "../support/wait.js";
+import { intactHolders, runNetnsChaos } from "./chaos.js";
+import { scheduleSeed } from "./chaos-schedule.js";
 import { NetnsCluster, zoneLinks } from "./cluster.js";
 
 const RUN_DEADLINE_MS = 8 * 60_000;
-const CHUNK = 64 * 1024;
+// The chaos workload's sizes (test/chaos/data-chaos-clients.ts): most of its files are then a few chunks.
+const CHUNK = CHUNK_BYTES;
 const started = Date.now();
 const say = (l: string) => console.log(`[netns ${((Date.now() - started) / 1000).toFixed(1)}s] ${l}`);
 
@@ -57,7 +64,7 @@ function content(path: string, i: number): Buffer {
 
 /** Chunk ids of a file's content (content-addressed: the SHA-256 of each slice). */
 function chunkIds(data: Buffer): string[] {
-  if (data.byteLength <= 4096) return [];
+  if (data.byteLength <= INLINE_BYTES) return [];
   const ids: string[] = [];
   for (let o = 0; o < data.byteLength; o += CHUNK) ids.push(sha(data.subarray(o, o + CHUNK)));
   return ids;
@@ -134,6 +141,7 @@ try {
       dataZones: ["a", "a", "b", "b", "c", "c"],
       link,
       clientZone: "a",
+      overrides: { chunkSizeBytes: CHUNK_BYTES, inlineThresholdBytes: INLINE_BYTES },
     },
     say,
   );
@@ -190,15 +198,59 @@ try {
   });
   say(`one-way cut from zone ${oneWayZone} healed`);
 
-  // 4. A data node's cable pulled, then plugged back.
+  // 4. A data node's cable pulled past dataNodeDeadAfterMs: its chunks are copied elsewhere, and
+  //    with its zone-mate still up, every zone is still free: each chunk's live copies must stay in
+  //    3 different zones (a zone-blind repair puts the new copy beside a surviving one).
   await withWrites(client, "cable", async () => {
     c.lab.setLink("d1", false);
-    await sleep(7000);
+    const t0 = Date.now();
+    // What node 1 held when its cable went: those chunks need a copy made elsewhere (unless an
+    // earlier phase's repair already left a fourth one), the rest show placement while it is away.
+    const onNode1 = c.chunksOnDisk().get(1) ?? new Set<string>();
+    const idsOf = (prefix: string) =>
+      [...acked.keys()]
+        .filter((p) => p.startsWith(prefix))
+        .flatMap((p) => chunkIds(content(p, Number(p.slice(p.lastIndexOf("f") + 1)))));
+    // Chunks written before the pull (repaired) and during it (placed while node 1 was away).
+    let ids: string[] = [];
+    const holders = await waitFor(
+      "every chunk repaired to 3 copies beside the cut-off data node 1, and chunks written meanwhile",
+      () => {
+        const during = idsOf("/cable/");
+        ids = [...idsOf("/calm/"), ...during];
+        const h = [...intactHolders(c, ids)].map(([id, ns]) => [id, ns.filter((n) => n !== 1)] as const);
+        return during.length > 0 && h.every(([, ns]) => ns.length >= 3) ? h : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    for (const [id, ns] of holders)
+      if (new Set(ns.map((n) => c.dataZone(n))).size < 3)
+        fail(`with data node 1 away, chunk ${id.slice(0, 12)}… is on nodes ${ns}: copies share a zone`);
+    const held = ids.filter((id) => onNode1.has(id)).length;
+    say(
+      `data node 1 away ${Date.now() - t0} ms: ${ids.length} chunks (${held} of them held by node 1) on 3 other nodes in 3 zones`,
+    );
     c.lab.setLink("d1", true);
   });
-  say("data node 1's veth down 7 s, up again");
+  say("data node 1's veth up again");
 
-  // 5. Healed: one leader that every replica follows; every acknowledged write reads back.
+  // 5. The chaos checks, under a seeded schedule of network faults, kills and pauses.
+  const seed = scheduleSeed(process.env);
+  say(`chaos seed ${seed} (replay: RAFTFS_NETNS_SEED=${seed} npm run test:netns)`);
+  try {
+    const r = await runNetnsChaos(c, seed, zones, say);
+    say(
+      `chaos: ${r.ops} operations (${r.unknown} unknown outcome) linearizable; ${r.lockGrants} lock grants, ` +
+        `${r.lockCommitsAccepted} commits under a lock accepted, ${r.lockCommitsRefused} refused, lock rules kept; ` +
+        `${r.chunksChecked} chunks back to 3 intact copies`,
+    );
+  } catch (err) {
+    throw new Error(`chaos (seed ${seed}; replay: RAFTFS_NETNS_SEED=${seed} npm run test:netns) failed`, {
+      cause: err,
+    });
+  }
+
+  // 6. Healed: one leader that every replica follows; every acknowledged write reads back.
   await waitFor(
     "every replica to follow one leader",
     async () => {
@@ -223,7 +275,7 @@ try {
   }
   say(`${read} acknowledged writes all read back intact`);
 
-  // 6. Every chunk of an acknowledged file back to 3 copies (repair after the cut and the cable).
+  // 7. Every chunk of an acknowledged file back to 3 copies (repair after the cut and the cable).
   const wanted = [...acked.keys()].flatMap((p) =>
     chunkIds(content(p, Number(p.slice(p.lastIndexOf("f") + 1)))),
   );
@@ -238,7 +290,11 @@ try {
   say(`${wanted.length} chunks back to 3 copies`);
   ok = true;
 } catch (err) {
-  console.error(`netns test: FAILED — ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  // The whole chain: the chaos phase wraps its failure to name the seed.
+  for (let e: unknown = err, lead = "netns test: FAILED — "; e !== undefined; lead = "caused by: ") {
+    console.error(`${lead}${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    e = e instanceof Error ? e.cause : undefined;
+  }
   if (cluster) console.error(cluster.logs());
 } finally {
   await client?.close();

@@ -19,15 +19,21 @@ export class Placement {
 
   /**
    * R distinct live active nodes with room: one per zone first (most free space first), then by free
-   * space. Returns fewer than R only when fewer qualify.
+   * space. Returns fewer than R only when fewer qualify. `heldZones`: zones that already hold a copy
+   * (a repair adds to surviving copies), so a new copy goes to a zone without one while one has room.
    */
-  choose(sizeBytes: number, count: number, exclude: ReadonlySet<number>): TrackedNode[] {
+  choose(
+    sizeBytes: number,
+    count: number,
+    exclude: ReadonlySet<number>,
+    heldZones: ReadonlySet<string> = new Set(),
+  ): TrackedNode[] {
     const candidates = this.registry
       .liveActive()
       .filter((n) => !exclude.has(n.id) && n.freeBytes >= sizeBytes)
       .sort((a, b) => b.freeBytes - a.freeBytes || a.id - b.id);
     const picked: TrackedNode[] = [];
-    const zones = new Set<string>();
+    const zones = new Set<string>(heldZones);
     for (const n of candidates) {
       if (picked.length < count && !zones.has(n.zone)) {
         picked.push(n);

@@ -135,8 +135,11 @@ export class RepairDuty {
         this.unsourcedInPass++;
         return;
       }
-      const need = this.opts.replication - holders.filter((n) => registry.stateOf(n.id) === "active").length;
-      const targets = this.deps.placement.choose(0, need, new Set(holders.map((h) => h.id)));
+      const kept = holders.filter((n) => registry.stateOf(n.id) === "active");
+      const need = this.opts.replication - kept.length;
+      // Zones of the copies that stay (a draining holder's copy goes): the new copies go elsewhere.
+      const heldZones = new Set(kept.map((n) => n.zone));
+      const targets = this.deps.placement.choose(0, need, new Set(holders.map((h) => h.id)), heldZones);
       if (targets.length === 0) return;
       source.queue.push({
         type: "replicate",
