@@ -24,6 +24,7 @@ function quantile(a, b, p) {
 }
 function series() {
   const ops = {}, bytes = { in: [], out: [] }, lat = { p50: [], p99: [] }, lag = {}, under = [], marks = [];
+  let lastLeader = null;
   for (let i = 0; i < ring.length; i++) {
     const b = ring[i], a = ring[i - 1];
     if (b.status) {
@@ -33,7 +34,8 @@ function series() {
         (lag[m.id] = lag[m.id] || []).push([b.t, m.alive && leaderRow && leaderRow.commitIndex !== null && m.appliedIndex !== null ? Math.max(0, leaderRow.commitIndex - m.appliedIndex) : null]);
       }
     }
-    if (a && a.status && b.status && a.status.leader !== b.status.leader) marks.push([b.t, b.status.leader]);
+    // Polls that failed during an election hold no status: compare with the last leader seen.
+    if (b.status) { if (lastLeader !== null && b.status.leader !== lastLeader) marks.push([b.t, b.status.leader]); lastLeader = b.status.leader; }
     const same = a && a.sample && b.sample && a.sample.replica === b.sample.replica && a.sample.leader === b.sample.leader && b.sample.atMs > a.sample.atMs;
     if (!same) continue;
     const dt = (b.sample.atMs - a.sample.atMs) / 1000;
@@ -80,7 +82,7 @@ function chart(id, title, lines, unit, marks) {
 }
 function drawCharts() {
   const s = series();
-  chart("c-ops", "Operations/s by kind", Object.keys(s.ops).sort().map((k) => ({ name: k, points: s.ops[k] })), "/s", s.marks);
+  chart("c-ops", "Operations/s by kind (Raft commands)", Object.keys(s.ops).sort().map((k) => ({ name: k, points: s.ops[k] })), "/s", s.marks);
   chart("c-bytes", "Data nodes: bytes/s in and out", [{ name: "in", points: s.bytes.in }, { name: "out", points: s.bytes.out }], "B/s", s.marks);
   chart("c-lat", "Commit latency (ms)", [{ name: "p50", points: s.lat.p50 }, { name: "p99", points: s.lat.p99 }], "ms", s.marks);
   chart("c-lag", "Apply lag (entries) per replica", Object.keys(s.lag).map((id) => ({ name: "replica " + id, points: s.lag[id] })), "", s.marks);
