@@ -112,7 +112,7 @@ function crumbs(p) {
 let cursor = null;
 function entryRow(e) {
   const actions = canWrite() ? '<button type="button" data-act="rename">rename</button> <button type="button" data-act="delete">delete</button>' : "";
-  return '<tr data-path="' + esc(e.path) + '" data-type="' + e.type + '"><td><a data-nav href="' + esc(fileHref(e.path)) + '">' + esc(e.name) + (e.type === "dir" ? "/" : "") + "</a></td><td>" + e.type + "</td><td>" + (e.type === "file" ? size(e.sizeBytes) : "–") + "</td><td>" + (e.version ?? "–") + "</td><td>" + when(e.modifiedAtMs) + "</td><td>" + actions + "</td></tr>";
+  return '<tr data-path="' + esc(e.path) + '" data-type="' + e.type + '"><td><a data-nav href="' + esc(fileHref(e.path)) + '">' + esc(e.name) + (e.type === "dir" ? "/" : "") + "</a></td><td class=hide-narrow>" + e.type + "</td><td>" + (e.type === "file" ? size(e.sizeBytes) : "–") + "</td><td>" + (e.version ?? "–") + "</td><td>" + when(e.modifiedAtMs) + "</td><td>" + actions + "</td></tr>";
 }
 async function loadMore(dir) {
   const r = await call("GET", "/v1/fs/list?" + q({ path: dir, limit: PAGE, startAfter: cursor || undefined }));

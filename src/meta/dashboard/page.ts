@@ -108,7 +108,7 @@ const BODY = `
       <form id="upload-form" class="inline"><label for="upload-file">upload</label><input id="upload-file" type="file" required><button type="submit">upload</button>
         <progress id="up-progress" max="100" value="0" aria-labelledby="up-label"></progress><span id="up-label">0%</span></form>
     </div>
-    <div class="scroll"><table id="listing"><caption class="sr-only">directory listing</caption><thead><tr><th>name</th><th>type</th><th>size</th><th>version</th><th>modified</th><th><span class="sr-only">actions</span></th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="listing"><caption class="sr-only">directory listing</caption><thead><tr><th>name</th><th class="hide-narrow">type</th><th>size</th><th>version</th><th>modified</th><th><span class="sr-only">actions</span></th></tr></thead><tbody></tbody></table></div>
     <p><span id="count" class="muted"></span> <button type="button" id="more" hidden>load more</button></p>
   </div>
   <div id="file-part" hidden>
