@@ -6,12 +6,16 @@
  * `etcd3`). The ratios compare the library with etcd's faster client, row by row.
  *
  *   npm run build && npx tsx bench/meta-vs-etcd.ts [--ops 3000] [--seconds 10] [--failovers 5]
+ *     [--sweep 1,4,16,64 --only write1,write4,write16,write64] [--json bench/results/NAME.json]
+ *
+ * `--sweep` adds 100-byte write rows at those concurrencies (throughput vs concurrency); `--json`
+ * also writes the rows with their latency CDFs for `bench/plots.ts`.
  */
 import type { ChildProcess } from "node:child_process";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Etcd3 } from "etcd3";
@@ -46,6 +50,10 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "2" },
     /** Print each run's CPU per operation by member (user/system) and for the load generator. */
     "cpu-detail": { type: "boolean", default: false },
+    /** Extra `write<N>` rows (100-byte writes, N in flight): comma-separated concurrencies. */
+    sweep: { type: "string", default: "" },
+    /** Also write the rows (with latency CDFs) and failovers as JSON here, for bench/plots.ts. */
+    json: { type: "string" },
   },
 });
 const MAX_OPS = Number(values.ops);
@@ -351,6 +359,14 @@ const WORKLOADS: Workload[] = [
   { key: "mkdir64", name: "mkdir / put", concurrency: 64, op: (s, u, i) => s.mkdir(u, i + 64_000_000) },
   { key: "stat64", name: "linearizable stat / range", concurrency: 64, op: (s, u, i) => s.read(u, i) },
 ];
+for (const c of values.sweep
+  .split(",")
+  .filter((x) => x.length > 0)
+  .map(Number)) {
+  if (!WORKLOADS.some((w) => w.key === `write${c}`)) {
+    WORKLOADS.push({ key: `write${c}`, name: "write 100 B", concurrency: c, op: (s, u, i) => s.write(u, i) });
+  }
+}
 
 /**
  * Each workload runs on every system back to back, in alternating order over the rounds, so that both
@@ -531,6 +547,22 @@ async function main(): Promise<void> {
   const fe = failovers.get("etcd JSON gateway");
   if (fl && fe)
     console.log(`| failover, library ÷ etcd (lower is better) | ${fmt(median(fl) / median(fe), 2)} | |`);
+  if (values.json) {
+    mkdirSync(dirname(values.json), { recursive: true });
+    const json = {
+      command: `npx tsx bench/meta-vs-etcd.ts ${process.argv.slice(2).join(" ")}`,
+      date: new Date().toISOString(),
+      rows: rows.map(({ system, workload, concurrency, r, cpuMsPerOp }) => ({
+        system,
+        workload,
+        concurrency,
+        ...r,
+        cpuMsPerOp,
+      })),
+      failovers: Object.fromEntries(failovers),
+    };
+    writeFileSync(values.json, `${JSON.stringify(json, null, 1)}\n`);
+  }
   const errors = rows.reduce((n, x) => n + x.r.errors, 0);
   if (errors > 0) {
     console.error(`${errors} operations failed`);

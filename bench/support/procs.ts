@@ -41,7 +41,14 @@ export interface LoadResult {
   opsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** The latency distribution for plots (bench/plots.ts): [percentile, ms] at CDF_PERCENTILES. */
+  cdfMs: [number, number][];
 }
+
+/** Where a latency CDF is sampled: fine steps in the tail, where systems differ. */
+export const CDF_PERCENTILES = [
+  0, 1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 85, 90, 92.5, 95, 97, 98, 99, 99.5, 99.9, 100,
+];
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -83,6 +90,7 @@ export async function load(
     opsPerSecond: latencies.length / seconds,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    cdfMs: latencies.length === 0 ? [] : CDF_PERCENTILES.map((p) => [p, percentile(latencies, p)]),
   };
 }
 

@@ -29,7 +29,7 @@ import {
 } from "../common/protocol/index.js";
 import { READ_TICKET_TTL_MS, signReadTicket } from "../common/tickets.js";
 import { type ClientToken, clientKeyOf, registerAuthorization } from "./authorize.js";
-import { DASHBOARD_HTML } from "./dashboard.js";
+import { registerDashboard } from "./dashboard/index.js";
 import type { MetaMetrics } from "./metrics.js";
 import { DEFAULT_OPEN_LIMITS, OpenLimiter, type OpenLimiterOptions } from "./open-limiter.js";
 import type { FsQueries, ReplicaApi } from "./replica-api.js";
@@ -486,11 +486,13 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
 
   // Read-only views the dashboard of any replica may fetch from the leader (another origin).
   const openToPages = (reply: FastifyReply) => reply.header("access-control-allow-origin", "*");
-  app.get(
-    META_ROUTES.dashboard,
-    { schema: META_SCHEMAS.text, config: { access: META_ACCESS.dashboard } },
-    async (_req, reply) => reply.type("text/html; charset=utf-8").send(DASHBOARD_HTML),
-  );
+  // The page (`/`, `/files/...`) and the few read routes it needs beyond the API.
+  registerDashboard(app, {
+    replica,
+    dispatcher: deps.dispatcher,
+    secret: opts.secret,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
   app.get(META_ROUTES.events, route("events"), async (_req, reply) => {
     openToPages(reply);
     return { events: replica.events.recent() };
