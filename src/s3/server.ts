@@ -29,6 +29,7 @@ import {
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from "./objects.js";
 import { parseRawQuery, verifySigV4 } from "./sigv4.js";
 import type { S3Limits, S3Request, S3Response } from "./types.js";
+import { getBucketVersioning, listObjectVersions, putBucketVersioning } from "./versioning.js";
 import { errorXml } from "./xml.js";
 
 export interface S3AccessKeyEntry {
@@ -78,7 +79,6 @@ const UNSUPPORTED = [
   "ownershipControls",
   "publicAccessBlock",
   "attributes",
-  "versions",
 ];
 
 function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
@@ -92,8 +92,7 @@ function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
   if (key === null) {
     switch (method) {
       case "PUT":
-        if (query.has("versioning"))
-          throw new S3Error("NotImplemented", "bucket versioning is not implemented");
+        if (query.has("versioning")) return putBucketVersioning(r, bucket);
         return createBucket(r, bucket);
       case "DELETE":
         return deleteBucket(r, bucket);
@@ -105,13 +104,8 @@ function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
       case "GET":
         if (query.has("uploads")) return listUploads(r, bucket);
         if (query.has("location")) return bucketLocation(r, bucket, opts.region);
-        if (query.has("versioning")) {
-          return Promise.resolve({
-            status: 200,
-            headers: { "content-type": "application/xml" },
-            body: '<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>',
-          });
-        }
+        if (query.has("versioning")) return getBucketVersioning(r, bucket);
+        if (query.has("versions")) return listObjectVersions(r, bucket);
         return listObjects(r, bucket, query.get("list-type") === "2");
     }
     throw new S3Error("MethodNotAllowed", "the specified method is not allowed against this resource");
