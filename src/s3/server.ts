@@ -5,6 +5,7 @@
  * virtual-host style when `domain` is set. The SDK's `x-id` query parameter is ignored.
  */
 import { randomBytes } from "node:crypto";
+import type { Duplex } from "node:stream";
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { RaftfsClient } from "../client/index.js";
 import type { ListenerConfig } from "../common/config.js";
@@ -155,6 +156,21 @@ function address(rawPath: string, host: string | undefined, domain: string | und
   return { bucket: rest.slice(0, slash), key: key === "" ? null : key };
 }
 
+/** Node's parse failures (headers over `maxHeaderBytes`, garbage) as S3 errors; the socket closes. */
+function s3ClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+  const body = tooLarge
+    ? errorXml("RequestHeaderSectionTooLarge", "your request header section exceeds the maximum size", "", "")
+    : errorXml("BadRequest", "the request could not be parsed", "", "");
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): FastifyInstance {
   const now = deps.now ?? Date.now;
   const app = fastify({
@@ -166,6 +182,8 @@ export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): Fastif
     ...(opts.listener !== undefined
       ? { ...listenerOptions(opts.listener).fastify, http: listenerOptions(opts.listener).node }
       : {}),
+    // Node refuses a request it cannot parse before fastify sees it; an S3 client still gets S3's XML.
+    clientErrorHandler: s3ClientError,
   });
   // Bodies stay raw streams: an object streams into the upload, and the aws-chunked framing and the
   // body's digests are the handler's to check.
