@@ -5,7 +5,7 @@
 import { isDfsError } from "../common/errors.js";
 import { readSmallBody } from "./body.js";
 import { S3Error, toS3Error } from "./errors.js";
-import { bucketPath, isValidBucketName, UPLOADS_ROOT } from "./keys.js";
+import { bucketPath, isValidBucketName, requireBucket, UPLOADS_ROOT } from "./keys.js";
 import {
   decodeToken,
   encodeToken,
@@ -15,9 +15,9 @@ import {
   page,
   type WalkOptions,
 } from "./list.js";
-import { requireBucket } from "./objects.js";
 import type { S3Request, S3Response } from "./types.js";
 import { xmlResponse } from "./types.js";
+import { removeBucketDir } from "./versioning.js";
 import { type XmlTree, xmlDocument } from "./xml.js";
 
 const OWNER = { ID: "raftfs", DisplayName: "raftfs" };
@@ -52,12 +52,7 @@ export async function createBucket(req: S3Request, bucket: string): Promise<S3Re
 }
 
 export async function deleteBucket(req: S3Request, bucket: string): Promise<S3Response> {
-  const path = bucketPath(bucket);
-  try {
-    await req.client.rm(path);
-  } catch (err) {
-    throw toS3Error(err, "NoSuchBucket");
-  }
+  await removeBucketDir(req, bucket);
   // Uploads never completed die with their bucket (their parts are the only thing keeping chunks).
   await req.client.rm(`${UPLOADS_ROOT}/${bucket}`, { recursive: true, force: true });
   return { status: 204 };

@@ -31,6 +31,7 @@ export const S3_ERRORS = {
   NoSuchBucket: 404,
   NoSuchKey: 404,
   NoSuchUpload: 404,
+  NoSuchVersion: 404,
   NotImplemented: 501,
   NotModified: 304,
   PreconditionFailed: 412,

@@ -18,11 +18,17 @@
 import { createHash } from "node:crypto";
 import { isNormalPath, MAX_NAME_BYTES, utf8ByteLength } from "../common/paths.js";
 import type { ReadResponse, WireContent } from "../common/protocol/index.js";
-import { S3Error } from "./errors.js";
+import { S3Error, toS3Error } from "./errors.js";
+import type { S3Request } from "./types.js";
 
 export const MAX_KEY_BYTES = 1024;
 /** Multipart uploads in progress live here: not a valid bucket name, so never listed as one. */
 export const UPLOADS_ROOT = "/.s3-uploads";
+/**
+ * The bucket's versioning state (versioning.ts), a file in the bucket directory: no key may name it
+ * (nor anything below it) and listings skip it.
+ */
+export const VERSIONING_MARKER = ".raftfs-s3-versioning";
 
 export function isValidBucketName(name: string): boolean {
   return (
@@ -35,6 +41,17 @@ export function isValidBucketName(name: string): boolean {
 export function bucketPath(bucket: string): string {
   if (!isValidBucketName(bucket)) throw new S3Error("InvalidBucketName", "the specified bucket is not valid");
   return `/${bucket}`;
+}
+
+export async function requireBucket(req: S3Request, bucket: string): Promise<string> {
+  const path = bucketPath(bucket);
+  try {
+    const st = await req.client.stat(path);
+    if (st.type !== "dir") throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+  } catch (err) {
+    throw toS3Error(err, "NoSuchBucket");
+  }
+  return path;
 }
 
 /** The path of an object key; `folder` keys (ending in `/`) give their directory. */
@@ -54,6 +71,9 @@ export function objectPath(bucket: string, key: string): { path: string; folder:
       "InvalidArgument",
       "keys with empty, '.' or '..' segments (or a segment over 255 bytes) have no path in raftfs",
     );
+  }
+  if (segments[0] === VERSIONING_MARKER) {
+    throw new S3Error("InvalidArgument", `the key ${VERSIONING_MARKER} is reserved by the gateway`);
   }
   const path = `${base}/${body}`;
   if (!isNormalPath(path)) throw new S3Error("InvalidArgument", "the key has no path in raftfs");

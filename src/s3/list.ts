@@ -9,7 +9,7 @@
 import { isDfsError } from "../common/errors.js";
 import type { ListEntry } from "../common/protocol/index.js";
 import { S3Error } from "./errors.js";
-import { etagOf } from "./keys.js";
+import { etagOf, VERSIONING_MARKER } from "./keys.js";
 import type { S3Request } from "./types.js";
 
 export interface ListedKey {
@@ -77,6 +77,8 @@ async function* walkDir(
   o: WalkOptions,
 ): AsyncGenerator<Listed> {
   const items = (await children(req, dirPath))
+    // The bucket's versioning marker is the gateway's, never a key.
+    .filter((e) => keyPrefix !== "" || e.name !== VERSIONING_MARKER)
     .map((e) => ({ e, key: keyPrefix + e.name + (e.type === "dir" ? "/" : "") }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const { e, key } of items) {

@@ -11,10 +11,10 @@ import { randomBytes } from "node:crypto";
 import { isDfsError } from "../common/errors.js";
 import type { ReadResponse, WireChunkRef, WireContent } from "../common/protocol/index.js";
 import { objectBytes, readSmallBody } from "./body.js";
-import { expectedVersionFor } from "./conditions.js";
+import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
-import { etagMatches, etagOfContent, objectPath, partEtag, UPLOADS_ROOT } from "./keys.js";
-import { requireBucket } from "./objects.js";
+import { etagMatches, etagOfContent, objectPath, partEtag, requireBucket, UPLOADS_ROOT } from "./keys.js";
+import { copySource } from "./objects.js";
 import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
 
@@ -68,9 +68,8 @@ export async function createUpload(req: S3Request, bucket: string, key: string):
 export async function uploadPart(req: S3Request, bucket: string, key: string): Promise<S3Response> {
   const n = partNumberOf(req.query.get("partNumber"));
   const dir = await checkUpload(req, bucket, key, req.query.get("uploadId") ?? "");
-  if (req.headers["x-amz-copy-source"] !== undefined) {
-    throw new S3Error("NotImplemented", "UploadPartCopy is not supported");
-  }
+  const source = req.headers["x-amz-copy-source"];
+  if (typeof source === "string") return uploadPartCopy(req, `${dir}/${partName(n)}`, source);
   const bytes = objectBytes(req.body, {
     headers: req.headers,
     payloadHash: req.payloadHash,
@@ -89,6 +88,65 @@ export async function uploadPart(req: S3Request, bucket: string, key: string): P
     status: 200,
     headers: { etag: partEtag(await req.client.fileInfo(path, { version: written.version })) },
   };
+}
+
+/** `bytes=first-last`, both given, as UploadPartCopy requires; undefined when absent. */
+function copyRange(req: S3Request, size: number): { start: number; end: number } | undefined {
+  const raw = req.headers["x-amz-copy-source-range"];
+  if (raw === undefined) return undefined;
+  const m = typeof raw === "string" ? /^bytes=(\d+)-(\d+)$/.exec(raw.trim()) : null;
+  if (m === null) throw new S3Error("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last");
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start || end >= size) {
+    throw new S3Error("InvalidRange", "the copy source range is not within the source object");
+  }
+  return { start, end };
+}
+
+/**
+ * UploadPartCopy. A whole chunked source becomes the part by reference (its chunk list committed,
+ * no byte read); a range, or an inline source, is streamed once through the gateway into new chunks,
+ * since chunks are immutable and a part must be chunks (completion concatenates chunk lists).
+ */
+async function uploadPartCopy(req: S3Request, partPath: string, source: string): Promise<S3Response> {
+  const src = copySource(source);
+  const srcPath = objectPath(src.bucket, src.key).path;
+  let file: ReadResponse;
+  try {
+    file = await req.client.fileInfo(srcPath, src.version !== undefined ? { version: src.version } : {});
+  } catch (err) {
+    if (isDfsError(err, "IS_A_DIRECTORY") || isDfsError(err, "NOT_FOUND")) {
+      throw new S3Error("NoSuchKey", "the copy source does not exist");
+    }
+    throw toS3Error(err);
+  }
+  checkReadConditions(req, file, "x-amz-copy-source-");
+  const range = copyRange(req, file.sizeBytes);
+  let written: { version: number };
+  try {
+    if (range === undefined && (file.content.kind === "chunks" || file.sizeBytes === 0)) {
+      written = await req.client.commitContent(partPath, file.content);
+    } else {
+      const bytes = req.client.createReadStream(srcPath, {
+        version: file.version,
+        ...(range !== undefined ? range : {}),
+      });
+      written = await req.client.writeFile(partPath, bytes, { chunked: true });
+    }
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND"))
+      throw new S3Error("NoSuchUpload", "the upload was completed or aborted");
+    throw toS3Error(err);
+  }
+  const part = await req.client.fileInfo(partPath, { version: written.version });
+  return xmlResponse(
+    xmlDocument("CopyPartResult", {
+      ETag: partEtag(part),
+      LastModified: new Date(part.createdAtMs).toISOString(),
+    }),
+    200,
+  );
 }
 
 async function partInfos(req: S3Request, dir: string, numbers: number[]): Promise<(ReadResponse | null)[]> {

@@ -10,25 +10,15 @@ import type { ReadResponse } from "../common/protocol/index.js";
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
-import { bucketPath, etagOf, objectPath } from "./keys.js";
+import { bucketPath, etagOf, objectPath, requireBucket } from "./keys.js";
 import { header, type S3Request, type S3Response, xmlResponse } from "./types.js";
+import { deleteVersion, refuseDeleteMarker, versioningOf } from "./versioning.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
 
 const MAX_DELETE_KEYS = 1000;
 const MAX_DELETE_XML_BYTES = 2 * 1024 * 1024;
 /** Deletes of one DeleteObjects request in flight at once. */
 const DELETE_CONCURRENCY = 16;
-
-export async function requireBucket(req: S3Request, bucket: string): Promise<string> {
-  const path = bucketPath(bucket);
-  try {
-    const st = await req.client.stat(path);
-    if (st.type !== "dir") throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
-  } catch (err) {
-    throw toS3Error(err, "NoSuchBucket");
-  }
-  return path;
-}
 
 function writeError(err: unknown): S3Error {
   if (isDfsError(err, "NOT_FOUND")) return new S3Error("NoSuchBucket", "the specified bucket does not exist");
@@ -75,7 +65,7 @@ export async function putObject(req: S3Request, bucket: string, key: string): Pr
     result.sizeBytes <= limit
       ? `"${md5.digest("hex")}"`
       : etagOf(await req.client.fileInfo(path, { version: result.version }));
-  return { status: 200, headers: { etag } };
+  return { status: 200, headers: { etag, "x-amz-version-id": String(result.version) } };
 }
 
 interface Range {
@@ -127,6 +117,10 @@ async function openObject(
     }
     if (isDfsError(err, "NOT_FOUND")) {
       await requireBucket(req, bucket);
+      // The file is there but not that version: S3's answer for a version never made or expired.
+      if (req.query.has("versionId") && err.details.latest !== undefined) {
+        throw new S3Error("NoSuchVersion", "the specified version does not exist");
+      }
       throw new S3Error("NoSuchKey", "the specified key does not exist");
     }
     throw toS3Error(err);
@@ -203,10 +197,15 @@ async function deleteOne(req: S3Request, bucket: string, key: string): Promise<v
 }
 
 export async function deleteObject(req: S3Request, bucket: string, key: string): Promise<S3Response> {
-  objectPath(bucket, key);
+  const { path } = objectPath(bucket, key);
   await requireBucket(req, bucket);
-  if (req.query.has("versionId"))
-    throw new S3Error("NotImplemented", "deleting one version is not supported");
+  const version = versionQuery(req);
+  if (version !== undefined) {
+    await deleteVersion(req, path, version);
+    await pruneEmptyParents(req, bucket, path);
+    return { status: 204, headers: { "x-amz-version-id": String(version) } };
+  }
+  if ((await versioningOf(req, bucket)) !== undefined) refuseDeleteMarker();
   await deleteOne(req, bucket, key);
   return { status: 204 };
 }
@@ -220,25 +219,41 @@ export async function deleteObjects(req: S3Request, bucket: string): Promise<S3R
   });
   const doc = parseXml(body, "Delete");
   const quiet = doc.Quiet === "true";
-  const keys = many(doc.Object).map((o) => {
-    const k = (o as Record<string, unknown> | null)?.Key;
-    if (typeof k !== "string") throw new S3Error("MalformedXML", "every <Object> needs a <Key>");
-    return k;
+  const objects = many(doc.Object).map((o) => {
+    const r = (o ?? {}) as Record<string, unknown>;
+    if (typeof r.Key !== "string") throw new S3Error("MalformedXML", "every <Object> needs a <Key>");
+    if (r.VersionId !== undefined && typeof r.VersionId !== "string") {
+      throw new S3Error("MalformedXML", "<VersionId> is text");
+    }
+    return { key: r.Key, versionId: r.VersionId as string | undefined };
   });
+  const keys = objects.map((o) => o.key);
+  const versioned = (await versioningOf(req, bucket)) !== undefined;
   if (keys.length === 0 || keys.length > MAX_DELETE_KEYS) {
     throw new S3Error("MalformedXML", `a DeleteObjects request names 1 to ${MAX_DELETE_KEYS} keys`);
   }
-  const results: ({ Key: string } | { Key: string; Code: string; Message: string })[] = new Array(
-    keys.length,
-  );
+  const results: ({ Key: string; VersionId?: string } | { Key: string; Code: string; Message: string })[] =
+    new Array(keys.length);
   let next = 0;
   const worker = async () => {
     while (next < keys.length) {
       const i = next++;
       const key = keys[i]!;
       try {
-        await deleteOne(req, bucket, key);
-        results[i] = { Key: key };
+        const v = objects[i]!.versionId;
+        if (v !== undefined && v !== "null") {
+          const version = Number(v);
+          if (!Number.isSafeInteger(version) || version < 1)
+            throw new S3Error("InvalidArgument", "invalid version id");
+          const { path } = objectPath(bucket, key);
+          await deleteVersion(req, path, version);
+          await pruneEmptyParents(req, bucket, path);
+          results[i] = { Key: key, VersionId: v };
+        } else {
+          if (versioned) refuseDeleteMarker();
+          await deleteOne(req, bucket, key);
+          results[i] = { Key: key };
+        }
       } catch (err) {
         const e = toS3Error(err);
         results[i] = { Key: key, Code: e.code, Message: e.message };
@@ -255,7 +270,7 @@ export async function deleteObjects(req: S3Request, bucket: string): Promise<S3R
 }
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=n]`, percent-encoded. */
-function copySource(value: string): { bucket: string; key: string; version: number | undefined } {
+export function copySource(value: string): { bucket: string; key: string; version: number | undefined } {
   const q = value.indexOf("?");
   const pathPart = q < 0 ? value : value.slice(0, q);
   let decoded: string;
@@ -305,10 +320,16 @@ export async function copyObject(
     throw writeError(err);
   }
   const copy = await req.client.fileInfo(path, { version: written.version });
-  return xmlResponse(
+  const res = xmlResponse(
     xmlDocument("CopyObjectResult", {
       ETag: etagOf(copy),
       LastModified: new Date(copy.createdAtMs).toISOString(),
     }),
   );
+  res.headers = {
+    ...res.headers,
+    "x-amz-version-id": String(written.version),
+    "x-amz-copy-source-version-id": String(file.version),
+  };
+  return res;
 }

@@ -5,6 +5,7 @@
  * virtual-host style when `domain` is set. The SDK's `x-id` query parameter is ignored.
  */
 import { randomBytes } from "node:crypto";
+import type { Duplex } from "node:stream";
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { RaftfsClient } from "../client/index.js";
 import type { ListenerConfig } from "../common/config.js";
@@ -29,6 +30,7 @@ import {
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from "./objects.js";
 import { parseRawQuery, verifySigV4 } from "./sigv4.js";
 import type { S3Limits, S3Request, S3Response } from "./types.js";
+import { getBucketVersioning, listObjectVersions, putBucketVersioning } from "./versioning.js";
 import { errorXml } from "./xml.js";
 
 export interface S3AccessKeyEntry {
@@ -78,7 +80,6 @@ const UNSUPPORTED = [
   "ownershipControls",
   "publicAccessBlock",
   "attributes",
-  "versions",
 ];
 
 function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
@@ -92,8 +93,7 @@ function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
   if (key === null) {
     switch (method) {
       case "PUT":
-        if (query.has("versioning"))
-          throw new S3Error("NotImplemented", "bucket versioning is not implemented");
+        if (query.has("versioning")) return putBucketVersioning(r, bucket);
         return createBucket(r, bucket);
       case "DELETE":
         return deleteBucket(r, bucket);
@@ -105,13 +105,8 @@ function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
       case "GET":
         if (query.has("uploads")) return listUploads(r, bucket);
         if (query.has("location")) return bucketLocation(r, bucket, opts.region);
-        if (query.has("versioning")) {
-          return Promise.resolve({
-            status: 200,
-            headers: { "content-type": "application/xml" },
-            body: '<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>',
-          });
-        }
+        if (query.has("versioning")) return getBucketVersioning(r, bucket);
+        if (query.has("versions")) return listObjectVersions(r, bucket);
         return listObjects(r, bucket, query.get("list-type") === "2");
     }
     throw new S3Error("MethodNotAllowed", "the specified method is not allowed against this resource");
@@ -161,6 +156,21 @@ function address(rawPath: string, host: string | undefined, domain: string | und
   return { bucket: rest.slice(0, slash), key: key === "" ? null : key };
 }
 
+/** Node's parse failures (headers over `maxHeaderBytes`, garbage) as S3 errors; the socket closes. */
+function s3ClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+  const body = tooLarge
+    ? errorXml("RequestHeaderSectionTooLarge", "your request header section exceeds the maximum size", "", "")
+    : errorXml("BadRequest", "the request could not be parsed", "", "");
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): FastifyInstance {
   const now = deps.now ?? Date.now;
   const app = fastify({
@@ -172,6 +182,8 @@ export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): Fastif
     ...(opts.listener !== undefined
       ? { ...listenerOptions(opts.listener).fastify, http: listenerOptions(opts.listener).node }
       : {}),
+    // Node refuses a request it cannot parse before fastify sees it; an S3 client still gets S3's XML.
+    clientErrorHandler: s3ClientError,
   });
   // Bodies stay raw streams: an object streams into the upload, and the aws-chunked framing and the
   // body's digests are the handler's to check.

@@ -28,19 +28,44 @@ export interface S3Env {
   stop(): Promise<void>;
 }
 
-export async function startS3(
-  opts: { dataCount?: number; overrides?: Record<string, unknown> } = {},
-): Promise<S3Env> {
+export interface S3Options {
+  dataCount?: number;
+  overrides?: Record<string, unknown>;
+  /** More of the config's `s3` section (extra access keys, a domain). */
+  s3?: Record<string, unknown>;
+  /** The gateway's environment beyond this process's (RAFTFS_S3_ACCESS_KEY...). */
+  env?: Record<string, string>;
+  /** The token the test's own library client uses (when the cluster has tokens). */
+  fsToken?: string;
+  /** The config token (by name) the default test key acts with. */
+  keyToken?: string;
+}
+
+export async function startS3(opts: S3Options = {}): Promise<S3Env> {
   const port = await freePort();
+  const { accessKeys: extraKeys, ...s3Rest } = (opts.s3 ?? {}) as { accessKeys?: unknown[] };
   const cluster = await startCluster({
     ...(opts.dataCount !== undefined ? { dataCount: opts.dataCount } : {}),
     overrides: {
       ...opts.overrides,
-      s3: { host: "127.0.0.1", port, accessKeys: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }] },
+      s3: {
+        host: "127.0.0.1",
+        port,
+        ...s3Rest,
+        accessKeys: [
+          {
+            accessKeyId: ACCESS_KEY,
+            secretAccessKey: SECRET_KEY,
+            ...(opts.keyToken ? { token: opts.keyToken } : {}),
+          },
+          ...(extraKeys ?? []),
+        ],
+      },
     },
   });
   const gateway = spawn(process.execPath, [CLI, "s3", "--config", cluster.configPath], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...opts.env },
   });
   let log = "";
   gateway.stdout?.on("data", (b: Buffer) => (log += b.toString()));
@@ -75,7 +100,10 @@ export async function startS3(
     return c;
   };
   const s3 = sdk();
-  const fs = await connect({ config: cluster.configPath });
+  const fs = await connect({
+    config: cluster.configPath,
+    ...(opts.fsToken !== undefined ? { token: opts.fsToken } : {}),
+  });
   return {
     cluster,
     gateway,

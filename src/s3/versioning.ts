@@ -1,0 +1,237 @@
+/**
+ * Bucket versioning on raftfs file versions. Every raftfs file keeps its last `versionsRetained`
+ * versions whatever S3 says, so an S3 version id is simply the raftfs version number, and GetObject,
+ * HeadObject and CopyObject read an older one by it. What S3 calls the bucket's versioning state lives
+ * in a marker file inside the bucket directory (`.raftfs-s3-versioning`, a key no S3 request may name
+ * and no listing shows), so it needs nothing new in the metadata service and dies with its bucket:
+ * DeleteBucket removes the marker and the directory in one transaction.
+ *
+ * What raftfs cannot give, and this gateway therefore refuses rather than imitates:
+ * - Delete markers. raftfs has no per-version attributes and deleting a file drops all its versions,
+ *   so a plain DELETE in a bucket whose versioning was ever set would destroy the history S3 promises
+ *   to keep. It is refused (NotImplemented); deleting by versionId works when that version is the only
+ *   one retained (the file goes, atomically checked against that version).
+ * - Deleting one version out of several: the state machine has no op that drops a single version.
+ * - Unbounded history: versions beyond `versionsRetained` are dropped by the cluster on commit, as if
+ *   a lifecycle rule expired noncurrent versions past that count.
+ */
+import { isDfsError } from "../common/errors.js";
+import { readSmallBody } from "./body.js";
+import { S3Error, toS3Error } from "./errors.js";
+import { bucketPath, etagOf, objectPath, requireBucket, VERSIONING_MARKER } from "./keys.js";
+import { maxKeysOf, page, type WalkOptions } from "./list.js";
+import { type S3Request, type S3Response, xmlResponse } from "./types.js";
+import { parseXml, type XmlTree, xmlDocument } from "./xml.js";
+
+export type VersioningStatus = "Enabled" | "Suspended";
+
+const OWNER = { ID: "raftfs", DisplayName: "raftfs" };
+
+function markerPath(bucket: string): string {
+  return `${bucketPath(bucket)}/${VERSIONING_MARKER}`;
+}
+
+/** The bucket's versioning state; undefined when it was never set. */
+export async function versioningOf(req: S3Request, bucket: string): Promise<VersioningStatus | undefined> {
+  try {
+    const v = await req.client.readFile(markerPath(bucket), { encoding: "utf8" });
+    return v === "Enabled" || v === "Suspended" ? v : undefined;
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND")) return undefined;
+    throw toS3Error(err);
+  }
+}
+
+export async function getBucketVersioning(req: S3Request, bucket: string): Promise<S3Response> {
+  await requireBucket(req, bucket);
+  const status = await versioningOf(req, bucket);
+  return xmlResponse(xmlDocument("VersioningConfiguration", status === undefined ? {} : { Status: status }));
+}
+
+export async function putBucketVersioning(req: S3Request, bucket: string): Promise<S3Response> {
+  await requireBucket(req, bucket);
+  const body = await readSmallBody(req.body, {
+    headers: req.headers,
+    payloadHash: req.payloadHash,
+    maxBytes: 64 * 1024,
+  });
+  const doc = parseXml(body, "VersioningConfiguration");
+  if (doc.Status !== "Enabled" && doc.Status !== "Suspended") {
+    throw new S3Error("MalformedXML", "<Status> must be Enabled or Suspended");
+  }
+  if (doc.MfaDelete === "Enabled") throw new S3Error("NotImplemented", "MFA delete is not supported");
+  try {
+    // No createParents: a bucket deleted meanwhile is NoSuchBucket, never recreated by its marker.
+    await req.client.writeFile(markerPath(bucket), doc.Status);
+  } catch (err) {
+    throw toS3Error(err, "NoSuchBucket");
+  }
+  return { status: 200 };
+}
+
+/**
+ * DeleteBucket: the bucket must hold no key; its versioning marker goes with it in the same
+ * transaction, so a bucket is never left half-deleted nor a marker left behind.
+ */
+export async function removeBucketDir(req: S3Request, bucket: string): Promise<void> {
+  const path = bucketPath(bucket);
+  const marker = markerPath(bucket);
+  try {
+    if (await req.client.exists(marker)) {
+      await req.client.txn(
+        [{ kind: "exists", path: marker, exists: true }],
+        [
+          { type: "delete", path: marker },
+          { type: "delete", path },
+        ],
+      );
+    } else {
+      await req.client.rm(path);
+    }
+  } catch (err) {
+    throw toS3Error(err, "NoSuchBucket");
+  }
+}
+
+/**
+ * DeleteObject by version id. The only case raftfs can serve exactly: the version named is the
+ * file's one retained version, so deleting the file deletes exactly it (checked in the same entry).
+ */
+export async function deleteVersion(req: S3Request, path: string, version: number): Promise<void> {
+  let retained: number[];
+  try {
+    retained = (await req.client.versions(path)).map((v) => v.version);
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND") || isDfsError(err, "IS_A_DIRECTORY")) return; // S3: 204 all the same
+    throw toS3Error(err);
+  }
+  if (!retained.includes(version)) return;
+  if (retained.length > 1) {
+    throw new S3Error(
+      "NotImplemented",
+      "raftfs cannot drop one version of a file that retains several (no such metadata operation)",
+    );
+  }
+  try {
+    await req.client.txn([{ kind: "version", path, version }], [{ type: "delete", path }]);
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND")) return;
+    if (isDfsError(err, "CONDITION_FAILED")) {
+      throw new S3Error(
+        "NotImplemented",
+        "a newer version was written meanwhile; it cannot be dropped alone",
+      );
+    }
+    throw toS3Error(err);
+  }
+}
+
+/** A plain DELETE where versioning was ever set would need a delete marker: refused, see above. */
+export function refuseDeleteMarker(): never {
+  throw new S3Error(
+    "NotImplemented",
+    "delete markers are not supported (raftfs files have no per-version attributes); delete by versionId",
+  );
+}
+
+/** ListObjectVersions: every retained version of every key, newest first within a key. */
+export async function listObjectVersions(req: S3Request, bucket: string): Promise<S3Response> {
+  const dir = await requireBucket(req, bucket);
+  const prefix = req.query.get("prefix") ?? "";
+  const delimiter = req.query.get("delimiter") ?? "";
+  const max = maxKeysOf(req);
+  const keyMarker = req.query.get("key-marker") || undefined;
+  const vMarkerRaw = req.query.get("version-id-marker") || undefined;
+  const vMarker = vMarkerRaw === undefined ? undefined : Number(vMarkerRaw);
+  if (vMarker !== undefined && (!Number.isSafeInteger(vMarker) || vMarker < 1 || keyMarker === undefined)) {
+    throw new S3Error("InvalidArgument", "version-id-marker must be a version id and needs a key-marker");
+  }
+  const versions: XmlTree[] = [];
+  const prefixes: XmlTree[] = [];
+  let truncated = false;
+  let next: { key: string; version: number } | undefined;
+  let nextPrefix: string | undefined;
+
+  /** Adds `key`'s versions older than `below`; false when the page filled up first. */
+  const addKey = async (key: string, below: number | undefined): Promise<boolean> => {
+    const path = objectPath(bucket, key).path;
+    let all: number[];
+    try {
+      all = (await req.client.versions(path)).map((v) => v.version).reverse();
+    } catch (err) {
+      if (isDfsError(err, "NOT_FOUND")) return true; // deleted since it was listed
+      throw toS3Error(err);
+    }
+    const latest = all[0];
+    for (const v of all) {
+      if (below !== undefined && v >= below) continue;
+      if (versions.length + prefixes.length === max) {
+        truncated = true;
+        return false;
+      }
+      let info: Awaited<ReturnType<typeof req.client.fileInfo>>;
+      try {
+        info = await req.client.fileInfo(path, { version: v });
+      } catch (err) {
+        if (isDfsError(err, "NOT_FOUND")) continue; // dropped from retention meanwhile
+        throw toS3Error(err);
+      }
+      versions.push({
+        Key: key,
+        VersionId: String(v),
+        IsLatest: v === latest,
+        LastModified: new Date(info.createdAtMs).toISOString(),
+        ETag: etagOf(info),
+        Size: info.sizeBytes,
+        StorageClass: "STANDARD",
+        Owner: OWNER,
+      });
+      next = { key, version: v };
+    }
+    return true;
+  };
+
+  let full = false;
+  if (keyMarker !== undefined && vMarker !== undefined && keyMarker.startsWith(prefix)) {
+    full = !(await addKey(keyMarker, vMarker));
+  }
+  if (!full) {
+    const o: WalkOptions = { prefix, delimiter, after: keyMarker, afterIsPrefix: false };
+    // One item more than fits tells whether the listing is truncated; keys expand to their versions.
+    const { items, truncated: more } = await page(req, dir, o, max + 1);
+    for (const item of items) {
+      if (versions.length + prefixes.length === max) {
+        truncated = true;
+        break;
+      }
+      if (item.kind === "prefix") {
+        prefixes.push({ Prefix: item.prefix });
+        nextPrefix = item.prefix;
+        next = undefined;
+        continue;
+      }
+      nextPrefix = undefined;
+      if (!(await addKey(item.key, undefined))) break;
+    }
+    if (!truncated && more && items.length > max) truncated = true;
+  }
+  const body: XmlTree = {
+    Name: bucket,
+    Prefix: prefix,
+    ...(delimiter !== "" ? { Delimiter: delimiter } : {}),
+    KeyMarker: keyMarker ?? "",
+    VersionIdMarker: vMarkerRaw ?? "",
+    MaxKeys: max,
+    IsTruncated: truncated,
+  };
+  if (truncated) {
+    if (nextPrefix !== undefined && next === undefined) body.NextKeyMarker = nextPrefix;
+    else if (next !== undefined) {
+      body.NextKeyMarker = next.key;
+      body.NextVersionIdMarker = String(next.version);
+    }
+  }
+  body.Version = versions;
+  body.CommonPrefixes = prefixes;
+  return xmlResponse(xmlDocument("ListVersionsResult", body));
+}
