@@ -119,9 +119,11 @@ describe("metadata replicas (real processes)", () => {
     // The driver keeps a tail of entries behind each snapshot; 1200 entries outrun it.
     expect(ls.snapshotIndex).toBeGreaterThan(0);
     c.launch(victim);
-    const vs = await waitUntil("the victim to catch up", async () => {
+    // The victim's machine holds the streamed snapshot a moment before its Raft store records it:
+    // caught up means both (a victim that replayed the log instead never records one, and times out).
+    const vs = await waitUntil("the victim to catch up through a snapshot", async () => {
       const st = await c.status(victim);
-      return st && st.appliedIndex >= ls.appliedIndex ? st : null;
+      return st && st.appliedIndex >= ls.appliedIndex && st.snapshotIndex > 0 ? st : null;
     });
     expect(vs.snapshotIndex).toBeGreaterThan(0);
     const r = await c.http.get(`${c.url(victim)}/v1/fs/stat?path=/many/d1199&stale=true`);
