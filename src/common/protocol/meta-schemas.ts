@@ -370,7 +370,28 @@ export const META_SCHEMAS = {
       ...errors,
     },
   },
-  /** Text answers (the dashboard's HTML, Prometheus metrics): no JSON to serialize. */
+  /** The dashboard's poll: counters only (see src/meta/dashboard/sample.ts). */
+  dashboardSample: {
+    response: {
+      200: closed({
+        atMs: Count,
+        replica: Count,
+        leader: Flag,
+        ops: Type.Record(Type.String(), Count),
+        commitBuckets: Type.Array(Type.Tuple([Type.Number(), Count])),
+        data: Type.Union([closed({ nodes: Count, writtenBytes: Count, servedBytes: Count }), Type.Null()]),
+      }),
+      ...errors,
+    },
+  },
+  /** Who the caller's token says it is, so the page shows write controls only to writers. */
+  dashboardWhoami: {
+    response: {
+      200: closed({ name: Type.Union([Type.String(), Type.Null()]), role: Type.String() }),
+      ...errors,
+    },
+  },
+  /** Text answers (the dashboard's HTML, Prometheus metrics, a downloaded file's bytes): no JSON to serialize. */
   text: { response: { 200: Type.String(), ...errors } },
 } as const;
 

@@ -89,29 +89,40 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
   app.get(DASHBOARD_ROUTES.filesUnder, pageRoute, page);
 
   // Counters only, as /metrics shows them: no file names.
-  app.get(DASHBOARD_ROUTES.sample, { config: { access: "open" } }, async () => samples.sample());
-
-  // The page shows write controls only to a caller who may write (the same rule the routes apply).
-  app.get(DASHBOARD_ROUTES.whoami, { config: { access: "read" } }, async (req) =>
-    req.clientToken === null
-      ? { name: null, role: "open" }
-      : { name: req.clientToken.name, role: req.clientToken.role },
+  app.get(
+    DASHBOARD_ROUTES.sample,
+    { schema: META_SCHEMAS.dashboardSample, config: { access: "open" } },
+    async () => samples.sample(),
   );
 
-  app.get(DASHBOARD_ROUTES.download, { config: { access: "read" } }, async (req, reply) => {
-    const q = (req.query ?? {}) as { path?: unknown; version?: unknown; stale?: unknown };
-    if (typeof q.path !== "string") throw new DfsError("BAD_REQUEST", "query parameter `path` is required");
-    const version = q.version === undefined ? undefined : Number(q.version);
-    if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) {
-      throw new DfsError("BAD_REQUEST", "`version` must be a positive integer");
-    }
-    const v = await versionBytes(deps, q.path, version, q.stale === "true");
-    const name = q.path.split("/").pop() || "download";
-    return reply
-      .type("application/octet-stream")
-      .header("content-length", String(v.sizeBytes))
-      .header("x-raftfs-version", String(v.version))
-      .header("content-disposition", `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
-      .send(v.body);
-  });
+  // The page shows write controls only to a caller who may write (the same rule the routes apply).
+  app.get(
+    DASHBOARD_ROUTES.whoami,
+    { schema: META_SCHEMAS.dashboardWhoami, config: { access: "read" } },
+    async (req) =>
+      req.clientToken === null
+        ? { name: null, role: "open" }
+        : { name: req.clientToken.name, role: req.clientToken.role },
+  );
+
+  app.get(
+    DASHBOARD_ROUTES.download,
+    { schema: META_SCHEMAS.text, config: { access: "read" } },
+    async (req, reply) => {
+      const q = (req.query ?? {}) as { path?: unknown; version?: unknown; stale?: unknown };
+      if (typeof q.path !== "string") throw new DfsError("BAD_REQUEST", "query parameter `path` is required");
+      const version = q.version === undefined ? undefined : Number(q.version);
+      if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) {
+        throw new DfsError("BAD_REQUEST", "`version` must be a positive integer");
+      }
+      const v = await versionBytes(deps, q.path, version, q.stale === "true");
+      const name = q.path.split("/").pop() || "download";
+      return reply
+        .type("application/octet-stream")
+        .header("content-length", String(v.sizeBytes))
+        .header("x-raftfs-version", String(v.version))
+        .header("content-disposition", `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
+        .send(v.body);
+    },
+  );
 }
