@@ -25,6 +25,7 @@ import {
   unlink,
 } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { syncDir } from "../common/durable-files.js";
 import { DfsError } from "../common/errors.js";
 import { CHUNK_ID_PATTERN } from "../common/protocol/index.js";
 import {
@@ -98,15 +99,6 @@ async function diskSpace(dir: string): Promise<DiskSpace> {
   return { freeBytes: s.bavail * s.bsize, capacityBytes: s.blocks * s.bsize };
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 function isNoEntry(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === "ENOENT";
 }
@@ -152,7 +144,7 @@ export class ChunkStore {
     const createdParent = firstCreated === undefined ? ownParent : dirname(resolve(firstCreated));
     const top = createdParent.length < ownParent.length ? createdParent : ownParent;
     for (let d = resolve(this.chunksDir); ; d = dirname(d)) {
-      await fsyncDir(d);
+      await syncDir(d);
       if (d === top || dirname(d) === d) break;
     }
     for (let i = 0; i < 256; i++) {
@@ -576,7 +568,7 @@ export class ChunkWriter {
     await this.store.writeBlockSums(id, this.blocks.finish(), this.f.sumsPath);
     await rename(tempPath, finalPath);
     // The rename is durable only once the folder's entry is on disk.
-    await fsyncDir(join(finalPath, ".."));
+    await syncDir(join(finalPath, ".."));
     this.state = "committed";
     return this.store.settleWrite(this.f, true);
   }

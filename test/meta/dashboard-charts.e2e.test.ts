@@ -4,14 +4,12 @@
  * the replica that served the page (the leader) leaves a page that still polls, marks the leader
  * change on the time axis, and still browses files. Screenshots go to test-artifacts/.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
+import { ARTIFACTS, launchChromium } from "../support/browser.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
-const CHROMIUM = process.env.RAFTFS_CHROMIUM ?? "/usr/bin/chromium";
-const ARTIFACTS = "test-artifacts";
 const CHUNK = 64 * 1024;
 const POLL = { timeout: 30_000 };
 /** The load's bounds: this many writes, or this long, whichever ends first. */
@@ -23,20 +21,9 @@ let fs: RaftfsClient;
 let browser: Browser;
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing (sudo apt-get install chromium)`).toBe(true);
   c = await MetaCluster.start({ dataNodes: 3, extra: { chunkSizeBytes: CHUNK, inlineThresholdBytes: 1024 } });
   fs = await connect({ config: c.configPath });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
-  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -2,13 +2,9 @@
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core): it shows the three
  * replicas, follows the leader, and shows a killed replica as down. Saves a screenshot as an artifact.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
 import { afterAll, describe, expect, test } from "vitest";
+import { ARTIFACTS, launchChromium } from "../support/browser.js";
 import { MetaCluster } from "../support/meta-procs.js";
-
-const CHROMIUM = process.env.RAFTFS_CHROMIUM ?? "/usr/bin/chromium";
-const ARTIFACTS = "test-artifacts";
 
 let cluster: MetaCluster | null = null;
 afterAll(async () => {
@@ -17,28 +13,12 @@ afterAll(async () => {
 
 describe("dashboard", () => {
   test("shows replicas and follows a kill -9 of one of them", async () => {
-    expect(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: \`npm test\` installs it (test/support/ensure-system-packages.ts), or \`sudo apt-get install chromium\``,
-    ).toBe(true);
     cluster = await MetaCluster.start();
     const c = cluster;
     const leader = await c.leader();
     const follower = c.ids.find((id) => id !== leader)!;
     const victim = c.ids.find((id) => id !== leader && id !== follower)!;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       // Served by a follower: the page must find the leader by itself.
@@ -61,7 +41,6 @@ describe("dashboard", () => {
         .toBe("down");
       const events = await page.locator("#events tbody").textContent();
       expect(events).toContain(`replica ${leader} leads`);
-      mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
     } finally {
       await browser.close();

@@ -5,16 +5,15 @@
  * reads, hides write controls from a read token, draws the load it is shown, and keeps working when
  * the replica that served it dies. Screenshots go to test-artifacts/ (git-ignored).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
+import { ARTIFACTS, launchChromium } from "../support/browser.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
-const CHROMIUM = process.env.RAFTFS_CHROMIUM ?? "/usr/bin/chromium";
-const ARTIFACTS = "test-artifacts";
 const WRITER = "writer-token-0123";
 const READER = "reader-token-0123";
 const CHUNK = 64 * 1024;
@@ -25,7 +24,6 @@ let fs: RaftfsClient;
 let browser: Browser;
 
 beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing (sudo apt-get install chromium)`).toBe(true);
   c = await MetaCluster.start({
     dataNodes: 3,
     extra: {
@@ -38,17 +36,7 @@ beforeAll(async () => {
     },
   });
   fs = await connect({ config: c.configPath, token: WRITER });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
-  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

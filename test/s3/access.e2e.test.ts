@@ -14,10 +14,9 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type S3Env, startS3 } from "./gateway.js";
+import { type S3Env, s3Error, startS3 } from "./gateway.js";
 
 const TOKENS = [
   { name: "ops", token: "ops-token-0123456789", role: "admin" },
@@ -42,16 +41,6 @@ beforeAll(async () => {
   await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "shared.txt", Body: "shared" }));
 }, 120_000);
 afterAll(async () => env?.stop());
-
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error("the call succeeded");
-}
 
 async function text(s3: S3Client, bucket: string, key: string): Promise<string> {
   const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

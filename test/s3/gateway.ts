@@ -3,7 +3,7 @@
  * and an SDK client for it. Run `npm run build` first.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
 import { CLI, freePort, startCluster, type TestCluster, waitFor } from "../support/cluster-harness.js";
 
@@ -117,4 +117,15 @@ export async function startS3(opts: S3Options = {}): Promise<S3Env> {
       await stopAll();
     },
   };
+}
+
+/** The S3 error an SDK call failed with (fails the test if the call succeeded). */
+export async function s3Error(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
+    throw err;
+  }
+  throw new Error("the call succeeded");
 }

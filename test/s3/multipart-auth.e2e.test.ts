@@ -14,13 +14,12 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
-  S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ACCESS_KEY, type S3Env, SECRET_KEY, startS3 } from "./gateway.js";
+import { ACCESS_KEY, type S3Env, SECRET_KEY, s3Error, startS3 } from "./gateway.js";
 
 let env: S3Env;
 const B = "multi";
@@ -30,16 +29,6 @@ beforeAll(async () => {
   await env.s3.send(new CreateBucketCommand({ Bucket: B }));
 }, 120_000);
 afterAll(async () => env?.stop());
-
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error("the call succeeded");
-}
 
 describe("multipart", () => {
   it("lib-storage's Upload of a multi-part object: committed whole from the parts' chunks, ranged reads match", async () => {

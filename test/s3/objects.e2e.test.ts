@@ -17,10 +17,9 @@ import {
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type S3Env, startS3 } from "./gateway.js";
+import { type S3Env, s3Error, startS3 } from "./gateway.js";
 
 let env: S3Env;
 const B = "objects";
@@ -30,17 +29,6 @@ beforeAll(async () => {
   await env.s3.send(new CreateBucketCommand({ Bucket: B }));
 }, 120_000);
 afterAll(async () => env?.stop());
-
-/** The S3 error an SDK call failed with. */
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error("the call succeeded");
-}
 
 const md5 = (b: Buffer) => `"${createHash("md5").update(b).digest("hex")}"`;
 

@@ -20,11 +20,10 @@ import {
   type ObjectVersion,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  S3ServiceException,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type S3Env, startS3 } from "./gateway.js";
+import { type S3Env, s3Error, startS3 } from "./gateway.js";
 
 let env: S3Env;
 const B = "vers";
@@ -34,16 +33,6 @@ beforeAll(async () => {
   await env.s3.send(new CreateBucketCommand({ Bucket: B }));
 }, 120_000);
 afterAll(async () => env?.stop());
-
-async function s3Error(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error("the call succeeded");
-}
 
 async function body(key: string, versionId?: string): Promise<Buffer> {
   const r = await env.s3.send(new GetObjectCommand({ Bucket: B, Key: key, VersionId: versionId }));

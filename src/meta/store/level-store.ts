@@ -13,11 +13,12 @@
  * - A snapshot installed from a leader is written to `<dir>.new`, synced, and switched by renames;
  *   a `<dir>.new` left by a crash before the switch is discarded on open.
  */
-import { mkdir, open as openFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ClassicLevel } from "classic-level";
 import { LRUCache } from "lru-cache";
 import { assert } from "../../common/assert.js";
+import { syncDir } from "../../common/durable-files.js";
 import { decode, META_KEY, type MetaRec } from "../state/records.js";
 import type { KeyRange, StateStore, WriteSet } from "../state/store.js";
 
@@ -49,16 +50,6 @@ async function exists(path: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw err;
-  }
-}
-
-/** fsyncs a directory, so renames inside it survive a power cut. */
-async function syncDir(path: string): Promise<void> {
-  const fd = await openFile(path, "r");
-  try {
-    await fd.sync();
-  } finally {
-    await fd.close();
   }
 }
 
