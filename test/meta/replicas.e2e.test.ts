@@ -109,9 +109,17 @@ describe("metadata replicas (real processes)", () => {
     cluster = await MetaCluster.start({ raft: { snapshotEveryEntries: 50, snapshotLogBytesRatio: 0 } });
     const c = cluster;
     const leader = await c.leader();
+    const s = await RawSession.open(c, leader);
+    // A brand-new cluster has formed once every replica holds a committed entry. Before that, a
+    // replica still recovering (it has not heard every voter's term yet) acknowledges no append, so
+    // killing another voter would leave no quorum until it returns (src/raft/core/recovery.ts).
+    const formed = (await c.status(leader))!.commitIndex;
+    await waitUntil("every replica to hold the cluster's first committed entries", async () => {
+      const all = await Promise.all(c.ids.map((id) => c.status(id)));
+      return all.every((st) => st && st.appliedIndex >= formed) ? true : null;
+    });
     const victim = c.ids.find((id) => id !== leader)!;
     await c.kill(victim);
-    const s = await RawSession.open(c, leader);
     for (let i = 0; i < 1200; i++) {
       await s.mutate("/v1/fs/mkdir", { path: `/many/d${i}`, parents: true });
     }
