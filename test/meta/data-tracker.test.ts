@@ -165,6 +165,51 @@ describe("data tracker (leader soft state)", () => {
     expect(commands[0]).toMatchObject({ type: "replicate", targets: [{ id: 2 }] });
   });
 
+  test("R copies crowded into two zones get one more copy in the zone that has none", () => {
+    // CI's netns run: an outage's repair had left a fourth copy beside a survivor (zone c twice); when
+    // data node 1 (zone a) went away, 3 copies remained, in zones b and c only, although node 2 in
+    // zone a was free, and nothing moved.
+    const chunk = ID(1);
+    const { t, register, advance } = setup({ referenced: [chunk], nodes: 6 });
+    register(1, "a", [chunk]);
+    register(2, "a", [], 1e8);
+    register(3, "b", [chunk]);
+    register(4, "b", [], 9e8);
+    register(5, "c", [chunk]);
+    register(6, "c", [chunk], 9e8);
+    advance(6000); // node 1 goes silent past the timeout
+    const beatAll = () =>
+      [2, 3, 4, 5, 6].flatMap(
+        (id) =>
+          t.heartbeat({
+            id,
+            pid: id,
+            freeBytes: id === 2 ? 1e8 : 9e8,
+            usedBytes: 0,
+            chunkCount: 0,
+            added: [],
+            removed: [],
+            corrupt: [],
+          }).commands,
+      );
+    beatAll();
+    expect(t.underReplicated()).toEqual([]); // three copies: not short of R
+    expect(t.scheduleRepairs()).toBe(1);
+    const commands = beatAll();
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatchObject({ type: "replicate", targets: [{ id: 2 }] });
+  });
+
+  test("a chunk crowded into two zones stays put when the third zone's only node is full", () => {
+    const chunk = ID(1);
+    const { t, register } = setup({ referenced: [chunk], nodes: 4 });
+    register(1, "a", [], 10); // no room for the chunk
+    register(2, "b", [chunk]);
+    register(3, "c", [chunk]);
+    register(4, "c", [chunk]);
+    expect(t.scheduleRepairs()).toBe(0);
+  });
+
   test("under-replication is judged only once every node has reported, and repairs are bounded", () => {
     const chunks = [ID(1), ID(2), ID(3)];
     const { t, register, advance } = setup({ referenced: chunks, nodes: 4 });

@@ -121,11 +121,23 @@ export class RepairDuty {
     const live = registry.liveNodes();
     const active = registry.liveActive();
     const want = this.want(active);
+    // Copies should span as many zones as there are zones with a live node (up to R).
+    const wantZones = Math.min(want, new Set(active.map((n) => n.zone)).size);
     if (this.inFlight.size >= this.opts.maxRepairsInFlight) return 0;
     const complete = this.scan.run((chunkId) => {
       let copies = 0;
-      for (const n of active) if (n.chunks.has(chunkId)) copies++;
-      if (copies >= want || this.inFlight.has(chunkId)) return;
+      const zonesHeld = new Set<string>();
+      for (const n of active) {
+        if (n.chunks.has(chunkId)) {
+          copies++;
+          zonesHeld.add(n.zone);
+        }
+      }
+      // Enough copies, but crowded into fewer zones than are up (an outage's repair put a copy
+      // beside a survivor, and then another holder went away): one more copy, in a zone without one.
+      // HDFS calls these mis-replicated blocks and treats them the same way.
+      const misplaced = copies >= want && zonesHeld.size < wantZones;
+      if ((copies >= want && !misplaced) || this.inFlight.has(chunkId)) return;
       const holders = live.filter((n) => n.chunks.has(chunkId));
       // A draining holder is a source, never a target, and does not count towards R.
       const source = holders.find((n) => registry.stateOf(n.id) === "active") ?? holders[0];
@@ -136,10 +148,17 @@ export class RepairDuty {
         return;
       }
       const kept = holders.filter((n) => registry.stateOf(n.id) === "active");
-      const need = this.opts.replication - kept.length;
+      const need = misplaced ? 1 : this.opts.replication - kept.length;
       // Zones of the copies that stay (a draining holder's copy goes): the new copies go elsewhere.
       const heldZones = new Set(kept.map((n) => n.zone));
-      const targets = this.deps.placement.choose(0, need, new Set(holders.map((h) => h.id)), heldZones);
+      const chosen = this.deps.placement.choose(
+        sizeBytes,
+        need,
+        new Set(holders.map((h) => h.id)),
+        heldZones,
+      );
+      // A misplaced chunk is helped only by a copy in a new zone (its zone-mates may all be full).
+      const targets = misplaced ? chosen.filter((t) => !heldZones.has(t.zone)) : chosen;
       if (targets.length === 0) return;
       source.queue.push({
         type: "replicate",
