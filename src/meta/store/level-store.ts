@@ -57,6 +57,19 @@ function openDb(dir: string): Db {
   return new ClassicLevel<Buffer, Uint8Array>(dir, { keyEncoding: "buffer", valueEncoding: "view" });
 }
 
+/**
+ * LevelDB 1.20 (classic-level 3) creates a database without fsyncing its first MANIFEST, so a power cut
+ * soon after leaves CURRENT naming an empty one ("no meta-nextfile entry": the store cannot open). An
+ * open of an existing database writes a new MANIFEST and fsyncs it and the folder: one open and close
+ * right after creating a database makes it durable.
+ */
+async function settleManifest(dir: string): Promise<void> {
+  const db = openDb(dir);
+  await db.open();
+  await db.close();
+  await syncDir(dir);
+}
+
 export class LevelStore implements StateStore {
   private staged: WriteSet = new Map();
   private inflight: WriteSet | null = null;
@@ -64,6 +77,11 @@ export class LevelStore implements StateStore {
   private stagedIndex = 0;
   private durable = 0;
   private failed: unknown = null;
+  /** Batches handed to LevelDB, and of those the ones on disk. */
+  private batchesCut = 0;
+  private batchesLanded = 0;
+  /** Scans waiting for a batch to be on disk (see `durableAt`). */
+  private waiters: { batch: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private readonly cache: LRUCache<string, Uint8Array>;
   private readonly maxBatchKeys: number;
   /** Called before each batch is cut: extra writes that belong with it (the bounded in-memory tables). */
@@ -97,8 +115,14 @@ export class LevelStore implements StateStore {
     await rm(next, { recursive: true, force: true });
     await rm(old, { recursive: true, force: true });
     await syncDir(dirname(dir));
+    const created = !(await exists(dir));
     const db = openDb(dir);
     await db.open();
+    if (created) {
+      await db.close();
+      await settleManifest(dir);
+      await db.open();
+    }
     return new LevelStore(dir, db, opts);
   }
 
@@ -155,6 +179,7 @@ export class LevelStore implements StateStore {
         const index = this.stagedIndex;
         this.staged = new Map();
         this.inflight = batch;
+        this.batchesCut++;
         const ops = [...batch].map(([k, v]) =>
           v === null
             ? { type: "del" as const, key: encodeKey(k) }
@@ -163,17 +188,46 @@ export class LevelStore implements StateStore {
         await this.db.batch(ops, { sync: true });
         this.inflight = null;
         this.durable = index;
+        this.batchesLanded++;
+        this.wakeWaiters();
       }
     } catch (err) {
       // LevelDB refuses every write after a failed one: nothing after this may be acknowledged.
       this.failed = err;
+      this.wakeWaiters();
     } finally {
       this.flushing = null;
     }
   }
 
+  /**
+   * Resolves once every entry staged before the call is on disk. Unlike `flushed()`, it does not wait
+   * for entries staged later, so a scan is not starved by a steady stream of writes.
+   */
+  durableAt(): Promise<void> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    // Staged writes go in the next batch cut; otherwise the one in flight (if any) holds the latest.
+    const batch = this.staged.size > 0 ? this.batchesCut + 1 : this.batchesCut;
+    if (this.batchesLanded >= batch) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ batch, resolve, reject }));
+  }
+
+  private wakeWaiters(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.failed !== null) w.reject(this.failed);
+      else if (w.batch <= this.batchesLanded) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /**
+   * An ordered scan of what is on disk once everything applied before the call is (LevelDB's iterator is
+   * a point-in-time view, possibly of later entries too: never of an older state than the call's).
+   */
   async *scan(range: KeyRange): AsyncGenerator<[string, Uint8Array]> {
-    await this.flushed();
+    await this.durableAt();
     for await (const [k, v] of this.db.iterator({ gte: encodeKey(range.gte), lt: encodeKey(range.lt) })) {
       yield [decodeKey(k), v];
     }
@@ -255,6 +309,7 @@ export class LevelStore implements StateStore {
     } finally {
       await fresh.close();
     }
+    await settleManifest(next);
     await this.db.close();
     const old = `${this.dir}.old`;
     await rename(this.dir, old);
