@@ -19,6 +19,7 @@ import { ClassicLevel } from "classic-level";
 import { LRUCache } from "lru-cache";
 import { assert } from "../../common/assert.js";
 import { syncDir } from "../../common/durable-files.js";
+import { DfsError } from "../../common/errors.js";
 import { decode, META_KEY, type MetaRec } from "../state/records.js";
 import type { KeyRange, StateStore, WriteSet } from "../state/store.js";
 
@@ -77,6 +78,8 @@ export class LevelStore implements StateStore {
   private stagedIndex = 0;
   private durable = 0;
   private failed: unknown = null;
+  /** True while an installed snapshot replaces the database (see `install`). */
+  private switching = false;
   /** Batches handed to LevelDB, and of those the ones on disk. */
   private batchesCut = 0;
   private batchesLanded = 0;
@@ -138,6 +141,10 @@ export class LevelStore implements StateStore {
     if (f !== undefined) return f ?? undefined;
     const c = this.cache.get(key);
     if (c !== undefined) return c === MISS ? undefined : c;
+    if (this.switching) {
+      // Between closing the old database and opening the installed one: a read waits for no one.
+      throw new DfsError("UNAVAILABLE", "the replica is installing a snapshot; retry");
+    }
     const v = this.db.getSync(encodeKey(key));
     this.cache.set(key, v ?? MISS);
     return v;
@@ -310,6 +317,7 @@ export class LevelStore implements StateStore {
       await fresh.close();
     }
     await settleManifest(next);
+    this.switching = true;
     await this.db.close();
     const old = `${this.dir}.old`;
     await rename(this.dir, old);
@@ -318,6 +326,7 @@ export class LevelStore implements StateStore {
     await rm(old, { recursive: true, force: true });
     this.db = openDb(this.dir);
     await this.db.open();
+    this.switching = false;
     this.cache.clear();
     this.durable = index;
     this.stagedIndex = index;
