@@ -297,32 +297,39 @@ export class LevelStore implements StateStore {
     const fresh = openDb(next);
     await fresh.open();
     let pending = Buffer.alloc(0);
-    let ops: { type: "put"; key: Buffer; value: Uint8Array }[] = [];
-    const write = async (sync: boolean) => {
-      await fresh.batch(ops, { sync });
-      ops = [];
+    let batch = fresh.batch();
+    // One batch writes while the next is parsed: parsing and LevelDB's writing overlap.
+    let writing: Promise<void> = Promise.resolve();
+    const cut = async (sync: boolean) => {
+      const full = batch;
+      batch = fresh.batch();
+      await writing;
+      writing = full.write({ sync });
+      if (sync) await writing;
     };
     try {
       for await (const chunk of chunks) {
+        // Keys and values are views into `pending`: a new buffer for every chunk, never overwritten,
+        // and the batch copies them into LevelDB's own.
         pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
         let at = 0;
         while (pending.length - at >= 8) {
           const kl = pending.readUInt32BE(at);
           const vl = pending.readUInt32BE(at + 4);
           if (pending.length - at < 8 + kl + vl) break;
-          const key = Buffer.from(pending.subarray(at + 8, at + 8 + kl));
-          const value = new Uint8Array(pending.subarray(at + 8 + kl, at + 8 + kl + vl));
-          ops.push({ type: "put", key, value });
+          batch.put(pending.subarray(at + 8, at + 8 + kl), pending.subarray(at + 8 + kl, at + 8 + kl + vl));
           at += 8 + kl + vl;
-          if (ops.length >= 1000) await write(false);
+          if (batch.length >= 4000) await cut(false);
         }
         pending = pending.subarray(at);
       }
       assert(pending.length === 0, "snapshot stream: no partial record at the end");
-      await write(true);
+      await cut(true);
       const meta = fresh.getSync(encodeKey(META_KEY));
       assert(meta !== undefined && decode<MetaRec>(meta).a === index, "snapshot stream: holds its index");
     } finally {
+      // A failed stream: the batch in flight settles (its error is the stream's, thrown above) first.
+      await writing.catch(() => undefined);
       await fresh.close();
     }
     await settleManifest(next);
