@@ -66,7 +66,7 @@ beforeAll(async () => {
       tokens: TOKENS,
     }),
   );
-  process.env.RAFTFS_LOG_LEVEL = "silent";
+  process.env.RAFTFS_LOG_LEVEL = process.env.RAFTFS_EDGE_FUZZ_LOG ?? "silent";
   const onRoute = (r: RouteOptions) => {
     for (const method of [r.method].flat()) metaRoutes.push({ method, url: r.url });
   };

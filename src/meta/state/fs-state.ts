@@ -239,7 +239,21 @@ export class FsState {
       return failure(err);
     }
     const check = this.sessions.check(session, ref);
-    if (check.kind === "replay") return { ...check.result, changes: [] };
+    if (check.kind === "replay") {
+      const { cmd, ...stored } = check.result;
+      // A sequence number names one request: another request under it would get an answer of the
+      // wrong kind (the API could not even encode it), so it is refused, touching nothing.
+      if (cmd !== undefined && cmd !== command.type) {
+        return failure(
+          new DfsError(
+            "BAD_REQUEST",
+            `sequence ${ref.seq} was used by a ${cmd} request: a retry repeats the same request`,
+            { seq: ref.seq },
+          ),
+        );
+      }
+      return { ...stored, changes: [] };
+    }
     if (check.kind === "acked") {
       return failure(
         new DfsError("BAD_REQUEST", `sequence ${ref.seq} already acknowledged`, { seq: ref.seq }),
@@ -249,7 +263,9 @@ export class FsState {
     this.sessions.store(
       session,
       ref.seq,
-      result.ok ? { ok: true, value: result.value } : { ok: false, error: result.error },
+      result.ok
+        ? { ok: true, value: result.value, cmd: command.type }
+        : { ok: false, error: result.error, cmd: command.type },
     );
     return result;
   }
