@@ -298,14 +298,16 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   app.get(META_ROUTES.list, route("list"), async (req) => {
     const { limit, startAfter } = listPageQuery(req.query);
     // One entry more than the page tells whether the listing goes on, without a second read.
+    // The page is read by a scan that starts at the read's point (a LevelDB store scans asynchronously).
     const r = await read(req, (fs) =>
-      fs.list(queryPath(req.query), {
+      fs.listAsync(queryPath(req.query), {
         limit: limit + 1,
         ...(startAfter !== undefined ? { startAfter } : {}),
       }),
     );
-    const entries = r.value.slice(0, limit);
-    const truncated = r.value.length > limit;
+    const page = await r.value;
+    const entries = page.slice(0, limit);
+    const truncated = page.length > limit;
     const last = entries.at(-1);
     return { entries, truncated, ...(truncated && last ? { nextCursor: last.name } : {}) };
   });

@@ -9,6 +9,7 @@
  * The in-memory one keeps nothing (`durableIndex()` 0): its snapshot is its encoding, in slices of at
  * most 1 MiB, and the Raft store keeps those bytes.
  */
+import { createHash } from "node:crypto";
 import {
   bytesSource,
   collectChunks,
@@ -52,6 +53,8 @@ export class FsMachine implements StateMachine {
     this.fs = new FsState(this.opts, store);
     const fs = this.fs;
     store.beforeBatch = () => fs.tablesWrite();
+    // The leader's duties read the chunk tables every round: built here, before any entry is applied.
+    await fs.loadChunkTables();
     this.appliedIndex = this.fs.lastAppliedIndex;
     this.feed.resetTo(this.appliedIndex);
   }
@@ -88,6 +91,25 @@ export class FsMachine implements StateMachine {
   /** True while the store's unwritten backlog is at its bound: the caller should await `flushed()`. */
   get mustWait(): boolean {
     return this.level?.mustWait ?? false;
+  }
+
+  /**
+   * A digest of the whole state and the applied index it stands for, equal on every replica that
+   * applied the same entries (tests compare replicas with it). A durable machine hashes its store's
+   * records in a point-in-time view once everything applied so far is on disk: the records of one
+   * batch — namespace, tables and applied index — are consistent with each other.
+   */
+  async digest(): Promise<{ appliedIndex: number; hash: string }> {
+    if (this.level === null) return { appliedIndex: this.appliedIndex, hash: this.fs.stateHash() };
+    await this.level.durableAt();
+    const view = this.level.openSnapshot(SNAPSHOT_SLICE_BYTES);
+    try {
+      const h = createHash("sha256");
+      for await (const chunk of view.chunks()) h.update(chunk);
+      return { appliedIndex: view.index, hash: h.digest("hex") };
+    } finally {
+      view.close();
+    }
   }
 
   openSnapshot(): SnapshotSource {

@@ -98,7 +98,8 @@ export async function runMetaReplica(opts: {
     },
     { app, log },
   );
-  const replica = createMetaReplica(config, opts.id, {
+  const replica = await createMetaReplica(config, opts.id, {
+    stateDir: join(config.dataDir, `meta-${opts.id}`, "state"),
     storage: metrics.instrument(storage),
     transport,
     log,
@@ -156,23 +157,32 @@ export async function runMetaReplica(opts: {
 }
 
 /**
- * The production wiring of a replica: the watch feed, the state machine publishing to it, the Raft
- * driver over storage and transport applying to the machine, and data-node trackers built from the
- * config with the replica's metrics.
+ * The production wiring of a replica: the watch feed, the state machine publishing to it (its state in
+ * LevelDB at `stateDir`, beside the Raft log in the replica's folder, so that removing the folder
+ * removes both), the Raft driver over storage and transport applying to the machine, and data-node
+ * trackers built from the config with the replica's metrics.
  */
-export function createMetaReplica(
+export async function createMetaReplica(
   config: ClusterConfig,
   id: number,
-  deps: { storage: PersistentStorage; transport: Transport; log: Logger; metrics: MetaMetrics },
-): MetaReplica {
+  deps: {
+    stateDir: string;
+    storage: PersistentStorage;
+    transport: Transport;
+    log: Logger;
+    metrics: MetaMetrics;
+  },
+): Promise<MetaReplica> {
   const feed = new WatchFeed(config.watch);
-  const machine = new FsMachine(
+  const machine = await FsMachine.openDurable(
     {
       versionsRetained: config.versionsRetained,
       sessionTimeoutMs: config.sessionTimeoutMs,
       maxRenameEntries: config.maxRenameEntries,
     },
     feed,
+    deps.stateDir,
+    { cacheBytes: config.metaStateCacheBytes },
   );
   // The config's raft section holds the driver's settings under the same names (RAFT_SETTINGS).
   const driver = new RaftDriver(

@@ -95,6 +95,7 @@ export class MetaReplica implements ReplicaApi {
     this.lostLeadership();
     this.feed.close();
     await this.driver.stop();
+    await this.machine.close();
   }
 
   isLeader(): boolean {

@@ -34,7 +34,15 @@ describe("a file's chunk list, long", () => {
       // the harness's 1.5 s grace).
       extra: { chunkSizeBytes: CHUNK, inlineThresholdBytes: 4096, garbageGraceMs: 600_000 },
     });
-    client = await connect({ config: cluster.configPath, cacheBytes: 0 });
+    // One entry of 65,536 chunk references is a heavy apply (each reference read and written in the
+    // replicas' LevelDB): on a loaded machine it outlasts the library's 10 s default. This test is
+    // about the bound, not the speed.
+    client = await connect({
+      config: cluster.configPath,
+      cacheBytes: 0,
+      deadlineMs: 110_000,
+      requestTimeoutMs: 100_000,
+    });
   }, 60_000);
 
   afterAll(async () => {

@@ -65,7 +65,7 @@ class FakeReplica implements ReplicaApi {
   /** The file system the read routes query: each query answers with the outcome's value. */
   private readonly queries: FsQueries = {
     stat: () => this.answer(),
-    list: () => this.answer(),
+    listAsync: async () => this.answer(),
     versions: () => this.answer(),
     readVersion: () => this.answer(),
     locks: () => this.answer(),

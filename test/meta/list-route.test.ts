@@ -24,7 +24,7 @@ interface Asked {
 function fakeReplica(dir: { names: string[]; asked: Asked[] }): ReplicaApi {
   const queries = {
     // As the state answers (src/meta/state/queries.ts): names after the cursor, sorted, `limit` of them.
-    list: (path: string, opts: { limit?: number; startAfter?: string } = {}) => {
+    listAsync: async (path: string, opts: { limit?: number; startAfter?: string } = {}) => {
       dir.asked.push({ path, limit: opts.limit, startAfter: opts.startAfter });
       const after = opts.startAfter;
       const names = [...dir.names].sort().filter((n) => after === undefined || n > after);

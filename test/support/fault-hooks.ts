@@ -55,10 +55,7 @@ export const metaFaultHooks: MetaPlugin = ({ app, transport, replica, secret }) 
   app.get(
     `${FAULT_ROUTE_PREFIX}state`,
     { schema: stateSchema, onRequest, config: { access: "secret" } },
-    async () => ({
-      appliedIndex: replica.machine.appliedIndex,
-      hash: replica.fs.stateHash(),
-    }),
+    async () => await replica.machine.digest(),
   );
 };
 

@@ -16,6 +16,7 @@
 import { assert } from "../../common/assert.js";
 import { DfsError } from "../../common/errors.js";
 import { normalizePath, ROOT_PATH } from "../../common/paths.js";
+import { ChunkMirror } from "./chunk-mirror.js";
 import { byTime, ChunkReader, ChunkRefs } from "./chunks.js";
 import type { Command, FileContent, LogEntry } from "./commands.js";
 import { DataNodeRegistry } from "./data-nodes.js";
@@ -38,15 +39,7 @@ import {
 } from "./records.js";
 import { Retirements } from "./retirements.js";
 import { SessionTable } from "./sessions.js";
-import {
-  checkStore,
-  dumpGarbage,
-  dumpNodes,
-  garbageEntries,
-  loadSnapshot,
-  referenced,
-  tombstoneEntries,
-} from "./state-dump.js";
+import { checkStore, dumpGarbage, dumpNodes, loadSnapshot, tombstoneEntries } from "./state-dump.js";
 import { hasSyncScan, Overlay, type StateStore, type SyncScanStore, type WriteSet } from "./store.js";
 import { applyTxn } from "./txn.js";
 import type {
@@ -132,12 +125,8 @@ export class FsState {
   private retirements: Retirements;
   private appliedIndex = 0;
   private timestampMs = 0;
-  /**
-   * Chunk counts and tombstones as maps, for the leader's duties that read them every round: built by
-   * one scan on first use, then kept up to date from each entry's write set. Only over an in-memory
-   * store (which holds everything in the heap anyway); a durable store answers with async scans.
-   */
-  private chunkMirror: { refs: Map<string, number>; tombstones: Map<string, number> } | null = null;
+  /** The chunk tables the leader's duties read every round (see ChunkMirror), built on first use. */
+  private chunkMirror: ChunkMirror | null = null;
 
   /** Opens the state over `store` (a fresh in-memory one by default), resuming from its meta record. */
   constructor(opts: FsStateOptions, store: StateStore = new MemoryStore()) {
@@ -198,7 +187,7 @@ export class FsState {
     const meta: MetaRec = { ...decode<MetaRec>(metaBytes), a: this.appliedIndex, ts: this.timestampMs };
     entryTx.put(META_KEY, encode(meta));
     const writes = entryTx.take();
-    if (this.chunkMirror !== null) this.updateMirror(this.chunkMirror, writes);
+    this.chunkMirror?.update(writes);
     this.store.commit(writes, entry.index);
     return result;
   }
@@ -250,7 +239,21 @@ export class FsState {
       return failure(err);
     }
     const check = this.sessions.check(session, ref);
-    if (check.kind === "replay") return { ...check.result, changes: [] };
+    if (check.kind === "replay") {
+      const { cmd, ...stored } = check.result;
+      // A sequence number names one request: another request under it would get an answer of the
+      // wrong kind (the API could not even encode it), so it is refused, touching nothing.
+      if (cmd !== undefined && cmd !== command.type) {
+        return failure(
+          new DfsError(
+            "BAD_REQUEST",
+            `sequence ${ref.seq} was used by a ${cmd} request: a retry repeats the same request`,
+            { seq: ref.seq },
+          ),
+        );
+      }
+      return { ...stored, changes: [] };
+    }
     if (check.kind === "acked") {
       return failure(
         new DfsError("BAD_REQUEST", `sequence ${ref.seq} already acknowledged`, { seq: ref.seq }),
@@ -260,7 +263,9 @@ export class FsState {
     this.sessions.store(
       session,
       ref.seq,
-      result.ok ? { ok: true, value: result.value } : { ok: false, error: result.error },
+      result.ok
+        ? { ok: true, value: result.value, cmd: command.type }
+        : { ok: false, error: result.error, cmd: command.type },
     );
     return result;
   }
@@ -458,25 +463,17 @@ export class FsState {
     return this.retirements.list();
   }
 
-  private mirror(): { refs: Map<string, number>; tombstones: Map<string, number> } {
-    if (this.chunkMirror === null) {
-      const store = this.syncStore();
-      this.chunkMirror = { refs: referenced(store), tombstones: new Map(tombstoneEntries(store)) };
-    }
-    return this.chunkMirror;
+  /**
+   * Builds the chunk tables by an asynchronous scan: a store that cannot scan synchronously (LevelDB)
+   * must have them before the first entry is applied after opening.
+   */
+  async loadChunkTables(): Promise<void> {
+    this.chunkMirror = await ChunkMirror.fromScan(this.store);
   }
 
-  private updateMirror(m: { refs: Map<string, number>; tombstones: Map<string, number> }, writes: WriteSet) {
-    for (const [k, v] of writes) {
-      if (k.startsWith("c")) {
-        const r = v === null ? 0 : decode<{ r: number }>(v).r;
-        if (r > 0) m.refs.set(k.slice(1), r);
-        else m.refs.delete(k.slice(1));
-      } else if (k.startsWith("t")) {
-        if (v === null) m.tombstones.delete(k.slice(1));
-        else m.tombstones.set(k.slice(1), decode<{ s: number }>(v).s);
-      }
-    }
+  private mirror(): ChunkMirror {
+    this.chunkMirror ??= ChunkMirror.fromSync(this.syncStore());
+    return this.chunkMirror;
   }
 
   /** Chunk → reference count, for every referenced chunk: live and read-only (kept current per entry). */
@@ -490,12 +487,12 @@ export class FsState {
   }
 
   garbageChunks(): GarbageChunk[] {
-    return byTime(garbageEntries(this.syncStore()));
+    return byTime(this.mirror().garbage);
   }
 
   /** Collected chunks (see ChunkRefs.condemn): the leader deletes them, and revives re-stored ones. */
   tombstones(): GarbageChunk[] {
-    return byTime(tombstoneEntries(this.syncStore()));
+    return byTime(this.mirror().tombstones);
   }
 
   /** The same as a map, live and read-only (the leader's duties read it every round). */
@@ -568,7 +565,18 @@ export class FsState {
 
   /** For tests and debugging: checks every derived record against a recount. O(state). */
   checkInvariants(): void {
-    checkStore(this.syncStore());
+    const store = this.syncStore();
+    checkStore(store);
+    if (this.chunkMirror !== null) {
+      const recount = ChunkMirror.fromSync(store);
+      for (const table of ["refs", "tombstones", "garbage"] as const) {
+        const live = [...this.chunkMirror[table]].sort();
+        assert(
+          hashValue(live) === hashValue([...recount[table]].sort()),
+          `the chunk mirror's ${table} match a recount`,
+        );
+      }
+    }
     assert(this.reader().get(ROOT_PATH)?.rec.t === "d", "the root is a directory");
     this.lockTable.checkInvariants(this.timestampMs);
   }

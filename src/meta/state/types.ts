@@ -111,7 +111,13 @@ export type NodeSnapshot =
 export type LockHoldingSnapshot = LockHolder & { token: number; secretHash?: string };
 
 /** A remembered result; `changes` are not kept, a replay changes nothing. */
-export type StoredResult = { ok: true; value: unknown } | { ok: false; error: ErrorBody };
+/**
+ * A session's remembered answer, with the type of the command that produced it (absent in results
+ * stored before it was kept): a retry must repeat the same request.
+ */
+export type StoredResult = ({ ok: true; value: unknown } | { ok: false; error: ErrorBody }) & {
+  cmd?: string;
+};
 
 export interface SessionSnapshot {
   id: number;

@@ -19,6 +19,7 @@ import { ClassicLevel } from "classic-level";
 import { LRUCache } from "lru-cache";
 import { assert } from "../../common/assert.js";
 import { syncDir } from "../../common/durable-files.js";
+import { DfsError } from "../../common/errors.js";
 import { decode, META_KEY, type MetaRec } from "../state/records.js";
 import type { KeyRange, StateStore, WriteSet } from "../state/store.js";
 
@@ -57,6 +58,28 @@ function openDb(dir: string): Db {
   return new ClassicLevel<Buffer, Uint8Array>(dir, { keyEncoding: "buffer", valueEncoding: "view" });
 }
 
+/**
+ * The bytes in a buffer of their own. Records are encoded into views of msgpackr's shared output buffer
+ * (hundreds of KiB); a cached view would keep the whole buffer alive, so the cache's byte bound would
+ * not bound memory (a leader's heap held 195 MB of such buffers behind a 64 MiB cache).
+ */
+function ownBytes(v: Uint8Array): Uint8Array {
+  return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : new Uint8Array(v);
+}
+
+/**
+ * LevelDB 1.20 (classic-level 3) creates a database without fsyncing its first MANIFEST, so a power cut
+ * soon after leaves CURRENT naming an empty one ("no meta-nextfile entry": the store cannot open). An
+ * open of an existing database writes a new MANIFEST and fsyncs it and the folder: one open and close
+ * right after creating a database makes it durable.
+ */
+async function settleManifest(dir: string): Promise<void> {
+  const db = openDb(dir);
+  await db.open();
+  await db.close();
+  await syncDir(dir);
+}
+
 export class LevelStore implements StateStore {
   private staged: WriteSet = new Map();
   private inflight: WriteSet | null = null;
@@ -64,6 +87,13 @@ export class LevelStore implements StateStore {
   private stagedIndex = 0;
   private durable = 0;
   private failed: unknown = null;
+  /** True while an installed snapshot replaces the database (see `install`). */
+  private switching = false;
+  /** Batches handed to LevelDB, and of those the ones on disk. */
+  private batchesCut = 0;
+  private batchesLanded = 0;
+  /** Scans waiting for a batch to be on disk (see `durableAt`). */
+  private waiters: { batch: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private readonly cache: LRUCache<string, Uint8Array>;
   private readonly maxBatchKeys: number;
   /** Called before each batch is cut: extra writes that belong with it (the bounded in-memory tables). */
@@ -97,8 +127,14 @@ export class LevelStore implements StateStore {
     await rm(next, { recursive: true, force: true });
     await rm(old, { recursive: true, force: true });
     await syncDir(dirname(dir));
+    const created = !(await exists(dir));
     const db = openDb(dir);
     await db.open();
+    if (created) {
+      await db.close();
+      await settleManifest(dir);
+      await db.open();
+    }
     return new LevelStore(dir, db, opts);
   }
 
@@ -114,6 +150,10 @@ export class LevelStore implements StateStore {
     if (f !== undefined) return f ?? undefined;
     const c = this.cache.get(key);
     if (c !== undefined) return c === MISS ? undefined : c;
+    if (this.switching) {
+      // Between closing the old database and opening the installed one: a read waits for no one.
+      throw new DfsError("UNAVAILABLE", "the replica is installing a snapshot; retry");
+    }
     const v = this.db.getSync(encodeKey(key));
     this.cache.set(key, v ?? MISS);
     return v;
@@ -125,7 +165,7 @@ export class LevelStore implements StateStore {
     for (const [k, v] of writes) {
       this.staged.set(k, v);
       // The cache holds what the disk will hold once the batch lands; reads see staged first meanwhile.
-      this.cache.set(k, v ?? MISS);
+      this.cache.set(k, v === null ? MISS : ownBytes(v));
     }
     this.stagedIndex = appliedIndex;
     if (this.flushing === null) this.flushing = this.flushLoop();
@@ -155,6 +195,7 @@ export class LevelStore implements StateStore {
         const index = this.stagedIndex;
         this.staged = new Map();
         this.inflight = batch;
+        this.batchesCut++;
         const ops = [...batch].map(([k, v]) =>
           v === null
             ? { type: "del" as const, key: encodeKey(k) }
@@ -163,17 +204,46 @@ export class LevelStore implements StateStore {
         await this.db.batch(ops, { sync: true });
         this.inflight = null;
         this.durable = index;
+        this.batchesLanded++;
+        this.wakeWaiters();
       }
     } catch (err) {
       // LevelDB refuses every write after a failed one: nothing after this may be acknowledged.
       this.failed = err;
+      this.wakeWaiters();
     } finally {
       this.flushing = null;
     }
   }
 
+  /**
+   * Resolves once every entry staged before the call is on disk. Unlike `flushed()`, it does not wait
+   * for entries staged later, so a scan is not starved by a steady stream of writes.
+   */
+  durableAt(): Promise<void> {
+    if (this.failed !== null) return Promise.reject(this.failed);
+    // Staged writes go in the next batch cut; otherwise the one in flight (if any) holds the latest.
+    const batch = this.staged.size > 0 ? this.batchesCut + 1 : this.batchesCut;
+    if (this.batchesLanded >= batch) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ batch, resolve, reject }));
+  }
+
+  private wakeWaiters(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.failed !== null) w.reject(this.failed);
+      else if (w.batch <= this.batchesLanded) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /**
+   * An ordered scan of what is on disk once everything applied before the call is (LevelDB's iterator is
+   * a point-in-time view, possibly of later entries too: never of an older state than the call's).
+   */
   async *scan(range: KeyRange): AsyncGenerator<[string, Uint8Array]> {
-    await this.flushed();
+    await this.durableAt();
     for await (const [k, v] of this.db.iterator({ gte: encodeKey(range.gte), lt: encodeKey(range.lt) })) {
       yield [decodeKey(k), v];
     }
@@ -192,21 +262,33 @@ export class LevelStore implements StateStore {
     return {
       index: decode<MetaRec>(meta).a,
       async *chunks() {
-        let parts: Buffer[] = [];
-        let size = 0;
-        for await (const [k, v] of db.iterator({ snapshot: snap })) {
-          const head = Buffer.allocUnsafe(8);
-          head.writeUInt32BE(k.length, 0);
-          head.writeUInt32BE(v.length, 4);
-          parts.push(head, k, Buffer.from(v.buffer, v.byteOffset, v.length));
-          size += 8 + k.length + v.length;
-          if (size >= chunkBytes) {
-            yield Buffer.concat(parts, size);
-            parts = [];
-            size = 0;
+        // Records packed straight into chunk-sized buffers, read from LevelDB a thousand at a time.
+        const it = db.iterator({ snapshot: snap });
+        try {
+          let out = Buffer.allocUnsafe(chunkBytes);
+          let size = 0;
+          for (;;) {
+            const rows = await it.nextv(1000);
+            if (rows.length === 0) break;
+            for (const [k, v] of rows) {
+              const need = 8 + k.length + v.length;
+              if (size > 0 && size + need > out.length) {
+                yield out.subarray(0, size);
+                out = Buffer.allocUnsafe(Math.max(chunkBytes, need));
+                size = 0;
+              }
+              if (need > out.length) out = Buffer.allocUnsafe(need);
+              out.writeUInt32BE(k.length, size);
+              out.writeUInt32BE(v.length, size + 4);
+              out.set(k, size + 8);
+              out.set(v, size + 8 + k.length);
+              size += need;
+            }
           }
+          if (size > 0) yield out.subarray(0, size);
+        } finally {
+          await it.close();
         }
-        if (size > 0) yield Buffer.concat(parts, size);
       },
       close() {
         if (closed) return;
@@ -227,34 +309,43 @@ export class LevelStore implements StateStore {
     const fresh = openDb(next);
     await fresh.open();
     let pending = Buffer.alloc(0);
-    let ops: { type: "put"; key: Buffer; value: Uint8Array }[] = [];
-    const write = async (sync: boolean) => {
-      await fresh.batch(ops, { sync });
-      ops = [];
+    let batch = fresh.batch();
+    // One batch writes while the next is parsed: parsing and LevelDB's writing overlap.
+    let writing: Promise<void> = Promise.resolve();
+    const cut = async (sync: boolean) => {
+      const full = batch;
+      batch = fresh.batch();
+      await writing;
+      writing = full.write({ sync });
+      if (sync) await writing;
     };
     try {
       for await (const chunk of chunks) {
+        // Keys and values are views into `pending`: a new buffer for every chunk, never overwritten,
+        // and the batch copies them into LevelDB's own.
         pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
         let at = 0;
         while (pending.length - at >= 8) {
           const kl = pending.readUInt32BE(at);
           const vl = pending.readUInt32BE(at + 4);
           if (pending.length - at < 8 + kl + vl) break;
-          const key = Buffer.from(pending.subarray(at + 8, at + 8 + kl));
-          const value = new Uint8Array(pending.subarray(at + 8 + kl, at + 8 + kl + vl));
-          ops.push({ type: "put", key, value });
+          batch.put(pending.subarray(at + 8, at + 8 + kl), pending.subarray(at + 8 + kl, at + 8 + kl + vl));
           at += 8 + kl + vl;
-          if (ops.length >= 1000) await write(false);
+          if (batch.length >= 4000) await cut(false);
         }
         pending = pending.subarray(at);
       }
       assert(pending.length === 0, "snapshot stream: no partial record at the end");
-      await write(true);
+      await cut(true);
       const meta = fresh.getSync(encodeKey(META_KEY));
       assert(meta !== undefined && decode<MetaRec>(meta).a === index, "snapshot stream: holds its index");
     } finally {
+      // A failed stream: the batch in flight settles (its error is the stream's, thrown above) first.
+      await writing.catch(() => undefined);
       await fresh.close();
     }
+    await settleManifest(next);
+    this.switching = true;
     await this.db.close();
     const old = `${this.dir}.old`;
     await rename(this.dir, old);
@@ -263,6 +354,7 @@ export class LevelStore implements StateStore {
     await rm(old, { recursive: true, force: true });
     this.db = openDb(this.dir);
     await this.db.open();
+    this.switching = false;
     this.cache.clear();
     this.durable = index;
     this.stagedIndex = index;

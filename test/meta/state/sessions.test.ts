@@ -173,6 +173,24 @@ describe("session secrets", () => {
     expect(h.ok({ type: "commit", path: "/f", content: inline("mine 2") }, victim)).toEqual({ version: 2 });
   });
 
+  it("a sequence number reused for another kind of request is refused; the same request is replayed", () => {
+    const h = new Harness();
+    const s = h.openSession();
+    expect(h.ok({ type: "mkdir", path: "/d" }, s)).toEqual({ created: ["/d"] });
+    const removed = h.send({ type: "delete", path: "/d" }, s);
+    expect(removed.ok).toBe(true);
+    const before = h.fs.partHashes();
+    // The edge fuzz found this: a mkdir under the delete's seq got the delete's answer, which the
+    // API's mkdir schema could not encode (500).
+    const reused = h.apply({ type: "mkdir", path: "/d", session: h.ref(s, 2, 1) });
+    expect(reused).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", seq: 2 }, changes: [] });
+    expect(h.fs.partHashes()).toEqual({ ...before, meta: h.fs.partHashes().meta });
+    expect(h.apply({ type: "delete", path: "/d", session: h.ref(s, 2, 1) })).toEqual({
+      ...removed,
+      changes: [],
+    });
+  });
+
   it("keepAlive and closeSession need the session's secret", () => {
     const h = new Harness();
     const s = h.openSession();

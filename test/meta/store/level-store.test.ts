@@ -139,6 +139,33 @@ describe("the durable state machine", () => {
     await d.m.close();
   });
 
+  it("a stream that breaks off mid-record is refused and leaves the store as it was", async () => {
+    const base = await tempDir();
+    const { d } = await populated(join(base, "a"));
+    await d.m.flushed();
+    const target = await FsMachine.openDurable(OPTS, feed(), join(base, "b"));
+    const t = new Driver(target);
+    t.apply({ type: "openSession", secretHash: hashOf(1) });
+    expect(t.send(1, { type: "commit", path: "/before", content: inline("kept") }).ok).toBe(true);
+    const src = d.m.openSnapshot();
+    const chunks: Uint8Array[] = [];
+    for await (const c of src.chunks()) chunks.push(c);
+    src.close();
+    const whole = Buffer.concat(chunks);
+    async function* cut() {
+      yield whole.subarray(0, whole.length - 3);
+    }
+    await expect(target.installSnapshot(src.index, cut())).rejects.toThrow(/partial record/);
+    expect(text(target.fs.readVersion("/before").content)).toBe("kept");
+    expect(target.appliedIndex).toBe(t.index);
+    await target.close();
+    const reopened = await FsMachine.openDurable(OPTS, feed(), join(base, "b"));
+    expect(text(reopened.fs.readVersion("/before").content)).toBe("kept");
+    expect((await readdir(base)).sort()).toEqual(["a", "b"]);
+    await reopened.close();
+    await d.m.close();
+  });
+
   it("a state.new left by a crash before the switch is discarded on open", async () => {
     const base = await tempDir();
     const { d } = await populated(join(base, "state"));

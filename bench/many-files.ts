@@ -1,0 +1,171 @@
+/**
+ * Many small files through the library on 3 replicas (issue 15): each replica's RSS as the namespace
+ * grows, the write rate per window (the last window beside the first), a follower's restart until it
+ * has caught up, and a wiped follower catching up by snapshot (MB/s of its state folder).
+ *
+ *   npm run build && npx tsx bench/many-files.ts [--files 1000000] [--size 1024] [--concurrency 64]
+ *     [--windows 10] [--max-seconds 5400] [--cache-mib 64]
+ *
+ * Files go 1,000 per directory (`/m/d<k>/f<i>`), written with `createParents`. RSS is read from
+ * /proc/<pid>/status of each replica process at the end of each window. Any write error fails the run.
+ */
+import { readFileSync } from "node:fs";
+import { readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_RAFT_SETTINGS } from "../src/common/raft-settings.js";
+import { connect } from "../src/index.js";
+import { FsMachine } from "../src/meta/fs-machine.js";
+import { WatchFeed } from "../src/meta/watch-feed.js";
+import { TestCluster } from "../test/support/cluster-harness.js";
+import { load, waitFor } from "./support/procs.js";
+
+const { values } = parseArgs({
+  options: {
+    files: { type: "string", default: "1000000" },
+    size: { type: "string", default: "1024" },
+    concurrency: { type: "string", default: "64" },
+    windows: { type: "string", default: "10" },
+    "max-seconds": { type: "string", default: "5400" },
+    /** The replicas' metaStateCacheBytes, in MiB (default: the config's default). */
+    "cache-mib": { type: "string" },
+  },
+});
+const FILES = Number(values.files);
+const SIZE = Number(values.size);
+const CONCURRENCY = Number(values.concurrency);
+const WINDOWS = Number(values.windows);
+const MAX_SECONDS = Number(values["max-seconds"]);
+
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? await folderBytes(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+/** Bytes of a snapshot stream of the state store in `dir` (its records, as a leader sends them). */
+async function streamBytes(dir: string): Promise<number> {
+  const feed = new WatchFeed({ maxChanges: 10, maxWaiters: 1, maxWaitersPerClient: 1, afterSlackEntries: 1 });
+  const m = await FsMachine.openDurable({ versionsRetained: 10, sessionTimeoutMs: 600_000 }, feed, dir);
+  const view = m.openSnapshot();
+  let bytes = 0;
+  try {
+    for await (const c of view.chunks()) bytes += c.byteLength;
+  } finally {
+    view.close();
+    await m.close();
+  }
+  return bytes;
+}
+
+async function main(): Promise<void> {
+  const cluster = await TestCluster.start({
+    metaCount: 3,
+    dataCount: 0,
+    env: { RAFTFS_LOG_LEVEL: process.env.MANY_FILES_LOG_LEVEL ?? "warn" },
+    overrides: {
+      inlineThresholdBytes: Math.max(SIZE, 4096),
+      ...(values["cache-mib"] ? { metaStateCacheBytes: Number(values["cache-mib"]) * 2 ** 20 } : {}),
+      raft: { tickIntervalMs: DEFAULT_RAFT_SETTINGS.tickIntervalMs },
+    },
+  });
+  const client = await connect({ config: cluster.configPath });
+  const body = Buffer.alloc(SIZE, 120);
+  const started = performance.now();
+  const perWindow = Math.ceil(FILES / WINDOWS);
+  let written = 0;
+  try {
+    console.log(`\n${FILES} files of ${SIZE} B, ${CONCURRENCY} in flight, 3 replicas\n`);
+    console.log("| files | window files/s | RSS MiB replica 1 | 2 | 3 | errors |");
+    console.log("|---:|---:|---:|---:|---:|---:|");
+    const rates: number[] = [];
+    for (let w = 0; w < WINDOWS && written < FILES; w++) {
+      const base = written;
+      const count = Math.min(perWindow, FILES - base);
+      const left = MAX_SECONDS - (performance.now() - started) / 1000;
+      if (left <= 0) break;
+      const r = await load(CONCURRENCY, count, left, async (i) => {
+        const n = base + i;
+        await client.writeFile(`/m/d${Math.floor(n / 1000)}/f${n}`, body, { createParents: true });
+      });
+      written += r.ops;
+      rates.push(r.opsPerSecond);
+      const rss = cluster.metaIds.map((id) => rssMiB(cluster.pid("meta", id)).toFixed(0));
+      console.log(`| ${written} | ${r.opsPerSecond.toFixed(0)} | ${rss.join(" | ")} | ${r.errors} |`);
+      if (r.errors > 0) throw new Error(`window ${w}: ${r.errors} write errors`);
+    }
+    const first = rates[0] ?? Number.NaN;
+    const last = rates.at(-1) ?? Number.NaN;
+    console.log(`\nlast window ÷ first window: ${(last / first).toFixed(2)}`);
+
+    // A follower restart: kill -9, 2,000 more writes while it is down, start, time until it applied
+    // everything the leader had committed when it came back.
+    const leader = await cluster.leaderId();
+    const follower = cluster.metaIds.find((id) => id !== leader)!;
+    await cluster.kill("meta", follower);
+    await load(CONCURRENCY, 2000, 300, async (i) => {
+      await client.writeFile(`/m/after/f${i}`, body, { createParents: true });
+    });
+    const target = (await cluster.status()).meta.find((m) => m.id === leader)?.commitIndex ?? 0;
+    let t0 = performance.now();
+    await cluster.restart("meta", follower);
+    await waitFor(
+      "the restarted follower to catch up",
+      async () => {
+        const row = (await cluster.status()).meta.find((m) => m.id === follower);
+        return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
+      },
+      600_000,
+    );
+    const restartS = (performance.now() - t0) / 1000;
+    console.log(`follower restart → caught up (applied ≥ ${target}): ${restartS.toFixed(2)} s`);
+
+    // A wiped follower: its folder removed, it starts empty and the leader sends a snapshot.
+    await cluster.kill("meta", follower);
+    const folder = join(cluster.dir, "data", `meta-${follower}`);
+    await rm(folder, { recursive: true, force: true });
+    const target2 = (await cluster.status()).meta.find((m) => m.id === leader)?.commitIndex ?? 0;
+    t0 = performance.now();
+    await cluster.restart("meta", follower);
+    await waitFor(
+      "the wiped follower to catch up",
+      async () => {
+        const row = (await cluster.status()).meta.find((m) => m.id === follower);
+        return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target2 ? true : null;
+      },
+      1_800_000,
+    );
+    const snapS = (performance.now() - t0) / 1000;
+    const rss = cluster.metaIds.map((id) => rssMiB(cluster.pid("meta", id)).toFixed(0));
+    console.log(`RSS at the end (MiB): ${rss.join(", ")}`);
+    // The stream's size: the installed store read back as the leader streams it (after the process).
+    const folderMiB = (await folderBytes(join(folder, "state"))) / 2 ** 20;
+    await cluster.kill("meta", follower);
+    const streamMiB = (await streamBytes(join(folder, "state"))) / 2 ** 20;
+    console.log(
+      `wiped follower → caught up by snapshot: ${snapS.toFixed(2)} s from its start, stream ${streamMiB.toFixed(0)} MiB (state folder ${folderMiB.toFixed(0)} MiB compressed): ${(streamMiB / snapS).toFixed(1)} MiB/s`,
+    );
+    if (process.env.MANY_FILES_LOGS) {
+      for (const id of [follower, leader]) console.error(`--- meta ${id}\n${cluster.logs("meta", id)}`);
+    }
+  } finally {
+    await client.close();
+    await cluster.stop();
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+}
