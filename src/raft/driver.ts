@@ -14,10 +14,7 @@ import { assert } from "../common/assert.js";
 import { DfsError } from "../common/errors.js";
 import { type Logger, SILENT_LOGGER } from "../common/log.js";
 import {
-  applyConfChange,
   type ConfChange,
-  type ConfState,
-  cloneConf,
   DEFAULT_RAFT_SETTINGS,
   type Entry,
   type Message,
@@ -33,38 +30,11 @@ import {
   seededRandom,
 } from "./core/index.js";
 import type { PersistentStorage } from "./level-storage.js";
+import { MachineRunner, type StateMachine } from "./machine-runner.js";
 import { ReadBatcher } from "./read-batcher.js";
-import { SnapshotShell, type SnapshotSource } from "./snapshot-shell.js";
+import { SnapshotShell } from "./snapshot-shell.js";
 import { DEFAULT_STREAM_LIMITS, type IncomingStream } from "./snapshot-stream.js";
 import type { Transport } from "./transport.js";
-
-/**
- * The application replicated by Raft. `apply` must be deterministic and must not throw.
- *
- * A machine that keeps nothing itself (`durableIndex()` always 0) has its snapshots' bytes kept in the
- * Raft store and is rebuilt from them on start. A durable machine keeps its own state (each applied
- * batch written atomically with its applied index): the driver then records only snapshot metadata,
- * compacts the log never past `durableIndex()`, and on start applies only the entries after it.
- */
-export interface StateMachine {
-  /**
-   * Called in log order for entries carrying data and, when `durable`, for every committed entry (so
-   * that its applied index can follow no-ops and configuration entries); the result goes to the proposer.
-   */
-  apply(entry: Entry): unknown;
-  /** Set by a machine that keeps its state in its own store (refinement of the lead's interface). */
-  readonly durable?: boolean;
-  /**
-   * The index up to which the machine's state is already durable in its own store (0 for a machine that
-   * keeps nothing). On start the driver applies only entries after it; snapshots taken by the driver
-   * never need the machine's bytes when this equals the applied index.
-   */
-  durableIndex(): number;
-  /** A consistent point-in-time view of the state as of the last applied entry, read as a stream. */
-  openSnapshot(): SnapshotSource;
-  /** Replaces the whole state with a streamed snapshot; written aside and switched atomically. */
-  installSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void>;
-}
 
 /** The driver's settings are the cluster's Raft settings (RAFT_SETTINGS: names, defaults, units). */
 export type RaftTuning = RaftSettings;
@@ -125,7 +95,6 @@ export class RaftDriver {
   private readonly tuning: RaftTuning;
   private readonly storage: PersistentStorage;
   private readonly transport: Transport;
-  private readonly sm: StateMachine;
   private readonly log: Logger;
   private readonly onFatal: (err: unknown) => void;
   private readonly random: Random;
@@ -136,28 +105,8 @@ export class RaftDriver {
   /** The store was empty (or its recovery unfinished) at start, and no persist has ended the recovery yet. */
   private recovering = false;
 
-  /**
-   * Two applied indexes, because the machine may run ahead of the log or behind it. `raftApplied`: the
-   * last entry the core handed over (configuration and snapshot bookkeeping follow it). `machineIndex`:
-   * the state the machine holds. Ahead after a restart (a durable machine) or an installed snapshot
-   * the core did not need; behind while an install runs (entries wait in the log, applied after it).
-   */
-  private raftApplied = 0;
-  private machineIndex = 0;
-  /** The configuration as of `confIndex`, and the index of the last configuration entry in it. */
-  private appliedConf: ConfState = { voters: [], learners: [], joining: [] };
-  private confIndex = 0;
-  private lastConfEntry = 0;
-  /** Bytes of entries applied since the last snapshot, and that snapshot's size: see snapshotLogBytesRatio. */
-  private appliedBytesSinceSnapshot = 0;
-  private lastSnapshotBytes = 0;
   private readonly snapshots: SnapshotShell;
-  /** Installed snapshots' views for the persist that adopts them (a machine that keeps nothing). */
-  private readonly installedSources = new Map<number, SnapshotSource>();
-  /** The machine is being rebuilt from the stored snapshot (a machine that keeps nothing, on start). */
-  private restoringFromStore = false;
-  /** Settles when that rebuild has ended (the store must stay open until then). */
-  private restoreDone: Promise<void> = Promise.resolve();
+  private readonly machine: MachineRunner;
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads: ReadBatcher;
   private readonly leaderListeners = new Set<(change: LeaderChange) => void>();
@@ -174,7 +123,6 @@ export class RaftDriver {
     this.tuning = { ...DEFAULT_RAFT_TUNING, ...definedOnly(tuning) };
     this.storage = deps.storage;
     this.transport = deps.transport;
-    this.sm = deps.stateMachine;
     this.log = deps.log ?? SILENT_LOGGER;
     this.random = deps.random ?? seededRandom(randomInt(2 ** 31));
     this.onFatal =
@@ -200,13 +148,23 @@ export class RaftDriver {
       chunkBytes: this.tuning.snapshotChunkBytes,
       send: (msgs) => this.transport.send(msgs),
       currentTerm: () => this.node?.status().term ?? 0,
-      accepts: (meta) => !this.stopped && !this.restoringFromStore && meta.index > this.machineIndex,
-      install: (index, chunks) => this.install(index, chunks),
+      accepts: (meta) => !this.stopped && this.machine.accepts(meta.index),
+      install: (index, chunks) => this.machine.install(index, chunks),
       onInstalled: (s) => this.onInstalled(s),
       onInstallFailed: (s, err) => {
         this.log.warn({ err, index: s.meta.index, from: s.from }, "raft snapshot not installed");
         this.schedule();
       },
+    });
+    this.machine = new MachineRunner(this.tuning, {
+      storage: this.storage,
+      stateMachine: deps.stateMachine,
+      log: this.log,
+      installing: () => this.snapshots.installing,
+      applied: (e, result) => this.settle(e, result),
+      skipped: (index) => this.unknownOutcome(index),
+      restored: () => this.schedule(),
+      failed: (err) => this.fail(err),
     });
   }
 
@@ -225,28 +183,7 @@ export class RaftDriver {
   start(): void {
     assert(this.node === null && !this.stopped, "start() once");
     const t = this.tuning;
-    const snap = this.storage.snapshot();
-    this.raftApplied = snap.meta.index;
-    this.confIndex = snap.meta.index;
-    this.appliedConf = cloneConf(snap.meta.conf);
-    this.machineIndex = this.sm.durableIndex();
-    if (this.machineIndex < snap.meta.index) {
-      assert(
-        this.storage.snapshotHasData(),
-        `state machine at ${this.machineIndex} is behind the raft snapshot ${snap.meta.index}, which carries no data`,
-      );
-      this.restoringFromStore = true;
-      this.restoreDone = this.sm.installSnapshot(snap.meta.index, this.storage.snapshotChunks()).then(
-        () => {
-          this.restoringFromStore = false;
-          this.machineIndex = Math.max(this.machineIndex, snap.meta.index);
-          this.schedule();
-        },
-        (err) => {
-          if (!this.stopped) this.fail(err);
-        },
-      );
-    }
+    this.machine.start();
     this.node = new RaftNode(
       raftOptionsFrom(t, {
         id: this.id,
@@ -272,7 +209,7 @@ export class RaftDriver {
     this.stopping ??= (async () => {
       this.halt(new DfsError("UNAVAILABLE", "raft node is stopping"));
       await this.loop;
-      await this.restoreDone;
+      await this.machine.restoreDone;
       await this.transport.close();
       await this.storage.close();
     })();
@@ -282,8 +219,7 @@ export class RaftDriver {
   private halt(reason: DfsError): void {
     this.stopped = true;
     this.snapshots.stop();
-    for (const s of this.installedSources.values()) s.close();
-    this.installedSources.clear();
+    this.machine.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     for (const p of this.proposals.values()) p.reject(reason);
@@ -415,7 +351,7 @@ export class RaftDriver {
       return {
         ...base,
         commitIndex: hardState.commit,
-        appliedIndex: Math.max(this.raftApplied, this.machineIndex),
+        appliedIndex: this.machine.appliedIndex,
         lastLogIndex,
         snapshotIndex,
         peers: [],
@@ -436,7 +372,7 @@ export class RaftDriver {
       term: r.term,
       leaderId: r.leaderId === NONE ? null : r.leaderId,
       commitIndex: r.commitIndex,
-      appliedIndex: Math.max(this.raftApplied, this.machineIndex),
+      appliedIndex: this.machine.appliedIndex,
       lastLogIndex: r.lastIndex,
       snapshotIndex,
       peers: peers.sort((a, b) => a.id - b.id),
@@ -445,7 +381,7 @@ export class RaftDriver {
   }
 
   private membership(): { voters: NodeId[]; learners: NodeId[] } {
-    const c = this.appliedConf;
+    const c = this.machine.conf;
     return { voters: [...c.voters].sort((a, b) => a - b), learners: [...c.learners].sort((a, b) => a - b) };
   }
 
@@ -471,13 +407,10 @@ export class RaftDriver {
       while (!this.stopped) {
         const node = this.node!;
         // Entries that waited in the log while an install ran reach the machine first.
-        if (!this.machineBusy() && this.machineIndex < this.raftApplied) {
-          this.catchUpMachine(this.raftApplied);
-          this.reads.applied(this.machineIndex);
-        }
+        if (this.machine.catchUpIfBehind()) this.reads.applied(this.machine.machineApplied);
         // A due snapshot goes first: were it taken only when no Ready waits, a steady stream of
         // proposals would starve it and the log would grow without bound.
-        if (this.snapshotDue()) await this.takeSnapshot();
+        if (this.machine.snapshotDue(this.snapshotWaiters.length > 0)) await this.takeSnapshot();
         else if (node.hasReady()) await this.cycle(node, node.ready());
         else return;
         // Let timers and sockets run between cycles: a busy loop must not starve the ticks.
@@ -493,18 +426,14 @@ export class RaftDriver {
     this.transport.send(this.shellMessages(node, rd.earlyMessages));
     // Committed entries are durable on a quorum already: they may be applied (and answered) while this
     // node's own write is still in flight.
-    if (rd.snapshot) this.adoptSnapshot(rd.snapshot.meta);
-    for (const e of rd.committedEntries) this.handOver(e);
+    if (rd.snapshot) this.machine.adoptSnapshot(rd.snapshot.meta);
+    for (const e of rd.committedEntries) this.machine.handOver(e);
     for (const rs of rd.readStates) this.reads.confirmed(rs.readCtx, rs.index);
-    let source: SnapshotSource | undefined;
-    if (rd.snapshot && !this.sm.durable) {
-      source = this.installedSources.get(rd.snapshot.meta.index);
-      assert(source !== undefined, `adopting snapshot ${rd.snapshot.meta.index} that was never installed`);
-    }
+    const snapshotData = rd.snapshot ? this.machine.adoptedBytes(rd.snapshot.meta.index) : null;
     try {
-      await this.storage.persist({ ...rd, snapshotData: source ? source.chunks() : null });
+      await this.storage.persist({ ...rd, snapshotData });
     } finally {
-      if (rd.snapshot) this.closeInstalledSources(rd.snapshot.meta.index);
+      if (rd.snapshot) this.machine.closeInstalledSources(rd.snapshot.meta.index);
     }
     // Stopped while writing: like a crash right after the fsync; nothing more leaves this node.
     if (this.stopped) return;
@@ -514,16 +443,8 @@ export class RaftDriver {
     }
     this.transport.send(this.shellMessages(node, rd.messages));
     node.advance(rd);
-    this.reads.applied(this.machineIndex);
+    this.reads.applied(this.machine.machineApplied);
     this.afterStateChange(node);
-  }
-
-  private closeInstalledSources(upTo: number): void {
-    for (const [index, s] of this.installedSources) {
-      if (index > upTo) continue;
-      s.close();
-      this.installedSources.delete(index);
-    }
   }
 
   /** The core's asks for snapshots stay here (the shell streams them); the rest goes on the wire. */
@@ -535,22 +456,15 @@ export class RaftDriver {
 
   /** Streams the machine's state to `to`, unless a stream runs or the machine is not at the log's applied point. */
   private startSnapshotStream(node: RaftNode, to: NodeId): void {
-    if (this.snapshots.isSending(to) || this.snapshots.installing || this.restoringFromStore) return;
+    if (this.snapshots.isSending(to) || this.snapshots.installing) return;
     // The meta must describe the machine's state: its index, that entry's term, the configuration then.
-    if (this.machineIndex !== this.raftApplied || this.confIndex !== this.raftApplied) return;
+    const point = this.machine.streamPoint();
+    if (!point) return;
     const r = node.status();
-    const term = r.termAt(this.machineIndex);
+    const term = r.termAt(point.index);
     if (r.role !== "leader" || term === undefined) return; // asked again on the next heartbeat answer
-    const source = this.openSource(this.machineIndex);
-    const meta = { index: this.machineIndex, term, conf: cloneConf(this.appliedConf) };
-    this.snapshots.startSending(to, r.term, meta, source);
-  }
-
-  /** The machine's install of a streamed snapshot, refused if the machine moved past it meanwhile. */
-  private async install(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    if (index <= this.machineIndex)
-      throw new Error(`snapshot ${index} is not above the machine's ${this.machineIndex}`);
-    await this.sm.installSnapshot(index, chunks);
+    const source = this.machine.openSource(point.index);
+    this.snapshots.startSending(to, r.term, { index: point.index, term, conf: point.conf }, source);
   }
 
   /**
@@ -562,95 +476,28 @@ export class RaftDriver {
     const node = this.node;
     if (this.stopped || !node) return;
     const index = s.meta.index;
-    this.machineIndex = Math.max(this.machineIndex, index);
     this.log.info({ index, from: s.from }, "raft snapshot installed");
-    for (const [i, p] of this.proposals) {
-      if (i > index) continue;
-      // Jumped over by the snapshot: it may or may not have been applied; the client retries.
-      this.proposals.delete(i);
-      p.reject(new DfsError("UNAVAILABLE", `outcome of entry ${i} unknown after a snapshot; retry`));
-    }
-    // A machine that keeps nothing has its bytes written with the Ready that adopts the snapshot: the
-    // view is opened now, before any later entry reaches the machine.
-    if (!this.sm.durable) this.installedSources.set(index, this.openSource(index));
+    // Jumped over by the snapshot: they may or may not have been applied; the client retries.
+    for (const i of [...this.proposals.keys()]) if (i <= index) this.unknownOutcome(i);
+    this.machine.installed(index);
     this.guard(() => node.step({ type: "snapshot", from: s.from, to: this.id, term: s.term, meta: s.meta }));
     this.schedule();
   }
 
-  /**
-   * The machine's view as of `index`, the machine's applied point. A machine that keeps nothing never
-   * sees entries without data, so its own idea of its index may lag behind: only a durable one's is checked.
-   */
-  private openSource(index: number): SnapshotSource {
-    const source = this.sm.openSnapshot();
-    if (this.sm.durable && source.index !== index) {
-      source.close();
-      assert(false, `snapshot source at ${source.index}, machine at ${index}`);
-    }
-    return source;
-  }
-
-  /** The core adopted a snapshot (its log now starts there): configuration and applied point follow it. */
-  private adoptSnapshot(meta: { index: number; conf: ConfState }): void {
-    if (meta.index <= this.raftApplied) return;
-    this.raftApplied = meta.index;
-    if (meta.index > this.confIndex) {
-      this.confIndex = meta.index;
-      this.appliedConf = cloneConf(meta.conf);
-      this.lastConfEntry = meta.index;
-    }
-    this.appliedBytesSinceSnapshot = 0;
-  }
-
-  /** A committed entry from the core: bookkeeping now, the machine now or once it can take it. */
-  private handOver(e: Entry): void {
-    // After a restart the log may start before the stored snapshot: those entries are in it already.
-    if (e.index <= this.raftApplied) return;
-    assert(e.index === this.raftApplied + 1, `apply ${e.index} after ${this.raftApplied}: not contiguous`);
-    this.raftApplied = e.index;
-    if (e.conf && e.index > this.confIndex) {
-      this.appliedConf = applyConfChange(this.appliedConf, e.conf);
-      this.lastConfEntry = e.index;
-    }
-    this.confIndex = Math.max(this.confIndex, e.index);
-    this.appliedBytesSinceSnapshot += e.data.byteLength;
-    if (this.machineBusy()) return; // the entry waits in the log: see catchUpMachine
-    this.catchUpMachine(e.index - 1);
-    this.applyToMachine(e);
-  }
-
-  private machineBusy(): boolean {
-    return this.snapshots.installing || this.restoringFromStore;
-  }
-
-  /** Applies, from the durable log, entries the machine missed while an install ran. */
-  private catchUpMachine(upTo: number): void {
-    const last = Math.min(upTo, this.storage.lastIndex());
-    while (this.machineIndex < last && !this.machineBusy()) {
-      const from = this.machineIndex + 1;
-      assert(from >= this.storage.firstIndex(), `entry ${from} was compacted before the machine applied it`);
-      for (const e of this.storage.entries(from, last + 1, 4 * 1024 * 1024)) this.applyToMachine(e);
-    }
-  }
-
-  private applyToMachine(e: Entry): void {
+  /** The machine applied `e`: its proposer, if waiting here, gets the result. */
+  private settle(e: Entry, result: unknown): void {
     const p = this.proposals.get(e.index);
-    if (e.index <= this.machineIndex) {
-      // The machine holds it already (a snapshot installed past it): its result is not known here.
-      if (p) {
-        this.proposals.delete(e.index);
-        p.reject(new DfsError("UNAVAILABLE", `outcome of entry ${e.index} unknown after a snapshot; retry`));
-      }
-      return;
-    }
-    assert(e.index === this.machineIndex + 1, `machine applies ${e.index} after ${this.machineIndex}`);
-    let result: unknown;
-    if (this.sm.durable || (!e.conf && e.data.byteLength > 0)) result = this.sm.apply(e);
-    this.machineIndex = e.index;
     if (!p) return;
     this.proposals.delete(e.index);
     if (p.term === e.term) p.resolve(result);
     else p.reject(this.lost(e.index));
+  }
+
+  private unknownOutcome(index: number): void {
+    const p = this.proposals.get(index);
+    if (!p) return;
+    this.proposals.delete(index);
+    p.reject(new DfsError("UNAVAILABLE", `outcome of entry ${index} unknown after a snapshot; retry`));
   }
 
   /** Leader changes: notify listeners; proposals of a leader that lost its term are failed. */
@@ -677,61 +524,10 @@ export class RaftDriver {
     }
   }
 
-  private snapshotDue(): boolean {
-    const snapIndex = this.storage.snapshot().meta.index;
-    if (this.snapshotWaiters.length > 0) return true;
-    const t = this.tuning;
-    const index = this.snapshotIndexNow();
-    return (
-      index - snapIndex >= t.snapshotEveryEntries &&
-      this.appliedBytesSinceSnapshot >= t.snapshotLogBytesRatio * this.lastSnapshotBytes &&
-      index <= this.storage.lastIndex()
-    );
-  }
-
-  /**
-   * Where a snapshot may be taken now: a point whose state is durable — the machine's own store's
-   * (never past `durableIndex()`, so that the log behind it can go), or the bytes this snapshot writes
-   * for a machine that keeps nothing — and whose configuration is known (`appliedConf` holds from the
-   * last configuration entry on). 0 when none is.
-   */
-  private snapshotIndexNow(): number {
-    if (this.machineBusy() || this.confIndex !== this.raftApplied) return 0;
-    if (!this.sm.durable) return this.machineIndex === this.raftApplied ? this.raftApplied : 0;
-    const index = Math.min(this.raftApplied, this.sm.durableIndex());
-    return index >= this.lastConfEntry ? index : 0;
-  }
-
   private async takeSnapshot(): Promise<void> {
     const waiters = this.snapshotWaiters;
     this.snapshotWaiters = [];
-    const index = this.snapshotIndexNow();
-    // Only a durable index can be snapshotted; apply never runs ahead of persist, so this holds.
-    if (index > this.storage.snapshot().meta.index && index <= this.storage.lastIndex()) {
-      let bytes = 0;
-      if (this.sm.durable) {
-        // The state is on disk already: only the meta is recorded.
-        await this.storage.createSnapshot(index, this.appliedConf, null);
-      } else {
-        const source = this.openSource(index);
-        try {
-          const counted = async function* (chunks: AsyncIterable<Uint8Array>) {
-            for await (const c of chunks) {
-              bytes += c.byteLength;
-              yield c;
-            }
-          };
-          await this.storage.createSnapshot(index, this.appliedConf, counted(source.chunks()));
-        } finally {
-          source.close();
-        }
-      }
-      this.appliedBytesSinceSnapshot = 0;
-      this.lastSnapshotBytes = bytes;
-      const compactTo = index - this.tuning.snapshotKeepEntries;
-      if (compactTo > this.storage.firstIndex() - 1) await this.storage.compact(compactTo);
-      this.log.debug({ index, bytes }, "raft snapshot taken");
-    }
+    await this.machine.takeSnapshot();
     for (const w of waiters) w.resolve();
   }
 

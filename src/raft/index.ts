@@ -25,7 +25,6 @@ export {
   type RaftDriverOptions,
   type RaftStatus,
   type RaftTuning,
-  type StateMachine,
 } from "./driver.js";
 export {
   CorruptStoreError,
@@ -37,6 +36,7 @@ export {
   StorageFailedError,
   StoreIdentityError,
 } from "./level-storage.js";
+export type { StateMachine } from "./machine-runner.js";
 export { bytesSource, collectChunks, SNAPSHOT_SLICE_BYTES, type SnapshotSource } from "./snapshot-shell.js";
 export {
   HttpTransport,

@@ -47,6 +47,7 @@ export interface HttpTransportOptions {
   maxQueuedMessagesPerPeer?: number;
   /** Also bounds the bytes written to a stream and not yet taken by the kernel. */
   maxQueuedBytesPerPeer?: number;
+  /** Bounds each step of opening a stream: the TCP (and TLS) connect, then the upgrade's answer. */
   connectTimeoutMs?: number;
   /** After a failed connect or a broken stream, the next attempt waits this long. */
   reconnectDelayMs?: number;
@@ -122,6 +123,9 @@ export class HttpTransport implements Transport {
     if (old) this.disconnect(old);
     const client = new Client(url, {
       connectTimeout: this.opts.connectTimeoutMs,
+      // The upgrade's answer is bounded too (undici's default is 300 s): one stream opens per peer at
+      // a time, so an answer that never comes (a reset lost on the way) silenced the peer (issue 18).
+      headersTimeout: this.opts.connectTimeoutMs,
       ...(this.tlsCa !== undefined ? { connect: { ca: this.tlsCa } } : {}),
     });
     const peer: Peer = old ?? {

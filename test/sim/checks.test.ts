@@ -3,8 +3,9 @@
  * (SimOptions.faults), and staying quiet on the real one.
  */
 import { describe, expect, test } from "vitest";
-import { Sim, type SimFaults } from "./cluster.js";
+import { Sim } from "./cluster.js";
 import { healAndCheck } from "./run.js";
+import type { SimFaults } from "./sim-node.js";
 
 /**
  * A leader answers a put, then crashes before anyone else hears of it; the other two elect a leader

@@ -15,101 +15,21 @@ import {
   NONE,
   type NodeId,
   RaftNode,
-  type Ready,
   seededRandom,
 } from "../../src/raft/core/index.js";
-import { SnapshotReceiver, SnapshotSender } from "../../src/raft/snapshot-stream.js";
+import { SnapshotSender } from "../../src/raft/snapshot-stream.js";
 import { GhostChecker } from "./invariants.js";
 import { decodeCommand, encodeCommand, type KvHistoryOp } from "./kv.js";
-
-export interface SimOptions {
-  /** Nodes that exist (ids 1..nodeCount); the first `voterCount` form the initial configuration. */
-  nodeCount: number;
-  voterCount: number;
-  seed: number;
-  electionTimeoutTicks?: number;
-  snapshotChunkBytes?: number;
-  readOnly?: "safe" | "lease";
-  preVote?: boolean;
-  checkQuorum?: boolean;
-  maxEntriesPerAppend?: number;
-  /** Off only for benchmarks of the core itself. */
-  checkInvariants?: boolean;
-  /**
-   * Off to replay the old behaviour: a node whose disk was wiped boots as a brand-new one (term 0, no
-   * vote) instead of recovering first (src/raft/core/recovery.ts). Default on.
-   */
-  recoverLostDisks?: boolean;
-  /**
-   * Boot the initial nodes as the real replicas boot on empty stores: recovering (every voter must
-   * answer a term probe before anyone votes). Off by default so that scripted scenarios keep their
-   * exact message sequences.
-   */
-  freshStoresRecover?: boolean;
-  /** Deliberately broken servers, to show that the checks after a run can fail (never in real runs). */
-  faults?: SimFaults;
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function encodeKv(kv: Map<string, string>): Uint8Array {
-  return encoder.encode(JSON.stringify([...kv].sort()));
-}
-
-export interface SimFaults {
-  /** A server that answers a put as soon as its own log holds it, before it commits. */
-  ackOnAppend?: boolean;
-  /** A server that never answers a read. */
-  ignoreReads?: boolean;
-  /** A receiver that installs a snapshot stream without checking its order (takes every chunk it gets). */
-  unorderedSnapshotChunks?: boolean;
-}
-
-/** A put the client was told succeeded, with the log slot its server named. */
-export interface Acknowledged {
-  opId: number;
-  key: string;
-  value: string;
-  index: number;
-  term: number;
-}
-
-interface InFlight {
-  seq: number;
-  msg: Message;
-}
-
-export interface SimNode {
-  id: NodeId;
-  /** The fsynced image: survives crashes. */
-  disk: MemoryStorage;
-  /** Durable too: the mark of a recovery from a lost disk that has not finished (the driver's identity record). */
-  recovering: boolean;
-  /**
-   * Ghost only: the disk lost by the last wipe, until the recovery ends. A leader may still count an
-   * acknowledgement that disk gave (it cannot know of the loss before the term probe reaches it).
-   */
-  lostDisk: MemoryStorage | null;
-  raft: RaftNode | null;
-  /** A Ready taken but not yet persisted (a slow disk); lost on crash. */
-  outstanding: Ready | null;
-  slowDisk: boolean;
-  crashAfterPersist: boolean;
-  kv: Map<string, string>;
-  applied: number;
-  appliedConf: ConfState;
-  /** ReadIndex contexts confirmed at an index, waiting for apply. */
-  reads: { readCtx: string; index: number }[];
-  /** Durable: the state machine's bytes at the disk's snapshot index (the driver keeps them in its store). */
-  snapData: Uint8Array;
-  /** The shell's snapshot streams (lost on crash): outgoing by peer, the incoming one and its chunks. */
-  senders: Map<NodeId, { sender: SnapshotSender; chunks: Uint8Array[] }>;
-  receiver: SnapshotReceiver;
-  incoming: Uint8Array[];
-  /** An installed snapshot handed to the core, whose bytes go to disk with the Ready that adopts it. */
-  installed: Map<number, Uint8Array>;
-}
+import {
+  type Acknowledged,
+  decodeKv,
+  encodeKv,
+  type InFlight,
+  newSimNode,
+  resetVolatile,
+  type SimNode,
+  type SimOptions,
+} from "./sim-node.js";
 
 interface PendingPut {
   op: KvHistoryOp;
@@ -148,25 +68,8 @@ export class Sim {
     this.ghost = new GhostChecker(this);
     for (let id = 1; id <= opts.nodeCount; id++) {
       const disk = new MemoryStorage(this.initialConf);
-      const n: SimNode = {
-        id,
-        disk,
-        recovering: opts.freshStoresRecover === true,
-        lostDisk: null,
-        raft: null,
-        outstanding: null,
-        slowDisk: false,
-        crashAfterPersist: false,
-        kv: new Map(),
-        applied: 0,
-        appliedConf: cloneConf(this.initialConf),
-        reads: [],
-        snapData: new Uint8Array(),
-        senders: new Map(),
-        receiver: new SnapshotReceiver(id),
-        incoming: [],
-        installed: new Map(),
-      };
+      const recovering = opts.freshStoresRecover === true;
+      const n = newSimNode({ id, disk, conf: this.initialConf, recovering });
       this.nodes.set(id, n);
       this.boot(n);
     }
@@ -187,16 +90,7 @@ export class Sim {
       checkQuorum: this.opts.checkQuorum ?? true,
       recovering: n.recovering && this.opts.recoverLostDisks !== false,
     });
-    const snap = n.disk.snapshot();
-    n.kv = n.snapData.byteLength > 0 ? new Map(JSON.parse(decoder.decode(n.snapData))) : new Map();
-    n.applied = snap.meta.index;
-    n.appliedConf = cloneConf(snap.meta.conf);
-    n.reads = [];
-    n.outstanding = null;
-    n.senders = new Map();
-    n.receiver = new SnapshotReceiver(n.id);
-    n.incoming = [];
-    n.installed = new Map();
+    resetVolatile(n);
     this.ghost.onBoot(n);
   }
 
@@ -336,7 +230,7 @@ export class Sim {
     // Entries applied while the stream ran may have overtaken it: a machine never goes back.
     if (m.meta.index <= n.applied) return;
     this.ghost.onRestore(n, m.meta.index);
-    n.kv = new Map(JSON.parse(decoder.decode(data)));
+    n.kv = decodeKv(data);
     n.applied = m.meta.index;
     n.appliedConf = cloneConf(m.meta.conf);
     n.installed.set(m.meta.index, data);

@@ -4,7 +4,8 @@
  * `InvariantViolation` naming the invariant and the evidence.
  */
 import type { Entry, Message, NodeId } from "../../src/raft/core/index.js";
-import type { Sim, SimNode } from "./cluster.js";
+import type { Sim } from "./cluster.js";
+import type { SimNode } from "./sim-node.js";
 
 export class InvariantViolation extends Error {
   constructor(invariant: string, detail: string) {

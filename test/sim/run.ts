@@ -3,8 +3,9 @@
  * durability of acknowledged writes, and the linearizability of the client history.
  */
 import { checkLinearizable, kvModel } from "../support/linearizability/index.js";
-import { Sim, type SimNode, type SimOptions } from "./cluster.js";
+import { Sim } from "./cluster.js";
 import { type Action, KEYS, playAction } from "./schedule.js";
+import type { SimNode, SimOptions } from "./sim-node.js";
 
 export interface RunResult {
   sim: Sim;

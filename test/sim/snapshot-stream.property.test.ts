@@ -6,9 +6,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { Sim, type SimOptions } from "./cluster.js";
+import { Sim } from "./cluster.js";
 import { healAndCheck } from "./run.js";
 import { type Action, playAction } from "./schedule.js";
+import type { SimOptions } from "./sim-node.js";
 
 const RUNS = Number(process.env.RAFT_SIM_RUNS ?? 300);
 
