@@ -393,7 +393,9 @@ async function throughput(systems: System[]): Promise<Row[]> {
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? systems : [...systems].reverse();
       for (const sys of order) {
-        const url = leaders.get(sys)!;
+        // Asked again per run: under load a leader may change between rows, and the raw-HTTP client
+        // does not follow it (a baseline cluster's raw row once failed all 3,000 writes that way).
+        const url = sys.urls.get(await sys.leader()) ?? leaders.get(sys)!;
         const pids = sys.pids();
         const cpu0 = cpuSeconds(pids);
         const detail0 = { members: pids.map(cpuTimes), loadGenerator: process.cpuUsage() };
