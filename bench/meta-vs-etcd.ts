@@ -7,9 +7,13 @@
  *
  *   npm run build && npx tsx bench/meta-vs-etcd.ts [--ops 3000] [--seconds 10] [--failovers 5]
  *     [--sweep 1,4,16,64 --only write1,write4,write16,write64] [--json bench/results/NAME.json]
+ *     [--baseline DIR]
  *
  * `--sweep` adds 100-byte write rows at those concurrencies (throughput vs concurrency); `--json`
- * also writes the rows with their latency CDFs for `bench/plots.ts`.
+ * also writes the rows with their latency CDFs for `bench/plots.ts`. `--baseline DIR` also runs a
+ * second raftfs cluster and library from an earlier build in DIR (e.g. `git archive <commit>` there,
+ * `node_modules` linked, `npx tsc -p tsconfig.build.json`), interleaved with this build's rows, so a
+ * change is measured as a ratio within one run.
  */
 import type { ChildProcess } from "node:child_process";
 import { spawnSync } from "node:child_process";
@@ -54,6 +58,8 @@ const { values } = parseArgs({
     sweep: { type: "string", default: "" },
     /** Also write the rows (with latency CDFs) and failovers as JSON here, for bench/plots.ts. */
     json: { type: "string" },
+    /** A checkout with an earlier build (its dist/): run its cluster and library beside this build's. */
+    baseline: { type: "string" },
   },
 });
 const MAX_OPS = Number(values.ops);
@@ -105,7 +111,7 @@ interface System {
   close(): Promise<void>;
 }
 
-async function startRaftfs(): Promise<System> {
+async function startRaftfs(root = "."): Promise<System> {
   const dir = mkdtempSync(join(tmpdir(), "raftfs-bench-"));
   const ports = [await freePort(), await freePort(), await freePort()];
   const config = {
@@ -117,7 +123,7 @@ async function startRaftfs(): Promise<System> {
   };
   const configPath = join(dir, "cluster.json");
   writeFileSync(configPath, JSON.stringify(config));
-  const main = resolve("dist/src/meta/main.js");
+  const main = resolve(root, "dist/src/meta/main.js");
   const procs = new Map<number, ChildProcess>();
   const launch = (id: number) => {
     const code = `process.once("SIGTERM", () => process.exit(0)); import(${JSON.stringify(main)}).then(m => m.runMetaReplica({ configPath: ${JSON.stringify(configPath)}, id: ${id} }))`;
@@ -271,8 +277,8 @@ async function startEtcd(): Promise<System> {
  * The same raftfs cluster through the client library: the rows users get. It finds and follows the
  * leader itself, so the member URL handed to each operation is ignored.
  */
-async function raftfsLibrary(raw: System): Promise<System> {
-  const client: RaftfsClient = await connect({ endpoints: [...raw.urls.values()] });
+async function raftfsLibrary(raw: System, connectTo: typeof connect = connect): Promise<System> {
+  const client: RaftfsClient = await connectTo({ endpoints: [...raw.urls.values()] });
   const value = (i: number, bytes: number) => Buffer.alloc(bytes, i % 256);
   await client.mkdir("/lib", { recursive: true }).catch(() => undefined);
   return {
@@ -387,7 +393,9 @@ async function throughput(systems: System[]): Promise<Row[]> {
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? systems : [...systems].reverse();
       for (const sys of order) {
-        const url = leaders.get(sys)!;
+        // Asked again per run: under load a leader may change between rows, and the raw-HTTP client
+        // does not follow it (a baseline cluster's raw row once failed all 3,000 writes that way).
+        const url = sys.urls.get(await sys.leader()) ?? leaders.get(sys)!;
         const pids = sys.pids();
         const cpu0 = cpuSeconds(pids);
         const detail0 = { members: pids.map(cpuTimes), loadGenerator: process.cpuUsage() };
@@ -461,6 +469,18 @@ async function main(): Promise<void> {
     if (etcd) {
       await etcd.leader();
       systems.push(etcd, etcdGrpc(etcd));
+    }
+    if (values.baseline) {
+      const root = resolve(values.baseline);
+      const before = await startRaftfs(root);
+      before.name = "baseline raw HTTP";
+      clusters.push(before);
+      systems.push(before);
+      await before.leader();
+      const lib = (await import(resolve(root, "dist/src/index.js"))) as { connect: typeof connect };
+      const beforeLib = await raftfsLibrary(before, lib.connect);
+      beforeLib.name = "baseline library";
+      systems.push(beforeLib);
     }
     rows.push(...(await throughput(systems)));
     for (const sys of [library, raw, ...(etcd ? [etcd] : [])]) failovers.set(sys.name, await failover(sys));
@@ -543,6 +563,19 @@ async function main(): Promise<void> {
     etcdBest("linearizable stat / range", 64),
     "≥ 2",
   );
+  for (const r of rows.filter((x) => x.system === "raftfs library")) {
+    const b = rows.find(
+      (x) => x.system === "baseline library" && x.workload === r.workload && x.concurrency === r.concurrency,
+    );
+    if (!b) continue;
+    const label = `${r.workload}, ${r.concurrency} in flight`;
+    console.log(
+      `| library ÷ baseline library, ops/s, ${label} | ${fmt(r.r.opsPerSecond / b.r.opsPerSecond, 2)} | |`,
+    );
+    console.log(
+      `| library ÷ baseline library, cluster CPU/op, ${label} | ${fmt(r.cpuMsPerOp / b.cpuMsPerOp, 2)} | < 1 |`,
+    );
+  }
   const fl = failovers.get("raftfs library");
   const fe = failovers.get("etcd JSON gateway");
   if (fl && fe)

@@ -34,6 +34,15 @@ import { type CacheStats, ChunkCache } from "./chunk-cache.js";
 import { ChunkReader } from "./chunk-reader.js";
 import { ChunkWriter } from "./chunk-writer.js";
 import { slicesFor, spanOf } from "./chunking.js";
+import {
+  decodeInline,
+  fenceFields,
+  type LockFenceOptions,
+  type ReadFileOptions,
+  type ReadStreamOptions,
+  type WriteData,
+  type WriteFileOptions,
+} from "./file-options.js";
 import { createAgent, requestJson } from "./http.js";
 import {
   checkPageOptions,
@@ -52,72 +61,10 @@ import { RaftfsReadStream, RaftfsWriteStream } from "./streams.js";
 import { Upload, type WriteResult } from "./upload.js";
 import { followFeed, type WatchEvent, type WatchOptions, watchChanges } from "./watch.js";
 
-export interface WriteFileOptions {
-  /** Compare-and-set: the latest version must be this one (0: the file must not exist). */
-  expectedVersion?: number;
-  /** Fencing token of a lock covering the path (accepted from the session that acquired it)... */
-  lockToken?: number;
-  /** ...or from anyone who also presents the lock's secret (`LockHandle.secret`, RAFTFS_LOCK_SECRET). */
-  lockSecret?: string;
-  /** Create missing parent directories. */
-  createParents?: boolean;
-  /**
-   * Store the content as chunks even when it is small enough to be inline (an empty write stays
-   * inline and empty). For callers that will reference the chunks from another file (S3 parts).
-   */
-  chunked?: boolean;
-  signal?: AbortSignal;
-}
-
-/** A lock token, and the lock's secret if the writer is not the session that acquired it. */
-export interface LockFenceOptions {
-  lockToken?: number;
-  lockSecret?: string;
-}
-
-/** The request fields for `opts` (exact: no `lockToken: undefined`). */
-function fenceFields(opts: LockFenceOptions): LockFenceOptions {
-  if (opts.lockToken === undefined) return {};
-  return {
-    lockToken: opts.lockToken,
-    ...(opts.lockSecret !== undefined ? { lockSecret: opts.lockSecret } : {}),
-  };
-}
-
-export interface ReadFileOptions {
-  /** A retained older version instead of the latest. */
-  version?: number;
-}
-
-export interface ReadStreamOptions extends ReadFileOptions {
-  /** First byte (inclusive), default 0. */
-  start?: number;
-  /** Last byte (inclusive, like fs.createReadStream), default the end of the file. */
-  end?: number;
-}
-
-export type WriteData =
-  | string
-  | Uint8Array
-  | Iterable<Uint8Array | string>
-  | AsyncIterable<Uint8Array | string>;
-
 /** Just over the data nodes' downstream timeout (src/data/main.ts): see the writer below. */
 const PIPELINE_BLAME_MS = 35_000;
 /** Attempts to store one chunk: at the default 1 s backoff cap, about a minute of them. */
 const CHUNK_STORE_ATTEMPTS = 64;
-
-function decodeInline(file: ReadResponse): Buffer {
-  if (file.content.kind !== "inline") throw new DfsError("INTERNAL", "not inline content");
-  const data = Buffer.from(file.content.dataBase64, "base64");
-  if (data.byteLength !== file.sizeBytes) {
-    throw new DfsError(
-      "CORRUPT",
-      `${file.path} v${file.version}: inline content is not ${file.sizeBytes} bytes`,
-    );
-  }
-  return data;
-}
 
 export class RaftfsClient {
   private readonly closing = new AbortController();
@@ -625,6 +572,8 @@ export class RaftfsClient {
     });
   }
 }
+
+export type { LockFenceOptions, ReadFileOptions, ReadStreamOptions, WriteData, WriteFileOptions };
 
 /** Makes a client. Nothing is contacted until the first call (watch mode starts following the feed). */
 export async function connect(opts: ConnectOptions): Promise<RaftfsClient> {

@@ -59,7 +59,8 @@ export class Upload {
   private failure: { error: unknown } | null = null;
   /** Cancels the stores still running once one failed or the upload is aborted. */
   private readonly cancel = new AbortController();
-  private readonly storeSignal: AbortSignal;
+  /** The caller's signal and `cancel` together; made at the first chunk store (see storeSignal). */
+  private combinedSignal: AbortSignal | null = null;
   private readonly window: number;
   private sizeBytes = 0;
   /** The largest file a commit can list (MAX_CHUNKS_PER_FILE chunks). */
@@ -74,7 +75,18 @@ export class Upload {
     this.window = deps.chunksInFlight ?? CHUNKS_IN_FLIGHT;
     this.maxSizeBytes = MAX_CHUNKS_PER_FILE * deps.chunkSizeBytes;
     assert(Number.isSafeInteger(this.window) && this.window >= 1, "at least one chunk store in flight");
-    this.storeSignal = deps.signal ? AbortSignal.any([deps.signal, this.cancel.signal]) : this.cancel.signal;
+  }
+
+  /**
+   * What a chunk store listens to. Made on first use, not per upload: most writes are small and
+   * inline, store no chunk, and an AbortSignal.any per write (tied to the client's long-lived signal)
+   * showed in the library's 64-in-flight profile for nothing.
+   */
+  private get storeSignal(): AbortSignal {
+    this.combinedSignal ??= this.deps.signal
+      ? AbortSignal.any([this.deps.signal, this.cancel.signal])
+      : this.cancel.signal;
+    return this.combinedSignal;
   }
 
   get bytesWritten(): number {

@@ -26,8 +26,7 @@ import { randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { ClassicLevel } from "classic-level";
 import { assert } from "../common/assert.js";
-import { DfsError } from "../common/errors.js";
-import { CodecError, pack, parseConfState, parseEntry, unpack } from "./codec.js";
+import { unpack } from "./codec.js";
 import {
   type ConfState,
   cloneConf,
@@ -39,8 +38,37 @@ import {
   type SnapshotMeta,
   type Storage,
 } from "./core/index.js";
+import { load } from "./level-load.js";
+import {
+  CorruptStoreError,
+  decodeRecordBody,
+  encodeRecord,
+  entryKey,
+  HARD_STATE_KEY,
+  IDENTITY_KEY,
+  LOG_START_KEY,
+  logStartRecord,
+  type NodeIdentity,
+  parseSnapMeta,
+  SNAP_META_KEY,
+  type SnapMetaRecord,
+  StorageFailedError,
+  StoreIdentityError,
+  snapDataKey,
+  snapDataKeyIndex,
+} from "./level-records.js";
 
-assert(typeof crc32 === "function", "node:zlib crc32 is missing: raftfs needs Node.js 20.15 or later");
+export {
+  CorruptStoreError,
+  encodeRecord,
+  entryKey,
+  LEVEL_KEYS,
+  logStartRecord,
+  type NodeIdentity,
+  StorageFailedError,
+  StoreIdentityError,
+  snapDataKey,
+} from "./level-records.js";
 
 /**
  * What one persist makes durable; `canVote` (from the Ready) ends a recovery from a lost store;
@@ -73,120 +101,6 @@ export interface PersistentStorage extends Storage {
    * recovery (see core/recovery.ts): the replica must start recovering, whatever its hard state says.
    */
   readonly recovering: boolean;
-}
-
-/** The store on disk is damaged: the replica must not start (it could vote on a log it lost). */
-export class CorruptStoreError extends DfsError {
-  constructor(dir: string, problem: string) {
-    super("CORRUPT", `raft store ${dir} is damaged: ${problem}; refusing to start (rebuild this replica)`, {
-      dir,
-      problem,
-    });
-    this.name = "CorruptStoreError";
-  }
-}
-
-/** The store belongs to another cluster or replica than the configuration says: never run on it. */
-export class StoreIdentityError extends DfsError {
-  constructor(dir: string, found: NodeIdentity, expected: Pick<NodeIdentity, "clusterId" | "replicaId">) {
-    super(
-      "BAD_REQUEST",
-      `raft store ${dir} belongs to cluster ${found.clusterId} replica ${found.replicaId}, but the config says cluster ${expected.clusterId} replica ${expected.replicaId}; refusing to start (wrong --id or dataDir?)`,
-      { dir, found: { clusterId: found.clusterId, replicaId: found.replicaId }, expected },
-    );
-    this.name = "StoreIdentityError";
-  }
-}
-
-/**
- * Who this store belongs to, written atomically with the first hard state. `incarnation` is random per
- * creation: a store rebuilt from nothing never passes for the one it replaces. `recovering` marks a
- * store created empty whose replica has not yet finished the recovery of core/recovery.ts.
- */
-export interface NodeIdentity {
-  clusterId: string;
-  replicaId: number;
-  incarnation: string;
-  recovering: boolean;
-}
-
-/** A LevelDB write failed; LevelDB refuses all later writes, so the process must exit. */
-export class StorageFailedError extends DfsError {
-  constructor(dir: string, cause: unknown) {
-    super("INTERNAL", `raft store ${dir}: write failed, the process must exit`, { dir }, { cause });
-    this.name = "StorageFailedError";
-  }
-}
-
-const HARD_STATE_KEY = Uint8Array.of(0x01);
-const SNAP_META_KEY = Uint8Array.of(0x02);
-const SNAP_DATA_PREFIX = 0x03;
-const LOG_START_KEY = Uint8Array.of(0x04);
-const IDENTITY_KEY = Uint8Array.of(0x05);
-const ENTRY_PREFIX = 0x10;
-const ENTRY_KEY_BYTES = 9;
-
-/** Keys and record encoding, exported for tests that damage a store on purpose. */
-export const LEVEL_KEYS = {
-  HARD_STATE_KEY,
-  SNAP_META_KEY,
-  SNAP_DATA_KEY: snapDataKey(0),
-  LOG_START_KEY,
-  IDENTITY_KEY,
-} as const;
-
-export function snapDataKey(n: number): Uint8Array {
-  const k = new Uint8Array(5);
-  k[0] = SNAP_DATA_PREFIX;
-  new DataView(k.buffer).setUint32(1, n);
-  return k;
-}
-
-function snapDataKeyIndex(k: Uint8Array): number | undefined {
-  if (k.byteLength !== 5 || k[0] !== SNAP_DATA_PREFIX) return undefined;
-  return new DataView(k.buffer, k.byteOffset, k.byteLength).getUint32(1);
-}
-
-export function entryKey(index: number): Uint8Array {
-  const k = new Uint8Array(ENTRY_KEY_BYTES);
-  k[0] = ENTRY_PREFIX;
-  // A big-endian u64 as two u32 halves: a BigInt per entry showed in the write path's profile.
-  const view = new DataView(k.buffer);
-  view.setUint32(1, Math.floor(index / 2 ** 32));
-  view.setUint32(5, index >>> 0);
-  return k;
-}
-
-function entryKeyIndex(k: Uint8Array): number | undefined {
-  if (k.byteLength !== ENTRY_KEY_BYTES || k[0] !== ENTRY_PREFIX) return undefined;
-  const n = new DataView(k.buffer, k.byteOffset, k.byteLength).getBigUint64(1);
-  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined;
-}
-
-export function encodeRecord(payload: unknown): Uint8Array {
-  const body = pack(payload);
-  const out = new Uint8Array(4 + body.byteLength);
-  new DataView(out.buffer).setUint32(0, crc32(body));
-  out.set(body, 4);
-  // Assert the checksum on the way out too: a bad encoder must not reach the disk.
-  assert(decodeRecordBody(out) !== undefined, "record fails its own checksum");
-  return out;
-}
-
-/** The payload bytes, or undefined when the record is too short or fails its checksum. */
-function decodeRecordBody(rec: Uint8Array): Uint8Array | undefined {
-  if (rec.byteLength < 5) return undefined;
-  const body = rec.subarray(4);
-  const want = new DataView(rec.buffer, rec.byteOffset, 4).getUint32(0);
-  return crc32(body) === want ? body : undefined;
-}
-
-interface SnapMetaRecord {
-  meta: SnapshotMeta;
-  hasData: boolean;
-  dataBytes: number;
-  dataCrc: number;
-  dataChunks: number;
 }
 
 type Op = { type: "put"; key: Uint8Array; value: Uint8Array } | { type: "del"; key: Uint8Array };
@@ -226,11 +140,6 @@ async function snapshotOps(
   };
   ops.push(put(SNAP_META_KEY, encodeRecord(rec)));
   return { ops, chunks: n, hasData: data !== null };
-}
-
-/** The log-start record (exported for the test that leaves a compaction half done). */
-export function logStartRecord(index: number, term: number): Uint8Array {
-  return encodeRecord({ index, term });
 }
 
 function logStartOp(index: number, term: number): Op {
@@ -501,149 +410,4 @@ function entryRecord(e: Entry): Record<string, unknown> {
   const r: Record<string, unknown> = { index: e.index, term: e.term, data: e.data };
   if (e.conf) r.conf = e.conf;
   return r;
-}
-
-// ---------------------------------------------------------------- loading and verification
-
-/** Reads and verifies the whole store; null when it is empty (brand new). */
-async function load(
-  db: ClassicLevel<Uint8Array, Uint8Array>,
-  dir: string,
-): Promise<{
-  mirror: MemoryStorage;
-  identity: NodeIdentity | undefined;
-  snapData: { hasData: boolean; chunks: number };
-} | null> {
-  const bad = (problem: string) => new CorruptStoreError(dir, problem);
-  const read = <T>(what: string, rec: Uint8Array | undefined, parse: (v: unknown) => T): T => {
-    if (rec === undefined) throw bad(`${what} record is missing`);
-    const body = decodeRecordBody(rec);
-    if (!body) throw bad(`${what} record fails its checksum`);
-    try {
-      return parse(unpack(body));
-    } catch (err) {
-      if (err instanceof CodecError) throw bad(`${what} record is malformed (${err.message})`);
-      throw err;
-    }
-  };
-
-  const singles = new Map<number, Uint8Array>();
-  const entries: Entry[] = [];
-  let any = false;
-  // Snapshot chunks are checked as they stream by, never held together.
-  let dataChunks = 0;
-  let dataBytes = 0;
-  let dataCrc = 0;
-  for await (const [key, value] of db.iterator()) {
-    any = true;
-    const index = entryKeyIndex(key);
-    const chunk = snapDataKeyIndex(key);
-    if (chunk !== undefined) {
-      if (chunk !== dataChunks) throw bad(`snapshot chunk ${dataChunks} is missing`);
-      dataChunks++;
-      dataBytes += value.byteLength;
-      dataCrc = crc32(value, dataCrc);
-    } else if (index !== undefined) {
-      const e = read(`entry ${index}`, value, (v) => parseEntry(v, "entry"));
-      if (e.index !== index) throw bad(`entry under key ${index} says index ${e.index}`);
-      entries.push(e);
-    } else if (key.byteLength === 1 && key[0]! >= 0x01 && key[0]! <= 0x05 && key[0] !== SNAP_DATA_PREFIX) {
-      singles.set(key[0]!, value);
-    } else {
-      throw bad(`unknown key ${Buffer.from(key).toString("hex")}`);
-    }
-  }
-  if (!any) return null;
-
-  const hs = read("hard state", singles.get(0x01), (v) => {
-    const o = asObj(v);
-    return { term: uint(o.term), vote: uint(o.vote), commit: uint(o.commit) };
-  });
-  const snapRec = read("snapshot meta", singles.get(0x02), parseSnapMeta);
-  const start = read("log start", singles.get(0x04), (v) => {
-    const o = asObj(v);
-    return { index: uint(o.index), term: uint(o.term) };
-  });
-  const idRec = singles.get(0x05);
-  const identity =
-    idRec === undefined
-      ? undefined
-      : read("node identity", idRec, (v): NodeIdentity => {
-          const o = asObj(v);
-          if (typeof o.clusterId !== "string" || typeof o.incarnation !== "string") {
-            throw new CodecError("clusterId and incarnation must be strings");
-          }
-          if (typeof o.recovering !== "boolean") throw new CodecError("recovering must be a boolean");
-          return {
-            clusterId: o.clusterId,
-            replicaId: uint(o.replicaId),
-            incarnation: o.incarnation,
-            recovering: o.recovering,
-          };
-        });
-  if (dataChunks !== snapRec.dataChunks || dataBytes !== snapRec.dataBytes || dataCrc !== snapRec.dataCrc) {
-    throw bad("snapshot data fails its checksum");
-  }
-
-  // Entries at or below the log start are left over from a compaction cut short by a crash: the
-  // snapshot covers them. The rest: contiguous after the start point, terms never decreasing, none
-  // above the current term.
-  const kept = entries.findIndex((e) => e.index > start.index);
-  entries.splice(0, kept < 0 ? entries.length : kept);
-  let prevTerm = start.term;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    if (e.index !== start.index + 1 + i)
-      throw bad(`log has a gap: expected entry ${start.index + 1 + i}, found ${e.index}`);
-    if (e.term < prevTerm)
-      throw bad(`entry ${e.index} has term ${e.term} below its predecessor's ${prevTerm}`);
-    prevTerm = e.term;
-  }
-  const last = start.index + entries.length;
-  const termAt = (i: number) => (i === start.index ? start.term : entries[i - start.index - 1]?.term);
-  const snap = snapRec.meta;
-  if (snap.index < start.index || snap.index > last) {
-    throw bad(`snapshot index ${snap.index} outside the log [${start.index}, ${last}]`);
-  }
-  if (termAt(snap.index) !== snap.term) throw bad(`snapshot term ${snap.term} disagrees with the log`);
-  if (hs.commit > last) throw bad(`commit index ${hs.commit} beyond last index ${last}`);
-  if (prevTerm > hs.term || snap.term > hs.term)
-    throw bad(`log holds terms above the current term ${hs.term}`);
-
-  if (snap.index === 0 && dataBytes > 0) throw bad("the bootstrap snapshot carries data");
-
-  // Rebuild through the model's own operations: the log start (with the snapshot if it is there),
-  // the entries, then a snapshot taken above the log start.
-  const mirror = new MemoryStorage(snap.conf);
-  if (start.index > 0) {
-    const atStart = snap.index === start.index;
-    mirror.applySnapshot({ meta: atStart ? snap : { ...snap, index: start.index, term: start.term } });
-  }
-  mirror.append(entries);
-  if (snap.index > start.index) mirror.createSnapshot(snap.index, snap.conf);
-  mirror.setHardState(hs);
-  return { mirror, identity, snapData: { hasData: snapRec.hasData, chunks: snapRec.dataChunks } };
-}
-
-function asObj(v: unknown): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CodecError("not an object");
-  return v as Record<string, unknown>;
-}
-
-function uint(v: unknown): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
-    throw new CodecError("not a non-negative integer");
-  return v;
-}
-
-function parseSnapMeta(v: unknown): SnapMetaRecord {
-  const o = asObj(v);
-  if (typeof o.hasData !== "boolean") throw new CodecError("hasData must be a boolean");
-  return {
-    meta: { index: uint(o.index), term: uint(o.term), conf: parseConfState(o.conf, "conf") },
-    hasData: o.hasData,
-    dataBytes: uint(o.dataBytes),
-    dataCrc: uint(o.dataCrc),
-    dataChunks: uint(o.dataChunks),
-  };
 }

@@ -214,4 +214,24 @@ describe("parallel chunk stores", () => {
     expect(w.held.map((h) => h.signal?.aborted)).toEqual([true, true, true]);
     expect(abandoned).toEqual([[sha256Hex(chunkOf(1, 4))]]);
   });
+  test("the caller's abort reaches every store in flight, also those started after an inline start", async () => {
+    const w = heldWriter();
+    const caller = new AbortController();
+    const u = new Upload({
+      writer: w.writer,
+      commit: async () => ({ version: 1 }),
+      abandon: async () => undefined,
+      inlineThresholdBytes: 4,
+      chunkSizeBytes: 4,
+      chunksInFlight: 3,
+      signal: caller.signal,
+    });
+    await u.write(chunkOf(0, 4)); // still inline: no store yet
+    await u.write(chunkOf(1, 4)); // past the threshold: both chunks go out
+    await u.write(chunkOf(2, 4));
+    expect(w.held).toHaveLength(3);
+    caller.abort(new Error("caller gave up"));
+    await flush();
+    expect(w.held.map((h) => h.signal?.aborted)).toEqual([true, true, true]);
+  });
 });

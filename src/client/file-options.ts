@@ -1,0 +1,69 @@
+/**
+ * What the client's file calls accept (options, data shapes) and how those become request fields or
+ * bytes: shared by whole-file calls, streams and the adapters on top (mount, S3).
+ */
+import { DfsError } from "../common/errors.js";
+import type { ReadResponse } from "../common/protocol/index.js";
+
+export interface WriteFileOptions {
+  /** Compare-and-set: the latest version must be this one (0: the file must not exist). */
+  expectedVersion?: number;
+  /** Fencing token of a lock covering the path (accepted from the session that acquired it)... */
+  lockToken?: number;
+  /** ...or from anyone who also presents the lock's secret (`LockHandle.secret`, RAFTFS_LOCK_SECRET). */
+  lockSecret?: string;
+  /** Create missing parent directories. */
+  createParents?: boolean;
+  /**
+   * Store the content as chunks even when it is small enough to be inline (an empty write stays
+   * inline and empty). For callers that will reference the chunks from another file (S3 parts).
+   */
+  chunked?: boolean;
+  signal?: AbortSignal;
+}
+
+/** A lock token, and the lock's secret if the writer is not the session that acquired it. */
+export interface LockFenceOptions {
+  lockToken?: number;
+  lockSecret?: string;
+}
+
+/** The request fields for `opts` (exact: no `lockToken: undefined`). */
+export function fenceFields(opts: LockFenceOptions): LockFenceOptions {
+  if (opts.lockToken === undefined) return {};
+  return {
+    lockToken: opts.lockToken,
+    ...(opts.lockSecret !== undefined ? { lockSecret: opts.lockSecret } : {}),
+  };
+}
+
+export interface ReadFileOptions {
+  /** A retained older version instead of the latest. */
+  version?: number;
+}
+
+export interface ReadStreamOptions extends ReadFileOptions {
+  /** First byte (inclusive), default 0. */
+  start?: number;
+  /** Last byte (inclusive, like fs.createReadStream), default the end of the file. */
+  end?: number;
+}
+
+export type WriteData =
+  | string
+  | Uint8Array
+  | Iterable<Uint8Array | string>
+  | AsyncIterable<Uint8Array | string>;
+
+/** An inline file's bytes, checked against its size. */
+export function decodeInline(file: ReadResponse): Buffer {
+  if (file.content.kind !== "inline") throw new DfsError("INTERNAL", "not inline content");
+  const data = Buffer.from(file.content.dataBase64, "base64");
+  if (data.byteLength !== file.sizeBytes) {
+    throw new DfsError(
+      "CORRUPT",
+      `${file.path} v${file.version}: inline content is not ${file.sizeBytes} bytes`,
+    );
+  }
+  return data;
+}
