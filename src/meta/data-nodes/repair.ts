@@ -46,6 +46,8 @@ const AWAITING_CHECKS_PER_ROUND = 4096;
 /** What a round knows of the nodes, computed once per round. */
 interface View {
   live: TrackedNode[];
+  /** Per live node (same order): its copies count towards R (not draining). */
+  counts: boolean[];
   want: number;
   /** Zones the copies should span: as many as have a live active node, up to R. */
   wantZones: number;
@@ -194,7 +196,8 @@ export class RepairDuty {
     const active = live.filter((n) => registry.stateOf(n.id) === "active");
     const want = this.want(active);
     const zones = new Set(active.map((n) => n.zone)).size;
-    const view = { live, want, wantZones: Math.min(want, zones) };
+    const counts = live.map((n) => registry.stateOf(n.id) === "active");
+    const view = { live, counts, want, wantZones: Math.min(want, zones) };
     this.watchNodes(view);
     this.watchPlacements(now);
     this.judgeDirty(view);
@@ -254,7 +257,6 @@ export class RepairDuty {
 
   /** Puts a chunk where it belongs: a level of the queue, the excess set, or neither. */
   private judge(chunkId: string, view: View): void {
-    const registry = this.deps.registry;
     if (!this.deps.referenced().has(chunkId)) {
       this.queue.remove(chunkId); // unreferenced chunks are garbage collection's business
       this.excess.delete(chunkId);
@@ -262,14 +264,20 @@ export class RepairDuty {
     }
     let holders = 0;
     let copies = 0;
-    const zonesHeld = new Set<string>();
-    for (const n of view.live) {
+    let zonesHeld = 0;
+    const { live, counts } = view;
+    for (let i = 0; i < live.length; i++) {
+      const n = live[i]!;
       if (!n.chunks.has(chunkId)) continue;
       holders++;
       // A draining holder is a source, never a target, and does not count towards R.
-      if (registry.stateOf(n.id) !== "active") continue;
+      if (!counts[i]) continue;
       copies++;
-      zonesHeld.add(n.zone);
+      // A zone not seen among the holders before this one (no Set: this runs a million times a pass).
+      let seen = false;
+      for (let j = 0; j < i && !seen; j++)
+        seen = counts[j]! && live[j]!.zone === n.zone && live[j]!.chunks.has(chunkId);
+      if (!seen) zonesHeld++;
     }
     if (copies > view.want) this.excess.add(chunkId);
     else {
@@ -280,7 +288,7 @@ export class RepairDuty {
     else if (copies < view.want) this.queue.set(chunkId, copies <= 1 ? LAST_COPY : SHORT);
     // Enough copies, but crowded into fewer zones than are up (an outage's repair put a copy beside a
     // survivor, and then another holder went away): HDFS calls these mis-replicated blocks.
-    else if (zonesHeld.size < view.wantZones) this.queue.set(chunkId, MISPLACED);
+    else if (zonesHeld < view.wantZones) this.queue.set(chunkId, MISPLACED);
     else this.queue.remove(chunkId);
   }
 
