@@ -3,7 +3,7 @@
  * need a copy (needed-replication.ts): a node's death or return, its reports (chunks gone, corrupt or
  * added), a drain started, a new chunk's placement once its commit is due, and one full pass when this
  * replica becomes leader and every node has reported (the only walk over every referenced chunk; it is
- * repeated only when a zone comes back, since every chunk may then be crowded). A round drains the
+ * repeated only when more copies or zones are wanted than before, as when a zone comes back). A round drains the
  * queue, most endangered first, a bounded number of copies at a time, and trims chunks with more than
  * R copies (trim.ts). Judges nothing before every node has reported to this leader (HDFS-14208: a
  * blind standby saw hours of false missing blocks).
@@ -71,9 +71,10 @@ export class RepairDuty {
   private passWanted = true;
   /** The first full pass has begun: events from now on are noted (before, the pass covers them). */
   private passStarted = false;
-  /** Each node's liveness and standing at the last round, and the zones up: changes are events. */
+  /** Each node's liveness and standing, and the copies and zones wanted, at the last round: events. */
   private readonly nodeStatus = new Map<number, string>();
-  private zonesUp = 0;
+  private wantBefore = 0;
+  private wantZonesBefore = 0;
   private readonly metrics: RepairMetrics;
 
   constructor(
@@ -217,10 +218,12 @@ export class RepairDuty {
       if (this.nodeStatus.get(n.id) !== status) this.note(n.chunks);
       this.nodeStatus.set(n.id, status);
     }
-    // A zone back: chunks written or repaired while it was away are crowded into the others.
-    const zones = new Set(view.live.filter((n) => registry.stateOf(n.id) === "active").map((n) => n.zone));
-    if (zones.size > this.zonesUp && this.passStarted) this.wantPass();
-    this.zonesUp = zones.size;
+    // More copies or zones wanted than before (a zone back, or a cluster smaller than R grown): chunks
+    // written or repaired meanwhile fall short of the new target, all of them at once.
+    const grew = view.want > this.wantBefore || view.wantZones > this.wantZonesBefore;
+    if (grew && this.passStarted) this.wantPass();
+    this.wantBefore = view.want;
+    this.wantZonesBefore = view.wantZones;
   }
 
   /**
