@@ -1,6 +1,7 @@
 /**
  * How long the metadata leader's periodic data-node duties hold its event loop, as the cluster grows:
- * the repair scan (every referenced chunk against every live node) and the garbage-collection round
+ * the repair round (since the needed-replication queue, its first rounds are the leader-start pass
+ * over every referenced chunk, the only such walk; see the second table) and the garbage-collection round
  * (tombstone duties, then the orphan scan over every node's inventory). Both run every 500 ms on the
  * same thread as Raft, so a round longer than an election timeout (500 ms by default) would cost the
  * leadership. Synthetic state: `chunks` referenced chunks with 3 copies spread over 4 nodes, a tenth
