@@ -1,7 +1,7 @@
 /**
  * The leader's soft state about data nodes, and the duties it drives: one object per leadership that
  * wires the rooms of src/meta/data-nodes/ together — who the nodes are (registry), where new chunks
- * go (placement), where chunks can be read (locations), copies for under-replicated chunks (repair),
+ * go (placement), where chunks can be read (locations), copies for under-replicated chunks and trims of over-replicated ones (repair),
  * and deletion of unreferenced ones (garbage). Each room has one job; this file only routes a node's
  * reports to the rooms that learn from them.
  */
@@ -99,19 +99,25 @@ export class DataTracker {
 
   register(r: DataRegisterRequest): void {
     this.garbage.inventoryReplaced(); // a pass must see this node's new inventory, not the one it replaces
+    const before = this.registry.nodes.get(r.id)?.chunks;
     this.registry.register(r);
+    this.repair.inventory(before, this.registry.nodes.get(r.id)!.chunks);
   }
 
   heartbeat(h: DataHeartbeatRequest): DataHeartbeatResponse {
     const n = this.registry.report(h);
     if (!n) return { reregister: true, commands: [] };
     this.repair.arrived(h.added);
+    this.repair.note(h.removed);
+    this.repair.note(h.corrupt);
     this.garbage.deleted(n, h.deleted ?? []);
     return { reregister: false, commands: n.queue.splice(0, n.queue.length) };
   }
 
   /** Drops a removed node from every view (its reports are refused from now on). */
   forget(id: number): void {
+    const n = this.registry.nodes.get(id);
+    if (n) this.repair.note(n.chunks);
     this.registry.forget(id);
     this.garbage.inventoryReplaced();
   }
@@ -144,6 +150,7 @@ export class DataTracker {
 
   recordPlacement(chunkId: string, nodes: readonly { id: number }[]): void {
     this.chunkLocations.recordPlacement(chunkId, nodes);
+    this.repair.placedChunk(chunkId);
   }
 
   locations(chunkId: string): NodeAddress[] {

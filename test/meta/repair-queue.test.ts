@@ -1,0 +1,363 @@
+/**
+ * The needed-replication queue and the trimming of excess copies (src/meta/data-nodes/repair.ts,
+ * trim.ts), against a deterministic simulation of data nodes: the leader's clock and the scans' clock
+ * are stepped by the test, heartbeats carry the leader's commands, and the nodes carry them out.
+ */
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import type { DataNodeCommand } from "../../src/common/protocol/index.js";
+import { excessCopies } from "../../src/meta/data-nodes/trim.js";
+import { DataTracker } from "../../src/meta/data-tracker.js";
+
+const ID = (n: number) => n.toString(16).padStart(64, "0");
+const R = 3;
+const DEAD_AFTER_MS = 5000;
+const BEAT_MS = 1000;
+
+interface SimNode {
+  id: number;
+  zone: string;
+  up: boolean;
+  chunks: Set<string>;
+  added: Set<string>;
+  removed: Set<string>;
+  deleted: Set<string>;
+}
+
+/** A cluster of data nodes around one leader's tracker; `leaderChange` starts a fresh tracker. */
+class Sim {
+  now = 1_000_000;
+  private scanClockMs = 0;
+  readonly referenced = new Map<string, number>();
+  /** How often the referenced chunks were walked (the queue's rounds should not). */
+  walks = 0;
+  readonly nodes: SimNode[];
+  /** The replicated decommission table, as the state machine would answer it. */
+  readonly draining = new Set<number>();
+  tracker!: DataTracker;
+
+  constructor(zones: readonly string[]) {
+    this.nodes = zones.map((zone, i) => ({
+      id: i + 1,
+      zone,
+      up: true,
+      chunks: new Set(),
+      added: new Set(),
+      removed: new Set(),
+      deleted: new Set(),
+    }));
+    this.leaderChange();
+  }
+
+  leaderChange(): void {
+    const referenced = this.referenced;
+    const walked = () => this.walks++;
+    // Counts the walks over every referenced chunk (keys() is what a full pass iterates).
+    const view = new Proxy(referenced, {
+      get(target, prop) {
+        if (prop === "keys") {
+          return () => {
+            walked();
+            return target.keys();
+          };
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    this.tracker = new DataTracker(
+      {
+        replication: R,
+        deadAfterMs: DEAD_AFTER_MS,
+        secret: "secret-secret",
+        ticketTtlMs: 60_000,
+        maxRepairsInFlight: 4,
+        garbageGraceMs: 60_000,
+        tombstoneRetentionMs: 1_000_000,
+        expectedNodeIds: this.nodes.map((n) => n.id),
+      },
+      {
+        now: () => this.now,
+        nodeState: (id) => (this.draining.has(id) ? "draining" : "active"),
+        referenced: () => view,
+        chunkSize: (id) => (referenced.has(id) ? 100 : undefined),
+        garbage: () => [],
+        collectGarbage: async () => [],
+        tombstones: () => new Map(),
+        reviveChunks: async () => {},
+        forgetTombstones: async () => {},
+        scanBudget: { clockMs: () => this.scanClockMs++, sliceMs: 10, itemsPerClockRead: 256 },
+      },
+    );
+    for (const n of this.nodes) if (n.up) this.register(n);
+  }
+
+  register(n: SimNode): void {
+    n.added.clear();
+    n.removed.clear();
+    n.deleted.clear();
+    this.tracker.register({
+      id: n.id,
+      url: `http://127.0.0.1:${9000 + n.id}`,
+      zone: n.zone,
+      pid: n.id,
+      capacityBytes: 1e12,
+      freeBytes: 1e12,
+      usedBytes: 0,
+      chunks: [...n.chunks],
+    });
+  }
+
+  node(id: number): SimNode {
+    return this.nodes.find((n) => n.id === id)!;
+  }
+
+  store(n: SimNode, chunkId: string): void {
+    if (n.chunks.has(chunkId)) return;
+    n.chunks.add(chunkId);
+    n.removed.delete(chunkId);
+    n.added.add(chunkId);
+  }
+
+  drop(n: SimNode, chunkId: string, ordered: boolean): void {
+    if (!n.chunks.delete(chunkId)) return;
+    n.added.delete(chunkId);
+    n.removed.add(chunkId);
+    if (ordered) n.deleted.add(chunkId);
+  }
+
+  /** A client writes a new chunk: placed by the leader, stored on the nodes that took it, committed. */
+  write(chunkId: string, failedTargets: number): void {
+    const targets = this.tracker.choose(100, R, new Set());
+    this.tracker.recordPlacement(chunkId, targets);
+    for (const t of targets.slice(0, Math.max(1, targets.length - failedTargets))) {
+      const n = this.node(t.id);
+      if (n.up) this.store(n, chunkId);
+    }
+    if ([...this.nodes].some((n) => n.chunks.has(chunkId))) this.referenced.set(chunkId, 1);
+  }
+
+  private execute(from: SimNode, c: DataNodeCommand): void {
+    if (c.type === "delete") {
+      for (const id of c.chunkIds) this.drop(from, id, true);
+      return;
+    }
+    if (!from.chunks.has(c.chunkId)) return;
+    for (const t of c.targets) {
+      const n = this.node(t.id);
+      if (n.up) this.store(n, c.chunkId);
+    }
+  }
+
+  /** One heartbeat interval: every node up reports, carries out its commands; then a duty round. */
+  tick(): void {
+    this.now += BEAT_MS;
+    this.scanClockMs += BEAT_MS;
+    for (const n of this.nodes) {
+      if (!n.up) continue;
+      const r = this.tracker.heartbeat({
+        id: n.id,
+        pid: n.id,
+        freeBytes: 1e12,
+        usedBytes: 0,
+        chunkCount: n.chunks.size,
+        added: [...n.added],
+        removed: [...n.removed],
+        corrupt: [],
+        deleted: [...n.deleted],
+      });
+      n.added.clear();
+      n.removed.clear();
+      n.deleted.clear();
+      if (r.reregister) this.register(n);
+      for (const c of r.commands) this.execute(n, c);
+    }
+    this.tracker.scheduleRepairs();
+  }
+
+  /** Live copies of a chunk and the zones they span. */
+  copies(chunkId: string): { count: number; zones: number } {
+    const holders = this.nodes.filter((n) => n.up && n.chunks.has(chunkId));
+    return { count: holders.length, zones: new Set(holders.map((n) => n.zone)).size };
+  }
+}
+
+const ZONES = ["a", "a", "b", "c", "c"];
+
+describe("over-replicated chunks", () => {
+  test("a node back from an outage that was repaired meanwhile: the excess copies are trimmed to R", () => {
+    // Before the trimming, the returning node's copies stayed for good: four copies of every chunk.
+    const sim = new Sim(ZONES);
+    for (let i = 0; i < 5; i++) sim.write(ID(i), 0);
+    for (let i = 0; i < 10; i++) sim.tick();
+    const away = sim.nodes.find((n) => n.chunks.size > 0)!;
+    away.up = false;
+    for (let i = 0; i < 30; i++) sim.tick();
+    for (let i = 0; i < 5; i++) expect(sim.copies(ID(i)).count).toBe(R); // repaired while it was away
+    away.up = true;
+    sim.register(away);
+    for (let i = 0; i < 30; i++) sim.tick();
+    for (let i = 0; i < 5; i++) expect(sim.copies(ID(i))).toEqual({ count: R, zones: R });
+    expect(sim.tracker.underReplicated()).toEqual([]);
+  });
+
+  test("never the last copy in a zone while the others share one", () => {
+    const holders = [
+      { id: 1, zone: "a" },
+      { id: 2, zone: "a" },
+      { id: 3, zone: "a" },
+      { id: 4, zone: "c" },
+    ];
+    expect(excessCopies(holders, 3).map((h) => h.id)).toEqual([3]);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.record({ id: fc.nat(50), zone: fc.constantFrom("a", "b", "c", "d") }), {
+          selector: (h) => h.id,
+          maxLength: 8,
+        }),
+        fc.integer({ min: 1, max: 4 }),
+        (hs, want) => {
+          const gone = excessCopies(hs, want);
+          const kept = hs.filter((h) => !gone.includes(h));
+          expect(kept.length).toBe(Math.min(want, hs.length));
+          expect(new Set(kept.map((h) => h.zone)).size).toBe(
+            Math.min(want, new Set(hs.map((h) => h.zone)).size),
+          );
+        },
+      ),
+    );
+  });
+});
+
+describe("the needed-replication queue", () => {
+  test("a drain started: its chunks get R copies on active nodes, and the draining copies stay", () => {
+    const sim = new Sim(ZONES);
+    for (let i = 0; i < 4; i++) sim.write(ID(i), 0);
+    for (let i = 0; i < 10; i++) sim.tick();
+    const walks = sim.walks;
+    const leaving = sim.nodes.find((n) => n.chunks.size > 0)!;
+    const held = [...leaving.chunks];
+    sim.draining.add(leaving.id);
+    for (let i = 0; i < 20; i++) sim.tick();
+    for (const id of held) {
+      const active = sim.nodes.filter((n) => n.id !== leaving.id && n.chunks.has(id));
+      expect(active.length).toBe(R);
+      expect(new Set(active.map((n) => n.zone)).size).toBe(R);
+    }
+    expect(leaving.chunks).toEqual(new Set(held)); // a source until removed, never trimmed
+    expect(sim.tracker.drainRemaining(leaving.id)).toBe(0);
+    expect(sim.walks).toBe(walks);
+  });
+
+  test("a committed chunk whose pipeline lost a node is repaired, without any rescan", () => {
+    const sim = new Sim(ZONES);
+    for (let i = 0; i < 3; i++) sim.tick(); // the first full pass (leader start)
+    const walks = sim.walks;
+    sim.write(ID(1), 1); // stored on two nodes of the three placed
+    for (let i = 0; i < 20; i++) sim.tick();
+    expect(sim.copies(ID(1))).toEqual({ count: R, zones: R });
+    expect(sim.walks).toBe(walks);
+  });
+
+  test("holders' deaths queue their chunks, without any rescan", () => {
+    const sim = new Sim(ZONES);
+    sim.write(ID(1), 0);
+    for (let i = 0; i < 10; i++) sim.tick();
+    const walks = sim.walks;
+    const holders = sim.nodes.filter((n) => n.chunks.has(ID(1)));
+    // Two holders go: one copy left; their deaths, not a scan, bring it back to R.
+    for (const n of holders.slice(0, 2)) n.up = false;
+    for (let i = 0; i < 20; i++) sim.tick();
+    expect(sim.copies(ID(1)).count).toBe(R);
+    expect(sim.tracker.underReplicated()).toEqual([]);
+    expect(sim.walks).toBe(walks);
+  });
+});
+
+type Step =
+  | { kind: "write"; chunk: number; failed: number }
+  | { kind: "down"; node: number }
+  | { kind: "up"; node: number; reregister: boolean }
+  | { kind: "lose"; node: number; chunk: number }
+  | { kind: "drain"; node: number }
+  | { kind: "leader" }
+  | { kind: "wait"; ticks: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant("write" as const), chunk: fc.nat(11), failed: fc.nat(2) }),
+  fc.record({ kind: fc.constant("down" as const), node: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({
+    kind: fc.constant("up" as const),
+    node: fc.integer({ min: 1, max: 5 }),
+    reregister: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant("lose" as const), node: fc.integer({ min: 1, max: 5 }), chunk: fc.nat(11) }),
+  fc.record({ kind: fc.constant("drain" as const), node: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ kind: fc.constant("leader" as const) }),
+  fc.record({ kind: fc.constant("wait" as const), ticks: fc.integer({ min: 1, max: 12 }) }),
+);
+
+describe("convergence", () => {
+  test("after any deaths, returns, losses, references, drains and leader changes, quiet ends at R copies over the zones", () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 25 }), (steps) => {
+        const sim = new Sim(ZONES);
+        for (const s of steps) {
+          if (s.kind === "write") sim.write(ID(s.chunk), s.failed);
+          else if (s.kind === "down") sim.node(s.node).up = false;
+          else if (s.kind === "up") {
+            const n = sim.node(s.node);
+            if (!n.up && s.reregister) sim.register(n);
+            n.up = true;
+          } else if (s.kind === "lose") {
+            // A disk loses a copy, as long as another node (up or down) still holds the chunk.
+            const id = ID(s.chunk);
+            if (sim.nodes.filter((n) => n.chunks.has(id)).length > 1) sim.drop(sim.node(s.node), id, false);
+          } else if (s.kind === "drain") {
+            // Decommission refuses nothing here, but a cluster keeps one active node to copy to.
+            if (sim.nodes.filter((n) => !sim.draining.has(n.id) && n.id !== s.node).length > 0)
+              sim.draining.add(s.node);
+          } else if (s.kind === "leader") sim.leaderChange();
+          else for (let i = 0; i < s.ticks; i++) sim.tick();
+        }
+        // Quiet: every node back and reporting, no new events, for a bounded while.
+        for (const n of sim.nodes) {
+          if (!n.up) {
+            n.up = true;
+            sim.register(n);
+          }
+        }
+        for (let i = 0; i < 60; i++) sim.tick();
+        // R copies on active nodes (all of them when fewer), over as many zones as those span.
+        const active = sim.nodes.filter((n) => !sim.draining.has(n.id));
+        const want = Math.min(R, active.length);
+        const wantZones = Math.min(want, new Set(active.map((n) => n.zone)).size);
+        for (const id of sim.referenced.keys()) {
+          const holders = active.filter((n) => n.chunks.has(id));
+          expect({ count: holders.length, zones: new Set(holders.map((n) => n.zone)).size }, id).toEqual({
+            count: want,
+            zones: wantZones,
+          });
+        }
+        expect(sim.tracker.underReplicated()).toEqual([]);
+      }),
+      {
+        numRuns: 150,
+        // Found by this property: a cluster with two active nodes grew to three, and nothing asked
+        // for the third copy of a chunk written meanwhile (want grew: now a full pass is run).
+        examples: [
+          [
+            [
+              { kind: "drain", node: 4 },
+              { kind: "down", node: 1 },
+              { kind: "write", chunk: 0, failed: 0 },
+              { kind: "leader" },
+              { kind: "drain", node: 3 },
+              { kind: "wait", ticks: 8 },
+            ],
+          ],
+        ],
+      },
+    );
+  });
+});
