@@ -16,15 +16,14 @@
  * change is measured as a ratio within one run.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { Etcd3 } from "etcd3";
 import { Agent, request } from "undici";
 import { connect, type RaftfsClient } from "../src/index.js";
+import { etcdAvailable, etcdGrpc, startEtcd } from "./support/etcd.js";
 import {
   cpuSeconds,
   cpuTimes,
@@ -37,6 +36,7 @@ import {
   stop,
   waitFor,
 } from "./support/procs.js";
+import type { System } from "./support/system.js";
 
 const { values } = parseArgs({
   options: {
@@ -94,22 +94,6 @@ async function postOk(url: string, body: unknown): Promise<unknown> {
 }
 
 // ------------------------------------------------------------------ the systems under test
-
-interface System {
-  name: string;
-  /** URL of each member, by id. */
-  urls: Map<number, string>;
-  leader(): Promise<number>;
-  /** Process ids of the running members (for CPU accounting). */
-  pids(): number[];
-  kill(id: number): Promise<void>;
-  restart(id: number): Promise<void>;
-  /** One 100-byte write to the member at `url` (a client that follows the leader itself ignores it). */
-  write(url: string, i: number, bytes?: number): Promise<void>;
-  mkdir(url: string, i: number): Promise<void>;
-  read(url: string, i: number): Promise<void>;
-  close(): Promise<void>;
-}
 
 async function startRaftfs(root = "."): Promise<System> {
   const dir = mkdtempSync(join(tmpdir(), "raftfs-bench-"));
@@ -203,76 +187,6 @@ async function startRaftfs(root = "."): Promise<System> {
   return sys;
 }
 
-function etcdAvailable(): boolean {
-  return spawnSync("etcd", ["--version"], { stdio: "ignore" }).status === 0;
-}
-
-async function startEtcd(): Promise<System> {
-  const dir = mkdtempSync(join(tmpdir(), "etcd-bench-"));
-  const members: { id: number; client: number; peer: number }[] = [];
-  for (let id = 1; id <= 3; id++) members.push({ id, client: await freePort(), peer: await freePort() });
-  const initialCluster = members.map((m) => `m${m.id}=http://127.0.0.1:${m.peer}`).join(",");
-  const procs = new Map<number, ChildProcess>();
-  const launch = (id: number) => {
-    const m = members[id - 1]!;
-    procs.set(
-      id,
-      start("etcd", [
-        `--name=m${id}`,
-        `--data-dir=${join(dir, `m${id}`)}`,
-        `--listen-client-urls=http://127.0.0.1:${m.client}`,
-        `--advertise-client-urls=http://127.0.0.1:${m.client}`,
-        `--listen-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${m.peer}`,
-        `--initial-cluster=${initialCluster}`,
-        "--initial-cluster-state=new",
-        "--log-level=error",
-      ]),
-    );
-  };
-  for (let id = 1; id <= 3; id++) launch(id);
-  const urls = new Map(members.map((m) => [m.id, `http://127.0.0.1:${m.client}`]));
-  const b64 = (s: string) => Buffer.from(s).toString("base64");
-  const sys: System = {
-    name: "etcd",
-    urls,
-    async leader() {
-      return waitFor("an etcd leader", async () => {
-        for (const [id, url] of urls) {
-          const r = await post(`${url}/v3/maintenance/status`, {}).catch(() => null);
-          const s = r?.json as { header?: { member_id?: string }; leader?: string } | undefined;
-          if (s?.leader && s.header?.member_id === s.leader) return id;
-        }
-        return null;
-      });
-    },
-    pids: () => livePids(procs),
-    async kill(id) {
-      await stop(procs.get(id)!);
-    },
-    async restart(id) {
-      launch(id);
-    },
-    async write(url, i, bytes = 100) {
-      await postOk(`${url}/v3/kv/put`, {
-        key: b64(`/bench/f${i % 1000}`),
-        value: Buffer.alloc(bytes, i % 256).toString("base64"),
-      });
-    },
-    async mkdir(url, i) {
-      await postOk(`${url}/v3/kv/put`, { key: b64(`/dirs/d${i}`), value: b64("dir") });
-    },
-    async read(url, i) {
-      await postOk(`${url}/v3/kv/range`, { key: b64(`/bench/f${i % 100}`) });
-    },
-    async close() {
-      for (const p of procs.values()) await stop(p);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  return sys;
-}
-
 /**
  * The same raftfs cluster through the client library: the rows users get. It finds and follows the
  * leader itself, so the member URL handed to each operation is ignored.
@@ -295,27 +209,6 @@ async function raftfsLibrary(raw: System, connectTo: typeof connect = connect): 
     },
     async close() {
       await client.close();
-    },
-  };
-}
-
-/** The same etcd cluster through etcd's own gRPC client (npm etcd3): linearizable gets, as the gateway's. */
-function etcdGrpc(gateway: System): System {
-  const client = new Etcd3({ hosts: [...gateway.urls.values()] });
-  return {
-    ...gateway,
-    name: "etcd gRPC (etcd3)",
-    async write(_url, i, bytes = 100) {
-      await client.put(`/bench/f${i % 1000}`).value(Buffer.alloc(bytes, i % 256));
-    },
-    async mkdir(_url, i) {
-      await client.put(`/dirs/d${i}`).value("dir");
-    },
-    async read(_url, i) {
-      await client.get(`/bench/f${i % 100}`).buffer();
-    },
-    async close() {
-      client.close();
     },
   };
 }
@@ -456,7 +349,7 @@ async function main(): Promise<void> {
   const clusters: System[] = [raw];
   const systems: System[] = [raw];
   if (values["no-etcd"]) console.log("(etcd skipped)");
-  else if (etcdAvailable()) clusters.push(await startEtcd());
+  else if (etcdAvailable()) clusters.push(await startEtcd({ post, postOk }));
   else console.log("(etcd not on PATH: raftfs only; `apt-get install etcd-server` for the comparison)");
   const etcd = clusters[1];
   if (etcd) etcd.name = "etcd JSON gateway";
