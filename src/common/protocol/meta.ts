@@ -137,6 +137,11 @@ export interface StatResponse {
   sizeBytes?: number;
   createdAtMs: number;
   modifiedAtMs: number;
+  /** POSIX attributes (absent from replicas older than attributes): permission bits, owner, ctime. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  changedAtMs?: number;
   lock?: { mode: LockMode; holders: LockHolder[] };
 }
 
@@ -186,7 +191,7 @@ export const MAX_READ_TICKETS_PER_READ = 1024;
 export interface WireChange {
   index: number;
   path: string;
-  kind: "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock";
+  kind: "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock" | "attrs";
   to?: string;
   version?: number;
 }
