@@ -22,6 +22,7 @@ import {
   META_ROUTES,
   type MkdirResponse,
   type ReadResponse,
+  type SetAttrsRequest,
   type StatResponse,
   type VersionInfo,
   type VersionsResponse,
@@ -61,6 +62,8 @@ export interface WriteFileOptions {
   lockSecret?: string;
   /** Create missing parent directories. */
   createParents?: boolean;
+  /** POSIX mode bits and owner the file gets if this write creates it (the mount passes the caller's). */
+  attrs?: { mode: number; uid: number; gid: number };
   /**
    * Store the content as chunks even when it is small enough to be inline (an empty write stays
    * inline and empty). For callers that will reference the chunks from another file (S3 parts).
@@ -394,15 +397,26 @@ export class RaftfsClient {
     return listEntries((page) => this.listPage(p, page), opts);
   }
 
-  async mkdir(path: string, opts: { recursive?: boolean } & LockFenceOptions = {}): Promise<MkdirResponse> {
+  async mkdir(
+    path: string,
+    opts: { recursive?: boolean; attrs?: WriteFileOptions["attrs"] } & LockFenceOptions = {},
+  ): Promise<MkdirResponse> {
     const p = normalizePath(path);
     const r = await this.sessions.mutate<MkdirResponse>(META_ROUTES.mkdir, {
       path: p,
       ...(opts.recursive ? { parents: true } : {}),
+      ...(opts.attrs ? { attrs: opts.attrs } : {}),
       ...fenceFields(opts),
     });
     this.metaCache?.invalidate(p);
     return r;
+  }
+
+  /** chmod, chown, utimens: sets the fields given (mtime in ms since the epoch); ctime moves. */
+  async setAttrs(path: string, attrs: Omit<SetAttrsRequest, "path" | "session">): Promise<void> {
+    const p = normalizePath(path);
+    await this.sessions.mutate(META_ROUTES.setAttrs, { path: p, ...attrs });
+    this.metaCache?.invalidate(p);
   }
 
   async rename(from: string, to: string, opts: LockFenceOptions = {}): Promise<void> {
@@ -609,6 +623,7 @@ export class RaftfsClient {
               ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
               ...fenceFields(opts),
               ...(opts.createParents ? { createParents: true } : {}),
+              ...(opts.attrs ? { attrs: opts.attrs } : {}),
             },
             { signal },
           );

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { RaftfsClient } from "../client/index.js";
+import type { AttrChange } from "./attrs.js";
 import { Spool } from "./spool.js";
 
 /** Files up to this size are read once, whole, at the first READ; larger ones are streamed. */
@@ -44,6 +45,13 @@ export class OpenFile {
   private whole: Buffer | null = null;
   private stream: Stream | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Mode and owner the file is created with (by its first commit), from the CREATE request. */
+  createAttrs: { mode: number; uid: number; gid: number } | undefined;
+  /**
+   * An attribute change made while local writes wait (tar's fchmod/futimens before close): applied
+   * right after the commit, which would otherwise stamp its own mtime over a restored one.
+   */
+  pendingAttrs: AttrChange = {};
 
   constructor(
     readonly fh: bigint,
@@ -155,6 +163,7 @@ export class OpenFile {
       this.sizeBytes = Math.max(this.sizeBytes, offset + data.byteLength);
       this.dirty = !this.orphaned;
       this.mtimeMs = Date.now();
+      delete this.pendingAttrs.mtimeMs;
       return data.byteLength;
     });
   }
@@ -179,9 +188,13 @@ export class OpenFile {
         const r = await this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
           expectedVersion: this.version,
           ...fence(this.deps.lockTokenFor(path)),
+          ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
         });
         this.version = r.version;
         this.dirty = false;
+        const change = this.pendingAttrs;
+        this.pendingAttrs = {};
+        if (Object.keys(change).length > 0) await this.deps.client.setAttrs(path, change);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === "VERSION_MISMATCH" || code === "CONDITION_FAILED") {
