@@ -69,6 +69,8 @@ export interface WriteFileOptions {
    * inline and empty). For callers that will reference the chunks from another file (S3 parts).
    */
   chunked?: boolean;
+  /** Chunks the base version references: not stored again when the new content has them (Upload). */
+  knownChunks?: ReadonlySet<string>;
   signal?: AbortSignal;
 }
 
@@ -636,6 +638,7 @@ export class RaftfsClient {
       },
       inlineThresholdBytes: opts.chunked ? 0 : this.options.inlineThresholdBytes,
       chunkSizeBytes: this.options.chunkSizeBytes,
+      ...(opts.knownChunks ? { knownChunks: opts.knownChunks } : {}),
       signal,
     });
   }

@@ -187,6 +187,7 @@ export class OpenFile {
       try {
         const r = await this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
           expectedVersion: this.version,
+          ...(await this.baseChunks(path)),
           ...fence(this.deps.lockTokenFor(path)),
           ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
         });
@@ -205,6 +206,18 @@ export class OpenFile {
         throw err;
       }
     });
+  }
+
+  /**
+   * The chunks of the version this handle is based on, so that a small write into a large file
+   * stores only the chunks it touched (the rest hash the same and are listed as they are).
+   */
+  private async baseChunks(path: string): Promise<{ knownChunks?: ReadonlySet<string> }> {
+    if (this.version === 0 || !this.spool) return {};
+    // Unreadable base (gone, unreachable): store everything; the commit's compare-and-set decides.
+    const base = await this.deps.client.fileInfo(path, { version: this.version }).catch(() => null);
+    if (base === null || base.content.kind !== "chunks") return {};
+    return { knownChunks: new Set(base.content.chunks.map((c) => c.id)) };
   }
 
   /** Drops the spool (after the final commit attempt). */
