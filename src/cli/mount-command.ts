@@ -16,6 +16,7 @@ import { type CliIo, note } from "./io.js";
 export interface MountCommandOptions {
   foreground?: boolean;
   readOnly?: boolean;
+  attrTimeoutMs?: number;
 }
 
 export async function mountCommand(
@@ -33,6 +34,9 @@ export async function mountCommand(
     running = await m.runMount({
       dir: abs,
       readOnly: o.readOnly ?? false,
+      ...(o.attrTimeoutMs !== undefined && Number.isSafeInteger(o.attrTimeoutMs) && o.attrTimeoutMs >= 0
+        ? { attrValidMs: o.attrTimeoutMs }
+        : {}),
       connect: {
         config: resolveConfigPath(g.config, io.env),
         ...(token ? { token } : {}),

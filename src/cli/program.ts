@@ -180,6 +180,9 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .argument("<dir>", "an existing, empty folder")
     .option("--foreground", "serve in this process until SIGINT/SIGTERM or umount")
     .option("--read-only", "refuse every change (EROFS)")
+    .option("--attr-timeout-ms <n>", "how long the kernel caches attributes and names (default 1000)", (v) =>
+      Number.parseInt(v, 10),
+    )
     .action(async (dir: string, _o, cmd: Command) =>
       (await mountCmd()).mountCommand(io, g(cmd), dir, cmd.opts()),
     );

@@ -22,6 +22,7 @@ import {
   META_ROUTES,
   type MkdirResponse,
   type ReadResponse,
+  type SetAttrsRequest,
   type StatResponse,
   type VersionInfo,
   type VersionsResponse,
@@ -341,15 +342,26 @@ export class RaftfsClient {
     return listEntries((page) => this.listPage(p, page), opts);
   }
 
-  async mkdir(path: string, opts: { recursive?: boolean } & LockFenceOptions = {}): Promise<MkdirResponse> {
+  async mkdir(
+    path: string,
+    opts: { recursive?: boolean; attrs?: WriteFileOptions["attrs"] } & LockFenceOptions = {},
+  ): Promise<MkdirResponse> {
     const p = normalizePath(path);
     const r = await this.sessions.mutate<MkdirResponse>(META_ROUTES.mkdir, {
       path: p,
       ...(opts.recursive ? { parents: true } : {}),
+      ...(opts.attrs ? { attrs: opts.attrs } : {}),
       ...fenceFields(opts),
     });
     this.metaCache?.invalidate(p);
     return r;
+  }
+
+  /** chmod, chown, utimens: sets the fields given (mtime in ms since the epoch); ctime moves. */
+  async setAttrs(path: string, attrs: Omit<SetAttrsRequest, "path" | "session">): Promise<void> {
+    const p = normalizePath(path);
+    await this.sessions.mutate(META_ROUTES.setAttrs, { path: p, ...attrs });
+    this.metaCache?.invalidate(p);
   }
 
   async rename(from: string, to: string, opts: LockFenceOptions = {}): Promise<void> {
@@ -556,6 +568,7 @@ export class RaftfsClient {
               ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
               ...fenceFields(opts),
               ...(opts.createParents ? { createParents: true } : {}),
+              ...(opts.attrs ? { attrs: opts.attrs } : {}),
             },
             { signal },
           );
@@ -568,6 +581,7 @@ export class RaftfsClient {
       },
       inlineThresholdBytes: opts.chunked ? 0 : this.options.inlineThresholdBytes,
       chunkSizeBytes: this.options.chunkSizeBytes,
+      ...(opts.knownChunks ? { knownChunks: opts.knownChunks } : {}),
       signal,
     });
   }

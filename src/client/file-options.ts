@@ -14,11 +14,15 @@ export interface WriteFileOptions {
   lockSecret?: string;
   /** Create missing parent directories. */
   createParents?: boolean;
+  /** POSIX mode bits and owner the file gets if this write creates it (the mount passes the caller's). */
+  attrs?: { mode: number; uid: number; gid: number };
   /**
    * Store the content as chunks even when it is small enough to be inline (an empty write stays
    * inline and empty). For callers that will reference the chunks from another file (S3 parts).
    */
   chunked?: boolean;
+  /** Chunks the base version references: not stored again when the new content has them (Upload). */
+  knownChunks?: ReadonlySet<string>;
   signal?: AbortSignal;
 }
 

@@ -22,7 +22,7 @@ import {
   type WireContent,
 } from "../common/protocol/index.js";
 import type { ChunkWriter } from "./chunk-writer.js";
-import { ChunkBuffer } from "./chunking.js";
+import { ChunkBuffer, sha256Hex } from "./chunking.js";
 
 /** Commit attempts after a CHUNK_GONE, with backoff from 100 ms to 1 s: about 3.5 s in all. */
 const CHUNK_GONE_RETRIES = 6;
@@ -39,6 +39,14 @@ export interface UploadDeps {
   /** Chunk stores at once (default CHUNKS_IN_FLIGHT); memory is bounded by this plus one chunk. */
   chunksInFlight?: number;
   signal?: AbortSignal;
+  /**
+   * Chunks the cluster already holds and the commit's base version references (a rewrite of a few
+   * bytes in a large file): a chunk equal to one of them is listed without being stored again, so
+   * the write sends only the chunks it changed (fixed-size chunks: untouched ones hash the same). A
+   * base collected meanwhile fails the commit's compare-and-set or answers CHUNK_GONE, never a
+   * version naming a missing chunk.
+   */
+  knownChunks?: ReadonlySet<string>;
   /** A monotonic clock in ms (tests replace it). */
   now?: () => number;
 }
@@ -63,6 +71,8 @@ export class Upload {
   private combinedSignal: AbortSignal | null = null;
   private readonly window: number;
   private sizeBytes = 0;
+  /** Known chunks listed without a store: never abandoned (the base version references them). */
+  private readonly reused = new Set<string>();
   /** The largest file a commit can list (MAX_CHUNKS_PER_FILE chunks). */
   private readonly maxSizeBytes: number;
   private done = false;
@@ -205,6 +215,14 @@ export class Upload {
       while (this.inFlight.size >= this.window) await Promise.race(this.inFlight);
       this.throwIfFailed();
       const index = this.chunksQueued++;
+      if (this.deps.knownChunks !== undefined) {
+        const id = sha256Hex(chunk);
+        if (this.deps.knownChunks.has(id)) {
+          this.stored[index] = { id, sizeBytes: chunk.byteLength };
+          this.reused.add(id);
+          continue;
+        }
+      }
       const p: Promise<void> = this.deps.writer.store(chunk, this.storeSignal).then(
         (ref) => {
           this.stored[index] = ref;
@@ -232,7 +250,7 @@ export class Upload {
 
   private async abandon(): Promise<void> {
     await this.settle(); // a store still running would otherwise land after the abandon
-    const ids = this.stored.filter((r) => r !== undefined).map((r) => r.id);
+    const ids = this.stored.filter((r) => r !== undefined && !this.reused.has(r.id)).map((r) => r!.id);
     if (ids.length === 0) return;
     // Best effort: unreferenced chunks are collected after the grace period in any case.
     await this.deps.abandon(ids).catch(() => undefined);

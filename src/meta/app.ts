@@ -234,6 +234,10 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
     return mutate<AnswerOf<"commit">>({ ...b, type: "commit", content, session: sessionOf(b) });
   });
+  app.post(META_ROUTES.setAttrs, route("setAttrs"), async (req) => {
+    const b = lockBody(req);
+    return mutate<AnswerOf<"setAttrs">>({ ...b, type: "setAttrs", session: sessionOf(b) });
+  });
   app.post(META_ROUTES.rename, route("rename"), async (req) => {
     const b = lockBody(req);
     return mutate({ ...b, type: "rename", session: sessionOf(b) });

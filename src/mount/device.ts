@@ -6,7 +6,7 @@
  * never blocks, least of all on a call into its own mount.
  */
 import { spawn } from "node:child_process";
-import { closeSync, constants as fsc, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants as fsc, openSync, readFileSync, write, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { READ_BUFFER_BYTES } from "./protocol.js";
@@ -36,9 +36,18 @@ for (;;) {
 }
 `;
 
+/** Notifications waiting beyond this are dropped: the attribute timeout still bounds staleness. */
+const MAX_PENDING_NOTIFICATIONS = 10_000;
+
 export interface FuseDevice {
   /** Writes one reply (or notification); a reply to an interrupted request fails with ENOENT, ignored. */
   write(buf: Buffer): void;
+  /**
+   * Writes a notification off the event loop: the kernel may hold it until a request this process
+   * has yet to answer completes (an invalidation waits for the inode's lock), so a synchronous write
+   * here could deadlock. One at a time (one thread-pool thread at most), the queue bounded.
+   */
+  notify(buf: Buffer): void;
   close(): void;
 }
 
@@ -121,6 +130,16 @@ export async function mountDevice(dir: string, opts: { readOnly: boolean }): Pro
     throw new Error(`mount ${dir} failed: ${r.stderr || `exit ${r.code}`}`);
   }
   let closed = false;
+  const pending: Buffer[] = [];
+  // Errors are expected and harmless: ENOENT for an inode or name the kernel has already forgotten.
+  const sendNext = (): void => {
+    const next = pending[0];
+    if (next === undefined || closed) return;
+    write(fd, next, () => {
+      pending.shift();
+      sendNext();
+    });
+  };
   const device: FuseDevice = {
     write(buf) {
       if (closed) return;
@@ -130,6 +149,11 @@ export async function mountDevice(dir: string, opts: { readOnly: boolean }): Pro
         // ENOENT: the request was interrupted and the kernel forgot it; nothing waits for the reply.
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       }
+    },
+    notify(buf) {
+      if (closed || pending.length >= MAX_PENDING_NOTIFICATIONS) return;
+      pending.push(buf);
+      if (pending.length === 1) sendNext();
     },
     close() {
       if (closed) return;

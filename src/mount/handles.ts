@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { RaftfsClient } from "../client/index.js";
+import type { AttrChange } from "./attrs.js";
 import { Spool } from "./spool.js";
 
 /** Files up to this size are read once, whole, at the first READ; larger ones are streamed. */
@@ -44,6 +45,13 @@ export class OpenFile {
   private whole: Buffer | null = null;
   private stream: Stream | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Mode and owner the file is created with (by its first commit), from the CREATE request. */
+  createAttrs: { mode: number; uid: number; gid: number } | undefined;
+  /**
+   * An attribute change made while local writes wait (tar's fchmod/futimens before close): applied
+   * right after the commit, which would otherwise stamp its own mtime over a restored one.
+   */
+  pendingAttrs: AttrChange = {};
 
   constructor(
     readonly fh: bigint,
@@ -155,6 +163,7 @@ export class OpenFile {
       this.sizeBytes = Math.max(this.sizeBytes, offset + data.byteLength);
       this.dirty = !this.orphaned;
       this.mtimeMs = Date.now();
+      delete this.pendingAttrs.mtimeMs;
       return data.byteLength;
     });
   }
@@ -178,10 +187,15 @@ export class OpenFile {
       try {
         const r = await this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
           expectedVersion: this.version,
+          ...(await this.baseChunks(path)),
           ...fence(this.deps.lockTokenFor(path)),
+          ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
         });
         this.version = r.version;
         this.dirty = false;
+        const change = this.pendingAttrs;
+        this.pendingAttrs = {};
+        if (Object.keys(change).length > 0) await this.deps.client.setAttrs(path, change);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === "VERSION_MISMATCH" || code === "CONDITION_FAILED") {
@@ -192,6 +206,18 @@ export class OpenFile {
         throw err;
       }
     });
+  }
+
+  /**
+   * The chunks of the version this handle is based on, so that a small write into a large file
+   * stores only the chunks it touched (the rest hash the same and are listed as they are).
+   */
+  private async baseChunks(path: string): Promise<{ knownChunks?: ReadonlySet<string> }> {
+    if (this.version === 0 || !this.spool) return {};
+    // Unreadable base (gone, unreachable): store everything; the commit's compare-and-set decides.
+    const base = await this.deps.client.fileInfo(path, { version: this.version }).catch(() => null);
+    if (base === null || base.content.kind !== "chunks") return {};
+    return { knownChunks: new Set(base.content.chunks.map((c) => c.id)) };
   }
 
   /** Drops the spool (after the final commit attempt). */

@@ -6,6 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type ConnectOptions, connect } from "../client/index.js";
 import { FUSE_DEVICE, mountDevice, mountState, unmount } from "./device.js";
+import { Invalidator } from "./invalidate.js";
 import { FuseSession } from "./ops.js";
 
 export interface RunMountOptions {
@@ -69,6 +70,13 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
     dataDeadlineMs: Math.max(120_000, deadlineMs),
     log,
   });
+  const invalidator = new Invalidator({
+    client,
+    nodes: session.nodes,
+    device: mounted.device,
+    forget: (p) => session.forgetCached(p),
+    log,
+  });
   let finish: () => void = () => undefined;
   const ended = new Promise<void>((r) => {
     finish = r;
@@ -79,6 +87,8 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
       session.handle(buf);
       if (!ready) {
         ready = true;
+        // After INIT: the kernel takes notifications only from an initialised session.
+        invalidator.start();
         opts.onReady?.();
       }
     },
@@ -88,6 +98,7 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
     },
   );
   const done = ended.then(async () => {
+    await invalidator.stop();
     await session.close();
     mounted.device.close();
     await client.close();

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { RaftfsClient } from "../client/index.js";
 import { DfsError } from "../common/errors.js";
 import type { StatResponse } from "../common/protocol/index.js";
+import { attrChangeOf, attrOfStat, isEmpty, withChange } from "./attrs.js";
 import type { FuseDevice } from "./device.js";
 import { ERRNO, Errno, errnoOf } from "./errno.js";
 import { OpenFile } from "./handles.js";
@@ -40,8 +41,6 @@ import {
   RENAME_NOREPLACE,
   type Request,
   ROOT_INO,
-  S_IFDIR,
-  S_IFREG,
   WRITE_IN_BYTES,
 } from "./protocol.js";
 
@@ -66,6 +65,9 @@ const DATA_OPS: ReadonlySet<number> = new Set([
 ]);
 /** Requests the kernel expects no reply to. */
 const NO_REPLY: ReadonlySet<number> = new Set([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
+
+/** Mode bits (umask applied) and owner of a node a CREATE or MKDIR makes. */
+type NodeAttrs = { mode: number; uid: number; gid: number };
 
 interface DirHandle {
   entries: { name: string; type: number; path: string }[];
@@ -163,7 +165,12 @@ export class FuseSession {
       case Op.OPEN:
         return this.open(h.nodeid, body.readUInt32LE(0));
       case Op.CREATE:
-        return this.create(h.nodeid, body.readUInt32LE(0), names(body, 16, 1)[0]!);
+        // fuse_create_in: flags, mode (the kernel has applied the umask), umask, open_flags; then the name.
+        return this.create(h.nodeid, names(body, 16, 1)[0]!, {
+          mode: body.readUInt32LE(4) & 0o7777,
+          uid: h.uid,
+          gid: h.gid,
+        });
       case Op.READ: {
         const io = parseIo(body);
         return this.file(io.fh).read(io.offset, io.size);
@@ -207,7 +214,12 @@ export class FuseSession {
         return null;
       }
       case Op.MKDIR:
-        return this.mkdir(h.nodeid, names(body, 8, 1)[0]!);
+        // fuse_mkdir_in: mode (umask applied), umask; then the name.
+        return this.mkdir(h.nodeid, names(body, 8, 1)[0]!, {
+          mode: body.readUInt32LE(0) & 0o7777,
+          uid: h.uid,
+          gid: h.gid,
+        });
       case Op.UNLINK:
         return this.remove(h.nodeid, names(body, 0, 1)[0]!, "file");
       case Op.RMDIR:
@@ -256,23 +268,14 @@ export class FuseSession {
   }
 
   private attr(ino: bigint, s: StatResponse): Attr {
-    const dir = s.type === "dir";
-    const attr: Attr = {
-      ino,
-      sizeBytes: dir ? 0 : (s.sizeBytes ?? 0),
-      mode: dir ? S_IFDIR | 0o755 : S_IFREG | 0o644,
-      nlink: dir ? 2 : 1,
-      uid: this.uid,
-      gid: this.gid,
-      atimeMs: s.modifiedAtMs,
-      mtimeMs: s.modifiedAtMs,
-      ctimeMs: s.modifiedAtMs,
-    };
-    // Writes not committed yet: the size and time this mount's programs already see.
+    let attr = attrOfStat(ino, s, { uid: this.uid, gid: this.gid });
+    // Writes not committed yet: the size, time, mode and owner this mount's programs already see.
     for (const f of this.files.values()) {
       if (f.ino === ino && f.hasLocalChanges) {
         attr.sizeBytes = f.sizeBytes;
-        attr.mtimeMs = attr.ctimeMs = f.mtimeMs;
+        attr.mtimeMs = attr.ctimeMs = attr.atimeMs = f.mtimeMs;
+        if (f.version === 0 && f.createAttrs) attr = withChange(attr, f.createAttrs);
+        attr = withChange(attr, f.pendingAttrs);
       }
     }
     return attr;
@@ -395,7 +398,15 @@ export class FuseSession {
         }
       }
     }
-    // Mode, owner and times are accepted and not kept: the metadata has no field for them (README "Mount").
+    const change = attrChangeOf(s, Date.now());
+    if (!isEmpty(change)) {
+      this.writable();
+      const dirty = [...this.files.values()].find((f) => f.ino === ino && f.hasLocalChanges);
+      // Local writes wait for their commit, which would stamp its own mtime: the handle applies it after.
+      if (dirty) Object.assign(dirty.pendingAttrs, change);
+      else await this.client.setAttrs(this.pathOf(ino), change);
+      this.dirStats.delete(this.pathOf(ino));
+    }
     return encodeAttrOut(await this.attrOf(ino), this.opts.attrValidMs);
   }
 
@@ -448,13 +459,21 @@ export class FuseSession {
    * clients see it at close, as close-to-open promises. The kernel sends CREATE only after a negative
    * LOOKUP, so a name taken meanwhile by another client is a conflict at close (EIO, logged).
    */
-  private async create(parent: bigint, _flags: number, name: string): Promise<Buffer> {
+  private async create(parent: bigint, name: string, attrs: NodeAttrs): Promise<Buffer> {
     this.writable();
     const path = childPath(this.pathOf(parent), name);
     const now = Date.now();
-    const entry = this.entry(path, { path, type: "file", sizeBytes: 0, createdAtMs: now, modifiedAtMs: now });
+    const entry = this.entry(path, {
+      path,
+      type: "file",
+      sizeBytes: 0,
+      createdAtMs: now,
+      modifiedAtMs: now,
+      ...attrs,
+    });
     const ino = entry.readBigUInt64LE(0);
     const f = this.addFile(ino, { version: 0, sizeBytes: 0, mtimeMs: now });
+    f.createAttrs = attrs;
     f.markNew();
     return Buffer.concat([entry, encodeOpenOut(f.fh, 0)]);
   }
@@ -476,10 +495,10 @@ export class FuseSession {
     return null;
   }
 
-  private async mkdir(parent: bigint, name: string): Promise<Buffer> {
+  private async mkdir(parent: bigint, name: string, attrs: NodeAttrs): Promise<Buffer> {
     this.writable();
     const path = childPath(this.pathOf(parent), name);
-    await this.client.mkdir(path);
+    await this.client.mkdir(path, { attrs });
     return this.entry(path, await this.client.stat(path));
   }
 
@@ -562,6 +581,11 @@ export class FuseSession {
     });
     this.statfsCache = { atMs: now, reply };
     return reply;
+  }
+
+  /** Another client changed `path` (the change feed): this mount's own cache of it goes. */
+  forgetCached(path: string): void {
+    this.dirStats.delete(path);
   }
 
   /** Commits and drops every open handle, removes the spool folder. */

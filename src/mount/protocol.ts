@@ -70,6 +70,9 @@ export const Fattr = {
   ATIME: 1 << 4,
   MTIME: 1 << 5,
   FH: 1 << 6,
+  ATIME_NOW: 1 << 7,
+  MTIME_NOW: 1 << 8,
+  CTIME: 1 << 10,
 } as const;
 
 /** FOPEN_* reply flags. */
@@ -321,6 +324,35 @@ export function parseIo(body: Buffer): { fh: bigint; offset: number; size: numbe
 }
 
 export const WRITE_IN_BYTES = 40;
+
+/** Notifications the server sends unasked (the out header's `error` holds the code, `unique` is 0). */
+export const Notify = { INVAL_INODE: 2, INVAL_ENTRY: 3 } as const;
+
+/**
+ * FUSE_NOTIFY_INVAL_INODE: drop the kernel's attributes of `ino`, and with `pages` its cached
+ * content too (offset 0, length 0: all of it; a negative offset: attributes only).
+ */
+export function encodeInvalInode(ino: bigint, pages: boolean): Buffer {
+  const b = Buffer.alloc(OUT_HEADER_BYTES + 24);
+  b.writeUInt32LE(b.byteLength, 0);
+  b.writeInt32LE(Notify.INVAL_INODE, 4);
+  b.writeBigUInt64LE(ino, 16);
+  b.writeBigInt64LE(pages ? 0n : -1n, 24);
+  b.writeBigInt64LE(0n, 32);
+  return b;
+}
+
+/** FUSE_NOTIFY_INVAL_ENTRY: drop the kernel's cached lookup of `name` in directory `parent`. */
+export function encodeInvalEntry(parent: bigint, name: string): Buffer {
+  const n = Buffer.from(name);
+  const b = Buffer.alloc(OUT_HEADER_BYTES + 16 + n.byteLength + 1);
+  b.writeUInt32LE(b.byteLength, 0);
+  b.writeInt32LE(Notify.INVAL_ENTRY, 4);
+  b.writeBigUInt64LE(parent, 16);
+  b.writeUInt32LE(n.byteLength, 24);
+  n.copy(b, 32);
+  return b;
+}
 
 export interface SetattrIn {
   valid: number;

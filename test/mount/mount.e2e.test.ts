@@ -246,6 +246,27 @@ describe("raftfs mount (real cluster, real kernel)", () => {
     }
   }, 90_000);
 
+  test("a one-byte write into a 2 MiB file stores only the chunk it touched", async () => {
+    const content = randomBytes(2 * 1024 * 1024); // 32 chunks of 64 KiB
+    await fsp.writeFile(join(a.dir, "big.bin"), content);
+    const writes = async () => {
+      let sum = 0;
+      for (const id of [1, 2, 3]) sum += await cluster.dataMetric(id, "raftfs_data_chunk_writes_total");
+      return sum;
+    };
+    const before = await writes();
+    const h = await fsp.open(join(a.dir, "big.bin"), "r+");
+    await h.write(Buffer.from([content[1_000_000]! ^ 0xff]), 0, 1, 1_000_000);
+    await h.close();
+    // One chunk, on each of its (at most 3) holders; storing the whole file again would be 96.
+    const stored = (await writes()) - before;
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBeLessThanOrEqual(3);
+    const want = Buffer.from(content);
+    want[1_000_000] = content[1_000_000]! ^ 0xff;
+    expect((await cluster.cli(["cat", "/big.bin"])).stdoutBytes.equals(want)).toBe(true);
+  }, 60_000);
+
   test("--read-only refuses changes with EROFS and still reads", async () => {
     const ro = await TestMount.start(cluster.configPath, ["--read-only"]);
     try {

@@ -71,6 +71,11 @@ export const MAX_CHUNKS_PER_FILE = 65_536;
  */
 export const CHUNK_LIST_BODY_LIMIT_BYTES = MAX_CHUNKS_PER_FILE * 112 + 256 * 1024;
 
+/** POSIX attributes a create or mkdir gives its node (state/attrs.ts checks the bounds again). */
+const Uid = Type.Integer({ minimum: 0, maximum: 0xfffffffe });
+const ModeBits = Type.Integer({ minimum: 0, maximum: 0o7777 });
+const NodeAttrsSchema = Type.Optional(closed({ mode: ModeBits, uid: Uid, gid: Uid }));
+
 /** `id`: the SHA-256 of the chunk's bytes, lowercase hex. */
 const ChunkRef = closed({ id: ChunkId, sizeBytes: Count });
 const Content = Type.Union([
@@ -160,6 +165,7 @@ export const META_SCHEMAS = {
     body: closed({
       path: Path,
       parents: Type.Optional(Flag),
+      attrs: NodeAttrsSchema,
       lockToken: LockToken,
       lockSecret: LockSecret,
       session: Session,
@@ -174,9 +180,23 @@ export const META_SCHEMAS = {
       lockToken: LockToken,
       lockSecret: LockSecret,
       createParents: Type.Optional(Flag),
+      attrs: NodeAttrsSchema,
       session: Session,
     }),
     response: { 200: open({ version: Id }), ...errors },
+  },
+  setAttrs: {
+    body: closed({
+      path: Path,
+      mode: Type.Optional(ModeBits),
+      uid: Type.Optional(Uid),
+      gid: Type.Optional(Uid),
+      mtimeMs: Type.Optional(Count),
+      lockToken: LockToken,
+      lockSecret: LockSecret,
+      session: Session,
+    }),
+    response: { 200: open({ path: Type.String() }), ...errors },
   },
   rename: {
     body: closed({ from: Path, to: Path, lockToken: LockToken, lockSecret: LockSecret, session: Session }),
@@ -431,6 +451,8 @@ export type MkdirResponse = AnswerOf<"mkdir">;
 export type CommitRequest = BodyOf<"commit">;
 export type CommitResponse = AnswerOf<"commit">;
 export type RenameRequest = BodyOf<"rename">;
+/** chmod, chown and utimens in one request: the fields present change (see state/commands.ts). */
+export type SetAttrsRequest = BodyOf<"setAttrs">;
 export type DeleteRequest = BodyOf<"delete">;
 export type DeleteResponse = AnswerOf<"delete">;
 export type TxnResponse = AnswerOf<"txn">;

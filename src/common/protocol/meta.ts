@@ -17,6 +17,7 @@ export const META_ROUTES = {
   keepAlive: "/v1/sessions/keepalive",
   mkdir: "/v1/fs/mkdir",
   commit: "/v1/fs/commit",
+  setAttrs: "/v1/fs/attrs",
   rename: "/v1/fs/rename",
   delete: "/v1/fs/delete",
   txn: "/v1/fs/txn",
@@ -64,6 +65,7 @@ export const META_ACCESS: { readonly [K in keyof typeof META_ROUTES]: RouteAcces
   keepAlive: "write",
   mkdir: "write",
   commit: "write",
+  setAttrs: "write",
   rename: "write",
   delete: "write",
   txn: "write",
@@ -137,6 +139,11 @@ export interface StatResponse {
   sizeBytes?: number;
   createdAtMs: number;
   modifiedAtMs: number;
+  /** POSIX attributes (absent from replicas older than attributes): permission bits, owner, ctime. */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  changedAtMs?: number;
   lock?: { mode: LockMode; holders: LockHolder[] };
 }
 
@@ -186,7 +193,7 @@ export const MAX_READ_TICKETS_PER_READ = 1024;
 export interface WireChange {
   index: number;
   path: string;
-  kind: "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock";
+  kind: "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock" | "attrs";
   to?: string;
   version?: number;
 }

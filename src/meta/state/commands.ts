@@ -35,11 +35,37 @@ export type FileContent =
 
 export type LockMode = "exclusive" | "shared";
 
+/** POSIX owner and permission bits a create or mkdir gives the node it makes (the caller's umask applied). */
+export interface NodeAttrs {
+  /** Permission bits only (≤ 0o7777): the type is the node's. */
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * chmod, chown and utimens in one command: each field present is set, the change time becomes the
+ * entry's time. `mtimeMs` is the caller's (tar restores archived times); atime is not kept separately
+ * (reads would otherwise each be a Raft write): it reads as the modification time, as on `noatime`.
+ */
+export interface SetAttrsOp {
+  type: "setAttrs";
+  path: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  mtimeMs?: number;
+  lockToken?: number;
+  lockSecretHash?: string;
+}
+
 export interface MkdirOp {
   type: "mkdir";
   path: string;
   /** Create missing ancestors, and succeed if the directory already exists (`mkdir -p`). */
   parents?: boolean;
+  /** The new directory's attributes (not its missing ancestors', which get the defaults). */
+  attrs?: NodeAttrs;
   lockToken?: number;
   lockSecretHash?: string;
 }
@@ -53,6 +79,8 @@ export interface CommitOp {
   lockToken?: number;
   lockSecretHash?: string;
   createParents?: boolean;
+  /** The file's attributes if this commit creates it (ignored for a new version of an existing file). */
+  attrs?: NodeAttrs;
 }
 
 export interface RenameOp {
@@ -114,6 +142,7 @@ export type Command =
   | (CommitOp & WithSession)
   | (RenameOp & WithSession)
   | (DeleteOp & WithSession)
+  | (SetAttrsOp & WithSession)
   | ({ type: "txn"; conditions: TxnCondition[]; ops: NamespaceOp[] } & WithSession)
   | ({
       type: "lockAcquire";

@@ -16,6 +16,7 @@
 import { assert } from "../../common/assert.js";
 import { DfsError } from "../../common/errors.js";
 import { normalizePath, ROOT_PATH } from "../../common/paths.js";
+import { setAttrs } from "./attrs.js";
 import { ChunkMirror } from "./chunk-mirror.js";
 import { byTime, ChunkReader, ChunkRefs } from "./chunks.js";
 import type { Command, FileContent, LogEntry } from "./commands.js";
@@ -309,6 +310,8 @@ export class FsState {
       case "rename":
       case "delete":
         return applyNamespaceOp(this.opContext(tx, index, nowMs, command.session.id), command);
+      case "setAttrs":
+        return setAttrs(this.opContext(tx, index, nowMs, command.session.id), command);
       case "txn":
         return applyTxn(this.opContext(tx, index, nowMs, command.session.id), command);
       case "lockAcquire": {

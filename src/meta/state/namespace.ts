@@ -12,6 +12,7 @@ import { ROOT_PATH } from "../../common/paths.js";
 import type { ChunkRef, FileContent } from "./commands.js";
 import { fail } from "./outcome.js";
 import {
+  type AttrFields,
   decode,
   type EntryRec,
   encode,
@@ -189,15 +190,15 @@ export class Namespace extends NamespaceReader {
     return { parent, name };
   }
 
-  createDir(path: string, nowMs: number): void {
+  createDir(path: string, nowMs: number, attrs: AttrFields = {}): void {
     const { parent, name } = this.parentView(path);
     assert(this.entry(parent.id, name) === undefined, "createDir: path is free");
     const id = this.newInode();
-    this.putInode(id, { t: "d", c: nowMs, m: nowMs, n: 0, h: null, lo: 0, hi: 0, s: 0 });
+    this.putInode(id, { t: "d", c: nowMs, m: nowMs, n: 0, h: null, lo: 0, hi: 0, s: 0, ct: nowMs, ...attrs });
     this.link(parent.id, name, id, nowMs);
   }
 
-  createFile(path: string, first: FileVersion, nowMs: number): void {
+  createFile(path: string, first: FileVersion, nowMs: number, attrs: AttrFields = {}): void {
     const { parent, name } = this.parentView(path);
     assert(this.entry(parent.id, name) === undefined, "createFile: path is free");
     const id = this.newInode();
@@ -211,6 +212,8 @@ export class Namespace extends NamespaceReader {
       lo: first.version,
       hi: first.version,
       s: first.sizeBytes,
+      ct: nowMs,
+      ...attrs,
     });
     this.link(parent.id, name, id, nowMs);
   }
@@ -228,7 +231,7 @@ export class Namespace extends NamespaceReader {
       this.tx.del(versionKey(file.id, lo));
       lo++;
     }
-    this.putInode(file.id, { ...file.rec, lo, hi: next.version, s: next.sizeBytes, m: nowMs });
+    this.putInode(file.id, { ...file.rec, lo, hi: next.version, s: next.sizeBytes, m: nowMs, ct: nowMs });
     return dropped;
   }
 
@@ -275,7 +278,7 @@ export class Namespace extends NamespaceReader {
       this.tx.put(entryKey(dir, rec.h), encode({ ...head, p: name }));
     }
     this.tx.put(entryKey(dir, name), encode({ i: child, p: null, x: rec.h } satisfies EntryRec));
-    this.putInode(dir, { ...rec, n: rec.n + 1, h: name, m: nowMs });
+    this.putInode(dir, { ...rec, n: rec.n + 1, h: name, m: nowMs, ct: nowMs });
   }
 
   private unlink(dir: number, name: string, nowMs: number): void {
@@ -295,13 +298,19 @@ export class Namespace extends NamespaceReader {
       this.tx.put(entryKey(dir, e.x), encode({ ...next, p: e.p }));
     }
     this.tx.del(entryKey(dir, name));
-    this.putInode(dir, { ...rec, n: rec.n - 1, h: head, m: nowMs });
+    this.putInode(dir, { ...rec, n: rec.n - 1, h: head, m: nowMs, ct: nowMs });
   }
 
-  /** Sets times as a snapshot had them (restore only). */
-  setTimes(path: string, createdAtMs: number, modifiedAtMs: number): void {
+  /** Sets times as a snapshot had them (restore only), and its attributes if it had any. */
+  setTimes(path: string, createdAtMs: number, modifiedAtMs: number, attrs: AttrFields = {}): void {
     const n = this.get(path);
     assert(n !== undefined, "setTimes: the node exists");
-    this.putInode(n.id, { ...n.rec, c: createdAtMs, m: modifiedAtMs });
+    const { ct: _ct, ...rest } = n.rec;
+    this.putInode(n.id, { ...rest, c: createdAtMs, m: modifiedAtMs, ...attrs });
+  }
+
+  /** Writes the attribute fields given (setAttrs): the rest of the record stays. */
+  setAttrs(node: NodeView, attrs: AttrFields & { m?: number }): void {
+    this.putInode(node.id, { ...node.rec, ...attrs });
   }
 }

@@ -6,6 +6,7 @@
  * overlay, which the caller drops if anything fails later.
  */
 import { MAX_PATH_BYTES, parentOf, ROOT_PATH, utf8ByteLength } from "../../common/paths.js";
+import { attrFields } from "./attrs.js";
 import type { ChunkRefs } from "./chunks.js";
 import type {
   ChunkRef,
@@ -77,7 +78,7 @@ function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
     fail("EXISTS", `${op.path} already exists`, { path: op.path });
   }
   const created = [...requireParent(ctx, op.path, op.parents === true), op.path];
-  for (const p of created) ctx.ns.createDir(p, ctx.nowMs);
+  for (const p of created) ctx.ns.createDir(p, ctx.nowMs, p === op.path ? attrFields(op.attrs) : {});
   return {
     value: { created },
     changes: created.map((path): Change => ({ index: ctx.index, path, kind: "mkdir" })),
@@ -134,7 +135,7 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
   // Reference the new chunks before releasing old ones, so a chunk shared by both never touches 0.
   ctx.chunks.addRefs(chunksOf(op.content));
   if (node === undefined) {
-    ns.createFile(op.path, version, nowMs);
+    ns.createFile(op.path, version, nowMs, attrFields(op.attrs));
   } else {
     const dropped = ns.addVersion(node, version, ctx.versionsRetained, nowMs);
     for (const d of dropped) ctx.chunks.dropRefs(versionChunks(d), nowMs);

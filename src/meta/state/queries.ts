@@ -7,7 +7,7 @@ import { DfsError } from "../../common/errors.js";
 import { joinPath, normalizePath } from "../../common/paths.js";
 import { holderInfo, type LockTable } from "./locks.js";
 import { fromVersionRec, type NamespaceReader, type NodeView } from "./namespace.js";
-import { decode, type EntryRec, entryPrefix } from "./records.js";
+import { attrsOf, decode, type EntryRec, entryPrefix } from "./records.js";
 import type { KeyRange } from "./store.js";
 import type { FileContent, ListEntry, StatResult, VersionInfo } from "./types.js";
 
@@ -31,6 +31,7 @@ export function stat(ns: NamespaceReader, locks: LockTable, rawPath: string, now
     type: rec.t === "d" ? "dir" : "file",
     createdAtMs: rec.c,
     modifiedAtMs: rec.m,
+    ...attrsOf(rec),
   };
   if (rec.t === "f") {
     out.version = rec.hi;

@@ -72,6 +72,31 @@ export interface InodeRec {
   lo: number;
   hi: number;
   s: number;
+  /**
+   * POSIX attributes (setAttrs; create and mkdir may set them). Absent in records written before
+   * attributes existed: such records read with the defaults of `attrsOf`.
+   */
+  md?: number;
+  u?: number;
+  g?: number;
+  /** Change time (ctime); absent reads as `m`. */
+  ct?: number;
+}
+
+/** The attribute fields of an inode record, as a partial write. */
+export type AttrFields = Partial<Pick<InodeRec, "md" | "u" | "g" | "ct">>;
+
+/** Permission bits a record may hold: rwx for user, group, other, plus setuid, setgid and sticky. */
+export const MODE_BITS = 0o7777;
+
+/** The attributes of an inode as stat reports them, old records filled with defaults. */
+export function attrsOf(rec: InodeRec): { mode: number; uid: number; gid: number; changedAtMs: number } {
+  return {
+    mode: rec.md ?? (rec.t === "d" ? 0o755 : 0o644),
+    uid: rec.u ?? 0,
+    gid: rec.g ?? 0,
+    changedAtMs: rec.ct ?? rec.m,
+  };
 }
 
 export interface EntryRec {

@@ -23,14 +23,25 @@ import type { GarbageChunk, NodeSnapshot } from "./types.js";
 export function dumpNodes(store: SyncScanStore): NodeSnapshot[] {
   const ns = new NamespaceReader(store);
   const out: NodeSnapshot[] = ns.subtree(ROOT_PATH).map(({ path, node: { id, rec } }): NodeSnapshot => {
-    if (rec.t === "d") return { path, type: "dir", createdAtMs: rec.c, modifiedAtMs: rec.m };
+    // Attributes only where the record has them, so a snapshot of an old state reads as it did.
+    const a = {
+      ...(rec.md === undefined ? {} : { md: rec.md }),
+      ...(rec.u === undefined ? {} : { u: rec.u }),
+    };
+    const attrs = {
+      ...a,
+      ...(rec.g === undefined ? {} : { g: rec.g }),
+      ...(rec.ct === undefined ? {} : { ct: rec.ct }),
+    };
+    const extra = Object.keys(attrs).length === 0 ? {} : { attrs };
+    if (rec.t === "d") return { path, type: "dir", createdAtMs: rec.c, modifiedAtMs: rec.m, ...extra };
     const versions = [];
     for (let v = rec.lo; v <= rec.hi; v++) {
       const r = ns.version(id, v);
       assert(r !== undefined, "retained versions exist");
       versions.push(fromVersionRec(v, r));
     }
-    return { path, type: "file", createdAtMs: rec.c, modifiedAtMs: rec.m, versions };
+    return { path, type: "file", createdAtMs: rec.c, modifiedAtMs: rec.m, versions, ...extra };
   });
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -91,7 +102,7 @@ export function loadSnapshot(
     }
   }
   // Linking touched the parents: set every node's times as the snapshot had them.
-  for (const s of nodes) ns.setTimes(s.path, s.createdAtMs, s.modifiedAtMs);
+  for (const s of nodes) ns.setTimes(s.path, s.createdAtMs, s.modifiedAtMs, s.attrs ?? {});
   for (const g of garbage) {
     assert(chunks.refCount(g.chunkId) === 0, `snapshot: garbage chunk ${g.chunkId} is unreferenced`);
     chunks.restoreGarbage(g);

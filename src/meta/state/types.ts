@@ -14,6 +14,7 @@ import type {
   TxnResponse,
 } from "../../common/protocol/meta-schemas.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
+import type { AttrFields } from "./records.js";
 
 export interface FsStateOptions {
   /** How many versions of each file stay readable (and keep their chunks alive); ≥ 1. */
@@ -32,7 +33,7 @@ export interface FsStateOptions {
   maxRenameEntries?: number;
 }
 
-export type ChangeKind = "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock";
+export type ChangeKind = "create" | "commit" | "mkdir" | "rename" | "delete" | "lock" | "unlock" | "attrs";
 
 /** One visible effect of an entry, for the watch feed (ordered by `index`, then by position). */
 export interface Change {
@@ -100,9 +101,11 @@ export interface FileVersion {
   content: FileContent;
 }
 
-export type NodeSnapshot =
+/** `attrs`: the inode's attribute fields (records.ts), absent when it has none (written before them). */
+export type NodeSnapshot = (
   | { path: string; type: "dir"; createdAtMs: number; modifiedAtMs: number }
-  | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] };
+  | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] }
+) & { attrs?: AttrFields };
 
 /**
  * A lease as the state keeps it: what anyone may see, plus the fencing token only its holder is told and

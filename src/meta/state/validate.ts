@@ -9,6 +9,7 @@
 import { DfsError } from "../../common/errors.js";
 import { normalizePath } from "../../common/paths.js";
 import { CHUNK_ID_PATTERN, SHA256_HEX_PATTERN } from "../../common/protocol/ids.js";
+import { parseNodeAttrs, parseSetAttrsFields } from "./attrs.js";
 import {
   type ChunkRef,
   type Command,
@@ -142,7 +143,13 @@ export function parseNamespaceOp(raw: unknown): NamespaceOp {
   const token = lockToken === undefined ? {} : { lockToken, ...optHash(o, "lockSecretHash") };
   switch (o.type) {
     case "mkdir":
-      return { type: "mkdir", path: path(o, "path"), parents: optBool(o, "parents"), ...token };
+      return {
+        type: "mkdir",
+        path: path(o, "path"),
+        parents: optBool(o, "parents"),
+        ...parseNodeAttrs(o),
+        ...token,
+      };
     case "commit": {
       const expectedVersion = optInt(o, "expectedVersion", 0);
       return {
@@ -150,6 +157,7 @@ export function parseNamespaceOp(raw: unknown): NamespaceOp {
         path: path(o, "path"),
         content: parseContent(o.content),
         createParents: optBool(o, "createParents"),
+        ...parseNodeAttrs(o),
         ...(expectedVersion === undefined ? {} : { expectedVersion }),
         ...token,
       };
@@ -203,6 +211,12 @@ export function parseCommand(raw: unknown): Command {
     case "delete": {
       const session = parseSessionRef(o.session);
       return { ...parseNamespaceOp(o), session };
+    }
+    case "setAttrs": {
+      const session = parseSessionRef(o.session);
+      const lockToken = optInt(o, "lockToken", 1);
+      const token = lockToken === undefined ? {} : { lockToken, ...optHash(o, "lockSecretHash") };
+      return { type: "setAttrs", session, path: path(o, "path"), ...parseSetAttrsFields(o), ...token };
     }
     case "txn": {
       const session = parseSessionRef(o.session);

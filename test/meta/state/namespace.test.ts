@@ -312,6 +312,15 @@ describe("queries", () => {
 
   it("stat of / is a directory", () => {
     const h = new Harness();
-    expect(h.fs.stat("/")).toEqual({ path: "/", type: "dir", createdAtMs: 0, modifiedAtMs: 0 });
+    expect(h.fs.stat("/")).toEqual({
+      path: "/",
+      type: "dir",
+      createdAtMs: 0,
+      modifiedAtMs: 0,
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      changedAtMs: 0,
+    });
   });
 });

@@ -1,0 +1,124 @@
+/**
+ * POSIX attributes kept by the state machine: defaults, what create and mkdir set, setAttrs (chmod,
+ * chown, utimens), records written before attributes existed, and snapshots carrying them.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { FsState } from "../../../src/meta/state/index.js";
+import { decode, encode, type InodeRec } from "../../../src/meta/state/records.js";
+import { DEFAULT_OPTS, Harness, inline } from "./helpers.js";
+
+const RUNS = { numRuns: 300 };
+
+describe("attributes", () => {
+  it("a new file and directory read with the defaults, ctime at the entry's time", () => {
+    const h = new Harness();
+    h.ok({ type: "mkdir", path: "/d" });
+    h.ok({ type: "commit", path: "/d/f", content: inline("x") });
+    expect(h.fs.stat("/d")).toMatchObject({ mode: 0o755, uid: 0, gid: 0, changedAtMs: h.nowMs });
+    expect(h.fs.stat("/d/f")).toMatchObject({ mode: 0o644, uid: 0, gid: 0, changedAtMs: h.nowMs });
+  });
+
+  it("mkdir and a creating commit take the caller's attributes; a later commit keeps them", () => {
+    const h = new Harness();
+    h.ok({ type: "mkdir", path: "/a/b", parents: true, attrs: { mode: 0o700, uid: 1000, gid: 100 } });
+    expect(h.fs.stat("/a/b")).toMatchObject({ mode: 0o700, uid: 1000, gid: 100 });
+    // Missing ancestors made on the way get the defaults, as `mkdir -p` with a umask would not care.
+    expect(h.fs.stat("/a")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
+    h.ok({ type: "commit", path: "/a/f", content: inline("1"), attrs: { mode: 0o600, uid: 7, gid: 8 } });
+    h.advance(10);
+    h.ok({ type: "commit", path: "/a/f", content: inline("2"), attrs: { mode: 0o777, uid: 1, gid: 1 } });
+    expect(h.fs.stat("/a/f")).toMatchObject({
+      mode: 0o600,
+      uid: 7,
+      gid: 8,
+      version: 2,
+      changedAtMs: h.nowMs,
+    });
+  });
+
+  it("setAttrs sets the fields given, moves ctime, and keeps the version and the rest", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: inline("x") });
+    const before = h.fs.stat("/f");
+    h.advance(5_000);
+    const r = h.send({ type: "setAttrs", path: "/f", mode: 0o4750 });
+    expect(r.ok && r.changes).toEqual([{ index: h.index, path: "/f", kind: "attrs" }]);
+    expect(h.fs.stat("/f")).toEqual({ ...before, mode: 0o4750, changedAtMs: h.nowMs });
+    h.ok({ type: "setAttrs", path: "/f", uid: 1000, gid: 50, mtimeMs: 86_400_000 });
+    expect(h.fs.stat("/f")).toEqual({
+      ...before,
+      mode: 0o4750,
+      uid: 1000,
+      gid: 50,
+      modifiedAtMs: 86_400_000,
+      changedAtMs: h.nowMs,
+    });
+  });
+
+  it("setAttrs on a missing path is NOT_FOUND; bad values are BAD_REQUEST; neither changes anything", () => {
+    const h = new Harness();
+    h.ok({ type: "mkdir", path: "/d" });
+    const hash = h.fs.partHashes().namespace;
+    expect(h.err({ type: "setAttrs", path: "/nope", mode: 0o600 }).code).toBe("NOT_FOUND");
+    for (const bad of [{ mode: 0o10000 }, { mode: -1 }, { uid: 1.5 }, { gid: "0" }, { mtimeMs: -1 }]) {
+      expect(h.err({ type: "setAttrs", path: "/d", ...bad }).code).toBe("BAD_REQUEST");
+    }
+    expect(h.err({ type: "mkdir", path: "/e", attrs: { mode: 0o700 } }).code).toBe("BAD_REQUEST");
+    expect(h.fs.partHashes().namespace).toBe(hash);
+  });
+
+  it("a record written before attributes existed reads with the defaults", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/old", content: inline("x") });
+    h.advance(100);
+    h.ok({ type: "commit", path: "/old", content: inline("y") });
+    // Strip the attribute fields, as a record of the previous release has none.
+    const key = [
+      ...(h.fs.store as unknown as { scanSync: (r: object) => Iterable<[string, Uint8Array]> }).scanSync({
+        gte: "i",
+        lt: "j",
+      }),
+    ].find(([, v]) => decode<InodeRec>(v).t === "f")?.[0];
+    expect(key).toBeDefined();
+    const { md: _m, u: _u, g: _g, ct: _c, ...rest } = decode<InodeRec>(h.fs.store.get(key!)!);
+    h.fs.store.commit(new Map([[key!, encode(rest)]]), h.index);
+    expect(h.fs.stat("/old")).toMatchObject({ mode: 0o644, uid: 0, gid: 0, changedAtMs: h.nowMs });
+    h.ok({ type: "setAttrs", path: "/old", mode: 0o600 });
+    expect(h.fs.stat("/old")).toMatchObject({ mode: 0o600, uid: 0, gid: 0 });
+  });
+
+  it("property: the last value of each field wins, ctime is the last change, snapshots keep them", () => {
+    const change = fc.record(
+      {
+        mode: fc.integer({ min: 0, max: 0o7777 }),
+        uid: fc.integer({ min: 0, max: 0xfffffffe }),
+        gid: fc.integer({ min: 0, max: 0xfffffffe }),
+        mtimeMs: fc.integer({ min: 0, max: 2 ** 42 }),
+      },
+      { requiredKeys: [] },
+    );
+    const step = fc.record({ target: fc.constantFrom("/f", "/d"), change, gapMs: fc.nat(10_000) });
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 20 }), (steps) => {
+        const h = new Harness();
+        h.ok({ type: "mkdir", path: "/d" });
+        h.ok({ type: "commit", path: "/f", content: inline("x") });
+        const model = new Map(["/f", "/d"].map((p) => [p, { ...h.fs.stat(p) } as Record<string, unknown>]));
+        for (const s of steps) {
+          h.advance(s.gapMs);
+          h.ok({ type: "setAttrs", path: s.target, ...s.change });
+          const m = model.get(s.target)!;
+          const { mtimeMs, ...rest } = s.change;
+          Object.assign(m, rest, { changedAtMs: h.nowMs });
+          if (mtimeMs !== undefined) m.modifiedAtMs = mtimeMs;
+        }
+        for (const [p, m] of model) expect(h.fs.stat(p)).toEqual(m);
+        const restored = FsState.restore(h.fs.snapshot(), DEFAULT_OPTS);
+        expect(restored.stateHash()).toBe(h.fs.stateHash());
+        for (const [p, m] of model) expect(restored.stat(p)).toEqual(m);
+      }),
+      RUNS,
+    );
+  });
+});
