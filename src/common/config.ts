@@ -178,7 +178,7 @@ export const ClusterConfigSchema = Type.Object(
     maxRenameEntries: Type.Integer({ minimum: 1, default: 10_000 }),
     // Bytes of state records a replica caches in memory (the state itself lives in LevelDB beside the
     // Raft log, so this and not the namespace bounds a replica's memory; LevelDB adds its own 8 MiB).
-    metaStateCacheBytes: Type.Integer({ minimum: 1024 * 1024, default: 64 * 1024 * 1024 }),
+    metaStateCacheBytes: Type.Integer({ minimum: 1024 * 1024, default: 32 * 1024 * 1024 }),
     watch: WatchSettings,
     // Chunk GETs a data node serves at once (each may hold a chunk in memory); beyond, 503 at once.
     dataMaxConcurrentReads: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
