@@ -71,6 +71,15 @@ export interface DeleteOp {
   lockSecretHash?: string;
 }
 
+/** Drops one retained version of a file (drop-version.ts); the file goes with its last one. */
+export interface DropVersionOp {
+  type: "dropVersion";
+  path: string;
+  version: number;
+  lockToken?: number;
+  lockSecretHash?: string;
+}
+
 /**
  * `lockSecretHash` (with `lockToken`): the SHA-256 of the lock's own secret, which lets a holder
  * delegate writing under its lock to another session (`raftfs lock` hands it to its child process).
@@ -114,6 +123,7 @@ export type Command =
   | (CommitOp & WithSession)
   | (RenameOp & WithSession)
   | (DeleteOp & WithSession)
+  | (DropVersionOp & WithSession)
   | ({ type: "txn"; conditions: TxnCondition[]; ops: NamespaceOp[] } & WithSession)
   | ({
       type: "lockAcquire";

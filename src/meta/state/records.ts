@@ -72,6 +72,13 @@ export interface InodeRec {
   lo: number;
   hi: number;
   s: number;
+  /**
+   * Files whose versions were dropped one by one (dropVersion): `k`, how many are retained when that is
+   * fewer than `hi - lo + 1` (the range has gaps); `u`, the highest version ever given when the latest
+   * was dropped, so a version number is never handed out twice. Absent otherwise (older records too).
+   */
+  k?: number;
+  u?: number;
 }
 
 export interface EntryRec {

@@ -102,7 +102,15 @@ export interface FileVersion {
 
 export type NodeSnapshot =
   | { path: string; type: "dir"; createdAtMs: number; modifiedAtMs: number }
-  | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] };
+  | {
+      path: string;
+      type: "file";
+      createdAtMs: number;
+      modifiedAtMs: number;
+      versions: FileVersion[];
+      /** The highest version number ever given, when its version was dropped (absent otherwise). */
+      topVersion?: number;
+    };
 
 /**
  * A lease as the state keeps it: what anyone may see, plus the fencing token only its holder is told and
