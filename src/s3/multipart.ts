@@ -13,7 +13,15 @@ import type { ReadResponse, WireChunkRef, WireContent } from "../common/protocol
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
-import { etagMatches, etagOfContent, objectPath, partEtag, requireBucket, UPLOADS_ROOT } from "./keys.js";
+import {
+  etagMatches,
+  etagOfContent,
+  isDeleteMarker,
+  objectPath,
+  partEtag,
+  requireBucket,
+  UPLOADS_ROOT,
+} from "./keys.js";
 import { copySource } from "./objects.js";
 import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
@@ -121,6 +129,7 @@ async function uploadPartCopy(req: S3Request, partPath: string, source: string):
     }
     throw toS3Error(err);
   }
+  if (isDeleteMarker(file)) throw new S3Error("NoSuchKey", "the copy source is a delete marker");
   checkReadConditions(req, file, "x-amz-copy-source-");
   const range = copyRange(req, file.sizeBytes);
   let written: { version: number };
