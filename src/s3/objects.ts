@@ -206,7 +206,7 @@ async function deleteOne(req: S3Request, bucket: string, key: string): Promise<v
 }
 
 export async function deleteObject(req: S3Request, bucket: string, key: string): Promise<S3Response> {
-  const { path } = objectPath(bucket, key);
+  objectPath(bucket, key); // a key with no path is refused before the bucket is looked at
   await requireBucket(req, bucket);
   const r = await deleteKey(req, bucket, key, req.query.get("versionId"));
   const headers: Record<string, string> = {};
