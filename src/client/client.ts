@@ -16,6 +16,7 @@ import {
   type ClusterStatus,
   type CommitResponse,
   type DeleteResponse,
+  type DropVersionResponse,
   type ListEntry,
   type ListResponse,
   type LockHolder,
@@ -390,6 +391,23 @@ export class RaftfsClient {
     } catch (err) {
       if (opts.force && isDfsError(err, "NOT_FOUND")) return { removed: 0 };
       throw err;
+    } finally {
+      this.metaCache?.invalidate(p);
+    }
+  }
+
+  /**
+   * Drops one retained version of a file (the file goes with its last one); its chunks become garbage
+   * unless another version references them. NOT_FOUND when that version is not retained.
+   */
+  async dropVersion(
+    path: string,
+    version: number,
+    opts: LockFenceOptions = {},
+  ): Promise<DropVersionResponse> {
+    const p = normalizePath(path);
+    try {
+      return await this.sessions.mutate(META_ROUTES.dropVersion, { path: p, version, ...fenceFields(opts) });
     } finally {
       this.metaCache?.invalidate(p);
     }

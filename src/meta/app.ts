@@ -246,6 +246,10 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const b = lockBody(req);
     return mutate<AnswerOf<"delete">>({ ...b, type: "delete", session: sessionOf(b) });
   });
+  app.post(META_ROUTES.dropVersion, route("dropVersion"), async (req) => {
+    const b = lockBody(req);
+    return mutate<AnswerOf<"dropVersion">>({ ...b, type: "dropVersion", session: sessionOf(b) });
+  });
   app.post(META_ROUTES.txn, { ...route("txn"), bodyLimit: chunkListLimit }, async (req) => {
     const b = body(req);
     if (!Array.isArray(b.ops)) throw new DfsError("BAD_REQUEST", "txn needs an `ops` array");

@@ -103,7 +103,8 @@ export async function listObjects(req: S3Request, bucket: string, v2: boolean): 
   const token = v2 ? req.query.get("continuation-token") : undefined;
   const startAfter = v2 ? req.query.get("start-after") : req.query.get("marker");
   let walkOpts: WalkOptions = { prefix, delimiter, after: startAfter || undefined, afterIsPrefix: false };
-  if (token !== undefined) {
+  // An empty token lists from the start, as S3 does (some clients send `continuation-token=`).
+  if (token !== undefined && token !== "") {
     const t = decodeToken(token);
     walkOpts = { ...walkOpts, after: t.after, afterIsPrefix: t.isPrefix };
   } else if (!v2 && startAfter && delimiter !== "" && startAfter.endsWith(delimiter)) {

@@ -7,7 +7,7 @@
 import { isDfsError } from "../common/errors.js";
 import type { ReadResponse } from "../common/protocol/index.js";
 import { S3Error } from "./errors.js";
-import { etagMatches, etagOf } from "./keys.js";
+import { etagMatches, etagOf, isDeleteMarker } from "./keys.js";
 import { header, type S3Request } from "./types.js";
 
 function dateHeader(req: S3Request, name: string): number | undefined {
@@ -51,21 +51,29 @@ export function checkReadConditions(req: S3Request, file: ReadResponse, prefix =
 export async function expectedVersionFor(req: S3Request, path: string): Promise<number | undefined> {
   const ifNoneMatch = header(req, "if-none-match");
   const ifMatch = header(req, "if-match");
-  if (ifNoneMatch !== undefined) {
-    if (ifNoneMatch.trim() !== "*")
-      throw new S3Error("NotImplemented", "If-None-Match on writes accepts only *");
-    return 0;
-  }
-  if (ifMatch === undefined) return undefined;
-  let file: ReadResponse;
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== "*")
+    throw new S3Error("NotImplemented", "If-None-Match on writes accepts only *");
+  let file: ReadResponse | undefined;
   try {
     file = await req.client.fileInfo(path);
   } catch (err) {
-    if (isDfsError(err, "NOT_FOUND")) throw new S3Error("NoSuchKey", "the key does not exist");
-    throw err;
+    if (!isDfsError(err, "NOT_FOUND")) throw err;
   }
-  if (!etagMatches(ifMatch, etagOf(file))) {
+  // A key whose latest version is a delete marker does not exist, to S3: expect exactly that marker.
+  const live = file !== undefined && !isDeleteMarker(file) ? file : undefined;
+  if (ifNoneMatch !== undefined) {
+    if (live !== undefined) {
+      throw new S3Error(
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+      );
+    }
+    return file?.version ?? 0;
+  }
+  if (live === undefined) throw new S3Error("NoSuchKey", "the key does not exist");
+  if (!etagMatches(ifMatch ?? "", etagOf(live))) {
     throw new S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
   }
-  return file.version;
+  return live.version;
 }

@@ -52,6 +52,8 @@ export class S3Error extends Error {
   constructor(
     readonly code: S3ErrorCode,
     message: string,
+    /** Headers the error answer carries too (`x-amz-delete-marker` on a delete marker's 404/405). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = "S3Error";

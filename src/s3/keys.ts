@@ -80,6 +80,18 @@ export function objectPath(bucket: string, key: string): { path: string; folder:
   return { path, folder };
 }
 
+/**
+ * A delete marker is a version whose content is an empty chunk list: the gateway stores every real
+ * object of 0 bytes inline (the library does, and so does an empty multipart completion), so this
+ * content means "deleted" and nothing else. It keeps S3's order of versions and markers in the one
+ * sequence of raftfs versions, with no attribute the metadata service would have to carry.
+ */
+export const DELETE_MARKER: WireContent = { kind: "chunks", chunks: [], sizeBytes: 0 };
+
+export function isDeleteMarker(file: Pick<ReadResponse, "content">): boolean {
+  return file.content.kind === "chunks" && file.content.chunks.length === 0;
+}
+
 export function etagOfContent(content: WireContent): string {
   if (content.kind === "inline") {
     return `"${createHash("md5").update(Buffer.from(content.dataBase64, "base64")).digest("hex")}"`;

@@ -9,7 +9,7 @@
 import { isDfsError } from "../common/errors.js";
 import type { ListEntry } from "../common/protocol/index.js";
 import { S3Error } from "./errors.js";
-import { etagOf, VERSIONING_MARKER } from "./keys.js";
+import { etagOf, isDeleteMarker, VERSIONING_MARKER } from "./keys.js";
 import type { S3Request } from "./types.js";
 
 export interface ListedKey {
@@ -30,6 +30,19 @@ export interface WalkOptions {
   after: string | undefined;
   /** ...and none starting with it (resuming after a common prefix). */
   afterIsPrefix: boolean;
+  /** List keys whose latest version is a delete marker too (ListObjectVersions does). */
+  withDeleted?: boolean;
+}
+
+/** Whether a listed file's latest version is a delete marker: only 0-byte entries can be, one read each. */
+async function deleted(req: S3Request, e: ListEntry): Promise<boolean> {
+  if (e.sizeBytes !== 0) return false;
+  try {
+    return isDeleteMarker(await req.client.fileInfo(e.path));
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND")) return true; // gone since it was listed
+    throw err;
+  }
 }
 
 async function children(req: S3Request, dirPath: string): Promise<ListEntry[]> {
@@ -99,6 +112,7 @@ async function* walkDir(
       }
       yield* walkDir(req, e.path, key, o);
     } else if (e.type === "file" && key.startsWith(o.prefix) && pastMarker(key, o)) {
+      if (!o.withDeleted && (await deleted(req, e))) continue;
       yield { kind: "key", key, entry: e };
     }
   }

@@ -9,11 +9,24 @@
  */
 import { randomBytes } from "node:crypto";
 import { isDfsError } from "../common/errors.js";
-import type { ReadResponse, WireChunkRef, WireContent } from "../common/protocol/index.js";
+import {
+  MAX_CHUNKS_PER_FILE,
+  type ReadResponse,
+  type WireChunkRef,
+  type WireContent,
+} from "../common/protocol/index.js";
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
-import { etagMatches, etagOfContent, objectPath, partEtag, requireBucket, UPLOADS_ROOT } from "./keys.js";
+import {
+  etagMatches,
+  etagOfContent,
+  isDeleteMarker,
+  objectPath,
+  partEtag,
+  requireBucket,
+  UPLOADS_ROOT,
+} from "./keys.js";
 import { copySource } from "./objects.js";
 import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
@@ -84,10 +97,40 @@ export async function uploadPart(req: S3Request, bucket: string, key: string): P
       throw new S3Error("NoSuchUpload", "the upload was completed or aborted");
     throw toS3Error(err);
   }
+  await refuseOverChunkLimit(req, dir, { path, version: written.version });
   return {
     status: 200,
     headers: { etag: partEtag(await req.client.fileInfo(path, { version: written.version })) },
   };
+}
+
+/**
+ * A file lists at most MAX_CHUNKS_PER_FILE chunks and each part is cut into chunks of its own, so an
+ * upload whose parts already need more can never complete: the part just written is refused (that
+ * version of it dropped) now, not after the client sent every byte. The count is a lower bound (ceil(size / chunk
+ * size) per part; a part copied by reference keeps its source's chunks); completion checks exactly.
+ */
+export async function refuseOverChunkLimit(
+  req: Pick<S3Request, "client">,
+  dir: string,
+  part: { path: string; version: number },
+): Promise<void> {
+  const chunkSize = req.client.options.chunkSizeBytes;
+  let chunks = 0;
+  for (const e of await req.client.readdir(dir, { withTypes: true })) {
+    if (e.name.startsWith("part-")) chunks += Math.ceil((e.sizeBytes ?? 0) / chunkSize);
+  }
+  if (chunks <= MAX_CHUNKS_PER_FILE) return;
+  // Only this upload of the part goes: an earlier upload of the same number stays as it was.
+  try {
+    await req.client.dropVersion(part.path, part.version);
+  } catch (err) {
+    if (!isDfsError(err, "NOT_FOUND")) throw toS3Error(err);
+  }
+  throw new S3Error(
+    "EntityTooLarge",
+    `the completed object would list more than ${MAX_CHUNKS_PER_FILE} chunks of ${chunkSize} bytes (at least ${chunks})`,
+  );
 }
 
 /** `bytes=first-last`, both given, as UploadPartCopy requires; undefined when absent. */
@@ -121,6 +164,7 @@ async function uploadPartCopy(req: S3Request, partPath: string, source: string):
     }
     throw toS3Error(err);
   }
+  if (isDeleteMarker(file)) throw new S3Error("NoSuchKey", "the copy source is a delete marker");
   checkReadConditions(req, file, "x-amz-copy-source-");
   const range = copyRange(req, file.sizeBytes);
   let written: { version: number };
@@ -211,6 +255,9 @@ export async function completeUpload(req: S3Request, bucket: string, key: string
     sizeBytes += info.content.sizeBytes;
   }
   if (sizeBytes > req.limits.maxObjectBytes) throw new S3Error("EntityTooLarge", "the object is too large");
+  if (chunks.length > MAX_CHUNKS_PER_FILE) {
+    throw new S3Error("EntityTooLarge", `the object would list more than ${MAX_CHUNKS_PER_FILE} chunks`);
+  }
   const content: WireContent =
     chunks.length === 0 ? { kind: "inline", dataBase64: "" } : { kind: "chunks", chunks, sizeBytes };
   const expectedVersion = await expectedVersionFor(req, path);

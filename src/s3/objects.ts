@@ -10,9 +10,9 @@ import type { ReadResponse } from "../common/protocol/index.js";
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
-import { bucketPath, etagOf, objectPath, requireBucket } from "./keys.js";
+import { bucketPath, etagOf, isDeleteMarker, objectPath, requireBucket } from "./keys.js";
 import { header, type S3Request, type S3Response, xmlResponse } from "./types.js";
-import { deleteVersion, refuseDeleteMarker, versioningOf } from "./versioning.js";
+import { deleteVersion, putDeleteMarker, versioningOf } from "./versioning.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
 
 const MAX_DELETE_KEYS = 1000;
@@ -108,9 +108,10 @@ async function openObject(
 ): Promise<{ path: string; file: ReadResponse }> {
   const { path, folder } = objectPath(bucket, key);
   if (folder) throw new S3Error("NoSuchKey", "the specified key does not exist");
+  let file: ReadResponse;
+  const version = versionQuery(req);
   try {
-    const version = versionQuery(req);
-    return { path, file: await req.client.fileInfo(path, version !== undefined ? { version } : {}) };
+    file = await req.client.fileInfo(path, version !== undefined ? { version } : {});
   } catch (err) {
     if (isDfsError(err, "IS_A_DIRECTORY") || isDfsError(err, "NOT_A_DIRECTORY")) {
       throw new S3Error("NoSuchKey", "the specified key does not exist");
@@ -125,6 +126,14 @@ async function openObject(
     }
     throw toS3Error(err);
   }
+  if (isDeleteMarker(file)) {
+    const headers = { "x-amz-delete-marker": "true", "x-amz-version-id": String(file.version) };
+    if (version !== undefined) {
+      throw new S3Error("MethodNotAllowed", "the specified version is a delete marker", headers);
+    }
+    throw new S3Error("NoSuchKey", "the specified key does not exist", headers);
+  }
+  return { path, file };
 }
 
 export async function getObject(
@@ -197,17 +206,41 @@ async function deleteOne(req: S3Request, bucket: string, key: string): Promise<v
 }
 
 export async function deleteObject(req: S3Request, bucket: string, key: string): Promise<S3Response> {
-  const { path } = objectPath(bucket, key);
+  objectPath(bucket, key); // a key with no path is refused before the bucket is looked at
   await requireBucket(req, bucket);
-  const version = versionQuery(req);
-  if (version !== undefined) {
-    await deleteVersion(req, path, version);
+  const r = await deleteKey(req, bucket, key, req.query.get("versionId"));
+  const headers: Record<string, string> = {};
+  if (r.versionId !== undefined) headers["x-amz-version-id"] = r.versionId;
+  if (r.deleteMarker) headers["x-amz-delete-marker"] = "true";
+  return { status: 204, headers };
+}
+
+/**
+ * One key of DeleteObject(s). With a version id, that version goes; without one, a bucket whose
+ * versioning was ever set gets a delete marker (versioning.ts), others lose the key. `versionId`: the
+ * version deleted or the marker made; `deleteMarker`: the version deleted, or the one made, is a marker.
+ */
+async function deleteKey(
+  req: S3Request,
+  bucket: string,
+  key: string,
+  versionId: string | undefined,
+): Promise<{ versionId?: string; deleteMarker: boolean }> {
+  const { path } = objectPath(bucket, key);
+  if (versionId !== undefined && versionId !== "null") {
+    const version = Number(versionId);
+    if (!Number.isSafeInteger(version) || version < 1)
+      throw new S3Error("InvalidArgument", "invalid version id");
+    const deleteMarker = await deleteVersion(req, path, version);
     await pruneEmptyParents(req, bucket, path);
-    return { status: 204, headers: { "x-amz-version-id": String(version) } };
+    return { versionId, deleteMarker };
   }
-  if ((await versioningOf(req, bucket)) !== undefined) refuseDeleteMarker();
+  if ((await versioningOf(req, bucket)) !== undefined) {
+    const marker = await putDeleteMarker(req, path);
+    return marker === 0 ? { deleteMarker: false } : { versionId: String(marker), deleteMarker: true };
+  }
   await deleteOne(req, bucket, key);
-  return { status: 204 };
+  return { deleteMarker: false };
 }
 
 export async function deleteObjects(req: S3Request, bucket: string): Promise<S3Response> {
@@ -228,32 +261,26 @@ export async function deleteObjects(req: S3Request, bucket: string): Promise<S3R
     return { key: r.Key, versionId: r.VersionId as string | undefined };
   });
   const keys = objects.map((o) => o.key);
-  const versioned = (await versioningOf(req, bucket)) !== undefined;
   if (keys.length === 0 || keys.length > MAX_DELETE_KEYS) {
     throw new S3Error("MalformedXML", `a DeleteObjects request names 1 to ${MAX_DELETE_KEYS} keys`);
   }
-  const results: ({ Key: string; VersionId?: string } | { Key: string; Code: string; Message: string })[] =
-    new Array(keys.length);
+  type Deleted = { Key: string; VersionId?: string; DeleteMarker?: boolean; DeleteMarkerVersionId?: string };
+  const results: (Deleted | { Key: string; Code: string; Message: string })[] = new Array(keys.length);
   let next = 0;
   const worker = async () => {
     while (next < keys.length) {
       const i = next++;
       const key = keys[i]!;
       try {
-        const v = objects[i]!.versionId;
-        if (v !== undefined && v !== "null") {
-          const version = Number(v);
-          if (!Number.isSafeInteger(version) || version < 1)
-            throw new S3Error("InvalidArgument", "invalid version id");
-          const { path } = objectPath(bucket, key);
-          await deleteVersion(req, path, version);
-          await pruneEmptyParents(req, bucket, path);
-          results[i] = { Key: key, VersionId: v };
-        } else {
-          if (versioned) refuseDeleteMarker();
-          await deleteOne(req, bucket, key);
-          results[i] = { Key: key };
+        const asked = objects[i]!.versionId;
+        const r = await deleteKey(req, bucket, key, asked);
+        const d: Deleted = { Key: key };
+        if (asked !== undefined) d.VersionId = asked;
+        if (r.deleteMarker) {
+          d.DeleteMarker = true;
+          if (r.versionId !== undefined) d.DeleteMarkerVersionId = r.versionId;
         }
+        results[i] = d;
       } catch (err) {
         const e = toS3Error(err);
         results[i] = { Key: key, Code: e.code, Message: e.message };
@@ -307,6 +334,10 @@ export async function copyObject(
   } catch (err) {
     if (isDfsError(err, "IS_A_DIRECTORY")) throw new S3Error("NoSuchKey", "the copy source does not exist");
     throw toS3Error(err);
+  }
+  if (isDeleteMarker(file)) {
+    if (src.version !== undefined) throw new S3Error("InvalidRequest", "the copy source is a delete marker");
+    throw new S3Error("NoSuchKey", "the copy source does not exist");
   }
   checkReadConditions(req, file, "x-amz-copy-source-");
   const expectedVersion = await expectedVersionFor(req, path);

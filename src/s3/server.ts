@@ -227,6 +227,7 @@ export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): Fastif
       const e = toS3Error(err);
       if (e.code === "InternalError") request.log.error({ err }, "s3 request failed");
       reply.code(e.status);
+      reply.headers(e.headers);
       if (e.code === "NotModified") return reply.send();
       if (request.method === "HEAD") return reply.send();
       reply.header("content-type", "application/xml");

@@ -6,19 +6,26 @@
  * and no listing shows), so it needs nothing new in the metadata service and dies with its bucket:
  * DeleteBucket removes the marker and the directory in one transaction.
  *
- * What raftfs cannot give, and this gateway therefore refuses rather than imitates:
- * - Delete markers. raftfs has no per-version attributes and deleting a file drops all its versions,
- *   so a plain DELETE in a bucket whose versioning was ever set would destroy the history S3 promises
- *   to keep. It is refused (NotImplemented); deleting by versionId works when that version is the only
- *   one retained (the file goes, atomically checked against that version).
- * - Deleting one version out of several: the state machine has no op that drops a single version.
- * - Unbounded history: versions beyond `versionsRetained` are dropped by the cluster on commit, as if
- *   a lifecycle rule expired noncurrent versions past that count.
+ * Deleting: by `versionId`, that one version goes (the metadata service's dropVersion; the key goes
+ * with its last one). Without one, in a bucket whose versioning was ever set, a delete marker becomes
+ * the key's latest version (keys.ts: a version with an empty chunk list), so GET answers 404 and
+ * listings skip the key while ListObjectVersions shows the marker. A Suspended bucket adds a numbered
+ * marker too (S3 would replace a "null" version: raftfs versions are all numbered).
+ * Unbounded history is not kept: versions beyond `versionsRetained` are dropped by the cluster on
+ * commit, as if a lifecycle rule expired noncurrent versions (markers included) past that count.
  */
 import { isDfsError } from "../common/errors.js";
 import { readSmallBody } from "./body.js";
 import { S3Error, toS3Error } from "./errors.js";
-import { bucketPath, etagOf, objectPath, requireBucket, VERSIONING_MARKER } from "./keys.js";
+import {
+  bucketPath,
+  DELETE_MARKER,
+  etagOf,
+  isDeleteMarker,
+  objectPath,
+  requireBucket,
+  VERSIONING_MARKER,
+} from "./keys.js";
 import { maxKeysOf, page, type WalkOptions } from "./list.js";
 import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { parseXml, type XmlTree, xmlDocument } from "./xml.js";
@@ -94,44 +101,35 @@ export async function removeBucketDir(req: S3Request, bucket: string): Promise<v
 }
 
 /**
- * DeleteObject by version id. The only case raftfs can serve exactly: the version named is the
- * file's one retained version, so deleting the file deletes exactly it (checked in the same entry).
+ * DeleteObject by version id: that one version goes (the metadata service's dropVersion), a delete
+ * marker as well as an object's; the key goes with its last version. A version that is not there
+ * answers 204 all the same, as S3 does. Returns whether the version dropped was a delete marker.
  */
-export async function deleteVersion(req: S3Request, path: string, version: number): Promise<void> {
-  let retained: number[];
+export async function deleteVersion(req: S3Request, path: string, version: number): Promise<boolean> {
   try {
-    retained = (await req.client.versions(path)).map((v) => v.version);
+    const marker = isDeleteMarker(await req.client.fileInfo(path, { version }));
+    await req.client.dropVersion(path, version);
+    return marker;
   } catch (err) {
-    if (isDfsError(err, "NOT_FOUND") || isDfsError(err, "IS_A_DIRECTORY")) return; // S3: 204 all the same
-    throw toS3Error(err);
-  }
-  if (!retained.includes(version)) return;
-  if (retained.length > 1) {
-    throw new S3Error(
-      "NotImplemented",
-      "raftfs cannot drop one version of a file that retains several (no such metadata operation)",
-    );
-  }
-  try {
-    await req.client.txn([{ kind: "version", path, version }], [{ type: "delete", path }]);
-  } catch (err) {
-    if (isDfsError(err, "NOT_FOUND")) return;
-    if (isDfsError(err, "CONDITION_FAILED")) {
-      throw new S3Error(
-        "NotImplemented",
-        "a newer version was written meanwhile; it cannot be dropped alone",
-      );
-    }
+    const gone = isDfsError(err, "NOT_FOUND") || isDfsError(err, "IS_A_DIRECTORY");
+    if (gone || isDfsError(err, "NOT_A_DIRECTORY")) return false;
     throw toS3Error(err);
   }
 }
 
-/** A plain DELETE where versioning was ever set would need a delete marker: refused, see above. */
-export function refuseDeleteMarker(): never {
-  throw new S3Error(
-    "NotImplemented",
-    "delete markers are not supported (raftfs files have no per-version attributes); delete by versionId",
-  );
+/**
+ * A DELETE without version id in a bucket whose versioning was ever set: a delete marker becomes the
+ * key's latest version (keys.ts), so GET answers 404 while every earlier version stays readable by id.
+ * S3 adds one even where the key never existed. Returns the marker's version id.
+ */
+export async function putDeleteMarker(req: S3Request, path: string): Promise<number> {
+  try {
+    return (await req.client.commitContent(path, DELETE_MARKER, { createParents: true })).version;
+  } catch (err) {
+    // A "folder" with keys below it is no object: nothing to mark.
+    if (isDfsError(err, "IS_A_DIRECTORY")) return 0;
+    throw toS3Error(err, "NoSuchBucket");
+  }
 }
 
 /** ListObjectVersions: every retained version of every key, newest first within a key. */
@@ -146,7 +144,7 @@ export async function listObjectVersions(req: S3Request, bucket: string): Promis
   if (vMarker !== undefined && (!Number.isSafeInteger(vMarker) || vMarker < 1 || keyMarker === undefined)) {
     throw new S3Error("InvalidArgument", "version-id-marker must be a version id and needs a key-marker");
   }
-  const versions: XmlTree[] = [];
+  const versions: { marker: boolean; tree: XmlTree }[] = [];
   const prefixes: XmlTree[] = [];
   let truncated = false;
   let next: { key: string; version: number } | undefined;
@@ -176,16 +174,25 @@ export async function listObjectVersions(req: S3Request, bucket: string): Promis
         if (isDfsError(err, "NOT_FOUND")) continue; // dropped from retention meanwhile
         throw toS3Error(err);
       }
-      versions.push({
+      const common = {
         Key: key,
         VersionId: String(v),
         IsLatest: v === latest,
         LastModified: new Date(info.createdAtMs).toISOString(),
-        ETag: etagOf(info),
-        Size: info.sizeBytes,
-        StorageClass: "STANDARD",
-        Owner: OWNER,
-      });
+      };
+      if (isDeleteMarker(info)) versions.push({ marker: true, tree: { ...common, Owner: OWNER } });
+      else {
+        versions.push({
+          marker: false,
+          tree: {
+            ...common,
+            ETag: etagOf(info),
+            Size: info.sizeBytes,
+            StorageClass: "STANDARD",
+            Owner: OWNER,
+          },
+        });
+      }
       next = { key, version: v };
     }
     return true;
@@ -196,7 +203,7 @@ export async function listObjectVersions(req: S3Request, bucket: string): Promis
     full = !(await addKey(keyMarker, vMarker));
   }
   if (!full) {
-    const o: WalkOptions = { prefix, delimiter, after: keyMarker, afterIsPrefix: false };
+    const o: WalkOptions = { prefix, delimiter, after: keyMarker, afterIsPrefix: false, withDeleted: true };
     // One item more than fits tells whether the listing is truncated; keys expand to their versions.
     const { items, truncated: more } = await page(req, dir, o, max + 1);
     for (const item of items) {
@@ -231,7 +238,8 @@ export async function listObjectVersions(req: S3Request, bucket: string): Promis
       body.NextVersionIdMarker = String(next.version);
     }
   }
-  body.Version = versions;
+  body.Version = versions.filter((v) => !v.marker).map((v) => v.tree);
+  body.DeleteMarker = versions.filter((v) => v.marker).map((v) => v.tree);
   body.CommonPrefixes = prefixes;
   return xmlResponse(xmlDocument("ListVersionsResult", body));
 }

@@ -50,7 +50,9 @@ const parser = new XMLParser({
   processEntities: true,
   htmlEntities: false,
   parseTagValue: false,
-  trimValues: true,
+  // Text is kept as sent: a key may be " " or end in spaces (DeleteObjects of such keys removed
+  // nothing while values were trimmed). The indentation between elements is dropped below.
+  trimValues: false,
   ignoreDeclaration: true,
   removeNSPrefix: true,
 });
@@ -64,12 +66,24 @@ export function parseXml(body: Buffer, root: string): Record<string, unknown> {
   if (XMLValidator.validate(text) !== true) {
     throw new S3Error("MalformedXML", "the XML you provided was not well-formed");
   }
-  const doc = parser.parse(text) as Record<string, unknown>;
+  const doc = withoutIndentation(parser.parse(text)) as Record<string, unknown>;
   const top = doc[root];
   if (top === undefined) throw new S3Error("MalformedXML", `the document's root is not <${root}>`);
-  if (top === "") return {};
+  if (typeof top === "string" && top.trim() === "") return {};
   if (typeof top !== "object" || top === null) throw new S3Error("MalformedXML", `<${root}> is malformed`);
   return top as Record<string, unknown>;
+}
+
+/** Drops the whitespace text between child elements (`#text` beside them); leaf text stays as sent. */
+function withoutIndentation(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutIndentation);
+  if (typeof v !== "object" || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === "#text" && typeof x === "string" && x.trim() === "") continue;
+    out[k] = withoutIndentation(x);
+  }
+  return out;
 }
 
 /** An element that may appear once or many times, as a list. */

@@ -374,6 +374,15 @@ describe("listings", () => {
     }
   });
 
+  it("ListObjectsV2 with an empty continuation token lists from the start, as S3 does", async () => {
+    const first = await env.s3.send(new ListObjectsV2Command({ Bucket: LB, MaxKeys: 3 }));
+    const empty = await env.s3.send(
+      new ListObjectsV2Command({ Bucket: LB, MaxKeys: 3, ContinuationToken: "" }),
+    );
+    expect(empty.Contents?.map((c) => c.Key)).toEqual(first.Contents?.map((c) => c.Key));
+    expect(empty.Contents?.length).toBe(3);
+  });
+
   it("ListObjectsV2 reports sizes and ETags; ListObjects (v1) pages with markers", async () => {
     const r = await env.s3.send(new ListObjectsV2Command({ Bucket: LB, Prefix: "c" }));
     expect(r.Contents?.[0]).toMatchObject({ Key: "c", Size: 1, ETag: md5(Buffer.from("c")) });

@@ -1,8 +1,8 @@
 /**
  * Bucket versioning on raftfs file versions, and UploadPartCopy, through the AWS SDK against a
  * spawned cluster and gateway: version ids are raftfs versions, older versions read back byte for
- * byte, the versioning marker never shows as a key, and what raftfs cannot do (delete markers,
- * dropping one of several versions) is refused with nothing lost.
+ * byte, the versioning marker never shows as a key, delete markers hide a key without losing its
+ * versions, and single versions (objects or markers) are deleted by id.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -127,28 +127,60 @@ describe("bucket versioning", () => {
     expect(dirs.Versions?.map((v) => v.VersionId)).toEqual(["3", "2", "1"]);
   });
 
-  it("a plain DELETE (a delete marker) and dropping one of several versions are refused; nothing is lost", async () => {
-    expect(await s3Error(env.s3.send(new DeleteObjectCommand({ Bucket: B, Key: "doc" })))).toEqual({
-      name: "NotImplemented",
-      status: 501,
+  it("a plain DELETE adds a delete marker: GET says 404, old versions stay readable, the marker can go", async () => {
+    const del = await env.s3.send(new DeleteObjectCommand({ Bucket: B, Key: "doc" }));
+    expect([del.DeleteMarker, del.VersionId]).toEqual([true, "4"]);
+    expect(await s3Error(env.s3.send(new GetObjectCommand({ Bucket: B, Key: "doc" })))).toEqual({
+      name: "NoSuchKey",
+      status: 404,
+    });
+    expect(await s3Error(env.s3.send(new HeadObjectCommand({ Bucket: B, Key: "doc" })))).toMatchObject({
+      status: 404,
     });
     expect(
-      await s3Error(env.s3.send(new DeleteObjectCommand({ Bucket: B, Key: "doc", VersionId: "1" }))),
-    ).toMatchObject({ name: "NotImplemented" });
+      await s3Error(env.s3.send(new GetObjectCommand({ Bucket: B, Key: "doc", VersionId: "4" }))),
+    ).toMatchObject({ name: "MethodNotAllowed", status: 405 });
+    expect((await body("doc", "3")).toString()).toBe("third");
+    const listed = await env.s3.send(new ListObjectsV2Command({ Bucket: B }));
+    expect(listed.Contents?.map((c) => c.Key)).toEqual(["other/x"]);
+    const vs = await env.s3.send(new ListObjectVersionsCommand({ Bucket: B, Prefix: "doc" }));
+    expect(vs.DeleteMarkers?.map((m) => [m.Key, m.VersionId, m.IsLatest])).toEqual([["doc", "4", true]]);
+    expect(vs.Versions?.map((v) => [v.VersionId, v.IsLatest])).toEqual([
+      ["3", false],
+      ["2", false],
+      ["1", false],
+    ]);
+
+    // One version out of several goes alone; deleting the marker brings the latest object back.
+    await env.s3.send(new DeleteObjectCommand({ Bucket: B, Key: "doc", VersionId: "2" }));
+    expect((await env.fs.versions(`/${B}/doc`)).map((v) => v.version)).toEqual([1, 3, 4]);
+    const unmark = await env.s3.send(new DeleteObjectCommand({ Bucket: B, Key: "doc", VersionId: "4" }));
+    expect(unmark.DeleteMarker).toBe(true);
+    expect((await body("doc")).toString()).toBe("third");
+    // A new version is numbered above the dropped marker: no version id names two contents.
+    const again = await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "doc", Body: "fifth" }));
+    expect(again.VersionId).toBe("5");
+
+    // DeleteObjects adds markers too, and says so.
     const multi = await env.s3.send(
       new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: "doc" }, { Key: "other/x" }] } }),
     );
-    expect(multi.Errors?.map((e) => [e.Key, e.Code])).toEqual([
-      ["doc", "NotImplemented"],
-      ["other/x", "NotImplemented"],
+    expect(multi.Deleted?.map((d) => [d.Key, d.DeleteMarker, d.DeleteMarkerVersionId])).toEqual([
+      ["doc", true, "6"],
+      ["other/x", true, "2"],
     ]);
-    expect((await env.fs.versions(`/${B}/doc`)).map((v) => v.version)).toEqual([1, 2, 3]);
-    expect((await body("other/x")).toString()).toBe("x");
+    expect((await env.s3.send(new ListObjectsV2Command({ Bucket: B }))).KeyCount).toBe(0);
+    // If-None-Match: * writes over a key whose latest version is a marker: to S3 it does not exist.
+    await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "other/x", Body: "y", IfNoneMatch: "*" }));
+    expect(
+      await s3Error(
+        env.s3.send(new PutObjectCommand({ Bucket: B, Key: "other/x", Body: "z", IfNoneMatch: "*" })),
+      ),
+    ).toMatchObject({ name: "PreconditionFailed" });
+    expect((await body("other/x")).toString()).toBe("y");
   });
 
-  it("deleting a key's only version by its id removes it; the bucket then deletes with its marker", async () => {
-    await env.s3.send(new DeleteObjectCommand({ Bucket: B, Key: "other/x", VersionId: "1" }));
-    expect(await env.fs.exists(`/${B}/other/x`)).toBe(false);
+  it("a versioned bucket empties by deleting every version and marker by id, then deletes", async () => {
     const d = await env.s3.send(
       new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: "gone", VersionId: "4" }] } }),
     );
@@ -156,7 +188,16 @@ describe("bucket versioning", () => {
     expect(await s3Error(env.s3.send(new DeleteBucketCommand({ Bucket: B })))).toMatchObject({
       name: "BucketNotEmpty",
     });
-    await env.fs.rm(`/${B}/doc`);
+    const vs = await env.s3.send(new ListObjectVersionsCommand({ Bucket: B }));
+    const all = [...(vs.Versions ?? []), ...(vs.DeleteMarkers ?? [])].map((v) => ({
+      Key: v.Key!,
+      VersionId: v.VersionId!,
+    }));
+    expect(all.length).toBe(7);
+    const r = await env.s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: all } }));
+    expect(r.Errors ?? []).toEqual([]);
+    expect(await env.fs.exists(`/${B}/doc`)).toBe(false);
+    expect(await env.fs.exists(`/${B}/other`)).toBe(false);
     await env.s3.send(new DeleteBucketCommand({ Bucket: B }));
     expect(await env.fs.exists(`/${B}`)).toBe(false);
     // A bucket made again under the same name starts unversioned.

@@ -212,6 +212,14 @@ export const META_SCHEMAS = {
     }),
     response: { 200: open({ removed: Count }), ...errors },
   },
+  /** Drops one retained version (S3's delete by versionId); `removed`: it was the last, the file went. */
+  dropVersion: {
+    body: closed({ path: Path, version: Id, lockToken: LockToken, lockSecret: LockSecret, session: Session }),
+    response: {
+      200: closed({ version: Id, removed: Flag, latest: Type.Optional(Id) }),
+      ...errors,
+    },
+  },
   txn: {
     body: closed({
       conditions: Type.Array(TxnItem("kind"), { maxItems: 1024 }),
@@ -455,6 +463,7 @@ export type RenameRequest = BodyOf<"rename">;
 export type SetAttrsRequest = BodyOf<"setAttrs">;
 export type DeleteRequest = BodyOf<"delete">;
 export type DeleteResponse = AnswerOf<"delete">;
+export type DropVersionResponse = AnswerOf<"dropVersion">;
 export type TxnResponse = AnswerOf<"txn">;
 /**
  * `secret`: a random secret the acquirer draws for this lock (optional; the client library always sends

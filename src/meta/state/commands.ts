@@ -99,6 +99,15 @@ export interface DeleteOp {
   lockSecretHash?: string;
 }
 
+/** Drops one retained version of a file (drop-version.ts); the file goes with its last one. */
+export interface DropVersionOp {
+  type: "dropVersion";
+  path: string;
+  version: number;
+  lockToken?: number;
+  lockSecretHash?: string;
+}
+
 /**
  * `lockSecretHash` (with `lockToken`): the SHA-256 of the lock's own secret, which lets a holder
  * delegate writing under its lock to another session (`raftfs lock` hands it to its child process).
@@ -143,6 +152,7 @@ export type Command =
   | (RenameOp & WithSession)
   | (DeleteOp & WithSession)
   | (SetAttrsOp & WithSession)
+  | (DropVersionOp & WithSession)
   | ({ type: "txn"; conditions: TxnCondition[]; ops: NamespaceOp[] } & WithSession)
   | ({
       type: "lockAcquire";

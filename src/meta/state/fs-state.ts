@@ -21,6 +21,7 @@ import { ChunkMirror } from "./chunk-mirror.js";
 import { byTime, ChunkReader, ChunkRefs } from "./chunks.js";
 import type { Command, FileContent, LogEntry } from "./commands.js";
 import { DataNodeRegistry } from "./data-nodes.js";
+import { dropVersion } from "./drop-version.js";
 import { hashValue } from "./hash.js";
 import { type Holding, holderInfo, LockTable } from "./locks.js";
 import { MemoryStore } from "./memory-store.js";
@@ -312,6 +313,8 @@ export class FsState {
         return applyNamespaceOp(this.opContext(tx, index, nowMs, command.session.id), command);
       case "setAttrs":
         return setAttrs(this.opContext(tx, index, nowMs, command.session.id), command);
+      case "dropVersion":
+        return dropVersion(this.opContext(tx, index, nowMs, command.session.id), command);
       case "txn":
         return applyTxn(this.opContext(tx, index, nowMs, command.session.id), command);
       case "lockAcquire": {

@@ -59,6 +59,21 @@ export function versionChunks(r: VersionRec): ChunkRef[] {
   return (r.ch ?? []).map(([id, sizeBytes]) => ({ id, sizeBytes }));
 }
 
+/** How many versions a file retains. */
+export function retainedCount(rec: InodeRec): number {
+  return rec.k ?? rec.hi - rec.lo + 1;
+}
+
+/** The highest version number a file was ever given: the next commit is numbered above it. */
+export function lastGiven(rec: InodeRec): number {
+  return rec.tv ?? rec.hi;
+}
+
+/** `rec` retaining `count` versions: `k` is kept only when the range has gaps. */
+function withGaps(rec: InodeRec, count: number): InodeRec {
+  return count === rec.hi - rec.lo + 1 ? rec : { ...rec, k: count };
+}
+
 /** Read-only navigation, shared by apply (over an overlay) and the queries (over the store). */
 export class NamespaceReader {
   constructor(protected readonly kv: StoreReader) {}
@@ -87,6 +102,21 @@ export class NamespaceReader {
   version(id: number, version: number): VersionRec | undefined {
     const b = this.kv.get(versionKey(id, version));
     return b === undefined ? undefined : decode<VersionRec>(b);
+  }
+
+  /**
+   * A file's retained versions, oldest first. O(hi - lo): the range has gaps only where single versions
+   * were dropped, each gap one entry's work, passed over at most once more here.
+   */
+  *retained(id: number, rec: InodeRec): Generator<[number, VersionRec]> {
+    let found = 0;
+    for (let v = rec.lo; v <= rec.hi; v++) {
+      const r = this.version(id, v);
+      if (r === undefined) continue;
+      found++;
+      yield [v, r];
+    }
+    assert(found === retainedCount(rec), "a file's retained versions are as many as it counts");
   }
 
   /** A directory's entries in link order (not name order): names and child ids. */
@@ -218,21 +248,70 @@ export class Namespace extends NamespaceReader {
     this.link(parent.id, name, id, nowMs);
   }
 
-  /** Adds `next` as the latest version and drops the oldest beyond `retained`; returns the dropped. */
+  /**
+   * Adds `next` as the latest version and drops the oldest retained ones beyond `retained`; returns the
+   * dropped. `next` is numbered above every version ever given (a snapshot's may skip numbers).
+   */
   addVersion(file: NodeView, next: FileVersion, retained: number, nowMs: number): VersionRec[] {
-    assert(file.rec.t === "f" && next.version === file.rec.hi + 1, "versions are consecutive");
+    assert(file.rec.t === "f" && next.version > lastGiven(file.rec), "versions only grow");
     this.tx.put(versionKey(file.id, next.version), encode(toVersionRec(next)));
-    let lo = file.rec.lo;
+    let { lo } = file.rec;
+    let count = retainedCount(file.rec) + 1;
     const dropped: VersionRec[] = [];
-    while (next.version - lo + 1 > retained) {
+    while (count > retained) {
       const v = this.version(file.id, lo);
-      assert(v !== undefined, "retained versions exist");
+      assert(v !== undefined, "the oldest retained version exists");
       dropped.push(v);
       this.tx.del(versionKey(file.id, lo));
-      lo++;
+      count--;
+      lo = this.nextRetained(file.id, lo, next.version);
     }
-    this.putInode(file.id, { ...file.rec, lo, hi: next.version, s: next.sizeBytes, m: nowMs, ct: nowMs });
+    const { k: _k, tv: _tv, ...rec } = file.rec;
+    this.putInode(
+      file.id,
+      withGaps({ ...rec, lo, hi: next.version, s: next.sizeBytes, m: nowMs, ct: nowMs }, count),
+    );
     return dropped;
+  }
+
+  /**
+   * Drops retained version `version` of a file that retains others, and returns it; the latest falls
+   * back to the one below when it is the one dropped (its number is never given again).
+   */
+  dropVersion(file: NodeView, version: number, nowMs: number): VersionRec {
+    const { rec } = file;
+    const count = retainedCount(rec);
+    assert(rec.t === "f" && count > 1, "dropVersion: a file that retains other versions");
+    const dropped = this.version(file.id, version);
+    assert(dropped !== undefined, "dropVersion: the version is retained");
+    this.tx.del(versionKey(file.id, version));
+    const lo = version === rec.lo ? this.nextRetained(file.id, rec.lo, rec.hi) : rec.lo;
+    let { hi, s } = rec;
+    if (version === rec.hi) {
+      do hi--;
+      while (this.version(file.id, hi) === undefined);
+      s = (this.version(file.id, hi) as VersionRec).s;
+    }
+    const { k: _k, tv: _tv, ...base } = rec;
+    const tv = Math.max(lastGiven(rec), hi);
+    this.putInode(
+      file.id,
+      withGaps({ ...base, lo, hi, s, m: nowMs, ct: nowMs, ...(tv > hi ? { tv } : {}) }, count - 1),
+    );
+    return dropped;
+  }
+
+  /** Restore only: the highest number a file was ever given, as a snapshot had it. */
+  setTopVersion(file: NodeView, top: number): void {
+    assert(file.rec.t === "f" && top > file.rec.hi, "setTopVersion: above the latest");
+    this.putInode(file.id, { ...file.rec, tv: top });
+  }
+
+  /** The first retained version above `from` (there is one up to `hi`). */
+  private nextRetained(id: number, from: number, hi: number): number {
+    let v = from + 1;
+    while (v < hi && this.version(id, v) === undefined) v++;
+    return v;
   }
 
   /** Moves the entry at `from` to `to`, whose parent exists and which is free: O(1) keys. */
@@ -253,9 +332,7 @@ export class Namespace extends NamespaceReader {
     for (const { node } of nodes) {
       const { id, rec } = node;
       if (rec.t === "f") {
-        for (let v = rec.lo; v <= rec.hi; v++) {
-          const r = this.version(id, v);
-          assert(r !== undefined, "retained versions exist");
+        for (const [v, r] of this.retained(id, rec)) {
           versions.push(r);
           this.tx.del(versionKey(id, v));
         }

@@ -18,7 +18,7 @@ import type {
   RenameOp,
 } from "./commands.js";
 import type { FenceCaller, LockTable } from "./locks.js";
-import { type Namespace, type NamespaceReader, versionChunks } from "./namespace.js";
+import { lastGiven, type Namespace, type NamespaceReader, versionChunks } from "./namespace.js";
 import { fail, type Outcome } from "./outcome.js";
 import type { Change, FileVersion } from "./types.js";
 
@@ -45,7 +45,7 @@ function sizeOf(content: FileContent): number {
   return content.kind === "chunks" ? content.sizeBytes : content.data.length;
 }
 
-function caller(ctx: OpContext, op: NamespaceOp): FenceCaller {
+export function caller(ctx: OpContext, op: Pick<NamespaceOp, "lockSecretHash">): FenceCaller {
   return { sessionId: ctx.sessionId, lockSecretHash: op.lockSecretHash };
 }
 
@@ -107,7 +107,8 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
     changes.push({ index: ctx.index, path: p, kind: "mkdir" });
   }
   const version: FileVersion = {
-    version: currentVersion + 1,
+    // Above every number ever given: a dropped latest version's number is not handed out again.
+    version: node === undefined ? 1 : lastGiven(node.rec) + 1,
     sizeBytes: sizeOf(op.content),
     createdAtMs: nowMs,
     content: op.content,

@@ -81,6 +81,13 @@ export interface InodeRec {
   g?: number;
   /** Change time (ctime); absent reads as `m`. */
   ct?: number;
+  /**
+   * Files whose versions were dropped one by one (dropVersion): `k`, how many are retained when that is
+   * fewer than `hi - lo + 1` (the range has gaps); `tv`, the highest version ever given when the latest
+   * was dropped, so a version number is never handed out twice. Absent otherwise (older records too).
+   */
+  k?: number;
+  tv?: number;
 }
 
 /** The attribute fields of an inode record, as a partial write. */

@@ -35,13 +35,9 @@ export function dumpNodes(store: SyncScanStore): NodeSnapshot[] {
     };
     const extra = Object.keys(attrs).length === 0 ? {} : { attrs };
     if (rec.t === "d") return { path, type: "dir", createdAtMs: rec.c, modifiedAtMs: rec.m, ...extra };
-    const versions = [];
-    for (let v = rec.lo; v <= rec.hi; v++) {
-      const r = ns.version(id, v);
-      assert(r !== undefined, "retained versions exist");
-      versions.push(fromVersionRec(v, r));
-    }
-    return { path, type: "file", createdAtMs: rec.c, modifiedAtMs: rec.m, versions, ...extra };
+    const versions = [...ns.retained(id, rec)].map(([v, r]) => fromVersionRec(v, r));
+    const top = rec.tv === undefined ? {} : { topVersion: rec.tv };
+    return { path, type: "file", createdAtMs: rec.c, modifiedAtMs: rec.m, versions, ...top, ...extra };
   });
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -98,6 +94,14 @@ export function loadSnapshot(
         assert(node !== undefined, "just created");
         ns.addVersion(node, v, Number.MAX_SAFE_INTEGER, s.modifiedAtMs);
       }
+      if (s.topVersion !== undefined) {
+        const node = ns.get(s.path);
+        assert(
+          node !== undefined && s.topVersion > node.rec.hi,
+          `snapshot: ${s.path}'s top version is above its latest`,
+        );
+        ns.setTopVersion(node, s.topVersion);
+      }
       for (const v of s.versions) if (v.content.kind === "chunks") chunks.addRefs(v.content.chunks);
     }
   }
@@ -142,9 +146,10 @@ export function checkStore(store: SyncScanStore): void {
       for (const n of names) assert(expected.has(n), `directory ${id}: linked entry ${n} exists`);
     } else {
       assert(rec.lo >= 1 && rec.lo <= rec.hi, "versions start at 1 and are not empty");
-      for (let v = rec.lo; v <= rec.hi; v++) {
-        const r = ns.version(id, v);
-        assert(r !== undefined, "versions are consecutive");
+      assert(rec.tv === undefined || rec.tv > rec.hi, "a recorded top version is above the latest");
+      assert(ns.version(id, rec.lo) !== undefined, "the oldest retained version exists");
+      assert(ns.version(id, rec.hi) !== undefined, "the latest version exists");
+      for (const [v, r] of ns.retained(id, rec)) {
         if (v === rec.hi) assert(r.s === rec.s, "the inode holds the latest size");
         for (const c of versionChunks(r)) recount.set(c.id, (recount.get(c.id) ?? 0) + 1);
         versionKeys++;

@@ -104,7 +104,15 @@ export interface FileVersion {
 /** `attrs`: the inode's attribute fields (records.ts), absent when it has none (written before them). */
 export type NodeSnapshot = (
   | { path: string; type: "dir"; createdAtMs: number; modifiedAtMs: number }
-  | { path: string; type: "file"; createdAtMs: number; modifiedAtMs: number; versions: FileVersion[] }
+  | {
+      path: string;
+      type: "file";
+      createdAtMs: number;
+      modifiedAtMs: number;
+      versions: FileVersion[];
+      /** The highest version number ever given, when its version was dropped (absent otherwise). */
+      topVersion?: number;
+    }
 ) & { attrs?: AttrFields };
 
 /**

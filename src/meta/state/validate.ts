@@ -218,6 +218,12 @@ export function parseCommand(raw: unknown): Command {
       const token = lockToken === undefined ? {} : { lockToken, ...optHash(o, "lockSecretHash") };
       return { type: "setAttrs", session, path: path(o, "path"), ...parseSetAttrsFields(o), ...token };
     }
+    case "dropVersion": {
+      const session = parseSessionRef(o.session);
+      const lockToken = optInt(o, "lockToken", 1);
+      const token = lockToken === undefined ? {} : { lockToken, ...optHash(o, "lockSecretHash") };
+      return { type: "dropVersion", session, path: path(o, "path"), version: int(o, "version", 1), ...token };
+    }
     case "txn": {
       const session = parseSessionRef(o.session);
       const conditions = array(o, "conditions", LIMITS.maxTxnConditions).map(parseCondition);
