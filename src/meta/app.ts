@@ -501,6 +501,11 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     replica,
     dispatcher: deps.dispatcher,
     secret: opts.secret,
+    upload: {
+      chunkSizeBytes: opts.chunkSizeBytes,
+      inlineThresholdBytes: opts.inlineThresholdBytes,
+      replication: opts.replication,
+    },
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   app.get(META_ROUTES.events, route("events"), async (_req, reply) => {

@@ -11,7 +11,7 @@ import type { Browser, Page } from "playwright-core";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
-import { ARTIFACTS, launchChromium } from "../support/browser.js";
+import { ARTIFACTS, launchChromium, openDashboard } from "../support/browser.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
 const WRITER = "writer-token-0123";
@@ -46,19 +46,8 @@ afterAll(async () => {
 });
 
 /** A page on replica `id` with `token` typed into the token box (kept in sessionStorage only). */
-async function open(id: number, path: string, token: string | null, width = 1400): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width, height: 900 }, acceptDownloads: true });
-  page.on("pageerror", (err) => {
-    throw err;
-  });
-  await page.goto(`${c.url(id)}${path}`);
-  if (token !== null) {
-    await page.fill("#token", token);
-    await page.press("#token", "Enter");
-    await expect.poll(() => page.textContent("#role"), POLL).toContain("role");
-  }
-  return page;
-}
+const open = (id: number, path: string, token: string | null, widthPx = 1400): Promise<Page> =>
+  openDashboard(browser, `${c.url(id)}${path}`, { token, widthPx });
 
 const bytes = (n: number, seed: number) =>
   Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251));

@@ -3,7 +3,7 @@
  * keep it headless and off every network but the test's loopback, and one folder for screenshots.
  */
 import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.RAFTFS_CHROMIUM ?? "/usr/bin/chromium";
 /** Screenshots (git-ignored). */
@@ -29,4 +29,32 @@ export async function launchChromium(): Promise<Browser> {
       "--disable-sync",
     ],
   });
+}
+
+/**
+ * A dashboard page at `url` in a window `widthPx` wide, with `token` typed into the token box (kept in
+ * sessionStorage only) and its role shown; an error thrown in the page fails the test.
+ */
+export async function openDashboard(
+  browser: Browser,
+  url: string,
+  opts: { token: string | null; widthPx?: number },
+): Promise<Page> {
+  const page = await browser.newPage({
+    viewport: { width: opts.widthPx ?? 1400, height: 900 },
+    acceptDownloads: true,
+  });
+  page.on("pageerror", (err) => {
+    throw err;
+  });
+  await page.goto(url);
+  if (opts.token !== null) {
+    await page.fill("#token", opts.token);
+    await page.press("#token", "Enter");
+    // A string, evaluated in the page (this file is compiled without the DOM's types).
+    await page.waitForFunction('document.querySelector("#role")?.textContent?.includes("role")', undefined, {
+      timeout: 20_000,
+    });
+  }
+  return page;
 }

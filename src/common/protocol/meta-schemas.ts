@@ -415,9 +415,33 @@ export const META_SCHEMAS = {
   /** Who the caller's token says it is, so the page shows write controls only to writers. */
   dashboardWhoami: {
     response: {
-      200: closed({ name: Type.Union([Type.String(), Type.Null()]), role: Type.String() }),
+      200: closed({
+        name: Type.Union([Type.String(), Type.Null()]),
+        role: Type.String(),
+        // How the page cuts an upload: inline up to the threshold, else chunks of this size.
+        chunkSizeBytes: Id,
+        inlineThresholdBytes: Count,
+      }),
       ...errors,
     },
+  },
+  /** A download link for the page: a read ticket for one version, good for a few minutes. */
+  dashboardDownloadLink: {
+    querystring: closed({ path: Path, version: Type.Optional(QueryInt) }),
+    response: {
+      200: closed({ href: Type.String(), version: Id, sizeBytes: Count, expiresAtMs: Count }),
+      ...errors,
+    },
+  },
+  /** The bytes of a download link (the ticket is the capability). */
+  dashboardFile: {
+    querystring: closed({ t: Type.String({ minLength: 1, maxLength: 8192 }) }),
+    response: { 200: Type.String(), ...errors },
+  },
+  /** One chunk of a page's upload (raw bytes in, its reference out). */
+  dashboardChunk: {
+    headers: Type.Object({ "content-length": Type.Optional(Type.String({ maxLength: 20 })) }),
+    response: { 200: closed({ id: ChunkId, sizeBytes: Count }), ...errors },
   },
   /** Text answers (the dashboard's HTML, Prometheus metrics, a downloaded file's bytes): no JSON to serialize. */
   text: { response: { 200: Type.String(), ...errors } },

@@ -4,7 +4,7 @@
  * which knows the holders, fetches each chunk in turn, checks its SHA-256 against its id, and streams
  * it on: one chunk in memory at a time, whatever the file's size.
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { DfsError } from "../../common/errors.js";
@@ -79,4 +79,57 @@ export async function versionBytes(
     for (const c of chunks.slice(1)) yield await fetchChunk(deps, c);
   }
   return { version: v.version, sizeBytes: v.sizeBytes, body: Readable.from(all()) };
+}
+
+/**
+ * Download links: a browser saves a plain link's answer straight to disk, but a link carries no
+ * `authorization` header. So a caller who may read asks for a link, and the link carries a ticket —
+ * `<expiresAtMs>.<version>.<path, base64url>.<mac>` — that grants reading that one version until it
+ * expires, on any replica (all share the secret). The MAC's input starts with "download|", which no
+ * chunk ticket's does, so neither kind passes for the other. A link is short-lived because it lands
+ * in browser history and access logs.
+ */
+export const DOWNLOAD_LINK_TTL_MS = 5 * 60_000;
+
+function downloadMac(secret: string, c: { path: string; version: number; expiresAtMs: number }): string {
+  return createHmac("sha256", secret)
+    .update(`download|${c.expiresAtMs}|${c.version}|${c.path}`)
+    .digest("base64url");
+}
+
+export function signDownloadTicket(
+  secret: string,
+  claims: { path: string; version: number; expiresAtMs: number },
+): string {
+  const path = Buffer.from(claims.path, "utf8").toString("base64url");
+  return `${claims.expiresAtMs}.${claims.version}.${path}.${downloadMac(secret, claims)}`;
+}
+
+const DOWNLOAD_TICKET = /^(\d{1,16})\.(\d{1,16})\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/;
+
+/** The version a download ticket grants, or why it grants nothing. */
+export function verifyDownloadTicket(
+  secret: string,
+  ticket: string,
+  nowMs: number,
+): { ok: true; path: string; version: number } | { ok: false; reason: string } {
+  const m = DOWNLOAD_TICKET.exec(ticket);
+  if (!m) return { ok: false, reason: "malformed download link" };
+  const claims = {
+    expiresAtMs: Number(m[1]),
+    version: Number(m[2]),
+    path: Buffer.from(m[3] ?? "", "base64url").toString("utf8"),
+  };
+  // Base64 leaves spare bits in its last character: only the one spelling signed is accepted.
+  if (Buffer.from(claims.path, "utf8").toString("base64url") !== m[3]) {
+    return { ok: false, reason: "malformed download link" };
+  }
+  const want = Buffer.from(downloadMac(secret, claims));
+  const got = Buffer.from(m[4] ?? "");
+  if (want.length !== got.length || !timingSafeEqual(want, got)) {
+    return { ok: false, reason: "bad signature on the download link" };
+  }
+  if (claims.expiresAtMs < nowMs)
+    return { ok: false, reason: "the download link has expired: ask the page for a new one" };
+  return { ok: true, path: claims.path, version: claims.version };
 }

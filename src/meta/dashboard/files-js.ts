@@ -6,7 +6,7 @@
  * lost answer or a leader change is applied once.
  */
 export const FILES_JS = String.raw`
-let me = { role: null };
+let me = { role: null, chunkSizeBytes: 0, inlineThresholdBytes: 0 };
 const canWrite = () => me.role === "open" || me.role === "write" || me.role === "admin";
 const PAGE = Math.min(1000, Number(new URLSearchParams(location.search).get("limit")) || 100);
 const view = () => (location.pathname === "/files" || location.pathname.startsWith("/files/")) ? "files" : "overview";
@@ -35,53 +35,74 @@ function withSession(send) {
 }
 const mutate = (route, body) => withSession((session) => call("POST", route, Object.assign({}, body, { session })));
 
-// ---- upload through XMLHttpRequest, the one browser API that reports upload progress
-function xhrPost(base, path, text, onProgress) {
+// ---- uploads through XMLHttpRequest, the one browser API that reports upload progress
+function xhrSend(req, onProgress) {
   return new Promise((resolve, reject) => {
     const x = new XMLHttpRequest();
-    x.open("POST", base + path);
-    x.setRequestHeader("content-type", "application/json");
+    x.open(req.method, req.base + req.path);
+    x.setRequestHeader("content-type", req.type);
     if (net.token) x.setRequestHeader("authorization", "Bearer " + net.token);
     x.timeout = 120000;
     x.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
     x.onload = () => { let body = null; try { body = JSON.parse(x.responseText); } catch (e) { body = null; } resolve({ status: x.status, body }); };
     x.onerror = () => reject(new TypeError("network error"));
     x.ontimeout = () => reject(new TypeError("timed out"));
-    x.send(text);
+    x.send(req.body);
   });
 }
+/** One request with progress, following the leader and failing over like callRaw, a bounded number of times. */
+async function sendWithProgress(method, path, type, body, onProgress) {
+  let last = null;
+  for (let i = 0; i < net.replicas.length + 3; i++) {
+    const base = net.cur;
+    let res;
+    try { res = await xhrSend({ method, base, path, type, body }, onProgress); }
+    catch (e) { last = e; net.cur = nextReplica(base); continue; }
+    if (res.status >= 200 && res.status < 300) return res.body;
+    if (res.status === 421 && res.body && res.body.leaderUrl) { net.cur = res.body.leaderUrl; continue; }
+    last = new ApiError(res.status, res.body);
+    if (res.status === 421 || res.status === 503) { net.cur = nextReplica(base); await new Promise((r) => setTimeout(r, 200)); continue; }
+    throw last;
+  }
+  throw last instanceof ApiError ? last : new ApiError(0, { message: "no replica took the upload: " + (last ? last.message : "") });
+}
+/**
+ * A file up to the inline threshold goes in the commit itself; a larger one chunk by chunk, each
+ * read from disk as it is sent (File.slice), so the page never holds more than one chunk. The
+ * chunks are content-addressed: sending one again after a lost answer stores nothing twice. The
+ * commit at the end makes the file visible, all or nothing.
+ */
 async function upload(file, target) {
   const bar = $("#up-progress"), label = $("#up-label");
   const show = (f) => { bar.value = Math.round(f * 100); label.textContent = Math.round(f * 100) + "%"; };
   show(0);
-  const data = new Uint8Array(await file.arrayBuffer());
-  let bin = "";
-  for (let i = 0; i < data.length; i += 0x8000) bin += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
-  const content = { kind: "inline", dataBase64: btoa(bin) };
-  const r = await withSession(async (session) => {
-    const text = JSON.stringify({ path: target, content, createParents: true, session });
-    for (let i = 0; i < net.replicas.length + 3; i++) {
-      const base = net.cur;
-      let res;
-      try { res = await xhrPost(base, "/v1/fs/commit", text, show); }
-      catch (e) { net.cur = nextReplica(base); continue; }
-      if (res.status === 421 && res.body && res.body.leaderUrl) { net.cur = res.body.leaderUrl; continue; }
-      if (res.status >= 200 && res.status < 300) return res.body;
-      if (res.body && res.body.code === "PAYLOAD_TOO_LARGE") throw new ApiError(413, { code: "PAYLOAD_TOO_LARGE", message: "the page uploads files up to the inline threshold; put larger ones with raftfs put or the library" });
-      throw new ApiError(res.status, res.body);
+  let content;
+  if (file.size <= me.inlineThresholdBytes) {
+    const data = new Uint8Array(await file.arrayBuffer());
+    let bin = "";
+    for (let i = 0; i < data.length; i += 0x8000) bin += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
+    content = { kind: "inline", dataBase64: btoa(bin) };
+  } else {
+    const step = me.chunkSizeBytes, chunks = [];
+    for (let off = 0; off < file.size; off += step) {
+      const part = file.slice(off, Math.min(off + step, file.size));
+      // The last few percent are the commit's: 100% means the file is there.
+      chunks.push(await sendWithProgress("PUT", "/v1/dashboard/chunk", "application/octet-stream", part, (f) => show((0.98 * (off + f * part.size)) / file.size)));
     }
-    throw new ApiError(0, { message: "no replica took the upload" });
-  });
+    content = { kind: "chunks", chunks, sizeBytes: file.size };
+  }
+  const r = await withSession((session) => sendWithProgress("POST", "/v1/fs/commit", "application/json", JSON.stringify({ path: target, content, createParents: true, session }), (f) => { if (content.kind === "inline") show(0.98 * f); }));
   show(1);
   return r;
 }
+/** A plain link the browser saves as it arrives (a ticket in the URL stands for the token). */
 async function download(path, version) {
-  const res = await callRaw("GET", "/v1/dashboard/download?" + q({ path, version }));
-  const url = URL.createObjectURL(await res.blob());
+  const link = await call("GET", "/v1/dashboard/download-link?" + q({ path, version }));
   const a = document.createElement("a");
-  a.href = url; a.download = path.split("/").pop() + (version ? ".v" + version : "");
+  a.href = net.cur + link.href;
+  a.download = path.split("/").pop() + (version ? ".v" + version : "");
   document.body.append(a); a.click(); a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return link;
 }
 
 // ---- a modal question (delete confirmation, new names): a native dialog keeps focus inside it
@@ -99,7 +120,7 @@ function ask(title, value) {
 
 async function checkRole() {
   try { me = await call("GET", "/v1/dashboard/whoami"); }
-  catch (e) { me = { role: null }; if (e.status === 401) say("this cluster needs a token: type one above", true); }
+  catch (e) { me = { role: null, chunkSizeBytes: 0, inlineThresholdBytes: 0 }; if (e.status === 401) say("this cluster needs a token: type one above", true); }
   $("#role").textContent = me.role ? (me.name ? "token " + me.name + ", " : "") + "role " + me.role : "no access";
   for (const el of document.querySelectorAll(".write")) el.hidden = !canWrite();
 }
@@ -112,7 +133,7 @@ function crumbs(p) {
 let cursor = null;
 function entryRow(e) {
   const actions = canWrite() ? '<button type="button" data-act="rename">rename</button> <button type="button" data-act="delete">delete</button>' : "";
-  return '<tr data-path="' + esc(e.path) + '" data-type="' + e.type + '"><td><a data-nav href="' + esc(fileHref(e.path)) + '">' + esc(e.name) + (e.type === "dir" ? "/" : "") + "</a></td><td class=hide-narrow>" + e.type + "</td><td>" + (e.type === "file" ? size(e.sizeBytes) : "–") + "</td><td>" + (e.version ?? "–") + "</td><td>" + when(e.modifiedAtMs) + "</td><td>" + actions + "</td></tr>";
+  return '<tr data-path="' + esc(e.path) + '" data-type="' + e.type + '"><td><a data-nav href="' + esc(fileHref(e.path)) + '">' + esc(e.name) + (e.type === "dir" ? "/" : "") + "</a></td><td class=hide-narrow>" + e.type + "</td><td>" + (e.type === "file" ? size(e.sizeBytes) : "–") + "</td><td class=hide-narrow>" + (e.version ?? "–") + "</td><td>" + when(e.modifiedAtMs) + "</td><td>" + actions + "</td></tr>";
 }
 async function loadMore(dir) {
   const r = await call("GET", "/v1/fs/list?" + q({ path: dir, limit: PAGE, startAfter: cursor || undefined }));
@@ -135,7 +156,7 @@ async function filePage(p, st) {
   $("#file-info").innerHTML = "<dt>size</dt><dd>" + size(st.sizeBytes) + "</dd><dt>version</dt><dd>" + st.version + "</dd><dt>modified</dt><dd>" + when(st.modifiedAtMs) + "</dd><dt>locks</dt><dd>" + (locks.locks.length ? locks.locks.map((l) => esc(l.mode + " by " + l.owner + " (session " + l.sessionId + ", until " + new Date(l.expiresAtMs).toLocaleTimeString() + ")")).join("<br>") : "none") + "</dd>";
   const vs = (await call("GET", "/v1/fs/versions?" + q({ path: p }))).versions.slice().sort((a, b) => b.version - a.version);
   const cells = await Promise.all(vs.map((v) => holdersOf(p, v).catch((e) => "chunks: " + esc(e.message))));
-  $("#versions tbody").innerHTML = vs.map((v, i) => '<tr data-version="' + v.version + '"><td>' + v.version + "</td><td>" + size(v.sizeBytes) + "</td><td>" + when(v.createdAtMs) + "</td><td>" + cells[i] + '</td><td><button type="button" data-download="' + v.version + '">download v' + v.version + "</button></td></tr>").join("");
+  $("#versions tbody").innerHTML = vs.map((v, i) => '<tr data-version="' + v.version + '"><td>' + v.version + "</td><td>" + size(v.sizeBytes) + "</td><td class=hide-narrow>" + when(v.createdAtMs) + "</td><td>" + cells[i] + '</td><td><button type="button" data-download="' + v.version + '">download v' + v.version + "</button></td></tr>").join("");
 }
 async function showPath() {
   const p = filesPath();
@@ -153,7 +174,12 @@ async function showPath() {
   else await filePage(p, st);
 }
 async function act(fn, done) {
-  try { const r = await fn(); say(done); await showPath(); return r; }
+  try {
+    const r = await fn(); say(done); await showPath();
+    // The control that was used may be gone with the old listing: keep the keyboard in the view.
+    if (document.activeElement === document.body || !document.activeElement) landFocus();
+    return r;
+  }
   catch (e) { say(e.message, true); return null; }
 }
 function wireFiles() {
@@ -169,6 +195,6 @@ function wireFiles() {
     if (b.dataset.act === "delete" && await ask("Delete " + p + (dir ? " and everything under it?" : " and all its versions?"))) await act(() => mutate("/v1/fs/delete", { path: p, recursive: dir }), "deleted " + p);
     if (b.dataset.act === "rename") { const to = await ask("Rename " + p + " to", p); if (to && to !== p) await act(() => mutate("/v1/fs/rename", { from: p, to }), "renamed to " + to); }
   });
-  $("#versions").addEventListener("click", (ev) => { const b = ev.target.closest("button[data-download]"); if (b) download(filesPath(), Number(b.dataset.download)).then(() => say("downloaded version " + b.dataset.download), (e) => say(e.message, true)); });
+  $("#versions").addEventListener("click", (ev) => { const b = ev.target.closest("button[data-download]"); if (b) download(filesPath(), Number(b.dataset.download)).then((l) => say("saving version " + l.version + " (" + size(l.sizeBytes) + ")"), (e) => say(e.message, true)); });
 }
 `;

@@ -55,9 +55,14 @@ const CSS = `
   ul.chunks { margin: .2rem 0 0; padding-left: 1.1rem; font-size: .85rem; }
   dialog { border: none; border-radius: .5rem; box-shadow: 0 4px 24px #0004; max-width: min(30rem, 92vw); }
   .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  /* Long names and chunk holders break anywhere rather than widen a table past a phone's width. */
+  #listing td:first-child, ul.chunks, dd { overflow-wrap: anywhere; }
+  td button { white-space: nowrap; }
   @media (max-width: 40rem) {
     header, main { padding-left: .7rem; padding-right: .7rem; }
     th, td { padding: .3rem .4rem; }
+    th { white-space: normal; }
+    td button { padding: .2rem .4rem; }
     .hide-narrow { display: none; }
   }
 `;
@@ -80,7 +85,7 @@ const BODY = `
 <main>
 <p id="msg" class="muted" role="status" aria-live="polite"></p>
 <section id="overview-view" aria-labelledby="ov-h">
-  <h2 id="ov-h" class="sr-only">Overview</h2>
+  <h2 id="ov-h" class="sr-only" tabindex="-1">Overview</h2>
   <div class="muted" id="summary">loading…</div>
   <div class="cards">
     <div class="card">under-replicated chunks<b id="under">–</b></div>
@@ -100,7 +105,7 @@ const BODY = `
   <div class="scroll"><table id="events"><thead><tr><th>time</th><th>kind</th><th>event</th></tr></thead><tbody></tbody></table></div>
 </section>
 <section id="files-view" aria-labelledby="files-h" hidden>
-  <h2 id="files-h">Files</h2>
+  <h2 id="files-h" tabindex="-1">Files</h2>
   <nav aria-label="path"><ol id="crumbs"></ol></nav>
   <div id="dir-part">
     <div class="tools write" hidden>
@@ -108,7 +113,7 @@ const BODY = `
       <form id="upload-form" class="inline"><label for="upload-file">upload</label><input id="upload-file" type="file" required><button type="submit">upload</button>
         <progress id="up-progress" max="100" value="0" aria-labelledby="up-label"></progress><span id="up-label">0%</span></form>
     </div>
-    <div class="scroll"><table id="listing"><caption class="sr-only">directory listing</caption><thead><tr><th>name</th><th class="hide-narrow">type</th><th>size</th><th>version</th><th>modified</th><th><span class="sr-only">actions</span></th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="listing"><caption class="sr-only">directory listing</caption><thead><tr><th>name</th><th class="hide-narrow">type</th><th>size</th><th class="hide-narrow">version</th><th>modified</th><th><span class="sr-only">actions</span></th></tr></thead><tbody></tbody></table></div>
     <p><span id="count" class="muted"></span> <button type="button" id="more" hidden>load more</button></p>
   </div>
   <div id="file-part" hidden>
@@ -119,7 +124,7 @@ const BODY = `
       <button type="button" id="file-delete">delete</button>
     </div>
     <h3>Versions</h3>
-    <div class="scroll"><table id="versions"><thead><tr><th>version</th><th>size</th><th>created</th><th>chunks and holders</th><th><span class="sr-only">download</span></th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="versions"><thead><tr><th>version</th><th>size</th><th class="hide-narrow">created</th><th>chunks and holders</th><th><span class="sr-only">download</span></th></tr></thead><tbody></tbody></table></div>
   </div>
 </section>
 <dialog id="ask" aria-labelledby="ask-title"><form method="dialog">
@@ -138,7 +143,9 @@ function render() {
   if (v === "overview") { $("#nav-overview").setAttribute("aria-current", "page"); document.title = "raftfs"; drawCharts(); }
   else { $("#nav-files").setAttribute("aria-current", "page"); showPath().catch((e) => say(e.message, true)); }
 }
-function go(href) { history.pushState(null, "", href); say(""); render(); }
+// A keyboard user lands at the top of the new view, not back at the page's first control.
+function landFocus() { $(view() === "files" ? "#files-h" : "#ov-h").focus({ preventScroll: true }); }
+function go(href) { history.pushState(null, "", href); say(""); render(); landFocus(); }
 document.addEventListener("click", (ev) => {
   const a = ev.target.closest("a[data-nav]");
   if (!a || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;

@@ -1,7 +1,8 @@
 /**
  * The dashboard's routes on every replica: the page (`/` and `/files/...`, one document that picks
- * its view from the URL), and three small read routes the page needs beyond the API: a chart sample,
- * the caller's role, and a version's bytes.
+ * its view from the URL), and the few routes the page needs beyond the API: a chart sample, the
+ * caller's role, a version's bytes (by header, or by a download link the browser saves as it
+ * streams), and one chunk of an upload.
  *
  * The page keeps working when the replica that served it dies by calling the others, so the API
  * answers cross-origin calls — but only from the cluster's own replicas' origins (the pages they
@@ -14,9 +15,10 @@ import { DfsError } from "../../common/errors.js";
 import { META_ACCESS, META_ROUTES, META_SCHEMAS } from "../../common/protocol/index.js";
 import type { MetaMetrics } from "../metrics.js";
 import type { ReplicaApi } from "../replica-api.js";
-import { versionBytes } from "./download.js";
+import { DOWNLOAD_LINK_TTL_MS, signDownloadTicket, verifyDownloadTicket, versionBytes } from "./download.js";
 import { DASHBOARD_HTML } from "./page.js";
 import { SampleSource } from "./sample.js";
+import { assertChunkBody, storeChunk } from "./upload.js";
 
 export const DASHBOARD_ROUTES = {
   files: "/files",
@@ -24,6 +26,9 @@ export const DASHBOARD_ROUTES = {
   sample: "/v1/dashboard/sample",
   whoami: "/v1/dashboard/whoami",
   download: "/v1/dashboard/download",
+  downloadLink: "/v1/dashboard/download-link",
+  file: "/v1/dashboard/file",
+  chunk: "/v1/dashboard/chunk",
 } as const;
 
 export interface DashboardDeps {
@@ -31,6 +36,7 @@ export interface DashboardDeps {
   metrics?: MetaMetrics;
   dispatcher: Dispatcher;
   secret: string;
+  upload: { chunkSizeBytes: number; inlineThresholdBytes: number; replication: number };
 }
 
 /** The origins of the cluster's replicas, as this replica knows them (its config's URLs). */
@@ -65,7 +71,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       .status(204)
       .headers({
         "access-control-allow-origin": origin,
-        "access-control-allow-methods": "GET, POST",
+        "access-control-allow-methods": "GET, POST, PUT",
         "access-control-allow-headers": "authorization, content-type",
         "access-control-max-age": "600",
         vary: "origin",
@@ -99,11 +105,29 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
   app.get(
     DASHBOARD_ROUTES.whoami,
     { schema: META_SCHEMAS.dashboardWhoami, config: { access: "read" } },
-    async (req) =>
-      req.clientToken === null
+    async (req) => ({
+      ...(req.clientToken === null
         ? { name: null, role: "open" }
-        : { name: req.clientToken.name, role: req.clientToken.role },
+        : { name: req.clientToken.name, role: req.clientToken.role }),
+      chunkSizeBytes: deps.upload.chunkSizeBytes,
+      inlineThresholdBytes: deps.upload.inlineThresholdBytes,
+    }),
   );
+
+  const sendVersion = async (
+    reply: FastifyReply,
+    want: { path: string; version: number | undefined; stale: boolean },
+  ) => {
+    const v = await versionBytes(deps, want.path, want.version, want.stale);
+    const name = want.path.split("/").pop() || "download";
+    return reply
+      .type("application/octet-stream")
+      .header("content-length", String(v.sizeBytes))
+      .header("x-raftfs-version", String(v.version))
+      .header("cache-control", "no-store")
+      .header("content-disposition", `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
+      .send(v.body);
+  };
 
   app.get(
     DASHBOARD_ROUTES.download,
@@ -115,14 +139,71 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) {
         throw new DfsError("BAD_REQUEST", "`version` must be a positive integer");
       }
-      const v = await versionBytes(deps, q.path, version, q.stale === "true");
-      const name = q.path.split("/").pop() || "download";
-      return reply
-        .type("application/octet-stream")
-        .header("content-length", String(v.sizeBytes))
-        .header("x-raftfs-version", String(v.version))
-        .header("content-disposition", `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
-        .send(v.body);
+      return sendVersion(reply, { path: q.path, version, stale: q.stale === "true" });
     },
   );
+
+  // A link names the version it was made for (the latest one when none was asked), so a link
+  // followed after a new commit still saves what the page showed.
+  app.get(
+    DASHBOARD_ROUTES.downloadLink,
+    { schema: META_SCHEMAS.dashboardDownloadLink, config: { access: "read" } },
+    async (req) => {
+      const q = req.query as { path: string; version?: string };
+      const asked = q.version === undefined ? undefined : Number(q.version);
+      if (asked !== undefined && asked < 1)
+        throw new DfsError("BAD_REQUEST", "`version` must be a positive integer");
+      const v = (await replica.read(false, (fs) => fs.readVersion(q.path, asked))).value;
+      const expiresAtMs = Date.now() + DOWNLOAD_LINK_TTL_MS;
+      const t = signDownloadTicket(deps.secret, { path: q.path, version: v.version, expiresAtMs });
+      return {
+        href: `${DASHBOARD_ROUTES.file}?t=${t}`,
+        version: v.version,
+        sizeBytes: v.sizeBytes,
+        expiresAtMs,
+      };
+    },
+  );
+
+  // Open: the ticket is the capability. Only the leader knows where chunks are, and a browser
+  // following a link reads no NOT_LEADER body, so a follower redirects the link there.
+  app.get(
+    DASHBOARD_ROUTES.file,
+    { schema: META_SCHEMAS.dashboardFile, config: { access: "open" } },
+    async (req, reply) => {
+      const t = (req.query as { t: string }).t;
+      const ok = verifyDownloadTicket(deps.secret, t, Date.now());
+      if (!ok.ok) throw new DfsError("FORBIDDEN", ok.reason);
+      try {
+        return await sendVersion(reply, { path: ok.path, version: ok.version, stale: false });
+      } catch (err) {
+        const leaderUrl = err instanceof DfsError && err.code === "NOT_LEADER" ? err.details.leaderUrl : null;
+        if (typeof leaderUrl !== "string" || !clusterOrigins(replica).has(new URL(leaderUrl).origin))
+          throw err;
+        return reply.redirect(`${new URL(leaderUrl).origin}${DASHBOARD_ROUTES.file}?t=${t}`, 307);
+      }
+    },
+  );
+
+  // One chunk of a page's upload, as raw bytes: a body parser of its own, bounded by the chunk size.
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      "application/octet-stream",
+      { parseAs: "buffer", bodyLimit: deps.upload.chunkSizeBytes },
+      (_req, body, done) => done(null, body),
+    );
+    scope.put(
+      DASHBOARD_ROUTES.chunk,
+      {
+        schema: META_SCHEMAS.dashboardChunk,
+        config: { access: "write" },
+        bodyLimit: deps.upload.chunkSizeBytes,
+      },
+      async (req) =>
+        storeChunk(
+          { replica, dispatcher: deps.dispatcher, replication: deps.upload.replication },
+          assertChunkBody(req.body, deps.upload.chunkSizeBytes),
+        ),
+    );
+  });
 }
