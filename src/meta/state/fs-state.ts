@@ -27,6 +27,17 @@ import { applyNamespaceOp, chargeRename, type OpContext } from "./ops.js";
 import type { Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
 import {
+  checkUsage,
+  clearQuota,
+  dumpQuotas,
+  loadQuotas,
+  type QuotaInfo,
+  QuotaReader,
+  QuotaTable,
+  quotaInfo,
+  setQuota,
+} from "./quotas.js";
+import {
   decode,
   encode,
   type InodeRec,
@@ -331,6 +342,13 @@ export class FsState {
         const value: BreakLockResult = { path: command.path, broken: broken.map(holderInfo) };
         return { value, changes: broken.length > 0 ? [unlockChange(index, broken[0] as Holding)] : none };
       }
+      case "setQuota":
+        return { value: setQuota(new NamespaceReader(tx), new QuotaTable(tx), command), changes: none };
+      case "clearQuota":
+        return {
+          value: clearQuota(new NamespaceReader(tx), new QuotaTable(tx), command.path),
+          changes: none,
+        };
       case "registerDataNode":
         return { value: this.registry.upsert(command, nowMs), changes: none };
       case "removeDataNode":
@@ -363,6 +381,7 @@ export class FsState {
       ns: new Namespace(tx),
       chunks: new ChunkRefs(tx),
       locks: this.lockTable,
+      quotas: new QuotaTable(tx),
       maxRenameEntries: this.opts.maxRenameEntries,
       renamedEntries: { count: 0 },
     };
@@ -437,6 +456,11 @@ export class FsState {
 
   readVersion(path: string, version?: number): VersionInfo & { content: FileContent } {
     return queries.readVersion(this.reader(), path, version);
+  }
+
+  /** The quota and usage of a top-level directory. */
+  quota(path: string): QuotaInfo {
+    return quotaInfo(this.reader(), new QuotaReader(this.store), normalizePath(path));
   }
 
   /** Live leases at or below `path` (all without one), sorted by path then token. */
@@ -519,6 +543,7 @@ export class FsState {
       dataNodes: this.registry.toSnapshot(),
       retiredDataNodes: this.retirements.list(),
       sessions: this.sessions.toSnapshot(),
+      quotas: dumpQuotas(store),
     };
   }
 
@@ -535,6 +560,7 @@ export class FsState {
     store.commit(initialWrites(), 0);
     const tx = new Overlay(store);
     loadSnapshot(tx, snap.nodes, snap.garbage, snap.tombstones ?? []);
+    loadQuotas(tx, snap.nodes, snap.quotas ?? []);
     const metaBytes = tx.get(META_KEY);
     assert(metaBytes !== undefined, "the meta record exists");
     const meta = decode<MetaRec>(metaBytes);
@@ -569,6 +595,7 @@ export class FsState {
   /** For tests and debugging: checks every derived record against a recount. O(state). */
   checkInvariants(): void {
     checkStore(this.syncStore());
+    checkUsage(this.syncStore(), dumpNodes(this.syncStore()));
     assert(this.reader().get(ROOT_PATH)?.rec.t === "d", "the root is a directory");
     this.lockTable.checkInvariants(this.timestampMs);
   }
