@@ -67,11 +67,14 @@ export function addUsage(a: QuotaUsage, b: QuotaUsage): QuotaUsage {
   return { bytes: a.bytes + b.bytes, files: a.files + b.files };
 }
 
-/** Usage added by `d` (may be negative); never below zero. */
+/**
+ * Usage added by `d` (may be negative), floored at zero rather than asserted: a store written before
+ * quotas existed has no counters, and a delete there must not crash every replica at the same index.
+ * Such a tree is under-counted until rewritten; checkInvariants (every property test) still holds the
+ * counters to an exact recount.
+ */
 function plus(u: QuotaUsage, d: QuotaUsage): QuotaUsage {
-  const out = { bytes: u.bytes + d.bytes, files: u.files + d.files };
-  assert(out.bytes >= 0 && out.files >= 0, "quota usage never goes below zero");
-  return out;
+  return { bytes: Math.max(0, u.bytes + d.bytes), files: Math.max(0, u.files + d.files) };
 }
 
 /** Read-only view (queries over the store, and checks inside apply). */

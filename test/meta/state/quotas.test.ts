@@ -263,6 +263,15 @@ describe("quotas (examples)", () => {
     expect(h.fs.list("/p")).toEqual([]);
   });
 
+  test("a store without usage counters (written before quotas) takes deletes without crashing", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/old/f", content: inline("abc"), createParents: true });
+    // As a store from before quotas: the namespace without its counter.
+    h.fs.store.commit(new Map([["uold", null]]), h.index);
+    h.ok({ type: "delete", path: "/old/f" });
+    expect(h.fs.quota("/old").usage).toEqual({ bytes: 0, files: 0 });
+  });
+
   test("quotas live on existing top-level directories only", () => {
     const h = new Harness();
     h.ok({ type: "commit", path: "/f", content: inline("x") });
