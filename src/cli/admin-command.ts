@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import type { RaftfsClient } from "../client/index.js";
 import { type GlobalOptions, positiveInt, withClient } from "./context.js";
 import { type CliIo, line } from "./io.js";
+import { addAdminQuotaCommands } from "./quota-command.js";
 
 type Globals = (cmd: Command) => GlobalOptions;
 
@@ -73,8 +74,9 @@ export function addAdminCommands(program: Command, io: CliIo, g: Globals): void 
   const admin = program
     .command("admin")
     .description(
-      "cluster administration: metadata replicas, data-node decommission, breaking locks (role admin)",
+      "cluster administration: metadata replicas, data-node decommission, locks, quotas (role admin)",
     );
+  addAdminQuotaCommands(admin, io, g);
   admin
     .command("break-lock")
     .description("remove every lock on exactly <path>, whoever holds it (recorded in the event feed)")

@@ -12,6 +12,7 @@ import { SERVER_COMMANDS } from "./commands.js";
 import { type GlobalOptions, nonNegativeInt, positiveInt } from "./context.js";
 import { errorLine, exitCodeFor } from "./errors.js";
 import type { CliIo } from "./io.js";
+import { addQuotaCommand } from "./quota-command.js";
 
 /*
  * Each command's module is imported when that command runs: a file command must not load the
@@ -191,6 +192,7 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
     .description("unmount a raftfs mount (its server commits open files and exits)")
     .argument("<dir>")
     .action(async (dir: string) => (await mountCmd()).umountCommand(io, dir));
+  addQuotaCommand(program, io, g);
   addAdminCommands(program, io, g);
   program
     .command("meta")

@@ -1,6 +1,6 @@
 /**
  * Cluster administration (role `admin` when tokens are configured): metadata membership, data-node
- * decommission and breaking locks. Each call goes to the leader; the answers are those of
+ * decommission, breaking locks and quotas. Each call goes to the leader; the answers are those of
  * common/protocol/meta.ts.
  */
 import { normalizePath } from "../common/paths.js";
@@ -9,6 +9,7 @@ import {
   type AdminDataResponse,
   type AdminMetaResponse,
   META_ROUTES,
+  type QuotaResponse,
 } from "../common/protocol/index.js";
 import type { MetaConnection } from "./meta-connection.js";
 import type { Sessions } from "./session.js";
@@ -26,6 +27,23 @@ export class AdminApi {
    */
   breakLock(path: string): Promise<AdminBreakLockResponse> {
     return this.sessions.mutate(META_ROUTES.adminBreakLock, { path: normalizePath(path) });
+  }
+
+  /**
+   * Replaces the quota of top-level directory `path`: at most `bytes` of retained versions and `files`
+   * names below it (either or both). Writes past it fail with QUOTA_EXCEEDED.
+   */
+  setQuota(path: string, limits: { bytes?: number; files?: number }): Promise<QuotaResponse> {
+    return this.sessions.mutate(META_ROUTES.adminQuotaSet, {
+      path: normalizePath(path),
+      ...(limits.bytes !== undefined && { bytes: limits.bytes }),
+      ...(limits.files !== undefined && { files: limits.files }),
+    });
+  }
+
+  /** Removes the quota of top-level directory `path` (usage is still counted). */
+  clearQuota(path: string): Promise<QuotaResponse> {
+    return this.sessions.mutate(META_ROUTES.adminQuotaClear, { path: normalizePath(path) });
   }
 
   /** Adds replica `id` of the config as a learner; the leader promotes it once it has caught up. */

@@ -22,6 +22,7 @@ import {
   type LockHolder,
   META_ROUTES,
   type MkdirResponse,
+  type QuotaResponse,
   type ReadResponse,
   type SetAttrsRequest,
   type StatResponse,
@@ -468,6 +469,11 @@ export class RaftfsClient {
         token: handle.token,
       });
     return result;
+  }
+
+  /** A top-level directory's quota (limits, null when none) and usage: names and retained bytes. */
+  async quota(path: string): Promise<QuotaResponse> {
+    return this.get<QuotaResponse>(META_ROUTES.quota, { path: normalizePath(path) });
   }
 
   async locks(path?: string): Promise<LockHolder[]> {

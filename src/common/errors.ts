@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   RENAME_TOO_LARGE: { httpStatus: 409, exitCode: 1, retryable: false },
   /** A client opened sessions faster than its allowance (`retryAfterMs` says when it may again). */
   RATE_LIMITED: { httpStatus: 429, exitCode: 5, retryable: true },
+  /** A write would take a top-level directory past its quota of names or bytes (HDFS's DSQuotaExceeded). */
+  QUOTA_EXCEEDED: { httpStatus: 507, exitCode: 1, retryable: false },
 } as const satisfies Record<string, { httpStatus: number; exitCode: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -352,6 +352,11 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const r = await read(req, (fs) => fs.locks(q?.path));
     return { locks: r.value };
   });
+  app.get(
+    META_ROUTES.quota,
+    route("quota"),
+    async (req) => (await read(req, (fs) => fs.quota(queryPath(req.query)))).value,
+  );
   app.get(META_ROUTES.watch, route("watch"), async (req, reply) => {
     // The schema's conversion truncates "1.5" to 1: the raw text must be a plain decimal integer.
     const raw = new URLSearchParams(req.url.split("?")[1] ?? "");
@@ -475,6 +480,14 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     replica.removeDataNode(nodeId(req), body(req).force === true),
   );
 
+  app.post(META_ROUTES.adminQuotaSet, route("adminQuotaSet"), async (req) => {
+    const b = body(req);
+    return mutate<AnswerOf<"adminQuotaSet">>({ ...b, type: "setQuota", session: sessionOf(b) });
+  });
+  app.post(META_ROUTES.adminQuotaClear, route("adminQuotaClear"), async (req) => {
+    const b = body(req);
+    return mutate<AnswerOf<"adminQuotaClear">>({ ...b, type: "clearQuota", session: sessionOf(b) });
+  });
   app.post(META_ROUTES.adminBreakLock, route("adminBreakLock"), async (req) => {
     const b = body(req);
     const by = clientKeyOf(req);

@@ -13,7 +13,7 @@ import type { WatchFeed } from "./watch-feed.js";
 /** The file-system queries the routes run through `read`. */
 export type FsQueries = Pick<
   FsState,
-  "stat" | "listAsync" | "versions" | "readVersion" | "locks" | "dataNodeState"
+  "stat" | "listAsync" | "versions" | "readVersion" | "locks" | "dataNodeState" | "quota"
 >;
 
 /** The leader's data-node duties the data-path routes use. */

@@ -39,6 +39,7 @@ export const ERRNO_OF: Readonly<Record<ErrorCode, number>> = {
   // mv(1) answers EXDEV by copying and deleting, which is what a rename too large for one entry needs.
   RENAME_TOO_LARGE: E.EXDEV,
   RATE_LIMITED: E.EAGAIN,
+  QUOTA_EXCEEDED: E.EDQUOT,
 };
 
 /** An errno raised by the adapter itself (EISDIR for unlink of a directory, EROFS...). */

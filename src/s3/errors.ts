@@ -43,6 +43,8 @@ export const S3_ERRORS = {
   /** MinIO's names for the two places where a file system and a flat key space disagree. */
   ObjectExistsAsDirectory: 409,
   ParentIsObject: 400,
+  /** Ceph RGW's refusal when a bucket's quota is full (AWS itself has no bucket quotas). */
+  QuotaExceeded: 403,
 } as const;
 
 export type S3ErrorCode = keyof typeof S3_ERRORS;
@@ -81,6 +83,7 @@ const FROM_DFS: Partial<Record<ErrorCode, S3ErrorCode>> = {
   LIMIT_EXCEEDED: "SlowDown",
   TOO_MANY_WATCHERS: "SlowDown",
   CHECKSUM_MISMATCH: "BadDigest",
+  QUOTA_EXCEEDED: "QuotaExceeded",
 };
 
 export function toS3Error(err: unknown, notFound: S3ErrorCode = "NoSuchKey"): S3Error {

@@ -57,6 +57,15 @@ const LockHolderSchema = closed({
   expiresAtMs: Count,
 });
 /**
+ * A top-level directory's quota: limits (absent: none) and usage. `files` counts names (files and
+ * directories below it); `bytes` the logical bytes of every retained version below it.
+ */
+const QuotaSchema = closed({
+  dir: Type.String(),
+  limits: Type.Union([closed({ bytes: Type.Optional(Count), files: Type.Optional(Count) }), Type.Null()]),
+  usage: closed({ bytes: Count, files: Count }),
+});
+/**
  * The most chunks one file version lists: files up to this many times the chunk size (256 GiB at the
  * default 4 MiB, 4 TiB at the largest 64 MiB, 256 MiB at the smallest 4 KiB). The whole list travels
  * in one commit and one Raft entry (~85 bytes a chunk in msgpack: ~5.6 MB at the bound, under the
@@ -360,6 +369,19 @@ export const META_SCHEMAS = {
     body: closed({ path: Path, session: Session }),
     response: { 200: closed({ path: Type.String(), broken: Type.Array(LockHolderSchema) }), ...errors },
   },
+  /** Set (replace) or clear a top-level directory's quota; both answer the quota as it now stands. */
+  adminQuotaSet: {
+    body: closed({ path: Path, bytes: Type.Optional(Count), files: Type.Optional(Count), session: Session }),
+    response: { 200: QuotaSchema, ...errors },
+  },
+  adminQuotaClear: {
+    body: closed({ path: Path, session: Session }),
+    response: { 200: QuotaSchema, ...errors },
+  },
+  quota: {
+    querystring: closed({ path: Path, stale: Type.Optional(QueryFlag) }),
+    response: { 200: QuotaSchema, ...errors },
+  },
   dataRegister: {
     body: closed({
       id: Id,
@@ -520,6 +542,9 @@ export type AdminRemoveDataRequest = BodyOf<"adminRemoveData">;
 /** `POST /v1/admin/locks/break`: removes every lease on exactly `path`, whoever holds it (audited). */
 export type AdminBreakLockRequest = BodyOf<"adminBreakLock">;
 export type AdminBreakLockResponse = AnswerOf<"adminBreakLock">;
+/** `POST /v1/admin/quota/set|clear`, `GET /v1/fs/quota?path=`: see QuotaSchema. */
+export type AdminQuotaSetRequest = BodyOf<"adminQuotaSet">;
+export type QuotaResponse = AnswerOf<"quota">;
 /** A data node's first report to the leader (and again to every new leader). */
 export type DataRegisterRequest = BodyOf<"dataRegister">;
 /**

@@ -167,6 +167,9 @@ export type Command =
   | ({ type: "lockRelease"; path: string; token: number } & WithSession)
   /** An admin removes every lease on exactly `path`, whoever holds it; `by` names the admin (audit). */
   | ({ type: "breakLock"; path: string; by: string } & WithOptionalSession)
+  /** An admin replaces (or clears) the quota of a top-level directory (quotas.ts). */
+  | ({ type: "setQuota"; path: string; bytes?: number; files?: number } & WithOptionalSession)
+  | ({ type: "clearQuota"; path: string } & WithOptionalSession)
   | ({
       type: "registerDataNode";
       id: string;

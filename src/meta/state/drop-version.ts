@@ -26,8 +26,11 @@ export function dropVersion(ctx: OpContext, op: DropVersionOp): Outcome {
     });
   }
   if (retainedCount(node.rec) === 1) {
-    const { versions } = ns.remove(op.path, nowMs);
+    const { versions, count } = ns.remove(op.path, nowMs);
     for (const v of versions) ctx.chunks.dropRefs(versionChunks(v), nowMs);
+    // Its quota gives back the name and the retained bytes (as a delete does).
+    const bytes = versions.reduce((sum, v) => sum + v.s, 0);
+    ctx.quotas.charge(op.path, { bytes: -bytes, files: -count });
     return {
       value: { version: op.version, removed: true },
       changes: [{ index: ctx.index, path: op.path, kind: "delete" }],
@@ -35,6 +38,7 @@ export function dropVersion(ctx: OpContext, op: DropVersionOp): Outcome {
   }
   const dropped = ns.dropVersion(node, op.version, nowMs);
   ctx.chunks.dropRefs(versionChunks(dropped), nowMs);
+  ctx.quotas.charge(op.path, { bytes: -dropped.s, files: 0 });
   const latest = ns.get(op.path)?.rec.hi as number;
   return {
     value: { version: op.version, removed: false, latest },

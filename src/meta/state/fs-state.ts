@@ -30,6 +30,17 @@ import { applyNamespaceOp, chargeRename, type OpContext } from "./ops.js";
 import type { Outcome } from "./outcome.js";
 import * as queries from "./queries.js";
 import {
+  checkUsage,
+  clearQuota,
+  dumpQuotas,
+  loadQuotas,
+  type QuotaInfo,
+  QuotaReader,
+  QuotaTable,
+  quotaInfo,
+  setQuota,
+} from "./quotas.js";
+import {
   decode,
   encode,
   type InodeRec,
@@ -342,6 +353,13 @@ export class FsState {
         const value: BreakLockResult = { path: command.path, broken: broken.map(holderInfo) };
         return { value, changes: broken.length > 0 ? [unlockChange(index, broken[0] as Holding)] : none };
       }
+      case "setQuota":
+        return { value: setQuota(new NamespaceReader(tx), new QuotaTable(tx), command), changes: none };
+      case "clearQuota":
+        return {
+          value: clearQuota(new NamespaceReader(tx), new QuotaTable(tx), command.path),
+          changes: none,
+        };
       case "registerDataNode":
         return { value: this.registry.upsert(command, nowMs), changes: none };
       case "removeDataNode":
@@ -374,6 +392,7 @@ export class FsState {
       ns: new Namespace(tx),
       chunks: new ChunkRefs(tx),
       locks: this.lockTable,
+      quotas: new QuotaTable(tx),
       maxRenameEntries: this.opts.maxRenameEntries,
       renamedEntries: { count: 0 },
     };
@@ -450,6 +469,11 @@ export class FsState {
     return queries.readVersion(this.reader(), path, version);
   }
 
+  /** The quota and usage of a top-level directory. */
+  quota(path: string): QuotaInfo {
+    return quotaInfo(this.reader(), new QuotaReader(this.store), normalizePath(path));
+  }
+
   /** Live leases at or below `path` (all without one), sorted by path then token. */
   locks(path?: string): LockInfo[] {
     const p = path === undefined ? undefined : normalizePath(path);
@@ -522,6 +546,7 @@ export class FsState {
       dataNodes: this.registry.toSnapshot(),
       retiredDataNodes: this.retirements.list(),
       sessions: this.sessions.toSnapshot(),
+      quotas: dumpQuotas(store),
     };
   }
 
@@ -538,6 +563,7 @@ export class FsState {
     store.commit(initialWrites(), 0);
     const tx = new Overlay(store);
     loadSnapshot(tx, snap.nodes, snap.garbage, snap.tombstones ?? []);
+    loadQuotas(tx, snap.nodes, snap.quotas ?? []);
     const metaBytes = tx.get(META_KEY);
     assert(metaBytes !== undefined, "the meta record exists");
     const meta = decode<MetaRec>(metaBytes);
@@ -583,6 +609,7 @@ export class FsState {
         );
       }
     }
+    checkUsage(store, dumpNodes(store));
     assert(this.reader().get(ROOT_PATH)?.rec.t === "d", "the root is a directory");
     this.lockTable.checkInvariants(this.timestampMs);
   }

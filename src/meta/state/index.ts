@@ -21,6 +21,7 @@ export { LIMITS } from "./commands.js";
 export { FsState, MAX_RESULTS_PER_SESSION } from "./fs-state.js";
 export { hashValue } from "./hash.js";
 export type { ListOptions } from "./queries.js";
+export type { QuotaInfo } from "./quotas.js";
 export type {
   ApplyResult,
   BreakLockResult,
@@ -41,6 +42,7 @@ export type {
   LockRenewResult,
   MkdirResult,
   OpenSessionResult,
+  QuotaSnapshot,
   RenameResult,
   RetirementRecord,
   StatResult,

@@ -5,6 +5,7 @@
  * reveals anything else), then structure, then compare-and-set — and then writes into the command's
  * overlay, which the caller drops if anything fails later.
  */
+import { assert } from "../../common/assert.js";
 import { MAX_PATH_BYTES, parentOf, ROOT_PATH, utf8ByteLength } from "../../common/paths.js";
 import { attrFields } from "./attrs.js";
 import type { ChunkRefs } from "./chunks.js";
@@ -18,8 +19,15 @@ import type {
   RenameOp,
 } from "./commands.js";
 import type { FenceCaller, LockTable } from "./locks.js";
-import { lastGiven, type Namespace, type NamespaceReader, versionChunks } from "./namespace.js";
+import {
+  lastGiven,
+  type Namespace,
+  type NamespaceReader,
+  type NodeView,
+  versionChunks,
+} from "./namespace.js";
 import { fail, type Outcome } from "./outcome.js";
+import { accountOf, addUsage, type QuotaTable, type QuotaUsage } from "./quotas.js";
 import type { Change, FileVersion } from "./types.js";
 
 export interface OpContext {
@@ -31,6 +39,7 @@ export interface OpContext {
   ns: Namespace;
   chunks: ChunkRefs;
   locks: LockTable;
+  quotas: QuotaTable;
   /** Entries all renames of this command may move together (a txn shares one budget). */
   maxRenameEntries: number;
   /** Entries moved so far by this command's renames. */
@@ -78,7 +87,10 @@ function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
     fail("EXISTS", `${op.path} already exists`, { path: op.path });
   }
   const created = [...requireParent(ctx, op.path, op.parents === true), op.path];
-  for (const p of created) ctx.ns.createDir(p, ctx.nowMs, p === op.path ? attrFields(op.attrs) : {});
+  for (const p of created) {
+    ctx.ns.createDir(p, ctx.nowMs, p === op.path ? attrFields(op.attrs) : {});
+    ctx.quotas.charge(p, { bytes: 0, files: 1 });
+  }
   return {
     value: { created },
     changes: created.map((path): Change => ({ index: ctx.index, path, kind: "mkdir" })),
@@ -104,6 +116,7 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
   const changes: Change[] = [];
   for (const p of missing) {
     ns.createDir(p, nowMs);
+    ctx.quotas.charge(p, { bytes: 0, files: 1 });
     changes.push({ index: ctx.index, path: p, kind: "mkdir" });
   }
   const version: FileVersion = {
@@ -137,9 +150,12 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
   ctx.chunks.addRefs(chunksOf(op.content));
   if (node === undefined) {
     ns.createFile(op.path, version, nowMs, attrFields(op.attrs));
+    ctx.quotas.charge(op.path, { bytes: version.sizeBytes, files: 1 });
   } else {
     const dropped = ns.addVersion(node, version, ctx.versionsRetained, nowMs);
     for (const d of dropped) ctx.chunks.dropRefs(versionChunks(d), nowMs);
+    const freedBytes = dropped.reduce((sum, d) => sum + d.s, 0);
+    ctx.quotas.charge(op.path, { bytes: version.sizeBytes - freedBytes, files: 0 });
   }
   changes.push({
     index: ctx.index,
@@ -182,8 +198,55 @@ function rename(ctx: OpContext, op: RenameOp): Outcome {
       }
     }
   }
+  moveUsage(ctx, from, to);
   ns.move(from, to, nowMs);
   return { value: { from, to }, changes: [{ index: ctx.index, path: from, kind: "rename", to }] };
+}
+
+/** What an entry counts for itself: one name, and its retained bytes if it is a file. */
+function ownUsage(ns: NamespaceReader, node: NodeView): QuotaUsage {
+  let bytes = 0;
+  if (node.rec.t === "f")
+    for (let v = node.rec.lo; v <= node.rec.hi; v++) bytes += ns.version(node.id, v)?.s ?? 0;
+  return { bytes, files: 1 };
+}
+
+/** Names and retained bytes of the subtree at `path`, itself included: O(subtree × versions). */
+function subtreeUsage(ns: NamespaceReader, path: string): QuotaUsage {
+  const sum = { bytes: 0, files: 0 };
+  for (const { node } of ns.subtree(path)) {
+    const own = ownUsage(ns, node);
+    sum.bytes += own.bytes;
+    sum.files += own.files;
+  }
+  return sum;
+}
+
+/**
+ * Quota usage follows a rename (called before the move). Within one top-level tree nothing changes; a
+ * top-level rename carries usage and quota to the new name (O(1)); otherwise the moved subtree's usage
+ * leaves one tree and joins the other, which may refuse it. A top-level entry's counter already holds
+ * everything below it; a deeper subtree is walked, which the rename bound (charged before) caps. A
+ * top-level directory moved below another loses its quota with its top-level place.
+ */
+function moveUsage(ctx: OpContext, from: string, to: string): void {
+  const src = accountOf(from);
+  const dst = accountOf(to);
+  if (src === undefined || dst === undefined) return;
+  if (!src.self && !dst.self && src.top === dst.top) return;
+  if (src.self && dst.self) {
+    ctx.quotas.moveTop(src.top, dst.top);
+    return;
+  }
+  const node = ctx.ns.get(from);
+  assert(node !== undefined, "the renamed entry exists");
+  const own = ownUsage(ctx.ns, node);
+  const moved = src.self ? addUsage(ctx.quotas.usage(src.top), own) : subtreeUsage(ctx.ns, from);
+  if (src.self) ctx.quotas.dropTop(src.top);
+  else ctx.quotas.charge(from, { bytes: -moved.bytes, files: -moved.files });
+  if (dst.self) {
+    ctx.quotas.chargeTop(dst.top, { bytes: moved.bytes - own.bytes, files: moved.files - own.files }, to);
+  } else ctx.quotas.charge(to, moved);
 }
 
 /**
@@ -220,5 +283,11 @@ function remove(ctx: OpContext, op: DeleteOp): Outcome {
   }
   const { versions, count } = ns.remove(op.path, nowMs);
   for (const v of versions) ctx.chunks.dropRefs(versionChunks(v), nowMs);
+  const acc = accountOf(op.path);
+  if (acc?.self) ctx.quotas.dropTop(acc.top);
+  else {
+    const bytes = versions.reduce((sum, v) => sum + v.s, 0);
+    ctx.quotas.charge(op.path, { bytes: -bytes, files: -count });
+  }
   return { value: { removed: count }, changes: [{ index: ctx.index, path: op.path, kind: "delete" }] };
 }

@@ -11,6 +11,7 @@
  *   g<chunkId>              garbage: since when unreferenced
  *   T                       the bounded tables kept in memory (locks, sessions, data nodes), as of
  *                           the batch's applied index
+ *   q<name>, u<name>        a top-level directory's quota limits and its usage (quotas.ts)
  *   t<chunkId>              tombstone: since when, linked in condemn order (= time order, entry times
  *                           never decrease), so forgetting old ones walks from the head
  *

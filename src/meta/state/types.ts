@@ -157,6 +157,14 @@ export interface FsSnapshot {
   retiredDataNodes?: RetirementRecord[];
   /** In activity order (least recently active first): that order decides expiry and eviction. */
   sessions: SessionSnapshot[];
+  /** Quotas by directory (absent in snapshots written before quotas); usage is recounted from `nodes`. */
+  quotas?: QuotaSnapshot[];
+}
+
+export interface QuotaSnapshot {
+  dir: string;
+  bytes?: number;
+  files?: number;
 }
 
 export type { ChunkRef, FileContent, LockMode };

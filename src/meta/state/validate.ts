@@ -255,6 +255,16 @@ export function parseCommand(raw: unknown): Command {
         path: path(o, "path"),
         by: str(o, "by", LIMITS.maxActorLength),
       };
+    case "setQuota":
+      return {
+        type: "setQuota",
+        ...optSession(o),
+        path: path(o, "path"),
+        ...(o.bytes !== undefined && { bytes: int(o, "bytes", 0) }),
+        ...(o.files !== undefined && { files: int(o, "files", 0) }),
+      };
+    case "clearQuota":
+      return { type: "clearQuota", ...optSession(o), path: path(o, "path") };
     case "registerDataNode":
       return {
         type: "registerDataNode",

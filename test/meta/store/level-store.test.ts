@@ -1,6 +1,6 @@
 /**
  * The durable state machine on LevelDB: a restart resumes from the store (namespace, sessions, locks,
- * data nodes) without replaying, a snapshot streams out and installs into a fresh directory switched
+ * data nodes, quotas and their usage) without replaying, a snapshot streams out and installs into a fresh directory switched
  * atomically, a leftover `state.new` is discarded, and keys sort on disk as names sort in JS.
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
@@ -61,6 +61,7 @@ async function populated(dir: string): Promise<{ d: Driver; session: number }> {
       d.send(session, { type: "commit", path: `/d/f${i}`, content: inline(`v${i}`), createParents: true }).ok,
     ).toBe(true);
   expect(d.send(session, { type: "commit", path: "/d/f0", content: inline("second") }).ok).toBe(true);
+  expect(d.send(session, { type: "setQuota", path: "/d", files: 100 }).ok).toBe(true);
   expect(d.send(session, { type: "rename", from: "/d", to: "/e" }).ok).toBe(true);
   expect(
     d.send(session, { type: "lockAcquire", path: "/e", mode: "shared", ttlMs: 500_000, owner: "o" }).ok,
@@ -81,7 +82,10 @@ describe("the durable state machine", () => {
       versions: d.m.fs.versions("/e/f0"),
       locks: d.m.fs.locks(),
       nodes: d.m.fs.dataNodes(),
+      quota: d.m.fs.quota("/e"),
     };
+    // 10 names of 2 bytes, 40 of 3, and f0's second version (6 bytes) beside its first.
+    expect(before.quota).toEqual({ dir: "/e", limits: { files: 100 }, usage: { bytes: 146, files: 50 } });
     await d.m.close();
 
     const m = await FsMachine.openDurable(OPTS, feed(), dir);
@@ -92,6 +96,7 @@ describe("the durable state machine", () => {
     expect(text(m.fs.readVersion("/e/f0").content)).toBe("second");
     expect(m.fs.locks()).toEqual(before.locks);
     expect(m.fs.dataNodes()).toEqual(before.nodes);
+    expect(m.fs.quota("/e")).toEqual(before.quota);
     // The session survived with its remembered result: a retry is answered, not applied again.
     const again = new Driver(m, d.index);
     const retry = again.send(
@@ -126,6 +131,7 @@ describe("the durable state machine", () => {
     expect(target.durableIndex()).toBe(d.index);
     expect(await target.fs.listAsync("/e")).toEqual(await d.m.fs.listAsync("/e"));
     expect(target.fs.locks()).toEqual(d.m.fs.locks());
+    expect(target.fs.quota("/e")).toEqual(d.m.fs.quota("/e"));
     expect((await readdir(base)).sort()).toEqual(["a", "b"]);
     // The installed store goes on applying and survives a restart.
     const next = new Driver(target, d.index);
