@@ -186,7 +186,7 @@ describe("file browser: keyboard, phone width, locks", () => {
     // Enter opens the confirmation with its OK focused; Escape cancels and keeps the file.
     await page.keyboard.press("Enter");
     await expect.poll(() => page.locator("#ask[open]").count(), POLL).toBe(1);
-    expect(await focusedId(page)).toBe("ask-ok");
+    await expect.poll(() => focusedId(page), { timeout: 10_000 }).toBe("ask-ok");
     await page.keyboard.press("Escape");
     await expect.poll(() => page.locator("#ask[open]").count(), POLL).toBe(0);
     expect(await fs.readFile("/kb/b.txt", { encoding: "utf8" })).toBe("bravo");
@@ -202,12 +202,12 @@ describe("file browser: keyboard, phone width, locks", () => {
     await expect.poll(() => page.locator('tr[data-path="/kb/b.txt"]').count(), POLL).toBe(0);
     await expect(fs.stat("/kb/b.txt")).rejects.toMatchObject({ code: "NOT_FOUND" });
     // The deleted row's button is gone; the keyboard stays in the view, not back at the page's top.
-    expect(await focusedId(page)).toBe("files-h");
+    await expect.poll(() => focusedId(page), { timeout: 10_000 }).toBe("files-h");
 
     await tabTo(page, `el.textContent === "a.txt"`);
     await page.keyboard.press("Enter");
     await expect.poll(() => page.locator("#versions tbody tr").count(), POLL).toBe(1);
-    expect(await focusedId(page)).toBe("files-h");
+    await expect.poll(() => focusedId(page), { timeout: 10_000 }).toBe("files-h");
     await tabTo(page, `el.matches('button[data-download="1"]')`);
     const [dl] = await Promise.all([page.waitForEvent("download"), page.keyboard.press("Enter")]);
     const file = join(ARTIFACTS, "keyboard-download.txt");
