@@ -34,9 +34,10 @@ import {
 } from "../common/protocol/index.js";
 import { AdminApi } from "./admin.js";
 import { type CacheStats, ChunkCache } from "./chunk-cache.js";
-import { ChunkReader } from "./chunk-reader.js";
-import { ChunkWriter } from "./chunk-writer.js";
+import type { ChunkReader } from "./chunk-reader.js";
+import type { ChunkWriter } from "./chunk-writer.js";
 import { slicesFor, spanOf } from "./chunking.js";
+import { createChunkIo, createClientAgents } from "./client-io.js";
 import {
   decodeInline,
   fenceFields,
@@ -46,7 +47,7 @@ import {
   type WriteData,
   type WriteFileOptions,
 } from "./file-options.js";
-import { createAgent, requestJson } from "./http.js";
+import { requestJson } from "./http.js";
 import {
   checkPageOptions,
   type ListOptions,
@@ -63,11 +64,6 @@ import { partialStatus } from "./status.js";
 import { RaftfsReadStream, RaftfsWriteStream } from "./streams.js";
 import { Upload, type WriteResult } from "./upload.js";
 import { followFeed, type WatchEvent, type WatchOptions, watchChanges } from "./watch.js";
-
-/** Just over the data nodes' downstream timeout (src/data/main.ts): see the writer below. */
-const PIPELINE_BLAME_MS = 35_000;
-/** Attempts to store one chunk: at the default 1 s backoff cap, about a minute of them. */
-const CHUNK_STORE_ATTEMPTS = 64;
 
 export class RaftfsClient {
   private readonly closing = new AbortController();
@@ -91,22 +87,9 @@ export class RaftfsClient {
     const o = options;
     // Every call in flight may hold an abort listener on the client's signal: not a leak.
     setMaxListeners(0, this.closing.signal);
-    this.metaAgent = createAgent({
-      connectTimeoutMs: o.connectTimeoutMs,
-      requestTimeoutMs: o.requestTimeoutMs,
-      keepAliveTimeoutMs: 10_000,
-      connectionsPerOrigin: o.maxMetaConnections,
-      maxResponseBytes: 256 * 1024 * 1024,
-      ca: o.ca,
-    });
-    this.dataAgent = createAgent({
-      connectTimeoutMs: o.connectTimeoutMs,
-      requestTimeoutMs: Math.max(PIPELINE_BLAME_MS, o.requestTimeoutMs),
-      keepAliveTimeoutMs: 10_000,
-      connectionsPerOrigin: 8,
-      maxResponseBytes: 64 * 1024 * 1024 + 4096,
-      ca: o.ca,
-    });
+    const agents = createClientAgents(o);
+    this.metaAgent = agents.meta;
+    this.dataAgent = agents.data;
     const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
     this.meta = new MetaConnection(
       {
@@ -136,33 +119,9 @@ export class RaftfsClient {
       ...(o.cacheDir !== undefined ? { dir: o.cacheDir } : {}),
       dirMaxBytes: o.cacheDirBytes,
     });
-    this.writer = new ChunkWriter(
-      {
-        chunkDeadlineMs: o.chunkDeadlineMs,
-        // A PUT is answered once the whole pipeline stored the chunk; a data node gives up on its
-        // downstream after 30 s and then names it. Waiting longer than that lets the head tell us
-        // *which* node failed instead of being blamed itself.
-        chunkTimeoutMs: Math.max(PIPELINE_BLAME_MS, o.requestTimeoutMs),
-        // The chunk deadline bounds the retries; the count only backs it up. Six attempts were over
-        // in half a second of backoff, while a data node killed and restarted stays "alive" to the
-        // leader for a heartbeat timeout and takes a second or two to listen again: with R = the
-        // number of nodes, every write in that window failed instead of waiting for it.
-        maxAttempts: CHUNK_STORE_ATTEMPTS,
-        backoff: o.backoff,
-      },
-      { meta: this.meta, dispatcher: this.dataAgent },
-    );
-    // A GET is answered by one node: silence for two request timeouts means try the next holder.
-    const readOpts = {
-      chunkDeadlineMs: o.chunkDeadlineMs,
-      chunkTimeoutMs: o.requestTimeoutMs * 2,
-      backoff: o.backoff,
-    };
-    this.reader = new ChunkReader(readOpts, {
-      meta: this.meta,
-      dispatcher: this.dataAgent,
-      cache: this.cache,
-    });
+    const io = createChunkIo(o, { meta: this.meta, dispatcher: this.dataAgent, cache: this.cache });
+    this.writer = io.writer;
+    this.reader = io.reader;
     this.metaCache =
       o.metadataCache === "watch"
         ? new MetaCache({

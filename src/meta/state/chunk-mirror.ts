@@ -7,6 +7,8 @@
  * in-memory store, asynchronous over LevelDB before the first entry is applied — so that no duty ever
  * scans the store on its round.
  */
+import { assert } from "../../common/assert.js";
+import { hashValue } from "./hash.js";
 import { decode } from "./records.js";
 import { prefixRange, type StateStore, type SyncScanStore, type WriteSet } from "./store.js";
 
@@ -31,6 +33,15 @@ export class ChunkMirror {
     for (const prefix of ["c", "t", "g"])
       for await (const row of store.scan(prefixRange(prefix))) m.load(row);
     return m;
+  }
+
+  /** For checkInvariants: every table equals a recount of the store. */
+  checkAgainst(store: SyncScanStore): void {
+    const recount = ChunkMirror.fromSync(store);
+    for (const table of ["refs", "tombstones", "garbage"] as const) {
+      const live = hashValue([...this[table]].sort());
+      assert(live === hashValue([...recount[table]].sort()), `the chunk mirror's ${table} match a recount`);
+    }
   }
 
   update(writes: WriteSet): void {

@@ -22,7 +22,7 @@ import { byTime, ChunkReader, ChunkRefs } from "./chunks.js";
 import type { Command, FileContent, LogEntry } from "./commands.js";
 import { DataNodeRegistry } from "./data-nodes.js";
 import { dropVersion } from "./drop-version.js";
-import { hashValue } from "./hash.js";
+import { hashValue, snapshotPartHashes } from "./hash.js";
 import { type Holding, holderInfo, LockTable } from "./locks.js";
 import { MemoryStore } from "./memory-store.js";
 import { Namespace, NamespaceReader } from "./namespace.js";
@@ -584,31 +584,14 @@ export class FsState {
 
   /** Digests of each part, to tell which part diverged, or to ignore session bookkeeping in tests. */
   partHashes(): Record<"meta" | "namespace" | "garbage" | "locks" | "dataNodes" | "sessions", string> {
-    const snap = this.snapshot();
-    return {
-      meta: hashValue([snap.lastAppliedIndex, snap.lastTimestampMs]),
-      namespace: hashValue(snap.nodes),
-      garbage: hashValue([snap.garbage, snap.tombstones]),
-      locks: hashValue(snap.locks),
-      dataNodes: hashValue([snap.dataNodes, snap.retiredDataNodes]),
-      sessions: hashValue(snap.sessions),
-    };
+    return snapshotPartHashes(this.snapshot());
   }
 
   /** For tests and debugging: checks every derived record against a recount. O(state). */
   checkInvariants(): void {
     const store = this.syncStore();
     checkStore(store);
-    if (this.chunkMirror !== null) {
-      const recount = ChunkMirror.fromSync(store);
-      for (const table of ["refs", "tombstones", "garbage"] as const) {
-        const live = [...this.chunkMirror[table]].sort();
-        assert(
-          hashValue(live) === hashValue([...recount[table]].sort()),
-          `the chunk mirror's ${table} match a recount`,
-        );
-      }
-    }
+    this.chunkMirror?.checkAgainst(store);
     checkUsage(store, dumpNodes(store));
     assert(this.reader().get(ROOT_PATH)?.rec.t === "d", "the root is a directory");
     this.lockTable.checkInvariants(this.timestampMs);

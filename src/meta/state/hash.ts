@@ -8,6 +8,8 @@
  * Only the snapshot is hashed, never live Maps, so iteration order cannot leak into the digest.
  */
 
+import type { FsSnapshot } from "./types.js";
+
 export class Hasher {
   private a = 0x811c9dc5;
   private b = 0x01234567;
@@ -98,4 +100,18 @@ export function hashValue(v: unknown): string {
   const h = new Hasher();
   feedValue(h, v);
   return h.digest();
+}
+
+/** Digests of each part of a state snapshot, to tell which part diverged (or to ignore sessions). */
+export function snapshotPartHashes(
+  snap: FsSnapshot,
+): Record<"meta" | "namespace" | "garbage" | "locks" | "dataNodes" | "sessions", string> {
+  return {
+    meta: hashValue([snap.lastAppliedIndex, snap.lastTimestampMs]),
+    namespace: hashValue(snap.nodes),
+    garbage: hashValue([snap.garbage, snap.tombstones]),
+    locks: hashValue(snap.locks),
+    dataNodes: hashValue([snap.dataNodes, snap.retiredDataNodes]),
+    sessions: hashValue(snap.sessions),
+  };
 }
