@@ -457,14 +457,17 @@ export class RaftDriver {
   /** Streams the machine's state to `to`, unless a stream runs or the machine is not at the log's applied point. */
   private startSnapshotStream(node: RaftNode, to: NodeId): void {
     if (this.snapshots.isSending(to) || this.snapshots.installing) return;
-    // The meta must describe the machine's state: its index, that entry's term, the configuration then.
-    const point = this.machine.streamPoint();
-    if (!point) return;
     const r = node.status();
-    const term = r.termAt(point.index);
-    if (r.role !== "leader" || term === undefined) return; // asked again on the next heartbeat answer
-    const source = this.machine.openSource(point.index);
-    this.snapshots.startSending(to, r.term, { index: point.index, term, conf: point.conf }, source);
+    if (r.role !== "leader") return;
+    // The meta must describe the view streamed: its index, that entry's term, the configuration then.
+    const view = this.machine.openStreamSource();
+    if (!view) return;
+    const term = r.termAt(view.index);
+    if (term === undefined) {
+      view.source.close();
+      return; // asked again on the next heartbeat answer
+    }
+    this.snapshots.startSending(to, r.term, { index: view.index, term, conf: view.conf }, view.source);
   }
 
   /**

@@ -164,13 +164,27 @@ export class MachineRunner {
   }
 
   /**
-   * What a snapshot streamed to a follower now describes — the machine's state, the configuration
-   * then — or null when the machine and the log's applied point differ (asked again later).
+   * A view of the machine's state to stream to a follower, with what describes it — its index and the
+   * configuration then — or null when none can be described now (asked again later).
+   *
+   * A durable machine's view is what its own store holds, which trails the applied point by the batch
+   * being written (group commit): its index is read in the view, never assumed to be the applied one.
+   * Any index from the last configuration entry to the log's applied point has `appliedConf` as its
+   * configuration; the log is compacted only up to the store's durable index, so the entries after
+   * the view's index are still there for the follower.
    */
-  streamPoint(): { index: number; conf: ConfState } | null {
-    if (this.restoringFromStore) return null;
-    if (this.machineIndex !== this.raftApplied || this.confIndex !== this.raftApplied) return null;
-    return { index: this.machineIndex, conf: cloneConf(this.appliedConf) };
+  openStreamSource(): { source: SnapshotSource; index: number; conf: ConfState } | null {
+    if (this.restoringFromStore || this.confIndex !== this.raftApplied) return null;
+    if (!this.sm.durable) {
+      if (this.machineIndex !== this.raftApplied) return null;
+      return { source: this.openSource(), index: this.machineIndex, conf: cloneConf(this.appliedConf) };
+    }
+    const source = this.sm.openSnapshot();
+    if (source.index < this.lastConfEntry || source.index > this.raftApplied) {
+      source.close();
+      return null;
+    }
+    return { source, index: source.index, conf: cloneConf(this.appliedConf) };
   }
 
   /** The machine's install of a streamed snapshot, refused if the machine moved past it meanwhile. */
@@ -187,7 +201,7 @@ export class MachineRunner {
    */
   installed(index: number): void {
     this.machineIndex = Math.max(this.machineIndex, index);
-    if (!this.sm.durable) this.installedSources.set(index, this.openSource(index));
+    if (!this.sm.durable) this.installedSources.set(index, this.openSource());
   }
 
   /** The bytes to persist with a Ready that adopts the snapshot at `index` (null for a durable machine). */
@@ -207,16 +221,12 @@ export class MachineRunner {
   }
 
   /**
-   * The machine's view as of `index`, the machine's applied point. A machine that keeps nothing never
-   * sees entries without data, so its own idea of its index may lag behind: only a durable one's is checked.
+   * A machine that keeps nothing: its view now, encoding everything applied so far (its own idea of its
+   * index may lag, since it never sees entries without data).
    */
-  openSource(index: number): SnapshotSource {
-    const source = this.sm.openSnapshot();
-    if (this.sm.durable && source.index !== index) {
-      source.close();
-      assert(false, `snapshot source at ${source.index}, machine at ${index}`);
-    }
-    return source;
+  private openSource(): SnapshotSource {
+    assert(!this.sm.durable, "a durable machine's view is opened by openStreamSource");
+    return this.sm.openSnapshot();
   }
 
   /** The core adopted a snapshot (its log now starts there): configuration and applied point follow it. */
@@ -306,7 +316,7 @@ export class MachineRunner {
       // The state is on disk already: only the meta is recorded.
       await this.storage.createSnapshot(index, this.appliedConf, null);
     } else {
-      const source = this.openSource(index);
+      const source = this.openSource();
       try {
         const counted = async function* (chunks: AsyncIterable<Uint8Array>) {
           for await (const c of chunks) {

@@ -9,7 +9,14 @@ import type { ConfState, NodeId } from "../../src/raft/core/index.js";
 import { RaftDriver, type RaftTuning } from "../../src/raft/driver.js";
 import { LevelStorage } from "../../src/raft/level-storage.js";
 import { HttpTransport } from "../../src/raft/transport.js";
-import { CounterMachine, makeTempDir, removeDir, waitFor } from "./helpers.js";
+import {
+  type CounterDisk,
+  CounterMachine,
+  DurableCounterMachine,
+  makeTempDir,
+  removeDir,
+  waitFor,
+} from "./helpers.js";
 
 const SECRET = "cluster-test-secret";
 
@@ -28,6 +35,9 @@ export interface TestNode {
 export class TestCluster {
   readonly nodes = new Map<NodeId, TestNode>();
   readonly fatalErrors: unknown[] = [];
+  /** With `durableMachines`: each node's machine store, which outlives its restarts. */
+  private readonly disks = new Map<NodeId, CounterDisk>();
+  private durableMachines = false;
 
   private constructor(
     private readonly root: string,
@@ -35,13 +45,19 @@ export class TestCluster {
     private readonly conf: ConfState,
   ) {}
 
-  static async start(size: number, tuning: Partial<RaftTuning>): Promise<TestCluster> {
+  /** `durableMachines`: every node runs a DurableCounterMachine (its state kept apart from the log). */
+  static async start(
+    size: number,
+    tuning: Partial<RaftTuning>,
+    opts: { durableMachines?: boolean } = {},
+  ): Promise<TestCluster> {
     const ids = Array.from({ length: size }, (_, i) => i + 1);
     const c = new TestCluster(await makeTempDir("raftfs-cluster-"), tuning, {
       voters: ids,
       learners: [],
       joining: [],
     });
+    c.durableMachines = opts.durableMachines === true;
     // Listen first, so that every node knows every port before any driver starts.
     const parts = await Promise.all(ids.map((id) => c.serve(id, 0)));
     for (const p of parts) c.nodes.set(p.id, p as TestNode);
@@ -137,7 +153,13 @@ export class TestCluster {
       initialConf: this.conf,
       identity: { clusterId: "test", replicaId: id },
     });
-    n.sm = new CounterMachine();
+    if (this.durableMachines) {
+      const disk = this.disks.get(id) ?? { applied: 0, values: [] };
+      this.disks.set(id, disk);
+      n.sm = new DurableCounterMachine(disk);
+    } else {
+      n.sm = new CounterMachine();
+    }
     n.driver = new RaftDriver(
       { id, ...this.tuning },
       {

@@ -5,7 +5,14 @@ import { RaftDriver, type RaftTuning } from "../../src/raft/driver.js";
 import { LevelStorage, type PersistentStorage } from "../../src/raft/level-storage.js";
 import type { Transport } from "../../src/raft/transport.js";
 import { TestCluster } from "./cluster.js";
-import { CounterMachine, makeTempDir, removeDir, u32, waitFor } from "./helpers.js";
+import {
+  CounterMachine,
+  type DurableCounterMachine,
+  makeTempDir,
+  removeDir,
+  u32,
+  waitFor,
+} from "./helpers.js";
 
 const FAST: Partial<RaftTuning> = { tickIntervalMs: 10, electionTimeoutTicks: 10, readRetryTicks: 10 };
 
@@ -148,6 +155,40 @@ describe("RaftDriver: three replicas over HTTP on LevelDB", () => {
     // Rebuilt from the stored snapshot's bytes (streamed from the store in the background).
     await waitFor(() => victim.sm.restores === 1, "the machine rebuilt from the stored snapshot");
     await cluster.waitConverged(200);
+  });
+
+  it("streams a durable machine's store to a follower while the store trails the applied point", async () => {
+    // Regression (power-loss test, POWER_LOSS_COMPACT=1 POWER_LOSS_SEED=1223131587): the leader
+    // described the stream by its applied index while the view it streamed was its store's, one group
+    // commit behind ("snapshot source at 71, machine at 72"): an assertion killed the leader.
+    cluster = await TestCluster.start(
+      3,
+      { ...FAST, snapshotEveryEntries: 10, snapshotKeepEntries: 0, snapshotLogBytesRatio: 0 },
+      { durableMachines: true },
+    );
+    await proposeAll(cluster, 0, 20);
+    await cluster.waitConverged(20);
+    const victim = cluster.followers()[0]!;
+    const victimLast = victim.driver.status().lastLogIndex;
+    await cluster.stop(victim.id);
+
+    await proposeAll(cluster, 20, 40);
+    const leader = await cluster.leader();
+    await leader.driver.snapshotNow();
+    expect(leader.storage.firstIndex()).toBeGreaterThan(victimLast + 1);
+    // From here the leader's store trails what it applies: its view is older than its applied point.
+    const sm = leader.sm as DurableCounterMachine;
+    sm.lagging = true;
+    await proposeAll(cluster, 60, 5);
+    expect(sm.durableIndex()).toBeLessThan(leader.driver.status().appliedIndex);
+    const dropped = leader.transport.droppedMessages;
+    await waitFor(() => leader.transport.droppedMessages > dropped, "the leader's stale queue dropped");
+
+    await cluster.restart(victim.id);
+    await waitFor(() => victim.sm.restores === 1, "the follower installed the leader's store");
+    await cluster.waitConverged(65);
+    const expected = Array.from({ length: 65 }, (_, i) => i);
+    for (const n of cluster.running()) expect(n.sm.values).toEqual(expected);
   });
 });
 

@@ -67,3 +67,53 @@ export class CounterMachine implements StateMachine {
     this.restores++;
   }
 }
+
+/** What a durable counter keeps across restarts: its state as of `applied`, as its own store holds it. */
+export interface CounterDisk {
+  applied: number;
+  values: number[];
+}
+
+/**
+ * A counter that keeps its own state (`durable`), like the file-system machine on LevelDB: it sees every
+ * committed entry, and its store lands behind what it applied when `lagging` (a group commit in flight).
+ * Snapshots read the store, so their index is the store's, which may trail the applied point.
+ */
+export class DurableCounterMachine extends CounterMachine {
+  readonly durable = true;
+  /** While true, applied entries stay off the disk until `land()`. */
+  lagging = false;
+
+  constructor(private readonly disk: CounterDisk) {
+    super();
+    this.values = [...disk.values];
+    this.applied = disk.applied;
+  }
+
+  override apply(entry: Entry): unknown {
+    if (entry.conf !== undefined || entry.data.byteLength === 0) this.applied = entry.index;
+    else super.apply(entry);
+    if (!this.lagging) this.land();
+    return this.values.length;
+  }
+
+  /** The store catches up with everything applied. */
+  land(): void {
+    this.disk.applied = this.applied;
+    this.disk.values = [...this.values];
+  }
+
+  override durableIndex(): number {
+    return this.disk.applied;
+  }
+
+  override openSnapshot(): SnapshotSource {
+    const bytes = new TextEncoder().encode(JSON.stringify(this.disk));
+    return bytesSource(this.disk.applied, bytes, 64);
+  }
+
+  override async installSnapshot(index: number, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    await super.installSnapshot(index, chunks);
+    this.land();
+  }
+}
