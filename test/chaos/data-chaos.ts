@@ -209,11 +209,6 @@ function flipByte(file: string, pick: number): number | null {
   }
 }
 
-function dataAlive(c: MetaCluster, id: number): boolean {
-  const p = c.dataProcs.get(id);
-  return p !== undefined && p.exitCode === null && p.signalCode === null;
-}
-
 async function play(
   c: MetaCluster,
   schedule: DataChaosSchedule,
@@ -261,7 +256,7 @@ async function play(
         continue;
       }
       if (f.kind === "cutData") {
-        const candidates = dataIds.filter((id) => dataAlive(c, id) && !pausedData.has(id));
+        const candidates = dataIds.filter((id) => c.dataRunning(id) && !pausedData.has(id));
         const node = candidates[f.pick % Math.max(1, candidates.length)];
         if (node === undefined) continue;
         // Up to twice as long, like a kill: past dataNodeDeadAfterMs the leader repairs around it.
@@ -275,7 +270,7 @@ async function play(
         continue;
       }
       if (f.kind === "killData" || f.kind === "pauseData") {
-        const candidates = dataIds.filter((id) => dataAlive(c, id) && !pausedData.has(id));
+        const candidates = dataIds.filter((id) => c.dataRunning(id) && !pausedData.has(id));
         // Keep R nodes able to answer, or no write could be placed at all.
         if (candidates.length <= REPLICATION - 1) continue;
         const node = candidates[f.pick % candidates.length]!;
@@ -287,15 +282,15 @@ async function play(
           await c.killData(node);
           restarts.push(
             sleep(downMs).then(() => {
-              if (!dataAlive(c, node)) c.launchData(node);
+              if (!c.dataRunning(node)) c.launchData(node);
             }),
           );
         } else {
           pausedData.add(node);
-          c.dataProcs.get(node)!.kill("SIGSTOP");
+          void c.killData(node, "SIGSTOP");
           restarts.push(
             sleep(f.durationMs).then(() => {
-              c.dataProcs.get(node)!.kill("SIGCONT");
+              void c.killData(node, "SIGCONT");
               pausedData.delete(node);
             }),
           );
@@ -330,8 +325,8 @@ async function play(
       if (!c.alive(id)) c.launch(id);
     }
     for (const id of dataIds) {
-      if (pausedData.has(id)) c.dataProcs.get(id)?.kill("SIGCONT");
-      if (!dataAlive(c, id)) c.launchData(id);
+      if (pausedData.has(id)) await c.killData(id, "SIGCONT");
+      if (!c.dataRunning(id)) c.launchData(id);
     }
     for (const r of settled) if (r.status === "rejected") throw r.reason;
     const bytesVerified = counted.bytes;

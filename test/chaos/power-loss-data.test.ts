@@ -83,7 +83,7 @@ describe.skipIf(why !== null)("power loss on the data nodes", () => {
 
   /** What each data node and its disk wrote to stderr (for a failure message). */
   const said = () =>
-    NODES.map((id) => `data ${id}: ${cluster?.logs(1000 + id)}\ndisk ${id}: ${disks.get(id)?.logs()}`).join(
+    NODES.map((id) => `data ${id}: ${cluster?.dataLogs(id)}\ndisk ${id}: ${disks.get(id)?.logs()}`).join(
       "\n",
     );
 

@@ -54,7 +54,7 @@ describe("a write right after data nodes were killed and restarted", () => {
       // The first write through the library, with the leader still counting the old processes alive.
       await fs.writeFile(`/r/after-${round}`, data).catch((err: unknown) => {
         throw new Error(
-          `write after restart failed: ${(err as Error).message}\n${restarted.map((id) => c.logs(1000 + id)).join("\n")}`,
+          `write after restart failed: ${(err as Error).message}\n${restarted.map((id) => c.dataLogs(id)).join("\n")}`,
         );
       });
       expect((await fs.readFile(`/r/after-${round}`)).equals(data)).toBe(true);

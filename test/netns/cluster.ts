@@ -5,15 +5,15 @@
  * as on separate machines. The test process reaches them from the root namespace's address on the
  * private subnet. Shared by `npm run test:netns` (test/netns/run.ts) and bench/netns-cluster.ts.
  */
-import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { request } from "undici";
 import type { ReplicaStatus } from "../../src/common/protocol/index.js";
 import { NetnsLab, sweepStale } from "../support/netns.js";
 import { type LinkOf, planLab } from "../support/netns-plan.js";
+import { ProcessGroup, writeClusterConfig } from "../support/processes.js";
 import { waitFor } from "../support/wait.js";
 
 export const CLI = resolve("dist/src/cli/main.js");
@@ -46,7 +46,7 @@ export function zoneLinks(
 }
 
 export class NetnsCluster {
-  private readonly procs = new Map<string, { child: ChildProcess; log: string }>();
+  private readonly procs = new ProcessGroup();
 
   private constructor(
     readonly lab: NetnsLab,
@@ -80,8 +80,7 @@ export class NetnsCluster {
       meta: opts.metaZones.map((_, i) => ({ id: i + 1, host: addr(`m${i + 1}`), port: META_PORT })),
       data: opts.dataZones.map((zone, i) => ({ id: i + 1, host: addr(`d${i + 1}`), port: DATA_PORT, zone })),
     };
-    const configPath = join(dir, "cluster.config.json");
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const configPath = writeClusterConfig(dir, config);
     const c = new NetnsCluster(lab, dir, configPath, opts);
     try {
       for (let i = 1; i <= opts.metaZones.length; i++) c.launch("meta", i);
@@ -111,45 +110,40 @@ export class NetnsCluster {
   }
 
   launch(kind: "meta" | "data", id: number): void {
-    const name = `${kind === "meta" ? "m" : "d"}${id}`;
+    const name = NetnsCluster.procName(kind, id);
     const child = this.lab.spawnIn(
       name,
       process.execPath,
       [CLI, kind, "--id", String(id), "--config", this.configPath],
       { env: { RAFTFS_LOG_LEVEL: "warn" } },
     );
-    const proc = { child, log: "" };
-    const keep = (b: Buffer) => {
-      proc.log = (proc.log + b.toString()).slice(-4000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    this.procs.set(name, proc);
+    this.procs.adopt(name, child);
+  }
+
+  private static procName(kind: "meta" | "data", id: number): string {
+    return `${kind === "meta" ? "m" : "d"}${id}`;
   }
 
   /** SIGKILLs a process and waits for it to end. */
-  async kill(kind: "meta" | "data", id: number): Promise<void> {
-    const child = this.procs.get(`${kind === "meta" ? "m" : "d"}${id}`)?.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((ok) => child.once("exit", ok));
-    child.kill("SIGKILL");
-    await exited;
+  kill(kind: "meta" | "data", id: number): Promise<void> {
+    return this.procs.kill(NetnsCluster.procName(kind, id));
   }
 
   /** Sends a signal to a running process (SIGSTOP pauses it, SIGCONT resumes it). */
   signal(kind: "meta" | "data", id: number, sig: NodeJS.Signals): void {
-    const child = this.procs.get(`${kind === "meta" ? "m" : "d"}${id}`)?.child;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(sig);
+    void this.procs.kill(NetnsCluster.procName(kind, id), sig);
   }
 
   alive(kind: "meta" | "data", id: number): boolean {
-    const child = this.procs.get(`${kind === "meta" ? "m" : "d"}${id}`)?.child;
-    return child !== undefined && child.exitCode === null && child.signalCode === null;
+    return this.procs.alive(NetnsCluster.procName(kind, id));
   }
 
   /** The tail of every process's output (for a failure's report). */
   logs(): string {
-    return [...this.procs].map(([n, p]) => `--- ${n} (exit ${p.child.exitCode})\n${p.log}`).join("\n");
+    return this.procs
+      .names()
+      .map((n) => `--- ${n} (exit ${this.procs.child(n)?.exitCode})\n${this.procs.log(n)}`)
+      .join("\n");
   }
 
   /** Each replica's own /status, or null for one that does not answer within 1 s. */

@@ -4,7 +4,6 @@ import type { ConfState } from "../../src/raft/core/index.js";
 import { RaftDriver, type RaftTuning } from "../../src/raft/driver.js";
 import { LevelStorage, type PersistentStorage } from "../../src/raft/level-storage.js";
 import type { Transport } from "../../src/raft/transport.js";
-import { TestCluster } from "./cluster.js";
 import {
   CounterMachine,
   type DurableCounterMachine,
@@ -13,24 +12,25 @@ import {
   u32,
   waitFor,
 } from "./helpers.js";
+import { InProcessCluster } from "./in-process-cluster.js";
 
 const FAST: Partial<RaftTuning> = { tickIntervalMs: 10, electionTimeoutTicks: 10, readRetryTicks: 10 };
 
-let cluster: TestCluster | null = null;
+let cluster: InProcessCluster | null = null;
 afterEach(async () => {
   await cluster?.close();
   expect(cluster?.fatalErrors ?? []).toEqual([]);
   cluster = null;
 });
 
-async function proposeAll(c: TestCluster, from: number, count: number): Promise<unknown[]> {
+async function proposeAll(c: InProcessCluster, from: number, count: number): Promise<unknown[]> {
   const leader = await c.leader();
   return Promise.all(Array.from({ length: count }, (_, i) => leader.driver.propose(u32(from + i))));
 }
 
 describe("RaftDriver: three replicas over HTTP on LevelDB", () => {
   it("elects a leader, replicates proposals, and every replica applies the same sequence", async () => {
-    cluster = await TestCluster.start(3, FAST);
+    cluster = await InProcessCluster.start(3, FAST);
     const leader = await cluster.leader();
 
     const t0 = performance.now();
@@ -85,7 +85,7 @@ describe("RaftDriver: three replicas over HTTP on LevelDB", () => {
   });
 
   it("hands leadership over on request", async () => {
-    cluster = await TestCluster.start(3, FAST);
+    cluster = await InProcessCluster.start(3, FAST);
     const leader = await cluster.leader();
     const target = cluster.followers()[0]!;
     const changes: (number | null)[] = [];
@@ -99,7 +99,7 @@ describe("RaftDriver: three replicas over HTTP on LevelDB", () => {
   });
 
   it("restarts a replica from its LevelDB store and catches it up", async () => {
-    cluster = await TestCluster.start(3, FAST);
+    cluster = await InProcessCluster.start(3, FAST);
     await proposeAll(cluster, 0, 100);
     await cluster.waitConverged(100);
     const victim = cluster.followers()[0]!;
@@ -116,7 +116,7 @@ describe("RaftDriver: three replicas over HTTP on LevelDB", () => {
   });
 
   it("catches up a stopped follower by chunked InstallSnapshot after compaction", async () => {
-    cluster = await TestCluster.start(3, {
+    cluster = await InProcessCluster.start(3, {
       ...FAST,
       snapshotEveryEntries: 40,
       snapshotKeepEntries: 5,
@@ -161,7 +161,7 @@ describe("RaftDriver: three replicas over HTTP on LevelDB", () => {
     // Regression (power-loss test, POWER_LOSS_COMPACT=1 POWER_LOSS_SEED=1223131587): the leader
     // described the stream by its applied index while the view it streamed was its store's, one group
     // commit behind ("snapshot source at 71, machine at 72"): an assertion killed the leader.
-    cluster = await TestCluster.start(
+    cluster = await InProcessCluster.start(
       3,
       { ...FAST, snapshotEveryEntries: 10, snapshotKeepEntries: 0, snapshotLogBytesRatio: 0 },
       { durableMachines: true },

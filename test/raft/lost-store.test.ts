@@ -6,26 +6,26 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Message } from "../../src/raft/core/index.js";
 import type { RaftTuning } from "../../src/raft/driver.js";
-import { TestCluster } from "./cluster.js";
 import { u32, waitFor } from "./helpers.js";
+import { InProcessCluster } from "./in-process-cluster.js";
 
 const FAST: Partial<RaftTuning> = { tickIntervalMs: 10, electionTimeoutTicks: 10, readRetryTicks: 10 };
 
-let cluster: TestCluster | null = null;
+let cluster: InProcessCluster | null = null;
 afterEach(async () => {
   await cluster?.close();
   expect(cluster?.fatalErrors ?? []).toEqual([]);
   cluster = null;
 });
 
-async function proposeAll(c: TestCluster, from: number, count: number): Promise<void> {
+async function proposeAll(c: InProcessCluster, from: number, count: number): Promise<void> {
   const leader = await c.leader();
   await Promise.all(Array.from({ length: count }, (_, i) => leader.driver.propose(u32(from + i))));
 }
 
 describe("a replica that lost its store", () => {
   it("restarts recovering under a new incarnation, the cluster keeps committing, and it recovers from the leader", async () => {
-    cluster = await TestCluster.start(3, FAST);
+    cluster = await InProcessCluster.start(3, FAST);
     await proposeAll(cluster, 0, 50);
     await cluster.waitConverged(50);
     // A brand-new cluster got through its own recovery: no store is marked any more.
@@ -50,7 +50,7 @@ describe("a replica that lost its store", () => {
   });
 
   it("refuses every vote while a voter it must hear from is down, then rejoins when it is back", async () => {
-    cluster = await TestCluster.start(3, FAST);
+    cluster = await InProcessCluster.start(3, FAST);
     await proposeAll(cluster, 0, 20);
     await cluster.waitConverged(20);
     const leader = await cluster.leader();

@@ -5,29 +5,18 @@
  * pause, restart and drive the CLI. `stop()` kills everything; every child is also killed when the
  * test process exits, so a failing test leaves nothing behind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { request } from "undici";
 import type { ClusterStatus } from "../../src/common/protocol/index.js";
+import { freePorts, ProcessGroup, trackChild, writeClusterConfig } from "./processes.js";
+import { freePort, waitFor } from "./wait.js";
 
 export const CLI = resolve("dist/src/cli/main.js");
 
 export type Kind = "meta" | "data";
-
-/** Every child of every harness in this process, killed on exit whatever happened. */
-const everyChild = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of everyChild) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill("SIGCONT");
-      c.kill("SIGKILL");
-    }
-  }
-});
-
-import { freePort, waitFor } from "./wait.js";
 
 export { freePort, waitFor };
 
@@ -53,7 +42,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
       stdio: ["pipe", "pipe", "pipe"],
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
     });
-    everyChild.add(child);
+    trackChild(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -62,7 +51,6 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.once("error", reject);
     child.once("close", (code, signal) => {
       clearTimeout(timer);
-      everyChild.delete(child);
       const stdoutBytes = Buffer.concat(out);
       resolvePromise({
         code: code ?? 128 + (signal === "SIGKILL" ? 9 : 15),
@@ -84,13 +72,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
 }
 
-interface Proc {
-  child: ChildProcess;
-  log: string;
-}
-
 export class TestCluster {
-  readonly procs = new Map<string, Proc>();
+  private readonly procs = new ProcessGroup();
 
   private constructor(
     readonly dir: string,
@@ -130,11 +113,7 @@ export class TestCluster {
     const metaCount = opts.metaCount ?? 3;
     const dataCount = opts.dataCount ?? 3;
     const dir = mkdtempSync(join(tmpdir(), "raftfs-cluster-"));
-    const ports: number[] = [];
-    while (ports.length < metaCount + dataCount) {
-      const p = await freePort();
-      if (!ports.includes(p)) ports.push(p);
-    }
+    const ports = await freePorts(metaCount + dataCount);
     const overrides = opts.overrides ?? {};
     const config = {
       clusterName: "raftfs-test",
@@ -154,8 +133,7 @@ export class TestCluster {
         .slice(metaCount)
         .map((port, i) => ({ id: i + 1, host: "127.0.0.1", port, zone: `z${i + 1}` })),
     };
-    const configPath = join(dir, "cluster.config.json");
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const configPath = writeClusterConfig(dir, config);
     const c = new TestCluster(dir, configPath, config, opts.env ?? {});
     try {
       for (const id of c.metaIds) c.launch("meta", id);
@@ -169,42 +147,26 @@ export class TestCluster {
   }
 
   launch(kind: Kind, id: number): void {
-    const name = `${kind}-${id}`;
-    const child = spawn(process.execPath, [CLI, kind, "--id", String(id), "--config", this.configPath], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, RAFTFS_LOG_LEVEL: "warn", ...this.env },
+    this.procs.launch(`${kind}-${id}`, [CLI, kind, "--id", String(id), "--config", this.configPath], {
+      env: { RAFTFS_LOG_LEVEL: "warn", ...this.env },
     });
-    everyChild.add(child);
-    const proc: Proc = { child, log: "" };
-    const keep = (b: Buffer) => {
-      proc.log = (proc.log + b.toString()).slice(-8000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    child.once("exit", () => everyChild.delete(child));
-    this.procs.set(name, proc);
   }
 
   alive(kind: Kind, id: number): boolean {
-    const c = this.procs.get(`${kind}-${id}`)?.child;
-    return c !== undefined && c.exitCode === null && c.signalCode === null;
+    return this.procs.alive(`${kind}-${id}`);
   }
 
   pid(kind: Kind, id: number): number | undefined {
-    return this.procs.get(`${kind}-${id}`)?.child.pid;
+    return this.procs.pid(`${kind}-${id}`);
   }
 
   logs(kind: Kind, id: number): string {
-    return this.procs.get(`${kind}-${id}`)?.log ?? "";
+    return this.procs.log(`${kind}-${id}`);
   }
 
   /** Sends a signal (default SIGKILL); waits for the process to end when the signal ends it. */
-  async kill(kind: Kind, id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const child = this.procs.get(`${kind}-${id}`)?.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill(signal);
-    if (signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGINT") await exited;
+  kill(kind: Kind, id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    return this.procs.kill(`${kind}-${id}`, signal);
   }
 
   /** Kills (SIGKILL) and starts again; waits until it answers its /status. */
@@ -289,12 +251,7 @@ export class TestCluster {
 
   /** Kills every process (paused ones too) and removes the folder. Safe to call twice. */
   async stop(): Promise<void> {
-    for (const [name, p] of this.procs) {
-      const [kind, id] = name.split("-") as [Kind, string];
-      await this.kill(kind, Number(id), "SIGCONT");
-      await this.kill(kind, Number(id), "SIGKILL");
-      p.child.removeAllListeners();
-    }
+    await this.procs.killAll();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,13 +3,13 @@
  * code (`dist/`, made by `npm run build` before the suite) in its own Node process, with LevelDB in a
  * temp folder. Tests kill them with real signals.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Agent, request } from "undici";
 import type { ClusterStatus, ReplicaStatus } from "../../src/common/protocol/index.js";
 import { freePort, waitFor } from "./cluster-harness.js";
+import { freePorts, ProcessGroup, writeClusterConfig } from "./processes.js";
 
 // One implementation of these for every harness (cluster-harness.ts drives the CLI).
 export { freePort };
@@ -73,12 +73,11 @@ export interface MetaClusterOptions {
 }
 
 export class MetaCluster {
-  readonly procs = new Map<number, ChildProcess>();
   readonly urls = new Map<number, string>();
   readonly dataUrls = new Map<number, string>();
-  readonly dataProcs = new Map<number, ChildProcess>();
   readonly http = new Http();
-  private readonly stderr = new Map<number, string>();
+  /** Replicas as `meta-<id>`, data nodes as `data-<id>`. */
+  private readonly procs = new ProcessGroup();
   private ownsDir = true;
 
   private constructor(
@@ -93,10 +92,9 @@ export class MetaCluster {
   static async start(opts: MetaClusterOptions = {}): Promise<MetaCluster> {
     const n = opts.replicas ?? 3;
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "raftfs-e2e-"));
-    const ports: number[] = [];
-    for (let i = 0; i < n; i++) ports.push(await freePort());
-    const dataPorts: number[] = [];
-    for (let i = 0; i < (opts.dataNodes ?? 0); i++) dataPorts.push(await freePort());
+    const allPorts = await freePorts(n + (opts.dataNodes ?? 0));
+    const ports = allPorts.slice(0, n);
+    const dataPorts = allPorts.slice(n);
     const config = {
       dataDir: join(dir, "data"),
       secret: "e2e-secret-0123456789",
@@ -125,8 +123,7 @@ export class MetaCluster {
       raft: { tickIntervalMs: 40, ...opts.raft },
       ...opts.extra,
     };
-    const configPath = join(dir, "cluster.config.json");
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const configPath = writeClusterConfig(dir, config);
     const c = new MetaCluster(
       dir,
       configPath,
@@ -160,15 +157,10 @@ export class MetaCluster {
       `for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => r.close().then(() => process.exit(0)));`,
     ].join("\n");
     const args = this.faults ? this.faultArgs("meta", id) : ["--input-type=module", "-e", code];
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, RAFTFS_LOG_LEVEL: "error", ...this.env },
+    this.procs.launch(`meta-${id}`, args, {
+      env: { RAFTFS_LOG_LEVEL: "error", ...this.env },
+      keep: "stderr",
     });
-    this.stderr.set(id, "");
-    child.stderr?.on("data", (b: Buffer) =>
-      this.stderr.set(id, ((this.stderr.get(id) ?? "") + b.toString()).slice(-4000)),
-    );
-    this.procs.set(id, child);
   }
 
   launchData(id: number): void {
@@ -181,24 +173,23 @@ export class MetaCluster {
         : `let busy = false; setInterval(() => { if (busy) return; busy = true; n.scrubber.runPass().finally(() => { busy = false; }); }, ${this.scrubEveryMs});`;
     const code = `${start}\n${scrub}`;
     const args = this.faults ? this.faultArgs("data", id) : ["--input-type=module", "-e", code];
-    const child = spawn(process.execPath, args, {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, RAFTFS_LOG_LEVEL: "error", ...this.env },
+    this.procs.launch(`data-${id}`, args, {
+      env: { RAFTFS_LOG_LEVEL: "error", ...this.env },
+      keep: "stderr",
     });
-    const key = 1000 + id;
-    this.stderr.set(key, "");
-    child.stderr?.on("data", (b: Buffer) =>
-      this.stderr.set(key, ((this.stderr.get(key) ?? "") + b.toString()).slice(-4000)),
-    );
-    this.dataProcs.set(id, child);
   }
 
-  async killData(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const p = this.dataProcs.get(id);
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once("exit", r));
-    p.kill(signal);
-    await exited;
+  /** Sends a signal to a data node (default SIGKILL); waits for the exit when the signal ends it. */
+  killData(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    return this.procs.kill(`data-${id}`, signal);
+  }
+
+  dataRunning(id: number): boolean {
+    return this.procs.alive(`data-${id}`);
+  }
+
+  dataLogs(id: number): string {
+    return this.procs.log(`data-${id}`);
   }
 
   /** The leader's view of the cluster (data nodes, replication health). */
@@ -227,13 +218,9 @@ export class MetaCluster {
     );
   }
 
-  /** Sends a signal (default SIGKILL) and waits for the process to die when it is fatal. */
-  async kill(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const p = this.procs.get(id);
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once("exit", r));
-    p.kill(signal);
-    if (signal === "SIGKILL" || signal === "SIGTERM") await exited;
+  /** Sends a signal (default SIGKILL); waits for the exit when the signal ends the process. */
+  kill(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    return this.procs.kill(`meta-${id}`, signal);
   }
 
   async restart(id: number): Promise<void> {
@@ -267,8 +254,11 @@ export class MetaCluster {
   }
 
   alive(id: number): boolean {
-    const p = this.procs.get(id);
-    return p !== undefined && p.exitCode === null && p.signalCode === null;
+    return this.procs.alive(`meta-${id}`);
+  }
+
+  pid(id: number): number | undefined {
+    return this.procs.pid(`meta-${id}`);
   }
 
   url(id: number): string {
@@ -276,12 +266,12 @@ export class MetaCluster {
   }
 
   logs(id: number): string {
-    return this.stderr.get(id) ?? "";
+    return this.procs.log(`meta-${id}`);
   }
 
+  /** Kills every process (paused ones too); removes the folder the cluster made itself. */
   async stop(): Promise<void> {
-    for (const id of this.dataProcs.keys()) await this.killData(id);
-    for (const id of this.ids) await this.kill(id);
+    await this.procs.killAll();
     await this.http.close();
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }

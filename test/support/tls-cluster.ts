@@ -3,13 +3,14 @@
  * self-signed cert for 127.0.0.1 made with openssl in a temp folder, a config naming it, and every
  * process started through the built CLI. Health checks trust the cert, as the client does.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent } from "undici";
 import type { ClusterStatus } from "../../src/common/protocol/index.js";
-import { CLI, freePort, waitFor } from "./cluster-harness.js";
+import { CLI, waitFor } from "./cluster-harness.js";
+import { freePorts, ProcessGroup, writeClusterConfig } from "./processes.js";
 
 /** A self-signed P-256 cert valid for 127.0.0.1 and localhost, for one day. */
 export function selfSignedCert(dir: string, name = "cluster"): { certPath: string; keyPath: string } {
@@ -42,8 +43,7 @@ export function selfSignedCert(dir: string, name = "cluster"): { certPath: strin
 }
 
 export class TlsCluster {
-  readonly procs = new Map<string, ChildProcess>();
-  private readonly logs = new Map<string, string>();
+  private readonly procs = new ProcessGroup();
 
   private constructor(
     readonly dir: string,
@@ -57,12 +57,7 @@ export class TlsCluster {
   static async start(opts: { metaCount?: number; dataCount?: number; extra?: object } = {}) {
     const dir = mkdtempSync(join(tmpdir(), "raftfs-tls-"));
     const { certPath } = selfSignedCert(dir);
-    const ports: number[] = [];
-    const want = (opts.metaCount ?? 3) + (opts.dataCount ?? 3);
-    while (ports.length < want) {
-      const p = await freePort();
-      if (!ports.includes(p)) ports.push(p);
-    }
+    const ports = await freePorts((opts.metaCount ?? 3) + (opts.dataCount ?? 3));
     const metaPorts = ports.slice(0, opts.metaCount ?? 3);
     const dataPorts = ports.slice(metaPorts.length);
     const config = {
@@ -80,8 +75,7 @@ export class TlsCluster {
       data: dataPorts.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port, zone: `z${i + 1}` })),
       ...opts.extra,
     };
-    const configPath = join(dir, "cluster.config.json");
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const configPath = writeClusterConfig(dir, config);
     const agent = new Agent({
       connectTimeout: 1000,
       headersTimeout: 2000,
@@ -95,7 +89,12 @@ export class TlsCluster {
       await c.ready();
     } catch (err) {
       await c.stop();
-      throw new Error(`${(err as Error).message}\n${[...c.logs.values()].join("\n")}`);
+      throw new Error(
+        `${(err as Error).message}\n${c.procs
+          .names()
+          .map((n) => c.log(n))
+          .join("\n")}`,
+      );
     }
     return c;
   }
@@ -109,17 +108,9 @@ export class TlsCluster {
   }
 
   private launch(kind: "meta" | "data", id: number): void {
-    const name = `${kind}-${id}`;
-    const child = spawn(process.execPath, [CLI, kind, "--id", String(id), "--config", this.configPath], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, RAFTFS_LOG_LEVEL: "warn" },
+    this.procs.launch(`${kind}-${id}`, [CLI, kind, "--id", String(id), "--config", this.configPath], {
+      env: { RAFTFS_LOG_LEVEL: "warn" },
     });
-    this.logs.set(name, "");
-    const keep = (b: Buffer) =>
-      this.logs.set(name, ((this.logs.get(name) ?? "") + b.toString()).slice(-4000));
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    this.procs.set(name, child);
   }
 
   /** GET over https with the cluster cert trusted; null when nothing answers 200. */
@@ -150,16 +141,11 @@ export class TlsCluster {
   }
 
   log(name: string): string {
-    return this.logs.get(name) ?? "";
+    return this.procs.log(name);
   }
 
   async stop(): Promise<void> {
-    for (const child of this.procs.values()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-    }
+    await this.procs.killAll();
     await this.agent.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 /**
- * A real cluster in one process: each node has its own fastify server on 127.0.0.1, HTTP transport,
- * LevelDB store in a temp dir, driver and counter state machine. Nodes can be stopped and restarted
- * from their stores on the same port.
+ * A real Raft cluster in one process: each node has its own fastify server on 127.0.0.1, HTTP
+ * transport, LevelDB store in a temp dir, driver and counter state machine. Nodes can be stopped and
+ * restarted from their stores on the same port. (Clusters of server processes: test/support/processes.ts.)
  */
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -32,7 +32,7 @@ export interface TestNode {
   running: boolean;
 }
 
-export class TestCluster {
+export class InProcessCluster {
   readonly nodes = new Map<NodeId, TestNode>();
   readonly fatalErrors: unknown[] = [];
   /** With `durableMachines`: each node's machine store, which outlives its restarts. */
@@ -50,9 +50,9 @@ export class TestCluster {
     size: number,
     tuning: Partial<RaftTuning>,
     opts: { durableMachines?: boolean } = {},
-  ): Promise<TestCluster> {
+  ): Promise<InProcessCluster> {
     const ids = Array.from({ length: size }, (_, i) => i + 1);
-    const c = new TestCluster(await makeTempDir("raftfs-cluster-"), tuning, {
+    const c = new InProcessCluster(await makeTempDir("raftfs-cluster-"), tuning, {
       voters: ids,
       learners: [],
       joining: [],
