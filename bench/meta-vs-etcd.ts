@@ -195,7 +195,7 @@ async function raftfsLibrary(raw: System, connectTo: typeof connect = connect): 
   const client: RaftfsClient = await connectTo({ endpoints: [...raw.urls.values()] });
   const value = (i: number, bytes: number) => Buffer.alloc(bytes, i % 256);
   await client.mkdir("/lib", { recursive: true }).catch(() => undefined);
-  return {
+  const system: System = {
     ...raw,
     name: "raftfs library",
     async write(_url, i, bytes = 100) {
@@ -208,9 +208,13 @@ async function raftfsLibrary(raw: System, connectTo: typeof connect = connect): 
       await client.stat(`/lib/f${i % 100}`);
     },
     async close() {
+      // Calls per batch request: how much the coalescing saved (a baseline build has no counter).
+      const b = (client as { batchStats?: { batches: number; batchedCalls: number } }).batchStats;
+      if (b) console.log(`${system.name}: ${b.batchedCalls} calls in ${b.batches} batch requests`);
       await client.close();
     },
   };
+  return system;
 }
 
 // ------------------------------------------------------------------ measurements
