@@ -60,6 +60,8 @@ const { values } = parseArgs({
     json: { type: "string" },
     /** A checkout with an earlier build (its dist/): run its cluster and library beside this build's. */
     baseline: { type: "string" },
+    /** Extra library rows: comma-separated batch windows (requests out at once); 0 = batching off. */
+    "batch-windows": { type: "string", default: "" },
   },
 });
 const MAX_OPS = Number(values.ops);
@@ -191,11 +193,15 @@ async function startRaftfs(root = "."): Promise<System> {
  * The same raftfs cluster through the client library: the rows users get. It finds and follows the
  * leader itself, so the member URL handed to each operation is ignored.
  */
-async function raftfsLibrary(raw: System, connectTo: typeof connect = connect): Promise<System> {
-  const client: RaftfsClient = await connectTo({ endpoints: [...raw.urls.values()] });
+async function raftfsLibrary(
+  raw: System,
+  connectTo: typeof connect = connect,
+  extra: Partial<Parameters<typeof connect>[0]> = {},
+): Promise<System> {
+  const client: RaftfsClient = await connectTo({ endpoints: [...raw.urls.values()], ...extra });
   const value = (i: number, bytes: number) => Buffer.alloc(bytes, i % 256);
   await client.mkdir("/lib", { recursive: true }).catch(() => undefined);
-  return {
+  const system: System = {
     ...raw,
     name: "raftfs library",
     async write(_url, i, bytes = 100) {
@@ -208,9 +214,13 @@ async function raftfsLibrary(raw: System, connectTo: typeof connect = connect): 
       await client.stat(`/lib/f${i % 100}`);
     },
     async close() {
+      // Calls per batch request: how much the coalescing saved (a baseline build has no counter).
+      const b = (client as { batchStats?: { batches: number; batchedCalls: number } }).batchStats;
+      if (b) console.log(`${system.name}: ${b.batchedCalls} calls in ${b.batches} batch requests`);
       await client.close();
     },
   };
+  return system;
 }
 
 // ------------------------------------------------------------------ measurements
@@ -359,6 +369,17 @@ async function main(): Promise<void> {
     await raw.leader();
     const library = await raftfsLibrary(raw);
     systems.unshift(library);
+    // Extra library rows on the same cluster: coalescing off, or other batch windows.
+    for (const w of values["batch-windows"].split(",").filter((x) => x !== "")) {
+      const n = Number(w);
+      const lib = await raftfsLibrary(
+        raw,
+        connect,
+        n === 0 ? { batchMetaCalls: false } : { metaBatchRequestsInFlight: n },
+      );
+      lib.name = n === 0 ? "raftfs library, batching off" : `raftfs library, ${n} batch requests out`;
+      systems.push(lib);
+    }
     if (etcd) {
       await etcd.leader();
       systems.push(etcd, etcdGrpc(etcd));

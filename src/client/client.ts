@@ -56,6 +56,7 @@ import {
   listPages,
 } from "./listing.js";
 import { acquireLock, type LockHandle, type LockOptions } from "./locks.js";
+import { MetaBatcher } from "./meta-batcher.js";
 import { MetaCache, ReadGuard } from "./meta-cache.js";
 import { MetaConnection } from "./meta-connection.js";
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from "./options.js";
@@ -73,6 +74,8 @@ export class RaftfsClient {
   private readonly dataAgent;
   private readonly meta: MetaConnection;
   private readonly sessions: Sessions;
+  /** Coalesces commits and stats in flight at once (null: `batchMetaCalls: false`). */
+  private readonly batcher: MetaBatcher | null;
   private readonly cache: ChunkCache;
   private readonly metaCache: MetaCache | null;
   private readonly guard = new ReadGuard();
@@ -112,7 +115,13 @@ export class RaftfsClient {
         ...(o.onRetry ? { onRetry: o.onRetry } : {}),
       },
     );
-    this.sessions = new Sessions(this.meta);
+    this.batcher = o.batchMetaCalls
+      ? new MetaBatcher(
+          { requestsInFlight: o.metaBatchRequestsInFlight },
+          { meta: this.meta, clientSignal: this.closing.signal },
+        )
+      : null;
+    this.sessions = new Sessions(this.meta, this.batcher);
     this.admin = new AdminApi(this.meta, this.sessions);
     this.cache = new ChunkCache({
       maxBytes: o.cacheBytes,
@@ -246,7 +255,10 @@ export class RaftfsClient {
   // ---------------------------------------------------------------- namespace
 
   async stat(path: string): Promise<StatResponse> {
-    return this.get<StatResponse>(META_ROUTES.stat, { path: normalizePath(path) });
+    const p = normalizePath(path);
+    if (this.batcher === null) return this.get<StatResponse>(META_ROUTES.stat, { path: p });
+    this.assertOpen();
+    return this.batcher.stat(p);
   }
 
   async exists(path: string): Promise<boolean> {
@@ -474,6 +486,11 @@ export class RaftfsClient {
       metaHits: this.metaCache?.hits ?? 0,
       metaMisses: this.metaCache?.misses ?? 0,
     };
+  }
+
+  /** Batch requests sent and the calls they carried (meta-batcher.ts); zeros when batching is off. */
+  get batchStats(): { batches: number; batchedCalls: number } {
+    return { ...(this.batcher?.stats ?? { batches: 0, batchedCalls: 0 }) };
   }
 
   /** The leader this client currently talks to, if known. */

@@ -136,6 +136,11 @@ export function errorFromResponse(status: number, text: string, url: string): Df
   return new DfsError(fallback, `${url} answered HTTP ${status}`, { status, url });
 }
 
+/** A body already serialized (the batcher joins items it measured): sent as it is. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 export interface JsonRequest {
   method: "GET" | "POST";
   path: string;
@@ -189,7 +194,12 @@ export async function requestJson<T>(dispatcher: Dispatcher, origin: string, req
       path,
       method: req.method,
       headers: req.headers ? { ...base, ...req.headers } : base,
-      body: req.body !== undefined ? JSON.stringify(req.body) : null,
+      body:
+        req.body === undefined
+          ? null
+          : req.body instanceof JsonText
+            ? req.body.text
+            : JSON.stringify(req.body),
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
       ...(req.signal ? { signal: req.signal } : {}),

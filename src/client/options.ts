@@ -55,6 +55,13 @@ export interface ConnectOptions {
   inlineThresholdBytes?: number;
   chunkSizeBytes?: number;
   backoff?: BackoffOptions;
+  /**
+   * Coalesce metadata calls that are in flight at once (inline commits, stats) into batch requests
+   * (`/v1/fs/batch`, meta-batcher.ts). A lone call still goes alone, at once. Default true.
+   */
+  batchMetaCalls?: boolean;
+  /** Batch (or lone) requests the coalescer keeps in flight at once; calls beyond wait and coalesce. Default 2. */
+  metaBatchRequestsInFlight?: number;
   /** Called before each retry pause (diagnostics). */
   onRetry?: (info: { attempt: number; url: string; error: DfsError; waitMs: number }) => void;
 }
@@ -78,6 +85,8 @@ export interface ResolvedOptions {
   inlineThresholdBytes: number;
   chunkSizeBytes: number;
   backoff: BackoffOptions;
+  batchMetaCalls: boolean;
+  metaBatchRequestsInFlight: number;
   onRetry: ConnectOptions["onRetry"];
 }
 
@@ -135,6 +144,8 @@ export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
       DEFAULT_CHUNK_SIZE_BYTES,
     ),
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
+    batchMetaCalls: opts.batchMetaCalls ?? true,
+    metaBatchRequestsInFlight: positive("metaBatchRequestsInFlight", opts.metaBatchRequestsInFlight, 2),
     onRetry: opts.onRetry,
   };
 }

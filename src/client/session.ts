@@ -13,7 +13,13 @@
 
 import { Deadline, sleep } from "../common/backoff.js";
 import { isDfsError } from "../common/errors.js";
-import { META_ROUTES, type OpenSessionResponse, type WireSession } from "../common/protocol/index.js";
+import {
+  type CommitRequest,
+  META_ROUTES,
+  type OpenSessionResponse,
+  type WireSession,
+} from "../common/protocol/index.js";
+import type { MetaBatcher } from "./meta-batcher.js";
 import type { MetaCall, MetaConnection } from "./meta-connection.js";
 
 /** How long opening a session waits out the replica's rate limit before giving up. */
@@ -51,7 +57,11 @@ export class Sessions {
   private current: OpenSession | null = null;
   private opening: Promise<OpenSession> | null = null;
 
-  constructor(private readonly meta: MetaConnection) {}
+  /** `batcher`: commits go through it (coalesced with others in flight); other mutations go alone. */
+  constructor(
+    private readonly meta: MetaConnection,
+    private readonly batcher: MetaBatcher | null = null,
+  ) {}
 
   /** The id of the session in use, if one is open (for diagnostics and tests). */
   get sessionId(): number | null {
@@ -78,6 +88,9 @@ export class Sessions {
   ): Promise<T> {
     const session = s.begin();
     try {
+      if (route === META_ROUTES.commit && this.batcher !== null) {
+        return await this.batcher.commit<T>({ ...body, session } as CommitRequest, call);
+      }
       return await this.meta.call<T>({ ...call, method: "POST", path: route, body: { ...body, session } });
     } finally {
       s.end(session.seq);

@@ -24,17 +24,18 @@ import {
   type PlacementRequest,
   type ReplicaStatus,
   type WireContent,
-  type WireSession,
   type WireTxnOp,
 } from "../common/protocol/index.js";
 import { READ_TICKET_TTL_MS, signReadTicket } from "../common/tickets.js";
 import { type ClientToken, clientKeyOf, registerAuthorization } from "./authorize.js";
+import { registerBatchRoute } from "./batch-route.js";
 import { registerDashboard } from "./dashboard/index.js";
 import type { MetaMetrics } from "./metrics.js";
 import { DEFAULT_OPEN_LIMITS, OpenLimiter, type OpenLimiterOptions } from "./open-limiter.js";
 import type { FsQueries, ReplicaApi } from "./replica-api.js";
 import { hashSessionSecret, newSessionSecret } from "./session-secrets.js";
-import { type BreakLockResult, type Command, type FileContent, parseCommand } from "./state/index.js";
+import { type BreakLockResult, type Command, parseCommand } from "./state/index.js";
+import { commitCommand, hashLockSecrets, sessionOf, wireContent } from "./wire-commands.js";
 
 export type { ClientToken } from "./authorize.js";
 
@@ -61,50 +62,6 @@ export interface MetaServerDeps {
   dispatcher: Dispatcher;
   /** The clock of the session-open rate limit (tests freeze it). Default Date.now. */
   now?: () => number;
-}
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function wireContent(c: WireContent, inlineThresholdBytes: number): FileContent {
-  if (c?.kind === "inline") {
-    if (typeof c.dataBase64 !== "string" || !BASE64.test(c.dataBase64)) {
-      throw new DfsError("BAD_REQUEST", "content.dataBase64 must be base64");
-    }
-    const data = Buffer.from(c.dataBase64, "base64");
-    if (data.byteLength > inlineThresholdBytes) {
-      throw new DfsError(
-        "PAYLOAD_TOO_LARGE",
-        `inline content of ${data.byteLength} bytes exceeds the ${inlineThresholdBytes}-byte threshold: store it in chunks`,
-      );
-    }
-    return { kind: "inline", data };
-  }
-  return c as FileContent;
-}
-
-/**
- * The session of a mutation, as the state machine takes it: the secret the client presents becomes its
- * SHA-256 here, so the log never holds a secret (a missing one is refused by the state machine).
- */
-function sessionOf(body: { session?: WireSession }): Record<string, unknown> {
-  if (typeof body?.session !== "object" || body.session === null) {
-    throw new DfsError("BAD_REQUEST", "a mutation needs session {id, seq, ackedSeq, secret}");
-  }
-  const { secret, ...rest } = body.session as Partial<WireSession>;
-  return { ...rest, ...(typeof secret === "string" ? { secretHash: hashSessionSecret(secret) } : {}) };
-}
-
-/**
- * A request's `lockSecret` (the lock's own secret, delegating writes under it) becomes `lockSecretHash`,
- * and an acquire's `secret` becomes `secretHash`: like session secrets, only hashes reach the log.
- */
-function hashLockSecrets(b: Record<string, unknown>): Record<string, unknown> {
-  const { lockSecret, secret, ...rest } = b;
-  return {
-    ...rest,
-    ...(typeof lockSecret === "string" ? { lockSecretHash: hashSessionSecret(lockSecret) } : {}),
-    ...(typeof secret === "string" ? { secretHash: hashSessionSecret(secret) } : {}),
-  };
 }
 
 function queryFlag(v: unknown): boolean {
@@ -230,10 +187,9 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
   // sized for inline content, refused a 64 MiB file of 64 KiB chunks after all of them were stored.
   const chunkListLimit = Math.max(opts.bodyLimitBytes, CHUNK_LIST_BODY_LIMIT_BYTES);
   app.post(META_ROUTES.commit, { ...route("commit"), bodyLimit: chunkListLimit }, async (req) => {
-    const b = lockBody(req);
-    const content = wireContent(b.content as WireContent, opts.inlineThresholdBytes);
-    return mutate<AnswerOf<"commit">>({ ...b, type: "commit", content, session: sessionOf(b) });
+    return mutate<AnswerOf<"commit">>(commitCommand(body(req), opts.inlineThresholdBytes));
   });
+  registerBatchRoute(app, { inlineThresholdBytes: opts.inlineThresholdBytes }, replica);
   app.post(META_ROUTES.setAttrs, route("setAttrs"), async (req) => {
     const b = lockBody(req);
     return mutate<AnswerOf<"setAttrs">>({ ...b, type: "setAttrs", session: sessionOf(b) });

@@ -1,3 +1,4 @@
+export * from "./batch-schemas.js";
 export * from "./data.js";
 export * from "./data-schemas.js";
 export * from "./ids.js";

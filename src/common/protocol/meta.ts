@@ -22,6 +22,7 @@ export const META_ROUTES = {
   delete: "/v1/fs/delete",
   dropVersion: "/v1/fs/drop-version",
   txn: "/v1/fs/txn",
+  batch: "/v1/fs/batch",
   stat: "/v1/fs/stat",
   list: "/v1/fs/list",
   versions: "/v1/fs/versions",
@@ -74,6 +75,8 @@ export const META_ACCESS: { readonly [K in keyof typeof META_ROUTES]: RouteAcces
   delete: "write",
   dropVersion: "write",
   txn: "write",
+  // The least role of any item; each item is authorized again by its own route's rule (batch-route.ts).
+  batch: "read",
   stat: "read",
   list: "read",
   versions: "read",

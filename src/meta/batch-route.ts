@@ -1,0 +1,133 @@
+/**
+ * `POST /v1/fs/batch` (common/protocol/batch-schemas.ts): many independent commits and stats in one
+ * request. The leader proposes every commit of the batch in one synchronous pass, so the driver puts
+ * them into one Ready (one log write, one append round to the followers) as separate entries — apply
+ * stays the single commit's apply, entry by entry — and answers each item when its entry is applied.
+ * The batch's stats share one ReadIndex round, taken as the request arrives.
+ *
+ * Each item is authorized by its own route's rule in META_ACCESS (the batch route only admits the
+ * least of them), so a read token gets FORBIDDEN for a commit in a batch exactly as on the commit route.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { DfsError } from "../common/errors.js";
+import {
+  BATCH_MAX_BYTES,
+  BATCH_SCHEMA,
+  type BatchItem,
+  type BatchRequest,
+  type BatchResult,
+  META_ACCESS,
+  META_ROUTES,
+  ROLE_RANK,
+} from "../common/protocol/index.js";
+import type { ReplicaApi } from "./replica-api.js";
+import { type Command, parseCommand } from "./state/index.js";
+import { commitCommand } from "./wire-commands.js";
+
+/** The route whose rule authorizes an item of each kind. */
+const ITEM_ROUTE = { commit: "commit", stat: "stat" } as const satisfies Record<
+  BatchItem["kind"],
+  keyof typeof META_ACCESS
+>;
+
+/** FORBIDDEN as the item's own route would have answered it, or null when the caller may. */
+function denied(req: FastifyRequest, item: BatchItem): DfsError | null {
+  const token = req.clientToken; // null: no tokens configured (the API is open)
+  const route = ITEM_ROUTE[item.kind];
+  const need = META_ACCESS[route];
+  if (token === null || need === "open" || need === "secret") return null;
+  if (ROLE_RANK[token.role] >= ROLE_RANK[need]) return null;
+  return new DfsError(
+    "FORBIDDEN",
+    `token "${token.name}" (role ${token.role}) may not call ${META_ROUTES[route]}: it needs role ${need}`,
+  );
+}
+
+/** A client never numbers two mutations alike: two items with one seq are a broken client. */
+function checkDistinctSeqs(items: readonly BatchItem[]): void {
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (item.kind !== "commit") continue;
+    const key = `${item.body.session.id}:${item.body.session.seq}`;
+    if (seen.has(key)) {
+      throw new DfsError("BAD_REQUEST", `session ${key.replace(":", " seq ")} appears twice in one batch`);
+    }
+    seen.add(key);
+  }
+}
+
+export function registerBatchRoute(
+  app: FastifyInstance,
+  opts: { inlineThresholdBytes: number },
+  replica: ReplicaApi,
+): void {
+  const errorOf = (req: FastifyRequest, err: unknown): BatchResult => {
+    if (err instanceof DfsError) return { error: err.toJSON() };
+    // As the error handler does for a single route: logged, and a bare INTERNAL for the caller.
+    req.log.error({ err }, "unexpected error in a batch item");
+    return { error: { code: "INTERNAL", message: "internal error" } };
+  };
+
+  app.post(
+    META_ROUTES.batch,
+    { schema: BATCH_SCHEMA, config: { access: META_ACCESS.batch }, bodyLimit: BATCH_MAX_BYTES },
+    async (req) => {
+      // Only the leader proposes and serves the client's reads: a follower refuses the whole batch,
+      // and the client follows the hint with the same body (same seqs).
+      if (!replica.isLeader()) throw replica.notLeader();
+      const { items } = req.body as BatchRequest;
+      checkDistinctSeqs(items);
+      const results: BatchResult[] = new Array(items.length);
+      const waits: Promise<void>[] = [];
+      const stats: number[] = [];
+      // Every proposal is made before the first await: they leave in one Ready.
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        const refusal = denied(req, item);
+        if (refusal !== null) {
+          results[i] = { error: refusal.toJSON() };
+        } else if (item.kind === "stat") {
+          stats.push(i);
+        } else {
+          try {
+            const command = parseCommand(commitCommand(item.body, opts.inlineThresholdBytes)) as Command;
+            waits.push(
+              replica.mutate(command).then(
+                (value) => {
+                  results[i] = { value: value as Record<string, unknown> };
+                },
+                (err: unknown) => {
+                  results[i] = errorOf(req, err);
+                },
+              ),
+            );
+          } catch (err) {
+            results[i] = errorOf(req, err);
+          }
+        }
+      }
+      if (stats.length > 0) {
+        waits.push(
+          replica
+            .read(false, (fs) => {
+              for (const i of stats) {
+                try {
+                  results[i] = { value: fs.stat((items[i] as { path: string }).path) as never };
+                } catch (err) {
+                  results[i] = errorOf(req, err);
+                }
+              }
+            })
+            .then(
+              () => undefined,
+              (err: unknown) => {
+                for (const i of stats) results[i] = errorOf(req, err);
+              },
+            ),
+        );
+      }
+      await Promise.all(waits);
+      return { results };
+    },
+  );
+}
