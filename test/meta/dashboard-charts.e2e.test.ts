@@ -78,6 +78,11 @@ describe("dashboard charts", () => {
     }
     const pointsBefore = await attr(commits, "data-points");
     await expect.poll(() => attr(commits, "data-points"), POLL).toBeGreaterThan(pointsBefore);
+    // Every axis label is drawn whole inside its chart (a long one was cut at the left edge).
+    const clipped = await page.evaluate<string[]>(`[...document.querySelectorAll(".chart svg text.tick")]
+      .filter((t) => t.getBBox().x < 0 || t.getBBox().x + t.getBBox().width > t.ownerSVGElement.viewBox.baseVal.width)
+      .map((t) => t.closest(".chart").id + ": " + t.textContent)`);
+    expect(clipped).toEqual([]);
     await page.screenshot({ path: `${ARTIFACTS}/charts.png`, fullPage: true });
     await page.setViewportSize({ width: 390, height: 900 });
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
