@@ -1,9 +1,9 @@
 /**
  * The dashboard's file browser and charts in a real browser (Debian's chromium through
  * playwright-core), against real replica and data-node processes with client tokens. What users rely
- * on: the page shows what the library wrote, hands back the same bytes, writes what the library then
- * reads, hides write controls from a read token, draws the load it is shown, and keeps working when
- * the replica that served it dies. Screenshots go to test-artifacts/ (git-ignored).
+ * on: the page shows what the CLI and the library wrote, hands back the same bytes, writes what the
+ * library then reads, hides write controls from a read token, and answers only the cluster's own
+ * origins. Screenshots go to test-artifacts/ (git-ignored).
  */
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -13,6 +13,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
 import { ARTIFACTS, launchChromium, openDashboard } from "../support/browser.js";
+import { runCli } from "../support/cluster-harness.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
 const WRITER = "writer-token-0123";
@@ -54,12 +55,19 @@ const bytes = (n: number, seed: number) =>
   Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251));
 
 describe("file browser", () => {
-  test("browses by clicks to a file the library wrote and downloads every version byte for byte", async () => {
+  test("browses by clicks to a file the CLI put and downloads every version byte for byte", async () => {
     const big = bytes(3 * CHUNK + 123, 7);
     const small = bytes(1000, 3);
     await fs.mkdir("/docs/deep", { recursive: true });
     await fs.writeFile("/docs/deep/big.bin", small);
-    await fs.writeFile("/docs/deep/big.bin", big);
+    // The second version as a user would put it: `raftfs put` from a local file.
+    const local = join(ARTIFACTS, "put-by-cli.bin");
+    writeFileSync(local, big);
+    const put = await runCli(
+      ["put", local, "/docs/deep/big.bin", "--config", c.configPath, "--token", WRITER],
+      { timeoutMs: 60_000 },
+    );
+    expect(put.code, put.stderr).toBe(0);
     const leader = await c.leader();
     const follower = c.ids.find((id) => id !== leader)!;
     const page = await open(follower, "/files/", WRITER);
