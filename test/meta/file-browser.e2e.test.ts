@@ -1,5 +1,5 @@
 /**
- * The dashboard's file browser and charts in a real browser (Debian's chromium through
+ * The dashboard's file browser in a real browser (Debian's chromium through
  * playwright-core), against real replica and data-node processes with client tokens. What users rely
  * on: the page shows what the CLI and the library wrote, hands back the same bytes, writes what the
  * library then reads, hides write controls from a read token, and answers only the cluster's own
