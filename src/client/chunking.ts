@@ -3,13 +3,11 @@
  * chunks a byte range needs. Pure functions, so the edge cases (empty files, ranges ending exactly on
  * a chunk boundary, ranges past the end) are tested without a cluster.
  */
-import { createHash } from "node:crypto";
 import { DfsError } from "../common/errors.js";
 import type { WireChunkRef } from "../common/protocol/index.js";
 
-export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
+// One definition with the metadata server's chunk writes.
+export { sha256Hex } from "../common/chunk-pipeline.js";
 
 /**
  * Collects incoming buffers into chunks of exactly `chunkSizeBytes` (the last one shorter). Holds at

@@ -32,6 +32,7 @@ import { registerBatchRoute } from "./batch-route.js";
 import { registerDashboard } from "./dashboard/index.js";
 import type { MetaMetrics } from "./metrics.js";
 import { DEFAULT_OPEN_LIMITS, OpenLimiter, type OpenLimiterOptions } from "./open-limiter.js";
+import { placeChunk } from "./place-chunk.js";
 import type { FsQueries, ReplicaApi } from "./replica-api.js";
 import { hashSessionSecret, newSessionSecret } from "./session-secrets.js";
 import { type BreakLockResult, type Command, parseCommand } from "./state/index.js";
@@ -362,20 +363,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       throw new DfsError("BAD_REQUEST", "replication must be within 1..16");
     }
     const exclude = new Set(Array.isArray(b.exclude) ? b.exclude.filter(Number.isSafeInteger) : []);
-    const nodes = tracker.choose(b.sizeBytes, replication, exclude);
-    if (nodes.length < replication) {
-      throw new DfsError(
-        "UNAVAILABLE",
-        `only ${nodes.length} live data nodes with room for ${replication} replicas`,
-        { available: nodes.length },
-      );
-    }
-    tracker.recordPlacement(b.chunkId, nodes);
-    return {
-      chunkId: b.chunkId,
-      nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
-      ticket: tracker.ticket(b.chunkId, b.sizeBytes, nodes),
-    };
+    return placeChunk(tracker, { chunkId: b.chunkId, sizeBytes: b.sizeBytes, replication, exclude });
   });
 
   app.get(META_ROUTES.locations, route("locations"), async (req) => {

@@ -172,6 +172,40 @@ describe("file browser: large files", () => {
     expect(refused.statusCode).toBe(403);
     expect(((await refused.body.json()) as { code: string }).code).toBe("FORBIDDEN");
   }, 120_000);
+  test("a download still saves every byte when the first holder of its chunks is dead", async () => {
+    const content = bytes(3 * CHUNK + 11, 4);
+    await fs.writeFile("/holder-down.bin", content);
+    const leader = await c.leader();
+    const read = await request(`${c.url(leader)}/v1/fs/read?path=/holder-down.bin`, {
+      headers: { authorization: `Bearer ${READER}` },
+    });
+    const { content: stored } = (await read.body.json()) as { content: { chunks: { id: string }[] } };
+    const loc = await request(
+      `${c.url(leader)}/v1/chunks/locations?ids=${stored.chunks.map((ch) => ch.id).join(",")}`,
+      { headers: { authorization: `Bearer ${READER}` } },
+    );
+    const { locations } = (await loc.body.json()) as { locations: Record<string, { id: number }[]> };
+    const first = locations[stored.chunks[0]!.id]![0]!.id;
+    const page = await openDashboard(browser, `${c.url(leader)}/files/holder-down.bin`, { token: READER });
+    await expect.poll(() => page.locator("#versions tbody tr").count(), POLL).toBe(1);
+    // Killed just before the click: the leader still lists the node, as it does until it misses heartbeats.
+    await c.killData(first);
+    try {
+      const [dl] = await Promise.all([
+        page.waitForEvent("download"),
+        page.click('button[data-download="1"]'),
+      ]);
+      const file = join(ARTIFACTS, "holder-down.bin");
+      await dl.saveAs(file);
+      expect(readFileSync(file).equals(content), "the leader fetched each chunk from another holder").toBe(
+        true,
+      );
+      await page.close();
+    } finally {
+      c.launchData(first);
+      await c.dataAlive([1, 2, 3]);
+    }
+  }, 120_000);
 });
 
 describe("file browser: keyboard, phone width, locks", () => {

@@ -3,7 +3,7 @@
  * replicas, follows the leader, and shows a killed replica as down. Saves a screenshot as an artifact.
  */
 import { afterAll, describe, expect, test } from "vitest";
-import { ARTIFACTS, launchChromium } from "../support/browser.js";
+import { ARTIFACTS, launchChromium, openDashboard } from "../support/browser.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
 let cluster: MetaCluster | null = null;
@@ -20,9 +20,8 @@ describe("dashboard", () => {
     const victim = c.ids.find((id) => id !== leader && id !== follower)!;
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
       // Served by a follower: the page must find the leader by itself.
-      await page.goto(c.url(follower));
+      const page = await openDashboard(browser, c.url(follower), { token: null });
       const row = (id: number) => page.locator(`#meta tr[data-id="${id}"]`);
       await expect.poll(async () => page.locator("#meta tbody tr").count(), { timeout: 15_000 }).toBe(3);
       await expect

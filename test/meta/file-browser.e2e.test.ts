@@ -1,10 +1,11 @@
 /**
- * The dashboard's file browser and charts in a real browser (Debian's chromium through
+ * The dashboard's file browser in a real browser (Debian's chromium through
  * playwright-core), against real replica and data-node processes with client tokens. What users rely
- * on: the page shows what the library wrote, hands back the same bytes, writes what the library then
- * reads, hides write controls from a read token, draws the load it is shown, and keeps working when
- * the replica that served it dies. Screenshots go to test-artifacts/ (git-ignored).
+ * on: the page shows what the CLI and the library wrote, hands back the same bytes, writes what the
+ * library then reads, hides write controls from a read token, and answers only the cluster's own
+ * origins. Screenshots go to test-artifacts/ (git-ignored).
  */
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -12,6 +13,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
 import { ARTIFACTS, launchChromium, openDashboard } from "../support/browser.js";
+import { runCli } from "../support/cluster-harness.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
 const WRITER = "writer-token-0123";
@@ -53,12 +55,19 @@ const bytes = (n: number, seed: number) =>
   Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251));
 
 describe("file browser", () => {
-  test("browses by clicks to a file the library wrote and downloads every version byte for byte", async () => {
+  test("browses by clicks to a file the CLI put and downloads every version byte for byte", async () => {
     const big = bytes(3 * CHUNK + 123, 7);
     const small = bytes(1000, 3);
     await fs.mkdir("/docs/deep", { recursive: true });
     await fs.writeFile("/docs/deep/big.bin", small);
-    await fs.writeFile("/docs/deep/big.bin", big);
+    // The second version as a user would put it: `raftfs put` from a local file.
+    const local = join(ARTIFACTS, "put-by-cli.bin");
+    writeFileSync(local, big);
+    const put = await runCli(
+      ["put", local, "/docs/deep/big.bin", "--config", c.configPath, "--token", WRITER],
+      { timeoutMs: 60_000 },
+    );
+    expect(put.code, put.stderr).toBe(0);
     const leader = await c.leader();
     const follower = c.ids.find((id) => id !== leader)!;
     const page = await open(follower, "/files/", WRITER);
@@ -112,6 +121,44 @@ describe("file browser", () => {
     await page.reload();
     await expect.poll(() => page.locator("#versions tbody tr").count(), POLL).toBe(3);
     expect(await fs.readFile("/up/upload-me.bin", { encoding: "utf8" })).toBe("third");
+    await page.close();
+  }, 90_000);
+
+  test("a file deleted and uploaded again from the page commits once the cluster revives its chunks", async () => {
+    await fs.mkdir("/again", { recursive: true });
+    const content = bytes(3 * CHUNK + 5, 21);
+    const local = join(ARTIFACTS, "again.bin");
+    writeFileSync(local, content);
+    const page = await open(await c.leader(), "/files/again", WRITER);
+    const uploadOnce = async () => {
+      await page.evaluate('document.querySelector("#msg").textContent = ""');
+      await page.setInputFiles("#upload-file", local);
+      await page.click('#upload-form button[type="submit"]');
+      await expect.poll(() => page.textContent("#msg"), POLL).toMatch(/uploaded again\.bin|.{20,}/);
+      return page.textContent("#msg");
+    };
+    expect(await uploadOnce()).toBe("uploaded again.bin");
+    await fs.rm("/again/again.bin");
+    // Wait until the grace period (1.5 s here) has passed and the data nodes hold none of its chunks.
+    const ids: string[] = [];
+    for (let at = 0; at < content.length; at += CHUNK) {
+      ids.push(
+        createHash("sha256")
+          .update(content.subarray(at, at + CHUNK))
+          .digest("hex"),
+      );
+    }
+    const held = async () => {
+      const res = await request(`${c.url(await c.leader())}/v1/chunks/locations?ids=${ids.join(",")}`, {
+        headers: { authorization: `Bearer ${WRITER}` },
+      });
+      const body = (await res.body.json()) as { locations?: Record<string, unknown[]> };
+      return Object.values(body.locations ?? {}).reduce((n, l) => n + l.length, 0);
+    };
+    await expect.poll(held, { timeout: 30_000 }).toBe(0);
+    // The same bytes again: stored afresh, and the commit waits for the cluster to see them back.
+    expect(await uploadOnce()).toBe("uploaded again.bin");
+    expect((await fs.readFile("/again/again.bin")).equals(content)).toBe(true);
     await page.close();
   }, 90_000);
 

@@ -33,15 +33,16 @@ export async function launchChromium(): Promise<Browser> {
 
 /**
  * A dashboard page at `url` in a window `widthPx` wide, with `token` typed into the token box (kept in
- * sessionStorage only) and its role shown; an error thrown in the page fails the test.
+ * sessionStorage only) and its role shown; an error thrown in the page fails the test. Every
+ * dashboard test opens its pages here, so they all see the page the same way.
  */
 export async function openDashboard(
   browser: Browser,
   url: string,
-  opts: { token: string | null; widthPx?: number },
+  opts: { token: string | null; widthPx?: number; heightPx?: number },
 ): Promise<Page> {
   const page = await browser.newPage({
-    viewport: { width: opts.widthPx ?? 1400, height: 900 },
+    viewport: { width: opts.widthPx ?? 1400, height: opts.heightPx ?? 900 },
     acceptDownloads: true,
   });
   page.on("pageerror", (err) => {

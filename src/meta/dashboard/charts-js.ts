@@ -53,7 +53,8 @@ function series() {
 const fmt = (v, unit) => v === null || v === undefined ? "–" : unit === "B/s" ? size(v) + "/s" : (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + (unit ? " " + unit : "");
 /** One chart: lines of [t, v] (null breaks a line) over the last 10 minutes, leader changes as rules. */
 function chart(id, title, lines, unit, marks) {
-  const W = 560, H = 180, L = 48, R = 8, T = 10, B = 22;
+  // The left margin fits the longest axis label ("1023.9 KiB"): a label wider than it was cut off.
+  const W = 560, H = 180, L = 62, R = 8, T = 10, B = 22;
   const now = Date.now(), t0 = now - WINDOW_MS;
   const x = (t) => L + ((t - t0) / WINDOW_MS) * (W - L - R);
   let max = 0;
@@ -61,8 +62,8 @@ function chart(id, title, lines, unit, marks) {
   max = max > 0 ? max * 1.15 : 1;
   const y = (v) => T + (1 - v / max) * (H - T - B);
   let svg = "";
-  for (let k = 0; k <= 4; k++) { const v = (max * k) / 4; svg += '<line x1="' + L + '" x2="' + (W - R) + '" y1="' + y(v) + '" y2="' + y(v) + '" class="grid"/><text x="' + (L - 4) + '" y="' + (y(v) + 4) + '" text-anchor="end" class="tick">' + esc(fmt(v, unit === "B/s" ? "B/s" : "")) + "</text>"; }
-  for (let m = 0; m <= 10; m += 2) { const t = now - (10 - m) * 60000; svg += '<text x="' + x(t) + '" y="' + (H - 6) + '" text-anchor="middle" class="tick">' + (m === 10 ? "now" : "-" + (10 - m) + "m") + "</text>"; }
+  for (let k = 0; k <= 4; k++) { const v = (max * k) / 4; svg += '<line x1="' + L + '" x2="' + (W - R) + '" y1="' + y(v) + '" y2="' + y(v) + '" class="grid"/><text x="' + (L - 4) + '" y="' + (y(v) + 4) + '" text-anchor="end" class="tick">' + esc(unit === "B/s" ? size(v) : fmt(v, "")) + "</text>"; }
+  for (let m = 0; m <= 10; m += 2) { const t = now - (10 - m) * 60000; svg += '<text x="' + x(t) + '" y="' + (H - 6) + '" text-anchor="' + (m === 10 ? "end" : "middle") + '" class="tick">' + (m === 10 ? "now" : "-" + (10 - m) + "m") + "</text>"; }
   for (const [t, leader] of marks || []) svg += '<line x1="' + x(t) + '" x2="' + x(t) + '" y1="' + T + '" y2="' + (H - B) + '" class="mark"><title>leader changed to replica ' + esc(leader) + " at " + new Date(t).toLocaleTimeString() + "</title></line>";
   const legend = [];
   lines.forEach((s, i) => {

@@ -1,14 +1,15 @@
 /**
  * A version's bytes for the dashboard's download button. The browser cannot fetch chunks itself (data
  * nodes serve no cross-origin pages, and their tickets are the replica's to sign), so the leader,
- * which knows the holders, fetches each chunk in turn, checks its SHA-256 against its id, and streams
- * it on: one chunk in memory at a time, whatever the file's size.
+ * which knows the holders, fetches each chunk in turn as the library does (common/chunk-get.ts),
+ * checks its SHA-256 against its id, and streams it on: one chunk in memory at a time, whatever the
+ * file's size.
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
+import { getChunk } from "../../common/chunk-get.js";
 import { DfsError } from "../../common/errors.js";
-import { DATA_ROUTES, TICKET_HEADER } from "../../common/protocol/index.js";
 import { READ_TICKET_TTL_MS, signReadTicket } from "../../common/tickets.js";
 import type { ReplicaApi } from "../replica-api.js";
 import type { ChunkRef } from "../state/index.js";
@@ -29,25 +30,14 @@ async function fetchChunk(
   // Any holder will do; the next one is tried when one fails or sends bytes that are not the chunk.
   for (const node of tracker.locations(chunk.id)) {
     try {
-      const res = await deps.dispatcher.request({
-        origin: node.url,
-        path: DATA_ROUTES.chunk.replace(":id", chunk.id),
-        method: "GET",
-        headers: { [TICKET_HEADER]: ticket },
-        headersTimeout: CHUNK_TIMEOUT_MS,
-        bodyTimeout: CHUNK_TIMEOUT_MS,
-      });
-      const data = Buffer.from(await res.body.arrayBuffer());
-      if (res.statusCode !== 200) {
-        tried.push(`node ${node.id}: HTTP ${res.statusCode}`);
-        continue;
-      }
-      if (createHash("sha256").update(data).digest("hex") !== chunk.id) {
+      const got = await getChunk(deps.dispatcher, node, chunk, null, { timeoutMs: CHUNK_TIMEOUT_MS, ticket });
+      if (got.partial || got.data.byteLength !== chunk.sizeBytes || got.sha256Hex !== chunk.id) {
         tried.push(`node ${node.id}: bytes do not match the chunk id`);
         continue;
       }
-      return data;
+      return got.data;
     } catch (err) {
+      // Whatever went wrong with this holder, the next may serve the chunk.
       tried.push(`node ${node.id}: ${(err as Error).message}`);
     }
   }

@@ -91,9 +91,17 @@ async function upload(file, target) {
     }
     content = { kind: "chunks", chunks, sizeBytes: file.size };
   }
-  const r = await withSession((session) => sendWithProgress("POST", "/v1/fs/commit", "application/json", JSON.stringify({ path: target, content, createParents: true, session }), (f) => { if (content.kind === "inline") show(0.98 * f); }));
-  show(1);
-  return r;
+  const commit = () => withSession((session) => sendWithProgress("POST", "/v1/fs/commit", "application/json", JSON.stringify({ path: target, content, createParents: true, session }), (f) => { if (content.kind === "inline") show(0.98 * f); }));
+  // CHUNK_GONE right after storing: the cluster had collected equal content (a file deleted and
+  // uploaded again) and revives it once the data nodes report the new copy, a heartbeat or two
+  // later. Waited out about 3.5 s, as the library does; past that the chunks really are gone.
+  for (let attempt = 0; ; attempt++) {
+    try { const r = await commit(); show(1); return r; }
+    catch (e) {
+      if (e.code !== "CHUNK_GONE" || content.kind !== "chunks" || attempt >= 6) throw e;
+      await new Promise((ok) => setTimeout(ok, Math.min(1000, 100 * 2 ** attempt)));
+    }
+  }
 }
 /** A plain link the browser saves as it arrives (a ticket in the URL stands for the token). */
 async function download(path, version) {
