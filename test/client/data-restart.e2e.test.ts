@@ -28,7 +28,10 @@ describe("a write right after data nodes were killed and restarted", () => {
     cluster = await MetaCluster.start({
       replicas: 1,
       dataNodes: NODES.length,
-      extra: { chunkSizeBytes: CHUNK, inlineThresholdBytes: 4096 },
+      // The write waits for restarting nodes: on a loaded machine longer than the harness's 1.5 s
+      // garbage grace, after which its stored chunks are collected as orphans and the commit is
+      // refused with CHUNK_GONE (test/chaos/gc-commit-race.test.ts covers that on purpose).
+      extra: { chunkSizeBytes: CHUNK, inlineThresholdBytes: 4096, garbageGraceMs: 600_000 },
     });
     client = await connect({ config: cluster.configPath, cacheBytes: 0 });
   }, 60_000);
