@@ -582,6 +582,11 @@ export class FuseSession {
     this.dirStats.drop(path);
   }
 
+  /** The change feed lost its place: nothing this mount cached can be trusted past now. */
+  forgetAllCached(): void {
+    this.dirStats.clear();
+  }
+
   /** Commits and drops every open handle, removes the spool folder. */
   async close(): Promise<void> {
     await this.locks.releaseAll();
