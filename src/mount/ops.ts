@@ -301,13 +301,14 @@ export class FuseSession {
     try {
       return this.attr(ino, await this.statDir(path));
     } catch (err) {
-      // Unlinked while open (or not committed yet): the open handle still knows its file.
+      // Unlinked while open: the open handle still knows its file, which no name links to (nlink 0).
       const open = [...this.files.values()].find((f) => f.ino === ino);
       if (open && err instanceof DfsError && err.code === "NOT_FOUND") {
         const now = open.mtimeMs;
         return {
           ...this.attr(ino, { path, type: "file", createdAtMs: now, modifiedAtMs: now }),
           sizeBytes: open.sizeBytes,
+          nlink: 0,
         };
       }
       throw err;

@@ -1,7 +1,8 @@
 /**
  * POSIX behaviour that pjdfstest found missing (docs/MOUNT.md has the tally): a name past NAME_MAX is
- * ENAMETOOLONG for every call that takes one, and a change made through the mount marks its
- * directory's mtime/ctime for update at once, even while the mount reuses the directory's attributes.
+ * ENAMETOOLONG for every call that takes one, an open file unlinked has nlink 0 (unlink/14), and a
+ * change made through the mount marks its directory's mtime/ctime for update at once, even while the
+ * mount reuses the directory's attributes.
  * The test process only drives the mount, which runs in a child process.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -58,6 +59,21 @@ describe("POSIX details through the mount (pjdfstest findings)", () => {
     expect(await errCode(fsp.truncate(at, 0))).toBe("ENAMETOOLONG");
     expect(await errCode(fsp.rename(join(dir, ok), at))).toBe("ENAMETOOLONG");
     expect(await fsp.readdir(dir)).toHaveLength(2);
+  }, 60_000);
+
+  test("an open file unlinked through the mount has no links left (fstat nlink 0) and stays readable", async () => {
+    const f = join(m.dir, "unlinked.txt");
+    await fsp.writeFile(f, "still here");
+    const h = await fsp.open(f, "r");
+    try {
+      expect((await h.stat()).nlink).toBe(1);
+      await fsp.unlink(f);
+      const st = await h.stat();
+      expect([st.nlink, st.size]).toEqual([0, 10]);
+      expect(await h.readFile("utf8")).toBe("still here");
+    } finally {
+      await h.close();
+    }
   }, 60_000);
 
   test("mkdir, create, unlink, rmdir and rename move their directory's mtime and ctime", async () => {
