@@ -75,6 +75,7 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
     nodes: session.nodes,
     device: mounted.device,
     forget: (p) => session.forgetCached(p),
+    forgetAll: () => session.forgetAllCached(),
     log,
   });
   let finish: () => void = () => undefined;

@@ -5,6 +5,8 @@
  * forgets nodes under memory pressure, freeing room). A rename moves the paths of the node and of
  * every node below it, so open handles follow their file as POSIX wants.
  */
+import { MAX_NAME_BYTES } from "../common/paths.js";
+import { ERRNO, Errno } from "./errno.js";
 import { ROOT_INO } from "./protocol.js";
 
 interface Node {
@@ -83,7 +85,13 @@ export class NodeTable {
   }
 }
 
-/** `parent`/`name` as an absolute normalized path. */
+/**
+ * `parent`/`name` as an absolute normalized path. The kernel passes names of any length and leaves
+ * NAME_MAX to the file system: a longer name is ENAMETOOLONG here, as on a disk (the cluster's own
+ * answer, an invalid path, would reach programs as EINVAL).
+ */
 export function childPath(parent: string, name: string): string {
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES)
+    throw new Errno(ERRNO.ENAMETOOLONG, `name over ${MAX_NAME_BYTES} bytes`);
   return parent === "/" ? `/${name}` : `${parent}/${name}`;
 }

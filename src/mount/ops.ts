@@ -9,9 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RaftfsClient } from "../client/index.js";
 import { DfsError } from "../common/errors.js";
+import { parentOf } from "../common/paths.js";
 import type { StatResponse } from "../common/protocol/index.js";
 import { attrChangeOf, attrOfStat, isEmpty, withChange } from "./attrs.js";
 import type { FuseDevice } from "./device.js";
+import { DirStats } from "./dir-stats.js";
 import { ERRNO, Errno, errnoOf } from "./errno.js";
 import { OpenFile } from "./handles.js";
 import { FUSE_LK_FLOCK, MountLocks, parseLockIn } from "./locks.js";
@@ -83,7 +85,7 @@ export class FuseSession {
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private statfsCache: { atMs: number; reply: Buffer } | null = null;
-  private readonly dirStats = new Map<string, { st: StatResponse; atMs: number }>();
+  private readonly dirStats: DirStats;
   /** Resolves when the kernel sends DESTROY (unmounted). */
   onDestroy: () => void = () => undefined;
 
@@ -93,6 +95,7 @@ export class FuseSession {
     private readonly opts: MountOptions,
   ) {
     this.locks = new MountLocks(client);
+    this.dirStats = new DirStats(opts.attrValidMs);
   }
 
   /** Handles one raw request from the device. */
@@ -298,34 +301,23 @@ export class FuseSession {
     try {
       return this.attr(ino, await this.statDir(path));
     } catch (err) {
-      // Unlinked while open (or not committed yet): the open handle still knows its file.
+      // Unlinked while open: the open handle still knows its file, which no name links to (nlink 0).
       const open = [...this.files.values()].find((f) => f.ino === ino);
       if (open && err instanceof DfsError && err.code === "NOT_FOUND") {
         const now = open.mtimeMs;
         return {
           ...this.attr(ino, { path, type: "file", createdAtMs: now, modifiedAtMs: now }),
           sizeBytes: open.sizeBytes,
+          nlink: 0,
         };
       }
       throw err;
     }
   }
 
-  /**
-   * Stat, with a directory's answer reused for `attrValidMs`: the kernel drops a directory's cached
-   * attributes after every create in it, and asking the leader again each time would double the cost
-   * of writing small files. The bound is the same one the kernel's own caches give (README "Mount").
-   */
-  private async statDir(path: string): Promise<StatResponse> {
-    const now = Date.now();
-    const hit = this.dirStats.get(path);
-    if (hit && now - hit.atMs < this.opts.attrValidMs) return hit.st;
-    const st = await this.client.stat(path);
-    if (st.type === "dir") {
-      if (this.dirStats.size >= 10_000) this.dirStats.clear();
-      this.dirStats.set(path, { st, atMs: now });
-    }
-    return st;
+  /** Stat, with a directory's answer reused for `attrValidMs` (dir-stats.ts says why). */
+  private statDir(path: string): Promise<StatResponse> {
+    return this.dirStats.get(path, (p) => this.client.stat(p));
   }
 
   private entry(path: string, s: StatResponse): Buffer {
@@ -405,7 +397,7 @@ export class FuseSession {
       // Local writes wait for their commit, which would stamp its own mtime: the handle applies it after.
       if (dirty) Object.assign(dirty.pendingAttrs, change);
       else await this.client.setAttrs(this.pathOf(ino), change);
-      this.dirStats.delete(this.pathOf(ino));
+      this.dirStats.drop(this.pathOf(ino));
     }
     return encodeAttrOut(await this.attrOf(ino), this.opts.attrValidMs);
   }
@@ -475,6 +467,7 @@ export class FuseSession {
     const f = this.addFile(ino, { version: 0, sizeBytes: 0, mtimeMs: now });
     f.createAttrs = attrs;
     f.markNew();
+    this.dirStats.changed(parentOf(path), now);
     return Buffer.concat([entry, encodeOpenOut(f.fh, 0)]);
   }
 
@@ -499,6 +492,7 @@ export class FuseSession {
     this.writable();
     const path = childPath(this.pathOf(parent), name);
     await this.client.mkdir(path, { attrs });
+    this.dirStats.changed(parentOf(path));
     return this.entry(path, await this.client.stat(path));
   }
 
@@ -511,7 +505,8 @@ export class FuseSession {
     const ino = this.nodes.peek(path);
     for (const f of this.files.values()) if (f.ino === ino) await f.orphan();
     await this.client.rm(path);
-    this.dirStats.delete(path);
+    this.dirStats.drop(path);
+    this.dirStats.changed(parentOf(path));
     this.nodes.unlinked(path);
     return null;
   }
@@ -585,7 +580,12 @@ export class FuseSession {
 
   /** Another client changed `path` (the change feed): this mount's own cache of it goes. */
   forgetCached(path: string): void {
-    this.dirStats.delete(path);
+    this.dirStats.drop(path);
+  }
+
+  /** The change feed lost its place: nothing this mount cached can be trusted past now. */
+  forgetAllCached(): void {
+    this.dirStats.clear();
   }
 
   /** Commits and drops every open handle, removes the spool folder. */
