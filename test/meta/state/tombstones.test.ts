@@ -6,7 +6,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ChunkRefs } from "../../../src/meta/state/chunks.js";
 import { FsState } from "../../../src/meta/state/index.js";
+import { MemoryStore } from "../../../src/meta/state/memory-store.js";
+import { encode, tombstoneKey } from "../../../src/meta/state/records.js";
+import { Overlay } from "../../../src/meta/state/store.js";
 import { chunked, chunkId, DEFAULT_OPTS, Harness } from "./helpers.js";
 
 type Step =
@@ -89,5 +93,57 @@ describe("tombstones", () => {
         chunkIds: [chunkId(1), chunkId(2)],
       },
     });
+  });
+
+  it("garbage listed exactly at the cutoff is not collected; one millisecond older is", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
+    h.ok({ type: "delete", path: "/f" });
+    const since = h.nowMs;
+    const r = h.apply({ type: "collectGarbage", chunkIds: [chunkId(1)], beforeMs: since });
+    expect(r).toEqual({ ok: true, value: { removed: [] }, changes: [] });
+    expect(h.fs.garbageChunks().map((g) => g.sinceMs)).toEqual([since]);
+    const r2 = h.apply({ type: "collectGarbage", chunkIds: [chunkId(1)], beforeMs: since + 1 });
+    expect(r2).toEqual({ ok: true, value: { removed: [chunkId(1)] }, changes: [] });
+  });
+
+  it("garbage restored from a snapshot without its size may be committed again with any size", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: chunked([1, 10]) });
+    h.ok({ type: "delete", path: "/f" });
+    const snap = structuredClone(h.fs.snapshot());
+    for (const g of snap.garbage) delete g.sizeBytes;
+    h.fs = FsState.restore(snap, DEFAULT_OPTS);
+    expect(h.fs.chunkSize(chunkId(1))).toBeUndefined();
+    h.ok({ type: "commit", path: "/g", content: chunked([1, 7]) });
+    expect(h.fs.chunkSize(chunkId(1))).toBe(7);
+    expect(h.fs.garbageChunks()).toEqual([]);
+  });
+});
+
+// The callers (commit, drops of retained versions) rule these out first; the guards keep a bug in a
+// caller from corrupting the counts silently.
+describe("chunk reference guards", () => {
+  const fresh = () => new ChunkRefs(new Overlay(new MemoryStore()));
+  const ref = (n: number, sizeBytes: number) => ({ id: chunkId(n), sizeBytes });
+
+  it("refuse to reference a collected chunk or to change a chunk's size", () => {
+    const tx = new Overlay(new MemoryStore());
+    tx.put(tombstoneKey(chunkId(1)), encode({ s: 0, p: null, x: null }));
+    const c = new ChunkRefs(tx);
+    expect(() => c.addRefs([ref(1, 10)])).toThrow(`chunk ${chunkId(1)} is collected`);
+    c.addRefs([ref(2, 10)]);
+    expect(() => c.addRefs([ref(2, 11)])).toThrow(`chunk ${chunkId(2)} keeps its first size`);
+    expect(c.refCount(chunkId(2))).toBe(1);
+  });
+
+  it("refuse to drop a reference that is not there", () => {
+    const c = fresh();
+    expect(() => c.dropRefs([ref(3, 10)], 0)).toThrow(`chunk ${chunkId(3)} was referenced`);
+    c.addRefs([ref(3, 10)]);
+    c.dropRefs([ref(3, 10)], 5);
+    expect(c.garbageSince(chunkId(3))).toBe(5);
+    expect(() => c.dropRefs([ref(3, 10)], 6)).toThrow(`chunk ${chunkId(3)} was referenced`);
+    expect(c.garbageSince(chunkId(3))).toBe(5);
   });
 });
