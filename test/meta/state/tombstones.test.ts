@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ChunkRefs } from "../../../src/meta/state/chunks.js";
 import { FsState } from "../../../src/meta/state/index.js";
 import { MemoryStore } from "../../../src/meta/state/memory-store.js";
-import { encode, tombstoneKey } from "../../../src/meta/state/records.js";
+import { encode, META_KEY, type MetaRec, tombstoneKey } from "../../../src/meta/state/records.js";
 import { Overlay } from "../../../src/meta/state/store.js";
 import { chunked, chunkId, DEFAULT_OPTS, Harness } from "./helpers.js";
 
@@ -145,5 +145,51 @@ describe("chunk reference guards", () => {
     expect(c.garbageSince(chunkId(3))).toBe(5);
     expect(() => c.dropRefs([ref(3, 10)], 6)).toThrow(`chunk ${chunkId(3)} was referenced`);
     expect(c.garbageSince(chunkId(3))).toBe(5);
+  });
+});
+
+// A store whose tombstone links are broken (a bug, or bytes damaged on disk) fails with a message
+// that names what is wrong instead of walking off the list.
+describe("a broken tombstone list", () => {
+  const ts = (s: number, p: number | null, x: number | null) =>
+    encode({ s, p: p === null ? null : chunkId(p), x: x === null ? null : chunkId(x) });
+  const withMeta = (th: number | null, tt: number | null): Overlay => {
+    const tx = new Overlay(new MemoryStore());
+    const meta: MetaRec = {
+      a: 0,
+      ts: 0,
+      ni: 2,
+      th: th === null ? null : chunkId(th),
+      tt: tt === null ? null : chunkId(tt),
+    };
+    tx.put(META_KEY, encode(meta));
+    return tx;
+  };
+
+  it("is refused without a meta record", () => {
+    const c = new ChunkRefs(new Overlay(new MemoryStore()));
+    expect(() => c.forgetTombstones(10)).toThrow("the meta record exists");
+  });
+
+  it("names a missing head, a missing neighbour, and an append out of time order", () => {
+    expect(() => new ChunkRefs(withMeta(1, 1)).forgetTombstones(10)).toThrow("linked tombstones exist");
+
+    const prevGone = withMeta(1, 2);
+    prevGone.put(tombstoneKey(chunkId(2)), ts(0, 1, null));
+    expect(() => new ChunkRefs(prevGone).revive([chunkId(2)])).toThrow("the previous tombstone exists");
+
+    const nextGone = withMeta(1, 2);
+    nextGone.put(tombstoneKey(chunkId(1)), ts(0, null, 2));
+    expect(() => new ChunkRefs(nextGone).revive([chunkId(1)])).toThrow("the next tombstone exists");
+
+    const late = withMeta(1, 1);
+    late.put(tombstoneKey(chunkId(1)), ts(10, null, null));
+    expect(() => new ChunkRefs(late).appendTombstone(chunkId(2), 9)).toThrow(
+      "tombstones are appended in time order",
+    );
+    new ChunkRefs(late).appendTombstone(chunkId(2), 10);
+    expect(() => new ChunkRefs(withMeta(1, 1)).appendTombstone(chunkId(2), 10)).toThrow(
+      "tombstones are appended in time order",
+    );
   });
 });
