@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { MAX_ID, parseNodeAttrs, parseSetAttrsFields } from "../../../src/meta/state/attrs.js";
 import { FsState } from "../../../src/meta/state/index.js";
 import { decode, encode, type InodeRec } from "../../../src/meta/state/records.js";
 import { DEFAULT_OPTS, Harness, inline } from "./helpers.js";
@@ -120,5 +121,53 @@ describe("attributes", () => {
       }),
       RUNS,
     );
+  });
+});
+
+// Written from the survivors of `npx stryker run --mutate src/meta/state/attrs.ts` (bench/RESULTS.md).
+describe("attribute parsing and setAttrs answers", () => {
+  it("the node attrs of a mkdir or commit: an object with all three fields, each named when bad", () => {
+    const full = { mode: 0o644, uid: 1000, gid: 100 };
+    expect(parseNodeAttrs({})).toStrictEqual({});
+    expect(parseNodeAttrs({ attrs: full })).toStrictEqual({ attrs: full });
+    for (const attrs of ["rw", 7, null, [0o644, 1, 1]]) {
+      expect(() => parseNodeAttrs({ attrs })).toThrow(
+        expect.objectContaining({ code: "BAD_REQUEST", message: "attrs must be an object" }),
+      );
+    }
+    for (const key of ["mode", "uid", "gid"] as const) {
+      const { [key]: _gone, ...partial } = full;
+      expect(() => parseNodeAttrs({ attrs: partial })).toThrow("attrs needs mode, uid and gid");
+    }
+    expect(() => parseNodeAttrs({ attrs: { ...full, uid: "1" } })).toThrow(
+      `uid must be an integer in [0, ${MAX_ID}]`,
+    );
+  });
+
+  it("setAttrs' fields: exactly those given (property)", () => {
+    const opt = (max: number) => fc.option(fc.integer({ min: 0, max }), { nil: undefined });
+    fc.assert(
+      fc.property(
+        fc.record({ mode: opt(0o7777), uid: opt(MAX_ID), gid: opt(MAX_ID), mtimeMs: opt(2 ** 45) }),
+        (o) => {
+          const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+          expect(parseSetAttrsFields(o)).toStrictEqual(given);
+        },
+      ),
+    );
+  });
+
+  it("setAttrs answers with its path, names a missing one, and is fenced by another's lock", () => {
+    const h = new Harness();
+    h.ok({ type: "mkdir", path: "/d" });
+    expect(h.ok({ type: "setAttrs", path: "/d", mode: 0o700 })).toStrictEqual({ path: "/d" });
+    expect(h.err({ type: "setAttrs", path: "/nope", mode: 0o600 })).toEqual({
+      code: "NOT_FOUND",
+      message: "/nope does not exist",
+      path: "/nope",
+    });
+    const other = h.openSession();
+    h.ok({ type: "lockAcquire", path: "/d", mode: "exclusive", ttlMs: 5000, owner: "o" }, other);
+    expect(h.err({ type: "setAttrs", path: "/d", mode: 0o755 }).code).toBe("LOCKED");
   });
 });

@@ -131,3 +131,57 @@ describe("dropVersion", () => {
     );
   });
 });
+
+// Written from the survivors of `npx stryker run --mutate src/meta/state/drop-version.ts` (bench/RESULTS.md).
+describe("dropVersion answers", () => {
+  it("errors name the path and, for a missing version, the retained range", () => {
+    const h = new Harness({ versionsRetained: 5 });
+    for (let i = 1; i <= 4; i++)
+      h.ok({ type: "commit", path: "/d/f", content: inline(String(i)), createParents: true });
+    h.ok({ type: "dropVersion", path: "/d/f", version: 1 });
+    h.ok({ type: "dropVersion", path: "/d/f", version: 3 });
+    expect(h.err({ type: "dropVersion", path: "/nope", version: 1 })).toEqual({
+      code: "NOT_FOUND",
+      message: "/nope does not exist",
+      path: "/nope",
+    });
+    expect(h.err({ type: "dropVersion", path: "/d", version: 1 })).toEqual({
+      code: "IS_A_DIRECTORY",
+      message: "/d is a directory",
+      path: "/d",
+    });
+    // Below the range, above it, and the gap a drop left: each refused, nothing changed.
+    for (const version of [1, 5, 3]) {
+      expect(h.err({ type: "dropVersion", path: "/d/f", version })).toEqual({
+        code: "NOT_FOUND",
+        message: `/d/f has no retained version ${version}`,
+        path: "/d/f",
+        version,
+        oldestRetained: 2,
+        latest: 4,
+      });
+    }
+    expect(h.fs.versions("/d/f").map((v) => v.version)).toEqual([2, 4]);
+  });
+
+  it("reports a change only when the latest version changed", () => {
+    const h = new Harness({ versionsRetained: 5 });
+    for (let i = 1; i <= 3; i++) h.ok({ type: "commit", path: "/f", content: inline(String(i)) });
+    expect(h.send({ type: "dropVersion", path: "/f", version: 2 }).changes).toEqual([]);
+    expect(h.send({ type: "dropVersion", path: "/f", version: 1 }).changes).toEqual([]);
+    h.ok({ type: "commit", path: "/f", content: inline("4") });
+    const r = h.send({ type: "dropVersion", path: "/f", version: 4 });
+    expect(r.changes).toEqual([{ index: h.index, path: "/f", kind: "commit", version: 3 }]);
+  });
+
+  it("gives the dropped version's bytes back to the quota", () => {
+    const h = new Harness({ versionsRetained: 5 });
+    h.ok({ type: "mkdir", path: "/p" });
+    h.ok({ type: "setQuota", path: "/p", bytes: 100 });
+    h.ok({ type: "commit", path: "/p/f", content: inline("aaaa") });
+    h.ok({ type: "commit", path: "/p/f", content: inline("bb") });
+    expect(h.fs.quota("/p").usage).toEqual({ bytes: 6, files: 1 });
+    h.ok({ type: "dropVersion", path: "/p/f", version: 1 });
+    expect(h.fs.quota("/p").usage).toEqual({ bytes: 2, files: 1 });
+  });
+});

@@ -171,3 +171,82 @@ describe("SessionTable snapshots", () => {
     if (r.kind === "replay") expect(Object.isFrozen((r.result as { value: object }).value)).toBe(true);
   });
 });
+
+// Written from the survivors of `npx stryker run --mutate src/meta/state/sessions.ts` (bench/RESULTS.md).
+describe("opening a session", () => {
+  it("a full table evicts only as many expired sessions as it needs, least recently active first", () => {
+    const t = new SessionTable(LIMITS);
+    t.open(1, "h", "", 0);
+    t.open(2, "h", "", 0);
+    t.open(3, "h", "", 1500);
+    // 1 and 2 are expired; one place is enough, so 2 stays until it is needed or swept.
+    expect(t.open(4, "h", "", 1500)).toEqual([1]);
+    expect(t.toSnapshot().map((s) => s.id)).toEqual([2, 3, 4]);
+    expect(t.open(5, "h", "", 1500)).toEqual([2]);
+    expect(t.count).toBe(3);
+  });
+
+  it("a client below its share, or unnamed, opens without sweeping anyone's expired sessions", () => {
+    const t = new SessionTable({ ...LIMITS, maxSessions: 10 });
+    t.open(1, "h", "c", 0);
+    t.open(2, "h", "", 0);
+    t.open(3, "h", "c", 5000);
+    t.open(4, "h", "", 5000);
+    expect(t.toSnapshot().map((s) => s.id)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("an unnamed client is never limited per client, whatever the share", () => {
+    const t = new SessionTable({ ...LIMITS, maxSessionsPerClient: 0 });
+    t.open(1, "h", "", 0);
+    t.open(2, "h", "", 0);
+    expect(t.count).toBe(2);
+    expect(dfsError(() => t.open(3, "h", "c", 0)).code).toBe("LIMIT_EXCEEDED");
+  });
+
+  it("a client that closes its last session may open again", () => {
+    const t = new SessionTable({ ...LIMITS, maxSessionsPerClient: 1 });
+    t.open(1, "h", "c", 0);
+    t.close(1, "h", 0);
+    t.open(2, "h", "c", 0);
+    expect(t.toSnapshot().map((s) => [s.id, s.client])).toEqual([[2, "c"]]);
+  });
+
+  it("refuses an id already in the table (ids are entry indexes)", () => {
+    const t = new SessionTable(LIMITS);
+    t.open(1, "h", "", 0);
+    expect(() => t.open(1, "h", "", 0)).toThrow("session ids (entry indexes) are unique");
+  });
+});
+
+describe("session secrets and stored results", () => {
+  it("a session restored without a secret hash is refused whatever is presented, and stays so", () => {
+    const t = SessionTable.fromSnapshot([{ id: 1, lastActiveMs: 0, ackedSeq: 0, results: [] }], LIMITS);
+    expect(dfsError(() => t.authenticate(1, "", 0)).code).toBe("FORBIDDEN");
+    expect(dfsError(() => t.authenticate(1, "h", 0)).code).toBe("FORBIDDEN");
+    expect(t.toSnapshot()).toEqual([{ id: 1, secretHash: "", lastActiveMs: 0, ackedSeq: 0, results: [] }]);
+  });
+
+  it("hasResult of an unknown session is false", () => {
+    expect(new SessionTable(LIMITS).hasResult(9, 1)).toBe(false);
+  });
+
+  it("store refuses a seq it holds or one at or below the acknowledgement", () => {
+    const t = new SessionTable(LIMITS);
+    t.open(1, "h", "", 0);
+    const s = t.authenticate(1, "h", 0);
+    t.store(s, 2, ok("a"));
+    expect(() => t.store(s, 2, ok("b"))).toThrow("store: a new sequence number");
+    t.check(s, ref(1, 3, 1));
+    expect(() => t.store(s, 1, ok("c"))).toThrow("store: a new sequence number");
+    expect(t.check(s, ref(1, 2, 1))).toEqual({ kind: "replay", result: ok("a") });
+  });
+
+  it("a result holding bytes is stored and replayed as it was (byte arrays cannot be frozen)", () => {
+    const t = new SessionTable(LIMITS);
+    t.open(1, "h", "", 0);
+    const s = t.authenticate(1, "h", 0);
+    t.store(s, 1, ok({ data: new Uint8Array([1, 2, 3]), n: null }));
+    const r = t.check(s, ref(1, 1));
+    expect(r).toEqual({ kind: "replay", result: ok({ data: new Uint8Array([1, 2, 3]), n: null }) });
+  });
+});
