@@ -232,6 +232,7 @@ export class RaftfsClient {
           ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
           ...fenceFields(opts),
           ...(opts.createParents ? { createParents: true } : {}),
+          ...(opts.meta ? { meta: opts.meta } : {}),
         },
         opts.signal ? { signal: opts.signal } : {},
       );
@@ -552,6 +553,7 @@ export class RaftfsClient {
               ...fenceFields(opts),
               ...(opts.createParents ? { createParents: true } : {}),
               ...(opts.attrs ? { attrs: opts.attrs } : {}),
+              ...(opts.meta ? { meta: opts.meta } : {}),
             },
             { signal },
           );
