@@ -5,7 +5,6 @@
  * a copy carries or replaces it, and a multipart upload keeps what its creation was given.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { utf8ByteLength } from "../common/paths.js";
 import { type VersionMeta, versionMetaProblem } from "../common/protocol/index.js";
 import { S3Error } from "./errors.js";
 import type { S3Request } from "./types.js";
@@ -37,7 +36,8 @@ export function metaFromHeaders(headers: IncomingHttpHeaders): VersionMeta | und
     if (raw === undefined) continue;
     const value = Array.isArray(raw) ? raw.join(",") : raw;
     if (name.startsWith(USER_META_PREFIX)) {
-      userBytes += utf8ByteLength(name.slice(USER_META_PREFIX.length)) + utf8ByteLength(value);
+      // Header text is latin1 of the bytes sent (Node): its length is their count (UTF-8 bytes, as S3 counts).
+      userBytes += name.length - USER_META_PREFIX.length + value.length;
       meta[name] = value;
     }
   }
@@ -50,11 +50,9 @@ export function metaFromHeaders(headers: IncomingHttpHeaders): VersionMeta | und
     let value = Array.isArray(raw) ? raw.join(",") : raw;
     // aws-chunked is the request's framing, never the object's encoding (body.ts strips it).
     if (name === "content-encoding") {
-      value = value
-        .split(",")
-        .map((e) => e.trim())
-        .filter((e) => e !== "" && e !== "aws-chunked")
-        .join(",");
+      const codings = value.split(",").map((e) => e.trim());
+      if (codings.includes("aws-chunked"))
+        value = codings.filter((e) => e !== "" && e !== "aws-chunked").join(", ");
       if (value === "") continue;
     }
     meta[name] = value;
