@@ -241,6 +241,7 @@ export class RaftfsClient {
           ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
           ...fenceFields(opts),
           ...(opts.createParents ? { createParents: true } : {}),
+          ...(opts.meta ? { meta: opts.meta } : {}),
         },
         opts.signal ? { signal: opts.signal } : {},
       );
@@ -569,6 +570,7 @@ export class RaftfsClient {
               ...fenceFields(opts),
               ...(opts.createParents ? { createParents: true } : {}),
               ...(opts.attrs ? { attrs: opts.attrs } : {}),
+              ...(opts.meta ? { meta: opts.meta } : {}),
             },
             { signal },
           );

@@ -16,6 +16,8 @@ export interface WriteFileOptions {
   createParents?: boolean;
   /** POSIX mode bits and owner the file gets if this write creates it (the mount passes the caller's). */
   attrs?: { mode: number; uid: number; gid: number };
+  /** Metadata kept with the new version only, returned by `fileInfo` (S3's Content-Type, x-amz-meta-*). */
+  meta?: Record<string, string>;
   /**
    * Store the content as chunks even when it is small enough to be inline (an empty write stays
    * inline and empty). For callers that will reference the chunks from another file (S3 parts).

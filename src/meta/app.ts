@@ -298,6 +298,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       sizeBytes: v.sizeBytes,
       createdAtMs: v.createdAtMs,
       content,
+      ...(v.meta === undefined ? {} : { meta: v.meta }),
       index: r.index,
       ...(v.content.kind === "chunks"
         ? { tickets: readTickets(idsOf(v.content.chunks), MAX_READ_TICKETS_PER_READ) }

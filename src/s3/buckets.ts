@@ -117,7 +117,9 @@ export async function listObjects(req: S3Request, bucket: string, v2: boolean): 
   const last = items.at(-1);
   const body: XmlTree = {
     Name: bucket,
-    Prefix: enc(prefix),
+    // v1 answers its Prefix as sent: botocore decodes v1's Delimiter, Marker, NextMarker and keys but
+    // not its Prefix (v2's it does), and Ceph RGW answers so too.
+    Prefix: v2 ? enc(prefix) : prefix,
     ...(delimiter !== "" ? { Delimiter: enc(delimiter) } : {}),
     MaxKeys: max,
     ...(req.query.has("encoding-type") ? { EncodingType: "url" } : {}),

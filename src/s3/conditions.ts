@@ -45,15 +45,14 @@ export function checkReadConditions(req: S3Request, file: ReadResponse, prefix =
 
 /**
  * The expected version for a conditional write (undefined: unconditional). `If-None-Match: *`: the key
- * must not exist (version 0). `If-Match`: the current version must have that ETag; the commit then
- * expects exactly that version, so a write landing in between makes ours fail.
+ * must not exist; `If-None-Match: <etag>`: the current object must not have that ETag; `If-Match`: it
+ * must have it. The commit then expects exactly the version judged (0: none), so a write landing in
+ * between makes ours fail rather than slip past the condition.
  */
 export async function expectedVersionFor(req: S3Request, path: string): Promise<number | undefined> {
   const ifNoneMatch = header(req, "if-none-match");
   const ifMatch = header(req, "if-match");
   if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
-  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== "*")
-    throw new S3Error("NotImplemented", "If-None-Match on writes accepts only *");
   let file: ReadResponse | undefined;
   try {
     file = await req.client.fileInfo(path);
@@ -62,18 +61,15 @@ export async function expectedVersionFor(req: S3Request, path: string): Promise<
   }
   // A key whose latest version is a delete marker does not exist, to S3: expect exactly that marker.
   const live = file !== undefined && !isDeleteMarker(file) ? file : undefined;
-  if (ifNoneMatch !== undefined) {
-    if (live !== undefined) {
-      throw new S3Error(
-        "PreconditionFailed",
-        "At least one of the pre-conditions you specified did not hold",
-      );
-    }
-    return file?.version ?? 0;
+  const failed = () =>
+    new S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+  if (ifMatch !== undefined) {
+    if (live === undefined) throw new S3Error("NoSuchKey", "the key does not exist");
+    if (!etagMatches(ifMatch, etagOf(live))) throw failed();
   }
-  if (live === undefined) throw new S3Error("NoSuchKey", "the key does not exist");
-  if (!etagMatches(ifMatch ?? "", etagOf(live))) {
-    throw new S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold");
+  // `*` matches any existing object; an ETag list matches only the current one's.
+  if (ifNoneMatch !== undefined && live !== undefined && etagMatches(ifNoneMatch, etagOf(live))) {
+    throw failed();
   }
-  return live.version;
+  return file?.version ?? 0;
 }

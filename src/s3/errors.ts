@@ -25,6 +25,7 @@ export const S3_ERRORS = {
   InvalidAccessKeyId: 403,
   KeyTooLongError: 400,
   MalformedXML: 400,
+  MetadataTooLarge: 400,
   MethodNotAllowed: 405,
   MissingContentLength: 411,
   MissingSecurityHeader: 400,

@@ -12,6 +12,7 @@ import { isDfsError } from "../common/errors.js";
 import {
   MAX_CHUNKS_PER_FILE,
   type ReadResponse,
+  type VersionMeta,
   type WireChunkRef,
   type WireContent,
 } from "../common/protocol/index.js";
@@ -27,6 +28,7 @@ import {
   requireBucket,
   UPLOADS_ROOT,
 } from "./keys.js";
+import { metaFromHeaders, UPLOAD_ID_META } from "./object-meta.js";
 import { copySource } from "./objects.js";
 import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
@@ -53,26 +55,45 @@ function partNumberOf(raw: string | undefined): number {
   return n;
 }
 
-/** Checks that the upload exists and belongs to `key`. */
-async function checkUpload(req: S3Request, bucket: string, key: string, uploadId: string): Promise<string> {
+/**
+ * Checks that the upload exists and belongs to `key`; returns its directory and the metadata its
+ * creation was given (kept as the version metadata of its `key` file, so completion can commit it).
+ */
+async function openUpload(
+  req: S3Request,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<{ dir: string; meta: VersionMeta | undefined }> {
   const dir = uploadDir(bucket, uploadId);
-  let stored: string;
+  let file: ReadResponse;
   try {
-    stored = await req.client.readFile(`${dir}/key`, { encoding: "utf8" });
+    file = await req.client.fileInfo(`${dir}/key`);
   } catch (err) {
     if (isDfsError(err, "NOT_FOUND"))
       throw new S3Error("NoSuchUpload", "the specified upload does not exist");
     throw toS3Error(err);
   }
+  // Written inline by createUpload (a key is at most 1024 bytes, far below the inline threshold).
+  const stored =
+    file.content.kind === "inline" ? Buffer.from(file.content.dataBase64, "base64").toString() : "";
   if (stored !== key) throw new S3Error("NoSuchUpload", "the specified upload is not for this key");
-  return dir;
+  return { dir, meta: file.meta };
+}
+
+async function checkUpload(req: S3Request, bucket: string, key: string, uploadId: string): Promise<string> {
+  return (await openUpload(req, bucket, key, uploadId)).dir;
 }
 
 export async function createUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {
   objectPath(bucket, key);
   await requireBucket(req, bucket);
+  const meta = metaFromHeaders(req.headers);
   const uploadId = randomBytes(16).toString("hex");
-  await req.client.writeFile(`${uploadDir(bucket, uploadId)}/key`, key, { createParents: true });
+  await req.client.writeFile(`${uploadDir(bucket, uploadId)}/key`, key, {
+    createParents: true,
+    ...(meta !== undefined ? { meta } : {}),
+  });
   return xmlResponse(
     xmlDocument("InitiateMultipartUploadResult", { Bucket: bucket, Key: key, UploadId: uploadId }),
   );
@@ -212,7 +233,17 @@ async function partInfos(req: S3Request, dir: string, numbers: number[]): Promis
 
 export async function completeUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {
   const { path } = objectPath(bucket, key);
-  const dir = await checkUpload(req, bucket, key, req.query.get("uploadId") ?? "");
+  const uploadId = req.query.get("uploadId") ?? "";
+  let upload: { dir: string; meta: VersionMeta | undefined };
+  try {
+    upload = await openUpload(req, bucket, key, uploadId);
+  } catch (err) {
+    const done =
+      err instanceof S3Error && err.code === "NoSuchUpload" ? await completedFrom(req, path, uploadId) : null;
+    if (done === null) throw err;
+    return completeResult(bucket, key, done);
+  }
+  const { dir, meta } = upload;
   const body = await readSmallBody(req.body, {
     headers: req.headers,
     payloadHash: req.payloadHash,
@@ -265,6 +296,7 @@ export async function completeUpload(req: S3Request, bucket: string, key: string
     await req.client.commitContent(path, content, {
       createParents: true,
       ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+      meta: { ...meta, [UPLOAD_ID_META]: uploadId },
     });
   } catch (err) {
     if (isDfsError(err, "NOT_FOUND"))
@@ -274,6 +306,10 @@ export async function completeUpload(req: S3Request, bucket: string, key: string
   // The object now references every chunk: the parts can go (a failure here leaves an upload that
   // ListMultipartUploads shows and AbortMultipartUpload removes).
   await req.client.rm(dir, { recursive: true, force: true });
+  return completeResult(bucket, key, content);
+}
+
+function completeResult(bucket: string, key: string, content: WireContent): S3Response {
   return xmlResponse(
     xmlDocument("CompleteMultipartUploadResult", {
       Location: `/${bucket}/${key}`,
@@ -282,6 +318,17 @@ export async function completeUpload(req: S3Request, bucket: string, key: string
       ETag: etagOfContent(content),
     }),
   );
+}
+
+/** The content `uploadId` completed into, if the key's latest version is that completion; else null. */
+async function completedFrom(req: S3Request, path: string, uploadId: string): Promise<WireContent | null> {
+  try {
+    const file = await req.client.fileInfo(path);
+    return file.meta?.[UPLOAD_ID_META] === uploadId ? file.content : null;
+  } catch (err) {
+    if (isDfsError(err, "NOT_FOUND") || isDfsError(err, "IS_A_DIRECTORY")) return null;
+    throw toS3Error(err);
+  }
 }
 
 export async function abortUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {

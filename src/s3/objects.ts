@@ -11,6 +11,7 @@ import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
 import { bucketPath, etagOf, isDeleteMarker, objectPath, requireBucket } from "./keys.js";
+import { copiedMeta, metadataDirective, metaFromHeaders, metaHeaders } from "./object-meta.js";
 import { header, type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { deleteVersion, putDeleteMarker, versioningOf } from "./versioning.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
@@ -40,6 +41,7 @@ export async function putObject(req: S3Request, bucket: string, key: string): Pr
     }
     return { status: 200, headers: { etag: `"${createHash("md5").digest("hex")}"` } };
   }
+  const meta = metaFromHeaders(req.headers);
   const expectedVersion = await expectedVersionFor(req, path);
   // MD5 of the bytes while they may still be inline (where it is the ETag); past that, never needed.
   const md5 = createHash("md5");
@@ -57,6 +59,7 @@ export async function putObject(req: S3Request, bucket: string, key: string): Pr
     result = await req.client.writeFile(path, tee(), {
       createParents: true,
       ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+      ...(meta !== undefined ? { meta } : {}),
     });
   } catch (err) {
     throw writeError(err);
@@ -144,17 +147,21 @@ export async function getObject(
 ): Promise<S3Response> {
   const { path, file } = await openObject(req, bucket, key);
   const headers: Record<string, string> = {
+    ...metaHeaders(req, file.meta),
     etag: etagOf(file),
     "last-modified": new Date(file.createdAtMs).toUTCString(),
     "accept-ranges": "bytes",
-    "content-type": "application/octet-stream",
     "x-amz-version-id": String(file.version),
   };
   if (checkReadConditions(req, file) === "not-modified") return { status: 304, headers };
   const rangeHeader = header(req, "range");
   const partNumber = req.query.get("partNumber");
   if (partNumber !== undefined && partNumber !== "1") {
-    throw new S3Error("InvalidArgument", "objects are read whole or by Range, not by part number");
+    if (!/^[1-9]\d{0,4}$/.test(partNumber) || Number(partNumber) > 10_000) {
+      throw new S3Error("InvalidArgument", "partNumber is 1 to 10000");
+    }
+    // A completed upload's part boundaries are not kept: every object reads as one part.
+    throw new S3Error("InvalidPart", "raftfs keeps no part boundaries: an object has one part");
   }
   const range =
     rangeHeader !== undefined && file.sizeBytes > 0 ? parseRange(rangeHeader, file.sizeBytes) : null;
@@ -327,6 +334,15 @@ export async function copyObject(
   const { path } = objectPath(bucket, key);
   const src = copySource(source);
   const srcPath = objectPath(src.bucket, src.key).path;
+  const directive = metadataDirective(req);
+  // S3 refuses a copy that would change nothing (the same key, the same metadata).
+  if (srcPath === path && src.version === undefined && directive === "COPY") {
+    throw new S3Error(
+      "InvalidRequest",
+      "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata",
+    );
+  }
+  const replaced = directive === "REPLACE" ? metaFromHeaders(req.headers) : undefined;
   await requireBucket(req, bucket);
   let file: ReadResponse;
   try {
@@ -340,12 +356,14 @@ export async function copyObject(
     throw new S3Error("NoSuchKey", "the copy source does not exist");
   }
   checkReadConditions(req, file, "x-amz-copy-source-");
+  const meta = directive === "REPLACE" ? replaced : copiedMeta(file.meta);
   const expectedVersion = await expectedVersionFor(req, path);
   let written: { version: number };
   try {
     written = await req.client.commitContent(path, file.content, {
       createParents: true,
       ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+      ...(meta !== undefined ? { meta } : {}),
     });
   } catch (err) {
     throw writeError(err);

@@ -73,7 +73,8 @@ function headerMap(rawHeaders: string[]): Map<string, string> {
   const m = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
-    const value = rawHeaders[i + 1]!.trim().replace(/ +/g, " ");
+    // Only ASCII spaces and tabs: trim() would also take a byte 0xA0 (latin1 NBSP) ending a UTF-8 sequence.
+    const value = rawHeaders[i + 1]!.replace(/^[ \t]+|[ \t]+$/g, "").replace(/ +/g, " ");
     const prev = m.get(name);
     m.set(name, prev === undefined ? value : `${prev},${value}`);
   }
@@ -231,7 +232,11 @@ export function verifySigV4(
     p.signedHeaders.join(";"),
     p.payloadHash,
   ].join("\n");
-  const toSign = ["AWS4-HMAC-SHA256", p.amzDate, p.scope, sha256Hex(canonical)].join("\n");
+  // Node decodes the request line and header values as latin1: latin1 gives back the bytes sent, and the
+  // client signed those bytes (UTF-8 for a non-ASCII metadata value), not their UTF-8 re-encoding.
+  const toSign = ["AWS4-HMAC-SHA256", p.amzDate, p.scope, sha256Hex(Buffer.from(canonical, "latin1"))].join(
+    "\n",
+  );
   const expected = hmac(signingKey(secret, p.scopeDate, p.region, p.service), toSign);
   const given = Buffer.from(p.signature, "hex");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -109,15 +109,30 @@ describe("multipart", () => {
       ),
     ).toMatchObject({ name: "InvalidPartOrder" });
     expect(await env.fs.exists(`/${B}/${key}`)).toBe(false);
-    await env.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: B,
-        Key: key,
-        UploadId,
-        MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
-      }),
-    );
+    const complete = new CompleteMultipartUploadCommand({
+      Bucket: B,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
+    });
+    const done = await env.s3.send(complete);
     expect((await env.fs.readFile(`/${B}/${key}`)).equals(Buffer.concat(parts))).toBe(true);
+    // A repeated completion (a retry whose first answer was lost) answers as the first did, writing nothing.
+    const version = (await env.fs.fileInfo(`/${B}/${key}`)).version;
+    expect((await env.s3.send(complete)).ETag).toBe(done.ETag);
+    expect((await env.fs.fileInfo(`/${B}/${key}`)).version).toBe(version);
+    expect(
+      await s3Error(
+        env.s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: B,
+            Key: key,
+            UploadId: "0123456789abcdef0123456789abcdef",
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etags[0] }] },
+          }),
+        ),
+      ),
+    ).toMatchObject({ name: "NoSuchUpload", status: 404 });
     expect(await s3Error(env.s3.send(new ListPartsCommand({ Bucket: B, Key: key, UploadId })))).toMatchObject(
       {
         name: "NoSuchUpload",

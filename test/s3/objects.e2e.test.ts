@@ -267,6 +267,33 @@ describe("objects", () => {
     expect(await env.fs.readdir(`/${B}/x`)).toEqual(["file"]);
   });
 
+  it("PutObject with If-None-Match naming an ETag: 412 when it is the current object's, written otherwise", async () => {
+    const first = await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "inm", Body: "bar" }));
+    const bare = first.ETag!.replace(/"/g, "");
+    for (const tag of [first.ETag!, bare, `"other", ${first.ETag}`]) {
+      expect(
+        await s3Error(
+          env.s3.send(new PutObjectCommand({ Bucket: B, Key: "inm", Body: "zar", IfNoneMatch: tag })),
+        ),
+      ).toMatchObject({ name: "PreconditionFailed", status: 412 });
+    }
+    expect((await env.fs.readFile(`/${B}/inm`)).toString()).toBe("bar");
+    await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "inm", Body: "zar", IfNoneMatch: '"ABCORZ"' }));
+    expect((await env.fs.readFile(`/${B}/inm`)).toString()).toBe("zar");
+    // A key that does not exist matches no ETag.
+    await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "inm-new", Body: "n", IfNoneMatch: bare }));
+    expect((await env.fs.readFile(`/${B}/inm-new`)).toString()).toBe("n");
+  });
+
+  it("GetObject by part number: 1 is the whole object, a later part is InvalidPart", async () => {
+    await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "parts1", Body: "whole" }));
+    const one = await env.s3.send(new GetObjectCommand({ Bucket: B, Key: "parts1", PartNumber: 1 }));
+    expect(await one.Body!.transformToString()).toBe("whole");
+    expect(
+      await s3Error(env.s3.send(new GetObjectCommand({ Bucket: B, Key: "parts1", PartNumber: 2 }))),
+    ).toMatchObject({ name: "InvalidPart", status: 400 });
+  });
+
   it("conditional writes: If-None-Match * and If-Match are compare-and-set, and of two racing writers exactly one wins", async () => {
     const first = await env.s3.send(
       new PutObjectCommand({ Bucket: B, Key: "cas", Body: "v1", IfNoneMatch: "*" }),
@@ -395,5 +422,14 @@ describe("listings", () => {
       marker = p.NextMarker ?? p.Contents!.at(-1)!.Key;
     }
     expect(v1).toEqual(keys);
+  });
+
+  it("encoding-type=url encodes keys and prefixes as the SDKs decode them (v1's own Prefix as sent)", async () => {
+    await env.s3.send(new PutObjectCommand({ Bucket: B, Key: "enc dir/a+b c", Body: "e" }));
+    const q = { Bucket: B, Prefix: "enc dir/", EncodingType: "url" as const };
+    const v1 = await env.s3.send(new ListObjectsCommand(q));
+    expect([v1.Prefix, v1.Contents?.map((c) => c.Key)]).toEqual(["enc dir/", ["enc%20dir/a%2Bb%20c"]]);
+    const v2 = await env.s3.send(new ListObjectsV2Command(q));
+    expect([v2.Prefix, v2.Contents?.map((c) => c.Key)]).toEqual(["enc%20dir/", ["enc%20dir/a%2Bb%20c"]]);
   });
 });

@@ -4,3 +4,4 @@ export * from "./data-schemas.js";
 export * from "./ids.js";
 export * from "./meta.js";
 export * from "./meta-schemas.js";
+export * from "./version-meta.js";

@@ -11,6 +11,11 @@
  */
 import Type, { type Static, type TSchema } from "typebox";
 import { ChunkIdSchema } from "./ids.js";
+import {
+  VERSION_META_MAX_BYTES,
+  VERSION_META_MAX_ENTRIES,
+  VERSION_META_MAX_KEY_LENGTH,
+} from "./version-meta.js";
 
 const Count = Type.Integer({ minimum: 0 });
 const Id = Type.Integer({ minimum: 1 });
@@ -95,6 +100,14 @@ const Content = Type.Union([
     sizeBytes: Count,
   }),
 ]);
+/** A version's metadata (version-meta.ts); the state machine checks the byte bound. */
+const VersionMetaSchema = Type.Optional(
+  Type.Record(
+    Type.String({ minLength: 1, maxLength: VERSION_META_MAX_KEY_LENGTH }),
+    Type.String({ maxLength: VERSION_META_MAX_BYTES }),
+    { maxProperties: VERSION_META_MAX_ENTRIES },
+  ),
+);
 const LockToken = Type.Optional(Id);
 const LockSecret = Type.Optional(SessionSecret);
 
@@ -190,6 +203,7 @@ export const META_SCHEMAS = {
       lockSecret: LockSecret,
       createParents: Type.Optional(Flag),
       attrs: NodeAttrsSchema,
+      meta: VersionMetaSchema,
       session: Session,
     }),
     response: { 200: open({ version: Id }), ...errors },
@@ -300,6 +314,7 @@ export const META_SCHEMAS = {
         sizeBytes: Count,
         createdAtMs: Count,
         content: Content,
+        meta: VersionMetaSchema,
         index: Count,
         tickets: Type.Optional(Type.Record(Type.String(), Type.String())),
       }),

@@ -5,6 +5,7 @@
  *
  * These are the *shapes*; `parseCommand` (validate.ts) turns untrusted input into them.
  */
+import type { VersionMeta } from "../../common/protocol/version-meta.js";
 
 /**
  * Exactly-once: a client session numbers its mutating requests. `ackedSeq` tells the state machine that
@@ -81,6 +82,8 @@ export interface CommitOp {
   createParents?: boolean;
   /** The file's attributes if this commit creates it (ignored for a new version of an existing file). */
   attrs?: NodeAttrs;
+  /** Metadata kept with this version only (version-meta.ts); absent: the version has none. */
+  meta?: VersionMeta;
 }
 
 export interface RenameOp {

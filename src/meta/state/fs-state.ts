@@ -19,7 +19,7 @@ import { normalizePath, ROOT_PATH } from "../../common/paths.js";
 import { setAttrs } from "./attrs.js";
 import { ChunkMirror } from "./chunk-mirror.js";
 import { byTime, ChunkReader, ChunkRefs } from "./chunks.js";
-import type { Command, FileContent, LogEntry } from "./commands.js";
+import type { Command, LogEntry } from "./commands.js";
 import { DataNodeRegistry } from "./data-nodes.js";
 import { dropVersion } from "./drop-version.js";
 import { hashValue, snapshotPartHashes } from "./hash.js";
@@ -465,7 +465,7 @@ export class FsState {
     return queries.versions(this.reader(), path);
   }
 
-  readVersion(path: string, version?: number): VersionInfo & { content: FileContent } {
+  readVersion(path: string, version?: number): ReturnType<typeof queries.readVersion> {
     return queries.readVersion(this.reader(), path, version);
   }
 

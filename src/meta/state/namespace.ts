@@ -38,9 +38,10 @@ export function components(path: string): string[] {
 }
 
 export function toVersionRec(v: FileVersion): VersionRec {
+  const x = v.meta === undefined ? {} : { x: { ...v.meta } };
   return v.content.kind === "inline"
-    ? { s: v.sizeBytes, c: v.createdAtMs, d: v.content.data }
-    : { s: v.sizeBytes, c: v.createdAtMs, ch: v.content.chunks.map((c) => [c.id, c.sizeBytes]) };
+    ? { s: v.sizeBytes, c: v.createdAtMs, d: v.content.data, ...x }
+    : { s: v.sizeBytes, c: v.createdAtMs, ch: v.content.chunks.map((c) => [c.id, c.sizeBytes]), ...x };
 }
 
 export function fromVersionRec(version: number, r: VersionRec): FileVersion {
@@ -52,7 +53,13 @@ export function fromVersionRec(version: number, r: VersionRec): FileVersion {
           chunks: (r.ch ?? []).map(([id, sizeBytes]) => ({ id, sizeBytes })),
           sizeBytes: r.s,
         };
-  return { version, sizeBytes: r.s, createdAtMs: r.c, content };
+  return {
+    version,
+    sizeBytes: r.s,
+    createdAtMs: r.c,
+    content,
+    ...(r.x === undefined ? {} : { meta: { ...r.x } }),
+  };
 }
 
 export function versionChunks(r: VersionRec): ChunkRef[] {

@@ -125,6 +125,7 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
     sizeBytes: sizeOf(op.content),
     createdAtMs: nowMs,
     content: op.content,
+    ...(op.meta === undefined ? {} : { meta: op.meta }),
   };
   const gone = ctx.chunks.gone(chunksOf(op.content));
   if (gone.length > 0) {

@@ -5,6 +5,7 @@
  */
 import { DfsError } from "../../common/errors.js";
 import { joinPath, normalizePath } from "../../common/paths.js";
+import type { VersionMeta } from "../../common/protocol/version-meta.js";
 import { holderInfo, type LockTable } from "./locks.js";
 import { fromVersionRec, type NamespaceReader, type NodeView } from "./namespace.js";
 import { attrsOf, decode, type EntryRec, entryPrefix } from "./records.js";
@@ -149,7 +150,7 @@ export function readVersion(
   ns: NamespaceReader,
   rawPath: string,
   version?: number,
-): VersionInfo & { content: FileContent } {
+): VersionInfo & { content: FileContent; meta?: VersionMeta } {
   const path = normalizePath(rawPath);
   const { id, rec } = mustGetFile(ns, path);
   const want = version ?? rec.hi;
@@ -162,5 +163,6 @@ export function readVersion(
       latest: rec.hi,
     });
   }
-  return { ...info(path, want, r), content: fromVersionRec(want, r).content };
+  const { content, meta } = fromVersionRec(want, r);
+  return { ...info(path, want, r), content, ...(meta === undefined ? {} : { meta }) };
 }

@@ -121,6 +121,8 @@ export interface VersionRec {
   /** Inline bytes, or the chunk list as [id, size] pairs. */
   d?: Uint8Array;
   ch?: [string, number][];
+  /** The commit's metadata (version-meta.ts); absent when it carried none, and in older records. */
+  x?: Record<string, string>;
 }
 
 export interface ChunkRec {

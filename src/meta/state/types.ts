@@ -13,6 +13,7 @@ import type {
   OpenSessionResponse,
   TxnResponse,
 } from "../../common/protocol/meta-schemas.js";
+import type { VersionMeta } from "../../common/protocol/version-meta.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
 import type { AttrFields } from "./records.js";
 
@@ -99,6 +100,8 @@ export interface FileVersion {
   sizeBytes: number;
   createdAtMs: number;
   content: FileContent;
+  /** The metadata its commit carried (absent: none, and in versions written before it existed). */
+  meta?: VersionMeta;
 }
 
 /** `attrs`: the inode's attribute fields (records.ts), absent when it has none (written before them). */

@@ -9,6 +9,11 @@
 import { DfsError } from "../../common/errors.js";
 import { normalizePath } from "../../common/paths.js";
 import { CHUNK_ID_PATTERN, SHA256_HEX_PATTERN } from "../../common/protocol/ids.js";
+import {
+  canonicalVersionMeta,
+  type VersionMeta,
+  versionMetaProblem,
+} from "../../common/protocol/version-meta.js";
 import { parseNodeAttrs, parseSetAttrsFields } from "./attrs.js";
 import {
   type ChunkRef,
@@ -130,6 +135,14 @@ function parseContent(raw: unknown): FileContent {
   return bad('content.kind must be "inline" or "chunks"');
 }
 
+/** Keys sorted: the record's bytes then do not depend on the order a client sent them in. */
+function optMeta(o: Obj): { meta?: VersionMeta } {
+  if (o.meta === undefined) return {};
+  const problem = versionMetaProblem(o.meta);
+  if (problem !== null) bad(problem);
+  return { meta: canonicalVersionMeta(o.meta as VersionMeta) };
+}
+
 function optHash(o: Obj, key: string): Record<string, string> {
   const v = o[key];
   if (v === undefined) return {};
@@ -158,6 +171,7 @@ export function parseNamespaceOp(raw: unknown): NamespaceOp {
         content: parseContent(o.content),
         createParents: optBool(o, "createParents"),
         ...parseNodeAttrs(o),
+        ...optMeta(o),
         ...(expectedVersion === undefined ? {} : { expectedVersion }),
         ...token,
       };
