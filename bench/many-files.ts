@@ -4,21 +4,24 @@
  * has caught up, and a wiped follower catching up by snapshot (MB/s of its state folder).
  *
  *   npm run build && npx tsx bench/many-files.ts [--files 1000000] [--size 1024] [--concurrency 64]
- *     [--windows 10] [--max-seconds 5400] [--cache-mib 64]
+ *     [--windows 10] [--max-seconds 5400] [--cache-mib 64] [--big-dir 100000]
  *
- * Files go 1,000 per directory (`/m/d<k>/f<i>`), written with `createParents`. RSS is read from
+ * Files go 1,000 per directory (`/m/d<k>/f<i>`), written with `createParents`; with `--big-dir N` the
+ * first N go into one directory `/m/big`, whose first page is then timed through `raftfs ls` (spawn →
+ * 1,000 lines, beside `ls` of a 1-entry directory for the CLI's start-up) and the library's `listPage`. RSS is read from
  * /proc/<pid>/status of each replica process at the end of each window. Any write error fails the run.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_RAFT_SETTINGS } from "../src/common/raft-settings.js";
 import { connect } from "../src/index.js";
 import { FsMachine } from "../src/meta/fs-machine.js";
 import { WatchFeed } from "../src/meta/watch-feed.js";
 import { TestCluster } from "../test/support/cluster-harness.js";
-import { load, waitFor } from "./support/procs.js";
+import { load, median, waitFor } from "./support/procs.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +32,8 @@ const { values } = parseArgs({
     "max-seconds": { type: "string", default: "5400" },
     /** The replicas' metaStateCacheBytes, in MiB (default: the config's default). */
     "cache-mib": { type: "string" },
+    /** How many of the first files go into the one directory /m/big (0: none). */
+    "big-dir": { type: "string", default: "0" },
   },
 });
 const FILES = Number(values.files);
@@ -36,6 +41,42 @@ const SIZE = Number(values.size);
 const CONCURRENCY = Number(values.concurrency);
 const WINDOWS = Number(values.windows);
 const MAX_SECONDS = Number(values["max-seconds"]);
+const BIG_DIR = Number(values["big-dir"]);
+const CLI = resolve("dist/src/cli/main.js");
+const PAGE_LINES = 1000;
+
+const pathOf = (n: number) => (n < BIG_DIR ? `/m/big/f${n}` : `/m/d${Math.floor(n / 1000)}/f${n}`);
+
+/** Spawns `raftfs ls path`: ms from spawn to its first byte and to its first PAGE_LINES lines. */
+function timeLs(configPath: string, path: string): Promise<{ firstByteMs: number; firstPageMs: number }> {
+  return new Promise((done, fail) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [CLI, "ls", path], {
+      env: { ...process.env, RAFTFS_CONFIG: configPath },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let firstByteMs = Number.NaN;
+    let firstPageMs = Number.NaN;
+    let lines = 0;
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => {
+      if (Number.isNaN(firstByteMs)) firstByteMs = performance.now() - t0;
+      for (const c of b) if (c === 10) lines++;
+      if (Number.isNaN(firstPageMs) && lines >= PAGE_LINES) firstPageMs = performance.now() - t0;
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      err = (err + b.toString()).slice(-2000);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
+    child.once("error", fail);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return fail(new Error(`raftfs ls ${path} exited ${code}: ${err}`));
+      if (Number.isNaN(firstPageMs)) firstPageMs = performance.now() - t0; // under a page
+      done({ firstByteMs, firstPageMs });
+    });
+  });
+}
 
 function rssMiB(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
@@ -95,7 +136,7 @@ async function main(): Promise<void> {
       if (left <= 0) break;
       const r = await load(CONCURRENCY, count, left, async (i) => {
         const n = base + i;
-        await client.writeFile(`/m/d${Math.floor(n / 1000)}/f${n}`, body, { createParents: true });
+        await client.writeFile(pathOf(n), body, { createParents: true });
       });
       written += r.ops;
       rates.push(r.opsPerSecond);
@@ -106,6 +147,29 @@ async function main(): Promise<void> {
     const first = rates[0] ?? Number.NaN;
     const last = rates.at(-1) ?? Number.NaN;
     console.log(`\nlast window ÷ first window: ${(last / first).toFixed(2)}`);
+
+    if (BIG_DIR > 0 && written >= BIG_DIR) {
+      // The first page of the BIG_DIR-entry directory, 5 runs each, interleaved with `ls` of a
+      // one-entry directory (the CLI's own start-up, paired by run).
+      await client.writeFile("/m/tiny/only", body, { createParents: true });
+      const lib: number[] = [];
+      const beyond: number[] = [];
+      const page: number[] = [];
+      for (let run = 0; run < 5; run++) {
+        const tiny = await timeLs(cluster.configPath, "/m/tiny");
+        const big = await timeLs(cluster.configPath, "/m/big");
+        page.push(big.firstPageMs);
+        beyond.push(big.firstPageMs - tiny.firstByteMs);
+        const t1 = performance.now();
+        const p = await client.listPage("/m/big");
+        lib.push(performance.now() - t1);
+        if (p.entries.length !== PAGE_LINES) throw new Error(`listPage: ${p.entries.length} entries`);
+      }
+      console.log(
+        `ls /m/big (${BIG_DIR} entries), median of 5: CLI spawn → first page ${median(page).toFixed(0)} ms, ` +
+          `beyond start-up ${median(beyond).toFixed(0)} ms, library listPage ${median(lib).toFixed(0)} ms`,
+      );
+    }
 
     // A follower restart: kill -9, 2,000 more writes while it is down, start, time until it applied
     // everything the leader had committed when it came back.

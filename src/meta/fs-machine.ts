@@ -19,7 +19,13 @@ import {
   type StateMachine,
 } from "../raft/index.js";
 import { decodeEntry, decodeSnapshot, encodeSnapshot } from "./entry-codec.js";
-import { type ApplyResult, type FsSnapshot, FsState, type FsStateOptions } from "./state/index.js";
+import {
+  type ApplyResult,
+  type FsSnapshot,
+  FsState,
+  type FsStateOptions,
+  recountUsageIfMissing,
+} from "./state/index.js";
 import { LevelStore, type LevelStoreOptions } from "./store/level-store.js";
 import type { WatchFeed } from "./watch-feed.js";
 
@@ -50,6 +56,8 @@ export class FsMachine implements StateMachine {
 
   private async attach(store: LevelStore): Promise<void> {
     this.level = store;
+    // A store written before quotas gets its usage counted once, before anything is applied.
+    await recountUsageIfMissing(store);
     this.fs = new FsState(this.opts, store);
     const fs = this.fs;
     store.beforeBatch = () => fs.tablesWrite();

@@ -34,7 +34,17 @@ export interface StreamLimits {
   abandonTicks: number;
 }
 
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { windowChunks: 4, retransmitTicks: 3, abandonTicks: 30 };
+/**
+ * 16 chunks in flight (16 MiB at the default 1 MiB): a window of 4 capped the stream at 4 MiB per round
+ * trip, and a round trip on a loaded machine is tens of ms per hop. TCP does not lose chunks, so a quiet
+ * receiver is a slow one (a LevelDB open or write stall): go-back-N after 1 s of silence (not 150 ms,
+ * which resent the window over and over), and giving up only after 10 s (at the default 50 ms tick).
+ */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  windowChunks: 16,
+  retransmitTicks: 20,
+  abandonTicks: 200,
+};
 
 export type SenderEvent = "progress" | "done" | "failed" | "ignored";
 
@@ -105,6 +115,13 @@ export class SnapshotSender {
   /** One tick: the window to send again (go-back-N), if it has been quiet too long; or gives up. */
   onTick(): ChunkMsg[] {
     if (this.state !== "open") return [];
+    // Only the receiver's silence counts: with nothing unacknowledged the stream waits for its own
+    // source (a leader's store read on a loaded machine), and giving up then restarted it from its
+    // first chunk, over and over (seen: wiped followers never caught up at load ~30).
+    if (this.unacked.length === 0) {
+      this.idleTicks = 0;
+      return [];
+    }
     this.idleTicks++;
     if (this.idleTicks >= this.limits.abandonTicks) {
       this.state = "failed";

@@ -6,8 +6,7 @@
  * Per entry: advance index and time, expire a bounded number of idle sessions, validate the command,
  * route it through its session (exactly-once), run it over its own overlay (all-or-nothing: a failure
  * drops the overlay), and on success sweep a bounded number of expired leases. A failed command changes
- * nothing but session bookkeeping (the remembered result, the session's activity) and
- * `lastAppliedIndex`/`lastTimestampMs`.
+ * only session bookkeeping (the remembered result, its activity) and `lastAppliedIndex`/`lastTimestampMs`.
  *
  * The namespace and chunk tables live in a StateStore (store.ts, key layout in records.ts): each entry's
  * writes, with the meta record holding the applied index, reach the store in one `commit`. Locks,
@@ -72,6 +71,7 @@ import type {
   StatResult,
   VersionInfo,
 } from "./types.js";
+import { recountUsageIfMissingSync } from "./usage-recount.js";
 
 /** The bounded tables as one record (see `tablesWrite`). */
 interface TablesRec {
@@ -122,7 +122,7 @@ function unlockChange(index: number, h: Holding): Change {
 /** The records a fresh store starts with: the root directory (times 0: it predates every entry). */
 function initialWrites(): Map<string, Uint8Array> {
   const root: InodeRec = { t: "d", c: 0, m: 0, n: 0, h: null, lo: 0, hi: 0, s: 0 };
-  const meta: MetaRec = { a: 0, ts: 0, ni: ROOT_INODE + 1, th: null, tt: null };
+  const meta: MetaRec = { a: 0, ts: 0, ni: ROOT_INODE + 1, th: null, tt: null, uq: 1 };
   return new Map([
     [inodeKey(ROOT_INODE), encode(root)],
     [META_KEY, encode(meta)],
@@ -148,6 +148,7 @@ export class FsState {
     const metaBytes = store.get(META_KEY);
     if (metaBytes === undefined) store.commit(initialWrites(), 0);
     else {
+      recountUsageIfMissingSync(store);
       const meta = decode<MetaRec>(metaBytes);
       this.appliedIndex = meta.a;
       this.timestampMs = meta.ts;

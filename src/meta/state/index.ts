@@ -50,4 +50,5 @@ export type {
   TxnResult,
   VersionInfo,
 } from "./types.js";
+export { recountUsageIfMissing } from "./usage-recount.js";
 export { parseCommand } from "./validate.js";

@@ -60,6 +60,8 @@ export interface MetaRec {
   /** Oldest and newest tombstone (null when none). */
   th: string | null;
   tt: string | null;
+  /** 1 once the quota usage counters are exact (absent in stores written before quotas: usage-recount.ts). */
+  uq?: 1;
 }
 
 export interface InodeRec {

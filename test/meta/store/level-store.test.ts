@@ -11,9 +11,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { encodeEntry } from "../../../src/meta/entry-codec.js";
 import { FsMachine } from "../../../src/meta/fs-machine.js";
 import type { ApplyResult, Command, FsStateOptions } from "../../../src/meta/state/index.js";
+import { decode, META_KEY, type MetaRec } from "../../../src/meta/state/records.js";
 import { decodeKey, encodeKey } from "../../../src/meta/store/level-store.js";
 import { WatchFeed } from "../../../src/meta/watch-feed.js";
 import { hashOf, inline, text } from "../state/helpers.js";
+import { stripUsage, writeArb, writePath } from "../state/pre-quota.js";
 
 const OPTS: FsStateOptions = { versionsRetained: 2, sessionTimeoutMs: 600_000 };
 const feed = () =>
@@ -182,6 +184,40 @@ describe("the durable state machine", () => {
     expect(m.appliedIndex).toBe(d.index);
     expect((await readdir(base)).sort()).toEqual(["state"]);
     await m.close();
+  });
+});
+
+describe("a store written before quotas", () => {
+  it("is recounted on open, so a quota set then sees each tree's existing usage (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(writeArb, { minLength: 1, maxLength: 20 }), async (writes) => {
+        const dir = join(await tempDir(), "state");
+        const d = new Driver(await FsMachine.openDurable(OPTS, feed(), dir));
+        d.apply({ type: "openSession", secretHash: hashOf(1) });
+        for (const w of writes) {
+          const content = { kind: "inline", data: new Uint8Array(w.size) };
+          expect(d.send(1, { type: "commit", path: writePath(w), content, createParents: true }).ok).toBe(
+            true,
+          );
+        }
+        // Sub-directory and file names never collide (writeArb), so every write's tree exists.
+        const tops = [...new Set(writes.filter((w) => w.top !== "").map((w) => `/${w.top}`))];
+        const expected = tops.map((t) => d.m.fs.quota(t).usage);
+        await stripUsage(d.m.fs.store);
+        await d.m.close();
+
+        const m = await FsMachine.openDurable(OPTS, feed(), dir);
+        try {
+          expect(tops.map((t) => m.fs.quota(t).usage)).toEqual(expected);
+          const meta = decode<MetaRec>(m.fs.store.get(META_KEY)!);
+          expect(meta.uq).toBe(1);
+          expect(meta.a).toBe(d.index);
+        } finally {
+          await m.close();
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });
 
