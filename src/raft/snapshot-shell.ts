@@ -163,7 +163,7 @@ export class SnapshotShell {
   }
 
   onChunk(m: Extract<Message, { type: "snapshot-chunk" }>): void {
-    const out = this.receiver.onChunk(m, this.deps.currentTerm(), (meta) => this.deps.accepts(meta));
+    const out = this.receiver.onChunk(m, this.deps.currentTerm(), (meta) => this.wants(meta));
     if (out.reply) this.deps.send([out.reply]);
     if (out.dropped && this.incoming?.stream.stream === out.dropped.stream) {
       this.incoming.fail(new Error("snapshot stream replaced by a newer one"));
@@ -174,6 +174,16 @@ export class SnapshotShell {
     if (out.chunk) inc.push(out.chunk);
     if (out.complete) inc.end();
     if (out.corrupt) inc.fail(new Error("snapshot stream fails its checksum"));
+  }
+
+  /**
+   * A new stream is wanted only above the state the machine holds and above an install under way: a
+   * leader that asks again before this follower's answer to a finished stream reached it would
+   * otherwise stream the same state a second time, whose install then fails ("not above the machine's").
+   */
+  private wants(meta: SnapshotMeta): boolean {
+    const running = this.incoming?.stream.meta.index;
+    return (running === undefined || meta.index > running) && this.deps.accepts(meta);
   }
 
   private startInstall(s: IncomingStream): void {
