@@ -1,10 +1,14 @@
 /**
  * Follows the cluster's change feed and tells the kernel what another client changed, so that this
  * mount sees it at once instead of after the attribute timeout: FUSE_NOTIFY_INVAL_INODE for the
- * changed node (its cached pages too when its content changed) and FUSE_NOTIFY_INVAL_ENTRY for its
- * name in its directory, whose own attributes (mtime, size of listing) are dropped as well. Only
- * nodes the kernel knows (in the node table) are named; changes made through this mount are
- * invalidated too, which costs a lookup and keeps the rule simple.
+ * changed node (its cached pages too when its content changed) and for its directory (mtime, size of
+ * listing), and FUSE_NOTIFY_INVAL_ENTRY for a name that no longer names anything (deleted, renamed
+ * away). Only those: an entry notice unhashes the kernel's dentry even while a process has its
+ * working directory there, whose getcwd then fails with ENOENT (`git init` in a directory just made
+ * through the mount did, when the mkdir's own change arrived); inode numbers follow paths here, so an
+ * inode notice is enough to update what a name that still stands means. Only nodes the kernel knows
+ * (in the node table) are named; changes made through this mount are invalidated too, which costs a
+ * lookup and keeps the rule simple.
  *
  * Changes are taken in batches (what one long-poll answer brings, up to MAX_BATCH), and a batch's
  * notices are deduplicated: a directory's attributes are dropped once per batch, not once per child.
@@ -37,8 +41,16 @@ export interface InvalidatorDeps {
 }
 
 const CONTENT_KINDS: ReadonlySet<WireChange["kind"]> = new Set(["create", "commit", "delete"]);
-/** Changes after which a name the kernel holds may stand for another node, or none. */
-const NAME_KINDS: ReadonlySet<WireChange["kind"]> = new Set(["create", "mkdir", "delete", "rename"]);
+
+/** Whether the node at `path` holds other bytes after `c` (its content changed, or another node took the name). */
+function contentChanged(c: WireChange, path: string): boolean {
+  return CONTENT_KINDS.has(c.kind) || (c.kind === "rename" && path === c.to);
+}
+
+/** Whether `path` names nothing after `c`: only then does the kernel's entry for it go (see the top). */
+function nameGone(c: WireChange, path: string): boolean {
+  return c.kind === "delete" || (c.kind === "rename" && path === c.path);
+}
 const RETRY_MS = 1000;
 /** Changes taken into one batch at most: bounded memory, and notices flow while a big burst arrives. */
 export const MAX_BATCH = 10_000;
@@ -172,8 +184,8 @@ function bulkChildNotices(c: WireChange, inoOf: (path: string) => bigint | undef
   for (const path of c.to === undefined ? [c.path] : [c.path, c.to]) {
     const ino = inoOf(path);
     if (ino === undefined) continue;
-    out.push(encodeInvalInode(ino, CONTENT_KINDS.has(c.kind)));
-    if (NAME_KINDS.has(c.kind)) out.push(encodeInvalEntry(inoOf(parentOf(path))!, baseName(path)));
+    out.push(encodeInvalInode(ino, contentChanged(c, path)));
+    if (nameGone(c, path)) out.push(encodeInvalEntry(inoOf(parentOf(path))!, baseName(path)));
   }
   return out;
 }
@@ -184,11 +196,11 @@ export function invalidationsFor(c: WireChange, inoOf: (path: string) => bigint 
   const out: Buffer[] = [];
   for (const path of c.to === undefined ? [c.path] : [c.path, c.to]) {
     const ino = inoOf(path);
-    if (ino !== undefined) out.push(encodeInvalInode(ino, CONTENT_KINDS.has(c.kind)));
+    if (ino !== undefined) out.push(encodeInvalInode(ino, contentChanged(c, path)));
     if (path === ROOT_PATH) continue;
     const parent = inoOf(parentOf(path));
     if (parent === undefined) continue;
-    out.push(encodeInvalEntry(parent, baseName(path)));
+    if (nameGone(c, path)) out.push(encodeInvalEntry(parent, baseName(path)));
     if (c.kind !== "attrs" && c.kind !== "commit") out.push(encodeInvalInode(parent, false));
   }
   return out;

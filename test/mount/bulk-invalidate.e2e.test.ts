@@ -5,7 +5,7 @@
  * for the directory (its log says so) and still serves every new version, sizes included for the files
  * the kernel holds. The test process only drives the mount, which runs in a child process.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -82,4 +82,46 @@ describe("bulk invalidation from the change feed", () => {
     expect(names).toHaveLength(FILES);
     for (let i = 0; i < FILES - HELD; i++) expect(await fsp.readFile(join(dir, `f${i}`), "utf8")).toBe(v2(i));
   }, 180_000);
+
+  test("a shell working in a directory that another client changes keeps its working directory", async () => {
+    // Regression: every change of the feed also dropped the kernel's entry for its name, which unhashes
+    // the dentry of a directory a process works in: its getcwd then fails with ENOENT (a CI run's
+    // `git init` in a directory just made through the mount: "unable to get current working directory").
+    await client.mkdir("/work");
+    await client.writeFile("/marker", "m");
+    const dir = join(m.dir, "work");
+    const marker = join(m.dir, "marker");
+    const modeOf = async (p: string) => (await sh("stat", ["-c", "%a", p])).stdout.trim();
+    expect(await modeOf(marker)).not.toBe("700"); // cached by the kernel for a minute from here
+    // getcwd(3) as git and most programs call it (coreutils' pwd would fall back to walking "..").
+    const getcwd = "console.log(process.cwd())";
+    const shell = spawn(
+      "sh",
+      ["-c", 'cd "$1" && echo in && read line && exec "$2" -e "$3"', "sh", dir, process.execPath, getcwd],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let out = "";
+    let err = "";
+    shell.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    shell.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => shell.once("exit", resolve));
+    await waitFor("the shell to be in the directory", () => out.startsWith("in\n"), 30_000);
+    await client.setAttrs("/work", { mode: 0o700 });
+    await client.setAttrs("/marker", { mode: 0o700 });
+    // The feed's changes are taken in order, and the marker's attributes are cached for a minute: its
+    // new mode shows once the mount has sent its notices for both changes. Nothing here looks "work"
+    // up again meanwhile (a lookup would re-attach the kernel's entry and hide the bug).
+    await waitFor(
+      "the mount's notices",
+      async () => ((await modeOf(marker)) === "700" ? true : null),
+      30_000,
+    );
+    shell.stdin.end("go\n");
+    expect(await exited, `getcwd in the directory failed: ${err}`).toBe(0);
+    expect(out).toBe(`in\n${dir}\n`);
+  }, 120_000);
 });
