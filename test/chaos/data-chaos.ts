@@ -473,26 +473,46 @@ async function checkRepaired(
   log(
     `repair: ${referenced.size} referenced chunks at R intact copies ${Date.now() - healedAt} ms after the heal`,
   );
+  // What the leader hands out: R holders per chunk, each serving it intact. The leader learns of a
+  // copy that went away (quarantined as damaged, deleted as excess) from the node's next report, so a
+  // holder it still names may answer 404 for a heartbeat or two (clients then read another holder):
+  // a batch is checked again until it holds, within the repair bound.
   const ids = [...referenced];
   for (let i = 0; i < ids.length; i += 50) {
     const batch = ids.slice(i, i + 50);
-    const loc = await get<LocationsResponse>(`/v1/chunks/locations?ids=${batch.join(",")}`);
-    for (const id of batch) {
-      const holders = loc.locations[id] ?? [];
-      if (holders.length < REPLICATION)
-        throw new Error(`the leader names ${holders.length} holders of chunk ${id}, not ${REPLICATION}`);
-      for (const h of holders) {
-        const r = await fetch(`${h.url}/v1/chunks/${id}`, {
-          headers: { "x-raftfs-ticket": loc.tickets[id] ?? "" },
-          signal: AbortSignal.timeout(10_000),
-        });
-        const body = Buffer.from(await r.arrayBuffer());
-        if (r.status !== 200 || sha256(body) !== id)
-          throw new Error(
-            `data node ${h.id} answers chunk ${id} with HTTP ${r.status}, ${body.byteLength} bytes that do not hash to it`,
-          );
-      }
+    let wrong = "";
+    try {
+      await waitUntil(
+        "the leader to name R holders serving each chunk intact",
+        async () => {
+          wrong = await wrongHolder(get, batch);
+          return wrong === "" ? true : null;
+        },
+        Math.max(5000, healedAt + REPAIR_TIMEOUT_MS - Date.now()),
+      );
+    } catch (err) {
+      throw new Error(wrong, { cause: err });
     }
   }
   return referenced.size;
+}
+
+/** The first way the leader's holders of `batch` fail to serve them intact, or "" when none does. */
+async function wrongHolder(get: <T>(route: string) => Promise<T>, batch: string[]): Promise<string> {
+  const loc = await get<LocationsResponse>(`/v1/chunks/locations?ids=${batch.join(",")}`);
+  for (const id of batch) {
+    const holders = loc.locations[id] ?? [];
+    if (holders.length < REPLICATION)
+      return `the leader names ${holders.length} holders of chunk ${id}, not ${REPLICATION}`;
+    for (const h of holders) {
+      const r = await fetch(`${h.url}/v1/chunks/${id}`, {
+        headers: { "x-raftfs-ticket": loc.tickets[id] ?? "" },
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = Buffer.from(await r.arrayBuffer());
+      if (r.status !== 200 || sha256(body) !== id)
+        return `data node ${h.id} answers chunk ${id} with HTTP ${r.status}, ${body.byteLength} bytes that do not hash to it`;
+    }
+  }
+  return "";
 }

@@ -175,8 +175,17 @@ for (const compact of [false, true])
         for (const path of acked.keys()) {
           const views = await Promise.all(
             REPLICAS.map(async (id) => {
-              const r = await c.http.get(
-                `${c.url(id)}/v1/fs/read?stale=true&path=${encodeURIComponent(path)}`,
+              // UNAVAILABLE (503) is a retry: a replica may still be switching to a snapshot it was
+              // sent while its log's applied point already stood where the others' did.
+              const r = await waitUntil(
+                `replica ${id} to answer a read of ${path} (seed ${SEED})`,
+                async () => {
+                  const got = await c.http.get(
+                    `${c.url(id)}/v1/fs/read?stale=true&path=${encodeURIComponent(path)}`,
+                  );
+                  return got.status === 503 ? null : got;
+                },
+                30_000,
               );
               const body = r.body as ReadResponse;
               return JSON.stringify({ status: r.status, version: body.version, content: body.content });
