@@ -18,10 +18,9 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_RAFT_SETTINGS } from "../src/common/raft-settings.js";
 import { connect } from "../src/index.js";
-import { FsMachine } from "../src/meta/fs-machine.js";
-import { WatchFeed } from "../src/meta/watch-feed.js";
 import { TestCluster } from "../test/support/cluster-harness.js";
 import { load, median, waitFor } from "./support/procs.js";
+import { streamBytes } from "./support/state-stream.js";
 
 const { values } = parseArgs({
   options: {
@@ -91,21 +90,6 @@ async function folderBytes(dir: string): Promise<number> {
     total += e.isDirectory() ? await folderBytes(p) : (await stat(p)).size;
   }
   return total;
-}
-
-/** Bytes of a snapshot stream of the state store in `dir` (its records, as a leader sends them). */
-async function streamBytes(dir: string): Promise<number> {
-  const feed = new WatchFeed({ maxChanges: 10, maxWaiters: 1, maxWaitersPerClient: 1, afterSlackEntries: 1 });
-  const m = await FsMachine.openDurable({ versionsRetained: 10, sessionTimeoutMs: 600_000 }, feed, dir);
-  const view = m.openSnapshot();
-  let bytes = 0;
-  try {
-    for await (const c of view.chunks()) bytes += c.byteLength;
-  } finally {
-    view.close();
-    await m.close();
-  }
-  return bytes;
 }
 
 async function main(): Promise<void> {

@@ -12,10 +12,9 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../src/index.js";
-import { FsMachine } from "../src/meta/fs-machine.js";
-import { WatchFeed } from "../src/meta/watch-feed.js";
 import { TestCluster } from "../test/support/cluster-harness.js";
 import { load, waitFor } from "./support/procs.js";
+import { streamBytes } from "./support/state-stream.js";
 
 const { values } = parseArgs({
   options: {
@@ -28,20 +27,6 @@ const { values } = parseArgs({
 });
 const FILES = Number(values.files);
 const SIZE = Number(values.size);
-
-async function streamMiB(dir: string): Promise<number> {
-  const feed = new WatchFeed({ maxChanges: 10, maxWaiters: 1, maxWaitersPerClient: 1, afterSlackEntries: 1 });
-  const m = await FsMachine.openDurable({ versionsRetained: 10, sessionTimeoutMs: 600_000 }, feed, dir);
-  const view = m.openSnapshot();
-  let bytes = 0;
-  try {
-    for await (const c of view.chunks()) bytes += c.byteLength;
-  } finally {
-    view.close();
-    await m.close();
-  }
-  return bytes / 2 ** 20;
-}
 
 const cluster = await TestCluster.start({
   metaCount: 3,
@@ -81,7 +66,7 @@ try {
     times.push([(performance.now() - t0) / 1000, (performance.now() - tUp) / 1000]);
   }
   await cluster.kill("meta", follower);
-  const mib = await streamMiB(join(folder, "state"));
+  const mib = (await streamBytes(join(folder, "state"))) / 2 ** 20;
   for (const [spawnS, upS] of times) {
     console.log(
       `caught up: ${spawnS.toFixed(2)} s from spawn, ${upS.toFixed(2)} s from its first answer; ` +
