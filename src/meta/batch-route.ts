@@ -1,9 +1,10 @@
 /**
  * `POST /v1/fs/batch` (common/protocol/batch-schemas.ts): many independent commits and stats in one
- * request. The leader proposes every commit of the batch in one synchronous pass, so the driver puts
- * them into one Ready (one log write, one append round to the followers) as separate entries — apply
- * stays the single commit's apply, entry by entry — and answers each item when its entry is applied.
- * The batch's stats share one ReadIndex round, taken as the request arrives.
+ * request. The leader proposes the batch's commits as ONE log entry (Command "batch"): every replica
+ * pays one log record, one decode and one state-store write for all of them, and apply runs each
+ * exactly as if it had an entry of its own (session check, result, changes). Each item is answered
+ * with its own result when the entry is applied. The batch's stats share one ReadIndex round, taken
+ * as the request arrives.
  *
  * Each item is authorized by its own route's rule in META_ACCESS (the batch route only admits the
  * least of them), so a read token gets FORBIDDEN for a commit in a batch exactly as on the commit route.
@@ -21,7 +22,7 @@ import {
   ROLE_RANK,
 } from "../common/protocol/index.js";
 import type { ReplicaApi } from "./replica-api.js";
-import { type Command, parseCommand } from "./state/index.js";
+import { type BatchableCommand, parseCommand } from "./state/index.js";
 import { commitCommand } from "./wire-commands.js";
 
 /** The route whose rule authorizes an item of each kind. */
@@ -56,6 +57,35 @@ function checkDistinctSeqs(items: readonly BatchItem[]): void {
   }
 }
 
+/**
+ * The batch's commits as ONE log entry (a lone one as a plain entry), each item answered with its own
+ * result; when the entry itself fails (leadership lost), every item gets that error.
+ */
+async function proposeCommits(
+  replica: ReplicaApi,
+  commits: readonly { at: number; command: BatchableCommand }[],
+  results: BatchResult[],
+  errorOf: (err: unknown) => BatchResult,
+): Promise<void> {
+  const settle = (at: number, outcome: PromiseSettledResult<unknown>) => {
+    results[at] =
+      outcome.status === "fulfilled"
+        ? { value: outcome.value as Record<string, unknown> }
+        : errorOf(outcome.reason);
+  };
+  try {
+    const outcomes =
+      commits.length === 1
+        ? await Promise.allSettled([replica.mutate(commits[0]!.command)])
+        : await replica.mutateBatch(commits.map((c) => c.command));
+    commits.forEach((c, k) => {
+      settle(c.at, outcomes[k]!);
+    });
+  } catch (err) {
+    for (const c of commits) results[c.at] = errorOf(err);
+  }
+}
+
 export function registerBatchRoute(
   app: FastifyInstance,
   opts: { inlineThresholdBytes: number },
@@ -80,7 +110,7 @@ export function registerBatchRoute(
       const results: BatchResult[] = new Array(items.length);
       const waits: Promise<void>[] = [];
       const stats: number[] = [];
-      // Every proposal is made before the first await: they leave in one Ready.
+      const commits: { at: number; command: BatchableCommand }[] = [];
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!;
         const refusal = denied(req, item);
@@ -90,22 +120,15 @@ export function registerBatchRoute(
           stats.push(i);
         } else {
           try {
-            const command = parseCommand(commitCommand(item.body, opts.inlineThresholdBytes)) as Command;
-            waits.push(
-              replica.mutate(command).then(
-                (value) => {
-                  results[i] = { value: value as Record<string, unknown> };
-                },
-                (err: unknown) => {
-                  results[i] = errorOf(req, err);
-                },
-              ),
-            );
+            const command = parseCommand(commitCommand(item.body, opts.inlineThresholdBytes));
+            commits.push({ at: i, command: command as BatchableCommand });
           } catch (err) {
             results[i] = errorOf(req, err);
           }
         }
       }
+      if (commits.length > 0)
+        waits.push(proposeCommits(replica, commits, results, (err) => errorOf(req, err)));
       if (stats.length > 0) {
         waits.push(
           replica

@@ -7,7 +7,7 @@ import type { DfsError } from "../common/errors.js";
 import type { ClusterStatus, ReplicaStatus } from "../common/protocol/index.js";
 import type { DataTracker } from "./data-tracker.js";
 import type { EventLog } from "./events.js";
-import type { Command, FsState } from "./state/index.js";
+import type { BatchableCommand, Command, FsState } from "./state/index.js";
 import type { WatchFeed } from "./watch-feed.js";
 
 /** The file-system queries the routes run through `read`. */
@@ -33,6 +33,11 @@ export interface ReplicaApi {
   notLeader(): DfsError;
   /** Proposes a command; resolves with its result once applied, or rejects with a DfsError. */
   mutate(command: Command): Promise<unknown>;
+  /**
+   * Proposes several requests as one log entry; each settles with its own result or DfsError. Rejects
+   * as a whole (e.g. NOT_LEADER) when the entry itself did not commit.
+   */
+  mutateBatch(commands: BatchableCommand[]): Promise<PromiseSettledResult<unknown>[]>;
   /** A read at least as new as every write acknowledged before it began, unless stale. */
   read<T>(stale: boolean, query: (fs: FsQueries) => T): Promise<{ value: T; index: number }>;
   status(): ReplicaStatus;

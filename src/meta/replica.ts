@@ -16,7 +16,7 @@ import { EventLog } from "./events.js";
 import type { FsMachine } from "./fs-machine.js";
 import type { MetaMetrics } from "./metrics.js";
 import type { ReplicaApi } from "./replica-api.js";
-import type { ApplyResult, Command, FsState } from "./state/index.js";
+import type { ApplyResult, BatchableCommand, BatchEntryResult, Command, FsState } from "./state/index.js";
 import type { WatchFeed } from "./watch-feed.js";
 
 export interface MetaReplicaOptions {
@@ -117,34 +117,62 @@ export class MetaReplica implements ReplicaApi {
 
   /** Proposes a command stamped with this leader's clock; resolves with its result once applied here. */
   async mutate(command: Command): Promise<unknown> {
-    const metrics = this.deps.metrics;
-    const count = (result: string) => metrics?.ops.inc({ op: command.type, result });
-    if (!this.isLeader()) {
-      count("NOT_LEADER");
-      throw this.notLeader();
-    }
     try {
       // Refused here, a rename too large never reaches the log (apply would refuse it anyway).
-      this.fs.checkRenameBound(command);
+      if (this.isLeader()) this.fs.checkRenameBound(command);
     } catch (err) {
-      if (err instanceof DfsError) count(err.code);
+      if (err instanceof DfsError) this.countOp(command.type, err.code);
       throw err;
     }
-    const end = metrics?.proposalSeconds.startTimer();
-    let result: ApplyResult;
+    const result = await this.propose(command, [command.type]);
+    this.countOp(command.type, result.ok ? "OK" : result.error.code);
+    if (!result.ok) throw DfsError.fromBody(result.error);
+    return result.value;
+  }
+
+  /**
+   * Proposes several requests in ONE log entry (Command "batch"): each is applied as if alone, and
+   * settles with its own result or error, in order. A proposal that fails as a whole (not the leader,
+   * leadership lost before the entry committed) rejects: none of them is known to have applied, and the
+   * client retries each under its same session seq.
+   */
+  async mutateBatch(commands: BatchableCommand[]): Promise<PromiseSettledResult<unknown>[]> {
+    const types = commands.map((c) => c.type);
+    const result = await this.propose({ type: "batch", commands }, types);
+    // A batch's own apply succeeds unless the entry is malformed, which the leader's parse rules out.
+    if (!result.ok) throw DfsError.fromBody(result.error);
+    return (result.value as BatchEntryResult).map((r, i) => {
+      this.countOp(types[i]!, r.ok ? "OK" : r.error.code);
+      return r.ok
+        ? { status: "fulfilled", value: r.value }
+        : { status: "rejected", reason: DfsError.fromBody(r.error) };
+    });
+  }
+
+  private countOp(op: string, result: string): void {
+    this.deps.metrics?.ops.inc({ op, result });
+  }
+
+  /** The entry of `command` through Raft; `ops` are the request types it carries, for the counters. */
+  private async propose(command: Command, ops: readonly string[]): Promise<ApplyResult> {
+    const failed = (code: string) => {
+      for (const op of ops) this.countOp(op, code);
+    };
+    if (!this.isLeader()) {
+      failed("NOT_LEADER");
+      throw this.notLeader();
+    }
+    const end = this.deps.metrics?.proposalSeconds.startTimer();
     try {
-      result = (await this.driver.propose(encodeEntry({ timestampMs: this.now(), command }))) as ApplyResult;
+      return (await this.driver.propose(encodeEntry({ timestampMs: this.now(), command }))) as ApplyResult;
     } catch (err) {
       const code = err instanceof DfsError ? err.code : "INTERNAL";
-      count(code);
+      failed(code);
       if (code === "NOT_LEADER") throw this.notLeader();
       throw err;
     } finally {
       end?.();
     }
-    count(result.ok ? "OK" : result.error.code);
-    if (!result.ok) throw DfsError.fromBody(result.error);
-    return result.value;
   }
 
   /** A read at least as new as every write acknowledged before it began (ReadIndex), unless stale. */

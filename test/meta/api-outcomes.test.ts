@@ -21,7 +21,7 @@ import { buildMetaServer } from "../../src/meta/app.js";
 import type { TrackedNode } from "../../src/meta/data-tracker.js";
 import { EventLog } from "../../src/meta/events.js";
 import type { FsQueries, LeaderDataPath, ReplicaApi } from "../../src/meta/replica-api.js";
-import type { Command } from "../../src/meta/state/index.js";
+import type { BatchableCommand, Command } from "../../src/meta/state/index.js";
 
 const SECRET = "api-outcomes-secret-0123456789";
 const LEADER = { leaderId: 2, leaderUrl: "http://127.0.0.1:7002" };
@@ -114,6 +114,11 @@ class FakeReplica implements ReplicaApi {
     if (!this.leader) throw this.notLeader();
     this.proposed.push(command);
     return this.settle();
+  }
+  async mutateBatch(commands: BatchableCommand[]): Promise<PromiseSettledResult<unknown>[]> {
+    if (!this.leader) throw this.notLeader();
+    this.proposed.push(...commands);
+    return Promise.allSettled(commands.map(() => this.settle()));
   }
   async read<T>(stale: boolean, query: (fs: FsQueries) => T): Promise<{ value: T; index: number }> {
     this.reads.push(stale);

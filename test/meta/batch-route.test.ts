@@ -189,6 +189,28 @@ describe("the batch route", () => {
     );
   }, 120_000);
 
+  test("a batch's commits reach the log as one entry, not one entry per commit", async () => {
+    const s = await TestSession.open();
+    const commits = 20;
+    const items = Array.from({ length: commits }, (_, n) => ({
+      kind: "commit",
+      body: {
+        path: `/one-entry/${n}`,
+        content: { kind: "inline", dataBase64: Buffer.from(`v${n}`).toString("base64") },
+        createParents: true,
+        session: s.next(0),
+      },
+    }));
+    const before = meta.replica.status().commitIndex;
+    const r = await batch(items);
+    expect(r.status).toBe(200);
+    expect((r.body.results as { value?: { version: number } }[]).map((x) => x.value?.version)).toEqual(
+      items.map(() => 1),
+    );
+    // One entry for the batch; the slack is for a leader duty that may propose meanwhile.
+    expect(meta.replica.status().commitIndex - before).toBeLessThan(5);
+  });
+
   test("a retried batch (same body, same seqs) is applied once: each item gets its first answer", async () => {
     const s = await TestSession.open();
     // Sent together, none answered yet: every item acknowledges only what came before the batch.

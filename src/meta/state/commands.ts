@@ -195,9 +195,27 @@ export type Command =
    * naming such a chunk can no longer come from the client library, which never commits an upload
    * older than MAX_UPLOAD_AGE_MS, so the state stops growing with every chunk ever collected.
    */
-  | ({ type: "forgetTombstones"; beforeMs: number } & WithOptionalSession);
+  | ({ type: "forgetTombstones"; beforeMs: number } & WithOptionalSession)
+  /**
+   * Several clients' requests in one log entry (the leader's batch route): applied in order, each
+   * exactly as if it had an entry of its own at this index, each with its own result. One entry costs
+   * every replica one log record, one decode and one store write instead of one per request.
+   */
+  | { type: "batch"; commands: BatchableCommand[] };
 
 export type CommandType = Command["type"];
+
+/**
+ * The commands a batch entry may carry: those whose apply takes nothing from the entry's index but the
+ * index stamped on their changes. A session id and a fencing token ARE the index of their entry, so
+ * two opens or two acquires in one entry would get the same one: those stay one per entry.
+ */
+export const BATCHABLE_TYPES = ["mkdir", "commit", "rename", "delete", "setAttrs", "dropVersion"] as const;
+export type BatchableCommand = Extract<Command, { type: (typeof BATCHABLE_TYPES)[number] }>;
+
+export function isBatchable(c: Command): c is BatchableCommand {
+  return (BATCHABLE_TYPES as readonly string[]).includes(c.type);
+}
 
 /** What the Raft layer hands to `FsState.apply`. */
 export interface LogEntry {
@@ -217,6 +235,8 @@ export const LIMITS = {
   maxChunkIdsPerCommand: 100_000,
   maxTxnConditions: 128,
   maxTxnOps: 128,
+  /** Commands in one batch entry: the batch route's item bound (common/protocol/batch-schemas.ts). */
+  maxBatchCommands: 64,
   maxLockTtlMs: 24 * 60 * 60 * 1000,
   maxOwnerLength: 256,
   maxActorLength: 256,

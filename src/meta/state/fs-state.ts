@@ -56,6 +56,7 @@ import { hasSyncScan, Overlay, type StateStore, type SyncScanStore, type WriteSe
 import { applyTxn } from "./txn.js";
 import type {
   ApplyResult,
+  BatchEntryResult,
   BreakLockResult,
   Change,
   DataNodeRecord,
@@ -81,34 +82,13 @@ interface TablesRec {
   sessions: SessionSnapshot[];
 }
 
+import { type ResolvedOptions, resolveOptions } from "./options.js";
 import { parseCommand } from "./validate.js";
 
-const DEFAULT_MAX_SESSIONS = 10_000;
-const DEFAULT_MAX_SESSIONS_PER_CLIENT = 1_000;
-const DEFAULT_MAX_LOCK_HOLDINGS = 65_536;
-const DEFAULT_MAX_DATA_NODES = 10_000;
-export const DEFAULT_MAX_RENAME_ENTRIES = 10_000;
 export const MAX_RESULTS_PER_SESSION = 1000;
 /** Bounded housekeeping per entry; idle sessions and expired leases drain over the following entries. */
 const SESSIONS_EXPIRED_PER_ENTRY = 16;
 const LEASES_SWEPT_PER_ENTRY = 16;
-
-type ResolvedOptions = Required<FsStateOptions>;
-
-function resolveOptions(opts: FsStateOptions): ResolvedOptions {
-  const o: ResolvedOptions = {
-    versionsRetained: opts.versionsRetained,
-    sessionTimeoutMs: opts.sessionTimeoutMs,
-    maxSessions: opts.maxSessions ?? DEFAULT_MAX_SESSIONS,
-    maxSessionsPerClient: opts.maxSessionsPerClient ?? DEFAULT_MAX_SESSIONS_PER_CLIENT,
-    maxLockHoldings: opts.maxLockHoldings ?? DEFAULT_MAX_LOCK_HOLDINGS,
-    maxDataNodes: opts.maxDataNodes ?? DEFAULT_MAX_DATA_NODES,
-    maxRenameEntries: opts.maxRenameEntries ?? DEFAULT_MAX_RENAME_ENTRIES,
-  };
-  for (const [k, v] of Object.entries(o))
-    assert(Number.isSafeInteger(v) && v >= 1, `FsState option ${k} ≥ 1`);
-  return o;
-}
 
 function failure(err: unknown): ApplyResult {
   if (!(err instanceof DfsError)) throw err;
@@ -242,8 +222,21 @@ export class FsState {
       this.sessions.restartAll(nowMs);
       return { ok: true, value: null, changes: expired.map((h) => unlockChange(entry.index, h)) };
     }
+    if (command.type === "batch") {
+      // In order, each as if alone at this index: its own session check, result and changes.
+      const results = command.commands.map((c) => this.applyCommand(entryTx, c, entry.index, nowMs));
+      const value: BatchEntryResult = results.map((r) =>
+        r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error },
+      );
+      return { ok: true, value, changes: results.flatMap((r) => r.changes) };
+    }
+    return this.applyCommand(entryTx, command, entry.index, nowMs);
+  }
+
+  /** One client request: exactly once per session sequence number, then executed all-or-nothing. */
+  private applyCommand(entryTx: Overlay, command: Command, index: number, nowMs: number): ApplyResult {
     const ref = "session" in command ? command.session : undefined;
-    if (ref === undefined) return this.execute(entryTx, command, entry.index, nowMs);
+    if (ref === undefined) return this.execute(entryTx, command, index, nowMs);
 
     // A wrong secret is refused before the session is touched: no cached answer, no acknowledgement.
     let session: ReturnType<SessionTable["authenticate"]>;
@@ -273,7 +266,7 @@ export class FsState {
         new DfsError("BAD_REQUEST", `sequence ${ref.seq} already acknowledged`, { seq: ref.seq }),
       );
     }
-    const result = this.execute(entryTx, command, entry.index, nowMs);
+    const result = this.execute(entryTx, command, index, nowMs);
     this.sessions.store(
       session,
       ref.seq,
@@ -309,6 +302,9 @@ export class FsState {
       case "noop":
       case "leaderChanged":
         return { value: null, changes: none };
+      case "batch":
+        // applyTo runs a batch's commands one by one; a batch never reaches here.
+        throw new Error("a batch is not one command");
       case "openSession":
         this.sessions.open(index, command.secretHash, command.client ?? "", nowMs);
         return { value: { sessionId: index, timeoutMs: this.opts.sessionTimeoutMs }, changes: none };

@@ -3,6 +3,7 @@
  */
 
 export type {
+  BatchableCommand,
   ChunkRef,
   Command,
   CommandType,
@@ -17,13 +18,14 @@ export type {
   SessionRef,
   TxnCondition,
 } from "./commands.js";
-export { LIMITS } from "./commands.js";
+export { isBatchable, LIMITS } from "./commands.js";
 export { FsState, MAX_RESULTS_PER_SESSION } from "./fs-state.js";
 export { hashValue } from "./hash.js";
 export type { ListOptions } from "./queries.js";
 export type { QuotaInfo } from "./quotas.js";
 export type {
   ApplyResult,
+  BatchEntryResult,
   BreakLockResult,
   Change,
   ChangeKind,

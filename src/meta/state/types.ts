@@ -52,6 +52,9 @@ export type ApplyResult =
   | { ok: true; value: unknown; changes: Change[] }
   | { ok: false; error: ErrorBody; changes: [] };
 
+/** The value of a batch entry's ApplyResult: each command's own result, in the batch's order. */
+export type BatchEntryResult = Array<{ ok: true; value: unknown } | { ok: false; error: ErrorBody }>;
+
 // ---- command results (the `value` of a successful ApplyResult) ----
 
 // The results that a route returns as they are are its answer's type, derived from the route's schema

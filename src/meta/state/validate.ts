@@ -19,6 +19,7 @@ import {
   type ChunkRef,
   type Command,
   type FileContent,
+  isBatchable,
   LIMITS,
   type NamespaceOp,
   type SessionRef,
@@ -305,6 +306,15 @@ export function parseCommand(raw: unknown): Command {
       return { type: o.type, ...optSession(o), chunkIds: chunkIds(o) };
     case "forgetTombstones":
       return { type: "forgetTombstones", ...optSession(o), beforeMs: int(o, "beforeMs", 0) };
+    case "batch": {
+      const commands = array(o, "commands", LIMITS.maxBatchCommands).map((c) => {
+        const command = parseCommand(c);
+        if (!isBatchable(command)) bad(`a ${command.type} command cannot share a log entry`);
+        return command;
+      });
+      if (commands.length === 0) bad("a batch needs at least one command");
+      return { type: "batch", commands };
+    }
     default:
       return bad(`unknown command type ${JSON.stringify(String(o.type)).slice(0, 80)}`);
   }
