@@ -196,12 +196,15 @@ export class LevelStore implements StateStore {
         this.staged = new Map();
         this.inflight = batch;
         this.batchesCut++;
-        const ops = [...batch].map(([k, v]) =>
-          v === null
-            ? { type: "del" as const, key: encodeKey(k) }
-            : { type: "put" as const, key: encodeKey(k), value: v },
-        );
-        await this.db.batch(ops, { sync: true });
+        // A chained batch, not db.batch(array): abstract-level clones and re-validates every element of
+        // an array batch, which measured 3x the CPU per key (9.5 against 3.1 µs) — on every replica, for
+        // the ~4 keys of every commit.
+        const writes = this.db.batch();
+        for (const [k, v] of batch) {
+          if (v === null) writes.del(encodeKey(k));
+          else writes.put(encodeKey(k), v);
+        }
+        await writes.write({ sync: true });
         this.inflight = null;
         this.durable = index;
         this.batchesLanded++;
