@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RaftfsClient } from "../client/index.js";
+import { ChunkPatcher, type RaftfsClient } from "../client/index.js";
 import { DfsError } from "../common/errors.js";
 import { parentOf } from "../common/paths.js";
 import type { StatResponse } from "../common/protocol/index.js";
@@ -28,7 +28,6 @@ import {
   encodeInitOut,
   encodeOpenOut,
   encodeReply,
-  encodeStatfs,
   encodeWriteOut,
   Fattr,
   names,
@@ -45,6 +44,7 @@ import {
   ROOT_INO,
   WRITE_IN_BYTES,
 } from "./protocol.js";
+import { Statfs } from "./statfs.js";
 
 export interface MountOptions {
   readOnly: boolean;
@@ -84,7 +84,8 @@ export class FuseSession {
   private readonly spoolDir = mkdtempSync(join(tmpdir(), "raftfs-mount-"));
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
-  private statfsCache: { atMs: number; reply: Buffer } | null = null;
+  private readonly statfs: Statfs;
+  private readonly patcher: ChunkPatcher;
   private readonly dirStats: DirStats;
   /** Resolves when the kernel sends DESTROY (unmounted). */
   onDestroy: () => void = () => undefined;
@@ -95,6 +96,8 @@ export class FuseSession {
     private readonly opts: MountOptions,
   ) {
     this.locks = new MountLocks(client);
+    this.statfs = new Statfs(client);
+    this.patcher = new ChunkPatcher(client);
     this.dirStats = new DirStats(opts.attrValidMs);
   }
 
@@ -236,7 +239,7 @@ export class FuseSession {
         return this.rename(h.nodeid, from!, body.readBigUInt64LE(0), to!, body.readUInt32LE(8));
       }
       case Op.STATFS:
-        return this.statfs();
+        return this.statfs.reply();
       case Op.ACCESS:
       case Op.FSYNCDIR:
         return null;
@@ -330,6 +333,7 @@ export class FuseSession {
     const fh = this.nextFh++;
     const f = new OpenFile(fh, ino, s, {
       client: this.client,
+      patcher: this.patcher,
       spoolDir: this.spoolDir,
       pathOf: () => this.nodes.path(ino),
       log: this.opts.log,
@@ -556,28 +560,6 @@ export class FuseSession {
     return null;
   }
 
-  private async statfs(): Promise<Buffer> {
-    const now = Date.now();
-    if (this.statfsCache && now - this.statfsCache.atMs < 5000) return this.statfsCache.reply;
-    const s = await this.client.status();
-    const live = s.data.filter((d) => d.alive && d.state !== "removed");
-    const capacity = live.reduce((a, d) => a + d.capacityBytes, 0);
-    const free = live.reduce((a, d) => a + d.freeBytes, 0);
-    // Every byte is stored `replication` times; report what a user can still write.
-    const r = Math.max(1, Math.min(3, live.length));
-    const bsize = 4096;
-    const reply = encodeStatfs({
-      blocks: Math.floor(capacity / r / bsize),
-      bfree: Math.floor(free / r / bsize),
-      bavail: Math.floor(free / r / bsize),
-      files: 1_000_000_000,
-      ffree: 1_000_000_000,
-      bsize,
-    });
-    this.statfsCache = { atMs: now, reply };
-    return reply;
-  }
-
   /** Another client changed `path` (the change feed): this mount's own cache of it goes. */
   forgetCached(path: string): void {
     this.dirStats.drop(path);
@@ -592,6 +574,7 @@ export class FuseSession {
   async close(): Promise<void> {
     await this.locks.releaseAll();
     for (const [fh] of this.files) await this.release(fh);
+    await this.patcher.close();
     rmSync(this.spoolDir, { recursive: true, force: true });
   }
 }
