@@ -72,7 +72,7 @@ const NO_REPLY: ReadonlySet<number> = new Set([Op.FORGET, Op.BATCH_FORGET, Op.IN
 type NodeAttrs = { mode: number; uid: number; gid: number };
 
 interface DirHandle {
-  entries: { name: string; type: number; path: string }[];
+  entries: { name: string; type: number; path: string; ino?: number | undefined }[];
 }
 
 export class FuseSession {
@@ -274,7 +274,7 @@ export class FuseSession {
   }
 
   private attr(ino: bigint, s: StatResponse): Attr {
-    let attr = attrOfStat(ino, s, { uid: this.uid, gid: this.gid });
+    let attr = attrOfStat(this.nodes.stIno(ino, s.ino), s, { uid: this.uid, gid: this.gid });
     // Writes not committed yet: the size, time, mode and owner this mount's programs already see.
     for (const f of this.files.values()) {
       if (f.ino === ino && f.hasLocalChanges) {
@@ -326,7 +326,7 @@ export class FuseSession {
   private entry(path: string, s: StatResponse): Buffer {
     const ino = this.nodes.lookup(path);
     if (ino === null) throw new Errno(ERRNO.ENFILE, "node table full");
-    return encodeEntry(this.attr(ino, s), this.opts.attrValidMs);
+    return encodeEntry(ino, this.attr(ino, s), this.opts.attrValidMs);
   }
 
   private addFile(ino: bigint, s: { version: number; sizeBytes: number; mtimeMs: number }): OpenFile {
@@ -411,7 +411,12 @@ export class FuseSession {
     const list = await this.client.readdir(path, { withTypes: true });
     const fh = this.nextFh++;
     this.dirs.set(fh, {
-      entries: list.map((e) => ({ name: e.name, type: e.type === "dir" ? DT_DIR : DT_REG, path: e.path })),
+      entries: list.map((e) => ({
+        name: e.name,
+        type: e.type === "dir" ? DT_DIR : DT_REG,
+        path: e.path,
+        ino: e.ino,
+      })),
     });
     return encodeOpenOut(fh, 0);
   }
@@ -426,7 +431,8 @@ export class FuseSession {
     let room = size;
     for (let i = offset; i < all.length; i++) {
       const e = all[i]!;
-      const ino = e.path ? (this.nodes.peek(e.path) ?? 0xffffffffn) : 1n;
+      // d_ino is st_ino (nodes.ts); a replica older than ids gives none: an unknown number.
+      const ino = !e.path ? 1n : e.ino !== undefined ? BigInt(e.ino) : 0xffffffffn;
       const b = encodeDirent({ ino, nextOffset: i + 1, name: e.name, type: e.type }, room);
       if (!b) break;
       parts.push(b);
