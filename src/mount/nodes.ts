@@ -21,7 +21,11 @@ interface Node {
   lookups: number;
   /** The metadata id last seen for this node (kept for an unlinked file still open). */
   metaIno?: bigint;
+  /** Size and mtime of the attributes last sent to the kernel for this node (`told`). */
+  told?: string;
 }
+
+const toldKey = (a: { sizeBytes: number; mtimeMs: number }) => `${a.sizeBytes}/${a.mtimeMs}`;
 
 /** st_ino of a node the metadata has no id for yet (see the top). */
 export const PENDING_INO_BASE = 1n << 48n;
@@ -71,6 +75,18 @@ export class NodeTable {
       return ino;
     }
     return n?.metaIno ?? PENDING_INO_BASE + nodeid;
+  }
+
+  /** Attributes of `nodeid` were sent to the kernel, which may cache them for the attribute timeout. */
+  told(nodeid: bigint, a: { sizeBytes: number; mtimeMs: number }): void {
+    const n = this.byIno.get(nodeid);
+    if (n) n.told = toldKey(a);
+  }
+
+  /** Whether the kernel may hold other size or mtime for `nodeid` than `a` (false when never told). */
+  toldOther(nodeid: bigint, a: { sizeBytes: number; mtimeMs: number }): boolean {
+    const told = this.byIno.get(nodeid)?.told;
+    return told !== undefined && told !== toldKey(a);
   }
 
   /** The id a path has now, without counting a reference (readdir entries, attributes). */

@@ -26,6 +26,7 @@ import {
   encodeDirent,
   encodeEntry,
   encodeInitOut,
+  encodeInvalInode,
   encodeOpenOut,
   encodeReply,
   encodeWriteOut,
@@ -284,6 +285,7 @@ export class FuseSession {
         attr = withChange(attr, f.pendingAttrs);
       }
     }
+    this.nodes.told(ino, attr);
     return attr;
   }
 
@@ -446,6 +448,11 @@ export class FuseSession {
     if (writing) this.writable();
     const st = await this.client.stat(this.pathOf(ino));
     if (st.type === "dir") throw new Errno(ERRNO.EISDIR);
+    // Close-to-open: the kernel may still hold the size of an older version (another client's commit
+    // whose change-feed notice has not come yet) and would read only up to it, or past the new end.
+    // Its attributes go before the open is answered (its pages go at every open: no KEEP_CACHE).
+    if (this.nodes.toldOther(ino, { sizeBytes: st.sizeBytes ?? 0, mtimeMs: st.modifiedAtMs }))
+      await this.device.notify(encodeInvalInode(ino, false));
     const f = this.addFile(ino, {
       version: st.version ?? 0,
       sizeBytes: st.sizeBytes ?? 0,
