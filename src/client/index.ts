@@ -4,6 +4,7 @@ export type { BackoffOptions } from "../common/backoff.js";
 export { backoffMs } from "../common/backoff.js";
 export type { AdminApi } from "./admin.js";
 export type { CacheStats } from "./chunk-cache.js";
+export { ChunkPatcher, type PatchCommitOptions, type PatchedChunk } from "./chunk-patch.js";
 export {
   connect,
   RaftfsClient,

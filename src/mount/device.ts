@@ -45,9 +45,10 @@ export interface FuseDevice {
   /**
    * Writes a notification off the event loop: the kernel may hold it until a request this process
    * has yet to answer completes (an invalidation waits for the inode's lock), so a synchronous write
-   * here could deadlock. One at a time (one thread-pool thread at most), the queue bounded.
+   * here could deadlock. One at a time (one thread-pool thread at most), the queue bounded. Resolves
+   * once written (or dropped: a full queue, a closed device); never rejects.
    */
-  notify(buf: Buffer): void;
+  notify(buf: Buffer): Promise<void>;
   close(): void;
 }
 
@@ -130,13 +131,18 @@ export async function mountDevice(dir: string, opts: { readOnly: boolean }): Pro
     throw new Error(`mount ${dir} failed: ${r.stderr || `exit ${r.code}`}`);
   }
   let closed = false;
-  const pending: Buffer[] = [];
+  const pending: { buf: Buffer; done: () => void }[] = [];
   // Errors are expected and harmless: ENOENT for an inode or name the kernel has already forgotten.
   const sendNext = (): void => {
     const next = pending[0];
-    if (next === undefined || closed) return;
-    write(fd, next, () => {
+    if (next === undefined) return;
+    if (closed) {
+      for (const p of pending.splice(0)) p.done();
+      return;
+    }
+    write(fd, next.buf, () => {
       pending.shift();
+      next.done();
       sendNext();
     });
   };
@@ -151,9 +157,11 @@ export async function mountDevice(dir: string, opts: { readOnly: boolean }): Pro
       }
     },
     notify(buf) {
-      if (closed || pending.length >= MAX_PENDING_NOTIFICATIONS) return;
-      pending.push(buf);
-      if (pending.length === 1) sendNext();
+      if (closed || pending.length >= MAX_PENDING_NOTIFICATIONS) return Promise.resolve();
+      return new Promise<void>((done) => {
+        pending.push({ buf, done });
+        if (pending.length === 1) sendNext();
+      });
     },
     close() {
       if (closed) return;

@@ -6,8 +6,9 @@
  * mount logs which file (README "Mount"). Each handle runs its operations one at a time, in order.
  */
 import { join } from "node:path";
-import type { RaftfsClient } from "../client/index.js";
+import type { ChunkPatcher, RaftfsClient } from "../client/index.js";
 import type { AttrChange } from "./attrs.js";
+import { PatchCopy } from "./patch-copy.js";
 import { Spool } from "./spool.js";
 
 /** Files up to this size are read once, whole, at the first READ; larger ones are streamed. */
@@ -21,6 +22,8 @@ interface Stream {
 
 export interface HandleDeps {
   client: RaftfsClient;
+  /** Commits a version that keeps the base's untouched chunks (patch-copy.ts). */
+  patcher: ChunkPatcher;
   spoolDir: string;
   /** The handle's current path (a rename while open moves it). */
   pathOf: () => string | undefined;
@@ -39,6 +42,8 @@ export class OpenFile {
   sizeBytes: number;
   mtimeMs: number;
   private spool: Spool | null = null;
+  /** The spool filled chunk by chunk from the base (a chunked base): reads and writes go through it. */
+  private patch: PatchCopy | null = null;
   private dirty = false;
   /** Unlinked while open: reads go on from the local copy, writes are never committed (POSIX). */
   private orphaned = false;
@@ -88,7 +93,7 @@ export class OpenFile {
       const want = Math.min(size, this.sizeBytes - offset);
       if (this.spool) {
         const buf = Buffer.alloc(want);
-        const bytesRead = await this.spool.read(buf, want, offset);
+        const bytesRead = await (this.patch ?? this.spool).read(buf, want, offset);
         return buf.subarray(0, bytesRead);
       }
       if (this.sizeBytes <= WHOLE_READ_MAX_BYTES) {
@@ -126,20 +131,54 @@ export class OpenFile {
     return out;
   }
 
-  /** Creates the spool; with `keepContent`, fills it with the opened version first. */
-  private async ensureSpool(keepContent: boolean): Promise<Spool> {
-    if (this.spool) return this.spool;
+  /**
+   * Creates the local copy; with `keepContent`, of the opened version: a chunked one is filled chunk
+   * by chunk as it is touched (patch-copy.ts), any other whole, now.
+   */
+  private async ensureSpool(keepContent: boolean): Promise<Spool | PatchCopy> {
+    if (this.spool) return this.patch ?? this.spool;
     const spool = new Spool(join(this.deps.spoolDir, `fh-${this.fh}`));
     this.spool = spool;
     if (keepContent && this.sizeBytes > 0) {
-      for await (const part of this.deps.client.createReadStream(this.path(), { version: this.version })) {
-        await spool.write(part as Buffer, spool.sizeBytes);
+      this.patch = await this.openPatch(spool);
+      if (!this.patch) {
+        for await (const part of this.deps.client.createReadStream(this.path(), { version: this.version })) {
+          await spool.write(part as Buffer, spool.sizeBytes);
+        }
       }
     }
     this.whole = null;
     await this.stream?.iterator.return?.();
     this.stream = null;
-    return spool;
+    return this.patch ?? spool;
+  }
+
+  /** A chunk-by-chunk copy of the opened version, when it is chunked with fixed-size chunks. */
+  private async openPatch(spool: Spool): Promise<PatchCopy | null> {
+    const version = this.version;
+    const info = await this.deps.client.fileInfo(this.path(), { version });
+    if (info.content.kind !== "chunks") return null;
+    const base = { sizeBytes: info.sizeBytes, chunks: info.content.chunks };
+    // The base's own chunk size (a file of one chunk: the library's), so kept chunks line up.
+    const first = base.chunks[0]?.sizeBytes ?? 0;
+    const chunkSizeBytes =
+      base.chunks.length > 1 ? first : Math.max(first, this.deps.client.options.chunkSizeBytes);
+    if (!PatchCopy.fits(base, chunkSizeBytes)) return null;
+    return PatchCopy.open(spool, base, chunkSizeBytes, async (start, end) => {
+      const parts: Buffer[] = [];
+      for await (const part of this.deps.client.createReadStream(this.path(), {
+        version,
+        start,
+        end: end - 1,
+      }))
+        parts.push(part as Buffer);
+      return Buffer.concat(parts);
+    });
+  }
+
+  /** Base chunks this handle read into its copy (0 without a chunk-by-chunk copy). */
+  get chunksLoaded(): number {
+    return this.patch?.loads ?? 0;
   }
 
   /** Created by this handle: the first commit creates the file (even empty, as `touch` wants). */
@@ -151,6 +190,8 @@ export class OpenFile {
   orphan(): Promise<void> {
     return this.serial(async () => {
       await this.ensureSpool(true);
+      // The name, and with it the base version, is about to go: hold every byte here.
+      await this.patch?.materialize();
       this.orphaned = true;
       this.dirty = false;
     });
@@ -185,12 +226,7 @@ export class OpenFile {
       if (!this.dirty) return;
       const path = this.path();
       try {
-        const r = await this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
-          expectedVersion: this.version,
-          ...(await this.baseChunks(path)),
-          ...fence(this.deps.lockTokenFor(path)),
-          ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
-        });
+        const r = await this.commitCopy(path);
         this.version = r.version;
         this.dirty = false;
         const change = this.pendingAttrs;
@@ -205,6 +241,31 @@ export class OpenFile {
         }
         throw err;
       }
+    });
+  }
+
+  /** The local copy as the next version: a patch of the base's chunks, or the whole content. */
+  private async commitCopy(path: string): Promise<{ version: number }> {
+    const patch = this.patch;
+    if (patch && patch.sizeBytes > this.deps.client.options.inlineThresholdBytes) {
+      const r = await this.deps.patcher.commit(path, patch.chunks(), {
+        expectedVersion: this.version,
+        knownChunks: patch.knownChunks(),
+        ...fence(this.deps.lockTokenFor(path)),
+      });
+      // The copy's base is now an older version: the next write starts a copy of the new one.
+      await this.spool?.close();
+      this.spool = null;
+      this.patch = null;
+      return r;
+    }
+    // Small enough to be inline: the whole content goes, as any write's.
+    await patch?.materialize();
+    return this.deps.client.writeFile(path, this.spool ? this.spool.source() : Buffer.alloc(0), {
+      expectedVersion: this.version,
+      ...(await this.baseChunks(path)),
+      ...fence(this.deps.lockTokenFor(path)),
+      ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
     });
   }
 
@@ -228,6 +289,7 @@ export class OpenFile {
       this.whole = null;
       await this.spool?.close();
       this.spool = null;
+      this.patch = null;
     });
   }
 }

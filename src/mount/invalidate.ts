@@ -113,7 +113,7 @@ export class Invalidator {
     this.batch = [];
     if (batch.length === 0) return;
     const out = invalidationsForBatch(batch, (p) => this.deps.nodes.peek(p));
-    for (const buf of out.notices) this.deps.device.notify(buf);
+    for (const buf of out.notices) void this.deps.device.notify(buf);
     for (const c of batch) {
       this.deps.forget(c.path);
       if (c.to !== undefined) this.deps.forget(c.to);
@@ -131,7 +131,7 @@ export class Invalidator {
     this.flush();
     this.deps.forgetAll();
     const root = this.deps.nodes.peek(ROOT_PATH);
-    if (root !== undefined) this.deps.device.notify(encodeInvalInode(root, true));
+    if (root !== undefined) void this.deps.device.notify(encodeInvalInode(root, true));
     this.deps.log("raftfs mount: change feed reset: cached attributes expire on their timeout");
   }
 }

@@ -1,9 +1,16 @@
 /**
- * Inode numbers for paths. The kernel holds a node id from the LOOKUP (or CREATE, MKDIR) that named it
+ * Node ids for paths, and the inode numbers stat reports for them. The kernel holds a node id from the LOOKUP (or CREATE, MKDIR) that named it
  * until a FORGET returns its lookup count, so the table holds exactly the nodes the kernel caches, and
  * is bounded: past `maxNodes` a lookup fails with ENFILE instead of growing without end (the kernel
  * forgets nodes under memory pressure, freeing room). A rename moves the paths of the node and of
  * every node below it, so open handles follow their file as POSIX wants.
+ *
+ * The node id is the kernel's handle, per mount and per path; st_ino is another number (`stIno`):
+ * the node's id in the metadata, which a rename keeps, which is never reused, and which every mount
+ * of the cluster reports alike (`ls -i`, `find -inum`, tar's and git's change checks rely on it). A
+ * file created through this mount and not committed yet has no metadata id: it reports
+ * PENDING_INO_BASE + its node id until its first commit (at close), a range the metadata never
+ * reaches (its ids are 48-bit).
  */
 import { MAX_NAME_BYTES } from "../common/paths.js";
 import { ERRNO, Errno } from "./errno.js";
@@ -12,7 +19,16 @@ import { ROOT_INO } from "./protocol.js";
 interface Node {
   path: string;
   lookups: number;
+  /** The metadata id last seen for this node (kept for an unlinked file still open). */
+  metaIno?: bigint;
+  /** Size and mtime of the attributes last sent to the kernel for this node (`told`). */
+  told?: string;
 }
+
+const toldKey = (a: { sizeBytes: number; mtimeMs: number }) => `${a.sizeBytes}/${a.mtimeMs}`;
+
+/** st_ino of a node the metadata has no id for yet (see the top). */
+export const PENDING_INO_BASE = 1n << 48n;
 
 export class NodeTable {
   private readonly byIno = new Map<bigint, Node>();
@@ -45,6 +61,32 @@ export class NodeTable {
     this.byIno.set(ino, { path, lookups: 1 });
     this.byPath.set(path, ino);
     return ino;
+  }
+
+  /**
+   * The inode number stat reports for node `nodeid`: `metaIno` (the stat answer's, when it has
+   * one), else the one last seen for the node, else a number of the pending range.
+   */
+  stIno(nodeid: bigint, metaIno: number | undefined): bigint {
+    const n = this.byIno.get(nodeid);
+    if (metaIno !== undefined) {
+      const ino = BigInt(metaIno);
+      if (n) n.metaIno = ino;
+      return ino;
+    }
+    return n?.metaIno ?? PENDING_INO_BASE + nodeid;
+  }
+
+  /** Attributes of `nodeid` were sent to the kernel, which may cache them for the attribute timeout. */
+  told(nodeid: bigint, a: { sizeBytes: number; mtimeMs: number }): void {
+    const n = this.byIno.get(nodeid);
+    if (n) n.told = toldKey(a);
+  }
+
+  /** Whether the kernel may hold other size or mtime for `nodeid` than `a` (false when never told). */
+  toldOther(nodeid: bigint, a: { sizeBytes: number; mtimeMs: number }): boolean {
+    const told = this.byIno.get(nodeid)?.told;
+    return told !== undefined && told !== toldKey(a);
   }
 
   /** The id a path has now, without counting a reference (readdir entries, attributes). */

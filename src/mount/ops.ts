@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RaftfsClient } from "../client/index.js";
+import { ChunkPatcher, type RaftfsClient } from "../client/index.js";
 import { DfsError } from "../common/errors.js";
 import { parentOf } from "../common/paths.js";
 import type { StatResponse } from "../common/protocol/index.js";
@@ -26,9 +26,9 @@ import {
   encodeDirent,
   encodeEntry,
   encodeInitOut,
+  encodeInvalInode,
   encodeOpenOut,
   encodeReply,
-  encodeStatfs,
   encodeWriteOut,
   Fattr,
   names,
@@ -45,6 +45,7 @@ import {
   ROOT_INO,
   WRITE_IN_BYTES,
 } from "./protocol.js";
+import { Statfs } from "./statfs.js";
 
 export interface MountOptions {
   readOnly: boolean;
@@ -72,7 +73,7 @@ const NO_REPLY: ReadonlySet<number> = new Set([Op.FORGET, Op.BATCH_FORGET, Op.IN
 type NodeAttrs = { mode: number; uid: number; gid: number };
 
 interface DirHandle {
-  entries: { name: string; type: number; path: string }[];
+  entries: { name: string; type: number; path: string; ino?: number | undefined }[];
 }
 
 export class FuseSession {
@@ -84,7 +85,8 @@ export class FuseSession {
   private readonly spoolDir = mkdtempSync(join(tmpdir(), "raftfs-mount-"));
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
-  private statfsCache: { atMs: number; reply: Buffer } | null = null;
+  private readonly statfs: Statfs;
+  private readonly patcher: ChunkPatcher;
   private readonly dirStats: DirStats;
   /** Resolves when the kernel sends DESTROY (unmounted). */
   onDestroy: () => void = () => undefined;
@@ -95,6 +97,8 @@ export class FuseSession {
     private readonly opts: MountOptions,
   ) {
     this.locks = new MountLocks(client);
+    this.statfs = new Statfs(client);
+    this.patcher = new ChunkPatcher(client);
     this.dirStats = new DirStats(opts.attrValidMs);
   }
 
@@ -236,7 +240,7 @@ export class FuseSession {
         return this.rename(h.nodeid, from!, body.readBigUInt64LE(0), to!, body.readUInt32LE(8));
       }
       case Op.STATFS:
-        return this.statfs();
+        return this.statfs.reply();
       case Op.ACCESS:
       case Op.FSYNCDIR:
         return null;
@@ -271,7 +275,7 @@ export class FuseSession {
   }
 
   private attr(ino: bigint, s: StatResponse): Attr {
-    let attr = attrOfStat(ino, s, { uid: this.uid, gid: this.gid });
+    let attr = attrOfStat(this.nodes.stIno(ino, s.ino), s, { uid: this.uid, gid: this.gid });
     // Writes not committed yet: the size, time, mode and owner this mount's programs already see.
     for (const f of this.files.values()) {
       if (f.ino === ino && f.hasLocalChanges) {
@@ -281,6 +285,7 @@ export class FuseSession {
         attr = withChange(attr, f.pendingAttrs);
       }
     }
+    this.nodes.told(ino, attr);
     return attr;
   }
 
@@ -323,13 +328,14 @@ export class FuseSession {
   private entry(path: string, s: StatResponse): Buffer {
     const ino = this.nodes.lookup(path);
     if (ino === null) throw new Errno(ERRNO.ENFILE, "node table full");
-    return encodeEntry(this.attr(ino, s), this.opts.attrValidMs);
+    return encodeEntry(ino, this.attr(ino, s), this.opts.attrValidMs);
   }
 
   private addFile(ino: bigint, s: { version: number; sizeBytes: number; mtimeMs: number }): OpenFile {
     const fh = this.nextFh++;
     const f = new OpenFile(fh, ino, s, {
       client: this.client,
+      patcher: this.patcher,
       spoolDir: this.spoolDir,
       pathOf: () => this.nodes.path(ino),
       log: this.opts.log,
@@ -407,7 +413,12 @@ export class FuseSession {
     const list = await this.client.readdir(path, { withTypes: true });
     const fh = this.nextFh++;
     this.dirs.set(fh, {
-      entries: list.map((e) => ({ name: e.name, type: e.type === "dir" ? DT_DIR : DT_REG, path: e.path })),
+      entries: list.map((e) => ({
+        name: e.name,
+        type: e.type === "dir" ? DT_DIR : DT_REG,
+        path: e.path,
+        ino: e.ino,
+      })),
     });
     return encodeOpenOut(fh, 0);
   }
@@ -422,7 +433,8 @@ export class FuseSession {
     let room = size;
     for (let i = offset; i < all.length; i++) {
       const e = all[i]!;
-      const ino = e.path ? (this.nodes.peek(e.path) ?? 0xffffffffn) : 1n;
+      // d_ino is st_ino (nodes.ts); a replica older than ids gives none: an unknown number.
+      const ino = !e.path ? 1n : e.ino !== undefined ? BigInt(e.ino) : 0xffffffffn;
       const b = encodeDirent({ ino, nextOffset: i + 1, name: e.name, type: e.type }, room);
       if (!b) break;
       parts.push(b);
@@ -436,6 +448,11 @@ export class FuseSession {
     if (writing) this.writable();
     const st = await this.client.stat(this.pathOf(ino));
     if (st.type === "dir") throw new Errno(ERRNO.EISDIR);
+    // Close-to-open: the kernel may still hold the size of an older version (another client's commit
+    // whose change-feed notice has not come yet) and would read only up to it, or past the new end.
+    // Its attributes go before the open is answered (its pages go at every open: no KEEP_CACHE).
+    if (this.nodes.toldOther(ino, { sizeBytes: st.sizeBytes ?? 0, mtimeMs: st.modifiedAtMs }))
+      await this.device.notify(encodeInvalInode(ino, false));
     const f = this.addFile(ino, {
       version: st.version ?? 0,
       sizeBytes: st.sizeBytes ?? 0,
@@ -556,28 +573,6 @@ export class FuseSession {
     return null;
   }
 
-  private async statfs(): Promise<Buffer> {
-    const now = Date.now();
-    if (this.statfsCache && now - this.statfsCache.atMs < 5000) return this.statfsCache.reply;
-    const s = await this.client.status();
-    const live = s.data.filter((d) => d.alive && d.state !== "removed");
-    const capacity = live.reduce((a, d) => a + d.capacityBytes, 0);
-    const free = live.reduce((a, d) => a + d.freeBytes, 0);
-    // Every byte is stored `replication` times; report what a user can still write.
-    const r = Math.max(1, Math.min(3, live.length));
-    const bsize = 4096;
-    const reply = encodeStatfs({
-      blocks: Math.floor(capacity / r / bsize),
-      bfree: Math.floor(free / r / bsize),
-      bavail: Math.floor(free / r / bsize),
-      files: 1_000_000_000,
-      ffree: 1_000_000_000,
-      bsize,
-    });
-    this.statfsCache = { atMs: now, reply };
-    return reply;
-  }
-
   /** Another client changed `path` (the change feed): this mount's own cache of it goes. */
   forgetCached(path: string): void {
     this.dirStats.drop(path);
@@ -592,6 +587,7 @@ export class FuseSession {
   async close(): Promise<void> {
     await this.locks.releaseAll();
     for (const [fh] of this.files) await this.release(fh);
+    await this.patcher.close();
     rmSync(this.spoolDir, { recursive: true, force: true });
   }
 }

@@ -230,10 +230,13 @@ function writeValid(b: Buffer, secAt: number, nsecAt: number, validMs: number): 
   b.writeUInt32LE((validMs % 1000) * 1e6, nsecAt);
 }
 
-/** struct fuse_entry_out (128 bytes). */
-export function encodeEntry(a: Attr, validMs: number): Buffer {
+/**
+ * struct fuse_entry_out (128 bytes). `nodeid` is the kernel's handle for the node (nodes.ts);
+ * `a.ino` is what stat reports as st_ino, which need not be the same number.
+ */
+export function encodeEntry(nodeid: bigint, a: Attr, validMs: number): Buffer {
   const b = Buffer.alloc(128);
-  b.writeBigUInt64LE(a.ino, 0);
+  b.writeBigUInt64LE(nodeid, 0);
   writeValid(b, 16, 32, validMs);
   writeValid(b, 24, 36, validMs);
   writeAttr(b, 40, a);

@@ -156,6 +156,8 @@ export interface StatResponse {
   gid?: number;
   changedAtMs?: number;
   lock?: { mode: LockMode; holders: LockHolder[] };
+  /** The node's id in the metadata: kept by renames, never reused (the mount's inode numbers). */
+  ino?: number;
 }
 
 export interface ListEntry {
@@ -165,6 +167,8 @@ export interface ListEntry {
   version?: number;
   sizeBytes?: number;
   modifiedAtMs: number;
+  /** As StatResponse's. */
+  ino?: number;
 }
 /**
  * `GET /v1/fs/list?path=P&limit=N&startAfter=NAME`: one page of a directory, in name order (UTF-16 code

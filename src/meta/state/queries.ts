@@ -26,13 +26,14 @@ function mustGetFile(ns: NamespaceReader, path: string): NodeView {
 
 export function stat(ns: NamespaceReader, locks: LockTable, rawPath: string, nowMs: number): StatResult {
   const path = normalizePath(rawPath);
-  const { rec } = mustGet(ns, path);
+  const { id, rec } = mustGet(ns, path);
   const out: StatResult = {
     path,
     type: rec.t === "d" ? "dir" : "file",
     createdAtMs: rec.c,
     modifiedAtMs: rec.m,
     ...attrsOf(rec),
+    ino: id,
   };
   if (rec.t === "f") {
     out.version = rec.hi;
@@ -75,12 +76,14 @@ export function listRange(
 
 export function listEntry(ns: NamespaceReader, dir: string, key: string, value: Uint8Array): ListEntry {
   const name = key.slice(key.indexOf("/") + 1);
-  const { rec } = { rec: ns.inode(decode<EntryRec>(value).i) };
+  const id = decode<EntryRec>(value).i;
+  const rec = ns.inode(id);
   const entry: ListEntry = {
     name,
     path: joinPath(dir, name),
     type: rec.t === "d" ? "dir" : "file",
     modifiedAtMs: rec.m,
+    ino: id,
   };
   if (rec.t === "f") {
     entry.version = rec.hi;

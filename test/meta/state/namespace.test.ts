@@ -321,6 +321,24 @@ describe("queries", () => {
       uid: 0,
       gid: 0,
       changedAtMs: 0,
+      ino: 1,
     });
+  });
+
+  it("a node's ino survives renames and new versions; a name made again gets a new one", () => {
+    const h = new Harness();
+    h.ok({ type: "mkdir", path: "/d" });
+    h.ok({ type: "commit", path: "/d/f", content: inline("x") });
+    const dir = h.fs.stat("/d").ino;
+    const file = h.fs.stat("/d/f").ino;
+    expect(new Set([1, dir, file]).size).toBe(3);
+    expect(h.fs.list("/d")[0]?.ino).toBe(file);
+    h.ok({ type: "rename", from: "/d/f", to: "/d/g" });
+    h.ok({ type: "rename", from: "/d", to: "/e" });
+    h.ok({ type: "commit", path: "/e/g", content: inline("y") });
+    expect([h.fs.stat("/e").ino, h.fs.stat("/e/g").ino]).toEqual([dir, file]);
+    h.ok({ type: "delete", path: "/e/g" });
+    h.ok({ type: "commit", path: "/e/g", content: inline("z") });
+    expect([1, dir, file]).not.toContain(h.fs.stat("/e/g").ino);
   });
 });
