@@ -13,6 +13,7 @@ export const S3_ERRORS = {
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
   EntityTooLarge: 400,
+  EntityTooSmall: 400,
   IncompleteBody: 400,
   InternalError: 500,
   InvalidArgument: 400,
