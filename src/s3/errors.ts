@@ -6,6 +6,7 @@
 import { type ErrorCode, isDfsError } from "../common/errors.js";
 
 export const S3_ERRORS = {
+  AccessControlListNotSupported: 400,
   AccessDenied: 403,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
@@ -25,12 +26,18 @@ export const S3_ERRORS = {
   InvalidRequest: 400,
   InvalidAccessKeyId: 403,
   KeyTooLongError: 400,
+  MalformedACLError: 400,
   MalformedXML: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,
   MissingContentLength: 411,
   MissingSecurityHeader: 400,
   NoSuchBucket: 404,
+  NoSuchBucketPolicy: 404,
+  NoSuchCORSConfiguration: 404,
+  NoSuchLifecycleConfiguration: 404,
+  NoSuchTagSet: 404,
+  NoSuchWebsiteConfiguration: 404,
   NoSuchKey: 404,
   NoSuchUpload: 404,
   NoSuchVersion: 404,

@@ -17,6 +17,7 @@ import {
   type WireChunkRef,
   type WireContent,
 } from "../common/protocol/index.js";
+import { checkAclHeaders } from "./acl.js";
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
@@ -32,6 +33,7 @@ import {
 import { metaFromHeaders, UPLOAD_ID_META } from "./object-meta.js";
 import { copySource } from "./objects.js";
 import { encodePartSizes, MAX_PARTS, PARTS_META } from "./parts.js";
+import { refuseTagging } from "./subresources.js";
 import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
 
@@ -88,6 +90,8 @@ async function checkUpload(req: S3Request, bucket: string, key: string, uploadId
 
 export async function createUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {
   objectPath(bucket, key);
+  checkAclHeaders(req);
+  refuseTagging(req);
   await requireBucket(req, bucket);
   const meta = metaFromHeaders(req.headers);
   const uploadId = randomBytes(16).toString("hex");

@@ -7,12 +7,14 @@ import { createHash } from "node:crypto";
 import { isDfsError } from "../common/errors.js";
 import { parentOf } from "../common/paths.js";
 import type { ReadResponse } from "../common/protocol/index.js";
+import { checkAclHeaders } from "./acl.js";
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
 import { bucketPath, etagOf, isDeleteMarker, objectPath, requireBucket } from "./keys.js";
 import { copiedMeta, metadataDirective, metaFromHeaders, metaHeaders } from "./object-meta.js";
 import { partNumberQuery, partRange, partSizesOf } from "./parts.js";
+import { refuseTagging } from "./subresources.js";
 import { header, type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { deleteVersion, putDeleteMarker, versioningOf } from "./versioning.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
@@ -29,6 +31,8 @@ function writeError(err: unknown): S3Error {
 
 export async function putObject(req: S3Request, bucket: string, key: string): Promise<S3Response> {
   const { path, folder } = objectPath(bucket, key);
+  checkAclHeaders(req);
+  refuseTagging(req);
   await requireBucket(req, bucket);
   const o = { headers: req.headers, payloadHash: req.payloadHash, maxBytes: req.limits.maxObjectBytes };
   if (folder) {
@@ -360,6 +364,8 @@ export async function copyObject(
       "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata",
     );
   }
+  checkAclHeaders(req);
+  refuseTagging(req);
   const replaced = directive === "REPLACE" ? metaFromHeaders(req.headers) : undefined;
   await requireBucket(req, bucket);
   let file: ReadResponse;
