@@ -151,6 +151,8 @@ const S3Settings = Type.Object(
     accessKeys: Type.Array(S3AccessKey, { default: [] }),
     /** Largest object (and part) a PUT may carry. */
     maxObjectBytes: Type.Integer({ minimum: 1, default: 5 * 1024 * 1024 * 1024 }),
+    /** Smallest part of a multipart upload but the last (S3's 5 MiB; tests of other things lower it). */
+    minPartSizeBytes: Type.Integer({ minimum: 0, default: 5 * 1024 * 1024 }),
   },
   { additionalProperties: false },
 );

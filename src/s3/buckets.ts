@@ -3,6 +3,7 @@
  * listings (ListObjectsV2, ListObjects v1). A bucket is a top-level directory.
  */
 import { isDfsError } from "../common/errors.js";
+import { checkAclHeaders, OWNER } from "./acl.js";
 import { readSmallBody } from "./body.js";
 import { S3Error, toS3Error } from "./errors.js";
 import { bucketPath, isValidBucketName, requireBucket, UPLOADS_ROOT } from "./keys.js";
@@ -20,8 +21,6 @@ import { xmlResponse } from "./types.js";
 import { removeBucketDir } from "./versioning.js";
 import { type XmlTree, xmlDocument } from "./xml.js";
 
-const OWNER = { ID: "raftfs", DisplayName: "raftfs" };
-
 export async function listBuckets(req: S3Request): Promise<S3Response> {
   const entries = await req.client.readdir("/", { withTypes: true });
   const buckets = entries
@@ -35,6 +34,7 @@ export async function listBuckets(req: S3Request): Promise<S3Response> {
 
 export async function createBucket(req: S3Request, bucket: string): Promise<S3Response> {
   const path = bucketPath(bucket);
+  checkAclHeaders(req);
   // The optional CreateBucketConfiguration (a location constraint) is read and not needed.
   await readSmallBody(req.body, { headers: req.headers, payloadHash: req.payloadHash, maxBytes: 64 * 1024 });
   try {

@@ -27,6 +27,7 @@ const DEFAULT_S3: S3Config = {
   region: "us-east-1",
   accessKeys: [],
   maxObjectBytes: 5 * 1024 * 1024 * 1024,
+  minPartSizeBytes: 5 * 1024 * 1024,
 };
 
 export async function runS3Gateway(o: GatewayOptions): Promise<RunningGateway> {
@@ -68,6 +69,7 @@ export async function runS3Gateway(o: GatewayOptions): Promise<RunningGateway> {
       limits: {
         maxObjectBytes: s3.maxObjectBytes,
         inlineThresholdBytes: anyClient.options.inlineThresholdBytes,
+        minPartSizeBytes: s3.minPartSizeBytes,
       },
       listener: config.listener,
     },

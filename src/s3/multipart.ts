@@ -13,9 +13,11 @@ import {
   MAX_CHUNKS_PER_FILE,
   type ReadResponse,
   type VersionMeta,
+  versionMetaProblem,
   type WireChunkRef,
   type WireContent,
 } from "../common/protocol/index.js";
+import { checkAclHeaders } from "./acl.js";
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
@@ -30,10 +32,11 @@ import {
 } from "./keys.js";
 import { metaFromHeaders, UPLOAD_ID_META } from "./object-meta.js";
 import { copySource } from "./objects.js";
+import { encodePartSizes, MAX_PARTS, PARTS_META } from "./parts.js";
+import { refuseTagging } from "./subresources.js";
 import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
 
-const MAX_PARTS = 10_000;
 const MAX_COMPLETE_XML_BYTES = 4 * 1024 * 1024;
 const PART_READ_CONCURRENCY = 16;
 
@@ -87,6 +90,8 @@ async function checkUpload(req: S3Request, bucket: string, key: string, uploadId
 
 export async function createUpload(req: S3Request, bucket: string, key: string): Promise<S3Response> {
   objectPath(bucket, key);
+  checkAclHeaders(req);
+  refuseTagging(req);
   await requireBucket(req, bucket);
   const meta = metaFromHeaders(req.headers);
   const uploadId = randomBytes(16).toString("hex");
@@ -271,12 +276,21 @@ export async function completeUpload(req: S3Request, bucket: string, key: string
     listed.map((p) => p.n),
   );
   const chunks: WireChunkRef[] = [];
+  const partSizes: number[] = [];
   let sizeBytes = 0;
   for (const [i, info] of infos.entries()) {
     const part = listed[i]!;
     if (info === null || !etagMatches(part.etag, partEtag(info))) {
       throw new S3Error("InvalidPart", `part ${part.n} was not uploaded, or its ETag is not ${part.etag}`);
     }
+    // S3's rule (checked at completion, as S3 does): every part but the last holds at least 5 MiB.
+    if (i < infos.length - 1 && info.sizeBytes < req.limits.minPartSizeBytes) {
+      throw new S3Error(
+        "EntityTooSmall",
+        `part ${part.n} is ${info.sizeBytes} bytes; every part but the last must be at least ${req.limits.minPartSizeBytes}`,
+      );
+    }
+    partSizes.push(info.sizeBytes);
     if (info.content.kind === "inline") {
       // Parts are written with `chunked: true`: only an empty part is inline.
       if (info.sizeBytes !== 0) throw new S3Error("InternalError", `part ${part.n} is stored inline`);
@@ -296,7 +310,7 @@ export async function completeUpload(req: S3Request, bucket: string, key: string
     await req.client.commitContent(path, content, {
       createParents: true,
       ...(expectedVersion !== undefined ? { expectedVersion } : {}),
-      meta: { ...meta, [UPLOAD_ID_META]: uploadId },
+      meta: completedMeta(meta, uploadId, partSizes),
     });
   } catch (err) {
     if (isDfsError(err, "NOT_FOUND"))
@@ -307,6 +321,17 @@ export async function completeUpload(req: S3Request, bucket: string, key: string
   // ListMultipartUploads shows and AbortMultipartUpload removes).
   await req.client.rm(dir, { recursive: true, force: true });
   return completeResult(bucket, key, content);
+}
+
+/**
+ * The completed object's metadata: what its creation was given, the upload id (a repeated completion
+ * answers as the first) and its part sizes (GetObject by `partNumber`), the sizes only if they fit
+ * the metadata's bound (else the object reads as one part).
+ */
+function completedMeta(meta: VersionMeta | undefined, uploadId: string, partSizes: number[]): VersionMeta {
+  const base: VersionMeta = { ...meta, [UPLOAD_ID_META]: uploadId };
+  const withParts = { ...base, [PARTS_META]: encodePartSizes(partSizes) };
+  return versionMetaProblem(withParts) === null ? withParts : base;
 }
 
 function completeResult(bucket: string, key: string, content: WireContent): S3Response {

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { type VersionMeta, versionMetaProblem } from "../common/protocol/index.js";
 import { S3Error } from "./errors.js";
+import { decodeEncodedWords, headerText, mailSafe } from "./rfc2047.js";
 import type { S3Request } from "./types.js";
 
 export const USER_META_PREFIX = "x-amz-meta-";
@@ -36,9 +37,10 @@ export function metaFromHeaders(headers: IncomingHttpHeaders): VersionMeta | und
     if (raw === undefined) continue;
     const value = Array.isArray(raw) ? raw.join(",") : raw;
     if (name.startsWith(USER_META_PREFIX)) {
-      // Header text is latin1 of the bytes sent (Node): its length is their count (UTF-8 bytes, as S3 counts).
+      // Header text is latin1 of the bytes sent (Node): its length is their count (as S3 counts).
       userBytes += name.length - USER_META_PREFIX.length + value.length;
-      meta[name] = value;
+      // Stored as the text it means (S3 decodes RFC 2047 words), answered mail-safe by metaHeaders.
+      meta[name] = decodeEncodedWords(headerText(value));
     }
   }
   if (userBytes > MAX_USER_META_BYTES) {
@@ -85,6 +87,9 @@ export function copiedMeta(meta: VersionMeta | undefined): VersionMeta | undefin
 /** The headers a GET or HEAD answers with for a version's metadata, `response-*` overrides applied. */
 export function metaHeaders(req: S3Request, meta: VersionMeta | undefined): Record<string, string> {
   const out: Record<string, string> = { "content-type": DEFAULT_CONTENT_TYPE, ...copiedMeta(meta) };
+  // Header values beyond printable ASCII go out as RFC 2047 words, as S3 answers them (and a
+  // character over U+00FF could not be written as a header at all).
+  for (const [k, v] of Object.entries(out)) if (k.startsWith(USER_META_PREFIX)) out[k] = mailSafe(v);
   // GET's `response-content-type` etc. override the stored header in this one answer.
   for (const name of STORED_HEADERS) {
     const v = req.query.get(`response-${name}`);

@@ -7,11 +7,14 @@ import { createHash } from "node:crypto";
 import { isDfsError } from "../common/errors.js";
 import { parentOf } from "../common/paths.js";
 import type { ReadResponse } from "../common/protocol/index.js";
+import { checkAclHeaders } from "./acl.js";
 import { objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
 import { bucketPath, etagOf, isDeleteMarker, objectPath, requireBucket } from "./keys.js";
 import { copiedMeta, metadataDirective, metaFromHeaders, metaHeaders } from "./object-meta.js";
+import { partNumberQuery, partRange, partSizesOf } from "./parts.js";
+import { refuseTagging } from "./subresources.js";
 import { header, type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { deleteVersion, putDeleteMarker, versioningOf } from "./versioning.js";
 import { many, parseXml, xmlDocument } from "./xml.js";
@@ -28,6 +31,8 @@ function writeError(err: unknown): S3Error {
 
 export async function putObject(req: S3Request, bucket: string, key: string): Promise<S3Response> {
   const { path, folder } = objectPath(bucket, key);
+  checkAclHeaders(req);
+  refuseTagging(req);
   await requireBucket(req, bucket);
   const o = { headers: req.headers, payloadHash: req.payloadHash, maxBytes: req.limits.maxObjectBytes };
   if (folder) {
@@ -96,6 +101,20 @@ function parseRange(value: string, size: number): Range | null {
   return { start, end };
 }
 
+/**
+ * GetObject/HeadObject by `partNumber`: the part's bytes (206) and the count of parts, for an object
+ * completed from a multipart upload; any other object is its one part 1, whole (200, as S3 answers).
+ */
+function partOf(file: ReadResponse, n: number, headers: Record<string, string>): Range | null {
+  const sizes = partSizesOf(file.meta, file.sizeBytes);
+  if (sizes === undefined) {
+    if (n !== 1) throw new S3Error("InvalidPart", "the object was not uploaded in parts: it has only part 1");
+    return null;
+  }
+  headers["x-amz-mp-parts-count"] = String(sizes.length);
+  return partRange(sizes, n);
+}
+
 function versionQuery(req: S3Request): number | undefined {
   const v = req.query.get("versionId");
   if (v === undefined || v === "null") return undefined;
@@ -104,7 +123,8 @@ function versionQuery(req: S3Request): number | undefined {
   return n;
 }
 
-async function openObject(
+/** The object a request names (its `versionId` too); NoSuchKey for none or a delete marker. */
+export async function openObject(
   req: S3Request,
   bucket: string,
   key: string,
@@ -155,25 +175,27 @@ export async function getObject(
   };
   if (checkReadConditions(req, file) === "not-modified") return { status: 304, headers };
   const rangeHeader = header(req, "range");
-  const partNumber = req.query.get("partNumber");
-  if (partNumber !== undefined && partNumber !== "1") {
-    if (!/^[1-9]\d{0,4}$/.test(partNumber) || Number(partNumber) > 10_000) {
-      throw new S3Error("InvalidArgument", "partNumber is 1 to 10000");
+  const partNumber = partNumberQuery(req.query.get("partNumber"));
+  let range: Range | null;
+  if (partNumber !== undefined) {
+    if (rangeHeader !== undefined) {
+      throw new S3Error("InvalidRequest", "a request cannot give both a Range header and a partNumber");
     }
-    // A completed upload's part boundaries are not kept: every object reads as one part.
-    throw new S3Error("InvalidPart", "raftfs keeps no part boundaries: an object has one part");
-  }
-  const range =
-    rangeHeader !== undefined && file.sizeBytes > 0 ? parseRange(rangeHeader, file.sizeBytes) : null;
-  if (rangeHeader !== undefined && file.sizeBytes === 0 && /^bytes=\d+-/.test(rangeHeader.trim())) {
-    throw new S3Error("InvalidRange", "the requested range is not satisfiable");
+    range = partOf(file, partNumber, headers);
+  } else {
+    range = rangeHeader !== undefined && file.sizeBytes > 0 ? parseRange(rangeHeader, file.sizeBytes) : null;
+    if (rangeHeader !== undefined && file.sizeBytes === 0 && /^bytes=\d+-/.test(rangeHeader.trim())) {
+      throw new S3Error("InvalidRange", "the requested range is not satisfiable");
+    }
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? file.sizeBytes - 1;
   const length = Math.max(0, end - start + 1);
   headers["content-length"] = String(length);
-  if (range !== null) headers["content-range"] = `bytes ${start}-${end}/${file.sizeBytes}`;
-  const status = range !== null ? 206 : 200;
+  // An empty part (only ever the last) has no byte range to name: a plain 200 of no bytes.
+  const partial = range !== null && length > 0;
+  if (partial) headers["content-range"] = `bytes ${start}-${end}/${file.sizeBytes}`;
+  const status = partial ? 206 : 200;
   if (head) return { status, headers };
   if (file.content.kind === "inline") {
     return { status, headers, body: Buffer.from(file.content.dataBase64, "base64").subarray(start, end + 1) };
@@ -342,6 +364,8 @@ export async function copyObject(
       "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata",
     );
   }
+  checkAclHeaders(req);
+  refuseTagging(req);
   const replaced = directive === "REPLACE" ? metaFromHeaders(req.headers) : undefined;
   await requireBucket(req, bucket);
   let file: ReadResponse;

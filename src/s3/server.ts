@@ -10,6 +10,7 @@ import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { RaftfsClient } from "../client/index.js";
 import type { ListenerConfig } from "../common/config.js";
 import { listenerOptions } from "../common/listener.js";
+import { getAcl, getOwnershipControls, putAcl } from "./acl.js";
 import {
   bucketLocation,
   createBucket,
@@ -19,6 +20,7 @@ import {
   listObjects,
 } from "./buckets.js";
 import { S3Error, toS3Error } from "./errors.js";
+import { requireBucket } from "./keys.js";
 import {
   abortUpload,
   completeUpload,
@@ -27,8 +29,9 @@ import {
   listUploads,
   uploadPart,
 } from "./multipart.js";
-import { copyObject, deleteObject, deleteObjects, getObject, putObject } from "./objects.js";
+import { copyObject, deleteObject, deleteObjects, getObject, openObject, putObject } from "./objects.js";
 import { parseRawQuery, verifySigV4 } from "./sigv4.js";
+import { absentConfigOf, bucketConfig, objectTagging } from "./subresources.js";
 import type { S3Limits, S3Request, S3Response } from "./types.js";
 import { getBucketVersioning, listObjectVersions, putBucketVersioning } from "./versioning.js";
 import { errorXml } from "./xml.js";
@@ -55,12 +58,6 @@ export interface S3ServerDeps {
 
 /** Sub-resources this gateway does not implement: refused, never mistaken for a plain GET or PUT. */
 const UNSUPPORTED = [
-  "acl",
-  "policy",
-  "cors",
-  "lifecycle",
-  "tagging",
-  "website",
   "replication",
   "encryption",
   "logging",
@@ -77,13 +74,48 @@ const UNSUPPORTED = [
   "inventory",
   "metrics",
   "intelligent-tiering",
-  "ownershipControls",
   "publicAccessBlock",
   "attributes",
 ];
 
+/** ACLs, ownership controls and the configurations kept nowhere (acl.ts, subresources.ts). */
+async function subresource(r: S3Request, bucket: string, key: string | null): Promise<S3Response> {
+  const { method, query } = r;
+  if (key === null) {
+    if (query.has("ownershipControls")) {
+      if (method === "GET") return getOwnershipControls(r, bucket);
+      throw new S3Error("NotImplemented", "object ownership is always BucketOwnerEnforced here");
+    }
+    if (query.has("acl")) {
+      await requireBucket(r, bucket);
+      if (method === "GET") return getAcl();
+      if (method === "PUT") return putAcl(r);
+    } else {
+      const sub = absentConfigOf(query);
+      if (sub !== undefined) return bucketConfig(r, bucket, sub);
+    }
+    throw new S3Error("MethodNotAllowed", "the specified method is not allowed against this resource");
+  }
+  if (!query.has("acl") && !query.has("tagging")) {
+    throw new S3Error("NotImplemented", "this sub-resource is not implemented for objects");
+  }
+  const { file } = await openObject(r, bucket, key);
+  if (query.has("acl")) {
+    if (method === "GET") return getAcl();
+    if (method === "PUT") return putAcl(r);
+  } else if (method === "GET" || method === "PUT" || method === "DELETE") {
+    return objectTagging(r, file.version);
+  }
+  throw new S3Error("MethodNotAllowed", "the specified method is not allowed against this resource");
+}
+
+function isSubresource(query: Map<string, string>): boolean {
+  return query.has("acl") || query.has("ownershipControls") || absentConfigOf(query) !== undefined;
+}
+
 function route(r: S3Request, opts: S3ServerOptions): Promise<S3Response> {
   const { method, bucket, key, query } = r;
+  if (bucket !== null && isSubresource(query)) return subresource(r, bucket, key);
   const unsupported = UNSUPPORTED.find((q) => query.has(q));
   if (unsupported !== undefined) throw new S3Error("NotImplemented", `?${unsupported} is not implemented`);
   if (bucket === null) {

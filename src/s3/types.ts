@@ -22,6 +22,8 @@ export interface S3Limits {
   maxObjectBytes: number;
   /** Objects up to this size are stored inline (the cluster's threshold): their ETag is their MD5. */
   inlineThresholdBytes: number;
+  /** Every part of a multipart upload but the last holds at least this (S3: 5 MiB). */
+  minPartSizeBytes: number;
 }
 
 export interface S3Response {

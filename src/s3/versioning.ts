@@ -15,6 +15,7 @@
  * commit, as if a lifecycle rule expired noncurrent versions (markers included) past that count.
  */
 import { isDfsError } from "../common/errors.js";
+import { OWNER } from "./acl.js";
 import { readSmallBody } from "./body.js";
 import { S3Error, toS3Error } from "./errors.js";
 import {
@@ -31,8 +32,6 @@ import { type S3Request, type S3Response, xmlResponse } from "./types.js";
 import { parseXml, type XmlTree, xmlDocument } from "./xml.js";
 
 export type VersioningStatus = "Enabled" | "Suspended";
-
-const OWNER = { ID: "raftfs", DisplayName: "raftfs" };
 
 function markerPath(bucket: string): string {
   return `${bucketPath(bucket)}/${VERSIONING_MARKER}`;
