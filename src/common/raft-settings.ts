@@ -39,7 +39,10 @@ export const RAFT_SETTINGS = {
   },
   electionTimeoutTicks: {
     kind: "integer",
-    default: 10,
+    // 6, not 10: kill -9 of the leader → first write through the library 0.46 s instead of 0.74 s
+    // (median of 5), and still no term change in 30 s beside two CPU-bound processes, where 5 ticks
+    // had 2 (bench/election-timeout.ts; bench/RESULTS.md, 2026-12-06).
+    default: 6,
     minimum: 2,
     unit: "ticks",
     doc: "Base election timeout; each node waits a random number of ticks in [base, 2 × base)",
