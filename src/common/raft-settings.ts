@@ -39,9 +39,9 @@ export const RAFT_SETTINGS = {
   },
   electionTimeoutTicks: {
     kind: "integer",
-    // 6, not 10: kill -9 of the leader → first write through the library 0.46 s instead of 0.74 s
-    // (median of 5), and still no term change in 30 s beside two CPU-bound processes, where 5 ticks
-    // had 2 (bench/election-timeout.ts; bench/RESULTS.md, 2026-12-06).
+    // 6, not 10: kill -9 of the leader → first write through the library 0.42-0.46 s instead of
+    // 0.74-0.81 s (medians of 5 and 3). Spurious term changes in 90 s beside two CPU-bound processes on a
+    // machine at load ~25: 10 ticks 1, 6 ticks 2, 5 ticks 6 (bench/election-timeout.ts; RESULTS.md).
     default: 6,
     minimum: 2,
     unit: "ticks",
