@@ -9,10 +9,13 @@
  * between it and us, over http) chose to write. An ignored hint counts as no hint.
  *
  * While no leader is known (the last one went away, or an election runs), a pause between attempts
- * is spent asking every replica at once whether it leads (`/status`, answered by each replica for
- * itself), and ends as soon as one says so: the client meets a new leader within one probe interval
- * of its election instead of at the end of a growing backoff. Concurrent calls share one search, so
- * 64 calls in flight still send one probe per replica per interval.
+ * is spent asking every replica at once whether it leads (`/status`), and ends at the first answer
+ * that names a leader: a replica that says it leads, or a follower that names one which has not just
+ * failed us (a follower's stale idea is the leader that died). The client meets a new leader within
+ * one probe interval of its election instead of at the end of a growing backoff, and a leader so met
+ * starts a fresh backoff: the pause after its first busy answer is the shortest, not the one the
+ * election grew. Concurrent calls share one search, so 64 calls in flight still send one probe per
+ * replica per interval.
  */
 
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
@@ -85,6 +88,8 @@ export class MetaConnection {
   private readonly now: () => number;
   /** The leader search under way, shared by every call that waits for a leader. */
   private search: Promise<void> | null = null;
+  /** Replicas that refused or dropped a connection since they last answered: their names are not hints. */
+  private readonly unreachable = new Set<string>();
 
   constructor(
     private readonly opts: MetaConnectionOptions,
@@ -117,7 +122,7 @@ export class MetaConnection {
       if (signal?.aborted) throw signal.reason;
       const remaining = deadline.remainingMs();
       if (remaining <= 0) throw this.exhausted(call, deadline, last);
-      const target = this.leader ?? this.endpoints[this.rotation % this.endpoints.length]!;
+      const target = this.leader ?? this.nextEndpoint();
       try {
         const answer = (await this.deps.send(target, {
           method: call.method,
@@ -128,19 +133,27 @@ export class MetaConnection {
           ...(signal ? { signal } : {}),
         })) as T;
         this.leader = target;
+        this.unreachable.delete(target);
         return answer;
       } catch (err) {
         if (!(err instanceof DfsError)) throw err;
         last = err;
         if (err.code === "NOT_LEADER") {
           const hint = this.acceptableHint(target, err.details.leaderUrl);
-          if (hint !== null && hint !== target && hops < this.endpoints.length) {
+          // A hint to a replica that has just failed us is the follower's stale idea: search instead.
+          if (
+            hint !== null &&
+            hint !== target &&
+            !this.unreachable.has(hint) &&
+            hops < this.endpoints.length
+          ) {
             hops++;
             this.follow(hint);
             continue;
           }
           this.forget(target);
         } else if (isTransportError(err)) {
+          this.unreachable.add(target);
           this.forget(target);
         } else if ((err.code === "UNAVAILABLE" || err.code === "TIMEOUT") && call.retryAnswers !== false) {
           // The leader itself is busy (election in progress, back-pressure): same target, later.
@@ -152,8 +165,11 @@ export class MetaConnection {
       const waitMs = Math.min(backoffMs(attempt, this.opts.backoff, this.random), deadline.remainingMs());
       this.deps.onRetry?.({ attempt, url: target, error: last, waitMs });
       attempt++;
-      if (this.leader === null && this.opts.leaderSearch) await this.searchLeader(waitMs, signal);
-      else await sleep(waitMs, signal);
+      if (this.leader === null && this.opts.leaderSearch) {
+        await this.searchLeader(waitMs, signal);
+        // A leader just met: its first refusal (busy, not ready yet) waits the shortest pause.
+        if (this.leader !== null) attempt = 0;
+      } else await sleep(waitMs, signal);
     }
   }
 
@@ -176,12 +192,16 @@ export class MetaConnection {
     }
   }
 
-  /** One probe of every replica at once; resolves when one claims leadership or all have answered. */
+  /**
+   * One probe of every replica at once; resolves at the first answer that names a leader, or when
+   * all have answered. A replica's word about itself beats a follower's about another.
+   */
   private probeRound(): Promise<void> {
     const { probeTimeoutMs } = this.opts.leaderSearch!;
     return new Promise<void>((resolve) => {
       let pending = this.endpoints.length;
       let bestTerm = -1;
+      let claimed = false;
       const settle = () => {
         if (--pending === 0) resolve();
       };
@@ -189,17 +209,29 @@ export class MetaConnection {
         this.deps
           .send(url, { method: "GET", path: META_ROUTES.replicaStatus, timeoutMs: probeTimeoutMs })
           .then((answer) => {
-            const s = answer as { role?: unknown; term?: unknown } | null;
+            this.unreachable.delete(url);
+            const s = answer as { role?: unknown; term?: unknown; leaderUrl?: unknown } | null;
             const term = typeof s?.term === "number" ? s.term : -1;
-            // Only a replica's word about itself: a follower's idea of the leader may be stale.
             // Two claimants (an old leader not yet deposed): the higher term is the live one.
             if (s?.role === "leader" && term > bestTerm) {
               bestTerm = term;
+              claimed = true;
               this.leader = url;
               resolve();
+              return;
             }
+            // A follower that names a leader: taken until a claim comes, unless the one named has
+            // just failed us (then it is the follower's stale idea of the leader that died).
+            if (claimed || this.leader !== null || typeof s?.leaderUrl !== "string") return;
+            const hint = this.acceptableHint(url, s.leaderUrl);
+            if (hint === null || hint === url || this.unreachable.has(hint)) return;
+            this.leader = hint;
+            resolve();
           })
-          .catch(() => undefined) // a probe that fails says nothing: the round ends without it
+          .catch(() => {
+            // A probe that fails says nothing about the others: the round ends without it.
+            this.unreachable.add(url);
+          })
           .finally(settle);
       }
     });
@@ -220,6 +252,16 @@ export class MetaConnection {
 
   private follow(url: string): void {
     this.leader = url;
+  }
+
+  /** The round-robin's next replica, passing over those that have just failed us while others remain. */
+  private nextEndpoint(): string {
+    const n = this.endpoints.length;
+    for (let k = 0; k < n; k++) {
+      const url = this.endpoints[(this.rotation + k) % n]!;
+      if (!this.unreachable.has(url)) return url;
+    }
+    return this.endpoints[this.rotation % n]!;
   }
 
   private forget(target: string): void {

@@ -39,7 +39,10 @@ export const RAFT_SETTINGS = {
   },
   electionTimeoutTicks: {
     kind: "integer",
-    default: 10,
+    // 6, not 10: kill -9 of the leader → first write through the library 0.42-0.46 s instead of
+    // 0.74-0.81 s (medians of 5 and 3). Spurious term changes in 90 s beside two CPU-bound processes on a
+    // machine at load ~25: 10 ticks 1, 6 ticks 2, 5 ticks 6 (bench/election-timeout.ts; RESULTS.md).
+    default: 6,
     minimum: 2,
     unit: "ticks",
     doc: "Base election timeout; each node waits a random number of ticks in [base, 2 × base)",

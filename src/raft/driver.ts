@@ -422,16 +422,25 @@ export class RaftDriver {
   }
 
   private async cycle(node: RaftNode, rd: Ready): Promise<void> {
-    // Leader appends go out while the leader's own fsync runs (Raft thesis §10.2.1).
-    this.transport.send(this.shellMessages(node, rd.earlyMessages));
+    if (rd.snapshot) this.machine.adoptSnapshot(rd.snapshot.meta);
+    const snapshotData = rd.snapshot ? this.machine.adoptedBytes(rd.snapshot.meta.index) : null;
+    // The write starts first (LevelDB syncs on a worker thread): everything below runs while it does.
+    const persisting = this.storage.persist({ ...rd, snapshotData });
+    // Awaited below; a throw before that must not leave it unobserved.
+    persisting.catch(() => undefined);
+    // Leader appends go out while the leader's own fsync runs (Raft thesis §10.2.1). Appends of new
+    // entries are written now rather than at the end of the turn: a write to a loopback socket can hold
+    // this thread for a few hundred µs (it runs the receiver's side and wakes it), and here that time
+    // overlaps the fsync. Heartbeats and appends of old entries wait for the turn's end, after the
+    // answers of the entries applied below have been written.
+    if (rd.entries.length > 0) this.sendNow(node, rd.earlyMessages);
+    else this.transport.send(this.shellMessages(node, rd.earlyMessages));
     // Committed entries are durable on a quorum already: they may be applied (and answered) while this
     // node's own write is still in flight.
-    if (rd.snapshot) this.machine.adoptSnapshot(rd.snapshot.meta);
     for (const e of rd.committedEntries) this.machine.handOver(e);
     for (const rs of rd.readStates) this.reads.confirmed(rs.readCtx, rs.index);
-    const snapshotData = rd.snapshot ? this.machine.adoptedBytes(rd.snapshot.meta.index) : null;
     try {
-      await this.storage.persist({ ...rd, snapshotData });
+      await persisting;
     } finally {
       if (rd.snapshot) this.machine.closeInstalledSources(rd.snapshot.meta.index);
     }
@@ -441,10 +450,17 @@ export class RaftDriver {
       this.recovering = false;
       this.log.info({ term: node.status().term }, "recovery from an empty store finished: voting again");
     }
-    this.transport.send(this.shellMessages(node, rd.messages));
+    // Votes and append answers: their sender waits on them, so they leave at once.
+    this.sendNow(node, rd.messages);
     node.advance(rd);
     this.reads.applied(this.machine.machineApplied);
     this.afterStateChange(node);
+  }
+
+  private sendNow(node: RaftNode, msgs: Message[]): void {
+    if (msgs.length === 0) return;
+    this.transport.send(this.shellMessages(node, msgs));
+    this.transport.flush?.();
   }
 
   /** The core's asks for snapshots stay here (the shell streams them); the rest goes on the wire. */

@@ -28,6 +28,11 @@ import { FrameReader, frame } from "./frames.js";
 export interface Transport {
   /** Queues messages for their recipients; never throws, never blocks. */
   send(msgs: Message[]): void;
+  /**
+   * Writes what is queued now instead of at the end of the event-loop turn (a caller that knows no
+   * more messages come in this turn, and whose peer waits on them); never throws.
+   */
+  flush?(): void;
   /** The one receiver of incoming batches. */
   onMessages(handler: (msgs: Message[]) => void): void;
   close(): Promise<void>;
@@ -183,6 +188,10 @@ export class HttpTransport implements Transport {
     }
   }
 
+  flush(): void {
+    for (const peer of this.peers.values()) if (peer.queue.length > 0) this.flushPeer(peer);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -217,11 +226,11 @@ export class HttpTransport implements Transport {
     // poll phase) joins the one frame.
     setImmediate(() => {
       peer.flushScheduled = false;
-      this.flush(peer);
+      this.flushPeer(peer);
     });
   }
 
-  private flush(peer: Peer): void {
+  private flushPeer(peer: Peer): void {
     if (this.closed || peer.queue.length === 0 || this.peers.get(peer.id) !== peer) return;
     const stream = peer.stream;
     if (!stream) {
@@ -263,7 +272,7 @@ export class HttpTransport implements Transport {
     if (wait > 0) {
       peer.retryTimer ??= setTimeout(() => {
         peer.retryTimer = null;
-        this.flush(peer);
+        this.flushPeer(peer);
       }, wait);
       return;
     }
@@ -283,7 +292,7 @@ export class HttpTransport implements Transport {
           return;
         }
         this.attach(peer, socket);
-        this.flush(peer);
+        this.flushPeer(peer);
       })
       .catch((err: Error) => {
         peer.connecting = false;

@@ -272,4 +272,67 @@ describe("leader search while no leader is known", { timeout: 20_000 }, () => {
     expect(await conn.call({ method: "GET", path: "/x" })).toBe("ok");
     expect(conn.leaderUrl).toBe(B);
   });
+  test("a follower that names a live leader ends the search at once, before the leader's own answer", async () => {
+    // C leads but its /status answer never comes in time (a busy leader); B already follows it.
+    const script = scripted((url, req) => {
+      if (url === A) return unreachable(url);
+      if (req.path === "/status") {
+        if (url === C) return new DfsError("TIMEOUT", "slow", { transport: true, url });
+        return { role: "follower", term: 3, leaderUrl: C };
+      }
+      return url === C ? "ok" : notLeader(null);
+    });
+    const conn = new MetaConnection(
+      {
+        endpoints: [A, B, C],
+        deadlineMs: 120_000,
+        requestTimeoutMs: 500,
+        backoff: { baseMs: 60_000, maxMs: 60_000 },
+        leaderSearch: { probeIntervalMs: 1, probeTimeoutMs: 100 },
+      },
+      { send: script.send, random: () => 0.5 },
+    );
+    expect(await conn.call({ method: "POST", path: "/v1/fs/commit", body: {} })).toBe("ok");
+    expect(conn.leaderUrl).toBe(C);
+    // One probe round, then the call: A (dead), the round's three probes, C.
+    expect(script.calls.map((c) => `${c.url} ${c.req.path}`)).toEqual([
+      `${A} /v1/fs/commit`,
+      `${A} /status`,
+      `${B} /status`,
+      `${C} /status`,
+      `${C} /v1/fs/commit`,
+    ]);
+  });
+
+  test("a leader met by the search starts a fresh backoff: its first busy answer waits the shortest pause", async () => {
+    let probesOfC = 0;
+    let commitsToC = 0;
+    const script = scripted((url, req) => {
+      if (url === A) return unreachable(url);
+      if (req.path === "/status") {
+        // C is elected on its 4th probe: the pauses before grew with each round.
+        if (url === C && ++probesOfC >= 4) return { role: "leader", term: 2 };
+        return { role: "follower", term: 2, leaderUrl: null };
+      }
+      if (url !== C || probesOfC < 4) return notLeader(null);
+      // The new leader is busy once (its first entry not committed yet), then answers.
+      return ++commitsToC === 1 ? new DfsError("UNAVAILABLE", "not ready") : "ok";
+    });
+    const waits: number[] = [];
+    const conn = new MetaConnection(
+      {
+        endpoints: [A, B, C],
+        deadlineMs: 120_000,
+        requestTimeoutMs: 500,
+        backoff: { baseMs: 4, maxMs: 60_000 },
+        leaderSearch: { probeIntervalMs: 20, probeTimeoutMs: 100 },
+      },
+      { send: script.send, random: () => 0.5, onRetry: (r) => waits.push(r.waitMs) },
+    );
+    expect(await conn.call({ method: "POST", path: "/v1/fs/commit", body: {} })).toBe("ok");
+    expect(waits.length).toBeGreaterThanOrEqual(3);
+    // The pause before the busy leader's retry is backoff step 0 again (3 ms), not the grown one.
+    expect(waits.at(-1)).toBe(3);
+    expect(Math.max(...waits.slice(0, -1))).toBeGreaterThan(3);
+  });
 });

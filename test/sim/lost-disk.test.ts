@@ -23,6 +23,9 @@ function voteThenLoseDisk(opts: { recoverLostDisks: boolean; checkInvariants: bo
   expect(sim.node(3).disk.initialState().hardState).toMatchObject({ term: 1, vote: 1 });
   expect(sim.put(1, "x", "1")).toBe(true);
   sim.settle();
+  // 3 learns that x=1 committed from 1's next heartbeat (a commit alone sends no message).
+  sim.tick(1);
+  sim.settle();
   expect(sim.node(3).kv.get("x")).toBe("1");
   expect(sim.node(2).raft!.status().term).toBe(0);
 

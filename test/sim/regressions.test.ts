@@ -498,4 +498,42 @@ describe("simulator regressions", () => {
       ],
     ]);
   });
+  test("a follower recovering from a lost disk never learnt the last commit once commits stopped sending appends of their own (it takes the commit index from appends only)", () => {
+    replay(5, 3, [
+      1,
+      false,
+      [
+        { t: "tick", node: 1, times: 4 },
+        { t: "tick", node: null, times: 2 },
+        { t: "round" },
+        { t: "slowDisk", node: 1, on: true },
+        { t: "remove", node: 1 },
+        { t: "wipe", node: 2 },
+        { t: "tick", node: null, times: 1 },
+        { t: "tick", node: null, times: 2 },
+        { t: "deliverMany", count: 2 },
+        { t: "deliverMany", count: 3 },
+        { t: "tick", node: null, times: 2 },
+        { t: "deliver", i: 0 },
+        { t: "deliverMany", count: 1 },
+        { t: "deliver", i: 0 },
+        { t: "restart", node: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "deliverMany", count: 1 },
+        { t: "get", node: null, key: "x" },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "put", node: null, key: "x", value: 0 },
+        { t: "round" },
+        { t: "round" },
+        { t: "partition", links: [[1, 1]] },
+        { t: "tick", node: null, times: 2 },
+        { t: "tick", node: null, times: 1 },
+        { t: "deliver", i: 0 },
+        { t: "deliverMany", count: 1 },
+        { t: "deliver", i: 0 },
+        { t: "deliverMany", count: 1 },
+        { t: "isolate", node: 1 },
+      ],
+    ]);
+  });
 });

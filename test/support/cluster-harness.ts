@@ -127,7 +127,12 @@ export class TestCluster {
       dataNodeHeartbeatMs: 200,
       dataNodeDeadAfterMs: 3000,
       ...overrides,
-      raft: { tickIntervalMs: 20, ...(overrides.raft as Record<string, unknown> | undefined) },
+      // 10 election ticks as before the default became 6: the suites' timing stays as it was.
+      raft: {
+        tickIntervalMs: 20,
+        electionTimeoutTicks: 10,
+        ...(overrides.raft as Record<string, unknown> | undefined),
+      },
       meta: ports.slice(0, metaCount).map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
       data: ports
         .slice(metaCount)

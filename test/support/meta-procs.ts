@@ -119,8 +119,9 @@ export class MetaCluster {
             freeSpaceReserveBytes: 0,
           }
         : {}),
-      // 40 ms ticks: elections within 0.4–0.8 s, and none spurious when CI loads both cores.
-      raft: { tickIntervalMs: 40, ...opts.raft },
+      // 40 ms ticks × 10: elections within 0.4–0.8 s, and none spurious when CI loads both cores
+      // (10 ticks pinned: the default became 6).
+      raft: { tickIntervalMs: 40, electionTimeoutTicks: 10, ...opts.raft },
       ...opts.extra,
     };
     const configPath = writeClusterConfig(dir, config);

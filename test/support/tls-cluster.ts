@@ -69,7 +69,7 @@ export class TlsCluster {
       freeSpaceReserveBytes: 0,
       dataNodeHeartbeatMs: 200,
       dataNodeDeadAfterMs: 3000,
-      raft: { tickIntervalMs: 40 },
+      raft: { tickIntervalMs: 40, electionTimeoutTicks: 10 },
       tls: { certPath: "cluster.crt", keyPath: "cluster.key" },
       meta: metaPorts.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
       data: dataPorts.map((port, i) => ({ id: i + 1, host: "127.0.0.1", port, zone: `z${i + 1}` })),

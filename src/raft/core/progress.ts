@@ -14,6 +14,8 @@ export class Progress {
   next: number;
   /** In probe state: an append is outstanding, wait for its answer or the next heartbeat. */
   probeSent = false;
+  /** The commit index the last append to this follower carried (heartbeats carry at most `match`). */
+  commitSent = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   /** Index of the leader's snapshot when the follower was found to need one (it may get a newer one). */

@@ -186,8 +186,10 @@ export class Raft extends RaftElections {
         if (pr.state === "snapshot") {
           // The stream may have broken: ask the shell again (it ignores the ask while one runs).
           this.requestSnapshot(m.from);
-        } else if (pr.match < this.log.lastIndex()) {
+        } else if (pr.match < this.log.lastIndex() || pr.commitSent < this.log.committed) {
           // Even with nothing new to send, an empty append makes the follower report where it stands.
+          // It also carries a commit that no append has told yet: a follower that is recovering from
+          // a lost disk takes the commit index from appends only (see stepFollower's heartbeat).
           this.sendAppend(m.from, true);
         }
         if (m.readCtx !== null) this.ackRead(m.readCtx, m.from);

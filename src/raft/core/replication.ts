@@ -69,6 +69,7 @@ export abstract class RaftReplication extends RaftState {
       entries,
       commit: this.log.committed,
     });
+    pr.commitSent = this.log.committed;
     if (entries.length > 0) pr.sentEntries(entries[entries.length - 1]!.index);
     else if (pr.state === "probe") pr.probeSent = true;
     return entries.length > 0;
@@ -89,23 +90,19 @@ export abstract class RaftReplication extends RaftState {
     }
   }
 
-  /** Called by the node when it builds a Ready: sends what proposals and commit advances deferred. */
+  /**
+   * Called by the node when it builds a Ready: sends the appends that proposals deferred. A commit
+   * advance alone sends nothing: the followers learn it from the next append or heartbeat (each
+   * carries the commit index), at most one heartbeat interval later. An empty append per follower per
+   * commit doubled the messages of a lone write (append, answer, commit notice, answer) and the
+   * wake-ups of every process on a machine that runs the replicas side by side, for news that no
+   * answer to a client waits on: the leader alone answers writes and linearizable reads.
+   */
   flushBroadcasts(): void {
     const entries = this.needsBroadcast;
-    const commit = this.commitChanged;
     this.needsBroadcast = false;
     this.commitChanged = false;
-    if (this.role !== "leader") return;
-    if (entries) this.broadcastAppend();
-    if (!commit) return;
-    // A follower that already has an append with the current commit index in this Ready needs no other.
-    const told = new Set<NodeId>();
-    for (const m of this.msgs) {
-      if (m.type === "append" && m.commit === this.log.committed) told.add(m.to);
-    }
-    for (const id of this.progress.keys()) {
-      if (id !== this.id && !told.has(id)) this.sendAppend(id, true);
-    }
+    if (this.role === "leader" && entries) this.broadcastAppend();
   }
 
   protected handleAppend(m: Extract<Message, { type: "append" }>): void {
