@@ -187,7 +187,7 @@ export class SnapshotShell {
    */
   private wants(meta: SnapshotMeta): boolean {
     const inc = this.incoming;
-    const whole = inc !== null && inc.ended && meta.index <= inc.stream.meta.index;
+    const whole = inc?.ended === true && meta.index <= inc.stream.meta.index;
     return !whole && this.deps.accepts(meta);
   }
 
