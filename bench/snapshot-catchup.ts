@@ -12,6 +12,7 @@
  * With `--cpu-prof-dir`, every replica is profiled (support/cpu-profile-preload.cjs) and each run's
  * catch-up (spawn → caught up) is cut out of the leader's and the follower's profiles, summed by function.
  */
+import { readFileSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,6 +56,12 @@ const cluster = await TestCluster.start({
 });
 const client = await connect({ config: cluster.configPath });
 
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** What the two ends logged about snapshot streams since `sinceMs` (CATCHUP_LOG_LEVEL=info), ms from then. */
 function printSnapshotLines(leader: number, follower: number, sinceMs: number): void {
   for (const [who, id] of [
@@ -84,6 +91,8 @@ try {
   const follower = cluster.metaIds.find((id) => id !== leader)!;
   const folder = join(cluster.dir, "data", `meta-${follower}`);
   const times: [number, number][] = [];
+  /** Per run: CPU ms of the leader during the catch-up, and of the follower from spawn to caught up. */
+  const cpu: [number, number][] = [];
   /** Per run: the follower's pid and the catch-up's window on the profiles' clock. */
   const windows: { pid: number; fromUs: number; toUs: number }[] = [];
   const leaderPid = cluster.pid("meta", leader)!;
@@ -95,6 +104,7 @@ try {
     const t0 = performance.now();
     const t0Ms = Date.now();
     const fromUs = profileClockUs();
+    const leaderCpu0 = cpuMs(cluster.pid("meta", leader)!);
     await cluster.restart("meta", follower);
     const tUp = performance.now();
     try {
@@ -112,15 +122,18 @@ try {
     }
     if (process.env.CATCHUP_LOG_LEVEL) printSnapshotLines(leader, follower, t0Ms);
     times.push([(performance.now() - t0) / 1000, (performance.now() - tUp) / 1000]);
+    cpu.push([cpuMs(cluster.pid("meta", leader)!) - leaderCpu0, cpuMs(cluster.pid("meta", follower)!)]);
     windows.push({ pid: cluster.pid("meta", follower)!, fromUs, toUs: profileClockUs() });
   }
   await cluster.kill("meta", follower, PROF_DIR ? "SIGTERM" : "SIGKILL");
   if (PROF_DIR) await cluster.kill("meta", leader, "SIGTERM");
   const mib = (await streamBytes(join(folder, "state"))) / 2 ** 20;
-  for (const [spawnS, upS] of times) {
+  for (const [run, [spawnS, upS]] of times.entries()) {
+    const [leaderMs, followerMs] = cpu[run]!;
     console.log(
       `caught up: ${spawnS.toFixed(2)} s from spawn, ${upS.toFixed(2)} s from its first answer; ` +
-        `stream ${mib.toFixed(1)} MiB: ${(mib / upS).toFixed(1)} MiB/s from its first answer`,
+        `stream ${mib.toFixed(1)} MiB: ${(mib / upS).toFixed(1)} MiB/s from its first answer; CPU ms per MiB: ` +
+        `leader ${(leaderMs / mib).toFixed(1)}, follower ${(followerMs / mib).toFixed(1)} (from spawn)`,
     );
   }
   if (PROF_DIR) {
