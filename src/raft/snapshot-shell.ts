@@ -204,7 +204,10 @@ export class SnapshotShell {
       },
       (err) => {
         if (this.incoming === inc) this.incoming = null;
-        this.receiver.drop();
+        // Only this stream: a stream that replaced it is the receiver's now, and forgetting that one
+        // would refuse its next chunks while its install waited for them for ever.
+        const cur = this.receiver.current;
+        if (cur?.stream === s.stream && cur.from === s.from) this.receiver.drop();
         this.deps.log.warn({ err, index: s.meta.index }, "raft snapshot install failed");
         this.deps.onInstallFailed(s, err);
       },

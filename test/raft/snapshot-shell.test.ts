@@ -98,7 +98,12 @@ describe("SnapshotShell, receiving", () => {
     await settle();
     expect(f.installs).toEqual([{ index: 40, outcome: "running" }]);
     f.sent.length = 0;
-    f.shell.onChunk(oneChunkStream(8)); // the leader's next stream, after it gave up stream 7
+    // The leader's next stream, after it gave up stream 7, in two chunks: the failure of stream 7's
+    // install comes between them and must not make the receiver forget stream 8.
+    const second = new SnapshotSender(1, 2, 2, META, 8, DEFAULT_STREAM_LIMITS);
+    f.shell.onChunk(second.push(new Uint8Array([1, 2]), false));
+    await settle();
+    f.shell.onChunk(second.push(new Uint8Array([3]), true));
     await settle();
     expect(f.sent.filter((m) => m.type === "snapshot-resp" && m.reject)).toEqual([]);
     f.finish();
