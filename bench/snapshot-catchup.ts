@@ -6,13 +6,20 @@
  * its first /status answer). The stream's size is the installed store read back as a leader sends it.
  *
  *   npm run build && npx tsx bench/snapshot-catchup.ts [--files 3000] [--size 16384] [--runs 2]
- *     [--snapshot-every 1000] [--max-seconds 240]
+ *     [--snapshot-every 1000] [--max-seconds 240] [--cpu-prof-dir DIR]   (CATCHUP_LOG_LEVEL=info: the
+ *     replicas' snapshot log lines are printed if a follower does not catch up)
+ *
+ * With `--cpu-prof-dir`, every replica is profiled (support/cpu-profile-preload.cjs) and each run's
+ * catch-up (spawn → caught up) is cut out of the leader's and the follower's profiles, summed by function.
  */
-import { rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { connect } from "../src/index.js";
 import { TestCluster } from "../test/support/cluster-harness.js";
+import { formatProfile, profileClockUs, summarizeProfile } from "./support/cpu-profile.js";
 import { load, waitFor } from "./support/procs.js";
 import { streamBytes } from "./support/state-stream.js";
 
@@ -23,20 +30,56 @@ const { values } = parseArgs({
     runs: { type: "string", default: "2" },
     "snapshot-every": { type: "string", default: "1000" },
     "max-seconds": { type: "string", default: "240" },
+    "cpu-prof-dir": { type: "string" },
   },
 });
+const PROF_DIR = values["cpu-prof-dir"];
 const FILES = Number(values.files);
 const SIZE = Number(values.size);
 
 const cluster = await TestCluster.start({
   metaCount: 3,
   dataCount: 0,
+  env: {
+    RAFTFS_LOG_LEVEL: process.env.CATCHUP_LOG_LEVEL ?? "warn",
+    ...(PROF_DIR
+      ? {
+          NODE_OPTIONS: `--require ${fileURLToPath(new URL("./support/cpu-profile-preload.cjs", import.meta.url))}`,
+          RAFTFS_CPU_PROF_DIR: PROF_DIR,
+        }
+      : {}),
+  },
   overrides: {
     inlineThresholdBytes: Math.max(SIZE, 4096),
     raft: { snapshotEveryEntries: Number(values["snapshot-every"]) },
   },
 });
 const client = await connect({ config: cluster.configPath });
+
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** What the two ends logged about snapshot streams since `sinceMs` (CATCHUP_LOG_LEVEL=info), ms from then. */
+function printSnapshotLines(leader: number, follower: number, sinceMs: number): void {
+  for (const [who, id] of [
+    ["leader", leader],
+    ["follower", follower],
+  ] as const) {
+    const lines = cluster
+      .logs("meta", id)
+      .split("\n")
+      .filter((l) => /snapshot/.test(l))
+      .map((l) => {
+        const m = /"time":(\d+)/.exec(l);
+        return m && Number(m[1]) >= sinceMs ? `+${Number(m[1]) - sinceMs} ms ${l.slice(0, 300)}` : null;
+      })
+      .filter((l) => l !== null);
+    console.error(`--- ${who} (meta ${id}), snapshot lines:\n${lines.slice(-40).join("\n")}`);
+  }
+}
 try {
   const body = Buffer.alloc(SIZE, 120);
   const r = await load(64, FILES, 600, async (i) => {
@@ -48,30 +91,68 @@ try {
   const follower = cluster.metaIds.find((id) => id !== leader)!;
   const folder = join(cluster.dir, "data", `meta-${follower}`);
   const times: [number, number][] = [];
+  /** Per run: CPU ms of the leader during the catch-up, and of the follower from spawn to caught up. */
+  const cpu: [number, number][] = [];
+  /** Per run: the follower's pid and the catch-up's window on the profiles' clock. */
+  const windows: { pid: number; fromUs: number; toUs: number }[] = [];
+  const leaderPid = cluster.pid("meta", leader)!;
   for (let run = 0; run < Number(values.runs); run++) {
-    await cluster.kill("meta", follower);
+    // SIGTERM when profiled: a killed process writes no profile.
+    await cluster.kill("meta", follower, PROF_DIR ? "SIGTERM" : "SIGKILL");
     await rm(folder, { recursive: true, force: true });
     const target = (await cluster.status()).meta.find((m) => m.id === leader)?.commitIndex ?? 0;
     const t0 = performance.now();
+    const t0Ms = Date.now();
+    const fromUs = profileClockUs();
+    const leaderCpu0 = cpuMs(cluster.pid("meta", leader)!);
     await cluster.restart("meta", follower);
     const tUp = performance.now();
-    await waitFor(
-      "the wiped follower to catch up",
-      async () => {
-        const row = (await cluster.status()).meta.find((m) => m.id === follower);
-        return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
-      },
-      Number(values["max-seconds"]) * 1000,
-    );
+    try {
+      await waitFor(
+        "the wiped follower to catch up",
+        async () => {
+          const row = (await cluster.status()).meta.find((m) => m.id === follower);
+          return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
+        },
+        Number(values["max-seconds"]) * 1000,
+      );
+    } catch (err) {
+      printSnapshotLines(leader, follower, t0Ms);
+      throw err;
+    }
+    if (process.env.CATCHUP_LOG_LEVEL) printSnapshotLines(leader, follower, t0Ms);
     times.push([(performance.now() - t0) / 1000, (performance.now() - tUp) / 1000]);
+    cpu.push([cpuMs(cluster.pid("meta", leader)!) - leaderCpu0, cpuMs(cluster.pid("meta", follower)!)]);
+    windows.push({ pid: cluster.pid("meta", follower)!, fromUs, toUs: profileClockUs() });
   }
-  await cluster.kill("meta", follower);
+  await cluster.kill("meta", follower, PROF_DIR ? "SIGTERM" : "SIGKILL");
+  if (PROF_DIR) await cluster.kill("meta", leader, "SIGTERM");
   const mib = (await streamBytes(join(folder, "state"))) / 2 ** 20;
-  for (const [spawnS, upS] of times) {
+  for (const [run, [spawnS, upS]] of times.entries()) {
+    const [leaderMs, followerMs] = cpu[run]!;
     console.log(
       `caught up: ${spawnS.toFixed(2)} s from spawn, ${upS.toFixed(2)} s from its first answer; ` +
-        `stream ${mib.toFixed(1)} MiB: ${(mib / upS).toFixed(1)} MiB/s from its first answer`,
+        `stream ${mib.toFixed(1)} MiB: ${(mib / upS).toFixed(1)} MiB/s from its first answer; CPU ms per MiB: ` +
+        `leader ${(leaderMs / mib).toFixed(1)}, follower ${(followerMs / mib).toFixed(1)} (from spawn)`,
     );
+  }
+  if (PROF_DIR) {
+    const files = await readdir(PROF_DIR);
+    const of = (pid: number) => files.find((f) => f.includes(`.${pid}.`) && f.endsWith(".cpuprofile"));
+    for (const [run, w] of windows.entries()) {
+      for (const [who, pid] of [
+        ["leader", leaderPid],
+        ["follower", w.pid],
+      ] as const) {
+        const f = of(pid);
+        if (!f) {
+          console.log(`run ${run + 1} ${who}: no profile of pid ${pid} in ${PROF_DIR}`);
+          continue;
+        }
+        const s = summarizeProfile(join(PROF_DIR, f), w.fromUs, w.toUs);
+        console.log(formatProfile(`run ${run + 1} ${who} (${f})`, s));
+      }
+    }
   }
 } finally {
   await client.close();

@@ -65,13 +65,15 @@ export class DataTracker {
     const placement = new Placement(opts, registry);
     this.registry = registry;
     this.placement = placement;
-    this.chunkLocations = new ChunkLocations(opts, registry);
+    const chunkLocations = new ChunkLocations(opts, registry);
+    this.chunkLocations = chunkLocations;
     this.repair = new RepairDuty(opts, {
       registry,
       placement,
       referenced: deps.referenced,
       chunkSize: deps.chunkSize,
       budget,
+      trimmed: (chunkId, nodeIds) => chunkLocations.forgetHolders(chunkId, nodeIds),
       ...(deps.metrics ? { metrics: deps.metrics.repair } : {}),
     });
     this.garbage = new GarbageCollector(opts, {
@@ -101,7 +103,7 @@ export class DataTracker {
     this.garbage.inventoryReplaced(); // a pass must see this node's new inventory, not the one it replaces
     const before = this.registry.nodes.get(r.id)?.chunks;
     this.registry.register(r);
-    this.repair.inventory(before, this.registry.nodes.get(r.id)!.chunks);
+    this.repair.inventory(this.registry.nodes.get(r.id)!, before);
   }
 
   heartbeat(h: DataHeartbeatRequest): DataHeartbeatResponse {
@@ -110,6 +112,7 @@ export class DataTracker {
     this.repair.arrived(h.added);
     this.repair.note(h.removed);
     this.repair.note(h.corrupt);
+    this.repair.deleted(n.id, h.deleted ?? []);
     this.garbage.deleted(n, h.deleted ?? []);
     return { reregister: false, commands: n.queue.splice(0, n.queue.length) };
   }

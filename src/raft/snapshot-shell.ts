@@ -177,13 +177,18 @@ export class SnapshotShell {
   }
 
   /**
-   * A new stream is wanted only above the state the machine holds and above an install under way: a
-   * leader that asks again before this follower's answer to a finished stream reached it would
-   * otherwise stream the same state a second time, whose install then fails ("not above the machine's").
+   * A new stream is wanted only above the state the machine holds, and above an install that has its
+   * whole stream already: a leader that asks again before this follower's answer to a finished stream
+   * reached it would otherwise stream the same state a second time, whose install then fails ("not
+   * above the machine's"). An install still waiting for chunks is replaced, even by the same state: a
+   * leader streams to a follower one stream at a time, so its new stream means it gave up the old one,
+   * whose install would otherwise wait for chunks that never come while refusing every new stream
+   * (seen: a wiped follower stuck for minutes, its leader's streams of the same index all refused).
    */
   private wants(meta: SnapshotMeta): boolean {
-    const running = this.incoming?.stream.meta.index;
-    return (running === undefined || meta.index > running) && this.deps.accepts(meta);
+    const inc = this.incoming;
+    const whole = inc?.ended === true && meta.index <= inc.stream.meta.index;
+    return !whole && this.deps.accepts(meta);
   }
 
   private startInstall(s: IncomingStream): void {
@@ -199,7 +204,10 @@ export class SnapshotShell {
       },
       (err) => {
         if (this.incoming === inc) this.incoming = null;
-        this.receiver.drop();
+        // Only this stream: a stream that replaced it is the receiver's now, and forgetting that one
+        // would refuse its next chunks while its install waited for them for ever.
+        const cur = this.receiver.current;
+        if (cur?.stream === s.stream && cur.from === s.from) this.receiver.drop();
         this.deps.log.warn({ err, index: s.meta.index }, "raft snapshot install failed");
         this.deps.onInstallFailed(s, err);
       },

@@ -139,7 +139,11 @@ class Sim {
 
   private execute(from: SimNode, c: DataNodeCommand): void {
     if (c.type === "delete") {
-      for (const id of c.chunkIds) this.drop(from, id, true);
+      // Acknowledged whether or not the chunk was there, as src/data/leader-link.ts does.
+      for (const id of c.chunkIds) {
+        this.drop(from, id, true);
+        from.deleted.add(id);
+      }
       return;
     }
     if (!from.chunks.has(c.chunkId)) return;
@@ -148,6 +152,9 @@ class Sim {
       if (n.up) this.store(n, c.chunkId);
     }
   }
+
+  /** Nodes whose next heartbeat answer is lost on its way (its commands never arrive). */
+  readonly loseAnswer = new Set<number>();
 
   /** One heartbeat interval: every node up reports, carries out its commands; then a duty round. */
   tick(): void {
@@ -170,9 +177,17 @@ class Sim {
       n.removed.clear();
       n.deleted.clear();
       if (r.reregister) this.register(n);
+      if (this.loseAnswer.delete(n.id)) continue;
       for (const c of r.commands) this.execute(n, c);
     }
     this.tracker.scheduleRepairs();
+  }
+
+  /** Nodes with a delete of `chunkId` waiting in their command queue at the leader. */
+  deleteOrdered(chunkId: string): number[] {
+    return [...this.tracker.nodes.values()]
+      .filter((n) => n.queue.some((c) => c.type === "delete" && c.chunkIds.includes(chunkId)))
+      .map((n) => n.id);
   }
 
   /** Live copies of a chunk and the zones they span. */
@@ -199,6 +214,59 @@ describe("over-replicated chunks", () => {
     for (let i = 0; i < 30; i++) sim.tick();
     for (let i = 0; i < 5; i++) expect(sim.copies(ID(i))).toEqual({ count: R, zones: R });
     expect(sim.tracker.underReplicated()).toEqual([]);
+  });
+
+  test("a copy ordered deleted is no longer offered to readers nor counted, before the node carries it out", () => {
+    // Before, the trimmed holder stayed in the chunk's locations until its next heartbeat reported the
+    // chunk gone: a reader sent there found nothing, and R + 1 copies were counted meanwhile.
+    const sim = new Sim(ZONES);
+    for (let i = 0; i < 5; i++) sim.write(ID(i), 0);
+    for (let i = 0; i < 10; i++) sim.tick();
+    const away = sim.nodes.find((n) => n.chunks.size > 0)!;
+    away.up = false;
+    for (let i = 0; i < 30; i++) sim.tick();
+    away.up = true;
+    sim.register(away);
+    let checked = 0;
+    for (let t = 0; t < 30; t++) {
+      sim.tick(); // the round at its end orders the deletes; the nodes take them at the next tick
+      for (let i = 0; i < 5; i++) {
+        const ordered = sim.deleteOrdered(ID(i));
+        if (ordered.length === 0) continue;
+        checked++;
+        const offered = sim.tracker.locations(ID(i)).map((l) => l.id);
+        expect(offered.filter((id) => ordered.includes(id))).toEqual([]);
+        expect(offered.length).toBe(R);
+        for (const id of ordered) expect(sim.node(id).chunks.has(ID(i))).toBe(true); // not yet gone
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) expect(sim.copies(ID(i))).toEqual({ count: R, zones: R });
+  });
+
+  test("a trim order lost on its way: the copy counts again and is trimmed by a later order", () => {
+    const sim = new Sim(ZONES);
+    sim.write(ID(1), 0);
+    for (let i = 0; i < 10; i++) sim.tick();
+    const away = sim.nodes.find((n) => n.chunks.has(ID(1)))!;
+    away.up = false;
+    for (let i = 0; i < 30; i++) sim.tick();
+    away.up = true;
+    sim.register(away);
+    let lost = 0;
+    for (let t = 0; t < 30 && lost === 0; t++) {
+      sim.tick();
+      for (const id of sim.deleteOrdered(ID(1))) {
+        sim.loseAnswer.add(id);
+        lost++;
+      }
+    }
+    expect(lost).toBeGreaterThan(0);
+    sim.tick(); // the answers carrying the orders are lost: R + 1 copies remain on the nodes
+    expect(sim.copies(ID(1)).count).toBe(R + 1);
+    for (let i = 0; i < 3 * (DEAD_AFTER_MS / BEAT_MS) + 10; i++) sim.tick();
+    expect(sim.copies(ID(1))).toEqual({ count: R, zones: R });
+    expect(sim.tracker.locations(ID(1)).length).toBe(R);
   });
 
   test("never the last copy in a zone while the others share one", () => {
@@ -281,6 +349,8 @@ type Step =
   | { kind: "lose"; node: number; chunk: number }
   | { kind: "drain"; node: number }
   | { kind: "leader" }
+  | { kind: "lose-answer"; node: number }
+  | { kind: "outage"; node: number }
   | { kind: "wait"; ticks: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
@@ -294,8 +364,23 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant("lose" as const), node: fc.integer({ min: 1, max: 5 }), chunk: fc.nat(11) }),
   fc.record({ kind: fc.constant("drain" as const), node: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ kind: fc.constant("leader" as const) }),
+  fc.record({ kind: fc.constant("lose-answer" as const), node: fc.integer({ min: 1, max: 5 }) }),
+  fc.record({ kind: fc.constant("outage" as const), node: fc.integer({ min: 1, max: 5 }) }),
   fc.record({ kind: fc.constant("wait" as const), ticks: fc.integer({ min: 1, max: 12 }) }),
 );
+
+/** One tick; then no holder ordered to delete a referenced chunk is offered to its readers. */
+function tickChecked(sim: Sim): void {
+  sim.tick();
+  for (const id of sim.referenced.keys()) {
+    const ordered = sim.deleteOrdered(id);
+    const offered = sim.tracker.locations(id).map((l) => l.id);
+    expect(
+      offered.filter((n) => ordered.includes(n)),
+      id,
+    ).toEqual([]);
+  }
+}
 
 describe("convergence", () => {
   test("after any deaths, returns, losses, references, drains and leader changes, quiet ends at R copies over the zones", () => {
@@ -318,7 +403,15 @@ describe("convergence", () => {
             if (sim.nodes.filter((n) => !sim.draining.has(n.id) && n.id !== s.node).length > 0)
               sim.draining.add(s.node);
           } else if (s.kind === "leader") sim.leaderChange();
-          else for (let i = 0; i < s.ticks; i++) sim.tick();
+          else if (s.kind === "lose-answer") sim.loseAnswer.add(s.node);
+          else if (s.kind === "outage") {
+            // Down long enough for its chunks to be repaired elsewhere, then back: excess copies.
+            const n = sim.node(s.node);
+            n.up = false;
+            for (let i = 0; i < 15; i++) tickChecked(sim);
+            sim.register(n);
+            n.up = true;
+          } else for (let i = 0; i < s.ticks; i++) tickChecked(sim);
         }
         // Quiet: every node back and reporting, no new events, for a bounded while.
         for (const n of sim.nodes) {
@@ -327,7 +420,7 @@ describe("convergence", () => {
             sim.register(n);
           }
         }
-        for (let i = 0; i < 60; i++) sim.tick();
+        for (let i = 0; i < 60; i++) tickChecked(sim);
         // R copies on active nodes (all of them when fewer), over as many zones as those span.
         const active = sim.nodes.filter((n) => !sim.draining.has(n.id));
         const want = Math.min(R, active.length);

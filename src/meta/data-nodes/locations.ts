@@ -30,6 +30,12 @@ export class ChunkLocations {
     }
   }
 
+  /** These nodes were ordered to delete their copies: a recent placement on them no longer counts. */
+  forgetHolders(chunkId: string, nodeIds: readonly number[]): void {
+    const p = this.placed.get(chunkId);
+    if (p) p.nodeIds = p.nodeIds.filter((id) => !nodeIds.includes(id));
+  }
+
   locations(chunkId: string): NodeAddress[] {
     const recent = this.placed.get(chunkId);
     const fresh = recent !== undefined && this.registry.now() - recent.atMs <= this.opts.deadAfterMs;

@@ -15,7 +15,7 @@ import { NO_REPAIR_METRICS } from "./duty-metrics.js";
 import { LAST_COPY, MISPLACED, MISSING, NeededReplication, REPAIRABLE, SHORT } from "./needed-replication.js";
 import type { Placement } from "./placement.js";
 import type { NodeRegistry, TrackedNode } from "./registry.js";
-import { excessCopies } from "./trim.js";
+import { excessCopies, TrimOrders } from "./trim.js";
 
 export interface RepairOptions {
   replication: number;
@@ -36,6 +36,8 @@ export interface RepairDeps {
   chunkSize(chunkId: string): number | undefined;
   budget: ScanBudget;
   metrics?: RepairMetrics;
+  /** Deletes of these holders' copies were ordered: nothing may offer them as holders any more. */
+  trimmed?(chunkId: string, nodeIds: readonly number[]): void;
 }
 
 /** Placements watched for their commit at once; past this the oldest is dropped and a full pass run. */
@@ -61,8 +63,8 @@ export class RepairDuty {
   private dirty = new Set<string>();
   /** Chunk → when its copy was handed out. */
   private readonly inFlight = new Map<string, number>();
-  /** Chunk → when this leader sent deletes of its excess copies. */
-  private readonly trimming = new Map<string, number>();
+  /** Deletes of excess copies this leader ordered, until their nodes acknowledge them. */
+  private readonly trimming = new TrimOrders();
   /** Placed chunks whose nodes have not all reported yet (by placement time), then awaiting commit. */
   private readonly placed = new Map<string, number>();
   private readonly awaitingCommit = new Map<string, number>();
@@ -93,14 +95,31 @@ export class RepairDuty {
     for (const id of chunkIds) this.dirty.add(id);
   }
 
+  /** A node carried out deletes it was ordered (its heartbeat's `deleted`). */
+  deleted(nodeId: number, chunkIds: readonly string[]): void {
+    this.trimming.settle(nodeId, chunkIds);
+  }
+
   /** A node reported chunks: those whose repair was in flight have arrived. */
   arrived(chunkIds: readonly string[]): void {
     for (const id of chunkIds) if (this.inFlight.delete(id)) this.metrics.completed.inc();
     this.note(chunkIds);
   }
 
-  /** A node sent its full inventory: its chunks, and those it held before and lacks now, changed. */
-  inventory(before: ReadonlySet<string> | undefined, now: ReadonlySet<string>): void {
+  /**
+   * A node sent its full inventory: its chunks, and those it held before and lacks now, changed. The
+   * inventory is the truth, except for a trim delete still waiting in the node's queue (the queue
+   * survives a registration): that copy stays uncounted until the node acknowledges the delete.
+   */
+  inventory(node: TrackedNode, before: ReadonlySet<string> | undefined): void {
+    const now = node.chunks;
+    const settled: string[] = [];
+    for (const id of this.trimming.pendingOn(node.id)) {
+      const queued = node.queue.some((c) => c.type === "delete" && c.chunkIds.includes(id));
+      if (queued) now.delete(id);
+      else settled.push(id);
+    }
+    this.trimming.settle(node.id, settled);
     if (!this.passStarted) return;
     this.note(now);
     if (before) for (const id of before) if (!now.has(id)) this.dirty.add(id);
@@ -186,11 +205,12 @@ export class RepairDuty {
         this.metrics.expired.inc();
       }
     }
-    for (const [id, since] of this.trimming) {
-      if (now - since > this.opts.deadAfterMs * 3) {
-        this.trimming.delete(id);
-        this.dirty.add(id);
-      }
+    // A trim delete never acknowledged was lost on its way (the answer carrying it never reached the
+    // node): the copy is most likely still there, so it counts again and may be trimmed again; if it
+    // was deleted after all, the node acknowledges the next order (it does for chunks it lacks).
+    for (const [id, nodeIds] of this.trimming.expire(now, this.opts.deadAfterMs * 3)) {
+      for (const nodeId of nodeIds) registry.nodes.get(nodeId)?.chunks.add(id);
+      this.dirty.add(id);
     }
     if (!registry.reportsComplete()) return undefined;
     const live = registry.liveNodes();
@@ -283,10 +303,7 @@ export class RepairDuty {
       if (!seen) zonesHeld++;
     }
     if (copies > view.want) this.excess.add(chunkId);
-    else {
-      this.excess.delete(chunkId);
-      this.trimming.delete(chunkId); // the deletes landed (or a copy went otherwise)
-    }
+    else this.excess.delete(chunkId);
     if (holders === 0) this.queue.set(chunkId, MISSING);
     else if (copies < view.want) this.queue.set(chunkId, copies <= 1 ? LAST_COPY : SHORT);
     // Enough copies, but crowded into fewer zones than are up (an outage's repair put a copy beside a
@@ -347,7 +364,9 @@ export class RepairDuty {
   /**
    * Deletes the excess copies of over-replicated chunks, through the holders' command queues as the
    * garbage collector does. Only once this leader has led for a dead node's timeout: orders a previous
-   * leader handed out have been carried out and reported by then, so they are not doubled.
+   * leader handed out have been carried out and reported by then, so they are not doubled. A holder
+   * ordered to delete leaves the chunk's inventory at once: a copy about to go is no longer offered to
+   * readers (who would find it gone) nor counted towards R by placement and repair.
    */
   private trim(view: View): void {
     const registry = this.deps.registry;
@@ -360,8 +379,14 @@ export class RepairDuty {
       // A copy on its way, or deletes already sent: judged again once the nodes report.
       if (this.inFlight.has(chunkId) || this.trimming.has(chunkId)) continue;
       const holders = view.live.filter((n) => n.chunks.has(chunkId) && registry.stateOf(n.id) === "active");
-      for (const n of excessCopies(holders, view.want)) n.queue.push({ type: "delete", chunkIds: [chunkId] });
-      this.trimming.set(chunkId, registry.now());
+      const going = excessCopies(holders, view.want);
+      for (const n of going) {
+        n.queue.push({ type: "delete", chunkIds: [chunkId] });
+        n.chunks.delete(chunkId);
+      }
+      const ids = going.map((n) => n.id);
+      this.trimming.ordered(chunkId, ids, registry.now());
+      this.deps.trimmed?.(chunkId, ids);
       this.excess.delete(chunkId);
     }
   }

@@ -33,3 +33,56 @@ export function excessCopies<H extends Holder>(holders: readonly H[], want: numb
   for (const h of sorted) if (kept.size < want) kept.add(h);
   return sorted.filter((h) => !kept.has(h));
 }
+
+/**
+ * Trim deletes this leader ordered and their nodes have not acknowledged yet (a heartbeat's `deleted`),
+ * chunk by chunk. A holder leaves the chunk's inventory as soon as its delete is ordered, so that reads
+ * and placement stop counting a copy about to go; these orders are what puts it back if the order was
+ * lost on the way (a heartbeat answer that never arrived) — see RepairDuty.
+ */
+export class TrimOrders {
+  private readonly orders = new Map<string, { atMs: number; nodeIds: Set<number> }>();
+
+  get size(): number {
+    return this.orders.size;
+  }
+
+  has(chunkId: string): boolean {
+    return this.orders.has(chunkId);
+  }
+
+  ordered(chunkId: string, nodeIds: readonly number[], atMs: number): void {
+    if (nodeIds.length === 0) return;
+    this.orders.set(chunkId, { atMs, nodeIds: new Set(nodeIds) });
+  }
+
+  /** Whether a delete of `chunkId` ordered to node `nodeId` is still unacknowledged. */
+  pending(chunkId: string, nodeId: number): boolean {
+    return this.orders.get(chunkId)?.nodeIds.has(nodeId) ?? false;
+  }
+
+  /** Node `nodeId` carried out (or no longer needs) its deletes of `chunkIds`. */
+  settle(nodeId: number, chunkIds: Iterable<string>): void {
+    for (const id of chunkIds) {
+      const o = this.orders.get(id);
+      if (!o?.nodeIds.delete(nodeId)) continue;
+      if (o.nodeIds.size === 0) this.orders.delete(id);
+    }
+  }
+
+  /** Chunks with orders to node `nodeId` still unacknowledged. */
+  *pendingOn(nodeId: number): Generator<string> {
+    for (const [id, o] of this.orders) if (o.nodeIds.has(nodeId)) yield id;
+  }
+
+  /** Removes and returns the orders older than `ageMs`, with the nodes that never acknowledged them. */
+  expire(nowMs: number, ageMs: number): [string, number[]][] {
+    const out: [string, number[]][] = [];
+    for (const [id, o] of this.orders) {
+      if (nowMs - o.atMs <= ageMs) continue;
+      this.orders.delete(id);
+      out.push([id, [...o.nodeIds]]);
+    }
+    return out;
+  }
+}
