@@ -160,6 +160,11 @@ export class HttpTransport implements Transport {
     this.disconnect(peer);
   }
 
+  /** The kinds of the messages waiting for peer `id`, oldest first (for tests and debugging). */
+  queuedTypes(id: NodeId): Message["type"][] {
+    return this.peers.get(id)?.queue.map((m) => m.type) ?? [];
+  }
+
   /** Test-only fault hook: messages for which `keep` returns false are dropped, both ways. */
   setFilter(keep: ((m: Message) => boolean) | null): void {
     this.filter = keep;
@@ -209,9 +214,10 @@ export class HttpTransport implements Transport {
   private boundQueue(peer: Peer): void {
     const o = this.opts;
     while (peer.queue.length > o.maxQueuedMessagesPerPeer || peer.queuedBytes > o.maxQueuedBytesPerPeer) {
-      // Drop the oldest message that is not a snapshot chunk: the core sends one chunk at a time and
-      // waits for its answer, so losing it stalls the transfer until the next heartbeat.
-      let i = peer.queue.findIndex((m) => m.type !== "snapshot");
+      // Drop the oldest message that is not a snapshot chunk: a lost chunk stalls the stream until its
+      // resend timeout (go-back-N, snapshot-stream.ts), while a lost append or heartbeat is replaced by
+      // the next one within a tick.
+      let i = peer.queue.findIndex((m) => m.type !== "snapshot-chunk");
       if (i < 0) i = 0;
       const [dropped] = peer.queue.splice(i, 1);
       peer.queuedBytes -= messageSizeBytes(dropped!);

@@ -181,4 +181,30 @@ describe("HttpTransport", () => {
     t.send(Array.from({ length: 25 }, (_, i) => heartbeat(1, 2, i)));
     expect(t.droppedMessages).toBe(15);
   });
+
+  it("keeps snapshot chunks when the queue overflows: appends and heartbeats go first", async () => {
+    const app = Fastify();
+    const t = new HttpTransport({ secret: SECRET, maxQueuedMessagesPerPeer: 4 }, { app });
+    cleanups.push(
+      () => app.close(),
+      () => t.close(),
+    );
+    t.setPeer(2, "http://127.0.0.1:9");
+    const meta = { index: 10, term: 1, conf: { voters: [1, 2], learners: [], joining: [] } };
+    const chunk = (seq: number): Message => ({
+      type: "snapshot-chunk",
+      from: 1,
+      to: 2,
+      term: 1,
+      meta,
+      stream: 1,
+      seq,
+      chunk: new Uint8Array(8),
+      done: false,
+      crc: 0,
+    });
+    t.send([chunk(0), heartbeat(1, 2, 1), chunk(1), heartbeat(1, 2, 2), chunk(2), heartbeat(1, 2, 3)]);
+    expect(t.droppedMessages).toBe(2);
+    expect(t.queuedTypes(2)).toEqual(["snapshot-chunk", "snapshot-chunk", "snapshot-chunk", "heartbeat"]);
+  });
 });
