@@ -196,3 +196,40 @@ describe("a rename's path-length bound", () => {
     expect(() => h.fs.stat(grown)).toThrow();
   });
 });
+
+describe("quota usage follows a rename", () => {
+  it("within one tree nothing moves, even in a tree already over its quota", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/p/a", content: inline("123"), createParents: true });
+    h.ok({ type: "commit", path: "/p/b", content: inline("45"), createParents: true });
+    h.ok({ type: "setQuota", path: "/p", files: 1, bytes: 1 });
+    h.ok({ type: "rename", from: "/p/a", to: "/p/c" });
+    expect(h.fs.quota("/p").usage).toEqual({ bytes: 5, files: 2 });
+  });
+
+  it("a file with a dropped middle version carries its retained bytes to another tree", () => {
+    const h = new Harness({ versionsRetained: 3 });
+    for (const s of ["1", "22", "333"])
+      h.ok({ type: "commit", path: "/p/f", content: inline(s), createParents: true });
+    h.ok({ type: "dropVersion", path: "/p/f", version: 2 });
+    h.ok({ type: "mkdir", path: "/q" });
+    h.ok({ type: "rename", from: "/p/f", to: "/q/f" });
+    expect(h.fs.quota("/p").usage).toEqual({ bytes: 0, files: 0 });
+    expect(h.fs.quota("/q").usage).toEqual({ bytes: 4, files: 1 });
+  });
+
+  it("a directory moved up to the top level keeps what is below it, not itself; moved down, its quota goes", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/q/d/f", content: inline("123"), createParents: true });
+    h.ok({ type: "commit", path: "/q/d/g", content: inline("4"), createParents: true });
+    h.ok({ type: "rename", from: "/q/d", to: "/d" });
+    expect(h.fs.quota("/q").usage).toEqual({ bytes: 0, files: 0 });
+    expect(h.fs.quota("/d").usage).toEqual({ bytes: 4, files: 2 });
+    h.ok({ type: "setQuota", path: "/d", files: 5 });
+    h.ok({ type: "rename", from: "/d", to: "/q/d" });
+    expect(h.fs.quota("/q").usage).toEqual({ bytes: 4, files: 3 });
+    h.ok({ type: "mkdir", path: "/d" });
+    expect(h.fs.quota("/d")).toEqual({ dir: "/d", limits: null, usage: { bytes: 0, files: 0 } });
+    h.fs.checkInvariants();
+  });
+});
