@@ -233,6 +233,26 @@ describe("quotas (examples)", () => {
     expect(h.fs.quota("/p").usage).toEqual({ bytes: 10, files: 1 });
   });
 
+  test("a tree already over a limit (set below its usage) refuses only what raises that dimension", () => {
+    const h = new Harness({ versionsRetained: 1 });
+    h.ok({ type: "commit", path: "/p/a", content: inline("0123456789"), createParents: true });
+    h.ok({ type: "commit", path: "/p/b", content: inline("0123456789") });
+    // Over both limits at once: 20 bytes against 5, 2 names against 1.
+    h.ok({ type: "setQuota", path: "/p", bytes: 5, files: 1 });
+    // No more bytes: an empty directory is refused for its name, not for bytes it does not add...
+    expect(h.err({ type: "mkdir", path: "/p/d" })).toMatchObject({ code: "QUOTA_EXCEEDED" });
+    h.ok({ type: "setQuota", path: "/p", bytes: 5 });
+    h.ok({ type: "mkdir", path: "/p/d" });
+    // ...a shorter version of a file lowers the bytes and adds no name...
+    h.ok({ type: "setQuota", path: "/p", bytes: 5, files: 1 });
+    h.ok({ type: "commit", path: "/p/a", content: inline("01") });
+    expect(h.fs.quota("/p").usage).toEqual({ bytes: 12, files: 3 });
+    // ...and a delete, which lowers both, is always taken.
+    h.ok({ type: "delete", path: "/p/b" });
+    h.ok({ type: "delete", path: "/p/d" });
+    expect(h.fs.quota("/p").usage).toEqual({ bytes: 2, files: 1 });
+  });
+
   test("a name limit refuses mkdir and a rename into the tree, not one out of it; quotas go with their directory", () => {
     const h = new Harness();
     h.ok({ type: "mkdir", path: "/p/d", parents: true });
