@@ -11,7 +11,16 @@
  * Every request's answer is checked (placement, chunk PUT, commit, reads, the HTTP ceilings' own), and
  * any error fails the run: a throughput of failed requests is not a throughput.
  *
- *   npm run build && npx tsx bench/data-path.ts [--mib 1024] [--parallel 2] [--small]
+ *   npm run build && npx tsx bench/data-path.ts [--mib 1024] [--parallel 2] [--small] \
+ *     [--cpu-prof-dir DIR] [--max-seconds 900]
+ *
+ * On a shared machine the ceilings move by 2-5x within minutes, so the CLI rows are also set beside
+ * a ceiling measured right before each of them (`--near-mib` of disk writes before the put, of HTTP
+ * GETs before each get): those ratios compare the same minute.
+ *
+ * `--cpu-prof-dir` writes a V8 CPU profile of every server process and of each CLI run into DIR
+ * (each process's pid is printed with its role, to tell the files apart: the file names carry pids). The whole run stops with an
+ * error after `--max-seconds`.
  */
 
 import { spawn } from "node:child_process";
@@ -22,8 +31,10 @@ import {
   fsyncSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,12 +52,22 @@ const { values } = parseArgs({
     mib: { type: "string", default: "1024" },
     parallel: { type: "string", default: "2" },
     small: { type: "boolean", default: false },
+    "cpu-prof-dir": { type: "string" },
+    "max-seconds": { type: "string", default: "900" },
+    "near-mib": { type: "string", default: "256" },
   },
 });
 const MIB = Number(values.mib);
 const PARALLEL = Number(values.parallel);
 const CHUNK = 4 * 1024 * 1024;
 const agent = new Agent({ connections: 32, headersTimeout: 60_000, bodyTimeout: 60_000 });
+const PROF_DIR = values["cpu-prof-dir"] ? resolve(values["cpu-prof-dir"]) : undefined;
+const PROF_ARGS = PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROF_DIR}`] : [];
+// A run that hangs (a stuck stream, a lost cluster) ends with an error instead of running on.
+setTimeout(() => {
+  console.error(`data-path: still running after ${values["max-seconds"]} s, stopping`);
+  process.exit(1);
+}, Number(values["max-seconds"]) * 1000).unref();
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
 /** Fails the run unless the answer has the expected status. */
@@ -68,7 +89,7 @@ function diskCeiling(dir: string, bytes: number): number {
   return mbps(bytes, ms);
 }
 
-async function httpCeiling(dir: string, bytes: number): Promise<{ put: number; get: number }> {
+async function httpCeiling(dir: string, bytes: number, only?: "get"): Promise<{ put: number; get: number }> {
   const app = Fastify({ bodyLimit: CHUNK * 2 });
   app.addContentTypeParser("application/octet-stream", (_req, _payload, done) => done(null));
   app.put("/f", async (req, reply) => {
@@ -84,7 +105,7 @@ async function httpCeiling(dir: string, bytes: number): Promise<{ put: number; g
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/f`;
   const block = Buffer.alloc(CHUNK, 5);
   let t0 = performance.now();
-  for (let done = 0; done < bytes; done += CHUNK) {
+  for (let done = 0; only !== "get" && done < bytes; done += CHUNK) {
     const res = await request(url, {
       method: "PUT",
       body: block,
@@ -152,14 +173,65 @@ function peakRssMib(pid: number | "self" = "self"): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
+/** The cluster's processes (pid → role), from /proc: their command lines name the config and the id. */
+function clusterPids(configPath: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (!cmd.includes(configPath)) continue;
+    const kind = cmd.includes("data/main.js") ? "data" : cmd.includes("meta/main.js") ? "meta" : null;
+    const id = /id: (\d+)/.exec(cmd)?.[1];
+    if (kind !== null && id !== undefined) out.set(Number(entry), `${kind}-${id}`);
+  }
+  return out;
+}
+
+/**
+ * A preload that profiles a server process from its start to its exit (NODE_OPTIONS may not carry
+ * --cpu-prof; an in-process inspector session answers synchronously, so the exit handler can write).
+ */
+function profHook(dir: string, profDir: string): string {
+  const path = join(dir, "cpu-prof-hook.cjs");
+  writeFileSync(
+    path,
+    `const { Session } = require("node:inspector");
+const { writeFileSync } = require("node:fs");
+const s = new Session();
+s.connect();
+s.post("Profiler.enable");
+s.post("Profiler.start");
+process.on("exit", () => {
+  s.post("Profiler.stop", (err, r) => {
+    if (!err) writeFileSync(${JSON.stringify(profDir)} + "/server." + process.pid + ".cpuprofile", JSON.stringify(r.profile));
+  });
+});
+`,
+  );
+  return path;
+}
+
+/** Stops the servers with SIGTERM, so that each writes its CPU profile on the way out. */
+async function stopForProfiles(c: MetaCluster): Promise<void> {
+  for (const [pid, role] of clusterPids(c.configPath)) console.error(`profile: ${role} pid ${pid}`);
+  for (const id of c.dataUrls.keys()) await c.killData(id, "SIGTERM");
+  for (const id of c.ids) await c.kill(id, "SIGTERM");
+}
+
 const CLI = resolve("dist/src/cli/main.js");
 
 /** Runs the CLI; fails on a non-zero exit; returns stdout, wall time and its peak RSS (polled). */
 async function cli(config: string, args: string[]): Promise<{ ms: number; stdout: string; rssMib: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, "--config", config, ...args], {
+  const child = spawn(process.execPath, [...PROF_ARGS, CLI, "--config", config, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  if (PROF_DIR) console.error(`profile: CLI ${args[0]} pid ${child.pid}`);
   let stdout = "";
   let stderr = "";
   let rssMib = 0;
@@ -193,6 +265,7 @@ async function main(): Promise<void> {
   const c = await MetaCluster.start({
     dataNodes: 3,
     extra: { chunkSizeBytes: CHUNK, garbageGraceMs: 600_000 },
+    ...(PROF_DIR ? { env: { NODE_OPTIONS: `--require ${profHook(dir, PROF_DIR)}` } } : {}),
   });
   try {
     const leader = c.url(await c.leader());
@@ -315,16 +388,20 @@ async function main(): Promise<void> {
     const want = createHash("sha256");
     for (let m = 0; m < MIB; m++) want.update(fileBytes(m + 1_000_000));
     const wantHex = want.digest("hex");
+    const near = Number(values["near-mib"]) * 1024 * 1024;
+    const diskNear = diskCeiling(dir, near);
     const put = await cli(c.configPath, ["put", "--json", local, "/cli.bin"]);
     const putAnswer = JSON.parse(put.stdout) as { version: number; sizeBytes: number };
     if (putAnswer.sizeBytes !== bytes || !(putAnswer.version >= 1))
       throw new Error(`raftfs put: ${put.stdout}`);
     rmSync(local);
     const back = join(dir, "back.bin");
+    const getNear = (await httpCeiling(dir, near, "get")).get;
     const get = await cli(c.configPath, ["get", "/cli.bin", back]);
     const gotHex = createHash("sha256").update(readFileSync(back)).digest("hex");
     if (gotHex !== wantHex) throw new Error("raftfs get: the file read back differs from the one put");
     rmSync(back);
+    const getNullNear = (await httpCeiling(dir, near, "get")).get;
     const getNull = await cli(c.configPath, ["get", "/cli.bin", "-"]);
 
     const cliPut = mbps(bytes, put.ms);
@@ -347,13 +424,13 @@ async function main(): Promise<void> {
     );
     console.log(`| library get (read stream) | ${lib.get.toFixed(0)} | ${vsGet(lib.get)} of GET | |`);
     console.log(
-      `| CLI put (file) | ${cliPut.toFixed(0)} | ${vsDisk(cliPut)} of disk÷3 | ${put.rssMib.toFixed(0)} |`,
+      `| CLI put (file) | ${cliPut.toFixed(0)} | ${vsDisk(cliPut)} of disk÷3; ${(cliPut / (diskNear / 3)).toFixed(2)} of the disk÷3 just before (${diskNear.toFixed(0)}) | ${put.rssMib.toFixed(0)} |`,
     );
     console.log(
-      `| CLI get (to a file) | ${cliGet.toFixed(0)} | ${vsGet(cliGet)} of GET | ${get.rssMib.toFixed(0)} |`,
+      `| CLI get (to a file) | ${cliGet.toFixed(0)} | ${vsGet(cliGet)} of GET; ${(cliGet / getNear).toFixed(2)} of the GET just before (${getNear.toFixed(0)}) | ${get.rssMib.toFixed(0)} |`,
     );
     console.log(
-      `| CLI get (to /dev/null) | ${cliGetNull.toFixed(0)} | ${vsGet(cliGetNull)} of GET | ${getNull.rssMib.toFixed(0)} |`,
+      `| CLI get (to /dev/null) | ${cliGetNull.toFixed(0)} | ${vsGet(cliGetNull)} of GET; ${(cliGetNull / getNullNear).toFixed(2)} of the GET just before (${getNullNear.toFixed(0)}) | ${getNull.rssMib.toFixed(0)} |`,
     );
 
     if (!values.small) return;
@@ -391,6 +468,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    if (PROF_DIR) await stopForProfiles(c);
     await c.stop();
     await agent.close();
     rmSync(dir, { recursive: true, force: true });

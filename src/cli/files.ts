@@ -21,7 +21,20 @@ export interface PutOptions {
   json?: boolean;
 }
 
-function counting(progress: Progress): Transform {
+/**
+ * Reads and writes of local files in 1 MiB pieces: the 64 KiB default made a 1 GiB put 16,384 reads,
+ * each a buffer for the collector, and "read" plus the collector were half of the CLI's busy time
+ * in its profile. The library cuts 4 MiB chunks from whatever it is given.
+ */
+const LOCAL_IO_BYTES = 1024 * 1024;
+
+/** Counts bytes for the progress bar; no stage at all when there is no bar. */
+function counting(progress: Progress): Transform[] {
+  if (!progress.enabled) return [];
+  return [counter(progress)];
+}
+
+function counter(progress: Progress): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       progress.add(chunk.byteLength);
@@ -58,7 +71,8 @@ export async function put(
     });
     const progress = startProgress(io, `put ${target}`, total, progressEnabled(io, { ...g, ...o }));
     try {
-      await pipeline(local === "-" ? io.stdin : createReadStream(local), counting(progress), out);
+      const source = local === "-" ? io.stdin : createReadStream(local, { highWaterMark: LOCAL_IO_BYTES });
+      await pipeline([source, ...counting(progress), out]);
     } finally {
       progress.stop();
     }
@@ -108,7 +122,11 @@ export async function get(
       const onInterrupt = () => rmSync(tmp, { force: true });
       io.signal.addEventListener("abort", onInterrupt, { once: true });
       try {
-        await pipeline(stream, counting(progress), createWriteStream(tmp, { flags: "wx" }));
+        await pipeline([
+          stream,
+          ...counting(progress),
+          createWriteStream(tmp, { flags: "wx", highWaterMark: LOCAL_IO_BYTES }),
+        ]);
         await rename(tmp, target);
       } catch (err) {
         await rm(tmp, { force: true });

@@ -7,12 +7,19 @@ import { humanBytes } from "./format.js";
 import type { CliIo } from "./io.js";
 
 export interface Progress {
+  /** False for the silent stand-in: callers may skip counting altogether. */
+  readonly enabled: boolean;
   add(bytes: number): void;
   setTotal(bytes: number): void;
   stop(): void;
 }
 
-const NONE: Progress = { add: () => undefined, setTotal: () => undefined, stop: () => undefined };
+const NONE: Progress = {
+  enabled: false,
+  add: () => undefined,
+  setTotal: () => undefined,
+  stop: () => undefined,
+};
 
 export function progressEnabled(io: CliIo, opts: { quiet?: boolean; json?: boolean }): boolean {
   return io.stderrIsTTY && !opts.quiet && !opts.json;
@@ -38,6 +45,7 @@ export function startProgress(
   const payload = () => ({ doneH: humanBytes(done), totalH: total > 0 ? humanBytes(total) : "?" });
   bar.start(Math.max(1, total), 0, payload());
   return {
+    enabled: true,
     add(bytes) {
       done += bytes;
       bar.update(Math.min(done, Math.max(1, total)), payload());

@@ -147,12 +147,14 @@ export class RaftfsClient {
   // ---------------------------------------------------------------- files
 
   async writeFile(path: string, data: WriteData, opts: WriteFileOptions = {}): Promise<WriteResult> {
-    const upload = this.upload(normalizePath(path), opts);
+    // A whole buffer is kept as the upload's source: after a CHUNK_GONE it stores the chunks again.
+    const whole =
+      typeof data === "string" ? Buffer.from(data) : data instanceof Uint8Array ? data : undefined;
+    const upload = this.upload(normalizePath(path), opts, whole);
     try {
-      if (typeof data === "string") await upload.write(Buffer.from(data));
-      else if (data instanceof Uint8Array)
-        await upload.write(data); // the upload copies what it keeps
-      else
+      if (whole !== undefined)
+        await upload.write(whole); // the upload copies what it keeps
+      else if (typeof data !== "string" && !(data instanceof Uint8Array))
         for await (const part of data)
           await upload.write(typeof part === "string" ? Buffer.from(part) : part);
     } catch (err) {
@@ -554,7 +556,7 @@ export class RaftfsClient {
     }
   }
 
-  private upload(path: string, opts: WriteFileOptions): Upload {
+  private upload(path: string, opts: WriteFileOptions, source?: Uint8Array): Upload {
     this.assertOpen();
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
     return new Upload({
@@ -584,6 +586,7 @@ export class RaftfsClient {
       inlineThresholdBytes: opts.chunked ? 0 : this.options.inlineThresholdBytes,
       chunkSizeBytes: this.options.chunkSizeBytes,
       ...(opts.knownChunks ? { knownChunks: opts.knownChunks } : {}),
+      ...(source !== undefined ? { source } : {}),
       signal,
     });
   }

@@ -10,6 +10,11 @@
  * chunk's store succeeded, and lists them in file order whatever order they finished in. The first
  * failed store (after the writer's own retries on other holders) cancels the others and fails the
  * write; the stored chunks are abandoned.
+ *
+ * A commit refused with CHUNK_GONE names chunks the cluster collected after they were stored (the
+ * write stalled past the garbage grace period). When the caller handed over the whole file at once
+ * (`source`: writeFile of a buffer or a string), the upload stores every chunk again from it, once,
+ * and commits again; a stream's bytes are gone by then, so a stream's write fails with CHUNK_GONE.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { assert } from "../common/assert.js";
@@ -22,7 +27,7 @@ import {
   type WireContent,
 } from "../common/protocol/index.js";
 import type { ChunkWriter } from "./chunk-writer.js";
-import { ChunkBuffer, sha256Hex } from "./chunking.js";
+import { ChunkBuffer, chunkBounds, sha256Hex } from "./chunking.js";
 
 /** Commit attempts after a CHUNK_GONE, with backoff from 100 ms to 1 s: about 3.5 s in all. */
 const CHUNK_GONE_RETRIES = 6;
@@ -47,6 +52,11 @@ export interface UploadDeps {
    * version naming a missing chunk.
    */
   knownChunks?: ReadonlySet<string>;
+  /**
+   * The whole file, when the caller gave it at once and it is the only thing written: after a
+   * CHUNK_GONE the chunks are cut from it again and stored once more (see the file's comment).
+   */
+  source?: Uint8Array;
   /** A monotonic clock in ms (tests replace it). */
   now?: () => number;
 }
@@ -160,14 +170,7 @@ export class Upload {
       }
       const last = this.chunker!.flush();
       if (last !== null) await this.storeAll([last]);
-      await this.settle();
-      this.throwIfFailed();
-      const chunks: WireChunkRef[] = [];
-      for (let i = 0; i < this.chunksQueued; i++) {
-        const ref = this.stored[i];
-        assert(ref !== undefined, "every chunk stored before the commit names it");
-        chunks.push(ref);
-      }
+      const chunks = await this.storedList();
       if (this.now() - this.startedMs > MAX_UPLOAD_AGE_MS) {
         // The cluster forgets collected chunks' tombstones after a while: a commit this late could be
         // acknowledged for chunks collected meanwhile, so it is not sent at all.
@@ -177,7 +180,19 @@ export class Upload {
           { maxUploadAgeMs: MAX_UPLOAD_AGE_MS },
         );
       }
-      return await this.commit({ kind: "chunks", chunks, sizeBytes: this.sizeBytes });
+      try {
+        // With the bytes at hand, a refusal is answered by storing them again at once (that is also
+        // what revives the chunks) rather than by waiting for a revival that may never come.
+        const waits = this.deps.source === undefined ? CHUNK_GONE_RETRIES : 0;
+        return await this.commit({ kind: "chunks", chunks, sizeBytes: this.sizeBytes }, waits);
+      } catch (err) {
+        if (!isDfsError(err, "CHUNK_GONE") || this.deps.source === undefined) throw err;
+        return await this.commit({
+          kind: "chunks",
+          chunks: await this.storeAgain(err),
+          sizeBytes: this.sizeBytes,
+        });
+      }
     } catch (err) {
       await this.abandon();
       throw err;
@@ -192,7 +207,7 @@ export class Upload {
     await this.abandon();
   }
 
-  private async commit(content: WireContent): Promise<WriteResult> {
+  private async commit(content: WireContent, retries = CHUNK_GONE_RETRIES): Promise<WriteResult> {
     // CHUNK_GONE: the cluster had collected content equal to a chunk we just stored, and revives it
     // once the data nodes report our copy (a heartbeat or two). Past that, the chunks really are gone
     // (this upload stalled beyond the grace period) and the caller must write the file again.
@@ -201,10 +216,45 @@ export class Upload {
         const r = await this.deps.commit(content);
         return { version: r.version, sizeBytes: this.sizeBytes };
       } catch (err) {
-        if (!isDfsError(err, "CHUNK_GONE") || attempt >= CHUNK_GONE_RETRIES) throw err;
+        if (!isDfsError(err, "CHUNK_GONE") || attempt >= retries) throw err;
         await sleep(Math.min(1000, 100 * 2 ** attempt), undefined, { signal: this.deps.signal });
       }
     }
+  }
+
+  /**
+   * Cuts the file into chunks again from `source` and stores every one of them (the refusal lists at
+   * most a few of the collected ids, and a rare path need not be frugal). Answers the new list, which
+   * must name the same chunks: a source changed since the write would commit other bytes, so that
+   * fails with the original refusal instead.
+   */
+  private async storeAgain(gone: DfsError): Promise<WireChunkRef[]> {
+    const source = this.deps.source!;
+    const before = this.stored.slice(0, this.chunksQueued).map((r) => r?.id);
+    if (source.byteLength !== this.sizeBytes) throw gone;
+    this.stored.length = 0;
+    this.chunksQueued = 0;
+    this.reused.clear();
+    const bounds = chunkBounds(source.byteLength, this.deps.chunkSizeBytes);
+    await this.storeAll(
+      bounds.map((b) => Buffer.from(source.buffer, source.byteOffset + b.start, b.end - b.start)),
+    );
+    const chunks = await this.storedList();
+    if (chunks.length !== before.length || chunks.some((c, i) => c.id !== before[i])) throw gone;
+    return chunks;
+  }
+
+  /** Waits for the stores, then lists every chunk in file order (the commit's list). */
+  private async storedList(): Promise<WireChunkRef[]> {
+    await this.settle();
+    this.throwIfFailed();
+    const chunks: WireChunkRef[] = [];
+    for (let i = 0; i < this.chunksQueued; i++) {
+      const ref = this.stored[i];
+      assert(ref !== undefined, "every chunk stored before the commit names it");
+      chunks.push(ref);
+    }
+    return chunks;
   }
 
   /** Starts each chunk's store as soon as one of the `window` slots is free, in file order. */
