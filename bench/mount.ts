@@ -6,10 +6,16 @@
  * interleave the three ways so the machine's noise falls on all; the table gives medians and ratios.
  * Every copy is checked byte for byte (large) or by count and content (small); any error fails.
  *
+ * `--targets` runs the issue's targets instead, all through child processes on the mount: `dd bs=1M`
+ * write and read of one `--large` MiB file beside the library's put/get of the same size (sha256 on
+ * both sides), `tar x` of `--files` small files beside the library writing the same files (every
+ * file checked), and `ls -l` of that directory on a fresh mount (cold) and again (warm).
+ *
  *   npm run build && npx tsx bench/mount.ts [--rounds 2] [--files 1000] [--mib 64]
+ *   npm run build && npx tsx bench/mount.ts --targets [--rounds 1] [--files 10000] [--large 256]
  */
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,8 +32,11 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "2" },
     files: { type: "string", default: "1000" },
     mib: { type: "string", default: "64" },
+    targets: { type: "boolean", default: false },
+    large: { type: "string", default: "256" },
   },
 });
+if (values.targets) process.exit(await runTargets(Number(values.large) * 1024 * 1024));
 const ROUNDS = Number(values.rounds);
 const FILES = Number(values.files);
 const BIG_BYTES = Number(values.mib) * 1024 * 1024;
@@ -183,4 +192,213 @@ for (const row of rows) console.log(row);
 if (errors.length > 0) {
   console.error(`${errors.length} error(s):\n${errors.join("\n")}`);
   process.exit(1);
+}
+
+/**
+ * The issue's targets. Mount and library alternate within each round (order rotated per round); the
+ * bench process never touches the mount itself, only `dd`, `tar`, `ls` and `sh` children do.
+ * Returns the process exit code (1 on any error or failed check).
+ */
+async function runTargets(largeBytes: number): Promise<number> {
+  const rounds = Number(values.rounds);
+  const n = Number(values.files);
+  const mib = largeBytes / 2 ** 20;
+  const work = mkdtempSync(join(tmpdir(), "raftfs-bench-mount-"));
+  // Every child and library loop stops after 10 minutes (an error, not a number).
+  const LIMIT = { timeout: 600_000, maxBuffer: 1 << 28 };
+  const body = (i: number) => `small file ${i}\n`.repeat(64);
+  const tree = join(work, "tree");
+  await fsp.mkdir(tree);
+  for (let i = 0; i < n; i++) await fsp.writeFile(join(tree, `f${i}.txt`), body(i));
+  await sh("tar", ["cf", join(work, "tree.tar"), "-C", tree, "."], LIMIT);
+  const cluster = await startCluster({
+    metaCount: 3,
+    dataCount: 3,
+    overrides: { chunkSizeBytes: 4 * 1024 * 1024, inlineThresholdBytes: 65536 },
+  });
+  const client = await connect({ config: cluster.configPath });
+  let mount = await TestMount.start(cluster.configPath);
+  const t = new Map<string, number[]>();
+  const errs: string[] = [];
+  const step = async (name: string, fn: () => Promise<void>, check?: () => Promise<void>) => {
+    const t0 = performance.now();
+    try {
+      await fn();
+      const ms = performance.now() - t0;
+      if (check) await check();
+      if (!t.has(name)) t.set(name, []);
+      t.get(name)!.push(ms);
+      process.stderr.write(`${name}: ${ms.toFixed(0)} ms\n`);
+    } catch (err) {
+      errs.push(`${name}: ${(err as Error).message}`);
+      process.stderr.write(`ERROR ${name}: ${(err as Error).message}\n`);
+    }
+  };
+  const libSha = async (path: string) => {
+    const fresh = await connect({ config: cluster.configPath, cacheBytes: 0 });
+    try {
+      const h = createHash("sha256");
+      for await (const part of fresh.createReadStream(path)) h.update(part as Buffer);
+      return h.digest("hex");
+    } finally {
+      await fresh.close();
+    }
+  };
+  const shaIs = (what: string, want: string, got: string) => {
+    if (got !== want) throw new Error(`${what}: sha256 ${got.slice(0, 12)} differs`);
+  };
+  const checkTree = async (dir: string) => {
+    const names = await client.readdir(dir);
+    if (names.length !== n) throw new Error(`${dir}: ${names.length} entries, not ${n}`);
+    for (let i = 0; i < n; i += 16) {
+      const batch = [];
+      for (let j = i; j < Math.min(n, i + 16); j++) {
+        batch.push(
+          client.readFile(`${dir}/f${j}.txt`, { encoding: "utf8" }).then((got) => {
+            if (got !== body(j)) throw new Error(`${dir}/f${j}.txt: wrong content`);
+          }),
+        );
+      }
+      await Promise.all(batch);
+    }
+  };
+  const W = `write ${mib} MiB`;
+  const R = `read ${mib} MiB`;
+  const X = `${n} small files`;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? ["mount", "library"] : ["library", "mount"];
+      // Fresh, different bytes for each way and round: chunks are content-addressed, so equal bytes
+      // could let the second writer find its chunks already stored.
+      const sha: Record<string, string> = {};
+      for (const way of order) {
+        const bytes = randomBytes(largeBytes);
+        sha[way] = createHash("sha256").update(bytes).digest("hex");
+        writeFileSync(join(work, `${way}.bin`), bytes);
+      }
+      await sh("mkdir", ["-p", join(mount.dir, `m${r}/tree`)], LIMIT);
+      await client.mkdir(`/l${r}/tree`, { recursive: true });
+      for (const way of order) {
+        if (way === "mount")
+          await step(
+            `${W}: mount (dd)`,
+            () =>
+              sh(
+                "dd",
+                [
+                  `if=${join(work, "mount.bin")}`,
+                  `of=${join(mount.dir, `m${r}/big.bin`)}`,
+                  "bs=1M",
+                  "status=none",
+                ],
+                LIMIT,
+              ).then(() => undefined),
+            async () => shaIs("mount write", sha.mount!, await libSha(`/m${r}/big.bin`)),
+          );
+        else
+          await step(
+            `${W}: library`,
+            () =>
+              client
+                .writeFile(
+                  `/l${r}/big.bin`,
+                  createReadStream(join(work, "library.bin"), { highWaterMark: 1 << 20 }),
+                )
+                .then(() => undefined),
+            async () => shaIs("library write", sha.library!, await libSha(`/l${r}/big.bin`)),
+          );
+      }
+      // Each way reads the file the other wrote: the mount process never held it, and the library
+      // reads through a new client without a cache; both hash what they read.
+      for (const way of order) {
+        let got = "";
+        if (way === "mount")
+          await step(
+            `${R}: mount (dd)`,
+            async () => {
+              const file = join(mount.dir, `l${r}/big.bin`);
+              const { stdout } = await sh(
+                "sh",
+                ["-c", 'dd if="$1" bs=1M status=none | sha256sum', "sh", file],
+                LIMIT,
+              );
+              got = stdout.split(" ")[0]!;
+            },
+            async () => shaIs("mount read", sha.library!, got),
+          );
+        else
+          await step(
+            `${R}: library`,
+            async () => {
+              got = await libSha(`/m${r}/big.bin`);
+            },
+            async () => shaIs("library read", sha.mount!, got),
+          );
+      }
+      for (const way of order) {
+        if (way === "mount")
+          await step(
+            `${X}: mount (tar x)`,
+            () =>
+              sh("tar", ["xf", join(work, "tree.tar"), "-C", join(mount.dir, `m${r}/tree`)], LIMIT).then(
+                () => undefined,
+              ),
+            () => checkTree(`/m${r}/tree`),
+          );
+        else
+          await step(
+            `${X}: library`,
+            async () => {
+              const until = performance.now() + LIMIT.timeout;
+              for (let i = 0; i < n; i++) {
+                if (performance.now() > until) throw new Error(`timed out after ${i} files`);
+                await client.writeFile(`/l${r}/tree/f${i}.txt`, await fsp.readFile(join(tree, `f${i}.txt`)));
+              }
+            },
+            () => checkTree(`/l${r}/tree`),
+          );
+      }
+      // ls -l: cold on a fresh mount process (no attribute or entry cache), then warm at once.
+      await mount.stop();
+      mount = await TestMount.start(cluster.configPath);
+      for (const temp of ["cold", "warm"]) {
+        let lines = 0;
+        await step(
+          `ls -l ${n}: ${temp}`,
+          async () => {
+            const { stdout } = await sh("ls", ["-l", join(mount.dir, `m${r}/tree`)], LIMIT);
+            lines = stdout.trimEnd().split("\n").length;
+          },
+          async () => {
+            if (lines !== n + 1) throw new Error(`ls -l listed ${lines - 1} entries, not ${n}`);
+          },
+        );
+      }
+    }
+  } finally {
+    await mount.stop();
+    await client.close();
+    await cluster.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const m = (k: string) => median(t.get(k) ?? [Number.NaN]);
+  console.log(`rounds ${rounds}, medians in ms; ratio = mount throughput / library throughput`);
+  console.log("| operation | mount ms | library ms | mount / library |");
+  console.log("|---|---|---|---|");
+  for (const [what, tool, rate] of [
+    [W, "dd", (ms: number) => `${(mib / (ms / 1000)).toFixed(1)} MiB/s`],
+    [R, "dd", (ms: number) => `${(mib / (ms / 1000)).toFixed(1)} MiB/s`],
+    [X, "tar x", (ms: number) => `${((n / ms) * 1000).toFixed(0)} files/s`],
+  ] as const) {
+    const a = m(`${what}: mount (${tool})`);
+    const b = m(`${what}: library`);
+    console.log(
+      `| ${what} (${tool}) | ${a.toFixed(0)} (${rate(a)}) | ${b.toFixed(0)} (${rate(b)}) | ${(b / a).toFixed(2)} |`,
+    );
+  }
+  console.log(
+    `| ls -l of ${n} entries, cold / warm | ${m(`ls -l ${n}: cold`).toFixed(0)} / ${m(`ls -l ${n}: warm`).toFixed(0)} | | |`,
+  );
+  if (errs.length > 0) console.error(`${errs.length} error(s):\n${errs.join("\n")}`);
+  return errs.length > 0 ? 1 : 0;
 }
