@@ -5,9 +5,13 @@
  * The cluster uses the shipped sizes (4 MiB chunks, 64 KiB inline). Rounds alternate which side goes
  * first; each side keeps its best round. Any error is printed and fails the run.
  *
- *   npm run build && npx tsx bench/s3.ts [--small 2000] [--seconds 10] [--big 3] [--rounds 2]
+ *   npm run build && npx tsx bench/s3.ts [--small 2000] [--seconds 10] [--big 3] [--rounds 2] [--profile DIR]
+ *
+ * `--profile DIR` runs the gateway with `--cpu-prof` into DIR (written when it stops on SIGTERM).
  */
+
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { startS3 } from "../test/s3/gateway.js";
@@ -18,6 +22,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     big: { type: "string", default: "3" },
     rounds: { type: "string", default: "2" },
+    profile: { type: "string" },
   },
 });
 const SMALL = Number(values.small);
@@ -69,12 +74,13 @@ async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
 
 const env = await startS3({
   overrides: { chunkSizeBytes: 4 * 1024 * 1024, inlineThresholdBytes: 64 * 1024 },
+  ...(values.profile !== undefined ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] } : {}),
 });
 try {
   const { s3, fs } = env;
   await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
   const small = randomBytes(4096);
-  const big = randomBytes(64 * 1024 * 1024);
+  const big = randomBytes(BIG > 0 ? 64 * 1024 * 1024 : 0);
   const best = new Map<string, number>();
   const keep = (name: string, v: number) => best.set(name, Math.max(best.get(name) ?? 0, v));
   for (let round = 0; round < ROUNDS; round++) {
@@ -141,6 +147,7 @@ try {
   ] as const) {
     const lib = best.get(`lib ${op}`) ?? 0;
     const gw = best.get(`s3 ${op}`) ?? 0;
+    if (lib === 0 && gw === 0) continue; // not run (--big 0)
     console.log(
       `| ${op} | ${lib.toFixed(1)} ${unit} | ${gw.toFixed(1)} ${unit} | ${(gw / lib).toFixed(2)} |`,
     );
@@ -151,5 +158,10 @@ try {
     process.exitCode = 1;
   }
 } finally {
+  if (values.profile !== undefined && env.gateway.exitCode === null) {
+    // A graceful stop, so the profile is written (stop() alone kills the gateway).
+    env.gateway.kill("SIGTERM");
+    await once(env.gateway, "exit");
+  }
   await env.stop();
 }
