@@ -7,7 +7,8 @@
  *
  *   npm run build && npx tsx bench/s3.ts [--small 2000] [--seconds 10] [--big 3] [--rounds 2] [--profile DIR]
  *
- * `--profile DIR` runs the gateway with `--cpu-prof` into DIR (written when it stops on SIGTERM).
+ * `--profile DIR` runs the gateway with `--cpu-prof` into DIR (written when it stops on SIGTERM);
+ * `--gateway-cli PATH` runs it from another build's dist/src/cli/main.js (an earlier commit's gateway).
  */
 
 import { randomBytes } from "node:crypto";
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     big: { type: "string", default: "3" },
     rounds: { type: "string", default: "2" },
     profile: { type: "string" },
+    "gateway-cli": { type: "string" },
   },
 });
 const SMALL = Number(values.small);
@@ -33,8 +35,11 @@ const CONCURRENCY = 16;
 
 const errors: string[] = [];
 
-/** `count` calls at CONCURRENCY in flight, stopped after SECONDS: completed calls per second. */
-async function rate(count: number, fn: (i: number) => Promise<void>): Promise<number> {
+/**
+ * `count` calls at CONCURRENCY in flight, stopped after SECONDS: completed calls per second, and how
+ * many were started (the GETs then read only the objects the PUTs got to).
+ */
+async function rate(count: number, fn: (i: number) => Promise<void>): Promise<{ perS: number; n: number }> {
   const deadline = performance.now() + SECONDS * 1000;
   const start = performance.now();
   let next = 0;
@@ -52,7 +57,7 @@ async function rate(count: number, fn: (i: number) => Promise<void>): Promise<nu
       }
     }),
   );
-  return done / ((performance.now() - start) / 1000);
+  return { perS: done / ((performance.now() - start) / 1000), n: next };
 }
 
 async function mibPerS(bytes: number, fn: () => Promise<void>): Promise<number> {
@@ -74,6 +79,7 @@ async function drain(stream: AsyncIterable<Uint8Array>): Promise<number> {
 
 const env = await startS3({
   overrides: { chunkSizeBytes: 4 * 1024 * 1024, inlineThresholdBytes: 64 * 1024 },
+  ...(values["gateway-cli"] !== undefined ? { cli: values["gateway-cli"] } : {}),
   ...(values.profile !== undefined ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] } : {}),
 });
 try {
@@ -87,30 +93,26 @@ try {
     const sides = round % 2 === 0 ? (["lib", "s3"] as const) : (["s3", "lib"] as const);
     for (const side of sides) {
       const path = (i: number) => `/bench/${side}-r${round}-small-${i}`;
-      keep(
-        `${side} put 4k`,
-        await rate(SMALL, (i) =>
+      const put = await rate(SMALL, (i) =>
+        side === "lib"
+          ? fs.writeFile(path(i), small).then(() => undefined)
+          : s3
+              .send(new PutObjectCommand({ Bucket: "bench", Key: path(i).slice(7), Body: small }))
+              .then(() => undefined),
+      );
+      keep(`${side} put 4k`, put.perS);
+      const get = await rate(put.n, async (i) => {
+        const n =
           side === "lib"
-            ? fs.writeFile(path(i), small).then(() => undefined)
-            : s3
-                .send(new PutObjectCommand({ Bucket: "bench", Key: path(i).slice(7), Body: small }))
-                .then(() => undefined),
-        ),
-      );
-      keep(
-        `${side} get 4k`,
-        await rate(SMALL, async (i) => {
-          const n =
-            side === "lib"
-              ? (await fs.readFile(path(i))).length
-              : (
-                  await (
-                    await s3.send(new GetObjectCommand({ Bucket: "bench", Key: path(i).slice(7) }))
-                  ).Body!.transformToByteArray()
-                ).length;
-          if (n !== 4096) throw new Error(`read ${n} bytes, not 4096`);
-        }),
-      );
+            ? (await fs.readFile(path(i))).length
+            : (
+                await (
+                  await s3.send(new GetObjectCommand({ Bucket: "bench", Key: path(i).slice(7) }))
+                ).Body!.transformToByteArray()
+              ).length;
+        if (n !== 4096) throw new Error(`read ${n} bytes, not 4096`);
+      });
+      keep(`${side} get 4k`, get.perS);
       for (let b = 0; b < BIG; b++) {
         const key = `${side}-r${round}-big-${b}`;
         keep(

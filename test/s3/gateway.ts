@@ -41,6 +41,8 @@ export interface S3Options {
   keyToken?: string;
   /** Node flags for the gateway process (a bench's `--cpu-prof`, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** Another build's CLI to run the gateway from (a bench's before-and-after). */
+  cli?: string;
 }
 
 export async function startS3(opts: S3Options = {}): Promise<S3Env> {
@@ -67,7 +69,7 @@ export async function startS3(opts: S3Options = {}): Promise<S3Env> {
   });
   const gateway = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), CLI, "s3", "--config", cluster.configPath],
+    [...(opts.nodeArgs ?? []), opts.cli ?? CLI, "s3", "--config", cluster.configPath],
     {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...opts.env },
