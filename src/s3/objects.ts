@@ -8,7 +8,7 @@ import { isDfsError } from "../common/errors.js";
 import { parentOf } from "../common/paths.js";
 import type { ReadResponse } from "../common/protocol/index.js";
 import { checkAclHeaders } from "./acl.js";
-import { objectBytes, readSmallBody } from "./body.js";
+import { declaredLength, objectBytes, readSmallBody } from "./body.js";
 import { checkReadConditions, expectedVersionFor } from "./conditions.js";
 import { S3Error, toS3Error } from "./errors.js";
 import { bucketPath, etagOf, isDeleteMarker, objectPath, requireBucket } from "./keys.js";
@@ -33,7 +33,19 @@ export async function putObject(req: S3Request, bucket: string, key: string): Pr
   const { path, folder } = objectPath(bucket, key);
   checkAclHeaders(req);
   refuseTagging(req);
-  await requireBucket(req, bucket);
+  // A small unconditional object straight under the bucket needs no stat of the bucket first: it
+  // commits without createParents, so the commit itself (atomically) fails if the bucket is gone. A
+  // deeper key creates its folders (and would create the bucket), a body that will be chunked should be
+  // refused before its bytes are stored, and a condition's answer comes after the bucket's: those stat it.
+  const flat = !folder && parentOf(path) === bucketPath(bucket);
+  const declared = declaredLength(req.headers, req.payloadHash);
+  const checkFirst =
+    !flat ||
+    declared === undefined ||
+    declared > req.limits.inlineThresholdBytes ||
+    header(req, "if-match") !== undefined ||
+    header(req, "if-none-match") !== undefined;
+  if (checkFirst) await requireBucket(req, bucket);
   const o = { headers: req.headers, payloadHash: req.payloadHash, maxBytes: req.limits.maxObjectBytes };
   if (folder) {
     const body = await readSmallBody(req.body, { ...o, maxBytes: 0 });
@@ -62,11 +74,15 @@ export async function putObject(req: S3Request, bucket: string, key: string): Pr
   let result: { version: number; sizeBytes: number };
   try {
     result = await req.client.writeFile(path, tee(), {
-      createParents: true,
+      createParents: !flat,
       ...(expectedVersion !== undefined ? { expectedVersion } : {}),
       ...(meta !== undefined ? { meta } : {}),
     });
   } catch (err) {
+    // The bucket's name held by a file: no bucket, as requireBucket would have said.
+    if (flat && isDfsError(err, "NOT_A_DIRECTORY")) {
+      throw new S3Error("NoSuchBucket", "the specified bucket does not exist");
+    }
     throw writeError(err);
   }
   const etag =

@@ -39,6 +39,10 @@ export interface S3Options {
   fsToken?: string;
   /** The config token (by name) the default test key acts with. */
   keyToken?: string;
+  /** Node flags for the gateway process (a bench's `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
+  /** Another build's CLI to run the gateway from (a bench's before-and-after). */
+  cli?: string;
 }
 
 export async function startS3(opts: S3Options = {}): Promise<S3Env> {
@@ -63,10 +67,14 @@ export async function startS3(opts: S3Options = {}): Promise<S3Env> {
       },
     },
   });
-  const gateway = spawn(process.execPath, [CLI, "s3", "--config", cluster.configPath], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...opts.env },
-  });
+  const gateway = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), opts.cli ?? CLI, "s3", "--config", cluster.configPath],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...opts.env },
+    },
+  );
   let log = "";
   gateway.stdout?.on("data", (b: Buffer) => (log += b.toString()));
   gateway.stderr?.on("data", (b: Buffer) => (log += b.toString()));

@@ -60,6 +60,26 @@ describe("buckets", () => {
     ).toMatchObject({ name: "NoSuchBucket" });
     expect(await env.fs.exists("/no-such-bucket")).toBe(false);
   });
+
+  it("a PUT into a missing bucket, a deleted one or a name a file holds writes nothing, whatever the key and size", async () => {
+    await env.s3.send(new CreateBucketCommand({ Bucket: "gone-bucket" }));
+    await env.s3.send(new DeleteBucketCommand({ Bucket: "gone-bucket" }));
+    await env.fs.writeFile("/file-bucket", "not a bucket");
+    const bodies = [Buffer.from("x"), randomBytes(70 * 1024)]; // inline, and past the inline threshold
+    for (const bucket of ["no-bucket", "gone-bucket", "file-bucket"]) {
+      for (const key of ["flat", "a/nested/key"]) {
+        for (const body of bodies) {
+          const put = env.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+          expect(await s3Error(put), `${bucket} ${key} ${body.length}`).toMatchObject({
+            name: "NoSuchBucket",
+            status: 404,
+          });
+        }
+      }
+      if (bucket !== "file-bucket") expect(await env.fs.exists(`/${bucket}`)).toBe(false);
+    }
+    expect((await env.fs.readFile("/file-bucket")).toString()).toBe("not a bucket");
+  });
 });
 
 describe("objects", () => {

@@ -129,4 +129,21 @@ describe("SigV4", () => {
     const anonymous = { method: "GET", rawUrl: "/bucket/k", rawHeaders: ["host", "x"] };
     expect(code(() => verifySigV4(anonymous, { secretOf, nowMs: NOW }))).toBe("AccessDenied");
   });
+
+  it("a signing key kept from earlier requests never outlives its secret (a rotated key, other days)", async () => {
+    const base = await signed("k", {});
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW }))).toBe("accepted");
+    const rotated = (id: string) => (id === "AK" ? "the-rotated-secret" : undefined);
+    expect(code(() => verifySigV4(base, { secretOf: rotated, nowMs: NOW }))).toBe("SignatureDoesNotMatch");
+    const fresh = await signed("k", {}, { secret: "the-rotated-secret" });
+    expect(code(() => verifySigV4(fresh, { secretOf: rotated, nowMs: NOW }))).toBe("accepted");
+    expect(code(() => verifySigV4(fresh, { secretOf, nowMs: NOW }))).toBe("SignatureDoesNotMatch");
+    // More scopes than the cache keeps: every one still verifies, and the first again after them.
+    const day = 86_400_000;
+    for (let d = 0; d < 300; d += 1) {
+      const r = await signed("k", {}, { atMs: NOW + d * day });
+      expect(code(() => verifySigV4(r, { secretOf, nowMs: NOW + d * day }))).toBe("accepted");
+    }
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW }))).toBe("accepted");
+  });
 });
