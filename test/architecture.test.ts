@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SRC = join(ROOT, "src");
+/** The house rule: small files with one job. */
+const MAX_FILE_LINES = 600;
 
 /** Static `import`/`export … from` (with or without `type`, over several lines) and dynamic `import()`. */
 const STATIC_IMPORT =
@@ -187,4 +189,30 @@ describe("the import graph of src/", () => {
   it("follows DESIGN.md's arrows between the rooms", () => {
     expect(arrowViolations(graph)).toEqual([]);
   });
+
+  // A file past the limit is a seam waiting to be cut.
+  it(`keeps every source, test and bench file at or under ${MAX_FILE_LINES} lines`, () => {
+    const files = ["src", "test", "bench"].flatMap((d) => sourceFiles(join(ROOT, d)));
+    expect(files.length).toBeGreaterThan(100);
+    expect(overLong(files)).toEqual([]);
+  });
+
+  it("reports a file one line past the limit (the check itself can fail)", () => {
+    const text = `${"x\n".repeat(MAX_FILE_LINES)}y`;
+    expect(lineCount(text)).toBe(MAX_FILE_LINES + 1);
+    expect(lineCount(`${"x\n".repeat(MAX_FILE_LINES)}`)).toBe(MAX_FILE_LINES);
+  });
 });
+
+/** Lines as `wc -l` plus a last line without its newline. */
+function lineCount(text: string): number {
+  const newlines = text.split("\n").length - 1;
+  return text.endsWith("\n") || text === "" ? newlines : newlines + 1;
+}
+
+function overLong(files: string[]): string[] {
+  return files
+    .map((f) => ({ file: relative(ROOT, f), lines: lineCount(readFileSync(f, "utf8")) }))
+    .filter((f) => f.lines > MAX_FILE_LINES)
+    .map((f) => `${f.file}: ${f.lines} lines`);
+}

@@ -36,13 +36,8 @@ import { SnapshotShell } from "./snapshot-shell.js";
 import { DEFAULT_STREAM_LIMITS, type IncomingStream } from "./snapshot-stream.js";
 import type { Transport } from "./transport.js";
 
-/** The driver's settings are the cluster's Raft settings (RAFT_SETTINGS: names, defaults, units). */
-export type RaftTuning = RaftSettings;
-
-export const DEFAULT_RAFT_TUNING: RaftTuning = DEFAULT_RAFT_SETTINGS;
-
-/** `{ id, ...config.raft }` fits: the config's raft settings use the same names. */
-export type RaftDriverOptions = { id: NodeId } & Partial<RaftTuning>;
+/** The cluster's Raft settings (RAFT_SETTINGS: names, defaults, units); `{ id, ...config.raft }` fits. */
+export type RaftDriverOptions = { id: NodeId } & Partial<RaftSettings>;
 
 export interface RaftDriverDeps {
   storage: PersistentStorage;
@@ -92,7 +87,7 @@ interface PendingProposal {
 
 export class RaftDriver {
   readonly id: NodeId;
-  private readonly tuning: RaftTuning;
+  private readonly tuning: RaftSettings;
   private readonly storage: PersistentStorage;
   private readonly transport: Transport;
   private readonly log: Logger;
@@ -120,7 +115,7 @@ export class RaftDriver {
   constructor(opts: RaftDriverOptions, deps: RaftDriverDeps) {
     const { id, ...tuning } = opts;
     this.id = id;
-    this.tuning = { ...DEFAULT_RAFT_TUNING, ...definedOnly(tuning) };
+    this.tuning = { ...DEFAULT_RAFT_SETTINGS, ...definedOnly(tuning) };
     this.storage = deps.storage;
     this.transport = deps.transport;
     this.log = deps.log ?? SILENT_LOGGER;

@@ -17,14 +17,12 @@ export {
   type SnapshotMeta,
 } from "./core/index.js";
 export {
-  DEFAULT_RAFT_TUNING,
   type LeaderChange,
   type PeerStatus,
   RaftDriver,
   type RaftDriverDeps,
   type RaftDriverOptions,
   type RaftStatus,
-  type RaftTuning,
 } from "./driver.js";
 export {
   CorruptStoreError,

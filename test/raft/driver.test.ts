@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { DfsError, isDfsError } from "../../src/common/errors.js";
-import type { ConfState } from "../../src/raft/core/index.js";
-import { RaftDriver, type RaftTuning } from "../../src/raft/driver.js";
+import type { ConfState, RaftSettings } from "../../src/raft/core/index.js";
+import { RaftDriver } from "../../src/raft/driver.js";
 import { LevelStorage, type PersistentStorage } from "../../src/raft/level-storage.js";
 import type { Transport } from "../../src/raft/transport.js";
 import {
@@ -14,7 +14,7 @@ import {
 } from "./helpers.js";
 import { InProcessCluster } from "./in-process-cluster.js";
 
-const FAST: Partial<RaftTuning> = { tickIntervalMs: 10, electionTimeoutTicks: 10, readRetryTicks: 10 };
+const FAST: Partial<RaftSettings> = { tickIntervalMs: 10, electionTimeoutTicks: 10, readRetryTicks: 10 };
 
 let cluster: InProcessCluster | null = null;
 afterEach(async () => {

@@ -5,8 +5,8 @@
  */
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
-import type { ConfState, NodeId } from "../../src/raft/core/index.js";
-import { RaftDriver, type RaftTuning } from "../../src/raft/driver.js";
+import type { ConfState, NodeId, RaftSettings } from "../../src/raft/core/index.js";
+import { RaftDriver } from "../../src/raft/driver.js";
 import { LevelStorage } from "../../src/raft/level-storage.js";
 import { HttpTransport } from "../../src/raft/transport.js";
 import {
@@ -41,14 +41,14 @@ export class InProcessCluster {
 
   private constructor(
     private readonly root: string,
-    private readonly tuning: Partial<RaftTuning>,
+    private readonly tuning: Partial<RaftSettings>,
     private readonly conf: ConfState,
   ) {}
 
   /** `durableMachines`: every node runs a DurableCounterMachine (its state kept apart from the log). */
   static async start(
     size: number,
-    tuning: Partial<RaftTuning>,
+    tuning: Partial<RaftSettings>,
     opts: { durableMachines?: boolean } = {},
   ): Promise<InProcessCluster> {
     const ids = Array.from({ length: size }, (_, i) => i + 1);

@@ -4,12 +4,11 @@
  * and it votes again only once every voter has told it its term and a leader has caught it up.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Message } from "../../src/raft/core/index.js";
-import type { RaftTuning } from "../../src/raft/driver.js";
+import type { Message, RaftSettings } from "../../src/raft/core/index.js";
 import { u32, waitFor } from "./helpers.js";
 import { InProcessCluster } from "./in-process-cluster.js";
 
-const FAST: Partial<RaftTuning> = { tickIntervalMs: 10, electionTimeoutTicks: 10, readRetryTicks: 10 };
+const FAST: Partial<RaftSettings> = { tickIntervalMs: 10, electionTimeoutTicks: 10, readRetryTicks: 10 };
 
 let cluster: InProcessCluster | null = null;
 afterEach(async () => {

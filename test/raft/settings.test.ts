@@ -10,14 +10,13 @@ import {
   raftOptionsFrom,
   seededRandom,
 } from "../../src/raft/core/index.js";
-import { DEFAULT_RAFT_TUNING } from "../../src/raft/index.js";
 
 const META = [{ id: 1, port: 7001 }];
 const configRaft = (raft: unknown) => parseConfig({ meta: META, raft }).raft;
 
 describe("Raft settings are defined once", () => {
   it("every setting the driver takes can be set in the config, with the same default", () => {
-    expect(configRaft({})).toEqual(DEFAULT_RAFT_TUNING);
+    expect(configRaft({})).toEqual(DEFAULT_RAFT_SETTINGS);
     expect(Object.keys(configRaft({})).sort()).toEqual(Object.keys(RAFT_SETTINGS).sort());
   });
 
