@@ -8,6 +8,7 @@ import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { META_ROUTES } from "../../src/common/protocol/index.js";
 import { MetaCluster } from "../support/meta-procs.js";
+import { TEST_SECRET } from "../support/test-config.js";
 
 let cluster: MetaCluster;
 let url: string;
@@ -76,7 +77,7 @@ const requestArb = fc.record({
     "application/x-www-form-urlencoded",
     "",
   ),
-  secret: fc.constantFrom(undefined, "wrong", "e2e-secret-0123456789"),
+  secret: fc.constantFrom(undefined, "wrong", TEST_SECRET),
 });
 
 describe("bad input to a metadata replica", () => {

@@ -25,6 +25,7 @@ import type { RaftfsClient } from "../../src/client/index.js";
 import type { LocationsResponse, ReadResponse, VersionsResponse } from "../../src/common/protocol/index.js";
 import { checkLinearizable, describeOperation, HistoryRecorder } from "../support/linearizability/index.js";
 import { MetaCluster, waitUntil } from "../support/meta-procs.js";
+import { TEST_SECRET } from "../support/test-config.js";
 import {
   CHUNK_BYTES,
   checkLockCommitsKept,
@@ -77,7 +78,7 @@ const REPLICATION = 3;
 const GARBAGE_GRACE_MS = 2_000;
 /** After the faults heal, every referenced chunk must be back to R intact copies within this. */
 export const REPAIR_TIMEOUT_MS = 30_000;
-const SECRET = { "x-raftfs-secret": "e2e-secret-0123456789" };
+const SECRET = { "x-raftfs-secret": TEST_SECRET };
 
 const META_FAULTS: FaultKind[] = [
   "killLeader",

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import { checkLinearizable, describeOperation, HistoryRecorder } from "../support/linearizability/index.js";
 import { type HttpResult, MetaCluster, waitUntil } from "../support/meta-procs.js";
+import { TEST_SECRET } from "../support/test-config.js";
 import { type FsInput, type FsOutput, fsModel } from "./fs-model.js";
 
 export type FaultKind =
@@ -37,7 +38,7 @@ const PATHS = ["/k0", "/k1", "/k2"];
 const OP_DEADLINE_MS = 4000;
 const SECRET_HEADER = "x-raftfs-secret";
 /** The secret test/support/meta-procs.ts configures: the fault routes ask for it. */
-const E2E_SECRET = { [SECRET_HEADER]: "e2e-secret-0123456789" };
+const E2E_SECRET = { [SECRET_HEADER]: TEST_SECRET };
 
 export function scheduleArb(durationMs: number): fc.Arbitrary<ChaosSchedule> {
   return fc.record({
@@ -102,7 +103,7 @@ export async function runChaos(
 
 async function play(c: MetaCluster, schedule: ChaosSchedule, log: (s: string) => void): Promise<ChaosReport> {
   const history = new HistoryRecorder<FsInput, FsOutput>();
-  const secret = { [SECRET_HEADER]: "e2e-secret-0123456789" };
+  const secret = { [SECRET_HEADER]: TEST_SECRET };
   const started = Date.now();
   const until = started + schedule.durationMs;
   const faults: ReplicaFaults = { paused: new Set(), isolated: new Set(), restarts: [] };

@@ -8,13 +8,17 @@ import { randomBytes } from "node:crypto";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { connect } from "../../src/index.js";
-import { runCli } from "../support/cluster-harness.js";
-import { selfSignedCert, TlsCluster } from "../support/tls-cluster.js";
+import { selfSignedCert } from "../support/certs.js";
+import { runCli, TestCluster } from "../support/cluster-harness.js";
 
-let c: TlsCluster;
+let c: TestCluster;
+/** The cluster's self-signed cert. */
+let ca: string;
 
 beforeAll(async () => {
-  c = await TlsCluster.start();
+  // 40 ms ticks: TLS handshakes on a loaded machine must not look like a dead leader.
+  c = await TestCluster.start({ tls: true, overrides: { raft: { tickIntervalMs: 40 } } });
+  ca = c.certPath ?? "";
 }, 90_000);
 afterAll(async () => {
   await c?.stop();
@@ -41,7 +45,7 @@ describe("a cluster with TLS on every listener", () => {
   test("the CLI trusts the config's cert, or --ca", async () => {
     const put = await runCli(["put", "-", "/tls/cli.txt", "--config", c.configPath], { input: "via cli" });
     expect(put.code, put.stderr).toBe(0);
-    const cat = await runCli(["cat", "/tls/cli.txt", "--config", c.configPath, "--ca", c.certPath]);
+    const cat = await runCli(["cat", "/tls/cli.txt", "--config", c.configPath, "--ca", ca]);
     expect(cat.code).toBe(0);
     expect(cat.stdout).toBe("via cli");
     // A CA that did not sign the cluster's cert: refused, exit 5 (unavailable), the reason named.
@@ -54,7 +58,7 @@ describe("a cluster with TLS on every listener", () => {
   });
 
   test("plain http to a TLS port gets no answer", async () => {
-    for (const url of [c.metaUrl(1), c.dataUrl(1)]) {
+    for (const url of [c.url("meta", 1), c.url("data", 1)]) {
       const plain = url.replace("https://", "http://");
       const err = await request(`${plain}/status`, { headersTimeout: 2000, bodyTimeout: 2000 }).then(
         async (res) => {
@@ -71,7 +75,7 @@ describe("a cluster with TLS on every listener", () => {
     // Node's own CAs: the self-signed cert is not among them.
     const untrusting = new Agent({ connectTimeout: 2000 });
     try {
-      for (const url of [c.metaUrl(1), c.dataUrl(2)]) {
+      for (const url of [c.url("meta", 1), c.url("data", 2)]) {
         const err = (await request(`${url}/status`, { dispatcher: untrusting }).then(
           () => null,
           (e: unknown) => e,
@@ -84,7 +88,7 @@ describe("a cluster with TLS on every listener", () => {
     // The library with another cert as its CA: the handshake fails, reported as UNAVAILABLE.
     const other = selfSignedCert(c.dir, "stranger");
     const fs = await connect({
-      endpoints: [c.metaUrl(1)],
+      endpoints: [c.url("meta", 1)],
       caPath: other.certPath,
       deadlineMs: 1500,
       backoff: { baseMs: 50, maxMs: 200 },

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { TestCluster } from "../support/cluster-harness.js";
 import { FAULT_ROUTE_PREFIX } from "../support/fault-hooks.js";
 import { Http, MetaCluster } from "../support/meta-procs.js";
+import { TEST_SECRET } from "../support/test-config.js";
 
 function builtFiles(root: string): string[] {
   return readdirSync(root, { recursive: true, encoding: "utf8" })
@@ -38,7 +39,7 @@ describe("production processes (the built CLI)", () => {
   });
 
   test("answer 404 to the fault routes, even with the secret", async () => {
-    const secret = { "x-raftfs-secret": "test-secret-0123456789" };
+    const secret = { "x-raftfs-secret": TEST_SECRET };
     const meta = c.url("meta", 1);
     const data = c.url("data", 1);
     expect((await http.post(`${meta}/internal/test/partition`, { isolateFrom: [2] }, secret)).status).toBe(
@@ -51,7 +52,7 @@ describe("production processes (the built CLI)", () => {
 
 describe("processes started through the test entry point", () => {
   let c: MetaCluster;
-  const right = { "x-raftfs-secret": "e2e-secret-0123456789" };
+  const right = { "x-raftfs-secret": TEST_SECRET };
   beforeAll(async () => {
     c = await MetaCluster.start({ replicas: 1, dataNodes: 1, faults: true });
   });

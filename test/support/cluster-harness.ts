@@ -6,12 +6,14 @@
  * test process exits, so a failing test leaves nothing behind.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { request } from "undici";
+import { Agent, request } from "undici";
 import type { ClusterStatus } from "../../src/common/protocol/index.js";
+import { selfSignedCert } from "./certs.js";
 import { freePorts, ProcessGroup, trackChild, writeClusterConfig } from "./processes.js";
+import { type TestConfig, testClusterConfig } from "./test-config.js";
 import { freePort, waitFor } from "./wait.js";
 
 export const CLI = resolve("dist/src/cli/main.js");
@@ -70,17 +72,31 @@ export interface ClusterOptions {
   /** Merged over the test config (`raft` is merged one level deep). */
   overrides?: Record<string, unknown>;
   env?: Record<string, string>;
+  /**
+   * TLS on every listener: a self-signed cert for 127.0.0.1 in the cluster's folder (`certPath`), the
+   * config naming it, URLs in https, and the harness's own checks trusting it as the client does.
+   */
+  tls?: boolean;
 }
 
 export class TestCluster {
   private readonly procs = new ProcessGroup();
+  /** Trusts the cluster's own cert when it serves TLS; the default dispatcher otherwise. */
+  private readonly dispatcher: Agent | undefined;
 
   private constructor(
     readonly dir: string,
     readonly configPath: string,
-    readonly config: { meta: { id: number; port: number }[]; data: { id: number; port: number }[] },
+    readonly config: TestConfig,
     private readonly env: Record<string, string>,
-  ) {}
+    /** The cluster's self-signed cert, when it serves TLS. */
+    readonly certPath?: string,
+  ) {
+    this.dispatcher =
+      certPath === undefined
+        ? undefined
+        : new Agent({ connectTimeout: 1000, connect: { ca: readFileSync(certPath) } });
+  }
 
   get metaIds(): number[] {
     return this.config.meta.map((m) => m.id);
@@ -92,7 +108,8 @@ export class TestCluster {
 
   /** URLs by kind and id. */
   get urls(): { meta: Map<number, string>; data: Map<number, string> } {
-    const url = (port: number) => `http://127.0.0.1:${port}`;
+    const scheme = this.certPath === undefined ? "http" : "https";
+    const url = (port: number) => `${scheme}://127.0.0.1:${port}`;
     return {
       meta: new Map(this.config.meta.map((m) => [m.id, url(m.port)])),
       data: new Map(this.config.data.map((d) => [d.id, url(d.port)])),
@@ -114,39 +131,30 @@ export class TestCluster {
     const dataCount = opts.dataCount ?? 3;
     const dir = mkdtempSync(join(tmpdir(), "raftfs-cluster-"));
     const ports = await freePorts(metaCount + dataCount);
-    const overrides = opts.overrides ?? {};
-    const config = {
-      clusterName: "raftfs-test",
-      dataDir: join(dir, "data"),
-      secret: "test-secret-0123456789",
-      replication: Math.min(3, Math.max(1, dataCount)),
-      // Small sizes so that modest test files span several chunks.
-      chunkSizeBytes: 64 * 1024,
-      inlineThresholdBytes: 4096,
-      freeSpaceReserveBytes: 0,
-      dataNodeHeartbeatMs: 200,
-      dataNodeDeadAfterMs: 3000,
-      ...overrides,
-      // 10 election ticks as before the default became 6: the suites' timing stays as it was.
-      raft: {
-        tickIntervalMs: 20,
-        electionTimeoutTicks: 10,
-        ...(overrides.raft as Record<string, unknown> | undefined),
+    const certPath = opts.tls ? selfSignedCert(dir).certPath : undefined;
+    const config = testClusterConfig({
+      dir,
+      metaPorts: ports.slice(0, metaCount),
+      dataPorts: ports.slice(metaCount),
+      tickIntervalMs: 20,
+      overrides: {
+        // Small sizes so that modest test files span several chunks.
+        chunkSizeBytes: 64 * 1024,
+        inlineThresholdBytes: 4096,
+        ...(opts.tls ? { tls: { certPath: "cluster.crt", keyPath: "cluster.key" } } : {}),
+        ...opts.overrides,
       },
-      meta: ports.slice(0, metaCount).map((port, i) => ({ id: i + 1, host: "127.0.0.1", port })),
-      data: ports
-        .slice(metaCount)
-        .map((port, i) => ({ id: i + 1, host: "127.0.0.1", port, zone: `z${i + 1}` })),
-    };
+    });
     const configPath = writeClusterConfig(dir, config);
-    const c = new TestCluster(dir, configPath, config, opts.env ?? {});
+    const c = new TestCluster(dir, configPath, config, opts.env ?? {}, certPath);
     try {
       for (const id of c.metaIds) c.launch("meta", id);
       for (const id of c.dataIds) c.launch("data", id);
       await c.ready();
     } catch (err) {
+      const logs = c.procs.names().map((n) => c.procs.log(n));
       await c.stop();
-      throw err;
+      throw new Error([(err as Error).message, ...logs].join("\n"));
     }
     return c;
   }
@@ -226,7 +234,11 @@ export class TestCluster {
 
   /** A data node's Prometheus counter (sum over labels matching `filter`). */
   async dataMetric(id: number, name: string, filter = ""): Promise<number> {
-    const res = await request(`${this.url("data", id)}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    const res = await request(`${this.url("data", id)}/metrics`, {
+      dispatcher: this.dispatcher,
+      headersTimeout: 2000,
+      bodyTimeout: 2000,
+    });
     const text = await res.body.text();
     let sum = 0;
     for (const l of text.split("\n")) {
@@ -245,7 +257,11 @@ export class TestCluster {
 
   private async get(url: string, path: string): Promise<unknown> {
     try {
-      const res = await request(`${url}${path}`, { headersTimeout: 1000, bodyTimeout: 1000 });
+      const res = await request(`${url}${path}`, {
+        dispatcher: this.dispatcher,
+        headersTimeout: 1000,
+        bodyTimeout: 1000,
+      });
       const text = await res.body.text();
       return res.statusCode === 200 ? JSON.parse(text) : null;
     } catch {
@@ -257,6 +273,7 @@ export class TestCluster {
   /** Kills every process (paused ones too) and removes the folder. Safe to call twice. */
   async stop(): Promise<void> {
     await this.procs.killAll();
+    await this.dispatcher?.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

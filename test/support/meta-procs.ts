@@ -10,6 +10,7 @@ import { Agent, request } from "undici";
 import type { ClusterStatus, ReplicaStatus } from "../../src/common/protocol/index.js";
 import { freePort, waitFor } from "./cluster-harness.js";
 import { freePorts, ProcessGroup, writeClusterConfig } from "./processes.js";
+import { testClusterConfig } from "./test-config.js";
 
 // One implementation of these for every harness (cluster-harness.ts drives the CLI).
 export { freePort };
@@ -95,35 +96,21 @@ export class MetaCluster {
     const allPorts = await freePorts(n + (opts.dataNodes ?? 0));
     const ports = allPorts.slice(0, n);
     const dataPorts = allPorts.slice(n);
-    const config = {
-      dataDir: join(dir, "data"),
-      secret: "e2e-secret-0123456789",
-      meta: ports.map((port, i) => ({
-        id: i + 1,
-        host: "127.0.0.1",
-        port,
-        ...(opts.joining?.includes(i + 1) ? { join: true } : {}),
-      })),
-      data: dataPorts.map((port, i) => ({
-        id: i + 1,
-        host: "127.0.0.1",
-        port,
-        zone: String.fromCharCode(97 + i),
-      })),
-      ...(dataPorts.length > 0
-        ? {
-            replication: Math.min(3, dataPorts.length),
-            dataNodeHeartbeatMs: 200,
-            dataNodeDeadAfterMs: 2000,
-            garbageGraceMs: 1500,
-            freeSpaceReserveBytes: 0,
-          }
-        : {}),
-      // 40 ms ticks × 10: elections within 0.4–0.8 s, and none spurious when CI loads both cores
-      // (10 ticks pinned: the default became 6).
-      raft: { tickIntervalMs: 40, electionTimeoutTicks: 10, ...opts.raft },
-      ...opts.extra,
-    };
+    const config = testClusterConfig({
+      dir,
+      metaPorts: ports,
+      dataPorts,
+      // 40 ms ticks: elections within 0.4–0.8 s, and none spurious when CI loads both cores.
+      tickIntervalMs: 40,
+      zone: (i) => String.fromCharCode(97 + i),
+      joining: opts.joining,
+      overrides: {
+        // Death noticed and garbage collected within these suites' patience.
+        ...(dataPorts.length > 0 ? { dataNodeDeadAfterMs: 2000, garbageGraceMs: 1500 } : {}),
+        ...opts.extra,
+        raft: opts.raft,
+      },
+    });
     const configPath = writeClusterConfig(dir, config);
     const c = new MetaCluster(
       dir,
