@@ -8,17 +8,17 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Agent, request } from "undici";
 import type { ClusterStatus } from "../../src/common/protocol/index.js";
 import { selfSignedCert } from "./certs.js";
 import { freePorts, ProcessGroup, trackChild, writeClusterConfig } from "./processes.js";
+import { CLI, type Launcher, type ServerKind, serverLaunch } from "./server-launch.js";
 import { type TestConfig, testClusterConfig } from "./test-config.js";
 import { freePort, waitFor } from "./wait.js";
 
-export const CLI = resolve("dist/src/cli/main.js");
-
-export type Kind = "meta" | "data";
+export { CLI };
+export type Kind = ServerKind;
 
 export { freePort, waitFor };
 
@@ -77,6 +77,26 @@ export interface ClusterOptions {
    * config naming it, URLs in https, and the harness's own checks trusting it as the client does.
    */
   tls?: boolean;
+  /** How the servers start (see server-launch.ts). Default `cli`, as a user starts them. */
+  launcher?: Launcher;
+  /** Raft tick. Default 20 ms. */
+  tickIntervalMs?: number;
+  /** The zone of the i-th data node (0-based). Default `z1`, `z2`, … */
+  zone?: (i: number) => string;
+  /** Replicas configured with `join: true` and not started: a test adds them (`raftfs admin add-meta`). */
+  joining?: number[];
+  /**
+   * The folder to run in instead of a fresh temp one, so a test can put a process's data directory on
+   * a mount of its own (test/support/lazyfs). The caller owns it: `stop()` leaves it in place.
+   */
+  dir?: string;
+  /** Data nodes run a pass of their own scrubber this often (`module` and `faults` launchers). */
+  scrubEveryMs?: number;
+  /**
+   * The product's chunk and inline sizes. By default the cluster uses small ones (64 KiB chunks,
+   * 4 KiB inline), so that modest test files span several chunks.
+   */
+  productSizes?: boolean;
 }
 
 export class TestCluster {
@@ -88,7 +108,7 @@ export class TestCluster {
     readonly dir: string,
     readonly configPath: string,
     readonly config: TestConfig,
-    private readonly env: Record<string, string>,
+    private readonly opts: ClusterOptions,
     /** The cluster's self-signed cert, when it serves TLS. */
     readonly certPath?: string,
   ) {
@@ -96,6 +116,12 @@ export class TestCluster {
       certPath === undefined
         ? undefined
         : new Agent({ connectTimeout: 1000, connect: { ca: readFileSync(certPath) } });
+    const scheme = certPath === undefined ? "http" : "https";
+    const url = (port: number) => `${scheme}://127.0.0.1:${port}`;
+    this.urls = {
+      meta: new Map(config.meta.map((m) => [m.id, url(m.port)])),
+      data: new Map(config.data.map((d) => [d.id, url(d.port)])),
+    };
   }
 
   get metaIds(): number[] {
@@ -107,14 +133,7 @@ export class TestCluster {
   }
 
   /** URLs by kind and id. */
-  get urls(): { meta: Map<number, string>; data: Map<number, string> } {
-    const scheme = this.certPath === undefined ? "http" : "https";
-    const url = (port: number) => `${scheme}://127.0.0.1:${port}`;
-    return {
-      meta: new Map(this.config.meta.map((m) => [m.id, url(m.port)])),
-      data: new Map(this.config.data.map((d) => [d.id, url(d.port)])),
-    };
-  }
+  readonly urls: { meta: Map<number, string>; data: Map<number, string> };
 
   get metaUrls(): string[] {
     return [...this.urls.meta.values()];
@@ -129,30 +148,30 @@ export class TestCluster {
   static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
     const metaCount = opts.metaCount ?? 3;
     const dataCount = opts.dataCount ?? 3;
-    const dir = mkdtempSync(join(tmpdir(), "raftfs-cluster-"));
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "raftfs-cluster-"));
     const ports = await freePorts(metaCount + dataCount);
     const certPath = opts.tls ? selfSignedCert(dir).certPath : undefined;
     const config = testClusterConfig({
       dir,
       metaPorts: ports.slice(0, metaCount),
       dataPorts: ports.slice(metaCount),
-      tickIntervalMs: 20,
+      tickIntervalMs: opts.tickIntervalMs ?? 20,
+      zone: opts.zone,
+      joining: opts.joining,
       overrides: {
-        // Small sizes so that modest test files span several chunks.
-        chunkSizeBytes: 64 * 1024,
-        inlineThresholdBytes: 4096,
+        ...(opts.productSizes ? {} : { chunkSizeBytes: 64 * 1024, inlineThresholdBytes: 4096 }),
         ...(opts.tls ? { tls: { certPath: "cluster.crt", keyPath: "cluster.key" } } : {}),
         ...opts.overrides,
       },
     });
     const configPath = writeClusterConfig(dir, config);
-    const c = new TestCluster(dir, configPath, config, opts.env ?? {}, certPath);
+    const c = new TestCluster(dir, configPath, config, opts, certPath);
     try {
-      for (const id of c.metaIds) c.launch("meta", id);
+      for (const id of c.metaIds) if (!opts.joining?.includes(id)) c.launch("meta", id);
       for (const id of c.dataIds) c.launch("data", id);
       await c.ready();
     } catch (err) {
-      const logs = c.procs.names().map((n) => c.procs.log(n));
+      const logs = c.procs.names().map((n) => `${n}: ${c.procs.log(n)}`);
       await c.stop();
       throw new Error([(err as Error).message, ...logs].join("\n"));
     }
@@ -160,9 +179,14 @@ export class TestCluster {
   }
 
   launch(kind: Kind, id: number): void {
-    this.procs.launch(`${kind}-${id}`, [CLI, kind, "--id", String(id), "--config", this.configPath], {
-      env: { RAFTFS_LOG_LEVEL: "warn", ...this.env },
+    const { args, opts } = serverLaunch({
+      launcher: this.opts.launcher ?? "cli",
+      kind,
+      id,
+      configPath: this.configPath,
+      scrubEveryMs: this.opts.scrubEveryMs,
     });
+    this.procs.launch(`${kind}-${id}`, args, { ...opts, env: { ...opts.env, ...this.opts.env } });
   }
 
   alive(kind: Kind, id: number): boolean {
@@ -217,8 +241,11 @@ export class TestCluster {
     );
   }
 
-  /** A leader, and every data node alive in its view. */
-  async ready(timeoutMs = 60_000): Promise<ClusterStatus> {
+  /**
+   * A leader, and every data node alive in its view. Two minutes by default: seven processes that
+   * each load tsx (the `faults` launcher) can take over a minute to answer on a loaded machine.
+   */
+  async ready(timeoutMs = 120_000): Promise<ClusterStatus> {
     return waitFor(
       "a leader and every data node registered",
       async () => {
@@ -274,7 +301,7 @@ export class TestCluster {
   async stop(): Promise<void> {
     await this.procs.killAll();
     await this.dispatcher?.close();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.opts.dir === undefined) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

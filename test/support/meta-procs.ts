@@ -1,16 +1,12 @@
 /**
- * Real metadata replica processes on loopback for end-to-end tests: each replica runs the built
- * code (`dist/`, made by `npm run build` before the suite) in its own Node process, with LevelDB in a
- * temp folder. Tests kill them with real signals.
+ * The metadata suites' front door to the one process harness (cluster-harness.ts's `TestCluster`):
+ * replicas addressed by id, a raw HTTP client, and a raw client session. Every process runs the built
+ * code (`dist/`, made by `npm run build` before the suite), with LevelDB in a temp folder; tests kill
+ * them with real signals.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { Agent, request } from "undici";
 import type { ClusterStatus, ReplicaStatus } from "../../src/common/protocol/index.js";
-import { freePort, waitFor } from "./cluster-harness.js";
-import { freePorts, ProcessGroup, writeClusterConfig } from "./processes.js";
-import { testClusterConfig } from "./test-config.js";
+import { freePort, TestCluster, waitFor } from "./cluster-harness.js";
 
 // One implementation of these for every harness (cluster-harness.ts drives the CLI).
 export { freePort };
@@ -73,119 +69,82 @@ export interface MetaClusterOptions {
   dir?: string;
 }
 
+/**
+ * The replica-first view of a `TestCluster` that the metadata suites use: replicas by id alone
+ * (`kill(id)`, `url(id)`), data nodes through `…Data` methods, and a raw HTTP client. It starts the
+ * servers as modules (or with the fault hooks), 40 ms ticks, zones `a`, `b`, … and the product's
+ * chunk sizes.
+ */
 export class MetaCluster {
-  readonly urls = new Map<number, string>();
-  readonly dataUrls = new Map<number, string>();
+  readonly urls: Map<number, string>;
+  readonly dataUrls: Map<number, string>;
   readonly http = new Http();
-  /** Replicas as `meta-<id>`, data nodes as `data-<id>`. */
-  private readonly procs = new ProcessGroup();
-  private ownsDir = true;
 
-  private constructor(
-    readonly dir: string,
-    readonly configPath: string,
-    readonly ids: number[],
-    private readonly env: Record<string, string>,
-    private readonly scrubEveryMs: number | undefined,
-    private readonly faults: boolean,
-  ) {}
+  private constructor(readonly cluster: TestCluster) {
+    this.urls = cluster.urls.meta;
+    this.dataUrls = cluster.urls.data;
+  }
+
+  get dir(): string {
+    return this.cluster.dir;
+  }
+
+  get configPath(): string {
+    return this.cluster.configPath;
+  }
+
+  get ids(): number[] {
+    return this.cluster.metaIds;
+  }
 
   static async start(opts: MetaClusterOptions = {}): Promise<MetaCluster> {
-    const n = opts.replicas ?? 3;
-    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "raftfs-e2e-"));
-    const allPorts = await freePorts(n + (opts.dataNodes ?? 0));
-    const ports = allPorts.slice(0, n);
-    const dataPorts = allPorts.slice(n);
-    const config = testClusterConfig({
-      dir,
-      metaPorts: ports,
-      dataPorts,
+    const dataNodes = opts.dataNodes ?? 0;
+    const cluster = await TestCluster.start({
+      metaCount: opts.replicas ?? 3,
+      dataCount: dataNodes,
+      launcher: opts.faults ? "faults" : "module",
       // 40 ms ticks: elections within 0.4–0.8 s, and none spurious when CI loads both cores.
       tickIntervalMs: 40,
       zone: (i) => String.fromCharCode(97 + i),
       joining: opts.joining,
+      dir: opts.dir,
+      scrubEveryMs: opts.scrubEveryMs,
+      productSizes: true,
+      env: opts.env,
       overrides: {
         // Death noticed and garbage collected within these suites' patience.
-        ...(dataPorts.length > 0 ? { dataNodeDeadAfterMs: 2000, garbageGraceMs: 1500 } : {}),
+        ...(dataNodes > 0 ? { dataNodeDeadAfterMs: 2000, garbageGraceMs: 1500 } : {}),
         ...opts.extra,
         raft: opts.raft,
       },
     });
-    const configPath = writeClusterConfig(dir, config);
-    const c = new MetaCluster(
-      dir,
-      configPath,
-      ports.map((_, i) => i + 1),
-      opts.env ?? {},
-      opts.scrubEveryMs,
-      opts.faults ?? false,
-    );
-    c.ownsDir = opts.dir === undefined;
-    for (const [i, p] of ports.entries()) c.urls.set(i + 1, `http://127.0.0.1:${p}`);
-    for (const [i, p] of dataPorts.entries()) c.dataUrls.set(i + 1, `http://127.0.0.1:${p}`);
-    for (const id of c.ids) if (!opts.joining?.includes(id)) c.launch(id);
-    for (const id of c.dataUrls.keys()) c.launchData(id);
-    await c.leader();
-    if (dataPorts.length > 0) await c.dataAlive([...c.dataUrls.keys()]);
-    return c;
-  }
-
-  /** The node arguments that start a process with the fault hooks (the test-only entry point). */
-  private faultArgs(kind: "meta" | "data", id: number): string[] {
-    const entry = resolve("test/support/fault-process.ts");
-    const scrub = kind === "data" && this.scrubEveryMs !== undefined ? [String(this.scrubEveryMs)] : [];
-    return ["--import", "tsx", entry, kind, this.configPath, String(id), ...scrub];
+    return new MetaCluster(cluster);
   }
 
   launch(id: number): void {
-    const main = resolve("dist/src/meta/main.js");
-    const code = [
-      `const m = await import(${JSON.stringify(main)});`,
-      `const r = await m.runMetaReplica({ configPath: ${JSON.stringify(this.configPath)}, id: ${id} });`,
-      `for (const s of ["SIGTERM", "SIGINT"]) process.on(s, () => r.close().then(() => process.exit(0)));`,
-    ].join("\n");
-    const args = this.faults ? this.faultArgs("meta", id) : ["--input-type=module", "-e", code];
-    this.procs.launch(`meta-${id}`, args, {
-      env: { RAFTFS_LOG_LEVEL: "error", ...this.env },
-      keep: "stderr",
-    });
+    this.cluster.launch("meta", id);
   }
 
   launchData(id: number): void {
-    const main = resolve("dist/src/data/main.js");
-    const start = `const m = await import(${JSON.stringify(main)}); const n = await m.runDataNode({ configPath: ${JSON.stringify(this.configPath)}, id: ${id} });`;
-    // One pass at a time, through the node's own scrubber (quarantine, report to the leader, repair).
-    const scrub =
-      this.scrubEveryMs === undefined
-        ? ""
-        : `let busy = false; setInterval(() => { if (busy) return; busy = true; n.scrubber.runPass().finally(() => { busy = false; }); }, ${this.scrubEveryMs});`;
-    const code = `${start}\n${scrub}`;
-    const args = this.faults ? this.faultArgs("data", id) : ["--input-type=module", "-e", code];
-    this.procs.launch(`data-${id}`, args, {
-      env: { RAFTFS_LOG_LEVEL: "error", ...this.env },
-      keep: "stderr",
-    });
+    this.cluster.launch("data", id);
   }
 
   /** Sends a signal to a data node (default SIGKILL); waits for the exit when the signal ends it. */
   killData(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    return this.procs.kill(`data-${id}`, signal);
+    return this.cluster.kill("data", id, signal);
   }
 
   dataRunning(id: number): boolean {
-    return this.procs.alive(`data-${id}`);
+    return this.cluster.alive("data", id);
   }
 
   dataLogs(id: number): string {
-    return this.procs.log(`data-${id}`);
+    return this.cluster.logs("data", id);
   }
 
   /** The leader's view of the cluster (data nodes, replication health). */
-  async clusterStatus(): Promise<ClusterStatus> {
-    return waitUntil("the cluster status", async () => {
-      const r = await this.http.get(`${this.url(await this.leader())}/v1/cluster/status`);
-      return r.status === 200 ? (r.body as ClusterStatus) : null;
-    });
+  clusterStatus(): Promise<ClusterStatus> {
+    return this.cluster.status();
   }
 
   /** Waits until the leader sees exactly these data nodes alive (the others dead). */
@@ -208,60 +167,47 @@ export class MetaCluster {
 
   /** Sends a signal (default SIGKILL); waits for the exit when the signal ends the process. */
   kill(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    return this.procs.kill(`meta-${id}`, signal);
+    return this.cluster.kill("meta", id, signal);
   }
 
-  async restart(id: number): Promise<void> {
-    await this.kill(id);
-    this.launch(id);
-    await waitUntil(`replica ${id} to answer`, async () => ((await this.status(id)) ? true : null));
+  restart(id: number): Promise<void> {
+    return this.cluster.restart("meta", id);
   }
 
   async status(id: number): Promise<ReplicaStatus | null> {
     try {
-      const r = await this.http.get(`${this.urls.get(id)}/status`);
+      const r = await this.http.get(`${this.url(id)}/status`);
       return r.status === 200 ? (r.body as ReplicaStatus) : null;
     } catch {
       return null;
     }
   }
 
-  /** The replica that leads, as every live replica agrees (bounded wait). */
-  async leader(timeoutMs = 60_000): Promise<number> {
-    return waitUntil(
-      "a leader",
-      async () => {
-        for (const id of this.ids) {
-          const s = await this.status(id);
-          if (s?.role === "leader") return id;
-        }
-        return null;
-      },
-      timeoutMs,
-    );
+  /** The replica that leads, per its own /status (bounded wait). */
+  leader(timeoutMs = 60_000): Promise<number> {
+    return this.cluster.leaderId(timeoutMs);
   }
 
   alive(id: number): boolean {
-    return this.procs.alive(`meta-${id}`);
+    return this.cluster.alive("meta", id);
   }
 
   pid(id: number): number | undefined {
-    return this.procs.pid(`meta-${id}`);
+    return this.cluster.pid("meta", id);
   }
 
   url(id: number): string {
-    return this.urls.get(id)!;
+    return this.cluster.url("meta", id);
   }
 
   logs(id: number): string {
-    return this.procs.log(`meta-${id}`);
+    return this.cluster.logs("meta", id);
   }
 
   /** Kills every process (paused ones too); removes the folder the cluster made itself. */
   async stop(): Promise<void> {
-    await this.procs.killAll();
+    await this.cluster.stop();
     await this.http.close();
-    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
