@@ -18,6 +18,7 @@ import { ERRNO, Errno, errnoOf } from "./errno.js";
 import { OpenFile } from "./handles.js";
 import { FUSE_LK_FLOCK, MountLocks, parseLockIn } from "./locks.js";
 import { childPath, NodeTable } from "./nodes.js";
+import { OpCounts } from "./op-counts.js";
 import {
   type Attr,
   DT_DIR,
@@ -78,6 +79,8 @@ interface DirHandle {
 
 export class FuseSession {
   readonly nodes = new NodeTable();
+  /** Requests served by operation (the mount's log reports them at the end). */
+  readonly opCounts = new OpCounts();
   private readonly files = new Map<bigint, OpenFile>();
   private readonly dirs = new Map<bigint, DirHandle>();
   private readonly locks: MountLocks;
@@ -112,6 +115,7 @@ export class FuseSession {
       return;
     }
     const { opcode, unique } = req.header;
+    this.opCounts.count(opcode);
     let replied = false;
     const reply = (errno: number, payload?: Buffer) => {
       if (replied || NO_REPLY.has(opcode)) return;
