@@ -427,11 +427,12 @@ async function runTargets(largeBytes: number): Promise<number> {
   ] as const) {
     const a = m(`${what}: mount (${tool})`);
     const b = m(`${what}: library`);
+    if (Number.isNaN(a) && Number.isNaN(b)) continue; // not run (--only)
     console.log(
       `| ${what} (${tool}) | ${a.toFixed(0)} (${rate(a)}) | ${b.toFixed(0)} (${rate(b)}) | ${(b / a).toFixed(2)} |`,
     );
   }
-  for (const build of oldCli === undefined ? [""] : ["", " (old build)"])
+  for (const build of !only.has("ls") ? [] : oldCli === undefined ? [""] : ["", " (old build)"])
     console.log(
       `| ls -l of ${n} entries${build}, cold / warm | ${m(`ls -l ${n}: cold${build}`).toFixed(0)} / ${m(`ls -l ${n}: warm${build}`).toFixed(0)} | | |`,
     );
