@@ -13,6 +13,11 @@
  *
  *   npm run build && npx tsx bench/mount.ts [--rounds 2] [--files 1000] [--mib 64]
  *   npm run build && npx tsx bench/mount.ts --targets [--rounds 1] [--files 10000] [--large 256]
+ *       [--only dd,tar,ls] [--old-cli DIR/dist/src/cli/main.js] [--profile DIR]
+ *
+ * `--only` picks the targets (without `tar`, the tree that `ls -l` lists is written through the
+ * library); `--old-cli` runs `ls -l` again on mounts of an earlier build, in the same run, for a
+ * before/after ratio; `--profile DIR` runs the mount with `--cpu-prof` into DIR.
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -34,6 +39,9 @@ const { values } = parseArgs({
     mib: { type: "string", default: "64" },
     targets: { type: "boolean", default: false },
     large: { type: "string", default: "256" },
+    only: { type: "string", default: "dd,tar,ls" },
+    "old-cli": { type: "string" },
+    profile: { type: "string" },
   },
 });
 if (values.targets) process.exit(await runTargets(Number(values.large) * 1024 * 1024));
@@ -211,13 +219,26 @@ async function runTargets(largeBytes: number): Promise<number> {
   await fsp.mkdir(tree);
   for (let i = 0; i < n; i++) await fsp.writeFile(join(tree, `f${i}.txt`), body(i));
   await sh("tar", ["cf", join(work, "tree.tar"), "-C", tree, "."], LIMIT);
+  const only = new Set(String(values.only).split(","));
+  const oldCli = values["old-cli"];
   const cluster = await startCluster({
     metaCount: 3,
     dataCount: 3,
     overrides: { chunkSizeBytes: 4 * 1024 * 1024, inlineThresholdBytes: 65536 },
   });
   const client = await connect({ config: cluster.configPath });
-  let mount = await TestMount.start(cluster.configPath);
+  // The mount is a child running the built CLI; with --profile, under --cpu-prof.
+  const startMount = (cli?: string) =>
+    values.profile
+      ? TestMount.startProfiled(cluster.configPath, values.profile, cli)
+      : TestMount.start(cluster.configPath, [], undefined, cli);
+  let mount = await startMount();
+  // Each mount's request counts (its log's last line) go to stderr when it stops.
+  const stopMount = async () => {
+    await mount.stop();
+    const line = mount.log.split("\n").find((l) => l.includes("requests served"));
+    if (line) process.stderr.write(`${line}\n`);
+  };
   const t = new Map<string, number[]>();
   const errs: string[] = [];
   const step = async (name: string, fn: () => Promise<void>, check?: () => Promise<void>) => {
@@ -246,6 +267,15 @@ async function runTargets(largeBytes: number): Promise<number> {
   };
   const shaIs = (what: string, want: string, got: string) => {
     if (got !== want) throw new Error(`${what}: sha256 ${got.slice(0, 12)} differs`);
+  };
+  /** The tree `ls -l` lists, written through the library when `tar` is not measured. */
+  const writeTree = async (dir: string) => {
+    await client.mkdir(dir, { recursive: true });
+    for (let i = 0; i < n; i += 32) {
+      const batch = [];
+      for (let j = i; j < Math.min(n, i + 32); j++) batch.push(client.writeFile(`${dir}/f${j}.txt`, body(j)));
+      await Promise.all(batch);
+    }
   };
   const checkTree = async (dir: string) => {
     const names = await client.readdir(dir);
@@ -278,7 +308,7 @@ async function runTargets(largeBytes: number): Promise<number> {
       }
       await sh("mkdir", ["-p", join(mount.dir, `m${r}/tree`)], LIMIT);
       await client.mkdir(`/l${r}/tree`, { recursive: true });
-      for (const way of order) {
+      for (const way of only.has("dd") ? order : []) {
         if (way === "mount")
           await step(
             `${W}: mount (dd)`,
@@ -310,7 +340,7 @@ async function runTargets(largeBytes: number): Promise<number> {
       }
       // Each way reads the file the other wrote: the mount process never held it, and the library
       // reads through a new client without a cache; both hash what they read.
-      for (const way of order) {
+      for (const way of only.has("dd") ? order : []) {
         let got = "";
         if (way === "mount")
           await step(
@@ -335,7 +365,8 @@ async function runTargets(largeBytes: number): Promise<number> {
             async () => shaIs("library read", sha.mount!, got),
           );
       }
-      for (const way of order) {
+      if (!only.has("tar") && only.has("ls")) await writeTree(`/m${r}/tree`);
+      for (const way of only.has("tar") ? order : []) {
         if (way === "mount")
           await step(
             `${X}: mount (tar x)`,
@@ -358,25 +389,29 @@ async function runTargets(largeBytes: number): Promise<number> {
             () => checkTree(`/l${r}/tree`),
           );
       }
-      // ls -l: cold on a fresh mount process (no attribute or entry cache), then warm at once.
-      await mount.stop();
-      mount = await TestMount.start(cluster.configPath);
-      for (const temp of ["cold", "warm"]) {
-        let lines = 0;
-        await step(
-          `ls -l ${n}: ${temp}`,
-          async () => {
-            const { stdout } = await sh("ls", ["-l", join(mount.dir, `m${r}/tree`)], LIMIT);
-            lines = stdout.trimEnd().split("\n").length;
-          },
-          async () => {
-            if (lines !== n + 1) throw new Error(`ls -l listed ${lines - 1} entries, not ${n}`);
-          },
-        );
+      // ls -l: cold on a fresh mount process (no attribute or entry cache), then warm at once; with
+      // --old-cli, the same on a mount of the earlier build (order rotated per round).
+      const builds = oldCli === undefined ? ["this"] : r % 2 === 0 ? ["this", "old"] : ["old", "this"];
+      for (const build of only.has("ls") ? builds : []) {
+        await stopMount();
+        mount = await startMount(build === "old" ? oldCli : undefined);
+        for (const temp of ["cold", "warm"]) {
+          let lines = 0;
+          await step(
+            `ls -l ${n}: ${temp}${build === "old" ? " (old build)" : ""}`,
+            async () => {
+              const { stdout } = await sh("ls", ["-l", join(mount.dir, `m${r}/tree`)], LIMIT);
+              lines = stdout.trimEnd().split("\n").length;
+            },
+            async () => {
+              if (lines !== n + 1) throw new Error(`ls -l listed ${lines - 1} entries, not ${n}`);
+            },
+          );
+        }
       }
     }
   } finally {
-    await mount.stop();
+    await stopMount();
     await client.close();
     await cluster.stop();
     rmSync(work, { recursive: true, force: true });
@@ -392,13 +427,15 @@ async function runTargets(largeBytes: number): Promise<number> {
   ] as const) {
     const a = m(`${what}: mount (${tool})`);
     const b = m(`${what}: library`);
+    if (Number.isNaN(a) && Number.isNaN(b)) continue; // not run (--only)
     console.log(
       `| ${what} (${tool}) | ${a.toFixed(0)} (${rate(a)}) | ${b.toFixed(0)} (${rate(b)}) | ${(b / a).toFixed(2)} |`,
     );
   }
-  console.log(
-    `| ls -l of ${n} entries, cold / warm | ${m(`ls -l ${n}: cold`).toFixed(0)} / ${m(`ls -l ${n}: warm`).toFixed(0)} | | |`,
-  );
+  for (const build of !only.has("ls") ? [] : oldCli === undefined ? [""] : ["", " (old build)"])
+    console.log(
+      `| ls -l of ${n} entries${build}, cold / warm | ${m(`ls -l ${n}: cold${build}`).toFixed(0)} / ${m(`ls -l ${n}: warm${build}`).toFixed(0)} | | |`,
+    );
   if (errs.length > 0) console.error(`${errs.length} error(s):\n${errs.join("\n")}`);
   return errs.length > 0 ? 1 : 0;
 }

@@ -10,9 +10,15 @@ import type { ChunkPatcher, RaftfsClient } from "../client/index.js";
 import type { AttrChange } from "./attrs.js";
 import { PatchCopy } from "./patch-copy.js";
 import { Spool } from "./spool.js";
+import { StreamingUpload } from "./stream-upload.js";
 
 /** Files up to this size are read once, whole, at the first READ; larger ones are streamed. */
 const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * A file written in order from its start is uploaded as it is written once it passes this size
+ * (stream-upload.ts); smaller ones are committed from the spool at close (inline, most of them).
+ */
+const STREAM_MIN_BYTES = 1024 * 1024;
 
 interface Stream {
   position: number;
@@ -50,6 +56,12 @@ export class OpenFile {
   private whole: Buffer | null = null;
   private stream: Stream | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Every byte of the local copy was written in order from offset 0 onto an empty file, and nothing
+   * has been committed since: the copy may be uploaded as it grows (`upload`).
+   */
+  private inOrder: boolean;
+  private upload: StreamingUpload | null = null;
   /** Mode and owner the file is created with (by its first commit), from the CREATE request. */
   createAttrs: { mode: number; uid: number; gid: number } | undefined;
   /**
@@ -67,6 +79,7 @@ export class OpenFile {
     this.version = base.version;
     this.sizeBytes = base.sizeBytes;
     this.mtimeMs = base.mtimeMs;
+    this.inOrder = base.sizeBytes === 0;
   }
 
   /** True while local writes wait for a commit (GETATTR then reports the spool's size). */
@@ -112,6 +125,9 @@ export class OpenFile {
       this.stream = { position: offset, iterator: s[Symbol.asyncIterator](), leftover: Buffer.alloc(0) };
     }
     const st = this.stream;
+    // The stream yields whole chunks (MiBs) and the kernel reads 128 KiB at a time: a read served
+    // by the part in hand is a view of it, never a copy of the rest (a copy of the leftover per
+    // READ cost a 4 MiB chunk ~30 copies of itself).
     const parts: Buffer[] = [];
     let have = 0;
     if (st.leftover.byteLength > 0) {
@@ -124,7 +140,7 @@ export class OpenFile {
       parts.push(r.value);
       have += r.value.byteLength;
     }
-    const all = Buffer.concat(parts);
+    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     st.leftover = all.subarray(Math.min(want, all.byteLength));
     const out = all.subarray(0, Math.min(want, all.byteLength));
     st.position += out.byteLength;
@@ -192,6 +208,7 @@ export class OpenFile {
       await this.ensureSpool(true);
       // The name, and with it the base version, is about to go: hold every byte here.
       await this.patch?.materialize();
+      await this.leaveOrder();
       this.orphaned = true;
       this.dirty = false;
     });
@@ -200,7 +217,15 @@ export class OpenFile {
   write(offset: number, data: Buffer): Promise<number> {
     return this.serial(async () => {
       const f = await this.ensureSpool(true);
-      await f.write(data, offset);
+      if (offset !== this.sizeBytes || this.orphaned) await this.leaveOrder();
+      else if (this.inOrder && !this.upload && offset + data.byteLength > STREAM_MIN_BYTES) {
+        this.upload = this.startUpload();
+        // What the spool holds so far (at most STREAM_MIN_BYTES) goes first.
+        const head = Buffer.alloc(this.sizeBytes);
+        await f.read(head, head.byteLength, 0);
+        await this.upload.push(head);
+      }
+      await Promise.all([f.write(data, offset), this.upload?.push(data)]);
       this.sizeBytes = Math.max(this.sizeBytes, offset + data.byteLength);
       this.dirty = !this.orphaned;
       this.mtimeMs = Date.now();
@@ -212,6 +237,11 @@ export class OpenFile {
   truncate(sizeBytes: number): Promise<void> {
     return this.serial(async () => {
       if (sizeBytes === this.sizeBytes && this.spool) return;
+      if (sizeBytes === 0 && !this.orphaned) {
+        await this.upload?.abort();
+        this.upload = null;
+        this.inOrder = true;
+      } else await this.leaveOrder();
       const f = await this.ensureSpool(sizeBytes > 0);
       await f.truncate(sizeBytes);
       this.sizeBytes = sizeBytes;
@@ -226,7 +256,8 @@ export class OpenFile {
       if (!this.dirty) return;
       const path = this.path();
       try {
-        const r = await this.commitCopy(path);
+        const r = (await this.finishUpload(path)) ?? (await this.commitCopy(path));
+        this.inOrder = false;
         this.version = r.version;
         this.dirty = false;
         const change = this.pendingAttrs;
@@ -242,6 +273,54 @@ export class OpenFile {
         throw err;
       }
     });
+  }
+
+  /** Starts uploading the local copy as it is written (see `inOrder`). */
+  private startUpload(): StreamingUpload {
+    const path = this.path();
+    const lockToken = this.deps.lockTokenFor(path);
+    const opts = {
+      expectedVersion: this.version,
+      ...fence(lockToken),
+      ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
+    };
+    return new StreamingUpload(
+      (data) => this.deps.client.writeFile(path, data, opts),
+      `${path}\0${lockToken}`,
+    );
+  }
+
+  /** The writes left sequential order: the local copy alone holds them, uploaded at commit. */
+  private async leaveOrder(): Promise<void> {
+    this.inOrder = false;
+    const up = this.upload;
+    this.upload = null;
+    await up?.abort();
+  }
+
+  /**
+   * Commits through the upload that ran while the file was written, when there is one for this path
+   * and lock; null when there is none, or it failed (the spool is committed instead). A conflict is
+   * the commit's answer and is thrown.
+   */
+  private async finishUpload(path: string): Promise<{ version: number } | null> {
+    const up = this.upload;
+    this.upload = null;
+    if (!up) return null;
+    if (up.failed || up.key !== `${path}\0${this.deps.lockTokenFor(path)}`) {
+      await up.abort();
+      return null;
+    }
+    try {
+      return await up.finish();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === "VERSION_MISMATCH" || code === "CONDITION_FAILED" || code === "LOCKED") throw err;
+      this.deps.log(
+        `raftfs mount: ${path}: upload while writing failed (${(err as Error).message}); retrying from the local copy`,
+      );
+      return null;
+    }
   }
 
   /** The local copy as the next version: a patch of the base's chunks, or the whole content. */
@@ -284,6 +363,7 @@ export class OpenFile {
   /** Drops the spool (after the final commit attempt). */
   close(): Promise<void> {
     return this.serial(async () => {
+      await this.leaveOrder();
       await this.stream?.iterator.return?.();
       this.stream = null;
       this.whole = null;

@@ -101,6 +101,7 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
   const done = ended.then(async () => {
     await invalidator.stop();
     await session.close();
+    log(`raftfs mount: ${dir}: requests served: ${session.opCounts.summary()}`);
     mounted.device.close();
     await client.close();
   });

@@ -21,8 +21,9 @@ interface Node {
   lookups: number;
   /** The metadata id last seen for this node (kept for an unlinked file still open). */
   metaIno?: bigint;
-  /** Size and mtime of the attributes last sent to the kernel for this node (`told`). */
+  /** Size and mtime of the attributes last sent to the kernel for this node (`told`), and when. */
   told?: string;
+  toldAtMs?: number;
 }
 
 const toldKey = (a: { sizeBytes: number; mtimeMs: number }) => `${a.sizeBytes}/${a.mtimeMs}`;
@@ -35,7 +36,7 @@ export class NodeTable {
   private readonly byPath = new Map<string, bigint>();
   private nextIno = ROOT_INO + 1n;
 
-  constructor(private readonly maxNodes = 1_000_000) {
+  constructor(readonly maxNodes = 1_000_000) {
     this.byIno.set(ROOT_INO, { path: "/", lookups: 1 });
     this.byPath.set("/", ROOT_INO);
   }
@@ -78,9 +79,18 @@ export class NodeTable {
   }
 
   /** Attributes of `nodeid` were sent to the kernel, which may cache them for the attribute timeout. */
-  told(nodeid: bigint, a: { sizeBytes: number; mtimeMs: number }): void {
+  told(nodeid: bigint, a: { sizeBytes: number; mtimeMs: number }, nowMs = Date.now()): void {
     const n = this.byIno.get(nodeid);
-    if (n) n.told = toldKey(a);
+    if (!n) return;
+    n.told = toldKey(a);
+    n.toldAtMs = nowMs;
+  }
+
+  /** Whether the kernel was told attributes of the node at `path` at or after `sinceMs`. */
+  toldSince(path: string, sinceMs: number): boolean {
+    const ino = this.byPath.get(path);
+    const at = ino === undefined ? undefined : this.byIno.get(ino)?.toldAtMs;
+    return at !== undefined && at >= sinceMs;
   }
 
   /** Whether the kernel may hold other size or mtime for `nodeid` than `a` (false when never told). */

@@ -14,16 +14,15 @@ import type { StatResponse } from "../common/protocol/index.js";
 import { attrChangeOf, attrOfStat, isEmpty, withChange } from "./attrs.js";
 import type { FuseDevice } from "./device.js";
 import { DirStats } from "./dir-stats.js";
+import { DirListings } from "./dirs.js";
 import { ERRNO, Errno, errnoOf } from "./errno.js";
 import { OpenFile } from "./handles.js";
 import { FUSE_LK_FLOCK, MountLocks, parseLockIn } from "./locks.js";
 import { childPath, NodeTable } from "./nodes.js";
+import { OpCounts } from "./op-counts.js";
 import {
   type Attr,
-  DT_DIR,
-  DT_REG,
   encodeAttrOut,
-  encodeDirent,
   encodeEntry,
   encodeInitOut,
   encodeInvalInode,
@@ -72,14 +71,11 @@ const NO_REPLY: ReadonlySet<number> = new Set([Op.FORGET, Op.BATCH_FORGET, Op.IN
 /** Mode bits (umask applied) and owner of a node a CREATE or MKDIR makes. */
 type NodeAttrs = { mode: number; uid: number; gid: number };
 
-interface DirHandle {
-  entries: { name: string; type: number; path: string; ino?: number | undefined }[];
-}
-
 export class FuseSession {
   readonly nodes = new NodeTable();
+  /** Requests served by operation (the mount's log reports them at the end). */
+  readonly opCounts = new OpCounts();
   private readonly files = new Map<bigint, OpenFile>();
-  private readonly dirs = new Map<bigint, DirHandle>();
   private readonly locks: MountLocks;
   private nextFh = 1n;
   private readonly spoolDir = mkdtempSync(join(tmpdir(), "raftfs-mount-"));
@@ -88,6 +84,7 @@ export class FuseSession {
   private readonly statfs: Statfs;
   private readonly patcher: ChunkPatcher;
   private readonly dirStats: DirStats;
+  private readonly dirs: DirListings;
   /** Resolves when the kernel sends DESTROY (unmounted). */
   onDestroy: () => void = () => undefined;
 
@@ -100,6 +97,13 @@ export class FuseSession {
     this.statfs = new Statfs(client);
     this.patcher = new ChunkPatcher(client);
     this.dirStats = new DirStats(opts.attrValidMs);
+    this.dirs = new DirListings({
+      client,
+      nodes: this.nodes,
+      attrValidMs: opts.attrValidMs,
+      entryFor: (path, st, validMs) =>
+        this.nodes.size < this.nodes.maxNodes ? this.entry(path, st, validMs) : null,
+    });
   }
 
   /** Handles one raw request from the device. */
@@ -112,6 +116,7 @@ export class FuseSession {
       return;
     }
     const { opcode, unique } = req.header;
+    this.opCounts.count(opcode);
     let replied = false;
     const reply = (errno: number, payload?: Buffer) => {
       if (replied || NO_REPLY.has(opcode)) return;
@@ -162,12 +167,16 @@ export class FuseSession {
         return encodeAttrOut(await this.attrOf(h.nodeid), this.opts.attrValidMs);
       case Op.SETATTR:
         return this.setattr(h.nodeid, body);
-      case Op.OPENDIR:
-        return this.opendir(h.nodeid);
+      case Op.OPENDIR: {
+        const fh = this.nextFh++;
+        await this.dirs.open(fh, h.nodeid);
+        return encodeOpenOut(fh, 0);
+      }
       case Op.READDIR:
-        return this.readdir(body);
+      case Op.READDIRPLUS:
+        return this.dirs.read(body, h.opcode === Op.READDIRPLUS);
       case Op.RELEASEDIR:
-        this.dirs.delete(body.readBigUInt64LE(0));
+        this.dirs.release(body.readBigUInt64LE(0));
         return null;
       case Op.OPEN:
         return this.open(h.nodeid, body.readUInt32LE(0));
@@ -193,14 +202,14 @@ export class FuseSession {
       }
       case Op.FLUSH: {
         const f = this.file(body.readBigUInt64LE(0));
-        await f.commit();
+        await this.commit(f);
         // close(2) by a lock owner ends its POSIX locks on the file (flock ones live to RELEASE).
         const p = this.nodes.path(f.ino);
         if (p !== undefined) await this.locks.release(p, body.readBigUInt64LE(16), true);
         return null;
       }
       case Op.FSYNC:
-        await this.file(body.readBigUInt64LE(0)).commit();
+        await this.commit(this.file(body.readBigUInt64LE(0)));
         return null;
       case Op.RELEASE: {
         const f = this.files.get(body.readBigUInt64LE(0));
@@ -325,10 +334,18 @@ export class FuseSession {
     return this.dirStats.get(path, (p) => this.client.stat(p));
   }
 
-  private entry(path: string, s: StatResponse): Buffer {
+  private entry(path: string, s: StatResponse, validMs = this.opts.attrValidMs): Buffer {
     const ino = this.nodes.lookup(path);
     if (ino === null) throw new Errno(ERRNO.ENFILE, "node table full");
-    return encodeEntry(ino, this.attr(ino, s), this.opts.attrValidMs);
+    return encodeEntry(ino, this.attr(ino, s), validMs);
+  }
+
+  /** Commits a handle's writes; open listings of its directory then hold an older size. */
+  private async commit(f: OpenFile): Promise<void> {
+    const dirty = f.hasLocalChanges;
+    await f.commit();
+    const p = this.nodes.path(f.ino);
+    if (dirty && p !== undefined && p !== "/") this.dirs.changed(parentOf(p));
   }
 
   private addFile(ino: bigint, s: { version: number; sizeBytes: number; mtimeMs: number }): OpenFile {
@@ -408,41 +425,6 @@ export class FuseSession {
     return encodeAttrOut(await this.attrOf(ino), this.opts.attrValidMs);
   }
 
-  private async opendir(ino: bigint): Promise<Buffer> {
-    const path = this.pathOf(ino);
-    const list = await this.client.readdir(path, { withTypes: true });
-    const fh = this.nextFh++;
-    this.dirs.set(fh, {
-      entries: list.map((e) => ({
-        name: e.name,
-        type: e.type === "dir" ? DT_DIR : DT_REG,
-        path: e.path,
-        ino: e.ino,
-      })),
-    });
-    return encodeOpenOut(fh, 0);
-  }
-
-  private readdir(body: Buffer): Buffer {
-    const { fh, offset, size } = parseIo(body);
-    const d = this.dirs.get(fh);
-    if (!d) throw new Errno(ERRNO.EBADF);
-    // Offsets: 0 ".", 1 "..", then the listing; each dirent carries the offset after it.
-    const all = [{ name: ".", type: DT_DIR, path: "" }, { name: "..", type: DT_DIR, path: "" }, ...d.entries];
-    const parts: Buffer[] = [];
-    let room = size;
-    for (let i = offset; i < all.length; i++) {
-      const e = all[i]!;
-      // d_ino is st_ino (nodes.ts); a replica older than ids gives none: an unknown number.
-      const ino = !e.path ? 1n : e.ino !== undefined ? BigInt(e.ino) : 0xffffffffn;
-      const b = encodeDirent({ ino, nextOffset: i + 1, name: e.name, type: e.type }, room);
-      if (!b) break;
-      parts.push(b);
-      room -= b.byteLength;
-    }
-    return Buffer.concat(parts);
-  }
-
   private async open(ino: bigint, flags: number): Promise<Buffer> {
     const writing = (flags & O_ACCMODE) !== 0;
     if (writing) this.writable();
@@ -492,7 +474,7 @@ export class FuseSession {
     const f = this.files.get(fh);
     if (!f) return null;
     try {
-      await f.commit();
+      await this.commit(f);
     } catch (err) {
       // close(2) has already returned (FLUSH carried its error); the log keeps this one.
       this.opts.log(
@@ -524,6 +506,7 @@ export class FuseSession {
     await this.client.rm(path);
     this.dirStats.drop(path);
     this.dirStats.changed(parentOf(path));
+    this.dirs.changed(parentOf(path));
     this.nodes.unlinked(path);
     return null;
   }
@@ -569,6 +552,7 @@ export class FuseSession {
       );
     }
     this.dirStats.clear();
+    this.dirs.changedAll();
     this.nodes.renamed(from, to);
     return null;
   }
@@ -576,11 +560,13 @@ export class FuseSession {
   /** Another client changed `path` (the change feed): this mount's own cache of it goes. */
   forgetCached(path: string): void {
     this.dirStats.drop(path);
+    if (path !== "/") this.dirs.changed(parentOf(path));
   }
 
   /** The change feed lost its place: nothing this mount cached can be trusted past now. */
   forgetAllCached(): void {
     this.dirStats.clear();
+    this.dirs.changedAll();
   }
 
   /** Commits and drops every open handle, removes the spool folder. */

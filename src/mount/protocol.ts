@@ -46,6 +46,7 @@ export const Op = {
   INTERRUPT: 36,
   DESTROY: 38,
   BATCH_FORGET: 42,
+  READDIRPLUS: 44,
   RENAME2: 45,
 } as const;
 
@@ -57,6 +58,8 @@ export const InitFlag = {
   ATOMIC_O_TRUNC: 1 << 3,
   BIG_WRITES: 1 << 5,
   AUTO_INVAL_DATA: 1 << 12,
+  /** READDIRPLUS for every listing: entries come with attributes (the list page carries them). */
+  DO_READDIRPLUS: 1 << 13,
   PARALLEL_DIROPS: 1 << 18,
   MAX_PAGES: 1 << 22,
 } as const;
@@ -95,6 +98,8 @@ export const DT_REG = 8;
 
 export const IN_HEADER_BYTES = 40;
 export const OUT_HEADER_BYTES = 16;
+/** struct fuse_entry_out's size. */
+export const ENTRY_OUT_BYTES = 128;
 /** Largest WRITE payload we accept (the kernel splits larger writes); the read buffer adds a header page. */
 export const MAX_WRITE_BYTES = 1024 * 1024;
 export const READ_BUFFER_BYTES = MAX_WRITE_BYTES + 8192;
@@ -176,6 +181,7 @@ export function encodeInitOut(kernel: InitIn): Buffer {
     InitFlag.ATOMIC_O_TRUNC |
     InitFlag.BIG_WRITES |
     InitFlag.AUTO_INVAL_DATA |
+    InitFlag.DO_READDIRPLUS |
     InitFlag.PARALLEL_DIROPS |
     InitFlag.MAX_PAGES;
   const b = Buffer.alloc(64);
@@ -235,7 +241,7 @@ function writeValid(b: Buffer, secAt: number, nsecAt: number, validMs: number): 
  * `a.ino` is what stat reports as st_ino, which need not be the same number.
  */
 export function encodeEntry(nodeid: bigint, a: Attr, validMs: number): Buffer {
-  const b = Buffer.alloc(128);
+  const b = Buffer.alloc(ENTRY_OUT_BYTES);
   b.writeBigUInt64LE(nodeid, 0);
   writeValid(b, 16, 32, validMs);
   writeValid(b, 24, 36, validMs);
@@ -305,7 +311,7 @@ export function encodeDirent(
   room: number,
 ): Buffer | null {
   const name = Buffer.from(e.name, "utf8");
-  const size = (24 + name.byteLength + 7) & ~7;
+  const size = direntBytes(name.byteLength);
   if (size > room) return null;
   const b = Buffer.alloc(size);
   b.writeBigUInt64LE(e.ino, 0);
@@ -314,6 +320,30 @@ export function encodeDirent(
   b.writeUInt32LE(e.type, 20);
   name.copy(b, 24);
   return b;
+}
+
+/** Bytes of a fuse_dirent for a name of `nameBytes` bytes (padded to 8). */
+function direntBytes(nameBytes: number): number {
+  return (24 + nameBytes + 7) & ~7;
+}
+
+/** Bytes of a fuse_direntplus for `name`: a fuse_entry_out, then the fuse_dirent. */
+export function direntPlusBytes(name: string): number {
+  return ENTRY_OUT_BYTES + direntBytes(Buffer.byteLength(name));
+}
+
+/**
+ * struct fuse_direntplus: `entry` (a fuse_entry_out; all zero, nodeid 0, when the entry carries no
+ * attributes) then the fuse_dirent. The kernel counts a lookup of every entry with a nodeid, whether
+ * or not it fits the caller's buffer, so the caller checks `direntPlusBytes` before naming a node.
+ */
+export function encodeDirentPlus(
+  entry: Buffer,
+  e: { ino: bigint; nextOffset: number; name: string; type: number },
+): Buffer {
+  const dirent = encodeDirent(e, Number.MAX_SAFE_INTEGER);
+  if (entry.byteLength !== ENTRY_OUT_BYTES || dirent === null) throw new Error("bad direntplus");
+  return Buffer.concat([entry, dirent]);
 }
 
 /** fuse_read_in / fuse_write_in share their first fields: fh, offset, size. */

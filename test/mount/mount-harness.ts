@@ -23,11 +23,27 @@ export class TestMount {
     readonly child: ChildProcess,
   ) {}
 
-  static async start(configPath: string, extraArgs: string[] = [], dir?: string): Promise<TestMount> {
+  /** `cli`: the built CLI to run (a benchmark may run an earlier build's beside this one). */
+  static start(configPath: string, extraArgs: string[] = [], dir?: string, cli = CLI): Promise<TestMount> {
+    return TestMount.launch(configPath, extraArgs, dir, cli, []);
+  }
+
+  /** A mount whose process writes a CPU profile into `profileDir` when it ends (benchmarks). */
+  static startProfiled(configPath: string, profileDir: string, cli = CLI): Promise<TestMount> {
+    return TestMount.launch(configPath, [], undefined, cli, ["--cpu-prof", "--cpu-prof-dir", profileDir]);
+  }
+
+  private static async launch(
+    configPath: string,
+    extraArgs: string[],
+    dir: string | undefined,
+    cli: string,
+    nodeArgs: string[],
+  ): Promise<TestMount> {
     const d = dir ?? mkdtempSync(join(tmpdir(), "raftfs-mnt-"));
     const child = spawn(
       process.execPath,
-      [CLI, "mount", "--foreground", "--config", configPath, ...extraArgs, d],
+      [...nodeArgs, cli, "mount", "--foreground", "--config", configPath, ...extraArgs, d],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },

@@ -169,6 +169,14 @@ export interface ListEntry {
   modifiedAtMs: number;
   /** As StatResponse's. */
   ino?: number;
+  /**
+   * As StatResponse's (absent from replicas older than them): with these an entry carries all a
+   * mount's getattr needs, so `ls -l` of a big directory costs its pages, not one stat per entry.
+   */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  changedAtMs?: number;
 }
 /**
  * `GET /v1/fs/list?path=P&limit=N&startAfter=NAME`: one page of a directory, in name order (UTF-16 code

@@ -84,6 +84,7 @@ export function listEntry(ns: NamespaceReader, dir: string, key: string, value: 
     type: rec.t === "d" ? "dir" : "file",
     modifiedAtMs: rec.m,
     ino: id,
+    ...attrsOf(rec),
   };
   if (rec.t === "f") {
     entry.version = rec.hi;

@@ -170,4 +170,38 @@ describe("attribute parsing and setAttrs answers", () => {
     h.ok({ type: "lockAcquire", path: "/d", mode: "exclusive", ttlMs: 5000, owner: "o" }, other);
     expect(h.err({ type: "setAttrs", path: "/d", mode: 0o755 }).code).toBe("LOCKED");
   });
+
+  it("a listing's entries carry what stat says of each: type, size, version, times, mode, owner, ino (property)", () => {
+    const opt = (max: number) => fc.option(fc.integer({ min: 0, max }), { nil: undefined });
+    const node = fc.record({
+      dir: fc.boolean(),
+      attrs: fc.record({ mode: fc.integer({ min: 0, max: 0o7777 }), uid: opt(MAX_ID), gid: opt(MAX_ID) }),
+      later: fc.option(fc.record({ mode: opt(0o7777), uid: opt(MAX_ID), mtimeMs: opt(2 ** 45) }), {
+        nil: undefined,
+      }),
+      bytes: fc.string({ maxLength: 20 }),
+    });
+    fc.assert(
+      fc.property(fc.array(node, { maxLength: 8 }), (nodes) => {
+        const h = new Harness();
+        h.ok({ type: "mkdir", path: "/d" });
+        for (const [i, n] of nodes.entries()) {
+          const path = `/d/n${i}`;
+          const attrs = { mode: n.attrs.mode, uid: n.attrs.uid ?? 0, gid: n.attrs.gid ?? 0 };
+          if (n.dir) h.ok({ type: "mkdir", path, attrs });
+          else h.ok({ type: "commit", path, content: inline(n.bytes), attrs });
+          h.advance(7);
+          const later = Object.fromEntries(Object.entries(n.later ?? {}).filter(([, v]) => v !== undefined));
+          if (Object.keys(later).length > 0) h.ok({ type: "setAttrs", path, ...later });
+        }
+        const listed = h.fs.list("/d");
+        expect(listed.map((e) => e.name)).toEqual(nodes.map((_, i) => `n${i}`).sort());
+        for (const e of listed) {
+          const { createdAtMs: _c, lock: _l, ...st } = h.fs.stat(e.path);
+          expect(e).toStrictEqual({ ...st, name: e.name });
+        }
+      }),
+      RUNS,
+    );
+  });
 });
