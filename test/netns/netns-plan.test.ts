@@ -45,4 +45,12 @@ describe("netns plan", () => {
     expect(atB).toContain(`ip saddr ${HOST_ADDRESS}/32 numgen random mod 1000 < 5 drop`);
     expect(atA).not.toMatch(new RegExp(`${HOST_ADDRESS}/32 drop`));
   });
+
+  test("the direct path leaves out the relay's redirect but keeps the partitions and the loss", () => {
+    const [m1] = plan.hosts;
+    const direct = renderNft(plan, m1!, link, [["b", "a"]], "a", false);
+    expect(direct).not.toContain("redirect");
+    expect(direct).toContain("ip saddr 10.77.2.0/24 drop");
+    expect(direct).toContain("ip saddr 10.77.2.0/24 numgen random mod 1000 < 5 drop");
+  });
 });

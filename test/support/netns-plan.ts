@@ -95,7 +95,8 @@ export function relayRules(plan: LabPlan, zone: string, link: LinkOf, clientZone
  * The nft ruleset of one host's namespace: the redirect to its relay, then drops by source zone —
  * `blocked` (from, to) zone pairs (a partition; one direction only for an asymmetric one) and each
  * pair's random loss. The root namespace's address is never blocked (the test must see the cluster),
- * only subject to its zone's loss.
+ * only subject to its zone's loss. `relayed: false` leaves out the redirect (the direct path, no
+ * delay): what the relay itself costs is measured against it.
  */
 export function renderNft(
   plan: LabPlan,
@@ -103,6 +104,7 @@ export function renderNft(
   link: LinkOf,
   blocked: readonly (readonly [string, string])[],
   clientZone: string,
+  relayed = true,
 ): string {
   const drops: string[] = [];
   for (const [from, to] of blocked) {
@@ -119,7 +121,7 @@ export function renderNft(
     "table ip rfs {",
     "  chain pre {",
     "    type nat hook prerouting priority dstnat; policy accept;",
-    `    iifname "eth0" tcp dport ${host.servicePort} redirect to :${RELAY_PORT}`,
+    ...(relayed ? [`    iifname "eth0" tcp dport ${host.servicePort} redirect to :${RELAY_PORT}`] : []),
     "  }",
     "  chain input {",
     "    type filter hook input priority filter; policy accept;",

@@ -20,6 +20,11 @@ import {
 
 const RELAY_SCRIPT = resolve("test/support/delay-relay.ts");
 
+export interface LabOptions {
+  /** Another build of the relay program (bench/netns-relay.ts compares one against this one). */
+  relayScript?: string;
+}
+
 function ip(args: string[], input?: string): string {
   const r = spawnSync("ip", args, { encoding: "utf8", input });
   if (r.error) throw r.error;
@@ -92,6 +97,7 @@ export class NetnsLab {
   private readonly children = new Set<ChildProcess>();
   private readonly relays = new Map<string, ChildProcess>();
   private blocked: (readonly [string, string])[] = [];
+  private relayed = true;
   private destroyed = false;
   private readonly onExit = () => this.destroySync();
   private readonly onSignal = (sig: NodeJS.Signals) => {
@@ -104,11 +110,17 @@ export class NetnsLab {
     private link: LinkOf,
     /** The zone whose links the test process (root namespace) has. */
     readonly clientZone: string,
+    private readonly relayScript: string,
   ) {}
 
   /** Builds the namespaces, bridge, veths, addresses, nft rules and relays. */
-  static async create(plan: LabPlan, link: LinkOf, clientZone: string): Promise<NetnsLab> {
-    const lab = new NetnsLab(plan, link, clientZone);
+  static async create(
+    plan: LabPlan,
+    link: LinkOf,
+    clientZone: string,
+    opts: LabOptions = {},
+  ): Promise<NetnsLab> {
+    const lab = new NetnsLab(plan, link, clientZone, opts.relayScript ?? RELAY_SCRIPT);
     process.once("exit", lab.onExit);
     process.once("SIGINT", lab.onSignal);
     process.once("SIGTERM", lab.onSignal);
@@ -151,7 +163,7 @@ export class NetnsLab {
   }
 
   private applyNft(h: Host): void {
-    nft(h.netns, renderNft(this.plan, h, this.link, this.blocked, this.clientZone));
+    nft(h.netns, renderNft(this.plan, h, this.link, this.blocked, this.clientZone, this.relayed));
   }
 
   private async startRelays(): Promise<void> {
@@ -167,7 +179,7 @@ export class NetnsLab {
         const child = this.spawnIn(
           h.name,
           process.execPath,
-          ["--import", "tsx", RELAY_SCRIPT, JSON.stringify(opts)],
+          ["--import", "tsx", this.relayScript, JSON.stringify(opts)],
           {
             stdin: true,
           },
@@ -220,6 +232,20 @@ export class NetnsLab {
     for (const h of this.plan.hosts) {
       this.applyNft(h);
       this.relay(h.name, `delays ${JSON.stringify(relayRules(this.plan, h.zone, link, this.clientZone))}`);
+    }
+  }
+
+  /**
+   * From now on, connections go straight to the services, with no relay and so no delay: the direct
+   * path that the relays' own cost is measured against. One way only: a connection opened without
+   * the redirect keeps its path, so there is no going back in the same lab. The relays reset the
+   * connections they hold, and the processes reconnect directly.
+   */
+  goDirect(): void {
+    this.relayed = false;
+    for (const h of this.plan.hosts) {
+      this.applyNft(h);
+      this.relay(h.name, "reset");
     }
   }
 
