@@ -4,7 +4,8 @@
  * test process; 1000-byte inline files (one Raft entry each). In one run:
  *   1. fsync on this disk (fdatasync of a 200-byte write, in the clusters' temp folder);
  *   2. the same shape on loopback (no namespaces): sequential write p50 and 64-in-flight writes/s;
- *   3. in the namespaces, every connection through the relays: sequential writes at 0 ms between
+ *   3. in the namespaces (a relay on each link with a delay; a 0 ms link is direct, as between
+ *      separate machines, where no relay takes CPU from the cluster): sequential writes at 0 ms between
  *      zones, at 10 ms RTT (±10 % jitter) with the client in the leader's zone (its links are that
  *      zone's) and at 10 ms with the client out of it, in alternating blocks of 20; 64 in flight at
  *      0 and 10 ms; leader failover (SIGKILL) at 10 ms RTT and 0.5 % loss;
@@ -82,6 +83,17 @@ function fsyncCost(dir: string): { p50: number; p90: number } {
   return { p50: pct(xs, 0.5), p90: pct(xs, 0.9) };
 }
 
+/**
+ * A mkdir whose first answer was lost (a leader change under load) is retried by the library and
+ * then finds its own directory: seen once at load ~45 (EXISTS on a fresh cluster). Not this bench's
+ * concern.
+ */
+async function mkdirOnce(client: RaftfsClient, path: string): Promise<void> {
+  await client.mkdir(path).catch((e: unknown) => {
+    if ((e as { code?: string }).code !== "EXISTS") throw e;
+  });
+}
+
 let n = 0;
 const body = Buffer.alloc(1000, 7);
 
@@ -137,7 +149,7 @@ const loop = await TestCluster.start({
 try {
   const client = await connect({ config: loop.configPath, deadlineMs: 30_000 });
   try {
-    await client.mkdir("/b");
+    await mkdirOnce(client, "/b");
     await latency(client); // warm-up: connections, caches, JIT
     await measure("loopback (no namespaces)", client, true);
   } finally {
@@ -171,7 +183,7 @@ async function leader(): Promise<{ id: number; term: number }> {
 }
 const client = await connect({ config: c.configPath, deadlineMs: 30_000 });
 try {
-  await client.mkdir("/b");
+  await mkdirOnce(client, "/b");
   await latency(client);
   const lead = await leader();
   const inZone = META_ZONES[lead.id - 1] ?? "a";
@@ -179,9 +191,15 @@ try {
   // The sequential writes of each setting in alternating blocks: on a shared machine whose load
   // drifts, the settings then meet the same neighbours, and their difference is the network's.
   const settings: [string, LinkOf][] = [
-    ["netns, relays, 0 ms", links(0, 0, null)],
-    [`netns, relays, ${RTT} ms RTT, client in the leader's zone (${inZone})`, links(RTT, 0, inZone)],
-    [`netns, relays, ${RTT} ms RTT, client in zone ${outZone} (not the leader's)`, links(RTT, 0, outZone)],
+    ["netns, 0 ms (no relay on a 0 ms link)", links(0, 0, null)],
+    [
+      `netns, relays on delayed links, ${RTT} ms RTT, client in the leader's zone (${inZone})`,
+      links(RTT, 0, inZone),
+    ],
+    [
+      `netns, relays on delayed links, ${RTT} ms RTT, client in zone ${outZone} (not the leader's)`,
+      links(RTT, 0, outZone),
+    ],
   ];
   const samples = settings.map((): number[] => []);
   for (let done = 0; done < WRITES; done += BLOCK) {

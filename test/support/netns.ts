@@ -13,6 +13,7 @@ import {
   type LabPlan,
   type LinkOf,
   RELAY_PORT,
+  type RelayMode,
   relayRules,
   renderNft,
   SUBNET_PREFIX_BITS,
@@ -23,6 +24,8 @@ const RELAY_SCRIPT = resolve("test/support/delay-relay.ts");
 export interface LabOptions {
   /** Another build of the relay program (bench/netns-relay.ts compares one against this one). */
   relayScript?: string;
+  /** Which connections go through the relays (default `delayed`: those on a link with a delay). */
+  relay?: RelayMode;
 }
 
 function ip(args: string[], input?: string): string {
@@ -97,7 +100,6 @@ export class NetnsLab {
   private readonly children = new Set<ChildProcess>();
   private readonly relays = new Map<string, ChildProcess>();
   private blocked: (readonly [string, string])[] = [];
-  private relayed = true;
   private destroyed = false;
   private readonly onExit = () => this.destroySync();
   private readonly onSignal = (sig: NodeJS.Signals) => {
@@ -111,6 +113,7 @@ export class NetnsLab {
     /** The zone whose links the test process (root namespace) has. */
     readonly clientZone: string,
     private readonly relayScript: string,
+    private relayMode: RelayMode,
   ) {}
 
   /** Builds the namespaces, bridge, veths, addresses, nft rules and relays. */
@@ -120,7 +123,13 @@ export class NetnsLab {
     clientZone: string,
     opts: LabOptions = {},
   ): Promise<NetnsLab> {
-    const lab = new NetnsLab(plan, link, clientZone, opts.relayScript ?? RELAY_SCRIPT);
+    const lab = new NetnsLab(
+      plan,
+      link,
+      clientZone,
+      opts.relayScript ?? RELAY_SCRIPT,
+      opts.relay ?? "delayed",
+    );
     process.once("exit", lab.onExit);
     process.once("SIGINT", lab.onSignal);
     process.once("SIGTERM", lab.onSignal);
@@ -163,7 +172,7 @@ export class NetnsLab {
   }
 
   private applyNft(h: Host): void {
-    nft(h.netns, renderNft(this.plan, h, this.link, this.blocked, this.clientZone, this.relayed));
+    nft(h.netns, renderNft(this.plan, h, this.link, this.blocked, this.clientZone, this.relayMode));
   }
 
   private async startRelays(): Promise<void> {
@@ -242,7 +251,7 @@ export class NetnsLab {
    * connections they hold, and the processes reconnect directly.
    */
   goDirect(): void {
-    this.relayed = false;
+    this.relayMode = "none";
     for (const h of this.plan.hosts) {
       this.applyNft(h);
       this.relay(h.name, "reset");
