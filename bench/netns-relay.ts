@@ -1,15 +1,24 @@
 /**
  * What the delaying relay adds (run as root): two namespaces, an echo server in one, a ping-pong
  * client in the other, 1-byte round trips on one TCP connection — direct (a port the relay does not
- * intercept), through the relay with no delay (its own cost), and through it at a 10 ms zone RTT.
- *   tsx bench/netns-relay.ts [--rounds 300]
+ * intercept), through the relay with no delay (its own cost), and through it at a 10 ms zone RTT (no
+ * jitter). `--baseline FILE`: another build of the relay program (e.g. `git show REV:test/support/
+ * delay-relay.ts > /tmp/x.ts`), measured in alternating labs in the same run.
+ *   tsx bench/netns-relay.ts [--rounds 300] [--labs 2] [--baseline FILE]
  */
 import { once } from "node:events";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { NetnsLab, sweepStale, whyNoNamespaces } from "../test/support/netns.js";
 import { type LinkOf, planLab } from "../test/support/netns-plan.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "300" } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "300" },
+    labs: { type: "string", default: "1" },
+    baseline: { type: "string" },
+  },
+});
 const rounds = Number(values.rounds);
 const why = whyNoNamespaces();
 if (why !== null) {
@@ -36,9 +45,15 @@ const ECHO = `const net=require("node:net");for(const p of [${SERVICE},${SERVICE
 const PING = `const net=require("node:net");const [host,port,n]=process.argv.slice(1);const s=net.connect(+port,host);s.setNoDelay(true);
 const t=[];let i=0,t0=0;s.on("connect",()=>{t0=performance.now();s.write("x")});
 s.on("data",()=>{const t1=performance.now();t.push(t1-t0);if(++i>=+n){s.end();t.sort((a,b)=>a-b);
-console.log(JSON.stringify({p50:t[t.length>>1],p99:t[Math.floor(t.length*0.99)]}));return}t0=performance.now();s.write("x")});`;
+console.log(JSON.stringify({p50:t[t.length>>1],p99:t[Math.floor(t.length*0.99)],mean:t.reduce((a,b)=>a+b,0)/t.length}));return}t0=performance.now();s.write("x")});`;
 
-async function ping(lab: NetnsLab, port: number): Promise<{ p50: number; p99: number }> {
+interface Rtt {
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+async function ping(lab: NetnsLab, port: number): Promise<Rtt> {
   const c = lab.spawnIn("cli", process.execPath, [
     "-e",
     PING,
@@ -53,34 +68,50 @@ async function ping(lab: NetnsLab, port: number): Promise<{ p50: number; p99: nu
   c.stderr?.on("data", (b: Buffer) => process.stderr.write(b));
   const [code] = await once(c, "exit");
   if (code !== 0) throw new Error(`ping exited ${code}`);
-  return JSON.parse(out) as { p50: number; p99: number };
+  return JSON.parse(out) as Rtt;
 }
 
-const lab = await NetnsLab.create(plan, rtt(0), "a");
-try {
-  lab.spawnIn("srv", process.execPath, ["-e", ECHO, lab.host("srv").address]);
-  // The echo server is up once a direct ping works.
-  for (let i = 0; ; i++) {
-    try {
-      await ping(lab, SERVICE + 1);
-      break;
-    } catch (err) {
-      if (i > 50) throw err;
-      await new Promise((r) => setTimeout(r, 100));
+async function measure(relayScript: string | undefined): Promise<Record<string, Rtt>> {
+  // Every connection through the relay, even at 0 ms: its own cost is one of the rows.
+  const lab = await NetnsLab.create(plan, rtt(0), "a", { relayScript, relay: "all" });
+  try {
+    lab.spawnIn("srv", process.execPath, ["-e", ECHO, lab.host("srv").address]);
+    // The echo server is up once a direct ping works.
+    for (let i = 0; ; i++) {
+      try {
+        await ping(lab, SERVICE + 1);
+        break;
+      } catch (err) {
+        if (i > 50) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
+    const direct = await ping(lab, SERVICE + 1);
+    const relay0 = await ping(lab, SERVICE);
+    lab.setLinks(rtt(10));
+    const relay10 = await ping(lab, SERVICE);
+    return { direct, relay0, relay10 };
+  } finally {
+    await lab.destroy();
   }
-  const direct = await ping(lab, SERVICE + 1);
-  const relay0 = await ping(lab, SERVICE);
-  lab.setLinks(rtt(10));
-  const relay10 = await ping(lab, SERVICE);
-  const row = (name: string, r: { p50: number; p99: number }) =>
-    `| ${name} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${(r.p50 - direct.p50).toFixed(3)} |`;
-  console.log(`rounds ${rounds}, ${new Date().toISOString()}`);
-  console.log("| path | RTT p50 ms | RTT p99 ms | added p50 ms |");
-  console.log("|---|---|---|---|");
+}
+
+const builds: [string, string | undefined][] = [["this build", undefined]];
+if (values.baseline !== undefined) builds.push([`baseline ${values.baseline}`, values.baseline]);
+const results: [string, Record<string, Rtt>][] = [];
+for (let k = 0; k < Number(values.labs); k++) {
+  for (const [name, script] of k % 2 === 0 ? builds : [...builds].reverse()) {
+    results.push([name, await measure(script)]);
+  }
+}
+console.log(`rounds ${rounds}, ${new Date().toISOString()}, load ${loadavg()[0]?.toFixed(1)}`);
+console.log("| relay | path | RTT p50 ms | mean ms | p99 ms | added p50 ms | added mean ms |");
+console.log("|---|---|---:|---:|---:|---:|---:|");
+for (const [name, r] of results) {
+  const direct = r.direct as Rtt;
+  const row = (path: string, x: Rtt) =>
+    `| ${name} | ${path} | ${x.p50.toFixed(3)} | ${x.mean.toFixed(3)} | ${x.p99.toFixed(3)} | ${(x.p50 - direct.p50).toFixed(3)} | ${(x.mean - direct.mean).toFixed(3)} |`;
   console.log(row("direct (veth + bridge)", direct));
-  console.log(row("through relay, 0 ms", relay0));
-  console.log(row("through relay, 10 ms RTT", relay10));
-} finally {
-  await lab.destroy();
+  console.log(row("through relay, 0 ms", r.relay0 as Rtt));
+  console.log(row("through relay, 10 ms RTT", r.relay10 as Rtt));
 }

@@ -12,8 +12,8 @@
  * Latency: every host's namespace redirects (nft, prerouting) TCP arriving on eth0 for its service
  * port to a delaying relay in the same namespace, which forwards to the service over lo. The relay
  * knows the caller's zone from the source address, so the one relay in front of each process gives
- * every zone pair its own delay (half the pair's RTT each way), and every connection crosses exactly
- * one relay. Processes keep the real addresses in the config and bind them, as on separate machines.
+ * every zone pair its own delay (half the pair's RTT each way), and every delayed connection crosses
+ * exactly one relay (a 0 ms link goes direct unless the lab relays all; `RelayMode`). Processes keep the real addresses in the config and bind them, as on separate machines.
  * Loss and partitions: nft drops in each namespace's input chain, by source zone.
  */
 import type { DelayRule } from "./delay-relay.js";
@@ -92,10 +92,22 @@ export function relayRules(plan: LabPlan, zone: string, link: LinkOf, clientZone
 }
 
 /**
+ * Which connections go through the relays: `all` (every one, even on a 0 ms link: what the relay
+ * itself costs), `delayed` (only a caller whose link to the host has a delay or jitter: a relay at
+ * 0 ms emulates nothing and only takes CPU that separate machines would not share), `none` (the
+ * direct path).
+ */
+export type RelayMode = "all" | "delayed" | "none";
+
+/**
  * The nft ruleset of one host's namespace: the redirect to its relay, then drops by source zone —
  * `blocked` (from, to) zone pairs (a partition; one direction only for an asymmetric one) and each
  * pair's random loss. The root namespace's address is never blocked (the test must see the cluster),
  * only subject to its zone's loss.
+ *
+ * In `delayed` mode a caller whose link gained a delay may still hold a connection opened while it
+ * had none (the redirect applies to a connection's first packet only): such a connection is reset,
+ * and the caller's reconnect goes through the relay.
  */
 export function renderNft(
   plan: LabPlan,
@@ -103,6 +115,7 @@ export function renderNft(
   link: LinkOf,
   blocked: readonly (readonly [string, string])[],
   clientZone: string,
+  relay: RelayMode = "delayed",
 ): string {
   const drops: string[] = [];
   for (const [from, to] of blocked) {
@@ -114,17 +127,39 @@ export function renderNft(
   };
   loss(`${HOST_ADDRESS}/32`, clientZone);
   for (const z of plan.zones) loss(zoneCidr(plan, z), z);
+  const callers: [string, string][] = [
+    [`${HOST_ADDRESS}/32`, clientZone],
+    ...plan.zones.map((z): [string, string] => [zoneCidr(plan, z), z]),
+  ];
+  const delayed = callers
+    .filter(([, from]) => {
+      const l = link(from, host.zone);
+      return l.rttMs > 0 || l.jitterMs > 0;
+    })
+    .map(([saddr]) => saddr);
+  const redirect = `tcp dport ${host.servicePort} redirect to :${RELAY_PORT}`;
+  const pre: string[] = [];
+  const resets: string[] = [];
+  if (relay === "all") pre.push(`iifname "eth0" ${redirect}`);
+  if (relay === "delayed" && delayed.length > 0) {
+    const set = `{ ${delayed.join(", ")} }`;
+    pre.push(`iifname "eth0" ip saddr ${set} ${redirect}`);
+    // Redirected packets reach the input chain for the relay's port: one for the service's own port
+    // from these callers belongs to a connection opened before their link had a delay.
+    resets.push(`iifname "eth0" ip saddr ${set} tcp dport ${host.servicePort} reject with tcp reset`);
+  }
   return [
     "flush ruleset",
     "table ip rfs {",
     "  chain pre {",
     "    type nat hook prerouting priority dstnat; policy accept;",
-    `    iifname "eth0" tcp dport ${host.servicePort} redirect to :${RELAY_PORT}`,
+    ...pre.map((r) => `    ${r}`),
     "  }",
     "  chain input {",
     "    type filter hook input priority filter; policy accept;",
     '    iifname "lo" accept',
     ...drops.map((d) => `    ${d}`),
+    ...resets.map((r) => `    ${r}`),
     "  }",
     "}",
     "",

@@ -13,12 +13,20 @@ import {
   type LabPlan,
   type LinkOf,
   RELAY_PORT,
+  type RelayMode,
   relayRules,
   renderNft,
   SUBNET_PREFIX_BITS,
 } from "./netns-plan.js";
 
 const RELAY_SCRIPT = resolve("test/support/delay-relay.ts");
+
+export interface LabOptions {
+  /** Another build of the relay program (bench/netns-relay.ts compares one against this one). */
+  relayScript?: string;
+  /** Which connections go through the relays (default `delayed`: those on a link with a delay). */
+  relay?: RelayMode;
+}
 
 function ip(args: string[], input?: string): string {
   const r = spawnSync("ip", args, { encoding: "utf8", input });
@@ -104,11 +112,24 @@ export class NetnsLab {
     private link: LinkOf,
     /** The zone whose links the test process (root namespace) has. */
     readonly clientZone: string,
+    private readonly relayScript: string,
+    private relayMode: RelayMode,
   ) {}
 
   /** Builds the namespaces, bridge, veths, addresses, nft rules and relays. */
-  static async create(plan: LabPlan, link: LinkOf, clientZone: string): Promise<NetnsLab> {
-    const lab = new NetnsLab(plan, link, clientZone);
+  static async create(
+    plan: LabPlan,
+    link: LinkOf,
+    clientZone: string,
+    opts: LabOptions = {},
+  ): Promise<NetnsLab> {
+    const lab = new NetnsLab(
+      plan,
+      link,
+      clientZone,
+      opts.relayScript ?? RELAY_SCRIPT,
+      opts.relay ?? "delayed",
+    );
     process.once("exit", lab.onExit);
     process.once("SIGINT", lab.onSignal);
     process.once("SIGTERM", lab.onSignal);
@@ -151,7 +172,7 @@ export class NetnsLab {
   }
 
   private applyNft(h: Host): void {
-    nft(h.netns, renderNft(this.plan, h, this.link, this.blocked, this.clientZone));
+    nft(h.netns, renderNft(this.plan, h, this.link, this.blocked, this.clientZone, this.relayMode));
   }
 
   private async startRelays(): Promise<void> {
@@ -167,7 +188,7 @@ export class NetnsLab {
         const child = this.spawnIn(
           h.name,
           process.execPath,
-          ["--import", "tsx", RELAY_SCRIPT, JSON.stringify(opts)],
+          ["--import", "tsx", this.relayScript, JSON.stringify(opts)],
           {
             stdin: true,
           },
@@ -220,6 +241,20 @@ export class NetnsLab {
     for (const h of this.plan.hosts) {
       this.applyNft(h);
       this.relay(h.name, `delays ${JSON.stringify(relayRules(this.plan, h.zone, link, this.clientZone))}`);
+    }
+  }
+
+  /**
+   * From now on, connections go straight to the services, with no relay and so no delay: the direct
+   * path that the relays' own cost is measured against. One way only: a connection opened without
+   * the redirect keeps its path, so there is no going back in the same lab. The relays reset the
+   * connections they hold, and the processes reconnect directly.
+   */
+  goDirect(): void {
+    this.relayMode = "none";
+    for (const h of this.plan.hosts) {
+      this.applyNft(h);
+      this.relay(h.name, "reset");
     }
   }
 
