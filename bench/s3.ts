@@ -12,7 +12,7 @@
  * the sides; each side keeps its best round. Any error is printed and fails the run.
  *
  *   npm run build && npx tsx bench/s3.ts [--small 2000] [--seconds 10] [--rounds 2] \
- *     [--big 1] [--big-mib 64] [--big-rounds 1] [--part-mib 5] [--sides lib,s3,lean,null] [--profile DIR]
+ *     [--big 1] [--big-mib 64] [--big-rounds 1] [--part-mib 5] [--big-first lib|s3] [--sides lib,s3,lean,null] [--profile DIR]
  *
  * `--profile DIR` runs the gateway with `--cpu-prof` into DIR (written when it stops on SIGTERM);
  * `--gateway-cli PATH` runs it from another build's dist/src/cli/main.js (an earlier commit's gateway).
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     "big-mib": { type: "string", default: "64" },
     "big-rounds": { type: "string", default: "1" },
     "part-mib": { type: "string", default: "5" },
+    "big-first": { type: "string", default: "lib" },
     sides: { type: "string", default: "lib,s3,lean,null" },
     profile: { type: "string" },
     "gateway-cli": { type: "string" },
@@ -228,13 +229,19 @@ try {
       errors.push(`${name}: ${String(err)}`);
       return;
     }
-    keep(name, mibPerS(start));
+    const perS = mibPerS(start);
+    keep(name, perS);
     rss.set(name, Math.max(rss.get(name) ?? 0, peakRssMib(gatewayPid)));
+    // Progress on stderr: a 1 GiB phase takes minutes on a loaded machine.
+    console.error(
+      `${name}: ${perS.toFixed(1)} MiB/s, gateway peak RSS ${peakRssMib(gatewayPid).toFixed(0)} MiB`,
+    );
   }
   let seed = 1;
   for (let round = 0; round < BIG_ROUNDS; round++) {
     for (let b = 0; b < BIG; b++) {
-      const sides = (round + b) % 2 === 0 ? (["lib", "s3"] as const) : (["s3", "lib"] as const);
+      const flip = (round + b + (values["big-first"] === "s3" ? 1 : 0)) % 2 === 1;
+      const sides = flip ? (["s3", "lib"] as const) : (["lib", "s3"] as const);
       for (const side of sides) {
         // The gateway writes the object twice, once with each kind of PUT; the GET reads the multipart one.
         const uploads = side === "lib" ? (["put"] as const) : (["put", "multipart put"] as const);
@@ -287,7 +294,7 @@ try {
     console.log("| operation | library | through the gateway | gateway / library |");
     console.log("|---|---:|---:|---:|");
   };
-  header();
+  if (SMALL > 0) header();
   const row = (op: string, lib: string, gw: string, unit: string, extra = "") => {
     const l = best.get(lib) ?? 0;
     const g = best.get(gw) ?? 0;
