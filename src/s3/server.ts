@@ -203,6 +203,20 @@ function s3ClientError(err: Error & { code?: string }, socket: Duplex): void {
   );
 }
 
+/**
+ * The config's listener limits as the gateway applies them: all but the whole-request timeout. That
+ * limit suits the cluster's own listeners, whose largest request is one chunk; an S3 PutObject or
+ * UploadPart streams up to `maxObjectBytes` (5 GiB) in one request, which no fixed time fits (a 1 GiB
+ * PUT on a loaded machine ran past the 120 s default and was cut off with a 408). As S3 does, the
+ * gateway bounds a request body by silence instead: the idle timeout (`idleTimeoutMs`) closes a
+ * connection that sends nothing, and the header timeout still cuts a client that never finishes its
+ * headers.
+ */
+function gatewayListenerOptions(l: ListenerConfig) {
+  const { fastify: f, node } = listenerOptions(l);
+  return { ...f, requestTimeout: 0, http: { ...node, requestTimeout: 0 } };
+}
+
 export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): FastifyInstance {
   const now = deps.now ?? Date.now;
   const app = fastify({
@@ -211,9 +225,7 @@ export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): Fastif
     maxParamLength: 16 * 1024,
     exposeHeadRoutes: false,
     return503OnClosing: true,
-    ...(opts.listener !== undefined
-      ? { ...listenerOptions(opts.listener).fastify, http: listenerOptions(opts.listener).node }
-      : {}),
+    ...(opts.listener !== undefined ? gatewayListenerOptions(opts.listener) : {}),
     // Node refuses a request it cannot parse before fastify sees it; an S3 client still gets S3's XML.
     clientErrorHandler: s3ClientError,
   });
