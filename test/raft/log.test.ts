@@ -234,8 +234,8 @@ describe("RaftLog, examples", () => {
 
 /**
  * The model: the log as one array from the snapshot point on, a commit and an apply index. The driver is
- * played as the core's shell plays it: Readies handed out (snapshot and unstable entries) and persisted
- * later, in order; committed entries applied; the application's snapshots compacting storage.
+ * played as the core's shell plays it: a Ready handed out (snapshot and unstable entries) and persisted
+ * later; committed entries applied; the application's snapshots compacting storage.
  */
 interface Model {
   snapIndex: number;
@@ -399,7 +399,10 @@ function play(ops: Op[]): void {
         break;
       }
       case "ready":
-        readies.push({ snapshot: log.unstableSnapshot, entries: [...log.unstableEntries()] });
+        // One Ready outstanding at a time, as RaftNode hands them out; the core goes on stepping
+        // meanwhile, so its tail may change before this one is persisted.
+        if (readies.length === 0)
+          readies.push({ snapshot: log.unstableSnapshot, entries: [...log.unstableEntries()] });
         break;
       case "persist": {
         const rd = readies.shift();
