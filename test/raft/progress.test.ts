@@ -11,6 +11,8 @@ describe("Progress", () => {
   test("a new follower is probed from the given index, not paused", () => {
     const p = new Progress(5, false, 2);
     expect([p.state, p.next, p.match, p.probeSent, p.isPaused()]).toEqual(["probe", 5, 0, false, false]);
+    // Nothing in flight and not yet heard from (check-quorum counts only followers that answered).
+    expect([p.inflights, p.recentActive, p.commitSent, p.pendingSnapshot]).toEqual([[], false, 0, 0]);
   });
 
   test("probe: one append outstanding pauses it until an answer", () => {
