@@ -17,7 +17,11 @@ export class ChunkBuffer {
   private partial: Buffer | null = null;
   private filled = 0;
 
-  constructor(readonly chunkSizeBytes: number) {
+  /** `alloc` makes each chunk's buffer (shared memory, so a hash worker can read it uncopied). */
+  constructor(
+    readonly chunkSizeBytes: number,
+    private readonly alloc: (sizeBytes: number) => Buffer = Buffer.allocUnsafe,
+  ) {
     if (!Number.isSafeInteger(chunkSizeBytes) || chunkSizeBytes < 1) {
       throw new DfsError("BAD_REQUEST", `chunk size must be a positive integer, not ${chunkSizeBytes}`);
     }
@@ -33,7 +37,7 @@ export class ChunkBuffer {
     const full: Buffer[] = [];
     let offset = 0;
     while (offset < data.byteLength) {
-      this.partial ??= Buffer.allocUnsafe(this.chunkSizeBytes);
+      this.partial ??= this.alloc(this.chunkSizeBytes);
       const n = Math.min(this.chunkSizeBytes - this.filled, data.byteLength - offset);
       this.partial.set(data.subarray(offset, offset + n), this.filled);
       this.filled += n;
