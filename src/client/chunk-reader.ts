@@ -18,7 +18,7 @@ import { type LocationsResponse, META_ROUTES, type NodeAddress } from "../common
 import { readTicketExpiry } from "../common/tickets.js";
 import type { ChunkCache } from "./chunk-cache.js";
 import { type ChunkSlice, isWholeChunk } from "./chunking.js";
-import type { HashPool } from "./hash-pool.js";
+import { allocShared, type HashPool } from "./hash-pool.js";
 import type { MetaConnection } from "./meta-connection.js";
 
 // One GET of a chunk is defined in common/ (the dashboard's downloads fetch chunks the same way).
@@ -141,11 +141,15 @@ export class ChunkReader {
     );
   }
 
-  /** A whole chunk collected into a buffer of the pool's and hashed by it once complete. */
+  /**
+   * A whole chunk collected into shared memory and hashed by the pool once it is complete. Chunks
+   * below the pool's threshold stay on the piece-by-piece hash (a worker round trip costs more).
+   */
   private wholeHash(hashes: HashPool) {
     return {
-      alloc: (sizeBytes: number) => hashes.alloc(sizeBytes),
-      hash: (data: Buffer) => hashes.hash(data),
+      alloc: (sizeBytes: number) =>
+        sizeBytes >= hashes.minBytes ? allocShared(sizeBytes) : Buffer.allocUnsafe(sizeBytes),
+      sha256Hex: (data: Buffer) => hashes.sha256Hex(data),
     };
   }
 

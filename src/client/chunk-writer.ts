@@ -9,7 +9,7 @@ import type { Dispatcher } from "undici";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { putChunk, storeOnPipeline } from "../common/chunk-pipeline.js";
 import { META_ROUTES, type PlacementResponse, type WireChunkRef } from "../common/protocol/index.js";
-import type { HashPool } from "./hash-pool.js";
+import { allocShared, type HashPool } from "./hash-pool.js";
 import type { MetaConnection } from "./meta-connection.js";
 
 export interface ChunkWriterOptions {
@@ -39,19 +39,16 @@ export class ChunkWriter {
     this.random = deps.random ?? Math.random;
   }
 
-  /** A buffer for a chunk of `sizeBytes`, which the hash pool may move to a worker (see `store`). */
+  /** A buffer for a chunk of `sizeBytes`: shared memory when the hash pool would take it. */
   readonly allocChunk = (sizeBytes: number): Buffer =>
-    this.deps.hashes !== undefined ? this.deps.hashes.alloc(sizeBytes) : Buffer.allocUnsafe(sizeBytes);
+    this.deps.hashes !== undefined && sizeBytes >= this.deps.hashes.minBytes
+      ? allocShared(sizeBytes)
+      : Buffer.allocUnsafe(sizeBytes);
 
-  /**
-   * Stores `data` on R nodes; returns its reference for the commit. A buffer from `allocChunk` is
-   * handed over: the caller must not use it afterwards (its bytes may have moved to a worker and back).
-   */
-  async store(chunk: Buffer, signal?: AbortSignal): Promise<WireChunkRef> {
+  /** Stores `data` on R nodes; returns its reference for the commit. */
+  async store(data: Buffer, signal?: AbortSignal): Promise<WireChunkRef> {
     // Hashed before the deadline starts: waiting for a worker is not the cluster's time.
-    const hashed = this.deps.hashes ? await this.deps.hashes.hash(chunk) : undefined;
-    const data = hashed?.data ?? chunk;
-    const id = hashed?.hex;
+    const id = this.deps.hashes ? await this.deps.hashes.sha256Hex(data) : undefined;
     const deadline = new Deadline(this.opts.chunkDeadlineMs);
     return storeOnPipeline(
       data,

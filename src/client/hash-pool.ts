@@ -4,14 +4,11 @@
  * CLI's put spent ~22 % and its get ~30 % of their busy time in `Hash.update` on the main thread
  * (bench/RESULTS.md, issue 14), and `crypto.subtle.digest` computes on the calling thread on Node 20.
  *
- * Only a buffer from `alloc` goes to a worker, and it goes whole: its memory is *transferred* (moved,
- * not copied) to the worker and back, so the caller hands it over and uses the buffer the promise
- * gives back; until then the old one is empty. (Shared memory would avoid the move, but V8 does not
- * count a SharedArrayBuffer as memory pressure: a process allocating one per chunk was not collected
- * and kept every chunk, 675 MiB of RSS for 150 chunks of 4 MiB against 121 with collections.)
- * Anything else, and anything smaller than `minBytes` (a message's round trip costs more than
- * hashing 64 KiB), is hashed here, synchronously, as before. The workers are unref'd (they never keep
- * a process alive) and started on first use; `close` ends them, and later calls hash here.
+ * Only memory the workers can see without a copy goes to them: a buffer over a SharedArrayBuffer
+ * (see `allocShared`). Anything else, and anything smaller than `minBytes` (a message's round trip
+ * costs more than hashing 64 KiB), is hashed here, synchronously, as before. The caller must not change
+ * the bytes until the promise settles. The workers are unref'd (they never keep a process alive) and
+ * started on first use; `close` ends them, and later calls hash on the calling thread.
  */
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
@@ -30,21 +27,13 @@ const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 parentPort.on("message", (m) => {
   const hex = createHash("sha256").update(new Uint8Array(m.buffer, m.offset, m.length)).digest("hex");
-  parentPort.postMessage({ job: m.job, hex, buffer: m.buffer }, [m.buffer]);
+  parentPort.postMessage({ job: m.job, hex });
 });
 `;
 
 interface Job {
-  resolve: (r: Hashed) => void;
+  resolve: (hex: string) => void;
   reject: (err: unknown) => void;
-  offset: number;
-  length: number;
-}
-
-/** A digest, and the bytes it was taken of (the same memory, handed back). */
-export interface Hashed {
-  hex: string;
-  data: Buffer;
 }
 
 interface Slot {
@@ -58,12 +47,15 @@ export interface HashPoolOptions {
   minBytes?: number;
 }
 
+/** A buffer the hash pool can hand to a worker without copying it. */
+export function allocShared(sizeBytes: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(sizeBytes));
+}
+
 export class HashPool {
   private slots: Slot[] | null = null;
   private nextJob = 0;
   private closed = false;
-  /** Buffers from `alloc` that may be moved to a worker (and nothing else may). */
-  private readonly movable = new WeakSet<ArrayBufferLike>();
   readonly minBytes: number;
   /** Hashes done by the workers and on the calling thread (observability, and tests). */
   readonly stats = { offThread: 0, onThread: 0 };
@@ -73,30 +65,18 @@ export class HashPool {
     this.minBytes = opts.minBytes ?? HASH_POOL_MIN_BYTES;
   }
 
-  /** A buffer of `sizeBytes` that `hash` may move to a worker (a whole ArrayBuffer of its own). */
-  alloc(sizeBytes: number): Buffer {
-    const b = Buffer.allocUnsafeSlow(sizeBytes);
-    if (sizeBytes >= this.minBytes) this.movable.add(b.buffer);
-    return b;
-  }
-
-  /**
-   * The SHA-256 of `data` in lowercase hex, and `data` again: when it was moved to a worker, a new
-   * Buffer over the same bytes (the one passed in is then empty). Use the returned one.
-   */
-  async hash(data: Buffer): Promise<Hashed> {
+  /** The SHA-256 of `data` in lowercase hex. */
+  async sha256Hex(data: Uint8Array): Promise<string> {
     const slot = this.slotFor(data);
     if (slot === null) {
       this.stats.onThread++;
-      return { hex: createHash("sha256").update(data).digest("hex"), data };
+      return createHash("sha256").update(data).digest("hex");
     }
     this.stats.offThread++;
     const job = this.nextJob++;
-    const buffer = data.buffer as ArrayBuffer;
-    this.movable.delete(buffer); // it comes back as a new ArrayBuffer, registered then
-    return new Promise<Hashed>((resolve, reject) => {
-      slot.jobs.set(job, { resolve, reject, offset: data.byteOffset, length: data.byteLength });
-      slot.worker.postMessage({ job, buffer, offset: data.byteOffset, length: data.byteLength }, [buffer]);
+    return new Promise<string>((resolve, reject) => {
+      slot.jobs.set(job, { resolve, reject });
+      slot.worker.postMessage({ job, buffer: data.buffer, offset: data.byteOffset, length: data.byteLength });
     });
   }
 
@@ -111,7 +91,7 @@ export class HashPool {
   /** The least busy worker, or null when this hash belongs on the calling thread. */
   private slotFor(data: Uint8Array): Slot | null {
     if (this.closed || this.opts.threads === 0 || data.byteLength < this.minBytes) return null;
-    if (!this.movable.has(data.buffer)) return null;
+    if (!(data.buffer instanceof SharedArrayBuffer)) return null;
     this.slots ??= Array.from({ length: this.opts.threads }, () => this.startWorker());
     let best = this.slots[0]!;
     for (const s of this.slots) if (s.jobs.size < best.jobs.size) best = s;
@@ -122,12 +102,10 @@ export class HashPool {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
     const slot: Slot = { worker, jobs: new Map() };
-    worker.on("message", (m: { job: number; hex: string; buffer: ArrayBuffer }) => {
+    worker.on("message", (m: { job: number; hex: string }) => {
       const job = slot.jobs.get(m.job);
       slot.jobs.delete(m.job);
-      this.movable.add(m.buffer);
-      if (job === undefined) return;
-      job.resolve({ hex: m.hex, data: Buffer.from(m.buffer, job.offset, job.length) });
+      job?.resolve(m.hex);
     });
     const failAll = (err: unknown) => {
       for (const j of slot.jobs.values()) j.reject(err);

@@ -28,13 +28,9 @@ export async function getChunk(
     ticket: string | undefined;
     /**
      * Hashes the whole chunk once it has arrived (off the event loop, say), instead of piece by piece
-     * as it arrives; `alloc` then gives the buffer the pieces are collected into, and `hash` answers
-     * the digest and the buffer to use from then on (it may have moved the bytes to a new one).
+     * as it arrives; `alloc` then gives the buffer the pieces are collected into.
      */
-    wholeHash?: {
-      alloc: (sizeBytes: number) => Buffer;
-      hash: (data: Buffer) => Promise<{ hex: string; data: Buffer }>;
-    };
+    wholeHash?: { alloc: (sizeBytes: number) => Buffer; sha256Hex: (data: Buffer) => Promise<string> };
   },
   signal?: AbortSignal,
 ): Promise<GotChunk> {
@@ -80,9 +76,8 @@ export async function getChunk(
     const verdict = res.trailers[VERIFIED_TRAILER];
     if (verdict !== undefined && verdict !== "ok") throw stoppedByNode(verdict, node, id, got);
     const received = data.subarray(0, got);
-    if (hash) return { data: received, partial: false, sha256Hex: hash.digest("hex") };
-    const hashed = await whole!.hash(received);
-    return { data: hashed.data, partial: false, sha256Hex: hashed.hex };
+    const sha256Hex = hash ? hash.digest("hex") : await whole!.sha256Hex(received);
+    return { data: received, partial: false, sha256Hex };
   } catch (err) {
     if (err instanceof DfsError) throw err;
     if (signal?.aborted) throw signal.reason;
