@@ -18,7 +18,6 @@ import { type LocationsResponse, META_ROUTES, type NodeAddress } from "../common
 import { readTicketExpiry } from "../common/tickets.js";
 import type { ChunkCache } from "./chunk-cache.js";
 import { type ChunkSlice, isWholeChunk } from "./chunking.js";
-import { allocShared, type HashPool } from "./hash-pool.js";
 import type { MetaConnection } from "./meta-connection.js";
 
 // One GET of a chunk is defined in common/ (the dashboard's downloads fetch chunks the same way).
@@ -49,8 +48,6 @@ export const PREFETCH_CHUNKS = 4;
 export interface ChunkReaderDeps {
   meta: MetaConnection;
   dispatcher: Dispatcher;
-  /** Verifies whole chunks off the event loop when it can; see hash-pool.ts. */
-  hashes?: HashPool;
   cache: ChunkCache;
   random?: () => number;
   now?: () => number;
@@ -141,18 +138,6 @@ export class ChunkReader {
     );
   }
 
-  /**
-   * A whole chunk collected into shared memory and hashed by the pool once it is complete. Chunks
-   * below the pool's threshold stay on the piece-by-piece hash (a worker round trip costs more).
-   */
-  private wholeHash(hashes: HashPool) {
-    return {
-      alloc: (sizeBytes: number) =>
-        sizeBytes >= hashes.minBytes ? allocShared(sizeBytes) : Buffer.allocUnsafe(sizeBytes),
-      sha256Hex: (data: Buffer) => hashes.sha256Hex(data),
-    };
-  }
-
   /** Whether a ticket has long enough left to be used now. */
   private fresh(ticket: string | undefined): boolean {
     const expiresAtMs = ticket === undefined ? null : readTicketExpiry(ticket);
@@ -172,11 +157,7 @@ export class ChunkReader {
       node,
       slice.chunk,
       whole ? null : { from: slice.from, to: slice.to },
-      {
-        timeoutMs: this.opts.chunkTimeoutMs,
-        ticket,
-        ...(whole && this.deps.hashes ? { wholeHash: this.wholeHash(this.deps.hashes) } : {}),
-      },
+      { timeoutMs: this.opts.chunkTimeoutMs, ticket },
       signal,
     );
     if (got.partial) {

@@ -9,7 +9,6 @@ import type { Dispatcher } from "undici";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { putChunk, storeOnPipeline } from "../common/chunk-pipeline.js";
 import { META_ROUTES, type PlacementResponse, type WireChunkRef } from "../common/protocol/index.js";
-import { allocShared, type HashPool } from "./hash-pool.js";
 import type { MetaConnection } from "./meta-connection.js";
 
 export interface ChunkWriterOptions {
@@ -24,8 +23,6 @@ export interface ChunkWriterOptions {
 export interface ChunkWriterDeps {
   meta: MetaConnection;
   dispatcher: Dispatcher;
-  /** Names each chunk (its SHA-256), off the event loop when it can; see hash-pool.ts. */
-  hashes?: HashPool;
   random?: () => number;
 }
 
@@ -39,16 +36,8 @@ export class ChunkWriter {
     this.random = deps.random ?? Math.random;
   }
 
-  /** A buffer for a chunk of `sizeBytes`: shared memory when the hash pool would take it. */
-  readonly allocChunk = (sizeBytes: number): Buffer =>
-    this.deps.hashes !== undefined && sizeBytes >= this.deps.hashes.minBytes
-      ? allocShared(sizeBytes)
-      : Buffer.allocUnsafe(sizeBytes);
-
   /** Stores `data` on R nodes; returns its reference for the commit. */
   async store(data: Buffer, signal?: AbortSignal): Promise<WireChunkRef> {
-    // Hashed before the deadline starts: waiting for a worker is not the cluster's time.
-    const id = this.deps.hashes ? await this.deps.hashes.sha256Hex(data) : undefined;
     const deadline = new Deadline(this.opts.chunkDeadlineMs);
     return storeOnPipeline(
       data,
@@ -75,7 +64,7 @@ export class ChunkWriter {
           return !deadline.expired();
         },
       },
-      { attemptsMax: this.opts.maxAttempts, ...(id !== undefined ? { id } : {}) },
+      { attemptsMax: this.opts.maxAttempts },
     );
   }
 }

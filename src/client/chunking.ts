@@ -17,11 +17,7 @@ export class ChunkBuffer {
   private partial: Buffer | null = null;
   private filled = 0;
 
-  /** `alloc` makes each chunk's buffer (shared memory, so a hash worker can read it uncopied). */
-  constructor(
-    readonly chunkSizeBytes: number,
-    private readonly alloc: (sizeBytes: number) => Buffer = Buffer.allocUnsafe,
-  ) {
+  constructor(readonly chunkSizeBytes: number) {
     if (!Number.isSafeInteger(chunkSizeBytes) || chunkSizeBytes < 1) {
       throw new DfsError("BAD_REQUEST", `chunk size must be a positive integer, not ${chunkSizeBytes}`);
     }
@@ -37,7 +33,7 @@ export class ChunkBuffer {
     const full: Buffer[] = [];
     let offset = 0;
     while (offset < data.byteLength) {
-      this.partial ??= this.alloc(this.chunkSizeBytes);
+      this.partial ??= Buffer.allocUnsafe(this.chunkSizeBytes);
       const n = Math.min(this.chunkSizeBytes - this.filled, data.byteLength - offset);
       this.partial.set(data.subarray(offset, offset + n), this.filled);
       this.filled += n;

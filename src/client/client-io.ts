@@ -2,11 +2,9 @@
  * The client's connections and chunk I/O, built from its resolved options: one agent for the metadata
  * replicas and one for the data nodes, and the chunk writer and reader over them.
  */
-import { availableParallelism } from "node:os";
 import type { ChunkCache } from "./chunk-cache.js";
 import { ChunkReader } from "./chunk-reader.js";
 import { ChunkWriter } from "./chunk-writer.js";
-import { HashPool } from "./hash-pool.js";
 import { createAgent } from "./http.js";
 import type { MetaConnection } from "./meta-connection.js";
 import type { ResolvedOptions } from "./options.js";
@@ -36,19 +34,10 @@ export function createClientAgents(o: ResolvedOptions) {
   return { meta, data };
 }
 
-/**
- * Hash workers: as many as the machine has cores, at most 4 (a stream has at most 5 chunks in flight,
- * and 4 threads hash faster than any one data node serves on the machines measured).
- */
-export function hashThreads(): number {
-  return Math.min(4, availableParallelism());
-}
-
 export function createChunkIo(
   o: ResolvedOptions,
   deps: { meta: MetaConnection; dispatcher: ReturnType<typeof createAgent>; cache: ChunkCache },
-): { writer: ChunkWriter; reader: ChunkReader; hashes: HashPool } {
-  const hashes = new HashPool({ threads: hashThreads() });
+): { writer: ChunkWriter; reader: ChunkReader } {
   const writer = new ChunkWriter(
     {
       chunkDeadlineMs: o.chunkDeadlineMs,
@@ -63,7 +52,7 @@ export function createChunkIo(
       maxAttempts: CHUNK_STORE_ATTEMPTS,
       backoff: o.backoff,
     },
-    { meta: deps.meta, dispatcher: deps.dispatcher, hashes },
+    { meta: deps.meta, dispatcher: deps.dispatcher },
   );
   // A GET is answered by one node: silence for two request timeouts means try the next holder.
   const readOpts = {
@@ -71,6 +60,6 @@ export function createChunkIo(
     chunkTimeoutMs: o.requestTimeoutMs * 2,
     backoff: o.backoff,
   };
-  const reader = new ChunkReader(readOpts, { ...deps, hashes });
-  return { writer, reader, hashes };
+  const reader = new ChunkReader(readOpts, deps);
+  return { writer, reader };
 }

@@ -81,7 +81,6 @@ export class RaftfsClient {
   private readonly guard = new ReadGuard();
   private readonly writer: ChunkWriter;
   private readonly reader: ChunkReader;
-  private readonly hashes;
   private readonly heldLocks = new Set<LockHandle>();
   private readonly openStreams = new Set<RaftfsReadStream | RaftfsWriteStream>();
   private readonly feed: Promise<void> | null;
@@ -130,7 +129,8 @@ export class RaftfsClient {
       dirMaxBytes: o.cacheDirBytes,
     });
     const io = createChunkIo(o, { meta: this.meta, dispatcher: this.dataAgent, cache: this.cache });
-    ({ writer: this.writer, reader: this.reader, hashes: this.hashes } = io);
+    this.writer = io.writer;
+    this.reader = io.reader;
     this.metaCache =
       o.metadataCache === "watch"
         ? new MetaCache({
@@ -509,7 +509,7 @@ export class RaftfsClient {
     this.closing.abort(new DfsError("UNAVAILABLE", "the client was closed"));
     for (const s of this.openStreams) s.destroy();
     await this.feed;
-    await Promise.all([this.metaAgent.close(), this.dataAgent.close(), this.hashes.close()]);
+    await Promise.all([this.metaAgent.close(), this.dataAgent.close()]);
   }
 
   // ---------------------------------------------------------------- internals

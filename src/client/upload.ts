@@ -143,7 +143,7 @@ export class Upload {
       // Too big for inline: switch to chunks. What was held is at most the threshold.
       const held = this.inline;
       this.inline = null;
-      this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes, this.deps.writer.allocChunk);
+      this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
       for (const h of held) await this.storeAll(this.chunker.push(h));
     }
     // The chunker copies what it keeps, so `data` is free for the caller afterwards.
@@ -164,7 +164,7 @@ export class Upload {
           // The cluster's threshold is lower than we assumed (endpoints-only clients): use chunks.
           if (!isDfsError(err, "PAYLOAD_TOO_LARGE")) throw err;
           this.inline = null;
-          this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes, this.deps.writer.allocChunk);
+          this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
           await this.storeAll(this.chunker.push(data));
         }
       }

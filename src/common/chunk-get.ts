@@ -23,15 +23,7 @@ export async function getChunk(
   node: NodeAddress,
   chunk: { id: string; sizeBytes: number },
   part: { from: number; to: number } | null,
-  opts: {
-    timeoutMs: number;
-    ticket: string | undefined;
-    /**
-     * Hashes the whole chunk once it has arrived (off the event loop, say), instead of piece by piece
-     * as it arrives; `alloc` then gives the buffer the pieces are collected into.
-     */
-    wholeHash?: { alloc: (sizeBytes: number) => Buffer; sha256Hex: (data: Buffer) => Promise<string> };
-  },
+  opts: { timeoutMs: number; ticket: string | undefined },
   signal?: AbortSignal,
 ): Promise<GotChunk> {
   const { timeoutMs } = opts;
@@ -53,9 +45,8 @@ export async function getChunk(
       const text = Buffer.from(await res.body.arrayBuffer()).toString("utf8");
       throw errorFromResponse(res.statusCode, text, node.url);
     }
-    const whole = opts.wholeHash;
-    const data = whole ? whole.alloc(chunk.sizeBytes) : Buffer.allocUnsafe(chunk.sizeBytes);
-    const hash = whole ? null : createHash("sha256");
+    const data = Buffer.allocUnsafe(chunk.sizeBytes);
+    const hash = createHash("sha256");
     let got = 0;
     for await (const piece of res.body as AsyncIterable<Buffer>) {
       if (got + piece.byteLength > chunk.sizeBytes) {
@@ -70,14 +61,12 @@ export async function getChunk(
         );
       }
       data.set(piece, got);
-      hash?.update(piece);
+      hash.update(piece);
       got += piece.byteLength;
     }
     const verdict = res.trailers[VERIFIED_TRAILER];
     if (verdict !== undefined && verdict !== "ok") throw stoppedByNode(verdict, node, id, got);
-    const received = data.subarray(0, got);
-    const sha256Hex = hash ? hash.digest("hex") : await whole!.sha256Hex(received);
-    return { data: received, partial: false, sha256Hex };
+    return { data: data.subarray(0, got), partial: false, sha256Hex: hash.digest("hex") };
   } catch (err) {
     if (err instanceof DfsError) throw err;
     if (signal?.aborted) throw signal.reason;

@@ -106,9 +106,9 @@ export interface PipelineSteps {
 export async function storeOnPipeline(
   data: Buffer,
   steps: PipelineSteps,
-  opts: { attemptsMax: number /** The chunk's id when the caller hashed it already. */; id?: string },
+  opts: { attemptsMax: number },
 ): Promise<WireChunkRef> {
-  const id = opts.id ?? sha256Hex(data);
+  const id = sha256Hex(data);
   const exclude = new Set<number>();
   let last: DfsError | null = null;
   for (let attempt = 0; attempt < opts.attemptsMax; attempt++) {
