@@ -12,7 +12,7 @@
  * any error fails the run: a throughput of failed requests is not a throughput.
  *
  *   npm run build && npx tsx bench/data-path.ts [--mib 1024] [--parallel 2] [--small] \
- *     [--cpu-prof-dir DIR] [--max-seconds 900]
+ *     [--cpu-prof-dir DIR] [--max-seconds 900] [--baseline-cli DIR]
  *
  * On a shared machine the ceilings move by 2-5x within minutes, so the CLI rows are also set beside
  * a ceiling measured right before each of them (`--near-mib` of disk writes before the put, of HTTP
@@ -20,7 +20,9 @@
  *
  * `--cpu-prof-dir` writes a V8 CPU profile of every server process and of each CLI run into DIR
  * (each process's pid is printed with its role, to tell the files apart: the file names carry pids). The whole run stops with an
- * error after `--max-seconds`.
+ * error after `--max-seconds`. `--baseline-cli DIR` runs the CLI rows again with another build's CLI
+ * (DIR/dist/src/cli/main.js, e.g. a `git archive` of an earlier commit, built) against the same
+ * cluster right after this build's, so the two compare within one run.
  */
 
 import { spawn } from "node:child_process";
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     "cpu-prof-dir": { type: "string" },
     "max-seconds": { type: "string", default: "900" },
     "near-mib": { type: "string", default: "256" },
+    "baseline-cli": { type: "string" },
   },
 });
 const MIB = Number(values.mib);
@@ -224,11 +227,19 @@ async function stopForProfiles(c: MetaCluster): Promise<void> {
 }
 
 const CLI = resolve("dist/src/cli/main.js");
+/** Another build's CLI (`--baseline-cli DIR`: DIR/dist/src/cli/main.js), run right after this one's. */
+const BASELINE_CLI = values["baseline-cli"]
+  ? resolve(values["baseline-cli"], "dist/src/cli/main.js")
+  : undefined;
 
 /** Runs the CLI; fails on a non-zero exit; returns stdout, wall time and its peak RSS (polled). */
-async function cli(config: string, args: string[]): Promise<{ ms: number; stdout: string; rssMib: number }> {
+async function cli(
+  config: string,
+  args: string[],
+  cliPath = CLI,
+): Promise<{ ms: number; stdout: string; rssMib: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...PROF_ARGS, CLI, "--config", config, ...args], {
+  const child = spawn(process.execPath, [...PROF_ARGS, cliPath, "--config", config, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   if (PROF_DIR) console.error(`profile: CLI ${args[0]} pid ${child.pid}`);
@@ -255,6 +266,51 @@ async function cli(config: string, args: string[]): Promise<{ ms: number; stdout
   const ms = performance.now() - t0;
   if (code !== 0) throw new Error(`raftfs ${args.join(" ")}: exit ${code}: ${stderr.slice(-500)}`);
   return { ms, stdout, rssMib };
+}
+
+/**
+ * One CLI's rows: `put` of a real file, `get` to a file and to stdout (/dev/null), each checked byte
+ * for byte, each beside the start-of-run ceilings (`ratio`) and a ceiling measured just before it.
+ */
+async function cliRowsOf(
+  run: { label: string; path: string },
+  where: { dir: string; configPath: string },
+  bytesOf: (m: number) => Buffer,
+  ratio: { disk: (mbps: number) => string; get: (mbps: number) => string },
+): Promise<string[]> {
+  const { dir, configPath } = where;
+  const bytes = MIB * 1024 * 1024;
+  const local = join(dir, "local.bin");
+  const fd = openSync(local, "w");
+  for (let m = 0; m < MIB; m++) writeSync(fd, bytesOf(m));
+  closeSync(fd);
+  const want = createHash("sha256");
+  for (let m = 0; m < MIB; m++) want.update(bytesOf(m));
+  const wantHex = want.digest("hex");
+  const near = Number(values["near-mib"]) * 1024 * 1024;
+  const remote = run.path === CLI ? "/cli.bin" : "/cli-baseline.bin";
+  const diskNear = diskCeiling(dir, near);
+  const put = await cli(configPath, ["put", "--json", local, remote], run.path);
+  const putAnswer = JSON.parse(put.stdout) as { version: number; sizeBytes: number };
+  if (putAnswer.sizeBytes !== bytes || !(putAnswer.version >= 1))
+    throw new Error(`raftfs put: ${put.stdout}`);
+  rmSync(local);
+  const back = join(dir, "back.bin");
+  const getNear = (await httpCeiling(dir, near, "get")).get;
+  const get = await cli(configPath, ["get", remote, back], run.path);
+  const gotHex = createHash("sha256").update(readFileSync(back)).digest("hex");
+  if (gotHex !== wantHex) throw new Error(`${run.label} get: the file read back differs from the one put`);
+  rmSync(back);
+  const getNullNear = (await httpCeiling(dir, near, "get")).get;
+  const getNull = await cli(configPath, ["get", remote, "-"], run.path);
+  const cliPut = mbps(bytes, put.ms);
+  const cliGet = mbps(bytes, get.ms);
+  const cliGetNull = mbps(bytes, getNull.ms);
+  return [
+    `| ${run.label} put (file) | ${cliPut.toFixed(0)} | ${ratio.disk(cliPut)} of disk÷3; ${(cliPut / (diskNear / 3)).toFixed(2)} of the disk÷3 just before (${diskNear.toFixed(0)}) | ${put.rssMib.toFixed(0)} |`,
+    `| ${run.label} get (to a file) | ${cliGet.toFixed(0)} | ${ratio.get(cliGet)} of GET; ${(cliGet / getNear).toFixed(2)} of the GET just before (${getNear.toFixed(0)}) | ${get.rssMib.toFixed(0)} |`,
+    `| ${run.label} get (to /dev/null) | ${cliGetNull.toFixed(0)} | ${ratio.get(cliGetNull)} of GET; ${(cliGetNull / getNullNear).toFixed(2)} of the GET just before (${getNullNear.toFixed(0)}) | ${getNull.rssMib.toFixed(0)} |`,
+  ];
 }
 
 async function main(): Promise<void> {
@@ -380,33 +436,17 @@ async function main(): Promise<void> {
       await client.close();
     }
 
-    // ---- the product: the raftfs CLI on a real file
-    const local = join(dir, "local.bin");
-    const fd = openSync(local, "w");
-    for (let m = 0; m < MIB; m++) writeSync(fd, fileBytes(m + 1_000_000));
-    closeSync(fd);
-    const want = createHash("sha256");
-    for (let m = 0; m < MIB; m++) want.update(fileBytes(m + 1_000_000));
-    const wantHex = want.digest("hex");
-    const near = Number(values["near-mib"]) * 1024 * 1024;
-    const diskNear = diskCeiling(dir, near);
-    const put = await cli(c.configPath, ["put", "--json", local, "/cli.bin"]);
-    const putAnswer = JSON.parse(put.stdout) as { version: number; sizeBytes: number };
-    if (putAnswer.sizeBytes !== bytes || !(putAnswer.version >= 1))
-      throw new Error(`raftfs put: ${put.stdout}`);
-    rmSync(local);
-    const back = join(dir, "back.bin");
-    const getNear = (await httpCeiling(dir, near, "get")).get;
-    const get = await cli(c.configPath, ["get", "/cli.bin", back]);
-    const gotHex = createHash("sha256").update(readFileSync(back)).digest("hex");
-    if (gotHex !== wantHex) throw new Error("raftfs get: the file read back differs from the one put");
-    rmSync(back);
-    const getNullNear = (await httpCeiling(dir, near, "get")).get;
-    const getNull = await cli(c.configPath, ["get", "/cli.bin", "-"]);
-
-    const cliPut = mbps(bytes, put.ms);
-    const cliGet = mbps(bytes, get.ms);
-    const cliGetNull = mbps(bytes, getNull.ms);
+    // ---- the product: the raftfs CLI on a real file (this build's, then the baseline's if asked)
+    const bytesOf = (m: number) => fileBytes(m + 1_000_000);
+    const cliRuns = [{ label: "CLI", path: CLI }];
+    if (BASELINE_CLI) cliRuns.push({ label: "baseline CLI", path: BASELINE_CLI });
+    const vsDisk = (x: number) => (x / (disk / 3)).toFixed(2);
+    const vsGet = (x: number) => (x / http.get).toFixed(2);
+    const cliRows: string[] = [];
+    for (const run of cliRuns) {
+      const where = { dir, configPath: c.configPath };
+      cliRows.push(...(await cliRowsOf(run, where, bytesOf, { disk: vsDisk, get: vsGet })));
+    }
     console.log(
       `\n${MIB} MiB, 4 MiB chunks, replication 3 on 3 data nodes; raw rows: ${PARALLEL} chunks in flight\n`,
     );
@@ -415,23 +455,13 @@ async function main(): Promise<void> {
     console.log(`| disk: sequential 4 MiB writes + fsync | ${disk.toFixed(0)} | | |`);
     console.log(`| HTTP: undici → fastify → file (+fsync), PUT | ${http.put.toFixed(0)} | | |`);
     console.log(`| HTTP: GET (ceiling) | ${http.get.toFixed(0)} | | |`);
-    const vsDisk = (x: number) => (x / (disk / 3)).toFixed(2);
-    const vsGet = (x: number) => (x / http.get).toFixed(2);
     console.log(`| raw HTTP put (server ceiling) | ${putMbps.toFixed(0)} | ${vsDisk(putMbps)} of disk÷3 | |`);
     console.log(`| raw HTTP get (server ceiling) | ${getMbps.toFixed(0)} | ${vsGet(getMbps)} of GET | |`);
     console.log(
       `| library put (write stream) | ${lib.put.toFixed(0)} | ${vsDisk(lib.put)} of disk÷3 | ${lib.rssMib.toFixed(0)} (bench process) |`,
     );
     console.log(`| library get (read stream) | ${lib.get.toFixed(0)} | ${vsGet(lib.get)} of GET | |`);
-    console.log(
-      `| CLI put (file) | ${cliPut.toFixed(0)} | ${vsDisk(cliPut)} of disk÷3; ${(cliPut / (diskNear / 3)).toFixed(2)} of the disk÷3 just before (${diskNear.toFixed(0)}) | ${put.rssMib.toFixed(0)} |`,
-    );
-    console.log(
-      `| CLI get (to a file) | ${cliGet.toFixed(0)} | ${vsGet(cliGet)} of GET; ${(cliGet / getNear).toFixed(2)} of the GET just before (${getNear.toFixed(0)}) | ${get.rssMib.toFixed(0)} |`,
-    );
-    console.log(
-      `| CLI get (to /dev/null) | ${cliGetNull.toFixed(0)} | ${vsGet(cliGetNull)} of GET; ${(cliGetNull / getNullNear).toFixed(2)} of the GET just before (${getNullNear.toFixed(0)}) | ${getNull.rssMib.toFixed(0)} |`,
-    );
+    for (const row of cliRows) console.log(row);
 
     if (!values.small) return;
     console.log("\nSmall files, 16 concurrent writers (inline up to 64 KiB, chunks above):\n");

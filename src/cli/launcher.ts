@@ -33,15 +33,34 @@ interface Proc {
   done: boolean;
 }
 
+/**
+ * Libuv threads for a data node: every chunk a node stores costs about a dozen file-system calls
+ * (open, writev, three fsyncs, renames, close) on libuv's thread pool, whose default of 4 threads made
+ * 64 concurrent small chunks queue behind each other's fsyncs; with more threads the fsyncs overlap
+ * and the file system commits them together (bench/RESULTS.md, issue 14, small files). It must be set
+ * in the environment: the pool starts with the process's first asynchronous file read, before any
+ * of our code runs.
+ */
+export const DATA_NODE_UV_THREADS = 32;
+
+/** The environment of a launched server process; an explicit setting in `env` wins. */
+export function childEnv(kind: "meta" | "data" | "s3", env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    // Two malloc arenas instead of glibc's 8 per core: LevelDB's writes run on libuv's threads, and
+    // each thread's arena keeps freed pages (with a 32 MiB record cache, a replica at 150k files used
+    // ~25 % less RSS at the same write rate: bench/RESULTS.md).
+    MALLOC_ARENA_MAX: "2",
+    ...(kind === "data" ? { UV_THREADPOOL_SIZE: String(DATA_NODE_UV_THREADS) } : {}),
+    ...env,
+  };
+}
+
 function launch(io: CliIo, kind: "meta" | "data" | "s3", id: number, url: string, configPath: string): Proc {
   const cli = fileURLToPath(new URL("./main.js", import.meta.url));
   const args = kind === "s3" ? [kind] : [kind, "--id", String(id)];
   const child = spawn(process.execPath, [cli, ...args, "--config", configPath], {
     stdio: ["ignore", "pipe", "pipe"],
-    // Two malloc arenas instead of glibc's 8 per core: LevelDB's writes run on libuv's threads, and
-    // each thread's arena keeps freed pages (with a 32 MiB record cache, a replica at 150k files used
-    // ~25 % less RSS at the same write rate: bench/RESULTS.md). An explicit setting wins.
-    env: { MALLOC_ARENA_MAX: "2", ...io.env },
+    env: childEnv(kind, io.env),
   });
   const proc: Proc = {
     name: `${kind}-${id}`,

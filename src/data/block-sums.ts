@@ -27,6 +27,16 @@ export interface BlockSums {
   crcs: Uint32Array;
 }
 
+/**
+ * Whether a chunk of this size gets a block-sums sidecar. A chunk of one block does not: any read of
+ * it reads that whole block, which its id (the SHA-256) proves as cheaply as a CRC would, so the
+ * sidecar would only cost each small chunk a second file and a second fsync on every replica (of
+ * three per store; bench/RESULTS.md, issue 14, small files).
+ */
+export function hasBlockSums(chunkBytes: number): boolean {
+  return chunkBytes > BLOCK_BYTES;
+}
+
 export function blockCount(chunkBytes: number, blockBytes = BLOCK_BYTES): number {
   return Math.ceil(chunkBytes / blockBytes);
 }

@@ -35,6 +35,7 @@ import {
   decodeBlockSums,
   encodeBlockSums,
   firstBadBlock,
+  hasBlockSums,
   sameSums,
   sumBlocks,
 } from "./block-sums.js";
@@ -356,6 +357,7 @@ export class ChunkStore {
 
   /** The chunk's block sums, or null when its sidecar is absent, damaged or not for this chunk. */
   private async blockSums(id: string): Promise<BlockSums | null> {
+    if (!hasBlockSums(this.inventory.get(id) ?? 0)) return null; // one block: its id proves it
     let file: Buffer;
     try {
       file = await readFile(this.sumsPathOf(id));
@@ -383,7 +385,8 @@ export class ChunkStore {
       // verified whole: range reads trust the sums, so they are made right from proven bytes.
       const want = sumBlocks(data);
       const have = await this.blockSums(chunkId);
-      if (have === null || !sameSums(have, want)) await this.writeBlockSums(chunkId, want);
+      if (hasBlockSums(data.byteLength) && (have === null || !sameSums(have, want)))
+        await this.writeBlockSums(chunkId, want);
       return { result: "ok", bytesRead: sizeBytes };
     } catch (err) {
       if (err instanceof DfsError && err.code === "NOT_FOUND") return { result: "missing", bytesRead: 0 };
@@ -564,8 +567,9 @@ export class ChunkWriter {
     await fh.sync();
     this.fileClosed = true;
     await fh.close();
-    // Sums first: the chunk never appears without them (except from before they existed).
-    await this.store.writeBlockSums(id, this.blocks.finish(), this.f.sumsPath);
+    // Sums first: the chunk never appears without them (except from before they existed, and a
+    // chunk of one block, which needs none: see hasBlockSums).
+    if (hasBlockSums(sizeBytes)) await this.store.writeBlockSums(id, this.blocks.finish(), this.f.sumsPath);
     await rename(tempPath, finalPath);
     // The rename is durable only once the folder's entry is on disk.
     await syncDir(join(finalPath, ".."));

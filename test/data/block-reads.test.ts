@@ -204,7 +204,7 @@ describe("the chunk store's block sums", () => {
 
   it("open removes sums whose chunk is gone and sums' temp files; delete removes both files", async () => {
     const { store, dir } = await countingStore();
-    const { data } = randomChunk(1000);
+    const { data } = randomChunk(BLOCK_BYTES + 1000); // two blocks: a chunk of one has no sums
     const id = await put(store, data);
     const folder = join(store.chunkPath(id), "..");
     // Sums of a chunk in the same folder that is not there (a crash between the two renames).
@@ -215,5 +215,23 @@ describe("the chunk store's block sums", () => {
     expect((await reopened.readRange(id, 1, 2)).equals(data.subarray(1, 2))).toBe(true);
     await reopened.delete(id);
     expect(await readdir(folder)).toEqual([]);
+  });
+
+  it("property: a chunk of one block gets no sidecar, and every read of it is still checked", async () => {
+    const { store } = await countingStore();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: BLOCK_BYTES }), fc.nat(), fc.nat(), async (size, a, b) => {
+        const { data } = randomChunk(size);
+        const id = await put(store, data);
+        expect(await readdir(join(store.chunkPath(id), ".."))).not.toContain(`${id}.blocks`);
+        const [from, to] = [a % size, b % size].sort((x, y) => x - y) as [number, number];
+        expect((await store.readRange(id, from, to + 1)).equals(data.subarray(from, to + 1))).toBe(true);
+        expect((await store.verify(id)).result).toBe("ok");
+        expect(await readdir(join(store.chunkPath(id), ".."))).not.toContain(`${id}.blocks`);
+        await flipByte(store.chunkPath(id), b % size);
+        expect(await codeOf(store.readRange(id, from, to + 1))).toBe("CORRUPT");
+      }),
+      { numRuns: 25 },
+    );
   });
 });
