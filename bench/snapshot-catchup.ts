@@ -89,6 +89,18 @@ function printSnapshotLines(leader: number, follower: number, sinceMs: number): 
     console.error(`--- ${who} (meta ${id}), snapshot lines:\n${lines.slice(-40).join("\n")}`);
   }
 }
+/** Waits (at most --max-seconds) until `follower` has applied `target`. */
+async function caughtUp(who: string, follower: number, target: number): Promise<void> {
+  await waitFor(
+    `${who} to catch up`,
+    async () => {
+      const row = (await cluster.status()).meta.find((m) => m.id === follower);
+      return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
+    },
+    Number(values["max-seconds"]) * 1000,
+  );
+}
+
 /** The follower's JSON log lines since `sinceMs`. */
 function logLinesSince(id: number, sinceMs: number): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -113,14 +125,7 @@ async function timeRestart(run: number, follower: number, leader: number, body: 
   const t0Ms = Date.now();
   await cluster.restart("meta", follower);
   const upMs = performance.now() - t0;
-  await waitFor(
-    "the restarted follower to catch up",
-    async () => {
-      const row = (await cluster.status()).meta.find((m) => m.id === follower);
-      return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
-    },
-    Number(values["max-seconds"]) * 1000,
-  );
+  await caughtUp("the restarted follower", follower, target);
   const totalMs = performance.now() - t0;
   const lines = logLinesSince(follower, t0Ms);
   const listening = lines.find((l) => l.msg === "metadata replica listening");
@@ -162,14 +167,7 @@ try {
     await cluster.restart("meta", follower);
     const tUp = performance.now();
     try {
-      await waitFor(
-        "the wiped follower to catch up",
-        async () => {
-          const row = (await cluster.status()).meta.find((m) => m.id === follower);
-          return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
-        },
-        Number(values["max-seconds"]) * 1000,
-      );
+      await caughtUp("the wiped follower", follower, target);
     } catch (err) {
       printSnapshotLines(leader, follower, t0Ms);
       throw err;
