@@ -9,6 +9,11 @@
  *     [--snapshot-every 1000] [--max-seconds 240] [--cpu-prof-dir DIR]   (CATCHUP_LOG_LEVEL=info: the
  *     replicas' snapshot log lines are printed if a follower does not catch up)
  *
+ * With `--restarts N` (before the wiped runs), N times: a follower killed (kill -9, its folder kept),
+ * `--writes-while-down` files written meanwhile, restarted, timed until it applied the leader's commit
+ * index; the time is split from the follower's own log: spawn → listening (module loading, the Raft
+ * store's open, the state store's open, the listen), → the leader known (first heartbeat), → caught up.
+ *
  * With `--cpu-prof-dir`, every replica is profiled (support/cpu-profile-preload.cjs) and each run's
  * catch-up (spawn → caught up) is cut out of the leader's and the follower's profiles, summed by function.
  */
@@ -31,17 +36,21 @@ const { values } = parseArgs({
     "snapshot-every": { type: "string", default: "1000" },
     "max-seconds": { type: "string", default: "240" },
     "cpu-prof-dir": { type: "string" },
+    restarts: { type: "string", default: "0" },
+    "writes-while-down": { type: "string", default: "2000" },
   },
 });
 const PROF_DIR = values["cpu-prof-dir"];
 const FILES = Number(values.files);
 const SIZE = Number(values.size);
+const RESTARTS = Number(values.restarts);
 
 const cluster = await TestCluster.start({
   metaCount: 3,
   dataCount: 0,
   env: {
-    RAFTFS_LOG_LEVEL: process.env.CATCHUP_LOG_LEVEL ?? "warn",
+    // The restart split is read from the replicas' info lines.
+    RAFTFS_LOG_LEVEL: process.env.CATCHUP_LOG_LEVEL ?? (RESTARTS > 0 ? "info" : "warn"),
     ...(PROF_DIR
       ? {
           NODE_OPTIONS: `--require ${fileURLToPath(new URL("./support/cpu-profile-preload.cjs", import.meta.url))}`,
@@ -80,6 +89,55 @@ function printSnapshotLines(leader: number, follower: number, sinceMs: number): 
     console.error(`--- ${who} (meta ${id}), snapshot lines:\n${lines.slice(-40).join("\n")}`);
   }
 }
+/** Waits (at most --max-seconds) until `follower` has applied `target`. */
+async function caughtUp(who: string, follower: number, target: number): Promise<void> {
+  await waitFor(
+    `${who} to catch up`,
+    async () => {
+      const row = (await cluster.status()).meta.find((m) => m.id === follower);
+      return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
+    },
+    Number(values["max-seconds"]) * 1000,
+  );
+}
+
+/** The follower's JSON log lines since `sinceMs`. */
+function logLinesSince(id: number, sinceMs: number): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const l of cluster.logs("meta", id).split("\n")) {
+    if (!l.startsWith("{")) continue;
+    const rec = JSON.parse(l) as Record<string, unknown>;
+    if (typeof rec.time === "number" && rec.time >= sinceMs) out.push(rec);
+  }
+  return out;
+}
+
+/** Kill -9, writes while down, restart, timed until caught up; the time split from the follower's log. */
+async function timeRestart(run: number, follower: number, leader: number, body: Buffer): Promise<void> {
+  const before = (await cluster.status()).meta.find((m) => m.id === follower)?.appliedIndex ?? 0;
+  await cluster.kill("meta", follower);
+  const w = await load(64, Number(values["writes-while-down"]), 300, async (i) => {
+    await client.writeFile(`/m/after${run}/f${i}`, body, { createParents: true });
+  });
+  if (w.errors > 0) throw new Error(`${w.errors} write errors while the follower was down`);
+  const target = (await cluster.status()).meta.find((m) => m.id === leader)?.commitIndex ?? 0;
+  const t0 = performance.now();
+  const t0Ms = Date.now();
+  await cluster.restart("meta", follower);
+  const upMs = performance.now() - t0;
+  await caughtUp("the restarted follower", follower, target);
+  const totalMs = performance.now() - t0;
+  const lines = logLinesSince(follower, t0Ms);
+  const listening = lines.find((l) => l.msg === "metadata replica listening");
+  const leaderKnown = lines.find((l) => l.msg === "raft leader changed" && l.leaderId !== null);
+  const at = (l: Record<string, unknown> | undefined) => (l ? `${Number(l.time) - t0Ms} ms` : "?");
+  console.log(
+    `restart ${run + 1}: ${target - before} entries behind; caught up ${(totalMs / 1000).toFixed(2)} s ` +
+      `from spawn; listening at ${at(listening)} (${JSON.stringify(listening?.startMs ?? {})}), first ` +
+      `answer at ${upMs.toFixed(0)} ms, leader known at ${at(leaderKnown)}`,
+  );
+}
+
 try {
   const body = Buffer.alloc(SIZE, 120);
   const r = await load(64, FILES, 600, async (i) => {
@@ -89,6 +147,7 @@ try {
   if (r.errors > 0) throw new Error("write errors");
   const leader = await cluster.leaderId();
   const follower = cluster.metaIds.find((id) => id !== leader)!;
+  for (let run = 0; run < RESTARTS; run++) await timeRestart(run, follower, leader, body);
   const folder = join(cluster.dir, "data", `meta-${follower}`);
   const times: [number, number][] = [];
   /** Per run: CPU ms of the leader during the catch-up, and of the follower from spawn to caught up. */
@@ -108,14 +167,7 @@ try {
     await cluster.restart("meta", follower);
     const tUp = performance.now();
     try {
-      await waitFor(
-        "the wiped follower to catch up",
-        async () => {
-          const row = (await cluster.status()).meta.find((m) => m.id === follower);
-          return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
-        },
-        Number(values["max-seconds"]) * 1000,
-      );
+      await caughtUp("the wiped follower", follower, target);
     } catch (err) {
       printSnapshotLines(leader, follower, t0Ms);
       throw err;

@@ -6,6 +6,7 @@
  * and the receiver acknowledges a chunk only once the machine has taken it.
  */
 import { randomInt } from "node:crypto";
+import { assert } from "../common/assert.js";
 import type { Logger } from "../common/log.js";
 import type { Message, NodeId, SnapshotMeta } from "./core/index.js";
 import {
@@ -88,6 +89,14 @@ class Incoming {
 
 export class SnapshotShell {
   private readonly outgoing = new Map<NodeId, Outgoing>();
+  /**
+   * Followers whose stream ended acknowledged in full, with the ticks left before another may start.
+   * The follower answers the core only once its install has switched (a sync, renames, an open: up to
+   * seconds for a large state), and the core asks for a stream on every heartbeat answer meanwhile; a
+   * new stream then read and sent up to a window of the store again, to a follower that refuses it, or
+   * installed the whole state a second time when writes had moved the leader's store past the first.
+   */
+  private readonly delivered = new Map<NodeId, number>();
   private readonly receiver: SnapshotReceiver;
   private incoming: Incoming | null = null;
   /** Installs run one after another: a replaced one must have failed before the next one starts. */
@@ -97,8 +106,9 @@ export class SnapshotShell {
     this.receiver = new SnapshotReceiver(deps.id);
   }
 
+  /** A stream to `to` runs, or ended delivered and its follower's answer may still be on the way. */
   isSending(to: NodeId): boolean {
-    return this.outgoing.has(to);
+    return this.outgoing.has(to) || this.delivered.has(to);
   }
 
   get installing(): boolean {
@@ -107,6 +117,7 @@ export class SnapshotShell {
 
   /** Starts streaming `source` (the machine's state at `meta.index`) to `to`. */
   startSending(to: NodeId, term: number, meta: SnapshotMeta, source: SnapshotSource): void {
+    assert(!this.isSending(to), "one snapshot stream to a follower at a time");
     const sender = new SnapshotSender(this.deps.id, to, term, meta, randomInt(2 ** 31), this.deps.limits);
     const o = new Outgoing(sender, source);
     this.outgoing.set(to, o);
@@ -148,7 +159,10 @@ export class SnapshotShell {
       this.deps.log.warn({ err, to }, "raft snapshot source failed");
     } finally {
       o.source.close();
-      if (this.outgoing.get(to) === o) this.outgoing.delete(to);
+      if (this.outgoing.get(to) === o) {
+        this.outgoing.delete(to);
+        if (sender.state === "done") this.delivered.set(to, this.deps.limits.abandonTicks);
+      }
       this.deps.log.info(
         { to, index: sender.meta.index, outcome: sender.state },
         "raft snapshot stream ended",
@@ -177,18 +191,18 @@ export class SnapshotShell {
   }
 
   /**
-   * A new stream is wanted only above the state the machine holds, and above an install that has its
-   * whole stream already: a leader that asks again before this follower's answer to a finished stream
-   * reached it would otherwise stream the same state a second time, whose install then fails ("not
-   * above the machine's"). An install still waiting for chunks is replaced, even by the same state: a
-   * leader streams to a follower one stream at a time, so its new stream means it gave up the old one,
-   * whose install would otherwise wait for chunks that never come while refusing every new stream
-   * (seen: a wiped follower stuck for minutes, its leader's streams of the same index all refused).
+   * A new stream is wanted only above the state the machine holds, and not while an install that has
+   * its whole stream already runs: a leader that asks again before this follower's answer to a
+   * finished stream reached it would otherwise stream the state a second time, installed once more
+   * after the first (a later index when writes moved the leader's store on; the same one fails, "not
+   * above the machine's"). Once the install switched, the log carries the follower on from there. An
+   * install still waiting for chunks is replaced, even by the same state: a leader streams to a
+   * follower one stream at a time, so its new stream means it gave up the old one, whose install
+   * would otherwise wait for chunks that never come while refusing every new stream (seen: a wiped
+   * follower stuck for minutes, its leader's streams of the same index all refused).
    */
   private wants(meta: SnapshotMeta): boolean {
-    const inc = this.incoming;
-    const whole = inc?.ended === true && meta.index <= inc.stream.meta.index;
-    return !whole && this.deps.accepts(meta);
+    return this.incoming?.ended !== true && this.deps.accepts(meta);
   }
 
   private startInstall(s: IncomingStream): void {
@@ -232,6 +246,10 @@ export class SnapshotShell {
   }
 
   tick(): void {
+    for (const [to, left] of this.delivered) {
+      if (left <= 1) this.delivered.delete(to);
+      else this.delivered.set(to, left - 1);
+    }
     for (const o of this.outgoing.values()) {
       const again = o.sender.onTick();
       if (again.length > 0) this.deps.send(again);
@@ -241,6 +259,7 @@ export class SnapshotShell {
 
   /** Stops every outgoing stream (leadership lost, shutdown). */
   stopSending(): void {
+    this.delivered.clear();
     for (const o of this.outgoing.values()) {
       o.sender.fail();
       o.kick();

@@ -36,6 +36,14 @@ type Db = ClassicLevel<Buffer, Uint8Array>;
 
 const MISS = new Uint8Array(0);
 
+/** Records one read of a snapshot stream asks LevelDB for (the chunk's bytes bound it first). */
+const SNAPSHOT_READ_ROWS = 10_000;
+/**
+ * An install writes batches of about this many bytes (one writing while the next is parsed): bounded
+ * by bytes, not records, so that a state of large inline files holds no larger batches in memory.
+ */
+const INSTALL_BATCH_BYTES = 4 * 1024 * 1024;
+
 export function encodeKey(key: string): Buffer {
   return Buffer.from(key, "utf16le").swap16();
 }
@@ -265,14 +273,20 @@ export class LevelStore implements StateStore {
     return {
       index: decode<MetaRec>(meta).a,
       async *chunks() {
-        // Records packed straight into chunk-sized buffers, read from LevelDB a thousand at a time.
-        const it = db.iterator({ snapshot: snap });
+        // Records packed straight into chunk-sized buffers. LevelDB is read a chunk's worth per call
+        // (`highWaterMarkBytes`: its default of 16 KiB stopped each `nextv(1000)` after ~15 records of
+        // 1 KiB files, one trip to the thread pool each), the next call running while this one's rows
+        // are packed; `fillCache: false` keeps a full scan from evicting the replica's hot blocks.
+        const it = db.iterator({ snapshot: snap, highWaterMarkBytes: chunkBytes, fillCache: false });
+        let reading: Promise<[Buffer, Uint8Array][]> | null = null;
         try {
           let out = Buffer.allocUnsafe(chunkBytes);
           let size = 0;
+          reading = it.nextv(SNAPSHOT_READ_ROWS);
           for (;;) {
-            const rows = await it.nextv(1000);
+            const rows = await reading;
             if (rows.length === 0) break;
+            reading = it.nextv(SNAPSHOT_READ_ROWS);
             for (const [k, v] of rows) {
               const need = 8 + k.length + v.length;
               if (size > 0 && size + need > out.length) {
@@ -290,6 +304,9 @@ export class LevelStore implements StateStore {
           }
           if (size > 0) yield out.subarray(0, size);
         } finally {
+          // A consumer that stopped early leaves one read in flight: the close waits for it, and its
+          // outcome no longer matters.
+          reading?.catch(() => undefined);
           await it.close();
         }
       },
@@ -313,11 +330,13 @@ export class LevelStore implements StateStore {
     await fresh.open();
     let pending = Buffer.alloc(0);
     let batch = fresh.batch();
+    let batchBytes = 0;
     // One batch writes while the next is parsed: parsing and LevelDB's writing overlap.
     let writing: Promise<void> = Promise.resolve();
     const cut = async (sync: boolean) => {
       const full = batch;
       batch = fresh.batch();
+      batchBytes = 0;
       await writing;
       writing = full.write({ sync });
       if (sync) await writing;
@@ -334,7 +353,8 @@ export class LevelStore implements StateStore {
           if (pending.length - at < 8 + kl + vl) break;
           batch.put(pending.subarray(at + 8, at + 8 + kl), pending.subarray(at + 8 + kl, at + 8 + kl + vl));
           at += 8 + kl + vl;
-          if (batch.length >= 4000) await cut(false);
+          batchBytes += 8 + kl + vl;
+          if (batchBytes >= INSTALL_BATCH_BYTES) await cut(false);
         }
         pending = pending.subarray(at);
       }

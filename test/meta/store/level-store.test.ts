@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { encodeEntry } from "../../../src/meta/entry-codec.js";
 import { FsMachine } from "../../../src/meta/fs-machine.js";
 import type { ApplyResult, Command, FsStateOptions } from "../../../src/meta/state/index.js";
-import { decode, META_KEY, type MetaRec } from "../../../src/meta/state/records.js";
-import { decodeKey, encodeKey } from "../../../src/meta/store/level-store.js";
+import { decode, encode, META_KEY, type MetaRec } from "../../../src/meta/state/records.js";
+import { decodeKey, encodeKey, LevelStore } from "../../../src/meta/store/level-store.js";
 import { WatchFeed } from "../../../src/meta/watch-feed.js";
 import { hashOf, inline, text } from "../state/helpers.js";
 import { stripUsage, writeArb, writePath } from "../state/pre-quota.js";
@@ -145,6 +145,35 @@ describe("the durable state machine", () => {
     expect(text(reopened.fs.readVersion("/z").content)).toBe("n");
     await reopened.close();
     await d.m.close();
+  });
+
+  it("a snapshot source left after its first chunk (a read still under way) closes, and the next reads all", async () => {
+    const store = await LevelStore.open(join(await tempDir(), "s"));
+    const writes = new Map<string, Uint8Array | null>();
+    for (let i = 0; i < 3000; i++)
+      writes.set(`x${String(i).padStart(6, "0")}`, new Uint8Array(1000).fill(i & 255));
+    writes.set(META_KEY, encode({ a: 7, ts: 0, ni: 2, th: null, tt: null }));
+    store.commit(writes, 7);
+    await store.flushed();
+    const first = store.openSnapshot(16 * 1024);
+    for await (const chunk of first.chunks()) {
+      expect(chunk.byteLength).toBeGreaterThan(0);
+      break;
+    }
+    first.close();
+    const again = store.openSnapshot(16 * 1024);
+    let records = 0;
+    let bytes = 0;
+    for await (const chunk of again.chunks()) {
+      const buf = Buffer.from(chunk);
+      for (let at = 0; at < buf.length; records++) at += 8 + buf.readUInt32BE(at) + buf.readUInt32BE(at + 4);
+      bytes += chunk.byteLength;
+    }
+    again.close();
+    expect(again.index).toBe(7);
+    expect(records).toBe(3001);
+    expect(bytes).toBeGreaterThan(3000 * 1000);
+    await store.close();
   });
 
   it("a stream that breaks off mid-record is refused and leaves the store as it was", async () => {
