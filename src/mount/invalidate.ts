@@ -113,7 +113,7 @@ export class Invalidator {
     this.batch = [];
     if (batch.length === 0) return;
     const out = invalidationsForBatch(batch, (p) => this.deps.nodes.peek(p));
-    for (const buf of out.notices) void this.deps.device.notify(buf);
+    const delivered = Promise.all(out.notices.map((buf) => this.deps.device.notify(buf)));
     for (const c of batch) {
       this.deps.forget(c.path);
       if (c.to !== undefined) this.deps.forget(c.to);
@@ -121,10 +121,15 @@ export class Invalidator {
     this.counts.changes += batch.length;
     this.counts.notices += out.notices.length;
     this.counts.bulkDirs += out.bulkDirs.length;
-    for (const d of out.bulkDirs)
-      this.deps.log(
-        `raftfs mount: ${d}: over ${BULK_PER_DIR} changes in one batch: one notice for the directory`,
-      );
+    if (out.bulkDirs.length === 0) return;
+    // Logged once the kernel has every notice of the batch: a listed directory's children are all
+    // held (READDIRPLUS names each), so a bulk batch may queue a thousand notices behind this line.
+    void delivered.then(() => {
+      for (const d of out.bulkDirs)
+        this.deps.log(
+          `raftfs mount: ${d}: over ${BULK_PER_DIR} changes in one batch: one notice for the directory`,
+        );
+    });
   }
 
   private reset(): void {
