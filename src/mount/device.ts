@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, constants as fsc, openSync, readFileSync, write, writeSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { READ_BUFFER_BYTES } from "./protocol.js";
 
@@ -97,6 +97,41 @@ export async function mountState(dir: string): Promise<"none" | "live" | "stale"
   );
   const timeout = new Promise<"live">((resolve) => setTimeout(() => resolve("live"), 3000).unref());
   return Promise.race([probe, timeout]);
+}
+
+/** Read-ahead asked of the kernel for the mount: one 1 MiB READ (max_pages) instead of eight of 128 KiB. */
+export const READ_AHEAD_KIB = 1024;
+
+/** The "major:minor" of the file system mounted at `dir` (the last one, if stacked), from mountinfo. */
+export function mountDeviceNumber(mountinfo: string, dir: string): string | undefined {
+  let found: string | undefined;
+  for (const line of mountinfo.split("\n")) {
+    const f = line.split(" ");
+    // Spaces and other odd bytes in a mount point are octal escapes (`\040`).
+    const point = f[4]?.replace(/\\([0-7]{3})/g, (_, o: string) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    if (point === dir && f[2] !== undefined) found = f[2];
+  }
+  return found;
+}
+
+/**
+ * Raises the kernel's read-ahead for the mount at `dir` (its backing device's `read_ahead_kb`). FUSE can
+ * only lower it at INIT, and the default of 128 KiB makes a sequential read eight requests per MiB: the
+ * mount read at 0.44x the library on a quiet machine, bounded by requests, not bytes. Best effort (needs
+ * root, as the mount does): returns why not, or null. Reads /proc, never the mount itself, so it cannot
+ * wait on its own server.
+ */
+export async function raiseReadahead(dir: string, kib = READ_AHEAD_KIB): Promise<string | null> {
+  try {
+    const dev = mountDeviceNumber(await readFile("/proc/self/mountinfo", "utf8"), dir);
+    if (dev === undefined) return `no mount at ${dir} in /proc/self/mountinfo`;
+    await writeFile(`/sys/class/bdi/${dev}/read_ahead_kb`, String(kib));
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** Unmounts `dir` (lazily if busy or stale, so that it always goes). */

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { type ConnectOptions, connect } from "../client/index.js";
-import { FUSE_DEVICE, mountDevice, mountState, unmount } from "./device.js";
+import { FUSE_DEVICE, mountDevice, mountState, raiseReadahead, unmount } from "./device.js";
 import { Invalidator } from "./invalidate.js";
 import { FuseSession } from "./ops.js";
 
@@ -90,6 +90,10 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
         ready = true;
         // After INIT: the kernel takes notifications only from an initialised session.
         invalidator.start();
+        // After INIT too: INIT can only lower the read-ahead, which a later setting would otherwise meet.
+        void raiseReadahead(dir).then((why) => {
+          if (why !== null) log(`raftfs mount: ${dir}: read-ahead left at the kernel's default: ${why}`);
+        });
         opts.onReady?.();
       }
     },

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { mountDeviceNumber, READ_AHEAD_KIB } from "../../src/mount/device.js";
 import { startCluster, type TestCluster, waitFor } from "../support/cluster-harness.js";
 import { isMounted, TestMount } from "./mount-harness.js";
 
@@ -72,6 +73,16 @@ describe("raftfs mount (real cluster, real kernel)", () => {
     await sh("cp", ["-r", join(a.dir, "tree"), join(local, "tree-back")]);
     await sh("diff", ["-r", tree, join(local, "tree-back")]);
   }, 120_000);
+
+  test("the mount reads ahead a whole 1 MiB request, not the kernel's default 128 KiB", async () => {
+    const dev = mountDeviceNumber(await fsp.readFile("/proc/self/mountinfo", "utf8"), a.dir);
+    expect(dev).toBeDefined();
+    // Set just after INIT, so wait for it rather than race the mount's start.
+    await waitFor("the raised read-ahead", async () => {
+      const kib = (await fsp.readFile(`/sys/class/bdi/${dev}/read_ahead_kb`, "utf8")).trim();
+      return kib === String(READ_AHEAD_KIB) ? true : null;
+    });
+  });
 
   test("git init, add, commit, log and fsck work on the mount", async () => {
     const repo = join(a.dir, "repo");
