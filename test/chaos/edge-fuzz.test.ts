@@ -21,6 +21,7 @@ import {
   SECRET_HEADER,
   TICKET_HEADER,
 } from "../../src/common/protocol/index.js";
+import { DASHBOARD_ROUTES } from "../../src/meta/dashboard/routes.js";
 import { type RunningMeta, runMetaReplica } from "../../src/meta/main.js";
 import {
   SECRET as DATA_SECRET,
@@ -268,6 +269,23 @@ async function send(
   return { status: res.statusCode, text };
 }
 
+/**
+ * Routes that place chunks on data nodes. The replica here has none registered (the data node below
+ * is fuzzed on its own), so a request with the right to write is rightly refused as 503 UNAVAILABLE:
+ * retryable, changing nothing. That answer, and only to such a request, is not a failure (a CI run
+ * met it: a 2-byte dashboard upload with a write token).
+ */
+const PLACES_CHUNKS: ReadonlySet<string> = new Set([META_ROUTES.placement, DASHBOARD_ROUTES.chunk]);
+
+function isUnavailable(got: { status: number; text: string }): boolean {
+  if (got.status !== 503) return false;
+  try {
+    return (JSON.parse(got.text) as { code?: unknown }).code === "UNAVAILABLE";
+  } catch {
+    return false;
+  }
+}
+
 const ROLE_OF: Record<MetaCred, number> = {
   none: 0,
   badToken: 0,
@@ -301,7 +319,9 @@ describe("the client edge under random requests", () => {
         const body = typeof r.body === "string" && !r.wellFormed ? r.body : validBody(route.url, r.params);
         const got = await send(metaClient, { method, path, headers, body });
         const what = `${method} ${path} as ${r.cred} ${body.slice(0, 160)} → ${got.status} ${got.text.slice(0, 200)}`;
-        expect(got.status, what).toBeLessThan(500);
+        if (!(PLACES_CHUNKS.has(route.url) && ROLE_OF[r.cred] >= 2 && isUnavailable(got))) {
+          expect(got.status, what).toBeLessThan(500);
+        }
         // Let an accepted proposal apply before comparing (a refused one never reaches the log).
         await waitFor(
           "the replica to apply",
