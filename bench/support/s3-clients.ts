@@ -6,25 +6,10 @@
  * any gateway could reach with the SDK as its client.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, createHmac } from "node:crypto";
 import { once } from "node:events";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { Agent, request } from "undici";
-
-/** The SDK signer's hash interface on node:crypto (as test/s3/sigv4.test.ts does). */
-class Sha256 {
-  private readonly h;
-  constructor(secret?: unknown) {
-    this.h =
-      secret === undefined ? createHash("sha256") : createHmac("sha256", Buffer.from(secret as Uint8Array));
-  }
-  update(data: Uint8Array | string): void {
-    this.h.update(data);
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest();
-  }
-}
+import { Sha256 } from "../../test/support/sigv4-hash.js";
 
 export interface LeanS3 {
   get(bucket: string, key: string): Promise<Buffer>;

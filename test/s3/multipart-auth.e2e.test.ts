@@ -3,7 +3,7 @@
  * key, skewed clock, presigned URLs (good, tampered, expired), malformed XML — each refused with S3's
  * error code and nothing written.
  */
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -19,6 +19,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sha256 } from "../support/sigv4-hash.js";
 import { ACCESS_KEY, type S3Env, SECRET_KEY, s3Error, startS3 } from "./gateway.js";
 
 let env: S3Env;
@@ -199,20 +200,6 @@ describe("authentication", () => {
     expect(await env.fs.exists(`/${B}/anon`)).toBe(false);
   });
 
-  /** The signer's hash interface over node:crypto (HMAC when given a secret). */
-  class Sha256 {
-    private readonly h;
-    constructor(secret?: Uint8Array | string | ArrayBuffer | ArrayBufferView) {
-      this.h =
-        secret === undefined ? createHash("sha256") : createHmac("sha256", Buffer.from(secret as Uint8Array));
-    }
-    update(data: Uint8Array | string): void {
-      this.h.update(data);
-    }
-    async digest(): Promise<Uint8Array> {
-      return this.h.digest();
-    }
-  }
   const signer = new SignatureV4({
     service: "s3",
     region: "us-east-1",

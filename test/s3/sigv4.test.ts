@@ -1,27 +1,9 @@
-/**
- * The gateway's SigV4 check against AWS's own signer (@smithy/signature-v4, what the SDK signs with),
- * over raw paths and queries that a parsed URL would change: `+`, spaces, `%2F`, unicode, bare names.
- */
-import { createHash, createHmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { S3Error } from "../../src/s3/errors.js";
 import { uriEncode, verifySigV4 } from "../../src/s3/sigv4.js";
-
-class Sha256 {
-  private readonly h;
-  constructor(secret?: unknown) {
-    this.h =
-      secret === undefined ? createHash("sha256") : createHmac("sha256", Buffer.from(secret as Uint8Array));
-  }
-  update(data: Uint8Array | string): void {
-    this.h.update(data);
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest();
-  }
-}
+import { Sha256 } from "../support/sigv4-hash.js";
 
 const SECRET = "s3cr3t-key-for-tests";
 const NOW = Date.UTC(2026, 11, 5, 9, 0, 0);
