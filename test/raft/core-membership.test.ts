@@ -219,6 +219,9 @@ describe("membership on the leader", () => {
     drain(l);
     const out = ack(l, 2, 2);
     expect(ofType(out, "heartbeat").map((m) => [m.to, m.commit])).toEqual([[3, 1]]);
+    // The smaller quorum allows no further commit: no extra round to 2 (it learns commit 2 with the
+    // next append or heartbeat, as of any commit).
+    expect(ofType(out, "append")).toEqual([]);
   });
 
   test("a removed server is told the commit of its removal, then no more", () => {

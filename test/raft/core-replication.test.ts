@@ -103,6 +103,20 @@ describe("what a leader sends a follower", () => {
     expect(appendsTo(ack(l, 2, 3), 2)).toEqual([[3, [4]]]);
   });
 
+  test("while probing, an answer at the follower's known match (a late duplicate) resumes streaming; an older one changes nothing", () => {
+    const l = leaderOf([1, 2, 3], { maxInflightAppends: 4 });
+    const term = l.node.status().term;
+    propose(l);
+    propose(l);
+    expect(appendsTo(reject(l, 2, 2, 1, term), 2)).toEqual([[1, [2, 3]]]);
+    // An answer older than what 2 is known to hold proves nothing: still one probe at a time.
+    expect(appendsTo(ack(l, 2, 0), 2)).toEqual([]);
+    expect(appendsTo(propose(l), 2)).toEqual([]);
+    // An answer at its match shows where it stands: the leader streams again from there.
+    expect(appendsTo(ack(l, 2, 1), 2)).toEqual([[1, [2, 3, 4]]]);
+    expect(appendsTo(propose(l), 2)).toEqual([[4, [5]]]);
+  });
+
   test("fast back-off: the follower's hint term lets the leader skip its own entries of later terms", () => {
     // The leader's log: terms 1,1,1,3,3,3; elected in term 4 (its no-op at 7).
     const l = elect(
