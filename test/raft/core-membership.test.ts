@@ -158,6 +158,11 @@ describe("membership on the leader", () => {
   test("a joining learner is replicated to and promoted by the leader once it holds the commit index", () => {
     const l = leaderOf([1, 2, 3]);
     const term = l.node.status().term;
+    // One check-quorum round with 2 alone answering: from here on only who answers counts as active.
+    for (let i = 0; i < T; i++) {
+      ticks(l, 1);
+      deliver(l, { type: "heartbeat-resp", from: 2, to: 1, term, readCtx: null });
+    }
     expect(l.node.proposeConfChange({ type: "addLearner", nodeId: 4, promoteWhenCaughtUp: true }).ok).toBe(
       true,
     );
@@ -238,6 +243,41 @@ describe("membership on the leader", () => {
     expect(ticks(l, T).filter((m) => m.to === 3)).toEqual([]);
   });
 
+  test("removing another server leaves a transfer running", () => {
+    const l = leaderOf([1, 2, 3, 4], { maxEntriesPerAppend: 1 });
+    expect(l.node.proposeConfChange({ type: "removeNode", nodeId: 4 }).ok).toBe(true);
+    drain(l);
+    expect(l.node.propose(data()).ok).toBe(true);
+    drain(l);
+    expect(l.node.transferLeadership(2)).toBe(true);
+    ack(l, 3, 3);
+    ack(l, 4, 2);
+    expect(l.node.status().conf.voters).toEqual([1, 2, 3]);
+    expect(l.node.propose(data())).toEqual({ ok: false, reason: "transferring" });
+  });
+
+  test("a follower that applies its own removal still knows the leader (to point clients at it)", () => {
+    const f = coreNode(3, [1, 2, 3]);
+    const remove3: Entry = {
+      index: 1,
+      term: 1,
+      data: new Uint8Array(),
+      conf: { type: "removeNode", nodeId: 3 },
+    };
+    deliver(f, {
+      type: "append",
+      from: 1,
+      to: 3,
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [remove3],
+      commit: 1,
+    });
+    expect(f.node.status().conf.voters).toEqual([1, 2]);
+    expect([f.node.status().leaderId, f.node.status().role]).toEqual([1, "follower"]);
+  });
+
   test("removing the transferee ends the transfer: proposals are accepted again", () => {
     const l = leaderOf([1, 2, 3], { maxEntriesPerAppend: 1 });
     expect(l.node.propose(data()).ok).toBe(true);
@@ -263,6 +303,15 @@ describe("membership on the leader", () => {
     expect(told.length).toBeGreaterThan(0);
     expect(told.every((m) => m.to === 2 && m.term === term)).toBe(true);
     expect(out.filter((m) => m.to === 1)).toEqual([]);
+    // A hand-over not finished within an election timeout is tried again; proposals stay refused.
+    const again: Message[] = [];
+    for (let i = 0; i < T; i++) {
+      again.push(...ticks(l, 1));
+      for (const from of [2, 3]) deliver(l, { type: "heartbeat-resp", from, to: 1, term, readCtx: null });
+    }
+    expect(l.node.status().role).toBe("leader");
+    expect(ofType(again, "timeout-now").map((m) => m.to)).toEqual([2]);
+    expect(l.node.propose(data())).toEqual({ ok: false, reason: "transferring" });
     expect(l.node.propose(data())).toEqual({ ok: false, reason: "transferring" });
   });
 });

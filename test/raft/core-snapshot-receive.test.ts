@@ -77,6 +77,17 @@ describe("a follower receiving a snapshot", () => {
     expect([s.firstIndex, s.lastIndex, s.commitIndex]).toEqual([1, 4, 3]);
   });
 
+  test("an older snapshot than its own compacted log never rolls the log back", () => {
+    const storage = storageWithLog([1, 2, 3], [1, 1, 1, 1, 1, 1], 6);
+    storage.createSnapshot(5, conf3);
+    storage.compact(5);
+    const f = coreNodeOn(2, storage);
+    const out = deliver(f, snapshotMsg({ index: 3, term: 1, conf: conf3 }));
+    expect(answers(out)).toEqual([[6, false]]);
+    const s = f.node.status();
+    expect([s.firstIndex, s.lastIndex, s.commitIndex]).toEqual([6, 6, 6]);
+  });
+
   test("a divergent tail at the snapshot's index is dropped: the log restarts at the snapshot", () => {
     const f = coreNodeOn(2, storageWithLog([1, 2, 3], [1, 1, 1, 1, 1, 1]));
     const out = deliver(f, snapshotMsg({ index: 4, term: 2, conf: conf3 }));
