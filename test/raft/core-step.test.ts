@@ -4,10 +4,11 @@
  * and what a Ready hands the driver (what is sent before the persist, what after).
  */
 import { describe, expect, test } from "vitest";
-import { DEFAULT_RAFT_OPTIONS, type Message } from "../../src/raft/core/index.js";
+import { DEFAULT_RAFT_OPTIONS, MemoryStorage, type Message } from "../../src/raft/core/index.js";
 import {
   type CoreUnderTest,
   coreNode,
+  coreNodeOn,
   deliver,
   drain,
   electedLeader,
@@ -308,6 +309,66 @@ describe("a leader", () => {
   });
 });
 
+describe("a core's start and clocks", () => {
+  test("a fresh node has nothing to do, and tells its id", () => {
+    const f = coreNode(2, [1, 2, 3]);
+    expect(f.node.id).toBe(2);
+    expect(f.node.hasReady()).toBe(false);
+  });
+
+  test("node id 0 is refused; so is a stored commit beyond the log's end (a damaged log)", () => {
+    expect(() => coreNode(0, [1, 2, 3])).toThrow(/node id must not be 0/);
+    const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [], joining: [] });
+    storage.setHardState({ term: 1, vote: 0, commit: 3 });
+    expect(() => coreNodeOn(2, storage)).toThrow(/stored commit 3 beyond last index 0/);
+  });
+
+  test("the election timeout is the base plus the random draw: never shorter than the base", () => {
+    const draw = 3;
+    const f = coreNode(2, [1, 2, 3], { preVote: false, random: { int: () => draw } });
+    expect(ofType(ticks(f, T + draw - 1), "vote")).toEqual([]);
+    expect(ofType(ticks(f, 1), "vote").length).toBe(2);
+  });
+
+  test("the leader's lease lasts exactly one election timeout after its last message", () => {
+    const f = coreNode(2, [1, 2, 3], { random: { int: () => T - 1 } });
+    deliver(f, { type: "heartbeat", from: 1, to: 2, term: 1, commit: 0, readCtx: null });
+    const vote = {
+      type: "vote",
+      from: 3,
+      to: 2,
+      term: 2,
+      lastLogIndex: 0,
+      lastLogTerm: 0,
+      transfer: false,
+    } as const;
+    ticks(f, T - 1);
+    expect(deliver(f, vote)).toEqual([]);
+    ticks(f, 1);
+    expect(deliver(f, vote)).toEqual([{ type: "vote-resp", from: 2, to: 3, term: 2, reject: false }]);
+  });
+
+  test("a new leader counts no follower as heard from until it answers: silent for a timeout, it steps down", () => {
+    const l = coreNode(1, [1, 2, 3], { preVote: false });
+    const votes = ofType(ticksUntil(l, "vote"), "vote");
+    deliver(l, { type: "vote-resp", from: 2, to: 1, term: votes[0]!.term, reject: false });
+    expect(l.node.status().role).toBe("leader");
+    ticks(l, T);
+    expect(l.node.status().role).toBe("follower");
+  });
+
+  test("committed entries are handed out in batches of about 4 × maxBytesPerAppend", () => {
+    const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [], joining: [] });
+    storage.append(
+      Array.from({ length: 10 }, (_, i) => ({ index: i + 1, term: 1, data: new Uint8Array(100) })),
+    );
+    storage.setHardState({ term: 1, vote: 0, commit: 10 });
+    const f = coreNodeOn(2, storage, { maxBytesPerAppend: 100 });
+    // 124 bytes each: three fit in 400, the fourth would not.
+    expect(f.node.ready().committedEntries.map((e) => e.index)).toEqual([1, 2, 3]);
+  });
+});
+
 describe("the Ready", () => {
   test("a leader's appends and heartbeats leave before the persist; a vote and an append's answer after it", () => {
     const l = leaderOf([1, 2, 3]);
@@ -321,10 +382,14 @@ describe("the Ready", () => {
     expect(rd.messages).toEqual([]);
     expect([rd.hardState, rd.softState]).toEqual([null, null]);
     expect(l.node.hasReady()).toBe(false);
-    expect(() => l.node.ready()).toThrow();
+    expect(() => l.node.ready()).toThrow(/ready\(\) called again before advance\(\)/);
     l.storage.append(rd.entries);
     l.node.advance(rd);
-    expect(() => l.node.advance(rd)).toThrow();
+    expect(() => l.node.advance(rd)).toThrow(/advance\(\) without an outstanding Ready/);
+    for (let i = 0; i < 3 * T && !l.node.hasReady(); i++) l.node.tick();
+    const beat = l.node.ready();
+    expect(beat.earlyMessages.map((m) => m.type)).toEqual(["heartbeat", "heartbeat"]);
+    l.node.advance(beat);
 
     const f = coreNode(2, [1, 2, 3]);
     f.node.step({
@@ -342,6 +407,12 @@ describe("the Ready", () => {
     expect(frd.messages.map((m) => m.type)).toEqual(["append-resp"]);
     expect(frd.hardState).toEqual({ term: 1, vote: 0, commit: 0 });
     expect(frd.softState).toEqual({ leaderId: 1, role: "follower" });
+  });
+
+  test("a change of role alone is reported as a new soft state", () => {
+    const f = coreNode(2, [1, 2, 3]);
+    for (let i = 0; i < 3 * T && !f.node.hasReady(); i++) f.node.tick();
+    expect(f.node.ready().softState).toEqual({ leaderId: 0, role: "pre-candidate" });
   });
 
   test("a leader elected in this Ready sends nothing before its new term is persisted", () => {
