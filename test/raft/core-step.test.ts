@@ -369,7 +369,61 @@ describe("a core's start and clocks", () => {
   });
 });
 
+describe("what the core accepts", () => {
+  test("a message for another server, or a shell's snapshot chunk, is a bug in the caller", () => {
+    const f = coreNode(2, [1, 2, 3]);
+    expect(() =>
+      f.node.step({ type: "heartbeat", from: 1, to: 3, term: 1, commit: 0, readCtx: null }),
+    ).toThrow(/message for 3 delivered to 2/);
+    expect(() =>
+      f.node.step({ type: "snapshot-resp", from: 1, to: 2, term: 1, stream: 1, next: 0, reject: false }),
+    ).toThrow(/snapshot-resp stepped into the core/);
+    const meta = { index: 1, term: 1, conf: { voters: [1, 2, 3], learners: [], joining: [] } };
+    const chunk = { stream: 1, seq: 0, chunk: new Uint8Array(), done: true, crc: 0 };
+    expect(() => f.node.step({ type: "snapshot-chunk", from: 1, to: 2, term: 1, meta, ...chunk })).toThrow(
+      /snapshot-chunk stepped into the core/,
+    );
+  });
+
+  test("while recovering a lost store, before every voter told its term, a snapshot is not taken", () => {
+    const f = coreNode(2, [1, 2, 3], { recovering: true });
+    drain(f);
+    const meta = { index: 5, term: 1, conf: { voters: [1, 2, 3], learners: [], joining: [] } };
+    expect(deliver(f, { type: "snapshot", from: 1, to: 2, term: 1, meta })).toEqual([]);
+    expect(f.node.status().commitIndex).toBe(0);
+  });
+
+  test("a candidate that is sent a snapshot of its term follows that leader and takes it", () => {
+    const c = coreNode(2, [1, 2, 3], { preVote: false });
+    ticksUntil(c, "vote");
+    const term = c.node.status().term;
+    const meta = { index: 4, term, conf: { voters: [1, 2, 3], learners: [], joining: [] } };
+    const out = deliver(c, { type: "snapshot", from: 3, to: 2, term, meta });
+    expect(ofType(out, "append-resp").map((m) => [m.to, m.index])).toEqual([[3, 4]]);
+    expect([c.node.status().role, c.node.status().leaderId, c.node.status().commitIndex]).toEqual([
+      "follower",
+      3,
+      4,
+    ]);
+  });
+
+  test("restarted on a log of one committed config entry, it takes effect", () => {
+    const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [], joining: [] });
+    storage.append([{ index: 1, term: 1, data: new Uint8Array(), conf: { type: "addLearner", nodeId: 4 } }]);
+    storage.setHardState({ term: 1, vote: 0, commit: 1 });
+    expect(coreNodeOn(2, storage).node.status().conf.learners).toEqual([4]);
+  });
+});
+
 describe("the Ready", () => {
+  test("its entries are the core's at the time it was taken, whatever is proposed before it is advanced", () => {
+    const l = leaderOf([1, 2, 3]);
+    expect(l.node.propose(new Uint8Array([1])).ok).toBe(true);
+    const rd = l.node.ready();
+    expect(l.node.propose(new Uint8Array([2])).ok).toBe(true);
+    expect(rd.entries.map((e) => e.index)).toEqual([2]);
+  });
+
   test("a leader's appends and heartbeats leave before the persist; a vote and an append's answer after it", () => {
     const l = leaderOf([1, 2, 3]);
     expect(l.node.propose(new Uint8Array([1])).ok).toBe(true);
