@@ -31,9 +31,28 @@ export function coreNode(
   opts: Partial<RaftOptions> = {},
   learners: NodeId[] = [],
 ): CoreUnderTest {
-  const storage = new MemoryStorage({ voters, learners, joining: [] });
+  return coreNodeOn(id, new MemoryStorage({ voters, learners, joining: [] }), opts);
+}
+
+/** Node `id` started on `storage` (a log and hard state the test wrote there beforehand). */
+export function coreNodeOn(
+  id: NodeId,
+  storage: MemoryStorage,
+  opts: Partial<RaftOptions> = {},
+): CoreUnderTest {
   const node = new RaftNode({ ...DEFAULT_RAFT_OPTIONS, id, storage, random: seededRandom(id), ...opts });
   return { node, storage, applied: [], readStates: [] };
+}
+
+/**
+ * A store holding a log whose entry i+1 has term `terms[i]`, the hard state at the last term with
+ * `commit`, for configuration `voters`: a server restarted with history.
+ */
+export function storageWithLog(voters: NodeId[], terms: number[], commit = 0): MemoryStorage {
+  const storage = new MemoryStorage({ voters, learners: [], joining: [] });
+  storage.append(terms.map((term, i) => ({ index: i + 1, term, data: new Uint8Array([i + 1]) })));
+  storage.setHardState({ term: terms[terms.length - 1] ?? 0, vote: 0, commit });
+  return storage;
 }
 
 /** Persists and acknowledges every Ready; returns the messages they carried, in order. */
@@ -119,7 +138,11 @@ export function electedLeader(
   opts: Partial<RaftOptions> = {},
   learners: NodeId[] = [],
 ): CoreUnderTest {
-  const c = coreNode(1, voters, { preVote: false, ...opts }, learners);
+  return elect(coreNode(1, voters, { preVote: false, ...opts }, learners), voters);
+}
+
+/** Makes node 1 of `c` (started without pre-vote) leader: it campaigns and every other voter grants. */
+export function elect(c: CoreUnderTest, voters: NodeId[]): CoreUnderTest {
   if (voters.length === 1) {
     for (let i = 0; i < 200 && c.node.status().role !== "leader"; i++) ticks(c, 1);
   } else {
