@@ -7,7 +7,9 @@
  * data-node folders), which only `raftfs meta|data|cluster` need.
  *
  * When the build bundled the file commands (scripts/bundle-cli.mjs), a loaded bundle file stands
- * for the sources its metafile says it holds, so the same lists apply to both builds.
+ * for the sources its metafile says it holds, so the same lists apply to both builds. A replica and
+ * a data node run from the server bundle: their start loads it and the packages with native parts,
+ * not the ~1,100 modules of the plain build (issue 15: a restarted replica's start).
  *
  * Needs `npm run build` (it runs dist/).
  */
@@ -78,6 +80,32 @@ const SERVER = [
 function matching(modules: string[], patterns: RegExp[]): string[] {
   return modules.filter((m) => patterns.some((p) => p.test(m)));
 }
+
+describe("raftfs meta runs from the server bundle", () => {
+  test("a replica's start loads the bundle, none of dist/'s modules one by one, and few modules in all", () => {
+    const config = join(dir, "server-bundle.config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        clusterName: "startup-test",
+        dataDir: join(dir, "data"),
+        secret: "startup-test-secret-0123456789",
+        replication: 1,
+        meta: [{ id: 1, host: "127.0.0.1", port: 9 }],
+        data: [{ id: 1, host: "127.0.0.1", port: 10, zone: "a" }],
+      }),
+    );
+    // No replica 2 in the config: the server's code is loaded, then its start fails on the config.
+    const r = loadedBy(["--config", config, "meta", "--id", "2"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("no replica with id 2");
+    expect(r.modules.some((m) => /\/dist\/src\/cli\/server\.bundle\.mjs$/.test(m))).toBe(true);
+    // main.js and commands.js pick the bundle; every other module of dist/ comes inside it.
+    expect(matching(r.modules, [/\/dist\/src\/(?!cli\/(main|commands)\.js$).*\.js$/])).toEqual([]);
+    // The plain build loaded ~1,100 (typebox alone ~680); what is left is native packages' loaders.
+    expect(r.modules.filter((m) => !m.startsWith("node:")).length).toBeLessThan(150);
+  });
+});
 
 describe("raftfs start-up loads only what the command needs", () => {
   test("--help loads commander and the command definitions, nothing of the client or servers", () => {
