@@ -81,20 +81,26 @@ function matching(modules: string[], patterns: RegExp[]): string[] {
   return modules.filter((m) => patterns.some((p) => p.test(m)));
 }
 
+/** A config of one replica (at `port`) and one data node (the port after it), written to `name`. */
+function oneReplicaConfig(name: string, port: number): string {
+  const config = join(dir, name);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      clusterName: "startup-test",
+      dataDir: join(dir, "data"),
+      secret: "startup-test-secret-0123456789",
+      replication: 1,
+      meta: [{ id: 1, host: "127.0.0.1", port }],
+      data: [{ id: 1, host: "127.0.0.1", port: port + 1, zone: "a" }],
+    }),
+  );
+  return config;
+}
+
 describe("raftfs meta runs from the server bundle", () => {
   test("a replica's start loads the bundle, none of dist/'s modules one by one, and few modules in all", () => {
-    const config = join(dir, "server-bundle.config.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
-        clusterName: "startup-test",
-        dataDir: join(dir, "data"),
-        secret: "startup-test-secret-0123456789",
-        replication: 1,
-        meta: [{ id: 1, host: "127.0.0.1", port: 9 }],
-        data: [{ id: 1, host: "127.0.0.1", port: 10, zone: "a" }],
-      }),
-    );
+    const config = oneReplicaConfig("server-bundle.config.json", 9);
     // No replica 2 in the config: the server's code is loaded, then its start fails on the config.
     const r = loadedBy(["--config", config, "meta", "--id", "2"]);
     expect(r.code, r.stderr).toBe(2);
@@ -132,18 +138,7 @@ describe("raftfs start-up loads only what the command needs", () => {
 
   test("stat loads the client library and no server code", async () => {
     const port = await freePort(); // nothing listens there: stat fails fast, after loading what it needs
-    const config = join(dir, "cluster.config.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
-        clusterName: "startup-test",
-        dataDir: join(dir, "data"),
-        secret: "startup-test-secret-0123456789",
-        replication: 1,
-        meta: [{ id: 1, host: "127.0.0.1", port }],
-        data: [{ id: 1, host: "127.0.0.1", port: port + 1, zone: "a" }],
-      }),
-    );
+    const config = oneReplicaConfig("cluster.config.json", port);
     const r = loadedBy(["--config", config, "--deadline", "300", "stat", "/x"]);
     expect(r.code, r.stderr).toBe(5); // UNAVAILABLE: no replica answered
     expect(r.modules.some((m) => m.includes("/dist/src/client/"))).toBe(true);
