@@ -6,8 +6,12 @@
  * its first /status answer). The stream's size is the installed store read back as a leader sends it.
  *
  *   npm run build && npx tsx bench/snapshot-catchup.ts [--files 3000] [--size 16384] [--runs 2]
- *     [--snapshot-every 1000] [--max-seconds 240] [--cpu-prof-dir DIR]   (CATCHUP_LOG_LEVEL=info: the
- *     replicas' snapshot log lines are printed if a follower does not catch up)
+ *     [--snapshot-every 1000] [--keep-entries 1000] [--max-seconds 240] [--cpu-prof-dir DIR]
+ *     (CATCHUP_LOG_LEVEL=info: the replicas' snapshot log lines are printed after each run)
+ *
+ * `--keep-entries` is the leader's `snapshotKeepEntries`: with writes coalesced into few log entries,
+ * the default 1,000 may keep the whole log, and the wiped follower then catches up from the log, not
+ * by a snapshot; each run says which it was (the follower's "raft snapshot installed" line).
  *
  * With `--restarts N` (before the wiped runs), N times: a follower killed (kill -9, its folder kept),
  * `--writes-while-down` files written meanwhile, restarted, timed until it applied the leader's commit
@@ -34,6 +38,7 @@ const { values } = parseArgs({
     size: { type: "string", default: "16384" },
     runs: { type: "string", default: "2" },
     "snapshot-every": { type: "string", default: "1000" },
+    "keep-entries": { type: "string", default: "1000" },
     "max-seconds": { type: "string", default: "240" },
     "cpu-prof-dir": { type: "string" },
     restarts: { type: "string", default: "0" },
@@ -50,7 +55,7 @@ const cluster = await TestCluster.start({
   dataCount: 0,
   env: {
     // The restart split is read from the replicas' info lines.
-    RAFTFS_LOG_LEVEL: process.env.CATCHUP_LOG_LEVEL ?? (RESTARTS > 0 ? "info" : "warn"),
+    RAFTFS_LOG_LEVEL: process.env.CATCHUP_LOG_LEVEL ?? "info",
     ...(PROF_DIR
       ? {
           NODE_OPTIONS: `--require ${fileURLToPath(new URL("./support/cpu-profile-preload.cjs", import.meta.url))}`,
@@ -60,7 +65,10 @@ const cluster = await TestCluster.start({
   },
   overrides: {
     inlineThresholdBytes: Math.max(SIZE, 4096),
-    raft: { snapshotEveryEntries: Number(values["snapshot-every"]) },
+    raft: {
+      snapshotEveryEntries: Number(values["snapshot-every"]),
+      snapshotKeepEntries: Number(values["keep-entries"]),
+    },
   },
 });
 const client = await connect({ config: cluster.configPath });
@@ -150,6 +158,8 @@ try {
   for (let run = 0; run < RESTARTS; run++) await timeRestart(run, follower, leader, body);
   const folder = join(cluster.dir, "data", `meta-${follower}`);
   const times: [number, number][] = [];
+  /** Per run: whether the follower installed a snapshot (else it caught up from the log). */
+  const bySnapshot: boolean[] = [];
   /** Per run: CPU ms of the leader during the catch-up, and of the follower from spawn to caught up. */
   const cpu: [number, number][] = [];
   /** Per run: the follower's pid and the catch-up's window on the profiles' clock. */
@@ -174,6 +184,7 @@ try {
     }
     if (process.env.CATCHUP_LOG_LEVEL) printSnapshotLines(leader, follower, t0Ms);
     times.push([(performance.now() - t0) / 1000, (performance.now() - tUp) / 1000]);
+    bySnapshot.push(logLinesSince(follower, t0Ms).some((l) => l.msg === "raft snapshot installed"));
     cpu.push([cpuMs(cluster.pid("meta", leader)!) - leaderCpu0, cpuMs(cluster.pid("meta", follower)!)]);
     windows.push({ pid: cluster.pid("meta", follower)!, fromUs, toUs: profileClockUs() });
   }
@@ -183,7 +194,8 @@ try {
   for (const [run, [spawnS, upS]] of times.entries()) {
     const [leaderMs, followerMs] = cpu[run]!;
     console.log(
-      `caught up: ${spawnS.toFixed(2)} s from spawn, ${upS.toFixed(2)} s from its first answer; ` +
+      `caught up ${bySnapshot[run] ? "by a snapshot" : "FROM THE LOG (no snapshot installed)"}: ` +
+        `${spawnS.toFixed(2)} s from spawn, ${upS.toFixed(2)} s from its first answer; ` +
         `stream ${mib.toFixed(1)} MiB: ${(mib / upS).toFixed(1)} MiB/s from its first answer; CPU ms per MiB: ` +
         `leader ${(leaderMs / mib).toFixed(1)}, follower ${(followerMs / mib).toFixed(1)} (from spawn)`,
     );

@@ -1,6 +1,9 @@
 /** Commands that run servers: they handle their own signals, never the file commands' Ctrl-C. */
 export const SERVER_COMMANDS: ReadonlySet<string> = new Set(["meta", "data", "cluster", "mount", "s3"]);
 
+/** Server commands that run from the server bundle (scripts/bundle-cli.mjs), not the plain build. */
+export const BUNDLED_SERVER_COMMANDS: ReadonlySet<string> = new Set(["meta", "data"]);
+
 /** Global options that take a value as the next word (`--config x`; `--config=x` is one word). */
 const GLOBALS_WITH_VALUE = new Set(["--config", "--token", "--ca", "--deadline"]);
 

@@ -5,19 +5,24 @@
  *
  * File commands (and help) run from one bundled file when the build made it (scripts/bundle-cli.mjs):
  * loading the client library as hundreds of small modules (the schema library alone is ~680) cost
- * most of a command's start. Server commands always run the plain build, so a replica or data node
- * is exactly the code that the tests and the launcher run, with one copy of every module.
+ * most of a command's start. A replica and a data node run from a second bundle that holds the
+ * servers too: a restarted replica spent most of its start loading ~1,100 modules (issue 15).
+ * `cluster`, `mount` and `s3` run the plain build. Each process loads one of the three, so every
+ * module has one copy in it.
  */
 import { existsSync } from "node:fs";
-import { commandOf, SERVER_COMMANDS } from "./commands.js";
+import { BUNDLED_SERVER_COMMANDS, commandOf, SERVER_COMMANDS } from "./commands.js";
 
 const args = process.argv.slice(2);
-const bundle = new URL("./entry.bundle.mjs", import.meta.url);
 const command = commandOf(args);
+const bundle =
+  command !== undefined && BUNDLED_SERVER_COMMANDS.has(command)
+    ? new URL("./server.bundle.mjs", import.meta.url)
+    : command === undefined || !SERVER_COMMANDS.has(command)
+      ? new URL("./entry.bundle.mjs", import.meta.url)
+      : null;
 const cli: typeof import("./entry.js") =
-  (command === undefined || !SERVER_COMMANDS.has(command)) && existsSync(bundle)
-    ? await import(bundle.href)
-    : await import("./entry.js");
+  bundle !== null && existsSync(bundle) ? await import(bundle.href) : await import("./entry.js");
 
 const interrupt = new AbortController();
 const io: import("./entry.js").CliIo = {

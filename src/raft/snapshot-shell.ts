@@ -173,7 +173,9 @@ export class SnapshotShell {
   onResp(m: Extract<Message, { type: "snapshot-resp" }>): void {
     const o = this.outgoing.get(m.from);
     if (!o) return;
-    if (o.sender.onResp(m) !== "ignored") o.kick();
+    const ev = o.sender.onResp(m);
+    if (ev === "resend") this.deps.send(o.sender.window());
+    else if (ev !== "ignored") o.kick();
   }
 
   onChunk(m: Extract<Message, { type: "snapshot-chunk" }>): void {

@@ -11,7 +11,10 @@
  *   chunk only once the machine has consumed it, so neither side ever holds more than a window.
  * - Loss, duplication, reordering: the receiver takes only the next `seq` in order and answers every
  *   chunk with the next `seq` it wants (cumulative); the sender resends its whole window when it has
- *   heard no progress for `retransmitTicks` (go-back-N).
+ *   heard no progress for `retransmitTicks` (go-back-N), or at once on the first answer that names a
+ *   gap (its next chunk lost on the way), once until the stream moves again. A stream whose first
+ *   chunk was lost (a peer connection that broke as the stream began) is a gap too: its later chunks
+ *   are answered "send from 0", not refused.
  * - Integrity: the last chunk carries the crc32 of the whole stream; a mismatch fails the install
  *   (the machine never switches to it).
  * - A broken stream restarts cleanly: a sender with no progress for `abandonTicks` gives up (its core
@@ -46,7 +49,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   abandonTicks: 200,
 };
 
-export type SenderEvent = "progress" | "done" | "failed" | "ignored";
+export type SenderEvent = "progress" | "done" | "failed" | "resend" | "ignored";
 
 export class SnapshotSender {
   private readonly unacked: ChunkMsg[] = [];
@@ -54,6 +57,8 @@ export class SnapshotSender {
   private crc = 0;
   private sourceDone = false;
   private idleTicks = 0;
+  /** The window went out again since the stream last moved: further answers naming the same gap wait. */
+  private resentSinceProgress = false;
   /** Set once the stream ended either way; nothing more is sent. */
   state: "open" | "done" | "failed" = "open";
 
@@ -103,8 +108,28 @@ export class SnapshotSender {
       this.unacked.shift();
       progressed = true;
     }
-    if (!progressed) return "ignored";
+    if (!progressed) {
+      const first = this.unacked[0];
+      // The receiver asks from the start of a stream whose start this sender no longer holds: it lost
+      // the stream (a restart, a failed install), and bytes from the middle would not make a state.
+      if (m.next === 0 && (first?.seq ?? this.nextSeq) > 0) {
+        this.state = "failed";
+        return "failed";
+      }
+      // A gap: the receiver wants the oldest chunk still held, and later ones are already out.
+      if (
+        first !== undefined &&
+        m.next === first.seq &&
+        this.nextSeq > first.seq + 1 &&
+        !this.resentSinceProgress
+      ) {
+        this.resentSinceProgress = true;
+        return "resend";
+      }
+      return "ignored";
+    }
     this.idleTicks = 0;
+    this.resentSinceProgress = false;
     if (this.sourceDone && this.unacked.length === 0) {
       this.state = "done";
       return "done";
@@ -127,7 +152,14 @@ export class SnapshotSender {
       this.state = "failed";
       return [];
     }
-    return this.idleTicks % this.limits.retransmitTicks === 0 ? this.unacked.slice() : [];
+    if (this.idleTicks % this.limits.retransmitTicks !== 0) return [];
+    this.resentSinceProgress = true;
+    return this.window();
+  }
+
+  /** Every chunk sent and not yet acknowledged, oldest first (to send again). */
+  window(): ChunkMsg[] {
+    return this.unacked.slice();
   }
 
   fail(): void {
@@ -184,8 +216,14 @@ export class SnapshotReceiver {
     let cur = this.cur;
     if (cur === null || cur.stream !== m.stream || cur.from !== m.from) {
       const newer = cur === null || m.term >= cur.term;
-      if (m.seq !== 0 || m.term < term || !newer || !accept(m.meta)) {
+      if (m.term < term || !newer || !accept(m.meta)) {
         out.reply = this.resp(m, m.stream, 0, true);
+        return out;
+      }
+      if (m.seq !== 0) {
+        // A wanted stream whose first chunk has not come (lost with a broken connection): ask for it
+        // rather than refuse, which made the leader give the stream up and read its store again.
+        out.reply = this.resp(m, m.stream, 0, false);
         return out;
       }
       out.dropped = cur;

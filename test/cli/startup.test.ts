@@ -7,7 +7,9 @@
  * data-node folders), which only `raftfs meta|data|cluster` need.
  *
  * When the build bundled the file commands (scripts/bundle-cli.mjs), a loaded bundle file stands
- * for the sources its metafile says it holds, so the same lists apply to both builds.
+ * for the sources its metafile says it holds, so the same lists apply to both builds. A replica and
+ * a data node run from the server bundle: their start loads it and the packages with native parts,
+ * not the ~1,100 modules of the plain build (issue 15: a restarted replica's start).
  *
  * Needs `npm run build` (it runs dist/).
  */
@@ -79,6 +81,38 @@ function matching(modules: string[], patterns: RegExp[]): string[] {
   return modules.filter((m) => patterns.some((p) => p.test(m)));
 }
 
+/** A config of one replica (at `port`) and one data node (the port after it), written to `name`. */
+function oneReplicaConfig(name: string, port: number): string {
+  const config = join(dir, name);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      clusterName: "startup-test",
+      dataDir: join(dir, "data"),
+      secret: "startup-test-secret-0123456789",
+      replication: 1,
+      meta: [{ id: 1, host: "127.0.0.1", port }],
+      data: [{ id: 1, host: "127.0.0.1", port: port + 1, zone: "a" }],
+    }),
+  );
+  return config;
+}
+
+describe("raftfs meta runs from the server bundle", () => {
+  test("a replica's start loads the bundle, none of dist/'s modules one by one, and few modules in all", () => {
+    const config = oneReplicaConfig("server-bundle.config.json", 9);
+    // No replica 2 in the config: the server's code is loaded, then its start fails on the config.
+    const r = loadedBy(["--config", config, "meta", "--id", "2"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("no replica with id 2");
+    expect(r.modules.some((m) => /\/dist\/src\/cli\/server\.bundle\.mjs$/.test(m))).toBe(true);
+    // main.js and commands.js pick the bundle; every other module of dist/ comes inside it.
+    expect(matching(r.modules, [/\/dist\/src\/(?!cli\/(main|commands)\.js$).*\.js$/])).toEqual([]);
+    // The plain build loaded ~1,100 (typebox alone ~680); what is left is native packages' loaders.
+    expect(r.modules.filter((m) => !m.startsWith("node:")).length).toBeLessThan(150);
+  });
+});
+
 describe("raftfs start-up loads only what the command needs", () => {
   test("--help loads commander and the command definitions, nothing of the client or servers", () => {
     const r = loadedBy(["--help"]);
@@ -104,18 +138,7 @@ describe("raftfs start-up loads only what the command needs", () => {
 
   test("stat loads the client library and no server code", async () => {
     const port = await freePort(); // nothing listens there: stat fails fast, after loading what it needs
-    const config = join(dir, "cluster.config.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
-        clusterName: "startup-test",
-        dataDir: join(dir, "data"),
-        secret: "startup-test-secret-0123456789",
-        replication: 1,
-        meta: [{ id: 1, host: "127.0.0.1", port }],
-        data: [{ id: 1, host: "127.0.0.1", port: port + 1, zone: "a" }],
-      }),
-    );
+    const config = oneReplicaConfig("cluster.config.json", port);
     const r = loadedBy(["--config", config, "--deadline", "300", "stat", "/x"]);
     expect(r.code, r.stderr).toBe(5); // UNAVAILABLE: no replica answered
     expect(r.modules.some((m) => m.includes("/dist/src/client/"))).toBe(true);

@@ -36,8 +36,17 @@ type Db = ClassicLevel<Buffer, Uint8Array>;
 
 const MISS = new Uint8Array(0);
 
-/** Records one read of a snapshot stream asks LevelDB for (the chunk's bytes bound it first). */
+/** Records one read of a snapshot stream asks LevelDB for (the bytes below bound it first). */
 const SNAPSHOT_READ_ROWS = 10_000;
+/**
+ * Bytes of records one read of a snapshot stream takes from LevelDB (`highWaterMarkBytes`). Not a
+ * whole chunk: each read's rows are turned into JS values and packed in one synchronous run, and at
+ * 1 MiB that run held the event loop 75-230 ms at load ~35 (heartbeats wait meanwhile; the first
+ * streams to wiped followers broke on elections), while the source read 41-100 MiB/s; at 256 KiB,
+ * 26-122 ms and 90-215 MiB/s, for the same CPU (323 MiB of 1.1 KiB records, alternated runs). At
+ * classic-level's default of 16 KiB each trip to the thread pool carried ~15 records: twice the CPU.
+ */
+const SNAPSHOT_READ_BYTES = 256 * 1024;
 /**
  * An install writes batches of about this many bytes (one writing while the next is parsed): bounded
  * by bytes, not records, so that a state of large inline files holds no larger batches in memory.
@@ -273,11 +282,10 @@ export class LevelStore implements StateStore {
     return {
       index: decode<MetaRec>(meta).a,
       async *chunks() {
-        // Records packed straight into chunk-sized buffers. LevelDB is read a chunk's worth per call
-        // (`highWaterMarkBytes`: its default of 16 KiB stopped each `nextv(1000)` after ~15 records of
-        // 1 KiB files, one trip to the thread pool each), the next call running while this one's rows
-        // are packed; `fillCache: false` keeps a full scan from evicting the replica's hot blocks.
-        const it = db.iterator({ snapshot: snap, highWaterMarkBytes: chunkBytes, fillCache: false });
+        // Records packed straight into chunk-sized buffers. LevelDB is read SNAPSHOT_READ_BYTES per
+        // call, the next call running while this one's rows are packed; `fillCache: false` keeps a
+        // full scan from evicting the replica's hot blocks.
+        const it = db.iterator({ snapshot: snap, highWaterMarkBytes: SNAPSHOT_READ_BYTES, fillCache: false });
         let reading: Promise<[Buffer, Uint8Array][]> | null = null;
         try {
           let out = Buffer.allocUnsafe(chunkBytes);
