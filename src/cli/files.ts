@@ -159,6 +159,7 @@ export async function statCommand(
       ["path", s.path],
       ["type", s.type],
     ];
+    if (s.type === "symlink") rows.push(["target", s.target ?? ""]);
     if (s.type === "file") {
       rows.push(["version", orDash(s.version)]);
       rows.push(["size", `${humanBytes(s.sizeBytes ?? 0)} (${s.sizeBytes ?? 0} bytes)`]);
@@ -186,6 +187,20 @@ export async function mkdir(
       });
     }
   });
+}
+
+export async function ln(
+  io: CliIo,
+  g: GlobalOptions,
+  target: string,
+  path: string,
+  o: { lockToken?: number },
+): Promise<void> {
+  await withClient(io, g, (client) => client.symlink(target, path, lockOption(o.lockToken, io.env)));
+}
+
+export async function readlink(io: CliIo, g: GlobalOptions, path: string): Promise<void> {
+  await withClient(io, g, async (client) => line(io, await client.readlink(path)));
 }
 
 export async function mv(

@@ -55,11 +55,11 @@ function long(): Renderer {
     page(entries) {
       const lines = entries.map((e) =>
         row([
-          e.type === "dir" ? "d" : "-",
+          e.type === "dir" ? "d" : e.type === "symlink" ? "l" : "-",
           e.type === "file" ? humanBytes(e.sizeBytes ?? 0) : "-",
           e.type === "file" ? `v${e.version}` : "-",
           humanTime(e.modifiedAtMs),
-          e.type === "dir" ? `${e.name}/` : e.name,
+          e.type === "dir" ? `${e.name}/` : e.type === "symlink" ? `${e.name} -> ${e.target}` : e.name,
         ]),
       );
       if (header) lines.unshift(row(["T", "SIZE", "VER", "MODIFIED", "NAME"]));
@@ -92,6 +92,7 @@ function statEntry(s: StatResponse): ListEntry {
     path: s.path,
     type: s.type,
     ...(s.type === "file" ? { version: s.version ?? 0, sizeBytes: s.sizeBytes ?? 0 } : {}),
+    ...(s.target !== undefined ? { target: s.target } : {}),
     modifiedAtMs: s.modifiedAtMs,
   };
 }

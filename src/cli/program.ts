@@ -134,6 +134,25 @@ export function buildProgram(io: CliIo, hooks: ProgramHooks = {}): Command {
       (await files()).mkdir(io, g(cmd), paths, cmd.opts()),
     );
   program
+    .command("ln")
+    .description(
+      "make a symbolic link at <path> holding <target> (kept as given, never followed by the cluster)",
+    )
+    .argument("<target>")
+    .argument("<path>")
+    .option("-s, --symbolic", "a symbolic link (required: the cluster has no hard links)")
+    .addOption(lockToken())
+    .action(async (target: string, path: string, _o, cmd: Command) => {
+      if (cmd.opts().symbolic !== true)
+        cmd.error("hard links are not supported: use ln -s", { exitCode: EXIT_USAGE });
+      await (await files()).ln(io, g(cmd), target, path, cmd.opts());
+    });
+  program
+    .command("readlink")
+    .description("print a symbolic link's target")
+    .argument("<path>")
+    .action(async (path: string, _o, cmd: Command) => (await files()).readlink(io, g(cmd), path));
+  program
     .command("mv")
     .description("rename or move a file or directory (atomic)")
     .argument("<from>")

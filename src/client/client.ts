@@ -48,6 +48,7 @@ import {
   type WriteFileOptions,
 } from "./file-options.js";
 import { requestJson } from "./http.js";
+import { type SymlinkOptions, symlinkBody, targetOf } from "./links.js";
 import {
   checkPageOptions,
   type ListOptions,
@@ -55,7 +56,7 @@ import {
   listEntries,
   listPages,
 } from "./listing.js";
-import { acquireLock, type LockHandle, type LockOptions } from "./locks.js";
+import { acquireLock, type LockHandle, type LockOptions, runHolding } from "./locks.js";
 import { MetaBatcher } from "./meta-batcher.js";
 import { MetaCache, ReadGuard } from "./meta-cache.js";
 import { MetaConnection } from "./meta-connection.js";
@@ -333,6 +334,17 @@ export class RaftfsClient {
     return r;
   }
 
+  /** `ln -s target path` (links.ts): EXISTS when `path` is taken; the target is kept verbatim. */
+  async symlink(target: string, path: string, opts: SymlinkOptions = {}): Promise<void> {
+    const p = normalizePath(path);
+    await this.sessions.mutate(META_ROUTES.symlink, symlinkBody(p, target, opts));
+    this.metaCache?.invalidate(p);
+  }
+  /** The target of the symbolic link at `path` (links.ts). */
+  async readlink(path: string): Promise<string> {
+    return targetOf(await this.stat(path));
+  }
+
   /** chmod, chown, utimens: sets the fields given (mtime in ms since the epoch); ctime moves. */
   async setAttrs(path: string, attrs: Omit<SetAttrsRequest, "path" | "session">): Promise<void> {
     const p = normalizePath(path);
@@ -427,22 +439,7 @@ export class RaftfsClient {
     fn: (lock: LockHandle) => Promise<T> | T,
     opts: LockOptions = {},
   ): Promise<T> {
-    const handle = await this.lock(path, opts);
-    let result: T;
-    try {
-      result = await fn(handle);
-    } catch (err) {
-      await handle.release().catch(() => undefined); // the original failure matters more
-      throw err;
-    }
-    const lost = handle.lost;
-    await handle.release();
-    if (lost)
-      throw new DfsError("LOCK_NOT_HELD", `the lease on ${handle.path} expired while it was held`, {
-        path: handle.path,
-        token: handle.token,
-      });
-    return result;
+    return runHolding(await this.lock(path, opts), fn);
   }
 
   /** A top-level directory's quota (limits, null when none) and usage: names and retained bytes. */

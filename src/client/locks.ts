@@ -190,3 +190,25 @@ export async function acquireLock(
     await sleep(Math.min(backoffMs(attempt, WAIT_BACKOFF), deadline.remainingMs()), deps.signal);
   }
 }
+
+/** Runs `fn` holding `handle`, then releases it; LOCK_NOT_HELD if the lease was lost before `fn` finished. */
+export async function runHolding<T>(
+  handle: LockHandle,
+  fn: (lock: LockHandle) => Promise<T> | T,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await fn(handle);
+  } catch (err) {
+    await handle.release().catch(() => undefined); // the original failure matters more
+    throw err;
+  }
+  const lost = handle.lost;
+  await handle.release();
+  if (lost)
+    throw new DfsError("LOCK_NOT_HELD", `the lease on ${handle.path} expired while it was held`, {
+      path: handle.path,
+      token: handle.token,
+    });
+  return result;
+}

@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   NOT_EMPTY: { httpStatus: 409, exitCode: 4, retryable: false },
   NOT_A_DIRECTORY: { httpStatus: 409, exitCode: 1, retryable: false },
   IS_A_DIRECTORY: { httpStatus: 409, exitCode: 1, retryable: false },
+  /** The path names a symbolic link, which the server never follows: read its target (stat) instead. */
+  IS_A_SYMLINK: { httpStatus: 409, exitCode: 1, retryable: false },
   VERSION_MISMATCH: { httpStatus: 409, exitCode: 1, retryable: false },
   CONDITION_FAILED: { httpStatus: 409, exitCode: 1, retryable: false },
   LOCKED: { httpStatus: 423, exitCode: 1, retryable: false },

@@ -14,6 +14,8 @@ import { DfsError } from "./errors.js";
 /** Same limits as Linux (PATH_MAX, NAME_MAX), counted in UTF-8 bytes as a disk would. */
 export const MAX_PATH_BYTES = 4096;
 export const MAX_NAME_BYTES = 255;
+/** A symbolic link's target, in UTF-8 bytes: PATH_MAX less its terminating NUL, as Linux bounds it. */
+export const MAX_SYMLINK_TARGET_BYTES = 4095;
 
 export const ROOT_PATH = "/";
 

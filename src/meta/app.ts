@@ -184,6 +184,10 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     const b = lockBody(req);
     return mutate<AnswerOf<"mkdir">>({ ...b, type: "mkdir", session: sessionOf(b) });
   });
+  app.post(META_ROUTES.symlink, route("symlink"), async (req) => {
+    const b = lockBody(req);
+    return mutate<AnswerOf<"symlink">>({ ...b, type: "symlink", session: sessionOf(b) });
+  });
   // A chunk list as long as a file may have (MAX_CHUNKS_PER_FILE) must fit: the instance-wide limit,
   // sized for inline content, refused a 64 MiB file of 64 KiB chunks after all of them were stored.
   const chunkListLimit = Math.max(opts.bodyLimitBytes, CHUNK_LIST_BODY_LIMIT_BYTES);

@@ -5,7 +5,8 @@
  * a Raft write); an atime-only utimens changes nothing.
  */
 import type { StatResponse } from "../common/protocol/index.js";
-import { type Attr, Fattr, S_IFDIR, S_IFREG, type SetattrIn } from "./protocol.js";
+import { linkSizeBytes, typeBits } from "./links.js";
+import { type Attr, Fattr, type SetattrIn } from "./protocol.js";
 
 /** The fields a SETATTR changes, as `RaftfsClient.setAttrs` takes them. */
 export interface AttrChange {
@@ -31,10 +32,11 @@ export function isEmpty(c: AttrChange): boolean {
 /** A stat answer as the kernel's attributes; a replica older than attributes gives the old defaults. */
 export function attrOfStat(ino: bigint, s: StatResponse, owner: { uid: number; gid: number }): Attr {
   const dir = s.type === "dir";
+  const link = s.type === "symlink";
   return {
     ino,
-    sizeBytes: dir ? 0 : (s.sizeBytes ?? 0),
-    mode: (dir ? S_IFDIR : S_IFREG) | (s.mode ?? (dir ? 0o755 : 0o644)),
+    sizeBytes: dir ? 0 : link ? linkSizeBytes(s) : (s.sizeBytes ?? 0),
+    mode: typeBits(s.type) | (s.mode ?? (dir ? 0o755 : link ? 0o777 : 0o644)),
     nlink: dir ? 2 : 1,
     uid: s.uid ?? owner.uid,
     gid: s.gid ?? owner.gid,

@@ -15,10 +15,10 @@ import type { RaftfsClient } from "../client/index.js";
 import { DfsError } from "../common/errors.js";
 import { LIST_PAGE_MAX, type ListEntry, type StatResponse } from "../common/protocol/index.js";
 import { ERRNO, Errno } from "./errno.js";
+import { direntType } from "./links.js";
 import { childPath, type NodeTable } from "./nodes.js";
 import {
   DT_DIR,
-  DT_REG,
   direntPlusBytes,
   ENTRY_OUT_BYTES,
   encodeDirent,
@@ -81,6 +81,7 @@ function statOfEntry(e: ListEntry): StatResponse | null {
     ...(e.gid !== undefined ? { gid: e.gid } : {}),
     ...(e.changedAtMs !== undefined ? { changedAtMs: e.changedAtMs } : {}),
     ...(e.ino !== undefined ? { ino: e.ino } : {}),
+    ...(e.target !== undefined ? { target: e.target } : {}),
   };
 }
 
@@ -200,7 +201,7 @@ export class DirListings {
     for (const e of page.entries) {
       h.entries.push({
         name: e.name,
-        type: e.type === "dir" ? DT_DIR : DT_REG,
+        type: direntType(e.type),
         ino: e.ino,
         st: statOfEntry(e),
         pageAtMs,

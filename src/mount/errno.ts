@@ -19,6 +19,8 @@ export const ERRNO_OF: Readonly<Record<ErrorCode, number>> = {
   NOT_EMPTY: E.ENOTEMPTY,
   NOT_A_DIRECTORY: E.ENOTDIR,
   IS_A_DIRECTORY: E.EISDIR,
+  // What open(2) with O_NOFOLLOW answers on a link; the kernel follows links itself, so rarely seen.
+  IS_A_SYMLINK: E.ELOOP,
   VERSION_MISMATCH: E.EIO,
   CONDITION_FAILED: E.EIO,
   LOCKED: E.EAGAIN,

@@ -17,6 +17,7 @@ import { DirStats } from "./dir-stats.js";
 import { DirListings } from "./dirs.js";
 import { ERRNO, Errno, errnoOf } from "./errno.js";
 import { OpenFile } from "./handles.js";
+import { MountLinks, parseSymlink } from "./links.js";
 import { FUSE_LK_FLOCK, MountLocks, parseLockIn } from "./locks.js";
 import { childPath, NodeTable } from "./nodes.js";
 import { OpCounts } from "./op-counts.js";
@@ -77,6 +78,7 @@ export class FuseSession {
   readonly opCounts = new OpCounts();
   private readonly files = new Map<bigint, OpenFile>();
   private readonly locks: MountLocks;
+  private readonly links: MountLinks;
   private nextFh = 1n;
   private readonly spoolDir = mkdtempSync(join(tmpdir(), "raftfs-mount-"));
   private readonly uid = process.getuid?.() ?? 0;
@@ -94,6 +96,7 @@ export class FuseSession {
     private readonly opts: MountOptions,
   ) {
     this.locks = new MountLocks(client);
+    this.links = new MountLinks(client);
     this.statfs = new Statfs(client);
     this.patcher = new ChunkPatcher(client);
     this.dirStats = new DirStats(opts.attrValidMs);
@@ -255,10 +258,19 @@ export class FuseSession {
         return null;
       case Op.INTERRUPT:
         return null;
+      case Op.SYMLINK: {
+        this.writable();
+        const { name, target } = parseSymlink(body);
+        const path = childPath(this.pathOf(h.nodeid), name);
+        const st = await this.links.create(path, target, { uid: h.uid, gid: h.gid });
+        this.dirStats.changed(parentOf(path));
+        return this.entry(path, st);
+      }
+      case Op.READLINK:
+        return this.links.read(this.pathOf(h.nodeid));
       case Op.LINK:
-      case Op.SYMLINK:
       case Op.MKNOD:
-        // No hard links, symbolic links or device nodes in the namespace (README "Mount").
+        // No hard links or device nodes in the namespace (README "Mount").
         throw new Errno(ERRNO.EPERM);
       default:
         throw new Errno(ERRNO.ENOSYS);
@@ -540,7 +552,7 @@ export class FuseSession {
       for (const f of this.files.values()) if (f.ino === replaced) await f.orphan();
       // Replace atomically: both in one log entry, and only if the target is still what we saw.
       const cond =
-        dst.type === "dir"
+        dst.type !== "file"
           ? { kind: "exists" as const, path: to, exists: true }
           : { kind: "version" as const, path: to, version: dst.version ?? 0 };
       await this.client.txn(

@@ -93,8 +93,10 @@ export const RENAME_EXCHANGE = 2;
 
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
 export const DT_DIR = 4;
 export const DT_REG = 8;
+export const DT_LNK = 10;
 
 export const IN_HEADER_BYTES = 40;
 export const OUT_HEADER_BYTES = 16;

@@ -82,6 +82,8 @@ const FROM_DFS: Partial<Record<ErrorCode, S3ErrorCode>> = {
   NOT_EMPTY: "BucketNotEmpty",
   NOT_A_DIRECTORY: "ParentIsObject",
   IS_A_DIRECTORY: "ObjectExistsAsDirectory",
+  // A PUT onto a key the namespace holds as a symbolic link (made through the mount or the CLI).
+  IS_A_SYMLINK: "InvalidRequest",
   VERSION_MISMATCH: "PreconditionFailed",
   CONDITION_FAILED: "PreconditionFailed",
   PAYLOAD_TOO_LARGE: "EntityTooLarge",

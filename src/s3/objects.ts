@@ -4,7 +4,7 @@
  * ever held whole.
  */
 import { createHash } from "node:crypto";
-import { isDfsError } from "../common/errors.js";
+import { type ErrorCode, isDfsError } from "../common/errors.js";
 import { parentOf } from "../common/paths.js";
 import type { ReadResponse } from "../common/protocol/index.js";
 import { checkAclHeaders } from "./acl.js";
@@ -139,6 +139,9 @@ function versionQuery(req: S3Request): number | undefined {
   return n;
 }
 
+/** What a key may name that is no object: a folder, a path through a file, a symbolic link. */
+const NOT_OBJECTS: ReadonlySet<ErrorCode> = new Set(["IS_A_DIRECTORY", "NOT_A_DIRECTORY", "IS_A_SYMLINK"]);
+
 /** The object a request names (its `versionId` too); NoSuchKey for none or a delete marker. */
 export async function openObject(
   req: S3Request,
@@ -152,7 +155,7 @@ export async function openObject(
   try {
     file = await req.client.fileInfo(path, version !== undefined ? { version } : {});
   } catch (err) {
-    if (isDfsError(err, "IS_A_DIRECTORY") || isDfsError(err, "NOT_A_DIRECTORY")) {
+    if (isDfsError(err) && NOT_OBJECTS.has(err.code)) {
       throw new S3Error("NoSuchKey", "the specified key does not exist");
     }
     if (isDfsError(err, "NOT_FOUND")) {
@@ -388,7 +391,8 @@ export async function copyObject(
   try {
     file = await req.client.fileInfo(srcPath, src.version !== undefined ? { version: src.version } : {});
   } catch (err) {
-    if (isDfsError(err, "IS_A_DIRECTORY")) throw new S3Error("NoSuchKey", "the copy source does not exist");
+    if (isDfsError(err, "IS_A_DIRECTORY") || isDfsError(err, "IS_A_SYMLINK"))
+      throw new S3Error("NoSuchKey", "the copy source does not exist");
     throw toS3Error(err);
   }
   if (isDeleteMarker(file)) {

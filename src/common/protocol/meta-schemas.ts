@@ -10,6 +10,7 @@
  * schema is deliberately looser than the type (txn items, open status objects).
  */
 import Type, { type Static, type TSchema } from "typebox";
+import { MAX_SYMLINK_TARGET_BYTES } from "../paths.js";
 import { ChunkIdSchema } from "./ids.js";
 import {
   VERSION_META_MAX_BYTES,
@@ -193,6 +194,22 @@ export const META_SCHEMAS = {
       session: Session,
     }),
     response: { 200: closed({ created: Type.Array(Type.String()) }), ...errors },
+  },
+  /**
+   * A symbolic link at `path` (EXISTS if the name is taken). `target` is kept verbatim, never resolved;
+   * its UTF-8 bound is checked by the state machine (a code unit count cannot bound bytes exactly).
+   * The link reads back through `stat` and `list` (`type: "symlink"`, `target`).
+   */
+  symlink: {
+    body: closed({
+      path: Path,
+      target: Type.String({ minLength: 1, maxLength: MAX_SYMLINK_TARGET_BYTES }),
+      attrs: NodeAttrsSchema,
+      lockToken: LockToken,
+      lockSecret: LockSecret,
+      session: Session,
+    }),
+    response: { 200: closed({ path: Type.String() }), ...errors },
   },
   commit: {
     body: closed({
@@ -516,6 +533,8 @@ export type KeepAliveRequest = BodyOf<"keepAlive">;
 /** `lockSecret`, with `lockToken`: the lock's secret, which lets another session write under it. */
 export type MkdirRequest = BodyOf<"mkdir">;
 export type MkdirResponse = AnswerOf<"mkdir">;
+export type SymlinkRequest = BodyOf<"symlink">;
+export type SymlinkResponse = AnswerOf<"symlink">;
 /** `expectedVersion`: compare-and-set on the latest version; 0 means the file must not exist yet. */
 export type CommitRequest = BodyOf<"commit">;
 export type CommitResponse = AnswerOf<"commit">;

@@ -16,6 +16,7 @@ export const META_ROUTES = {
   openSession: "/v1/sessions",
   keepAlive: "/v1/sessions/keepalive",
   mkdir: "/v1/fs/mkdir",
+  symlink: "/v1/fs/symlink",
   commit: "/v1/fs/commit",
   setAttrs: "/v1/fs/attrs",
   rename: "/v1/fs/rename",
@@ -69,6 +70,7 @@ export const META_ACCESS: { readonly [K in keyof typeof META_ROUTES]: RouteAcces
   openSession: "write",
   keepAlive: "write",
   mkdir: "write",
+  symlink: "write",
   commit: "write",
   setAttrs: "write",
   rename: "write",
@@ -125,6 +127,7 @@ export type WireTxnCondition =
 
 export type WireTxnOp = (
   | { type: "mkdir"; path: string; parents?: boolean; lockToken?: number }
+  | { type: "symlink"; path: string; target: string; lockToken?: number }
   | {
       type: "commit";
       path: string;
@@ -143,9 +146,14 @@ export interface TxnRequest {
   session: WireSession;
 }
 
+/** What a path names. A symlink's `target` is its text, never followed by the server (the client does). */
+export type NodeKind = "file" | "dir" | "symlink";
+
 export interface StatResponse {
   path: string;
-  type: "file" | "dir";
+  type: NodeKind;
+  /** Symbolic links: the target, verbatim. */
+  target?: string;
   version?: number;
   sizeBytes?: number;
   createdAtMs: number;
@@ -163,7 +171,9 @@ export interface StatResponse {
 export interface ListEntry {
   name: string;
   path: string;
-  type: "file" | "dir";
+  type: NodeKind;
+  /** As StatResponse's. */
+  target?: string;
   version?: number;
   sizeBytes?: number;
   modifiedAtMs: number;

@@ -86,6 +86,21 @@ export interface CommitOp {
   meta?: VersionMeta;
 }
 
+/**
+ * A symbolic link at `path` holding `target` verbatim (1 to MAX_SYMLINK_TARGET_BYTES bytes). The server
+ * never follows links when it resolves a path, as HDFS and S3 do not: the client (the kernel, for the
+ * mount) reads the target and follows it.
+ */
+export interface SymlinkOp {
+  type: "symlink";
+  path: string;
+  target: string;
+  /** Owner (and mode, 0777 by default) of the link. */
+  attrs?: NodeAttrs;
+  lockToken?: number;
+  lockSecretHash?: string;
+}
+
 export interface RenameOp {
   type: "rename";
   from: string;
@@ -117,7 +132,7 @@ export interface DropVersionOp {
  * Renewing and releasing stay with the acquiring session.
  */
 /** The operations a transaction may contain. */
-export type NamespaceOp = MkdirOp | CommitOp | RenameOp | DeleteOp;
+export type NamespaceOp = MkdirOp | CommitOp | RenameOp | DeleteOp | SymlinkOp;
 
 export type TxnCondition =
   | { kind: "exists"; path: string; exists: boolean }
@@ -151,6 +166,7 @@ export type Command =
   | { type: "keepAlive"; sessionId: number; secretHash: string }
   | { type: "closeSession"; sessionId: number; secretHash: string }
   | (MkdirOp & WithSession)
+  | (SymlinkOp & WithSession)
   | (CommitOp & WithSession)
   | (RenameOp & WithSession)
   | (DeleteOp & WithSession)

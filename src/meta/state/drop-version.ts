@@ -7,7 +7,7 @@
  */
 import type { DropVersionOp } from "./commands.js";
 import { retainedCount, versionChunks } from "./namespace.js";
-import { caller, type OpContext } from "./ops.js";
+import { caller, type OpContext, symlinkIsNoFile } from "./ops.js";
 import { fail, type Outcome } from "./outcome.js";
 
 export function dropVersion(ctx: OpContext, op: DropVersionOp): Outcome {
@@ -16,6 +16,7 @@ export function dropVersion(ctx: OpContext, op: DropVersionOp): Outcome {
   const node = ns.get(op.path);
   if (node === undefined) fail("NOT_FOUND", `${op.path} does not exist`, { path: op.path });
   if (node.rec.t === "d") fail("IS_A_DIRECTORY", `${op.path} is a directory`, { path: op.path });
+  if (node.rec.t === "l") symlinkIsNoFile(op.path);
   const { lo, hi } = node.rec;
   if (op.version < lo || op.version > hi || ns.version(node.id, op.version) === undefined) {
     fail("NOT_FOUND", `${op.path} has no retained version ${op.version}`, {

@@ -315,6 +315,7 @@ export class FsState {
         this.sessions.close(command.sessionId, command.secretHash, nowMs);
         return { value: { sessionId: command.sessionId }, changes: none };
       case "mkdir":
+      case "symlink":
       case "commit":
       case "rename":
       case "delete":

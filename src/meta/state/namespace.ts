@@ -138,7 +138,7 @@ export class NamespaceReader {
 
   /**
    * The ancestors of `path` that do not exist yet, root-most first (empty when the parent exists).
-   * Fails with NOT_A_DIRECTORY if an existing ancestor is a file.
+   * Fails with NOT_A_DIRECTORY if an existing ancestor is a file or a symbolic link.
    */
   missingAncestors(path: string): string[] {
     assert(path !== ROOT_PATH, "the root has no ancestors");
@@ -155,7 +155,10 @@ export class NamespaceReader {
           missing.push(`${missing[missing.length - 1]}/${parts[j]}`);
         return missing;
       }
-      if (this.inode(e.i).t === "f") fail("NOT_A_DIRECTORY", `${at} is a file`, { path: at });
+      // A symbolic link is not followed: as an ancestor it is not a directory (the client resolves links).
+      const t = this.inode(e.i).t;
+      if (t !== "d")
+        fail("NOT_A_DIRECTORY", `${at} is a ${t === "l" ? "symbolic link" : "file"}`, { path: at });
       id = e.i;
     }
     return [];
@@ -255,6 +258,28 @@ export class Namespace extends NamespaceReader {
     this.link(parent.id, name, id, nowMs);
   }
 
+  /** A symbolic link at the free `path`: mode 0777 unless `attrs` say otherwise, as lchmod cannot. */
+  createSymlink(path: string, target: string, nowMs: number, attrs: AttrFields = {}): void {
+    const { parent, name } = this.parentView(path);
+    assert(this.entry(parent.id, name) === undefined, "createSymlink: path is free");
+    assert(target.length > 0, "createSymlink: a target");
+    const id = this.newInode();
+    this.putInode(id, {
+      t: "l",
+      c: nowMs,
+      m: nowMs,
+      n: 0,
+      h: null,
+      lo: 0,
+      hi: 0,
+      s: 0,
+      l: target,
+      ct: nowMs,
+      ...attrs,
+    });
+    this.link(parent.id, name, id, nowMs);
+  }
+
   /**
    * Adds `next` as the latest version and drops the oldest retained ones beyond `retained`; returns the
    * dropped. `next` is numbered above every version ever given (a snapshot's may skip numbers).
@@ -343,7 +368,7 @@ export class Namespace extends NamespaceReader {
           versions.push(r);
           this.tx.del(versionKey(id, v));
         }
-      } else {
+      } else if (rec.t === "d") {
         for (const [name] of this.children(id, rec)) this.tx.del(entryKey(id, name));
       }
       this.tx.del(inodeKey(id));

@@ -17,6 +17,7 @@ import type {
   MkdirOp,
   NamespaceOp,
   RenameOp,
+  SymlinkOp,
 } from "./commands.js";
 import type { FenceCaller, LockTable } from "./locks.js";
 import {
@@ -62,6 +63,8 @@ export function applyNamespaceOp(ctx: OpContext, op: NamespaceOp): Outcome {
   switch (op.type) {
     case "mkdir":
       return mkdir(ctx, op);
+    case "symlink":
+      return symlink(ctx, op);
     case "commit":
       return commit(ctx, op);
     case "rename":
@@ -97,6 +100,18 @@ function mkdir(ctx: OpContext, op: MkdirOp): Outcome {
   };
 }
 
+/** Like a file's create: EXISTS on any name taken, the parent must exist; counts one name for quotas. */
+function symlink(ctx: OpContext, op: SymlinkOp): Outcome {
+  ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller(ctx, op), ctx.nowMs);
+  if (op.path === ROOT_PATH || ctx.ns.get(op.path) !== undefined) {
+    fail("EXISTS", `${op.path} already exists`, { path: op.path });
+  }
+  requireParent(ctx, op.path, false);
+  ctx.quotas.charge(op.path, { bytes: 0, files: 1 });
+  ctx.ns.createSymlink(op.path, op.target, ctx.nowMs, attrFields(op.attrs));
+  return { value: { path: op.path }, changes: [{ index: ctx.index, path: op.path, kind: "create" }] };
+}
+
 function commit(ctx: OpContext, op: CommitOp): Outcome {
   const { ns, nowMs } = ctx;
   ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller(ctx, op), nowMs);
@@ -104,6 +119,7 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
   const missing = requireParent(ctx, op.path, op.createParents === true);
   const node = ns.get(op.path);
   if (node?.rec.t === "d") fail("IS_A_DIRECTORY", `${op.path} is a directory`, { path: op.path });
+  if (node?.rec.t === "l") symlinkIsNoFile(op.path);
   const currentVersion = node === undefined ? 0 : node.rec.hi;
   if (op.expectedVersion !== undefined && op.expectedVersion !== currentVersion) {
     fail("VERSION_MISMATCH", `${op.path} is at version ${currentVersion}, not ${op.expectedVersion}`, {
@@ -165,6 +181,11 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
     version: version.version,
   });
   return { value: { version: version.version }, changes };
+}
+
+/** A file operation on a link: the server does not follow it, the caller must (readlink, then the target). */
+export function symlinkIsNoFile(path: string): never {
+  return fail("IS_A_SYMLINK", `${path} is a symbolic link: the server does not follow links`, { path });
 }
 
 function rename(ctx: OpContext, op: RenameOp): Outcome {

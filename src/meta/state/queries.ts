@@ -8,7 +8,8 @@ import { joinPath, normalizePath } from "../../common/paths.js";
 import type { VersionMeta } from "../../common/protocol/version-meta.js";
 import { holderInfo, type LockTable } from "./locks.js";
 import { fromVersionRec, type NamespaceReader, type NodeView } from "./namespace.js";
-import { attrsOf, decode, type EntryRec, entryPrefix } from "./records.js";
+import { symlinkIsNoFile } from "./ops.js";
+import { attrsOf, decode, type EntryRec, entryPrefix, kindOf } from "./records.js";
 import type { KeyRange } from "./store.js";
 import type { FileContent, ListEntry, StatResult, VersionInfo } from "./types.js";
 
@@ -21,6 +22,7 @@ function mustGet(ns: NamespaceReader, path: string): NodeView {
 function mustGetFile(ns: NamespaceReader, path: string): NodeView {
   const node = mustGet(ns, path);
   if (node.rec.t === "d") throw new DfsError("IS_A_DIRECTORY", `${path} is a directory`, { path });
+  if (node.rec.t === "l") symlinkIsNoFile(path);
   return node;
 }
 
@@ -29,7 +31,7 @@ export function stat(ns: NamespaceReader, locks: LockTable, rawPath: string, now
   const { id, rec } = mustGet(ns, path);
   const out: StatResult = {
     path,
-    type: rec.t === "d" ? "dir" : "file",
+    type: kindOf(rec),
     createdAtMs: rec.c,
     modifiedAtMs: rec.m,
     ...attrsOf(rec),
@@ -39,6 +41,7 @@ export function stat(ns: NamespaceReader, locks: LockTable, rawPath: string, now
     out.version = rec.hi;
     out.sizeBytes = rec.s;
   }
+  if (rec.l !== undefined) out.target = rec.l;
   const live = locks.liveOn(path, nowMs);
   if (live.length > 0) {
     out.lock = {
@@ -81,7 +84,7 @@ export function listEntry(ns: NamespaceReader, dir: string, key: string, value: 
   const entry: ListEntry = {
     name,
     path: joinPath(dir, name),
-    type: rec.t === "d" ? "dir" : "file",
+    type: kindOf(rec),
     modifiedAtMs: rec.m,
     ino: id,
     ...attrsOf(rec),
@@ -90,6 +93,7 @@ export function listEntry(ns: NamespaceReader, dir: string, key: string, value: 
     entry.version = rec.hi;
     entry.sizeBytes = rec.s;
   }
+  if (rec.l !== undefined) entry.target = rec.l;
   return entry;
 }
 

@@ -3,7 +3,7 @@
  *
  *   m                       meta: applied index, entry time, next inode id, tombstone list ends
  *   i<inode>                inode: type, times, child count and first child (dirs), version range and
- *                           latest size (files)
+ *                           latest size (files), target (symbolic links)
  *   e<parent>/<name>        directory entry → child inode, with its siblings' names (a doubly linked
  *                           list per directory, so apply walks a subtree with point reads only)
  *   v<inode><version>       one retained version: size, time, inline bytes or chunk list
@@ -65,16 +65,19 @@ export interface MetaRec {
 }
 
 export interface InodeRec {
-  t: "d" | "f";
+  /** Directory, file, or symbolic link. */
+  t: "d" | "f" | "l";
   c: number;
   m: number;
   /** Dirs: number of entries and the first entry's name (null when empty). */
   n: number;
   h: string | null;
-  /** Files: oldest and latest retained version, and the latest one's size. */
+  /** Files: oldest and latest retained version, and the latest one's size (0 for the other kinds). */
   lo: number;
   hi: number;
   s: number;
+  /** Symbolic links: the target, kept verbatim and never resolved by the server. */
+  l?: string;
   /**
    * POSIX attributes (setAttrs; create and mkdir may set them). Absent in records written before
    * attributes existed: such records read with the defaults of `attrsOf`.
@@ -102,11 +105,16 @@ export const MODE_BITS = 0o7777;
 /** The attributes of an inode as stat reports them, old records filled with defaults. */
 export function attrsOf(rec: InodeRec): { mode: number; uid: number; gid: number; changedAtMs: number } {
   return {
-    mode: rec.md ?? (rec.t === "d" ? 0o755 : 0o644),
+    mode: rec.md ?? (rec.t === "d" ? 0o755 : rec.t === "l" ? 0o777 : 0o644),
     uid: rec.u ?? 0,
     gid: rec.g ?? 0,
     changedAtMs: rec.ct ?? rec.m,
   };
+}
+
+/** The kind of node an inode record is, as stat and listings name it. */
+export function kindOf(rec: InodeRec): "dir" | "file" | "symlink" {
+  return rec.t === "d" ? "dir" : rec.t === "l" ? "symlink" : "file";
 }
 
 export interface EntryRec {

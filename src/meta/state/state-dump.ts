@@ -35,6 +35,10 @@ export function dumpNodes(store: SyncScanStore): NodeSnapshot[] {
     };
     const extra = Object.keys(attrs).length === 0 ? {} : { attrs };
     if (rec.t === "d") return { path, type: "dir", createdAtMs: rec.c, modifiedAtMs: rec.m, ...extra };
+    if (rec.t === "l") {
+      assert(rec.l !== undefined, "a symbolic link has its target");
+      return { path, type: "symlink", target: rec.l, createdAtMs: rec.c, modifiedAtMs: rec.m, ...extra };
+    }
     const versions = [...ns.retained(id, rec)].map(([v, r]) => fromVersionRec(v, r));
     const top = rec.tv === undefined ? {} : { topVersion: rec.tv };
     return { path, type: "file", createdAtMs: rec.c, modifiedAtMs: rec.m, versions, ...top, ...extra };
@@ -85,7 +89,10 @@ export function loadSnapshot(
     assert(parent?.rec.t === "d", `snapshot: the parent of ${s.path} precedes it and is a directory`);
     assert(baseName(s.path) !== "", "snapshot: names are not empty");
     if (s.type === "dir") ns.createDir(s.path, s.createdAtMs);
-    else {
+    else if (s.type === "symlink") {
+      assert(typeof s.target === "string" && s.target.length > 0, `snapshot: ${s.path} has a target`);
+      ns.createSymlink(s.path, s.target, s.createdAtMs);
+    } else {
       const [first, ...rest] = s.versions;
       assert(first !== undefined, `snapshot: ${s.path} has a version`);
       ns.createFile(s.path, first, s.createdAtMs);
@@ -144,6 +151,9 @@ export function checkStore(store: SyncScanStore): void {
       const expected = entriesOf.get(id) ?? new Set<string>();
       assert(rec.n === expected.size && names.length === expected.size, `directory ${id}: child count`);
       for (const n of names) assert(expected.has(n), `directory ${id}: linked entry ${n} exists`);
+    } else if (rec.t === "l") {
+      assert(typeof rec.l === "string" && rec.l.length > 0, `symbolic link ${id} has a target`);
+      assert(rec.lo === 0 && rec.hi === 0 && rec.n === 0, `symbolic link ${id} has no versions or entries`);
     } else {
       assert(rec.lo >= 1 && rec.lo <= rec.hi, "versions start at 1 and are not empty");
       assert(rec.tv === undefined || rec.tv > rec.hi, "a recorded top version is above the latest");

@@ -119,6 +119,7 @@ export type NodeSnapshot = (
       /** The highest version number ever given, when its version was dropped (absent otherwise). */
       topVersion?: number;
     }
+  | { path: string; type: "symlink"; target: string; createdAtMs: number; modifiedAtMs: number }
 ) & { attrs?: AttrFields };
 
 /**

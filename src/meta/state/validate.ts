@@ -7,7 +7,7 @@
  * the state (inline data is copied).
  */
 import { DfsError } from "../../common/errors.js";
-import { normalizePath } from "../../common/paths.js";
+import { MAX_SYMLINK_TARGET_BYTES, normalizePath, utf8ByteLength } from "../../common/paths.js";
 import { CHUNK_ID_PATTERN, SHA256_HEX_PATTERN } from "../../common/protocol/ids.js";
 import {
   canonicalVersionMeta,
@@ -144,6 +144,18 @@ function optMeta(o: Obj): { meta?: VersionMeta } {
   return { meta: canonicalVersionMeta(o.meta as VersionMeta) };
 }
 
+/** A link's target: any text a POSIX path may hold (relative or absolute, not normalized), never resolved. */
+function symlinkTarget(o: Obj): string {
+  const v = o.target;
+  if (typeof v !== "string" || v.length === 0) bad("a symbolic link needs a non-empty target");
+  const bytes = utf8ByteLength(v);
+  if (bytes < 0 || v.includes("\u0000")) bad("a symbolic link's target must be UTF-8 text without NUL");
+  if (bytes > MAX_SYMLINK_TARGET_BYTES) {
+    bad(`a symbolic link's target is at most ${MAX_SYMLINK_TARGET_BYTES} bytes`, { targetBytes: bytes });
+  }
+  return v;
+}
+
 function optHash(o: Obj, key: string): Record<string, string> {
   const v = o[key];
   if (v === undefined) return {};
@@ -177,6 +189,14 @@ export function parseNamespaceOp(raw: unknown): NamespaceOp {
         ...token,
       };
     }
+    case "symlink":
+      return {
+        type: "symlink",
+        path: path(o, "path"),
+        target: symlinkTarget(o),
+        ...parseNodeAttrs(o),
+        ...token,
+      };
     case "rename":
       return { type: "rename", from: path(o, "from"), to: path(o, "to"), ...token };
     case "delete":
@@ -221,6 +241,7 @@ export function parseCommand(raw: unknown): Command {
       return { type: o.type, sessionId, secretHash: secretHash(o, sessionId) };
     }
     case "mkdir":
+    case "symlink":
     case "commit":
     case "rename":
     case "delete": {
