@@ -158,6 +158,27 @@ describe("the term rules", () => {
     expect([g.node.status().term, g.node.status().role]).toEqual([7, "follower"]);
   });
 
+  test("within a leader's lease a pre-vote of a later term is ignored too", () => {
+    const f = followerAt(1);
+    const preVote = {
+      type: "pre-vote",
+      from: 3,
+      to: 2,
+      term: 2,
+      lastLogIndex: 9,
+      lastLogTerm: 1,
+      transfer: false,
+    } as const;
+    expect(deliver(f, preVote)).toEqual([]);
+  });
+
+  test("with pre-vote alone (no check-quorum) a stale leader is still told our term", () => {
+    const f = followerAt(5, { checkQuorum: false });
+    expect(deliver(f, { type: "heartbeat", from: 3, to: 2, term: 4, commit: 0, readCtx: null })).toEqual([
+      { type: "append-resp", from: 2, to: 3, term: 5, index: 0, reject: true, rejectHint: 0, hintTerm: 0 },
+    ]);
+  });
+
   test("within a leader's lease a vote of a later term is ignored, unless it is a leadership transfer", () => {
     const f = followerAt(1);
     const vote = {
@@ -285,6 +306,20 @@ describe("a leader", () => {
     }
     const out = deliver(l, { type: "heartbeat-resp", from: 2, to: 1, term, readCtx: null });
     expect(ofType(out, "append").map((m) => [m.to, m.prevIndex])).toEqual([[2, 2]]);
+  });
+
+  test("a heartbeat answer frees no slot of a window that is not full", () => {
+    const l = leaderOf([1, 2, 3], { maxInflightAppends: 2, maxEntriesPerAppend: 1 });
+    const term = l.node.status().term;
+    const to2 = () => ofType(drain(l), "append").filter((m) => m.to === 2 && m.entries.length > 0).length;
+    expect(l.node.propose(new Uint8Array([1])).ok).toBe(true);
+    expect(to2()).toBe(1);
+    deliver(l, { type: "heartbeat-resp", from: 2, to: 1, term, readCtx: null });
+    expect(l.node.propose(new Uint8Array([2])).ok).toBe(true);
+    expect(to2()).toBe(1);
+    // Two in flight: the window is full.
+    expect(l.node.propose(new Uint8Array([3])).ok).toBe(true);
+    expect(to2()).toBe(0);
   });
 
   test("a heartbeat answer from a follower that has everything but the commit gets an empty append carrying it", () => {
