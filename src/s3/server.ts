@@ -30,6 +30,7 @@ import {
   uploadPart,
 } from "./multipart.js";
 import { copyObject, deleteObject, deleteObjects, getObject, openObject, putObject } from "./objects.js";
+import { bodyBoundedBySilence, isHeadersTimeout, requestTimeoutError } from "./request-timeout.js";
 import { parseRawQuery, verifySigV4 } from "./sigv4.js";
 import { absentConfigOf, bucketConfig, objectTagging } from "./subresources.js";
 import type { S3Limits, S3Request, S3Response } from "./types.js";
@@ -188,16 +189,27 @@ function address(rawPath: string, host: string | undefined, domain: string | und
   return { bucket: rest.slice(0, slash), key: key === "" ? null : key };
 }
 
-/** Node's parse failures (headers over `maxHeaderBytes`, garbage) as S3 errors; the socket closes. */
+/**
+ * Node's refusals before fastify sees a request — headers over `maxHeaderBytes`, headers not in within
+ * `headersTimeoutMs`, garbage — as S3 errors (all 400); the socket closes.
+ */
 function s3ClientError(err: Error & { code?: string }, socket: Duplex): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
-  const body = tooLarge
-    ? errorXml("RequestHeaderSectionTooLarge", "your request header section exceeds the maximum size", "", "")
-    : errorXml("BadRequest", "the request could not be parsed", "", "");
+  const timeout = requestTimeoutError();
+  const body =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? errorXml(
+          "RequestHeaderSectionTooLarge",
+          "your request header section exceeds the maximum size",
+          "",
+          "",
+        )
+      : isHeadersTimeout(err)
+        ? errorXml(timeout.code, timeout.message, "", "")
+        : errorXml("BadRequest", "the request could not be parsed", "", "");
   socket.end(
     `HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
@@ -256,7 +268,7 @@ export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): Fastif
           key,
           query,
           headers: request.headers,
-          body: raw,
+          body: bodyBoundedBySilence(raw),
           payloadHash: auth.payloadHash,
           client: entry.client,
           limits: opts.limits,
