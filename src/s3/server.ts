@@ -31,7 +31,7 @@ import {
 } from "./multipart.js";
 import { copyObject, deleteObject, deleteObjects, getObject, openObject, putObject } from "./objects.js";
 import { bodyBoundedBySilence, isHeadersTimeout, requestTimeoutError } from "./request-timeout.js";
-import { parseRawQuery, verifySigV4 } from "./sigv4.js";
+import { parseRawQuery, SigningKeyCache, verifySigV4 } from "./sigv4.js";
 import { absentConfigOf, bucketConfig, objectTagging } from "./subresources.js";
 import type { S3Limits, S3Request, S3Response } from "./types.js";
 import { getBucketVersioning, listObjectVersions, putBucketVersioning } from "./versioning.js";
@@ -231,6 +231,7 @@ function gatewayListenerOptions(l: ListenerConfig) {
 
 export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): FastifyInstance {
   const now = deps.now ?? Date.now;
+  const signingKeys = new SigningKeyCache();
   const app = fastify({
     logger: deps.logger ?? false,
     // S3 keys run to 1024 bytes, percent-encoded up to 3x.
@@ -256,7 +257,7 @@ export function buildS3Server(opts: S3ServerOptions, deps: S3ServerDeps): Fastif
     try {
       const auth = verifySigV4(
         { method: request.method, rawUrl, rawHeaders: raw.rawHeaders },
-        { secretOf: (id) => deps.keys.get(id)?.secretAccessKey, nowMs: now() },
+        { secretOf: (id) => deps.keys.get(id)?.secretAccessKey, nowMs: now(), signingKeys },
       );
       const entry = deps.keys.get(auth.accessKeyId)!;
       const { bucket, key } = address(rawPath, request.headers.host, opts.domain);

@@ -10,6 +10,7 @@
  * presigned URL → AccessDenied, no credentials at all → AccessDenied (anonymous access is off).
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { S3Error } from "./errors.js";
 
 export const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -96,18 +97,29 @@ export function signingKey(secret: string, date: string, region: string, service
 }
 
 /** Signing keys by secret and scope: a key serves a whole day of requests, four HMACs saved on each. */
-const signingKeys = new Map<string, Buffer>();
-const MAX_SIGNING_KEYS = 256;
+export const MAX_SIGNING_KEYS = 256;
 
-function cachedSigningKey(secret: string, date: string, region: string, service: string): Buffer {
-  const id = JSON.stringify([secret, date, region, service]);
-  let key = signingKeys.get(id);
-  if (key === undefined) {
-    if (signingKeys.size >= MAX_SIGNING_KEYS) signingKeys.clear(); // bounded: any scope a client sends
-    key = signingKey(secret, date, region, service);
-    signingKeys.set(id, key);
+/**
+ * The derived signing keys one gateway keeps (each server owns one: no state shared through the
+ * module). Least recently used first out, bounded whatever scopes clients send; keyed by the secret
+ * too, so a rotated secret never finds its predecessor's key.
+ */
+export class SigningKeyCache {
+  private readonly keys = new LRUCache<string, Buffer>({ max: MAX_SIGNING_KEYS });
+
+  get size(): number {
+    return this.keys.size;
   }
-  return key;
+
+  get(secret: string, date: string, region: string, service: string): Buffer {
+    const id = `${date}/${region}/${service}/${secret}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = signingKey(secret, date, region, service);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
 }
 
 interface Parsed {
@@ -204,11 +216,15 @@ function parse(req: SignedRequest, headers: Map<string, string>): Parsed {
 
 /**
  * Checks the request's signature. `secretOf` returns the secret of an access key, or undefined for
- * an unknown key. `nowMs` is the gateway's clock.
+ * an unknown key. `nowMs` is the gateway's clock; `signingKeys` the server's cache of derived keys.
  */
 export function verifySigV4(
   req: SignedRequest,
-  opts: { secretOf: (accessKeyId: string) => string | undefined; nowMs: number },
+  opts: {
+    secretOf: (accessKeyId: string) => string | undefined;
+    nowMs: number;
+    signingKeys: SigningKeyCache;
+  },
 ): AuthResult {
   const headers = headerMap(req.rawHeaders);
   const p = parse(req, headers);
@@ -255,7 +271,7 @@ export function verifySigV4(
   const toSign = ["AWS4-HMAC-SHA256", p.amzDate, p.scope, sha256Hex(Buffer.from(canonical, "latin1"))].join(
     "\n",
   );
-  const expected = hmac(cachedSigningKey(secret, p.scopeDate, p.region, p.service), toSign);
+  const expected = hmac(opts.signingKeys.get(secret, p.scopeDate, p.region, p.service), toSign);
   const given = Buffer.from(p.signature, "hex");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new S3Error(
