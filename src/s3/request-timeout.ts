@@ -33,14 +33,12 @@ export function bodyBoundedBySilence(req: IncomingMessage): AsyncIterable<Buffer
   return {
     async *[Symbol.asyncIterator]() {
       const chunks = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      let waiting = false;
-      let silent!: (err: S3Error) => void;
-      const timedOut = new Promise<never>((_, reject) => {
-        silent = reject;
-      });
-      timedOut.catch(() => {}); // raced only while waiting; never left unhandled
+      // Set only while waiting for the next bytes. Each wait is its own short-lived promise: racing
+      // every read against one long-lived timeout promise (Promise.race) would leave a reaction on it
+      // per read, each holding that read's chunk, and so keep the whole body in memory.
+      let failWait: ((err: S3Error) => void) | null = null;
       const onTimeout = () => {
-        if (waiting) silent(requestTimeoutError());
+        if (failWait !== null) failWait(requestTimeoutError());
         else req.socket.setTimeout(req.socket.timeout ?? 0);
       };
       // A listener on the request keeps node from destroying the socket when it idles mid-body.
@@ -48,9 +46,11 @@ export function bodyBoundedBySilence(req: IncomingMessage): AsyncIterable<Buffer
       let ended = false;
       try {
         for (;;) {
-          waiting = true;
-          const next = await Promise.race([chunks.next(), timedOut]);
-          waiting = false;
+          const next = await new Promise<IteratorResult<Buffer>>((resolve, reject) => {
+            failWait = reject;
+            chunks.next().then(resolve, reject);
+          });
+          failWait = null;
           if (next.done) {
             ended = true;
             return;
@@ -61,6 +61,7 @@ export function bodyBoundedBySilence(req: IncomingMessage): AsyncIterable<Buffer
         ended = true; // timed out (the answer closes the socket) or the stream failed (already destroyed)
         throw err;
       } finally {
+        failWait = null;
         req.off("timeout", onTimeout);
         // A consumer that stopped early (a refused body): drop the rest as iterating the request would.
         if (!ended) await chunks.return?.();
