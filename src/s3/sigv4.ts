@@ -34,6 +34,8 @@ export interface AuthResult {
    * `UNSIGNED-PAYLOAD` / `STREAMING-*` markers.
    */
   payloadHash: string;
+  /** The request's query, decoded (parsed once here, for the signature and for the router). */
+  query: [string, string][];
 }
 
 /** RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes (uppercase). */
@@ -133,13 +135,18 @@ interface Parsed {
   amzDate: string;
   payloadHash: string;
   queryPairs: [string, string][];
+  /** Every query parameter as sent (the signature's own too, for a presigned URL). */
+  allPairs: [string, string][];
   presigned: { expiresS: number } | null;
 }
 
 function parseCredential(
   cred: string,
   malformed: () => S3Error,
-): Omit<Parsed, "signedHeaders" | "signature" | "amzDate" | "payloadHash" | "queryPairs" | "presigned"> {
+): Omit<
+  Parsed,
+  "signedHeaders" | "signature" | "amzDate" | "payloadHash" | "queryPairs" | "allPairs" | "presigned"
+> {
   const parts = cred.split("/");
   if (parts.length !== 5 || parts[4] !== "aws4_request" || !/^\d{8}$/.test(parts[1]!)) throw malformed();
   const [accessKeyId, scopeDate, region, service] = parts as [string, string, string, string];
@@ -181,6 +188,7 @@ function parse(req: SignedRequest, headers: Map<string, string>): Parsed {
       amzDate,
       payloadHash,
       queryPairs: pairs,
+      allPairs: pairs,
       presigned: null,
     };
   }
@@ -208,6 +216,7 @@ function parse(req: SignedRequest, headers: Map<string, string>): Parsed {
       amzDate,
       payloadHash: headers.get("x-amz-content-sha256") ?? get("X-Amz-Content-Sha256") ?? UNSIGNED_PAYLOAD,
       queryPairs: pairs.filter(([k]) => k !== "X-Amz-Signature"),
+      allPairs: pairs,
       presigned: { expiresS: expires },
     };
   }
@@ -279,5 +288,5 @@ export function verifySigV4(
       "the request signature we calculated does not match the signature you provided",
     );
   }
-  return { accessKeyId: p.accessKeyId, payloadHash: p.payloadHash };
+  return { accessKeyId: p.accessKeyId, payloadHash: p.payloadHash, query: p.allPairs };
 }
