@@ -12,13 +12,12 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { Agent, request } from "undici";
 import type { RaftfsClient } from "../src/client/index.js";
 import type { ReadResponse } from "../src/common/protocol/index.js";
 import { buildS3Server } from "../src/s3/server.js";
 import { SigningKeyCache, verifySigV4 } from "../src/s3/sigv4.js";
-import { Sha256 } from "../test/support/sigv4-hash.js";
+import { s3Signer } from "../test/support/sigv4-hash.js";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "5000" } } });
 const N = Number(values.n);
@@ -51,13 +50,7 @@ const app = buildS3Server(
   { keys: new Map([[ACCESS_KEY, { secretAccessKey: SECRET, client: stubClient }]]) },
 );
 const url = new URL(await app.listen({ host: "127.0.0.1", port: 0 }));
-const signer = new SignatureV4({
-  service: "s3",
-  region: "us-east-1",
-  credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET },
-  sha256: Sha256,
-  uriEscapePath: false,
-});
+const signer = s3Signer({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET });
 
 /** Headers as the SDK sends them for a GET or a 4 KiB PUT (signed body hash, as the SDK's default). */
 async function signedHeaders(method: "GET" | "PUT", path: string): Promise<Record<string, string>> {

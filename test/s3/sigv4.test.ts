@@ -1,20 +1,12 @@
-import { SignatureV4 } from "@smithy/signature-v4";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { S3Error } from "../../src/s3/errors.js";
 import { MAX_SIGNING_KEYS, SigningKeyCache, uriEncode, verifySigV4 } from "../../src/s3/sigv4.js";
-import { Sha256 } from "../support/sigv4-hash.js";
+import { s3Signer } from "../support/sigv4-hash.js";
 
 const SECRET = "s3cr3t-key-for-tests";
 const NOW = Date.UTC(2026, 11, 5, 9, 0, 0);
-const signer = (secret = SECRET) =>
-  new SignatureV4({
-    service: "s3",
-    region: "us-east-1",
-    credentials: { accessKeyId: "AK", secretAccessKey: secret },
-    sha256: Sha256,
-    uriEscapePath: false,
-  });
+const signer = (secret = SECRET) => s3Signer({ accessKeyId: "AK", secretAccessKey: secret });
 
 /** Signs as the SDK does and returns what the gateway sees. */
 async function signed(
