@@ -12,7 +12,7 @@
  * the sides; each side keeps its best round. Any error is printed and fails the run.
  *
  *   npm run build && npx tsx bench/s3.ts [--small 2000] [--seconds 10] [--rounds 2] \
- *     [--big 1] [--big-mib 64] [--big-rounds 1] [--part-mib 5] [--big-first lib|s3] [--sides lib,s3,lean,null] [--profile DIR]
+ *     [--big 1] [--big-mib 64] [--big-rounds 1] [--part-mib 5] [--big-first lib|s3] [--big-uploads put,multipart] [--sides lib,s3,lean,null] [--profile DIR]
  *
  * `--profile DIR` runs the gateway with `--cpu-prof` into DIR (written when it stops on SIGTERM);
  * `--gateway-cli PATH` runs it from another build's dist/src/cli/main.js (an earlier commit's gateway).
@@ -21,6 +21,7 @@
 import { createCipheriv } from "node:crypto";
 import { once } from "node:events";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { crc32 } from "node:zlib";
@@ -40,6 +41,8 @@ const { values } = parseArgs({
     "big-rounds": { type: "string", default: "1" },
     "part-mib": { type: "string", default: "5" },
     "big-first": { type: "string", default: "lib" },
+    /** The gateway's kinds of big PUT: `put` (one streamed PutObject), `multipart` (lib-storage's Upload). */
+    "big-uploads": { type: "string", default: "put,multipart" },
     sides: { type: "string", default: "lib,s3,lean,null" },
     profile: { type: "string" },
     "gateway-cli": { type: "string" },
@@ -219,9 +222,14 @@ try {
   }
   const mibPerS = (start: number) => BIG_BYTES / (1024 * 1024) / ((performance.now() - start) / 1000);
   const rss = new Map<string, number>();
-  /** One big-object phase, timed, with the gateway's peak RSS during it. */
+  /** CPU ms per MiB moved in each big phase, by who spent it (the phase's best round). */
+  const bigCpu = new Map<string, CpuPerOp>();
+  /** One big-object phase, timed, with the gateway's peak RSS and everyone's CPU during it. */
   async function phase(name: string, fn: () => Promise<void>): Promise<void> {
     resetPeakRss(gatewayPid);
+    const c0 = process.cpuUsage();
+    const g0 = cpuSeconds([gatewayPid]);
+    const k0 = cpuSeconds(cluster);
     const start = performance.now();
     try {
       await fn();
@@ -230,11 +238,19 @@ try {
       return;
     }
     const perS = mibPerS(start);
+    const c = process.cpuUsage(c0);
+    const perMib = (seconds: number) => (seconds * 1000) / (BIG_BYTES / (1024 * 1024));
+    const spent = {
+      client: perMib((c.user + c.system) / 1e6),
+      gateway: perMib(cpuSeconds([gatewayPid]) - g0),
+      cluster: perMib(cpuSeconds(cluster) - k0),
+    };
+    if (perS > (best.get(name) ?? 0)) bigCpu.set(name, spent);
     keep(name, perS);
     rss.set(name, Math.max(rss.get(name) ?? 0, peakRssMib(gatewayPid)));
     // Progress on stderr: a 1 GiB phase takes minutes on a loaded machine.
     console.error(
-      `${name}: ${perS.toFixed(1)} MiB/s, gateway peak RSS ${peakRssMib(gatewayPid).toFixed(0)} MiB`,
+      `${name}: ${perS.toFixed(1)} MiB/s, gateway peak RSS ${peakRssMib(gatewayPid).toFixed(0)} MiB, CPU ms/MiB client ${spent.client.toFixed(1)} gateway ${spent.gateway.toFixed(1)} cluster ${spent.cluster.toFixed(1)}, load ${loadavg()[0]!.toFixed(1)}`,
     );
   }
   let seed = 1;
@@ -244,7 +260,10 @@ try {
       const sides = flip ? (["s3", "lib"] as const) : (["lib", "s3"] as const);
       for (const side of sides) {
         // The gateway writes the object twice, once with each kind of PUT; the GET reads the multipart one.
-        const uploads = side === "lib" ? (["put"] as const) : (["put", "multipart put"] as const);
+        const uploads =
+          side === "lib"
+            ? (["put"] as const)
+            : values["big-uploads"].split(",").map((u) => (u === "put" ? "put" : "multipart put"));
         for (const how of uploads) {
           const s = seed++;
           const key = `${side}-r${round}-big-${b}-${how === "put" ? "single" : "parts"}`;
@@ -269,7 +288,8 @@ try {
               }).done();
           });
           const remove = () => fs.rm(`/bench/${key}`, { force: true });
-          if (how === "put" && side === "s3") {
+          // The GET reads the multipart object when there is one, else the single PUT's.
+          if (how === "put" && side === "s3" && uploads.length > 1) {
             await remove();
             continue;
           }
@@ -333,6 +353,16 @@ try {
     rssOf("s3 multipart put big"),
   );
   row(`get ${big}, SDK GetObject (streamed)`, "lib get big", "s3 get big", "MiB/s", rssOf("s3 get big"));
+  if (bigCpu.size > 0) {
+    console.log(`\n| ${big} phase | CPU ms per MiB: client | gateway | cluster | total |`);
+    console.log("|---|---:|---:|---:|---:|");
+    for (const [name, c] of bigCpu) {
+      const t = c.client + c.gateway + c.cluster;
+      console.log(
+        `| ${name} | ${c.client.toFixed(1)} | ${c.gateway.toFixed(1)} | ${c.cluster.toFixed(1)} | ${t.toFixed(1)} |`,
+      );
+    }
+  }
   if (errors.length > 0) {
     console.error(`${errors.length} errors:`);
     for (const e of errors.slice(0, 20)) console.error(`  ${e}`);

@@ -7,9 +7,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { Agent, request } from "undici";
-import { Sha256 } from "../../test/support/sigv4-hash.js";
+import { s3Signer } from "../../test/support/sigv4-hash.js";
 
 export interface LeanS3 {
   get(bucket: string, key: string): Promise<Buffer>;
@@ -30,13 +29,7 @@ export function leanS3(
     headersTimeout: 30_000,
     bodyTimeout: 30_000,
   });
-  const signer = new SignatureV4({
-    service: "s3",
-    region: "us-east-1",
-    credentials: creds,
-    sha256: Sha256,
-    uriEscapePath: false,
-  });
+  const signer = s3Signer(creds);
   async function send(method: "GET" | "PUT", bucket: string, key: string, body?: Buffer) {
     const path = `/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
     const signed = await signer.sign({

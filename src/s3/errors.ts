@@ -44,6 +44,8 @@ export const S3_ERRORS = {
   NotImplemented: 501,
   NotModified: 304,
   PreconditionFailed: 412,
+  /** A request whose headers or body stopped arriving (S3: 400, not HTTP's 408). */
+  RequestTimeout: 400,
   RequestTimeTooSkewed: 403,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,

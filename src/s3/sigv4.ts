@@ -10,6 +10,7 @@
  * presigned URL → AccessDenied, no credentials at all → AccessDenied (anonymous access is off).
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { S3Error } from "./errors.js";
 
 export const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -33,6 +34,8 @@ export interface AuthResult {
    * `UNSIGNED-PAYLOAD` / `STREAMING-*` markers.
    */
   payloadHash: string;
+  /** The request's query, decoded (parsed once here, for the signature and for the router). */
+  query: [string, string][];
 }
 
 /** RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes (uppercase). */
@@ -96,18 +99,29 @@ export function signingKey(secret: string, date: string, region: string, service
 }
 
 /** Signing keys by secret and scope: a key serves a whole day of requests, four HMACs saved on each. */
-const signingKeys = new Map<string, Buffer>();
-const MAX_SIGNING_KEYS = 256;
+export const MAX_SIGNING_KEYS = 256;
 
-function cachedSigningKey(secret: string, date: string, region: string, service: string): Buffer {
-  const id = JSON.stringify([secret, date, region, service]);
-  let key = signingKeys.get(id);
-  if (key === undefined) {
-    if (signingKeys.size >= MAX_SIGNING_KEYS) signingKeys.clear(); // bounded: any scope a client sends
-    key = signingKey(secret, date, region, service);
-    signingKeys.set(id, key);
+/**
+ * The derived signing keys one gateway keeps (each server owns one: no state shared through the
+ * module). Least recently used first out, bounded whatever scopes clients send; keyed by the secret
+ * too, so a rotated secret never finds its predecessor's key.
+ */
+export class SigningKeyCache {
+  private readonly keys = new LRUCache<string, Buffer>({ max: MAX_SIGNING_KEYS });
+
+  get size(): number {
+    return this.keys.size;
   }
-  return key;
+
+  get(secret: string, date: string, region: string, service: string): Buffer {
+    const id = `${date}/${region}/${service}/${secret}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = signingKey(secret, date, region, service);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
 }
 
 interface Parsed {
@@ -121,13 +135,18 @@ interface Parsed {
   amzDate: string;
   payloadHash: string;
   queryPairs: [string, string][];
+  /** Every query parameter as sent (the signature's own too, for a presigned URL). */
+  allPairs: [string, string][];
   presigned: { expiresS: number } | null;
 }
 
 function parseCredential(
   cred: string,
   malformed: () => S3Error,
-): Omit<Parsed, "signedHeaders" | "signature" | "amzDate" | "payloadHash" | "queryPairs" | "presigned"> {
+): Omit<
+  Parsed,
+  "signedHeaders" | "signature" | "amzDate" | "payloadHash" | "queryPairs" | "allPairs" | "presigned"
+> {
   const parts = cred.split("/");
   if (parts.length !== 5 || parts[4] !== "aws4_request" || !/^\d{8}$/.test(parts[1]!)) throw malformed();
   const [accessKeyId, scopeDate, region, service] = parts as [string, string, string, string];
@@ -169,6 +188,7 @@ function parse(req: SignedRequest, headers: Map<string, string>): Parsed {
       amzDate,
       payloadHash,
       queryPairs: pairs,
+      allPairs: pairs,
       presigned: null,
     };
   }
@@ -196,6 +216,7 @@ function parse(req: SignedRequest, headers: Map<string, string>): Parsed {
       amzDate,
       payloadHash: headers.get("x-amz-content-sha256") ?? get("X-Amz-Content-Sha256") ?? UNSIGNED_PAYLOAD,
       queryPairs: pairs.filter(([k]) => k !== "X-Amz-Signature"),
+      allPairs: pairs,
       presigned: { expiresS: expires },
     };
   }
@@ -204,11 +225,15 @@ function parse(req: SignedRequest, headers: Map<string, string>): Parsed {
 
 /**
  * Checks the request's signature. `secretOf` returns the secret of an access key, or undefined for
- * an unknown key. `nowMs` is the gateway's clock.
+ * an unknown key. `nowMs` is the gateway's clock; `signingKeys` the server's cache of derived keys.
  */
 export function verifySigV4(
   req: SignedRequest,
-  opts: { secretOf: (accessKeyId: string) => string | undefined; nowMs: number },
+  opts: {
+    secretOf: (accessKeyId: string) => string | undefined;
+    nowMs: number;
+    signingKeys: SigningKeyCache;
+  },
 ): AuthResult {
   const headers = headerMap(req.rawHeaders);
   const p = parse(req, headers);
@@ -255,7 +280,7 @@ export function verifySigV4(
   const toSign = ["AWS4-HMAC-SHA256", p.amzDate, p.scope, sha256Hex(Buffer.from(canonical, "latin1"))].join(
     "\n",
   );
-  const expected = hmac(cachedSigningKey(secret, p.scopeDate, p.region, p.service), toSign);
+  const expected = hmac(opts.signingKeys.get(secret, p.scopeDate, p.region, p.service), toSign);
   const given = Buffer.from(p.signature, "hex");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new S3Error(
@@ -263,5 +288,5 @@ export function verifySigV4(
       "the request signature we calculated does not match the signature you provided",
     );
   }
-  return { accessKeyId: p.accessKeyId, payloadHash: p.payloadHash };
+  return { accessKeyId: p.accessKeyId, payloadHash: p.payloadHash, query: p.allPairs };
 }

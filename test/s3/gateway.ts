@@ -3,6 +3,7 @@
  * and an SDK client for it. Run `npm run build` first.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { connect, type RaftfsClient } from "../../src/client/index.js";
 import { CLI, freePort, startCluster, type TestCluster, waitFor } from "../support/cluster-harness.js";
@@ -43,6 +44,24 @@ export interface S3Options {
   nodeArgs?: string[];
   /** Another build's CLI to run the gateway from (a bench's before-and-after). */
   cli?: string;
+  /** Config sections the gateway alone reads differently (its `listener` limits), beside the cluster's. */
+  gatewayOverrides?: Record<string, unknown>;
+}
+
+/** The cluster's config with the gateway's own overrides, written beside it; the cluster's path if none. */
+function gatewayConfigPath(configPath: string, overrides: Record<string, unknown> | undefined): string {
+  if (overrides === undefined) return configPath;
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+  for (const [section, value] of Object.entries(overrides)) {
+    const base = config[section];
+    config[section] =
+      typeof base === "object" && base !== null && !Array.isArray(base)
+        ? { ...(base as object), ...(value as object) }
+        : value;
+  }
+  const path = `${configPath.replace(/\.json$/, "")}.gateway.json`;
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return path;
 }
 
 export async function startS3(opts: S3Options = {}): Promise<S3Env> {
@@ -69,7 +88,13 @@ export async function startS3(opts: S3Options = {}): Promise<S3Env> {
   });
   const gateway = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), opts.cli ?? CLI, "s3", "--config", cluster.configPath],
+    [
+      ...(opts.nodeArgs ?? []),
+      opts.cli ?? CLI,
+      "s3",
+      "--config",
+      gatewayConfigPath(cluster.configPath, opts.gatewayOverrides),
+    ],
     {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...opts.env },

@@ -1,20 +1,12 @@
-import { SignatureV4 } from "@smithy/signature-v4";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { S3Error } from "../../src/s3/errors.js";
-import { uriEncode, verifySigV4 } from "../../src/s3/sigv4.js";
-import { Sha256 } from "../support/sigv4-hash.js";
+import { MAX_SIGNING_KEYS, SigningKeyCache, uriEncode, verifySigV4 } from "../../src/s3/sigv4.js";
+import { s3Signer } from "../support/sigv4-hash.js";
 
 const SECRET = "s3cr3t-key-for-tests";
 const NOW = Date.UTC(2026, 11, 5, 9, 0, 0);
-const signer = (secret = SECRET) =>
-  new SignatureV4({
-    service: "s3",
-    region: "us-east-1",
-    credentials: { accessKeyId: "AK", secretAccessKey: secret },
-    sha256: Sha256,
-    uriEscapePath: false,
-  });
+const signer = (secret = SECRET) => s3Signer({ accessKeyId: "AK", secretAccessKey: secret });
 
 /** Signs as the SDK does and returns what the gateway sees. */
 async function signed(
@@ -47,6 +39,7 @@ async function signed(
 }
 
 const secretOf = (id: string) => (id === "AK" ? SECRET : undefined);
+const signingKeys = new SigningKeyCache();
 function code(fn: () => unknown): string {
   try {
     fn();
@@ -67,7 +60,7 @@ describe("SigV4", () => {
         ),
         async (segments, query) => {
           const req = await signed(segments.join("/"), query);
-          expect(code(() => verifySigV4(req, { secretOf, nowMs: NOW }))).toBe("accepted");
+          expect(code(() => verifySigV4(req, { secretOf, nowMs: NOW, signingKeys }))).toBe("accepted");
         },
       ),
       { numRuns: 100 },
@@ -82,7 +75,7 @@ describe("SigV4", () => {
     await fc.assert(
       fc.asyncProperty(value, async (v) => {
         const req = await signed("k", {}, { headers: { "x-amz-meta-m": `Hello World\u00e9 ${v}`.trim() } });
-        expect(code(() => verifySigV4(req, { secretOf, nowMs: NOW }))).toBe("accepted");
+        expect(code(() => verifySigV4(req, { secretOf, nowMs: NOW, signingKeys }))).toBe("accepted");
       }),
       { numRuns: 100 },
     );
@@ -90,42 +83,69 @@ describe("SigV4", () => {
 
   it("refuses a wrong secret, an unknown key, a changed path or query, and a clock off by more than 15 minutes", async () => {
     const base = await signed("a b+c/d%2Fe", { prefix: "x y" });
-    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW }))).toBe("accepted");
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW, signingKeys }))).toBe("accepted");
     const wrong = await signed("a b+c/d%2Fe", { prefix: "x y" }, { secret: "another-secret" });
-    expect(code(() => verifySigV4(wrong, { secretOf, nowMs: NOW }))).toBe("SignatureDoesNotMatch");
-    expect(code(() => verifySigV4(base, { secretOf: () => undefined, nowMs: NOW }))).toBe(
+    expect(code(() => verifySigV4(wrong, { secretOf, nowMs: NOW, signingKeys }))).toBe(
+      "SignatureDoesNotMatch",
+    );
+    expect(code(() => verifySigV4(base, { secretOf: () => undefined, nowMs: NOW, signingKeys }))).toBe(
       "InvalidAccessKeyId",
     );
     const otherPath = { ...base, rawUrl: base.rawUrl.replace("a%20b", "a+b") };
-    expect(code(() => verifySigV4(otherPath, { secretOf, nowMs: NOW }))).toBe("SignatureDoesNotMatch");
+    expect(code(() => verifySigV4(otherPath, { secretOf, nowMs: NOW, signingKeys }))).toBe(
+      "SignatureDoesNotMatch",
+    );
     const otherQuery = { ...base, rawUrl: `${base.rawUrl}&delete` };
-    expect(code(() => verifySigV4(otherQuery, { secretOf, nowMs: NOW }))).toBe("SignatureDoesNotMatch");
+    expect(code(() => verifySigV4(otherQuery, { secretOf, nowMs: NOW, signingKeys }))).toBe(
+      "SignatureDoesNotMatch",
+    );
     const min = 60_000;
-    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW + 15 * min }))).toBe("accepted");
-    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW + 15 * min + 1000 }))).toBe(
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW + 15 * min, signingKeys }))).toBe("accepted");
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW + 15 * min + 1000, signingKeys }))).toBe(
       "RequestTimeTooSkewed",
     );
-    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW - 15 * min - 1000 }))).toBe(
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW - 15 * min - 1000, signingKeys }))).toBe(
       "RequestTimeTooSkewed",
     );
     const anonymous = { method: "GET", rawUrl: "/bucket/k", rawHeaders: ["host", "x"] };
-    expect(code(() => verifySigV4(anonymous, { secretOf, nowMs: NOW }))).toBe("AccessDenied");
+    expect(code(() => verifySigV4(anonymous, { secretOf, nowMs: NOW, signingKeys }))).toBe("AccessDenied");
   });
 
   it("a signing key kept from earlier requests never outlives its secret (a rotated key, other days)", async () => {
     const base = await signed("k", {});
-    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW }))).toBe("accepted");
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW, signingKeys }))).toBe("accepted");
     const rotated = (id: string) => (id === "AK" ? "the-rotated-secret" : undefined);
-    expect(code(() => verifySigV4(base, { secretOf: rotated, nowMs: NOW }))).toBe("SignatureDoesNotMatch");
+    expect(code(() => verifySigV4(base, { secretOf: rotated, nowMs: NOW, signingKeys }))).toBe(
+      "SignatureDoesNotMatch",
+    );
     const fresh = await signed("k", {}, { secret: "the-rotated-secret" });
-    expect(code(() => verifySigV4(fresh, { secretOf: rotated, nowMs: NOW }))).toBe("accepted");
-    expect(code(() => verifySigV4(fresh, { secretOf, nowMs: NOW }))).toBe("SignatureDoesNotMatch");
+    expect(code(() => verifySigV4(fresh, { secretOf: rotated, nowMs: NOW, signingKeys }))).toBe("accepted");
+    expect(code(() => verifySigV4(fresh, { secretOf, nowMs: NOW, signingKeys }))).toBe(
+      "SignatureDoesNotMatch",
+    );
     // More scopes than the cache keeps: every one still verifies, and the first again after them.
     const day = 86_400_000;
     for (let d = 0; d < 300; d += 1) {
       const r = await signed("k", {}, { atMs: NOW + d * day });
-      expect(code(() => verifySigV4(r, { secretOf, nowMs: NOW + d * day }))).toBe("accepted");
+      expect(code(() => verifySigV4(r, { secretOf, nowMs: NOW + d * day, signingKeys }))).toBe("accepted");
     }
-    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW }))).toBe("accepted");
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW, signingKeys }))).toBe("accepted");
+  });
+
+  it("each gateway keeps its own signing keys, never more than MAX_SIGNING_KEYS of them", async () => {
+    const mine = new SigningKeyCache();
+    const theirs = new SigningKeyCache();
+    const base = await signed("k", {});
+    expect(code(() => verifySigV4(base, { secretOf, nowMs: NOW, signingKeys: mine }))).toBe("accepted");
+    expect([mine.size, theirs.size]).toEqual([1, 0]);
+    const day = 86_400_000;
+    for (let d = 1; d <= MAX_SIGNING_KEYS + 44; d += 1) {
+      const r = await signed("k", {}, { atMs: NOW + d * day });
+      expect(code(() => verifySigV4(r, { secretOf, nowMs: NOW + d * day, signingKeys: mine }))).toBe(
+        "accepted",
+      );
+    }
+    expect(mine.size).toBe(MAX_SIGNING_KEYS);
+    expect(theirs.size).toBe(0);
   });
 });
