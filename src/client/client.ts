@@ -39,6 +39,7 @@ import type { ChunkWriter } from "./chunk-writer.js";
 import { slicesFor, spanOf } from "./chunking.js";
 import { createChunkIo, createClientAgents } from "./client-io.js";
 import {
+  attrRequestFields,
   decodeInline,
   fenceFields,
   type LockFenceOptions,
@@ -243,6 +244,7 @@ export class RaftfsClient {
           ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
           ...fenceFields(opts),
           ...(opts.createParents ? { createParents: true } : {}),
+          ...attrRequestFields(opts),
           ...(opts.meta ? { meta: opts.meta } : {}),
         },
         opts.signal ? { signal: opts.signal } : {},
@@ -571,7 +573,7 @@ export class RaftfsClient {
               ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
               ...fenceFields(opts),
               ...(opts.createParents ? { createParents: true } : {}),
-              ...(opts.attrs ? { attrs: opts.attrs } : {}),
+              ...attrRequestFields(opts),
               ...(opts.meta ? { meta: opts.meta } : {}),
             },
             { signal },

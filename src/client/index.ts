@@ -13,6 +13,7 @@ export {
   type WriteData,
   type WriteFileOptions,
 } from "./client.js";
+export type { AttrChange } from "./file-options.js";
 export type { ListOptions, ListPageOptions } from "./listing.js";
 export type { LockHandle, LockOptions, RenewObservation } from "./locks.js";
 export type { ConnectOptions, MetadataCacheMode } from "./options.js";
