@@ -6,7 +6,7 @@
  * never blocks, least of all on a call into its own mount.
  */
 import { spawn } from "node:child_process";
-import { closeSync, constants as fsc, openSync, readFileSync, write, writeSync } from "node:fs";
+import { closeSync, constants as fsc, openSync, readFileSync, write, writevSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { READ_BUFFER_BYTES } from "./protocol.js";
@@ -40,8 +40,11 @@ for (;;) {
 const MAX_PENDING_NOTIFICATIONS = 10_000;
 
 export interface FuseDevice {
-  /** Writes one reply (or notification); a reply to an interrupted request fails with ENOENT, ignored. */
-  write(buf: Buffer): void;
+  /**
+   * Writes one reply from its parts in one writev (the kernel takes a reply in one write); a reply to
+   * an interrupted request fails with ENOENT, ignored.
+   */
+  write(parts: readonly Buffer[]): void;
   /**
    * Writes a notification off the event loop: the kernel may hold it until a request this process
    * has yet to answer completes (an invalidation waits for the inode's lock), so a synchronous write
@@ -182,10 +185,10 @@ export async function mountDevice(dir: string, opts: { readOnly: boolean }): Pro
     });
   };
   const device: FuseDevice = {
-    write(buf) {
+    write(parts) {
       if (closed) return;
       try {
-        writeSync(fd, buf);
+        writevSync(fd, parts as Buffer[]);
       } catch (err) {
         // ENOENT: the request was interrupted and the kernel forgot it; nothing waits for the reply.
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;

@@ -19,6 +19,8 @@ const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
  * (stream-upload.ts); smaller ones are committed from the spool at close (inline, most of them).
  */
 const STREAM_MIN_BYTES = 1024 * 1024;
+/** A read this far ahead of a stream's position skips the bytes between; farther starts a new stream. */
+const SKIP_FORWARD_MAX_BYTES = 8 * 1024 * 1024;
 
 interface Stream {
   position: number;
@@ -129,8 +131,13 @@ export class OpenFile {
     });
   }
 
-  /** Sequential reads continue one stream; a seek starts another at the new offset. */
+  /**
+   * Sequential reads continue one stream; a seek starts another at the new offset, except a short one
+   * forward (the kernel's background read-ahead may leave a gap), which skips over the stream's bytes.
+   */
   private async streamRead(offset: number, want: number): Promise<Buffer> {
+    const gap = this.stream ? offset - this.stream.position : -1;
+    if (gap > 0 && gap <= SKIP_FORWARD_MAX_BYTES) await this.streamRead(this.stream!.position, gap);
     if (!this.stream || this.stream.position !== offset) {
       await this.stream?.iterator.return?.();
       const s = this.deps.client.createReadStream(this.path(), { version: this.version, start: offset });
