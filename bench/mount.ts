@@ -250,9 +250,11 @@ async function runTargets(largeBytes: number): Promise<number> {
       if (line) process.stderr.write(`old build: ${line}\n`);
     }
   };
-  /** The ways of a round, with the earlier build's mount after this build's (--old-cli). */
-  const withOld = (order: string[]) =>
-    oldCli === undefined ? order : order.flatMap((w) => (w === "mount" ? ["mount", "old"] : [w]));
+  /** The ways of round `r`, with the earlier build's mount beside this build's, first every other round. */
+  const withOld = (order: string[], r: number) =>
+    oldCli === undefined
+      ? order
+      : order.flatMap((w) => (w !== "mount" ? [w] : r % 2 === 0 ? ["mount", "old"] : ["old", "mount"]));
   const t = new Map<string, number[]>();
   const errs: string[] = [];
   const step = async (name: string, fn: () => Promise<void>, check?: () => Promise<void>) => {
@@ -371,7 +373,7 @@ async function runTargets(largeBytes: number): Promise<number> {
           async () => shaIs(`mount read (${tool})`, sha.library!, got),
         );
       };
-      for (const way of only.has("dd") ? withOld(order) : []) {
+      for (const way of only.has("dd") ? withOld(order, r) : []) {
         let got = "";
         if (way === "mount") await ddRead(mount.dir, "dd");
         else if (way === "old") await onOldMount((dir) => ddRead(dir, "dd, old build"));
@@ -394,7 +396,7 @@ async function runTargets(largeBytes: number): Promise<number> {
           },
           () => checkTree(`/${top}/tree`),
         );
-      for (const way of only.has("tar") ? withOld(order) : []) {
+      for (const way of only.has("tar") ? withOld(order, r) : []) {
         if (way === "mount") await tarX(mount.dir, `m${r}`, "tar x");
         else if (way === "old") await onOldMount((dir) => tarX(dir, `o${r}`, "tar x, old build"));
         else

@@ -102,8 +102,11 @@ export async function mountState(dir: string): Promise<"none" | "live" | "stale"
   return Promise.race([probe, timeout]);
 }
 
-/** Read-ahead asked of the kernel for the mount: one 1 MiB READ (max_pages) instead of eight of 128 KiB. */
-export const READ_AHEAD_KIB = 1024;
+/**
+ * Read-ahead asked of the kernel for the mount: 1 MiB READs (max_pages), four of them asked for in the
+ * background (ASYNC_READ) while the reader consumes the window before, so the mount stays ahead.
+ */
+export const READ_AHEAD_KIB = 4096;
 
 /** The "major:minor" of the file system mounted at `dir` (the last one, if stacked), from mountinfo. */
 export function mountDeviceNumber(mountinfo: string, dir: string): string | undefined {
