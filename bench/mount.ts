@@ -233,11 +233,18 @@ async function runTargets(largeBytes: number): Promise<number> {
       ? TestMount.startProfiled(cluster.configPath, values.profile, cli)
       : TestMount.start(cluster.configPath, [], undefined, cli);
   let mount = await startMount();
-  // Each mount's request counts (its log's last line) go to stderr when it stops.
+  // Each mount's request counts (its log's last line) go to stderr when it stops, after the first
+  // lines of its log that tell why a call failed (a deadline, a failed upload or commit).
+  const mountReport = (log: string, label: string) => {
+    const lines = log.split("\n");
+    for (const l of lines.filter((x) => /unanswered|failed|not committed/.test(x)).slice(0, 5))
+      process.stderr.write(`${label}${l}\n`);
+    const line = lines.find((l) => l.includes("requests served"));
+    if (line) process.stderr.write(`${label}${line}\n`);
+  };
   const stopMount = async () => {
     await mount.stop();
-    const line = mount.log.split("\n").find((l) => l.includes("requests served"));
-    if (line) process.stderr.write(`${line}\n`);
+    mountReport(mount.log, "");
   };
   /** With --old-cli, `fn` on a fresh mount of the earlier build (its request counts to stderr). */
   const onOldMount = async (fn: (dir: string) => Promise<void>) => {
@@ -246,8 +253,7 @@ async function runTargets(largeBytes: number): Promise<number> {
       await fn(old.dir);
     } finally {
       await old.stop();
-      const line = old.log.split("\n").find((l) => l.includes("requests served"));
-      if (line) process.stderr.write(`old build: ${line}\n`);
+      mountReport(old.log, "old build: ");
     }
   };
   /** The ways of round `r`, with the earlier build's mount beside this build's, first every other round. */
