@@ -16,8 +16,8 @@
  *       [--only dd,tar,ls] [--old-cli DIR/dist/src/cli/main.js] [--profile DIR]
  *
  * `--only` picks the targets (without `tar`, the tree that `ls -l` lists is written through the
- * library); `--old-cli` runs `ls -l` again on mounts of an earlier build, in the same run, for a
- * before/after ratio; `--profile DIR` runs the mount with `--cpu-prof` into DIR.
+ * library); `--old-cli` runs the `dd` read, `tar x` and `ls -l` again on mounts of an earlier build,
+ * in the same run, for a before/after ratio; `--profile DIR` runs the mount with `--cpu-prof` into DIR.
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -233,12 +233,34 @@ async function runTargets(largeBytes: number): Promise<number> {
       ? TestMount.startProfiled(cluster.configPath, values.profile, cli)
       : TestMount.start(cluster.configPath, [], undefined, cli);
   let mount = await startMount();
-  // Each mount's request counts (its log's last line) go to stderr when it stops.
+  // Each mount's request counts (its log's last line) go to stderr when it stops, after the first
+  // lines of its log that tell why a call failed (a deadline, a failed upload or commit).
+  const mountReport = (log: string, label: string) => {
+    const lines = log.split("\n");
+    for (const l of lines.filter((x) => /unanswered|failed|not committed/.test(x)).slice(0, 5))
+      process.stderr.write(`${label}${l}\n`);
+    const line = lines.find((l) => l.includes("requests served"));
+    if (line) process.stderr.write(`${label}${line}\n`);
+  };
   const stopMount = async () => {
     await mount.stop();
-    const line = mount.log.split("\n").find((l) => l.includes("requests served"));
-    if (line) process.stderr.write(`${line}\n`);
+    mountReport(mount.log, "");
   };
+  /** With --old-cli, `fn` on a fresh mount of the earlier build (its request counts to stderr). */
+  const onOldMount = async (fn: (dir: string) => Promise<void>) => {
+    const old = await TestMount.start(cluster.configPath, [], undefined, oldCli);
+    try {
+      await fn(old.dir);
+    } finally {
+      await old.stop();
+      mountReport(old.log, "old build: ");
+    }
+  };
+  /** The ways of round `r`, with the earlier build's mount beside this build's, first every other round. */
+  const withOld = (order: string[], r: number) =>
+    oldCli === undefined
+      ? order
+      : order.flatMap((w) => (w !== "mount" ? [w] : r % 2 === 0 ? ["mount", "old"] : ["old", "mount"]));
   const t = new Map<string, number[]>();
   const errs: string[] = [];
   const step = async (name: string, fn: () => Promise<void>, check?: () => Promise<void>) => {
@@ -339,23 +361,28 @@ async function runTargets(largeBytes: number): Promise<number> {
           );
       }
       // Each way reads the file the other wrote: the mount process never held it, and the library
-      // reads through a new client without a cache; both hash what they read.
-      for (const way of only.has("dd") ? order : []) {
+      // reads through a new client without a cache; both hash what they read. With --old-cli, a
+      // fresh mount of the earlier build reads the same file too.
+      const ddRead = (dir: string, tool: string) => {
         let got = "";
-        if (way === "mount")
-          await step(
-            `${R}: mount (dd)`,
-            async () => {
-              const file = join(mount.dir, `l${r}/big.bin`);
-              const { stdout } = await sh(
-                "sh",
-                ["-c", 'dd if="$1" bs=1M status=none | sha256sum', "sh", file],
-                LIMIT,
-              );
-              got = stdout.split(" ")[0]!;
-            },
-            async () => shaIs("mount read", sha.library!, got),
-          );
+        return step(
+          `${R}: mount (${tool})`,
+          async () => {
+            const file = join(dir, `l${r}/big.bin`);
+            const { stdout } = await sh(
+              "sh",
+              ["-c", 'dd if="$1" bs=1M status=none | sha256sum', "sh", file],
+              LIMIT,
+            );
+            got = stdout.split(" ")[0]!;
+          },
+          async () => shaIs(`mount read (${tool})`, sha.library!, got),
+        );
+      };
+      for (const way of only.has("dd") ? withOld(order, r) : []) {
+        let got = "";
+        if (way === "mount") await ddRead(mount.dir, "dd");
+        else if (way === "old") await onOldMount((dir) => ddRead(dir, "dd, old build"));
         else
           await step(
             `${R}: library`,
@@ -366,16 +393,18 @@ async function runTargets(largeBytes: number): Promise<number> {
           );
       }
       if (!only.has("tar") && only.has("ls")) await writeTree(`/m${r}/tree`);
-      for (const way of only.has("tar") ? order : []) {
-        if (way === "mount")
-          await step(
-            `${X}: mount (tar x)`,
-            () =>
-              sh("tar", ["xf", join(work, "tree.tar"), "-C", join(mount.dir, `m${r}/tree`)], LIMIT).then(
-                () => undefined,
-              ),
-            () => checkTree(`/m${r}/tree`),
-          );
+      const tarX = (dir: string, top: string, tool: string) =>
+        step(
+          `${X}: mount (${tool})`,
+          async () => {
+            await sh("mkdir", ["-p", join(dir, `${top}/tree`)], LIMIT);
+            await sh("tar", ["xf", join(work, "tree.tar"), "-C", join(dir, `${top}/tree`)], LIMIT);
+          },
+          () => checkTree(`/${top}/tree`),
+        );
+      for (const way of only.has("tar") ? withOld(order, r) : []) {
+        if (way === "mount") await tarX(mount.dir, `m${r}`, "tar x");
+        else if (way === "old") await onOldMount((dir) => tarX(dir, `o${r}`, "tar x, old build"));
         else
           await step(
             `${X}: library`,
@@ -420,10 +449,14 @@ async function runTargets(largeBytes: number): Promise<number> {
   console.log(`rounds ${rounds}, medians in ms; ratio = mount throughput / library throughput`);
   console.log("| operation | mount ms | library ms | mount / library |");
   console.log("|---|---|---|---|");
+  const mibRate = (ms: number) => `${(mib / (ms / 1000)).toFixed(1)} MiB/s`;
+  const fileRate = (ms: number) => `${((n / ms) * 1000).toFixed(0)} files/s`;
   for (const [what, tool, rate] of [
-    [W, "dd", (ms: number) => `${(mib / (ms / 1000)).toFixed(1)} MiB/s`],
-    [R, "dd", (ms: number) => `${(mib / (ms / 1000)).toFixed(1)} MiB/s`],
-    [X, "tar x", (ms: number) => `${((n / ms) * 1000).toFixed(0)} files/s`],
+    [W, "dd", mibRate],
+    [R, "dd", mibRate],
+    [R, "dd, old build", mibRate],
+    [X, "tar x", fileRate],
+    [X, "tar x, old build", fileRate],
   ] as const) {
     const a = m(`${what}: mount (${tool})`);
     const b = m(`${what}: library`);

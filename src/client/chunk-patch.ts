@@ -19,6 +19,7 @@ import type { ChunkWriter } from "./chunk-writer.js";
 import { sha256Hex } from "./chunking.js";
 import type { RaftfsClient } from "./client.js";
 import { createChunkIo, createClientAgents } from "./client-io.js";
+import type { WriteFileOptions } from "./file-options.js";
 import { requestJson } from "./http.js";
 import { MetaConnection } from "./meta-connection.js";
 import type { WriteResult } from "./upload.js";
@@ -32,6 +33,8 @@ export interface PatchCommitOptions {
   lockToken?: number;
   /** Ids the base references: new bytes equal to one of them are listed without a store. */
   knownChunks?: ReadonlySet<string>;
+  /** chmod/chown/utimens made with this version, in its commit (WriteFileOptions.setAttrs). */
+  setAttrs?: WriteFileOptions["setAttrs"];
   signal?: AbortSignal;
 }
 
@@ -125,6 +128,7 @@ export class ChunkPatcher {
     const commitOpts = {
       expectedVersion: opts.expectedVersion,
       ...(opts.lockToken !== undefined ? { lockToken: opts.lockToken } : {}),
+      ...(opts.setAttrs !== undefined ? { setAttrs: opts.setAttrs } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     };
     for (let attempt = 0; ; attempt++) {

@@ -39,6 +39,7 @@ import type { ChunkWriter } from "./chunk-writer.js";
 import { slicesFor, spanOf } from "./chunking.js";
 import { createChunkIo, createClientAgents } from "./client-io.js";
 import {
+  attrRequestFields,
   decodeInline,
   fenceFields,
   type LockFenceOptions,
@@ -244,6 +245,7 @@ export class RaftfsClient {
           ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
           ...fenceFields(opts),
           ...(opts.createParents ? { createParents: true } : {}),
+          ...attrRequestFields(opts),
           ...(opts.meta ? { meta: opts.meta } : {}),
         },
         opts.signal ? { signal: opts.signal } : {},
@@ -568,7 +570,7 @@ export class RaftfsClient {
               ...(opts.expectedVersion !== undefined ? { expectedVersion: opts.expectedVersion } : {}),
               ...fenceFields(opts),
               ...(opts.createParents ? { createParents: true } : {}),
-              ...(opts.attrs ? { attrs: opts.attrs } : {}),
+              ...attrRequestFields(opts),
               ...(opts.meta ? { meta: opts.meta } : {}),
             },
             { signal },

@@ -3,7 +3,7 @@
  * bytes: shared by whole-file calls, streams and the adapters on top (mount, S3).
  */
 import { DfsError } from "../common/errors.js";
-import type { ReadResponse } from "../common/protocol/index.js";
+import type { CommitRequest, ReadResponse } from "../common/protocol/index.js";
 
 export interface WriteFileOptions {
   /** Compare-and-set: the latest version must be this one (0: the file must not exist). */
@@ -16,6 +16,12 @@ export interface WriteFileOptions {
   createParents?: boolean;
   /** POSIX mode bits and owner the file gets if this write creates it (the mount passes the caller's). */
   attrs?: { mode: number; uid: number; gid: number };
+  /**
+   * chmod, chown and utimens applied with the new version, in its commit (no request of their own),
+   * new file or not: over `attrs`, and `mtimeMs` over the commit's own time. A function is asked when
+   * the commit is sent, so a writer streaming the content (the mount) may learn them meanwhile.
+   */
+  setAttrs?: AttrChange | (() => AttrChange);
   /** Metadata kept with the new version only, returned by `fileInfo` (S3's Content-Type, x-amz-meta-*). */
   meta?: Record<string, string>;
   /**
@@ -26,6 +32,22 @@ export interface WriteFileOptions {
   /** Chunks the base version references: not stored again when the new content has them (Upload). */
   knownChunks?: ReadonlySet<string>;
   signal?: AbortSignal;
+}
+
+/** The fields a chmod, chown or utimens sets (mtime in ms since the epoch); each is optional. */
+export type AttrChange = NonNullable<CommitRequest["setAttrs"]>;
+
+/** The commit request's attribute fields for `opts` (none when there is nothing to set). */
+export function attrRequestFields(opts: Pick<WriteFileOptions, "attrs" | "setAttrs">): {
+  attrs?: NonNullable<WriteFileOptions["attrs"]>;
+  setAttrs?: AttrChange;
+} {
+  const change = typeof opts.setAttrs === "function" ? opts.setAttrs() : opts.setAttrs;
+  const some = change !== undefined && Object.values(change).some((v) => v !== undefined);
+  return {
+    ...(opts.attrs ? { attrs: opts.attrs } : {}),
+    ...(some ? { setAttrs: change } : {}),
+  };
 }
 
 /** A lock token, and the lock's secret if the writer is not the session that acquired it. */

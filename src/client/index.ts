@@ -13,6 +13,7 @@ export {
   type WriteData,
   type WriteFileOptions,
 } from "./client.js";
+export type { AttrChange } from "./file-options.js";
 export type { SymlinkOptions } from "./links.js";
 export type { ListOptions, ListPageOptions } from "./listing.js";
 export type { LockHandle, LockOptions, RenewObservation } from "./locks.js";

@@ -4,17 +4,13 @@
  * kept: it reads as the modification time, as on a `noatime` mount (keeping it would make every read
  * a Raft write); an atime-only utimens changes nothing.
  */
+import type { AttrChange } from "../client/index.js";
 import type { StatResponse } from "../common/protocol/index.js";
 import { linkSizeBytes, typeBits } from "./links.js";
 import { type Attr, Fattr, type SetattrIn } from "./protocol.js";
 
-/** The fields a SETATTR changes, as `RaftfsClient.setAttrs` takes them. */
-export interface AttrChange {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  mtimeMs?: number;
-}
+/** The fields a SETATTR changes, as `RaftfsClient.setAttrs` (or a commit's `setAttrs`) takes them. */
+export type { AttrChange };
 
 export function attrChangeOf(s: SetattrIn, nowMs: number): AttrChange {
   const c: AttrChange = {};

@@ -6,7 +6,7 @@
  * never blocks, least of all on a call into its own mount.
  */
 import { spawn } from "node:child_process";
-import { closeSync, constants as fsc, openSync, readFileSync, write, writeSync } from "node:fs";
+import { closeSync, constants as fsc, openSync, readFileSync, write, writevSync } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { READ_BUFFER_BYTES } from "./protocol.js";
@@ -40,8 +40,11 @@ for (;;) {
 const MAX_PENDING_NOTIFICATIONS = 10_000;
 
 export interface FuseDevice {
-  /** Writes one reply (or notification); a reply to an interrupted request fails with ENOENT, ignored. */
-  write(buf: Buffer): void;
+  /**
+   * Writes one reply from its parts in one writev (the kernel takes a reply in one write); a reply to
+   * an interrupted request fails with ENOENT, ignored.
+   */
+  write(parts: readonly Buffer[]): void;
   /**
    * Writes a notification off the event loop: the kernel may hold it until a request this process
    * has yet to answer completes (an invalidation waits for the inode's lock), so a synchronous write
@@ -99,8 +102,11 @@ export async function mountState(dir: string): Promise<"none" | "live" | "stale"
   return Promise.race([probe, timeout]);
 }
 
-/** Read-ahead asked of the kernel for the mount: one 1 MiB READ (max_pages) instead of eight of 128 KiB. */
-export const READ_AHEAD_KIB = 1024;
+/**
+ * Read-ahead asked of the kernel for the mount: 1 MiB READs (max_pages), four of them asked for in the
+ * background (ASYNC_READ) while the reader consumes the window before, so the mount stays ahead.
+ */
+export const READ_AHEAD_KIB = 4096;
 
 /** The "major:minor" of the file system mounted at `dir` (the last one, if stacked), from mountinfo. */
 export function mountDeviceNumber(mountinfo: string, dir: string): string | undefined {
@@ -182,10 +188,10 @@ export async function mountDevice(dir: string, opts: { readOnly: boolean }): Pro
     });
   };
   const device: FuseDevice = {
-    write(buf) {
+    write(parts) {
       if (closed) return;
       try {
-        writeSync(fd, buf);
+        writevSync(fd, parts as Buffer[]);
       } catch (err) {
         // ENOENT: the request was interrupted and the kernel forgot it; nothing waits for the reply.
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;

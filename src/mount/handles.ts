@@ -19,6 +19,8 @@ const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
  * (stream-upload.ts); smaller ones are committed from the spool at close (inline, most of them).
  */
 const STREAM_MIN_BYTES = 1024 * 1024;
+/** A read this far ahead of a stream's position skips the bytes between; farther starts a new stream. */
+const SKIP_FORWARD_MAX_BYTES = 8 * 1024 * 1024;
 
 interface Stream {
   position: number;
@@ -40,6 +42,15 @@ export interface HandleDeps {
 
 function fence(lockToken: number | undefined): { lockToken?: number } {
   return lockToken === undefined ? {} : { lockToken };
+}
+
+/** The fields of `now` that `sent` does not hold with the same value. */
+function changedSince(now: AttrChange, sent: AttrChange): AttrChange {
+  const out: AttrChange = {};
+  for (const key of ["mode", "uid", "gid", "mtimeMs"] as const) {
+    if (now[key] !== undefined && now[key] !== sent[key]) out[key] = now[key];
+  }
+  return out;
 }
 
 export class OpenFile {
@@ -65,10 +76,13 @@ export class OpenFile {
   /** Mode and owner the file is created with (by its first commit), from the CREATE request. */
   createAttrs: { mode: number; uid: number; gid: number } | undefined;
   /**
-   * An attribute change made while local writes wait (tar's fchmod/futimens before close): applied
-   * right after the commit, which would otherwise stamp its own mtime over a restored one.
+   * An attribute change made while local writes wait (tar's futimens, fchown, fchmod before close):
+   * sent with the commit, in its log entry, so a tar'd file costs one metadata write, and the commit
+   * cannot stamp its own mtime over a restored one.
    */
   pendingAttrs: AttrChange = {};
+  /** What the commit under way sent of `pendingAttrs` (a SETATTR may still arrive meanwhile). */
+  private attrsSent: AttrChange = {};
 
   constructor(
     readonly fh: bigint,
@@ -117,8 +131,13 @@ export class OpenFile {
     });
   }
 
-  /** Sequential reads continue one stream; a seek starts another at the new offset. */
+  /**
+   * Sequential reads continue one stream; a seek starts another at the new offset, except a short one
+   * forward (the kernel's background read-ahead may leave a gap), which skips over the stream's bytes.
+   */
   private async streamRead(offset: number, want: number): Promise<Buffer> {
+    const gap = this.stream ? offset - this.stream.position : -1;
+    if (gap > 0 && gap <= SKIP_FORWARD_MAX_BYTES) await this.streamRead(this.stream!.position, gap);
     if (!this.stream || this.stream.position !== offset) {
       await this.stream?.iterator.return?.();
       const s = this.deps.client.createReadStream(this.path(), { version: this.version, start: offset });
@@ -256,13 +275,15 @@ export class OpenFile {
       if (!this.dirty) return;
       const path = this.path();
       try {
+        this.attrsSent = {};
         const r = (await this.finishUpload(path)) ?? (await this.commitCopy(path));
         this.inOrder = false;
         this.version = r.version;
         this.dirty = false;
-        const change = this.pendingAttrs;
+        const late = changedSince(this.pendingAttrs, this.attrsSent);
         this.pendingAttrs = {};
-        if (Object.keys(change).length > 0) await this.deps.client.setAttrs(path, change);
+        // A SETATTR that came after the commit was sent: rare, its own request.
+        if (Object.keys(late).length > 0) await this.deps.client.setAttrs(path, late);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === "VERSION_MISMATCH" || code === "CONDITION_FAILED") {
@@ -275,6 +296,12 @@ export class OpenFile {
     });
   }
 
+  /** The attribute change to send with a commit being sent now (remembered in `attrsSent`). */
+  private readonly attrsToSend = (): AttrChange => {
+    this.attrsSent = { ...this.pendingAttrs };
+    return this.attrsSent;
+  };
+
   /** Starts uploading the local copy as it is written (see `inOrder`). */
   private startUpload(): StreamingUpload {
     const path = this.path();
@@ -283,6 +310,8 @@ export class OpenFile {
       expectedVersion: this.version,
       ...fence(lockToken),
       ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
+      // Asked when the upload commits, after the writer's last chmod/utimens before close.
+      setAttrs: this.attrsToSend,
     };
     return new StreamingUpload(
       (data) => this.deps.client.writeFile(path, data, opts),
@@ -331,6 +360,7 @@ export class OpenFile {
         expectedVersion: this.version,
         knownChunks: patch.knownChunks(),
         ...fence(this.deps.lockTokenFor(path)),
+        setAttrs: this.attrsToSend,
       });
       // The copy's base is now an older version: the next write starts a copy of the new one.
       await this.spool?.close();
@@ -345,6 +375,7 @@ export class OpenFile {
       ...(await this.baseChunks(path)),
       ...fence(this.deps.lockTokenFor(path)),
       ...(this.version === 0 && this.createAttrs ? { attrs: this.createAttrs } : {}),
+      setAttrs: this.attrsToSend,
     });
   }
 

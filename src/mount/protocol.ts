@@ -136,15 +136,18 @@ export function parseRequest(buf: Buffer): Request {
   return { header, body: buf.subarray(IN_HEADER_BYTES, header.len) };
 }
 
-/** A reply: header plus payload; `errno` positive here, negated on the wire as the kernel wants. */
-export function encodeReply(unique: bigint, errno: number, payload?: Buffer): Buffer {
-  const body = errno === 0 && payload ? payload : Buffer.alloc(0);
-  const out = Buffer.alloc(OUT_HEADER_BYTES + body.byteLength);
-  out.writeUInt32LE(out.byteLength, 0);
-  out.writeInt32LE(-errno, 4);
-  out.writeBigUInt64LE(unique, 8);
-  body.copy(out, OUT_HEADER_BYTES);
-  return out;
+/**
+ * A reply: header plus payload, as the parts of one write (writev): a READ's payload, up to 1 MiB, is
+ * a view of the chunk read and goes to the kernel without a copy. `errno` positive here, negated on
+ * the wire as the kernel wants.
+ */
+export function encodeReply(unique: bigint, errno: number, payload?: Buffer): Buffer[] {
+  const body = errno === 0 && payload ? payload : null;
+  const header = Buffer.alloc(OUT_HEADER_BYTES);
+  header.writeUInt32LE(OUT_HEADER_BYTES + (body?.byteLength ?? 0), 0);
+  header.writeInt32LE(-errno, 4);
+  header.writeBigUInt64LE(unique, 8);
+  return body === null || body.byteLength === 0 ? [header] : [header, body];
 }
 
 /** The strings after a fixed-size argument: NUL-terminated names (LOOKUP, MKDIR, RENAME...). */
@@ -178,6 +181,9 @@ export function parseInit(body: Buffer): InitIn {
 
 export function encodeInitOut(kernel: InitIn): Buffer {
   const wanted =
+    // Read-ahead READs sent in the background: the kernel asks for the next window while the reader
+    // consumes this one, instead of each read(2) waiting for its READ (handles.ts serves them in order).
+    InitFlag.ASYNC_READ |
     InitFlag.POSIX_LOCKS |
     InitFlag.FLOCK_LOCKS |
     InitFlag.ATOMIC_O_TRUNC |

@@ -74,7 +74,7 @@ describe("raftfs mount (real cluster, real kernel)", () => {
     await sh("diff", ["-r", tree, join(local, "tree-back")]);
   }, 120_000);
 
-  test("the mount reads ahead a whole 1 MiB request, not the kernel's default 128 KiB", async () => {
+  test("the mount reads ahead 4 MiB (four 1 MiB requests), not the kernel's default 128 KiB", async () => {
     const dev = mountDeviceNumber(await fsp.readFile("/proc/self/mountinfo", "utf8"), a.dir);
     expect(dev).toBeDefined();
     // Set just after INIT, so wait for it rather than race the mount's start.

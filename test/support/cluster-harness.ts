@@ -260,8 +260,13 @@ export class TestCluster {
   }
 
   /** A data node's Prometheus counter (sum over labels matching `filter`). */
-  async dataMetric(id: number, name: string, filter = ""): Promise<number> {
-    const res = await request(`${this.url("data", id)}/metrics`, {
+  dataMetric(id: number, name: string, filter = ""): Promise<number> {
+    return this.metric("data", id, name, filter);
+  }
+
+  /** A server's Prometheus counter (sum over labels matching `filter`). */
+  async metric(kind: Kind, id: number, name: string, filter = ""): Promise<number> {
+    const res = await request(`${this.url(kind, id)}/metrics`, {
       dispatcher: this.dispatcher,
       headersTimeout: 2000,
       bodyTimeout: 2000,

@@ -90,6 +90,15 @@ export const CHUNK_LIST_BODY_LIMIT_BYTES = MAX_CHUNKS_PER_FILE * 112 + 256 * 102
 const Uid = Type.Integer({ minimum: 0, maximum: 0xfffffffe });
 const ModeBits = Type.Integer({ minimum: 0, maximum: 0o7777 });
 const NodeAttrsSchema = Type.Optional(closed({ mode: ModeBits, uid: Uid, gid: Uid }));
+/** Attribute changes a commit applies with its version, new file or not (each field optional). */
+const AttrChangeSchema = Type.Optional(
+  closed({
+    mode: Type.Optional(ModeBits),
+    uid: Type.Optional(Uid),
+    gid: Type.Optional(Uid),
+    mtimeMs: Type.Optional(Count),
+  }),
+);
 
 /** `id`: the SHA-256 of the chunk's bytes, lowercase hex. */
 const ChunkRef = closed({ id: ChunkId, sizeBytes: Count });
@@ -220,6 +229,7 @@ export const META_SCHEMAS = {
       lockSecret: LockSecret,
       createParents: Type.Optional(Flag),
       attrs: NodeAttrsSchema,
+      setAttrs: AttrChangeSchema,
       meta: VersionMetaSchema,
       session: Session,
     }),

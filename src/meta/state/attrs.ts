@@ -4,7 +4,7 @@
  * records written before attributes existed read with the defaults of `attrsOf`.
  */
 import { DfsError } from "../../common/errors.js";
-import type { NodeAttrs, SetAttrsOp } from "./commands.js";
+import type { AttrChange, NodeAttrs, SetAttrsOp } from "./commands.js";
 import type { FenceCaller, LockTable } from "./locks.js";
 import type { Namespace } from "./namespace.js";
 import { fail, type Outcome } from "./outcome.js";
@@ -45,8 +45,8 @@ export function parseNodeAttrs(o: Obj): { attrs?: NodeAttrs } {
 }
 
 /** The fields of a setAttrs command (path and fencing are parsed by the caller). */
-export function parseSetAttrsFields(o: Obj): Pick<SetAttrsOp, "mode" | "uid" | "gid" | "mtimeMs"> {
-  const out: Pick<SetAttrsOp, "mode" | "uid" | "gid" | "mtimeMs"> = {};
+export function parseSetAttrsFields(o: Obj): AttrChange {
+  const out: AttrChange = {};
   const mode = field(o, "mode", MODE_BITS);
   const uid = field(o, "uid", MAX_ID);
   const gid = field(o, "gid", MAX_ID);
@@ -56,6 +56,26 @@ export function parseSetAttrsFields(o: Obj): Pick<SetAttrsOp, "mode" | "uid" | "
   if (gid !== undefined) out.gid = gid;
   if (mtimeMs !== undefined) out.mtimeMs = mtimeMs;
   return out;
+}
+
+/** A commit's optional `setAttrs`: the attribute change applied with its version. */
+export function parseCommitAttrChange(o: Obj): { setAttrs?: AttrChange } {
+  if (o.setAttrs === undefined) return {};
+  const a = o.setAttrs;
+  if (typeof a !== "object" || a === null || Array.isArray(a)) {
+    throw new DfsError("BAD_REQUEST", "setAttrs must be an object");
+  }
+  return { setAttrs: parseSetAttrsFields(a as Obj) };
+}
+
+/** The record fields of an attribute change made at `nowMs` (ctime moves; mtime only if given). */
+export function changeFields(c: AttrChange, nowMs: number): AttrFields & { m?: number } {
+  const fields: AttrFields & { m?: number } = { ct: nowMs };
+  if (c.mode !== undefined) fields.md = c.mode;
+  if (c.uid !== undefined) fields.u = c.uid;
+  if (c.gid !== undefined) fields.g = c.gid;
+  if (c.mtimeMs !== undefined) fields.m = c.mtimeMs;
+  return fields;
 }
 
 /** What setAttrs needs of ops.ts's OpContext (declared here: ops.ts imports this file). */
@@ -77,12 +97,7 @@ export function setAttrs(ctx: AttrsContext, op: SetAttrsOp): Outcome {
   ctx.locks.fence([{ path: op.path, subtree: false }], op.lockToken, caller, ctx.nowMs);
   const node = ctx.ns.get(op.path);
   if (node === undefined) fail("NOT_FOUND", `${op.path} does not exist`, { path: op.path });
-  const fields: AttrFields & { m?: number } = { ct: ctx.nowMs };
-  if (op.mode !== undefined) fields.md = op.mode;
-  if (op.uid !== undefined) fields.u = op.uid;
-  if (op.gid !== undefined) fields.g = op.gid;
-  if (op.mtimeMs !== undefined) fields.m = op.mtimeMs;
-  ctx.ns.setAttrs(node, fields);
+  ctx.ns.setAttrs(node, changeFields(op, ctx.nowMs));
   const value: SetAttrsResult = { path: op.path };
   return { value, changes: [{ index: ctx.index, path: op.path, kind: "attrs" }] };
 }

@@ -45,17 +45,21 @@ export interface NodeAttrs {
 }
 
 /**
- * chmod, chown and utimens in one command: each field present is set, the change time becomes the
- * entry's time. `mtimeMs` is the caller's (tar restores archived times); atime is not kept separately
- * (reads would otherwise each be a Raft write): it reads as the modification time, as on `noatime`.
+ * chmod, chown and utimens: each field present is set, the change time becomes the entry's time.
+ * `mtimeMs` is the caller's (tar restores archived times); atime is not kept separately (reads would
+ * otherwise each be a Raft write): it reads as the modification time, as on `noatime`.
  */
-export interface SetAttrsOp {
-  type: "setAttrs";
-  path: string;
+export interface AttrChange {
   mode?: number;
   uid?: number;
   gid?: number;
   mtimeMs?: number;
+}
+
+/** An attribute change in a command of its own. */
+export interface SetAttrsOp extends AttrChange {
+  type: "setAttrs";
+  path: string;
   lockToken?: number;
   lockSecretHash?: string;
 }
@@ -82,6 +86,11 @@ export interface CommitOp {
   createParents?: boolean;
   /** The file's attributes if this commit creates it (ignored for a new version of an existing file). */
   attrs?: NodeAttrs;
+  /**
+   * Applied after the new version, whether or not it creates the file (over `attrs`, and its mtime over
+   * the commit's own): the chmod/chown/utimens a writer made before closing, in the same entry.
+   */
+  setAttrs?: AttrChange;
   /** Metadata kept with this version only (version-meta.ts); absent: the version has none. */
   meta?: VersionMeta;
 }

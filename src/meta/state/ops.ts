@@ -7,7 +7,7 @@
  */
 import { assert } from "../../common/assert.js";
 import { MAX_PATH_BYTES, parentOf, ROOT_PATH, utf8ByteLength } from "../../common/paths.js";
-import { attrFields } from "./attrs.js";
+import { attrFields, changeFields } from "./attrs.js";
 import type { ChunkRefs } from "./chunks.js";
 import type {
   ChunkRef,
@@ -173,6 +173,11 @@ function commit(ctx: OpContext, op: CommitOp): Outcome {
     for (const d of dropped) ctx.chunks.dropRefs(versionChunks(d), nowMs);
     const freedBytes = dropped.reduce((sum, d) => sum + d.s, 0);
     ctx.quotas.charge(op.path, { bytes: version.sizeBytes - freedBytes, files: 0 });
+  }
+  if (op.setAttrs !== undefined) {
+    const written = ns.get(op.path);
+    assert(written !== undefined, "the committed file exists");
+    ns.setAttrs(written, changeFields(op.setAttrs, nowMs));
   }
   changes.push({
     index: ctx.index,

@@ -14,7 +14,7 @@ import {
   type VersionMeta,
   versionMetaProblem,
 } from "../../common/protocol/version-meta.js";
-import { parseNodeAttrs, parseSetAttrsFields } from "./attrs.js";
+import { parseCommitAttrChange, parseNodeAttrs, parseSetAttrsFields } from "./attrs.js";
 import {
   type ChunkRef,
   type Command,
@@ -184,6 +184,7 @@ export function parseNamespaceOp(raw: unknown): NamespaceOp {
         content: parseContent(o.content),
         createParents: optBool(o, "createParents"),
         ...parseNodeAttrs(o),
+        ...parseCommitAttrChange(o),
         ...optMeta(o),
         ...(expectedVersion === undefined ? {} : { expectedVersion }),
         ...token,

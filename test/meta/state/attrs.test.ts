@@ -124,6 +124,48 @@ describe("attributes", () => {
   });
 });
 
+describe("attributes folded into a commit (setAttrs on the commit: tar's chmod/chown/utimens before close)", () => {
+  const opt = (max: number) => fc.option(fc.integer({ min: 0, max }), { nil: undefined });
+  const change = fc
+    .record({ mode: opt(0o7777), uid: opt(MAX_ID), gid: opt(MAX_ID), mtimeMs: opt(2 ** 45) })
+    .map((c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)));
+
+  it("property: one commit carrying the change ends as the commit then setAttrs would, new file or not", () => {
+    fc.assert(
+      fc.property(fc.boolean(), change, fc.string({ maxLength: 20 }), (exists, c, bytes) => {
+        const attrs = { mode: 0o640, uid: 5, gid: 6 };
+        const folded = new Harness();
+        const separate = new Harness();
+        for (const h of [folded, separate]) {
+          if (exists) h.ok({ type: "commit", path: "/f", content: inline("old"), attrs });
+          h.advance(1_000);
+        }
+        const r = folded.send({ type: "commit", path: "/f", content: inline(bytes), attrs, setAttrs: c });
+        separate.ok({ type: "commit", path: "/f", content: inline(bytes), attrs });
+        if (Object.keys(c).length > 0) separate.ok({ type: "setAttrs", path: "/f", ...c });
+        expect(folded.fs.stat("/f")).toEqual(separate.fs.stat("/f"));
+        // One entry, and the change feed names it as the commit (watchers see a new version).
+        expect(r.ok && r.changes).toEqual([
+          { index: folded.index, path: "/f", kind: exists ? "commit" : "create", version: exists ? 2 : 1 },
+        ]);
+      }),
+      RUNS,
+    );
+  });
+
+  it("a bad field in a commit's setAttrs is BAD_REQUEST and commits nothing", () => {
+    const h = new Harness();
+    h.ok({ type: "commit", path: "/f", content: inline("x") });
+    const hash = h.fs.partHashes().namespace;
+    for (const bad of [{ mode: 0o10000 }, { uid: -1 }, { mtimeMs: 1.5 }, 7, [1]]) {
+      expect(h.err({ type: "commit", path: "/f", content: inline("y"), setAttrs: bad }).code).toBe(
+        "BAD_REQUEST",
+      );
+    }
+    expect(h.fs.partHashes().namespace).toBe(hash);
+  });
+});
+
 // Written from the survivors of `npx stryker run --mutate src/meta/state/attrs.ts` (bench/RESULTS.md).
 describe("attribute parsing and setAttrs answers", () => {
   it("the node attrs of a mkdir or commit: an object with all three fields, each named when bad", () => {
