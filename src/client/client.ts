@@ -48,6 +48,7 @@ import {
   type WriteFileOptions,
 } from "./file-options.js";
 import { requestJson } from "./http.js";
+import type { CommitContent } from "./inline-bytes.js";
 import {
   checkPageOptions,
   type ListOptions,
@@ -561,7 +562,7 @@ export class RaftfsClient {
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
     return new Upload({
       writer: this.writer,
-      commit: async (content: WireContent) => {
+      commit: async (content: CommitContent) => {
         try {
           return await this.sessions.mutate<CommitResponse>(
             META_ROUTES.commit,
