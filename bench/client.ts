@@ -17,7 +17,7 @@
  * build's first round (bench/support/cpu-profile-preload.cjs).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -172,10 +172,15 @@ async function startCluster(build: Build, profDir: string | undefined) {
           NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${resolve("bench/support/cpu-profile-preload.cjs")}`,
           RAFTFS_CPU_PROF_DIR: profDir,
         };
+  // The servers' logs, kept after the run (a crash under load is worth reading).
+  const logPath = `${dir}.log`;
+  const log = openSync(logPath, "w");
   const up = spawn(process.execPath, [build.cli, "cluster", "up", "--config", configPath], {
-    stdio: "ignore",
+    stdio: ["ignore", log, log],
     env,
   });
+  closeSync(log);
+  console.error(`${build.label}: servers log to ${logPath}`);
   const client = await build.connect({ config: configPath });
   const stop = async () => {
     await client.close();
