@@ -172,7 +172,7 @@ async function startCluster(build: Build, profDir: string | undefined) {
           NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${resolve("bench/support/cpu-profile-preload.cjs")}`,
           RAFTFS_CPU_PROF_DIR: profDir,
         };
-  // The servers' logs, kept after the run (a crash under load is worth reading).
+  // The servers' output, kept after a run with errors (a crash under load is worth reading).
   const logPath = `${dir}.log`;
   const log = openSync(logPath, "w");
   const up = spawn(process.execPath, [build.cli, "cluster", "up", "--config", configPath], {
@@ -180,13 +180,14 @@ async function startCluster(build: Build, profDir: string | undefined) {
     env,
   });
   closeSync(log);
-  console.error(`${build.label}: servers log to ${logPath}`);
+  console.error(`${build.label}: servers write to ${logPath}`);
   const client = await build.connect({ config: configPath });
-  const stop = async () => {
+  const stop = async (keepLog = false) => {
     await client.close();
     up.kill("SIGTERM");
     if (up.exitCode === null && up.signalCode === null) await new Promise((r) => up.once("exit", r));
     rmSync(dir, { recursive: true, force: true });
+    if (!keepLog) rmSync(logPath, { force: true });
   };
   let firstWriteMs = Number.NaN;
   for (;;) {
@@ -197,8 +198,8 @@ async function startCluster(build: Build, profDir: string | undefined) {
     } catch {
       // Seven processes starting on a loaded machine may take a while; never leave them behind.
       if (performance.now() - t0 > 180_000) {
-        await stop();
-        throw new Error("no write within 180 s");
+        await stop(true);
+        throw new Error(`no write within 180 s (servers' output: ${logPath})`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -269,12 +270,14 @@ async function main(): Promise<void> {
     for (const build of builds) {
       const prof = round === 1 && build === builds[0] ? profDir : undefined;
       const c = await startCluster(build, prof);
+      let failed = true;
       try {
         const small = await smallFiles(c.client, `${build.label}, round ${round}`, c.pids);
         rows.push(...small.rows);
         errors += small.errors;
+        failed = small.errors > 0;
       } finally {
-        await c.stop();
+        await c.stop(failed);
       }
     }
   }
