@@ -48,7 +48,6 @@ import {
   type WriteFileOptions,
 } from "./file-options.js";
 import { requestJson } from "./http.js";
-import type { CommitContent } from "./inline-bytes.js";
 import {
   checkPageOptions,
   type ListOptions,
@@ -562,7 +561,7 @@ export class RaftfsClient {
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
     return new Upload({
       writer: this.writer,
-      commit: async (content: CommitContent) => {
+      commit: async (content) => {
         try {
           return await this.sessions.mutate<CommitResponse>(
             META_ROUTES.commit,
