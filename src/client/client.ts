@@ -560,7 +560,7 @@ export class RaftfsClient {
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
     return new Upload({
       writer: this.writer,
-      commit: async (content: WireContent) => {
+      commit: async (content) => {
         try {
           return await this.sessions.mutate<CommitResponse>(
             META_ROUTES.commit,

@@ -41,6 +41,14 @@ export class JsonText {
   constructor(readonly text: string) {}
 }
 
+/** A body in another encoding (the batch route's msgpack), sent as it is; the answer is still JSON. */
+export class BinaryBody {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly contentType: string,
+  ) {}
+}
+
 export interface JsonRequest {
   method: "GET" | "POST";
   path: string;
@@ -79,7 +87,13 @@ const POST_HEADERS = { accept: "application/json", "content-type": "application/
  */
 export async function requestJson<T>(dispatcher: Dispatcher, origin: string, req: JsonRequest): Promise<T> {
   const path = withQuery(req.path, req.query);
-  const base = req.body !== undefined ? POST_HEADERS : GET_HEADERS;
+  const binary = req.body instanceof BinaryBody ? req.body : null;
+  const base =
+    binary !== null
+      ? { accept: "application/json", "content-type": binary.contentType }
+      : req.body !== undefined
+        ? POST_HEADERS
+        : GET_HEADERS;
   let status: number;
   let text: string;
   try {
@@ -91,9 +105,11 @@ export async function requestJson<T>(dispatcher: Dispatcher, origin: string, req
       body:
         req.body === undefined
           ? null
-          : req.body instanceof JsonText
-            ? req.body.text
-            : JSON.stringify(req.body),
+          : binary !== null
+            ? binary.bytes
+            : req.body instanceof JsonText
+              ? req.body.text
+              : JSON.stringify(req.body),
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
       ...(req.signal ? { signal: req.signal } : {}),

@@ -9,20 +9,27 @@
  * The leader's CPU per write was the bound of the library's write rate (bench/RESULTS.md, issue 14):
  * one request per call costs a parse, hooks, validation and an answer per call; a batch pays them once.
  *
+ * A batch holding inline bytes (InlineBytes) goes as msgpack, the bytes as they are, unless the
+ * replicas answered that they take JSON only (older than BATCH_MSGPACK_TYPE): then, and for every lone
+ * call, the bytes go as base64 in JSON.
+ *
  * Exactly-once is kept item by item: each commit carries the session seq it was given before it was
  * queued, a retried batch resends the same body, and an item answered with a retryable error (its
  * proposal lost to a leader change, say) is sent again alone on its own route with the same body.
  */
+import { Packr } from "msgpackr";
 import { DfsError } from "../common/errors.js";
 import {
   BATCH_MAX_BYTES,
   BATCH_MAX_ITEMS,
+  BATCH_MSGPACK_TYPE,
   type BatchResponse,
   type CommitRequest,
   META_ROUTES,
   type StatResponse,
 } from "../common/protocol/index.js";
-import { JsonText } from "./http.js";
+import { BinaryBody, JsonText } from "./http.js";
+import { InlineBytes } from "./inline-bytes.js";
 import type { MetaCall, MetaConnection } from "./meta-connection.js";
 
 export interface MetaBatcherOptions {
@@ -41,9 +48,13 @@ export interface MetaBatcherDeps {
 }
 
 interface Pending {
-  /** The item's JSON in the batch body (measured once, sent as is). */
-  text: string;
+  /** The item's JSON in the batch body (measured once, sent as is); for inline bytes, made when needed. */
+  text: string | null;
+  /** The item with its inline bytes as bytes (a msgpack body's form); null: the item has none. */
+  binary: { kind: "commit"; body: Record<string, unknown> } | null;
+  /** Upper bounds of the item's size in a JSON body and in a msgpack one. */
   bytes: number;
+  packedBytes: number;
   /** The same call on the item's own route: for a lone call, and for a retry of a refused item. */
   single: MetaCall;
   resolve: (value: unknown) => void;
@@ -53,6 +64,19 @@ interface Pending {
 
 /** The `{"items":[` … `]}` around the items. */
 const ENVELOPE_BYTES = 13;
+
+/** Plain maps and arrays, bytes as bytes: what the server's msgpack parser reads back. */
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Room in a body for an item's own fields around its content (`"content":{...}` in JSON). */
+const ITEM_SLACK_BYTES = 64;
+
+/** The answer of a replica that does not parse msgpack bodies (fastify's 415, as the server maps it). */
+function isUnsupportedType(err: unknown): boolean {
+  return (
+    err instanceof DfsError && err.code === "BAD_REQUEST" && err.message.includes("Unsupported Media Type")
+  );
+}
 
 /** Item errors that say nothing about the item itself: it is sent again on its own route. */
 function retryable(code: string): boolean {
@@ -65,6 +89,8 @@ export class MetaBatcher {
   private scheduled = false;
   /** The replicas answered 404 for the batch route (older than it): every call goes alone. */
   private unsupported = false;
+  /** The replicas refused a msgpack body (older than it): batches go as JSON. */
+  private jsonOnly = false;
   private readonly maxItems: number;
   private readonly maxBytes: number;
   private readonly defer: (fn: () => void) => void;
@@ -95,21 +121,40 @@ export class MetaBatcher {
   /** A commit (its body carries its session seq already); answers as the commit route would. */
   commit<T>(body: CommitRequest, call: Partial<MetaCall> = {}): Promise<T> {
     const single: MetaCall = { ...call, method: "POST", path: META_ROUTES.commit, body };
-    return this.submit(JSON.stringify({ kind: "commit", body }), single) as Promise<T>;
+    const content: unknown = body.content;
+    if (!(content instanceof InlineBytes)) {
+      return this.submit(JSON.stringify({ kind: "commit", body }), null, single) as Promise<T>;
+    }
+    // Measured without encoding the bytes: base64 is 4/3 of them, msgpack adds a 5-byte header.
+    const rest = Buffer.byteLength(JSON.stringify({ kind: "commit", body: { ...body, content: null } }));
+    const binary = { kind: "commit" as const, body: { ...body, content: content.toBinary() } };
+    const sizes = {
+      bytes: rest + 4 * Math.ceil(content.sizeBytes / 3) + ITEM_SLACK_BYTES,
+      packedBytes: rest + content.sizeBytes + ITEM_SLACK_BYTES,
+    };
+    return this.submit(null, binary, single, sizes) as Promise<T>;
   }
 
   /** A linearizable stat; answers as the stat route would. */
   stat(path: string): Promise<StatResponse> {
     const single: MetaCall = { method: "GET", path: META_ROUTES.stat, query: { path } };
-    return this.submit(JSON.stringify({ kind: "stat", path }), single) as Promise<StatResponse>;
+    return this.submit(JSON.stringify({ kind: "stat", path }), null, single) as Promise<StatResponse>;
   }
 
-  private submit(text: string, single: MetaCall): Promise<unknown> {
-    const bytes = Buffer.byteLength(text);
+  private submit(
+    text: string | null,
+    binary: Pending["binary"],
+    single: MetaCall,
+    sizes?: { bytes: number; packedBytes: number },
+  ): Promise<unknown> {
+    const bytes = sizes?.bytes ?? Buffer.byteLength(text ?? "");
+    const packedBytes = sizes?.packedBytes ?? bytes;
     // Too big to share a batch, or nobody to share one with: alone, now.
-    if (this.unsupported || bytes + ENVELOPE_BYTES > this.maxBytes) return this.deps.meta.call(single);
+    if (this.unsupported || Math.min(bytes, packedBytes) + ENVELOPE_BYTES > this.maxBytes) {
+      return this.deps.meta.call(single);
+    }
     return new Promise((resolve, reject) => {
-      const p: Pending = { text, bytes, single, resolve, reject, done: false };
+      const p: Pending = { text, binary, bytes, packedBytes, single, resolve, reject, done: false };
       this.watchAbort(p);
       if (p.done) return; // its signal had already aborted
       if (this.inFlight === 0 && this.queue.length === 0) this.send([p]);
@@ -169,8 +214,9 @@ export class MetaBatcher {
           this.queue.shift(); // aborted while it waited
           continue;
         }
-        if (batch.length > 0 && bytes + 1 + next.bytes > this.maxBytes) break;
-        bytes += next.bytes + (batch.length > 0 ? 1 : 0);
+        const size = this.jsonOnly ? next.bytes : next.packedBytes;
+        if (batch.length > 0 && bytes + 1 + size > this.maxBytes) break;
+        bytes += size + (batch.length > 0 ? 1 : 0);
         batch.push(this.queue.shift()!);
       }
       if (batch.length > 0) this.send(batch);
@@ -197,13 +243,34 @@ export class MetaBatcher {
     );
   }
 
+  /** The batch's body: msgpack when it carries inline bytes and the replicas take it, else JSON. */
+  private body(batch: Pending[]): BinaryBody | JsonText {
+    if (!this.jsonOnly && batch.some((p) => p.binary !== null)) {
+      const items = batch.map((p) => p.binary ?? JSON.parse(p.text!));
+      return new BinaryBody(packr.pack({ items }), BATCH_MSGPACK_TYPE);
+    }
+    const texts = batch.map((p) => p.text ?? JSON.stringify({ kind: "commit", body: p.single.body }));
+    return new JsonText(`{"items":[${texts.join(",")}]}`);
+  }
+
   private async sendBatch(batch: Pending[]): Promise<void> {
     this.stats.batches++;
     this.stats.batchedCalls += batch.length;
-    const body = new JsonText(`{"items":[${batch.map((p) => p.text).join(",")}]}`);
     let answer: BatchResponse;
     try {
-      answer = await this.deps.meta.call<BatchResponse>({ method: "POST", path: META_ROUTES.batch, body });
+      const body = this.body(batch);
+      try {
+        answer = await this.deps.meta.call<BatchResponse>({ method: "POST", path: META_ROUTES.batch, body });
+      } catch (err) {
+        // A replica older than msgpack bodies refuses the type before reading it: nothing was applied.
+        if (!(body instanceof BinaryBody && isUnsupportedType(err))) throw err;
+        this.jsonOnly = true;
+        answer = await this.deps.meta.call<BatchResponse>({
+          method: "POST",
+          path: META_ROUTES.batch,
+          body: this.body(batch),
+        });
+      }
     } catch (err) {
       if (err instanceof DfsError && err.code === "NOT_FOUND" && err.message.startsWith("no route")) {
         // A replica older than the batch route: nothing of this batch was applied; send each alone.

@@ -24,10 +24,10 @@ import {
   MAX_CHUNKS_PER_FILE,
   MAX_UPLOAD_AGE_MS,
   type WireChunkRef,
-  type WireContent,
 } from "../common/protocol/index.js";
 import type { ChunkWriter } from "./chunk-writer.js";
 import { ChunkBuffer, chunkBounds, sha256Hex } from "./chunking.js";
+import { type CommitContent, InlineBytes } from "./inline-bytes.js";
 
 /** Commit attempts after a CHUNK_GONE, with backoff from 100 ms to 1 s: about 3.5 s in all. */
 const CHUNK_GONE_RETRIES = 6;
@@ -36,7 +36,7 @@ export const CHUNKS_IN_FLIGHT = 4;
 
 export interface UploadDeps {
   writer: ChunkWriter;
-  commit: (content: WireContent) => Promise<CommitResponse>;
+  commit: (content: CommitContent) => Promise<CommitResponse>;
   /** Best effort: tells the leader these chunks will never be referenced by this write. */
   abandon: (chunkIds: string[]) => Promise<void>;
   inlineThresholdBytes: number;
@@ -159,7 +159,7 @@ export class Upload {
       if (this.inline !== null) {
         const data = Buffer.concat(this.inline);
         try {
-          return await this.commit({ kind: "inline", dataBase64: data.toString("base64") });
+          return await this.commit(new InlineBytes(data));
         } catch (err) {
           // The cluster's threshold is lower than we assumed (endpoints-only clients): use chunks.
           if (!isDfsError(err, "PAYLOAD_TOO_LARGE")) throw err;
@@ -207,7 +207,7 @@ export class Upload {
     await this.abandon();
   }
 
-  private async commit(content: WireContent, retries = CHUNK_GONE_RETRIES): Promise<WriteResult> {
+  private async commit(content: CommitContent, retries = CHUNK_GONE_RETRIES): Promise<WriteResult> {
     // CHUNK_GONE: the cluster had collected content equal to a chunk we just stored, and revives it
     // once the data nodes report our copy (a heartbeat or two). Past that, the chunks really are gone
     // (this upload stalled beyond the grace period) and the caller must write the file again.

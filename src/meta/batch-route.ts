@@ -10,9 +10,11 @@
  * least of them), so a read token gets FORBIDDEN for a commit in a batch exactly as on the commit route.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { Unpackr } from "msgpackr";
 import { DfsError } from "../common/errors.js";
 import {
   BATCH_MAX_BYTES,
+  BATCH_MSGPACK_TYPE,
   BATCH_SCHEMA,
   type BatchItem,
   type BatchRequest,
@@ -42,6 +44,28 @@ function denied(req: FastifyRequest, item: BatchItem): DfsError | null {
     "FORBIDDEN",
     `token "${token.name}" (role ${token.role}) may not call ${META_ROUTES[route]}: it needs role ${need}`,
   );
+}
+
+/**
+ * msgpack bodies decode to plain objects and arrays only (no records, no class instances); the route's
+ * schema then checks them exactly as it checks a JSON body. Byte strings decode to views of the body
+ * (no copy): they live until the commit is encoded into its log entry.
+ */
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+function parseMsgpackBody(
+  _req: FastifyRequest,
+  body: Buffer,
+  done: (err: Error | null, value?: unknown) => void,
+) {
+  let value: unknown;
+  try {
+    value = unpackr.unpack(body);
+  } catch (err) {
+    done(new DfsError("BAD_REQUEST", `the body is not msgpack: ${(err as Error).message}`));
+    return;
+  }
+  done(null, value);
 }
 
 /** A client never numbers two mutations alike: two items with one seq are a broken client. */
@@ -98,6 +122,11 @@ export function registerBatchRoute(
     return { error: { code: "INTERNAL", message: "internal error" } };
   };
 
+  app.addContentTypeParser(
+    BATCH_MSGPACK_TYPE,
+    { parseAs: "buffer", bodyLimit: BATCH_MAX_BYTES },
+    parseMsgpackBody,
+  );
   app.post(
     META_ROUTES.batch,
     { schema: BATCH_SCHEMA, config: { access: META_ACCESS.batch }, bodyLimit: BATCH_MAX_BYTES },

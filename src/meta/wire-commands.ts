@@ -4,18 +4,20 @@
  * replaced by its SHA-256, so the log never holds one.
  */
 import { DfsError } from "../common/errors.js";
-import type { WireContent, WireSession } from "../common/protocol/index.js";
+import type { WireCommitContent, WireContent, WireSession } from "../common/protocol/index.js";
 import { hashSessionSecret } from "./session-secrets.js";
 import type { FileContent } from "./state/index.js";
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-export function wireContent(c: WireContent, inlineThresholdBytes: number): FileContent {
+export function wireContent(c: WireContent | WireCommitContent, inlineThresholdBytes: number): FileContent {
   if (c?.kind === "inline") {
-    if (typeof c.dataBase64 !== "string" || !BASE64.test(c.dataBase64)) {
+    let data: Uint8Array;
+    // Bytes as they are (a msgpack body), or base64 (JSON).
+    if ("data" in c && c.data instanceof Uint8Array) data = c.data;
+    else if (!("dataBase64" in c) || typeof c.dataBase64 !== "string" || !BASE64.test(c.dataBase64)) {
       throw new DfsError("BAD_REQUEST", "content.dataBase64 must be base64");
-    }
-    const data = Buffer.from(c.dataBase64, "base64");
+    } else data = Buffer.from(c.dataBase64, "base64");
     if (data.byteLength > inlineThresholdBytes) {
       throw new DfsError(
         "PAYLOAD_TOO_LARGE",
@@ -58,6 +60,6 @@ export function commitCommand(
   inlineThresholdBytes: number,
 ): Record<string, unknown> {
   const hashed = hashLockSecrets(b);
-  const content = wireContent(hashed.content as WireContent, inlineThresholdBytes);
+  const content = wireContent(hashed.content as WireCommitContent, inlineThresholdBytes);
   return { ...hashed, type: "commit", content, session: sessionOf(hashed) };
 }

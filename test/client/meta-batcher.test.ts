@@ -5,12 +5,20 @@
  * same body (same seq); a replica without the batch route gets every call alone.
  */
 import fc from "fast-check";
+import { unpack } from "msgpackr";
 import { describe, expect, test } from "vitest";
-import type { JsonText } from "../../src/client/http.js";
+import { BinaryBody, JsonText } from "../../src/client/http.js";
+import { InlineBytes } from "../../src/client/inline-bytes.js";
 import { MetaBatcher } from "../../src/client/meta-batcher.js";
 import type { MetaCall } from "../../src/client/meta-connection.js";
 import { DfsError } from "../../src/common/errors.js";
-import { BATCH_MAX_BYTES, BATCH_MAX_ITEMS, META_ROUTES } from "../../src/common/protocol/index.js";
+import {
+  BATCH_MAX_BYTES,
+  BATCH_MAX_ITEMS,
+  BATCH_MSGPACK_TYPE,
+  type CommitRequest,
+  META_ROUTES,
+} from "../../src/common/protocol/index.js";
 
 interface Sent {
   call: MetaCall;
@@ -27,9 +35,11 @@ function scripted(requestsInFlight = 1) {
     call: <T>(call: MetaCall): Promise<T> =>
       new Promise<T>((resolve, reject) => {
         const items =
-          call.path === META_ROUTES.batch
-            ? (JSON.parse((call.body as JsonText).text) as { items: Sent["items"] }).items
-            : null;
+          call.path !== META_ROUTES.batch
+            ? null
+            : call.body instanceof BinaryBody
+              ? (unpack(call.body.bytes) as { items: Sent["items"] }).items
+              : (JSON.parse((call.body as JsonText).text) as { items: Sent["items"] }).items;
         sent.push({ call, items, resolve: resolve as (v: unknown) => void, reject });
       }),
   };
@@ -93,6 +103,48 @@ describe("MetaBatcher", () => {
       { v: { path: "/a", type: "file" } },
       { e: "VERSION_MISMATCH" },
     ]);
+  });
+
+  test("inline bytes leave in a msgpack batch as bytes; a replica refusing the type gets JSON, then and after", async () => {
+    const { batcher, sent, turn } = scripted();
+    const bytes = (n: number) => Buffer.alloc(3000, n);
+    const binary = (path: string, seq: number) =>
+      ({ ...body(path, seq), content: new InlineBytes(bytes(seq)) }) as unknown as CommitRequest;
+    const contentOf = (s: Sent, i: number) =>
+      (s.items![i]!.body as unknown as { content: { data?: Uint8Array; dataBase64?: string } }).content;
+    // A lone call goes on the commit route, as JSON: the bytes in base64.
+    const first = batcher.commit(binary("/a", 1));
+    expect(JSON.parse(JSON.stringify(sent[0]!.call.body)).content).toEqual({
+      kind: "inline",
+      dataBase64: bytes(1).toString("base64"),
+    });
+    const rest = [batcher.commit(binary("/b", 2)), batcher.commit(binary("/c", 3))];
+    sent[0]!.resolve({ version: 1 });
+    await first;
+    await turn();
+    const packed = sent[1]!;
+    expect(packed.call.body).toBeInstanceOf(BinaryBody);
+    expect((packed.call.body as BinaryBody).contentType).toBe(BATCH_MSGPACK_TYPE);
+    expect(Buffer.from(contentOf(packed, 0).data!)).toEqual(bytes(2));
+    expect(contentOf(packed, 1).dataBase64).toBeUndefined();
+    // An older replica: fastify's 415, as the server's error handler answers it.
+    packed.reject(new DfsError("BAD_REQUEST", `Unsupported Media Type: ${BATCH_MSGPACK_TYPE}`));
+    await turn();
+    const json = sent[2]!;
+    expect(json.call.body).toBeInstanceOf(JsonText);
+    expect(json.items!.map((i) => i.body!.session.seq)).toEqual([2, 3]);
+    expect(contentOf(json, 1)).toEqual({ kind: "inline", dataBase64: bytes(3).toString("base64") });
+    json.resolve({ results: [{ value: { version: 2 } }, { value: { version: 3 } }] });
+    expect(await Promise.all(rest)).toEqual([{ version: 2 }, { version: 3 }]);
+    // And from then on.
+    const later = [4, 5, 6].map((n) => batcher.commit(binary(`/later${n}`, n)));
+    await turn();
+    expect(sent[3]!.call.path).toBe(META_ROUTES.commit);
+    sent[3]!.resolve({ version: 4 });
+    await turn();
+    expect(sent[4]!.call.body).toBeInstanceOf(JsonText);
+    sent[4]!.resolve({ results: [{ value: { version: 5 } }, { value: { version: 6 } }] });
+    await Promise.all(later);
   });
 
   test("an item refused for the leader's sake (NOT_LEADER, UNAVAILABLE) goes again alone, same body", async () => {

@@ -26,7 +26,7 @@ function setup() {
   const upload = new Upload({
     writer,
     commit: async (c) => {
-      commits.push(c);
+      commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
       return { version: 1 };
     },
     abandon: async (ids) => {

@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import type { ChunkWriter } from "../../src/client/chunk-writer.js";
 import { chunkBounds, sha256Hex } from "../../src/client/chunking.js";
+import type { CommitContent } from "../../src/client/inline-bytes.js";
 import { Upload } from "../../src/client/upload.js";
 import { DfsError } from "../../src/common/errors.js";
 import type { WireChunkRef, WireContent } from "../../src/common/protocol/index.js";
@@ -33,7 +34,7 @@ function fakeCluster(opts: { collect: (ids: string[]) => string[]; reviveLags: b
       return { id, sizeBytes: data.byteLength };
     },
   } as unknown as ChunkWriter;
-  const commit = async (content: WireContent): Promise<{ version: number }> => {
+  const commit = async (content: CommitContent): Promise<{ version: number }> => {
     if (content.kind !== "chunks") throw new Error("the fake takes chunked commits only");
     const ids = content.chunks.map((c) => c.id);
     if (!collected) {

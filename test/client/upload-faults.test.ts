@@ -95,7 +95,7 @@ function upload(meta: MetaConnection, commits: WireContent[], abandoned: string[
   return new Upload({
     writer,
     commit: async (c) => {
-      commits.push(c);
+      commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
       return { version: 1 };
     },
     abandon: async (ids) => {

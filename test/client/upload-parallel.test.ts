@@ -102,7 +102,7 @@ describe("parallel chunk stores", () => {
           const u = new Upload({
             writer: w.writer,
             commit: async (c) => {
-              commits.push(c);
+              commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
               // Every chunk the commit names was stored before it was sent.
               if (c.kind === "chunks") for (const ref of c.chunks) expect(w.stored.has(ref.id)).toBe(true);
               return { version: 1 };
@@ -149,7 +149,7 @@ describe("parallel chunk stores", () => {
     const u = new Upload({
       writer: w.writer,
       commit: async (c) => {
-        commits.push(c);
+        commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
         return { version: 1 };
       },
       abandon: async (ids) => {
@@ -177,7 +177,7 @@ describe("parallel chunk stores", () => {
     const u = new Upload({
       writer: w.writer,
       commit: async (c) => {
-        commits.push(c);
+        commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
         return { version: 1 };
       },
       abandon: async () => undefined,

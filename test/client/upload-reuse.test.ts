@@ -26,7 +26,7 @@ function recorder(knownChunks: ReadonlySet<string>, failCommit = false) {
     writer,
     commit: async (c) => {
       if (failCommit) throw new DfsError("VERSION_MISMATCH", "changed meanwhile");
-      commits.push(c);
+      commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
       return { version: 2 };
     },
     abandon: async (ids) => {

@@ -2,6 +2,7 @@
 import { describe, expect, test } from "vitest";
 import type { ChunkWriter } from "../../src/client/chunk-writer.js";
 import { sha256Hex } from "../../src/client/chunking.js";
+import type { CommitContent } from "../../src/client/inline-bytes.js";
 import { Upload, type UploadDeps } from "../../src/client/upload.js";
 import { DfsError } from "../../src/common/errors.js";
 import { MAX_UPLOAD_AGE_MS, type WireChunkRef, type WireContent } from "../../src/common/protocol/index.js";
@@ -9,7 +10,7 @@ import { MAX_UPLOAD_AGE_MS, type WireChunkRef, type WireContent } from "../../sr
 function recorder(opts: {
   threshold: number;
   chunk: number;
-  commit?: (c: WireContent) => Promise<{ version: number }>;
+  commit?: (c: CommitContent) => Promise<{ version: number }>;
 }) {
   const stored: Buffer[] = [];
   const commits: WireContent[] = [];
@@ -31,7 +32,8 @@ function recorder(opts: {
     commit:
       opts.commit ??
       (async (c) => {
-        commits.push(c);
+        // As the wire carries it (JSON: inline bytes become base64).
+        commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
         return { version: 1 };
       }),
     abandon: async (ids) => {
@@ -141,7 +143,7 @@ describe("upload", () => {
       threshold: 100,
       chunk: 16,
       commit: async (c) => {
-        commits.push(c);
+        commits.push(JSON.parse(JSON.stringify(c)) as WireContent);
         if (c.kind === "inline") throw new DfsError("PAYLOAD_TOO_LARGE", "inline content exceeds 8 bytes");
         return { version: 4 };
       },

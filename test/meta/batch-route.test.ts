@@ -9,10 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import Fastify from "fastify";
+import { pack } from "msgpackr";
 import { Agent, Client } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DfsError } from "../../src/common/errors.js";
-import { BATCH_MAX_ITEMS, META_ROUTES, type WireSession } from "../../src/common/protocol/index.js";
+import {
+  BATCH_MAX_ITEMS,
+  BATCH_MSGPACK_TYPE,
+  META_ROUTES,
+  type WireSession,
+} from "../../src/common/protocol/index.js";
 import { buildMetaServer } from "../../src/meta/app.js";
 import { type RunningMeta, runMetaReplica } from "../../src/meta/main.js";
 import type { ReplicaApi } from "../../src/meta/replica-api.js";
@@ -230,6 +236,52 @@ describe("the batch route", () => {
     const again = await batch(items);
     expect(again).toEqual(first);
     for (const n of [1, 2, 3]) expect((await stat(`/retry/${n}`)).body.version).toBe(1);
+  });
+
+  test("a msgpack body carries inline bytes as they are: the same answers and content as base64 in JSON", async () => {
+    const s = await TestSession.open();
+    const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff));
+    const commit = (path: string, content: unknown) => ({
+      kind: "commit",
+      body: { path, content, createParents: true, session: s.next() },
+    });
+    const send = async (body: Buffer) => {
+      const res = await http.request({
+        method: "POST",
+        path: META_ROUTES.batch,
+        headers: { authorization: `Bearer ${WRITER}`, "content-type": BATCH_MSGPACK_TYPE },
+        body,
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+    };
+    const binary = await send(
+      pack({
+        items: [
+          commit("/packed/bin", { kind: "inline", data: bytes }),
+          commit("/packed/b64", { kind: "inline", dataBase64: bytes.toString("base64") }),
+          { kind: "stat", path: "/packed" },
+        ],
+      }),
+    );
+    expect(binary.status).toBe(200);
+    expect(binary.body.results).toEqual([
+      { value: { version: 1 } },
+      { value: { version: 1 } },
+      expect.anything(),
+    ]);
+    for (const name of ["bin", "b64"]) {
+      const r = await call("GET", `${META_ROUTES.read}?path=/packed/${name}`, WRITER);
+      expect((r.body.content as { dataBase64: string }).dataBase64).toBe(bytes.toString("base64"));
+    }
+    // Bytes over the inline threshold, a body that is not msgpack, bytes where a string belongs: 4xx.
+    const big = await send(
+      pack({ items: [commit("/packed/big", { kind: "inline", data: Buffer.alloc(70_000) })] }),
+    );
+    expect(big.body.results).toEqual([{ error: expect.objectContaining({ code: "PAYLOAD_TOO_LARGE" }) }]);
+    expect((await send(Buffer.from([0xc1, 0x00]))).status).toBe(400);
+    const wrong = await send(pack({ items: [{ kind: "stat", path: Buffer.from("/packed") }] }));
+    expect(wrong.status).toBe(400);
+    expect((await stat("/packed/big")).body.code).toBe("NOT_FOUND");
   });
 
   test("the whole batch is refused, with nothing applied, for one seq used twice", async () => {

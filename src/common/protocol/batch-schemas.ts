@@ -14,6 +14,13 @@
 import Type, { type Static } from "typebox";
 import { ErrorBodySchema, META_SCHEMAS } from "./meta-schemas.js";
 
+/**
+ * The batch body may also come as msgpack (this content type): the same object, with a commit's inline
+ * content as bytes (`{kind: "inline", data}`) instead of base64. A replica older than it answers 400
+ * "Unsupported Media Type" before reading the body, and the client sends JSON from then on.
+ */
+export const BATCH_MSGPACK_TYPE = "application/vnd.raftfs.batch+msgpack";
+
 /** Items in one batch: the client's coalescing bound, enforced again by the server. */
 export const BATCH_MAX_ITEMS = 64;
 /** Body bytes of one batch: 64 items of 100 B inline writes are ~20 KiB; 1 MiB bounds a batch of big ones. */
