@@ -8,6 +8,7 @@ import { type ConnectOptions, connect } from "../client/index.js";
 import { FUSE_DEVICE, mountDevice, mountState, raiseReadahead, unmount } from "./device.js";
 import { Invalidator } from "./invalidate.js";
 import { FuseSession } from "./ops.js";
+import { countTransfers, TransferProgress } from "./progress.js";
 
 export interface RunMountOptions {
   dir: string;
@@ -63,11 +64,14 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
     await client.close();
     throw new MountError(`raftfs: ${(err as Error).message}`, 1);
   }
+  const progress = new TransferProgress();
+  const stopCounting = countTransfers(progress);
   const session = new FuseSession(client, mounted.device, {
     readOnly: opts.readOnly ?? false,
     attrValidMs: opts.attrValidMs ?? 1000,
     metaDeadlineMs: deadlineMs + 2000,
     dataDeadlineMs: Math.max(120_000, deadlineMs),
+    progress,
     log,
   });
   const invalidator = new Invalidator({
@@ -108,6 +112,7 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
     log(`raftfs mount: ${dir}: requests served: ${session.opCounts.summary()}`);
     mounted.device.close();
     await client.close();
+    stopCounting();
   });
   let stopping: Promise<void> | null = null;
   return {

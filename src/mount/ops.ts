@@ -21,6 +21,7 @@ import { MountLinks, parseSymlink } from "./links.js";
 import { FUSE_LK_FLOCK, MountLocks, parseLockIn } from "./locks.js";
 import { childPath, NodeTable } from "./nodes.js";
 import { OpCounts } from "./op-counts.js";
+import { armDeadline, type TransferProgress } from "./progress.js";
 import {
   type Attr,
   encodeAttrOut,
@@ -51,9 +52,13 @@ export interface MountOptions {
   readOnly: boolean;
   /** How long the kernel may cache attributes and names: the bound on seeing others' changes. */
   attrValidMs: number;
-  /** A request still unanswered after this long gets EIO (data transfers get `dataDeadlineMs`). */
+  /**
+   * A request still unanswered after this long gets EIO. Data transfers get `dataDeadlineMs`, restarted
+   * while `progress` shows the client moving bytes (a slow cluster is not a dead one).
+   */
   metaDeadlineMs: number;
   dataDeadlineMs: number;
+  progress?: TransferProgress;
   log: (line: string) => void;
 }
 
@@ -126,18 +131,19 @@ export class FuseSession {
       replied = true;
       this.device.write(encodeReply(unique, errno, payload));
     };
-    const budget = DATA_OPS.has(opcode) ? this.opts.dataDeadlineMs : this.opts.metaDeadlineMs;
-    const timer = setTimeout(() => {
-      this.opts.log(`raftfs mount: opcode ${opcode} unanswered after ${budget} ms: EIO`);
+    const data = DATA_OPS.has(opcode);
+    const budget = data ? this.opts.dataDeadlineMs : this.opts.metaDeadlineMs;
+    const cancel = armDeadline(budget, data ? (this.opts.progress ?? null) : null, (waited) => {
+      this.opts.log(`raftfs mount: opcode ${opcode} unanswered after ${waited} ms (no headway): EIO`);
       reply(ERRNO.EIO);
-    }, budget);
+    });
     this.dispatch(req).then(
       (payload) => {
-        clearTimeout(timer);
+        cancel();
         reply(0, payload ?? undefined);
       },
       (err: unknown) => {
-        clearTimeout(timer);
+        cancel();
         const errno = errnoOf(err);
         if (errno === ERRNO.EIO) this.opts.log(`raftfs mount: opcode ${opcode}: ${(err as Error).message}`);
         reply(errno);
