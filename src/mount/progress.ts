@@ -5,12 +5,13 @@
  * stored. HDFS and NFS judge a transfer by its headway instead, and so does this: the budget restarts
  * whenever the mount's client moved at least `PROGRESS_BYTES` over the network since the last look,
  * and a request gets EIO only after a whole budget with less than that (the cluster unreachable or
- * stalled). The bytes are counted from undici's diagnostics channels, which see every body the
- * library sends or receives, whatever path the upload took (spool, stream, patch).
+ * stalled). The bytes are the chunk bodies counted from undici's diagnostics channels, which see every
+ * chunk the library sends or fetches, whatever path the upload took (spool, stream, patch).
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { DATA_ROUTES } from "../common/protocol/index.js";
 
-/** Less than this in a whole budget is no headway: lease renewals and the watch feed stay below it. */
+/** Less than this in a whole budget is no headway. */
 export const PROGRESS_BYTES = 1024 * 1024;
 
 /** Bytes moved by the client's HTTP bodies in either direction since the counter started. */
@@ -23,11 +24,17 @@ export class TransferProgress {
 }
 
 const BODY_CHANNELS = ["undici:request:bodyChunkSent", "undici:request:bodyChunkReceived"] as const;
+/** Only chunk bodies count: the watch feed of a busy cluster must not keep a stalled upload alive. */
+const CHUNK_PATH_PREFIX = DATA_ROUTES.chunk.slice(0, DATA_ROUTES.chunk.indexOf(":"));
 
-/** Counts every body chunk undici sends or receives in this process; returns the stop function. */
+/** Counts the chunk bytes undici sends or receives in this process; returns the stop function. */
 export function countTransfers(progress: TransferProgress): () => void {
   const onChunk = (message: unknown) => {
-    const chunk = (message as { chunk?: { byteLength?: number; length?: number } }).chunk;
+    const { request, chunk } = message as {
+      request?: { path?: string };
+      chunk?: { byteLength?: number; length?: number };
+    };
+    if (!request?.path?.startsWith(CHUNK_PATH_PREFIX)) return;
     progress.add(chunk?.byteLength ?? chunk?.length ?? 0);
   };
   for (const name of BODY_CHANNELS) subscribe(name, onChunk);

@@ -64,15 +64,26 @@ describe("countTransfers", () => {
   });
   afterAll(() => new Promise((r) => server.close(r)));
 
-  it("sees the bytes of bodies sent and received through undici, and nothing once stopped", async () => {
+  const put = async (path: string, bytes: number) => {
+    const res = await request(`${url}${path}`, { method: "PUT", body: Buffer.alloc(bytes, 1) });
+    await res.body.arrayBuffer();
+  };
+
+  it("sees the bytes of chunk bodies sent and received through undici, and nothing once stopped", async () => {
     const progress = new TransferProgress();
     const stop = countTransfers(progress);
-    const res = await request(url, { method: "PUT", body: Buffer.alloc(200_000, 1) });
-    await res.body.arrayBuffer();
+    await put(`/v1/chunks/${"a".repeat(64)}`, 200_000);
     expect(progress.bytes).toBe(500_000);
     stop();
-    const again = await request(url, { method: "PUT", body: Buffer.alloc(1000, 1) });
-    await again.body.arrayBuffer();
+    await put(`/v1/chunks/${"b".repeat(64)}`, 1000);
     expect(progress.bytes).toBe(500_000);
+  });
+
+  it("leaves out other bodies (the watch feed, metadata calls)", async () => {
+    const progress = new TransferProgress();
+    const stop = countTransfers(progress);
+    await put("/v1/fs/commit", 200_000);
+    stop();
+    expect(progress.bytes).toBe(0);
   });
 });
