@@ -4,4 +4,5 @@ export * from "./data-schemas.js";
 export * from "./ids.js";
 export * from "./meta.js";
 export * from "./meta-schemas.js";
+export * from "./meta-types.js";
 export * from "./version-meta.js";

@@ -10,7 +10,7 @@
  * machine's parser, and status and listing answers are open objects of which the schema declares only
  * what clients read.
  */
-import type { LockHolder, LockMode, NodeAddress, WireContent, WireSession } from "./meta-schemas.js";
+import type { LockHolder, LockMode, NodeAddress, WireContent, WireSession } from "./meta-types.js";
 
 export const META_ROUTES = {
   openSession: "/v1/sessions",

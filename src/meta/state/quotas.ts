@@ -15,7 +15,7 @@
  */
 import { assert } from "../../common/assert.js";
 import { ROOT_PATH } from "../../common/paths.js";
-import type { QuotaResponse } from "../../common/protocol/meta-schemas.js";
+import type { QuotaResponse } from "../../common/protocol/meta-types.js";
 import type { NamespaceReader } from "./namespace.js";
 import { fail } from "./outcome.js";
 import { decode, encode } from "./records.js";

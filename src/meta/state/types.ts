@@ -12,7 +12,7 @@ import type {
   MkdirResponse,
   OpenSessionResponse,
   TxnResponse,
-} from "../../common/protocol/meta-schemas.js";
+} from "../../common/protocol/meta-types.js";
 import type { VersionMeta } from "../../common/protocol/version-meta.js";
 import type { ChunkRef, FileContent, LockMode } from "./commands.js";
 import type { AttrFields } from "./records.js";
@@ -77,7 +77,7 @@ export type TxnResult = TxnResponse;
 // ---- queries: the same shapes the API returns, so they are declared once, in the wire protocol ----
 
 export type { ListEntry, StatResponse as StatResult, VersionInfo } from "../../common/protocol/meta.js";
-export type { LockHolder as LockHolderInfo } from "../../common/protocol/meta-schemas.js";
+export type { LockHolder as LockHolderInfo } from "../../common/protocol/meta-types.js";
 export type LockInfo = LockHolder;
 
 export interface DataNodeRecord {
