@@ -139,7 +139,9 @@ export class DirListings {
       const e: Pick<Listed, "name" | "type" | "ino"> =
         i < 2 ? { name: i === 0 ? "." : "..", type: DT_DIR, ino: 1 } : h.entries[i - 2]!;
       // d_ino is st_ino (nodes.ts); a replica older than ids gives none: an unknown number.
-      const ino = e.ino !== undefined ? BigInt(e.ino) : 0xffffffffn;
+      const metaIno = e.ino !== undefined ? BigInt(e.ino) : 0xffffffffn;
+      const ino =
+        i < 2 || dirPath === undefined ? metaIno : this.deps.nodes.inoAt(childPath(dirPath, e.name), metaIno);
       const dirent = { ino, nextOffset: i + 1, name: e.name, type: e.type };
       let b: Buffer | null;
       if (plus) {

@@ -9,8 +9,10 @@
  * the node's id in the metadata, which a rename keeps, which is never reused, and which every mount
  * of the cluster reports alike (`ls -i`, `find -inum`, tar's and git's change checks rely on it). A
  * file created through this mount and not committed yet has no metadata id: it reports
- * PENDING_INO_BASE + its node id until its first commit (at close), a range the metadata never
- * reaches (its ids are 48-bit).
+ * PENDING_INO_BASE + its node id, a range the metadata never reaches (its ids are 48-bit), and keeps
+ * that number after its first commit for as long as the kernel holds the node (after a FORGET it is
+ * looked up afresh and reports its metadata id): within one mount a file's st_ino never changes
+ * while a program can be watching it; another mount sees the metadata id.
  */
 import { MAX_NAME_BYTES } from "../common/paths.js";
 import { ERRNO, Errno } from "./errno.js";
@@ -21,6 +23,8 @@ interface Node {
   lookups: number;
   /** The metadata id last seen for this node (kept for an unlinked file still open). */
   metaIno?: bigint;
+  /** The pending-range number this node was first reported with: kept while the kernel holds it. */
+  pendingIno?: bigint;
   /** Size and mtime of the attributes last sent to the kernel for this node (`told`), and when. */
   told?: string;
   toldAtMs?: number;
@@ -70,12 +74,22 @@ export class NodeTable {
    */
   stIno(nodeid: bigint, metaIno: number | undefined): bigint {
     const n = this.byIno.get(nodeid);
-    if (metaIno !== undefined) {
-      const ino = BigInt(metaIno);
-      if (n) n.metaIno = ino;
-      return ino;
-    }
-    return n?.metaIno ?? PENDING_INO_BASE + nodeid;
+    if (metaIno !== undefined && n) n.metaIno = BigInt(metaIno);
+    // A number once reported for a node created here stays until the kernel forgets the node: a
+    // program compares the st_ino of a file it made with a later lstat (GNU tar does, before it turns
+    // a placeholder into a symlink), and the first commit must not look like a replaced file.
+    if (n?.pendingIno !== undefined) return n.pendingIno;
+    if (metaIno !== undefined) return BigInt(metaIno);
+    if (n?.metaIno !== undefined) return n.metaIno;
+    const pending = PENDING_INO_BASE + nodeid;
+    if (n) n.pendingIno = pending;
+    return pending;
+  }
+
+  /** The st_ino of the entry at `path` whose metadata id is `metaIno` (readdir's d_ino must match it). */
+  inoAt(path: string, metaIno: bigint): bigint {
+    const nodeid = this.byPath.get(path);
+    return (nodeid === undefined ? undefined : this.byIno.get(nodeid)?.pendingIno) ?? metaIno;
   }
 
   /** Attributes of `nodeid` were sent to the kernel, which may cache them for the attribute timeout. */

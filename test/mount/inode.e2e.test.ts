@@ -1,7 +1,8 @@
 /**
  * Inode numbers through the mount are the nodes' ids in the metadata (src/mount/nodes.ts): a file or
  * directory keeps its number across renames, made through this mount or by another client (after
- * which the kernel looks the new name up afresh), every mount of the cluster reports the same number,
+ * which the kernel looks the new name up afresh), every mount of the cluster reports the same number
+ * (except for a file this mount created, which keeps its first number while the kernel holds it),
  * readdir's d_ino is st_ino, and a name made again is a new file with a new number. `ls -i`, `find
  * -inum`, tar and git rely on this. The test process only drives the mounts (child processes).
  */
@@ -59,7 +60,13 @@ describe("inode numbers through the mount", () => {
   test("a file and a directory keep their inode numbers across renames, in every mount", async () => {
     await fsp.mkdir(join(a.dir, "ino"));
     await fsp.mkdir(join(a.dir, "ino/d"));
-    await fsp.writeFile(join(a.dir, "ino/d/f"), "content");
+    // Written by another client: a file created through mount a would keep a's pending number there
+    // while a's kernel holds it (the next test).
+    await client.writeFile("/ino/d/f", "content");
+    await waitFor(
+      "f in mount a",
+      async () => (await fsp.stat(join(a.dir, "ino/d/f")).catch(() => null)) ?? null,
+    );
     const file = await ino(join(a.dir, "ino/d/f"));
     const dir = await ino(join(a.dir, "ino/d"));
     expect(file).not.toBe(dir);
@@ -95,6 +102,24 @@ describe("inode numbers through the mount", () => {
     await fsp.writeFile(join(a.dir, "ino/other/h"), "again");
     expect(await ino(join(a.dir, "ino/other/h"))).not.toBe(file);
   }, 90_000);
+
+  test("a file created through a mount keeps its number across its first commit there; another mount sees its metadata id", async () => {
+    // GNU tar makes a link to an absolute or `..` target through a placeholder, and replaces it only
+    // if the placeholder's st_ino is still the one it saw at create.
+    const p = join(a.dir, "placeholder");
+    const h = await fsp.open(p, "wx");
+    const atCreate = (await h.stat({ bigint: true })).ino;
+    await h.close(); // the first commit: the metadata gives the file its id now
+    expect((await fsp.lstat(p, { bigint: true })).ino).toBe(atCreate);
+    expect((await direntInos(a.dir)).get("placeholder")).toBe(atCreate);
+    const metaIno = BigInt((await client.stat("/placeholder")).ino ?? -1);
+    expect(metaIno).not.toBe(atCreate);
+    await waitFor(
+      "the placeholder in mount b",
+      async () => (await fsp.stat(join(b.dir, "placeholder")).catch(() => null)) ?? null,
+    );
+    expect(await ino(join(b.dir, "placeholder"))).toBe(metaIno);
+  }, 60_000);
 
   test("a file kept open after its unlink keeps its number", async () => {
     await fsp.writeFile(join(a.dir, "open-unlinked"), "still here");
