@@ -60,6 +60,10 @@ export async function mountCommand(
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  // `kill -USR1 <pid>`: a status line in the mount's log, as dd answers USR1 with its progress.
+  const report = () => note(io, running.status());
+  process.on("SIGUSR1", report);
+  void running.done.then(() => process.off("SIGUSR1", report));
   await running.done;
   throw new ExitCode(signalled === "SIGINT" ? 130 : 0);
 }

@@ -36,6 +36,8 @@ export interface RunningMount {
   done: Promise<void>;
   /** Unmounts (clean: open files are committed first) and waits for the end. */
   stop(): Promise<void>;
+  /** One line saying what the mount is doing: `raftfs mount` logs it on SIGUSR1. */
+  status(): string;
 }
 
 export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
@@ -117,6 +119,9 @@ export async function runMount(opts: RunMountOptions): Promise<RunningMount> {
   let stopping: Promise<void> | null = null;
   return {
     done,
+    status: () =>
+      `raftfs mount: ${dir}: status: ${session.nodes.size} nodes known to the kernel, ` +
+      `${(progress.bytes / 1048576).toFixed(1)} MiB of chunks moved, requests served: ${session.opCounts.summary()}`,
     stop() {
       stopping ??= (async () => {
         const u = await unmount(dir);

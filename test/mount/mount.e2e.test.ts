@@ -288,4 +288,16 @@ describe("raftfs mount (real cluster, real kernel)", () => {
       await ro.stop();
     }
   }, 60_000);
+
+  test("kill -USR1 logs a status line: nodes held, chunk bytes moved, requests served so far", async () => {
+    await fsp.readFile(join(a.dir, "posix/old"), "utf8");
+    a.child.kill("SIGUSR1");
+    const line = await waitFor("a status line in the mount's log", () =>
+      a.log.split("\n").find((l) => l.includes(": status: ")),
+    );
+    expect(line).toMatch(
+      /\d+ nodes known to the kernel, [\d.]+ MiB of chunks moved, requests served: .*LOOKUP \d+/,
+    );
+    expect(a.child.exitCode).toBeNull(); // and it goes on serving
+  }, 60_000);
 });
