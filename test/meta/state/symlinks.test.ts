@@ -66,6 +66,16 @@ describe("symbolic links", () => {
     const before = h.fs.partHashes().namespace;
     expect(h.err({ type: "commit", path: "/ld/g", content: inline("y") }).code).toBe("NOT_A_DIRECTORY");
     expect(h.err({ type: "mkdir", path: "/ld/sub" }).code).toBe("NOT_A_DIRECTORY");
+    // The refusal says what is in the way, a link or a file, and where.
+    expect(h.err({ type: "mkdir", path: "/ld/a/b", parents: true })).toMatchObject({
+      code: "NOT_A_DIRECTORY",
+      message: "/ld is a symbolic link",
+      path: "/ld",
+    });
+    expect(h.err({ type: "commit", path: "/dir/f/g", content: inline("y") })).toMatchObject({
+      message: "/dir/f is a file",
+      path: "/dir/f",
+    });
     expect(h.err({ type: "mkdir", path: "/ld", parents: true }).code).toBe("EXISTS");
     expect(h.err({ type: "commit", path: "/lf", content: inline("y") }).code).toBe("IS_A_SYMLINK");
     expect(h.err({ type: "dropVersion", path: "/lf", version: 1 }).code).toBe("IS_A_SYMLINK");
