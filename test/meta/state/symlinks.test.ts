@@ -47,6 +47,24 @@ describe("symbolic links", () => {
       expect(h.err({ type: "symlink", path, target: "t" }).code).toBe("EXISTS");
     }
     expect(h.err({ type: "symlink", path: "/nope/l", target: "t" }).code).toBe("NOT_FOUND");
+    // What the caller is told: the name taken, the parent missing, the link it asked to write through.
+    expect(h.err({ type: "symlink", path: "/l", target: "t" })).toMatchObject({
+      message: "/l already exists",
+      path: "/l",
+    });
+    expect(h.err({ type: "symlink", path: "/", target: "t" })).toMatchObject({
+      message: "/ already exists",
+      path: "/",
+    });
+    expect(h.err({ type: "symlink", path: "/nope/l", target: "t" })).toMatchObject({
+      message: "parent directory /nope does not exist",
+      path: "/nope",
+    });
+    expect(h.err({ type: "commit", path: "/l", content: inline("y") })).toMatchObject({
+      code: "IS_A_SYMLINK",
+      message: "/l is a symbolic link: the server does not follow links",
+      path: "/l",
+    });
     expect(h.err({ type: "symlink", path: "/d/e", target: "" }).code).toBe("BAD_REQUEST");
     expect(h.err({ type: "symlink", path: "/d/e" }).code).toBe("BAD_REQUEST");
     expect(h.err({ type: "symlink", path: "/d/e", target: "a\u0000b" }).code).toBe("BAD_REQUEST");
@@ -55,6 +73,17 @@ describe("symbolic links", () => {
     expect(h.fs.partHashes().namespace).toBe(before);
     h.ok({ type: "symlink", path: "/d/e", target: "x".repeat(MAX_SYMLINK_TARGET_BYTES) });
     expect(h.fs.stat("/d/e").target).toHaveLength(MAX_SYMLINK_TARGET_BYTES);
+  });
+
+  it("is fenced like a file's create: by another session's lock on its name, not by one below it", () => {
+    const h = new Harness();
+    const [a, b] = [h.openSession(), h.openSession()];
+    const X = { type: "lockAcquire", mode: "exclusive", ttlMs: 60_000, owner: "x" } as const;
+    h.ok({ ...X, path: "/s" }, a);
+    h.ok({ ...X, path: "/t/x" }, a);
+    expect(h.err({ type: "symlink", path: "/s", target: "t" }, b).code).toBe("LOCKED");
+    expect(h.ok({ type: "symlink", path: "/t", target: "t" }, b)).toEqual({ path: "/t" });
+    expect(h.fs.stat("/t").type).toBe("symlink");
   });
 
   it("the server never follows a link: below one is NOT_A_DIRECTORY or NOT_FOUND, file calls IS_A_SYMLINK", () => {
@@ -66,6 +95,16 @@ describe("symbolic links", () => {
     const before = h.fs.partHashes().namespace;
     expect(h.err({ type: "commit", path: "/ld/g", content: inline("y") }).code).toBe("NOT_A_DIRECTORY");
     expect(h.err({ type: "mkdir", path: "/ld/sub" }).code).toBe("NOT_A_DIRECTORY");
+    // The refusal says what is in the way, a link or a file, and where.
+    expect(h.err({ type: "mkdir", path: "/ld/a/b", parents: true })).toMatchObject({
+      code: "NOT_A_DIRECTORY",
+      message: "/ld is a symbolic link",
+      path: "/ld",
+    });
+    expect(h.err({ type: "commit", path: "/dir/f/g", content: inline("y") })).toMatchObject({
+      message: "/dir/f is a file",
+      path: "/dir/f",
+    });
     expect(h.err({ type: "mkdir", path: "/ld", parents: true }).code).toBe("EXISTS");
     expect(h.err({ type: "commit", path: "/lf", content: inline("y") }).code).toBe("IS_A_SYMLINK");
     expect(h.err({ type: "dropVersion", path: "/lf", version: 1 }).code).toBe("IS_A_SYMLINK");
