@@ -58,7 +58,13 @@ function content(path: string, i: number): Buffer {
   const size = i % 2 === 0 ? 1000 : 2 * CHUNK + 5000;
   const seed = createHash("sha256").update(path).digest();
   const out = Buffer.alloc(size);
-  for (let o = 0; o < size; o += seed.length) seed.copy(out, o);
+  // Each 32-byte block carries its offset: a tiled seed made a file's chunks equal to each other, and
+  // the library stores equal chunks of one file through separate placements (up to 2R copies until
+  // the leader trims them), which the placement check below would rightly count as shared zones.
+  for (let o = 0; o < size; o += seed.length) {
+    seed.copy(out, o);
+    if (o + 4 <= size) out.writeUInt32BE(o, o);
+  }
   return out;
 }
 
