@@ -77,6 +77,21 @@ export function deliver(c: CoreUnderTest, m: Message): Message[] {
   return drain(c);
 }
 
+/** Leader 1 hears that follower `from` holds its log up to `index` (in the current term); drains. */
+export function ack(c: CoreUnderTest, from: number, index: number): Message[] {
+  const term = c.node.status().term;
+  return deliver(c, {
+    type: "append-resp",
+    from,
+    to: 1,
+    term,
+    index,
+    reject: false,
+    rejectHint: 0,
+    hintTerm: 0,
+  });
+}
+
 /** Ticks `n` times, draining after each; returns every message sent meanwhile. */
 export function ticks(c: CoreUnderTest, n: number): Message[] {
   const out: Message[] = [];

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "vitest";
 import { DEFAULT_RAFT_OPTIONS, type Entry, MemoryStorage, type Message } from "../../src/raft/core/index.js";
 import {
-  type CoreUnderTest,
+  ack,
   coreNode,
   coreNodeOn,
   deliver,
@@ -19,20 +19,6 @@ import {
 } from "./core-harness.js";
 
 const T = DEFAULT_RAFT_OPTIONS.electionTimeoutTicks;
-
-function ack(c: CoreUnderTest, from: number, index: number): Message[] {
-  const term = c.node.status().term;
-  return deliver(c, {
-    type: "append-resp",
-    from,
-    to: 1,
-    term,
-    index,
-    reject: false,
-    rejectHint: 0,
-    hintTerm: 0,
-  });
-}
 
 const data = () => new Uint8Array([7]);
 

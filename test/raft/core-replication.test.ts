@@ -8,6 +8,7 @@ import { describe, expect, test } from "vitest";
 import type { Entry, Message } from "../../src/raft/core/index.js";
 import { entrySizeBytes } from "../../src/raft/core/storage.js";
 import {
+  ack,
   type CoreUnderTest,
   coreNodeOn,
   deliver,
@@ -22,20 +23,6 @@ import {
 
 function e(index: number, term: number): Entry {
   return { index, term, data: new Uint8Array([index]) };
-}
-
-function ack(c: CoreUnderTest, from: number, index: number): Message[] {
-  const term = c.node.status().term;
-  return deliver(c, {
-    type: "append-resp",
-    from,
-    to: 1,
-    term,
-    index,
-    reject: false,
-    rejectHint: 0,
-    hintTerm: 0,
-  });
 }
 
 function reject(

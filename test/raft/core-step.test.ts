@@ -4,8 +4,9 @@
  * and what a Ready hands the driver (what is sent before the persist, what after).
  */
 import { describe, expect, test } from "vitest";
-import { DEFAULT_RAFT_OPTIONS, MemoryStorage, type Message } from "../../src/raft/core/index.js";
+import { DEFAULT_RAFT_OPTIONS, MemoryStorage } from "../../src/raft/core/index.js";
 import {
+  ack,
   type CoreUnderTest,
   coreNode,
   coreNodeOn,
@@ -19,20 +20,6 @@ import {
 } from "./core-harness.js";
 
 const T = DEFAULT_RAFT_OPTIONS.electionTimeoutTicks;
-
-function ack(c: CoreUnderTest, from: number, index: number): Message[] {
-  const term = c.node.status().term;
-  return deliver(c, {
-    type: "append-resp",
-    from,
-    to: 1,
-    term,
-    index,
-    reject: false,
-    rejectHint: 0,
-    hintTerm: 0,
-  });
-}
 
 /** Follower 2 of [1,2,3] at `term`, its leader 1 known. */
 function followerAt(term: number, opts = {}): CoreUnderTest {
