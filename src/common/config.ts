@@ -163,6 +163,9 @@ export const ClusterConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1, default: "./data" }),
     secret: Type.String({ minLength: SECRET_LENGTH_MIN, default: SCHEMA_DEFAULT_SECRET }),
     replication: Type.Integer({ minimum: 1, maximum: 16, default: 3 }),
+    // The fewest copies a chunk is written to while fewer than `replication` data nodes can take it
+    // (the rest are made by repair when nodes come back). Unset: half of the chunk's R, rounded up.
+    minReplication: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
     chunkSizeBytes: Type.Integer({ minimum: 4096, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 }),
     inlineThresholdBytes: Type.Integer({ minimum: 0, maximum: 1024 * 1024, default: 64 * 1024 }),
     versionsRetained: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
@@ -275,6 +278,9 @@ function uniquenessProblems(cfg: ClusterConfig): string[] {
     if (k.token !== undefined && !cfg.tokens.some((t) => t.name === k.token)) {
       problems.push(`/s3/accessKeys: ${k.accessKeyId} names the token "${k.token}", which /tokens lacks`);
     }
+  }
+  if (cfg.minReplication !== undefined && cfg.minReplication > cfg.replication) {
+    problems.push(`/minReplication: ${cfg.minReplication} exceeds replication (${cfg.replication})`);
   }
   if (cfg.replication > Math.max(cfg.data.length, 1) && cfg.data.length > 0) {
     problems.push(`/replication: ${cfg.replication} exceeds the ${cfg.data.length} data nodes`);

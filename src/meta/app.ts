@@ -46,6 +46,8 @@ export interface MetaServerOptions {
   tokens?: readonly ClientToken[];
   inlineThresholdBytes: number;
   replication: number;
+  /** The config's `minReplication` (unset: half of the chunk's R, rounded up). */
+  minReplication?: number | undefined;
   chunkSizeBytes: number;
   /** Body limit: inline content arrives base64-encoded, inside a JSON body. */
   bodyLimitBytes: number;
@@ -368,7 +370,13 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       throw new DfsError("BAD_REQUEST", "replication must be within 1..16");
     }
     const exclude = new Set(Array.isArray(b.exclude) ? b.exclude.filter(Number.isSafeInteger) : []);
-    return placeChunk(tracker, { chunkId: b.chunkId, sizeBytes: b.sizeBytes, replication, exclude });
+    return placeChunk(tracker, {
+      chunkId: b.chunkId,
+      sizeBytes: b.sizeBytes,
+      replication,
+      minReplication: opts.minReplication,
+      exclude,
+    });
   });
 
   app.get(META_ROUTES.locations, route("locations"), async (req) => {
@@ -467,6 +475,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
       chunkSizeBytes: opts.chunkSizeBytes,
       inlineThresholdBytes: opts.inlineThresholdBytes,
       replication: opts.replication,
+      minReplication: opts.minReplication,
     },
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });

@@ -125,6 +125,7 @@ export async function runMetaReplica(opts: {
       tokens: config.tokens,
       inlineThresholdBytes: config.inlineThresholdBytes,
       replication: config.replication,
+      minReplication: config.minReplication,
       chunkSizeBytes: config.chunkSizeBytes,
       bodyLimitBytes: Math.ceil(config.inlineThresholdBytes * 1.4) + 64 * 1024,
     },

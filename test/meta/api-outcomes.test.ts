@@ -438,7 +438,7 @@ describe("results → 200 bodies", () => {
     expect(Object.keys(tickets)[0]).toBe(CHUNK(1));
   });
 
-  test("placement: R live nodes with a ticket, recorded for reads; fewer than R → 503 UNAVAILABLE", async () => {
+  test("placement: R live nodes with a ticket, recorded for reads; half of R (rounded up) when fewer are live; fewer → 503 UNAVAILABLE", async () => {
     const { replica, call } = setup();
     const ok = await call(DATA_PATH[0]!);
     expect(ok.status).toBe(200);
@@ -449,10 +449,15 @@ describe("results → 200 bodies", () => {
     });
     expect(replica.placed).toEqual([CHUNK(1)]);
     replica.available = [node(1), node(2)];
+    const degraded = await call(DATA_PATH[0]!);
+    expect(degraded.status).toBe(200);
+    expect(degraded.body).toMatchObject({ nodes: [1, 2].map((id) => ({ id, url: node(id).url })) });
+    expect(replica.placed).toEqual([CHUNK(1), CHUNK(1)]);
+    replica.available = [node(1)];
     const short = await call(DATA_PATH[0]!);
     expect(short.status).toBe(503);
-    expect(short.body).toMatchObject({ code: "UNAVAILABLE", available: 2 });
-    expect(replica.placed).toEqual([CHUNK(1)]);
+    expect(short.body).toMatchObject({ code: "UNAVAILABLE", available: 1 });
+    expect(replica.placed).toEqual([CHUNK(1), CHUNK(1)]);
   });
 
   test("locations answer each id with its holders and a read ticket", async () => {

@@ -36,7 +36,12 @@ export interface DashboardDeps {
   metrics?: MetaMetrics;
   dispatcher: Dispatcher;
   secret: string;
-  upload: { chunkSizeBytes: number; inlineThresholdBytes: number; replication: number };
+  upload: {
+    chunkSizeBytes: number;
+    inlineThresholdBytes: number;
+    replication: number;
+    minReplication?: number | undefined;
+  };
 }
 
 /** The origins of the cluster's replicas, as this replica knows them (its config's URLs). */
@@ -201,7 +206,12 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       },
       async (req) =>
         storeChunk(
-          { replica, dispatcher: deps.dispatcher, replication: deps.upload.replication },
+          {
+            replica,
+            dispatcher: deps.dispatcher,
+            replication: deps.upload.replication,
+            minReplication: deps.upload.minReplication,
+          },
           assertChunkBody(req.body, deps.upload.chunkSizeBytes),
         ),
     );

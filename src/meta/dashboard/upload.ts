@@ -24,6 +24,7 @@ export interface ChunkUploadDeps {
   replica: ReplicaApi;
   dispatcher: Dispatcher;
   replication: number;
+  minReplication?: number | undefined;
 }
 
 /**
@@ -40,7 +41,13 @@ export async function storeChunk(
     data,
     {
       place: async ({ id, sizeBytes, exclude }) =>
-        placeChunk(tracker, { chunkId: id, sizeBytes, replication: deps.replication, exclude }),
+        placeChunk(tracker, {
+          chunkId: id,
+          sizeBytes,
+          replication: deps.replication,
+          minReplication: deps.minReplication,
+          exclude,
+        }),
       put: async (head, put) => {
         await putChunk(deps.dispatcher, head, { ...put, timeoutMs: PUT_TIMEOUT_MS });
       },
