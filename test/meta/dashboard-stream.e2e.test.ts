@@ -250,6 +250,25 @@ describe("file browser: keyboard, phone width, locks", () => {
     await page.close();
   }, 90_000);
 
+  test("a symbolic link is listed with its target, and its page says what it is", async () => {
+    await fs.writeFile("/ln/a.txt", "alpha", { createParents: true });
+    await fs.symlink("a.txt", "/ln/to-a");
+    const page = await openDashboard(browser, `${c.url(await c.leader())}/files/ln`, { token: WRITER });
+    const row = page.locator('tr[data-path="/ln/to-a"]');
+    await expect.poll(() => row.count(), POLL).toBe(1);
+    expect(await row.locator("td").first().textContent()).toBe("to-a → a.txt");
+    // Not a page to open (the server never follows a link), but still renamed and deleted from here.
+    expect(await row.locator("a[data-nav]").count()).toBe(0);
+    expect(await row.locator('button[data-act="delete"]').count()).toBe(1);
+    await page.goto(`${c.url(await c.leader())}/files/ln/to-a`);
+    await expect
+      .poll(() => page.locator("#msg").textContent(), POLL)
+      .toBe("/ln/to-a is a symbolic link to a.txt");
+    expect(await page.locator("#file-part").isHidden()).toBe(true);
+    expect(await page.locator("#dir-part").isHidden()).toBe(true);
+    await page.close();
+  }, 90_000);
+
   test("at 390 px the listing, a file's page and the overview need no sideways scrolling", async () => {
     await fs.writeFile("/phone/a-rather-long-file-name-for-a-phone.bin", bytes(3 * CHUNK, 9), {
       createParents: true,

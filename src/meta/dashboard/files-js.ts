@@ -141,7 +141,9 @@ function crumbs(p) {
 let cursor = null;
 function entryRow(e) {
   const actions = canWrite() ? '<button type="button" data-act="rename">rename</button> <button type="button" data-act="delete">delete</button>' : "";
-  return '<tr data-path="' + esc(e.path) + '" data-type="' + e.type + '"><td><a data-nav href="' + esc(fileHref(e.path)) + '">' + esc(e.name) + (e.type === "dir" ? "/" : "") + "</a></td><td class=hide-narrow>" + e.type + "</td><td>" + (e.type === "file" ? size(e.sizeBytes) : "–") + "</td><td class=hide-narrow>" + (e.version ?? "–") + "</td><td>" + when(e.modifiedAtMs) + "</td><td>" + actions + "</td></tr>";
+  // A link is shown with its target, not as a page to open: the cluster never follows links.
+  const name = e.type === "symlink" ? esc(e.name) + " → " + esc(e.target) : '<a data-nav href="' + esc(fileHref(e.path)) + '">' + esc(e.name) + (e.type === "dir" ? "/" : "") + "</a>";
+  return '<tr data-path="' + esc(e.path) + '" data-type="' + e.type + '"><td>' + name + "</td><td class=hide-narrow>" + e.type + "</td><td>" + (e.type === "file" ? size(e.sizeBytes) : "–") + "</td><td class=hide-narrow>" + (e.version ?? "–") + "</td><td>" + when(e.modifiedAtMs) + "</td><td>" + actions + "</td></tr>";
 }
 async function loadMore(dir) {
   const r = await call("GET", "/v1/fs/list?" + q({ path: dir, limit: PAGE, startAfter: cursor || undefined }));
@@ -179,6 +181,7 @@ async function showPath() {
   $("#dir-part").hidden = st.type !== "dir";
   $("#file-part").hidden = st.type !== "file";
   if (st.type === "dir") await loadMore(p);
+  else if (st.type === "symlink") say(p + " is a symbolic link to " + st.target);
   else await filePage(p, st);
 }
 async function act(fn, done) {
