@@ -118,10 +118,13 @@ export class MetaConnection {
     // during an election cannot make us spin.
     let hops = 0;
     let last: DfsError | null = null;
+    // The last refusal came from a replica that answered (a leader short of data nodes, busy), not from
+    // the search for one: the error then says so instead of "no leader answered".
+    let lastAnswered = false;
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       const remaining = deadline.remainingMs();
-      if (remaining <= 0) throw this.exhausted(call, deadline, last);
+      if (remaining <= 0) throw this.exhausted(call, deadline, last, lastAnswered);
       const target = this.leader ?? this.nextEndpoint();
       try {
         const answer = (await this.deps.send(target, {
@@ -138,6 +141,7 @@ export class MetaConnection {
       } catch (err) {
         if (!(err instanceof DfsError)) throw err;
         last = err;
+        lastAnswered = err.code !== "NOT_LEADER" && !isTransportError(err);
         if (err.code === "NOT_LEADER") {
           const hint = this.acceptableHint(target, err.details.leaderUrl);
           // A hint to a replica that has just failed us is the follower's stale idea: search instead.
@@ -271,14 +275,17 @@ export class MetaConnection {
     this.rotation = i >= 0 ? i + 1 : this.rotation + 1;
   }
 
-  private exhausted(call: MetaCall, deadline: Deadline, last: DfsError | null): DfsError {
+  private exhausted(call: MetaCall, deadline: Deadline, last: DfsError | null, answered: boolean): DfsError {
     const what = `${call.method} ${call.path}`;
     const why = last ? `: ${last.message}` : "";
     // Only a series of timeouts is a TIMEOUT; refused connections and elections are UNAVAILABLE.
     const code = last?.code === "TIMEOUT" ? "TIMEOUT" : "UNAVAILABLE";
+    const said = answered
+      ? `the metadata leader still refused ${what} after ${deadline.budgetMs} ms${why}`
+      : `no metadata leader answered ${what} within ${deadline.budgetMs} ms${why}`;
     return new DfsError(
       code,
-      `no metadata leader answered ${what} within ${deadline.budgetMs} ms${why}`,
+      said,
       { lastCode: last?.code ?? null, endpoints: this.endpoints },
       { cause: last ?? undefined },
     );

@@ -140,6 +140,16 @@ describe("leader following", () => {
     expect((err as DfsError).exitCode).toBe(5);
   });
 
+  test("past the deadline with the leader still refusing: the error says the leader answered, and why", async () => {
+    const { send } = scripted(() => new DfsError("UNAVAILABLE", "only 1 live data nodes with room"));
+    const { conn } = connection(send, 50);
+    const err = await conn.call({ method: "POST", path: "/v1/chunks/placement" }).catch((e: unknown) => e);
+    expect((err as DfsError).code).toBe("UNAVAILABLE");
+    expect((err as DfsError).message).toBe(
+      "the metadata leader still refused POST /v1/chunks/placement after 50 ms: only 1 live data nodes with room",
+    );
+  });
+
   test("past the deadline after timeouts: TIMEOUT", async () => {
     const { send } = scripted((url) => new DfsError("TIMEOUT", "slow", { transport: true, url }));
     const { conn } = connection(send, 50);
