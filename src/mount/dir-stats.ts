@@ -1,7 +1,8 @@
 /**
- * Directories' stat answers, reused for `ttlMs`: the kernel drops a directory's cached attributes
- * after every create in it, and asking the leader again each time would double the cost of writing
- * small files. The bound is the same one the kernel's own caches give (README "Mount").
+ * Directories' and links' stat answers, reused for `ttlMs`: the kernel drops a directory's cached
+ * attributes after every create in it, and asking the leader again each time would double the cost of
+ * writing small files; and it asks READLINK at every path walk through a link, whose target the stat
+ * answer carries. The bound is the same one the kernel's own caches give (README "Mount").
  *
  * A change made through this mount moves the cached directory's mtime and ctime at once
  * (`changed`), so this mount's programs see POSIX's "mark for update" of the parent right after
@@ -23,7 +24,7 @@ export class DirStats {
     const hit = this.byPath.get(path);
     if (hit && now - hit.atMs < this.ttlMs) return hit.st;
     const st = await fetch(path);
-    if (st.type === "dir") {
+    if (st.type === "dir" || st.type === "symlink") {
       if (this.byPath.size >= MAX_DIRS) this.byPath.clear();
       this.byPath.set(path, { st, atMs: now });
     }

@@ -33,7 +33,11 @@ export function parseSymlink(body: Buffer): { name: string; target: string } {
 }
 
 export class MountLinks {
-  constructor(private readonly client: RaftfsClient) {}
+  /** `stat`: the mount's stat, which reuses a link's answer for the attribute timeout (dir-stats.ts). */
+  constructor(
+    private readonly client: RaftfsClient,
+    private readonly stat: (path: string) => Promise<StatResponse>,
+  ) {}
 
   /** Makes the link, owned by the caller (mode 0777: a link's own bits are never checked); its stat. */
   async create(path: string, target: string, owner: { uid: number; gid: number }): Promise<StatResponse> {
@@ -43,6 +47,10 @@ export class MountLinks {
 
   /** READLINK's answer: the target's bytes, no NUL. */
   async read(path: string): Promise<Buffer> {
-    return Buffer.from(await this.client.readlink(path));
+    const st = await this.stat(path);
+    // Not a link: the library's readlink gives the error readlink(2) expects (EINVAL, ENOENT).
+    if (st.type !== "symlink" || st.target === undefined)
+      return Buffer.from(await this.client.readlink(path));
+    return Buffer.from(st.target);
   }
 }

@@ -101,7 +101,7 @@ export class FuseSession {
     private readonly opts: MountOptions,
   ) {
     this.locks = new MountLocks(client);
-    this.links = new MountLinks(client);
+    this.links = new MountLinks(client, (p) => this.statDir(p));
     this.statfs = new Statfs(client);
     this.patcher = new ChunkPatcher(client);
     this.dirStats = new DirStats(opts.attrValidMs);
@@ -347,7 +347,7 @@ export class FuseSession {
     }
   }
 
-  /** Stat, with a directory's answer reused for `attrValidMs` (dir-stats.ts says why). */
+  /** Stat, with a directory's or link's answer reused for `attrValidMs` (dir-stats.ts says why). */
   private statDir(path: string): Promise<StatResponse> {
     return this.dirStats.get(path, (p) => this.client.stat(p));
   }
