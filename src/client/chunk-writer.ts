@@ -36,8 +36,11 @@ export class ChunkWriter {
     this.random = deps.random ?? Math.random;
   }
 
-  /** Stores `data` on R nodes; returns its reference for the commit. */
-  async store(data: Buffer, signal?: AbortSignal): Promise<WireChunkRef> {
+  /**
+   * Stores `data` on R nodes; returns its reference for the commit. `id`: the chunk's SHA-256 when the
+   * caller has it already (not hashed again).
+   */
+  async store(data: Buffer, signal?: AbortSignal, id?: string): Promise<WireChunkRef> {
     const deadline = new Deadline(this.opts.chunkDeadlineMs);
     return storeOnPipeline(
       data,
@@ -64,7 +67,7 @@ export class ChunkWriter {
           return !deadline.expired();
         },
       },
-      { attemptsMax: this.opts.maxAttempts },
+      { attemptsMax: this.opts.maxAttempts, ...(id !== undefined ? { id } : {}) },
     );
   }
 }
