@@ -8,8 +8,12 @@
 import type { Dispatcher } from "undici";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { putChunk, storeOnPipeline } from "../common/chunk-pipeline.js";
-import { META_ROUTES, type PlacementResponse, type WireChunkRef } from "../common/protocol/index.js";
+import type { WireChunkRef } from "../common/protocol/index.js";
 import type { MetaConnection } from "./meta-connection.js";
+import { PlacementBatcher } from "./placement-batcher.js";
+
+/** Placement requests of one client at once; placements asked meanwhile wait and go together. */
+const PLACEMENT_REQUESTS_IN_FLIGHT = 2;
 
 export interface ChunkWriterOptions {
   /** Budget for storing one chunk, placements and retries included. */
@@ -28,12 +32,15 @@ export interface ChunkWriterDeps {
 
 export class ChunkWriter {
   private readonly random: () => number;
+  /** One client's concurrent chunk stores share placement requests (placement-batcher.ts). */
+  private readonly placements: PlacementBatcher;
 
   constructor(
     private readonly opts: ChunkWriterOptions,
     private readonly deps: ChunkWriterDeps,
   ) {
     this.random = deps.random ?? Math.random;
+    this.placements = new PlacementBatcher({ requestsInFlight: PLACEMENT_REQUESTS_IN_FLIGHT }, deps);
   }
 
   /**
@@ -46,14 +53,11 @@ export class ChunkWriter {
       data,
       {
         place: ({ id, sizeBytes, exclude }) =>
-          this.deps.meta.call<PlacementResponse>({
-            method: "POST",
-            path: META_ROUTES.placement,
-            body: { chunkId: id, sizeBytes, ...(exclude.size ? { exclude: [...exclude] } : {}) },
+          this.placements.place({
+            id,
+            sizeBytes,
+            exclude,
             deadlineMs: deadline.remainingMs(),
-            // Without exclusions, "not enough live nodes" is worth waiting out (nodes re-register with
-            // a new leader); with them, it means we excluded too much: forget them and ask again.
-            retryAnswers: exclude.size === 0,
             ...(signal ? { signal } : {}),
           }),
         put: async (head, put) => {
