@@ -163,7 +163,22 @@ async function buildAt(label: string, root: string): Promise<Build> {
 }
 
 /** A `raftfs cluster up` of `build` (3 replicas, 3 data nodes) in a temp folder, and a client of it. */
+/**
+ * `startOnce`, again (up to 3 times) when `raftfs cluster up` gives up first: on a machine at load 30+
+ * its 30 s wait for a leader passes before the niced replicas have elected one.
+ */
 async function startCluster(build: Build, profDir: string | undefined) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(build, profDir);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes("cluster up exited")) throw err;
+      console.error(`${build.label}: ${String(err)}; starting another cluster (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startOnce(build: Build, profDir: string | undefined) {
   const dir = mkdtempSync(join(tmpdir(), "raftfs-client-bench-"));
   const meta = [];
   const data = [];
@@ -214,6 +229,10 @@ async function startCluster(build: Build, profDir: string | undefined) {
       firstWriteMs = performance.now() - t0;
       break;
     } catch {
+      if (up.exitCode !== null || up.signalCode !== null) {
+        await stop(true);
+        throw new Error(`cluster up exited before the first write (servers' output: ${logPath})`);
+      }
       // Seven processes starting on a loaded machine may take a while; never leave them behind.
       if (performance.now() - t0 > 180_000) {
         await stop(true);
