@@ -6,7 +6,7 @@
  *
  *   npm run build && npx tsx bench/client.ts [--reads 50] [--files 3000] [--seconds 20] \
  *     [--sizes 4096,16384,65536,1048576] [--inline 65536] [--small-only] [--rounds 1] \
- *     [--baseline DIR] [--cpu-prof-dir DIR]
+ *     [--baseline DIR] [--cpu-prof-dir DIR] [--seed 1]
  *
  * `--inline` sets the cluster's inlineThresholdBytes (files up to it are committed inside their Raft
  * entry; larger ones go to the data nodes as chunks), to compare thresholds in the same harness.
@@ -15,8 +15,13 @@
  * through that build's library, alternating with this one for `--rounds`, so an A/B shares the
  * machine's minutes. `--cpu-prof-dir` writes a V8 CPU profile of every server process of this
  * build's first round (bench/support/cpu-profile-preload.cjs).
+ *
+ * Each small file's content is its own pseudo-random bytes (AES-CTR keyed by `--seed`, the size and the
+ * file's number), the same in every run and build: constant-filled files let LevelDB's snappy (the
+ * replicas' Raft log and state store) compress 64 KiB to almost nothing, which real data does not.
  */
 import { spawn } from "node:child_process";
+import { createCipheriv, createHash } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -38,6 +43,7 @@ const { values } = parseArgs({
     baseline: { type: "string" },
     rounds: { type: "string", default: "1" },
     "cpu-prof-dir": { type: "string" },
+    seed: { type: "string", default: "1" },
   },
 });
 const READS = Number(values.reads);
@@ -45,6 +51,19 @@ const FILES = Number(values.files);
 const SECONDS = Number(values.seconds);
 const SIZES = values.sizes.split(",").map(Number);
 const CONCURRENCY = Number(values.concurrency);
+
+/**
+ * File `index`'s content at `size` bytes: incompressible and distinct per file (no two files share a
+ * chunk), seeded so every run and build writes the same bytes. AES-CTR is native and far faster than
+ * the write it feeds (a few µs per 64 KiB), so it costs the client column next to nothing.
+ */
+function fileContent(size: number, index: number): Buffer {
+  const key = createHash("sha256").update(`raftfs bench ${values.seed}`).digest().subarray(0, 16);
+  const iv = Buffer.alloc(16);
+  iv.writeUInt32BE(size, 0);
+  iv.writeUInt32BE(index, 4);
+  return createCipheriv("aes-128-ctr", key, iv).update(Buffer.alloc(size));
+}
 
 function sizeLabel(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
@@ -92,7 +111,6 @@ async function smallFiles(
   const rows: string[] = [];
   let errors = 0;
   for (const size of SIZES) {
-    const data = Buffer.alloc(size, size % 251);
     // The big files are bounded by bytes too: 1 MiB × FILES could be gigabytes.
     const count = Math.min(FILES, Math.max(64, Math.floor((512 * 1024 * 1024) / size)));
     const messages = new Map<string, number>();
@@ -101,7 +119,7 @@ async function smallFiles(
     const io0 = writtenBytes(pids.meta);
     const r = await load(CONCURRENCY, count, SECONDS, async (i) => {
       try {
-        await client.writeFile(`/small/${size}/f${i}`, data, { createParents: true });
+        await client.writeFile(`/small/${size}/f${i}`, fileContent(size, i), { createParents: true });
       } catch (err) {
         const m = String((err as Error).message).slice(0, 160);
         messages.set(m, (messages.get(m) ?? 0) + 1);
@@ -145,7 +163,22 @@ async function buildAt(label: string, root: string): Promise<Build> {
 }
 
 /** A `raftfs cluster up` of `build` (3 replicas, 3 data nodes) in a temp folder, and a client of it. */
+/**
+ * `startOnce`, again (up to 3 times) when `raftfs cluster up` gives up first: on a machine at load 30+
+ * its 30 s wait for a leader passes before the niced replicas have elected one.
+ */
 async function startCluster(build: Build, profDir: string | undefined) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(build, profDir);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes("cluster up exited")) throw err;
+      console.error(`${build.label}: ${String(err)}; starting another cluster (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startOnce(build: Build, profDir: string | undefined) {
   const dir = mkdtempSync(join(tmpdir(), "raftfs-client-bench-"));
   const meta = [];
   const data = [];
@@ -196,6 +229,10 @@ async function startCluster(build: Build, profDir: string | undefined) {
       firstWriteMs = performance.now() - t0;
       break;
     } catch {
+      if (up.exitCode !== null || up.signalCode !== null) {
+        await stop(true);
+        throw new Error(`cluster up exited before the first write (servers' output: ${logPath})`);
+      }
       // Seven processes starting on a loaded machine may take a while; never leave them behind.
       if (performance.now() - t0 > 180_000) {
         await stop(true);

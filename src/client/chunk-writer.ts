@@ -8,8 +8,12 @@
 import type { Dispatcher } from "undici";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { putChunk, storeOnPipeline } from "../common/chunk-pipeline.js";
-import { META_ROUTES, type PlacementResponse, type WireChunkRef } from "../common/protocol/index.js";
+import type { WireChunkRef } from "../common/protocol/index.js";
 import type { MetaConnection } from "./meta-connection.js";
+import { PlacementBatcher } from "./placement-batcher.js";
+
+/** Placement requests of one client at once; placements asked meanwhile wait and go together. */
+const PLACEMENT_REQUESTS_IN_FLIGHT = 2;
 
 export interface ChunkWriterOptions {
   /** Budget for storing one chunk, placements and retries included. */
@@ -28,29 +32,32 @@ export interface ChunkWriterDeps {
 
 export class ChunkWriter {
   private readonly random: () => number;
+  /** One client's concurrent chunk stores share placement requests (placement-batcher.ts). */
+  private readonly placements: PlacementBatcher;
 
   constructor(
     private readonly opts: ChunkWriterOptions,
     private readonly deps: ChunkWriterDeps,
   ) {
     this.random = deps.random ?? Math.random;
+    this.placements = new PlacementBatcher({ requestsInFlight: PLACEMENT_REQUESTS_IN_FLIGHT }, deps);
   }
 
-  /** Stores `data` on R nodes; returns its reference for the commit. */
-  async store(data: Buffer, signal?: AbortSignal): Promise<WireChunkRef> {
+  /**
+   * Stores `data` on R nodes; returns its reference for the commit. `id`: the chunk's SHA-256 when the
+   * caller has it already (not hashed again).
+   */
+  async store(data: Buffer, signal?: AbortSignal, id?: string): Promise<WireChunkRef> {
     const deadline = new Deadline(this.opts.chunkDeadlineMs);
     return storeOnPipeline(
       data,
       {
         place: ({ id, sizeBytes, exclude }) =>
-          this.deps.meta.call<PlacementResponse>({
-            method: "POST",
-            path: META_ROUTES.placement,
-            body: { chunkId: id, sizeBytes, ...(exclude.size ? { exclude: [...exclude] } : {}) },
+          this.placements.place({
+            id,
+            sizeBytes,
+            exclude,
             deadlineMs: deadline.remainingMs(),
-            // Without exclusions, "not enough live nodes" is worth waiting out (nodes re-register with
-            // a new leader); with them, it means we excluded too much: forget them and ask again.
-            retryAnswers: exclude.size === 0,
             ...(signal ? { signal } : {}),
           }),
         put: async (head, put) => {
@@ -64,7 +71,7 @@ export class ChunkWriter {
           return !deadline.expired();
         },
       },
-      { attemptsMax: this.opts.maxAttempts },
+      { attemptsMax: this.opts.maxAttempts, ...(id !== undefined ? { id } : {}) },
     );
   }
 }

@@ -27,7 +27,7 @@ export function createClientAgents(o: ResolvedOptions) {
     connectTimeoutMs: o.connectTimeoutMs,
     requestTimeoutMs: Math.max(PIPELINE_BLAME_MS, o.requestTimeoutMs),
     keepAliveTimeoutMs: 10_000,
-    connectionsPerOrigin: 8,
+    connectionsPerOrigin: o.maxDataConnections,
     maxResponseBytes: 64 * 1024 * 1024 + 4096,
     ca: o.ca,
   });

@@ -37,6 +37,12 @@ export interface ConnectOptions {
    * queued behind a few. Default 256.
    */
   maxMetaConnections?: number;
+  /**
+   * Connections to each data node. A chunk's PUT holds one until the whole pipeline stored it, and
+   * placement puts most chunks' pipelines at the same head, so 64 small files in flight queued behind
+   * 8 PUTs with the old fixed 8 (bench/RESULTS.md, issue 14). Default 64.
+   */
+  maxDataConnections?: number;
   /** Chunk cache in memory, in bytes. Default 64 MiB; 0 turns it off. */
   cacheBytes?: number;
   /** Optional disk folder for chunks behind the memory cache, bounded by `cacheDirBytes` (1 GiB). */
@@ -77,6 +83,7 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   connectTimeoutMs: number;
   maxMetaConnections: number;
+  maxDataConnections: number;
   cacheBytes: number;
   cacheDir: string | undefined;
   cacheDirBytes: number;
@@ -127,6 +134,7 @@ export function resolveOptions(opts: ConnectOptions): ResolvedOptions {
     requestTimeoutMs: positive("requestTimeoutMs", opts.requestTimeoutMs, 5000),
     connectTimeoutMs: positive("connectTimeoutMs", opts.connectTimeoutMs, 2000),
     maxMetaConnections: positive("maxMetaConnections", opts.maxMetaConnections, 256),
+    maxDataConnections: positive("maxDataConnections", opts.maxDataConnections, 64),
     cacheBytes: positive("cacheBytes", opts.cacheBytes, 64 * 1024 * 1024, 0),
     cacheDir: opts.cacheDir,
     cacheDirBytes: positive("cacheDirBytes", opts.cacheDirBytes, 1024 * 1024 * 1024, 0),

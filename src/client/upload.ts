@@ -83,6 +83,11 @@ export class Upload {
   private sizeBytes = 0;
   /** Known chunks listed without a store: never abandoned (the base version references them). */
   private readonly reused = new Set<string>();
+  /**
+   * This upload's chunks by id: the indexes (file positions) waiting on the store under way, then the
+   * reference once it succeeded. One store per distinct chunk (see storeAll).
+   */
+  private readonly byId = new Map<string, number[] | WireChunkRef>();
   /** The largest file a commit can list (MAX_CHUNKS_PER_FILE chunks). */
   private readonly maxSizeBytes: number;
   private done = false;
@@ -235,6 +240,7 @@ export class Upload {
     this.stored.length = 0;
     this.chunksQueued = 0;
     this.reused.clear();
+    this.byId.clear();
     const bounds = chunkBounds(source.byteLength, this.deps.chunkSizeBytes);
     await this.storeAll(
       bounds.map((b) => Buffer.from(source.buffer, source.byteOffset + b.start, b.end - b.start)),
@@ -257,25 +263,38 @@ export class Upload {
     return chunks;
   }
 
-  /** Starts each chunk's store as soon as one of the `window` slots is free, in file order. */
+  /**
+   * Starts each chunk's store as soon as one of the `window` slots is free, in file order. A chunk equal
+   * to one this upload already stores (or stored) takes no slot and no store of its own: it waits for
+   * that one. Separate stores of one id were separate placements, each free to pick other nodes, and
+   * left up to 2R copies (a zero-filled file) until the leader trimmed them.
+   */
   private async storeAll(chunks: Buffer[]): Promise<void> {
     for (const chunk of chunks) {
       this.throwIfFailed();
+      // Hashed once here: the id goes to the store, which would otherwise hash the chunk again.
+      const id = sha256Hex(chunk);
+      if (this.deps.knownChunks?.has(id)) {
+        this.stored[this.chunksQueued++] = { id, sizeBytes: chunk.byteLength };
+        this.reused.add(id);
+        continue;
+      }
+      const same = this.byId.get(id);
+      if (same !== undefined) {
+        const index = this.chunksQueued++;
+        if (Array.isArray(same)) same.push(index);
+        else this.stored[index] = same;
+        continue;
+      }
       // The stores below never reject (they record their failure), so the race only waits for a slot.
       while (this.inFlight.size >= this.window) await Promise.race(this.inFlight);
       this.throwIfFailed();
-      const index = this.chunksQueued++;
-      if (this.deps.knownChunks !== undefined) {
-        const id = sha256Hex(chunk);
-        if (this.deps.knownChunks.has(id)) {
-          this.stored[index] = { id, sizeBytes: chunk.byteLength };
-          this.reused.add(id);
-          continue;
-        }
-      }
-      const p: Promise<void> = this.deps.writer.store(chunk, this.storeSignal).then(
+      const waiting = [this.chunksQueued++];
+      this.byId.set(id, waiting);
+      const p: Promise<void> = this.deps.writer.store(chunk, this.storeSignal, id).then(
         (ref) => {
-          this.stored[index] = ref;
+          this.byId.set(id, ref);
+          for (const index of waiting) this.stored[index] = ref;
         },
         (error: unknown) => {
           if (this.failure === null) {
@@ -300,7 +319,9 @@ export class Upload {
 
   private async abandon(): Promise<void> {
     await this.settle(); // a store still running would otherwise land after the abandon
-    const ids = this.stored.filter((r) => r !== undefined && !this.reused.has(r.id)).map((r) => r!.id);
+    const ids = [
+      ...new Set(this.stored.filter((r) => r !== undefined && !this.reused.has(r.id)).map((r) => r!.id)),
+    ];
     if (ids.length === 0) return;
     // Best effort: unreferenced chunks are collected after the grace period in any case.
     await this.deps.abandon(ids).catch(() => undefined);

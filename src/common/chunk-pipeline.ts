@@ -102,13 +102,17 @@ export interface PipelineSteps {
   pause(attempt: number): Promise<boolean>;
 }
 
-/** Stores `data` (one chunk) on the nodes `steps` place it on; returns its reference for the commit. */
+/**
+ * Stores `data` (one chunk) on the nodes `steps` place it on; returns its reference for the commit.
+ * `opts.id`: the chunk's SHA-256 when the caller already computed it (an upload hashes each chunk to
+ * find equal ones), so a chunk is hashed once; it must be `sha256Hex(data)` (the data nodes check).
+ */
 export async function storeOnPipeline(
   data: Buffer,
   steps: PipelineSteps,
-  opts: { attemptsMax: number },
+  opts: { attemptsMax: number; id?: string },
 ): Promise<WireChunkRef> {
-  const id = sha256Hex(data);
+  const id = opts.id ?? sha256Hex(data);
   const exclude = new Set<number>();
   let last: DfsError | null = null;
   for (let attempt = 0; attempt < opts.attemptsMax; attempt++) {

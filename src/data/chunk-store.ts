@@ -29,7 +29,6 @@ import { syncDir } from "../common/durable-files.js";
 import { DfsError } from "../common/errors.js";
 import { CHUNK_ID_PATTERN } from "../common/protocol/index.js";
 import {
-  BlockSummer,
   type BlockSums,
   coveringBlocks,
   decodeBlockSums,
@@ -39,6 +38,7 @@ import {
   sameSums,
   sumBlocks,
 } from "./block-sums.js";
+import { ChunkWriter } from "./chunk-file-writer.js";
 
 /** Bytes read and checked per step of a streamed whole read: 16 blocks of 64 KiB. */
 export const STREAM_BATCH_BYTES = 1024 * 1024;
@@ -64,9 +64,17 @@ export interface DiskSpace {
 /** Reads `length` bytes of an open chunk file from `position` (fewer only at the end of the file). */
 export type ChunkFileReader = (fh: FileHandle, position: number, length: number) => Promise<Buffer>;
 
+/**
+ * How long one statfs stands in for the free space on the write path (see `freeBytesForWrite`). Other
+ * processes' writes within it go unseen: the reserve (`freeSpaceReserveBytes`) is there for them.
+ */
+export const SPACE_SAMPLE_MS = 1000;
+
 export interface ChunkStoreDeps {
   /** Free and total bytes of the file system holding `dir` (default: `fs.statfs`). */
   space?: (dir: string) => Promise<DiskSpace>;
+  /** A monotonic clock in ms, for the age of the free-space sample (default `performance.now`). */
+  now?: () => number;
   /** Every byte read from a chunk file goes through this (default: `readAt`); tests count them. */
   readChunkFile?: ChunkFileReader;
 }
@@ -114,6 +122,9 @@ export class ChunkStore {
   private used = 0;
   /** Bytes promised to writes in progress, so concurrent writes cannot together overrun the reserve. */
   private reservedBytes = 0;
+  /** The last statfs's free bytes, when it was taken, and the bytes of chunks this node stored since. */
+  private spaceSample: { atMs: number; freeBytes: number; storedSinceBytes: number } | null = null;
+  private readonly now: () => number;
   /** Chunks found corrupt (on read or by the scrubber) since start. */
   corruptFound = 0;
 
@@ -124,6 +135,7 @@ export class ChunkStore {
     this.chunksDir = join(opts.dir, "chunks");
     this.space = deps.space ?? diskSpace;
     this.readChunkFile = deps.readChunkFile ?? readAt;
+    this.now = deps.now ?? (() => performance.now());
   }
 
   /** Creates the folders, removes temp files left by a crash and lists the inventory (one walk). */
@@ -220,7 +232,7 @@ export class ChunkStore {
    * leader is told, so that it does not place chunks on a node that would refuse them.
    */
   async spaceForChunks(): Promise<DiskSpace> {
-    const { freeBytes, capacityBytes } = await this.space(this.opts.dir);
+    const { freeBytes, capacityBytes } = await this.sampleSpace();
     const usable = freeBytes - this.opts.freeSpaceReserveBytes - this.reservedBytes;
     return { freeBytes: Math.max(0, usable), capacityBytes };
   }
@@ -240,9 +252,8 @@ export class ChunkStore {
         `a chunk of ${sizeBytes} bytes exceeds the ${this.opts.chunkSizeBytes}-byte chunk size`,
       );
     }
-    const { freeBytes } = await this.space(this.opts.dir);
-    const left = freeBytes - this.reservedBytes - sizeBytes;
-    if (left < this.opts.freeSpaceReserveBytes) {
+    const freeBytes = await this.freeBytesForWrite(sizeBytes);
+    if (freeBytes - this.reservedBytes - sizeBytes < this.opts.freeSpaceReserveBytes) {
       throw new DfsError(
         "NO_SPACE",
         `not enough free space: ${freeBytes} bytes free, ${this.reservedBytes} promised to writes in progress, ` +
@@ -259,12 +270,35 @@ export class ChunkStore {
     );
   }
 
+  /**
+   * Free bytes for a write's check: a statfs at most SPACE_SAMPLE_MS old, less the chunks stored here
+   * since. A statfs per chunk was a thread-pool call per chunk (a data node's top self frame with small
+   * chunks, bench/RESULTS.md issue 14). A write the sample would refuse gets a fresh statfs first, so
+   * no write is refused on old numbers.
+   */
+  private async freeBytesForWrite(sizeBytes: number): Promise<number> {
+    const s = this.spaceSample;
+    if (s !== null && this.now() - s.atMs < SPACE_SAMPLE_MS) {
+      const free = s.freeBytes - s.storedSinceBytes;
+      if (free - this.reservedBytes - sizeBytes >= this.opts.freeSpaceReserveBytes) return free;
+    }
+    return (await this.sampleSpace()).freeBytes;
+  }
+
+  /** A fresh statfs, kept as the write path's sample. */
+  private async sampleSpace(): Promise<DiskSpace> {
+    const space = await this.space(this.opts.dir);
+    this.spaceSample = { atMs: this.now(), freeBytes: space.freeBytes, storedSinceBytes: 0 };
+    return space;
+  }
+
   /** Called by a writer once its chunk is durable in place (or when it gives up). */
   settleWrite(w: { id: string; sizeBytes: number }, stored: boolean): boolean {
     this.reservedBytes -= w.sizeBytes;
     if (!stored || this.inventory.has(w.id)) return false;
     this.inventory.set(w.id, w.sizeBytes);
     this.used += w.sizeBytes;
+    if (this.spaceSample !== null) this.spaceSample.storedSinceBytes += w.sizeBytes;
     this.emit("added", w.id);
     return true;
   }
@@ -478,118 +512,5 @@ export class ChunkStore {
   /** The on-disk path of a chunk: for tests that damage files and for diagnostics. */
   chunkPath(chunkId: string): string {
     return this.pathOf(checkId(chunkId));
-  }
-}
-
-/** Bytes gathered before one write call. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
-/** What is left of `bufs` after a (possibly partial) write of `n` bytes. */
-function skipBytes(bufs: Uint8Array[], n: number): Uint8Array[] {
-  let left = n;
-  let i = 0;
-  while (i < bufs.length && left >= bufs[i]!.byteLength) left -= bufs[i++]!.byteLength;
-  const rest = bufs.slice(i);
-  if (left > 0 && rest[0]) rest[0] = rest[0].subarray(left);
-  return rest;
-}
-
-export interface ChunkWriterFile {
-  id: string;
-  sizeBytes: number;
-  tempPath: string;
-  finalPath: string;
-  /** Where the block sums go, renamed into place just before the chunk. */
-  sumsPath: string;
-  fh: FileHandle;
-}
-
-/** One chunk on its way to disk; see ChunkStore.beginWrite. */
-export class ChunkWriter {
-  private readonly hash = createHash("sha256");
-  private readonly blocks = new BlockSummer();
-  private received = 0;
-  private state: "open" | "committed" | "aborted" = "open";
-  private fileClosed = false;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
-
-  constructor(
-    private readonly f: ChunkWriterFile,
-    private readonly store: ChunkStore,
-  ) {}
-
-  get bytesReceived(): number {
-    return this.received;
-  }
-
-  async write(buf: Uint8Array): Promise<void> {
-    if (this.state !== "open") throw new DfsError("BAD_REQUEST", "the chunk write is already finished");
-    this.received += buf.byteLength;
-    if (this.received > this.f.sizeBytes) {
-      throw new DfsError("BAD_REQUEST", `the body is longer than the declared ${this.f.sizeBytes} bytes`);
-    }
-    this.hash.update(buf);
-    this.blocks.update(buf);
-    this.pending.push(buf);
-    this.pendingBytes += buf.byteLength;
-    if (this.pendingBytes >= WRITE_BATCH_BYTES) await this.flush();
-  }
-
-  /** Network reads arrive in ~64 KiB pieces; one write call per piece costs a thread-pool round trip. */
-  private async flush(): Promise<void> {
-    let bufs = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    while (bufs.length > 0) {
-      const { bytesWritten } = await this.f.fh.writev(bufs);
-      bufs = skipBytes(bufs, bytesWritten);
-    }
-  }
-
-  /** Verifies size and hash, makes the chunk durable in place. Returns whether it is new to this node. */
-  async commit(): Promise<boolean> {
-    const { id, sizeBytes, fh, tempPath, finalPath } = this.f;
-    if (this.received !== sizeBytes) {
-      await this.abort();
-      throw new DfsError("BAD_REQUEST", `the body has ${this.received} bytes, not the declared ${sizeBytes}`);
-    }
-    await this.flush();
-    const digest = this.hash.digest("hex");
-    if (digest !== id) {
-      await this.abort();
-      throw new DfsError(
-        "CHECKSUM_MISMATCH",
-        `the bytes received hash to ${digest}, not to the chunk id ${id}: refused`,
-        { chunkId: id, actual: digest },
-      );
-    }
-    await fh.sync();
-    this.fileClosed = true;
-    await fh.close();
-    // Sums first: the chunk never appears without them (except from before they existed, and a
-    // chunk of one block, which needs none: see hasBlockSums).
-    if (hasBlockSums(sizeBytes)) await this.store.writeBlockSums(id, this.blocks.finish(), this.f.sumsPath);
-    await rename(tempPath, finalPath);
-    // The rename is durable only once the folder's entry is on disk.
-    await syncDir(join(finalPath, ".."));
-    this.state = "committed";
-    return this.store.settleWrite(this.f, true);
-  }
-
-  /** Drops the temp file; a no-op after commit or a previous abort. */
-  async abort(): Promise<void> {
-    if (this.state !== "open") return;
-    this.state = "aborted";
-    this.store.settleWrite(this.f, false);
-    if (!this.fileClosed) {
-      this.fileClosed = true;
-      await this.f.fh.close();
-    }
-    try {
-      await unlink(this.f.tempPath);
-    } catch (err) {
-      if (!isNoEntry(err)) throw err;
-    }
   }
 }

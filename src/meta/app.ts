@@ -379,6 +379,30 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     });
   });
 
+  // Several chunks at once (the library batches its concurrent small chunks): one request, parse and
+  // answer for all, each placed exactly as the placement route places it. One that cannot be placed
+  // fails the request; the client then asks for each alone.
+  app.post(META_ROUTES.placements, route("placements"), async (req) => {
+    const tracker = requireLeader();
+    const { chunks } = req.body;
+    for (const c of chunks) {
+      if (c.sizeBytes > opts.chunkSizeBytes) {
+        throw new DfsError("BAD_REQUEST", `sizeBytes must be within 0..${opts.chunkSizeBytes}`);
+      }
+    }
+    const exclude = new Set<number>();
+    return {
+      placements: chunks.map((c) =>
+        placeChunk(tracker, {
+          chunkId: c.chunkId,
+          sizeBytes: c.sizeBytes,
+          replication: opts.replication,
+          exclude,
+        }),
+      ),
+    };
+  });
+
   app.get(META_ROUTES.locations, route("locations"), async (req) => {
     const tracker = requireLeader();
     const ids = String((req.query as { ids?: string })?.ids ?? "")

@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isDfsError } from "../../src/common/errors.js";
-import { ChunkStore, type InventoryChange } from "../../src/data/chunk-store.js";
+import { ChunkStore, type InventoryChange, SPACE_SAMPLE_MS } from "../../src/data/chunk-store.js";
 import { parseRange } from "../../src/data/range.js";
 import { randomChunk, sha256, tempDir } from "./helpers.js";
 
@@ -126,6 +126,46 @@ describe("chunk store", () => {
     await w.abort();
     const w2 = await store.beginWrite(b.id, 500);
     await w2.abort();
+  });
+
+  it("checks free space from one statfs a SPACE_SAMPLE_MS less its own stored chunks; a refusal takes a fresh one", async () => {
+    let statfsCalls = 0;
+    let freedElsewhere = 0;
+    let nowMs = 0;
+    const store = await ChunkStore.open(
+      { dir: join(tmp.dir, "data-1"), chunkSizeBytes: 1000, freeSpaceReserveBytes: 100 },
+      {
+        // A disk of 1000 free bytes that fills as this node stores chunks.
+        space: async () => {
+          statfsCalls++;
+          return { freeBytes: 1000 - store.usedBytes + freedElsewhere, capacityBytes: 10_000 };
+        },
+        now: () => nowMs,
+      },
+    );
+    const put = async () => {
+      const c = randomChunk(100);
+      return store.write(c.id, 100, once(c.data)).then(
+        () => "stored",
+        (e: unknown) => (isDfsError(e, "NO_SPACE") ? "NO_SPACE" : e),
+      );
+    };
+    // Nine chunks fit above the 100-byte reserve, as with a statfs per write; one sample served them.
+    for (let i = 0; i < 9; i++) expect(await put()).toBe("stored");
+    expect(statfsCalls).toBe(1);
+    // The tenth would go below the reserve: refused, after a fresh statfs confirmed it.
+    expect(await put()).toBe("NO_SPACE");
+    expect(statfsCalls).toBe(2);
+    // Room made by someone else: a write the sample would refuse takes a fresh statfs and is stored.
+    freedElsewhere = 500;
+    expect(await put()).toBe("stored");
+    expect(statfsCalls).toBe(3);
+    expect(await put()).toBe("stored");
+    expect(statfsCalls).toBe(3);
+    // An old sample is not used.
+    nowMs += SPACE_SAMPLE_MS;
+    expect(await put()).toBe("stored");
+    expect(statfsCalls).toBe(4);
   });
 
   it("deletes idempotently", async () => {

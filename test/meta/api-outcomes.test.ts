@@ -311,6 +311,7 @@ const DATA_PATH: Call[] = [
     null,
   ),
   get("clusterStatus", "", null),
+  post("placements", { chunks: [{ chunkId: CHUNK(1), sizeBytes: 100 }] }, null),
 ];
 const REPLICA_ANSWERS = [...MUTATIONS, ...READS, ...ADMIN];
 
@@ -458,6 +459,30 @@ describe("results → 200 bodies", () => {
     expect(short.status).toBe(503);
     expect(short.body).toMatchObject({ code: "UNAVAILABLE", available: 1 });
     expect(replica.placed).toEqual([CHUNK(1), CHUNK(1)]);
+  });
+
+  test("placements: each chunk placed as the placement route places it, in the order asked; one short of R → 503, none recorded after it", async () => {
+    const { replica, call } = setup();
+    const chunks = [CHUNK(1), CHUNK(2), CHUNK(3)].map((chunkId) => ({ chunkId, sizeBytes: 100 }));
+    const ok = await call(post("placements", { chunks }, null));
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({
+      placements: chunks.map((c) => ({
+        chunkId: c.chunkId,
+        nodes: [1, 2, 3].map((id) => ({ id, url: node(id).url })),
+        ticket: `ticket-for-${c.chunkId.slice(0, 4)}`,
+      })),
+    });
+    expect(replica.placed).toEqual([CHUNK(1), CHUNK(2), CHUNK(3)]);
+    const big = await call(post("placements", { chunks: [{ chunkId: CHUNK(4), sizeBytes: 65537 }] }, null));
+    expect(big.status).toBe(400);
+    const none = await call(post("placements", { chunks: [] }, null));
+    expect(none.status).toBe(400);
+    replica.available = [node(1), node(2)];
+    const short = await call(post("placements", { chunks }, null));
+    expect(short.status).toBe(503);
+    expect(short.body).toMatchObject({ code: "UNAVAILABLE", available: 2 });
+    expect(replica.placed).toEqual([CHUNK(1), CHUNK(2), CHUNK(3)]);
   });
 
   test("locations answer each id with its holders and a read ticket", async () => {

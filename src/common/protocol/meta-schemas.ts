@@ -101,6 +101,9 @@ const AttrChangeSchema = Type.Optional(
 );
 
 /** `id`: the SHA-256 of the chunk's bytes, lowercase hex. */
+/** Chunks one placements request may ask for (a client's concurrent chunk stores, batched). */
+export const MAX_PLACEMENTS_PER_REQUEST = 256;
+
 export const ChunkRef = closed({ id: ChunkId, sizeBytes: Count });
 const InlineBase64 = closed({ kind: Type.Literal("inline"), dataBase64: Type.String() });
 const ChunkList = closed({
@@ -392,6 +395,25 @@ export const META_SCHEMAS = {
     }),
     response: {
       200: closed({ chunkId: ChunkId, nodes: Type.Array(NodeAddressSchema), ticket: Type.String() }),
+      ...errors,
+    },
+  },
+  placements: {
+    // Several chunks' placements in one request (a client's concurrent small chunks); each as the
+    // placement route answers it, in the order asked. No exclusions: a retry after a failed node asks
+    // the placement route.
+    body: closed({
+      chunks: Type.Array(closed({ chunkId: ChunkId, sizeBytes: Count }), {
+        minItems: 1,
+        maxItems: MAX_PLACEMENTS_PER_REQUEST,
+      }),
+    }),
+    response: {
+      200: closed({
+        placements: Type.Array(
+          closed({ chunkId: ChunkId, nodes: Type.Array(NodeAddressSchema), ticket: Type.String() }),
+        ),
+      }),
       ...errors,
     },
   },

@@ -80,6 +80,9 @@ export type ReadResponse = AnswerOf<"read">;
 export type PlacementRequest = BodyOf<"placement">;
 /** `ticket`: the leader's signed ticket (see tickets.ts), passed to the first data node. */
 export type PlacementResponse = AnswerOf<"placement">;
+/** Placements of several chunks at once (without exclusions), answered in the order asked. */
+export type PlacementsRequest = BodyOf<"placements">;
+export type PlacementsResponse = AnswerOf<"placements">;
 /** `GET /v1/chunks/locations?ids=a,b`: live holders of each chunk, and a read ticket for each. */
 export type LocationsResponse = AnswerOf<"locations">;
 /** Admin routes (role `admin` when tokens are configured): `{id}` names a replica or a data node. */
