@@ -397,6 +397,7 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
           chunkId: c.chunkId,
           sizeBytes: c.sizeBytes,
           replication: opts.replication,
+          minReplication: opts.minReplication,
           exclude,
         }),
       ),

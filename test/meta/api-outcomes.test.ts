@@ -461,7 +461,7 @@ describe("results → 200 bodies", () => {
     expect(replica.placed).toEqual([CHUNK(1), CHUNK(1)]);
   });
 
-  test("placements: each chunk placed as the placement route places it, in the order asked; one short of R → 503, none recorded after it", async () => {
+  test("placements: each chunk placed as the placement route places it, in the order asked; too few live nodes → 503, none recorded after it", async () => {
     const { replica, call } = setup();
     const chunks = [CHUNK(1), CHUNK(2), CHUNK(3)].map((chunkId) => ({ chunkId, sizeBytes: 100 }));
     const ok = await call(post("placements", { chunks }, null));
@@ -479,10 +479,17 @@ describe("results → 200 bodies", () => {
     const none = await call(post("placements", { chunks: [] }, null));
     expect(none.status).toBe(400);
     replica.available = [node(1), node(2)];
+    const degraded = await call(post("placements", { chunks: chunks.slice(0, 1) }, null));
+    expect(degraded.status).toBe(200);
+    expect(degraded.body).toMatchObject({
+      placements: [{ nodes: [1, 2].map((id) => ({ id, url: node(id).url })) }],
+    });
+    expect(replica.placed).toEqual([CHUNK(1), CHUNK(2), CHUNK(3), CHUNK(1)]);
+    replica.available = [node(1)];
     const short = await call(post("placements", { chunks }, null));
     expect(short.status).toBe(503);
-    expect(short.body).toMatchObject({ code: "UNAVAILABLE", available: 2 });
-    expect(replica.placed).toEqual([CHUNK(1), CHUNK(2), CHUNK(3)]);
+    expect(short.body).toMatchObject({ code: "UNAVAILABLE", available: 1 });
+    expect(replica.placed).toEqual([CHUNK(1), CHUNK(2), CHUNK(3), CHUNK(1)]);
   });
 
   test("locations answer each id with its holders and a read ticket", async () => {
