@@ -19,7 +19,11 @@ import { table } from "./format.js";
 import { type CliIo, line, note } from "./io.js";
 import { childExitCode } from "./lock-command.js";
 
-const READY_DEADLINE_MS = 30_000;
+// Generous: on a loaded machine replicas can take tens of seconds to elect and data nodes to
+// register (30 s was passed at load 30+ with nothing wrong). The wait says what it waits for every
+// READY_NOTE_EVERY_MS, and a process that exits ends it at once, so a real fault is not hidden.
+const READY_DEADLINE_MS = 120_000;
+const READY_NOTE_EVERY_MS = 10_000;
 const KILL_AFTER_MS = 5000;
 
 interface Proc {
@@ -162,6 +166,7 @@ export async function clusterUp(io: CliIo, g: GlobalOptions): Promise<never> {
   const firstExit = Promise.race(procs.map((p) => p.exited.then((code) => ({ p, code }))));
 
   const deadline = Date.now() + READY_DEADLINE_MS;
+  let nextNote = Date.now() + READY_NOTE_EVERY_MS;
   let why = "no leader elected";
   let ready: ClusterStatus | null = null;
   while (ready === null) {
@@ -187,6 +192,10 @@ export async function clusterUp(io: CliIo, g: GlobalOptions): Promise<never> {
     if ("ready" in r) ready = r.ready;
     else {
       why = r.why;
+      if (Date.now() >= nextNote) {
+        note(io, `raftfs: still starting (${why})`);
+        nextNote += READY_NOTE_EVERY_MS;
+      }
       await Promise.race([sleep(200), firstExit, stopped]);
     }
   }
