@@ -18,6 +18,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
 import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -28,6 +29,7 @@ import type { ReadResponse } from "../src/common/protocol/index.js";
 import { buildS3Server } from "../src/s3/server.js";
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+const STORE_MS = Number(process.env.S3_STAGES_STORE_MS ?? 0);
 const ACCESS_KEY = "bigstagekey";
 const SECRET = "big-stage-secret-0123456789";
 type ServerKind = "gateway" | "bare-drain" | "bare-upload";
@@ -37,7 +39,14 @@ async function uploadLocally(
   data: AsyncIterable<Uint8Array>,
 ): Promise<{ version: number; sizeBytes: number }> {
   const upload = new Upload({
-    writer: { store: async (chunk: Buffer) => ({ id: sha256Hex(chunk), sizeBytes: chunk.byteLength }) },
+    writer: {
+      store: async (chunk: Buffer) => {
+        const ref = { id: sha256Hex(chunk), sizeBytes: chunk.byteLength };
+        // A store's time on the wire (STORE_MS), so the window's chunks live as long as in a real upload.
+        if (STORE_MS > 0) await sleep(STORE_MS);
+        return ref;
+      },
+    },
     commit: async () => ({ version: 2 }),
     abandon: async () => undefined,
     inlineThresholdBytes: 64 * 1024,
@@ -110,7 +119,7 @@ async function serve(kind: ServerKind, mib: number): Promise<void> {
     // A clean exit on "stop", so that a profiler preloaded into the child writes its profile.
     if (m === "stop") process.exit(0);
     const c = process.cpuUsage();
-    process.send!({ cpuMs: (c.user + c.system) / 1000 });
+    process.send!({ cpuMs: (c.user + c.system) / 1000, systemMs: c.system / 1000 });
   });
 }
 
@@ -145,8 +154,8 @@ async function main(): Promise<void> {
   }
   const serverCpuMs = async (child: ChildProcess) => {
     child.send("cpu");
-    const [{ cpuMs }] = (await once(child, "message")) as [{ cpuMs: number }];
-    return cpuMs;
+    const [m] = (await once(child, "message")) as [{ cpuMs: number; systemMs: number }];
+    return m;
   };
   const best = new Map<string, { server: number; client: number }>();
   try {
@@ -173,11 +182,13 @@ async function main(): Promise<void> {
             if (got !== mib * 1024 * 1024) throw new Error(`${kind} get: ${got} bytes`);
           }
           const c = process.cpuUsage(c0);
-          const server = ((await serverCpuMs(child)) - s0) / mib;
+          const s1 = await serverCpuMs(child);
+          const server = (s1.cpuMs - s0.cpuMs) / mib;
+          const serverSystem = (s1.systemMs - s0.systemMs) / mib;
           const client = (c.user + c.system) / 1000 / mib;
           const name = `${op} ${kind}`;
           console.error(
-            `${name}: server ${server.toFixed(2)} ms/MiB, SDK client ${client.toFixed(2)}; load ${loadavg()[0]!.toFixed(1)}`,
+            `${name}: server ${server.toFixed(2)} ms/MiB (system ${serverSystem.toFixed(2)}), SDK client ${client.toFixed(2)}; load ${loadavg()[0]!.toFixed(1)}`,
           );
           const prev = best.get(name);
           if (prev === undefined || server < prev.server) best.set(name, { server, client });

@@ -26,6 +26,7 @@
 import { createCipheriv } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -60,6 +61,8 @@ const { values } = parseArgs({
     profile: { type: "string" },
     "gateway-cli": { type: "string" },
     baseline: { type: "string" },
+    /** Node flags for the (new) gateway alone, space-separated: a V8 setting tried against the baseline. */
+    "gateway-node-args": { type: "string", default: "" },
     "profile-cluster": { type: "string" },
   },
 });
@@ -164,12 +167,19 @@ function resetPeakRss(pid: number): void {
   writeFileSync(`/proc/${pid}/clear_refs`, "5");
 }
 
-const gatewayNodeArgs =
-  values.profile !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : undefined;
+/** With --profile, this process (the library's and the SDK's side) is profiled too, into the same folder. */
+const selfProfile = values.profile !== undefined ? new Session() : undefined;
+if (selfProfile !== undefined) {
+  selfProfile.connect();
+  selfProfile.post("Profiler.enable");
+  selfProfile.post("Profiler.start");
+}
+const profileArgs = values.profile !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
+const gatewayNodeArgs = [...profileArgs, ...values["gateway-node-args"].split(" ").filter((a) => a !== "")];
 const env = await startS3({
   overrides: { chunkSizeBytes: 4 * 1024 * 1024, inlineThresholdBytes: 64 * 1024 },
   ...(values["gateway-cli"] !== undefined ? { cli: values["gateway-cli"] } : {}),
-  ...(gatewayNodeArgs !== undefined ? { nodeArgs: gatewayNodeArgs } : {}),
+  nodeArgs: gatewayNodeArgs,
   ...(values["profile-cluster"] !== undefined
     ? {
         clusterEnv: {
@@ -185,7 +195,7 @@ const baseline =
         values.baseline,
         env.cluster.configPath,
         await freePort(),
-        gatewayNodeArgs,
+        profileArgs,
       ).catch(async (err: unknown) => {
         await env.stop();
         throw err;
@@ -505,6 +515,13 @@ try {
     for (const id of env.cluster.dataIds) await env.cluster.kill("data", id, "SIGTERM");
   }
   await env.stop();
+}
+if (selfProfile !== undefined) {
+  roles.set(process.pid, "bench client");
+  const profile = await new Promise<unknown>((done, fail) =>
+    selfProfile.post("Profiler.stop", (err, r) => (err ? fail(err) : done(r.profile))),
+  );
+  writeFileSync(join(values.profile!, `CPU.${process.pid}.cpuprofile`), JSON.stringify(profile));
 }
 printProfiles([values.profile, values["profile-cluster"]]);
 
