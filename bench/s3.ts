@@ -158,6 +158,22 @@ async function crcOf(stream: AsyncIterable<Uint8Array>): Promise<{ crc: number; 
   return { crc, bytes };
 }
 
+/**
+ * Read and write system calls so far of these processes (/proc/PID/io: sockets and files alike). Per
+ * MiB, they show how finely the bytes arrive: a sender short of CPU sends a chunk in more, smaller
+ * bursts, and the receiver wakes for more, smaller reads.
+ */
+function syscalls(pids: number[]): { reads: number; writes: number } {
+  let reads = 0;
+  let writes = 0;
+  for (const pid of pids) {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    reads += Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0);
+    writes += Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+  }
+  return { reads, writes };
+}
+
 /** The gateway's peak RSS since the last reset, in MiB; the reset (clear_refs 5) starts a new phase. */
 function peakRssMib(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -328,6 +344,7 @@ try {
     const r0 = cpuSeconds(replicaPids);
     const d0 = cpuSeconds(dataPids);
     const stores0 = await chunkStores();
+    const io0 = syscalls(dataPids);
     const fromUs = profileClockUs();
     const start = performance.now();
     try {
@@ -339,6 +356,7 @@ try {
     const perS = mibPerS(start);
     spans.push({ name, fromUs, toUs: profileClockUs() });
     const stores = (await chunkStores()) - stores0;
+    const io1 = syscalls(dataPids);
     const c = process.cpuUsage(c0);
     const perMib = (seconds: number) => (seconds * 1000) / mib;
     const spent: CpuPerMib = {
@@ -352,7 +370,7 @@ try {
     rss.set(name, Math.max(rss.get(name) ?? 0, peakRssMib(gateway)));
     // Progress on stderr: a 1 GiB phase takes minutes on a loaded machine.
     console.error(
-      `${name}: ${perS.toFixed(1)} MiB/s, gateway peak RSS ${peakRssMib(gateway).toFixed(0)} MiB, CPU ms/MiB client ${spent.client.toFixed(1)} gateway ${spent.gateway.toFixed(1)} replicas ${spent.replicas.toFixed(1)} data nodes ${spent.data.toFixed(1)}; chunk writes on the data nodes ${stores}; load ${loadavg()[0]!.toFixed(1)}`,
+      `${name}: ${perS.toFixed(1)} MiB/s, gateway peak RSS ${peakRssMib(gateway).toFixed(0)} MiB, CPU ms/MiB client ${spent.client.toFixed(1)} gateway ${spent.gateway.toFixed(1)} replicas ${spent.replicas.toFixed(1)} data nodes ${spent.data.toFixed(1)}; chunk writes on the data nodes ${stores}, their read/write syscalls per MiB ${((io1.reads - io0.reads) / mib).toFixed(0)}/${((io1.writes - io0.writes) / mib).toFixed(0)}; load ${loadavg()[0]!.toFixed(1)}`,
     );
   }
   const bigSides: BigSide[] = baseline === undefined ? ["lib", "s3"] : ["lib", "s3", "old"];
