@@ -16,20 +16,34 @@
  *
  * `--profile DIR` runs the gateway with `--cpu-prof` into DIR (written when it stops on SIGTERM);
  * `--gateway-cli PATH` runs it from another build's dist/src/cli/main.js (an earlier commit's gateway).
+ * `--baseline PATH` runs a second gateway from another build's dist/src/cli/main.js on the same
+ * cluster, and the big phases go through both (side `old`), in an order that rotates each round: a
+ * change's before and after under one load. `--profile-cluster DIR` profiles the replicas and data
+ * nodes (support/cpu-profile-preload.cjs) and prints, per big phase, their hottest functions in CPU
+ * ms per MiB (with `--profile`, the gateways' too), so the same PUT can be compared both ways.
  */
 
 import { createCipheriv } from "node:crypto";
 import { once } from "node:events";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { loadavg } from "node:os";
+import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { crc32 } from "node:zlib";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ACCESS_KEY, SECRET_KEY, startS3 } from "../test/s3/gateway.js";
+import { freePort } from "../test/support/cluster-harness.js";
+import {
+  formatProfile,
+  type ProfileSummary,
+  profileClockUs,
+  summarizeProfile,
+} from "./support/cpu-profile.js";
 import { cpuSeconds } from "./support/procs.js";
-import { leanS3, startNullEndpoint } from "./support/s3-clients.js";
+import { leanS3, startBaselineGateway, startNullEndpoint } from "./support/s3-clients.js";
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +60,10 @@ const { values } = parseArgs({
     sides: { type: "string", default: "lib,s3,lean,null" },
     profile: { type: "string" },
     "gateway-cli": { type: "string" },
+    baseline: { type: "string" },
+    /** Node flags for the (new) gateway alone, space-separated: a V8 setting tried against the baseline. */
+    "gateway-node-args": { type: "string", default: "" },
+    "profile-cluster": { type: "string" },
   },
 });
 const SMALL = Number(values.small);
@@ -111,6 +129,14 @@ interface CpuPerOp {
   cluster: number;
 }
 
+/** CPU ms per MiB of a big phase: the cluster split into its replicas and its data nodes. */
+interface CpuPerMib {
+  client: number;
+  gateway: number;
+  replicas: number;
+  data: number;
+}
+
 /** `bytes` pseudo-random bytes from `seed` in 1 MiB pieces (AES-CTR of zeros: cheap, never repeats a chunk). */
 async function* generated(seed: number, bytes: number): AsyncGenerator<Buffer> {
   const key = Buffer.alloc(32);
@@ -132,6 +158,22 @@ async function crcOf(stream: AsyncIterable<Uint8Array>): Promise<{ crc: number; 
   return { crc, bytes };
 }
 
+/**
+ * Read and write system calls so far of these processes (/proc/PID/io: sockets and files alike). Per
+ * MiB, they show how finely the bytes arrive: a sender short of CPU sends a chunk in more, smaller
+ * bursts, and the receiver wakes for more, smaller reads.
+ */
+function syscalls(pids: number[]): { reads: number; writes: number } {
+  let reads = 0;
+  let writes = 0;
+  for (const pid of pids) {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    reads += Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0);
+    writes += Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+  }
+  return { reads, writes };
+}
+
 /** The gateway's peak RSS since the last reset, in MiB; the reset (clear_refs 5) starts a new phase. */
 function peakRssMib(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -141,11 +183,49 @@ function resetPeakRss(pid: number): void {
   writeFileSync(`/proc/${pid}/clear_refs`, "5");
 }
 
+/** With --profile, this process (the library's and the SDK's side) is profiled too, into the same folder. */
+const selfProfile = values.profile !== undefined ? new Session() : undefined;
+if (selfProfile !== undefined) {
+  selfProfile.connect();
+  selfProfile.post("Profiler.enable");
+  selfProfile.post("Profiler.start");
+}
+const profileArgs = values.profile !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
+const gatewayNodeArgs = [...profileArgs, ...values["gateway-node-args"].split(" ").filter((a) => a !== "")];
 const env = await startS3({
   overrides: { chunkSizeBytes: 4 * 1024 * 1024, inlineThresholdBytes: 64 * 1024 },
   ...(values["gateway-cli"] !== undefined ? { cli: values["gateway-cli"] } : {}),
-  ...(values.profile !== undefined ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] } : {}),
+  nodeArgs: gatewayNodeArgs,
+  ...(values["profile-cluster"] !== undefined
+    ? {
+        clusterEnv: {
+          NODE_OPTIONS: `--require ${resolve("bench/support/cpu-profile-preload.cjs")}`,
+          RAFTFS_CPU_PROF_DIR: resolve(values["profile-cluster"]),
+        },
+      }
+    : {}),
 });
+const baseline =
+  values.baseline !== undefined
+    ? await startBaselineGateway(
+        values.baseline,
+        env.cluster.configPath,
+        await freePort(),
+        profileArgs,
+      ).catch(async (err: unknown) => {
+        await env.stop();
+        throw err;
+      })
+    : undefined;
+const oldS3Client =
+  baseline === undefined
+    ? undefined
+    : new S3Client({
+        endpoint: baseline.endpoint,
+        region: "us-east-1",
+        forcePathStyle: true,
+        credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+      });
 const nullEndpoint = await startNullEndpoint();
 const creds = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
 const lean = leanS3(env.endpoint, creds, CONCURRENCY);
@@ -155,6 +235,10 @@ const nullSdk = new S3Client({
   forcePathStyle: true,
   credentials: creds,
 });
+/** Each big phase's span on the profiles' clock, to cut it out of the children's profiles. */
+const spans: { name: string; fromUs: number; toUs: number }[] = [];
+/** Whose profile is whose: pid → replica, data node or gateway. */
+const roles = new Map<number, string>();
 try {
   const { s3, fs } = env;
   const gatewayPid = env.gateway.pid!;
@@ -221,15 +305,47 @@ try {
     }
   }
   const mibPerS = (start: number) => BIG_BYTES / (1024 * 1024) / ((performance.now() - start) / 1000);
+  const mib = BIG_BYTES / (1024 * 1024);
   const rss = new Map<string, number>();
   /** CPU ms per MiB moved in each big phase, by who spent it (the phase's best round). */
-  const bigCpu = new Map<string, CpuPerOp>();
-  /** One big-object phase, timed, with the gateway's peak RSS and everyone's CPU during it. */
-  async function phase(name: string, fn: () => Promise<void>): Promise<void> {
-    resetPeakRss(gatewayPid);
+  const bigCpu = new Map<string, CpuPerMib>();
+  const replicaPids = env.cluster.metaIds.map((id) => env.cluster.pid("meta", id)!);
+  const dataPids = env.cluster.dataIds.map((id) => env.cluster.pid("data", id)!);
+  for (const pid of replicaPids) roles.set(pid, "replicas");
+  for (const pid of dataPids) roles.set(pid, "data nodes");
+  roles.set(gatewayPid, "gateway");
+  if (baseline !== undefined) roles.set(baseline.child.pid!, "old gateway");
+  /** Chunk writes so far, summed over the data nodes (every replica of every chunk counts). */
+  const chunkStores = async () => {
+    let n = 0;
+    for (const id of env.cluster.dataIds)
+      n += await env.cluster.dataMetric(id, "raftfs_data_chunk_writes_total");
+    return n;
+  };
+  if (BIG > 0) {
+    // The cluster's CPU with nothing to do (heartbeats, ticks): a slower phase carries more of it per MiB.
+    const r0 = cpuSeconds(replicaPids);
+    const d0 = cpuSeconds(dataPids);
+    const idleMs = 5000;
+    await new Promise((r) => setTimeout(r, idleMs));
+    console.error(
+      `idle cluster: replicas ${((cpuSeconds(replicaPids) - r0) / (idleMs / 1000)).toFixed(3)} CPU-s/s, data nodes ${((cpuSeconds(dataPids) - d0) / (idleMs / 1000)).toFixed(3)} CPU-s/s`,
+    );
+  }
+  type BigSide = "lib" | "s3" | "old";
+  const gatewayOf = (side: BigSide) => (side === "old" ? baseline!.child.pid! : gatewayPid);
+  const clientOf = (side: BigSide) => (side === "old" ? oldS3Client! : s3);
+  /** One big-object phase, timed, with its gateway's peak RSS and everyone's CPU during it. */
+  async function phase(side: BigSide, name: string, fn: () => Promise<void>): Promise<void> {
+    const gateway = gatewayOf(side);
+    resetPeakRss(gateway);
     const c0 = process.cpuUsage();
-    const g0 = cpuSeconds([gatewayPid]);
-    const k0 = cpuSeconds(cluster);
+    const g0 = cpuSeconds([gateway]);
+    const r0 = cpuSeconds(replicaPids);
+    const d0 = cpuSeconds(dataPids);
+    const stores0 = await chunkStores();
+    const io0 = syscalls(dataPids);
+    const fromUs = profileClockUs();
     const start = performance.now();
     try {
       await fn();
@@ -238,28 +354,34 @@ try {
       return;
     }
     const perS = mibPerS(start);
+    spans.push({ name, fromUs, toUs: profileClockUs() });
+    const stores = (await chunkStores()) - stores0;
+    const io1 = syscalls(dataPids);
     const c = process.cpuUsage(c0);
-    const perMib = (seconds: number) => (seconds * 1000) / (BIG_BYTES / (1024 * 1024));
-    const spent = {
+    const perMib = (seconds: number) => (seconds * 1000) / mib;
+    const spent: CpuPerMib = {
       client: perMib((c.user + c.system) / 1e6),
-      gateway: perMib(cpuSeconds([gatewayPid]) - g0),
-      cluster: perMib(cpuSeconds(cluster) - k0),
+      gateway: perMib(cpuSeconds([gateway]) - g0),
+      replicas: perMib(cpuSeconds(replicaPids) - r0),
+      data: perMib(cpuSeconds(dataPids) - d0),
     };
     if (perS > (best.get(name) ?? 0)) bigCpu.set(name, spent);
     keep(name, perS);
-    rss.set(name, Math.max(rss.get(name) ?? 0, peakRssMib(gatewayPid)));
+    rss.set(name, Math.max(rss.get(name) ?? 0, peakRssMib(gateway)));
     // Progress on stderr: a 1 GiB phase takes minutes on a loaded machine.
     console.error(
-      `${name}: ${perS.toFixed(1)} MiB/s, gateway peak RSS ${peakRssMib(gatewayPid).toFixed(0)} MiB, CPU ms/MiB client ${spent.client.toFixed(1)} gateway ${spent.gateway.toFixed(1)} cluster ${spent.cluster.toFixed(1)}, load ${loadavg()[0]!.toFixed(1)}`,
+      `${name}: ${perS.toFixed(1)} MiB/s, gateway peak RSS ${peakRssMib(gateway).toFixed(0)} MiB, CPU ms/MiB client ${spent.client.toFixed(1)} gateway ${spent.gateway.toFixed(1)} replicas ${spent.replicas.toFixed(1)} data nodes ${spent.data.toFixed(1)}; chunk writes on the data nodes ${stores}, their read/write syscalls per MiB ${((io1.reads - io0.reads) / mib).toFixed(0)}/${((io1.writes - io0.writes) / mib).toFixed(0)}; load ${loadavg()[0]!.toFixed(1)}`,
     );
   }
+  const bigSides: BigSide[] = baseline === undefined ? ["lib", "s3"] : ["lib", "s3", "old"];
   let seed = 1;
   for (let round = 0; round < BIG_ROUNDS; round++) {
     for (let b = 0; b < BIG; b++) {
-      const flip = (round + b + (values["big-first"] === "s3" ? 1 : 0)) % 2 === 1;
-      const sides = flip ? (["s3", "lib"] as const) : (["lib", "s3"] as const);
+      // Each round starts with another side, so a load that rises or falls favours none of them.
+      const shift = (round + b + (values["big-first"] === "s3" ? 1 : 0)) % bigSides.length;
+      const sides = [...bigSides.slice(shift), ...bigSides.slice(0, shift)];
       for (const side of sides) {
-        // The gateway writes the object twice, once with each kind of PUT; the GET reads the multipart one.
+        // A gateway writes the object once with each kind of PUT; the GET reads the multipart one.
         const uploads =
           side === "lib"
             ? (["put"] as const)
@@ -268,10 +390,10 @@ try {
           const s = seed++;
           const key = `${side}-r${round}-big-${b}-${how === "put" ? "single" : "parts"}`;
           const expected = await crcOf(generated(s, BIG_BYTES)); // outside the timed phase
-          await phase(`${side} ${how} big`, async () => {
+          await phase(side, `${side} ${how} big`, async () => {
             if (side === "lib") await fs.writeFile(`/bench/${key}`, generated(s, BIG_BYTES));
             else if (how === "put")
-              await s3.send(
+              await clientOf(side).send(
                 new PutObjectCommand({
                   Bucket: "bench",
                   Key: key,
@@ -281,7 +403,7 @@ try {
               );
             else
               await new Upload({
-                client: s3,
+                client: clientOf(side),
                 params: { Bucket: "bench", Key: key, Body: Readable.from(generated(s, BIG_BYTES)) },
                 partSize: PART_BYTES,
                 queueSize: 4,
@@ -289,15 +411,15 @@ try {
           });
           const remove = () => fs.rm(`/bench/${key}`, { force: true });
           // The GET reads the multipart object when there is one, else the single PUT's.
-          if (how === "put" && side === "s3" && uploads.length > 1) {
+          if (how === "put" && side !== "lib" && uploads.length > 1) {
             await remove();
             continue;
           }
-          await phase(`${side} get big`, async () => {
+          await phase(side, `${side} get big`, async () => {
             const got = await crcOf(
               side === "lib"
                 ? fs.createReadStream(`/bench/${key}`)
-                : ((await s3.send(new GetObjectCommand({ Bucket: "bench", Key: key })))
+                : ((await clientOf(side).send(new GetObjectCommand({ Bucket: "bench", Key: key })))
                     .Body as AsyncIterable<Uint8Array>),
             );
             if (got.bytes !== expected.bytes || got.crc !== expected.crc) {
@@ -318,7 +440,7 @@ try {
   const row = (op: string, lib: string, gw: string, unit: string, extra = "") => {
     const l = best.get(lib) ?? 0;
     const g = best.get(gw) ?? 0;
-    if (l === 0 && g === 0) return;
+    if (l === 0 || g === 0) return;
     console.log(
       `| ${op} | ${l.toFixed(1)} ${unit} | ${g.toFixed(1)} ${unit}${extra} | ${(g / l).toFixed(2)} |`,
     );
@@ -353,13 +475,39 @@ try {
     rssOf("s3 multipart put big"),
   );
   row(`get ${big}, SDK GetObject (streamed)`, "lib get big", "s3 get big", "MiB/s", rssOf("s3 get big"));
+  if (baseline !== undefined) {
+    row(
+      `put ${big}, SDK PutObject, baseline gateway`,
+      "lib put big",
+      "old put big",
+      "MiB/s",
+      rssOf("old put big"),
+    );
+    row(
+      `put ${big}, lib-storage Upload, baseline gateway`,
+      "lib put big",
+      "old multipart put big",
+      "MiB/s",
+      rssOf("old multipart put big"),
+    );
+    row(
+      `get ${big}, SDK GetObject, baseline gateway`,
+      "lib get big",
+      "old get big",
+      "MiB/s",
+      rssOf("old get big"),
+    );
+  }
   if (bigCpu.size > 0) {
-    console.log(`\n| ${big} phase | CPU ms per MiB: client | gateway | cluster | total |`);
-    console.log("|---|---:|---:|---:|---:|");
+    console.log(
+      `\n| ${big} phase | CPU ms per MiB: client | gateway | replicas | data nodes | total | total ÷ library's |`,
+    );
+    console.log("|---|---:|---:|---:|---:|---:|---:|");
+    const total = (c: CpuPerMib) => c.client + c.gateway + c.replicas + c.data;
     for (const [name, c] of bigCpu) {
-      const t = c.client + c.gateway + c.cluster;
+      const lib = bigCpu.get(name.includes("get") ? "lib get big" : "lib put big");
       console.log(
-        `| ${name} | ${c.client.toFixed(1)} | ${c.gateway.toFixed(1)} | ${c.cluster.toFixed(1)} | ${t.toFixed(1)} |`,
+        `| ${name} | ${c.client.toFixed(1)} | ${c.gateway.toFixed(1)} | ${c.replicas.toFixed(1)} | ${c.data.toFixed(1)} | ${total(c).toFixed(1)} | ${lib === undefined ? "" : (total(c) / total(lib)).toFixed(2)} |`,
       );
     }
   }
@@ -372,10 +520,68 @@ try {
   nullSdk.destroy();
   nullEndpoint.child.kill("SIGKILL");
   await lean.close();
-  if (values.profile !== undefined && env.gateway.exitCode === null) {
-    // A graceful stop, so the profile is written (stop() alone kills the gateway).
-    env.gateway.kill("SIGTERM");
-    await once(env.gateway, "exit");
+  oldS3Client?.destroy();
+  // Graceful stops, so the profiles are written (stop() alone kills every process).
+  const gateways = [env.gateway, ...(baseline !== undefined ? [baseline.child] : [])];
+  for (const g of gateways) {
+    if (g.exitCode !== null) continue;
+    g.kill(values.profile !== undefined ? "SIGTERM" : "SIGKILL");
+    await once(g, "exit");
+  }
+  if (values["profile-cluster"] !== undefined) {
+    for (const id of env.cluster.metaIds) await env.cluster.kill("meta", id, "SIGTERM");
+    for (const id of env.cluster.dataIds) await env.cluster.kill("data", id, "SIGTERM");
   }
   await env.stop();
+}
+if (selfProfile !== undefined) {
+  roles.set(process.pid, "bench client");
+  const profile = await new Promise<unknown>((done, fail) =>
+    selfProfile.post("Profiler.stop", (err, r) => (err ? fail(err) : done(r.profile))),
+  );
+  writeFileSync(join(values.profile!, `CPU.${process.pid}.cpuprofile`), JSON.stringify(profile));
+}
+printProfiles([values.profile, values["profile-cluster"]]);
+
+/** Per big phase and per kind of process, the hottest functions of the profiles in `dirs`, in CPU ms per MiB. */
+function printProfiles(dirs: (string | undefined)[]): void {
+  const files = new Map<number, string>();
+  for (const dir of dirs) {
+    if (dir === undefined || !existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      const m = /^CPU\.(?:\d+\.\d+\.)?(\d+)\./.exec(f);
+      if (m !== null && roles.has(Number(m[1]))) files.set(Number(m[1]), join(dir, f));
+    }
+  }
+  if (files.size === 0) return;
+  const mib = BIG_BYTES / (1024 * 1024);
+  for (const name of new Set(spans.map((s) => s.name))) {
+    const mine = spans.filter((s) => s.name === name);
+    for (const role of new Set(roles.values())) {
+      const merged: ProfileSummary = { sampledMs: 0, idleMs: 0, gcMs: 0, rows: [] };
+      const rows = new Map<string, { selfMs: number; totalMs: number }>();
+      for (const [pid, file] of files) {
+        if (roles.get(pid) !== role) continue;
+        for (const span of mine) {
+          const one = summarizeProfile(file, span.fromUs, span.toUs);
+          merged.sampledMs += one.sampledMs / mine.length;
+          merged.idleMs += one.idleMs / mine.length;
+          merged.gcMs += one.gcMs / mine.length;
+          for (const r of one.rows) {
+            const acc = rows.get(r.name) ?? { selfMs: 0, totalMs: 0 };
+            acc.selfMs += r.selfMs / mine.length;
+            acc.totalMs += r.totalMs / mine.length;
+            rows.set(r.name, acc);
+          }
+        }
+      }
+      if (merged.sampledMs === 0) continue;
+      merged.rows = [...rows].map(([n, r]) => ({ name: n, ...r }));
+      // In ms per MiB: the profile's ms of one phase (averaged over its rounds) over the MiB it moved.
+      const busy = merged.sampledMs - merged.idleMs;
+      console.log(
+        `\n${name}, ${role}: busy ${(busy / mib).toFixed(2)} ms/MiB (GC ${(merged.gcMs / mib).toFixed(2)})\n${formatProfile(`${name}, ${role}`, merged, 15)}`,
+      );
+    }
+  }
 }

@@ -87,3 +87,40 @@ export async function startNullEndpoint(): Promise<{ endpoint: string; child: Ch
   const [first] = (await once(child.stdout!, "data")) as [Buffer];
   return { endpoint: `http://127.0.0.1:${Number(first.toString().trim())}`, child };
 }
+
+/**
+ * A second gateway on the same cluster, run from another build's CLI (`dist/src/cli/main.js` copied
+ * aside before a change): bench/s3.ts's `--baseline`, so the old and the new gateway are compared in
+ * one run, on one cluster, under the same load. `nodeArgs` as for the main gateway (`--cpu-prof`).
+ */
+export async function startBaselineGateway(
+  cli: string,
+  configPath: string,
+  port: number,
+  nodeArgs: string[] = [],
+): Promise<{ endpoint: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, cli, "s3", "--config", configPath, "--port", String(port)],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let log = "";
+  const listening = new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      log += b.toString();
+      if (log.includes("listening")) resolve();
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`the baseline gateway exited (${code}): ${log}`)));
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    await listening;
+  } finally {
+    clearTimeout(timer);
+  }
+  return { endpoint: `http://127.0.0.1:${port}`, child };
+}

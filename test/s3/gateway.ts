@@ -46,6 +46,8 @@ export interface S3Options {
   cli?: string;
   /** Config sections the gateway alone reads differently (its `listener` limits), beside the cluster's. */
   gatewayOverrides?: Record<string, unknown>;
+  /** The cluster's processes' environment beyond this process's (a bench's profiler preload). */
+  clusterEnv?: Record<string, string>;
 }
 
 /** The cluster's config with the gateway's own overrides, written beside it; the cluster's path if none. */
@@ -69,6 +71,7 @@ export async function startS3(opts: S3Options = {}): Promise<S3Env> {
   const { accessKeys: extraKeys, ...s3Rest } = (opts.s3 ?? {}) as { accessKeys?: unknown[] };
   const cluster = await startCluster({
     ...(opts.dataCount !== undefined ? { dataCount: opts.dataCount } : {}),
+    ...(opts.clusterEnv !== undefined ? { env: opts.clusterEnv } : {}),
     overrides: {
       ...opts.overrides,
       s3: {
