@@ -13,6 +13,7 @@
 import type { Dispatcher } from "undici";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
 import { getChunk } from "../common/chunk-get.js";
+import { spreadByChunk } from "../common/chunk-spread.js";
 import { DfsError } from "../common/errors.js";
 import { type LocationsResponse, META_ROUTES, type NodeAddress } from "../common/protocol/index.js";
 import { readTicketExpiry } from "../common/tickets.js";
@@ -98,7 +99,7 @@ export class ChunkReader {
       known = undefined; // later rounds ask again: holders come and go
       let corrupt = 0;
       let refused = false;
-      for (const node of nodes) {
+      for (const node of spreadByChunk(id, nodes)) {
         try {
           return await this.fromHolder(slice, node, ticket, signal);
         } catch (err) {

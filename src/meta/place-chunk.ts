@@ -5,6 +5,7 @@
  * write ticket. One definition for the placement route the library asks and for the chunks the
  * leader stores itself on a dashboard page's behalf.
  */
+import { spreadByChunk } from "../common/chunk-spread.js";
 import { DfsError } from "../common/errors.js";
 import type { PlacementResponse } from "../common/protocol/index.js";
 import type { LeaderDataPath } from "./replica-api.js";
@@ -45,7 +46,7 @@ export function placeChunk(
   tracker.recordPlacement(req.chunkId, nodes);
   return {
     chunkId: req.chunkId,
-    nodes: nodes.map((n) => ({ id: n.id, url: n.url })),
+    nodes: spreadByChunk(req.chunkId, nodes).map((n) => ({ id: n.id, url: n.url })),
     ticket: tracker.ticket(req.chunkId, req.sizeBytes, nodes),
   };
 }

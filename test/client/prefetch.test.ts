@@ -3,6 +3,7 @@
  * a consumer that stops early cancels the fetches still running, and a node that stops a streamed
  * chunk at a bad block makes the reader try the next holder, or fail with CORRUPT when none is left.
  */
+
 import { open } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import fc from "fast-check";
@@ -11,6 +12,7 @@ import { ChunkCache } from "../../src/client/chunk-cache.js";
 import { ChunkReader, getChunk } from "../../src/client/chunk-reader.js";
 import { slicesFor } from "../../src/client/chunking.js";
 import type { MetaConnection } from "../../src/client/meta-connection.js";
+import { spreadByChunk } from "../../src/common/chunk-spread.js";
 import { DfsError } from "../../src/common/errors.js";
 import type { LocationsResponse, NodeAddress } from "../../src/common/protocol/index.js";
 import { signReadTicket } from "../../src/common/tickets.js";
@@ -132,14 +134,15 @@ describe("read-ahead", () => {
 
 describe("a chunk stopped at a bad block", () => {
   it("is read from the next holder; a bad copy's error names the node and the offset where it stopped", async () => {
-    // A chunk of several batches, damaged past its first batch on node a.
+    // A chunk of several batches, damaged past its first batch on the holder asked first.
     const big = randomChunk(3 * 1024 * 1024);
+    const [first, second] = spreadByChunk(big.id, [a, b]) as [typeof a, typeof b];
     for (const n of [a, b])
       expect(
         (await putChunk(n.url, big.id, big.data, pipelineHeaders(ticketFor(big.id, big.data.length, [n.id]))))
           .status,
       ).toBe(201);
-    const fh = await open(a.store.chunkPath(big.id), "r+");
+    const fh = await open(first.store.chunkPath(big.id), "r+");
     await fh.write(Buffer.from([0x55 ^ big.data[20 * BLOCK_BYTES + 7]!]), 0, 1, 20 * BLOCK_BYTES + 7);
     await fh.close();
     const slice = slicesFor([{ id: big.id, sizeBytes: big.data.length }], {
@@ -148,22 +151,22 @@ describe("a chunk stopped at a bad block", () => {
     })[0]!;
     const got = await reader(() => [node(a), node(b)]).read(slice, undefined);
     expect(got.equals(big.data)).toBe(true);
-    expect(a.store.has(big.id)).toBe(false); // quarantined by the node that found it
+    expect(first.store.has(big.id)).toBe(false); // quarantined by the node that found it
 
-    // Now b's copy goes bad too, and it is the only holder left.
-    const fh2 = await open(b.store.chunkPath(big.id), "r+");
+    // Now the other copy goes bad too, and it is the only holder left.
+    const fh2 = await open(second.store.chunkPath(big.id), "r+");
     await fh2.write(Buffer.from([0x55 ^ big.data[30 * BLOCK_BYTES]!]), 0, 1, 30 * BLOCK_BYTES);
     await fh2.close();
-    const err = await getChunk(agent, node(b), slice.chunk, null, {
+    const err = await getChunk(agent, node(second), slice.chunk, null, {
       timeoutMs: 3000,
       ticket: signReadTicket(SECRET, { chunkId: big.id, expiresAtMs: Date.now() + 60_000 }),
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DfsError);
     expect((err as DfsError).code).toBe("CORRUPT");
     expect((err as DfsError).message).toMatch(
-      /node 2 stopped sending chunk .* after 1966080 bytes: .*block 30/,
+      new RegExp(`node ${second.id} stopped sending chunk .* after 1966080 bytes: .*block 30`),
     );
     // The last copy is gone too: the reader has no holder left and says the chunk is unreadable.
-    await expect(reader(() => [node(b)]).read(slice, undefined)).rejects.toBeInstanceOf(DfsError);
+    await expect(reader(() => [node(second)]).read(slice, undefined)).rejects.toBeInstanceOf(DfsError);
   });
 });

@@ -5,10 +5,12 @@
  * checks its SHA-256 against its id, and streams it on: one chunk in memory at a time, whatever the
  * file's size.
  */
+
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { getChunk } from "../../common/chunk-get.js";
+import { spreadByChunk } from "../../common/chunk-spread.js";
 import { DfsError } from "../../common/errors.js";
 import { READ_TICKET_TTL_MS, signReadTicket } from "../../common/tickets.js";
 import type { ReplicaApi } from "../replica-api.js";
@@ -28,7 +30,7 @@ async function fetchChunk(
   });
   const tried: string[] = [];
   // Any holder will do; the next one is tried when one fails or sends bytes that are not the chunk.
-  for (const node of tracker.locations(chunk.id)) {
+  for (const node of spreadByChunk(chunk.id, tracker.locations(chunk.id))) {
     try {
       const got = await getChunk(deps.dispatcher, node, chunk, null, { timeoutMs: CHUNK_TIMEOUT_MS, ticket });
       if (got.partial || got.data.byteLength !== chunk.sizeBytes || got.sha256Hex !== chunk.id) {
