@@ -106,15 +106,27 @@ describe("MemoryStorage", () => {
   test("createSnapshot records the term and configuration at an index and never goes back", () => {
     const s = new MemoryStorage(VOTERS);
     s.append([entry(1, 1), entry(2, 2), entry(3, 2)]);
-    const conf = { voters: [1, 2], learners: [3], joining: [] };
+    const conf = { voters: [1, 2], learners: [3], joining: [3] };
     expect(s.createSnapshot(2, conf).meta).toEqual({ index: 2, term: 2, conf });
     conf.voters.push(9); // the snapshot keeps its own copy
-    expect(s.snapshot().meta.conf.voters).toEqual([1, 2]);
+    expect(s.snapshot().meta.conf).toEqual({ voters: [1, 2], learners: [3], joining: [3] });
     expect(s.createSnapshot(1, VOTERS).meta.index).toBe(2);
     expect(() => s.createSnapshot(4, VOTERS)).toThrow(/past last index/);
-    expect(s.initialState().conf).toEqual({ voters: [1, 2], learners: [3], joining: [] });
+    expect(s.initialState().conf).toEqual({ voters: [1, 2], learners: [3], joining: [3] });
     s.compact(3);
     expect(() => s.createSnapshot(2, VOTERS)).not.toThrow();
+    // A snapshot needs the term at its index: compacted without one, it is gone.
+    const t = new MemoryStorage(VOTERS);
+    t.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
+    t.compact(2);
+    expect(() => t.createSnapshot(1, VOTERS)).toThrow(/snapshot index 1 was compacted/);
+  });
+
+  test("a store made without a configuration starts with none (a server that joins later)", () => {
+    expect(new MemoryStorage().initialState()).toEqual({
+      hardState: { term: 0, vote: 0, commit: 0 },
+      conf: { voters: [], learners: [], joining: [] },
+    });
   });
 
   test("a clone keeps the state at the time it was taken", () => {
