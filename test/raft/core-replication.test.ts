@@ -5,7 +5,7 @@
  * follower answers. The simulator checks safety and liveness; these pin the messages peers act on.
  */
 import { describe, expect, test } from "vitest";
-import type { Entry, Message } from "../../src/raft/core/index.js";
+import { DEFAULT_RAFT_OPTIONS, type Entry, type Message } from "../../src/raft/core/index.js";
 import { entrySizeBytes } from "../../src/raft/core/storage.js";
 import {
   ack,
@@ -18,6 +18,7 @@ import {
   leaderOf,
   ofType,
   storageWithLog,
+  ticks,
   ticksUntil,
 } from "./core-harness.js";
 
@@ -154,6 +155,43 @@ describe("what a leader sends a follower", () => {
     ]);
     // Installed: the answer at the snapshot's index resumes replication after it.
     expect(appendsTo(ack(l, 3, 5), 3)).toEqual([[5, [6]]]);
+  });
+
+  test("a follower whose log is empty is sent the snapshot once the leader's log no longer starts at 1", () => {
+    const l = elect(coreNodeOn(1, storageWithLog([1, 2, 3], [1, 1, 1]), { preVote: false }), [1, 2, 3]);
+    const term = l.node.status().term;
+    ack(l, 2, 4); // the new term's no-op
+    expect(l.node.status().commitIndex).toBe(4);
+    l.storage.createSnapshot(4, { voters: [1, 2, 3], learners: [], joining: [] });
+    l.storage.compact(4);
+    // Follower 3 lost its store: it holds nothing, so its hint is 0 (and the term there 0).
+    const meta = l.storage.snapshot().meta;
+    expect(reject(l, 3, 3, 0, 0).filter((m) => m.to === 3)).toEqual([
+      { type: "snapshot", from: 1, to: 3, term, meta },
+    ]);
+  });
+
+  test("no snapshot is started for a follower not heard from since the last check-quorum round, until it answers", () => {
+    const l = leaderOf([1, 2, 3], { maxEntriesPerAppend: 1 });
+    const term = l.node.status().term;
+    // A check-quorum round passes with both followers active; from then on follower 3 is silent.
+    ticks(l, DEFAULT_RAFT_OPTIONS.electionTimeoutTicks);
+    expect(l.node.status().role).toBe("leader");
+    expect(l.node.status().progress.get(3)?.recentActive).toBe(false);
+    // Entry 2 goes to 3 (one per append), which never answers; 2 takes them all and they commit.
+    expect(l.node.propose([2, 3, 4, 5].map((i) => new Uint8Array([i]))).ok).toBe(true);
+    expect(appendsTo(drain(l), 3)).toEqual([[1, [2]]]);
+    ack(l, 2, 5);
+    expect(l.node.status().commitIndex).toBe(5);
+    l.storage.createSnapshot(5, { voters: [1, 2, 3], learners: [], joining: [] });
+    l.storage.compact(5);
+    // What 3 lacks next is compacted, but a dead peer would pin a large transfer: nothing goes to it.
+    expect(propose(l).filter((m) => m.to === 3)).toEqual([]);
+    // Its answer marks it alive: now the snapshot is asked for.
+    const meta = l.storage.snapshot().meta;
+    expect(deliver(l, { type: "heartbeat-resp", from: 3, to: 1, term, readCtx: null })).toEqual([
+      { type: "snapshot", from: 1, to: 3, term, meta },
+    ]);
   });
 
   test("leadership transfer: timeout-now goes to the transferee once it holds the whole log, not before", () => {

@@ -20,6 +20,10 @@ describe("Raft settings are defined once", () => {
     expect(Object.keys(configRaft({})).sort()).toEqual(Object.keys(RAFT_SETTINGS).sort());
   });
 
+  it("the protocol's switches default to the safe protocol: pre-vote, check-quorum, reads confirmed by a heartbeat round", () => {
+    expect(DEFAULT_RAFT_OPTIONS).toMatchObject({ preVote: true, checkQuorum: true, readOnly: "safe" });
+  });
+
   it("the core's defaults are the settings' defaults", () => {
     for (const [name, value] of Object.entries(DEFAULT_RAFT_OPTIONS)) {
       if (name in RAFT_SETTINGS) expect(value, name).toBe(DEFAULT_RAFT_SETTINGS[name as keyof RaftSettings]);

@@ -50,7 +50,7 @@ export function fromVersionRec(version: number, r: VersionRec): FileVersion {
       ? { kind: "inline", data: new Uint8Array(r.d) }
       : {
           kind: "chunks",
-          chunks: (r.ch ?? []).map(([id, sizeBytes]) => ({ id, sizeBytes })),
+          chunks: versionChunks(r),
           sizeBytes: r.s,
         };
   return {
@@ -141,7 +141,6 @@ export class NamespaceReader {
    * Fails with NOT_A_DIRECTORY if an existing ancestor is a file or a symbolic link.
    */
   missingAncestors(path: string): string[] {
-    assert(path !== ROOT_PATH, "the root has no ancestors");
     const parts = components(path);
     let id = ROOT_INODE;
     let at = "";
@@ -225,22 +224,27 @@ export class Namespace extends NamespaceReader {
     const parts = components(path);
     const name = parts.pop();
     assert(name !== undefined, "not the root");
-    const parent = this.get(parts.length === 0 ? ROOT_PATH : `/${parts.join("/")}`);
+    const parent = this.get(`/${parts.join("/")}`);
     assert(parent?.rec.t === "d", `the parent of ${path} is an existing directory`);
     return { parent, name };
   }
 
+  /** Where a node is created at `path`: its parent, which exists, and its name there, which is free. */
+  private freeSlot(path: string): { parent: NodeView; name: string } {
+    const slot = this.parentView(path);
+    assert(this.entry(slot.parent.id, slot.name) === undefined, `${path} is free`);
+    return slot;
+  }
+
   createDir(path: string, nowMs: number, attrs: AttrFields = {}): void {
-    const { parent, name } = this.parentView(path);
-    assert(this.entry(parent.id, name) === undefined, "createDir: path is free");
+    const { parent, name } = this.freeSlot(path);
     const id = this.newInode();
     this.putInode(id, { t: "d", c: nowMs, m: nowMs, n: 0, h: null, lo: 0, hi: 0, s: 0, ct: nowMs, ...attrs });
     this.link(parent.id, name, id, nowMs);
   }
 
   createFile(path: string, first: FileVersion, nowMs: number, attrs: AttrFields = {}): void {
-    const { parent, name } = this.parentView(path);
-    assert(this.entry(parent.id, name) === undefined, "createFile: path is free");
+    const { parent, name } = this.freeSlot(path);
     const id = this.newInode();
     this.tx.put(versionKey(id, first.version), encode(toVersionRec(first)));
     this.putInode(id, {
@@ -258,11 +262,12 @@ export class Namespace extends NamespaceReader {
     this.link(parent.id, name, id, nowMs);
   }
 
-  /** A symbolic link at the free `path`: mode 0777 unless `attrs` say otherwise, as lchmod cannot. */
+  /**
+   * A symbolic link at the free `path`: mode 0777 unless `attrs` say otherwise, as lchmod cannot. The
+   * target is not empty (validate.ts and the restore refuse an empty one).
+   */
   createSymlink(path: string, target: string, nowMs: number, attrs: AttrFields = {}): void {
-    const { parent, name } = this.parentView(path);
-    assert(this.entry(parent.id, name) === undefined, "createSymlink: path is free");
-    assert(target.length > 0, "createSymlink: a target");
+    const { parent, name } = this.freeSlot(path);
     const id = this.newInode();
     this.putInode(id, {
       t: "l",
@@ -333,9 +338,8 @@ export class Namespace extends NamespaceReader {
     return dropped;
   }
 
-  /** Restore only: the highest number a file was ever given, as a snapshot had it. */
+  /** Restore only: the highest number a file was ever given, as a snapshot had it (above its latest). */
   setTopVersion(file: NodeView, top: number): void {
-    assert(file.rec.t === "f" && top > file.rec.hi, "setTopVersion: above the latest");
     this.putInode(file.id, { ...file.rec, tv: top });
   }
 
@@ -358,7 +362,7 @@ export class Namespace extends NamespaceReader {
 
   /** Removes the subtree at `path`; returns its versions (to release their chunks) and its size. */
   remove(path: string, nowMs: number): { versions: VersionRec[]; count: number } {
-    assert(path !== ROOT_PATH, "the root is never removed");
+    const { parent, name } = this.parentView(path); // never the root
     const nodes = this.subtree(path);
     const versions: VersionRec[] = [];
     for (const { node } of nodes) {
@@ -373,7 +377,6 @@ export class Namespace extends NamespaceReader {
       }
       this.tx.del(inodeKey(id));
     }
-    const { parent, name } = this.parentView(path);
     this.unlink(parent.id, name, nowMs);
     return { versions, count: nodes.length };
   }

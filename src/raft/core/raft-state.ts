@@ -57,12 +57,6 @@ export abstract class RaftState {
   protected removedSelf = false;
   /** Set by proposals; the node broadcasts once per Ready so that proposals batch together. */
   protected needsBroadcast = false;
-  /**
-   * Set when the commit index advanced on an acknowledgement or on the leader's own persist. Followers
-   * hear of it once per Ready (see flushBroadcasts), not once per acknowledgement: several acks and
-   * new entries arriving together then cost one message per follower, not one each.
-   */
-  protected commitChanged = false;
   /** Set while recovering from a lost store (see recovery.ts): no vote granted, no election stood for. */
   protected recovery: Recovery | null = null;
 

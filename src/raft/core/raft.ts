@@ -208,7 +208,6 @@ export class Raft extends RaftElections {
   hasOutput(): boolean {
     return (
       this.needsBroadcast ||
-      this.commitChanged ||
       this.msgs.length > 0 ||
       this.readStates.length > 0 ||
       this.log.unstable.length > 0 ||

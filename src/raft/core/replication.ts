@@ -40,25 +40,26 @@ export abstract class RaftReplication extends RaftState {
     return index;
   }
 
-  /** Sends the next batch of entries (or a snapshot) to `to`. Returns true if entries were sent. */
+  /**
+   * Sends the next batch of entries (or a snapshot) to `to`. Returns true if an append left: one with
+   * entries unless `allowEmpty`.
+   */
   protected sendAppend(to: NodeId, allowEmpty = false): boolean {
     const pr = this.progress.get(to);
     if (!pr || to === this.id || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
+    // What the follower lacks is compacted (`term(0)` is 0 even then: a follower with an empty log).
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
       this.startSnapshot(to, pr);
       return false;
     }
     const last = this.log.lastIndex();
-    const entries =
-      pr.next <= last
-        ? this.log.slice(
-            pr.next,
-            Math.min(last + 1, pr.next + this.opts.maxEntriesPerAppend),
-            this.opts.maxBytesPerAppend,
-          )
-        : [];
+    const entries = this.log.slice(
+      pr.next,
+      Math.min(last + 1, pr.next + this.opts.maxEntriesPerAppend),
+      this.opts.maxBytesPerAppend,
+    );
     if (entries.length === 0 && !allowEmpty) return false;
     this.send({
       type: "append",
@@ -72,13 +73,11 @@ export abstract class RaftReplication extends RaftState {
     pr.commitSent = this.log.committed;
     if (entries.length > 0) pr.sentEntries(entries[entries.length - 1]!.index);
     else if (pr.state === "probe") pr.probeSent = true;
-    return entries.length > 0;
+    return true;
   }
 
   protected broadcastAppend(allowEmpty = false): void {
-    for (const id of this.progress.keys()) {
-      if (id !== this.id) this.sendAppend(id, allowEmpty);
-    }
+    for (const id of this.progress.keys()) this.sendAppend(id, allowEmpty);
   }
 
   protected broadcastHeartbeat(readCtx: string | null): void {
@@ -99,10 +98,9 @@ export abstract class RaftReplication extends RaftState {
    * answer to a client waits on: the leader alone answers writes and linearizable reads.
    */
   flushBroadcasts(): void {
-    const entries = this.needsBroadcast;
+    // Only a leader's proposals set the flag, and on other roles the progress map is empty.
+    if (this.needsBroadcast) this.broadcastAppend();
     this.needsBroadcast = false;
-    this.commitChanged = false;
-    if (this.role === "leader" && entries) this.broadcastAppend();
   }
 
   protected handleAppend(m: Extract<Message, { type: "append" }>): void {
@@ -135,7 +133,8 @@ export abstract class RaftReplication extends RaftState {
 
   protected handleAppendResp(m: Extract<Message, { type: "append-resp" }>, pr: Progress): void {
     if (m.reject) {
-      const probe = m.hintTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.hintTerm) : m.rejectHint;
+      // A hint of 0 comes with hint term 0, and the conflict search then answers 0 too.
+      const probe = this.log.findConflictByTerm(m.rejectHint, m.hintTerm);
       if (pr.maybeDecrTo(m.index, probe)) {
         if (pr.state === "replicate") pr.becomeProbe();
         this.sendAppend(m.from);
@@ -147,9 +146,9 @@ export abstract class RaftReplication extends RaftState {
     if (!updated && !(pr.state === "probe" && pr.match === m.index)) return;
     if (pr.state === "probe") pr.becomeReplicate();
     else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
-    else if (pr.state === "replicate") pr.freeInflightsUpTo(m.index);
+    else pr.freeInflightsUpTo(m.index); // none are in flight in snapshot state
 
-    if (this.maybeCommit()) this.commitChanged = true;
+    this.maybeCommit();
     while (this.sendAppend(m.from)) {
       // fill the in-flight window
     }
@@ -161,20 +160,21 @@ export abstract class RaftReplication extends RaftState {
 
   /** Commit by counting replicas only for entries of the current term (Raft §5.4.2, Figure 8). */
   protected maybeCommit(): boolean {
-    const idx = quorumIndex(this.conf.voters, (id) => this.progress.get(id)?.match ?? 0);
+    const idx = quorumIndex(this.conf.voters, (id) => this.progress.get(id)!.match);
     if (idx <= this.log.committed || this.log.term(idx) !== this.term) return false;
     this.log.commitTo(idx);
     this.onCommitAdvanced();
     return true;
   }
 
+  /** On every role: a follower's bookkeeping below is empty, since `reset` clears it on stepping down. */
   protected onCommitAdvanced(): void {
     this.applyCommittedConf();
-    if (this.role !== "leader") return;
     while (this.uncommitted.length > 0 && this.uncommitted[0]!.index <= this.log.committed) {
       this.uncommittedBytes -= this.uncommitted.shift()!.bytes;
     }
-    if (this.readsBeforeFirstCommit.length > 0 && this.committedInCurrentTerm()) {
+    // A leader commits entries of its own term only (Figure 8): the reads held for its first commit go.
+    if (this.readsBeforeFirstCommit.length > 0) {
       const waiting = this.readsBeforeFirstCommit;
       this.readsBeforeFirstCommit = [];
       for (const r of waiting) this.handleReadRequest(r.readCtx, r.from);
@@ -183,9 +183,8 @@ export abstract class RaftReplication extends RaftState {
 
   /** Called by the node once the driver has made entries up to `index` durable. */
   onPersisted(): void {
-    if (this.role !== "leader") return;
-    const self = this.selfProgress();
-    if (self?.maybeUpdate(this.stableLastIndex()) && this.maybeCommit()) this.commitChanged = true;
+    // Only a leader has progress, its own included (unless it has just committed its removal).
+    if (this.selfProgress()?.maybeUpdate(this.stableLastIndex())) this.maybeCommit();
   }
 
   private startSnapshot(to: NodeId, pr: Progress): void {

@@ -10,22 +10,21 @@ import type { Message, Snapshot } from "./types.js";
 
 export abstract class RaftSnapshotReceive extends RaftMembership {
   protected handleSnapshot(m: Extract<Message, { type: "snapshot" }>): void {
-    // After a restore our log ends at the snapshot; otherwise only the commit index is known to match.
-    const restored = this.restore({ meta: m.meta });
-    this.sendAppendResp(m.from, restored ? this.log.lastIndex() : this.log.committed);
+    this.restore({ meta: m.meta });
+    // Only the commit index is known to match the leader's log (a restored log ends there too).
+    this.sendAppendResp(m.from, this.log.committed);
   }
 
   /** Installs a leader's snapshot unless our log already has its last entry. */
-  private restore(snap: Snapshot): boolean {
-    if (snap.meta.index <= this.log.committed) return false;
+  private restore(snap: Snapshot): void {
+    if (snap.meta.index <= this.log.committed) return;
     if (this.log.matchTerm(snap.meta.index, snap.meta.term)) {
       this.log.commitTo(snap.meta.index);
       this.onCommitAdvanced();
-      return false;
+      return;
     }
     this.log.restore(snap);
     this.conf = cloneConf(snap.meta.conf);
     this.pendingConf = [];
-    return true;
   }
 }
