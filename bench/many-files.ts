@@ -9,7 +9,8 @@
  * Files go 1,000 per directory (`/m/d<k>/f<i>`), written with `createParents`; with `--big-dir N` the
  * first N go into one directory `/m/big`, whose first page is then timed through `raftfs ls` (spawn →
  * 1,000 lines, beside `ls` of a 1-entry directory for the CLI's start-up) and the library's `listPage`. RSS is read from
- * /proc/<pid>/status of each replica process at the end of each window. Any write error fails the run.
+ * /proc/<pid>/status of each replica process at the end of each window. Write errors are printed, and
+ * fail the run past 1 % of a window.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const perWindow = Math.ceil(FILES / WINDOWS);
   let written = 0;
+  let firstError = "";
   try {
     console.log(`\n${FILES} files of ${SIZE} B, ${CONCURRENCY} in flight, 3 replicas\n`);
     console.log("| files | window files/s | RSS MiB replica 1 | 2 | 3 | errors |");
@@ -124,13 +126,21 @@ async function main(): Promise<void> {
       if (left <= 0) break;
       const r = await load(CONCURRENCY, count, left, async (i) => {
         const n = base + i;
-        await client.writeFile(pathOf(n), body, { createParents: true });
+        try {
+          await client.writeFile(pathOf(n), body, { createParents: true });
+        } catch (err) {
+          firstError ||= String(err);
+          throw err;
+        }
       });
       written += r.ops;
       rates.push(r.opsPerSecond);
       const rss = cluster.metaIds.map((id) => rssMiB(cluster.pid("meta", id)).toFixed(0));
       console.log(`| ${written} | ${r.opsPerSecond.toFixed(0)} | ${rss.join(" | ")} | ${r.errors} |`);
-      if (r.errors > 0) throw new Error(`window ${w}: ${r.errors} write errors`);
+      // A few writes failing on a loaded machine (timeouts) are printed; more is a fault. (A run of 1M
+      // files at load 30-40 ended at 400k on 64 failed writes of 100,000.)
+      if (r.errors > 0) console.log(`  window ${w}: ${r.errors} write errors, the first: ${firstError}`);
+      if (r.errors > count / 100) throw new Error(`window ${w}: ${r.errors} write errors`);
     }
     const first = rates[0] ?? Number.NaN;
     const last = rates.at(-1) ?? Number.NaN;
