@@ -9,8 +9,8 @@
  * Files go 1,000 per directory (`/m/d<k>/f<i>`), written with `createParents`; with `--big-dir N` the
  * first N go into one directory `/m/big`, whose first page is then timed through `raftfs ls` (spawn →
  * 1,000 lines, beside `ls` of a 1-entry directory for the CLI's start-up) and the library's `listPage`. RSS is read from
- * /proc/<pid>/status of each replica process at the end of each window. Write errors are printed, and
- * fail the run past 1 % of a window.
+ * /proc/<pid>/status of each replica process at the end of each window. Any write error fails the run
+ * (with the first one's message).
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -108,7 +108,9 @@ async function main(): Promise<void> {
       raft: { tickIntervalMs: DEFAULT_RAFT_SETTINGS.tickIntervalMs },
     },
   });
-  const client = await connect({ config: cluster.configPath });
+  // A metadata call's budget of 60 s, not the library's 10 s: a 1M run at load 30-40 on the shared 2
+  // cores ended at 400k files on 64 failed writes of 100,000, and any failed write fails the bench.
+  const client = await connect({ config: cluster.configPath, deadlineMs: 60_000 });
   const body = Buffer.alloc(SIZE, 120);
   const started = performance.now();
   const perWindow = Math.ceil(FILES / WINDOWS);
@@ -137,10 +139,7 @@ async function main(): Promise<void> {
       rates.push(r.opsPerSecond);
       const rss = cluster.metaIds.map((id) => rssMiB(cluster.pid("meta", id)).toFixed(0));
       console.log(`| ${written} | ${r.opsPerSecond.toFixed(0)} | ${rss.join(" | ")} | ${r.errors} |`);
-      // A few writes failing on a loaded machine (timeouts) are printed; more is a fault. (A run of 1M
-      // files at load 30-40 ended at 400k on 64 failed writes of 100,000.)
-      if (r.errors > 0) console.log(`  window ${w}: ${r.errors} write errors, the first: ${firstError}`);
-      if (r.errors > count / 100) throw new Error(`window ${w}: ${r.errors} write errors`);
+      if (r.errors > 0) throw new Error(`window ${w}: ${r.errors} write errors, the first: ${firstError}`);
     }
     const first = rates[0] ?? Number.NaN;
     const last = rates.at(-1) ?? Number.NaN;

@@ -71,7 +71,9 @@ const cluster = await TestCluster.start({
     },
   },
 });
-const client = await connect({ config: cluster.configPath });
+// A metadata call's budget of 60 s, not the library's 10 s: at load 30-40 on the shared 2 cores, 64
+// writes in flight met the 10 s deadline now and then, and any failed write fails the bench.
+const client = await connect({ config: cluster.configPath, deadlineMs: 60_000 });
 
 /** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, in clock ticks of 10 ms). */
 function cpuMs(pid: number): number {
@@ -131,9 +133,8 @@ try {
       throw err;
     }
   });
-  console.log(`populated ${r.ops} files in ${r.seconds.toFixed(1)} s, ${r.errors} errors ${firstError}`);
-  // A few writes failing on a loaded machine (timeouts) leave the state to stream as big; more is a fault.
-  if (r.errors > FILES / 100) throw new Error("write errors");
+  console.log(`populated ${r.ops} files in ${r.seconds.toFixed(1)} s, ${r.errors} errors`);
+  if (r.errors > 0) throw new Error(`${r.errors} write errors, the first: ${firstError}`);
   const leader = await cluster.leaderId();
   const follower = cluster.metaIds.find((id) => id !== leader)!;
   if (RESTARTS > 0) console.log(RESTART_HEADER);
