@@ -4,12 +4,13 @@
  * has caught up, and a wiped follower catching up by snapshot (MB/s of its state folder).
  *
  *   npm run build && npx tsx bench/many-files.ts [--files 1000000] [--size 1024] [--concurrency 64]
- *     [--windows 10] [--max-seconds 5400] [--cache-mib 64] [--big-dir 100000]
+ *     [--windows 10] [--max-seconds 5400] [--cache-mib 64] [--big-dir 100000] [--restarts 3]
  *
  * Files go 1,000 per directory (`/m/d<k>/f<i>`), written with `createParents`; with `--big-dir N` the
  * first N go into one directory `/m/big`, whose first page is then timed through `raftfs ls` (spawn →
  * 1,000 lines, beside `ls` of a 1-entry directory for the CLI's start-up) and the library's `listPage`. RSS is read from
- * /proc/<pid>/status of each replica process at the end of each window. Any write error fails the run.
+ * /proc/<pid>/status of each replica process at the end of each window. Any write error fails the run
+ * (with the first one's message).
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -19,7 +20,8 @@ import { parseArgs } from "node:util";
 import { DEFAULT_RAFT_SETTINGS } from "../src/common/raft-settings.js";
 import { connect } from "../src/index.js";
 import { TestCluster } from "../test/support/cluster-harness.js";
-import { load, median, waitFor } from "./support/procs.js";
+import { cpuSeconds, load, median, waitFor } from "./support/procs.js";
+import { RESTART_HEADER, restartRow, timeFollowerRestart } from "./support/restart-split.js";
 import { streamBytes } from "./support/state-stream.js";
 
 const { values } = parseArgs({
@@ -33,6 +35,8 @@ const { values } = parseArgs({
     "cache-mib": { type: "string" },
     /** How many of the first files go into the one directory /m/big (0: none). */
     "big-dir": { type: "string", default: "0" },
+    /** How many times a follower is restarted (kill -9) and timed until caught up. */
+    restarts: { type: "string", default: "3" },
   },
 });
 const FILES = Number(values.files);
@@ -41,6 +45,7 @@ const CONCURRENCY = Number(values.concurrency);
 const WINDOWS = Number(values.windows);
 const MAX_SECONDS = Number(values["max-seconds"]);
 const BIG_DIR = Number(values["big-dir"]);
+const RESTARTS = Number(values.restarts);
 const CLI = resolve("dist/src/cli/main.js");
 const PAGE_LINES = 1000;
 
@@ -96,18 +101,21 @@ async function main(): Promise<void> {
   const cluster = await TestCluster.start({
     metaCount: 3,
     dataCount: 0,
-    env: { RAFTFS_LOG_LEVEL: process.env.MANY_FILES_LOG_LEVEL ?? "warn" },
+    env: { RAFTFS_LOG_LEVEL: process.env.MANY_FILES_LOG_LEVEL ?? "info" },
     overrides: {
       inlineThresholdBytes: Math.max(SIZE, 4096),
       ...(values["cache-mib"] ? { metaStateCacheBytes: Number(values["cache-mib"]) * 2 ** 20 } : {}),
       raft: { tickIntervalMs: DEFAULT_RAFT_SETTINGS.tickIntervalMs },
     },
   });
-  const client = await connect({ config: cluster.configPath });
+  // A metadata call's budget of 60 s, not the library's 10 s: a 1M run at load 30-40 on the shared 2
+  // cores ended at 400k files on 64 failed writes of 100,000, and any failed write fails the bench.
+  const client = await connect({ config: cluster.configPath, deadlineMs: 60_000 });
   const body = Buffer.alloc(SIZE, 120);
   const started = performance.now();
   const perWindow = Math.ceil(FILES / WINDOWS);
   let written = 0;
+  let firstError = "";
   try {
     console.log(`\n${FILES} files of ${SIZE} B, ${CONCURRENCY} in flight, 3 replicas\n`);
     console.log("| files | window files/s | RSS MiB replica 1 | 2 | 3 | errors |");
@@ -120,13 +128,18 @@ async function main(): Promise<void> {
       if (left <= 0) break;
       const r = await load(CONCURRENCY, count, left, async (i) => {
         const n = base + i;
-        await client.writeFile(pathOf(n), body, { createParents: true });
+        try {
+          await client.writeFile(pathOf(n), body, { createParents: true });
+        } catch (err) {
+          firstError ||= String(err);
+          throw err;
+        }
       });
       written += r.ops;
       rates.push(r.opsPerSecond);
       const rss = cluster.metaIds.map((id) => rssMiB(cluster.pid("meta", id)).toFixed(0));
       console.log(`| ${written} | ${r.opsPerSecond.toFixed(0)} | ${rss.join(" | ")} | ${r.errors} |`);
-      if (r.errors > 0) throw new Error(`window ${w}: ${r.errors} write errors`);
+      if (r.errors > 0) throw new Error(`window ${w}: ${r.errors} write errors, the first: ${firstError}`);
     }
     const first = rates[0] ?? Number.NaN;
     const last = rates.at(-1) ?? Number.NaN;
@@ -155,34 +168,30 @@ async function main(): Promise<void> {
       );
     }
 
-    // A follower restart: kill -9, 2,000 more writes while it is down, start, time until it applied
-    // everything the leader had committed when it came back.
+    // Follower restarts: kill -9, 2,000 more writes while it is down, start, time until it applied
+    // everything the leader had committed when it came back; split from its log and its /status.
     const leader = await cluster.leaderId();
     const follower = cluster.metaIds.find((id) => id !== leader)!;
-    await cluster.kill("meta", follower);
-    await load(CONCURRENCY, 2000, 300, async (i) => {
-      await client.writeFile(`/m/after/f${i}`, body, { createParents: true });
-    });
-    const target = (await cluster.status()).meta.find((m) => m.id === leader)?.commitIndex ?? 0;
-    let t0 = performance.now();
-    await cluster.restart("meta", follower);
-    await waitFor(
-      "the restarted follower to catch up",
-      async () => {
-        const row = (await cluster.status()).meta.find((m) => m.id === follower);
-        return row?.appliedIndex !== null && (row?.appliedIndex ?? 0) >= target ? true : null;
-      },
-      600_000,
-    );
-    const restartS = (performance.now() - t0) / 1000;
-    console.log(`follower restart → caught up (applied ≥ ${target}): ${restartS.toFixed(2)} s`);
+    console.log(`\nfollower ${follower} restarted ${RESTARTS} times (kill -9, 2,000 writes while down)\n`);
+    console.log(RESTART_HEADER);
+    for (let run = 0; run < RESTARTS; run++) {
+      const split = await timeFollowerRestart(cluster, {
+        follower,
+        leader,
+        writesWhileDown: 2000,
+        write: (i) => client.writeFile(`/m/after${run}/f${i}`, body, { createParents: true }),
+        maxSeconds: 600,
+      });
+      console.log(restartRow(split));
+    }
 
     // A wiped follower: its folder removed, it starts empty and the leader sends a snapshot.
     await cluster.kill("meta", follower);
     const folder = join(cluster.dir, "data", `meta-${follower}`);
     await rm(folder, { recursive: true, force: true });
     const target2 = (await cluster.status()).meta.find((m) => m.id === leader)?.commitIndex ?? 0;
-    t0 = performance.now();
+    const t0 = performance.now();
+    const leaderCpu0 = cpuSeconds([cluster.pid("meta", leader)!]);
     await cluster.restart("meta", follower);
     await waitFor(
       "the wiped follower to catch up",
@@ -193,6 +202,7 @@ async function main(): Promise<void> {
       1_800_000,
     );
     const snapS = (performance.now() - t0) / 1000;
+    const leaderCpuS = cpuSeconds([cluster.pid("meta", leader)!]) - leaderCpu0;
     const rss = cluster.metaIds.map((id) => rssMiB(cluster.pid("meta", id)).toFixed(0));
     console.log(`RSS at the end (MiB): ${rss.join(", ")}`);
     // The stream's size: the installed store read back as the leader streams it (after the process).
@@ -200,7 +210,7 @@ async function main(): Promise<void> {
     await cluster.kill("meta", follower);
     const streamMiB = (await streamBytes(join(folder, "state"))) / 2 ** 20;
     console.log(
-      `wiped follower → caught up by snapshot: ${snapS.toFixed(2)} s from its start, stream ${streamMiB.toFixed(0)} MiB (state folder ${folderMiB.toFixed(0)} MiB compressed): ${(streamMiB / snapS).toFixed(1)} MiB/s`,
+      `wiped follower → caught up by snapshot: ${snapS.toFixed(2)} s from its start, stream ${streamMiB.toFixed(0)} MiB (state folder ${folderMiB.toFixed(0)} MiB compressed): ${(streamMiB / snapS).toFixed(1)} MiB/s; leader CPU ${((leaderCpuS * 1000) / streamMiB).toFixed(1)} ms per MiB`,
     );
     if (process.env.MANY_FILES_LOGS) {
       for (const id of [follower, leader]) console.error(`--- meta ${id}\n${cluster.logs("meta", id)}`);

@@ -262,3 +262,56 @@ describe("key encoding", () => {
     );
   });
 });
+
+describe("a snapshot stream's records", () => {
+  /** Any UTF-16 code units: lone surrogates and units whose bytes are above 0x7f among them. */
+  const units = fc
+    .array(fc.integer({ min: 0, max: 0xffff }), { minLength: 1, maxLength: 8 })
+    .map((cs) => String.fromCharCode(...cs));
+
+  it("are every stored key and value, bytes exact, in key order, whatever the names (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Mostly ASCII names, some of any code units; values large enough for several LevelDB reads
+        // of a stream (256 KiB each), so that rows of both kinds meet within a stream and a chunk.
+        fc.uniqueArray(fc.oneof({ weight: 4, arbitrary: fc.stringMatching(/^[a-z0-9]{1,8}$/) }, units), {
+          minLength: 1,
+          maxLength: 300,
+        }),
+        fc.integer({ min: 500, max: 4000 }),
+        async (names, valueBytes) => {
+          const store = await LevelStore.open(join(await tempDir(), "s"));
+          const writes = new Map<string, Uint8Array | null>();
+          for (const [i, name] of names.entries()) {
+            writes.set(`e000000000001/${name}`, new Uint8Array(valueBytes + (i % 7)).fill(0x80 + (i % 100)));
+          }
+          writes.set(META_KEY, encode({ a: 3, ts: 0, ni: 2, th: null, tt: null }));
+          store.commit(writes, 3);
+          await store.flushed();
+          const view = store.openSnapshot(64 * 1024);
+          const got: [string, Buffer][] = [];
+          for await (const chunk of view.chunks()) {
+            const buf = Buffer.from(chunk);
+            for (let at = 0; at < buf.length; ) {
+              const kl = buf.readUInt32BE(at);
+              const vl = buf.readUInt32BE(at + 4);
+              got.push([
+                decodeKey(buf.subarray(at + 8, at + 8 + kl)),
+                buf.subarray(at + 8 + kl, at + 8 + kl + vl),
+              ]);
+              at += 8 + kl + vl;
+            }
+          }
+          view.close();
+          await store.close();
+          const want = [...writes]
+            .map(([k, v]) => [k, Buffer.from(v!)] as [string, Buffer])
+            .sort(([a], [b]) => Buffer.compare(encodeKey(a), encodeKey(b)));
+          expect(got.map(([k]) => k)).toEqual(want.map(([k]) => k));
+          for (const [i, [, v]] of got.entries()) expect(v.equals(want[i]![1])).toBe(true);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
