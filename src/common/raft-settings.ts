@@ -96,6 +96,16 @@ export const RAFT_SETTINGS = {
     unit: "entries",
     doc: "Take a snapshot once this many entries were applied since the last one…",
   },
+  snapshotEveryBytes: {
+    kind: "integer",
+    default: 64 * MIB,
+    minimum: 1024,
+    unit: "bytes",
+    doc:
+      "…or once the entries applied since the last one hold this many bytes. The log, and its mirror in " +
+      "memory, must be bounded by bytes as well as by count: a batch entry can carry up to a MiB of inline " +
+      "bytes, and ten thousand of them held 600 MiB per replica and took seconds to read back at a restart",
+  },
   snapshotLogBytesRatio: {
     kind: "number",
     default: 1,

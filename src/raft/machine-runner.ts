@@ -42,7 +42,7 @@ export interface StateMachine {
 
 export type MachineRunnerTuning = Pick<
   RaftSettings,
-  "snapshotEveryEntries" | "snapshotLogBytesRatio" | "snapshotKeepEntries"
+  "snapshotEveryEntries" | "snapshotEveryBytes" | "snapshotLogBytesRatio" | "snapshotKeepEntries"
 >;
 
 export interface MachineRunnerDeps {
@@ -287,7 +287,9 @@ export class MachineRunner {
     const t = this.tuning;
     const index = this.snapshotIndexNow();
     return (
-      index - snapIndex >= t.snapshotEveryEntries &&
+      index > snapIndex &&
+      (index - snapIndex >= t.snapshotEveryEntries ||
+        this.appliedBytesSinceSnapshot >= t.snapshotEveryBytes) &&
       this.appliedBytesSinceSnapshot >= t.snapshotLogBytesRatio * this.lastSnapshotBytes &&
       index <= this.storage.lastIndex()
     );

@@ -280,6 +280,40 @@ describe("RaftDriver failure handling", () => {
     }
   });
 
+  it("takes a snapshot and compacts the log once the entries since the last one hold snapshotEveryBytes, however few", async () => {
+    // Large entries (batches of inline bytes): a count of entries alone let the log, and its mirror in
+    // memory, grow to hundreds of MiB before the count was reached.
+    const dir = await makeTempDir();
+    const storage = await LevelStorage.open({
+      dir,
+      initialConf: SOLO,
+      identity: { clusterId: "test", replicaId: 1 },
+    });
+    const driver = new RaftDriver(
+      {
+        id: 1,
+        ...FAST,
+        snapshotEveryEntries: 1_000_000,
+        snapshotEveryBytes: 256 * 1024,
+        snapshotKeepEntries: 0,
+        snapshotLogBytesRatio: 0,
+      },
+      { storage, transport: nullTransport, stateMachine: new CounterMachine() },
+    );
+    driver.start();
+    await waitFor(() => driver.isLeader(), "a single voter to lead");
+    const big = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 24; i++) {
+      big.writeUInt32BE(i, 0);
+      await driver.propose(big);
+    }
+    // 24 entries of 64 KiB = 1.5 MiB applied: a snapshot every 4 entries, so at most 4 behind the last.
+    await waitFor(() => storage.snapshot().meta.index >= 20, "a snapshot taken by bytes");
+    expect(storage.lastIndex() - storage.firstIndex() + 1).toBeLessThanOrEqual(8);
+    await driver.stop();
+    await removeDir(dir);
+  });
+
   it("times out a linearizable read when no leader can be found", async () => {
     const dir = await makeTempDir();
     const storage = await LevelStorage.open({
