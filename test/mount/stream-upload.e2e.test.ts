@@ -70,6 +70,8 @@ function expected(steps: [number, number, number, boolean][]): Buffer {
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const MIB = 1024 * 1024;
+/** The harness cluster's chunk size. */
+const CHUNK = 64 * 1024;
 const chunkWrites = async () => {
   let sum = 0;
   for (const id of cluster.dataIds) sum += await cluster.dataMetric(id, "raftfs_data_chunk_writes_total");
@@ -78,8 +80,10 @@ const chunkWrites = async () => {
 
 describe("a file written in order is uploaded while it is written", () => {
   test("chunks are stored before close, nothing is visible before it, and close commits the bytes", async () => {
+    // Each 64 KiB chunk its own byte: the library stores equal chunks of one file once, so chunks of
+    // one repeated byte would make far fewer stores than the file has chunks.
     const steps: [number, number, number, boolean][] = [];
-    for (let i = 0; i < 8; i++) steps.push([i * MIB, MIB, i + 1, false]);
+    for (let i = 0; i < 128; i++) steps.push([i * CHUNK, CHUNK, i + 1, false]);
     const before = await chunkWrites();
     const child = writer(join(m.dir, "inorder.bin"), steps);
     try {
