@@ -9,17 +9,11 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_CHUNKS_PER_FILE, type WireChunkRef } from "../../src/common/protocol/index.js";
 import { connect, type RaftfsClient } from "../../src/index.js";
+import { bytesOf } from "../support/bytes.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
 /** The smallest chunk the config allows: many chunks for few bytes. */
 const CHUNK = 4096;
-
-function bytesOf(name: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let off = 0, i = 0; off < size; i++)
-    off += createHash("sha256").update(`${name}:${i}`).digest().copy(out, off);
-  return out;
-}
 
 describe("a file's chunk list, long", () => {
   let cluster: MetaCluster | undefined;

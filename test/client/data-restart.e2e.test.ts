@@ -5,20 +5,13 @@
  * to listen. A write in that window must wait for it within the chunk deadline, not fail the user's
  * write after a few quick retries (it did, in half a second, with "the forwarded body was aborted").
  */
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type RaftfsClient } from "../../src/index.js";
+import { bytesOf } from "../support/bytes.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
 const CHUNK = 64 * 1024;
 const NODES = [1, 2, 3];
-
-function bytesOf(name: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let off = 0, i = 0; off < size; i++)
-    off += createHash("sha256").update(`${name}:${i}`).digest().copy(out, off);
-  return out;
-}
 
 describe("a write right after data nodes were killed and restarted", () => {
   let cluster: MetaCluster | undefined;

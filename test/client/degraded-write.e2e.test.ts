@@ -5,23 +5,16 @@
  * UNAVAILABLE. Before, one dead node out of three refused every chunked write until the client's chunk
  * deadline ran out (real processes, loopback).
  */
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type RaftfsClient } from "../../src/index.js";
+import { bytesOf } from "../support/bytes.js";
 import { MetaCluster } from "../support/meta-procs.js";
 import { waitFor } from "../support/wait.js";
 
 const CHUNK = 64 * 1024;
 const NODES = [1, 2, 3];
-
-function bytesOf(name: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let off = 0, i = 0; off < size; i++)
-    off += createHash("sha256").update(`${name}:${i}`).digest().copy(out, off);
-  return out;
-}
 
 describe("writes with a data node down, R = 3 on 3 nodes", () => {
   let cluster: MetaCluster | undefined;
