@@ -194,6 +194,14 @@ export class MetaMetrics {
       },
     });
     new Gauge({
+      name: "raftfs_raft_snapshots_installed",
+      help: "Leader snapshots this replica installed since it started",
+      registers: [r],
+      collect() {
+        this.set(status().snapshotsInstalled);
+      },
+    });
+    new Gauge({
       name: "raftfs_meta_locks_held",
       help: "Live lock leases",
       registers: [r],

@@ -208,6 +208,7 @@ export class MetaReplica implements ReplicaApi {
       appliedIndex: s.appliedIndex,
       lastLogIndex: s.lastLogIndex,
       snapshotIndex: s.snapshotIndex,
+      snapshotsInstalled: s.snapshotsInstalled,
       pid: process.pid,
       member: member(this.id),
       peers,

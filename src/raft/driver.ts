@@ -66,6 +66,8 @@ export interface RaftStatus {
   appliedIndex: number;
   lastLogIndex: number;
   snapshotIndex: number;
+  /** Leader snapshots this process installed since it started (a follower too far behind the log). */
+  snapshotsInstalled: number;
   /** The leader's view of its followers; empty on other nodes. */
   peers: PeerStatus[];
   /** The membership this node has applied (voters include those still joining). */
@@ -106,6 +108,7 @@ export class RaftDriver {
   private readonly reads: ReadBatcher;
   private readonly leaderListeners = new Set<(change: LeaderChange) => void>();
   private lastLeader: LeaderChange = { leaderId: null, term: 0, isLeader: false };
+  private snapshotsInstalled = 0;
   private snapshotWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   private loopScheduled = false;
@@ -349,6 +352,7 @@ export class RaftDriver {
         appliedIndex: this.machine.appliedIndex,
         lastLogIndex,
         snapshotIndex,
+        snapshotsInstalled: this.snapshotsInstalled,
         peers: [],
         ...this.membership(),
       };
@@ -370,6 +374,7 @@ export class RaftDriver {
       appliedIndex: this.machine.appliedIndex,
       lastLogIndex: r.lastIndex,
       snapshotIndex,
+      snapshotsInstalled: this.snapshotsInstalled,
       peers: peers.sort((a, b) => a.id - b.id),
       ...this.membership(),
     };
@@ -491,6 +496,7 @@ export class RaftDriver {
     if (this.stopped || !node) return;
     const index = s.meta.index;
     this.log.info({ index, from: s.from }, "raft snapshot installed");
+    this.snapshotsInstalled++;
     // Jumped over by the snapshot: they may or may not have been applied; the client retries.
     for (const i of [...this.proposals.keys()]) if (i <= index) this.unknownOutcome(i);
     this.machine.installed(index);

@@ -138,6 +138,7 @@ class FakeReplica implements ReplicaApi {
       appliedIndex: 5,
       lastLogIndex: 5,
       snapshotIndex: 0,
+      snapshotsInstalled: 0,
       pid: 1,
       member: "voter",
       peers: [],

@@ -47,6 +47,7 @@ class FakeDriver implements ReplicaDriver {
       appliedIndex: this.index,
       lastLogIndex: this.index,
       snapshotIndex: 0,
+      snapshotsInstalled: 0,
       peers: [],
       voters: [1, 2, 3],
       learners: [],

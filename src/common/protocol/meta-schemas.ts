@@ -163,6 +163,7 @@ const ReplicaStatusSchema = open({
   appliedIndex: Count,
   lastLogIndex: Count,
   snapshotIndex: Count,
+  snapshotsInstalled: Count,
   pid: Type.Integer(),
   peers: Type.Array(open({ id: Id, url: Type.String() })),
 });

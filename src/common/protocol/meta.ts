@@ -264,6 +264,8 @@ export interface ReplicaStatus {
   appliedIndex: number;
   lastLogIndex: number;
   snapshotIndex: number;
+  /** Leader snapshots this replica installed since it started. */
+  snapshotsInstalled: number;
   pid: number;
   /** This replica's place in the membership it has applied. */
   member?: Membership;
