@@ -6,13 +6,13 @@
  * byte for byte from the restarted nodes. Schedule from fast-check with a printed seed
  * (POWER_LOSS_SEED=<n> replays it); each round cuts every data node at once.
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type RaftfsClient } from "../../src/index.js";
+import { bytesOf } from "../support/bytes.js";
 import { fuseUnavailable, LazyFs } from "../support/lazyfs/index.js";
 import { MetaCluster } from "../support/meta-procs.js";
 
@@ -37,15 +37,6 @@ const scheduleArb = fc.array(
 );
 
 /** Deterministic bytes of a file: a seeded hash stream, `size` long. */
-function bytesOf(path: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let off = 0, i = 0; off < size; i++) {
-    const block = createHash("sha256").update(`${SEED}:${path}:${i}`).digest();
-    off += block.copy(out, off);
-  }
-  return out;
-}
-
 describe.skipIf(why !== null)("power loss on the data nodes", () => {
   const dir = mkdtempSync(join(tmpdir(), "raftfs-power-data-"));
   const disks = new Map<number, LazyFs>();
@@ -97,9 +88,11 @@ describe.skipIf(why !== null)("power loss on the data nodes", () => {
       for (let i = 0; i < round.files; i++) {
         const path = `/d/f${++seq}`;
         const size = 2 * CHUNK + ((round.tailBytes + 977 * i) % CHUNK);
-        await client!.writeFile(path, bytesOf(path, size), { createParents: true }).catch((err: unknown) => {
-          throw new Error(`write ${path}: ${(err as Error).message} (seed ${SEED})\n${said()}`);
-        });
+        await client!
+          .writeFile(path, bytesOf(`${SEED}:${path}`, size), { createParents: true })
+          .catch((err: unknown) => {
+            throw new Error(`write ${path}: ${(err as Error).message} (seed ${SEED})\n${said()}`);
+          });
         acked.set(path, size);
       }
       await Promise.all(NODES.map((id) => c.killData(id, "SIGKILL")));
@@ -110,7 +103,7 @@ describe.skipIf(why !== null)("power loss on the data nodes", () => {
       // Every node was cut: each chunk can only come from bytes that survived on some node.
       for (const [path, size] of acked) {
         const got = await client!.readFile(path).catch((err: unknown) => `<${(err as Error).message}>`);
-        const ok = Buffer.isBuffer(got) && got.equals(bytesOf(path, size));
+        const ok = Buffer.isBuffer(got) && got.equals(bytesOf(`${SEED}:${path}`, size));
         expect(
           ok,
           `acknowledged ${path} lost or damaged (seed ${SEED}): ${Buffer.isBuffer(got) ? "bytes differ" : got}`,
