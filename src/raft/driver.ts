@@ -25,10 +25,10 @@ import {
   type RaftSettings,
   type Random,
   type Ready,
-  type Role,
   raftOptionsFrom,
   seededRandom,
 } from "./core/index.js";
+import type { PeerStatus, RaftStatus } from "./driver-status.js";
 import type { PersistentStorage } from "./level-storage.js";
 import { MachineRunner, type StateMachine } from "./machine-runner.js";
 import { ReadBatcher } from "./read-batcher.js";
@@ -47,32 +47,6 @@ export interface RaftDriverDeps {
   random?: Random;
   /** Called once on a fatal error (failed disk write, core assertion). Default: crash the process. */
   onFatal?: (err: unknown) => void;
-}
-
-export interface PeerStatus {
-  id: NodeId;
-  match: number;
-  next: number;
-  state: "probe" | "replicate" | "snapshot";
-  recentActive: boolean;
-}
-
-export interface RaftStatus {
-  id: NodeId;
-  role: Role;
-  term: number;
-  leaderId: NodeId | null;
-  commitIndex: number;
-  appliedIndex: number;
-  lastLogIndex: number;
-  snapshotIndex: number;
-  /** Leader snapshots this process installed since it started (a follower too far behind the log). */
-  snapshotsInstalled: number;
-  /** The leader's view of its followers; empty on other nodes. */
-  peers: PeerStatus[];
-  /** The membership this node has applied (voters include those still joining). */
-  voters: NodeId[];
-  learners: NodeId[];
 }
 
 export interface LeaderChange {
@@ -341,20 +315,24 @@ export class RaftDriver {
 
   status(): RaftStatus {
     const node = this.node;
-    const snapshotIndex = this.storage.snapshot().meta.index;
+    const shared = {
+      id: this.id,
+      appliedIndex: this.machine.appliedIndex,
+      snapshotIndex: this.storage.snapshot().meta.index,
+      snapshotsInstalled: this.snapshotsInstalled,
+      ...this.membership(),
+    };
     if (!node) {
-      const { hardState } = this.storage.initialState();
+      const { hardState: hs } = this.storage.initialState();
       const lastLogIndex = this.storage.lastIndex();
-      const base = { id: this.id, role: "follower" as const, term: hardState.term, leaderId: null };
       return {
-        ...base,
-        commitIndex: hardState.commit,
-        appliedIndex: this.machine.appliedIndex,
+        ...shared,
+        role: "follower",
+        term: hs.term,
+        leaderId: null,
+        commitIndex: hs.commit,
         lastLogIndex,
-        snapshotIndex,
-        snapshotsInstalled: this.snapshotsInstalled,
         peers: [],
-        ...this.membership(),
       };
     }
     const r = node.status();
@@ -366,17 +344,13 @@ export class RaftDriver {
       }
     }
     return {
-      id: this.id,
+      ...shared,
       role: r.role,
       term: r.term,
       leaderId: r.leaderId === NONE ? null : r.leaderId,
       commitIndex: r.commitIndex,
-      appliedIndex: this.machine.appliedIndex,
       lastLogIndex: r.lastIndex,
-      snapshotIndex,
-      snapshotsInstalled: this.snapshotsInstalled,
       peers: peers.sort((a, b) => a.id - b.id),
-      ...this.membership(),
     };
   }
 

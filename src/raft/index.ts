@@ -16,14 +16,8 @@ export {
   type Snapshot,
   type SnapshotMeta,
 } from "./core/index.js";
-export {
-  type LeaderChange,
-  type PeerStatus,
-  RaftDriver,
-  type RaftDriverDeps,
-  type RaftDriverOptions,
-  type RaftStatus,
-} from "./driver.js";
+export { type LeaderChange, RaftDriver, type RaftDriverDeps, type RaftDriverOptions } from "./driver.js";
+export type { PeerStatus, RaftStatus } from "./driver-status.js";
 export {
   CorruptStoreError,
   LevelStorage,
