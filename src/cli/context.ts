@@ -35,6 +35,9 @@ export async function withClient<T>(
   const { connect } = await import("../client/index.js");
   const client = await connect({
     config: resolveConfigPath(globals.config, io.env),
+    // One command, then exit: nothing is read twice, and a cache would cost a gathered copy of
+    // every chunk read (chunk-reader.ts) and keep 64 MiB of them alive.
+    cacheBytes: 0,
     ...(token ? { token } : {}),
     ...(caPath ? { caPath: resolve(caPath) } : {}),
     ...(globals.deadline !== undefined ? { deadlineMs: globals.deadline } : {}),

@@ -86,6 +86,14 @@ export class ChunkCache {
     return this.memory?.peek(id);
   }
 
+  /** Whether a chunk of this size would be kept at all (in memory or in the folder). */
+  keeps(byteLength: number): boolean {
+    return (
+      (this.memory !== null && byteLength <= this.opts.maxBytes) ||
+      (this.disk !== null && byteLength <= this.opts.dirMaxBytes)
+    );
+  }
+
   /** Stores a chunk whose hash the caller has verified. */
   async set(id: string, data: Buffer): Promise<void> {
     this.memory?.set(id, data);

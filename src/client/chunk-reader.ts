@@ -12,7 +12,7 @@
  */
 import type { Dispatcher } from "undici";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
-import { getChunk } from "../common/chunk-get.js";
+import { getChunkPieces } from "../common/chunk-get.js";
 import { spreadByChunk } from "../common/chunk-spread.js";
 import { DfsError } from "../common/errors.js";
 import { type LocationsResponse, META_ROUTES, type NodeAddress } from "../common/protocol/index.js";
@@ -22,7 +22,7 @@ import { type ChunkSlice, isWholeChunk } from "./chunking.js";
 import type { MetaConnection } from "./meta-connection.js";
 
 // One GET of a chunk is defined in common/ (the dashboard's downloads fetch chunks the same way).
-export { type GotChunk, getChunk } from "../common/chunk-get.js";
+export { type GotChunk, getChunk, getChunkPieces } from "../common/chunk-get.js";
 
 /** Ids per locations request: 64 hex characters each must fit in a URL well under 16 KiB. */
 const IDS_PER_LOOKUP = 100;
@@ -83,11 +83,17 @@ export class ChunkReader {
     return out;
   }
 
-  /** The bytes a slice needs, from the cache or from a holder. */
+  /** The bytes a slice needs, from the cache or from a holder, in one buffer. */
   async read(slice: ChunkSlice, holders: Located | undefined, signal?: AbortSignal): Promise<Buffer> {
+    const pieces = await this.readPieces(slice, holders, signal);
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, slice.to - slice.from);
+  }
+
+  /** The bytes a slice needs, in order, as the pieces they came in (one when cached). */
+  async readPieces(slice: ChunkSlice, holders: Located | undefined, signal?: AbortSignal): Promise<Buffer[]> {
     const { id } = slice.chunk;
     const cached = await this.deps.cache.get(id);
-    if (cached !== undefined) return cached.subarray(slice.from, slice.to);
+    if (cached !== undefined) return [cached.subarray(slice.from, slice.to)];
     const deadline = new Deadline(this.opts.chunkDeadlineMs);
     let known = holders !== undefined && this.fresh(holders.ticket) ? holders : undefined;
     let corruptSeen = false;
@@ -150,10 +156,10 @@ export class ChunkReader {
     node: NodeAddress,
     ticket: string | undefined,
     signal?: AbortSignal,
-  ): Promise<Buffer> {
+  ): Promise<Buffer[]> {
     const { id, sizeBytes } = slice.chunk;
     const whole = isWholeChunk(slice);
-    const got = await getChunk(
+    const got = await getChunkPieces(
       this.deps.dispatcher,
       node,
       slice.chunk,
@@ -168,17 +174,22 @@ export class ChunkReader {
           `node ${node.id} sent ${got.data.byteLength} bytes of a range of chunk ${id}`,
         );
       }
-      return got.data;
+      return [got.data];
     }
     // A whole chunk (asked for, or the node ignored the range): verify it end to end, keep it, cut the slice.
-    if (got.data.byteLength !== sizeBytes || got.sha256Hex !== id) {
+    if (got.byteLength !== sizeBytes || got.sha256Hex !== id) {
       throw new DfsError("CORRUPT", `chunk ${id} from node ${node.id} does not match its id`, {
         chunkId: id,
         node: node.id,
       });
     }
-    await this.deps.cache.set(id, got.data);
-    return whole ? got.data : got.data.subarray(slice.from, slice.to);
+    // Gathered into one buffer only for a cache that keeps it: that copy is the cache's price.
+    if (this.deps.cache.keeps(sizeBytes)) {
+      const data = Buffer.concat(got.pieces, sizeBytes);
+      await this.deps.cache.set(id, data);
+      return [whole ? data : data.subarray(slice.from, slice.to)];
+    }
+    return whole ? got.pieces : cutPieces(got.pieces, slice.from, slice.to);
   }
 
   /**
@@ -186,7 +197,9 @@ export class ChunkReader {
    * consumed: at most `prefetchChunks + 1` chunks in memory (the one handed out and those fetched or
    * fetching), whatever the file's size. One ahead left the consumer waiting on each chunk's round
    * trip and hash whenever it was faster than one node. Locations are asked a window at a time. When
-   * the consumer stops early (or fails), the fetches still running are cancelled.
+   * the consumer stops early (or fails), the fetches still running are cancelled. A chunk is handed
+   * out only once its hash matched, as the pieces it arrived in (one buffer when it came from the
+   * cache), so the consumer writes them on without a chunk-sized copy.
    */
   async *stream(slices: readonly ChunkSlice[], signal?: AbortSignal): AsyncGenerator<Buffer> {
     const stop = new AbortController();
@@ -208,19 +221,19 @@ export class ChunkReader {
       if (located === undefined || this.fresh(located.ticket)) return located;
       return (await lookUp(w)).get(id);
     };
-    const fetchSlice = (i: number): Promise<Buffer> => {
+    const fetchSlice = (i: number): Promise<Buffer[]> => {
       const slice = slices[i]!;
       const p = (async () => {
         // Cached chunks need no location lookup at all.
         const holders = this.deps.cache.peek(slice.chunk.id) ? undefined : await holdersOf(i);
-        return this.read(slice, holders, sig);
+        return this.readPieces(slice, holders, sig);
       })();
       // Awaited below; this only keeps an early-stopped consumer from leaving it unhandled.
       p.catch(() => undefined);
       return p;
     };
     const ahead = Math.max(1, this.opts.prefetchChunks ?? PREFETCH_CHUNKS);
-    const queue: Promise<Buffer>[] = [];
+    const queue: Promise<Buffer[]>[] = [];
     let started = 0;
     const fill = () => {
       while (started < slices.length && queue.length < ahead) queue.push(fetchSlice(started++));
@@ -230,12 +243,25 @@ export class ChunkReader {
       while (queue.length > 0) {
         const current = await queue.shift()!;
         fill();
-        yield current;
+        yield* current;
       }
     } finally {
       stop.abort(new Error("the read stopped"));
     }
   }
+}
+
+/** Bytes [from, to) of a chunk that arrived as `pieces`, without copying them. */
+export function cutPieces(pieces: readonly Buffer[], from: number, to: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const piece of pieces) {
+    const end = at + piece.byteLength;
+    if (end > from && at < to)
+      out.push(piece.subarray(Math.max(0, from - at), Math.min(piece.byteLength, to - at)));
+    at = end;
+  }
+  return out;
 }
 
 function isHolderFailure(err: DfsError): boolean {

@@ -1,7 +1,7 @@
 /**
  * Node streams over uploads and chunk reads. A write stream commits in `_final`, so 'finish' means
- * "the new version is visible"; `result` carries its version. A read stream pulls one chunk at a time
- * (the reader fetches the next meanwhile), so neither side holds more than two chunks.
+ * "the new version is visible"; `result` carries its version. A read stream pulls the reader's verified
+ * pieces one at a time (the reader fetches a bounded number of chunks ahead meanwhile).
  */
 import { Readable, Writable } from "node:stream";
 import type { ReadResponse } from "../common/protocol/index.js";

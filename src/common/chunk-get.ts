@@ -13,19 +13,40 @@ import { DATA_ROUTES, type NodeAddress, TICKET_HEADER, VERIFIED_TRAILER } from "
 export type GotChunk = { data: Buffer; partial: true } | { data: Buffer; partial: false; sha256Hex: string };
 
 /**
- * One GET of a chunk (`sizeBytes` long), or of bytes [from, to) of it. A whole chunk is hashed as it
- * arrives, piece by piece, so the hash overlaps the transfer instead of following it; more bytes than
- * the chunk has are refused at once. A node that found a bad block while streaming says so in the
- * VERIFIED_TRAILER: that error (usually CORRUPT) is thrown, naming the node and where it stopped.
+ * The same, with a whole chunk left as the pieces the socket delivered (16–64 KiB each, in order).
+ * Gathering them into one chunk-sized buffer cost a fresh 4 MiB allocation per chunk, first-touch page
+ * faults in the copy and the collector's work on top: a reader that passes bytes on (a stream, a
+ * file) has no use for it.
  */
-export async function getChunk(
+export type GotChunkPieces =
+  | { data: Buffer; partial: true }
+  | { pieces: Buffer[]; byteLength: number; partial: false; sha256Hex: string };
+
+type ChunkGetArgs = [
   dispatcher: Dispatcher,
   node: NodeAddress,
   chunk: { id: string; sizeBytes: number },
   part: { from: number; to: number } | null,
   opts: { timeoutMs: number; ticket: string | undefined },
   signal?: AbortSignal,
-): Promise<GotChunk> {
+];
+
+/** One GET of a chunk (or of a range of it) into one buffer: see getChunkPieces. */
+export async function getChunk(...args: ChunkGetArgs): Promise<GotChunk> {
+  const got = await getChunkPieces(...args);
+  if (got.partial) return got;
+  return { data: Buffer.concat(got.pieces, got.byteLength), partial: false, sha256Hex: got.sha256Hex };
+}
+
+/**
+ * One GET of a chunk (`sizeBytes` long), or of bytes [from, to) of it. A whole chunk is hashed as it
+ * arrives, piece by piece, so the hash overlaps the transfer instead of following it; more bytes than
+ * the chunk has are refused at once. A node that found a bad block while streaming says so in the
+ * VERIFIED_TRAILER: that error (usually CORRUPT) is thrown, naming the node and where it stopped.
+ */
+export async function getChunkPieces(
+  ...[dispatcher, node, chunk, part, opts, signal]: ChunkGetArgs
+): Promise<GotChunkPieces> {
   const { timeoutMs } = opts;
   const { id } = chunk;
   const headers: Record<string, string> = part ? { range: `bytes=${part.from}-${part.to - 1}` } : {};
@@ -45,7 +66,7 @@ export async function getChunk(
       const text = Buffer.from(await res.body.arrayBuffer()).toString("utf8");
       throw errorFromResponse(res.statusCode, text, node.url);
     }
-    const data = Buffer.allocUnsafe(chunk.sizeBytes);
+    const pieces: Buffer[] = [];
     const hash = createHash("sha256");
     let got = 0;
     for await (const piece of res.body as AsyncIterable<Buffer>) {
@@ -60,13 +81,13 @@ export async function getChunk(
           },
         );
       }
-      data.set(piece, got);
+      pieces.push(piece);
       hash.update(piece);
       got += piece.byteLength;
     }
     const verdict = res.trailers[VERIFIED_TRAILER];
     if (verdict !== undefined && verdict !== "ok") throw stoppedByNode(verdict, node, id, got);
-    return { data: data.subarray(0, got), partial: false, sha256Hex: hash.digest("hex") };
+    return { pieces, byteLength: got, partial: false, sha256Hex: hash.digest("hex") };
   } catch (err) {
     if (err instanceof DfsError) throw err;
     if (signal?.aborted) throw signal.reason;

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChunkCache } from "../../src/client/chunk-cache.js";
-import { ChunkReader, getChunk } from "../../src/client/chunk-reader.js";
+import { ChunkReader, cutPieces, getChunk } from "../../src/client/chunk-reader.js";
 import { slicesFor } from "../../src/client/chunking.js";
 import type { MetaConnection } from "../../src/client/meta-connection.js";
 import { spreadByChunk } from "../../src/common/chunk-spread.js";
@@ -76,7 +76,7 @@ afterAll(async () => {
   await tmp.remove();
 });
 
-function reader(holders: () => NodeAddress[], prefetchChunks?: number) {
+function reader(holders: () => NodeAddress[], prefetchChunks?: number, cache?: ChunkCache) {
   const meta = {
     async call<T>(c: { query?: Record<string, unknown> }): Promise<T> {
       const r: LocationsResponse = { locations: {}, tickets: {} };
@@ -94,7 +94,12 @@ function reader(holders: () => NodeAddress[], prefetchChunks?: number) {
       backoff: { baseMs: 1, maxMs: 5 },
       ...(prefetchChunks !== undefined ? { prefetchChunks } : {}),
     },
-    { meta, dispatcher: agent, cache: new ChunkCache({ maxBytes: 0, dirMaxBytes: 0 }), random: () => 0.5 },
+    {
+      meta,
+      dispatcher: agent,
+      cache: cache ?? new ChunkCache({ maxBytes: 0, dirMaxBytes: 0 }),
+      random: () => 0.5,
+    },
   );
 }
 
@@ -129,6 +134,57 @@ describe("read-ahead", () => {
     // Chunks 0–2, then 3 once chunk 0 was handed out (three fetched or fetching ahead), no more.
     expect(heldSeen).toBe(4);
     await waitFor("the held fetches to be cancelled", () => heldOpen.size === 0);
+  });
+});
+
+describe("a chunk passed on as it arrived", () => {
+  it("without a cache, a streamed chunk is the socket's pieces: no chunk-sized copy per chunk", async () => {
+    const big = randomChunk(2 * 1024 * 1024 + 17);
+    expect(
+      (await putChunk(a.url, big.id, big.data, pipelineHeaders(ticketFor(big.id, big.data.length, [a.id]))))
+        .status,
+    ).toBe(201);
+    const ref = { id: big.id, sizeBytes: big.data.length };
+    const parts: Buffer[] = [];
+    for await (const p of reader(() => [node(a)]).stream(slicesFor([ref], { start: 0, end: ref.sizeBytes })))
+      parts.push(p);
+    expect(Buffer.concat(parts).equals(big.data)).toBe(true);
+    // Each piece lives in memory of its own socket read, far smaller than the chunk.
+    for (const p of parts) expect(p.buffer.byteLength).toBeLessThan(big.data.length / 4);
+
+    // With a cache, the chunk is gathered once for it, and read again without asking a node.
+    const cache = new ChunkCache({ maxBytes: 8 * 1024 * 1024, dirMaxBytes: 0 });
+    const cached = reader(() => [node(a)], 2, cache);
+    const again = async () => {
+      const out: Buffer[] = [];
+      for await (const p of cached.stream(slicesFor([ref], { start: 0, end: ref.sizeBytes }))) out.push(p);
+      return Buffer.concat(out);
+    };
+    expect((await again()).equals(big.data)).toBe(true);
+    expect((await again()).equals(big.data)).toBe(true);
+    expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, entries: 1 });
+  });
+
+  it("property: any cut of any split of a chunk is those bytes", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        fc.array(fc.nat({ max: 300 }), { maxLength: 8 }),
+        fc.nat({ max: 300 }),
+        fc.nat({ max: 300 }),
+        (bytes, cuts, x, y) => {
+          const data = Buffer.from(bytes);
+          const at = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((p, q) => p - q);
+          const bounds = [0, ...at, data.length];
+          const pieces = bounds.slice(1).map((end, i) => data.subarray(bounds[i], end));
+          const from = Math.min(x, y) % (data.length + 1);
+          const to = Math.min(data.length, Math.max(from, Math.max(x, y)));
+          const cut = cutPieces(pieces, from, to);
+          expect(Buffer.concat(cut).equals(data.subarray(from, to))).toBe(true);
+          for (const piece of cut) expect(piece.byteLength).toBeGreaterThan(0);
+        },
+      ),
+    );
   });
 });
 
