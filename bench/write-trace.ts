@@ -191,6 +191,16 @@ function steps(
     add("13 applied → answer handed to the socket", applied, httpOut);
     add("14 answer handed → client has it", httpOut, t1);
     add("15 total (client)", t0, t1);
+    // Work per write on the leader: API requests and proposals inside the client's span.
+    const count = (label: string) => L.filter((x) => x[1] === label).length;
+    out.set("17 count: API requests per write", [
+      ...(out.get("17 count: API requests per write") ?? []),
+      count("http-in"),
+    ]);
+    out.set("18 count: proposals per write", [
+      ...(out.get("18 count: proposals per write") ?? []),
+      count("propose"),
+    ]);
     // The Raft ideal for this write: the two durable writes in parallel, then the apply.
     if (majority !== undefined && committing !== undefined && applied !== undefined) {
       add("16 ideal: majority durable + apply (from the cycle)", cycle, majority + (applied - committing));
