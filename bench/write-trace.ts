@@ -1,11 +1,12 @@
 /**
  * Where the time of one write goes: a 3-replica cluster (real processes, LevelDB with fsync) with a
  * preloaded hook (bench/support/write-trace-hook.mjs) that stamps each step in every replica on the
- * one monotonic clock, and a raw-HTTP client that sends N 100-byte writes one at a time. Prints the
- * median and p90 of each step of a write, per build; with `--baseline DIR` the two builds run in
- * alternating rounds, so they meet the same neighbours.
+ * one monotonic clock, and a client that sends N 100-byte writes one at a time: raw HTTP, or with
+ * `--library` the build's own client library (`connect()`, `writeFile`: what users run). Prints the
+ * median and p90 of each step of a write, per build, and the Raft ideal beside the total; with
+ * `--baseline DIR` the two builds run in alternating rounds, so they meet the same neighbours.
  *
- *   npm run build && npx tsx bench/write-trace.ts [--writes 2000] [--rounds 2] [--baseline DIR]
+ *   npm run build && npx tsx bench/write-trace.ts [--writes 2000] [--rounds 2] [--baseline DIR] [--library]
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +22,8 @@ const { values } = parseArgs({
     writes: { type: "string", default: "2000" },
     rounds: { type: "string", default: "2" },
     baseline: { type: "string" },
+    /** Write through the build's client library instead of raw HTTP. */
+    library: { type: "boolean", default: false },
   },
 });
 const WRITES = Number(values.writes);
@@ -76,17 +79,32 @@ async function traceOnce(root: string): Promise<Map<string, number[]>> {
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${JSON.stringify(json)}`);
       return json as { sessionId: number; secret: string };
     };
-    const session = await post("/v1/sessions", {});
     const spans: [bigint, bigint][] = [];
-    for (let seq = 1; seq <= WRITES; seq++) {
-      const t0 = process.hrtime.bigint();
-      await post("/v1/fs/commit", {
-        path: `/t/f${seq % 1000}`,
-        content: { kind: "inline", dataBase64: Buffer.alloc(100, seq % 256).toString("base64") },
-        createParents: true,
-        session: { id: session.sessionId, seq, ackedSeq: seq - 1, secret: session.secret },
-      });
-      spans.push([t0, process.hrtime.bigint()]);
+    if (values.library) {
+      const lib = (await import(resolve(root, "dist/src/index.js"))) as typeof import("../src/index.js");
+      const client = await lib.connect({ endpoints: urls });
+      try {
+        await client.mkdir("/t", { recursive: true });
+        for (let seq = 1; seq <= WRITES; seq++) {
+          const t0 = process.hrtime.bigint();
+          await client.writeFile(`/t/f${seq % 1000}`, Buffer.alloc(100, seq % 256));
+          spans.push([t0, process.hrtime.bigint()]);
+        }
+      } finally {
+        await client.close();
+      }
+    } else {
+      const session = await post("/v1/sessions", {});
+      for (let seq = 1; seq <= WRITES; seq++) {
+        const t0 = process.hrtime.bigint();
+        await post("/v1/fs/commit", {
+          path: `/t/f${seq % 1000}`,
+          content: { kind: "inline", dataBase64: Buffer.alloc(100, seq % 256).toString("base64") },
+          createParents: true,
+          session: { id: session.sessionId, seq, ackedSeq: seq - 1, secret: session.secret },
+        });
+        spans.push([t0, process.hrtime.bigint()]);
+      }
     }
     for (const p of procs) p.kill("SIGUSR2");
     await sleep(1000);
@@ -135,32 +153,58 @@ function steps(
     list.find((s) => s[1] === label && s[0] >= after && (!extra || extra(s[2])))?.[0];
   for (const [t0, t1] of spans) {
     const L = within(leader, t0, t1);
+    const httpIn = first(L, "http-in", t0, (x) => x.includes("commit"));
     const proposed = first(L, "propose", t0);
     if (proposed === undefined) continue;
     const cycle = first(L, "cycle", proposed, (x) => !x.startsWith("e0"));
     if (cycle === undefined) continue;
-    add("1 client → leader's propose", t0, proposed);
-    add("2 propose → leader's cycle", proposed, cycle);
-    add("3 cycle → first append written", cycle, first(L, "written", cycle));
-    add("4 cycle → leader's own log write done", cycle, first(L, "persisted", cycle));
+    add("01 client → leader's HTTP request", t0, httpIn);
+    add("02 leader's HTTP request → propose", httpIn, proposed);
+    add("03 propose → leader's cycle", proposed, cycle);
+    add("04 cycle → first append written", cycle, first(L, "written", cycle));
+    const ownDone = first(L, "persisted", cycle);
+    add("05 cycle → leader's own log write done", cycle, ownDone);
     let quorum: bigint | undefined;
     for (const id of [1, 2, 3].filter((x) => x !== leader)) {
       const F = within(id, t0, t1);
       const got = first(F, "recv", cycle, (x) => /append[1-9]/.test(x));
       const done = got === undefined ? undefined : first(F, "persisted", got);
       const answered = done === undefined ? undefined : first(F, "written", done);
-      add("5 cycle → a follower has the append", cycle, got);
-      add("6 follower: append → its log write done", got, done);
-      add("7 follower: write done → answer written", done, answered);
+      add("06 cycle → a follower has the append", cycle, got);
+      add("07 follower: append → its log write done", got, done);
+      add("08 follower: write done → answer written", done, answered);
       const back =
         answered === undefined ? undefined : first(L, "recv", answered, (x) => x.includes("append-resp"));
       if (back !== undefined && (quorum === undefined || back < quorum)) quorum = back;
     }
-    add("8 cycle → first follower's answer at the leader", cycle, quorum);
+    add("09 cycle → first follower's answer at the leader", cycle, quorum);
+    // Durable on a majority: the leader's own write and one follower's answer (3 replicas).
+    const majority =
+      quorum === undefined || ownDone === undefined ? undefined : quorum > ownDone ? quorum : ownDone;
+    add("10 cycle → durable on a majority", cycle, majority);
+    const committing =
+      majority === undefined ? undefined : first(L, "cycle", majority, (x) => !x.endsWith(" c0"));
+    add("11 majority → the cycle that applies", majority, committing);
     const applied = first(L, "applied", cycle);
-    add("9 cycle → applied on the leader", cycle, applied);
-    add("10 applied → client has the answer", applied, t1);
-    add("total (client)", t0, t1);
+    add("12 that cycle → applied on the leader", committing, applied);
+    const httpOut = applied === undefined ? undefined : first(L, "http-out", applied);
+    add("13 applied → answer handed to the socket", applied, httpOut);
+    add("14 answer handed → client has it", httpOut, t1);
+    add("15 total (client)", t0, t1);
+    // Work per write on the leader: API requests and proposals inside the client's span.
+    const count = (label: string) => L.filter((x) => x[1] === label).length;
+    out.set("17 count: API requests per write", [
+      ...(out.get("17 count: API requests per write") ?? []),
+      count("http-in"),
+    ]);
+    out.set("18 count: proposals per write", [
+      ...(out.get("18 count: proposals per write") ?? []),
+      count("propose"),
+    ]);
+    // The Raft ideal for this write: the two durable writes in parallel, then the apply.
+    if (majority !== undefined && committing !== undefined && applied !== undefined) {
+      add("16 ideal: majority durable + apply (from the cycle)", cycle, majority + (applied - committing));
+    }
   }
   return out;
 }
@@ -183,7 +227,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `\n${WRITES} writes of 100 B one at a time per round (first ${SKIP} left out), ${values.rounds} rounds; ms\n`,
+    `\n${WRITES} writes of 100 B one at a time per round (${values.library ? "client library" : "raw HTTP"}) (first ${SKIP} left out), ${values.rounds} rounds; ms\n`,
   );
   const names = builds.map(([n]) => n);
   console.log(`| step | ${names.map((n) => `${n} p50 | ${n} p90`).join(" | ")} |`);

@@ -5,6 +5,7 @@
  * stamps to `$RAFTFS_WRITE_TRACE` on SIGUSR2. Bounded: at most 500,000 stamps.
  */
 import { writeFileSync } from "node:fs";
+import { Server as HttpServer, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 
 const root = process.env.RAFTFS_WRITE_TRACE_ROOT;
@@ -50,5 +51,19 @@ wrap(LevelStorage.prototype, "persist", undefined, () => stamp("persisted"));
 // The per-peer flush was `flush` before the sending change of 2026-12-06, `flushPeer` after.
 const flushName = "flushPeer" in HttpTransport.prototype ? "flushPeer" : "flush";
 wrap(HttpTransport.prototype, flushName, undefined, (peer) => stamp("written", String(peer.id)));
+
+// The metadata API's requests as the HTTP server sees them: the first byte parsed into a request, and
+// the answer handed to the socket (the Raft streams are long requests of their own: left out).
+const isApi = (url) => typeof url === "string" && url.startsWith("/v1/fs/");
+const emit = HttpServer.prototype.emit;
+HttpServer.prototype.emit = function (event, req, ...rest) {
+  if (event === "request" && isApi(req?.url)) stamp("http-in", req.url);
+  return emit.call(this, event, req, ...rest);
+};
+const end = ServerResponse.prototype.end;
+ServerResponse.prototype.end = function (...args) {
+  if (isApi(this.req?.url)) stamp("http-out", this.req.url);
+  return end.apply(this, args);
+};
 
 process.on("SIGUSR2", () => writeFileSync(out, JSON.stringify(stamps)));
