@@ -187,6 +187,8 @@ async function main(): Promise<void> {
     const first = rates[0] ?? Number.NaN;
     const last = rates.at(-1) ?? Number.NaN;
     console.log(`\nlast window ÷ first window: ${(last / first).toFixed(2)}`);
+    for (const id of cluster.metaIds)
+      console.log(`replica ${id} after the windows: ${await memorySplit(cluster, id)}`);
     if (PROF_DIR !== undefined) {
       await summarizeReplicaProfiles(cluster, PROF_DIR, [spans[0]!, spans.at(-1)!]);
       return;
