@@ -29,7 +29,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { connect as Connect, RaftfsClient } from "../src/index.js";
 import { profileClockUs } from "./support/cpu-profile.js";
-import { cpuSeconds, freePort, load, median } from "./support/procs.js";
+import { cpuSeconds, freePort, load, median, writtenBytes } from "./support/procs.js";
 
 const { values } = parseArgs({
   options: {
@@ -79,22 +79,6 @@ function serverPids(upPid: number): { meta: number[]; data: number[] } {
     else if (args.includes("data")) out.data.push(c);
   }
   return out;
-}
-
-/** Bytes these processes have written so far: `wchar` (write calls) and `write_bytes` (to the device). */
-function writtenBytes(pids: number[]): { calls: number; device: number } {
-  let calls = 0;
-  let device = 0;
-  for (const pid of pids) {
-    try {
-      const io = readFileSync(`/proc/${pid}/io`, "utf8");
-      calls += Number(/^wchar: (\d+)/m.exec(io)?.[1] ?? 0);
-      device += Number(/^write_bytes: (\d+)/m.exec(io)?.[1] ?? 0);
-    } catch {
-      // Gone: counts nothing more.
-    }
-  }
-  return { calls, device };
 }
 
 /**

@@ -132,3 +132,19 @@ export function cpuSeconds(pids: number[]): number {
   }
   return total;
 }
+
+/** Bytes these processes have written so far: `wchar` (write calls) and `write_bytes` (to the device). */
+export function writtenBytes(pids: number[]): { calls: number; device: number } {
+  let calls = 0;
+  let device = 0;
+  for (const pid of pids) {
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, "utf8");
+      calls += Number(/^wchar: (\d+)/m.exec(io)?.[1] ?? 0);
+      device += Number(/^write_bytes: (\d+)/m.exec(io)?.[1] ?? 0);
+    } catch {
+      // Gone: counts nothing more.
+    }
+  }
+  return { calls, device };
+}
