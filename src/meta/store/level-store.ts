@@ -39,7 +39,6 @@ export interface LevelStoreOptions {
    * Default 10 ms (etcd commits its backend every 100 ms, its log synced per write as ours is).
    */
   groupCommitWindowMs?: number;
-
   /** LevelDB's memtable (`writeBufferSize`): see WRITE_BUFFER_BYTES. */
   writeBufferBytes?: number;
 }
