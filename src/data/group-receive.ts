@@ -189,6 +189,9 @@ export class GroupReceiver {
       const outcome = down ? await down.result : null;
       return { chunks: slots.map((s, i) => this.result(s, i, next, outcome)) };
     } finally {
+      // A landing still under way (the body broke off after its chunk) ends first: an abort beside it
+      // would close the file it is syncing. Landings never reject (they record their error).
+      await Promise.all(slots.map((s) => s.landing));
       await Promise.all(slots.map((s) => s.writer?.abort()));
     }
   }
