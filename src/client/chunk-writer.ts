@@ -7,13 +7,16 @@
  */
 import type { Dispatcher } from "undici";
 import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backoff.js";
-import { putChunk, storeOnPipeline } from "../common/chunk-pipeline.js";
+import { storeOnPipeline } from "../common/chunk-pipeline.js";
 import type { WireChunkRef } from "../common/protocol/index.js";
+import { ChunkPutBatcher } from "./chunk-put-batcher.js";
 import type { MetaConnection } from "./meta-connection.js";
 import { PlacementBatcher } from "./placement-batcher.js";
 
 /** Placement requests of one client at once; placements asked meanwhile wait and go together. */
 const PLACEMENT_REQUESTS_IN_FLIGHT = 2;
+/** Chunk PUTs of one client at once per pipeline; small chunks stored meanwhile go together. */
+const PUT_REQUESTS_IN_FLIGHT_PER_PIPELINE = 2;
 
 export interface ChunkWriterOptions {
   /** Budget for storing one chunk, placements and retries included. */
@@ -34,13 +37,19 @@ export class ChunkWriter {
   private readonly random: () => number;
   /** One client's concurrent chunk stores share placement requests (placement-batcher.ts). */
   private readonly placements: PlacementBatcher;
+  /** One client's concurrent small chunks to one pipeline share a PUT (chunk-put-batcher.ts). */
+  private readonly puts: ChunkPutBatcher;
 
   constructor(
     private readonly opts: ChunkWriterOptions,
-    private readonly deps: ChunkWriterDeps,
+    deps: ChunkWriterDeps,
   ) {
     this.random = deps.random ?? Math.random;
     this.placements = new PlacementBatcher({ requestsInFlight: PLACEMENT_REQUESTS_IN_FLIGHT }, deps);
+    this.puts = new ChunkPutBatcher(
+      { requestsInFlight: PUT_REQUESTS_IN_FLIGHT_PER_PIPELINE, timeoutMs: opts.chunkTimeoutMs },
+      { dispatcher: deps.dispatcher },
+    );
   }
 
   /**
@@ -60,9 +69,7 @@ export class ChunkWriter {
             deadlineMs: deadline.remainingMs(),
             ...(signal ? { signal } : {}),
           }),
-        put: async (head, put) => {
-          await putChunk(this.deps.dispatcher, head, { ...put, timeoutMs: this.opts.chunkTimeoutMs }, signal);
-        },
+        put: (head, put) => this.puts.put(head, put, signal),
         pause: async (attempt) => {
           await sleep(
             Math.min(backoffMs(attempt - 1, this.opts.backoff, this.random), deadline.remainingMs()),

@@ -138,6 +138,21 @@ export class Upload {
       this.failure ??= { error };
       throw error;
     }
+    if (
+      data === this.deps.source &&
+      this.sizeBytes === 0 &&
+      data.byteLength > this.deps.inlineThresholdBytes
+    ) {
+      // The whole file at once (writeFile of a buffer): its chunks are views of it, not copies. The
+      // caller's buffer is held until finish() returns, as it is by fs.promises.writeFile. The copy into
+      // the chunker showed in the client's profile of 64 KiB chunked files (ChunkBuffer.push, and GC
+      // at 21 % of its samples: bench/RESULTS.md, issue 14).
+      this.sizeBytes = data.byteLength;
+      this.inline = null;
+      this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
+      await this.storeAll(this.viewsOf(data));
+      return;
+    }
     this.sizeBytes += data.byteLength;
     if (this.inline !== null) {
       if (this.sizeBytes <= this.deps.inlineThresholdBytes) {
@@ -241,13 +256,17 @@ export class Upload {
     this.chunksQueued = 0;
     this.reused.clear();
     this.byId.clear();
-    const bounds = chunkBounds(source.byteLength, this.deps.chunkSizeBytes);
-    await this.storeAll(
-      bounds.map((b) => Buffer.from(source.buffer, source.byteOffset + b.start, b.end - b.start)),
-    );
+    await this.storeAll(this.viewsOf(source));
     const chunks = await this.storedList();
     if (chunks.length !== before.length || chunks.some((c, i) => c.id !== before[i])) throw gone;
     return chunks;
+  }
+
+  /** The chunks of a whole file, as views of its bytes. */
+  private viewsOf(whole: Uint8Array): Buffer[] {
+    return chunkBounds(whole.byteLength, this.deps.chunkSizeBytes).map((b) =>
+      Buffer.from(whole.buffer, whole.byteOffset + b.start, b.end - b.start),
+    );
   }
 
   /** Waits for the stores, then lists every chunk in file order (the commit's list). */

@@ -7,13 +7,18 @@
  * long to wait between attempts are the caller's: they are the only parts the two writers differ in.
  */
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { DfsError } from "./errors.js";
 import { attemptSignal, errorFromResponse, isTransportError, transportError } from "./http-errors.js";
 import {
   DATA_ROUTES,
+  GROUP_MANIFEST_BYTES_HEADER,
+  type GroupChunkResult,
+  type GroupManifest,
   type NodeAddress,
   PIPELINE_HEADER,
+  type PutChunkGroupResponse,
   type PutChunkResponse,
   TICKET_HEADER,
   type WireChunkRef,
@@ -58,6 +63,61 @@ export async function putChunk(
   }
   if (status !== 201) throw errorFromResponse(status, text, target.url);
   return JSON.parse(text) as PutChunkResponse;
+}
+
+/**
+ * One PUT of several chunks to the head of a pipeline (DATA_ROUTES.chunkGroup): one result per chunk,
+ * in order, or a DfsError for the whole group (transport failures marked as such). The body is the
+ * manifest and then the chunks' own buffers, sent as they are (no copy into one buffer).
+ */
+export async function putChunkGroup(
+  dispatcher: Dispatcher,
+  target: NodeAddress,
+  put: {
+    chunks: { id: string; data: Buffer; ticket: string }[];
+    pipeline: NodeAddress[];
+    timeoutMs: number;
+  },
+  signal?: AbortSignal,
+): Promise<GroupChunkResult[]> {
+  const manifest: GroupManifest = {
+    chunks: put.chunks.map((c) => ({ id: c.id, sizeBytes: c.data.byteLength, ticket: c.ticket })),
+  };
+  const head = Buffer.from(JSON.stringify(manifest));
+  const bodyBytes = put.chunks.reduce((n, c) => n + c.data.byteLength, head.byteLength);
+  let status: number;
+  let text: string;
+  try {
+    const res = await dispatcher.request({
+      origin: target.url,
+      path: DATA_ROUTES.chunkGroup,
+      method: "PUT",
+      // One stream per group over the buffers as they are: no copy of the chunks into one body.
+      body: Readable.from([head, ...put.chunks.map((c) => c.data)]),
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(bodyBytes),
+        [GROUP_MANIFEST_BYTES_HEADER]: String(head.byteLength),
+        [PIPELINE_HEADER]: JSON.stringify(put.pipeline),
+      },
+      headersTimeout: put.timeoutMs,
+      bodyTimeout: put.timeoutMs,
+      signal: attemptSignal(put.timeoutMs * 2, signal),
+    });
+    status = res.statusCode;
+    text = await res.body.text();
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    const mapped = transportError(err, target.url);
+    if (mapped === null) throw err;
+    throw mapped;
+  }
+  if (status !== 201) throw errorFromResponse(status, text, target.url);
+  const chunks = (JSON.parse(text) as PutChunkGroupResponse).chunks;
+  if (chunks.length !== put.chunks.length || chunks.some((r, i) => r.id !== put.chunks[i]!.id)) {
+    throw new DfsError("INTERNAL", `node ${target.id} answered a chunk group with other chunks`);
+  }
+  return chunks;
 }
 
 /**

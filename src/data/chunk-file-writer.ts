@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { rename, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname } from "node:path";
 import { syncDir } from "../common/durable-files.js";
 import { DfsError } from "../common/errors.js";
 import { BlockSummer, type BlockSums, hasBlockSums } from "./block-sums.js";
@@ -50,7 +50,7 @@ export class ChunkWriter {
   private readonly hash = createHash("sha256");
   private readonly blocks = new BlockSummer();
   private received = 0;
-  private state: "open" | "committed" | "aborted" = "open";
+  private state: "open" | "landed" | "committed" | "aborted" = "open";
   private fileClosed = false;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -90,10 +90,32 @@ export class ChunkWriter {
 
   /** Verifies size and hash, makes the chunk durable in place. Returns whether it is new to this node. */
   async commit(): Promise<boolean> {
+    await this.land();
+    // The rename is durable only once the folder's entry is on disk.
+    await syncDir(this.folder);
+    return this.settle();
+  }
+
+  /** The folder whose fsync makes the landed chunk's rename durable. */
+  get folder(): string {
+    return dirname(this.f.finalPath);
+  }
+
+  /**
+   * All of `commit` but the folder's fsync: the caller fsyncs `folder` (once for every chunk of a
+   * group that landed in it), then calls `settle`. Until then the chunk is not counted as stored.
+   */
+  async land(): Promise<void> {
     const { id, sizeBytes, fh, tempPath, finalPath } = this.f;
     if (this.received !== sizeBytes) {
       await this.abort();
-      throw new DfsError("BAD_REQUEST", `the body has ${this.received} bytes, not the declared ${sizeBytes}`);
+      throw new DfsError(
+        "BAD_REQUEST",
+        `the body has ${this.received} bytes, not the declared ${sizeBytes}`,
+        {
+          chunkId: id,
+        },
+      );
     }
     await this.flush();
     const digest = this.hash.digest("hex");
@@ -112,14 +134,26 @@ export class ChunkWriter {
     // chunk of one block, which needs none: see hasBlockSums).
     if (hasBlockSums(sizeBytes)) await this.store.writeBlockSums(id, this.blocks.finish(), this.f.sumsPath);
     await rename(tempPath, finalPath);
-    // The rename is durable only once the folder's entry is on disk.
-    await syncDir(join(finalPath, ".."));
+    this.state = "landed";
+  }
+
+  /** After `land` and the folder's fsync: the chunk counts as stored. Returns whether it is new here. */
+  settle(): boolean {
+    if (this.state !== "landed") throw new DfsError("INTERNAL", "settle before the chunk landed");
     this.state = "committed";
     return this.store.settleWrite(this.f, true);
   }
 
-  /** Drops the temp file; a no-op after commit or a previous abort. */
+  /**
+   * Drops the temp file; a no-op after commit or a previous abort. A chunk that landed but was never
+   * settled (its folder's fsync failed) is given up: in place on disk, not counted as stored.
+   */
   async abort(): Promise<void> {
+    if (this.state === "landed") {
+      this.state = "aborted";
+      this.store.settleWrite(this.f, false);
+      return;
+    }
     if (this.state !== "open") return;
     this.state = "aborted";
     this.store.settleWrite(this.f, false);

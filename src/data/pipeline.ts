@@ -22,7 +22,7 @@ import {
   type PutChunkResponse,
   TICKET_HEADER,
 } from "../common/protocol/index.js";
-import { verifyTicket } from "../common/tickets.js";
+import { type TicketClaims, verifyTicket } from "../common/tickets.js";
 import type { ChunkStore } from "./chunk-store.js";
 
 /** Replication is at most 16 in the config: this node plus 15 downstream. */
@@ -68,7 +68,16 @@ export interface AdmittedPut {
   downstream: NodeAddress[];
 }
 
-type Outcome = { ok: true; stored: number[] } | { ok: false; failedNode: number; message: string };
+/** A downstream's answer: what its 201 said (`value`), or which node failed and how. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; failedNode: number; message: string };
+
+/** The downstream request of one pipeline hop: the route and headers; its body is what `write` feeds. */
+export interface DownstreamRequest<T> {
+  path: string;
+  headers: Record<string, string>;
+  /** The 201's JSON answer as T, or null when it is not one (the node is then the failed one). */
+  accept: (answer: unknown) => T | null;
+}
 
 function unavailable(failed: { failedNode: number; message: string }, storedHere: number): DfsError {
   return new DfsError("UNAVAILABLE", `pipeline failed: ${failed.message}`, {
@@ -97,7 +106,7 @@ function originOf(url: string): string {
 }
 
 /** One downstream PUT fed while the local write goes on. Its `result` never rejects. */
-class Downstream {
+export class Downstream<T> {
   private readonly body = new PassThrough({ highWaterMark: FORWARD_BUFFER_BYTES });
   private failure: { failedNode: number; message: string } | null = null;
   /**
@@ -107,11 +116,11 @@ class Downstream {
    * still starting).
    */
   private bodyBroken = false;
-  readonly result: Promise<Outcome>;
+  readonly result: Promise<Outcome<T>>;
 
   constructor(
     private readonly target: NodeAddress,
-    put: { chunkId: string; sizeBytes: number; ticket: string; rest: NodeAddress[] },
+    put: DownstreamRequest<T>,
     opts: { dispatcher: Dispatcher; timeoutMs: number },
   ) {
     // A failed downstream destroys the body; that must not surface as an unhandled stream error.
@@ -125,39 +134,33 @@ class Downstream {
     return this.failure !== null || this.bodyBroken;
   }
 
-  private fail(failedNode: number, message: string): Outcome {
+  private fail(failedNode: number, message: string): Outcome<T> {
     this.failure ??= { failedNode, message };
     this.body.destroy();
     return { ok: false, ...this.failure };
   }
 
   private async run(
-    put: { chunkId: string; sizeBytes: number; ticket: string; rest: NodeAddress[] },
+    put: DownstreamRequest<T>,
     opts: { dispatcher: Dispatcher; timeoutMs: number },
-  ): Promise<Outcome> {
+  ): Promise<Outcome<T>> {
     const { target } = this;
     try {
       const res = await opts.dispatcher.request({
         origin: target.url,
-        path: DATA_ROUTES.chunk.replace(":id", put.chunkId),
+        path: put.path,
         method: "PUT",
         body: this.body,
-        headers: {
-          "content-type": "application/octet-stream",
-          "content-length": String(put.sizeBytes),
-          [TICKET_HEADER]: put.ticket,
-          [PIPELINE_HEADER]: JSON.stringify(put.rest),
-        },
+        headers: { "content-type": "application/octet-stream", ...put.headers },
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,
       });
       const text = await readSmall(res.body);
       const answer = parseJson(text);
       if (res.statusCode === 201) {
-        const stored = (answer as Partial<PutChunkResponse> | null)?.stored;
-        if (Array.isArray(stored) && stored.every((n) => Number.isSafeInteger(n)))
-          return { ok: true, stored };
-        return this.fail(target.id, `node ${target.id} answered 201 without a list of stored nodes`);
+        const value = put.accept(answer);
+        if (value !== null) return { ok: true, value };
+        return this.fail(target.id, `node ${target.id} answered 201 with an answer that is not one`);
       }
       const err = DfsError.fromBody(answer, res.statusCode);
       // A failure further down names the node that really failed; pass it on unchanged.
@@ -215,6 +218,17 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** Throws unless the ticket's claims name every node the chunk is to be sent on to. */
+export function checkDownstream(chunkId: string, claims: TicketClaims, downstream: NodeAddress[]): void {
+  for (const n of downstream) {
+    if (!claims.nodeIds.includes(n.id)) {
+      throw new DfsError("FORBIDDEN", `the pipeline names node ${n.id}, which the ticket does not`, {
+        chunkId,
+      });
+    }
+  }
+}
+
 export class Pipeline {
   constructor(
     private readonly opts: PipelineOptions,
@@ -240,7 +254,16 @@ export class Pipeline {
       );
     }
     if (!input.ticket) throw new DfsError("UNAUTHORIZED", `a chunk write needs a ${TICKET_HEADER} header`);
-    const check = verifyTicket(this.opts.secret, input.ticket, {
+    const claims = this.verifyChunkTicket({ chunkId, sizeBytes, ticket: input.ticket });
+    const downstream = this.parsePipeline(input.pipeline);
+    checkDownstream(chunkId, claims, downstream);
+    return { chunkId, sizeBytes, ticket: input.ticket, downstream };
+  }
+
+  /** The ticket's claims; throws unless it lets this node store this chunk now. */
+  verifyChunkTicket(chunk: { chunkId: string; sizeBytes: number; ticket: string }): TicketClaims {
+    const { chunkId, sizeBytes } = chunk;
+    const check = verifyTicket(this.opts.secret, chunk.ticket, {
       chunkId,
       sizeBytes,
       nodeId: this.opts.nodeId,
@@ -250,15 +273,10 @@ export class Pipeline {
       const forged = check.reason === "malformed ticket" || check.reason === "bad signature";
       throw new DfsError(forged ? "UNAUTHORIZED" : "FORBIDDEN", `chunk write refused: ${check.reason}`, {
         reason: check.reason,
+        chunkId,
       });
     }
-    const downstream = this.parsePipeline(input.pipeline);
-    for (const n of downstream) {
-      if (!check.claims.nodeIds.includes(n.id)) {
-        throw new DfsError("FORBIDDEN", `the pipeline names node ${n.id}, which the ticket does not`);
-      }
-    }
-    return { chunkId, sizeBytes, ticket: input.ticket, downstream };
+    return check.claims;
   }
 
   /** Validates a pipeline list: distinct nodes, not this one, each with a usable address. */
@@ -309,7 +327,7 @@ export class Pipeline {
         throw err;
       }
       down?.end();
-      let outcome: Outcome | undefined;
+      let outcome: Outcome<number[]> | undefined;
       try {
         [, outcome] = await Promise.all([writer.commit(), down?.result]);
       } catch (err) {
@@ -322,7 +340,7 @@ export class Pipeline {
       return {
         id: put.chunkId,
         sizeBytes: put.sizeBytes,
-        stored: [this.opts.nodeId, ...(outcome?.stored ?? [])],
+        stored: [this.opts.nodeId, ...(outcome?.value ?? [])],
       };
     } finally {
       await writer.abort();
@@ -363,14 +381,30 @@ export class Pipeline {
         failedNode: outcome.failedNode,
       });
     }
-    return { id: cmd.chunkId, sizeBytes: cmd.sizeBytes, stored: outcome.stored };
+    return { id: cmd.chunkId, sizeBytes: cmd.sizeBytes, stored: outcome.value };
   }
 
   private forward(
     next: NodeAddress,
     put: { chunkId: string; sizeBytes: number; ticket: string; rest: NodeAddress[] },
-  ): Downstream {
-    return new Downstream(next, put, {
+  ): Downstream<number[]> {
+    return this.forwardTo(next, {
+      path: DATA_ROUTES.chunk.replace(":id", put.chunkId),
+      headers: {
+        "content-length": String(put.sizeBytes),
+        [TICKET_HEADER]: put.ticket,
+        [PIPELINE_HEADER]: JSON.stringify(put.rest),
+      },
+      accept: (answer) => {
+        const stored = (answer as Partial<PutChunkResponse> | null)?.stored;
+        return Array.isArray(stored) && stored.every((n) => Number.isSafeInteger(n)) ? stored : null;
+      },
+    });
+  }
+
+  /** A PUT to the next node of a pipeline, fed by the caller (see Downstream). */
+  forwardTo<T>(next: NodeAddress, request: DownstreamRequest<T>): Downstream<T> {
+    return new Downstream(next, request, {
       dispatcher: this.deps.dispatcher,
       timeoutMs: this.opts.downstreamTimeoutMs,
     });

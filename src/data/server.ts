@@ -21,6 +21,7 @@ import {
   DATA_ROUTES,
   DATA_SCHEMAS,
   type DataNodeStatus,
+  GROUP_MANIFEST_BYTES_HEADER,
   PIPELINE_HEADER,
   SECRET_HEADER,
   TICKET_HEADER,
@@ -28,6 +29,7 @@ import {
 } from "../common/protocol/index.js";
 import { verifyReadTicket } from "../common/tickets.js";
 import type { ChunkStore } from "./chunk-store.js";
+import { GroupReceiver } from "./group-receive.js";
 import type { DataMetrics } from "./metrics.js";
 import { Pipeline } from "./pipeline.js";
 import { parseRange } from "./range.js";
@@ -123,6 +125,10 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
         ...(deps.peerUrl ? { peerUrl: deps.peerUrl } : {}),
       },
     );
+  const groups = new GroupReceiver(
+    { nodeId: opts.nodeId, chunkSizeBytes: opts.chunkSizeBytes },
+    { pipeline, store },
+  );
   if (ownDispatcher) app.addHook("onClose", async () => ownDispatcher.destroy());
 
   app.setErrorHandler((err: unknown, req, reply) => {
@@ -164,6 +170,29 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
           const result = await pipeline.receive(admitted, req.raw);
           metrics?.writes.inc({ result: "OK" });
           metrics?.bytesWritten.inc(admitted.sizeBytes);
+          return reply.status(201).send(result);
+        } catch (err) {
+          metrics?.writes.inc({ result: errorCode(err) });
+          throw err;
+        } finally {
+          end?.();
+        }
+      })
+      .put(DATA_ROUTES.chunkGroup, { schema: DATA_SCHEMAS.putChunkGroup }, async (req, reply) => {
+        const end = metrics?.putSeconds.startTimer();
+        try {
+          const result = await groups.receive(
+            {
+              manifestBytes: req.headers[GROUP_MANIFEST_BYTES_HEADER],
+              contentLength: req.headers["content-length"],
+              pipeline: req.headers[PIPELINE_HEADER],
+            },
+            req.raw,
+          );
+          for (const c of result.chunks) {
+            metrics?.writes.inc({ result: "error" in c ? c.error.code : "OK" });
+            if (!("error" in c)) metrics?.bytesWritten.inc(c.sizeBytes);
+          }
           return reply.status(201).send(result);
         } catch (err) {
           metrics?.writes.inc({ result: errorCode(err) });

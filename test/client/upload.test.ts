@@ -1,4 +1,5 @@
 /** One write from bytes to commit, with the chunk store and the commit replaced by recorders. */
+import { randomBytes } from "node:crypto";
 import { describe, expect, test } from "vitest";
 import type { ChunkWriter } from "../../src/client/chunk-writer.js";
 import { sha256Hex } from "../../src/client/chunking.js";
@@ -153,5 +154,40 @@ describe("upload", () => {
     expect(await u.finish()).toEqual({ version: 4, sizeBytes: 40 });
     expect(commits.map((c) => c.kind)).toEqual(["inline", "chunks"]);
     expect(r.stored.map((b) => b.byteLength).reduce((a, b) => a + b, 0)).toBe(40);
+  });
+});
+
+describe("a whole buffer (writeFile)", () => {
+  test("is stored as views of the caller's bytes, not copies, in file order", async () => {
+    // Random bytes: equal chunks would be stored once (the periodic `bytes` repeats every 256).
+    const source = randomBytes(10 * 1024 + 5);
+    const seen: Buffer[] = [];
+    const writer = {
+      async store(data: Buffer): Promise<WireChunkRef> {
+        seen.push(data);
+        return { id: sha256Hex(data), sizeBytes: data.byteLength };
+      },
+    } as unknown as ChunkWriter;
+    const commits: CommitContent[] = [];
+    const u = new Upload({
+      writer,
+      commit: async (c) => {
+        commits.push(c);
+        return { version: 1 };
+      },
+      abandon: async () => undefined,
+      inlineThresholdBytes: 1024,
+      chunkSizeBytes: 4096,
+      source,
+    });
+    await u.write(source);
+    expect(await u.finish()).toEqual({ version: 1, sizeBytes: source.byteLength });
+    expect(seen.map((b) => b.byteLength)).toEqual([4096, 4096, 2053]);
+    for (const [i, b] of seen.entries()) {
+      expect(b.buffer).toBe(source.buffer);
+      expect(b.byteOffset).toBe(source.byteOffset + i * 4096);
+    }
+    expect(Buffer.concat(seen).equals(source)).toBe(true);
+    expect(commits[0]).toMatchObject({ kind: "chunks", sizeBytes: source.byteLength });
   });
 });

@@ -5,7 +5,7 @@
  * The answers' TypeScript types are derived from these schemas (end of file).
  */
 import Type, { type Static } from "typebox";
-import { PIPELINE_HEADER, TICKET_HEADER } from "./data.js";
+import { GROUP_MANIFEST_BYTES_HEADER, MAX_CHUNKS_PER_GROUP, PIPELINE_HEADER, TICKET_HEADER } from "./data.js";
 import { ChunkIdSchema } from "./ids.js";
 import { SECRET_HEADER } from "./meta.js";
 
@@ -27,6 +27,35 @@ const PutChunkResponseSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The start of a chunk group's body: which chunks follow, in order, each with its own ticket. */
+export const GroupManifestSchema = Type.Object(
+  {
+    chunks: Type.Array(
+      Type.Object(
+        { id: ChunkId, sizeBytes: Count, ticket: Type.String({ minLength: 1, maxLength: 8192 }) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_CHUNKS_PER_GROUP },
+    ),
+  },
+  { additionalProperties: false },
+);
+/**
+ * One chunk's outcome in a group: `stored` as in PutChunkResponse, or the error (`{code, message,
+ * ...details}`, with `chunkId`) that this chunk met on this node or further down the pipeline.
+ */
+const GroupChunkResultSchema = Type.Union([
+  Type.Object(
+    { id: ChunkId, sizeBytes: Count, stored: Type.Array(Type.Integer({ minimum: 1 })) },
+    { additionalProperties: false },
+  ),
+  Type.Object({ id: ChunkId, error: ErrorBody }, { additionalProperties: false }),
+]);
+const PutChunkGroupResponseSchema = Type.Object(
+  { chunks: Type.Array(GroupChunkResultSchema, { maxItems: MAX_CHUNKS_PER_GROUP }) },
+  { additionalProperties: false },
+);
+
 export const DATA_SCHEMAS = {
   putChunk: {
     params: ChunkParams,
@@ -36,6 +65,15 @@ export const DATA_SCHEMAS = {
       "content-length": Type.Optional(Type.String({ maxLength: 20 })),
     }),
     response: { 201: PutChunkResponseSchema, ...errors },
+  },
+  /** The body is read by the handler (manifest, then the chunks' bytes). */
+  putChunkGroup: {
+    headers: Type.Object({
+      [GROUP_MANIFEST_BYTES_HEADER]: Type.Optional(Type.String({ maxLength: 20 })),
+      [PIPELINE_HEADER]: Type.Optional(Type.String({ maxLength: 16_384 })),
+      "content-length": Type.Optional(Type.String({ maxLength: 20 })),
+    }),
+    response: { 201: PutChunkGroupResponseSchema, ...errors },
   },
   /** 200/206 carry the bytes (not JSON); errors are JSON. */
   getChunk: {
@@ -110,4 +148,7 @@ export const DATA_SCHEMAS = {
 } as const;
 
 export type PutChunkResponse = Static<typeof PutChunkResponseSchema>;
+export type GroupManifest = Static<typeof GroupManifestSchema>;
+export type GroupChunkResult = Static<typeof GroupChunkResultSchema>;
+export type PutChunkGroupResponse = Static<typeof PutChunkGroupResponseSchema>;
 export type DataNodeStatus = Static<(typeof DATA_SCHEMAS)["status"]["response"][200]>;
