@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { FsState } from "../../../src/meta/state/index.js";
 import { MemoryStore } from "../../../src/meta/state/memory-store.js";
-import { decode, encode, type InodeRec } from "../../../src/meta/state/records.js";
+import { decode, type EntryRec, encode, entryKey, type InodeRec } from "../../../src/meta/state/records.js";
 import { referenced } from "../../../src/meta/state/state-dump.js";
 import type { KeyRange } from "../../../src/meta/state/store.js";
 import { chunked, chunkId, DEFAULT_OPTS, Harness, inline } from "./helpers.js";
@@ -99,6 +99,31 @@ describe("restoring a snapshot", () => {
     expect(() => FsState.restore({ ...snap, nodes } as typeof snap, DEFAULT_OPTS)).toThrow(
       "snapshot: /l has a target",
     );
+  });
+});
+
+describe("the store check (checkInvariants)", () => {
+  it("catches a directory whose link list is shorter than its entries, and a link target that is no string", () => {
+    const h = new Harness();
+    h.advance(1);
+    h.ok({ type: "mkdir", path: "/d" });
+    h.ok({ type: "commit", path: "/d/a", content: inline("x") });
+    h.ok({ type: "commit", path: "/d/b", content: inline("x") });
+    const [dirKey, dir] = inodeOf(h, 1001);
+    const dirId = Number.parseInt(dirKey.slice(1), 16);
+    const store = h.fs.store as MemoryStore;
+    const head = entryKey(dirId, dir.h as string);
+    const first = decode<EntryRec>(store.get(head) as Uint8Array);
+    // The count and the entries stay; the list ends after its first name.
+    store.commit(new Map([[head, encode({ ...first, x: null })]]), h.index);
+    expect(() => h.fs.checkInvariants()).toThrow(`directory ${dirId}: child count`);
+
+    const g = new Harness();
+    g.advance(1);
+    g.ok({ type: "symlink", path: "/l", target: "/x" });
+    const [key, rec] = inodeOf(g, 1001);
+    g.fs.store.commit(new Map([[key, encode({ ...rec, l: ["/x"] })]]), g.index);
+    expect(() => g.fs.checkInvariants()).toThrow(/symbolic link \d+ has a target/);
   });
 });
 
