@@ -12,9 +12,8 @@ export class DataNodeRegistry {
   constructor(private readonly maxNodes: number) {}
 
   list(): DataNodeRecord[] {
-    return [...this.nodes.values()]
-      .map((n) => ({ ...n }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // By id in code-unit order. Ids are the map's keys, so two are never equal: no third answer.
+    return [...this.nodes.values()].map((n) => ({ ...n })).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** Insert or update; `registeredAtMs` is kept across updates. */

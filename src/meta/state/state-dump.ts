@@ -4,7 +4,7 @@
  * and the in-memory machine; a replica's snapshot streams the store's keys instead.
  */
 import { assert } from "../../common/assert.js";
-import { baseName, isNormalPath, parentOf, ROOT_PATH } from "../../common/paths.js";
+import { isNormalPath, parentOf, ROOT_PATH } from "../../common/paths.js";
 import { byTime, ChunkReader, ChunkRefs } from "./chunks.js";
 import { fromVersionRec, Namespace, NamespaceReader, versionChunks } from "./namespace.js";
 import {
@@ -43,7 +43,8 @@ export function dumpNodes(store: SyncScanStore): NodeSnapshot[] {
     const top = rec.tv === undefined ? {} : { topVersion: rec.tv };
     return { path, type: "file", createdAtMs: rec.c, modifiedAtMs: rec.m, versions, ...top, ...extra };
   });
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // Paths are unique, so two never compare equal: no third answer.
+  return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 export function garbageEntries(store: SyncScanStore): [string, number][] {
@@ -87,7 +88,6 @@ export function loadSnapshot(
     assert(isNormalPath(s.path) && ns.get(s.path) === undefined, `snapshot: ${s.path} is normal and unique`);
     const parent = ns.get(parentOf(s.path));
     assert(parent?.rec.t === "d", `snapshot: the parent of ${s.path} precedes it and is a directory`);
-    assert(baseName(s.path) !== "", "snapshot: names are not empty");
     if (s.type === "dir") ns.createDir(s.path, s.createdAtMs);
     else if (s.type === "symlink") {
       assert(typeof s.target === "string" && s.target.length > 0, `snapshot: ${s.path} has a target`);

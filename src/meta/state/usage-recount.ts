@@ -15,7 +15,6 @@
  * Memory: one map entry per directory and file (inode → its top-level tree) for the length of the
  * recount, a one-time cost per pre-quota store (about 100 bytes per name).
  */
-import { assert } from "../../common/assert.js";
 import { addUsage, type QuotaUsage, usageKey } from "./quotas.js";
 import {
   decode,
@@ -28,10 +27,13 @@ import {
 } from "./records.js";
 import { hasSyncScan, prefixRange, type StateStore, type WriteSet } from "./store.js";
 
-/** Whether the store's usage counters are known to be exact (absent meta: a fresh store, nothing to count). */
-export function usageCounted(store: StateStore): boolean {
+/**
+ * The meta record of a store whose usage counters are not known to be exact (no `uq` mark), or
+ * undefined when there is nothing to count (marked, or a fresh store without a meta record).
+ */
+function uncountedMeta(store: StateStore): Uint8Array | undefined {
   const bytes = store.get(META_KEY);
-  return bytes === undefined || decode<MetaRec>(bytes).uq === 1;
+  return bytes === undefined || decode<MetaRec>(bytes).uq === 1 ? undefined : bytes;
 }
 
 /** Directory entries in → top-level tree of each inode; version rows in → usage per tree. */
@@ -109,9 +111,8 @@ function finish(r: Recount, stale: readonly string[], meta: Uint8Array): WriteSe
 
 /** Recounts a store without the mark (LevelDB: async scans), before the state opens over it. */
 export async function recountUsageIfMissing(store: StateStore): Promise<boolean> {
-  if (usageCounted(store)) return false;
-  const meta = store.get(META_KEY);
-  assert(meta !== undefined, "a store to recount has its meta record");
+  const meta = uncountedMeta(store);
+  if (meta === undefined) return false;
   const r = new Recount();
   await collect(store.scan(prefixRange("e")), (k, v) => r.entry(k, v));
   r.countNames();
@@ -127,9 +128,9 @@ export async function recountUsageIfMissing(store: StateStore): Promise<boolean>
  * asynchronously (LevelDB) is left alone here: its opener ran `recountUsageIfMissing` first.
  */
 export function recountUsageIfMissingSync(store: StateStore): boolean {
-  if (!hasSyncScan(store) || usageCounted(store)) return false;
-  const meta = store.get(META_KEY);
-  assert(meta !== undefined, "a store to recount has its meta record");
+  if (!hasSyncScan(store)) return false;
+  const meta = uncountedMeta(store);
+  if (meta === undefined) return false;
   const r = new Recount();
   for (const [k, v] of store.scanSync(prefixRange("e"))) r.entry(k, v);
   r.countNames();

@@ -115,7 +115,11 @@ describe("the state over its store", () => {
 
 describe("the in-memory store", () => {
   it("scans in key order whatever the interleaving of writes, deletes and scans (property)", () => {
-    const key = fc.string({ unit: fc.constantFrom("a", "b", "c", "\uffee", "\ud83d\ude00"), maxLength: 3 });
+    // Keys below "a" too ("A", " "): a stray entry at the list's start would end a scan early there.
+    const key = fc.string({
+      unit: fc.constantFrom(" ", "A", "a", "b", "c", "\uffee", "\ud83d\ude00"),
+      maxLength: 3,
+    });
     const step = fc.oneof(
       fc.record({ put: fc.array(key, { maxLength: 4 }), del: fc.array(key, { maxLength: 3 }) }),
       fc.record({ gte: key, lt: key }),
