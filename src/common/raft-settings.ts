@@ -121,7 +121,16 @@ export const RAFT_SETTINGS = {
     default: 1_000,
     minimum: 0,
     unit: "entries",
-    doc: "Entries kept behind a snapshot, so that slightly lagging followers need no snapshot transfer",
+    doc: "Entries kept behind a snapshot, so that slightly lagging followers need no snapshot transfer…",
+  },
+  snapshotKeepBytes: {
+    kind: "integer",
+    default: 64 * MIB,
+    minimum: 0,
+    unit: "bytes",
+    doc:
+      "…as long as they hold at most this many bytes. The kept entries stay in each replica's memory, and a " +
+      "thousand batch entries of inline bytes held up to a GiB there",
   },
   leaseReads: {
     kind: "boolean",

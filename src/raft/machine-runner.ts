@@ -8,7 +8,14 @@
 
 import { assert } from "../common/assert.js";
 import type { Logger } from "../common/log.js";
-import { applyConfChange, type ConfState, cloneConf, type Entry, type RaftSettings } from "./core/index.js";
+import {
+  applyConfChange,
+  type ConfState,
+  cloneConf,
+  type Entry,
+  entrySizeBytes,
+  type RaftSettings,
+} from "./core/index.js";
 import type { PersistentStorage } from "./level-storage.js";
 import type { SnapshotSource } from "./snapshot-shell.js";
 
@@ -42,7 +49,11 @@ export interface StateMachine {
 
 export type MachineRunnerTuning = Pick<
   RaftSettings,
-  "snapshotEveryEntries" | "snapshotEveryBytes" | "snapshotLogBytesRatio" | "snapshotKeepEntries"
+  | "snapshotEveryEntries"
+  | "snapshotEveryBytes"
+  | "snapshotLogBytesRatio"
+  | "snapshotKeepEntries"
+  | "snapshotKeepBytes"
 >;
 
 export interface MachineRunnerDeps {
@@ -333,8 +344,22 @@ export class MachineRunner {
     }
     this.appliedBytesSinceSnapshot = 0;
     this.lastSnapshotBytes = bytes;
-    const compactTo = index - this.tuning.snapshotKeepEntries;
+    const compactTo = index - this.entriesToKeep(index);
     if (compactTo > this.storage.firstIndex() - 1) await this.storage.compact(compactTo);
     this.deps.log.debug({ index, bytes }, "raft snapshot taken");
+  }
+
+  /** How many entries up to `index` stay behind a snapshot there: the last ones, within both bounds. */
+  private entriesToKeep(index: number): number {
+    const { snapshotKeepEntries: most, snapshotKeepBytes: maxBytes } = this.tuning;
+    const lo = Math.max(this.storage.firstIndex(), index - most + 1);
+    if (most === 0 || lo > index) return 0;
+    const tail = this.storage.entries(lo, index + 1, Number.MAX_SAFE_INTEGER);
+    let bytes = 0;
+    for (let kept = 0; kept < tail.length; kept++) {
+      bytes += entrySizeBytes(tail[tail.length - 1 - kept]!);
+      if (bytes > maxBytes) return kept;
+    }
+    return most;
   }
 }

@@ -314,6 +314,42 @@ describe("RaftDriver failure handling", () => {
     await removeDir(dir);
   });
 
+  it("keeps entries behind a snapshot within snapshotKeepBytes as well as snapshotKeepEntries", async () => {
+    // 16 KiB files go to the leader as batch entries of up to a MiB each: a thousand kept by count held
+    // hundreds of MiB of Buffers in each replica's log mirror (bench/RESULTS.md, steady15).
+    const dir = await makeTempDir();
+    const storage = await LevelStorage.open({
+      dir,
+      initialConf: SOLO,
+      identity: { clusterId: "test", replicaId: 1 },
+    });
+    const driver = new RaftDriver(
+      {
+        id: 1,
+        ...FAST,
+        snapshotEveryEntries: 1_000_000,
+        snapshotEveryBytes: 256 * 1024,
+        snapshotKeepEntries: 1_000,
+        snapshotKeepBytes: 200 * 1024,
+        snapshotLogBytesRatio: 0,
+      },
+      { storage, transport: nullTransport, stateMachine: new CounterMachine() },
+    );
+    driver.start();
+    await waitFor(() => driver.isLeader(), "a single voter to lead");
+    const big = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 24; i++) {
+      big.writeUInt32BE(i, 0);
+      await driver.propose(big);
+    }
+    await waitFor(() => storage.snapshot().meta.index >= 20, "a snapshot taken by bytes");
+    const kept = storage.snapshot().meta.index - storage.firstIndex() + 1;
+    // 200 KiB holds three entries of 64 KiB (and their headers), not four; the count alone kept all 20.
+    expect(kept).toBe(3);
+    await driver.stop();
+    await removeDir(dir);
+  });
+
   it("times out a linearizable read when no leader can be found", async () => {
     const dir = await makeTempDir();
     const storage = await LevelStorage.open({

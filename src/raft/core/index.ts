@@ -13,5 +13,5 @@ export { Progress } from "./progress.js";
 export { seededRandom } from "./random.js";
 export { Recovery } from "./recovery.js";
 export type { ProgressView, RaftStatusView } from "./status.js";
-export { cloneConf, EMPTY_CONF, MemoryStorage, type Storage } from "./storage.js";
+export { cloneConf, EMPTY_CONF, entrySizeBytes, MemoryStorage, type Storage } from "./storage.js";
 export * from "./types.js";
