@@ -15,6 +15,8 @@
  * through that build's library, alternating with this one for `--rounds`, so an A/B shares the
  * machine's minutes. `--cpu-prof-dir` writes a V8 CPU profile of every server process of this
  * build's first round (bench/support/cpu-profile-preload.cjs).
+ * Each phase also prints on stderr each replica's CPU per file (busiest first: the leader) and the
+ * library's metadata batches, so a gap between sizes can be placed on the leader or on every replica.
  *
  * Each small file's content is its own pseudo-random bytes (AES-CTR keyed by `--seed`, the size and the
  * file's number), the same in every run and build: constant-filled files let LevelDB's snappy (the
@@ -101,6 +103,8 @@ async function smallFiles(
     const fromUs = profileClockUs();
     const cpu0 = { meta: cpuSeconds(pids.meta), data: cpuSeconds(pids.data), self: process.cpuUsage() };
     const io0 = writtenBytes(pids.meta);
+    const perReplica0 = pids.meta.map((pid) => cpuSeconds([pid]));
+    const batches0 = batchStatsOf(client);
     const r = await load(CONCURRENCY, count, SECONDS, async (i) => {
       try {
         await client.writeFile(`/small/${size}/f${i}`, fileContent(size, i), { createParents: true });
@@ -124,12 +128,32 @@ async function smallFiles(
     // The phase's window on the profiles' clock (summarizeProfile's fromUs/toUs).
     console.error(`${label} ${sizeLabel(size)}: profile window ${fromUs}..${profileClockUs()} µs`);
     for (const [m, n] of messages) console.error(`${sizeLabel(size)}: ${n} × ${m}`);
+    // Each replica apart, busiest first (the leader, unless it changed): the per-file gap between sizes
+    // is in the leader's requests and Raft sends, or in what every replica applies.
+    const perReplica = pids.meta
+      .map((pid, k) => ({ pid, ms: perFile(cpuSeconds([pid]) - perReplica0[k]!) }))
+      .sort((a, b) => Number(b.ms) - Number(a.ms));
+    const batches1 = batchStatsOf(client);
+    console.error(
+      `${label} ${sizeLabel(size)}: CPU ms/file per replica ${perReplica.map((p) => `${p.ms} (pid ${p.pid})`).join(", ")}; ` +
+        `metadata batches ${batches1.batches - batches0.batches} carrying ${batches1.batchedCalls - batches0.batchedCalls} calls`,
+    );
     errors += r.errors;
     rows.push(
       `| ${label} | ${sizeLabel(size)} | ${CONCURRENCY} | ${r.ops} | ${r.opsPerSecond.toFixed(0)} | ${((r.opsPerSecond * size) / 1e6).toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.errors} | ${cpu} | ${io} |`,
     );
   }
   return { rows, errors };
+}
+
+/** The library's batch counters (an older build's client may lack them: zeros). */
+function batchStatsOf(client: RaftfsClient): { batches: number; batchedCalls: number } {
+  return (
+    (client as { batchStats?: { batches: number; batchedCalls: number } }).batchStats ?? {
+      batches: 0,
+      batchedCalls: 0,
+    }
+  );
 }
 
 /** A build: where its CLI is, and its library's `connect`. */
