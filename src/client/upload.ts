@@ -149,7 +149,7 @@ export class Upload {
       // at 21 % of its samples: bench/RESULTS.md, issue 14).
       this.sizeBytes = data.byteLength;
       this.inline = null;
-      this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
+      this.chunker = this.newChunker();
       await this.storeAll(this.viewsOf(data));
       return;
     }
@@ -163,7 +163,7 @@ export class Upload {
       // Too big for inline: switch to chunks. What was held is at most the threshold.
       const held = this.inline;
       this.inline = null;
-      this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
+      this.chunker = this.newChunker();
       for (const h of held) await this.storeAll(this.chunker.push(h));
     }
     // The chunker copies what it keeps, so `data` is free for the caller afterwards.
@@ -184,7 +184,7 @@ export class Upload {
           // The cluster's threshold is lower than we assumed (endpoints-only clients): use chunks.
           if (!isDfsError(err, "PAYLOAD_TOO_LARGE")) throw err;
           this.inline = null;
-          this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
+          this.chunker = this.newChunker();
           await this.storeAll(this.chunker.push(data));
         }
       }
@@ -262,6 +262,16 @@ export class Upload {
     return chunks;
   }
 
+  /**
+   * The chunker of a write too big for inline. It keeps the buffers of the `window` chunks in flight,
+   * of a full one waiting for a slot and of the next one filling (a write that completes a chunk and
+   * starts the next), each filled again once its store is acknowledged (see storeAll). Keeping one
+   * fewer dropped a buffer whenever all were free at once and allocated a new one soon after.
+   */
+  private newChunker(): ChunkBuffer {
+    return new ChunkBuffer(this.deps.chunkSizeBytes, this.window + 2);
+  }
+
   /** The chunks of a whole file, as views of its bytes. */
   private viewsOf(whole: Uint8Array): Buffer[] {
     return chunkBounds(whole.byteLength, this.deps.chunkSizeBytes).map((b) =>
@@ -296,6 +306,7 @@ export class Upload {
       if (this.deps.knownChunks?.has(id)) {
         this.stored[this.chunksQueued++] = { id, sizeBytes: chunk.byteLength };
         this.reused.add(id);
+        this.chunker?.release(chunk);
         continue;
       }
       const same = this.byId.get(id);
@@ -303,6 +314,7 @@ export class Upload {
         const index = this.chunksQueued++;
         if (Array.isArray(same)) same.push(index);
         else this.stored[index] = same;
+        this.chunker?.release(chunk);
         continue;
       }
       // The stores below never reject (they record their failure), so the race only waits for a slot.
@@ -314,6 +326,11 @@ export class Upload {
         (ref) => {
           this.byId.set(id, ref);
           for (const index of waiting) this.stored[index] = ref;
+          // Acknowledged: every holder has the bytes and the request's body was sent whole (the 201
+          // comes after the last node's fsync), so the buffer may be filled again. A failed store's
+          // buffer is never reused: its request may have been cut off mid-write, and the upload
+          // fails anyway.
+          this.chunker?.release(chunk);
         },
         (error: unknown) => {
           if (this.failure === null) {
