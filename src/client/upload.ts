@@ -2,7 +2,8 @@
  * One file write from start to commit. Bytes stay in memory only while the file could still be small
  * enough to commit inline; past that they are cut into chunks, and up to `chunksInFlight` full chunks
  * are stored at once (each pipelined to its R holders) while the next one fills: at most
- * `chunksInFlight + 1` chunks in memory, whatever the file's size (20 MiB at the defaults). One chunk at
+ * `chunksInFlight + 2` chunks in memory (one full chunk may wait for a slot while the next fills),
+ * whatever the file's size (24 MiB at the defaults), in buffers filled again once stored. One chunk at
  * a time left the pipeline idle between chunks (a placement round trip, the last node's fsync and the
  * ack's way back), which is most of a chunk's time on a fast disk.
  *
@@ -41,7 +42,7 @@ export interface UploadDeps {
   abandon: (chunkIds: string[]) => Promise<void>;
   inlineThresholdBytes: number;
   chunkSizeBytes: number;
-  /** Chunk stores at once (default CHUNKS_IN_FLIGHT); memory is bounded by this plus one chunk. */
+  /** Chunk stores at once (default CHUNKS_IN_FLIGHT); memory is bounded by this plus two chunks. */
   chunksInFlight?: number;
   signal?: AbortSignal;
   /**
