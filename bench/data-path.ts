@@ -176,6 +176,27 @@ function peakRssMib(pid: number | "self" = "self"): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
+/** CPU seconds (user + system) a process has used, from /proc; NaN once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in ticks.
+    const rest = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").at(-1)!.split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Linux's USER_HZ: /proc's CPU times are in these ticks on every architecture. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU seconds of the cluster's data nodes together. */
+function dataNodesCpuSeconds(configPath: string): number {
+  let total = 0;
+  for (const [pid, role] of clusterPids(configPath)) if (role.startsWith("data")) total += cpuSeconds(pid);
+  return total;
+}
+
 /** The cluster's processes (pid → role), from /proc: their command lines name the config and the id. */
 function clusterPids(configPath: string): Map<number, string> {
   const out = new Map<number, string>();
@@ -237,7 +258,8 @@ async function cli(
   config: string,
   args: string[],
   cliPath = CLI,
-): Promise<{ ms: number; stdout: string; rssMib: number }> {
+): Promise<{ ms: number; stdout: string; rssMib: number; cpuS: number; dataNodesCpuS: number }> {
+  const dataNodesBefore = dataNodesCpuSeconds(config);
   const t0 = performance.now();
   const child = spawn(process.execPath, [...PROF_ARGS, cliPath, "--config", config, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -246,6 +268,7 @@ async function cli(
   let stdout = "";
   let stderr = "";
   let rssMib = 0;
+  let cpuS = 0;
   child.stdout.on("data", (b: Buffer) => {
     if (args.at(-1) !== "-") stdout += b.toString();
   });
@@ -257,6 +280,9 @@ async function cli(
       // A zombie's status has no VmHWM line (NaN): keep the last reading.
       const now = peakRssMib(child.pid!);
       if (Number.isFinite(now)) rssMib = Math.max(rssMib, now);
+      // The last reading before the exit: it misses at most one poll's worth of the CLI's CPU.
+      const cpu = cpuSeconds(child.pid!);
+      if (Number.isFinite(cpu)) cpuS = Math.max(cpuS, cpu);
     } catch {
       // exited between polls
     }
@@ -265,7 +291,8 @@ async function cli(
   clearInterval(poll);
   const ms = performance.now() - t0;
   if (code !== 0) throw new Error(`raftfs ${args.join(" ")}: exit ${code}: ${stderr.slice(-500)}`);
-  return { ms, stdout, rssMib };
+  const dataNodesCpuS = dataNodesCpuSeconds(config) - dataNodesBefore;
+  return { ms, stdout, rssMib, cpuS, dataNodesCpuS };
 }
 
 /**
@@ -306,10 +333,13 @@ async function cliRowsOf(
   const cliPut = mbps(bytes, put.ms);
   const cliGet = mbps(bytes, get.ms);
   const cliGetNull = mbps(bytes, getNull.ms);
+  // CPU per MiB: what the load hardly moves, unlike MB/s (start-up included in the CLI's).
+  const perMib = (r: { cpuS: number; dataNodesCpuS: number }) =>
+    `${((r.cpuS * 1000) / MIB).toFixed(2)} | ${((r.dataNodesCpuS * 1000) / MIB).toFixed(2)}`;
   return [
-    `| ${run.label} put (file) | ${cliPut.toFixed(0)} | ${ratio.disk(cliPut)} of disk÷3; ${(cliPut / (diskNear / 3)).toFixed(2)} of the disk÷3 just before (${diskNear.toFixed(0)}) | ${put.rssMib.toFixed(0)} |`,
-    `| ${run.label} get (to a file) | ${cliGet.toFixed(0)} | ${ratio.get(cliGet)} of GET; ${(cliGet / getNear).toFixed(2)} of the GET just before (${getNear.toFixed(0)}) | ${get.rssMib.toFixed(0)} |`,
-    `| ${run.label} get (to /dev/null) | ${cliGetNull.toFixed(0)} | ${ratio.get(cliGetNull)} of GET; ${(cliGetNull / getNullNear).toFixed(2)} of the GET just before (${getNullNear.toFixed(0)}) | ${getNull.rssMib.toFixed(0)} |`,
+    `| ${run.label} put (file) | ${cliPut.toFixed(0)} | ${ratio.disk(cliPut)} of disk÷3; ${(cliPut / (diskNear / 3)).toFixed(2)} of the disk÷3 just before (${diskNear.toFixed(0)}) | ${put.rssMib.toFixed(0)} | ${perMib(put)} |`,
+    `| ${run.label} get (to a file) | ${cliGet.toFixed(0)} | ${ratio.get(cliGet)} of GET; ${(cliGet / getNear).toFixed(2)} of the GET just before (${getNear.toFixed(0)}) | ${get.rssMib.toFixed(0)} | ${perMib(get)} |`,
+    `| ${run.label} get (to /dev/null) | ${cliGetNull.toFixed(0)} | ${ratio.get(cliGetNull)} of GET; ${(cliGetNull / getNullNear).toFixed(2)} of the GET just before (${getNullNear.toFixed(0)}) | ${getNull.rssMib.toFixed(0)} | ${perMib(getNull)} |`,
   ];
 }
 
@@ -450,8 +480,8 @@ async function main(): Promise<void> {
     console.log(
       `\n${MIB} MiB, 4 MiB chunks, replication 3 on 3 data nodes; raw rows: ${PARALLEL} chunks in flight\n`,
     );
-    console.log("| measurement | MB/s | ratio | peak RSS MiB |");
-    console.log("|---|---:|---:|---:|");
+    console.log("| measurement | MB/s | ratio | peak RSS MiB | CPU ms/MiB: CLI | data nodes |");
+    console.log("|---|---:|---:|---:|---:|---:|");
     console.log(`| disk: sequential 4 MiB writes + fsync | ${disk.toFixed(0)} | | |`);
     console.log(`| HTTP: undici → fastify → file (+fsync), PUT | ${http.put.toFixed(0)} | | |`);
     console.log(`| HTTP: GET (ceiling) | ${http.get.toFixed(0)} | | |`);

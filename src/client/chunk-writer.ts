@@ -54,7 +54,9 @@ export class ChunkWriter {
 
   /**
    * Stores `data` on R nodes; returns its reference for the commit. `id`: the chunk's SHA-256 when the
-   * caller has it already (not hashed again).
+   * caller has it already (not hashed again). Nothing reads `data` once the promise resolves (the
+   * request's body was sent whole), so the caller may fill it again: an upload reuses its chunk
+   * buffers that way (upload.ts).
    */
   async store(data: Buffer, signal?: AbortSignal, id?: string): Promise<WireChunkRef> {
     const deadline = new Deadline(this.opts.chunkDeadlineMs);

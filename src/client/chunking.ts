@@ -12,12 +12,25 @@ export { sha256Hex } from "../common/chunk-pipeline.js";
 /**
  * Collects incoming buffers into chunks of exactly `chunkSizeBytes` (the last one shorter). Holds at
  * most one partial chunk: that is what bounds a write stream's memory.
+ *
+ * A full chunk handed out may come back through `release` once nothing reads it any more (its store
+ * was acknowledged); up to `keptBuffers` of them are kept and filled again, so a long write allocates
+ * a bounded set of chunk buffers instead of one per chunk. A fresh 4 MiB buffer per chunk cost the CLI
+ * put a page fault per page inside the copy and much of its GC (20 % of its samples: bench/RESULTS.md,
+ * issue 14, put14).
  */
 export class ChunkBuffer {
   private partial: Buffer | null = null;
   private filled = 0;
+  /** Buffers this chunker handed out and not yet had back: only these may be released. */
+  private readonly lent = new Set<Buffer>();
+  /** Released buffers waiting to be filled again (at most keptBuffers). */
+  private readonly free: Buffer[] = [];
 
-  constructor(readonly chunkSizeBytes: number) {
+  constructor(
+    readonly chunkSizeBytes: number,
+    private readonly keptBuffers = 0,
+  ) {
     if (!Number.isSafeInteger(chunkSizeBytes) || chunkSizeBytes < 1) {
       throw new DfsError("BAD_REQUEST", `chunk size must be a positive integer, not ${chunkSizeBytes}`);
     }
@@ -33,18 +46,29 @@ export class ChunkBuffer {
     const full: Buffer[] = [];
     let offset = 0;
     while (offset < data.byteLength) {
-      this.partial ??= Buffer.allocUnsafe(this.chunkSizeBytes);
+      this.partial ??= this.free.pop() ?? Buffer.allocUnsafe(this.chunkSizeBytes);
       const n = Math.min(this.chunkSizeBytes - this.filled, data.byteLength - offset);
       this.partial.set(data.subarray(offset, offset + n), this.filled);
       this.filled += n;
       offset += n;
       if (this.filled === this.chunkSizeBytes) {
+        if (this.keptBuffers > 0) this.lent.add(this.partial);
         full.push(this.partial);
         this.partial = null;
         this.filled = 0;
       }
     }
     return full;
+  }
+
+  /**
+   * Gives back a full chunk that `push` returned, once no one reads it any more: its bytes will be
+   * overwritten by a later push. Anything else (a view of the caller's bytes, the short last chunk)
+   * is ignored, so a caller may release every chunk it stored.
+   */
+  release(chunk: Buffer): void {
+    if (!this.lent.delete(chunk)) return;
+    if (this.free.length < this.keptBuffers) this.free.push(chunk);
   }
 
   /** The last, partial chunk (null when the data ended on a boundary). */

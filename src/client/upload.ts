@@ -2,7 +2,8 @@
  * One file write from start to commit. Bytes stay in memory only while the file could still be small
  * enough to commit inline; past that they are cut into chunks, and up to `chunksInFlight` full chunks
  * are stored at once (each pipelined to its R holders) while the next one fills: at most
- * `chunksInFlight + 1` chunks in memory, whatever the file's size (20 MiB at the defaults). One chunk at
+ * `chunksInFlight + 2` chunks in memory (one full chunk may wait for a slot while the next fills),
+ * whatever the file's size (24 MiB at the defaults), in buffers filled again once stored. One chunk at
  * a time left the pipeline idle between chunks (a placement round trip, the last node's fsync and the
  * ack's way back), which is most of a chunk's time on a fast disk.
  *
@@ -41,7 +42,7 @@ export interface UploadDeps {
   abandon: (chunkIds: string[]) => Promise<void>;
   inlineThresholdBytes: number;
   chunkSizeBytes: number;
-  /** Chunk stores at once (default CHUNKS_IN_FLIGHT); memory is bounded by this plus one chunk. */
+  /** Chunk stores at once (default CHUNKS_IN_FLIGHT); memory is bounded by this plus two chunks. */
   chunksInFlight?: number;
   signal?: AbortSignal;
   /**
@@ -149,7 +150,7 @@ export class Upload {
       // at 21 % of its samples: bench/RESULTS.md, issue 14).
       this.sizeBytes = data.byteLength;
       this.inline = null;
-      this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
+      this.chunker = this.newChunker();
       await this.storeAll(this.viewsOf(data));
       return;
     }
@@ -163,7 +164,7 @@ export class Upload {
       // Too big for inline: switch to chunks. What was held is at most the threshold.
       const held = this.inline;
       this.inline = null;
-      this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
+      this.chunker = this.newChunker();
       for (const h of held) await this.storeAll(this.chunker.push(h));
     }
     // The chunker copies what it keeps, so `data` is free for the caller afterwards.
@@ -184,7 +185,7 @@ export class Upload {
           // The cluster's threshold is lower than we assumed (endpoints-only clients): use chunks.
           if (!isDfsError(err, "PAYLOAD_TOO_LARGE")) throw err;
           this.inline = null;
-          this.chunker = new ChunkBuffer(this.deps.chunkSizeBytes);
+          this.chunker = this.newChunker();
           await this.storeAll(this.chunker.push(data));
         }
       }
@@ -262,6 +263,16 @@ export class Upload {
     return chunks;
   }
 
+  /**
+   * The chunker of a write too big for inline. It keeps the buffers of the `window` chunks in flight,
+   * of a full one waiting for a slot and of the next one filling (a write that completes a chunk and
+   * starts the next), each filled again once its store is acknowledged (see storeAll). Keeping one
+   * fewer dropped a buffer whenever all were free at once and allocated a new one soon after.
+   */
+  private newChunker(): ChunkBuffer {
+    return new ChunkBuffer(this.deps.chunkSizeBytes, this.window + 2);
+  }
+
   /** The chunks of a whole file, as views of its bytes. */
   private viewsOf(whole: Uint8Array): Buffer[] {
     return chunkBounds(whole.byteLength, this.deps.chunkSizeBytes).map((b) =>
@@ -296,6 +307,7 @@ export class Upload {
       if (this.deps.knownChunks?.has(id)) {
         this.stored[this.chunksQueued++] = { id, sizeBytes: chunk.byteLength };
         this.reused.add(id);
+        this.chunker?.release(chunk);
         continue;
       }
       const same = this.byId.get(id);
@@ -303,6 +315,7 @@ export class Upload {
         const index = this.chunksQueued++;
         if (Array.isArray(same)) same.push(index);
         else this.stored[index] = same;
+        this.chunker?.release(chunk);
         continue;
       }
       // The stores below never reject (they record their failure), so the race only waits for a slot.
@@ -314,6 +327,11 @@ export class Upload {
         (ref) => {
           this.byId.set(id, ref);
           for (const index of waiting) this.stored[index] = ref;
+          // Acknowledged: every holder has the bytes and the request's body was sent whole (the 201
+          // comes after the last node's fsync), so the buffer may be filled again. A failed store's
+          // buffer is never reused: its request may have been cut off mid-write, and the upload
+          // fails anyway.
+          this.chunker?.release(chunk);
         },
         (error: unknown) => {
           if (this.failure === null) {

@@ -39,9 +39,12 @@ import {
   sumBlocks,
 } from "./block-sums.js";
 import { ChunkWriter } from "./chunk-file-writer.js";
+import { ReadBuffers } from "./read-buffers.js";
 
 /** Bytes read and checked per step of a streamed whole read: 16 blocks of 64 KiB. */
 export const STREAM_BATCH_BYTES = 1024 * 1024;
+/** Read batches kept for reuse (8 MiB): a few streamed GETs at once reuse them all. */
+const KEPT_READ_BUFFERS = 8;
 /** The config schema's largest chunk size: a chunk written under an older, larger setting still reads. */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 const TEMP_PATTERN = /^[0-9a-f]{64}(\.blocks)?\.tmp-[0-9a-f]+$/;
@@ -61,8 +64,16 @@ export interface DiskSpace {
   capacityBytes: number;
 }
 
-/** Reads `length` bytes of an open chunk file from `position` (fewer only at the end of the file). */
-export type ChunkFileReader = (fh: FileHandle, position: number, length: number) => Promise<Buffer>;
+/**
+ * Reads `length` bytes of an open chunk file from `position` (fewer only at the end of the file),
+ * into `into` when given (at least `length` bytes), else into a new buffer.
+ */
+export type ChunkFileReader = (
+  fh: FileHandle,
+  position: number,
+  length: number,
+  into?: Buffer,
+) => Promise<Buffer>;
 
 /**
  * How long one statfs stands in for the free space on the write path (see `freeBytesForWrite`). Other
@@ -80,8 +91,13 @@ export interface ChunkStoreDeps {
 }
 
 /** Reads until `length` bytes or the end of the file. */
-export async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+export async function readAt(
+  fh: FileHandle,
+  position: number,
+  length: number,
+  into?: Buffer,
+): Promise<Buffer> {
+  const buf = into ?? Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, position + got);
@@ -119,6 +135,8 @@ export class ChunkStore {
   private readonly listeners = new Set<InventoryListener>();
   private readonly space: (dir: string) => Promise<DiskSpace>;
   private readonly readChunkFile: ChunkFileReader;
+  /** Whole-chunk reads' batches, lent to the reader and given back through `giveBackReadBuffer`. */
+  private readonly readBuffers = new ReadBuffers(STREAM_BATCH_BYTES, KEPT_READ_BUFFERS);
   private used = 0;
   /** Bytes promised to writes in progress, so concurrent writes cannot together overrun the reserve. */
   private reservedBytes = 0;
@@ -351,7 +369,8 @@ export class ChunkStore {
    * first bytes can be sent before the last are read and a read holds one batch, not one chunk. Each
    * block is checked against its sum before its bytes are yielded; at the first bad block the chunk
    * is quarantined and the iterator throws CORRUPT (nothing of that block was yielded). Null when the
-   * chunk has no valid sums: then only `read` (hash of the whole) can prove it.
+   * chunk has no valid sums: then only `read` (hash of the whole) can prove it. A piece's memory is
+   * the store's to reuse once given back through `giveBackReadBuffer`.
    */
   async readStream(chunkId: string): Promise<AsyncGenerator<Buffer> | null> {
     const id = checkId(chunkId);
@@ -359,6 +378,14 @@ export class ChunkStore {
       throw new DfsError("NOT_FOUND", `no chunk ${id} on this node`, { chunkId: id });
     const sums = await this.blockSums(id);
     return sums === null ? null : this.streamBlocks(id, sums);
+  }
+
+  /**
+   * Takes back a piece that readStream yielded, once nothing reads it any more (the socket has
+   * written it): its memory is filled by a later read. A piece never given back is simply collected.
+   */
+  giveBackReadBuffer(piece: Buffer): void {
+    this.readBuffers.give(piece);
   }
 
   private async *streamBlocks(id: string, sums: BlockSums): AsyncGenerator<Buffer> {
@@ -372,7 +399,10 @@ export class ChunkStore {
       for (let first = 0; first < sums.crcs.length; first += batchBlocks) {
         const fromByte = first * sums.blockBytes;
         const toByte = Math.min(sums.chunkBytes, (first + batchBlocks) * sums.blockBytes);
-        const data = await this.readChunkFile(fh, fromByte, toByte - fromByte);
+        // A batch wider than a pooled buffer (blocks over 1 MiB, from a sidecar of another setting) reads
+        // into a fresh one.
+        const batch = toByte - fromByte <= STREAM_BATCH_BYTES ? this.readBuffers.take() : undefined;
+        const data = await this.readChunkFile(fh, fromByte, toByte - fromByte, batch);
         if (data.byteLength !== toByte - fromByte) throw await this.corrupt(id, "its length");
         const bad = firstBadBlock(sums, first, data);
         if (bad >= 0) {

@@ -7,7 +7,7 @@
  * as a stream, and only after the ticket and the free space were checked from the headers.
  */
 import { timingSafeEqual } from "node:crypto";
-import { Readable } from "node:stream";
+import type { ServerResponse } from "node:http";
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
 import Fastify, {
   type FastifyError,
@@ -285,7 +285,11 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
         metrics?.bytesRead.inc(data.byteLength);
         return reply.status(200).send(data);
       }
-      return reply.status(200).send(await verifiedBody(id, size, blocks, reply));
+      // The first batch is checked before the answer starts: a chunk bad from its start gets a plain
+      // 500 CORRUPT through the route's error handling.
+      const first = await blocks.next();
+      await sendVerified({ id, size, first, blocks }, reply);
+      return reply;
     }
     const part = await store.readRange(id, range.start, range.end + 1);
     metrics?.reads.inc({ result: "OK" });
@@ -296,47 +300,61 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
 
   /**
    * A whole chunk streamed as its blocks pass their checksums (chunk-store's readStream): the first
-   * bytes leave before the last are read, and the read holds one batch, not the chunk. The first batch
-   * is checked before the answer starts, so a chunk bad from its start gets a plain 500 CORRUPT. A bad
-   * block later ends the body early (chunked, no content-length) with the error in the
-   * VERIFIED_TRAILER; a good chunk ends with "ok" there. The client hashes the whole chunk anyway.
+   * bytes leave before the last are read, and the read holds one batch, not the chunk. A bad block
+   * later ends the body early (chunked, no content-length) with the error in the VERIFIED_TRAILER; a
+   * good chunk ends with "ok" there. The client hashes the whole chunk anyway.
+   *
+   * Written on the raw response, not through a stream handed to fastify: each batch goes back to the
+   * store's read buffers from its write's callback, the one moment nothing reads it any more (a
+   * stream piped to the socket tells no one when a piece left). One batch is read ahead of the
+   * socket at most: the next is read once the last write drained.
    */
-  const verifiedBody = async (
-    id: string,
-    size: number,
-    blocks: AsyncGenerator<Buffer>,
+  const sendVerified = async (
+    chunk: { id: string; size: number; first: IteratorResult<Buffer>; blocks: AsyncGenerator<Buffer> },
     reply: FastifyReply,
-  ): Promise<Readable> => {
-    const first = await blocks.next();
+  ): Promise<void> => {
+    const { id, size, blocks } = chunk;
+    reply.hijack();
+    const res = reply.raw;
+    res.statusCode = 200;
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (value !== undefined) res.setHeader(name, value);
+    }
+    res.setHeader("trailer", VERIFIED_TRAILER);
     let failure: DfsError | null = null;
     let sent = 0;
-    async function* body(): AsyncGenerator<Buffer> {
-      try {
-        if (!first.done) {
-          sent += first.value.byteLength;
-          yield first.value;
-        }
-        for await (const piece of blocks) {
-          sent += piece.byteLength;
-          yield piece;
-        }
-        metrics?.reads.inc({ result: "OK" });
-      } catch (err) {
-        failure =
-          err instanceof DfsError
-            ? err
-            : new DfsError("INTERNAL", `reading chunk ${id} failed`, { chunkId: id });
-        metrics?.reads.inc({ result: failure.code });
-        app.log.error({ err, chunkId: id, bytesSent: sent, sizeBytes: size }, "chunk read stopped");
-      } finally {
-        metrics?.bytesRead.inc(sent);
+    let next = chunk.first;
+    try {
+      while (!next.done && !res.destroyed) {
+        const piece = next.value;
+        sent += piece.byteLength;
+        // Given back only after a write that succeeded: a failed one (the client gone) may have
+        // left the bytes with the socket, and the buffer is then simply collected.
+        const more = res.write(piece, (err) => {
+          if (!err) store.giveBackReadBuffer(piece);
+        });
+        if (!more) await drainedOrClosed(res);
+        if (res.destroyed) break;
+        next = await blocks.next();
       }
+      if (next.done) metrics?.reads.inc({ result: "OK" });
+    } catch (err) {
+      failure =
+        err instanceof DfsError
+          ? err
+          : new DfsError("INTERNAL", `reading chunk ${id} failed`, { chunkId: id });
+      metrics?.reads.inc({ result: failure.code });
+      app.log.error({ err, chunkId: id, bytesSent: sent, sizeBytes: size }, "chunk read stopped");
+    } finally {
+      metrics?.bytesRead.inc(sent);
+      // A client gone mid-chunk: the generator's finally closes the chunk file.
+      if (!next.done && failure === null) await blocks.return(undefined);
     }
-    reply.trailer(VERIFIED_TRAILER, async () =>
-      failure === null ? "ok" : JSON.stringify({ ...failure.toJSON(), bytesSent: sent }),
-    );
-    // Byte mode: the stream pulls one batch ahead of the socket, not sixteen.
-    return Readable.from(body(), { objectMode: false });
+    if (res.destroyed) return;
+    res.addTrailers({
+      [VERIFIED_TRAILER]: failure === null ? "ok" : JSON.stringify({ ...failure.toJSON(), bytesSent: sent }),
+    });
+    res.end();
   };
 
   app.head(
@@ -404,4 +422,21 @@ export function buildDataServer(opts: DataServerOptions, deps: DataServerDeps): 
   });
 
   return base;
+}
+
+/** Resolves when `res` may take more bytes, or when its connection is gone. */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.destroyed) {
+      resolve();
+      return;
+    }
+    const settle = () => {
+      res.off("drain", settle);
+      res.off("close", settle);
+      resolve();
+    };
+    res.on("drain", settle);
+    res.on("close", settle);
+  });
 }

@@ -5,12 +5,13 @@
  * a plain 500 CORRUPT before any byte.
  */
 import { open } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TICKET_HEADER, VERIFIED_TRAILER } from "../../src/common/protocol/index.js";
 import { BLOCK_BYTES } from "../../src/data/block-sums.js";
-import { ChunkStore, readAt, STREAM_BATCH_BYTES } from "../../src/data/chunk-store.js";
+import { ChunkStore, MAX_CHUNK_BYTES, readAt, STREAM_BATCH_BYTES } from "../../src/data/chunk-store.js";
 import { buildDataServer } from "../../src/data/server.js";
 import { agent, CHUNK_SIZE, randomChunk, readTicketFor, SECRET, tempDir } from "./helpers.js";
 
@@ -24,18 +25,18 @@ afterAll(async () => {
 
 let nodes = 0;
 /** A node whose chunk-file reads can be held by the test (`gate`), on a real socket. */
-async function node(gate?: (position: number) => Promise<void>) {
+async function node(gate?: (position: number) => Promise<void>, chunkSizeBytes = CHUNK_SIZE) {
   const store = await ChunkStore.open(
-    { dir: join(tmp.dir, `n${++nodes}`), chunkSizeBytes: CHUNK_SIZE, freeSpaceReserveBytes: 0 },
+    { dir: join(tmp.dir, `n${++nodes}`), chunkSizeBytes, freeSpaceReserveBytes: 0 },
     {
-      readChunkFile: async (fh, position, length) => {
+      readChunkFile: async (fh, position, length, into) => {
         await gate?.(position);
-        return readAt(fh, position, length);
+        return readAt(fh, position, length, into);
       },
     },
   );
   const app = buildDataServer(
-    { nodeId: 1, url: "http://127.0.0.1:0", zone: "z", secret: SECRET, chunkSizeBytes: CHUNK_SIZE },
+    { nodeId: 1, url: "http://127.0.0.1:0", zone: "z", secret: SECRET, chunkSizeBytes },
     { store },
   );
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -134,4 +135,60 @@ describe("whole-chunk reads stream verified blocks", () => {
       await n.close();
     }
   });
+
+  it("a read buffer is not filled again while a slow client's write of it is pending", async () => {
+    // The node reuses its batch buffers once the socket wrote them. A client that reads nothing yet
+    // (a paused socket: its kernel buffers stay small) leaves most of its chunk in writes still
+    // pending on the node; other clients' reads meanwhile take buffers from the same pool. Given back
+    // too early, the pending bytes would be overwritten by the other chunk's. The largest chunk: a
+    // loopback socket's kernel buffers took all of a 4 MiB one.
+    const n = await node(undefined, MAX_CHUNK_BYTES);
+    try {
+      const slow = randomChunk(MAX_CHUNK_BYTES);
+      const fast = randomChunk(2 * STREAM_BATCH_BYTES);
+      await put(n.store, slow.data, slow.id);
+      await put(n.store, fast.data, fast.id);
+      const { port } = new URL(n.url);
+      const socket = connect({ host: "127.0.0.1", port: Number(port) });
+      socket.pause();
+      const received: Buffer[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        socket.on("data", (b: Buffer) => received.push(b));
+        socket.on("end", resolve);
+        socket.on("error", reject);
+      });
+      socket.write(
+        `GET /v1/chunks/${slow.id} HTTP/1.1\r\nhost: 127.0.0.1\r\n${TICKET_HEADER}: ${readTicketFor(slow.id)}\r\nconnection: close\r\n\r\n`,
+      );
+      for (let i = 0; i < 6; i++) {
+        const res = await get(n.url, fast.id);
+        expect(Buffer.from(await res.body.arrayBuffer()).equals(fast.data)).toBe(true);
+      }
+      socket.resume();
+      await ended;
+      const { status, body, trailer } = parseChunked(Buffer.concat(received));
+      expect(status).toBe(200);
+      expect(body.byteLength).toBe(MAX_CHUNK_BYTES);
+      expect(body.equals(slow.data)).toBe(true);
+      expect(trailer.toLowerCase()).toContain(`${VERIFIED_TRAILER}: ok`);
+    } finally {
+      await n.close();
+    }
+  });
 });
+
+/** An HTTP/1.1 response with a chunked body, read whole: its status, body and trailer lines. */
+function parseChunked(raw: Buffer): { status: number; body: Buffer; trailer: string } {
+  let at = raw.indexOf("\r\n\r\n") + 4;
+  const status = Number(raw.subarray(0, at).toString("latin1").split(" ")[1]);
+  const parts: Buffer[] = [];
+  for (;;) {
+    const eol = raw.indexOf("\r\n", at);
+    const size = Number.parseInt(raw.subarray(at, eol).toString("latin1"), 16);
+    at = eol + 2;
+    if (size === 0) break;
+    parts.push(raw.subarray(at, at + size));
+    at += size + 2;
+  }
+  return { status, body: Buffer.concat(parts), trailer: raw.subarray(at).toString("latin1") };
+}
