@@ -148,10 +148,8 @@ export class QuotaTable extends QuotaReader {
     this.tx.put(quotaKey(top), encode(rec));
   }
 
-  clearLimits(top: string): boolean {
-    const had = this.kv.get(quotaKey(top)) !== undefined;
+  clearLimits(top: string): void {
     this.tx.del(quotaKey(top));
-    return had;
   }
 
   /** A top-level entry was renamed to another top-level name: its usage and quota go with it. */
