@@ -102,7 +102,8 @@ export class QuotaTable extends QuotaReader {
     super(tx);
   }
 
-  private putUsage(top: string, u: QuotaUsage): void {
+  /** Sets a tree's counter outright (zero usage has no key). */
+  putUsage(top: string, u: QuotaUsage): void {
     if (u.bytes === 0 && u.files === 0) this.tx.del(usageKey(top));
     else this.tx.put(usageKey(top), encode({ b: u.bytes, f: u.files } satisfies UsageRec));
   }
@@ -240,7 +241,8 @@ export function loadQuotas(
   quotas: readonly QuotaSnapshot[],
 ): void {
   const q = new QuotaTable(tx);
-  for (const [top, u] of recountUsage(nodes)) q.chargeTop(top, u, `/${top}`);
+  // Counters set, not charged: the restored state has no limits yet, and a recount is the usage.
+  for (const [top, u] of recountUsage(nodes)) q.putUsage(top, u);
   for (const { dir, ...limits } of quotas) q.setLimits(dir.slice(1), limits);
 }
 
