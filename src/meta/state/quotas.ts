@@ -102,7 +102,8 @@ export class QuotaTable extends QuotaReader {
     super(tx);
   }
 
-  private putUsage(top: string, u: QuotaUsage): void {
+  /** Sets a tree's counter outright (zero usage has no key). */
+  putUsage(top: string, u: QuotaUsage): void {
     if (u.bytes === 0 && u.files === 0) this.tx.del(usageKey(top));
     else this.tx.put(usageKey(top), encode({ b: u.bytes, f: u.files } satisfies UsageRec));
   }
@@ -148,10 +149,8 @@ export class QuotaTable extends QuotaReader {
     this.tx.put(quotaKey(top), encode(rec));
   }
 
-  clearLimits(top: string): boolean {
-    const had = this.kv.get(quotaKey(top)) !== undefined;
+  clearLimits(top: string): void {
     this.tx.del(quotaKey(top));
-    return had;
   }
 
   /** A top-level entry was renamed to another top-level name: its usage and quota go with it. */
@@ -242,7 +241,8 @@ export function loadQuotas(
   quotas: readonly QuotaSnapshot[],
 ): void {
   const q = new QuotaTable(tx);
-  for (const [top, u] of recountUsage(nodes)) q.chargeTop(top, u, `/${top}`);
+  // Counters set, not charged: the restored state has no limits yet, and a recount is the usage.
+  for (const [top, u] of recountUsage(nodes)) q.putUsage(top, u);
   for (const { dir, ...limits } of quotas) q.setLimits(dir.slice(1), limits);
 }
 
