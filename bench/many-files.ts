@@ -256,6 +256,7 @@ async function main(): Promise<void> {
     const rss = cluster.metaIds.map((id) => rssMiB(cluster.pid("meta", id)).toFixed(0));
     console.log(`RSS at the end (MiB): ${rss.join(", ")}`);
     console.log(`leader ${leader} after the catch-up: ${await memorySplit(cluster, leader)}`);
+    console.log(`wiped follower ${follower} after the catch-up: ${await memorySplit(cluster, follower)}`);
     // The stream's size: the installed store read back as the leader streams it (after the process).
     const folderMiB = (await folderBytes(join(folder, "state"))) / 2 ** 20;
     await cluster.kill("meta", follower);
