@@ -22,7 +22,7 @@ import { childExitCode } from "./lock-command.js";
 // Generous: on a loaded machine replicas can take tens of seconds to elect and data nodes to
 // register (30 s was passed at load 30+ with nothing wrong). The wait says what it waits for every
 // READY_NOTE_EVERY_MS, and a process that exits ends it at once, so a real fault is not hidden.
-const READY_DEADLINE_MS = 120_000;
+export const READY_DEADLINE_MS = 120_000;
 const READY_NOTE_EVERY_MS = 10_000;
 const KILL_AFTER_MS = 5000;
 

@@ -257,7 +257,8 @@ export function cutPieces(pieces: readonly Buffer[], from: number, to: number): 
   let at = 0;
   for (const piece of pieces) {
     const end = at + piece.byteLength;
-    if (end > from && at < to)
+    // An empty cut (from === to) yields nothing: a zero-length piece would reach the caller as a read.
+    if (Math.min(end, to) > Math.max(at, from))
       out.push(piece.subarray(Math.max(0, from - at), Math.min(piece.byteLength, to - at)));
     at = end;
   }

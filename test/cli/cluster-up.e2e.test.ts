@@ -3,13 +3,18 @@
  * once a leader is elected and every data node registered, everything stopped on Ctrl-C or SIGTERM,
  * and one clear line (exit non-zero) when a process cannot start.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { CLI, freePort, runCli, waitFor } from "../support/cluster-harness.js";
+import { freePort, runCli, waitFor } from "../support/cluster-harness.js";
+import {
+  CLUSTER_UP_TEST_TIMEOUT_MS,
+  type Launcher,
+  launchClusterUp,
+  waitForEndpoints,
+} from "../support/cluster-up.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -38,31 +43,12 @@ async function writeConfig(): Promise<{ path: string; ports: number[] }> {
   return { path, ports };
 }
 
-interface Launcher {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exit: Promise<number | null>;
-}
-
 function launch(configPath: string): Launcher {
-  const child = spawn(process.execPath, [CLI, "cluster", "up", "--config", configPath], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RAFTFS_LOG_LEVEL: "info" },
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (b: Buffer) => {
-    out += b.toString();
-  });
-  child.stderr.on("data", (b: Buffer) => {
-    err += b.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  const up = launchClusterUp(configPath);
   cleanups.push(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
+    if (up.child.exitCode === null) up.child.kill("SIGKILL");
   });
-  return { child, out: () => out, err: () => err, exit };
+  return up;
 }
 
 function pidsIn(table: string): number[] {
@@ -81,39 +67,38 @@ function isRunning(pid: number): boolean {
 
 describe("raftfs cluster up", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    test(`starts everything, prints the endpoints, serves, and stops everything on ${signal}`, async () => {
-      const { path, ports } = await writeConfig();
-      const up = launch(path);
-      await waitFor(
-        "the endpoints table",
-        async () => (up.out().includes("dashboard:") ? true : null),
-        60_000,
-      );
-      const out = up.out();
-      expect(out).toMatch(/^raftfs cluster "raftfs" is up: leader meta \d, term \d+\n/);
-      expect(out).toMatch(/^KIND\s+ID\s+URL\s+PID$/m);
-      for (const port of ports) expect(out).toContain(`http://127.0.0.1:${port}`);
-      const pids = pidsIn(out);
-      expect(pids).toHaveLength(6);
-      // Logs arrive on stderr, prefixed by the process they come from.
-      expect(up.err()).toMatch(/^\[meta-1\] /m);
-      expect(up.err()).toMatch(/^\[data-3\] /m);
+    test(
+      `starts everything, prints the endpoints, serves, and stops everything on ${signal}`,
+      async () => {
+        const { path, ports } = await writeConfig();
+        const up = launch(path);
+        const out = await waitForEndpoints(up);
+        expect(out).toMatch(/^raftfs cluster "raftfs" is up: leader meta \d, term \d+\n/);
+        expect(out).toMatch(/^KIND\s+ID\s+URL\s+PID$/m);
+        for (const port of ports) expect(out).toContain(`http://127.0.0.1:${port}`);
+        const pids = pidsIn(out);
+        expect(pids).toHaveLength(6);
+        // Logs arrive on stderr, prefixed by the process they come from.
+        expect(up.err()).toMatch(/^\[meta-1\] /m);
+        expect(up.err()).toMatch(/^\[data-3\] /m);
 
-      const env = { RAFTFS_CONFIG: path };
-      expect((await runCli(["put", "-", "/up.txt"], { env, input: "served" })).code).toBe(0);
-      expect((await runCli(["cat", "/up.txt"], { env })).stdout).toBe("served");
-      expect(
-        JSON.parse((await runCli(["status", "--json"], { env })).stdout).data.every(
-          (d: { alive: boolean }) => d.alive,
-        ),
-      ).toBe(true);
+        const env = { RAFTFS_CONFIG: path };
+        expect((await runCli(["put", "-", "/up.txt"], { env, input: "served" })).code).toBe(0);
+        expect((await runCli(["cat", "/up.txt"], { env })).stdout).toBe("served");
+        expect(
+          JSON.parse((await runCli(["status", "--json"], { env })).stdout).data.every(
+            (d: { alive: boolean }) => d.alive,
+          ),
+        ).toBe(true);
 
-      up.child.kill(signal);
-      expect(await up.exit).toBe(signal === "SIGINT" ? 130 : 0);
-      for (const pid of pids) expect(isRunning(pid), `pid ${pid}`).toBe(false);
-      const after = await runCli(["status", "--json", "--deadline", "1000"], { env });
-      expect(after.code).toBe(5);
-    }, 120_000);
+        up.child.kill(signal);
+        expect(await up.exit).toBe(signal === "SIGINT" ? 130 : 0);
+        for (const pid of pids) expect(isRunning(pid), `pid ${pid}`).toBe(false);
+        const after = await runCli(["status", "--json", "--deadline", "1000"], { env });
+        expect(after.code).toBe(5);
+      },
+      CLUSTER_UP_TEST_TIMEOUT_MS,
+    );
   }
 
   test("a process that cannot start stops the launch: one clear line, exit non-zero, nothing left", async () => {

@@ -3,7 +3,6 @@
  * soon as any address of the cluster is not loopback (one line on stderr, exit 2, for both process
  * kinds), and only warned about on loopback; `RAFTFS_SECRET` obeys the config's length rule.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,7 +15,8 @@ import {
   parseConfig,
   publicSecretVerdict,
 } from "../../src/common/config.js";
-import { CLI, freePort, runCli, waitFor } from "../support/cluster-harness.js";
+import { freePort, runCli } from "../support/cluster-harness.js";
+import { CLUSTER_UP_TEST_TIMEOUT_MS, launchClusterUp, waitForEndpoints } from "../support/cluster-up.js";
 
 const dir = mkdtempSync(join(tmpdir(), "raftfs-secret-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,35 +147,30 @@ describe("the processes", () => {
     });
   }
 
-  test("the shipped cluster.config.json starts under `cluster up` on loopback, each process warning once", async () => {
-    const shipped = JSON.parse(readFileSync(resolve("cluster.config.json"), "utf8")) as {
-      meta: { port: number }[];
-      data: { port: number }[];
-    };
-    for (const n of [...shipped.meta, ...shipped.data]) n.port = await freePort();
-    const path = join(dir, "shipped.json");
-    writeFileSync(path, JSON.stringify({ ...shipped, dataDir: join(dir, "shipped") }));
-    const up = spawn(process.execPath, [CLI, "cluster", "up", "--config", path], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, RAFTFS_LOG_LEVEL: "info" },
-    });
-    let out = "";
-    let err = "";
-    up.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    up.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    const exited = new Promise((ok) => up.once("exit", ok));
-    try {
-      await waitFor("the endpoints table", async () => (out.includes("dashboard:") ? true : null), 60_000);
-      const warned = err.split("\n").filter((l) => l.includes("shipped default secret"));
-      const who = warned.map((l) => /^\[(\w+-\d)\]/.exec(l)?.[1]).sort();
-      expect(who).toEqual(["data-1", "data-2", "data-3", "meta-1", "meta-2", "meta-3"]);
-    } finally {
-      up.kill("SIGINT");
-      await exited;
-    }
-  });
+  test(
+    "the shipped cluster.config.json starts under `cluster up` on loopback, each process warning once",
+    async () => {
+      const shipped = JSON.parse(readFileSync(resolve("cluster.config.json"), "utf8")) as {
+        meta: { port: number }[];
+        data: { port: number }[];
+      };
+      for (const n of [...shipped.meta, ...shipped.data]) n.port = await freePort();
+      const path = join(dir, "shipped.json");
+      writeFileSync(path, JSON.stringify({ ...shipped, dataDir: join(dir, "shipped") }));
+      const up = launchClusterUp(path);
+      try {
+        await waitForEndpoints(up);
+        const warned = up
+          .err()
+          .split("\n")
+          .filter((l) => l.includes("shipped default secret"));
+        const who = warned.map((l) => /^\[(\w+-\d)\]/.exec(l)?.[1]).sort();
+        expect(who).toEqual(["data-1", "data-2", "data-3", "meta-1", "meta-2", "meta-3"]);
+      } finally {
+        up.child.kill("SIGINT");
+        await up.exit;
+      }
+    },
+    CLUSTER_UP_TEST_TIMEOUT_MS,
+  );
 });
