@@ -7,6 +7,7 @@
  *   (`/internal/test/...`) that production servers do not have.
  */
 import { resolve } from "node:path";
+import { childEnv } from "../../src/cli/launcher.js";
 import type { LaunchOptions } from "./processes.js";
 
 export type Launcher = "cli" | "module" | "faults";
@@ -26,8 +27,16 @@ export interface ServerLaunch {
   scrubEveryMs?: number;
 }
 
-/** The `node` arguments and output handling that start one server. */
+/**
+ * The `node` arguments and output handling that start one server, in the environment `cluster up`
+ * gives it (malloc arenas, libuv threads): tests and benchmarks run what users run.
+ */
 export function serverLaunch(s: ServerLaunch): { args: string[]; opts: LaunchOptions } {
+  const { args, opts } = launchFor(s);
+  return { args, opts: { ...opts, env: childEnv(s.kind, opts.env ?? {}) as Record<string, string> } };
+}
+
+function launchFor(s: ServerLaunch): { args: string[]; opts: LaunchOptions } {
   if (s.launcher === "cli") {
     return {
       args: [CLI, s.kind, "--id", String(s.id), "--config", s.configPath],
