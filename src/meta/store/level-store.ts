@@ -24,6 +24,7 @@ import { LRUCache } from "lru-cache";
 import { assert } from "../../common/assert.js";
 import { syncDir } from "../../common/durable-files.js";
 import { DfsError } from "../../common/errors.js";
+import { type RawOp, writeRawBatch } from "../../common/level-batch.js";
 import { decode, META_KEY, type MetaRec } from "../state/records.js";
 import type { KeyRange, StateStore, WriteSet } from "../state/store.js";
 
@@ -110,25 +111,6 @@ async function exists(path: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw err;
   }
-}
-
-interface RawPut {
-  type: "put";
-  key: Buffer;
-  value: Buffer;
-}
-
-/**
- * One LevelDB write of already encoded keys and values, through classic-level's own `_batch` (the
- * method abstract-level's public `batch(array)` ends in; documented as the interface a store
- * implements). Its native copy of the bytes is freed as the write ends, unlike a chained batch's,
- * and it skips the public call's per-element clone and checks (3x a chained put's CPU per key, and
- * 1.9x the install time of a million 1 KiB records). The database must be open.
- */
-function writeRawBatch(db: Db, ops: RawPut[], sync: boolean): Promise<void> {
-  return (db as unknown as { _batch(o: RawPut[], opts: { sync: boolean }): Promise<void> })._batch(ops, {
-    sync,
-  });
 }
 
 function openDb(dir: string, writeBufferBytes = WRITE_BUFFER_BYTES): Db {
@@ -296,15 +278,14 @@ export class LevelStore implements StateStore {
         this.staged = new Map();
         this.inflight = batch;
         this.batchesCut++;
-        // A chained batch, not db.batch(array): abstract-level clones and re-validates every element of
-        // an array batch, which measured 3x the CPU per key (9.5 against 3.1 µs) — on every replica, for
-        // the ~4 keys of every commit.
-        const writes = this.db.batch();
-        for (const [k, v] of batch) {
-          if (v === null) writes.del(encodeKey(k));
-          else writes.put(encodeKey(k), v);
-        }
-        await writes.write({ sync: true });
+        // Not db.batch(array), whose per-element clone and checks cost 3x a chained put's CPU per key
+        // on every replica for the ~4 keys of every commit; nor a chained batch, freed only by GC.
+        const writes: RawOp[] = [];
+        for (const [k, v] of batch)
+          writes.push(
+            v === null ? { type: "del", key: encodeKey(k) } : { type: "put", key: encodeKey(k), value: v },
+          );
+        await writeRawBatch(this.db, writes, true);
         this.inflight = null;
         this.durable = index;
         this.batchesLanded++;
@@ -467,11 +448,7 @@ export class LevelStore implements StateStore {
     const fresh = openDb(next);
     await fresh.open();
     let pending = Buffer.alloc(0);
-    // Written through `writeRawBatch`, not a chained batch: classic-level frees a chained batch's
-    // native copy of its bytes only when the garbage collector finalizes the batch object, and V8,
-    // which does not see that memory, may not collect during the whole install (a replica installing
-    // 1.5 GiB held 0.6-1.7 GiB of dead batches; bench/RESULTS.md).
-    let batch: RawPut[] = [];
+    let batch: RawOp[] = [];
     let batchBytes = 0;
     // One batch writes while the next is parsed: parsing and LevelDB's writing overlap.
     let writing: Promise<void> = Promise.resolve();
