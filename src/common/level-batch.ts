@@ -1,7 +1,7 @@
 /**
- * One LevelDB write of already encoded keys and values, through classic-level's own `_batch` (the
- * method abstract-level's public `batch(array)` ends in, and the interface abstract-level documents for
- * a store to implement). Two reasons not to use the public batches:
+ * One LevelDB write of already encoded keys and values, through classic-level's own `_batch` (the method
+ * abstract-level's public `batch(array)` ends in, and the interface abstract-level documents for a store
+ * to implement), for a snapshot install's batches. Two reasons not to use the public batches there:
  * - a chained batch's native copy of its bytes is freed only when the garbage collector finalizes the
  *   batch object (classic-level 3: "close native batch (currently done on GC)"), and V8, which does not
  *   see that memory, may put the collection off: a replica installing a 1.5 GiB snapshot held

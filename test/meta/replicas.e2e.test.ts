@@ -125,9 +125,17 @@ describe("metadata replicas (real processes)", () => {
     for (let i = 0; i < 200; i++) {
       await s.mutate("/v1/fs/mkdir", { path: `/many/d${i}`, parents: true });
     }
-    const ls = (await c.status(leader))!;
-    // The driver keeps 20 entries behind each snapshot; 200 entries outrun it.
-    expect(ls.snapshotIndex).toBeGreaterThan(0);
+    // The driver keeps 20 entries behind each snapshot; 200 entries outrun it. The leader takes its
+    // snapshot after it applies, in the background: on a loaded machine it may land after the last
+    // write is answered, so wait for it (the victim must not find the whole log still there).
+    const ls = await waitUntil(
+      "the leader to snapshot and compact its log",
+      async () => {
+        const st = await c.status(leader);
+        return st && st.snapshotIndex > 0 ? st : null;
+      },
+      90_000,
+    );
     c.launch(victim);
     // Caught up through a snapshot: the victim applied the leader's index and installed a streamed
     // snapshot (its own snapshotIndex is no proof: it snapshots every 50 entries it replays).

@@ -355,15 +355,18 @@ describe("LevelStorage", () => {
   it("refuses every write after a failed one", async () => {
     const s = await LevelStorage.open({ dir, initialConf: CONF, identity: ID });
     // An injected batch failure stands in for a failed fsync (LevelDB then refuses all later writes).
-    // The store writes through classic-level's `_batch` (common/level-batch.ts): the failure goes there.
-    const db = (s as unknown as { db: { _batch: (...args: unknown[]) => Promise<void> } }).db;
-    const realBatch = db._batch.bind(db);
-    db._batch = () => Promise.reject(new Error("EIO: fsync failed"));
+    const db = (s as unknown as { db: ClassicLevel<Uint8Array, Uint8Array> }).db;
+    const realBatch = db.batch.bind(db);
+    (db as unknown as { batch: unknown }).batch = () => {
+      const chained = realBatch();
+      chained.write = () => chained.close().then(() => Promise.reject(new Error("EIO: fsync failed")));
+      return chained;
+    };
     const entries = [{ index: 1, term: 1, data: new Uint8Array([1]) }];
     await expect(
       s.persist({ hardState: { term: 1, vote: 0, commit: 0 }, entries, snapshot: null }),
     ).rejects.toThrow(/write failed/);
-    db._batch = realBatch;
+    (db as unknown as { batch: unknown }).batch = realBatch;
     await expect(
       s.persist({ hardState: { term: 1, vote: 0, commit: 0 }, entries, snapshot: null }),
     ).rejects.toThrow(/write failed/);
