@@ -144,7 +144,11 @@ describe("metadata replicas (real processes)", () => {
       "the victim to catch up through a snapshot",
       async () => {
         const st = await c.status(victim);
-        return st && st.appliedIndex >= ls.appliedIndex && st.snapshotsInstalled > 0 ? st : null;
+        // The snapshot's meta reaches the victim's log store on the cycle after the install: wait
+        // for that too, not only for the applied index the install sets at once.
+        return st && st.appliedIndex >= ls.appliedIndex && st.snapshotsInstalled > 0 && st.snapshotIndex > 0
+          ? st
+          : null;
       },
       90_000,
     );

@@ -67,7 +67,6 @@ function gatewayConfigPath(configPath: string, overrides: Record<string, unknown
 }
 
 export async function startS3(opts: S3Options = {}): Promise<S3Env> {
-  const port = await freePort();
   const { accessKeys: extraKeys, ...s3Rest } = (opts.s3 ?? {}) as { accessKeys?: unknown[] };
   const cluster = await startCluster({
     ...(opts.dataCount !== undefined ? { dataCount: opts.dataCount } : {}),
@@ -76,7 +75,8 @@ export async function startS3(opts: S3Options = {}): Promise<S3Env> {
       ...opts.overrides,
       s3: {
         host: "127.0.0.1",
-        port,
+        // Replaced by the gateway's own config (below); the cluster's processes never read it.
+        port: 1,
         ...s3Rest,
         accessKeys: [
           {
@@ -89,41 +89,48 @@ export async function startS3(opts: S3Options = {}): Promise<S3Env> {
       },
     },
   });
-  const gateway = spawn(
-    process.execPath,
-    [
-      ...(opts.nodeArgs ?? []),
-      opts.cli ?? CLI,
-      "s3",
-      "--config",
-      gatewayConfigPath(cluster.configPath, opts.gatewayOverrides),
-    ],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...opts.env },
-    },
-  );
+  // The gateway's port is chosen right before it starts, and again if it was taken meanwhile: a port
+  // the kernel handed out as free can become another socket's local port (the cluster's own outbound
+  // connections draw from the same range) before the gateway binds it.
+  let gateway: ChildProcess | null = null;
+  let port = 0;
   let log = "";
-  gateway.stdout?.on("data", (b: Buffer) => (log += b.toString()));
-  gateway.stderr?.on("data", (b: Buffer) => (log += b.toString()));
-  const endpoint = `http://127.0.0.1:${port}`;
   const stopAll = async () => {
-    if (gateway.exitCode === null) gateway.kill("SIGKILL");
+    if (gateway && gateway.exitCode === null) gateway.kill("SIGKILL");
     await cluster.stop();
   };
   try {
-    await waitFor(
-      "the gateway to listen",
-      async () => {
-        if (gateway.exitCode !== null) throw new Error(`gateway exited: ${log}`);
-        return log.includes("listening") ? true : null;
-      },
-      30_000,
-    );
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      const overrides = { ...opts.gatewayOverrides, s3: { ...(opts.gatewayOverrides?.s3 as object), port } };
+      const child = spawn(
+        process.execPath,
+        [
+          ...(opts.nodeArgs ?? []),
+          opts.cli ?? CLI,
+          "s3",
+          "--config",
+          gatewayConfigPath(cluster.configPath, overrides),
+        ],
+        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } },
+      );
+      gateway = child;
+      log = "";
+      child.stdout?.on("data", (b: Buffer) => (log += b.toString()));
+      child.stderr?.on("data", (b: Buffer) => (log += b.toString()));
+      const outcome = await waitFor(
+        "the gateway to listen",
+        () => (log.includes("listening") ? "listening" : child.exitCode !== null ? "exited" : null),
+        30_000,
+      );
+      if (outcome === "listening") break;
+      if (!log.includes("EADDRINUSE") || attempt === 3) throw new Error(`gateway exited: ${log}`);
+    }
   } catch (err) {
     await stopAll();
     throw err;
   }
+  const endpoint = `http://127.0.0.1:${port}`;
   const sdk = (o: SdkOptions = {}) => {
     const c = new S3Client({
       endpoint,
