@@ -122,6 +122,7 @@ export class LeaderLink {
   private registeredWithId: number | null = null;
   private deletions: Promise<void> = Promise.resolve();
   private readonly replications: ReplicateCommand[] = [];
+  /** Copies running, by copyKey: an order repeated while its copy runs is the same copy. */
   private readonly replicating = new Set<string>();
   private readonly random: () => number;
   heartbeatsSent = 0;
@@ -365,8 +366,14 @@ export class LeaderLink {
       this.deletions = this.deletions.then(() => this.deleteAll(ids));
       return;
     }
-    if (!isChunkId(raw.chunkId) || this.replicating.has(raw.chunkId)) return;
-    if (this.replications.some((c) => c.chunkId === raw.chunkId)) return;
+    // The same chunk to other targets is a new order: the leader gave up on the running copy (a target
+    // died), and this copy must not wait for that one's timeout. A queued order it replaces.
+    if (!isChunkId(raw.chunkId) || this.replicating.has(copyKey(raw))) return;
+    const queued = this.replications.findIndex((c) => c.chunkId === raw.chunkId);
+    if (queued >= 0) {
+      this.replications[queued] = raw;
+      return;
+    }
     if (this.replications.length >= this.opts.maxQueuedReplications) {
       this.deps.log?.warn({ chunkId: raw.chunkId }, "replication queue full: dropping a copy order");
       return;
@@ -393,7 +400,8 @@ export class LeaderLink {
     while (this.replicating.size < this.opts.maxConcurrentReplications && !this.controller.signal.aborted) {
       const cmd = this.replications.shift();
       if (!cmd) return;
-      this.replicating.add(cmd.chunkId);
+      const key = copyKey(cmd);
+      this.replicating.add(key);
       this.deps.pipeline
         .push(cmd)
         .then(
@@ -401,11 +409,15 @@ export class LeaderLink {
           (err) => this.deps.log?.warn({ chunkId: cmd.chunkId, err }, "could not replicate a chunk"),
         )
         .finally(() => {
-          this.replicating.delete(cmd.chunkId);
+          this.replicating.delete(key);
           this.pumpReplications();
         });
     }
   }
+}
+
+function copyKey(cmd: ReplicateCommand): string {
+  return `${cmd.chunkId}>${cmd.targets.map((t) => t.id).join(",")}`;
 }
 
 function originOrNull(url: string): string | null {

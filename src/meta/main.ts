@@ -32,6 +32,9 @@ import { MetaMetrics } from "./metrics.js";
 import { MetaReplica } from "./replica.js";
 import { WatchFeed } from "./watch-feed.js";
 
+/** Heartbeats a data node may miss before the leader stops placing new copies on it (it is stale). */
+const STALE_AFTER_HEARTBEATS = 3;
+
 export interface RunningMeta {
   replica: MetaReplica;
   url: string;
@@ -204,6 +207,8 @@ export async function createMetaReplica(
   const trackerOptions = {
     replication: config.replication,
     deadAfterMs: config.dataNodeDeadAfterMs,
+    // Three heartbeats missed: new copies go elsewhere until it reports again (or is judged dead).
+    staleAfterMs: Math.min(config.dataNodeDeadAfterMs, STALE_AFTER_HEARTBEATS * config.dataNodeHeartbeatMs),
     secret: config.secret,
     ticketTtlMs: 60_000,
     maxRepairsInFlight: 16,

@@ -83,7 +83,7 @@ export class MetaMetrics {
       }),
       expired: new Counter({
         name: "raftfs_meta_repair_copies_expired_total",
-        help: "Repair copies not reported within three dead-node timeouts: failed, scheduled again (leader)",
+        help: "Repair copies given up: not reported within three dead-node timeouts, or their source or target died; scheduled again (leader)",
         registers: [r],
       }),
       unsourced: new Gauge({

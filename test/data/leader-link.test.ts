@@ -2,6 +2,7 @@
  * The leader link against a tiny fastify app that plays the metadata leader (the only fake in these
  * tests: it stands in for routes another part of the system serves).
  */
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DfsError } from "../../src/common/errors.js";
@@ -286,6 +287,38 @@ describe("leader link", () => {
       });
       await waitFor("the copy on node 2", () => target.store.has(id));
     } finally {
+      await target.close();
+    }
+  });
+
+  it("an order for a chunk to other targets runs while the first copy hangs on a silent target", async () => {
+    // The leader orders the copy again elsewhere once the first target is dead (repair.ts); before, the
+    // node dropped that order as a duplicate until the hung copy timed out.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const target = await startNode({ id: 3, dir: tmp.dir });
+    try {
+      const fake = await leader();
+      const id = await put(node, 5000);
+      const l = link([{ id: 1, url: fake.url }]);
+      l.start();
+      await waitFor("registration", () => fake.registers.length === 1);
+      const order = (targetId: number, url: string): DataNodeCommand => ({
+        type: "replicate",
+        chunkId: id,
+        sizeBytes: 5000,
+        targets: [{ id: targetId, url }],
+        ticket: ticketFor(id, 5000, [targetId]),
+      });
+      fake.commands.push(order(2, silentUrl));
+      await waitFor("the first copy connected to the silent target", () => sockets.length > 0);
+      fake.commands.push(order(3, target.url));
+      await waitFor("the copy on node 3", () => target.store.has(id));
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
       await target.close();
     }
   });

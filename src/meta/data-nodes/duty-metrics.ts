@@ -18,7 +18,7 @@ export interface RepairMetrics {
   scheduled: Count;
   /** Copies that arrived: a target reported the chunk while its repair was in flight. */
   completed: Count;
-  /** Copies never reported within their deadline (a failed copy): the chunk is scheduled again. */
+  /** Copies given up (never reported within their deadline, or a node they involve died): scheduled again. */
   expired: Count;
   /** Under-replicated chunks that have no live copy to repair from. */
   unsourced: Level;

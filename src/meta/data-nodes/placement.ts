@@ -21,6 +21,9 @@ export class Placement {
    * R distinct live active nodes with room: one per zone first (most free space first), then by free
    * space. Returns fewer than R only when fewer qualify. `heldZones`: zones that already hold a copy
    * (a repair adds to surviving copies), so a new copy goes to a zone without one while one has room.
+   * Stale nodes (registry.ts) come in only when the fresh ones are too few: a copy sent to a node that
+   * stopped reporting waits out a connect or answer timeout, and zone spread is worth less than that
+   * (repair restores it when the node reports again).
    */
   choose(
     sizeBytes: number,
@@ -32,16 +35,12 @@ export class Placement {
       .liveActive()
       .filter((n) => !exclude.has(n.id) && n.freeBytes >= sizeBytes)
       .sort((a, b) => b.freeBytes - a.freeBytes || a.id - b.id);
-    const picked: TrackedNode[] = [];
-    const zones = new Set<string>(heldZones);
-    for (const n of candidates) {
-      if (picked.length < count && !zones.has(n.zone)) {
-        picked.push(n);
-        zones.add(n.zone);
-      }
-    }
-    for (const n of candidates) {
-      if (picked.length < count && !picked.includes(n)) picked.push(n);
+    const fresh = candidates.filter((n) => this.registry.isFresh(n));
+    const picked = spreadOverZones(fresh, count, heldZones);
+    if (picked.length < count) {
+      const stale = candidates.filter((n) => !this.registry.isFresh(n));
+      const zones = new Set([...heldZones, ...picked.map((n) => n.zone)]);
+      picked.push(...spreadOverZones(stale, count - picked.length, zones));
     }
     return picked;
   }
@@ -65,4 +64,24 @@ export class Placement {
         c.ticket = this.ticket(c.chunkId, c.sizeBytes, c.targets);
     }
   }
+}
+
+/** Up to `count` of `candidates` (in their order): one per zone not in `heldZones` first, then the rest. */
+function spreadOverZones(
+  candidates: readonly TrackedNode[],
+  count: number,
+  heldZones: ReadonlySet<string>,
+): TrackedNode[] {
+  const picked: TrackedNode[] = [];
+  const zones = new Set<string>(heldZones);
+  for (const n of candidates) {
+    if (picked.length < count && !zones.has(n.zone)) {
+      picked.push(n);
+      zones.add(n.zone);
+    }
+  }
+  for (const n of candidates) {
+    if (picked.length < count && !picked.includes(n)) picked.push(n);
+  }
+  return picked;
 }

@@ -30,6 +30,12 @@ export type NodeState = "active" | "draining" | "removed";
 export interface NodeRegistryOptions {
   /** A node silent for longer is dead. */
   deadAfterMs: number;
+  /**
+   * A node silent for longer is stale (HDFS's term): likely gone, not yet judged dead. New copies avoid
+   * it while others can take them, so a pulled cable costs the writers and repairs of the next
+   * `deadAfterMs` nothing; its chunks are not copied elsewhere before it is dead. Default: deadAfterMs.
+   */
+  staleAfterMs?: number;
   /** Nodes the config names: verdicts wait until each has reported. */
   expectedNodeIds: readonly number[];
 }
@@ -109,6 +115,12 @@ export class NodeRegistry {
 
   isAlive(n: TrackedNode): boolean {
     return n.reported && this.deps.now() - n.lastSeenMs <= this.opts.deadAfterMs;
+  }
+
+  /** Alive and heard from within staleAfterMs. */
+  isFresh(n: TrackedNode): boolean {
+    const staleAfterMs = Math.min(this.opts.staleAfterMs ?? this.opts.deadAfterMs, this.opts.deadAfterMs);
+    return n.reported && this.deps.now() - n.lastSeenMs <= staleAfterMs;
   }
 
   liveNodes(): TrackedNode[] {

@@ -61,8 +61,13 @@ export class RepairDuty {
   private readonly excess = new Set<string>();
   /** Chunks an event touched since they were last judged. */
   private dirty = new Set<string>();
-  /** Chunk → when its copy was handed out. */
-  private readonly inFlight = new Map<string, number>();
+  /** Chunk → when its copy was handed out, and the nodes it involves (source first, then targets). */
+  private readonly inFlight = new Map<string, { atMs: number; nodeIds: number[] }>();
+  /**
+   * Copies given up because a target died, by source: the source may still be waiting on the dead
+   * target (until the copy's expiry), so new copies go to other holders first.
+   */
+  private abandoned: { atMs: number; sourceId: number }[] = [];
   /** Deletes of excess copies this leader ordered, until their nodes acknowledge them. */
   private readonly trimming = new TrimOrders();
   /** Placed chunks whose nodes have not all reported yet (by placement time), then awaiting commit. */
@@ -198,11 +203,22 @@ export class RepairDuty {
   private refresh(): View | undefined {
     const registry = this.deps.registry;
     const now = registry.now();
-    for (const [id, since] of this.inFlight) {
-      if (now - since > this.opts.deadAfterMs * 3) {
+    const expiryMs = this.opts.deadAfterMs * 3;
+    const dead = (nodeId: number) => {
+      const n = registry.nodes.get(nodeId);
+      return n === undefined || !registry.isAlive(n);
+    };
+    this.abandoned = this.abandoned.filter((c) => now - c.atMs <= expiryMs);
+    for (const [id, copy] of this.inFlight) {
+      // A copy whose source or target died will not arrive (the source waits out a connect or answer
+      // timeout first): ordered again at once, from and to live nodes, rather than after the expiry.
+      const orphaned = copy.nodeIds.some(dead);
+      if (orphaned || now - copy.atMs > expiryMs) {
         this.inFlight.delete(id);
         this.dirty.add(id);
         this.metrics.expired.inc();
+        const sourceId = copy.nodeIds[0]!;
+        if (orphaned && !dead(sourceId)) this.abandoned.push({ atMs: copy.atMs, sourceId });
       }
     }
     // A trim delete never acknowledged was lost on its way (the answer carrying it never reached the
@@ -338,10 +354,11 @@ export class RepairDuty {
   private copy(chunkId: string, misplaced: boolean, view: View): boolean {
     const registry = this.deps.registry;
     const holders = view.live.filter((n) => n.chunks.has(chunkId));
-    const source = holders.find((n) => registry.stateOf(n.id) === "active") ?? holders[0];
+    const active = (n: TrackedNode) => registry.stateOf(n.id) === "active";
+    const source = this.source(holders, active);
     const sizeBytes = this.deps.chunkSize(chunkId);
     if (!source || sizeBytes === undefined) return false;
-    const kept = holders.filter((n) => registry.stateOf(n.id) === "active");
+    const kept = holders.filter(active);
     const need = misplaced ? 1 : this.opts.replication - kept.length;
     // Zones of the copies that stay (a draining holder's copy goes): the new copies go elsewhere.
     const heldZones = new Set(kept.map((n) => n.zone));
@@ -356,9 +373,36 @@ export class RepairDuty {
       targets: targets.map((t) => ({ id: t.id, url: t.url })),
       ticket: "",
     });
-    this.inFlight.set(chunkId, registry.now());
+    this.inFlight.set(chunkId, { atMs: registry.now(), nodeIds: [source.id, ...targets.map((t) => t.id)] });
     this.metrics.scheduled.inc();
     return true;
+  }
+
+  /**
+   * The holder to copy from (HDFS picks its sources the same way): a fresh one before a stale one (it
+   * may be gone), an active one before a draining one, and among those the one with the fewest copies
+   * under way, counting copies given up on a dead target that may still hold it.
+   */
+  private source(
+    holders: readonly TrackedNode[],
+    active: (n: TrackedNode) => boolean,
+  ): TrackedNode | undefined {
+    const registry = this.deps.registry;
+    const load = new Map<number, number>();
+    const busy = (id: number) => load.set(id, (load.get(id) ?? 0) + 1);
+    for (const copy of this.inFlight.values()) busy(copy.nodeIds[0]!);
+    for (const c of this.abandoned) busy(c.sourceId);
+    const rank = (n: TrackedNode) => (registry.isFresh(n) ? 0 : 2) + (active(n) ? 0 : 1);
+    let best: TrackedNode | undefined;
+    for (const n of holders) {
+      if (
+        best === undefined ||
+        rank(n) < rank(best) ||
+        (rank(n) === rank(best) && (load.get(n.id) ?? 0) < (load.get(best.id) ?? 0))
+      )
+        best = n;
+    }
+    return best;
   }
 
   /**
