@@ -199,7 +199,8 @@ export class ChunkReader {
    * trip and hash whenever it was faster than one node. Locations are asked a window at a time. When
    * the consumer stops early (or fails), the fetches still running are cancelled. A chunk is handed
    * out only once its hash matched, as the pieces it arrived in (one buffer when it came from the
-   * cache), so the consumer writes them on without a chunk-sized copy.
+   * cache), so the consumer writes them on without a chunk-sized copy. A run of equal slices (a file of
+   * zeros is one chunk id over and over) is fetched once and handed out as often as it occurs.
    */
   async *stream(slices: readonly ChunkSlice[], signal?: AbortSignal): AsyncGenerator<Buffer> {
     const stop = new AbortController();
@@ -221,8 +222,10 @@ export class ChunkReader {
       if (located === undefined || this.fresh(located.ticket)) return located;
       return (await lookUp(w)).get(id);
     };
+    let previous: { slice: ChunkSlice; fetched: Promise<Buffer[]> } | null = null;
     const fetchSlice = (i: number): Promise<Buffer[]> => {
       const slice = slices[i]!;
+      if (previous !== null && sameBytes(previous.slice, slice)) return previous.fetched;
       const p = (async () => {
         // Cached chunks need no location lookup at all.
         const holders = this.deps.cache.peek(slice.chunk.id) ? undefined : await holdersOf(i);
@@ -230,6 +233,7 @@ export class ChunkReader {
       })();
       // Awaited below; this only keeps an early-stopped consumer from leaving it unhandled.
       p.catch(() => undefined);
+      previous = { slice, fetched: p };
       return p;
     };
     const ahead = Math.max(1, this.opts.prefetchChunks ?? PREFETCH_CHUNKS);
@@ -249,6 +253,11 @@ export class ChunkReader {
       stop.abort(new Error("the read stopped"));
     }
   }
+}
+
+/** Two slices that are the same bytes: the same part of the same chunk. */
+function sameBytes(a: ChunkSlice, b: ChunkSlice): boolean {
+  return a.chunk.id === b.chunk.id && a.from === b.from && a.to === b.to;
 }
 
 /** Bytes [from, to) of a chunk that arrived as `pieces`, without copying them. */
