@@ -307,8 +307,15 @@ export class LeaderLink {
       return res;
     }
     this.heartbeatsSent++;
-    const answer = res.body as { reregister?: unknown; commands?: unknown } | null;
+    const answer = res.body as { reregister?: unknown; commands?: unknown; deadNodes?: unknown } | null;
     if (answer?.reregister === true) this.registered = false;
+    const dead = answer?.deadNodes;
+    if (Array.isArray(dead) && dead.length > 0) {
+      const ids = dead.filter((id): id is number => Number.isSafeInteger(id));
+      const gaveUp = this.deps.pipeline.abandon(ids);
+      if (gaveUp > 0)
+        this.deps.log?.warn({ deadNodes: ids, gaveUp }, "gave up forwards to nodes the leader judges dead");
+    }
     if (Array.isArray(answer?.commands)) for (const c of answer.commands) this.execute(c);
     return { ok: true };
   }

@@ -116,10 +116,12 @@ export class Downstream<T> {
    * still starting).
    */
   private bodyBroken = false;
+  /** Ends the request itself, not only its body (a body sent whole leaves undici waiting for headers). */
+  private readonly cancel = new AbortController();
   readonly result: Promise<Outcome<T>>;
 
   constructor(
-    private readonly target: NodeAddress,
+    readonly target: NodeAddress,
     put: DownstreamRequest<T>,
     opts: { dispatcher: Dispatcher; timeoutMs: number },
   ) {
@@ -154,6 +156,7 @@ export class Downstream<T> {
         headers: { "content-type": "application/octet-stream", ...put.headers },
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,
+        signal: this.cancel.signal,
       });
       const text = await readSmall(res.body);
       const answer = parseJson(text);
@@ -194,6 +197,12 @@ export class Downstream<T> {
   abort(reason: string): void {
     this.fail(this.target.id, reason);
   }
+
+  /** The target is gone (the leader judges it dead): fail now, naming it, whatever was sent. */
+  abandon(reason: string): void {
+    this.fail(this.target.id, reason);
+    this.cancel.abort(new Error(reason));
+  }
 }
 
 async function readSmall(body: AsyncIterable<Uint8Array> & { destroy?: () => void }): Promise<string> {
@@ -230,10 +239,28 @@ export function checkDownstream(chunkId: string, claims: TicketClaims, downstrea
 }
 
 export class Pipeline {
+  /** Downstream requests under way (forwards and repair copies), so a dead target's can be failed. */
+  private readonly running = new Set<Downstream<unknown>>();
+
   constructor(
     private readonly opts: PipelineOptions,
     private readonly deps: PipelineDeps,
   ) {}
+
+  /**
+   * Fails the downstream requests under way to these nodes (the leader judges them dead), so that the
+   * client retries elsewhere, and a repair copy frees its slot, at once rather than after
+   * `downstreamTimeoutMs` of silence. Returns how many it failed.
+   */
+  abandon(nodeIds: readonly number[]): number {
+    let failed = 0;
+    for (const d of this.running) {
+      if (!nodeIds.includes(d.target.id) || d.failed) continue;
+      d.abandon(`node ${d.target.id} (${d.target.url}) is dead in the leader's view`);
+      failed++;
+    }
+    return failed;
+  }
 
   /** Checks size, ticket and pipeline from the headers alone. Throws a 4xx DfsError. */
   admit(input: {
@@ -404,9 +431,12 @@ export class Pipeline {
 
   /** A PUT to the next node of a pipeline, fed by the caller (see Downstream). */
   forwardTo<T>(next: NodeAddress, request: DownstreamRequest<T>): Downstream<T> {
-    return new Downstream(next, request, {
+    const d = new Downstream(next, request, {
       dispatcher: this.deps.dispatcher,
       timeoutMs: this.opts.downstreamTimeoutMs,
     });
+    this.running.add(d);
+    void d.result.then(() => this.running.delete(d));
+    return d;
   }
 }

@@ -114,7 +114,12 @@ export class DataTracker {
     this.repair.note(h.corrupt);
     this.repair.deleted(n.id, h.deleted ?? []);
     this.garbage.deleted(n, h.deleted ?? []);
-    return { reregister: false, commands: n.queue.splice(0, n.queue.length) };
+    const deadNodes = this.registry.deadNodeIds();
+    return {
+      reregister: false,
+      commands: n.queue.splice(0, n.queue.length),
+      ...(deadNodes.length > 0 ? { deadNodes } : {}),
+    };
   }
 
   /** Drops a removed node from every view (its reports are refused from now on). */

@@ -70,6 +70,8 @@ export async function startNode(o: {
   chunkSizeBytes?: number;
   freeSpaceReserveBytes?: number;
   space?: (dir: string) => Promise<DiskSpace>;
+  /** Silence allowed on a forward or copy before it fails (default 5 s). */
+  downstreamTimeoutMs?: number;
 }): Promise<TestNode> {
   const chunkSizeBytes = o.chunkSizeBytes ?? CHUNK_SIZE;
   const store = await ChunkStore.open(
@@ -77,7 +79,7 @@ export async function startNode(o: {
     o.space ? { space: o.space } : {},
   );
   const pipeline = new Pipeline(
-    { nodeId: o.id, secret: SECRET, chunkSizeBytes, downstreamTimeoutMs: 5000 },
+    { nodeId: o.id, secret: SECRET, chunkSizeBytes, downstreamTimeoutMs: o.downstreamTimeoutMs ?? 5000 },
     { store, dispatcher: agent, now: Date.now },
   );
   const app = buildDataServer(

@@ -31,6 +31,8 @@ class FakeLeader {
   readonly heartbeats: DataHeartbeatRequest[] = [];
   readonly commands: DataNodeCommand[] = [];
   reregister = false;
+  /** Named in every heartbeat answer as dead in the leader's view. */
+  deadNodes: number[] = [];
   badSecrets = 0;
   refused = 0;
   notLeader: { leaderId: number; leaderUrl: string } | null = null;
@@ -59,7 +61,11 @@ class FakeLeader {
       this.heartbeats.push(req.body as DataHeartbeatRequest);
       const reregister = this.reregister;
       this.reregister = false;
-      return { reregister, commands: this.commands.splice(0) };
+      return {
+        reregister,
+        commands: this.commands.splice(0),
+        ...(this.deadNodes.length > 0 ? { deadNodes: this.deadNodes } : {}),
+      };
     });
     this.url = await this.app.listen({ host: "127.0.0.1", port: 0 });
     return this;
@@ -320,6 +326,47 @@ describe("leader link", () => {
       for (const s of sockets) s.destroy();
       silent.close();
       await target.close();
+    }
+  });
+
+  it("a copy hung on a node the leader names dead fails at once, and frees its slot for the next", async () => {
+    // Before, the hung copy held the node's only copy slot until the downstream timeout (30 s in
+    // production): the netns cable phase's repair waited that long behind copies to the cut-off node.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const target = await startNode({ id: 3, dir: tmp.dir });
+    // Its copies wait for ever on silence: only the leader's word ends the hung one.
+    const source = await startNode({ id: 4, dir: tmp.dir, downstreamTimeoutMs: 600_000 });
+    try {
+      const fake = await leader();
+      const [first, second] = [await put(source, 5000), await put(source, 5000)];
+      const l = link(
+        [{ id: 1, url: fake.url }],
+        { maxConcurrentReplications: 1 },
+        { store: source.store, pipeline: source.pipeline },
+      );
+      l.start();
+      await waitFor("registration", () => fake.registers.length === 1);
+      const order = (chunkId: string, targetId: number, url: string): DataNodeCommand => ({
+        type: "replicate",
+        chunkId,
+        sizeBytes: 5000,
+        targets: [{ id: targetId, url }],
+        ticket: ticketFor(chunkId, 5000, [targetId]),
+      });
+      fake.commands.push(order(first, 2, silentUrl), order(second, 3, target.url));
+      await waitFor("the first copy connected to the silent target", () => sockets.length > 0);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(target.store.has(second)).toBe(false); // queued behind the hung copy
+      fake.deadNodes = [2];
+      await waitFor("the second copy on node 3", () => target.store.has(second));
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+      await target.close();
+      await source.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { readdir } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -124,6 +124,35 @@ describe("write pipeline", () => {
       expect(n1.store.has(id)).toBe(true);
     } finally {
       await new Promise((r) => dying.close(r));
+    }
+  });
+
+  it("fails a forward to a node the leader judges dead at once, naming it, whatever was sent", async () => {
+    // A pulled cable answers nothing: the whole body fits in the socket buffers, then silence until
+    // the downstream timeout (30 s in production). The leader's word ends it (Pipeline.abandon).
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const patient = await startNode({ id: 5, dir: tmp.dir, downstreamTimeoutMs: 600_000 });
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+      const { id, data } = randomChunk(1000);
+      const answer = putChunk(
+        patient.url,
+        id,
+        data,
+        pipelineHeaders(ticketFor(id, data.length, [5, 8]), [{ id: 8, url }]),
+      );
+      await waitFor("the forward under way", () => sockets.length > 0);
+      expect(patient.pipeline.abandon([3])).toBe(0); // another node: nothing to fail
+      expect(patient.pipeline.abandon([8])).toBe(1);
+      const res = await answer;
+      expect(res.json()).toMatchObject({ code: "UNAVAILABLE", failedNode: 8 });
+      expect(res.json().message).toMatch(/dead in the leader's view/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => silent.close(r));
+      await patient.close();
     }
   });
 

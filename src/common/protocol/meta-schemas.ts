@@ -488,7 +488,11 @@ export const META_SCHEMAS = {
       deleted: Type.Optional(ChunkIdList(1_000_000)),
     }),
     response: {
-      200: closed({ reregister: Flag, commands: Type.Array(open({ type: Type.String() })) }),
+      200: closed({
+        reregister: Flag,
+        commands: Type.Array(open({ type: Type.String() })),
+        deadNodes: Type.Optional(Type.Array(Id, { maxItems: 4096 })),
+      }),
       ...errors,
     },
   },

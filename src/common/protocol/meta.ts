@@ -353,4 +353,9 @@ export interface DataHeartbeatResponse {
   /** The leader does not know this node (for example a new leader): register again. */
   reregister: boolean;
   commands: DataNodeCommand[];
+  /**
+   * Nodes this leader judges dead: a forward or repair copy to one of them fails now instead of
+   * waiting out its connect or answer timeout (a pulled cable answers nothing for 30 s).
+   */
+  deadNodes?: number[];
 }

@@ -117,6 +117,13 @@ export class NodeRegistry {
     return n.reported && this.deps.now() - n.lastSeenMs <= this.opts.deadAfterMs;
   }
 
+  /** Nodes that reported to this leader and have been silent past deadAfterMs. */
+  deadNodeIds(): number[] {
+    const out: number[] = [];
+    for (const n of this.nodes.values()) if (!this.isAlive(n)) out.push(n.id);
+    return out;
+  }
+
   /** Alive and heard from within staleAfterMs. */
   isFresh(n: TrackedNode): boolean {
     const staleAfterMs = Math.min(this.opts.staleAfterMs ?? this.opts.deadAfterMs, this.opts.deadAfterMs);
