@@ -121,7 +121,7 @@ export class LeaderLink {
   private readonly now: () => number;
   private registeredWithId: number | null = null;
   private deletions: Promise<void> = Promise.resolve();
-  private readonly replications: ReplicateCommand[] = [];
+  private replications: ReplicateCommand[] = [];
   /** Copies running, by copyKey: an order repeated while its copy runs is the same copy. */
   private readonly replicating = new Set<string>();
   private readonly random: () => number;
@@ -309,13 +309,7 @@ export class LeaderLink {
     this.heartbeatsSent++;
     const answer = res.body as { reregister?: unknown; commands?: unknown; deadNodes?: unknown } | null;
     if (answer?.reregister === true) this.registered = false;
-    const dead = answer?.deadNodes;
-    if (Array.isArray(dead) && dead.length > 0) {
-      const ids = dead.filter((id): id is number => Number.isSafeInteger(id));
-      const gaveUp = this.deps.pipeline.abandon(ids);
-      if (gaveUp > 0)
-        this.deps.log?.warn({ deadNodes: ids, gaveUp }, "gave up forwards to nodes the leader judges dead");
-    }
+    this.deadNodes(Array.isArray(answer?.deadNodes) ? answer.deadNodes : []);
     if (Array.isArray(answer?.commands)) for (const c of answer.commands) this.execute(c);
     return { ok: true };
   }
@@ -387,6 +381,24 @@ export class LeaderLink {
     }
     this.replications.push(raw);
     this.pumpReplications();
+  }
+
+  /**
+   * The nodes the leader judges dead (each heartbeat answer says which, none when the field is
+   * missing): forwards and copies to them fail now, and queued copies to them are dropped (the leader
+   * orders them again to live nodes).
+   */
+  private deadNodes(raw: unknown[]): void {
+    const ids = raw.filter((id): id is number => Number.isSafeInteger(id));
+    const gaveUp = this.deps.pipeline.setDeadNodes(ids);
+    const queued = this.replications.length;
+    this.replications = this.replications.filter((c) => !c.targets.some((t) => ids.includes(t.id)));
+    const dropped = queued - this.replications.length;
+    if (gaveUp + dropped > 0)
+      this.deps.log?.warn(
+        { deadNodes: ids, gaveUp, dropped },
+        "gave up copies to nodes the leader judges dead",
+      );
   }
 
   private async deleteAll(ids: string[]): Promise<void> {

@@ -123,13 +123,17 @@ export class Downstream<T> {
   constructor(
     readonly target: NodeAddress,
     put: DownstreamRequest<T>,
-    opts: { dispatcher: Dispatcher; timeoutMs: number },
+    opts: { dispatcher: Dispatcher; timeoutMs: number; deadReason?: string },
   ) {
     // A failed downstream destroys the body; that must not surface as an unhandled stream error.
     this.body.on("error", () => {
       this.bodyBroken = true;
     });
-    this.result = this.run(put, opts);
+    // A target known dead is not even connected to: the request fails before it starts.
+    this.result =
+      opts.deadReason === undefined
+        ? this.run(put, opts)
+        : Promise.resolve(this.fail(target.id, opts.deadReason));
   }
 
   get failed(): boolean {
@@ -205,6 +209,10 @@ export class Downstream<T> {
   }
 }
 
+function deadReason(target: NodeAddress): string {
+  return `node ${target.id} (${target.url}) is dead in the leader's view`;
+}
+
 async function readSmall(body: AsyncIterable<Uint8Array> & { destroy?: () => void }): Promise<string> {
   const parts: Buffer[] = [];
   let total = 0;
@@ -241,6 +249,8 @@ export function checkDownstream(chunkId: string, claims: TicketClaims, downstrea
 export class Pipeline {
   /** Downstream requests under way (forwards and repair copies), so a dead target's can be failed. */
   private readonly running = new Set<Downstream<unknown>>();
+  /** The nodes the leader's last heartbeat answer named dead: no new forward goes there. */
+  private dead: ReadonlySet<number> = new Set();
 
   constructor(
     private readonly opts: PipelineOptions,
@@ -248,15 +258,17 @@ export class Pipeline {
   ) {}
 
   /**
-   * Fails the downstream requests under way to these nodes (the leader judges them dead), so that the
-   * client retries elsewhere, and a repair copy frees its slot, at once rather than after
-   * `downstreamTimeoutMs` of silence. Returns how many it failed.
+   * The nodes the leader judges dead now (its last heartbeat answer; an empty list clears them). The
+   * downstream requests under way to them fail at once, so that the client retries elsewhere and a
+   * repair copy frees its slot, rather than after `downstreamTimeoutMs` of silence; new ones to them
+   * fail before they start. Returns how many under way it failed.
    */
-  abandon(nodeIds: readonly number[]): number {
+  setDeadNodes(nodeIds: readonly number[]): number {
+    this.dead = new Set(nodeIds);
     let failed = 0;
     for (const d of this.running) {
-      if (!nodeIds.includes(d.target.id) || d.failed) continue;
-      d.abandon(`node ${d.target.id} (${d.target.url}) is dead in the leader's view`);
+      if (!this.dead.has(d.target.id) || d.failed) continue;
+      d.abandon(deadReason(d.target));
       failed++;
     }
     return failed;
@@ -434,7 +446,9 @@ export class Pipeline {
     const d = new Downstream(next, request, {
       dispatcher: this.deps.dispatcher,
       timeoutMs: this.opts.downstreamTimeoutMs,
+      ...(this.dead.has(next.id) ? { deadReason: deadReason(next) } : {}),
     });
+    if (d.failed) return d;
     this.running.add(d);
     void d.result.then(() => this.running.delete(d));
     return d;
