@@ -385,12 +385,12 @@ export class LeaderLink {
 
   /**
    * The nodes the leader judges dead (each heartbeat answer says which, none when the field is
-   * missing): forwards and copies to them fail now, and queued copies to them are dropped (the leader
-   * orders them again to live nodes).
+   * missing): forwards and copies under way to them fail now, and queued copies to them are dropped
+   * (the leader orders them again to live nodes).
    */
   private deadNodes(raw: unknown[]): void {
     const ids = raw.filter((id): id is number => Number.isSafeInteger(id));
-    const gaveUp = this.deps.pipeline.setDeadNodes(ids);
+    const gaveUp = ids.length > 0 ? this.deps.pipeline.failForwardsTo(ids) : 0;
     const queued = this.replications.length;
     this.replications = this.replications.filter((c) => !c.targets.some((t) => ids.includes(t.id)));
     const dropped = queued - this.replications.length;

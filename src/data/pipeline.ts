@@ -123,17 +123,13 @@ export class Downstream<T> {
   constructor(
     readonly target: NodeAddress,
     put: DownstreamRequest<T>,
-    opts: { dispatcher: Dispatcher; timeoutMs: number; deadReason?: string },
+    opts: { dispatcher: Dispatcher; timeoutMs: number },
   ) {
     // A failed downstream destroys the body; that must not surface as an unhandled stream error.
     this.body.on("error", () => {
       this.bodyBroken = true;
     });
-    // A target known dead is not even connected to: the request fails before it starts.
-    this.result =
-      opts.deadReason === undefined
-        ? this.run(put, opts)
-        : Promise.resolve(this.fail(target.id, opts.deadReason));
+    this.result = this.run(put, opts);
   }
 
   get failed(): boolean {
@@ -249,8 +245,6 @@ export function checkDownstream(chunkId: string, claims: TicketClaims, downstrea
 export class Pipeline {
   /** Downstream requests under way (forwards and repair copies), so a dead target's can be failed. */
   private readonly running = new Set<Downstream<unknown>>();
-  /** The nodes the leader's last heartbeat answer named dead: no new forward goes there. */
-  private dead: ReadonlySet<number> = new Set();
 
   constructor(
     private readonly opts: PipelineOptions,
@@ -258,16 +252,16 @@ export class Pipeline {
   ) {}
 
   /**
-   * The nodes the leader judges dead now (its last heartbeat answer; an empty list clears them). The
-   * downstream requests under way to them fail at once, so that the client retries elsewhere and a
-   * repair copy frees its slot, rather than after `downstreamTimeoutMs` of silence; new ones to them
-   * fail before they start. Returns how many under way it failed.
+   * Fails the downstream requests under way to these nodes, which the leader judges dead (each
+   * heartbeat answer says which), so that the client retries elsewhere and a repair copy frees its
+   * slot, rather than after `downstreamTimeoutMs` of silence. New ones are not refused: a node that
+   * comes back is placed by the leader before the other nodes' next answers say it is alive. Returns
+   * how many it failed.
    */
-  setDeadNodes(nodeIds: readonly number[]): number {
-    this.dead = new Set(nodeIds);
+  failForwardsTo(nodeIds: readonly number[]): number {
     let failed = 0;
     for (const d of this.running) {
-      if (!this.dead.has(d.target.id) || d.failed) continue;
+      if (!nodeIds.includes(d.target.id) || d.failed) continue;
       d.abandon(deadReason(d.target));
       failed++;
     }
@@ -446,9 +440,7 @@ export class Pipeline {
     const d = new Downstream(next, request, {
       dispatcher: this.deps.dispatcher,
       timeoutMs: this.opts.downstreamTimeoutMs,
-      ...(this.dead.has(next.id) ? { deadReason: deadReason(next) } : {}),
     });
-    if (d.failed) return d;
     this.running.add(d);
     void d.result.then(() => this.running.delete(d));
     return d;
