@@ -390,7 +390,8 @@ export class LeaderLink {
    */
   private deadNodes(raw: unknown[]): void {
     const ids = raw.filter((id): id is number => Number.isSafeInteger(id));
-    const gaveUp = ids.length > 0 ? this.deps.pipeline.failForwardsTo(ids) : 0;
+    if (ids.length === 0) return;
+    const gaveUp = this.deps.pipeline.failForwardsTo(ids);
     const queued = this.replications.length;
     this.replications = this.replications.filter((c) => !c.targets.some((t) => ids.includes(t.id)));
     const dropped = queued - this.replications.length;

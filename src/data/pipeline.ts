@@ -205,10 +205,6 @@ export class Downstream<T> {
   }
 }
 
-function deadReason(target: NodeAddress): string {
-  return `node ${target.id} (${target.url}) is dead in the leader's view`;
-}
-
 async function readSmall(body: AsyncIterable<Uint8Array> & { destroy?: () => void }): Promise<string> {
   const parts: Buffer[] = [];
   let total = 0;
@@ -262,7 +258,7 @@ export class Pipeline {
     let failed = 0;
     for (const d of this.running) {
       if (!nodeIds.includes(d.target.id) || d.failed) continue;
-      d.abandon(deadReason(d.target));
+      d.abandon(`node ${d.target.id} (${d.target.url}) is dead in the leader's view`);
       failed++;
     }
     return failed;

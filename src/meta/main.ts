@@ -208,7 +208,7 @@ export async function createMetaReplica(
     replication: config.replication,
     deadAfterMs: config.dataNodeDeadAfterMs,
     // Three heartbeats missed: new copies go elsewhere until it reports again (or is judged dead).
-    staleAfterMs: Math.min(config.dataNodeDeadAfterMs, STALE_AFTER_HEARTBEATS * config.dataNodeHeartbeatMs),
+    staleAfterMs: STALE_AFTER_HEARTBEATS * config.dataNodeHeartbeatMs,
     secret: config.secret,
     ticketTtlMs: 60_000,
     maxRepairsInFlight: 16,

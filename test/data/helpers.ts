@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -157,3 +158,25 @@ export async function send(
 }
 
 export { waitFor } from "../support/wait.js";
+
+/**
+ * A peer that accepts connections and never answers: a pulled cable as a sender sees it once its
+ * bytes fit in the socket buffers. `connections` counts what reached it; `close` drops them.
+ */
+export async function startSilentPeer(): Promise<{
+  url: string;
+  connections(): number;
+  close(): Promise<void>;
+}> {
+  const sockets: Socket[] = [];
+  const server = createNetServer((s) => sockets.push(s));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => sockets.length,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

@@ -2,7 +2,6 @@
  * The leader link against a tiny fastify app that plays the metadata leader (the only fake in these
  * tests: it stands in for routes another part of the system serves).
  */
-import { type AddressInfo, createServer, type Socket } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DfsError } from "../../src/common/errors.js";
@@ -20,6 +19,7 @@ import {
   randomChunk,
   SECRET,
   startNode,
+  startSilentPeer,
   type TestNode,
   tempDir,
   ticketFor,
@@ -300,10 +300,7 @@ describe("leader link", () => {
   it("an order for a chunk to other targets runs while the first copy hangs on a silent target", async () => {
     // The leader orders the copy again elsewhere once the first target is dead (repair.ts); before, the
     // node dropped that order as a duplicate until the hung copy timed out.
-    const sockets: Socket[] = [];
-    const silent = createServer((s) => sockets.push(s)); // accepts, never answers
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const silent = await startSilentPeer();
     const target = await startNode({ id: 3, dir: tmp.dir });
     try {
       const fake = await leader();
@@ -318,13 +315,12 @@ describe("leader link", () => {
         targets: [{ id: targetId, url }],
         ticket: ticketFor(id, 5000, [targetId]),
       });
-      fake.commands.push(order(2, silentUrl));
-      await waitFor("the first copy connected to the silent target", () => sockets.length > 0);
+      fake.commands.push(order(2, silent.url));
+      await waitFor("the first copy connected to the silent target", () => silent.connections() > 0);
       fake.commands.push(order(3, target.url));
       await waitFor("the copy on node 3", () => target.store.has(id));
     } finally {
-      for (const s of sockets) s.destroy();
-      silent.close();
+      await silent.close();
       await target.close();
     }
   });
@@ -332,10 +328,7 @@ describe("leader link", () => {
   it("a copy hung on a node the leader names dead fails at once, and frees its slot for the next", async () => {
     // Before, the hung copy held the node's only copy slot until the downstream timeout (30 s in
     // production): the netns cable phase's repair waited that long behind copies to the cut-off node.
-    const sockets: Socket[] = [];
-    const silent = createServer((s) => sockets.push(s)); // accepts, never answers
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const silent = await startSilentPeer();
     const target = await startNode({ id: 3, dir: tmp.dir });
     // Its copies wait for ever on silence: only the leader's word ends the hung one.
     const source = await startNode({ id: 4, dir: tmp.dir, downstreamTimeoutMs: 600_000 });
@@ -356,15 +349,14 @@ describe("leader link", () => {
         targets: [{ id: targetId, url }],
         ticket: ticketFor(chunkId, 5000, [targetId]),
       });
-      fake.commands.push(order(first, 2, silentUrl), order(second, 3, target.url));
-      await waitFor("the first copy connected to the silent target", () => sockets.length > 0);
+      fake.commands.push(order(first, 2, silent.url), order(second, 3, target.url));
+      await waitFor("the first copy connected to the silent target", () => silent.connections() > 0);
       await new Promise((r) => setTimeout(r, 200));
       expect(target.store.has(second)).toBe(false); // queued behind the hung copy
       fake.deadNodes = [2];
       await waitFor("the second copy on node 3", () => target.store.has(second));
     } finally {
-      for (const s of sockets) s.destroy();
-      silent.close();
+      await silent.close();
       await target.close();
       await source.close();
     }

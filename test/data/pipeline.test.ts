@@ -1,5 +1,5 @@
 import { readdir } from "node:fs/promises";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -9,6 +9,7 @@ import {
   randomChunk,
   send,
   startNode,
+  startSilentPeer,
   type TestNode,
   tempDir,
   ticketFor,
@@ -130,12 +131,10 @@ describe("write pipeline", () => {
   it("fails a forward to a node the leader judges dead at once, naming it, whatever was sent", async () => {
     // A pulled cable answers nothing: the whole body fits in the socket buffers, then silence until
     // the downstream timeout (30 s in production). The leader's word ends it (Pipeline.failForwardsTo).
-    const sockets: Socket[] = [];
-    const silent = createServer((socket) => sockets.push(socket)); // accepts, never answers
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silent = await startSilentPeer();
     const patient = await startNode({ id: 5, dir: tmp.dir, downstreamTimeoutMs: 600_000 });
     try {
-      const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+      const { url } = silent;
       const { id, data } = randomChunk(1000);
       const answer = putChunk(
         patient.url,
@@ -143,15 +142,14 @@ describe("write pipeline", () => {
         data,
         pipelineHeaders(ticketFor(id, data.length, [5, 8]), [{ id: 8, url }]),
       );
-      await waitFor("the forward under way", () => sockets.length > 0);
+      await waitFor("the forward under way", () => silent.connections() > 0);
       expect(patient.pipeline.failForwardsTo([3])).toBe(0); // another node: nothing to fail
       expect(patient.pipeline.failForwardsTo([3, 8])).toBe(1);
       const res = await answer;
       expect(res.json()).toMatchObject({ code: "UNAVAILABLE", failedNode: 8 });
       expect(res.json().message).toMatch(/dead in the leader's view/);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((r) => silent.close(r));
+      await silent.close();
       await patient.close();
     }
   });

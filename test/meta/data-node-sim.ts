@@ -3,7 +3,7 @@
  * the leader's clock and the scans' clock are stepped by the test, heartbeats carry the leader's
  * commands, and the nodes carry them out at once.
  */
-import type { DataNodeCommand } from "../../src/common/protocol/index.js";
+import type { DataHeartbeatResponse, DataNodeCommand } from "../../src/common/protocol/index.js";
 import { DataTracker } from "../../src/meta/data-tracker.js";
 
 export const ID = (n: number) => n.toString(16).padStart(64, "0");
@@ -155,6 +155,8 @@ export class Sim {
 
   /** Nodes whose next heartbeat answer is lost on its way (its commands never arrive). */
   readonly loseAnswer = new Set<number>();
+  /** Each node's last heartbeat answer. */
+  readonly answers = new Map<number, DataHeartbeatResponse>();
 
   /** One heartbeat interval: every node up reports, carries out its commands; then a duty round. */
   tick(): void {
@@ -176,6 +178,7 @@ export class Sim {
       n.added.clear();
       n.removed.clear();
       n.deleted.clear();
+      this.answers.set(n.id, r);
       if (r.reregister) this.register(n);
       if (this.loseAnswer.delete(n.id)) continue;
       for (const c of r.commands) this.execute(n, c);

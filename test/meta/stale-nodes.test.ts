@@ -30,21 +30,10 @@ describe("stale data nodes", () => {
     const sim = new Sim(ZONES);
     sim.tick();
     sim.node(2).up = false;
-    const beat = () =>
-      sim.tracker.heartbeat({
-        id: 1,
-        pid: 1,
-        freeBytes: 1e12,
-        usedBytes: 0,
-        chunkCount: 0,
-        added: [],
-        removed: [],
-        corrupt: [],
-      });
     for (let i = 0; i < BEATS_TO_STALE; i++) sim.tick();
-    expect(beat().deadNodes).toBeUndefined(); // stale is not dead: its forwards go on
+    expect(sim.answers.get(1)!.deadNodes).toBeUndefined(); // stale is not dead: its forwards go on
     for (let i = 0; i < BEATS_TO_DEAD; i++) sim.tick();
-    expect(beat().deadNodes).toEqual([2]);
+    expect(sim.answers.get(1)!.deadNodes).toEqual([2]);
   });
 
   test("a node silent past staleAfterMs takes no new copies while fresh nodes can", () => {

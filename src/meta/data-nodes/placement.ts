@@ -35,10 +35,11 @@ export class Placement {
       .liveActive()
       .filter((n) => !exclude.has(n.id) && n.freeBytes >= sizeBytes)
       .sort((a, b) => b.freeBytes - a.freeBytes || a.id - b.id);
-    const fresh = candidates.filter((n) => this.registry.isFresh(n));
+    const fresh: TrackedNode[] = [];
+    const stale: TrackedNode[] = [];
+    for (const n of candidates) (this.registry.isFresh(n) ? fresh : stale).push(n);
     const picked = spreadOverZones(fresh, count, heldZones);
     if (picked.length < count) {
-      const stale = candidates.filter((n) => !this.registry.isFresh(n));
       const zones = new Set([...heldZones, ...picked.map((n) => n.zone)]);
       picked.push(...spreadOverZones(stale, count - picked.length, zones));
     }

@@ -56,12 +56,15 @@ export class NodeRegistry {
   readonly leaderSinceMs: number;
   /** Corrupt chunks the nodes' scrubbers reported to this leader. */
   corruptFound = 0;
+  /** staleAfterMs, never past deadAfterMs (a dead node is not fresh either). */
+  private readonly staleAfterMs: number;
 
   constructor(
     private readonly opts: NodeRegistryOptions,
     private readonly deps: NodeRegistryDeps,
   ) {
     this.leaderSinceMs = deps.now();
+    this.staleAfterMs = Math.min(opts.staleAfterMs ?? opts.deadAfterMs, opts.deadAfterMs);
   }
 
   now(): number {
@@ -114,7 +117,7 @@ export class NodeRegistry {
   }
 
   isAlive(n: TrackedNode): boolean {
-    return n.reported && this.deps.now() - n.lastSeenMs <= this.opts.deadAfterMs;
+    return this.heardWithin(n, this.opts.deadAfterMs);
   }
 
   /** Nodes that reported to this leader and have been silent past deadAfterMs. */
@@ -126,8 +129,11 @@ export class NodeRegistry {
 
   /** Alive and heard from within staleAfterMs. */
   isFresh(n: TrackedNode): boolean {
-    const staleAfterMs = Math.min(this.opts.staleAfterMs ?? this.opts.deadAfterMs, this.opts.deadAfterMs);
-    return n.reported && this.deps.now() - n.lastSeenMs <= staleAfterMs;
+    return this.heardWithin(n, this.staleAfterMs);
+  }
+
+  private heardWithin(n: TrackedNode, ms: number): boolean {
+    return n.reported && this.deps.now() - n.lastSeenMs <= ms;
   }
 
   liveNodes(): TrackedNode[] {
