@@ -16,6 +16,7 @@ import type { Dispatcher } from "undici";
 import { putChunk, putChunkGroup } from "../common/chunk-pipeline.js";
 import { DfsError } from "../common/errors.js";
 import { MAX_CHUNKS_PER_GROUP, MAX_GROUP_BYTES, type NodeAddress } from "../common/protocol/index.js";
+import { type DeadNodeWatch, watchedRequest } from "./dead-nodes.js";
 
 /** Chunks larger than this always go alone: a group saves a request, which matters for small chunks. */
 export const GROUP_CHUNK_MAX_BYTES = 1024 * 1024;
@@ -52,6 +53,8 @@ export interface ChunkPutBatcherOptions {
 
 export interface ChunkPutBatcherDeps {
   dispatcher: Dispatcher;
+  /** Gives up a PUT whose head the leader judges dead (dead-nodes.ts); without it, the timeout does. */
+  deadNodes?: Pick<DeadNodeWatch, "guard">;
   /** The turn boundary at which a free slot is refilled (tests may run it by hand). */
   defer?: (fn: () => void) => void;
 }
@@ -130,11 +133,18 @@ export class ChunkPutBatcher {
     }
     let results: Awaited<ReturnType<typeof putChunkGroup>>;
     try {
-      results = await putChunkGroup(this.deps.dispatcher, lane.head, {
-        chunks: items.map((w) => w.put),
-        pipeline: lane.pipeline,
-        timeoutMs: this.opts.timeoutMs,
-      });
+      results = await watchedRequest(
+        this.deps.deadNodes,
+        lane.head.id,
+        (signal) =>
+          putChunkGroup(
+            this.deps.dispatcher,
+            lane.head,
+            { chunks: items.map((w) => w.put), pipeline: lane.pipeline, timeoutMs: this.opts.timeoutMs },
+            signal,
+          ),
+        undefined,
+      );
     } catch (err) {
       if (err instanceof DfsError && err.code === "NOT_FOUND" && err.details.chunkId === undefined) {
         // A node from before the group route: every chunk goes alone from now on.
@@ -155,6 +165,11 @@ export class ChunkPutBatcher {
   }
 
   private async alone(head: NodeAddress, put: ChunkPut, signal: AbortSignal | undefined): Promise<void> {
-    await putChunk(this.deps.dispatcher, head, { ...put, timeoutMs: this.opts.timeoutMs }, signal);
+    await watchedRequest(
+      this.deps.deadNodes,
+      head.id,
+      (s) => putChunk(this.deps.dispatcher, head, { ...put, timeoutMs: this.opts.timeoutMs }, s),
+      signal,
+    );
   }
 }

@@ -19,6 +19,7 @@ import { type LocationsResponse, META_ROUTES, type NodeAddress } from "../common
 import { readTicketExpiry } from "../common/tickets.js";
 import type { ChunkCache } from "./chunk-cache.js";
 import { type ChunkSlice, isWholeChunk } from "./chunking.js";
+import { type DeadNodeWatch, watchedRequest } from "./dead-nodes.js";
 import type { MetaConnection } from "./meta-connection.js";
 
 // One GET of a chunk is defined in common/ (the dashboard's downloads fetch chunks the same way).
@@ -50,6 +51,8 @@ export interface ChunkReaderDeps {
   meta: MetaConnection;
   dispatcher: Dispatcher;
   cache: ChunkCache;
+  /** Gives up a GET whose node the leader judges dead, for the next holder (dead-nodes.ts). */
+  deadNodes?: Pick<DeadNodeWatch, "guard">;
   random?: () => number;
   now?: () => number;
 }
@@ -159,14 +162,16 @@ export class ChunkReader {
   ): Promise<Buffer[]> {
     const { id, sizeBytes } = slice.chunk;
     const whole = isWholeChunk(slice);
-    const got = await getChunkPieces(
-      this.deps.dispatcher,
-      node,
-      slice.chunk,
-      whole ? null : { from: slice.from, to: slice.to },
-      { timeoutMs: this.opts.chunkTimeoutMs, ticket },
-      signal,
-    );
+    const get = (s: AbortSignal | undefined) =>
+      getChunkPieces(
+        this.deps.dispatcher,
+        node,
+        slice.chunk,
+        whole ? null : { from: slice.from, to: slice.to },
+        { timeoutMs: this.opts.chunkTimeoutMs, ticket },
+        s,
+      );
+    const got = await watchedRequest(this.deps.deadNodes, node.id, get, signal);
     if (got.partial) {
       if (got.data.byteLength !== slice.to - slice.from) {
         throw new DfsError(

@@ -10,6 +10,7 @@ import { type BackoffOptions, backoffMs, Deadline, sleep } from "../common/backo
 import { storeOnPipeline } from "../common/chunk-pipeline.js";
 import type { WireChunkRef } from "../common/protocol/index.js";
 import { ChunkPutBatcher } from "./chunk-put-batcher.js";
+import type { DeadNodeWatch } from "./dead-nodes.js";
 import type { MetaConnection } from "./meta-connection.js";
 import { PlacementBatcher } from "./placement-batcher.js";
 
@@ -30,6 +31,8 @@ export interface ChunkWriterOptions {
 export interface ChunkWriterDeps {
   meta: MetaConnection;
   dispatcher: Dispatcher;
+  /** Gives up a PUT whose head the leader judges dead (dead-nodes.ts). */
+  deadNodes?: Pick<DeadNodeWatch, "guard">;
   random?: () => number;
 }
 
@@ -48,7 +51,7 @@ export class ChunkWriter {
     this.placements = new PlacementBatcher({ requestsInFlight: PLACEMENT_REQUESTS_IN_FLIGHT }, deps);
     this.puts = new ChunkPutBatcher(
       { requestsInFlight: PUT_REQUESTS_IN_FLIGHT_PER_PIPELINE, timeoutMs: opts.chunkTimeoutMs },
-      { dispatcher: deps.dispatcher },
+      { dispatcher: deps.dispatcher, ...(deps.deadNodes ? { deadNodes: deps.deadNodes } : {}) },
     );
   }
 

@@ -5,6 +5,7 @@
 import type { ChunkCache } from "./chunk-cache.js";
 import { ChunkReader } from "./chunk-reader.js";
 import { ChunkWriter } from "./chunk-writer.js";
+import { DEAD_NODE_WATCH_DEFAULTS, DeadNodeWatch } from "./dead-nodes.js";
 import { createAgent } from "./http.js";
 import type { MetaConnection } from "./meta-connection.js";
 import type { ResolvedOptions } from "./options.js";
@@ -38,12 +39,15 @@ export function createChunkIo(
   o: ResolvedOptions,
   deps: { meta: MetaConnection; dispatcher: ReturnType<typeof createAgent>; cache: ChunkCache },
 ): { writer: ChunkWriter; reader: ChunkReader } {
+  // Requests to a node gone silent are given up once the leader judges it dead, not at their timeout.
+  const deadNodes = new DeadNodeWatch(DEAD_NODE_WATCH_DEFAULTS, { meta: deps.meta });
   const writer = new ChunkWriter(
     {
       chunkDeadlineMs: o.chunkDeadlineMs,
       // A PUT is answered once the whole pipeline stored the chunk; a data node gives up on its
       // downstream after 30 s and then names it. Waiting longer than that lets the head tell us
-      // *which* node failed instead of being blamed itself.
+      // *which* node failed instead of being blamed itself. A head that went silent itself is given
+      // up sooner, once the leader judges it dead (dead-nodes.ts).
       chunkTimeoutMs: Math.max(PIPELINE_BLAME_MS, o.requestTimeoutMs),
       // The chunk deadline bounds the retries; the count only backs it up. Six attempts were over
       // in half a second of backoff, while a data node killed and restarted stays "alive" to the
@@ -52,7 +56,7 @@ export function createChunkIo(
       maxAttempts: CHUNK_STORE_ATTEMPTS,
       backoff: o.backoff,
     },
-    { meta: deps.meta, dispatcher: deps.dispatcher },
+    { meta: deps.meta, dispatcher: deps.dispatcher, deadNodes },
   );
   // A GET is answered by one node: silence for two request timeouts means try the next holder.
   const readOpts = {
@@ -60,6 +64,6 @@ export function createChunkIo(
     chunkTimeoutMs: o.requestTimeoutMs * 2,
     backoff: o.backoff,
   };
-  const reader = new ChunkReader(readOpts, deps);
+  const reader = new ChunkReader(readOpts, { ...deps, deadNodes });
   return { writer, reader };
 }

@@ -415,6 +415,10 @@ export function buildMetaServer(opts: MetaServerOptions, deps: MetaServerDeps): 
     return { locations, tickets: readTickets(Object.keys(locations), ids.length) };
   });
 
+  app.get(META_ROUTES.deadDataNodes, route("deadDataNodes"), async () => ({
+    deadNodes: requireLeader().deadNodeIds(),
+  }));
+
   // A register carries the node's whole inventory (67 bytes a chunk): far above the API's limit.
   app.post(
     META_ROUTES.dataRegister,

@@ -114,7 +114,7 @@ export class DataTracker {
     this.repair.note(h.corrupt);
     this.repair.deleted(n.id, h.deleted ?? []);
     this.garbage.deleted(n, h.deleted ?? []);
-    const deadNodes = this.registry.deadNodeIds();
+    const deadNodes = this.deadNodeIds();
     return {
       reregister: false,
       commands: n.queue.splice(0, n.queue.length),
@@ -128,6 +128,11 @@ export class DataTracker {
     if (n) this.repair.note(n.chunks);
     this.registry.forget(id);
     this.garbage.inventoryReplaced();
+  }
+
+  /** The registered nodes judged dead: told to the data nodes and to clients with a request gone silent. */
+  deadNodeIds(): number[] {
+    return this.registry.deadNodeIds();
   }
 
   isAlive(n: TrackedNode): boolean {

@@ -19,7 +19,15 @@ export type FsQueries = Pick<
 /** The leader's data-node duties the data-path routes use. */
 export type LeaderDataPath = Pick<
   DataTracker,
-  "choose" | "recordPlacement" | "ticket" | "locations" | "register" | "heartbeat" | "nodes" | "signQueued"
+  | "choose"
+  | "recordPlacement"
+  | "ticket"
+  | "locations"
+  | "deadNodeIds"
+  | "register"
+  | "heartbeat"
+  | "nodes"
+  | "signQueued"
 >;
 
 export interface ReplicaApi {

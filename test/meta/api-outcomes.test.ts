@@ -77,6 +77,7 @@ class FakeReplica implements ReplicaApi {
     recordPlacement: (chunkId) => void this.placed.push(chunkId),
     ticket: (chunkId) => `ticket-for-${chunkId.slice(0, 4)}`,
     locations: (chunkId) => (chunkId === CHUNK(7) ? [{ id: 1, url: node(1).url }] : []),
+    deadNodeIds: () => [3],
     register: (r) => void this.registered.push(r.id),
     heartbeat: () => ({ reregister: false, commands: [{ type: "delete", chunkIds: [CHUNK(9)] }] }),
     signQueued: () => {},
@@ -313,6 +314,7 @@ const DATA_PATH: Call[] = [
   ),
   get("clusterStatus", "", null),
   post("placements", { chunks: [{ chunkId: CHUNK(1), sizeBytes: 100 }] }, null),
+  get("deadDataNodes", "", null),
 ];
 const REPLICA_ANSWERS = [...MUTATIONS, ...READS, ...ADMIN];
 
@@ -499,6 +501,13 @@ describe("results → 200 bodies", () => {
     expect(r.status).toBe(200);
     expect(r.body.locations).toEqual({ [CHUNK(7)]: [{ id: 1, url: node(1).url }] });
     expect(Object.keys(r.body.tickets as object)).toEqual([CHUNK(7)]);
+  });
+
+  test("the leader names the data nodes it judges dead", async () => {
+    const { call } = setup();
+    const r = await call(DATA_PATH.find((c) => c.name === "deadDataNodes")!);
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ deadNodes: [3] });
   });
 
   test("a register from a removed data node is 403 FORBIDDEN and not recorded; a heartbeat gets its commands", async () => {

@@ -429,6 +429,12 @@ export const META_SCHEMAS = {
       ...errors,
     },
   },
+  // The data nodes the leader judges dead (no heartbeat for `dataNodeDeadAfterMs`): a client whose
+  // request to a node has gone silent asks, and gives that node up at once instead of waiting out its
+  // request timeout (client/dead-nodes.ts). The same list the heartbeat answers give the data nodes.
+  deadDataNodes: {
+    response: { 200: closed({ deadNodes: Type.Array(Id, { maxItems: 4096 }) }), ...errors },
+  },
   adminAddMeta: {
     body: closed({ id: Id }),
     response: { 200: closed({ id: Id, url: Type.String(), state: Type.Literal("learner") }), ...errors },

@@ -85,6 +85,8 @@ export type PlacementsRequest = BodyOf<"placements">;
 export type PlacementsResponse = AnswerOf<"placements">;
 /** `GET /v1/chunks/locations?ids=a,b`: live holders of each chunk, and a read ticket for each. */
 export type LocationsResponse = AnswerOf<"locations">;
+/** `GET /v1/chunks/dead-nodes`: the data nodes the leader judges dead. */
+export type DeadDataNodesResponse = AnswerOf<"deadDataNodes">;
 /** Admin routes (role `admin` when tokens are configured): `{id}` names a replica or a data node. */
 export type AdminNodeRequest = BodyOf<"adminAddMeta">;
 /** `force`: remove even if the leader cannot confirm that every chunk has R copies elsewhere. */
