@@ -112,15 +112,23 @@ function setup(
 }
 
 describe("data tracker (leader soft state)", () => {
-  test("placement spreads zones first, then most free space; never a dead or full node", () => {
+  test("placement spreads zones first; never an excluded or full node (which ones: placement.test.ts)", () => {
     const { t, register } = setup();
     register(1, "a", [], 5e8);
     register(2, "a", [], 9e8);
     register(3, "b", [], 1e8);
     register(4, "c", [], 50);
-    const picked = t.choose(100, 3, new Set()).map((n) => n.id);
-    expect(picked).toEqual([2, 3, 1]); // zones a (most free), b; then by free space; 4 has no room
-    expect(t.choose(100, 3, new Set([2])).map((n) => n.id)).toEqual([1, 3]);
+    for (let i = 0; i < 20; i++) {
+      const picked = t.choose(100, 3, new Set());
+      expect(picked.map((n) => n.id).sort()).toEqual([1, 2, 3]); // 4 has no room
+      expect(new Set(picked.slice(0, 2).map((n) => n.zone))).toEqual(new Set(["a", "b"]));
+      expect(
+        t
+          .choose(100, 3, new Set([2]))
+          .map((n) => n.id)
+          .sort(),
+      ).toEqual([1, 3]);
+    }
   });
 
   test("a repair copy goes to a zone that holds no copy yet, while such a zone has room", () => {
