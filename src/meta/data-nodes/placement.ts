@@ -31,8 +31,10 @@ export class Placement {
    * cluster wrote at the speed of R nodes whatever its size, and a node just added took every new
    * chunk until it filled up to the others, all of the recent data on one node. Two draws spread the
    * writes over every node with room, and still send fewer to fuller nodes: the "power of two choices"
-   * keeps the fill within a small margin of even (HDFS and Ceph also place at random, weighted). `heldZones`: zones that already hold a copy
-   * (a repair adds to surviving copies), so a new copy goes to a zone without one while one has room.
+   * keeps the fill within a small margin of even (HDFS and Ceph also place at random, weighted).
+   *
+   * `heldZones`: zones that already hold a copy (a repair adds to surviving copies), so a new copy
+   * goes to a zone without one while one has room.
    * Stale nodes (registry.ts) come in only when the fresh ones are too few: a copy sent to a node that
    * stopped reporting waits out a connect or answer timeout, and zone spread is worth less than that
    * (repair restores it when the node reports again).
