@@ -6,7 +6,7 @@
  * (default 1000). Same-thread inspector sessions answer synchronously, so the exit handler can stop.
  */
 const { Session } = require("node:inspector");
-const { writeFileSync } = require("node:fs");
+const { mkdirSync, writeFileSync } = require("node:fs");
 const { join } = require("node:path");
 
 const dir = process.env.RAFTFS_CPU_PROF_DIR;
@@ -20,7 +20,10 @@ if (dir) {
   session.post("Profiler.start");
   process.on("exit", () => {
     session.post("Profiler.stop", (err, res) => {
-      if (!err) writeFileSync(join(dir, `CPU.${process.pid}.cpuprofile`), JSON.stringify(res.profile));
+      if (err) return;
+      // The folder is made here, not asked of the user: a missing one lost a whole run's profiles.
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `CPU.${process.pid}.cpuprofile`), JSON.stringify(res.profile));
     });
   });
 }
