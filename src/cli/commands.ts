@@ -1,6 +1,12 @@
 /** Commands that run servers: they handle their own signals, never the file commands' Ctrl-C. */
 export const SERVER_COMMANDS: ReadonlySet<string> = new Set(["meta", "data", "cluster", "mount", "s3"]);
 
+/**
+ * File commands that move a file's bytes (as many as the file holds): they keep V8's optimizing tier
+ * for undici's WebAssembly parser (main.ts), which a long transfer pays back.
+ */
+export const BULK_COMMANDS: ReadonlySet<string> = new Set(["get", "put", "cat"]);
+
 /** Server commands that run from the server bundle (scripts/bundle-cli.mjs), not the plain build. */
 export const BUNDLED_SERVER_COMMANDS: ReadonlySet<string> = new Set(["meta", "data"]);
 

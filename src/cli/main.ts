@@ -11,14 +11,25 @@
  * module has one copy in it.
  */
 import { existsSync } from "node:fs";
-import { BUNDLED_SERVER_COMMANDS, commandOf, SERVER_COMMANDS } from "./commands.js";
+import { setFlagsFromString } from "node:v8";
+import { BULK_COMMANDS, BUNDLED_SERVER_COMMANDS, commandOf, SERVER_COMMANDS } from "./commands.js";
 
 const args = process.argv.slice(2);
 const command = commandOf(args);
+const fileCommand = command === undefined || !SERVER_COMMANDS.has(command);
+if (fileCommand && (command === undefined || !BULK_COMMANDS.has(command))) {
+  // undici's HTTP parser is WebAssembly, and V8 compiles it twice: at once with its baseline
+  // compiler (Liftoff), then again with its optimizing one on background threads. A metadata command
+  // makes one request or a few, and that second compile was a third of `raftfs stat`'s time on two
+  // cores (0.56–0.68 s against 0.37–0.42 s without it, bench/RESULTS.md). get, put and cat keep it:
+  // with the baseline code a 512 MiB get cost the CLI ~0.85 ms more CPU per MiB. So do the servers
+  // and the mount.
+  setFlagsFromString("--liftoff-only");
+}
 const bundle =
   command !== undefined && BUNDLED_SERVER_COMMANDS.has(command)
     ? new URL("./server.bundle.mjs", import.meta.url)
-    : command === undefined || !SERVER_COMMANDS.has(command)
+    : fileCommand
       ? new URL("./entry.bundle.mjs", import.meta.url)
       : null;
 const cli: typeof import("./entry.js") =
