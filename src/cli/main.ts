@@ -17,7 +17,7 @@ import { BULK_COMMANDS, BUNDLED_SERVER_COMMANDS, commandOf, SERVER_COMMANDS } fr
 const args = process.argv.slice(2);
 const command = commandOf(args);
 const fileCommand = command === undefined || !SERVER_COMMANDS.has(command);
-if (fileCommand && (command === undefined || !BULK_COMMANDS.has(command))) {
+if (fileCommand && !BULK_COMMANDS.has(command ?? "")) {
   // undici's HTTP parser is WebAssembly, and V8 compiles it twice: at once with its baseline
   // compiler (Liftoff), then again with its optimizing one on background threads. A metadata command
   // makes one request or a few, and that second compile was a third of `raftfs stat`'s time on two

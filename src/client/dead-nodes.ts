@@ -41,11 +41,14 @@ export function watchedRequest<T>(
 export class DeadNodeWatch {
   private known: { dead: ReadonlySet<number>; atMs: number } | null = null;
   private asking: Promise<ReadonlySet<number>> | null = null;
+  private readonly now: () => number;
 
   constructor(
     private readonly opts: DeadNodeWatchOptions,
     private readonly deps: { meta: Pick<MetaConnection, "call">; now?: () => number },
-  ) {}
+  ) {
+    this.now = deps.now ?? Date.now;
+  }
 
   /**
    * Runs `request` with a signal that aborts it (with UNAVAILABLE, `failedNode: nodeId`) once the
@@ -87,7 +90,7 @@ export class DeadNodeWatch {
 
   /** The leader's dead list, at most `refreshMs` old; empty when it cannot be had. */
   private async deadNodes(): Promise<ReadonlySet<number>> {
-    const now = (this.deps.now ?? Date.now)();
+    const now = this.now();
     if (this.known !== null && now - this.known.atMs < this.opts.refreshMs) return this.known.dead;
     this.asking ??= this.ask().finally(() => {
       this.asking = null;
@@ -109,7 +112,7 @@ export class DeadNodeWatch {
       // No answer, or a leader from before this route (404): nothing is known dead.
       dead = new Set();
     }
-    this.known = { dead, atMs: (this.deps.now ?? Date.now)() };
+    this.known = { dead, atMs: this.now() };
     return dead;
   }
 }
